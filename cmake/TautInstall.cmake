@@ -1,0 +1,1 @@
+# install/export: see issue 3

@@ -1,0 +1,130 @@
+// The values a parse produces: header fields, the request and response heads, and the framing of
+// the body that follows them. Every string_view points into the caller's buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "taut/parse_error.hpp"
+
+namespace taut {
+
+/// One field line. The name keeps its case; the value is trimmed of leading and trailing
+/// whitespace (and, with the obs_fold leniency, may span folded lines verbatim).
+struct header {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// The methods of RFC 9110 section 9 plus PATCH; anything else that is a token is `other`.
+enum class method : std::uint8_t { other, get, head, post, put, delete_, connect, options, trace, patch };
+
+/// The four request-target forms of RFC 9112 section 3.2.
+enum class target_form : std::uint8_t { origin, absolute, authority, asterisk };
+
+/// How the body after the head is delimited (RFC 9112 section 6.3).
+enum class body_kind : std::uint8_t {
+  none,            // no body at all
+  content_length,  // exactly `content_length` bytes
+  chunked,         // chunked transfer coding, decode with chunked_decoder
+  until_close,     // responses only: everything until the connection closes
+};
+
+/// The body framing the parser decided for a message.
+struct framing {
+  body_kind kind = body_kind::none;
+  std::uint64_t content_length = 0;  // meaningful for body_kind::content_length
+};
+
+/// Relaxations of strict RFC 9112 parsing. Each is off by default; each widens what an attacker can
+/// send, so turn on only what real peers need. See the README's leniency table for the risks.
+struct leniency {
+  /// Accept LF alone as a line terminator. Risk: a front-end that only splits on CRLF sees a
+  /// different message boundary than this parser (request smuggling).
+  bool bare_lf = false;
+  /// Accept obs-fold (a field line continued on the next line starting with SP/HTAB). The value
+  /// view then spans the fold verbatim. Risk: peers disagree on folded values; framing fields
+  /// (Content-Length, Transfer-Encoding) with a fold are still rejected.
+  bool obs_fold = false;
+  /// Accept whitespace between a field name and its colon ("Host : x"), trimmed from the name.
+  /// Risk: RFC 9112 section 5.1 forbids it because proxies disagree on which field it is.
+  bool space_before_colon = false;
+  /// Accept a request with both Transfer-Encoding and Content-Length: Transfer-Encoding wins and the
+  /// connection is marked not keep-alive (RFC 9112 section 6.3). Risk: the classic CL.TE/TE.CL
+  /// smuggling shape when another hop picks the other field.
+  bool transfer_encoding_with_content_length = false;
+
+  /// The syntax relaxations that do not change message framing (what `taut-parse --lenient` uses).
+  [[nodiscard]] static constexpr leniency syntax() noexcept { return {true, true, true, false}; }
+  /// Every relaxation, framing included.
+  [[nodiscard]] static constexpr leniency all() noexcept { return {true, true, true, true}; }
+};
+
+/// Limits and leniencies of a parser. The defaults are safe for a public server.
+struct parse_options {
+  /// Bytes of request-line (or status-line), CRLF and leading empty lines included (414).
+  std::size_t max_request_line = 8 * 1024;
+  /// Bytes of the header section after the start-line, final CRLF included (431).
+  std::size_t max_header_bytes = 32 * 1024;
+  /// Field lines per message, further capped by the caller's header span (431).
+  std::size_t max_headers = 100;
+  /// Bytes of chunk extensions on one chunk-size line.
+  std::size_t max_chunk_extension = 1024;
+  leniency lenient{};
+};
+
+/// The head of a request, valid while the caller's buffer stays unchanged.
+struct request {
+  std::string_view method_name;  // the method token as sent
+  taut::method method = taut::method::other;
+  std::string_view target;
+  taut::target_form target_form = taut::target_form::origin;
+  int version_minor = 1;  // HTTP/1.<minor>: 0 or 1
+  std::span<const header> headers;
+  std::string_view host;  // the Host field's value, empty if absent
+  taut::framing body;
+  bool keep_alive = false;       // per version and Connection tokens (RFC 9112 section 9.3)
+  bool expect_continue = false;  // Expect: 100-continue (RFC 9110 section 10.1.1)
+  bool upgrade = false;          // Upgrade field and a Connection "upgrade" token
+  std::string_view upgrade_protocols;  // the Upgrade field's value
+  std::size_t head_size = 0;           // bytes of the head; the body starts here
+};
+
+/// The head of a response, valid while the caller's buffer stays unchanged.
+struct response {
+  int version_minor = 1;
+  int status = 0;
+  std::string_view reason;
+  std::span<const header> headers;
+  taut::framing body;
+  bool keep_alive = false;
+  bool upgrade = false;  // 101 Switching Protocols: the connection now speaks another protocol
+  std::size_t head_size = 0;
+};
+
+/// Where a parse call stands.
+enum class parse_status : std::uint8_t {
+  complete,    // a whole head (or body) is parsed
+  incomplete,  // append more bytes and call again
+  error,       // see parse_result::error; the message is rejected
+};
+
+/// The outcome of one parse call.
+struct parse_result {
+  parse_status status = parse_status::incomplete;
+  std::size_t consumed = 0;  // bytes of the head when complete, otherwise 0
+  parse_error error{};
+
+  [[nodiscard]] bool complete() const noexcept { return status == parse_status::complete; }
+  [[nodiscard]] bool incomplete() const noexcept { return status == parse_status::incomplete; }
+  [[nodiscard]] bool failed() const noexcept { return status == parse_status::error; }
+};
+
+/// The standard method named by a token, or method::other.
+[[nodiscard]] taut::method method_from_token(std::string_view token) noexcept;
+/// The canonical token of a standard method ("GET"); empty for method::other.
+[[nodiscard]] std::string_view to_string(taut::method m) noexcept;
+
+}  // namespace taut

@@ -1,0 +1,55 @@
+// The resumable, zero-copy, allocation-free HTTP/1.1 request-head parser (RFC 9112 sections 2-6).
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "taut/detail/head_state.hpp"
+#include "taut/message.hpp"
+#include "taut/parse_error.hpp"
+
+namespace taut {
+
+/// Parses a request's start-line and header section, and decides its body framing.
+///
+/// Call parse() with every byte received so far for this message, from its first byte; when it
+/// says `incomplete`, append to the buffer (which may move) and call again: the parser resumes
+/// where it stopped and never rescans. The header views land in the caller's `header_storage`.
+/// After `complete`, request() describes the head and the body starts at `consumed`; call reset()
+/// before the next message.
+class request_parser {
+ public:
+  explicit request_parser(std::span<header> header_storage, parse_options options = {}) noexcept;
+
+  /// Parses as much of the head as `buffer` holds. Calling again after `complete` or `error`
+  /// returns the same result until reset().
+  parse_result parse(std::string_view buffer) noexcept;
+
+  /// The parsed head; meaningful after parse() returned `complete`.
+  [[nodiscard]] const taut::request& request() const noexcept { return request_; }
+
+  /// Forgets the current message, keeping storage and options.
+  void reset() noexcept;
+
+  [[nodiscard]] const parse_options& options() const noexcept { return options_; }
+  /// Bytes the parser has examined for this message; at most about twice the head's size however
+  /// the input was split.
+  [[nodiscard]] std::size_t bytes_examined() const noexcept { return section_.examined; }
+
+ private:
+  parse_result fail(errc code, std::size_t offset) noexcept;
+  parse_result parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  parse_result finish(std::size_t head_size) noexcept;
+  void rebase(const char* data) noexcept;
+
+  std::span<header> storage_;
+  parse_options options_;
+  taut::request request_{};
+  detail::field_section_state section_{};
+  detail::framing_fields fields_{};
+  detail::head_phase phase_ = detail::head_phase::start_line;
+  parse_result result_{};
+};
+
+}  // namespace taut
