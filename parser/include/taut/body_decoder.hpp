@@ -16,8 +16,8 @@ namespace taut {
 /// The outcome of one decode call. Error offsets count from the first byte of the body.
 struct body_result {
   parse_status status = parse_status::incomplete;  // complete once the body (and trailers) ended
-  std::size_t consumed = 0;  // input bytes the caller may now drop
-  std::string_view data;     // decoded bytes produced by this call, a view into the input
+  std::size_t consumed = 0;                        // input bytes the caller may now drop
+  std::string_view data;  // decoded bytes produced by this call, a view into the input
   parse_error error{};
 };
 
@@ -33,7 +33,8 @@ struct in_place_result {
 /// length-limited chunk extensions, and trailer fields parsed like header fields.
 class chunked_decoder {
  public:
-  explicit chunked_decoder(parse_options options = {}, std::span<header> trailer_storage = {}) noexcept;
+  explicit chunked_decoder(parse_options options = {},
+                           std::span<header> trailer_storage = {}) noexcept;
 
   /// Decodes from `input`, which starts at the first byte not yet consumed. Produces at most one
   /// contiguous piece of body per call: call again with the rest while the status is `incomplete`
@@ -44,26 +45,48 @@ class chunked_decoder {
   /// Trailer views point into the part of `buffer` after the decoded bytes.
   in_place_result decode_in_place(std::span<char> buffer) noexcept;
 
-  /// Trailer fields; valid after completion while the input stays unchanged.
+  /// Trailer fields; valid after completion while the input stays unchanged. Without trailer
+  /// storage, trailers are validated and dropped.
   [[nodiscard]] std::span<const header> trailers() const noexcept {
-    return {storage_.data(), trailers_.count};
+    return {storage_.data(), storage_.empty() ? 0 : trailers_.count};
   }
   [[nodiscard]] bool done() const noexcept { return state_ == state::done; }
   /// Total body bytes decoded so far.
   [[nodiscard]] std::uint64_t body_size() const noexcept { return body_size_; }
+  /// Encoded bytes consumed so far (chunk framing included).
+  [[nodiscard]] std::uint64_t bytes_consumed() const noexcept { return offset_; }
   [[nodiscard]] std::size_t bytes_examined() const noexcept { return examined_; }
   void reset() noexcept;
 
  private:
   enum class state : std::uint8_t {
-    size_first, size, ext_bws, ext_name_start, ext_name, ext_after_name, ext_value_start,
-    ext_token_value, ext_quoted_value, ext_quoted_pair, ext_after_quoted, size_lf,
-    data, data_cr, data_lf, trailers, done, failed
+    size_first,
+    size,
+    ext_bws,
+    ext_name_start,
+    ext_name,
+    ext_after_name,
+    ext_value_start,
+    ext_token_value,
+    ext_quoted_value,
+    ext_quoted_pair,
+    ext_after_quoted,
+    size_lf,
+    data,
+    data_cr,
+    data_lf,
+    trailers,
+    done,
+    failed
   };
-  body_result fail(errc code, std::size_t index) noexcept;
+  body_result fail(errc code, std::size_t index, std::size_t back = 0) noexcept;
+  std::span<header> trailer_slots() noexcept {
+    return storage_.empty() ? std::span<header>(&discard_slot_, 1) : storage_;
+  }
   body_result decode_trailers(std::string_view input, std::size_t start) noexcept;
 
   std::span<header> storage_;
+  header discard_slot_{};  // where trailers go when the caller keeps none
   parse_options options_;
   detail::field_section_state trailers_{};
   std::uint64_t chunk_remaining_ = 0;
@@ -78,7 +101,8 @@ class chunked_decoder {
 /// Decodes a body of any framing a parser decided: none, Content-Length, chunked, or until close.
 class body_decoder {
  public:
-  explicit body_decoder(framing how, parse_options options = {}, std::span<header> trailer_storage = {}) noexcept;
+  explicit body_decoder(framing how, parse_options options = {},
+                        std::span<header> trailer_storage = {}) noexcept;
 
   /// Like chunked_decoder::decode, for every framing.
   body_result decode(std::string_view input) noexcept;

@@ -19,7 +19,18 @@ struct header {
 };
 
 /// The methods of RFC 9110 section 9 plus PATCH; anything else that is a token is `other`.
-enum class method : std::uint8_t { other, get, head, post, put, delete_, connect, options, trace, patch };
+enum class method : std::uint8_t {
+  other,
+  get,
+  head,
+  post,
+  put,
+  delete_,
+  connect,
+  options,
+  trace,
+  patch
+};
 
 /// The four request-target forms of RFC 9112 section 3.2.
 enum class target_form : std::uint8_t { origin, absolute, authority, asterisk };
@@ -51,8 +62,8 @@ struct leniency {
   /// Accept whitespace between a field name and its colon ("Host : x"), trimmed from the name.
   /// Risk: RFC 9112 section 5.1 forbids it because proxies disagree on which field it is.
   bool space_before_colon = false;
-  /// Accept a request with both Transfer-Encoding and Content-Length: Transfer-Encoding wins and the
-  /// connection is marked not keep-alive (RFC 9112 section 6.3). Risk: the classic CL.TE/TE.CL
+  /// Accept a request with both Transfer-Encoding and Content-Length: Transfer-Encoding wins and
+  /// the connection is marked not keep-alive (RFC 9112 section 6.3). Risk: the classic CL.TE/TE.CL
   /// smuggling shape when another hop picks the other field.
   bool transfer_encoding_with_content_length = false;
 
@@ -85,9 +96,9 @@ struct request {
   std::span<const header> headers;
   std::string_view host;  // the Host field's value, empty if absent
   taut::framing body;
-  bool keep_alive = false;       // per version and Connection tokens (RFC 9112 section 9.3)
-  bool expect_continue = false;  // Expect: 100-continue (RFC 9110 section 10.1.1)
-  bool upgrade = false;          // Upgrade field and a Connection "upgrade" token
+  bool keep_alive = false;             // per version and Connection tokens (RFC 9112 section 9.3)
+  bool expect_continue = false;        // Expect: 100-continue (RFC 9110 section 10.1.1)
+  bool upgrade = false;                // Upgrade field and a Connection "upgrade" token
   std::string_view upgrade_protocols;  // the Upgrade field's value
   std::size_t head_size = 0;           // bytes of the head; the body starts here
 };

@@ -13,8 +13,8 @@ namespace taut {
 enum class errc : std::uint8_t {
   ok = 0,
   // Line structure (RFC 9112 section 2.2).
-  bare_cr,                // CR not followed by LF
-  bare_lf,                // LF without CR while the bare_lf leniency is off
+  bare_cr,  // CR not followed by LF
+  bare_lf,  // LF without CR while the bare_lf leniency is off
   // Request-line (RFC 9112 section 3).
   bad_method,             // empty method or a byte that is not tchar
   bad_request_line,       // wrong separators (missing or extra SP)
@@ -28,17 +28,17 @@ enum class errc : std::uint8_t {
   bad_status_code,
   bad_reason_phrase,
   // Header fields (RFC 9112 section 5).
-  bad_header_name,         // empty name or a byte that is not tchar
-  bad_header_value,        // a control byte (other than HTAB) in a field value
-  missing_colon,           // a field line without ':'
-  space_before_colon,      // whitespace between name and ':' while that leniency is off
-  obs_fold,                // a line starting with SP/HTAB while the obs_fold leniency is off
-  leading_whitespace,      // whitespace between the start-line and the first field line
+  bad_header_name,           // empty name or a byte that is not tchar
+  bad_header_value,          // a control byte (other than HTAB) in a field value
+  missing_colon,             // a field line without ':'
+  space_before_colon,        // whitespace between name and ':' while that leniency is off
+  obs_fold,                  // a line starting with SP/HTAB while the obs_fold leniency is off
+  leading_whitespace,        // whitespace between the start-line and the first field line
   header_section_too_large,  // more than parse_options::max_header_bytes (431)
-  too_many_headers,          // more fields than the caller's span or parse_options::max_headers (431)
+  too_many_headers,  // more fields than the caller's span or parse_options::max_headers (431)
   // Framing (RFC 9112 section 6, RFC 9110 section 8.6).
-  bad_content_length,        // not 1*DIGIT, or overflows
-  conflicting_content_length,  // two Content-Length fields with different values
+  bad_content_length,                     // not 1*DIGIT, or overflows
+  conflicting_content_length,             // two Content-Length fields with different values
   transfer_encoding_with_content_length,  // both present in a request (smuggling defence)
   chunked_not_final,         // request Transfer-Encoding whose final coding is not chunked
   chunked_applied_twice,     // chunked appears more than once

@@ -39,7 +39,8 @@ class request_parser {
 
  private:
   parse_result fail(errc code, std::size_t offset) noexcept;
-  parse_result parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  detail::step parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  detail::step on_field(const char* data, const header& field) noexcept;
   parse_result finish(std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
 

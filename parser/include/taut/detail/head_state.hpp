@@ -8,19 +8,20 @@
 #include <string_view>
 
 #include "taut/message.hpp"
+#include "taut/parse_error.hpp"
 
 namespace taut::detail {
 
 /// Where a header-section parse stands, in offsets from the start of the message so that the
 /// caller may move its buffer between calls.
 struct field_section_state {
-  std::size_t pos = 0;       // start of the next unprocessed line
-  std::size_t scan = 0;      // where the search for the end of that line resumes
+  std::size_t pos = 0;            // start of the next unprocessed line
+  std::size_t scan = 0;           // where the search for the end of that line resumes
   std::size_t section_start = 0;  // first byte of the field section (limits count from here)
-  std::size_t count = 0;     // fields stored
-  std::size_t examined = 0;  // bytes looked at, cumulative (the O(n) resumability promise)
-  const char* base = nullptr;  // buffer start at the previous call, to rebase stored views
-  bool pending = false;      // storage[count - 1] may still be continued by obs-fold
+  std::size_t count = 0;          // fields stored
+  std::size_t examined = 0;       // bytes looked at, cumulative (the O(n) resumability promise)
+  const char* base = nullptr;     // buffer start at the previous call, to rebase stored views
+  bool pending = false;           // storage[count - 1] may still be continued by obs-fold
 };
 
 /// What the framing-relevant fields said, accumulated field by field.
@@ -39,6 +40,13 @@ struct framing_fields {
   bool connection_upgrade = false;
   bool has_upgrade = false;
   bool expect_continue = false;
+};
+
+/// The outcome of one parsing step: ok, or an error code at an offset.
+struct step {
+  errc code = errc::ok;
+  std::size_t offset = 0;
+  [[nodiscard]] bool failed() const noexcept { return code != errc::ok; }
 };
 
 enum class head_phase : std::uint8_t { start_line, fields, complete, failed };

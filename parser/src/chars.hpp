@@ -1,0 +1,71 @@
+// Byte classes of RFC 9110 / RFC 9112 / RFC 3986, as lookup tables.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace taut::detail {
+
+enum char_class : std::uint8_t {
+  tchar = 1 << 0,       // token characters (RFC 9110 section 5.6.2)
+  field_char = 1 << 1,  // field-vchar, SP, HTAB (RFC 9110 section 5.5)
+  path_char = 1 << 2,   // pchar and "/" and "?" (RFC 3986), '%' checked separately
+  host_char = 1 << 3,   // reg-name: unreserved and sub-delims (RFC 3986 section 3.2.2)
+  hex_digit = 1 << 4,
+  digit = 1 << 5,
+  alpha = 1 << 6,
+  scheme_char = 1 << 7,  // ALPHA / DIGIT / "+" / "-" / "."
+};
+
+constexpr std::array<std::uint8_t, 256> make_char_table() {
+  std::array<std::uint8_t, 256> t{};
+  auto add = [&t](std::string_view chars, std::uint8_t cls) {
+    for (char c : chars) t[static_cast<unsigned char>(c)] |= cls;
+  };
+  constexpr std::string_view lower = "abcdefghijklmnopqrstuvwxyz";
+  constexpr std::string_view upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  constexpr std::string_view digits = "0123456789";
+  for (std::string_view s : {lower, upper})
+    add(s, tchar | path_char | host_char | alpha | scheme_char);
+  add(digits, tchar | path_char | host_char | digit | hex_digit | scheme_char);
+  add("abcdefABCDEF", hex_digit);
+  add("!#$%&'*+-.^_`|~", tchar);
+  add("-._~!$&'()*+,;=:@/?", path_char);
+  add("-._~!$&'()*+,;=", host_char);
+  add("+-.", scheme_char);
+  for (int c = 0x21; c <= 0x7e; ++c) t[c] |= field_char;
+  for (int c = 0x80; c <= 0xff; ++c) t[c] |= field_char;
+  t[' '] |= field_char;
+  t['\t'] |= field_char;
+  return t;
+}
+
+inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
+
+[[nodiscard]] constexpr bool is(char c, char_class cls) noexcept {
+  return (char_table[static_cast<unsigned char>(c)] & cls) != 0;
+}
+[[nodiscard]] constexpr bool is_ws(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
+
+[[nodiscard]] constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// ASCII case-insensitive comparison against a lower-case literal.
+[[nodiscard]] constexpr bool iequals(std::string_view s, std::string_view lower) noexcept {
+  if (s.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace taut::detail

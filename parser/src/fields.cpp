@@ -1,0 +1,362 @@
+#include "fields.hpp"
+
+#include <cstdint>
+#include <limits>
+
+#include "chars.hpp"
+
+namespace taut::detail {
+
+line_found find_line(const char* data, std::size_t size, field_section_state& state,
+                     bool allow_bare_lf, line& out, step& error) noexcept {
+  std::size_t i = state.scan;
+  const std::size_t start = i;
+  for (; i < size; ++i) {
+    const char c = data[i];
+    if (c == '\n') {
+      state.examined += i + 1 - start;
+      if (!allow_bare_lf) {
+        error = {errc::bare_lf, i};
+        return line_found::error;
+      }
+      out = {state.pos, i, i + 1};
+      state.scan = i + 1;
+      return line_found::yes;
+    }
+    if (c == '\r') {
+      if (i + 1 == size) break;  // the CR is looked at again once the next byte arrives
+      state.examined += i + 2 - start;
+      if (data[i + 1] != '\n') {
+        error = {errc::bare_cr, i};
+        return line_found::error;
+      }
+      out = {state.pos, i, i + 2};
+      state.scan = i + 2;
+      return line_found::yes;
+    }
+  }
+  state.examined += i - start;
+  state.scan = i;
+  return line_found::need_more;
+}
+
+void rebase_view(std::string_view& view, const char* from, const char* to) noexcept {
+  if (view.data() == nullptr) return;
+  // Integer arithmetic: the old buffer may already be gone, so no pointer arithmetic on it.
+  const auto offset =
+      reinterpret_cast<std::uintptr_t>(view.data()) - reinterpret_cast<std::uintptr_t>(from);
+  view = std::string_view(to + offset, view.size());
+}
+
+void rebase_views(std::span<header> fields, std::size_t count, const char* from,
+                  const char* to) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    rebase_view(fields[i].name, from, to);
+    rebase_view(fields[i].value, from, to);
+  }
+}
+
+namespace {
+
+/// Returns the offset of the first byte in [begin, end) that may not appear in a field value.
+std::size_t find_bad_value_byte(const char* data, std::size_t begin, std::size_t end) noexcept {
+  for (std::size_t i = begin; i < end; ++i) {
+    if (!is(data[i], field_char)) return i;
+  }
+  return valid;
+}
+
+}  // namespace
+
+step parse_field_line(const char* data, const line& ln, std::span<header> storage,
+                      std::size_t max_fields, const leniency& lenient,
+                      field_section_state& state) noexcept {
+  std::size_t i = ln.begin;
+  while (i < ln.end && is(data[i], tchar)) ++i;
+  const std::size_t name_end = i;
+  if (i == ln.end) return {errc::missing_colon, ln.end};
+  if (data[i] != ':') {
+    if (!is_ws(data[i])) return {errc::bad_header_name, i};
+    if (!lenient.space_before_colon) return {errc::space_before_colon, i};
+    while (i < ln.end && is_ws(data[i])) ++i;
+    if (i == ln.end) return {errc::missing_colon, ln.end};
+    if (data[i] != ':') return {errc::bad_header_name, i};
+  }
+  if (name_end == ln.begin) return {errc::bad_header_name, ln.begin};
+
+  std::size_t value_begin = i + 1;
+  if (const std::size_t bad = find_bad_value_byte(data, value_begin, ln.end); bad != valid) {
+    return {errc::bad_header_value, bad};
+  }
+  std::size_t value_end = ln.end;
+  while (value_begin < value_end && is_ws(data[value_begin])) ++value_begin;
+  while (value_end > value_begin && is_ws(data[value_end - 1])) --value_end;
+  state.examined += ln.end - ln.begin;
+
+  if (state.count >= max_fields || state.count >= storage.size()) {
+    return {errc::too_many_headers, ln.begin};
+  }
+  storage[state.count++] = {std::string_view(data + ln.begin, name_end - ln.begin),
+                            std::string_view(data + value_begin, value_end - value_begin)};
+  state.pending = true;
+  return {};
+}
+
+step continue_field_line(const char* data, const line& ln, std::span<header> storage,
+                         const leniency& lenient, field_section_state& state) noexcept {
+  if (!state.pending) return {errc::leading_whitespace, ln.begin};
+  if (!lenient.obs_fold) return {errc::obs_fold, ln.begin};
+  if (const std::size_t bad = find_bad_value_byte(data, ln.begin, ln.end); bad != valid) {
+    return {errc::bad_header_value, bad};
+  }
+  state.examined += ln.end - ln.begin;
+  std::size_t begin = ln.begin;
+  std::size_t end = ln.end;
+  while (begin < end && is_ws(data[begin])) ++begin;
+  while (end > begin && is_ws(data[end - 1])) --end;
+  if (begin == end) return {};  // a fold of only whitespace adds nothing
+  std::string_view& value = storage[state.count - 1].value;
+  const std::size_t value_begin =
+      value.empty() ? begin : static_cast<std::size_t>(value.data() - data);
+  value = std::string_view(data + value_begin, end - value_begin);
+  return {};
+}
+
+namespace {
+
+enum class known_field : unsigned char {
+  other,
+  host,
+  expect,
+  upgrade,
+  connection,
+  content_length,
+  transfer_encoding
+};
+
+/// Classifies a field name by its length and then one comparison: never a comparison per
+/// candidate.
+known_field classify(std::string_view name) noexcept {
+  switch (name.size()) {
+    case 4:
+      return iequals(name, "host") ? known_field::host : known_field::other;
+    case 6:
+      return iequals(name, "expect") ? known_field::expect : known_field::other;
+    case 7:
+      return iequals(name, "upgrade") ? known_field::upgrade : known_field::other;
+    case 10:
+      return iequals(name, "connection") ? known_field::connection : known_field::other;
+    case 14:
+      return iequals(name, "content-length") ? known_field::content_length : known_field::other;
+    case 17:
+      return iequals(name, "transfer-encoding") ? known_field::transfer_encoding
+                                                : known_field::other;
+    default:
+      return known_field::other;
+  }
+}
+
+/// One element of a comma-separated list (RFC 9110 section 5.6.1) with optional parameters.
+struct list_element {
+  std::string_view token;
+  std::size_t offset = 0;  // of the token, relative to the value
+  bool has_parameters = false;
+};
+
+/// Walks `value` as #( token *( OWS ";" OWS token "=" ( token / quoted-string ) ) ), calling
+/// `visit` per element; empty elements are skipped as the RFC requires. Returns the offset (in the
+/// value) of the first byte that breaks the grammar, or `valid`; `visit` may return one too.
+template <class Visit>
+std::size_t for_each_element(std::string_view v, Visit&& visit) {
+  std::size_t i = 0;
+  const std::size_t n = v.size();
+  auto skip_ws = [&] {
+    while (i < n && is_ws(v[i])) ++i;
+  };
+  while (true) {
+    skip_ws();
+    if (i == n) return valid;
+    if (v[i] == ',') {
+      ++i;
+      continue;
+    }
+    const std::size_t token_begin = i;
+    while (i < n && is(v[i], tchar)) ++i;
+    if (i == token_begin) return i;
+    list_element element{v.substr(token_begin, i - token_begin), token_begin, false};
+    while (true) {
+      std::size_t j = i;
+      while (j < n && is_ws(v[j])) ++j;
+      if (j == n || v[j] != ';') break;
+      element.has_parameters = true;
+      i = j + 1;
+      skip_ws();
+      const std::size_t name_begin = i;
+      while (i < n && is(v[i], tchar)) ++i;
+      if (i == name_begin) return i;
+      skip_ws();
+      if (i == n || v[i] != '=') return i;
+      ++i;
+      skip_ws();
+      if (i < n && v[i] == '"') {
+        ++i;
+        while (i < n && v[i] != '"') {
+          if (v[i] == '\\') ++i;
+          if (i >= n || !is(v[i], field_char)) return i < n ? i : n - 1;
+          ++i;
+        }
+        if (i == n) return n - 1;
+        ++i;
+      } else {
+        const std::size_t value_begin = i;
+        while (i < n && is(v[i], tchar)) ++i;
+        if (i == value_begin) return i < n ? i : n - 1;
+      }
+    }
+    if (const std::size_t bad = visit(element); bad != valid) return bad;
+    skip_ws();
+    if (i == n) return valid;
+    if (v[i] != ',') return i;
+    ++i;
+  }
+}
+
+bool is_known_coding(std::string_view coding) noexcept {
+  return iequals(coding, "gzip") || iequals(coding, "x-gzip") || iequals(coding, "deflate") ||
+         iequals(coding, "compress") || iequals(coding, "x-compress");
+}
+
+}  // namespace
+
+std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
+                               bool require_port, bool require_host) noexcept {
+  std::size_t i = begin;
+  if (i < end && data[i] == '[') {
+    ++i;
+    const std::size_t literal_begin = i;
+    while (i < end && (is(data[i], host_char) || data[i] == ':')) ++i;
+    if (i == end || data[i] != ']' || i == literal_begin) return i < end ? i : end - 1;
+    ++i;
+  } else {
+    while (i < end) {
+      if (is(data[i], host_char)) {
+        ++i;
+      } else if (data[i] == '%') {
+        if (i + 2 >= end || !is(data[i + 1], hex_digit) || !is(data[i + 2], hex_digit)) return i;
+        i += 3;
+      } else {
+        break;
+      }
+    }
+    if (require_host && i == begin) return begin < end ? begin : end;
+  }
+  if (i == end) return require_port ? (end > begin ? end - 1 : end) : valid;
+  if (data[i] != ':') return i;
+  const std::size_t colon = i++;
+  while (i < end && is(data[i], digit)) ++i;
+  if (i != end) return i;
+  if (require_port && i == colon + 1) return colon;
+  return valid;
+}
+
+step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
+                     framing_fields& fields) noexcept {
+  const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
+  const auto value_offset = static_cast<std::size_t>(field.value.data() - data);
+  const std::string_view value = field.value;
+  switch (classify(field.name)) {
+    case known_field::other:
+      return {};
+    case known_field::host: {
+      if (!is_request) return {};
+      if (++fields.host_count > 1) return {errc::duplicate_host, name_offset};
+      fields.host_offset = name_offset;
+      const std::size_t bad =
+          validate_authority(data, value_offset, value_offset + value.size(), false, false);
+      if (bad != valid) return {errc::bad_host, bad};
+      return {};
+    }
+    case known_field::expect:
+      if (iequals(value, "100-continue")) fields.expect_continue = true;
+      return {};
+    case known_field::upgrade:
+      fields.has_upgrade = true;
+      return {};
+    case known_field::connection: {
+      const std::size_t bad = for_each_element(value, [&](const list_element& e) {
+        if (e.has_parameters) return e.offset;
+        if (iequals(e.token, "close"))
+          fields.connection_close = true;
+        else if (iequals(e.token, "keep-alive"))
+          fields.connection_keep_alive = true;
+        else if (iequals(e.token, "upgrade"))
+          fields.connection_upgrade = true;
+        return valid;
+      });
+      if (bad != valid) return {errc::bad_header_value, value_offset + bad};
+      return {};
+    }
+    case known_field::content_length: {
+      if (value.empty()) return {errc::bad_content_length, value_offset};
+      std::uint64_t length = 0;
+      constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        if (!is(c, digit)) return {errc::bad_content_length, value_offset + i};
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (length > (max - d) / 10) return {errc::bad_content_length, value_offset + i};
+        length = length * 10 + d;
+      }
+      if (fields.has_content_length) {
+        if (fields.content_length != length) return {errc::conflicting_content_length, name_offset};
+        return {};
+      }
+      fields.has_content_length = true;
+      fields.content_length = length;
+      fields.content_length_offset = name_offset;
+      return {};
+    }
+    case known_field::transfer_encoding: {
+      // RFC 9112 section 6.1: HTTP/1.0 framing with Transfer-Encoding is faulty.
+      if (version_minor == 0) return {errc::transfer_encoding_http10, name_offset};
+      if (!fields.has_transfer_encoding) fields.transfer_encoding_offset = name_offset;
+      fields.has_transfer_encoding = true;
+      fields.last_coding_chunked = false;
+      errc element_error = errc::ok;
+      const std::size_t bad = for_each_element(value, [&](const list_element& e) {
+        if (is_request && fields.chunked_count > 0) {
+          element_error = fields.chunked_count > 0 && iequals(e.token, "chunked")
+                              ? errc::chunked_applied_twice
+                              : errc::chunked_not_final;
+          return e.offset;
+        }
+        if (iequals(e.token, "chunked")) {
+          if (e.has_parameters) {
+            element_error = errc::bad_transfer_encoding;
+            return e.offset;
+          }
+          if (++fields.chunked_count > 1) {
+            element_error = errc::chunked_applied_twice;
+            return e.offset;
+          }
+          fields.last_coding_chunked = true;
+          return valid;
+        }
+        fields.last_coding_chunked = false;
+        if (!is_known_coding(e.token) && is_request) {
+          element_error = errc::unknown_transfer_coding;
+          return e.offset;
+        }
+        return valid;
+      });
+      if (bad != valid) {
+        return {element_error == errc::ok ? errc::bad_transfer_encoding : element_error,
+                value_offset + bad};
+      }
+      return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace taut::detail

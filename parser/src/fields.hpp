@@ -1,0 +1,125 @@
+// The line and field-section machinery shared by the request and response parsers and by the
+// chunked decoder's trailer section: find each line once, validate it once, never rescan.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "chars.hpp"
+#include "taut/detail/head_state.hpp"
+#include "taut/message.hpp"
+#include "taut/parse_error.hpp"
+
+namespace taut::detail {
+
+/// One line of input: content is [begin, end), the next line starts at `next`.
+struct line {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t next = 0;
+};
+
+enum class line_found : unsigned char { yes, need_more, error };
+
+/// Finds the end of the line that starts at state.pos, resuming the search at state.scan. Bare CR
+/// is always an error; bare LF is one unless `allow_bare_lf`.
+line_found find_line(const char* data, std::size_t size, field_section_state& state,
+                     bool allow_bare_lf, line& out, step& error) noexcept;
+
+/// Makes every stored view follow the buffer if the caller moved it since the previous call.
+void rebase_views(std::span<header> fields, std::size_t count, const char* from,
+                  const char* to) noexcept;
+void rebase_view(std::string_view& view, const char* from, const char* to) noexcept;
+
+/// Parses one field line (not a continuation) into storage[state.count]; it stays pending.
+step parse_field_line(const char* data, const line& ln, std::span<header> storage,
+                      std::size_t max_fields, const leniency& lenient,
+                      field_section_state& state) noexcept;
+
+/// Handles a line that starts with SP/HTAB: obs-fold onto the pending field, or an error.
+step continue_field_line(const char* data, const line& ln, std::span<header> storage,
+                         const leniency& lenient, field_section_state& state) noexcept;
+
+/// Folds one completed field into what framing needs (Content-Length, Transfer-Encoding, Host,
+/// Connection, Expect, Upgrade). Errors carry offsets relative to `data`.
+step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
+                     framing_fields& fields) noexcept;
+
+/// Validates uri-host [ ":" port ] in [begin, end); returns the offset of the first bad byte or
+/// `end + 1` when valid. A port is required when `require_port`, a host when `require_host`.
+std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
+                               bool require_port, bool require_host) noexcept;
+
+inline constexpr std::size_t valid = static_cast<std::size_t>(-1);
+
+}  // namespace taut::detail
+
+namespace taut::detail {
+
+enum class section_outcome : unsigned char { need_more, complete, error };
+
+struct section_result {
+  section_outcome outcome = section_outcome::need_more;
+  std::size_t end = 0;  // one past the final empty line, when complete
+  step error{};
+};
+
+/// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
+/// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
+/// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
+/// return a step. Limits: the start-line (with leading empty lines) against max_request_line, the
+/// field section against max_header_bytes.
+template <class OnStartLine, class OnField>
+section_result run_section(const char* data, std::size_t size, const parse_options& options,
+                           std::span<header> storage, field_section_state& state, head_phase& phase,
+                           OnStartLine&& on_start_line, OnField&& on_field) {
+  while (true) {
+    line ln;
+    step error;
+    const line_found found = find_line(data, size, state, options.lenient.bare_lf, ln, error);
+    if (found == line_found::error) return {section_outcome::error, 0, error};
+    const std::size_t seen = found == line_found::yes ? ln.next : size;
+    if (phase == head_phase::start_line) {
+      if (seen > options.max_request_line) {
+        return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
+      }
+    } else if (seen - state.section_start > options.max_header_bytes) {
+      return {section_outcome::error,
+              0,
+              {errc::header_section_too_large, state.section_start + options.max_header_bytes}};
+    }
+    if (found == line_found::need_more) return {};
+
+    if (phase == head_phase::start_line) {
+      state.pos = ln.next;
+      if (ln.begin == ln.end) continue;  // RFC 9112 section 2.2: empty lines before it are ignored
+      if (const step s = on_start_line(data, ln.begin, ln.end); s.failed()) {
+        return {section_outcome::error, 0, s};
+      }
+      phase = head_phase::fields;
+      state.section_start = ln.next;
+      continue;
+    }
+    if (ln.begin < ln.end && is_ws(data[ln.begin])) {
+      if (const step s = continue_field_line(data, ln, storage, options.lenient, state);
+          s.failed()) {
+        return {section_outcome::error, 0, s};
+      }
+      state.pos = ln.next;
+      continue;
+    }
+    if (state.pending) {
+      state.pending = false;
+      if (const step s = on_field(data, storage[state.count - 1]); s.failed()) {
+        return {section_outcome::error, 0, s};
+      }
+    }
+    if (ln.begin == ln.end) return {section_outcome::complete, ln.next, {}};
+    const step s = parse_field_line(data, ln, storage, options.max_headers, options.lenient, state);
+    if (s.failed()) return {section_outcome::error, 0, s};
+    state.pos = ln.next;
+  }
+}
+
+}  // namespace taut::detail

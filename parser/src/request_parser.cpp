@@ -1,0 +1,222 @@
+#include "taut/request_parser.hpp"
+
+#include "chars.hpp"
+#include "fields.hpp"
+
+namespace taut {
+
+using detail::head_phase;
+using detail::line;
+using detail::line_found;
+using detail::step;
+using detail::valid;
+
+request_parser::request_parser(std::span<header> header_storage, parse_options options) noexcept
+    : storage_(header_storage), options_(options) {}
+
+void request_parser::reset() noexcept {
+  request_ = {};
+  section_ = {};
+  fields_ = {};
+  phase_ = head_phase::start_line;
+  result_ = {};
+}
+
+parse_result request_parser::fail(errc code, std::size_t offset) noexcept {
+  phase_ = head_phase::failed;
+  result_ = {parse_status::error, 0, {code, offset, default_status(code)}};
+  return result_;
+}
+
+void request_parser::rebase(const char* data) noexcept {
+  if (section_.base == data) return;
+  if (section_.base != nullptr) {
+    detail::rebase_views(storage_, section_.count, section_.base, data);
+    detail::rebase_view(request_.method_name, section_.base, data);
+    detail::rebase_view(request_.target, section_.base, data);
+    detail::rebase_view(request_.host, section_.base, data);
+    detail::rebase_view(request_.upgrade_protocols, section_.base, data);
+  }
+  section_.base = data;
+}
+
+namespace {
+
+/// Validates path-abempty / absolute-path [ "?" query ] bytes in [begin, end): pchar, "/", "?",
+/// and well-formed percent-escapes. Returns the first bad offset or `valid`.
+std::size_t validate_path_and_query(const char* data, std::size_t begin, std::size_t end) noexcept {
+  for (std::size_t i = begin; i < end; ++i) {
+    const char c = data[i];
+    if (detail::is(c, detail::path_char)) continue;
+    if (c != '%') return i;
+    if (i + 2 >= end || !detail::is(data[i + 1], detail::hex_digit) ||
+        !detail::is(data[i + 2], detail::hex_digit)) {
+      return i;
+    }
+    i += 2;
+  }
+  return valid;
+}
+
+struct target_check {
+  errc code = errc::ok;
+  std::size_t offset = 0;
+  target_form form = target_form::origin;
+};
+
+/// RFC 9112 section 3.2: which form the target has, and whether the method allows that form.
+target_check check_target(const char* data, std::size_t begin, std::size_t end, method m) noexcept {
+  const char first = data[begin];
+  if (m == method::connect) {
+    if (first == '/' || first == '*') return {errc::bad_target_form, begin};
+    const std::size_t bad = detail::validate_authority(data, begin, end, true, true);
+    if (bad != valid) return {errc::bad_target, bad};
+    return {errc::ok, 0, target_form::authority};
+  }
+  if (first == '/') {
+    const std::size_t bad = validate_path_and_query(data, begin, end);
+    if (bad != valid) return {errc::bad_target, bad};
+    return {errc::ok, 0, target_form::origin};
+  }
+  if (first == '*') {
+    if (end - begin != 1) return {errc::bad_target, begin + 1};
+    if (m != method::options) return {errc::bad_target_form, begin};
+    return {errc::ok, 0, target_form::asterisk};
+  }
+  if (!detail::is(first, detail::alpha)) return {errc::bad_target, begin};
+  // absolute-form: scheme "://" authority path-abempty [ "?" query ]; http(s) URIs need the
+  // authority, and anything else shaped like authority-form is only for CONNECT.
+  std::size_t i = begin;
+  while (i < end && detail::is(data[i], detail::scheme_char)) ++i;
+  if (i == end || data[i] != ':') return {errc::bad_target, i < end ? i : begin};
+  if (end - i < 3 || data[i + 1] != '/' || data[i + 2] != '/') {
+    return {errc::bad_target_form, begin};
+  }
+  const std::size_t authority_begin = i + 3;
+  std::size_t authority_end = authority_begin;
+  while (authority_end < end && data[authority_end] != '/' && data[authority_end] != '?') {
+    ++authority_end;
+  }
+  // userinfo ("user@host") is refused: RFC 9110 section 4.2.4 tells recipients to treat it as an
+  // error, and validate_authority rejects '@'.
+  const std::size_t bad =
+      detail::validate_authority(data, authority_begin, authority_end, false, true);
+  if (bad != valid) return {errc::bad_target, bad};
+  const std::size_t bad_path = validate_path_and_query(data, authority_end, end);
+  if (bad_path != valid) return {errc::bad_target, bad_path};
+  return {errc::ok, 0, target_form::absolute};
+}
+
+}  // namespace
+
+detail::step request_parser::parse_request_line(const char* data, std::size_t begin,
+                                                std::size_t end) noexcept {
+  section_.examined += end - begin;
+  std::size_t i = begin;
+  while (i < end && detail::is(data[i], detail::tchar)) ++i;
+  if (i == begin) return {errc::bad_method, begin};
+  if (i == end) return {errc::bad_request_line, end};
+  if (data[i] != ' ') return {errc::bad_method, i};
+  request_.method_name = std::string_view(data + begin, i - begin);
+  request_.method = method_from_token(request_.method_name);
+
+  const std::size_t target_begin = i + 1;
+  std::size_t target_end = target_begin;
+  while (target_end < end && data[target_end] != ' ') ++target_end;
+  if (target_end == target_begin || target_end == end) {
+    return {errc::bad_request_line, target_end};
+  }
+  const target_check target = check_target(data, target_begin, target_end, request_.method);
+  if (target.code != errc::ok) return {target.code, target.offset};
+  request_.target = std::string_view(data + target_begin, target_end - target_begin);
+  request_.target_form = target.form;
+
+  // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
+  const std::size_t v = target_end + 1;
+  constexpr std::string_view prefix = "HTTP/";
+  for (std::size_t k = 0; k < 8; ++k) {
+    if (v + k >= end) return {errc::bad_version, v + k < end ? v + k : end};
+    const char c = data[v + k];
+    const bool ok = k < 5 ? c == prefix[k] : (k == 6 ? c == '.' : detail::is(c, detail::digit));
+    if (!ok) return {errc::bad_version, v + k};
+  }
+  if (v + 8 != end) return {errc::bad_version, v + 8};
+  if (data[v + 5] != '1' || (data[v + 7] != '0' && data[v + 7] != '1')) {
+    return {errc::unsupported_version, v};
+  }
+  request_.version_minor = data[v + 7] - '0';
+  return {};
+}
+
+detail::step request_parser::on_field(const char* data, const header& field) noexcept {
+  const detail::step s =
+      detail::interpret_field(data, field, true, request_.version_minor, fields_);
+  if (s.failed()) return s;
+  if (field.name.size() == 4 && request_.host.data() == nullptr &&
+      detail::iequals(field.name, "host")) {
+    request_.host = field.value;
+  } else if (field.name.size() == 7 && detail::iequals(field.name, "upgrade")) {
+    request_.upgrade_protocols = field.value;
+  }
+  return s;
+}
+
+parse_result request_parser::finish(std::size_t head_size) noexcept {
+  const std::size_t final_line = section_.pos;
+  if (request_.version_minor == 1 && fields_.host_count == 0) {
+    return fail(errc::missing_host, final_line);
+  }
+  bool keep_alive = request_.version_minor == 1
+                        ? !fields_.connection_close
+                        : fields_.connection_keep_alive && !fields_.connection_close;
+  if (fields_.has_transfer_encoding) {
+    if (fields_.has_content_length) {
+      if (!options_.lenient.transfer_encoding_with_content_length) {
+        const std::size_t second = fields_.transfer_encoding_offset > fields_.content_length_offset
+                                       ? fields_.transfer_encoding_offset
+                                       : fields_.content_length_offset;
+        return fail(errc::transfer_encoding_with_content_length, second);
+      }
+      keep_alive = false;  // RFC 9112 section 6.3: close after answering such a request
+    }
+    if (!fields_.last_coding_chunked) {
+      return fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
+    }
+    request_.body = {body_kind::chunked, 0};
+  } else if (fields_.has_content_length) {
+    request_.body = {body_kind::content_length, fields_.content_length};
+  } else {
+    request_.body = {body_kind::none, 0};
+  }
+  request_.headers = std::span<const header>(storage_.data(), section_.count);
+  request_.keep_alive = keep_alive;
+  request_.expect_continue = fields_.expect_continue;
+  request_.upgrade = fields_.has_upgrade && fields_.connection_upgrade;
+  request_.head_size = head_size;
+  phase_ = head_phase::complete;
+  result_ = {parse_status::complete, head_size, {}};
+  return result_;
+}
+
+parse_result request_parser::parse(std::string_view buffer) noexcept {
+  if (phase_ == head_phase::complete || phase_ == head_phase::failed) return result_;
+  const char* data = buffer.data();
+  rebase(data);
+  const detail::section_result r = detail::run_section(
+      data, buffer.size(), options_, storage_, section_, phase_,
+      [this](const char* d, std::size_t begin, std::size_t end) {
+        return parse_request_line(d, begin, end);
+      },
+      [this](const char* d, const header& field) { return on_field(d, field); });
+  switch (r.outcome) {
+    case detail::section_outcome::need_more:
+      return {};
+    case detail::section_outcome::error:
+      return fail(r.error.code, r.error.offset);
+    case detail::section_outcome::complete:
+      break;
+  }
+  return finish(r.end);
+}
+
+}  // namespace taut
