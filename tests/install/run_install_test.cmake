@@ -1,0 +1,74 @@
+# Driver of install.find_package_and_pkg_config (see CMakeLists.txt beside it). Fails loudly at the
+# first step that does not work.
+cmake_minimum_required(VERSION 3.22)
+
+function(run what)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT" "COMMAND")
+  message(STATUS "install test: ${what}")
+  execute_process(COMMAND ${arg_COMMAND} RESULT_VARIABLE result OUTPUT_VARIABLE output
+                  ERROR_VARIABLE output)
+  if(NOT result EQUAL 0)
+    list(JOIN arg_COMMAND " " command)
+    message(FATAL_ERROR "${what} failed (${result}):\n  ${command}\n${output}")
+  endif()
+  if(arg_OUTPUT)
+    string(STRIP "${output}" output)
+    set(${arg_OUTPUT} "${output}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(expect_output what actual expected)
+  if(NOT actual STREQUAL expected)
+    message(FATAL_ERROR "${what} printed\n  ${actual}\nexpected\n  ${expected}")
+  endif()
+endfunction()
+
+set(prefix "${WORK_DIR}/prefix")
+file(REMOVE_RECURSE "${WORK_DIR}")
+separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+set(expected "taut ${EXPECTED_VERSION}: GET /installed -> bad_target_form")
+
+set(config_args)
+if(CONFIG)
+  set(config_args --config ${CONFIG})
+endif()
+run("cmake --install to ${prefix}"
+    COMMAND ${CMAKE_COMMAND} --install ${TAUT_BINARY_DIR} --prefix ${prefix} ${config_args})
+
+# 1. The CMake package.
+set(build "${WORK_DIR}/find_package")
+run("configure the consumer with find_package(taut)"
+    COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${build} -G ${GENERATOR}
+            -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+            "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_PREFIX_PATH=${prefix}
+            -DEXPECTED_TAUT_DIR_PREFIX=${prefix} -DTAUT_VERSION=${EXPECTED_VERSION})
+run("build the consumer" COMMAND ${CMAKE_COMMAND} --build ${build})
+run("run the find_package consumer" COMMAND ${build}/taut_consumer OUTPUT output)
+expect_output("the find_package consumer" "${output}" "${expected}")
+
+# 2. pkg-config.
+find_program(PKG_CONFIG NAMES pkg-config pkgconf REQUIRED)
+file(GLOB_RECURSE pc_files "${prefix}/*/taut-parser.pc")
+list(LENGTH pc_files pc_count)
+if(NOT pc_count EQUAL 1)
+  message(FATAL_ERROR "expected one installed taut-parser.pc under ${prefix}, found: ${pc_files}")
+endif()
+get_filename_component(pc_dir "${pc_files}" DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
+run("pkg-config --modversion taut-parser" COMMAND ${PKG_CONFIG} --modversion taut-parser
+    OUTPUT version)
+expect_output("pkg-config --modversion taut-parser" "${version}" "${EXPECTED_VERSION}")
+run("pkg-config --cflags --libs taut-parser" COMMAND ${PKG_CONFIG} --cflags --libs taut-parser
+    OUTPUT pc_flags)
+# The flags must name the scratch prefix: the .pc file is relocatable.
+string(FIND "${pc_flags}" "${prefix}" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "pkg-config flags do not point into ${prefix}: ${pc_flags}")
+endif()
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+run("compile the consumer with pkg-config's flags"
+    COMMAND ${CXX_COMPILER} -std=c++20 ${cxx_flags} "-DTAUT_CONSUMER_VERSION=\"${version}\"" ${CONSUMER_SOURCE_DIR}/consumer.cpp ${pc_flags}
+            -o ${WORK_DIR}/pkg_config_consumer)
+run("run the pkg-config consumer" COMMAND ${WORK_DIR}/pkg_config_consumer OUTPUT output)
+expect_output("the pkg-config consumer" "${output}" "${expected}")
+message(STATUS "install test: find_package(taut) and pkg-config taut-parser both work")
