@@ -4,14 +4,18 @@
 #include <limits>
 
 #include "chars.hpp"
+#include "scan.hpp"
 
 namespace taut::detail {
 
 line_found find_line(const char* data, std::size_t size, field_section_state& state,
                      bool allow_bare_lf, line& out, step& error) noexcept {
+  const scan_ops& ops = scan();
   std::size_t i = state.scan;
   const std::size_t start = i;
-  for (; i < size; ++i) {
+  while (true) {
+    i = ops.skip_field(data, i, size);
+    if (i == size) break;
     const char c = data[i];
     if (c == '\n') {
       state.examined += i + 1 - start;
@@ -19,7 +23,8 @@ line_found find_line(const char* data, std::size_t size, field_section_state& st
         error = {errc::bare_lf, i};
         return line_found::error;
       }
-      out = {state.pos, i, i + 1};
+      out = {state.pos, i, i + 1, !state.dirty};
+      state.dirty = false;
       state.scan = i + 1;
       return line_found::yes;
     }
@@ -30,10 +35,14 @@ line_found find_line(const char* data, std::size_t size, field_section_state& st
         error = {errc::bare_cr, i};
         return line_found::error;
       }
-      out = {state.pos, i, i + 2};
+      out = {state.pos, i, i + 2, !state.dirty};
+      state.dirty = false;
       state.scan = i + 2;
       return line_found::yes;
     }
+    // A control byte: the line is still found first, and validated byte by byte when parsed.
+    state.dirty = true;
+    ++i;
   }
   state.examined += i - start;
   state.scan = i;
@@ -71,8 +80,7 @@ std::size_t find_bad_value_byte(const char* data, std::size_t begin, std::size_t
 step parse_field_line(const char* data, const line& ln, std::span<header> storage,
                       std::size_t max_fields, const leniency& lenient,
                       field_section_state& state) noexcept {
-  std::size_t i = ln.begin;
-  while (i < ln.end && is(data[i], tchar)) ++i;
+  std::size_t i = scan().skip_token(data, ln.begin, ln.end);
   const std::size_t name_end = i;
   if (i == ln.end) return {errc::missing_colon, ln.end};
   if (data[i] != ':') {
@@ -85,8 +93,10 @@ step parse_field_line(const char* data, const line& ln, std::span<header> storag
   if (name_end == ln.begin) return {errc::bad_header_name, ln.begin};
 
   std::size_t value_begin = i + 1;
-  if (const std::size_t bad = find_bad_value_byte(data, value_begin, ln.end); bad != valid) {
-    return {errc::bad_header_value, bad};
+  if (!ln.clean) {
+    if (const std::size_t bad = find_bad_value_byte(data, value_begin, ln.end); bad != valid) {
+      return {errc::bad_header_value, bad};
+    }
   }
   std::size_t value_end = ln.end;
   while (value_begin < value_end && is_ws(data[value_begin])) ++value_begin;
@@ -106,8 +116,10 @@ step continue_field_line(const char* data, const line& ln, std::span<header> sto
                          const leniency& lenient, field_section_state& state) noexcept {
   if (!state.pending) return {errc::leading_whitespace, ln.begin};
   if (!lenient.obs_fold) return {errc::obs_fold, ln.begin};
-  if (const std::size_t bad = find_bad_value_byte(data, ln.begin, ln.end); bad != valid) {
-    return {errc::bad_header_value, bad};
+  if (!ln.clean) {
+    if (const std::size_t bad = find_bad_value_byte(data, ln.begin, ln.end); bad != valid) {
+      return {errc::bad_header_value, bad};
+    }
   }
   state.examined += ln.end - ln.begin;
   std::size_t begin = ln.begin;

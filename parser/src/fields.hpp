@@ -18,6 +18,7 @@ struct line {
   std::size_t begin = 0;
   std::size_t end = 0;
   std::size_t next = 0;
+  bool clean = true;  // every byte of the content is a field-vchar, SP or HTAB
 };
 
 enum class line_found : unsigned char { yes, need_more, error };

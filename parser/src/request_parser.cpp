@@ -2,6 +2,7 @@
 
 #include "chars.hpp"
 #include "fields.hpp"
+#include "scan.hpp"
 
 namespace taut {
 
@@ -112,8 +113,8 @@ target_check check_target(const char* data, std::size_t begin, std::size_t end, 
 detail::step request_parser::parse_request_line(const char* data, std::size_t begin,
                                                 std::size_t end) noexcept {
   section_.examined += end - begin;
-  std::size_t i = begin;
-  while (i < end && detail::is(data[i], detail::tchar)) ++i;
+  const detail::scan_ops& ops = detail::scan();
+  std::size_t i = ops.skip_token(data, begin, end);
   if (i == begin) return {errc::bad_method, begin};
   if (i == end) return {errc::bad_request_line, end};
   if (data[i] != ' ') return {errc::bad_method, i};
@@ -121,15 +122,33 @@ detail::step request_parser::parse_request_line(const char* data, std::size_t be
   request_.method = method_from_token(request_.method_name);
 
   const std::size_t target_begin = i + 1;
+  // One pass validates the common case, an origin-form of pchars and percent-escapes; anything
+  // else is found to end at SP and checked form by form.
   std::size_t target_end = target_begin;
-  while (target_end < end && data[target_end] != ' ') ++target_end;
-  if (target_end == target_begin || target_end == end) {
-    return {errc::bad_request_line, target_end};
+  while (true) {
+    target_end = ops.skip_target(data, target_end, end);
+    if (target_end + 2 < end && data[target_end] == '%' &&
+        detail::is(data[target_end + 1], detail::hex_digit) &&
+        detail::is(data[target_end + 2], detail::hex_digit)) {
+      target_end += 3;
+      continue;
+    }
+    break;
   }
-  const target_check target = check_target(data, target_begin, target_end, request_.method);
-  if (target.code != errc::ok) return {target.code, target.offset};
+  const bool simple_origin = target_end < end && data[target_end] == ' ' &&
+                             data[target_begin] == '/' && request_.method != method::connect;
+  target_form form = target_form::origin;
+  if (!simple_origin) {
+    while (target_end < end && data[target_end] != ' ') ++target_end;
+    if (target_end == target_begin || target_end == end) {
+      return {errc::bad_request_line, target_end};
+    }
+    const target_check target = check_target(data, target_begin, target_end, request_.method);
+    if (target.code != errc::ok) return {target.code, target.offset};
+    form = target.form;
+  }
   request_.target = std::string_view(data + target_begin, target_end - target_begin);
-  request_.target_form = target.form;
+  request_.target_form = form;
 
   // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
   const std::size_t v = target_end + 1;

@@ -2,6 +2,7 @@
 
 #include "chars.hpp"
 #include "fields.hpp"
+#include "scan.hpp"
 
 namespace taut {
 
@@ -66,8 +67,8 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
   response_.status = status;
   if (i >= end || data[i] != ' ') return {errc::bad_status_line, i};
   ++i;
-  for (std::size_t k = i; k < end; ++k) {
-    if (!detail::is(data[k], detail::field_char)) return {errc::bad_reason_phrase, k};
+  if (const std::size_t bad = detail::scan().skip_field(data, i, end); bad != end) {
+    return {errc::bad_reason_phrase, bad};
   }
   response_.reason = std::string_view(data + i, end - i);
   return {};

@@ -6,3 +6,4 @@
 #include "taut/parse_error.hpp"
 #include "taut/request_parser.hpp"
 #include "taut/response_parser.hpp"
+#include "taut/simd.hpp"

@@ -22,6 +22,7 @@ struct field_section_state {
   std::size_t examined = 0;       // bytes looked at, cumulative (the O(n) resumability promise)
   const char* base = nullptr;     // buffer start at the previous call, to rebase stored views
   bool pending = false;           // storage[count - 1] may still be continued by obs-fold
+  bool dirty = false;             // the line being scanned holds a control byte
 };
 
 /// What the framing-relevant fields said, accumulated field by field.

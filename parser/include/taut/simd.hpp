@@ -1,0 +1,26 @@
+// Which vectorized code path the parser scans with. Chosen once from CPUID (the best one the CPU
+// has), overridable by the environment variable TAUT_SIMD=scalar|sse42|avx2, or by set_simd_path()
+// for tests and benchmarks. Every path gives byte-for-byte identical results.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace taut {
+
+enum class simd_path : std::uint8_t { scalar, sse42, avx2 };
+
+/// "scalar", "sse42" or "avx2".
+[[nodiscard]] std::string_view to_string(simd_path path) noexcept;
+/// True when the path is compiled in (see TAUT_SCALAR_ONLY) and this CPU can run it.
+[[nodiscard]] bool simd_supported(simd_path path) noexcept;
+/// Every supported path, scalar first.
+[[nodiscard]] std::span<const simd_path> supported_simd_paths() noexcept;
+/// The path parsers use now.
+[[nodiscard]] simd_path active_simd_path() noexcept;
+/// Switches the path for the whole process; false (and no change) when unsupported. Do not call
+/// while another thread is parsing.
+bool set_simd_path(simd_path path) noexcept;
+
+}  // namespace taut

@@ -1,0 +1,205 @@
+#include "scan.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "chars.hpp"
+#include "taut/simd.hpp"
+
+#if !defined(TAUT_SCALAR_ONLY) && (defined(__x86_64__) || defined(__i386__)) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define TAUT_HAVE_X86_SIMD 1
+#include <immintrin.h>
+#endif
+
+namespace taut::detail {
+
+namespace {
+
+template <char_class Class>
+std::size_t skip_scalar(const char* data, std::size_t i, std::size_t end) noexcept {
+  while (i < end && is(data[i], Class)) ++i;
+  return i;
+}
+
+/// A byte class as two 16-entry tables for the nibble lookup: byte b is in the class when
+/// rows[b & 15] has bit (b >> 4) set. Bytes >= 0x80 are in it only if `high_bytes`.
+struct nibble_tables {
+  alignas(16) std::array<std::uint8_t, 16> rows{};
+  alignas(16) std::array<std::uint8_t, 16> bits{};
+  bool high_bytes = false;
+};
+
+constexpr nibble_tables make_tables(char_class cls) {
+  nibble_tables t;
+  for (int b = 0; b < 128; ++b) {
+    if ((char_table[b] & cls) != 0) t.rows[b & 15] |= static_cast<std::uint8_t>(1u << (b >> 4));
+  }
+  for (int hi = 0; hi < 8; ++hi) t.bits[hi] = static_cast<std::uint8_t>(1u << hi);
+  t.high_bytes = (char_table[0x80] & cls) != 0;
+  return t;
+}
+
+constexpr nibble_tables field_tables = make_tables(field_char);
+constexpr nibble_tables token_tables = make_tables(tchar);
+constexpr nibble_tables target_tables = make_tables(path_char);
+
+#ifdef TAUT_HAVE_X86_SIMD
+
+template <const nibble_tables& T, char_class Class>
+__attribute__((target("sse4.2"))) std::size_t skip_sse42(const char* data, std::size_t i,
+                                                         std::size_t end) noexcept {
+  const __m128i rows = _mm_load_si128(reinterpret_cast<const __m128i*>(T.rows.data()));
+  const __m128i bits = _mm_load_si128(reinterpret_cast<const __m128i*>(T.bits.data()));
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 16 <= end; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    const __m128i row = _mm_shuffle_epi8(rows, _mm_and_si128(v, nibble));
+    const __m128i bit = _mm_shuffle_epi8(bits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
+    __m128i outside = _mm_cmpeq_epi8(_mm_and_si128(row, bit), zero);
+    if constexpr (T.high_bytes) outside = _mm_andnot_si128(_mm_cmplt_epi8(v, zero), outside);
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(outside));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+  return skip_scalar<Class>(data, i, end);
+}
+
+template <const nibble_tables& T, char_class Class>
+__attribute__((target("avx2"))) std::size_t skip_avx2(const char* data, std::size_t i,
+                                                      std::size_t end) noexcept {
+  const __m256i rows =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(T.rows.data())));
+  const __m256i bits =
+      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(T.bits.data())));
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  const __m256i zero = _mm256_setzero_si256();
+  for (; i + 32 <= end; i += 32) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
+    const __m256i row = _mm256_shuffle_epi8(rows, _mm256_and_si256(v, nibble));
+    const __m256i bit =
+        _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    __m256i outside = _mm256_cmpeq_epi8(_mm256_and_si256(row, bit), zero);
+    if constexpr (T.high_bytes) {
+      outside = _mm256_andnot_si256(_mm256_cmpgt_epi8(zero, v), outside);
+    }
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(outside));
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+  // The tail is short: finish it 16 bytes at a time, then byte by byte.
+  return skip_sse42<T, Class>(data, i, end);
+}
+
+constexpr scan_ops sse42_ops{skip_sse42<field_tables, field_char>, skip_sse42<token_tables, tchar>,
+                             skip_sse42<target_tables, path_char>};
+constexpr scan_ops avx2_ops{skip_avx2<field_tables, field_char>, skip_avx2<token_tables, tchar>,
+                            skip_avx2<target_tables, path_char>};
+#endif
+
+constexpr scan_ops scalar_ops{skip_scalar<field_char>, skip_scalar<tchar>, skip_scalar<path_char>};
+
+const scan_ops* ops_for(simd_path path) noexcept {
+  switch (path) {
+    case simd_path::scalar:
+      return &scalar_ops;
+#ifdef TAUT_HAVE_X86_SIMD
+    case simd_path::sse42:
+      return &sse42_ops;
+    case simd_path::avx2:
+      return &avx2_ops;
+#else
+    default:
+      break;
+#endif
+  }
+  return nullptr;
+}
+
+bool cpu_has(simd_path path) noexcept {
+  switch (path) {
+    case simd_path::scalar:
+      return true;
+#ifdef TAUT_HAVE_X86_SIMD
+    case simd_path::sse42:
+      return __builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("ssse3");
+    case simd_path::avx2:
+      return __builtin_cpu_supports("avx2");
+#else
+    default:
+      break;
+#endif
+  }
+  return false;
+}
+
+}  // namespace
+
+std::atomic<const scan_ops*> active_scan{nullptr};
+
+const scan_ops* choose_scan() noexcept {
+  simd_path path = simd_path::scalar;
+  for (const simd_path candidate : {simd_path::sse42, simd_path::avx2}) {
+    if (simd_supported(candidate)) path = candidate;
+  }
+  if (const char* forced = std::getenv("TAUT_SIMD"); forced != nullptr) {
+    for (const simd_path candidate : {simd_path::scalar, simd_path::sse42, simd_path::avx2}) {
+      if (to_string(candidate) == forced && simd_supported(candidate)) path = candidate;
+    }
+  }
+  const scan_ops* ops = ops_for(path);
+  active_scan.store(ops, std::memory_order_relaxed);
+  return ops;
+}
+
+}  // namespace taut::detail
+
+namespace taut {
+
+std::string_view to_string(simd_path path) noexcept {
+  switch (path) {
+    case simd_path::scalar:
+      return "scalar";
+    case simd_path::sse42:
+      return "sse42";
+    case simd_path::avx2:
+      return "avx2";
+  }
+  return "unknown";
+}
+
+bool simd_supported(simd_path path) noexcept {
+  return detail::ops_for(path) != nullptr && detail::cpu_has(path);
+}
+
+std::span<const simd_path> supported_simd_paths() noexcept {
+  static const auto paths = [] {
+    struct list {
+      std::array<simd_path, 3> items{};
+      std::size_t size = 0;
+    } l;
+    for (const simd_path p : {simd_path::scalar, simd_path::sse42, simd_path::avx2}) {
+      if (simd_supported(p)) l.items[l.size++] = p;
+    }
+    return l;
+  }();
+  return {paths.items.data(), paths.size};
+}
+
+simd_path active_simd_path() noexcept {
+  const detail::scan_ops* ops = &detail::scan();
+  for (const simd_path p : {simd_path::scalar, simd_path::sse42, simd_path::avx2}) {
+    if (detail::ops_for(p) == ops) return p;
+  }
+  return simd_path::scalar;
+}
+
+bool set_simd_path(simd_path path) noexcept {
+  if (!simd_supported(path)) return false;
+  detail::active_scan.store(detail::ops_for(path), std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace taut
