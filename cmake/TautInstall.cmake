@@ -103,7 +103,8 @@ taut_install_library(taut_server
 
 # The package: tautTargets.cmake (installed and, for use straight from a build tree, exported
 # there too), tautConfig.cmake and tautConfigVersion.cmake.
-get_property(TAUT_COMPONENTS GLOBAL PROPERTY TAUT_COMPONENTS)
+get_property(taut_components GLOBAL PROPERTY TAUT_COMPONENTS)
+list(JOIN taut_components ", " TAUT_COMPONENT_LIST)
 get_property(taut_cmake_dependencies GLOBAL PROPERTY TAUT_CMAKE_DEPENDENCIES)
 set(TAUT_FIND_DEPENDENCIES "")
 if(taut_cmake_dependencies)

@@ -123,38 +123,39 @@ escaping() {
 }
 
 errors() {
-  expect "bad method (head error, offset of the byte)" 1 "" 'G@T / HTTP/1.1\r\nHost: a\r\n\r\n' \
+  # Each offset is the byte at fault, counted from the first byte of the input.
+  expect "bad method: the @ at 1" 1 "" 'G@T / HTTP/1.1\r\nHost: a\r\n\r\n' \
     '{"error":"bad_method","status":400,"offset":1}'
-  expect "unsupported version is 505" 1 "" 'GET / HTTP/2.0\r\nHost: a\r\n\r\n' \
+  expect "unsupported version is 505: the version at 6" 1 "" 'GET / HTTP/2.0\r\nHost: a\r\n\r\n' \
     '{"error":"unsupported_version","status":505,"offset":6}'
-  expect "missing Host" 1 "" 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n' \
+  expect "missing Host: the end of the head at 29" 1 "" 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n' \
     '{"error":"missing_host","status":400,"offset":29}'
-  expect "Transfer-Encoding with Content-Length (CL.TE)" 1 "" \
+  expect "Transfer-Encoding with Content-Length (CL.TE): the TE line at 45" 1 "" \
     'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' \
     '{"error":"transfer_encoding_with_content_length","status":400,"offset":45}'
-  expect "unknown transfer coding is 501" 1 "" \
+  expect "unknown transfer coding is 501: rot13 at 45" 1 "" \
     'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: rot13, chunked\r\n\r\n' \
     '{"error":"unknown_transfer_coding","status":501,"offset":45}'
-  expect "header error in a later request: offset counts from the input start" 1 "" \
+  expect "header error in a later request: the @ at 57 of the input" 1 "" \
     'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nBad@Name: x\r\n\r\n' \
     '{"method":"GET","target":"/1","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}
 {"error":"bad_header_name","status":400,"offset":57}'
-  expect "body error: bad chunk size, offset from the input start" 1 "" \
+  expect "body error: bad chunk size zz at 63 of the input" 1 "" \
     'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\nzz\r\n' \
     '{"error":"bad_chunk_size","status":400,"offset":63}'
-  expect "body error: chunk size overflow" 1 "" \
+  expect "body error: chunk size overflow at the 17th hex digit (72)" 1 "" \
     'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n' \
     '{"error":"chunk_size_overflow","status":400,"offset":72}'
-  expect "body error after pipelined requests" 1 "" \
+  expect "body error after pipelined requests: y where CRLF belongs (87)" 1 "" \
     'GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n' \
     '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}
 {"error":"bad_chunk_data_end","status":400,"offset":87}'
-  expect "request-line too long is 414" 1 "" "GET /$(printf 'a%.0s' {1..9000}) HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n" \
+  expect "request-line too long is 414: the byte past 8 KiB" 1 "" "GET /$(printf 'a%.0s' {1..9000}) HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n" \
     '{"error":"request_line_too_long","status":414,"offset":8192}'
-  expect "too many headers is 431" 1 "" \
+  expect "too many headers is 431: the 101st field line (619)" 1 "" \
     "GET / HTTP/1.1\\r\\nHost: a\\r\\n$(printf 'X: y\\r\\n%.0s' {1..100})\\r\\n" \
     '{"error":"too_many_headers","status":431,"offset":619}'
-  expect "bare CR" 1 "" 'GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n' \
+  expect "bare CR at 23" 1 "" 'GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n' \
     '{"error":"bare_cr","status":400,"offset":23}'
 }
 
@@ -178,25 +179,29 @@ incomplete() {
 
 lenient() {
   local bare_lf='GET / HTTP/1.1\nHost: a\n\nGET /2 HTTP/1.1\r\nHost: b\r\n\r\n\n'
-  expect "bare LF is an error by default" 1 "" "$bare_lf" \
+  expect "bare LF is an error by default: the LF at 14" 1 "" "$bare_lf" \
     '{"error":"bare_lf","status":400,"offset":14}'
   expect "--lenient accepts bare LF" 0 "--lenient" "$bare_lf" \
     '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}
 {"method":"GET","target":"/2","version":"1.1","headers":[["Host","b"]],"body":"","keep_alive":true}'
 
   local folded='GET / HTTP/1.1\r\nHost: a\r\nX-Fold: one \r\n \t two\r\n\tthree\r\nX-After: z\r\n\r\n'
-  expect "obs-fold is an error by default" 1 "" "$folded" \
+  expect "obs-fold is an error by default: the fold line at 39" 1 "" "$folded" \
     '{"error":"obs_fold","status":400,"offset":39}'
   expect "--lenient unfolds obs-fold to one SP" 0 "--lenient" "$folded" \
     '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"],["X-Fold","one two three"],["X-After","z"]],"body":"","keep_alive":true}'
 
+  expect "--lenient unfolds a bare-LF obs-fold too" 0 "--lenient" \
+    'GET / HTTP/1.1\nHost: a\nX: a\n\tb\n c\n\n' \
+    '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"],["X","a b c"]],"body":"","keep_alive":true}'
+
   local spaced='GET / HTTP/1.1\r\nHost : a\r\nX-Y\t: b\r\n\r\n'
-  expect "whitespace before the colon is an error by default" 1 "" "$spaced" \
+  expect "whitespace before the colon is an error by default: at 20" 1 "" "$spaced" \
     '{"error":"space_before_colon","status":400,"offset":20}'
   expect "--lenient drops whitespace before the colon" 0 "--lenient" "$spaced" \
     '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"],["X-Y","b"]],"body":"","keep_alive":true}'
 
-  expect "--lenient keeps Transfer-Encoding with Content-Length an error" 1 "--lenient" \
+  expect "--lenient keeps Transfer-Encoding with Content-Length an error: the CL line at 54" 1 "--lenient" \
     'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n' \
     '{"error":"transfer_encoding_with_content_length","status":400,"offset":54}'
   expect "--lenient after FILE" 0 "- --lenient" 'GET / HTTP/1.1\nHost: a\n\n' \
