@@ -49,49 +49,78 @@ constexpr nibble_tables target_tables = make_tables(path_char);
 
 #ifdef TAUT_HAVE_X86_SIMD
 
+// The vector steps, written once and compiled for each target: `out` gets a mask of the bytes
+// outside the class. Macros rather than functions or lambdas, which cannot take their caller's
+// target.
+#define TAUT_OUTSIDE16(T, p, out)                                                                \
+  do {                                                                                           \
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));                      \
+    const __m128i row = _mm_shuffle_epi8(rows16, _mm_and_si128(v, nibble16));                    \
+    const __m128i bit = _mm_shuffle_epi8(bits16, _mm_and_si128(_mm_srli_epi16(v, 4), nibble16)); \
+    __m128i outside = _mm_cmpeq_epi8(_mm_and_si128(row, bit), zero16);                           \
+    if constexpr (T.high_bytes) outside = _mm_andnot_si128(_mm_cmplt_epi8(v, zero16), outside);  \
+    out = static_cast<unsigned>(_mm_movemask_epi8(outside));                                     \
+  } while (false)
+
+#define TAUT_OUTSIDE32(T, p, out)                                                         \
+  do {                                                                                    \
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));            \
+    const __m256i row = _mm256_shuffle_epi8(rows32, _mm256_and_si256(v, nibble32));       \
+    const __m256i bit =                                                                   \
+        _mm256_shuffle_epi8(bits32, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble32)); \
+    __m256i outside = _mm256_cmpeq_epi8(_mm256_and_si256(row, bit), zero32);              \
+    if constexpr (T.high_bytes) {                                                         \
+      outside = _mm256_andnot_si256(_mm256_cmpgt_epi8(zero32, v), outside);               \
+    }                                                                                     \
+    out = static_cast<unsigned>(_mm256_movemask_epi8(outside));                           \
+  } while (false)
+
+#define TAUT_SETUP16(T)                                                                   \
+  const __m128i rows16 = _mm_load_si128(reinterpret_cast<const __m128i*>(T.rows.data())); \
+  const __m128i bits16 = _mm_load_si128(reinterpret_cast<const __m128i*>(T.bits.data())); \
+  const __m128i nibble16 = _mm_set1_epi8(0x0f);                                           \
+  const __m128i zero16 = _mm_setzero_si128()
+
+// Whole vectors, then one last vector that overlaps what was already checked, so the tail needs
+// no byte loop and nothing is read past `end`.
+#define TAUT_SKIP(W, OUTSIDE, T)                                                \
+  do {                                                                          \
+    unsigned mask = 0;                                                          \
+    for (; i + (W) <= end; i += (W)) {                                          \
+      OUTSIDE(T, data + i, mask);                                               \
+      if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));  \
+    }                                                                           \
+    if (i == end) return end;                                                   \
+    OUTSIDE(T, data + end - (W), mask);                                         \
+    mask >>= (W) - (end - i);                                                   \
+    return mask != 0 ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : end; \
+  } while (false)
+
 template <const nibble_tables& T, char_class Class>
 __attribute__((target("sse4.2"))) std::size_t skip_sse42(const char* data, std::size_t i,
                                                          std::size_t end) noexcept {
-  const __m128i rows = _mm_load_si128(reinterpret_cast<const __m128i*>(T.rows.data()));
-  const __m128i bits = _mm_load_si128(reinterpret_cast<const __m128i*>(T.bits.data()));
-  const __m128i nibble = _mm_set1_epi8(0x0f);
-  const __m128i zero = _mm_setzero_si128();
-  for (; i + 16 <= end; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-    const __m128i row = _mm_shuffle_epi8(rows, _mm_and_si128(v, nibble));
-    const __m128i bit = _mm_shuffle_epi8(bits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
-    __m128i outside = _mm_cmpeq_epi8(_mm_and_si128(row, bit), zero);
-    if constexpr (T.high_bytes) outside = _mm_andnot_si128(_mm_cmplt_epi8(v, zero), outside);
-    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(outside));
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
-  }
-  return skip_scalar<Class>(data, i, end);
+  if (end - i < 16) return skip_scalar<Class>(data, i, end);
+  TAUT_SETUP16(T);
+  TAUT_SKIP(16, TAUT_OUTSIDE16, T);
 }
 
 template <const nibble_tables& T, char_class Class>
 __attribute__((target("avx2"))) std::size_t skip_avx2(const char* data, std::size_t i,
                                                       std::size_t end) noexcept {
-  const __m256i rows =
-      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(T.rows.data())));
-  const __m256i bits =
-      _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(T.bits.data())));
-  const __m256i nibble = _mm256_set1_epi8(0x0f);
-  const __m256i zero = _mm256_setzero_si256();
-  for (; i + 32 <= end; i += 32) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
-    const __m256i row = _mm256_shuffle_epi8(rows, _mm256_and_si256(v, nibble));
-    const __m256i bit =
-        _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
-    __m256i outside = _mm256_cmpeq_epi8(_mm256_and_si256(row, bit), zero);
-    if constexpr (T.high_bytes) {
-      outside = _mm256_andnot_si256(_mm256_cmpgt_epi8(zero, v), outside);
-    }
-    const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(outside));
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
-  }
-  // The tail is short: finish it 16 bytes at a time, then byte by byte.
-  return skip_sse42<T, Class>(data, i, end);
+  if (end - i < 16) return skip_scalar<Class>(data, i, end);
+  TAUT_SETUP16(T);
+  if (end - i < 32) TAUT_SKIP(16, TAUT_OUTSIDE16, T);
+  const __m256i rows32 = _mm256_broadcastsi128_si256(rows16);
+  const __m256i bits32 = _mm256_broadcastsi128_si256(bits16);
+  const __m256i nibble32 = _mm256_set1_epi8(0x0f);
+  const __m256i zero32 = _mm256_setzero_si256();
+  TAUT_SKIP(32, TAUT_OUTSIDE32, T);
 }
+
+#undef TAUT_SKIP
+#undef TAUT_SETUP16
+#undef TAUT_OUTSIDE32
+#undef TAUT_OUTSIDE16
 
 constexpr scan_ops sse42_ops{skip_sse42<field_tables, field_char>, skip_sse42<token_tables, tchar>,
                              skip_sse42<target_tables, path_char>};
