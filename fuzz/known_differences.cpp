@@ -1,0 +1,459 @@
+// The known differences between taut (strict) and llhttp 8.1 (strict). Each predicate confirms its
+// case from the input and the accepting parser's view of it; see known-differences.md for the why.
+#include "known_differences.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "fuzz_support.hpp"
+
+namespace taut::fuzz {
+namespace {
+
+// --- Grammar pieces (RFC 3986 section 2, RFC 9110 section 5.6)
+// ------------------------------------
+
+constexpr bool is_hex(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+constexpr bool is_unreserved(char c) noexcept {
+  return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+constexpr bool is_sub_delim(char c) noexcept {
+  return std::string_view{"!$&'()*+,;="}.find(c) != std::string_view::npos;
+}
+constexpr bool is_obs_text(char c) noexcept {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
+constexpr bool is_vchar(char c) noexcept {
+  return c > 0x20 && c < 0x7f;
+}
+
+// pchar-based check of a run of bytes, allowing `extra` characters and well-formed %-escapes.
+bool is_uri_run(std::string_view s, std::string_view extra) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+      i += 2;
+    } else if (!is_unreserved(c) && !is_sub_delim(c) && extra.find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_ip_literal(std::string_view s) {
+  if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
+  s = s.substr(1, s.size() - 2);
+  if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) {  // IPvFuture
+    const auto dot = s.find('.');
+    if (dot == std::string_view::npos || dot < 2 || dot + 1 == s.size()) return false;
+    for (std::size_t i = 1; i < dot; ++i) {
+      if (!is_hex(s[i])) return false;
+    }
+    for (const char c : s.substr(dot + 1)) {
+      if (!is_unreserved(c) && !is_sub_delim(c) && c != ':') return false;
+    }
+    return true;
+  }
+  if (s.find(':') == std::string_view::npos) return false;
+  for (const char c : s) {
+    if (!is_hex(c) && c != ':' && c != '.') return false;
+  }
+  return true;
+}
+
+// A chunk extension value: token or quoted-string (with quoted-pairs).
+std::size_t quoted_string_end(std::string_view s, std::size_t i) {
+  if (i >= s.size() || s[i] != '"') return std::string_view::npos;
+  for (++i; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"') return i + 1;
+    if (c == '\\') {
+      if (i + 1 >= s.size()) return std::string_view::npos;
+      const char e = s[i + 1];
+      if (!(e == '\t' || e == ' ' || is_vchar(e) || is_obs_text(e))) return std::string_view::npos;
+      ++i;
+    } else if (!(c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+                 (c >= 0x5d && c <= 0x7e) || is_obs_text(c))) {
+      return std::string_view::npos;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::size_t skip_ows(std::string_view s, std::size_t i) {
+  while (i < s.size() && is_ows(s[i])) ++i;
+  return i;
+}
+std::size_t skip_token(std::string_view s, std::size_t i) {
+  while (i < s.size() && is_tchar(s[i])) ++i;
+  return i;
+}
+
+// The line of `input` that holds `offset`, without its line ending.
+std::string_view line_at(std::string_view input, std::size_t offset) {
+  if (offset >= input.size()) offset = input.empty() ? 0 : input.size() - 1;
+  const auto before = offset == 0 ? std::string_view::npos : input.rfind('\n', offset - 1);
+  const std::size_t begin = before == std::string_view::npos ? 0 : before + 1;
+  auto end = input.find('\n', offset);
+  if (end == std::string_view::npos) end = input.size();
+  std::string_view line = input.substr(begin, end - begin);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// The request-line, after any empty lines (CRLF or LF) before it.
+std::string_view request_line(std::string_view input) {
+  std::size_t i = 0;
+  while (i < input.size()) {
+    if (input[i] == '\n') {
+      ++i;
+    } else if (input[i] == '\r' && i + 1 < input.size() && input[i + 1] == '\n') {
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  return line_at(input, i);
+}
+
+int count_fields(const field_list& fields, std::string_view name) {
+  int n = 0;
+  for (const auto& field : fields) n += iequals(field.first, name) ? 1 : 0;
+  return n;
+}
+
+std::string_view first_field(const field_list& fields, std::string_view name) {
+  for (const auto& field : fields) {
+    if (iequals(field.first, name)) return field.second;
+  }
+  return {};
+}
+
+bool taut_rejected(const difference_case& c, std::initializer_list<errc> codes) {
+  if (c.taut.outcome != verdict::reject || c.llhttp.outcome != verdict::accept) return false;
+  for (const errc code : codes) {
+    if (c.taut.code == code) return true;
+  }
+  return false;
+}
+
+bool llhttp_rejected(const difference_case& c, std::initializer_list<llhttp_errno_t> codes) {
+  if (c.llhttp.outcome != verdict::reject || c.taut.outcome != verdict::accept) return false;
+  for (const llhttp_errno_t code : codes) {
+    if (c.llhttp.error == code) return true;
+  }
+  return false;
+}
+
+// --- The entries
+// ----------------------------------------------------------------------------------
+
+bool host_field(const difference_case& c) {
+  if (!taut_rejected(c, {errc::missing_host, errc::duplicate_host, errc::bad_host})) return false;
+  const int hosts = count_fields(c.llhttp.headers, "host");
+  if (hosts > 1) return true;
+  if (hosts == 0) return c.llhttp.major == 1 && c.llhttp.minor == 1;
+  return !is_valid_host_value(trim_ows(first_field(c.llhttp.headers, "host")));
+}
+
+bool field_name_token(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_header_name})) return false;
+  const auto bad_name = [](const auto& field) { return !is_token(field.first); };
+  return std::any_of(c.llhttp.headers.begin(), c.llhttp.headers.end(), bad_name) ||
+         std::any_of(c.llhttp.trailers.begin(), c.llhttp.trailers.end(), bad_name);
+}
+
+bool http_version(const difference_case& c) {
+  if (!taut_rejected(c, {errc::unsupported_version})) return false;
+  return !(c.llhttp.major == 1 && (c.llhttp.minor == 0 || c.llhttp.minor == 1));
+}
+
+bool obs_fold(const difference_case& c) {
+  if (!taut_rejected(c, {errc::obs_fold})) return false;
+  const std::size_t at = c.taut.error_at;
+  return at > 0 && at < c.input.size() && is_ows(c.input[at]) && c.input[at - 1] == '\n';
+}
+
+bool request_line_spacing(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_request_line, errc::bad_target, errc::bad_version}))
+    return false;
+  const std::string_view line = request_line(c.input);
+  // method SP request-target SP HTTP-version: exactly two single spaces, no other whitespace.
+  std::size_t spaces = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\t') return true;
+    if (line[i] == ' ') {
+      ++spaces;
+      if (i == 0 || i + 1 == line.size() || line[i + 1] == ' ') return true;
+    }
+  }
+  return spaces != 2;
+}
+
+bool target_characters(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_target})) return false;
+  return !is_valid_origin_or_absolute(c.llhttp.url);
+}
+
+bool target_form(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_target_form, errc::bad_target})) return false;
+  const std::string_view url = c.llhttp.url;
+  const bool is_connect = c.llhttp.method == "CONNECT";
+  if (url == "*") return c.llhttp.method != "OPTIONS";
+  if (is_connect) {
+    // authority-form only: uri-host ":" port, port required (RFC 9112 section 3.2.3).
+    const auto colon = url.rfind(':');
+    return colon == std::string_view::npos || colon + 1 == url.size() || url.front() == '/' ||
+           !is_valid_host_value(url);
+  }
+  return false;
+}
+
+bool userinfo_in_target(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_target})) return false;
+  const std::string_view url = c.llhttp.url;
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  const std::string_view rest = url.substr(scheme_end + 3);
+  const auto authority_end = rest.find_first_of("/?#");
+  return rest.substr(0, authority_end).find('@') != std::string_view::npos;
+}
+
+bool bare_lf(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bare_lf})) return false;
+  const std::size_t at = c.taut.error_at;
+  return at < c.input.size() && c.input[at] == '\n' && (at == 0 || c.input[at - 1] != '\r');
+}
+
+bool transfer_encoding_http10(const difference_case& c) {
+  if (!taut_rejected(c, {errc::transfer_encoding_http10})) return false;
+  return c.llhttp.minor == 0 && count_fields(c.llhttp.headers, "transfer-encoding") > 0;
+}
+
+bool unknown_transfer_coding(const difference_case& c) {
+  if (!taut_rejected(c, {errc::unknown_transfer_coding})) return false;
+  bool unknown = false;
+  for (const auto& [name, value] : c.llhttp.headers) {
+    if (!iequals(name, "transfer-encoding")) continue;
+    for_each_list_element(value, [&](std::string_view coding) {
+      constexpr std::array<std::string_view, 6> known = {"chunked", "gzip",     "x-gzip",
+                                                         "deflate", "compress", "x-compress"};
+      bool is_known = false;
+      for (const auto k : known) is_known = is_known || iequals(coding, k);
+      unknown = unknown || !is_known;
+    });
+  }
+  return unknown;
+}
+
+bool header_limits(const difference_case& c) {
+  if (!taut_rejected(c, {errc::request_line_too_long, errc::header_section_too_large,
+                         errc::too_many_headers})) {
+    return false;
+  }
+  const parse_options defaults;
+  std::size_t field_bytes = 0;
+  for (const auto& [name, value] : c.llhttp.headers) field_bytes += name.size() + value.size() + 3;
+  return c.llhttp.headers.size() > defaults.max_headers ||
+         field_bytes > defaults.max_header_bytes ||
+         request_line(c.input).size() + 2 > defaults.max_request_line;
+}
+
+bool chunk_extension_value(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_chunk_extension}) || !c.taut.body_error) return false;
+  return !is_valid_chunk_line(line_at(c.input, c.taut.error_at));
+}
+
+bool method_token(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_METHOD})) return false;
+  return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
+}
+
+bool chunk_extension_grammar(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_CHUNK_SIZE, HPE_STRICT})) return false;
+  if (c.llhttp.error_offset < c.taut.head_size) return false;
+  const std::string_view line = line_at(c.input, c.llhttp.error_offset);
+  return line.find(';') != std::string_view::npos && is_valid_chunk_line(line);
+}
+
+bool absolute_form_without_authority(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_URL})) return false;
+  const std::string_view target = c.taut.target;
+  const auto colon = target.find(':');
+  return colon != std::string_view::npos && target.substr(colon, 3) != "://";
+}
+
+bool duplicate_content_length(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_UNEXPECTED_CONTENT_LENGTH})) return false;
+  int count = 0;
+  std::string_view first;
+  for (const auto& [name, value] : c.taut.headers) {
+    if (!iequals(name, "content-length")) continue;
+    if (count++ == 0) first = value;
+    if (value != first) return false;
+  }
+  return count > 1;
+}
+
+bool transfer_encoding_list(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_TRANSFER_ENCODING})) return false;
+  // Empty list elements ("chunked," or ", chunked") must be accepted (RFC 9110 section 5.6.1).
+  for (const auto& [name, value] : c.taut.headers) {
+    if (!iequals(name, "transfer-encoding")) continue;
+    const std::string_view v = value;
+    if (v.empty() || v.front() == ',' || v.back() == ',') return true;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (v[i] != ',') continue;
+      const std::size_t next = skip_ows(v, i + 1);
+      if (next < v.size() && v[next] == ',') return true;
+    }
+  }
+  return false;
+}
+
+constexpr known_difference table[] = {
+    {"host-field", "RFC 9112 section 3.2",
+     "taut rejects an HTTP/1.1 request without Host, any request with two Host fields, and a Host "
+     "value that is not uri-host [\":\" port]; llhttp does not check Host",
+     host_field},
+    {"field-name-token", "RFC 9110 section 5.1, RFC 9112 section 5",
+     "llhttp accepts a field line with an empty name (\": x\"); taut requires field-name = token",
+     field_name_token},
+    {"http-version", "RFC 9110 section 6.2, RFC 9112 section 2.3",
+     "llhttp accepts HTTP/0.9 and HTTP/2.0 request-lines; taut speaks HTTP/1.0 and 1.1 only and "
+     "answers 505",
+     http_version},
+    {"obs-fold", "RFC 9112 section 5.2",
+     "llhttp accepts obs-fold in strict mode; taut rejects it unless the obs_fold leniency is on",
+     obs_fold},
+    {"request-line-spacing", "RFC 9112 section 3",
+     "llhttp accepts several spaces between request-line parts; taut requires exactly one SP",
+     request_line_spacing},
+    {"target-characters", "RFC 9112 section 3.2, RFC 3986 sections 2 and 3",
+     "llhttp accepts target bytes RFC 3986 forbids (\" < > \\ ^ ` { | } #) and malformed %-escapes",
+     target_characters},
+    {"target-form", "RFC 9112 sections 3.2.3 and 3.2.4",
+     "llhttp accepts the asterisk-form with methods other than OPTIONS and CONNECT without an "
+     "authority-form target",
+     target_form},
+    {"userinfo", "RFC 9110 section 4.2.4",
+     "llhttp accepts userinfo (user@host) in an absolute-form target; taut treats it as an error",
+     userinfo_in_target},
+    {"bare-lf", "RFC 9112 section 2.2",
+     "llhttp accepts a bare LF before the request-line; taut strict rejects every bare LF",
+     bare_lf},
+    {"transfer-encoding-http10", "RFC 9112 section 6.1",
+     "llhttp accepts Transfer-Encoding in an HTTP/1.0 request; taut treats the framing as faulty",
+     transfer_encoding_http10},
+    {"unknown-transfer-coding", "RFC 9112 section 6.1",
+     "llhttp accepts any coding before chunked; taut answers 501 to codings it does not know",
+     unknown_transfer_coding},
+    {"header-limits", "RFC 9110 section 15.5.15, RFC 6585 section 5",
+     "taut enforces default limits (8 KiB request-line, 32 KiB field section, 100 fields); llhttp "
+     "has none",
+     header_limits},
+    {"chunk-extension-value", "RFC 9112 section 7.1.1",
+     "llhttp accepts an empty chunk-ext-val (\"3;a=\"); taut requires a token or quoted-string",
+     chunk_extension_value},
+    {"method-token", "RFC 9110 section 9.1",
+     "taut accepts any token as a method; llhttp only the methods in its table", method_token},
+    {"chunk-extension-grammar", "RFC 9112 section 7.1.1",
+     "llhttp rejects valid chunk extensions: BWS around ';' and '=', a second extension after a "
+     "valued one, quoted-pairs",
+     chunk_extension_grammar},
+    {"absolute-form-without-authority", "RFC 9112 section 3.2.2, RFC 3986 section 4.3",
+     "llhttp rejects an absolute-URI without \"//\" authority (\"a:b\"); taut accepts it",
+     absolute_form_without_authority},
+    {"duplicate-content-length", "RFC 9110 section 8.6",
+     "taut accepts repeated identical Content-Length values; llhttp rejects any repetition",
+     duplicate_content_length},
+    {"transfer-encoding-list", "RFC 9110 section 5.6.1",
+     "llhttp rejects empty list elements in Transfer-Encoding (\"chunked,\"); taut ignores them",
+     transfer_encoding_list},
+};
+
+}  // namespace
+
+std::span<const known_difference> known_differences() {
+  return table;
+}
+
+const known_difference* explain(const difference_case& c) {
+  for (const auto& entry : table) {
+    if (entry.matches(c)) return &entry;
+  }
+  return nullptr;
+}
+
+bool is_valid_host_value(std::string_view value) {
+  std::string_view host = value;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    port = host.substr(close + 1);
+    host = host.substr(0, close + 1);
+    if (!port.empty() && port.front() != ':') return false;
+    if (!is_ip_literal(host)) return false;
+  } else {
+    const auto colon = host.rfind(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon);
+      host = host.substr(0, colon);
+    }
+    if (!is_uri_run(host, "")) return false;  // reg-name (IPv4address is a reg-name too)
+  }
+  if (!port.empty()) {
+    for (const char c : port.substr(1)) {
+      if (!is_digit(c)) return false;
+    }
+  }
+  return true;
+}
+
+bool is_valid_origin_or_absolute(std::string_view target) {
+  if (target.empty()) return false;
+  if (target.front() == '/') return is_uri_run(target, ":@/?");
+  // absolute-URI = scheme ":" hier-part [ "?" query ]; IP-literals may bracket the host.
+  const auto colon = target.find(':');
+  if (colon == std::string_view::npos || colon == 0 || !is_alpha(target.front())) return false;
+  for (const char c : target.substr(0, colon)) {
+    if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  return is_uri_run(target.substr(colon + 1), ":@/?[]");
+}
+
+bool is_valid_chunk_line(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && is_hex(line[i])) ++i;
+  if (i == 0) return false;
+  while (i < line.size()) {
+    i = skip_ows(line, i);
+    if (i >= line.size() || line[i] != ';') return false;
+    i = skip_ows(line, i + 1);
+    const std::size_t name_end = skip_token(line, i);
+    if (name_end == i) return false;
+    i = name_end;
+    const std::size_t equals = skip_ows(line, name_end);
+    if (equals < line.size() && line[equals] == '=') {
+      i = skip_ows(line, equals + 1);
+      if (i < line.size() && line[i] == '"') {
+        i = quoted_string_end(line, i);
+        if (i == std::string_view::npos) return false;
+      } else {
+        const std::size_t value_end = skip_token(line, i);
+        if (value_end == i) return false;
+        i = value_end;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace taut::fuzz
