@@ -83,12 +83,12 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
   bool keep_alive = response_.version_minor == 1
                         ? !fields_.connection_close
                         : fields_.connection_keep_alive && !fields_.connection_close;
+  // Any 2xx to CONNECT, 204 included, turns the connection into a tunnel (RFC 9110 section 9.3.6).
+  const bool tunnel = request_method == method::connect && status / 100 == 2;
   // RFC 9112 section 6.3, in its order.
-  if (status / 100 == 1 || status == 204 || status == 304 || request_method == method::head) {
+  if (status / 100 == 1 || status == 204 || status == 304 || request_method == method::head ||
+      tunnel) {
     response_.body = {body_kind::none, 0};
-  } else if (request_method == method::connect && status / 100 == 2) {
-    response_.body = {body_kind::none, 0};
-    response_.upgrade = true;  // the connection becomes a tunnel
   } else if (fields_.has_transfer_encoding) {
     if (fields_.last_coding_chunked) {
       response_.body = {body_kind::chunked, 0};
@@ -103,7 +103,7 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
     response_.body = {body_kind::until_close, 0};
   }
   if (response_.body.kind == body_kind::until_close) keep_alive = false;
-  if (status == 101) response_.upgrade = true;
+  if (status == 101 || tunnel) response_.upgrade = true;
   response_.headers = std::span<const header>(storage_.data(), section_.count);
   response_.keep_alive = keep_alive;
   response_.head_size = head_size;
