@@ -116,6 +116,13 @@ step continue_field_line(const char* data, const line& ln, std::span<header> sto
                          const leniency& lenient, field_section_state& state) noexcept {
   if (!state.pending) return {errc::leading_whitespace, ln.begin};
   if (!lenient.obs_fold) return {errc::obs_fold, ln.begin};
+  // Framing fields are never folded, even leniently: a fold onto an empty value would otherwise
+  // vanish ("Transfer-Encoding:" CRLF " chunked" read as plain chunked), and hops disagree on it.
+  const std::string_view name = storage[state.count - 1].name;
+  if ((name.size() == 14 && iequals(name, "content-length")) ||
+      (name.size() == 17 && iequals(name, "transfer-encoding"))) {
+    return {errc::obs_fold, ln.begin};
+  }
   if (!ln.clean) {
     if (const std::size_t bad = find_bad_value_byte(data, ln.begin, ln.end); bad != valid) {
       return {errc::bad_header_value, bad};
