@@ -209,8 +209,11 @@ parse_result request_parser::finish(std::size_t head_size) noexcept {
   }
   request_.headers = std::span<const header>(storage_.data(), section_.count);
   request_.keep_alive = keep_alive;
-  request_.expect_continue = fields_.expect_continue;
-  request_.upgrade = fields_.has_upgrade && fields_.connection_upgrade;
+  // RFC 9110 sections 10.1.1 and 7.8: a server MUST ignore Expect: 100-continue and Upgrade in
+  // an HTTP/1.0 request.
+  request_.expect_continue = fields_.expect_continue && request_.version_minor == 1;
+  request_.upgrade =
+      fields_.has_upgrade && fields_.connection_upgrade && request_.version_minor == 1;
   request_.head_size = head_size;
   phase_ = head_phase::complete;
   result_ = {parse_status::complete, head_size, {}};
