@@ -84,7 +84,12 @@ target_check check_target(const char* data, std::size_t begin, std::size_t end, 
     if (m != method::options) return {errc::bad_target_form, begin};
     return {errc::ok, 0, target_form::asterisk};
   }
-  if (!detail::is(first, detail::alpha)) return {errc::bad_target, begin};
+  // authority-form ("127.0.0.1:80", "[::1]:443") is for CONNECT only; one starting with a
+  // letter is caught below, as it also looks like a scheme.
+  if (!detail::is(first, detail::alpha)) {
+    const bool authority = detail::validate_authority(data, begin, end, true, true) == valid;
+    return {authority ? errc::bad_target_form : errc::bad_target, begin};
+  }
   // absolute-form: scheme "://" authority path-abempty [ "?" query ]; http(s) URIs need the
   // authority, and anything else shaped like authority-form is only for CONNECT.
   std::size_t i = begin;
