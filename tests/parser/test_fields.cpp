@@ -1,0 +1,254 @@
+// RFC 9112 section 5 (field syntax) and RFC 9110 section 5.5 (field values), plus the head limits.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+// "GET / HTTP/1.1\r\n" is 16 bytes: the first field line starts at offset 16.
+constexpr std::size_t first_field = 16;
+
+std::string get_with(std::string_view fields) {
+  return request_with("GET / HTTP/1.1", fields);
+}
+
+using field = std::pair<std::string, std::string>;
+
+parse_options with_leniency(bool leniency::*flag) {
+  parse_options options;
+  options.lenient.*flag = true;
+  return options;
+}
+
+// ---- Names and values ------------------------------------------------------------------------
+
+TEST(Fields, NamesKeepTheirCaseAndOrder) {
+  const request_outcome o = expect_request_ok(get_with("Host: a\r\nX-Foo: Bar\r\nx-foo: baz\r\n"));
+  EXPECT_EQ(o.headers, (field_list{{"Host", "a"}, {"X-Foo", "Bar"}, {"x-foo", "baz"}}));
+}
+
+TEST(Fields, NamesAreTokens) {
+  const request_outcome o = expect_request_ok(get_with("Host: a\r\n!#$%&'*+-.^_`|~09azAZ: v\r\n"));
+  ASSERT_EQ(o.headers.size(), 2U);
+  EXPECT_EQ(o.headers[1], (field{"!#$%&'*+-.^_`|~09azAZ", "v"}));
+}
+
+TEST(Fields, FieldNamesAreCaseInsensitiveForTheirMeaning) {
+  EXPECT_EQ(expect_request_ok(get_with("HOST: upper\r\n")).host, "upper");
+  EXPECT_EQ(expect_request_ok(get_with("host: lower\r\n")).host, "lower");
+  const request_outcome o =
+      expect_request_ok(request_with("POST / HTTP/1.1", "hOsT: a\r\ncontent-LENGTH: 3\r\n", "abc"));
+  EXPECT_EQ(o.body, body_kind::content_length);
+  EXPECT_EQ(o.content_length, 3U);
+}
+
+TEST(Fields, ValuesAreTrimmedOfOptionalWhitespace) {
+  const request_outcome o = expect_request_ok(
+      get_with("Host: a\r\nA:  \t a b \t \r\nB:c\r\nC:\r\nD: \t \r\nE:\tx\ty\t\r\n"));
+  EXPECT_EQ(
+      o.headers,
+      (field_list{{"Host", "a"}, {"A", "a b"}, {"B", "c"}, {"C", ""}, {"D", ""}, {"E", "x\ty"}}));
+}
+
+TEST(Fields, ValuesMayHoldVisibleCharactersAndObsText) {
+  const std::string value = "\"quoted\", (comment), <>{}[]\\ ~ caf\xc3\xa9 \x80\xff";
+  const request_outcome o = expect_request_ok(get_with("Host: a\r\nX: " + value + "\r\n"));
+  ASSERT_EQ(o.headers.size(), 2U);
+  EXPECT_EQ(o.headers[1].second, value);
+}
+
+TEST(Fields, ControlBytesInValuesAreRejectedAtTheirOffset) {
+  // "X: a" puts the byte after 'a' at first_field + 4.
+  expect_request_error(get_with(std::string("X: a\0b\r\nHost: a\r\n", 17)), errc::bad_header_value,
+                       first_field + 4);
+  expect_request_error(get_with("X: a\x01"
+                                "b\r\nHost: a\r\n"),
+                       errc::bad_header_value, first_field + 4);
+  expect_request_error(get_with("X: a\x1b"
+                                "b\r\nHost: a\r\n"),
+                       errc::bad_header_value, first_field + 4);
+  expect_request_error(get_with("X: a\x7f"
+                                "b\r\nHost: a\r\n"),
+                       errc::bad_header_value, first_field + 4);
+  expect_request_error(get_with("X: a\x0b"
+                                "b\r\nHost: a\r\n"),
+                       errc::bad_header_value, first_field + 4);
+  expect_request_error(get_with("X: a\x0c"
+                                "b\r\nHost: a\r\n"),
+                       errc::bad_header_value, first_field + 4);
+  expect_request_error(get_with(std::string("X: \0\r\nHost: a\r\n", 15)), errc::bad_header_value,
+                       first_field + 3);
+  expect_request_error(get_with(std::string("Host: a\0\r\n", 10)), errc::bad_header_value,
+                       first_field + 7);
+  EXPECT_EQ(default_status(errc::bad_header_value), 400);
+}
+
+TEST(Fields, NamesMustBeNonEmptyTokens) {
+  expect_request_error(get_with(": v\r\nHost: a\r\n"), errc::bad_header_name, first_field);
+  expect_request_error(get_with(std::string("X\0Y: v\r\nHost: a\r\n", 17)), errc::bad_header_name,
+                       first_field + 1);
+  expect_request_error(get_with("X\"Y: v\r\nHost: a\r\n"), errc::bad_header_name, first_field + 1);
+  expect_request_error(get_with("X(Y: v\r\nHost: a\r\n"), errc::bad_header_name, first_field + 1);
+  expect_request_error(get_with("X/Y: v\r\nHost: a\r\n"), errc::bad_header_name, first_field + 1);
+  expect_request_error(get_with("X\xc3\xa9: v\r\nHost: a\r\n"), errc::bad_header_name,
+                       first_field + 1);
+  expect_request_error(get_with("X\x7f: v\r\nHost: a\r\n"), errc::bad_header_name, first_field + 1);
+  expect_request_error(get_with("Host: a\r\n@: v\r\n"), errc::bad_header_name, first_field + 9);
+}
+
+TEST(Fields, LineWithoutColonIsRejected) {
+  expect_request_error(get_with("Xyz\r\nHost: a\r\n"), errc::missing_colon, first_field + 3);
+  expect_request_error(get_with("Host: a\r\nNoColonHere\r\n"), errc::missing_colon,
+                       first_field + 9 + 11);
+}
+
+// ---- Section 5.1: no whitespace between name and colon ---------------------------------------
+
+TEST(Fields, WhitespaceBeforeColonIsRejectedByDefault) {
+  expect_request_error(get_with("Host : a\r\n"), errc::space_before_colon, first_field + 4);
+  expect_request_error(get_with("Host\t: a\r\n"), errc::space_before_colon, first_field + 4);
+  expect_request_error(get_with("Host: a\r\nX  : y\r\n"), errc::space_before_colon,
+                       first_field + 10);
+  expect_request_error(get_with("X Y: v\r\nHost: a\r\n"), errc::space_before_colon,
+                       first_field + 1);
+  EXPECT_EQ(default_status(errc::space_before_colon), 400);
+}
+
+TEST(Fields, WhitespaceBeforeColonIsTrimmedFromTheNameWhenLenient) {
+  const parse_options lenient = with_leniency(&leniency::space_before_colon);
+  const request_outcome o = expect_request_ok(get_with("Host : a\r\nX \t : y\r\n"), lenient);
+  EXPECT_EQ(o.headers, (field_list{{"Host", "a"}, {"X", "y"}}));
+  EXPECT_EQ(o.host, "a") << "the trimmed name is recognised";
+}
+
+// ---- Section 5.2: obs-fold --------------------------------------------------------------------
+
+TEST(Fields, ObsFoldIsRejectedByDefault) {
+  // The continuation line starts at first_field + 9 ("Host: a\r\n") + 6 ("X: a\r\n").
+  expect_request_error(get_with("Host: a\r\nX: a\r\n b\r\n"), errc::obs_fold, first_field + 15);
+  expect_request_error(get_with("Host: a\r\nX: a\r\n\tb\r\n"), errc::obs_fold, first_field + 15);
+  EXPECT_EQ(default_status(errc::obs_fold), 400);
+}
+
+TEST(Fields, ObsFoldIsKeptVerbatimWhenLenient) {
+  const parse_options lenient = with_leniency(&leniency::obs_fold);
+  const request_outcome o =
+      expect_request_ok(get_with("Host: a\r\nX: a\r\n b\r\n\t c \r\nY: z\r\n"), lenient);
+  EXPECT_EQ(o.headers, (field_list{{"Host", "a"}, {"X", "a\r\n b\r\n\t c"}, {"Y", "z"}}));
+}
+
+TEST(Fields, ObsFoldOnFramingFieldsIsRejectedEvenWhenLenient) {
+  const parse_options lenient = with_leniency(&leniency::obs_fold);
+  // "POST / HTTP/1.1\r\n" is 17 bytes, "Host: a\r\n" 9 more.
+  const std::string length =
+      request_with("POST / HTTP/1.1", "Host: a\r\nContent-Length: 1\r\n 0\r\n");
+  expect_request_error(length, errc::obs_fold, 17 + 9 + 19);
+  expect_request_error(length, errc::obs_fold, 17 + 9 + 19, lenient);
+  const std::string coding =
+      request_with("POST / HTTP/1.1", "Host: a\r\nTransfer-Encoding:\r\n chunked\r\n", "0\r\n\r\n");
+  expect_request_error(coding, errc::obs_fold, 17 + 9 + 20);
+  expect_request_error(coding, errc::obs_fold, 17 + 9 + 20, lenient);
+}
+
+// ---- Section 2.2: whitespace between the start-line and the first field line ------------------
+
+TEST(Fields, WhitespaceBeforeTheFirstFieldLineIsRejected) {
+  expect_request_error(get_with(" Host: a\r\n"), errc::leading_whitespace, first_field);
+  expect_request_error(get_with("\tHost: a\r\n"), errc::leading_whitespace, first_field);
+  // There is nothing to fold into, so the obs-fold leniency does not apply.
+  expect_request_error(get_with(" Host: a\r\n"), errc::leading_whitespace, first_field,
+                       parse_options{.lenient = leniency::all()});
+  EXPECT_EQ(default_status(errc::leading_whitespace), 400);
+}
+
+// ---- Limits -----------------------------------------------------------------------------------
+
+TEST(FieldLimits, HeaderCountIsLimitedByTheOption) {
+  parse_options options;
+  options.max_headers = 3;
+  const request_outcome o = expect_request_ok(get_with("Host: a\r\nA: 1\r\nB: 2\r\n"), options);
+  EXPECT_EQ(o.headers.size(), 3U);
+  // The fourth field line starts at first_field + 9 + 6 + 6.
+  expect_request_error(get_with("Host: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n"), errc::too_many_headers,
+                       first_field + 21, options);
+  EXPECT_EQ(default_status(errc::too_many_headers), 431);
+}
+
+TEST(FieldLimits, HeaderCountIsLimitedByTheCallersStorage) {
+  expect_request_error(get_with("Host: a\r\nA: 1\r\nB: 2\r\n"), errc::too_many_headers,
+                       first_field + 15, {}, 2);
+  const std::string three = get_with("Host: a\r\nA: 1\r\nB: 2\r\n");
+  EXPECT_TRUE(parse_request_whole(three, {}, 3).status == parse_status::complete);
+  EXPECT_EQ(parse_request_whole("GET / HTTP/1.0\r\n\r\n", {}, 0).status, parse_status::complete);
+  const request_outcome none = parse_request_whole("GET / HTTP/1.0\r\nA: 1\r\n\r\n", {}, 0);
+  EXPECT_EQ(none.code, errc::too_many_headers);
+  EXPECT_EQ(none.offset, first_field);
+}
+
+TEST(FieldLimits, DefaultHeaderCountIs100) {
+  std::string fields = "Host: a\r\n";
+  for (int i = 1; i < 100; ++i) fields += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(expect_request_ok(get_with(fields)).headers.size(), 100U);
+  const std::size_t offset = first_field + fields.size();
+  expect_request_error(get_with(fields + "One-Too-Many: v\r\n"), errc::too_many_headers, offset);
+}
+
+TEST(FieldLimits, HeaderBytesAreLimited) {
+  // The header section is "Host: a\r\n\r\n": 11 bytes, final CRLF included.
+  parse_options options;
+  options.max_header_bytes = 11;
+  expect_request_ok(get_with("Host: a\r\n"), options);
+  options.max_header_bytes = 10;
+  expect_request_error(get_with("Host: a\r\n"), errc::header_section_too_large, first_field + 10,
+                       options);
+  EXPECT_EQ(default_status(errc::header_section_too_large), 431);
+}
+
+TEST(FieldLimits, DefaultHeaderBytesAre32KiB) {
+  // "Host: a\r\nX: " + value + "\r\n" + "\r\n" == 32 KiB exactly.
+  const std::string exact_value(32 * 1024 - 9 - 3 - 2 - 2, 'v');
+  const request_outcome o = expect_request_ok(get_with("Host: a\r\nX: " + exact_value + "\r\n"));
+  EXPECT_EQ(o.headers[1].second.size(), exact_value.size());
+  expect_request_error(get_with("Host: a\r\nX: " + exact_value + "w\r\n"),
+                       errc::header_section_too_large, first_field + 32 * 1024);
+}
+
+TEST(FieldLimits, OversizedHeaderIsRejectedBeforeItEnds) {
+  // The attacker never sends the CRLF: the parser must not wait (or buffer) forever.
+  const std::string endless = "GET / HTTP/1.1\r\nX: " + std::string(40 * 1024, 'a');
+  expect_request_error(endless, errc::header_section_too_large, first_field + 32 * 1024);
+}
+
+TEST(FieldLimits, RequestLineIsLimited) {
+  parse_options options;
+  options.max_request_line = 16;
+  expect_request_ok(get_with("Host: a\r\n"), options);
+  expect_request_error(request_with("GET /a HTTP/1.1", "Host: a\r\n"), errc::request_line_too_long,
+                       16, options);
+  EXPECT_EQ(default_status(errc::request_line_too_long), 414);
+}
+
+TEST(FieldLimits, DefaultRequestLineIs8KiB) {
+  // "GET " + target + " HTTP/1.1\r\n" == 8 KiB exactly.
+  const std::string target = "/" + std::string(8 * 1024 - 4 - 11 - 1, 'a');
+  EXPECT_EQ(expect_request_ok(request_with("GET " + target + " HTTP/1.1", "Host: a\r\n")).target,
+            target);
+  expect_request_error(request_with("GET " + target + "b HTTP/1.1", "Host: a\r\n"),
+                       errc::request_line_too_long, 8 * 1024);
+  // Never-ending request-line.
+  expect_request_error("GET /" + std::string(9000, 'a'), errc::request_line_too_long, 8 * 1024);
+}
+
+TEST(FieldLimits, LimitIsCheckedBeforeTheLineIsParsed) {
+  // A line is only parsed once it is whole; a line over the limit never is.
+  parse_options options;
+  options.max_request_line = 16;
+  expect_request_error(std::string("G\0T /", 5) + std::string(40, 'a') + " HTTP/1.1\r\n\r\n",
+                       errc::request_line_too_long, 16, options);
+}
+
+}  // namespace
+}  // namespace taut::test

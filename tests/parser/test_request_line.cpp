@@ -1,0 +1,292 @@
+// RFC 9112 section 3: request-line = method SP request-target SP HTTP-version CRLF.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+/// A request with the given request-line and a Host field, so that only the line is under test.
+std::string with_host(std::string_view request_line) {
+  return request_with(request_line, "Host: example.com\r\n");
+}
+
+// ---- Section 3.1: method ---------------------------------------------------------------------
+
+TEST(RequestLineMethod, StandardMethodsAreRecognised) {
+  const std::pair<const char*, method> cases[] = {
+      {"GET", method::get},     {"HEAD", method::head},      {"POST", method::post},
+      {"PUT", method::put},     {"DELETE", method::delete_}, {"OPTIONS", method::options},
+      {"TRACE", method::trace}, {"PATCH", method::patch},
+  };
+  for (const auto& [name, expected] : cases) {
+    const request_outcome o = expect_request_ok(with_host(std::string(name) + " / HTTP/1.1"));
+    EXPECT_EQ(o.method_name, name);
+    EXPECT_EQ(o.method, expected) << name;
+    EXPECT_EQ(o.target, "/");
+  }
+  const request_outcome o = expect_request_ok(with_host("CONNECT example.com:443 HTTP/1.1"));
+  EXPECT_EQ(o.method, method::connect);
+  EXPECT_EQ(o.method_name, "CONNECT");
+}
+
+TEST(RequestLineMethod, ExtensionTokensAreAcceptedAsOther) {
+  // Any token is a method (RFC 9110 section 9.1); tchar includes these punctuation characters.
+  for (const char* name : {"PROPFIND", "M-SEARCH", "LINK", "X", "!#$%&'*+-.^_`|~09azAZ", "BREW"}) {
+    const request_outcome o = expect_request_ok(with_host(std::string(name) + " /x HTTP/1.1"));
+    EXPECT_EQ(o.method_name, name);
+    EXPECT_EQ(o.method, method::other) << name;
+  }
+}
+
+TEST(RequestLineMethod, MethodsAreCaseSensitive) {
+  // RFC 9110 section 9.1: "The method token is case-sensitive". "get" is an extension method.
+  for (const char* name : {"get", "Get", "pOST", "GETS", "GE"}) {
+    const request_outcome o = expect_request_ok(with_host(std::string(name) + " / HTTP/1.1"));
+    EXPECT_EQ(o.method, method::other) << name;
+    EXPECT_EQ(o.method_name, name);
+  }
+}
+
+TEST(RequestLineMethod, EmptyMethodIsRejected) {
+  expect_request_error(with_host(" / HTTP/1.1"), errc::bad_method, 0);
+}
+
+TEST(RequestLineMethod, NonTokenBytesAreRejectedAtTheirOffset) {
+  expect_request_error(with_host(std::string("G\0T / HTTP/1.1", 14)), errc::bad_method, 1);
+  expect_request_error(with_host("GE(T / HTTP/1.1"), errc::bad_method, 2);
+  expect_request_error(with_host("GET\"X / HTTP/1.1"), errc::bad_method, 3);
+  expect_request_error(with_host("G\x7f"
+                                 "T / HTTP/1.1"),
+                       errc::bad_method, 1);
+  expect_request_error(with_host("G\xc3\xa9T / HTTP/1.1"), errc::bad_method, 1);
+  expect_request_error(with_host("G{}T / HTTP/1.1"), errc::bad_method, 1);
+  expect_request_error(with_host("GET/ HTTP/1.1"), errc::bad_method, 3);
+}
+
+TEST(RequestLineMethod, TabIsNotASeparator) {
+  // Only SP separates the request-line's parts (RFC 9112 section 3).
+  expect_request_error(with_host("GET\t/ HTTP/1.1"), errc::bad_method, 3);
+}
+
+TEST(RequestLineMethod, MethodFromTokenAndBack) {
+  EXPECT_EQ(method_from_token("GET"), method::get);
+  EXPECT_EQ(method_from_token("DELETE"), method::delete_);
+  EXPECT_EQ(method_from_token("PATCH"), method::patch);
+  EXPECT_EQ(method_from_token("CONNECT"), method::connect);
+  EXPECT_EQ(method_from_token("get"), method::other);
+  EXPECT_EQ(method_from_token("GETX"), method::other);
+  EXPECT_EQ(method_from_token(""), method::other);
+  for (const method m : {method::get, method::head, method::post, method::put, method::delete_,
+                         method::connect, method::options, method::trace, method::patch}) {
+    EXPECT_EQ(method_from_token(to_string(m)), m) << to_string(m);
+  }
+  EXPECT_EQ(to_string(method::delete_), "DELETE");
+  EXPECT_EQ(to_string(method::other), "");
+}
+
+// ---- Section 3.2: request-target forms -------------------------------------------------------
+
+TEST(RequestTarget, OriginForm) {
+  for (const char* target : {"/", "/a/b/c", "/search?q=1&r=%20x", "/%7Euser/", "/a;b=c",
+                             "/a:b@c!$&'()*+,;=", "/?", "/path?query/with?slashes", "//double"}) {
+    const request_outcome o =
+        expect_request_ok(with_host(std::string("GET ") + target + " HTTP/1.1"));
+    EXPECT_EQ(o.target, target);
+    EXPECT_EQ(o.form, target_form::origin) << target;
+  }
+}
+
+TEST(RequestTarget, AbsoluteForm) {
+  for (const char* target :
+       {"http://example.com/x?y=1", "https://example.com", "http://[::1]:8080/",
+        "http://example.com:80/a", "HTTP://EXAMPLE.COM/"}) {
+    const request_outcome o =
+        expect_request_ok(with_host(std::string("GET ") + target + " HTTP/1.1"));
+    EXPECT_EQ(o.target, target);
+    EXPECT_EQ(o.form, target_form::absolute) << target;
+  }
+  // Any method may use the absolute form (a request to a proxy).
+  const request_outcome post = expect_request_ok(with_host("POST http://example.com/ HTTP/1.1"));
+  EXPECT_EQ(post.form, target_form::absolute);
+}
+
+TEST(RequestTarget, AuthorityFormOnlyForConnect) {
+  const request_outcome o = expect_request_ok(with_host("CONNECT example.com:443 HTTP/1.1"));
+  EXPECT_EQ(o.form, target_form::authority);
+  EXPECT_EQ(o.target, "example.com:443");
+  const request_outcome ip = expect_request_ok(with_host("CONNECT 127.0.0.1:8443 HTTP/1.1"));
+  EXPECT_EQ(ip.form, target_form::authority);
+  const request_outcome v6 = expect_request_ok(with_host("CONNECT [::1]:443 HTTP/1.1"));
+  EXPECT_EQ(v6.form, target_form::authority);
+  // An authority that is not also an absolute-URI ("127.0.0.1" is not a scheme) with another
+  // method: the authority form is for CONNECT only (RFC 9112 section 3.2.3).
+  expect_request_error(with_host("GET 127.0.0.1:80 HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("OPTIONS [::1]:443 HTTP/1.1"), errc::bad_target_form, 8);
+}
+
+TEST(RequestTarget, ConnectNeedsTheAuthorityForm) {
+  // RFC 9110 section 9.3.6: CONNECT's target is only host and port.
+  expect_request_error(with_host("CONNECT / HTTP/1.1"), errc::bad_target_form, 8);
+  expect_request_error(with_host("CONNECT * HTTP/1.1"), errc::bad_target_form, 8);
+  // Not an authority at all: the first byte that cannot be in one ("CONNECT http:" is 13 bytes).
+  expect_request_error(with_host("CONNECT http://example.com/ HTTP/1.1"), errc::bad_target, 13);
+}
+
+TEST(RequestTarget, AsteriskFormOnlyForOptions) {
+  const request_outcome o = expect_request_ok(with_host("OPTIONS * HTTP/1.1"));
+  EXPECT_EQ(o.form, target_form::asterisk);
+  EXPECT_EQ(o.target, "*");
+  EXPECT_EQ(o.method, method::options);
+  expect_request_error(with_host("GET * HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("POST * HTTP/1.1"), errc::bad_target_form, 5);
+  // OPTIONS may still use the other forms.
+  EXPECT_EQ(expect_request_ok(with_host("OPTIONS /x HTTP/1.1")).form, target_form::origin);
+}
+
+TEST(RequestTarget, ForbiddenBytesAreRejectedAtTheirOffset) {
+  expect_request_error(with_host(std::string("GET /a\0b HTTP/1.1", 17)), errc::bad_target, 6);
+  expect_request_error(with_host("GET /a\x01 HTTP/1.1"), errc::bad_target, 6);
+  expect_request_error(with_host("GET /a\x7f HTTP/1.1"), errc::bad_target, 6);
+  expect_request_error(with_host("GET /caf\xc3\xa9 HTTP/1.1"), errc::bad_target, 8);
+  expect_request_error(with_host("GET /a\"b HTTP/1.1"), errc::bad_target, 6);
+  expect_request_error(with_host("GET /a<b> HTTP/1.1"), errc::bad_target, 6);
+  expect_request_error(with_host("GET /a\\b HTTP/1.1"), errc::bad_target, 6);
+  expect_request_error(with_host("GET /a{b} HTTP/1.1"), errc::bad_target, 6);
+  // A fragment is never part of a request-target.
+  expect_request_error(with_host("GET /a#frag HTTP/1.1"), errc::bad_target, 6);
+}
+
+TEST(RequestTarget, PercentEscapesMustHaveTwoHexDigits) {
+  expect_request_ok(with_host("GET /%41%4a%4A%ff HTTP/1.1"));
+  expect_request_error(with_host("GET /%zz HTTP/1.1"), errc::bad_target, 5);
+  expect_request_error(with_host("GET /%4 HTTP/1.1"), errc::bad_target, 5);
+  expect_request_error(with_host("GET /a%g1 HTTP/1.1"), errc::bad_target, 6);
+}
+
+TEST(RequestTarget, AbsoluteFormNeedsAnAuthority) {
+  // absolute-URI would allow "urn:x" or "example.com:443" (scheme "example.com"); taut takes the
+  // absolute form as scheme "://" authority, so that such a target cannot pass for another form.
+  expect_request_error(with_host("GET urn:isbn:0451450523 HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET example.com:443 HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET http://a b/ HTTP/1.1"), errc::bad_version, 13);
+  expect_request_error(with_host("GET http://a@b/ HTTP/1.1"), errc::bad_target, 12);
+}
+
+TEST(RequestTarget, TargetMustStartLikeOneOfTheForms) {
+  // Neither "/", "*", a scheme nor an authority.
+  expect_request_error(with_host("GET ?q HTTP/1.1"), errc::bad_target, 4);
+  expect_request_error(with_host("GET .. HTTP/1.1"), errc::bad_target, 4);
+}
+
+// ---- Section 2.3: HTTP-version ---------------------------------------------------------------
+
+TEST(RequestVersion, OnePointZeroAndOnePointOneAreAccepted) {
+  EXPECT_EQ(expect_request_ok(with_host("GET / HTTP/1.1")).version_minor, 1);
+  EXPECT_EQ(expect_request_ok(with_host("GET / HTTP/1.0")).version_minor, 0);
+  EXPECT_EQ(expect_request_ok("GET / HTTP/1.0\r\n\r\n").version_minor, 0);
+}
+
+TEST(RequestVersion, WellFormedOtherVersionsAre505) {
+  // "GET / " is 6 bytes: the version starts at offset 6.
+  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/1.2", "HTTP/9.9"}) {
+    expect_request_error(with_host(std::string("GET / ") + version), errc::unsupported_version, 6);
+  }
+  EXPECT_EQ(default_status(errc::unsupported_version), 505);
+}
+
+TEST(RequestVersion, MalformedVersionsAre400AtTheFirstBadByte) {
+  // The HTTP-name is case-sensitive (RFC 9112 section 2.3).
+  expect_request_error(with_host("GET / http/1.1"), errc::bad_version, 6);
+  expect_request_error(with_host("GET / HTTX/1.1"), errc::bad_version, 9);
+  expect_request_error(with_host("GET / HTTP 1.1"), errc::bad_version, 10);
+  expect_request_error(with_host("GET / HTTP/a.1"), errc::bad_version, 11);
+  expect_request_error(with_host("GET / HTTP/1,1"), errc::bad_version, 12);
+  expect_request_error(with_host("GET / HTTP/1.x"), errc::bad_version, 13);
+  expect_request_error(with_host("GET / HTTP/1.10"), errc::bad_version, 14);
+  expect_request_error(with_host("GET / HTTP/11.1"), errc::bad_version, 12);
+  expect_request_error(with_host("GET / HTTP/1."), errc::bad_version, 13);
+  expect_request_error(with_host("GET / HTTP/1"), errc::bad_version, 12);
+  expect_request_error(with_host("GET / HTTP/"), errc::bad_version, 11);
+  expect_request_error(with_host("GET / HTTP/1.1x"), errc::bad_version, 14);
+  expect_request_error(with_host(std::string("GET / HTTP/1.\0", 14)), errc::bad_version, 13);
+  EXPECT_EQ(default_status(errc::bad_version), 400);
+}
+
+// ---- Separators ------------------------------------------------------------------------------
+
+TEST(RequestLineSeparators, ExactlyOneSpaceBetweenParts) {
+  expect_request_error(with_host("GET  / HTTP/1.1"), errc::bad_request_line, 4);
+  // After the target's SP comes the version: a second SP is where the version went wrong.
+  expect_request_error(with_host("GET /  HTTP/1.1"), errc::bad_version, 6);
+  expect_request_error(with_host("GET / HTTP/1.1 "), errc::bad_version, 14);
+  expect_request_error(with_host("GET"), errc::bad_request_line, 3);
+  expect_request_error(with_host("GET "), errc::bad_request_line, 4);
+  expect_request_error(with_host("GET /"), errc::bad_request_line, 5);
+  expect_request_error(with_host("GET / "), errc::bad_version, 6);
+}
+
+TEST(RequestLine, IncompleteUntilTheLineEnds) {
+  expect_request_incomplete("");
+  expect_request_incomplete("G");
+  expect_request_incomplete("GET");
+  expect_request_incomplete("GET /index.html HTTP/1.");
+  expect_request_incomplete("GET /index.html HTTP/1.1");
+  expect_request_incomplete("GET /index.html HTTP/1.1\r");
+  expect_request_incomplete("GET /index.html HTTP/1.1\r\n");
+  expect_request_incomplete("GET /index.html HTTP/1.1\r\nHost: a\r\n");
+  expect_request_incomplete("GET /index.html HTTP/1.1\r\nHost: a\r\n\r");
+}
+
+TEST(RequestLine, LineIsParsedOnceItEnds) {
+  // The request-line is validated once it is whole (its length is bounded by max_request_line),
+  // so a bad byte is reported when the line ends, not before.
+  expect_request_incomplete(std::string("G\0", 2));
+  expect_request_error(std::string("G\0\r\n", 4), errc::bad_method, 1);
+}
+
+TEST(RequestLine, ResultPointsIntoTheBuffer) {
+  const std::string input = with_host("GET /zero-copy HTTP/1.1");
+  std::vector<header> storage(8);
+  request_parser parser(storage);
+  ASSERT_TRUE(parser.parse(input).complete());
+  EXPECT_EQ(parser.request().method_name.data(), input.data());
+  EXPECT_EQ(parser.request().target.data(), input.data() + 4);
+  EXPECT_EQ(parser.request().headers[0].name.data(), input.data() + 25);
+}
+
+TEST(RequestLine, ResetParsesTheNextRequest) {
+  const std::string first = with_host("GET /1 HTTP/1.1");
+  const std::string second = with_host("DELETE /2 HTTP/1.0");
+  std::vector<header> storage(8);
+  request_parser parser(storage);
+  ASSERT_TRUE(parser.parse(first).complete());
+  EXPECT_EQ(parser.request().target, "/1");
+  // Until reset, the same answer.
+  EXPECT_TRUE(parser.parse(first).complete());
+  parser.reset();
+  ASSERT_TRUE(parser.parse(second).complete());
+  EXPECT_EQ(parser.request().target, "/2");
+  EXPECT_EQ(parser.request().method, method::delete_);
+  EXPECT_EQ(parser.request().version_minor, 0);
+  // An error is sticky until reset too.
+  parser.reset();
+  const std::string bad = "G(T / HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(parser.parse(bad).error.code, errc::bad_method);
+  EXPECT_EQ(parser.parse(bad).error.code, errc::bad_method);
+  parser.reset();
+  EXPECT_TRUE(parser.parse(first).complete());
+}
+
+TEST(RequestLine, PipelinedRequestsAreParsedOneAtATime) {
+  const std::string first = with_host("GET /1 HTTP/1.1");
+  const std::string both = first + with_host("GET /2 HTTP/1.1");
+  const request_outcome o = expect_request_ok(both);
+  EXPECT_EQ(o.consumed, first.size());
+  EXPECT_EQ(o.target, "/1");
+}
+
+}  // namespace
+}  // namespace taut::test

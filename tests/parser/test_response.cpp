@@ -1,0 +1,193 @@
+// RFC 9112 section 4 (status-line) and section 6.3 (response framing), RFC 9110 section 15.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+// "HTTP/1.1 " is 9 bytes: the status code starts at 9, the reason at 13.
+constexpr std::size_t status_code_at = 9;
+
+TEST(StatusLine, ParsesVersionStatusAndReason) {
+  const response_outcome o =
+      expect_response_ok("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nServer: x\r\n\r\n");
+  EXPECT_EQ(o.version_minor, 1);
+  EXPECT_EQ(o.status_code, 404);
+  EXPECT_EQ(o.reason, "Not Found");
+  EXPECT_EQ(o.headers, (field_list{{"Content-Length", "0"}, {"Server", "x"}}));
+  const response_outcome ten = expect_response_ok("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(ten.version_minor, 0);
+}
+
+TEST(StatusLine, ReasonMayBeEmptyOrRich) {
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n").reason, "");
+  EXPECT_EQ(
+      expect_response_ok("HTTP/1.1 200 Very\tOK  caf\xc3\xa9\r\nContent-Length: 0\r\n\r\n").reason,
+      "Very\tOK  caf\xc3\xa9");
+}
+
+TEST(StatusLine, StatusCodeIsThreeDigits) {
+  // Three digits then SP: a fourth digit is where the separator should be.
+  expect_response_error("HTTP/1.1 2000 OK\r\n\r\n", errc::bad_status_line, status_code_at + 3);
+  expect_response_error("HTTP/1.1 20 OK\r\n\r\n", errc::bad_status_code, status_code_at + 2);
+  expect_response_error("HTTP/1.1 2x0 OK\r\n\r\n", errc::bad_status_code, status_code_at + 1);
+  expect_response_error("HTTP/1.1 abc OK\r\n\r\n", errc::bad_status_code, status_code_at);
+  expect_response_error("HTTP/1.1 -20 OK\r\n\r\n", errc::bad_status_code, status_code_at);
+}
+
+TEST(StatusLine, SeparatorsAndVersion) {
+  expect_response_error("HTTP/1.1  200 OK\r\n\r\n", errc::bad_status_code, status_code_at);
+  expect_response_error("HTTP/1.1\t200 OK\r\n\r\n", errc::bad_status_line, 8);
+  expect_response_error("HTTP/1.1 200\tOK\r\n\r\n", errc::bad_status_line, 12);
+  expect_response_error("http/1.1 200 OK\r\n\r\n", errc::bad_version, 0);
+  expect_response_error("HTTP/1.x 200 OK\r\n\r\n", errc::bad_version, 7);
+  expect_response_error("HTTP/2.0 200 OK\r\n\r\n", errc::unsupported_version, 0);
+  expect_response_error("ICY 200 OK\r\n\r\n", errc::bad_version, 0);
+}
+
+TEST(StatusLine, ControlBytesInTheReasonAreRejected) {
+  expect_response_error("HTTP/1.1 200 O\x01K\r\n\r\n", errc::bad_reason_phrase, 14);
+  expect_response_error(std::string("HTTP/1.1 200 O\0K\r\n\r\n", 20), errc::bad_reason_phrase, 14);
+  expect_response_error("HTTP/1.1 200 O\x7fK\r\n\r\n", errc::bad_reason_phrase, 14);
+  expect_response_error("HTTP/1.1 200 O\rK\r\n\r\n", errc::bare_cr, 14);
+}
+
+TEST(StatusLine, ErrorsCarryStatus502) {
+  // A gateway answers 502 for a bad upstream response, whatever the code.
+  expect_response_error("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", errc::bad_content_length,
+                        33);
+  expect_response_error("HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", errc::space_before_colon, 20);
+}
+
+// ---- Framing (RFC 9112 section 6.3) ----------------------------------------------------------
+
+TEST(ResponseFraming, ContentLength) {
+  const response_outcome o =
+      expect_response_ok("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(o.body, body_kind::content_length);
+  EXPECT_EQ(o.content_length, 5U);
+  EXPECT_EQ(o.consumed, 38U);
+  expect_response_error("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                        errc::conflicting_content_length, 36);
+}
+
+TEST(ResponseFraming, Chunked) {
+  const response_outcome o =
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(o.body, body_kind::chunked);
+}
+
+TEST(ResponseFraming, NoLengthMeansUntilClose) {
+  // RFC 9112 section 6.3 rule 8; such a connection cannot be kept alive.
+  const response_outcome o = expect_response_ok("HTTP/1.1 200 OK\r\nServer: x\r\n\r\nall of it");
+  EXPECT_EQ(o.body, body_kind::until_close);
+  EXPECT_FALSE(o.keep_alive);
+  EXPECT_EQ(expect_response_ok("HTTP/1.0 200 OK\r\n\r\n").body, body_kind::until_close);
+}
+
+TEST(ResponseFraming, CodingNotEndingInChunkedMeansUntilClose) {
+  // RFC 9112 section 6.3 rule 4, for responses.
+  const response_outcome o =
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n");
+  EXPECT_EQ(o.body, body_kind::until_close);
+  EXPECT_FALSE(o.keep_alive);
+}
+
+TEST(ResponseFraming, TransferEncodingOverridesContentLength) {
+  // RFC 9112 section 6.3 rule 3: Transfer-Encoding wins; the connection is not reused.
+  const response_outcome o = expect_response_ok(
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(o.body, body_kind::chunked);
+  EXPECT_FALSE(o.keep_alive);
+}
+
+TEST(ResponseFraming, TransferEncodingInHttp10IsRejected) {
+  expect_response_error("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        errc::transfer_encoding_http10, 17);
+}
+
+TEST(ResponseFraming, InformationalResponsesHaveNoBody) {
+  for (const char* head : {"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 102 Processing\r\n\r\n",
+                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"}) {
+    const response_outcome o = expect_response_ok(head);
+    EXPECT_EQ(o.body, body_kind::none) << head;
+    EXPECT_EQ(o.consumed, std::string_view(head).size());
+  }
+}
+
+TEST(ResponseFraming, FinalResponseFollowsAnInformationalOne) {
+  const std::string wire =
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+  std::vector<header> storage(8);
+  response_parser parser(storage);
+  const parse_result first = parser.parse(wire, method::post);
+  ASSERT_TRUE(first.complete());
+  EXPECT_EQ(parser.response().status, 100);
+  EXPECT_EQ(first.consumed, 25U);
+  parser.reset();
+  const std::string_view rest = std::string_view(wire).substr(first.consumed);
+  const parse_result second = parser.parse(rest, method::post);
+  ASSERT_TRUE(second.complete());
+  EXPECT_EQ(parser.response().status, 201);
+  EXPECT_EQ(parser.response().body.kind, body_kind::content_length);
+  EXPECT_EQ(rest.substr(second.consumed), "ok");
+}
+
+TEST(ResponseFraming, SwitchingProtocolsHandsTheConnectionOver) {
+  const response_outcome o = expect_response_ok(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+      "\x81\x05hello");
+  EXPECT_TRUE(o.upgrade);
+  EXPECT_EQ(o.body, body_kind::none);
+  EXPECT_EQ(o.status_code, 101);
+}
+
+TEST(ResponseFraming, NoBodyAfterHead204And304) {
+  // RFC 9112 section 6.3 rule 1: whatever the framing fields say.
+  const char* with_length = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+  EXPECT_EQ(expect_response_ok(with_length, method::head).body, body_kind::none);
+  EXPECT_EQ(
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", method::head)
+          .body,
+      body_kind::none);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 204 No Content\r\n\r\n").body, body_kind::none);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n").body,
+            body_kind::none);
+  EXPECT_TRUE(expect_response_ok("HTTP/1.1 304 Not Modified\r\n\r\n").keep_alive)
+      << "no body means no need to read until close";
+  // A HEAD response with no length at all is still complete, and keeps the connection.
+  const response_outcome head = expect_response_ok("HTTP/1.1 200 OK\r\n\r\n", method::head);
+  EXPECT_EQ(head.body, body_kind::none);
+  EXPECT_TRUE(head.keep_alive);
+}
+
+TEST(ResponseFraming, SuccessfulConnectStartsATunnel) {
+  // RFC 9112 section 6.3 rule 2: any 2xx to CONNECT has no body; the bytes after are the tunnel.
+  const response_outcome o = expect_response_ok(
+      "HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\n", method::connect);
+  EXPECT_EQ(o.body, body_kind::none);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 204 X\r\n\r\n", method::connect).body, body_kind::none);
+  // A refused CONNECT is an ordinary response.
+  const response_outcome refused = expect_response_ok(
+      "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 5\r\n\r\n", method::connect);
+  EXPECT_EQ(refused.body, body_kind::content_length);
+  EXPECT_EQ(refused.content_length, 5U);
+}
+
+TEST(ResponseFraming, ResponsesNeedNoHost) {
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").status,
+            parse_status::complete);
+}
+
+TEST(ResponseFraming, LimitsApplyToResponsesToo) {
+  parse_options options;
+  options.max_headers = 1;
+  expect_response_error("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", errc::too_many_headers, 23,
+                        method::get, options);
+}
+
+}  // namespace
+}  // namespace taut::test
