@@ -37,16 +37,37 @@ std::string format_rate(double gigabytes_per_second) {
   return format("%.2f GB/s", gigabytes_per_second);
 }
 
-std::string cpu_model() {
+// "Intel(R) Xeon(R) Processor (AVX2, AVX-512; virtual machine)": the model name alone says little
+// on a cloud machine, the vector extensions say which of taut's paths it can run.
+std::string machine() {
   std::ifstream in("/proc/cpuinfo");
-  std::string line;
+  std::string line, model = "unknown CPU", flags;
   while (std::getline(in, line)) {
-    if (starts_with(line, "model name")) {
-      const std::size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    if (starts_with(line, "model name") && model == "unknown CPU") model = line.substr(colon + 2);
+    if (starts_with(line, "flags") && flags.empty()) flags = line.substr(colon + 1) + " ";
   }
-  return "unknown CPU";
+  std::vector<std::string> traits;
+  for (const auto& [flag, name] :
+       {std::pair{" sse4_2 ", "SSE4.2"}, std::pair{" avx2 ", "AVX2"},
+        std::pair{" avx512bw ", "AVX-512"}, std::pair{" hypervisor ", "virtual machine"}}) {
+    if (flags.find(flag) != std::string::npos) traits.emplace_back(name);
+  }
+  std::string text = model;
+  for (std::size_t i = 0; i < traits.size(); ++i) text += (i == 0 ? " (" : ", ") + traits[i];
+  if (!traits.empty()) text += ")";
+  return text + ", " + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs";
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "gcc " __VERSION__;
+#else
+  return "unknown compiler";
+#endif
 }
 
 std::string pad(const std::string& text, std::size_t width, bool left_align) {
@@ -171,7 +192,9 @@ void results::print_table(std::ostream& out, bool markdown) const {
 
   std::vector<std::string> header = {"input", "taut strict", "taut lenient"};
   if (strict_paths.size() > 1) {
-    for (const std::string& path : strict_paths) header.push_back(path);
+    for (const std::string& path : strict_paths) {
+      header.push_back("strict " + path.substr(taut_strict_prefix.size()));
+    }
   }
   for (const std::string& peer : peer_columns) header.push_back(peer);
 
@@ -223,8 +246,9 @@ void results::print_table(std::ostream& out, bool markdown) const {
       const auto it = descriptions_.find(subject);
       if (it != descriptions_.end()) out << "- `" << subject << "`: " << it->second << "\n";
     }
-    out << "\nMachine: " << cpu_model() << ", " << std::thread::hardware_concurrency()
-        << " logical CPUs; compiler: " << __VERSION__ << ".\n";
+    out << "\nMachine: " << machine() << "; taut and taut-bench built by " << compiler()
+        << ", Release.\n";
+    if (const std::string line = bytewise_line(); !line.empty()) out << "\n" << line << "\n";
     return;
   }
 
@@ -242,16 +266,21 @@ void results::print_table(std::ostream& out, bool markdown) const {
     for (std::size_t i = 0; i < row.size(); ++i) out << pad(row[i], widths[i] + 2, i == 0);
     out << "\n";
   }
-  // The resumability promise: feeding a request byte by byte costs a small multiple of parsing
-  // it whole, not a multiple that grows with its length.
+  if (const std::string line = bytewise_line(); !line.empty()) out << line << "\n";
+  out << "\n";
+}
+
+// The resumability promise: feeding a request byte by byte costs a small multiple of parsing it
+// whole, not a multiple that grows with its length.
+std::string results::bytewise_line() const {
   const figure* whole = best_taut("typical", taut_strict_prefix);
   const figure* bytewise = best_taut("typical-bytewise", taut_strict_prefix);
-  if (whole != nullptr && bytewise != nullptr) {
-    out << "taut typical fed 1 byte at a time: "
-        << format("%.2f", bytewise->seconds_per_item / whole->seconds_per_item)
-        << "x the time of parsing it whole\n";
-  }
-  out << "\n";
+  if (whole == nullptr || bytewise == nullptr) return {};
+  const double calls = bytewise->bytes_per_item;  // one parse call per byte
+  return "taut, typical request fed 1 byte at a time: " +
+         format("%.1f", bytewise->seconds_per_item / whole->seconds_per_item) +
+         "x the time of parsing it whole (" + format("%.0f", calls) + " calls, " +
+         format("%.1f ns", bytewise->seconds_per_item * 1e9 / calls) + " per call).";
 }
 
 void results::print_ratios(std::ostream& out) const {

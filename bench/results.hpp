@@ -56,6 +56,7 @@ class results {
   [[nodiscard]] std::vector<std::string> peers() const;
   [[nodiscard]] std::vector<std::string> taut_paths(std::string_view prefix) const;
   void finalize() const;
+  [[nodiscard]] std::string bytewise_line() const;
 
   std::map<std::string, declared> benchmarks_;
   std::vector<std::string> input_order_, subject_order_;

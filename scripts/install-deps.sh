@@ -58,5 +58,6 @@ require_packages build build-essential g++ cmake ninja-build pkg-config git ca-c
 require_packages test libgtest-dev libgmock-dev librapidcheck-dev
 require_packages fuzz clang llvm libclang-rt-14-dev
 require_packages format clang-format
-require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-evloop-dev libboost-dev
+require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-evloop-dev libboost-dev \
+  gnuplot-nox dpkg-dev binutils
 require_packages tools curl
