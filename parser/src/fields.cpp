@@ -340,7 +340,8 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       if (version_minor == 0) return {errc::transfer_encoding_http10, name_offset};
       if (!fields.has_transfer_encoding) fields.transfer_encoding_offset = name_offset;
       fields.has_transfer_encoding = true;
-      fields.last_coding_chunked = false;
+      // Field lines combine into one list (RFC 9110 section 5.3) whose empty elements do not
+      // count: only a coding in this line can change which coding is final.
       errc element_error = errc::ok;
       const std::size_t bad = for_each_element(value, [&](const list_element& e) {
         if (is_request && fields.chunked_count > 0) {
