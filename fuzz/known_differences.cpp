@@ -169,6 +169,18 @@ bool field_name_token(const difference_case& c) {
          std::any_of(c.llhttp.trailers.begin(), c.llhttp.trailers.end(), bad_name);
 }
 
+bool connection_options(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_header_value})) return false;
+  if (!iequals(line_at(c.input, c.taut.error_at).substr(0, 11), "connection:")) return false;
+  bool all_tokens = true;
+  for (const auto& [name, value] : c.llhttp.headers) {
+    if (!iequals(name, "connection")) continue;
+    for_each_list_element(
+        value, [&](std::string_view option) { all_tokens = all_tokens && is_token(option); });
+  }
+  return !all_tokens;
+}
+
 bool http_version(const difference_case& c) {
   if (!taut_rejected(c, {errc::unsupported_version})) return false;
   return !(c.llhttp.major == 1 && (c.llhttp.minor == 0 || c.llhttp.minor == 1));
@@ -325,6 +337,10 @@ constexpr known_difference table[] = {
     {"field-name-token", "RFC 9110 section 5.1, RFC 9112 section 5",
      "llhttp accepts a field line with an empty name (\": x\"); taut requires field-name = token",
      field_name_token},
+    {"connection-options", "RFC 9110 section 7.6.1",
+     "llhttp accepts any Connection value; taut requires a list of tokens (connection-option = "
+     "token)",
+     connection_options},
     {"http-version", "RFC 9110 section 6.2, RFC 9112 section 2.3",
      "llhttp accepts HTTP/0.9 and HTTP/2.0 request-lines; taut speaks HTTP/1.0 and 1.1 only and "
      "answers 505",
@@ -426,7 +442,20 @@ bool is_valid_origin_or_absolute(std::string_view target) {
   for (const char c : target.substr(0, colon)) {
     if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') return false;
   }
-  return is_uri_run(target.substr(colon + 1), ":@/?[]");
+  std::string_view rest = target.substr(colon + 1);
+  if (rest.starts_with("//")) {  // authority = [ userinfo "@" ] host [ ":" port ]
+    rest.remove_prefix(2);
+    const auto authority_end = std::min(rest.find_first_of("/?"), rest.size());
+    std::string_view authority = rest.substr(0, authority_end);
+    rest.remove_prefix(authority_end);
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+      if (!is_uri_run(authority.substr(0, at), ":")) return false;
+      authority.remove_prefix(at + 1);
+    }
+    if (!is_valid_host_value(authority)) return false;
+  }
+  return is_uri_run(rest, ":@/?");
 }
 
 bool is_valid_chunk_line(std::string_view line) {
