@@ -79,8 +79,19 @@ section_result run_section(const char* data, std::size_t size, const parse_optio
     line ln;
     step error;
     const line_found found = find_line(data, size, state, options.lenient.bare_lf, ln, error);
-    if (found == line_found::error) return {section_outcome::error, 0, error};
-    const std::size_t seen = found == line_found::yes ? ln.next : size;
+    // A bad line ending at or past a limit is reported as the limit, as a feed in small pieces
+    // would have hit the limit first: the result must not depend on how the input was cut.
+    const std::size_t seen = found == line_found::yes     ? ln.next
+                             : found == line_found::error ? error.offset + 1
+                                                          : size;
+    if (found == line_found::error && phase == head_phase::start_line &&
+        seen <= options.max_request_line) {
+      return {section_outcome::error, 0, error};
+    }
+    if (found == line_found::error && phase != head_phase::start_line &&
+        seen - state.section_start <= options.max_header_bytes) {
+      return {section_outcome::error, 0, error};
+    }
     if (phase == head_phase::start_line) {
       if (seen > options.max_request_line) {
         return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
