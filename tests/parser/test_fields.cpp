@@ -252,3 +252,30 @@ TEST(FieldLimits, LimitIsCheckedBeforeTheLineIsParsed) {
 
 }  // namespace
 }  // namespace taut::test
+
+namespace taut::test {
+namespace {
+
+TEST(FieldLimits, ABadLineEndPastTheLimitIsReportedAsTheLimit) {
+  // Found by the split-invariance property: fed whole, the bare CR at 14 used to win over the
+  // request-line limit (1); fed byte by byte, the limit is hit first. Both must say the limit.
+  parse_options options;
+  options.max_request_line = 10;
+  expect_request_error("GET / HTTP/1.0\r\0Host: a\r\n\r\n", errc::request_line_too_long, 10,
+                       options);
+  expect_request_error("GET / HTTP/1.0\nHost: a\r\n\r\n", errc::request_line_too_long, 10, options);
+  // A bad line end before the limit is still what is reported.
+  options.max_request_line = 15;
+  expect_request_error("GET / HTTP/1.0\rX", errc::bare_cr, 14, options);
+  options.max_request_line = 14;
+  expect_request_error("GET / HTTP/1.0\rX", errc::request_line_too_long, 14, options);
+  options = {};
+  options.max_header_bytes = 4;
+  expect_request_error("GET / HTTP/1.0\r\nX: abc\rY\r\n\r\n", errc::header_section_too_large, 20,
+                       options);
+  options.max_header_bytes = 8;
+  expect_request_error("GET / HTTP/1.0\r\nX: abc\rY\r\n\r\n", errc::bare_cr, 22, options);
+}
+
+}  // namespace
+}  // namespace taut::test

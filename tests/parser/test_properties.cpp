@@ -1,0 +1,591 @@
+// RapidCheck properties of the parser:
+//  1. round trip: generated valid requests and responses (methods, targets, fields, bodies with
+//     Content-Length or random chunking, extensions, trailers) parse back to what was generated;
+//  2. split invariance: any cutting of the input gives exactly the whole-input result, for valid,
+//     mutated and arbitrary inputs, and every SIMD path gives the same result as the scalar one;
+//  3. every strict prefix of a valid message is incomplete, never an error or complete;
+//  4. every error offset lies inside the input.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "taut/simd.hpp"
+#include "test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+namespace gen = rc::gen;
+
+// ---- Generators --------------------------------------------------------------------------------
+
+const std::string tchars =
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const std::string alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+// pchar without pct-encoded: unreserved / sub-delims / ":" / "@".
+const std::string pchars = alnum + "-._~!$&'()*+,;=:@";
+const std::string hexdigits = "0123456789abcdefABCDEF";
+
+std::string visible_chars() {
+  std::string out;
+  for (int c = 0x21; c <= 0x7e; ++c) out += static_cast<char>(c);
+  return out;
+}
+std::string obs_text() {
+  std::string out;
+  for (int c = 0x80; c <= 0xff; ++c) out += static_cast<char>(c);
+  return out;
+}
+
+rc::Gen<std::string> token() {
+  return gen::nonEmpty(gen::container<std::string>(gen::elementOf(tchars)));
+}
+
+rc::Gen<std::string> join(rc::Gen<std::vector<std::string>> pieces) {
+  return gen::map(pieces, [](const std::vector<std::string>& parts) {
+    std::string out;
+    for (const std::string& part : parts) out += part;
+    return out;
+  });
+}
+
+rc::Gen<std::string> one_char_of(const std::string& chars) {
+  return gen::map(gen::elementOf(chars), [](char c) { return std::string(1, c); });
+}
+
+rc::Gen<std::string> percent_escape() {
+  return gen::map(gen::pair(gen::elementOf(hexdigits), gen::elementOf(hexdigits)),
+                  [](const std::pair<char, char>& h) {
+                    return std::string{'%', h.first, h.second};
+                  });
+}
+
+rc::Gen<std::string> path_and_query() {
+  const auto path_piece = gen::weightedOneOf<std::string>(
+      {{10, one_char_of(pchars)}, {2, gen::just(std::string("/"))}, {1, percent_escape()}});
+  const auto query_piece = gen::weightedOneOf<std::string>(
+      {{10, one_char_of(pchars)}, {1, one_char_of("/?")}, {1, percent_escape()}});
+  return gen::map(
+      gen::pair(join(gen::container<std::vector<std::string>>(path_piece)),
+                gen::maybe(join(gen::container<std::vector<std::string>>(query_piece)))),
+      [](const std::pair<std::string, rc::Maybe<std::string>>& p) {
+        std::string out = "/" + p.first;
+        if (p.second) out += "?" + *p.second;
+        return out;
+      });
+}
+
+rc::Gen<std::string> host_name() {
+  return gen::map(
+      gen::pair(gen::nonEmpty(gen::container<std::string>(gen::elementOf(alnum + "-."))),
+                gen::maybe(gen::inRange(0, 65536))),
+      [](const std::pair<std::string, rc::Maybe<int>>& p) {
+        return p.second ? p.first + ":" + std::to_string(*p.second) : p.first;
+      });
+}
+
+rc::Gen<std::string> target() {
+  return gen::weightedOneOf<std::string>(
+      {{4, path_and_query()},
+       {1, gen::map(gen::pair(gen::element<std::string>("http://", "https://", "HTTP://"),
+                              gen::pair(host_name(), path_and_query())),
+                    [](const auto& p) { return p.first + p.second.first + p.second.second; })}});
+}
+
+rc::Gen<std::string> method_name() {
+  return gen::weightedOneOf<std::string>(
+      {{3, gen::element<std::string>("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE",
+                                     "PATCH")},
+       {1, token()}});
+}
+
+/// A field value: visible characters, obs-text, SP and HTAB, never starting or ending with
+/// whitespace (what the parser hands back after trimming).
+rc::Gen<std::string> field_value() {
+  const auto piece = gen::weightedOneOf<std::string>(
+      {{12, one_char_of(visible_chars())}, {2, one_char_of(" \t")}, {1, one_char_of(obs_text())}});
+  return gen::map(join(gen::container<std::vector<std::string>>(piece)), [](std::string v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+    return v;
+  });
+}
+
+/// Optional whitespace around a value on the wire.
+rc::Gen<std::string> ows() {
+  return gen::element<std::string>("", "", " ", "\t", "  ", " \t ");
+}
+
+struct wire_field {
+  std::string name;
+  std::string value;
+  std::string before;  // OWS before the value
+  std::string after;   // OWS after it
+};
+
+/// Fields that mean nothing to framing or connection handling ("X-" names).
+rc::Gen<std::vector<wire_field>> plain_fields(int max) {
+  const auto field = gen::build<wire_field>(
+      gen::set(&wire_field::name, gen::map(token(), [](const std::string& t) { return "X-" + t; })),
+      gen::set(&wire_field::value, field_value()), gen::set(&wire_field::before, ows()),
+      gen::set(&wire_field::after, ows()));
+  return gen::mapcat(gen::inRange(0, max + 1), [field](int n) {
+    return gen::container<std::vector<wire_field>>(static_cast<std::size_t>(n), field);
+  });
+}
+
+enum class body_mode { none, length, chunked, until_close };
+
+struct chunk {
+  std::size_t size = 0;
+  std::string size_text;  // hex, any case, maybe leading zeros
+  std::string extension;  // "" or ";name[=value]" with optional BWS
+};
+
+struct message_model {
+  bool is_request = true;
+  // Request-line or status-line.
+  std::string method;
+  std::string target;
+  int status = 200;
+  std::string reason;
+  int minor = 1;
+  std::vector<wire_field> fields;  // in wire order, framing and Host included
+  body_mode mode = body_mode::none;
+  std::string body;
+  std::vector<chunk> chunks;
+  std::string last_chunk_extension;
+  std::vector<wire_field> trailers;
+
+  [[nodiscard]] std::string head() const {
+    std::string out = is_request ? method + " " + target + " HTTP/1." + std::to_string(minor)
+                                 : "HTTP/1." + std::to_string(minor) + " " +
+                                       std::to_string(status) + " " + reason;
+    out += "\r\n";
+    for (const wire_field& f : fields) out += f.name + ":" + f.before + f.value + f.after + "\r\n";
+    return out + "\r\n";
+  }
+
+  [[nodiscard]] std::string encoded_body() const {
+    if (mode != body_mode::chunked) return body;
+    std::string out;
+    std::size_t at = 0;
+    for (const chunk& c : chunks) {
+      out += c.size_text + c.extension + "\r\n" + body.substr(at, c.size) + "\r\n";
+      at += c.size;
+    }
+    out += "0" + last_chunk_extension + "\r\n";
+    for (const wire_field& f : trailers)
+      out += f.name + ":" + f.before + f.value + f.after + "\r\n";
+    return out + "\r\n";
+  }
+
+  [[nodiscard]] std::string wire() const { return head() + encoded_body(); }
+
+  [[nodiscard]] field_list expected_fields() const { return trimmed(fields); }
+  [[nodiscard]] field_list expected_trailers() const { return trimmed(trailers); }
+
+  static field_list trimmed(const std::vector<wire_field>& list) {
+    field_list out;
+    for (const wire_field& f : list) out.emplace_back(f.name, f.value);
+    return out;
+  }
+};
+
+rc::Gen<std::string> chunk_extension() {
+  const auto value = gen::oneOf(token(), gen::map(field_value(), [](std::string v) {
+                                  std::string quoted = "\"";
+                                  for (const char c : v) {
+                                    if (c == '"' || c == '\\') quoted += '\\';
+                                    quoted += c;
+                                  }
+                                  return quoted + "\"";
+                                }));
+  const auto one = gen::map(gen::tuple(gen::element<std::string>("", " ", "\t"), token(),
+                                       gen::maybe(value), gen::element<std::string>("", " ")),
+                            [](const auto& t) {
+                              const auto& [bws, name, v, bws2] = t;
+                              std::string out = bws + ";" + name;
+                              if (v) out += bws2 + "=" + bws2 + *v;
+                              return out;
+                            });
+  return gen::weightedOneOf<std::string>(
+      {{3, gen::just(std::string())},
+       {1, join(gen::resize(3, gen::container<std::vector<std::string>>(one)))}});
+}
+
+std::string hex(std::size_t n, bool upper, std::size_t zeros) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string out;
+  do {
+    out.insert(out.begin(), digits[n % 16]);
+    n /= 16;
+  } while (n != 0);
+  return std::string(zeros, '0') + out;
+}
+
+/// Cuts `body` into chunks at random places, each with a random size spelling and extension.
+rc::Gen<std::vector<chunk>> chunking(std::size_t body_size) {
+  if (body_size == 0) return gen::just(std::vector<chunk>{});
+  return gen::mapcat(
+      gen::container<std::vector<std::size_t>>(gen::inRange<std::size_t>(1, body_size)),
+      [body_size](std::vector<std::size_t> cuts) {
+        cuts.push_back(body_size);
+        std::sort(cuts.begin(), cuts.end());
+        cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+        std::vector<std::size_t> sizes;
+        std::size_t at = 0;
+        for (const std::size_t cut : cuts) {
+          sizes.push_back(cut - at);
+          at = cut;
+        }
+        const auto spelled =
+            gen::tuple(gen::arbitrary<bool>(), gen::inRange<std::size_t>(0, 3), chunk_extension());
+        return gen::map(gen::container<std::vector<std::tuple<bool, std::size_t, std::string>>>(
+                            sizes.size(), spelled),
+                        [sizes](const std::vector<std::tuple<bool, std::size_t, std::string>>& s) {
+                          std::vector<chunk> chunks;
+                          for (std::size_t i = 0; i < sizes.size(); ++i) {
+                            const auto& [upper, zeros, extension] = s[i];
+                            chunks.push_back({sizes[i], hex(sizes[i], upper, zeros), extension});
+                          }
+                          return chunks;
+                        });
+      });
+}
+
+/// Inserts `field` at a random place among `fields`.
+void insert_somewhere(std::vector<wire_field>& fields, wire_field field) {
+  const auto at = *gen::inRange<std::size_t>(0, fields.size() + 1);
+  fields.insert(fields.begin() + static_cast<std::ptrdiff_t>(at), std::move(field));
+}
+
+/// Fills in the body of `m` (called inside a property: draws with operator*).
+void draw_body(message_model& m, bool allow_until_close) {
+  std::vector<body_mode> modes = {body_mode::none, body_mode::length};
+  if (m.minor == 1) modes.push_back(body_mode::chunked);
+  if (allow_until_close) modes.push_back(body_mode::until_close);
+  m.mode = *gen::elementOf(modes);
+  if (m.mode == body_mode::none) return;
+  m.body = *gen::string<std::string>();
+  if (m.mode == body_mode::length) {
+    insert_somewhere(m.fields, {*gen::element<std::string>("Content-Length", "content-length"),
+                                std::to_string(m.body.size()), *ows(), *ows()});
+  } else if (m.mode == body_mode::chunked) {
+    insert_somewhere(m.fields, {"Transfer-Encoding",
+                                *gen::element<std::string>("chunked", "gzip, chunked", "CHUNKED"),
+                                *ows(), *ows()});
+    m.chunks = *chunking(m.body.size());
+    m.last_chunk_extension = *chunk_extension();
+    m.trailers = *plain_fields(4);
+  }
+}
+
+message_model draw_request() {
+  message_model m;
+  m.is_request = true;
+  m.method = *method_name();
+  m.target = *target();
+  m.minor = *gen::element(0, 1, 1, 1);
+  m.fields = *plain_fields(12);
+  if (m.minor == 1 || *gen::arbitrary<bool>()) {
+    insert_somewhere(m.fields, {*gen::element<std::string>("Host", "host", "HOST"), *host_name(),
+                                *ows(), *ows()});
+  }
+  draw_body(m, false);
+  return m;
+}
+
+message_model draw_response() {
+  message_model m;
+  m.is_request = false;
+  m.minor = *gen::element(0, 1, 1, 1);
+  m.status = *gen::suchThat(gen::inRange(200, 600), [](int s) { return s != 204 && s != 304; });
+  m.reason = *field_value();
+  m.fields = *plain_fields(12);
+  draw_body(m, true);
+  return m;
+}
+
+// ---- Arbitrary and mutated inputs ---------------------------------------------------------------
+
+rc::Gen<std::string> http_ish_bytes() {
+  const auto piece = gen::weightedOneOf<std::string>(
+      {{6, one_char_of(std::string(" \t\r\n:;,=\"/?%-0123456789abcdefABCDEFxyz\x80\xff", 44) +
+                       std::string(1, '\0'))},
+       {2, gen::element<std::string>("\r\n", "HTTP/1.1", "HTTP/1.0", "GET ", "POST ", "Host: a",
+                                     "Content-Length: ", "Transfer-Encoding: ", "chunked",
+                                     "\r\n\r\n", " / ", "Connection: close", "0\r\n\r\n",
+                                     "HTTP/1.1 ", "200 OK", "ffffffffffffffffff")},
+       {1, one_char_of(obs_text())}});
+  return join(gen::container<std::vector<std::string>>(piece));
+}
+
+/// A few random edits of `s`: byte replacements, insertions, deletions.
+std::string mutate(std::string s) {
+  const int edits = *gen::inRange(1, 5);
+  const std::string interesting = std::string("\r\n \t:;,0aZ\"\x7f\x80", 14) + std::string(1, '\0');
+  for (int e = 0; e < edits; ++e) {
+    const int kind = *gen::inRange(0, 3);
+    const std::size_t at = s.empty() ? 0 : *gen::inRange<std::size_t>(0, s.size());
+    const char c = *gen::oneOf(gen::elementOf(interesting), gen::arbitrary<char>());
+    if (kind == 0 && !s.empty()) {
+      s[at] = c;
+    } else if (kind == 1) {
+      s.insert(s.begin() + static_cast<std::ptrdiff_t>(at), c);
+    } else if (!s.empty()) {
+      s.erase(at, 1);
+    }
+  }
+  return s;
+}
+
+/// A request input: valid, mutated from a valid one, or arbitrary bytes.
+std::string draw_any_request_input() {
+  switch (*gen::inRange(0, 3)) {
+    case 0:
+      return draw_request().wire();
+    case 1:
+      return mutate(draw_request().wire());
+    default:
+      return *http_ish_bytes();
+  }
+}
+
+std::string draw_any_response_input() {
+  switch (*gen::inRange(0, 3)) {
+    case 0:
+      return draw_response().wire();
+    case 1:
+      return mutate(draw_response().wire());
+    default:
+      return *http_ish_bytes();
+  }
+}
+
+std::string draw_any_chunked_input() {
+  message_model m;
+  m.minor = 1;
+  m.mode = body_mode::chunked;
+  m.body = *gen::string<std::string>();
+  m.chunks = *chunking(m.body.size());
+  m.last_chunk_extension = *chunk_extension();
+  m.trailers = *plain_fields(3);
+  switch (*gen::inRange(0, 3)) {
+    case 0:
+      return m.encoded_body();
+    case 1:
+      return mutate(m.encoded_body());
+    default:
+      return *http_ish_bytes();
+  }
+}
+
+/// Random ascending cut points inside [1, size).
+std::vector<std::size_t> draw_cuts(std::size_t size) {
+  if (size < 2) return {};
+  auto cuts = *gen::container<std::vector<std::size_t>>(gen::inRange<std::size_t>(1, size));
+  std::sort(cuts.begin(), cuts.end());
+  return cuts;
+}
+
+parse_options draw_options() {
+  parse_options options;
+  options.lenient.bare_lf = *gen::arbitrary<bool>();
+  options.lenient.obs_fold = *gen::arbitrary<bool>();
+  options.lenient.space_before_colon = *gen::arbitrary<bool>();
+  options.lenient.transfer_encoding_with_content_length = *gen::arbitrary<bool>();
+  if (*gen::arbitrary<bool>()) {
+    options.max_request_line = *gen::inRange<std::size_t>(1, 200);
+    options.max_header_bytes = *gen::inRange<std::size_t>(1, 2000);
+    options.max_headers = *gen::inRange<std::size_t>(0, 20);
+    options.max_chunk_extension = *gen::inRange<std::size_t>(0, 50);
+  }
+  return options;
+}
+
+/// The decoded body and trailers of `encoded` under `how`, fed whole.
+body_outcome decode_all(framing how, std::string_view encoded) {
+  return decode_body_pieces(how, encoded, {}, how.kind == body_kind::until_close);
+}
+
+// ---- 1. Round trip ----------------------------------------------------------------------------
+
+RC_GTEST_PROP(RoundTrip, GeneratedRequestsParseBackToTheirStructure, ()) {
+  const message_model m = draw_request();
+  const std::string wire = m.wire();
+  RC_LOG() << testing::PrintToString(wire) << "\n";
+  const request_outcome o = parse_request_whole(wire);
+  RC_ASSERT(o.status == parse_status::complete);
+  RC_ASSERT(o.method_name == m.method);
+  RC_ASSERT(o.method == method_from_token(m.method));
+  RC_ASSERT(o.target == m.target);
+  RC_ASSERT(o.version_minor == m.minor);
+  RC_ASSERT(o.headers == m.expected_fields());
+  RC_ASSERT(o.head_size == m.head().size());
+  const body_kind expected_kind = m.mode == body_mode::chunked  ? body_kind::chunked
+                                  : m.mode == body_mode::length ? body_kind::content_length
+                                                                : body_kind::none;
+  if (!(m.mode == body_mode::length && m.body.empty())) RC_ASSERT(o.body == expected_kind);
+  const body_outcome body =
+      decode_all({o.body, o.content_length}, std::string_view(wire).substr(o.consumed));
+  RC_ASSERT(body.status == parse_status::complete);
+  RC_ASSERT(body.data == m.body);
+  RC_ASSERT(body.trailers == m.expected_trailers());
+  RC_ASSERT(body.consumed == m.encoded_body().size());
+}
+
+RC_GTEST_PROP(RoundTrip, GeneratedResponsesParseBackToTheirStructure, ()) {
+  const message_model m = draw_response();
+  const std::string wire = m.wire();
+  RC_LOG() << testing::PrintToString(wire) << "\n";
+  const response_outcome o = parse_response_whole(wire);
+  RC_ASSERT(o.status == parse_status::complete);
+  RC_ASSERT(o.status_code == m.status);
+  RC_ASSERT(o.reason == m.reason);
+  RC_ASSERT(o.version_minor == m.minor);
+  RC_ASSERT(o.headers == m.expected_fields());
+  const body_outcome body =
+      decode_all({o.body, o.content_length}, std::string_view(wire).substr(o.consumed));
+  RC_ASSERT(body.status == parse_status::complete);
+  RC_ASSERT(body.data == m.body);
+  RC_ASSERT(body.trailers == m.expected_trailers());
+}
+
+RC_GTEST_PROP(RoundTrip, ChunkedBodiesDecodeInPlaceToTheSameBytes, ()) {
+  message_model m;
+  m.mode = body_mode::chunked;
+  m.body = *gen::string<std::string>();
+  m.chunks = *chunking(m.body.size());
+  m.trailers = *plain_fields(3);
+  const std::string encoded = m.encoded_body();
+  const body_outcome in_place = decode_chunked_in_place(encoded, draw_cuts(encoded.size()));
+  RC_ASSERT(in_place.status == parse_status::complete);
+  RC_ASSERT(in_place.data == m.body);
+  RC_ASSERT(in_place.trailers == m.expected_trailers());
+}
+
+// ---- 2. Split invariance ----------------------------------------------------------------------
+
+RC_GTEST_PROP(SplitInvariance, RequestsGiveTheSameResultHoweverCut, ()) {
+  const std::string input = draw_any_request_input();
+  const parse_options options = draw_options();
+  const std::vector<std::size_t> cuts = draw_cuts(input.size());
+  RC_LOG() << testing::PrintToString(input) << "\n";
+  const request_outcome whole = parse_request_whole(input, options);
+  const request_outcome pieces = parse_request_pieces(input, cuts, options);
+  RC_ASSERT(pieces == whole);
+  RC_ASSERT(parse_request_pieces(input, every_byte(input.size()), options) == whole);
+}
+
+RC_GTEST_PROP(SplitInvariance, ResponsesGiveTheSameResultHoweverCut, ()) {
+  const std::string input = draw_any_response_input();
+  const parse_options options = draw_options();
+  const method request_method = *gen::element(method::get, method::head, method::connect);
+  RC_LOG() << testing::PrintToString(input) << "\n";
+  const response_outcome whole = parse_response_whole(input, request_method, options);
+  RC_ASSERT(parse_response_pieces(input, draw_cuts(input.size()), request_method, options) ==
+            whole);
+}
+
+RC_GTEST_PROP(SplitInvariance, ChunkedBodiesGiveTheSameResultHoweverCut, ()) {
+  const std::string input = draw_any_chunked_input();
+  const parse_options options = draw_options();
+  RC_LOG() << testing::PrintToString(input) << "\n";
+  const body_outcome whole = decode_chunked_whole(input, options);
+  RC_ASSERT(decode_chunked_pieces(input, draw_cuts(input.size()), options) == whole);
+  RC_ASSERT(decode_chunked_in_place(input, draw_cuts(input.size()), options) == whole);
+}
+
+RC_GTEST_PROP(SplitInvariance, EverySimdPathGivesTheScalarResult, ()) {
+  const std::string request = draw_any_request_input();
+  const std::string response = draw_any_response_input();
+  const parse_options options = draw_options();
+  const simd_path previous = active_simd_path();
+  set_simd_path(simd_path::scalar);
+  const request_outcome scalar_request = parse_request_whole(request, options);
+  const response_outcome scalar_response = parse_response_whole(response, method::get, options);
+  for (const simd_path path : supported_simd_paths()) {
+    set_simd_path(path);
+    const request_outcome r = parse_request_whole(request, options);
+    const response_outcome s = parse_response_whole(response, method::get, options);
+    set_simd_path(previous);
+    RC_ASSERT(r == scalar_request);
+    RC_ASSERT(s == scalar_response);
+  }
+  set_simd_path(previous);
+}
+
+// ---- 3. Strict prefixes are incomplete --------------------------------------------------------
+
+RC_GTEST_PROP(Prefixes, EveryStrictPrefixOfAValidRequestIsIncomplete, ()) {
+  const message_model m = draw_request();
+  const std::string head = m.head();
+  std::vector<header> storage(default_header_capacity);
+  for (std::size_t k = 0; k < head.size(); ++k) {
+    request_parser parser(storage);
+    const parse_result r = parser.parse(std::string_view(head).substr(0, k));
+    RC_ASSERT(r.status == parse_status::incomplete);
+    RC_ASSERT(r.consumed == 0U);
+  }
+  request_parser parser(storage);
+  RC_ASSERT(parser.parse(head).complete());
+  // The body too: no strict prefix of it is a complete body.
+  const std::string body = m.encoded_body();
+  const framing how = parser.request().body;
+  for (std::size_t k = 0; k < body.size(); ++k) {
+    const body_outcome o = decode_body_pieces(how, std::string_view(body).substr(0, k), {}, false);
+    RC_ASSERT(o.status == parse_status::incomplete);
+  }
+}
+
+RC_GTEST_PROP(Prefixes, EveryStrictPrefixOfAValidResponseIsIncomplete, ()) {
+  const message_model m = draw_response();
+  const std::string head = m.head();
+  std::vector<header> storage(default_header_capacity);
+  for (std::size_t k = 0; k < head.size(); ++k) {
+    response_parser parser(storage);
+    RC_ASSERT(parser.parse(std::string_view(head).substr(0, k)).status == parse_status::incomplete);
+  }
+}
+
+// ---- 4. Error offsets lie inside the input ----------------------------------------------------
+
+RC_GTEST_PROP(ErrorOffsets, RequestErrorsPointInsideTheInput, ()) {
+  const std::string input = draw_any_request_input();
+  const request_outcome o = parse_request_whole(input, draw_options());
+  if (o.status == parse_status::error) {
+    RC_LOG() << testing::PrintToString(input) << " -> " << o << "\n";
+    RC_ASSERT(o.offset < input.size());
+    RC_ASSERT(o.http_status == default_status(o.code));
+    RC_ASSERT(o.code != errc::ok);
+  }
+  RC_TAG(o.status);
+}
+
+RC_GTEST_PROP(ErrorOffsets, ResponseErrorsPointInsideTheInput, ()) {
+  const std::string input = draw_any_response_input();
+  const response_outcome o = parse_response_whole(input, method::get, draw_options());
+  if (o.status == parse_status::error) {
+    RC_LOG() << testing::PrintToString(input) << " -> " << o << "\n";
+    RC_ASSERT(o.offset < input.size());
+    RC_ASSERT(o.http_status == 502);
+  }
+}
+
+RC_GTEST_PROP(ErrorOffsets, ChunkedErrorsPointInsideTheInput, ()) {
+  const std::string input = draw_any_chunked_input();
+  const body_outcome o = decode_chunked_whole(input, draw_options());
+  if (o.status == parse_status::error) {
+    RC_LOG() << testing::PrintToString(input) << " -> " << o << "\n";
+    RC_ASSERT(o.offset < input.size());
+  }
+}
+
+}  // namespace
+}  // namespace taut::test
