@@ -12,7 +12,7 @@
 #   4. prints the table and the `ratio <input> <peer> <x>` lines.
 #
 # Usage: bash scripts/bench-parser.sh [taut-bench flags, e.g. --benchmark_filter=typical]
-# Environment: TAUT_BENCH_MIN_TIME (seconds per run, default 0.1), TAUT_BENCH_REPETITIONS
+# Environment: TAUT_BENCH_MIN_TIME (seconds per run, default 0.05), TAUT_BENCH_REPETITIONS
 # (default 5), TAUT_BENCH_CPU (core to pin to, default the last one), TAUT_BENCH_BUILD_DIR,
 # TAUT_BENCH_RESULTS_DIR, TAUT_PEERS_DIR (where the peers are built), TAUT_BENCH_JOBS (default 2).
 set -euo pipefail
@@ -21,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${TAUT_BENCH_BUILD_DIR:-$root/build/bench}
 results=${TAUT_BENCH_RESULTS_DIR:-$root/bench/results}
 jobs=${TAUT_BENCH_JOBS:-2}
-min_time=${TAUT_BENCH_MIN_TIME:-0.1}
+min_time=${TAUT_BENCH_MIN_TIME:-0.05}
 repetitions=${TAUT_BENCH_REPETITIONS:-5}
 
 log() { echo "bench-parser: $*" >&2; }
@@ -65,9 +65,9 @@ pin=()
 if command -v taskset >/dev/null; then
   cpu=${TAUT_BENCH_CPU:-$(($(nproc) - 1))}
   pin=(taskset -c "$cpu")
-  log "running taut-bench pinned to CPU $cpu (about 2 minutes)"
+  log "running taut-bench pinned to CPU $cpu (1 to 2 minutes)"
 else
-  log "running taut-bench (about 2 minutes; taskset not found, not pinned)"
+  log "running taut-bench (1 to 2 minutes; taskset not found, not pinned)"
 fi
 "${pin[@]}" "$build/bench/taut-bench" \
   --benchmark_min_time="$min_time" \
