@@ -1,0 +1,173 @@
+// The steady state allocates nothing: arming and cancelling timers, posting caller-owned tasks,
+// and moving bytes through the loop over TCP and memory pipes. Counts every operator new in the
+// process, so it lives in its own executable.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "transport_test_support.hpp"
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}
+
+void* operator new(std::size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace taut::transport;
+using taut::transport::testing::make_loop;
+using taut::transport::testing::run_until;
+
+// Counts allocations made while `work` runs.
+template <class F>
+std::size_t allocations_during(F&& work) {
+  const std::size_t before = allocations.load();
+  work();
+  return allocations.load() - before;
+}
+
+TEST(Allocation, ArmingCancellingAndFiringTimers) {
+  manual_clock clock;
+  auto loop = make_loop(&clock);
+  constexpr int count = 10000;
+  std::vector<std::unique_ptr<timer>> timers;
+  int fired = 0;
+  for (int i = 0; i < count; ++i) {
+    timers.push_back(std::make_unique<timer>(*loop, [&fired] { ++fired; }));
+  }
+  loop->reserve_timers(count);
+  const std::size_t during = allocations_during([&] {
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < count; ++i) timers[static_cast<std::size_t>(i)]->arm_in(1ms * (i % 97));
+      for (int i = 0; i < count; i += 2) timers[static_cast<std::size_t>(i)]->cancel();
+      for (int i = 0; i < count; i += 4) {
+        timers[static_cast<std::size_t>(i)]->arm_in(1ms * (i % 13));  // re-arm: keep-alive style
+      }
+      clock.advance(1s);
+      loop->run_until_idle();
+    }
+  });
+  EXPECT_EQ(during, 0u);
+  EXPECT_EQ(fired, 3 * (count / 2 + count / 4));
+}
+
+TEST(Allocation, PostingCallerOwnedTasks) {
+  auto loop = make_loop();
+  int ran = 0;
+  task work([&ran] { ++ran; });
+  loop->post(work);  // warm-up
+  loop->run_until_idle();
+  const std::size_t during = allocations_during([&] {
+    for (int i = 0; i < 1000; ++i) {
+      loop->post(work);
+      loop->run_until_idle();
+    }
+  });
+  EXPECT_EQ(during, 0u);
+  EXPECT_EQ(ran, 1001);
+}
+
+// A request/response ping-pong: the shape of keep-alive HTTP traffic.
+struct ping_pong {
+  stream client;
+  stream server;
+  std::array<char, 256> buffer{};
+  int rounds = 0;
+  bool client_waiting = false;
+
+  void start(event_loop& loop) {
+    EXPECT_FALSE(server.watch(loop, [this](readiness) { serve(); }));
+    EXPECT_FALSE(client.watch(loop, [this](readiness) { receive(); }));
+  }
+  void send() {
+    EXPECT_EQ(client.write("ping").bytes, 4u);
+    client_waiting = true;
+  }
+  void serve() {
+    while (server.readable()) {
+      const io_result got = server.read(buffer);
+      if (!got.done()) break;
+      EXPECT_EQ(server.write(std::string_view(buffer.data(), got.bytes)).bytes, got.bytes);
+    }
+  }
+  void receive() {
+    while (client.readable()) {
+      const io_result got = client.read(buffer);
+      if (!got.done()) break;
+      ++rounds;
+      client_waiting = false;
+    }
+  }
+};
+
+TEST(Allocation, MemoryPipePingPong) {
+  auto loop = make_loop();
+  auto pair = memory_pair();
+  ping_pong game{std::move(pair.first), std::move(pair.second)};
+  game.start(*loop);
+  loop->run_until_idle();
+  game.send();
+  loop->run_until_idle();  // warm-up grows the pipe buffers once
+  const std::size_t during = allocations_during([&] {
+    for (int i = 0; i < 1000; ++i) {
+      game.send();
+      loop->run_until_idle();
+    }
+  });
+  EXPECT_EQ(during, 0u);
+  EXPECT_EQ(game.rounds, 1001);
+}
+
+TEST(Allocation, TcpPingPongThroughTheLoop) {
+  auto loop = make_loop();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server);
+  auto connected = connect(server->local_address());
+  ASSERT_TRUE(connected);
+  stream accepted;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto got = server->accept();
+    if (got) accepted = std::move(*got);
+    return accepted.is_open();
+  }));
+  ping_pong game{std::move(*connected), std::move(accepted)};
+  game.start(*loop);
+  game.send();
+  ASSERT_TRUE(run_until(*loop, [&] { return !game.client_waiting; }));
+  const std::size_t during = allocations_during([&] {
+    for (int i = 0; i < 500; ++i) {
+      game.send();
+      while (game.client_waiting) loop->run_once(1000ms);
+    }
+  });
+  EXPECT_EQ(during, 0u);
+  EXPECT_EQ(game.rounds, 501);
+}
+
+}  // namespace

@@ -1,0 +1,122 @@
+// stream: one connected, non-blocking byte stream (TCP, Unix socket or memory pipe) behind one
+// concrete type, so the layers above are the same code for all three transports.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "taut/transport/address.hpp"
+#include "taut/transport/error.hpp"
+#include "taut/transport/event_loop.hpp"
+
+namespace taut::transport {
+
+namespace detail {
+struct memory_pipe;
+struct memory_access;
+}  // namespace detail
+class memory_control;
+
+/// One piece of a gathered write; same layout as struct iovec, but const.
+struct const_buffer {
+  const void* data = nullptr;
+  std::size_t size = 0;
+
+  constexpr const_buffer() noexcept = default;
+  constexpr const_buffer(const void* bytes, std::size_t count) noexcept
+      : data(bytes), size(count) {}
+  constexpr const_buffer(std::string_view text) noexcept  // NOLINT: implicit on purpose
+      : data(text.data()), size(text.size()) {}
+};
+
+/// A connected byte stream. 48 bytes and a file descriptor; it owns no buffers (the layer above
+/// brings its own, from a pool). Every operation is non-blocking and reports would_block instead of
+/// waiting; no operation throws. Move-only; closing is the destructor's job (or close()).
+///
+/// Watching: watch(loop, callback) registers the stream with `loop`; the callback runs on the loop
+/// thread when the stream becomes readable or writable. A watched stream may be moved (the watch
+/// follows it) but the loop must outlive the watch.
+class stream {
+ public:
+  stream() noexcept = default;
+  stream(stream&& other) noexcept;
+  stream& operator=(stream&& other) noexcept;
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  ~stream() { (void)close(); }
+
+  /// Takes ownership of a connected socket (made non-blocking here).
+  static result<stream> adopt(int fd, transport_kind kind) noexcept;
+
+  [[nodiscard]] bool is_open() const noexcept { return handle_.fd >= 0 || pipe_ != nullptr; }
+  [[nodiscard]] transport_kind kind() const noexcept {
+    return static_cast<transport_kind>(handle_.kind);
+  }
+  /// The socket's descriptor, or -1 for memory pipes.
+  [[nodiscard]] int native_handle() const noexcept { return handle_.fd; }
+
+  /// Delivers readiness changes to `on_ready` on `loop`'s thread, starting with the current state.
+  std::error_code watch(event_loop& loop, ready_callback on_ready) noexcept;
+  void unwatch() noexcept;
+  [[nodiscard]] bool watched() const noexcept { return handle_.loop != nullptr; }
+  /// Whether a read may make progress (data, EOF or an error to report). A hint kept from the last
+  /// notification and the last operation: true until a read returns would_block.
+  [[nodiscard]] bool readable() const noexcept;
+  /// Whether a write may make progress; true until a write returns would_block or comes up short.
+  [[nodiscard]] bool writable() const noexcept;
+
+  /// Reads up to `into.size()` bytes.
+  io_result read(std::span<char> into) noexcept;
+  /// Writes a prefix of `bytes` (maybe all, maybe none: would_block). Never raises SIGPIPE.
+  io_result write(std::string_view bytes) noexcept;
+  /// Gathered write (sendmsg): a prefix of the concatenated parts. Never raises SIGPIPE.
+  io_result writev(std::span<const const_buffer> parts) noexcept;
+  /// Sends `count` bytes of `file_fd` starting at `offset` without copying them through user space
+  /// (sendfile(2) for sockets; a read into the pipe for memory streams); advances `offset` by what
+  /// was sent. A socket whose peer is gone raises SIGPIPE here, so a server ignores SIGPIPE
+  /// (ignore_sigpipe()).
+  io_result sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept;
+
+  /// Half-close: the peer reads EOF after the bytes already written; this side can still read.
+  std::error_code shutdown_write() noexcept;
+  /// Abortive close: TCP sends a reset (the peer's next call fails with ECONNRESET) and drops
+  /// unsent data; a memory pipe does the same. For Unix sockets it is an ordinary close (the peer
+  /// sees ECONNRESET only if bytes it sent were left unread).
+  void abort() noexcept;
+  /// Closes (unwatching first). Like TCP, closing with received bytes left unread makes the kernel
+  /// (and the memory pipe) send a reset instead of EOF: drain or half-close first to avoid it.
+  std::error_code close() noexcept;
+
+  /// After connect(): success once the stream is writable, or why the connection failed.
+  [[nodiscard]] std::error_code connect_error() const noexcept;
+  [[nodiscard]] result<address> peer_address() const noexcept;
+  [[nodiscard]] result<address> local_address() const noexcept;
+  /// TCP_NODELAY (accepted TCP streams have it already when the listener asked for it).
+  std::error_code set_no_delay(bool on) noexcept;
+  [[nodiscard]] result<bool> no_delay() const noexcept;
+
+  /// Fault injection and inspection for memory streams; an invalid control for the others.
+  [[nodiscard]] memory_control memory() const noexcept;
+
+ private:
+  friend class listener;
+  friend struct detail::memory_access;
+  friend result<stream> connect(const address& to) noexcept;
+  void take(stream& other) noexcept;
+
+  detail::io_handle handle_;
+  detail::memory_pipe* pipe_ = nullptr;
+};
+
+/// Opens a non-blocking connection. A TCP connect to loopback usually completes later: wait until
+/// the stream is writable, then check connect_error(). Unix connects complete at once (or fail
+/// with EAGAIN when the listener's backlog is full).
+[[nodiscard]] result<stream> connect(const address& to) noexcept;
+
+/// Sets SIGPIPE to SIG_IGN for the process (what every server does; see stream::sendfile).
+void ignore_sigpipe() noexcept;
+
+}  // namespace taut::transport

@@ -1,0 +1,339 @@
+#include "taut/transport/stream.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstddef>
+
+#include "loop_access.hpp"
+#include "memory_state.hpp"
+#include "taut/transport/memory.hpp"
+
+namespace taut::transport {
+
+static_assert(sizeof(stream) <= 48, "a stream is meant to stay a few dozen bytes");
+static_assert(sizeof(const_buffer) == sizeof(iovec) &&
+                  offsetof(const_buffer, data) == offsetof(iovec, iov_base) &&
+                  offsetof(const_buffer, size) == offsetof(iovec, iov_len),
+              "const_buffer must be layout-compatible with iovec");
+
+namespace {
+
+constexpr readiness readable_bit = readiness::readable;
+constexpr readiness writable_bit = readiness::writable;
+
+std::size_t total_size(std::span<const const_buffer> parts) noexcept {
+  std::size_t total = 0;
+  for (const const_buffer& part : parts) total += part.size;
+  return total;
+}
+
+}  // namespace
+
+stream::stream(stream&& other) noexcept {
+  take(other);
+}
+
+stream& stream::operator=(stream&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    take(other);
+  }
+  return *this;
+}
+
+void stream::take(stream& other) noexcept {
+  handle_ = other.handle_;
+  pipe_ = other.pipe_;
+  if (handle_.loop != nullptr) {
+    if (pipe_ != nullptr) {
+      pipe_->end[handle_.side].event.target = &handle_;
+    } else {
+      detail::loop_access::move_fd(*handle_.loop, other.handle_, handle_);
+    }
+  }
+  other.handle_ = detail::io_handle{};
+  other.pipe_ = nullptr;
+}
+
+result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
+  if (fd < 0) return errno_code(EBADF);
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno_code(errno);
+  stream made;
+  made.handle_.fd = fd;
+  made.handle_.kind = static_cast<std::uint8_t>(kind);
+  return made;
+}
+
+// ---- watching -------------------------------------------------------------------------------
+
+std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcept {
+  if (!is_open()) return errc::not_connected;
+  unwatch();
+  handle_.on_ready = on_ready;
+  handle_.loop = &loop;
+  if (pipe_ != nullptr) {
+    pipe_->watch(handle_.side, handle_);
+    return {};
+  }
+  if (auto ec = detail::loop_access::add_fd(loop, handle_, detail::stream_events)) {
+    handle_.loop = nullptr;
+    handle_.on_ready = {};
+    return ec;
+  }
+  return {};
+}
+
+void stream::unwatch() noexcept {
+  if (handle_.loop == nullptr) return;
+  if (pipe_ != nullptr) {
+    pipe_->unwatch(handle_.side);
+  } else {
+    detail::loop_access::remove_fd(*handle_.loop, handle_);
+  }
+  handle_.loop = nullptr;
+  handle_.on_ready = {};
+}
+
+bool stream::readable() const noexcept {
+  if (pipe_ != nullptr) return pipe_->readable(handle_.side);
+  return has(handle_.ready, readable_bit);
+}
+
+bool stream::writable() const noexcept {
+  if (pipe_ != nullptr) return pipe_->writable(handle_.side);
+  return has(handle_.ready, writable_bit);
+}
+
+// ---- I/O ------------------------------------------------------------------------------------
+
+io_result stream::read(std::span<char> into) noexcept {
+  if (pipe_ != nullptr) return pipe_->read(handle_.side, into);
+  if (handle_.fd < 0) return io_result::failure(ENOTCONN);
+  for (;;) {
+    const ssize_t got = ::read(handle_.fd, into.data(), into.size());
+    if (got > 0) {
+      // A short read drained the socket: data arriving later raises a new edge, so the next
+      // read can wait for it instead of costing a system call to learn EAGAIN. Not once the peer
+      // has shut down, whose EOF was announced already and will not be announced again.
+      if (static_cast<std::size_t>(got) < into.size() && !has(handle_.ready, readiness::hangup)) {
+        handle_.ready &= ~readable_bit;
+      }
+      return io_result::transferred(static_cast<std::size_t>(got));
+    }
+    if (got == 0) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      handle_.ready &= ~readable_bit;
+      return io_result::blocked();
+    }
+    return io_result::failure(errno);
+  }
+}
+
+io_result stream::write(std::string_view bytes) noexcept {
+  if (pipe_ != nullptr) {
+    const const_buffer part(bytes.data(), bytes.size());
+    return pipe_->writev(handle_.side, std::span<const const_buffer>(&part, 1));
+  }
+  if (handle_.fd < 0) return io_result::failure(ENOTCONN);
+  for (;;) {
+    const ssize_t sent = ::send(handle_.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent >= 0) {
+      // A short write filled the socket buffer; the kernel signals an edge once room returns.
+      if (static_cast<std::size_t>(sent) < bytes.size()) handle_.ready &= ~writable_bit;
+      return io_result::transferred(static_cast<std::size_t>(sent));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      handle_.ready &= ~writable_bit;
+      return io_result::blocked();
+    }
+    return io_result::failure(errno);
+  }
+}
+
+io_result stream::writev(std::span<const const_buffer> parts) noexcept {
+  if (pipe_ != nullptr) return pipe_->writev(handle_.side, parts);
+  if (handle_.fd < 0) return io_result::failure(ENOTCONN);
+  if (parts.size() > IOV_MAX) parts = parts.first(IOV_MAX);
+  msghdr message{};
+  // sendmsg only reads the vector; iovec merely lacks the const.
+  message.msg_iov = const_cast<iovec*>(reinterpret_cast<const iovec*>(parts.data()));
+  message.msg_iovlen = parts.size();
+  for (;;) {
+    const ssize_t sent = ::sendmsg(handle_.fd, &message, MSG_NOSIGNAL);
+    if (sent >= 0) {
+      if (static_cast<std::size_t>(sent) < total_size(parts)) handle_.ready &= ~writable_bit;
+      return io_result::transferred(static_cast<std::size_t>(sent));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      handle_.ready &= ~writable_bit;
+      return io_result::blocked();
+    }
+    return io_result::failure(errno);
+  }
+}
+
+io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
+  if (pipe_ != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
+  if (handle_.fd < 0) return io_result::failure(ENOTCONN);
+  for (;;) {
+    off_t position = static_cast<off_t>(offset);
+    const ssize_t sent = ::sendfile(handle_.fd, file_fd, &position, count);
+    if (sent >= 0) {
+      offset = static_cast<std::uint64_t>(position);
+      return io_result::transferred(static_cast<std::size_t>(sent));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      handle_.ready &= ~writable_bit;
+      return io_result::blocked();
+    }
+    return io_result::failure(errno);
+  }
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+std::error_code stream::shutdown_write() noexcept {
+  if (pipe_ != nullptr) {
+    pipe_->shutdown_write(handle_.side);
+    return {};
+  }
+  if (handle_.fd < 0) return errc::not_connected;
+  if (::shutdown(handle_.fd, SHUT_WR) != 0) return errno_code(errno);
+  return {};
+}
+
+void stream::abort() noexcept {
+  if (pipe_ != nullptr) {
+    unwatch();
+    pipe_->close(handle_.side, true);
+    pipe_ = nullptr;
+    handle_ = detail::io_handle{};
+    return;
+  }
+  if (handle_.fd >= 0 && kind() == transport_kind::tcp) {
+    // SO_LINGER with a zero timeout turns close() into a reset.
+    const linger abortive{1, 0};
+    ::setsockopt(handle_.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
+  }
+  (void)close();
+}
+
+std::error_code stream::close() noexcept {
+  unwatch();
+  std::error_code ec;
+  if (pipe_ != nullptr) {
+    pipe_->close(handle_.side, false);
+    pipe_ = nullptr;
+  } else if (handle_.fd >= 0) {
+    // On Linux the descriptor is gone even when close() reports EINTR: never retry.
+    if (::close(handle_.fd) != 0 && errno != EINTR) ec = errno_code(errno);
+  }
+  handle_ = detail::io_handle{};
+  return ec;
+}
+
+// ---- information ----------------------------------------------------------------------------
+
+std::error_code stream::connect_error() const noexcept {
+  if (pipe_ != nullptr) return {};
+  if (handle_.fd < 0) return errc::not_connected;
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(handle_.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) {
+    return errno_code(errno);
+  }
+  return error != 0 ? errno_code(error) : std::error_code{};
+}
+
+result<address> stream::peer_address() const noexcept {
+  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (handle_.fd < 0) return errc::not_connected;
+  sockaddr_storage storage{};
+  socklen_t size = sizeof storage;
+  if (::getpeername(handle_.fd, reinterpret_cast<sockaddr*>(&storage), &size) != 0) {
+    return errno_code(errno);
+  }
+  return address::from_sockaddr(reinterpret_cast<const sockaddr*>(&storage), size);
+}
+
+result<address> stream::local_address() const noexcept {
+  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (handle_.fd < 0) return errc::not_connected;
+  sockaddr_storage storage{};
+  socklen_t size = sizeof storage;
+  if (::getsockname(handle_.fd, reinterpret_cast<sockaddr*>(&storage), &size) != 0) {
+    return errno_code(errno);
+  }
+  return address::from_sockaddr(reinterpret_cast<const sockaddr*>(&storage), size);
+}
+
+std::error_code stream::set_no_delay(bool on) noexcept {
+  if (kind() != transport_kind::tcp) return errc::not_supported;
+  const int value = on ? 1 : 0;
+  if (::setsockopt(handle_.fd, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value) != 0) {
+    return errno_code(errno);
+  }
+  return {};
+}
+
+result<bool> stream::no_delay() const noexcept {
+  if (kind() != transport_kind::tcp) return errc::not_supported;
+  int value = 0;
+  socklen_t size = sizeof value;
+  if (::getsockopt(handle_.fd, IPPROTO_TCP, TCP_NODELAY, &value, &size) != 0) {
+    return errno_code(errno);
+  }
+  return value != 0;
+}
+
+memory_control stream::memory() const noexcept {
+  if (pipe_ == nullptr) return {};
+  return memory_control(pipe_, handle_.side);
+}
+
+// ---- free functions -------------------------------------------------------------------------
+
+result<stream> connect(const address& to) noexcept {
+  transport_kind kind = to.transport();
+  if (kind == transport_kind::memory) return errc::not_supported;  // dial the listener instead
+  if (kind == transport_kind::none) return errc::empty_address;
+  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(errno);
+  if (kind == transport_kind::tcp) {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  }
+  // EINTR, like EINPROGRESS, leaves the connection completing in the background.
+  const int rc = ::connect(fd, to.sockaddr_data(), to.sockaddr_size());
+  if (rc != 0 && errno != EINPROGRESS && errno != EINTR) {
+    const int error = errno;
+    ::close(fd);
+    return errno_code(error);
+  }
+  stream made;
+  made.handle_.fd = fd;
+  made.handle_.kind = static_cast<std::uint8_t>(kind);
+  if (rc != 0) made.handle_.ready = readiness::none;  // connecting: writable once connected
+  return made;
+}
+
+void ignore_sigpipe() noexcept {
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace taut::transport
