@@ -1,0 +1,437 @@
+// The sans-I/O HTTP/1.1 server connection: bytes and the current time in; bytes out, handler calls,
+// and what it wants next (read, write, close, a deadline). No sockets, no clock, no threads inside,
+// so every behaviour (keep-alive, pipelining, 100-continue, timeouts, errors) is a plain call.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "taut/buffer_pool.hpp"
+#include "taut/date_cache.hpp"
+#include "taut/message.hpp"
+
+namespace taut {
+
+class connection;
+class connection_context;
+namespace detail {
+struct connection_state;
+struct response_slot;
+struct out_block;
+/// A queue of output blocks borrowed from the buffer pool.
+struct out_chain {
+  out_block* head = nullptr;
+  out_block* tail = nullptr;
+};
+}  // namespace detail
+
+/// Limits and timeouts of a connection, with defaults safe for a public server. Set the fields
+/// you need and pass the struct to connection_context; every connection of that context uses it.
+struct connection_options {
+  using duration = std::chrono::milliseconds;
+
+  /// Request-line (414), header section (431), field count (431), chunk extensions, leniencies.
+  /// Defaults: 8 KiB, 32 KiB, 100 fields, 1 KiB, strict.
+  parse_options parse{};
+  /// Largest request body a handler receives, buffered or streamed; 413 beyond. A handler may
+  /// raise or lower it per request (server_request::set_body_limit) in on_head.
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  /// Body bytes the connection reads and throws away to stay alive after a handler answered
+  /// without reading the body; beyond that it closes instead.
+  std::uint64_t max_discard_bytes = 256 * 1024;
+  /// Requests served on one connection; the last one is answered with `Connection: close`.
+  /// 0 means no limit.
+  std::uint32_t max_requests = 1000;
+  /// Responses pending (handled or being handled, not yet fully written) before the connection
+  /// stops reading further pipelined requests. At least 1, at most 1024.
+  std::uint16_t max_pipeline_depth = 16;
+  /// Queued output bytes above which the connection stops reading further requests (a client
+  /// that pipelines and never reads cannot make the server buffer without bound).
+  std::size_t max_output_bytes = 64 * 1024;
+
+  /// Time to receive a whole request head: from the first byte of a request on a keep-alive
+  /// connection, from the connection's start for its first request (slowloris). 408 if some
+  /// bytes came, silent close otherwise.
+  duration header_timeout = std::chrono::seconds(10);
+  /// For a buffered body, time to receive all of it after the head; for a streamed or discarded
+  /// body, the longest wait for the next body bytes. 408 (buffered) then close.
+  duration body_timeout = std::chrono::seconds(30);
+  /// Time a keep-alive connection may sit with nothing to do before it is closed.
+  duration idle_timeout = std::chrono::seconds(60);
+  /// Time the connection waits for the peer to accept output (no write progress); then it closes.
+  duration write_timeout = std::chrono::seconds(30);
+  /// After the last response of a closing connection is flushed and the write side shut down,
+  /// time spent reading and discarding what the peer still sends, so that a reset does not
+  /// destroy the response in flight (RFC 9112 section 9.6).
+  duration linger_timeout = std::chrono::seconds(2);
+
+  /// Value of a `Server` header on every response; empty (the default) sends none.
+  std::string_view server_name{};
+};
+
+/// How a handler wants a request body delivered; on_head() decides it before any body byte is
+/// read, so it is also the answer to `Expect: 100-continue`.
+enum class body_mode : std::uint8_t {
+  buffer,   // read it whole first; on_request() sees server_request::body(). Sends 100 Continue.
+  stream,   // on_request() is called at once; attach a body_sink to receive the body in pieces.
+            // 100 Continue is sent only if a sink is attached.
+  discard,  // on_request() is called at once; the body is read and dropped (or the connection
+            // is closed after the response if it is too large or the client awaits 100 Continue)
+};
+
+/// Receives a streamed request body. It belongs to the handler and must stay alive until one of
+/// its end calls, or until the response is finished (which detaches it).
+class body_sink {
+ public:
+  /// A piece of body, valid during the call.
+  virtual void on_body_data(std::string_view piece) = 0;
+  /// The body ended; chunked trailer fields (valid during the call) or none.
+  virtual void on_body_end(std::span<const header> trailers) = 0;
+  /// The body did not end well: a taut::errc framing error, std::errc::message_size (over the
+  /// limit), std::errc::timed_out, or std::errc::connection_aborted (peer gone, connection shut).
+  virtual void on_body_error(std::error_code error) = 0;
+
+ protected:
+  ~body_sink() = default;
+};
+
+/// Takes over a connection that switched protocols (101) or became a tunnel (2xx to CONNECT),
+/// the way Go's Hijacker does. The connection itself never calls it: its owner does, through
+/// connection::take_over(), passing the byte stream it owns (for taut's server, the transport
+/// stream), which the handler then reads and writes directly.
+class upgrade_handler {
+ public:
+  /// `leftover` holds bytes the client sent after the request that the connection had already
+  /// read (valid during the call); `stream` is what the owner passed to take_over().
+  virtual void on_upgrade(std::string_view leftover, void* stream) = 0;
+
+ protected:
+  ~upgrade_handler() = default;
+};
+
+/// A request as a handler sees it. Every view (target, headers, body, trailers) points into the
+/// connection's buffers and is valid only during the handler call that received it: copy what a
+/// late (asynchronous) response needs.
+class server_request {
+ public:
+  [[nodiscard]] const taut::request& head() const noexcept { return head_; }
+  [[nodiscard]] taut::method method() const noexcept { return head_.method; }
+  [[nodiscard]] std::string_view method_name() const noexcept { return head_.method_name; }
+  [[nodiscard]] std::string_view target() const noexcept { return head_.target; }
+  [[nodiscard]] int version_minor() const noexcept { return head_.version_minor; }
+  [[nodiscard]] std::string_view host() const noexcept { return head_.host; }
+  [[nodiscard]] std::span<const header> headers() const noexcept { return head_.headers; }
+  /// The first field named `name` (ASCII case-insensitive), or nullptr.
+  [[nodiscard]] const header* find_header(std::string_view name) const noexcept;
+  /// The value of the first field named `name`, or an empty view.
+  [[nodiscard]] std::string_view header_value(std::string_view name) const noexcept {
+    const header* field = find_header(name);
+    return field != nullptr ? field->value : std::string_view{};
+  }
+  /// Whether the request arrived with a body (Content-Length above 0, or chunked).
+  [[nodiscard]] bool has_body() const noexcept;
+  [[nodiscard]] const taut::framing& body_framing() const noexcept { return head_.body; }
+  /// 1 for the first request on the connection, 2 for the next, ...
+  [[nodiscard]] std::uint32_t sequence() const noexcept { return sequence_; }
+
+  /// The whole body, in on_request() after body_mode::buffer; empty otherwise.
+  [[nodiscard]] std::string_view body() const noexcept { return body_; }
+  /// Trailer fields of a buffered chunked body.
+  [[nodiscard]] std::span<const header> trailers() const noexcept { return trailers_; }
+
+  /// In on_head(): the largest body accepted for this request (413 beyond).
+  void set_body_limit(std::uint64_t bytes) noexcept { body_limit_ = bytes; }
+  [[nodiscard]] std::uint64_t body_limit() const noexcept { return body_limit_; }
+  /// In on_request() after body_mode::stream: deliver the body to `sink`. Returns false when
+  /// streaming is not possible now (wrong mode, or no body).
+  bool stream_body(body_sink& sink) noexcept;
+
+  /// A pointer the handler layer may carry from on_head() to on_request() (a matched route).
+  void set_user_data(void* data) noexcept { user_data_ = data; }
+  [[nodiscard]] void* user_data() const noexcept { return user_data_; }
+
+ private:
+  friend class connection;
+  taut::request head_{};
+  std::string_view body_{};
+  std::span<const header> trailers_{};
+  body_sink* sink_ = nullptr;
+  void* user_data_ = nullptr;
+  std::uint64_t body_limit_ = 0;
+  std::uint32_t sequence_ = 0;
+  bool may_stream_ = false;
+};
+
+/// Writes one response. A movable handle: a handler may answer inside on_request() or keep the
+/// writer and finish later (from the connection's thread; the server marshals other threads).
+/// Responses to pipelined requests leave in request order whatever order they finish in.
+///
+/// Order of calls: set_status() (default 200), add_header()..., then either send(body), or
+/// begin() / begin(length), write()..., finish(trailers). Framing headers (Content-Length,
+/// Transfer-Encoding), Date and Connection are the connection's: add_header() refuses them.
+/// A writer dropped unfinished answers 500 if nothing was written, finishes an empty body if only
+/// headers were, and otherwise closes the connection so the client sees the body cut short.
+/// Every call returns false (and does nothing) once the response is finished or the connection
+/// is gone. A writer must not outlive its connection (see connection::outstanding_writers()).
+class response_writer {
+ public:
+  response_writer() noexcept = default;
+  response_writer(response_writer&& other) noexcept;
+  response_writer& operator=(response_writer&& other) noexcept;
+  response_writer(const response_writer&) = delete;
+  response_writer& operator=(const response_writer&) = delete;
+  ~response_writer();
+
+  /// Whether this writer still refers to an unfinished response.
+  [[nodiscard]] bool valid() const noexcept;
+  /// Whether body bytes are dropped: the request was HEAD, or the status forbids content (1xx,
+  /// 204, 304). Content-Length is still sent for HEAD.
+  [[nodiscard]] bool body_suppressed() const noexcept;
+
+  /// 200..599; before any header is added.
+  bool set_status(int status) noexcept;
+  /// A field for the head, written straight into the output. Names must be tokens and values
+  /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
+  /// response instead of being copied.
+  bool add_header(std::string_view name, std::string_view value) noexcept;
+  /// The whole body with a Content-Length; finishes the response.
+  bool send(std::string_view body) noexcept;
+  /// set_status, a Content-Type (if not empty), send.
+  bool send(int status, std::string_view body, std::string_view content_type = {}) noexcept;
+  /// Ends the head for a body of unknown length: chunked for HTTP/1.1, until close for HTTP/1.0.
+  bool begin() noexcept;
+  /// Ends the head for a body of exactly `content_length` bytes.
+  bool begin(std::uint64_t content_length) noexcept;
+  /// A piece of body after begin(); false if it would exceed the declared length.
+  bool write(std::string_view piece) noexcept;
+  /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
+  /// head with an empty body. A Content-Length body not fully written closes the connection.
+  bool finish(std::span<const header> trailers = {}) noexcept;
+  /// An interim 1xx response (103 Early Hints, ...) before the final one; not 100 or 101.
+  bool send_informational(int status, std::span<const header> fields = {}) noexcept;
+  /// Ends a 101 answer to an Upgrade request (set_status(101), add Upgrade and
+  /// `Connection: upgrade`) or a 2xx answer to CONNECT: no framing headers, and once the head and
+  /// everything before it is written, the connection's owner hands the stream to `handler`.
+  /// Only for a request without a body.
+  bool upgrade(upgrade_handler& handler) noexcept;
+  /// Answer with `Connection: close` (if the head is not written yet) and close after this.
+  void close_after() noexcept;
+
+ private:
+  friend class connection;
+  response_writer(connection* owner, std::uint16_t slot, std::uint32_t generation) noexcept;
+  detail::response_slot* slot() const noexcept;
+  void release() noexcept;
+
+  connection* conn_ = nullptr;
+  std::uint32_t generation_ = 0;
+  std::uint16_t slot_ = 0;
+};
+
+/// What a connection calls: implemented by the router layer, or directly.
+class request_handler {
+ public:
+  virtual ~request_handler() = default;
+  /// Called when a request head is complete, before any body byte is read: decide how the body
+  /// is delivered (and whether it is wanted at all). Views are valid during the call.
+  virtual body_mode on_head(server_request& request) {
+    static_cast<void>(request);
+    return body_mode::buffer;
+  }
+  /// Called once per request: after the whole body for body_mode::buffer, right after on_head()
+  /// otherwise. Answer through `response`, now or later. An exception escaping it answers 500
+  /// (if nothing was written) and closes the connection after the responses before it.
+  virtual void on_request(server_request& request, response_writer response) = 0;
+};
+
+/// What the connections of one thread share: options, buffer pool, Date cache, handler, and a
+/// free list of the per-request working state (parser, header array, response queue) that a
+/// connection borrows only while it has work. Not thread-safe; it must outlive its connections.
+class connection_context {
+ public:
+  connection_context(request_handler& handler, buffer_pool& pool, date_cache& date,
+                     const connection_options& options = {});
+  ~connection_context();
+  connection_context(const connection_context&) = delete;
+  connection_context& operator=(const connection_context&) = delete;
+
+  [[nodiscard]] const connection_options& options() const noexcept { return options_; }
+  [[nodiscard]] buffer_pool& pool() const noexcept { return *pool_; }
+  [[nodiscard]] date_cache& date() const noexcept { return *date_; }
+  [[nodiscard]] request_handler& handler() const noexcept { return *handler_; }
+  /// Bytes of one connection's working state (borrowed while it has a request in flight).
+  [[nodiscard]] std::size_t state_bytes() const noexcept { return state_pool_.block_size(); }
+  /// Working states lent out now.
+  [[nodiscard]] std::size_t states_in_use() const noexcept { return state_pool_.in_use(); }
+
+ private:
+  friend class connection;
+  connection_options options_;
+  request_handler* handler_;
+  buffer_pool* pool_;
+  date_cache* date_;
+  std::size_t header_slots_;
+  block_pool state_pool_;
+};
+
+/// What a connection wants from its owner next. Query it after every call.
+struct connection_wants {
+  bool read = false;            // read into read_buffer() (or call receive())
+  bool write = false;           // output() has bytes to send
+  bool shutdown_write = false;  // output done: shut down the write side (repeating is harmless)
+  bool close = false;           // close the stream now; the connection is finished
+  bool upgrade = false;         // call take_over(): the stream now belongs to an upgrade_handler
+  /// Call on_timer() at or after this time; time_point::max() when nothing is timed.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+/// One HTTP/1.1 server connection. The owner moves bytes between it and a stream:
+///
+///     while (!wants().close) {
+///       if (wants().read)  n = read(fd, read_buffer()); commit_read(n, now) or receive_eof(now)
+///       if (wants().write) n = write(fd, output());      commit_write(n, now)
+///       if (wants().shutdown_write) shutdown(fd, SHUT_WR);
+///       if (now >= wants().deadline) on_timer(now);
+///     }
+///
+/// It holds no buffer while idle (about 150 bytes in all): the input and output blocks and the
+/// working state are borrowed when bytes arrive and given back when the connection goes idle.
+class connection {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// A new connection at time `now` (the first request's header timeout starts here).
+  connection(connection_context& context, time_point now) noexcept;
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Where to put received bytes; empty when the connection does not want to read.
+  [[nodiscard]] std::span<char> read_buffer() noexcept;
+  /// `bytes` were written into read_buffer().
+  void commit_read(std::size_t bytes, time_point now) noexcept;
+  /// Copies in as much of `bytes` as the connection takes now and returns that count; offer the
+  /// rest again when wants().read.
+  std::size_t receive(std::string_view bytes, time_point now) noexcept;
+  /// The peer shut down its write side (read returned 0).
+  void receive_eof(time_point now) noexcept;
+
+  /// The next bytes to send (the first of possibly several pieces).
+  [[nodiscard]] std::string_view output() const noexcept;
+  /// Fills `pieces` with the queued output in order (for writev); returns the count used.
+  std::size_t output(std::span<std::string_view> pieces) const noexcept;
+  /// `bytes` of output were sent.
+  void commit_write(std::size_t bytes, time_point now) noexcept;
+
+  /// Time has passed; handles every deadline at or before `now`.
+  void on_timer(time_point now) noexcept;
+  /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
+  /// finished and answered with `Connection: close`, and nothing more is read.
+  void begin_shutdown(time_point now) noexcept;
+  /// The stream failed (reset) or the owner gives up: drops everything; streaming sinks get
+  /// connection_aborted and outstanding writers become invalid.
+  void abort() noexcept;
+  /// After wants().upgrade: calls the upgrade_handler with the leftover bytes and `stream`, and
+  /// leaves the connection inert (it no longer wants anything; the stream is the handler's).
+  void take_over(void* stream) noexcept;
+
+  [[nodiscard]] connection_wants wants() const noexcept;
+  /// Requests whose heads were parsed on this connection.
+  [[nodiscard]] std::uint32_t requests() const noexcept { return requests_; }
+  /// Response writers still held by handlers. The owner keeps the connection object alive (it
+  /// may be closed) until this is 0.
+  [[nodiscard]] std::uint32_t outstanding_writers() const noexcept { return writers_; }
+  /// Whether the connection holds no buffer and no working state.
+  [[nodiscard]] bool holds_nothing() const noexcept;
+  /// Output bytes queued, including responses waiting behind an unfinished one.
+  [[nodiscard]] std::size_t queued_output() const noexcept { return queued_; }
+
+ private:
+  friend class response_writer;
+  friend class server_request;
+  enum class life : std::uint8_t { open, closing, lingering, upgrading, detached, closed };
+  enum class reading : std::uint8_t { head, body, stopped };
+
+  using out_block = detail::out_block;
+  using out_chain = detail::out_chain;
+
+  // Processing.
+  void process() noexcept;
+  bool step() noexcept;
+  bool may_start_request() const noexcept;
+  bool parse_head() noexcept;
+  bool dispatch(std::size_t head_size) noexcept;
+  void call_handler(std::uint16_t index) noexcept;
+  bool read_body() noexcept;
+  void end_body() noexcept;
+  void fail_body(std::error_code error, int status) noexcept;
+  void stop_reading() noexcept;
+  void settle() noexcept;
+  void close_now() noexcept;
+  [[nodiscard]] bool idle() const noexcept;
+  [[nodiscard]] bool want_read() const noexcept;
+  [[nodiscard]] time_point read_deadline() const noexcept;
+
+  // Buffers.
+  bool ensure_state() noexcept;
+  void release_state() noexcept;
+  bool ensure_input() noexcept;
+  void release_input() noexcept;
+  void make_room() noexcept;
+  void relocate_message() noexcept;
+  bool grow_input(std::size_t capacity) noexcept;
+  bool spill_body() noexcept;
+  bool append_body(std::string_view data) noexcept;
+  out_block* new_block() noexcept;
+  bool append(out_chain& chain, std::string_view bytes) noexcept;
+  void drop_chain(out_chain& chain) noexcept;
+  void splice(out_chain& chain) noexcept;
+
+  // The response queue.
+  detail::response_slot* push_slot() noexcept;
+  detail::response_slot* slot_at(std::uint16_t index, std::uint32_t generation) noexcept;
+  std::uint16_t index_of(const detail::response_slot& slot) const noexcept;
+  out_chain& target(detail::response_slot& slot) noexcept;
+  bool write_status_line(detail::response_slot& slot) noexcept;
+  bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
+  bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
+  void queue_error(int status) noexcept;
+  void write_continue(detail::response_slot& slot) noexcept;
+  void finish_slot(detail::response_slot& slot) noexcept;
+  void advance_front() noexcept;
+  void drop_slots_after_front() noexcept;
+  void abandon(detail::response_slot& slot, bool unwinding) noexcept;
+  void after_writer_call() noexcept;
+
+  connection_context* ctx_;
+  detail::connection_state* st_ = nullptr;
+  char* in_ = nullptr;
+  std::uint32_t in_cap_ = 0;
+  std::uint32_t msg_begin_ = 0;  // first byte still needed (the current head's start)
+  std::uint32_t in_begin_ = 0;   // first byte not yet consumed
+  std::uint32_t in_end_ = 0;     // end of received bytes
+  out_chain out_{};
+  std::size_t queued_ = 0;
+  time_point now_;
+  time_point read_since_;   // start of the current read timer (head, body, idle or linger)
+  time_point write_since_;  // last write progress, or when output became pending
+  upgrade_handler* upgrade_ = nullptr;
+  std::uint32_t requests_ = 0;
+  std::uint32_t writers_ = 0;
+  std::uint32_t generation_ = 0;
+  life life_ = life::open;
+  reading reading_ = reading::head;
+  bool in_heap_ = false;
+  bool peer_eof_ = false;
+  bool shutdown_ = false;
+  bool processing_ = false;
+  bool idle_ = false;
+  bool writing_ = false;
+  bool broken_ = false;  // the pool ran dry mid-response: close
+};
+
+}  // namespace taut

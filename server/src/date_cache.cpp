@@ -1,0 +1,86 @@
+#include "taut/date_cache.hpp"
+
+namespace taut {
+
+namespace {
+
+void put2(char* out, unsigned value) noexcept {
+  out[0] = static_cast<char>('0' + value / 10);
+  out[1] = static_cast<char>('0' + value % 10);
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras that start on
+/// March 1st so that the leap day is the last day of a year.
+void civil_from_days(std::int64_t days, std::int64_t& year, unsigned& month,
+                     unsigned& day) noexcept {
+  days += 719468;  // days from 0000-03-01 to 1970-01-01
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto day_of_era = static_cast<unsigned>(days - era * 146097);  // [0, 146096]
+  const unsigned year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) /
+      365;  // [0, 399]
+  const unsigned day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const unsigned month_from_march = (5 * day_of_year + 2) / 153;  // [0, 11]
+  day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+  month = month_from_march < 10 ? month_from_march + 3 : month_from_march - 9;
+  year = static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0);
+}
+
+}  // namespace
+
+void date_cache::format(std::int64_t seconds, char* out) noexcept {
+  static constexpr char weekdays[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday
+  static constexpr char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  std::int64_t days = seconds / 86400;
+  std::int64_t second_of_day = seconds % 86400;
+  if (second_of_day < 0) {
+    second_of_day += 86400;
+    --days;
+  }
+  std::int64_t year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  civil_from_days(days, year, month, day);
+  const auto weekday = static_cast<unsigned>(((days % 7) + 7) % 7);
+  // IMF-fixdate = day-name "," SP date1 SP time-of-day SP GMT (RFC 9110 section 5.6.7)
+  out[0] = weekdays[weekday * 3];
+  out[1] = weekdays[weekday * 3 + 1];
+  out[2] = weekdays[weekday * 3 + 2];
+  out[3] = ',';
+  out[4] = ' ';
+  put2(out + 5, day);
+  out[7] = ' ';
+  out[8] = months[(month - 1) * 3];
+  out[9] = months[(month - 1) * 3 + 1];
+  out[10] = months[(month - 1) * 3 + 2];
+  out[11] = ' ';
+  // Years outside 0000-9999 cannot be written in four digits; clamp rather than overflow.
+  const auto y = static_cast<unsigned>(year < 0 ? 0 : (year > 9999 ? 9999 : year));
+  put2(out + 12, y / 100);
+  put2(out + 14, y % 100);
+  out[16] = ' ';
+  const auto s = static_cast<unsigned>(second_of_day);
+  put2(out + 17, s / 3600);
+  out[19] = ':';
+  put2(out + 20, s / 60 % 60);
+  out[22] = ':';
+  put2(out + 23, s % 60);
+  out[25] = ' ';
+  out[26] = 'G';
+  out[27] = 'M';
+  out[28] = 'T';
+}
+
+bool date_cache::update(std::chrono::system_clock::time_point now) noexcept {
+  const std::int64_t second =
+      std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (second == second_) return false;
+  second_ = second;
+  format(second, text_ + prefix_size);
+  text_[line_size - 2] = '\r';
+  text_[line_size - 1] = '\n';
+  return true;
+}
+
+}  // namespace taut
