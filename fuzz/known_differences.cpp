@@ -282,6 +282,19 @@ bool chunk_extension_value(const difference_case& c) {
   return !is_valid_chunk_line(line_at(c.input, c.taut.error_at));
 }
 
+bool connect_content(const difference_case& c) {
+  if (c.llhttp.outcome != verdict::accept || !c.llhttp.upgrade || c.llhttp.method != "CONNECT")
+    return false;
+  if (c.taut.outcome == verdict::accept || c.taut.head_size == 0) return false;
+  for (const auto& [name, value] : c.taut.headers) {
+    if (iequals(name, "transfer-encoding") ||
+        (iequals(name, "content-length") && value.find_first_not_of('0') != std::string::npos)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool method_token(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_INVALID_METHOD})) return false;
   return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
@@ -377,6 +390,12 @@ constexpr known_difference table[] = {
     {"chunk-extension-value", "RFC 9112 section 7.1.1",
      "llhttp accepts an empty chunk-ext-val (\"3;a=\"); taut requires a token or quoted-string",
      chunk_extension_value},
+    {"connect-content", "RFC 9110 sections 9.3.6 and 8.6, RFC 9112 section 6.3",
+     "for a CONNECT request that declares content (Content-Length or Transfer-Encoding), llhttp "
+     "switches to the tunnel at the end of the head; taut frames the declared body, so a server "
+     "that "
+     "refuses the tunnel skips exactly those bytes",
+     connect_content},
     {"method-token", "RFC 9110 section 9.1",
      "taut accepts any token as a method; llhttp only the methods in its table", method_token},
     {"chunk-extension-grammar", "RFC 9112 section 7.1.1",
