@@ -99,7 +99,11 @@ void results::describe_subject(const std::string& subject, const std::string& de
 
 void results::record(const benchmark::BenchmarkReporter::Run& run) {
   using Run = benchmark::BenchmarkReporter::Run;
-  if (run.error_occurred || run.iterations <= 0) return;
+  if (run.error_occurred) {
+    failures_.push_back(run.benchmark_name() + ": " + run.error_message);
+    return;
+  }
+  if (run.iterations <= 0) return;
   // With --benchmark_display_aggregates_only only the aggregates come here: use their median.
   const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
   if (run.run_type != Run::RT_Iteration && !median) return;

@@ -27,6 +27,9 @@ class results {
   /// Records one finished run (iteration runs, or median aggregates when only those are shown).
   void record(const benchmark::BenchmarkReporter::Run& run);
 
+  /// The benchmarks that failed ("<name>: <why>"), e.g. a parser that rejected an input.
+  [[nodiscard]] const std::vector<std::string>& failures() const { return failures_; }
+
   /// The human-readable table, or the Markdown one (with a legend and the machine it ran on).
   void print_table(std::ostream& out, bool markdown) const;
   /// One `ratio <input> <peer> <x>` line per input and peer measured with taut in this run.
@@ -64,6 +67,7 @@ class results {
   std::map<std::pair<std::string, std::string>, std::vector<figure>> runs_;
   std::map<std::pair<std::string, std::string>, std::vector<figure>> aggregate_medians_;
   mutable std::map<std::pair<std::string, std::string>, figure> medians_;
+  std::vector<std::string> failures_;
   mutable bool finalized_ = false;
 };
 
