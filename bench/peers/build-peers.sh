@@ -108,7 +108,7 @@ if [[ -z $pico_c ]]; then
     -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
     -o "Dir::State::Lists=$apt_dir/lists"
     -o "Dir::Cache=$apt_dir/cache"
-    -o "APT::Sandbox::User=root")
+    -o "APT::Sandbox::User=$(id -un)")
   log "fetching the h2o source package from $mirror (private apt state in $apt_dir)"
   apt-get "${apt_private[@]}" -qq update
   # The same source version as the installed library when the mirror still has it.
