@@ -370,6 +370,22 @@ TEST(MemoryPipe, DestroyingAStreamWithAQueuedNotificationIsSafe) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST(MemoryPipe, ACallbackMayCloseItsOwnStreamAndKeepUsingItsCaptures) {
+  auto loop = make_loop();
+  auto a_b = memory_pair();
+  stream& a = a_b.first;
+  stream& b = a_b.second;
+  int calls = 0;
+  ASSERT_FALSE(b.watch(*loop, [&b, &calls](readiness) {
+    (void)b.close();  // resets the stored callback while this copy runs
+    ++calls;          // so the captures must still be readable here
+  }));
+  EXPECT_EQ(a.write("x").bytes, 1u);
+  loop->run_until_idle();
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(b.is_open());
+}
+
 TEST(MemoryListener, DialAcceptAndNotify) {
   auto loop = make_loop();
   listener server = listener::memory({});

@@ -405,6 +405,24 @@ TEST(Tcp, AWatchedStreamCanBeMovedAndDestroyedInsideItsCallback) {
   EXPECT_LE(second_calls, 1);
 }
 
+TEST(Tcp, ACallbackMayCloseItsOwnStreamAndKeepUsingItsCaptures) {
+  auto loop = make_loop();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server);
+  auto client_accepted = tcp_pair(*loop, *server);
+  stream& client = client_accepted.first;
+  stream& accepted = client_accepted.second;
+  int calls = 0;
+  ASSERT_FALSE(accepted.watch(*loop, [&accepted, &calls](readiness) {
+    (void)accepted.close();
+    ++calls;
+  }));
+  ASSERT_EQ(client.write("x").bytes, 1u);
+  ASSERT_TRUE(run_until(*loop, [&] { return calls > 0; }));
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(accepted.is_open());
+}
+
 TEST(Tcp, StreamIsSmall) {
   // Per-connection memory matters at 10,000 idle connections: the stream itself stays tiny.
   EXPECT_LE(sizeof(stream), 48u);

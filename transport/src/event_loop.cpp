@@ -149,7 +149,10 @@ std::size_t event_loop::dispatch_events(int count) {
       bits |= readiness::readable | readiness::writable | readiness::hangup;
     }
     handle->ready |= bits;  // hangup included: stream::read must not forget a pending EOF
-    handle->on_ready(bits);
+    // Called through a copy: a callback that closes its own stream resets the stored one while
+    // it is still running.
+    const ready_callback on_ready = handle->on_ready;
+    on_ready(bits);
     ++delivered;
   }
   dispatch_index_ = dispatch_count_ = 0;
@@ -231,7 +234,8 @@ std::size_t event_loop::deliver_soft_events() {
     const readiness bits = event.pending;
     withdraw(event);
     if (event.target != nullptr) {
-      event.target->on_ready(bits);
+      const ready_callback on_ready = event.target->on_ready;  // see dispatch_events
+      on_ready(bits);
       ++delivered;
     }
   }
