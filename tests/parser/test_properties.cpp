@@ -31,6 +31,12 @@ const std::string alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ
 const std::string pchars = alnum + "-._~!$&'()*+,;=:@";
 const std::string hexdigits = "0123456789abcdefABCDEF";
 
+/// The bytes of a string literal, embedded NULs included, without its terminator.
+template <std::size_t N>
+std::string literal_bytes(const char (&bytes)[N]) {
+  return std::string(bytes, N - 1);
+}
+
 std::string visible_chars() {
   std::string out;
   for (int c = 0x21; c <= 0x7e; ++c) out += static_cast<char>(c);
@@ -316,8 +322,7 @@ message_model draw_response() {
 
 rc::Gen<std::string> http_ish_bytes() {
   const auto piece = gen::weightedOneOf<std::string>(
-      {{6, one_char_of(std::string(" \t\r\n:;,=\"/?%-0123456789abcdefABCDEFxyz\x80\xff", 44) +
-                       std::string(1, '\0'))},
+      {{6, one_char_of(literal_bytes(" \t\r\n:;,=\"/?%-0123456789abcdefABCDEFxyz\x80\xff\0"))},
        {2, gen::element<std::string>("\r\n", "HTTP/1.1", "HTTP/1.0", "GET ", "POST ", "Host: a",
                                      "Content-Length: ", "Transfer-Encoding: ", "chunked",
                                      "\r\n\r\n", " / ", "Connection: close", "0\r\n\r\n",
@@ -329,7 +334,7 @@ rc::Gen<std::string> http_ish_bytes() {
 /// A few random edits of `s`: byte replacements, insertions, deletions.
 std::string mutate(std::string s) {
   const int edits = *gen::inRange(1, 5);
-  const std::string interesting = std::string("\r\n \t:;,0aZ\"\x7f\x80", 14) + std::string(1, '\0');
+  const std::string interesting = literal_bytes("\r\n \t:;,0aZ\"\x7f\x80\0");
   for (int e = 0; e < edits; ++e) {
     const int kind = *gen::inRange(0, 3);
     const std::size_t at = s.empty() ? 0 : *gen::inRange<std::size_t>(0, s.size());

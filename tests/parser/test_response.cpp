@@ -169,12 +169,18 @@ TEST(ResponseFraming, SuccessfulConnectStartsATunnel) {
   const response_outcome o = expect_response_ok(
       "HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\n", method::connect);
   EXPECT_EQ(o.body, body_kind::none);
-  EXPECT_EQ(expect_response_ok("HTTP/1.1 204 X\r\n\r\n", method::connect).body, body_kind::none);
+  EXPECT_TRUE(o.upgrade) << "the connection now carries the tunnel";
+  const response_outcome no_content = expect_response_ok("HTTP/1.1 204 X\r\n\r\n", method::connect);
+  EXPECT_EQ(no_content.body, body_kind::none);
+  EXPECT_TRUE(no_content.upgrade);
   // A refused CONNECT is an ordinary response.
   const response_outcome refused = expect_response_ok(
       "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 5\r\n\r\n", method::connect);
   EXPECT_EQ(refused.body, body_kind::content_length);
   EXPECT_EQ(refused.content_length, 5U);
+  EXPECT_FALSE(refused.upgrade);
+  // The same 200 to a GET is no tunnel.
+  EXPECT_FALSE(expect_response_ok("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").upgrade);
 }
 
 TEST(ResponseFraming, ResponsesNeedNoHost) {
