@@ -2,6 +2,9 @@
 // stop(), and the in-place callback type.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -298,6 +301,31 @@ TEST(Stop, FromAnotherThread) {
   EXPECT_FALSE(loop->run());
   stopper.join();
   EXPECT_TRUE(watchdog.armed());
+}
+
+event_loop* loop_to_stop = nullptr;
+
+void stop_on_signal(int) {
+  loop_to_stop->stop();
+}
+
+TEST(Stop, FromASignalHandler) {
+  // What a server does on SIGINT/SIGTERM: stop() only stores an atomic flag and writes an eventfd.
+  auto loop = make_loop();
+  loop_to_stop = loop.get();
+  struct sigaction action {};
+  action.sa_handler = stop_on_signal;
+  struct sigaction previous {};
+  ASSERT_EQ(::sigaction(SIGALRM, &action, &previous), 0);
+  itimerval in_20ms{};
+  in_20ms.it_value.tv_usec = 20000;
+  ASSERT_EQ(::setitimer(ITIMER_REAL, &in_20ms, nullptr), 0);
+  timer watchdog(*loop, [&] { loop->stop(); });
+  watchdog.arm_in(10s);
+  EXPECT_FALSE(loop->run());
+  EXPECT_TRUE(watchdog.armed()) << "the signal did not stop the loop";
+  ::sigaction(SIGALRM, &previous, nullptr);
+  loop_to_stop = nullptr;
 }
 
 TEST(Stop, RequestedBeforeRunReturnsAtOnceAndIsConsumed) {

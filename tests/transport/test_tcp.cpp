@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "privileges.hpp"
 #include "transport_test_support.hpp"
 
 namespace {
@@ -192,6 +195,41 @@ TEST(Tcp, BadAddressTextIsAnErrorValue) {
   EXPECT_EQ(listener::listen("127.0.0.1:70000").error(), errc::port_out_of_range);
   EXPECT_EQ(listener::listen("no.such.host:80").error(), errc::unknown_host);
   EXPECT_EQ(listener::listen("").error(), errc::empty_address);
+}
+
+int unprivileged_port_start() {
+  std::ifstream file("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+  int port = 1024;
+  file >> port;
+  return port;
+}
+
+void bind_privileged_port_as_nobody(int port) {
+  if (!taut::transport::testing::drop_privileges()) {
+    std::fprintf(stderr, "could not drop privileges\n");
+    std::_Exit(2);
+  }
+  auto denied = listener::listen("127.0.0.1:" + std::to_string(port));
+  if (denied) {
+    std::fprintf(stderr, "an unprivileged process bound port %d\n", port);
+    std::_Exit(3);
+  }
+  if (denied.error() != std::errc::permission_denied) {
+    std::fprintf(stderr, "wrong error: %s\n", denied.error().message().c_str());
+    std::_Exit(4);
+  }
+  std::fprintf(stderr, "permission denied as expected\n");
+  std::_Exit(0);
+}
+
+TEST(Tcp, APrivilegedPortIsPermissionDeniedForOrdinaryUsers) {
+  const int port = unprivileged_port_start() - 1;
+  if (port < 1) GTEST_SKIP() << "this host lets anyone bind any port";
+  if (!taut::transport::testing::can_drop_privileges()) {
+    GTEST_SKIP() << "running as root without the right to switch users";
+  }
+  EXPECT_EXIT(bind_privileged_port_as_nobody(port), ::testing::ExitedWithCode(0),
+              "permission denied as expected");
 }
 
 TEST(Tcp, BindingAnAddressThisHostDoesNotHaveFails) {
