@@ -243,6 +243,13 @@ bool bare_lf(const difference_case& c) {
   return at < c.input.size() && c.input[at] == '\n' && (at == 0 || c.input[at - 1] != '\r');
 }
 
+bool bare_cr(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bare_cr})) return false;
+  const std::size_t at = c.taut.error_at;
+  return at < c.input.size() && c.input[at] == '\r' &&
+         (at + 1 == c.input.size() || c.input[at + 1] != '\n');
+}
+
 bool transfer_encoding_http10(const difference_case& c) {
   if (!taut_rejected(c, {errc::transfer_encoding_http10})) return false;
   return c.llhttp.minor == 0 && count_fields(c.llhttp.headers, "transfer-encoding") > 0;
@@ -377,6 +384,9 @@ constexpr known_difference table[] = {
     {"bare-lf", "RFC 9112 section 2.2",
      "llhttp accepts a bare LF before the request-line; taut strict rejects every bare LF",
      bare_lf},
+    {"bare-cr", "RFC 9112 section 2.2",
+     "llhttp skips bare CRs before the request-line; taut rejects a CR not followed by LF",
+     bare_cr},
     {"transfer-encoding-http10", "RFC 9112 section 6.1",
      "llhttp accepts Transfer-Encoding in an HTTP/1.0 request; taut treats the framing as faulty",
      transfer_encoding_http10},
