@@ -255,20 +255,28 @@ bool transfer_encoding_http10(const difference_case& c) {
   return c.llhttp.minor == 0 && count_fields(c.llhttp.headers, "transfer-encoding") > 0;
 }
 
-bool unknown_transfer_coding(const difference_case& c) {
-  if (!taut_rejected(c, {errc::unknown_transfer_coding})) return false;
+bool transfer_codings(const difference_case& c) {
+  if (!taut_rejected(c, {errc::unknown_transfer_coding, errc::bad_transfer_encoding,
+                         errc::chunked_applied_twice})) {
+    return false;
+  }
   bool unknown = false;
+  int chunked = 0;
   for (const auto& [name, value] : c.llhttp.headers) {
     if (!iequals(name, "transfer-encoding")) continue;
     for_each_list_element(value, [&](std::string_view coding) {
-      constexpr std::array<std::string_view, 6> known = {"chunked", "gzip",     "x-gzip",
-                                                         "deflate", "compress", "x-compress"};
+      constexpr std::array<std::string_view, 5> known = {"gzip", "x-gzip", "deflate", "compress",
+                                                         "x-compress"};
+      if (iequals(coding, "chunked")) {
+        ++chunked;
+        return;
+      }
       bool is_known = false;
       for (const auto k : known) is_known = is_known || iequals(coding, k);
       unknown = unknown || !is_known;
     });
   }
-  return unknown;
+  return unknown || chunked > 1;
 }
 
 bool header_limits(const difference_case& c) {
@@ -390,9 +398,11 @@ constexpr known_difference table[] = {
     {"transfer-encoding-http10", "RFC 9112 section 6.1",
      "llhttp accepts Transfer-Encoding in an HTTP/1.0 request; taut treats the framing as faulty",
      transfer_encoding_http10},
-    {"unknown-transfer-coding", "RFC 9112 section 6.1",
-     "llhttp accepts any coding before chunked; taut answers 501 to codings it does not know",
-     unknown_transfer_coding},
+    {"transfer-codings", "RFC 9112 sections 6.1 and 7, RFC 9110 section 5.6.1",
+     "llhttp accepts any bytes before a final chunked; taut requires a list of coding tokens, "
+     "answers "
+     "501 to codings it does not know and 400 to chunked applied twice",
+     transfer_codings},
     {"header-limits", "RFC 9110 section 15.5.15, RFC 6585 section 5",
      "taut enforces default limits (8 KiB request-line, 32 KiB field section, 100 fields); llhttp "
      "has none",
