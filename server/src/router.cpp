@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <string>
 
 #include "percent.hpp"
@@ -345,16 +346,58 @@ struct route_entry {
 };
 
 struct captures {
-  // Single wildcards along the way, then the multi wildcard's rest.
-  std::array<std::string_view, route_table::max_wildcards + 1> values{};
-  std::size_t size = 0;
+  // Offsets into the searched path of the single wildcards along the way, then of the multi
+  // wildcard's rest. Deliberately left uninitialized (this sits on the hot path): only the first
+  // `size` entries are ever read.
+  std::uint32_t begin[route_table::max_wildcards + 1];
+  std::uint32_t end[route_table::max_wildcards + 1];
+  std::uint32_t size;
 };
 
 struct candidate {
-  std::uint32_t route = no_index;
-  bool exact = false;  // no multi tail, or a tail that matched nothing
+  std::uint32_t route;
+  bool exact;  // no multi tail, or a tail that matched nothing
   captures values;
 };
+
+// The end of the path segment starting at `pos`. Segments are short: a plain loop beats memchr.
+std::size_t segment_end(std::string_view path, std::size_t pos) noexcept {
+  while (pos < path.size() && path[pos] != '/') ++pos;
+  return pos;
+}
+
+struct path_scan {
+  bool valid = true;     // every '%' starts a %XX escape
+  bool clean = true;     // is_clean_path()
+  bool escaped = false;  // has a '%'
+};
+
+// valid_percent_escapes, is_clean_path and a search for '%' in one pass. `path` starts with '/'.
+path_scan scan_path(std::string_view path) noexcept {
+  path_scan result;
+  std::size_t start = 1;
+  for (std::size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      const std::size_t size = i - start;
+      if (size == 0) {
+        if (i != path.size()) result.clean = false;  // "//": only the last segment may be empty
+      } else if (size <= 6 && (path[start] == '.' || path[start] == '%') &&
+                 classify_segment(path.substr(start, size)) != dot_segment::none) {
+        result.clean = false;
+      }
+      start = i + 1;
+    } else if (path[i] == '%') {
+      if (i + 2 >= path.size() || detail::hex_value(path[i + 1]) < 0 ||
+          detail::hex_value(path[i + 2]) < 0) {
+        result.valid = false;
+        return result;
+      }
+      result.escaped = true;
+      i += 2;
+    }
+  }
+  return result;
+}
 
 }  // namespace
 
@@ -365,7 +408,16 @@ struct route_table::impl {
   std::vector<std::string> methods;           // index = method id
   std::vector<std::uint8_t> methods_by_name;  // ids sorted by name, for the Allow list
   std::size_t allow_capacity = 0;             // bytes of the longest possible Allow value
-  std::vector<route_entry> routes;
+  std::deque<route_entry> routes;  // a deque: the views in `hot` and `param_names` stay valid
+  // What a match reads of a route, packed densely so that matching touches few cache lines.
+  struct hot_route {
+    std::size_t id = 0;
+    std::string_view text;
+    std::uint32_t names_begin = 0;  // the wildcard names, in capture order, in param_names
+    std::uint32_t names_count = 0;
+  };
+  std::vector<hot_route> hot;
+  std::vector<std::string_view> param_names;
   std::vector<node> nodes;                                   // nodes[0]: the host-less root
   std::vector<std::pair<std::string, std::uint32_t>> hosts;  // lower-case host -> root, sorted
 
@@ -426,15 +478,28 @@ struct route_table::impl {
     return no_index;
   }
 
+  // Literal children are ordered by (decoded size, bytes): most probes then end on a size
+  // comparison, and an escaped segment's decoded size is cheap to compute.
+  [[nodiscard]] static bool literal_less(std::string_view a, std::string_view b) noexcept {
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
+  }
+
   [[nodiscard]] std::uint32_t literal_child(const node& n, std::string_view segment,
                                             bool escaped) const noexcept {
+    const std::size_t size = escaped ? detail::decoded_size(segment) : segment.size();
     std::size_t lo = 0;
     std::size_t hi = n.literals.size();
     while (lo < hi) {
       const std::size_t mid = (lo + hi) / 2;
       const std::string& text = n.literals[mid].first;
-      const int c = escaped ? detail::compare_decoded(segment, text)
-                            : segment.compare(std::string_view(text));
+      int c;
+      if (size != text.size()) {
+        c = size < text.size() ? -1 : 1;
+      } else if (escaped) {
+        c = detail::compare_decoded(segment, text);
+      } else {
+        c = size == 0 ? 0 : std::memcmp(segment.data(), text.data(), size);
+      }
       if (c == 0) return n.literals[mid].second;
       if (c > 0) {
         lo = mid + 1;
@@ -469,20 +534,20 @@ struct route_table::impl {
         at = nodes[at].wildcard;
         continue;
       }
+      const auto by_literal = [](const auto& entry, const std::string& text) {
+        return literal_less(entry.first, text);
+      };
       auto& literals = nodes[at].literals;
-      auto it =
-          std::lower_bound(literals.begin(), literals.end(), e.text,
-                           [](const auto& entry, const std::string& t) { return entry.first < t; });
+      auto it = std::lower_bound(literals.begin(), literals.end(), e.text, by_literal);
       if (it != literals.end() && it->first == e.text) {
         at = it->second;
         continue;
       }
       const auto child = static_cast<std::uint32_t>(nodes.size());
       nodes.emplace_back();
-      nodes[at].literals.insert(
-          std::lower_bound(nodes[at].literals.begin(), nodes[at].literals.end(), e.text,
-                           [](const auto& entry, const std::string& t) { return entry.first < t; }),
-          {e.text, child});
+      auto& grown = nodes[at].literals;  // emplace_back may have moved the nodes
+      grown.insert(std::lower_bound(grown.begin(), grown.end(), e.text, by_literal),
+                   {e.text, child});
       at = child;
     }
     return at;
@@ -559,8 +624,9 @@ class route_table::impl::searcher {
         method_(method),
         head_(head) {}
 
-  // Searches the tree under `root`; true if some route matched, then `best` holds it.
-  bool run(std::uint32_t root, candidate& best) noexcept {
+  // Searches the tree under `root`: the best route found, or nullptr. The result stays valid
+  // until the next run().
+  const candidate* run(std::uint32_t root) noexcept {
     want_ = bit(any_method);
     if (method_ != unknown_method) want_ |= bit(method_);
     if (head_) want_ |= bit(get_id);
@@ -569,12 +635,9 @@ class route_table::impl::searcher {
     stack_.size = 0;
     if (nodes_[root].subtree_methods & want_) visit(root, 1);
     for (const auto& f : found_) {
-      if (f.route != no_index) {
-        best = f;
-        return true;
-      }
+      if (f.route != no_index) return &f;
     }
-    return false;
+    return nullptr;
   }
 
  private:
@@ -584,10 +647,9 @@ class route_table::impl::searcher {
       if (n.end.methods & want_) offer(n.end, true);
       return;
     }
-    const auto slash = path_.find('/', pos);
-    const auto segment =
-        path_.substr(pos, (slash == std::string_view::npos ? path_.size() : slash) - pos);
-    const auto next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
+    const std::size_t end = segment_end(path_, pos);
+    const auto segment = path_.substr(pos, end - pos);
+    const auto next = end == path_.size() ? std::string_view::npos : end + 1;
     if (!n.literals.empty()) {
       const auto child = table_.literal_child(n, segment, escaped_);
       if (child != no_index && (nodes_[child].subtree_methods & want_)) {
@@ -597,17 +659,22 @@ class route_table::impl::searcher {
     }
     if (n.wildcard != no_index && !segment.empty() &&
         (nodes_[n.wildcard].subtree_methods & want_)) {
-      stack_.values[stack_.size++] = segment;
+      push(pos, end);
       visit(n.wildcard, next);
       --stack_.size;
       if (done_) return;
     }
     if (n.multi.methods & want_) {
-      const auto rest = path_.substr(pos);
-      stack_.values[stack_.size++] = rest;
-      offer(n.multi, rest.empty());
+      push(pos, path_.size());
+      offer(n.multi, pos == path_.size());
       --stack_.size;
     }
+  }
+
+  void push(std::size_t begin, std::size_t end) noexcept {
+    stack_.begin[stack_.size] = static_cast<std::uint32_t>(begin);
+    stack_.end[stack_.size] = static_cast<std::uint32_t>(end);
+    ++stack_.size;
   }
 
   void offer(const leaf& l, bool exact) noexcept {
@@ -630,7 +697,8 @@ class route_table::impl::searcher {
     c.route = route;
     c.exact = exact;
     c.values.size = stack_.size;
-    std::copy_n(stack_.values.begin(), stack_.size, c.values.values.begin());
+    std::copy_n(stack_.begin, stack_.size, c.values.begin);
+    std::copy_n(stack_.end, stack_.size, c.values.end);
   }
 
   const std::vector<node>& nodes_;
@@ -665,10 +733,10 @@ std::size_t route_table::size() const noexcept {
   return impl_->routes.size();
 }
 std::string_view route_table::pattern(std::size_t index) const noexcept {
-  return impl_->routes[index].text;
+  return impl_->hot[index].text;
 }
 std::size_t route_table::id(std::size_t index) const noexcept {
-  return impl_->routes[index].id;
+  return impl_->hot[index].id;
 }
 const router_options& route_table::options() const noexcept {
   return impl_->options;
@@ -721,7 +789,8 @@ route_error route_table::add(std::string_view text, std::size_t id) {
 
   // Everything that can throw happens before the first visible change (new empty nodes are
   // invisible: their method masks stay zero until mark_path).
-  t.routes.reserve(t.routes.size() + 1);
+  t.hot.reserve(t.hot.size() + 1);
+  t.param_names.reserve(t.param_names.size() + pattern.elements.size() + 1);
   if (new_method) {
     t.methods.reserve(t.methods.size() + 1);
     t.methods_by_name.reserve(t.methods.size() + 1);
@@ -732,19 +801,28 @@ route_error route_table::add(std::string_view text, std::size_t id) {
   leaf& target = pattern.multi ? t.nodes[at].multi : t.nodes[at].end;
   if (method != any_method) target.by_method.reserve(target.by_method.size() + 1);
 
+  const auto route_index = static_cast<std::uint32_t>(t.routes.size());
+  const route_entry& stored =
+      t.routes.emplace_back(route_entry{std::move(stored_text), id, std::move(pattern), method});
+  // No more throwing from here on.
   if (new_method) {
     t.methods.push_back(std::move(method_name));
     t.index_methods();
   }
-  const auto route_index = static_cast<std::uint32_t>(t.routes.size());
+  impl::hot_route hot{id, stored.text, static_cast<std::uint32_t>(t.param_names.size()), 0};
+  for (const element& e : stored.pattern.elements) {
+    if (e.kind == element_kind::wildcard) t.param_names.push_back(e.text);
+  }
+  if (!stored.pattern.multi_name.empty()) t.param_names.push_back(stored.pattern.multi_name);
+  hot.names_count = static_cast<std::uint32_t>(t.param_names.size()) - hot.names_begin;
+  t.hot.push_back(hot);
   if (method == any_method) {
     target.any = route_index;
   } else {
     target.by_method.emplace_back(method, route_index);
   }
   target.methods |= bit(method);
-  t.mark_path(pattern, method);
-  t.routes.push_back({std::move(stored_text), id, std::move(pattern), method});
+  t.mark_path(stored.pattern, method);
   return {};
 }
 
@@ -789,12 +867,15 @@ route_status route_table::match(std::string_view method, std::string_view host,
     return answer_allow(mask, route_status::options);
   }
   if (target.empty() || target.front() != '/') return finish(route_status::bad_request);
+  // Captures are 32-bit offsets; no sane request line comes near 4 GiB.
+  if (target.size() > 0xFFFFFFFFu) return finish(route_status::uri_too_long);
   const target_parts parts = split_target(target);
   out.query_ = parts.query;
-  if (!valid_percent_escapes(parts.path)) return finish(route_status::bad_request);
+  const path_scan scan = scan_path(parts.path);
+  if (!scan.valid) return finish(route_status::bad_request);
 
   std::string_view path = parts.path;
-  const bool unclean = !is_clean_path(path);
+  const bool unclean = !scan.clean;
   if (unclean) {
     char* buffer = take(path.size() + 1);
     if (!buffer) return finish(route_status::uri_too_long);
@@ -803,14 +884,16 @@ route_status route_table::match(std::string_view method, std::string_view host,
     path = *cleaned;
   }
   out.path_ = path;
-  const bool escaped = path.find('%') != std::string_view::npos;
+  const bool escaped = scan.escaped;
   const std::uint8_t method_index = t.method_id(method);
   const bool head = method_index == head_id;
 
-  const auto search = [&](std::string_view p, candidate& best) noexcept {
-    impl::searcher s(t.nodes, t, p, escaped, method_index, head);
-    if (host_tree != no_index && s.run(host_tree, best)) return true;
-    return s.run(0, best);
+  // The host's routes first: a pattern with a host beats every pattern without one.
+  const auto search = [&](impl::searcher& s) noexcept -> const candidate* {
+    if (host_tree != no_index) {
+      if (const candidate* found = s.run(host_tree)) return found;
+    }
+    return s.run(0);
   };
   // Writes `base` (plus a slash) and the query as a redirect location, reusing `base` in place
   // when it is the last thing in the scratch space.
@@ -843,9 +926,9 @@ route_status route_table::match(std::string_view method, std::string_view host,
     return finish(route_status::redirect);
   };
 
-  candidate best;
-  const bool found = search(path, best);
-  if (t.options.redirect_trailing_slash && (!found || !best.exact) && path.back() != '/') {
+  impl::searcher searcher(t.nodes, t, path, escaped, method_index, head);
+  const candidate* best = search(searcher);
+  if (t.options.redirect_trailing_slash && (!best || !best->exact) && path.back() != '/') {
     // Would "<path>/" match exactly (a route for the directory itself)? Then send the client
     // there, as Go does for subtrees.
     const std::size_t mark = out.scratch_used_;
@@ -861,19 +944,22 @@ route_status route_table::match(std::string_view method, std::string_view host,
     }
     probe_start[path.size()] = '/';
     const std::string_view probe(probe_start, path.size() + 1);
-    candidate with_slash;
-    if (search(probe, with_slash) && with_slash.exact) return redirect(probe, false);
+    impl::searcher probe_searcher(t.nodes, t, probe, escaped, method_index, head);
+    const candidate* with_slash = search(probe_searcher);
+    if (with_slash && with_slash->exact) return redirect(probe, false);
     out.scratch_used_ = mark;
   }
   if (unclean && t.options.redirect_unclean_paths) return redirect(path, false);
 
-  if (found) {
-    const route_entry& r = t.routes[best.route];
+  if (best) {
+    const impl::hot_route& r = t.hot[best->route];
     out.id_ = r.id;
     out.pattern_ = r.text;
     std::size_t value = 0;
     const auto add_param = [&](std::string_view name) noexcept {
-      const std::string_view raw = best.values.values[value++];
+      const std::string_view raw = path.substr(best->values.begin[value],
+                                               best->values.end[value] - best->values.begin[value]);
+      ++value;
       std::string_view decoded = raw;
       if (raw.find('%') != std::string_view::npos) {
         const std::size_t size = detail::decoded_size(raw);
@@ -884,17 +970,9 @@ route_status route_table::match(std::string_view method, std::string_view host,
       out.params_[out.param_count_++] = {name, decoded, raw};
       return true;
     };
-    for (const element& e : r.pattern.elements) {
-      if (e.kind == element_kind::wildcard && !add_param(e.text)) {
-        return finish(route_status::uri_too_long);
-      }
-    }
-    if (r.pattern.multi) {
-      if (r.pattern.multi_name.empty()) {
-        ++value;
-      } else if (!add_param(r.pattern.multi_name)) {
-        return finish(route_status::uri_too_long);
-      }
+    // An anonymous tail ("/static/") captured the rest too, last: it simply has no name here.
+    for (std::uint32_t i = 0; i < r.names_count; ++i) {
+      if (!add_param(t.param_names[r.names_begin + i])) return finish(route_status::uri_too_long);
     }
     return finish(route_status::matched);
   }
