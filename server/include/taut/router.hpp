@@ -23,6 +23,10 @@
 // one by one, so "%2F" never splits a segment. A request for "/dir" when only "/dir/" would match
 // it is redirected to "/dir/". When patterns match the path but not the method the answer is 405
 // with an Allow list; OPTIONS for such a path, and "OPTIONS *", are answered with the Allow list.
+// Only origin-form targets ("/...") and "*" are routed: CONNECT's authority-form is the server's.
+//
+// A decoded parameter is data, not a path: "{file}" can be "../x" (from "%2e%2e%2Fx") and
+// "{path...}" can hold "%2F"-made slashes. Code that maps parameters to files must check them.
 #pragma once
 
 #include <array>
