@@ -409,6 +409,19 @@ TEST(MemoryListener, DialAcceptAndNotify) {
   EXPECT_FALSE(server.readable());
 }
 
+TEST(MemoryListener, AWatchedListenerCanBeMoved) {
+  auto loop = make_loop();
+  listener original = listener::memory({});
+  int notifications = 0;
+  ASSERT_FALSE(original.watch(*loop, [&notifications](readiness) { ++notifications; }));
+  listener moved = std::move(original);
+  EXPECT_TRUE(moved.watched());
+  ASSERT_TRUE(moved.dialer().dial());
+  loop->run_until_idle();
+  EXPECT_EQ(notifications, 1);
+  EXPECT_TRUE(moved.accept().has_value());
+}
+
 TEST(MemoryListener, ClosedListenerRefusesAndResetsItsQueue) {
   listener server = listener::memory({});
   memory_dialer dialer = server.dialer();

@@ -461,6 +461,21 @@ TEST(Tcp, ACallbackMayCloseItsOwnStreamAndKeepUsingItsCaptures) {
   EXPECT_FALSE(accepted.is_open());
 }
 
+TEST(Tcp, AWatchedListenerCanBeMoved) {
+  auto loop = make_loop();
+  auto original = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(original);
+  int notifications = 0;
+  ASSERT_FALSE(original->watch(*loop, [&notifications](readiness) { ++notifications; }));
+  listener moved = std::move(*original);
+  EXPECT_TRUE(moved.watched());
+  EXPECT_FALSE(original->is_open());
+  auto client = connect(moved.local_address());
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(run_until(*loop, [&] { return notifications > 0; }));
+  EXPECT_TRUE(moved.accept().has_value());
+}
+
 TEST(Tcp, StreamIsSmall) {
   // Per-connection memory matters at 10,000 idle connections: the stream itself stays tiny.
   EXPECT_LE(sizeof(stream), 48u);

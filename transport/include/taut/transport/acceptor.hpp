@@ -30,7 +30,8 @@ struct acceptor_options {
 /// thread). Errors are reported to `on_error` (optional): resource exhaustion (EMFILE...) starts a
 /// back-off, transient network errors (ECONNABORTED...) are skipped, anything else pauses the
 /// acceptor. pause()/resume() implement a connection limit: while paused, connections wait in
-/// the kernel's backlog. Not movable (the loop points at it).
+/// the kernel's backlog. Not movable (the loop points at it); the callbacks may pause, resume or
+/// stop it, but not destroy it.
 class acceptor {
  public:
   using accept_callback = small_fn<void(stream&&)>;

@@ -113,7 +113,7 @@ class timer {
 };
 
 /// A unit of work for event_loop::post(task&): caller-owned, so posting allocates nothing. It must
-/// stay alive and unchanged until it has run.
+/// stay alive and unchanged until it has run, and be queued at most once at a time.
 class task {
  public:
   using callback = small_fn<void()>;
@@ -138,7 +138,9 @@ struct loop_options {
   int max_events = 256;
 };
 
-/// Runs readiness callbacks, timers and posted work on one thread.
+/// Runs readiness callbacks, timers and posted work on one thread. Everything registered with a
+/// loop (watched streams and listeners, acceptors, timers) must be destroyed or unwatched before
+/// the loop is.
 ///
 /// epoll is used edge-triggered: a socket is registered once, for reading and writing, and never
 /// modified again. Level-triggered epoll would need an epoll_ctl(MOD) every time a connection
@@ -168,7 +170,8 @@ class event_loop {
   /// Returns the number of callbacks run. The deterministic way to drive memory pipes, a
   /// manual_clock and posted tasks from a test.
   std::size_t run_until_idle(std::size_t max_iterations = 100000);
-  /// Asks run() to return after the current iteration. Any thread.
+  /// Asks run() to return after the current iteration. Any thread, and from a signal handler (it
+  /// stores an atomic flag and writes to an eventfd).
   void stop() noexcept;
   [[nodiscard]] bool stop_requested() const noexcept {
     return stop_requested_.load(std::memory_order_acquire);
