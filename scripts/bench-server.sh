@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Benchmarks taut-serve against nginx, h2o and Go's net/http, in one command:
+#   1. installs the missing Debian packages (scripts/install-deps.sh: nginx-light, h2o, golang-go,
+#      wrk, nghttp2-client for h2load, util-linux for taskset, gnuplot-nox);
+#   2. finds taut-serve under build/ (or TAUT_SERVE=path), building it with the release preset if
+#      it is missing or older than the sources; without a taut-serve target, the peers are
+#      measured alone and the script says so;
+#   3. builds the Go net/http peer (bench/load/go-peer, standard library only, offline) and the
+#      LD_PRELOAD allocation counter (bench/load/alloc_counter.c) into build/bench-server;
+#   4. runs bench/load/run.py: every server pinned to CPU 0 with one worker, the clients on CPU 1,
+#      all on 127.0.0.1: wrk plain and pipelined (3 rounds of 5 s, the median), latency
+#      percentiles with h2load at a fixed rate, memory per idle keep-alive connection (10,000 of
+#      them), heap allocations per request (taut-serve, nginx, h2o);
+#   5. writes into bench/results/: server-table.md (the tables, the ratios of taut to each peer,
+#      the machine), server-throughput.tsv (the chart's input), server-results.tsv (every figure),
+#      server-throughput.svg (bench/plot-results.sh --server) and server-output.txt (the log).
+# A full run takes about 4 to 5 minutes, plus the builds the first time.
+#
+# Usage: bash scripts/bench-server.sh
+# Environment: TAUT_SERVE (a taut-serve binary to use as is), TAUT_LOAD_ROUNDS (3),
+# TAUT_LOAD_SECONDS (5 per round), TAUT_LOAD_CONNECTIONS (100), TAUT_LOAD_PIPELINE (16),
+# TAUT_LOAD_SERVERS (taut,nginx,h2o,go), TAUT_LOAD_PHASES (throughput,latency,idle,alloc),
+# TAUT_LOAD_LATENCY_RATE (10000 requests/s), TAUT_LOAD_IDLE_CONNECTIONS (10000),
+# TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR (build/bench-server); the rest in
+# bench/load/run.py.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+results=${TAUT_LOAD_RESULTS_DIR:-$root/bench/results}
+work=${TAUT_LOAD_BUILD_DIR:-$root/build/bench-server}
+load=$root/bench/load
+
+log() { echo "bench-server: $*" >&2; }
+
+find_program() {
+  local name
+  for name in "$@"; do
+    if command -v "$name" >/dev/null 2>&1; then
+      command -v "$name"
+      return
+    fi
+    if [[ -x /usr/sbin/$name ]]; then
+      echo "/usr/sbin/$name"
+      return
+    fi
+  done
+}
+
+# 1. Packages.
+missing=0
+for program in nginx h2o go wrk h2load taskset gnuplot cc python3; do
+  [[ -n $(find_program "$program") ]] || missing=1
+done
+if [[ $missing -eq 1 ]]; then
+  log "installing the missing packages (scripts/install-deps.sh)"
+  bash "$root/scripts/install-deps.sh" || log "install-deps.sh failed: going on with what is there"
+fi
+for program in wrk h2load taskset python3; do
+  [[ -n $(find_program "$program") ]] || {
+    log "$program is required (scripts/install-deps.sh installs it)"
+    exit 1
+  }
+done
+mkdir -p "$work" "$results"
+
+# 2. taut-serve.
+find_taut_serve() {
+  local candidate
+  for candidate in "$root/build/release/tools/taut-serve" "$root/build/release/server/taut-serve"; do
+    [[ -x $candidate && -f $candidate ]] && {
+      echo "$candidate"
+      return
+    }
+  done
+  find "$root/build" -type f -name taut-serve -perm -u+x 2>/dev/null | head -n1
+}
+# newer_sources <binary>: true if a source file of the server is newer than the binary.
+newer_sources() {
+  [[ -n $(find "$root/parser" "$root/transport" "$root/server" "$root/tools" \
+    \( -name '*.cpp' -o -name '*.hpp' -o -name CMakeLists.txt \) -newer "$1" -print -quit 2>/dev/null) ]]
+}
+build_taut_serve() {
+  log "building taut-serve (cmake --preset release, target taut-serve; log in $work/taut-serve.build.log)"
+  if ! (cd "$root" && { [[ -f build/release/CMakeCache.txt ]] || cmake --preset release; } &&
+    cmake --build --preset release --target taut-serve) >"$work/taut-serve.build.log" 2>&1; then
+    if grep -qiE "unknown target|no rule to make target|target .taut-serve. .*not" \
+      "$work/taut-serve.build.log"; then
+      log "the build has no taut-serve target yet"
+    else
+      log "building taut-serve failed:"
+      tail -n 20 "$work/taut-serve.build.log" >&2
+    fi
+    return 1
+  fi
+}
+taut_serve=${TAUT_SERVE:-}
+if [[ -z $taut_serve ]]; then
+  taut_serve=$(find_taut_serve)
+  if [[ -z $taut_serve ]]; then
+    build_taut_serve && taut_serve=$(find_taut_serve)
+  elif [[ $taut_serve == "$root/build/release/"* ]] && newer_sources "$taut_serve"; then
+    log "$taut_serve is older than the sources: rebuilding it"
+    build_taut_serve || log "keeping the existing $taut_serve"
+  fi
+fi
+if [[ -n $taut_serve ]]; then
+  log "taut-serve: $taut_serve"
+else
+  log "taut-serve: SKIPPED (not built and no taut-serve target to build); measuring the peers only"
+fi
+
+# 3. The Go peer and the allocation counter.
+go_peer=""
+if [[ -n $(find_program go) ]]; then
+  if [[ ! -x $work/go-peer || $load/go-peer/main.go -nt $work/go-peer ]]; then
+    log "building the Go net/http peer"
+    (cd "$load/go-peer" && env GO111MODULE=off GOPATH="$work/gopath" GOCACHE="$work/gocache" \
+      GOPROXY=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0 go build -o "$work/go-peer" main.go) ||
+      log "building the Go peer failed: Go skipped"
+  fi
+  [[ -x $work/go-peer ]] && go_peer=$work/go-peer
+fi
+alloc_counter=""
+if [[ ! -f $work/alloc_counter.so || $load/alloc_counter.c -nt $work/alloc_counter.so ]]; then
+  cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$work/alloc_counter.so" "$load/alloc_counter.c" ||
+    log "building alloc_counter.so failed: no allocation counts"
+fi
+[[ -f $work/alloc_counter.so ]] && alloc_counter=$work/alloc_counter.so
+
+# 4. Measure. The servers need more than 10,000 descriptors for the idle connections.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+log "file-descriptor limit $(ulimit -n); running bench/load/run.py (about 4 to 5 minutes)"
+status=0
+timeout -k 30 1800 python3 "$load/run.py" \
+  --taut-serve "$taut_serve" \
+  --go-peer "$go_peer" \
+  --alloc-counter "$alloc_counter" \
+  --nginx "$(find_program nginx)" \
+  --h2o "$(find_program h2o)" \
+  --results "$results" 2>&1 | tee "$results/server-output.txt" || status=$?
+
+# 5. The chart.
+if [[ -s $results/server-throughput.tsv ]]; then
+  if [[ -n $(find_program gnuplot) ]]; then
+    cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    bash "$root/bench/plot-results.sh" --server "$results/server-throughput.tsv" \
+      "$results/server-throughput.svg" \
+      "${cpu_model:-unknown CPU}, Linux $(uname -r), $(date -u +%Y-%m-%d)"
+  else
+    log "gnuplot not found: no chart (apt-get install gnuplot-nox)"
+  fi
+fi
+log "results in $results (server-table.md, server-throughput.svg)"
+exit "$status"
