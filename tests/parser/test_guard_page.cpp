@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -189,6 +190,20 @@ TEST_P(GuardPage, EmptyInputAtTheEdge) {
   EXPECT_TRUE(parser.parse(view(region.place(""))).incomplete());
   chunked_decoder decoder;
   EXPECT_EQ(decoder.decode(view(region.place(""))).status, parse_status::incomplete);
+}
+
+TEST(GuardedRegion, ReadingPastTheEndFaults) {
+  // The control experiment: without it, a passing guard-page test could mean a missing guard.
+  guarded_region region(4096);
+  ASSERT_TRUE(region.ok());
+  const std::span<char> placed = region.place("GET /");
+  EXPECT_EQ(placed.back(), '/');
+  EXPECT_DEATH(
+      {
+        const volatile char* past = placed.data() + placed.size();
+        std::printf("%c", *past);
+      },
+      "");
 }
 
 std::string path_name(const testing::TestParamInfo<simd_path>& info) {

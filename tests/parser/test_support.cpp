@@ -241,8 +241,8 @@ std::vector<std::size_t> split_points(std::size_t size) {
   return points;
 }
 
-testing::ScopedTrace trace_at(const std::source_location& where) {
-  return testing::ScopedTrace(where.file_name(), static_cast<int>(where.line()), "called here");
+testing::ScopedTrace trace_at(const call_site& where) {
+  return testing::ScopedTrace(where.file, where.line, "called here");
 }
 
 }  // namespace
@@ -329,7 +329,7 @@ request_outcome parse_request_pieces(std::string_view input, std::span<const std
 }
 
 request_outcome parse_request(std::string_view input, const parse_options& options,
-                              std::size_t header_capacity, std::source_location where) {
+                              std::size_t header_capacity, call_site where) {
   const auto trace = trace_at(where);
   const request_outcome whole = parse_request_whole(input, options, header_capacity);
   for (const std::size_t k : split_points(input.size())) {
@@ -362,7 +362,7 @@ request_outcome parse_request(std::string_view input, const parse_options& optio
 }
 
 request_outcome expect_request_ok(std::string_view input, const parse_options& options,
-                                  std::source_location where) {
+                                  call_site where) {
   const auto trace = trace_at(where);
   request_outcome o = parse_request(input, options, default_header_capacity, where);
   EXPECT_EQ(o.status, parse_status::complete) << o << " for " << escaped(input);
@@ -375,7 +375,7 @@ request_outcome expect_request_ok(std::string_view input, const parse_options& o
 
 void expect_request_error(std::string_view input, errc code, std::size_t offset,
                           const parse_options& options, std::size_t header_capacity,
-                          std::source_location where) {
+                          call_site where) {
   const auto trace = trace_at(where);
   const request_outcome o = parse_request(input, options, header_capacity, where);
   EXPECT_EQ(o.status, parse_status::error) << o << " for " << escaped(input);
@@ -387,7 +387,7 @@ void expect_request_error(std::string_view input, errc code, std::size_t offset,
 }
 
 void expect_request_incomplete(std::string_view input, const parse_options& options,
-                               std::source_location where) {
+                               call_site where) {
   const auto trace = trace_at(where);
   const request_outcome o = parse_request(input, options, default_header_capacity, where);
   EXPECT_EQ(o.status, parse_status::incomplete) << o << " for " << escaped(input);
@@ -421,7 +421,7 @@ response_outcome parse_response_pieces(std::string_view input, std::span<const s
 }
 
 response_outcome parse_response(std::string_view input, method request_method,
-                                const parse_options& options, std::source_location where) {
+                                const parse_options& options, call_site where) {
   const auto trace = trace_at(where);
   const response_outcome whole =
       parse_response_whole(input, request_method, options, default_header_capacity);
@@ -443,7 +443,7 @@ response_outcome parse_response(std::string_view input, method request_method,
 }
 
 response_outcome expect_response_ok(std::string_view input, method request_method,
-                                    const parse_options& options, std::source_location where) {
+                                    const parse_options& options, call_site where) {
   const auto trace = trace_at(where);
   response_outcome o = parse_response(input, request_method, options, where);
   EXPECT_EQ(o.status, parse_status::complete) << o << " for " << escaped(input);
@@ -454,8 +454,7 @@ response_outcome expect_response_ok(std::string_view input, method request_metho
 }
 
 void expect_response_error(std::string_view input, errc code, std::size_t offset,
-                           method request_method, const parse_options& options,
-                           std::source_location where) {
+                           method request_method, const parse_options& options, call_site where) {
   const auto trace = trace_at(where);
   const response_outcome o = parse_response(input, request_method, options, where);
   EXPECT_EQ(o.status, parse_status::error) << o << " for " << escaped(input);
@@ -549,7 +548,7 @@ body_outcome decode_body_pieces(framing how, std::string_view input,
 }
 
 body_outcome decode_chunked(std::string_view input, const parse_options& options,
-                            std::size_t trailer_capacity, std::source_location where) {
+                            std::size_t trailer_capacity, call_site where) {
   const auto trace = trace_at(where);
   const body_outcome whole = decode_chunked_whole(input, options, trailer_capacity);
   for (const std::size_t k : split_points(input.size())) {
@@ -576,7 +575,7 @@ body_outcome decode_chunked(std::string_view input, const parse_options& options
 }
 
 body_outcome expect_chunked_ok(std::string_view input, std::string_view data,
-                               const parse_options& options, std::source_location where) {
+                               const parse_options& options, call_site where) {
   const auto trace = trace_at(where);
   body_outcome o = decode_chunked(input, options, 16, where);
   EXPECT_EQ(o.status, parse_status::complete) << o << " for " << escaped(input);
@@ -585,7 +584,7 @@ body_outcome expect_chunked_ok(std::string_view input, std::string_view data,
 }
 
 void expect_chunked_error(std::string_view input, errc code, std::size_t offset,
-                          const parse_options& options, std::source_location where) {
+                          const parse_options& options, call_site where) {
   const auto trace = trace_at(where);
   const body_outcome o = decode_chunked(input, options, 16, where);
   EXPECT_EQ(o.status, parse_status::error) << o << " for " << escaped(input);

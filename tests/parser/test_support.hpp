@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
-#include <source_location>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,6 +24,17 @@ std::ostream& operator<<(std::ostream& out, method m);
 }  // namespace taut
 
 namespace taut::test {
+
+/// Where a checking helper was called from, for failure messages (std::source_location, which
+/// clang 14 cannot provide with libstdc++ 12).
+struct call_site {
+  const char* file = "";
+  int line = 0;
+  static constexpr call_site current(const char* file = __builtin_FILE(),
+                                     int line = __builtin_LINE()) noexcept {
+    return {file, line};
+  }
+};
 
 using field_list = std::vector<std::pair<std::string, std::string>>;
 
@@ -139,41 +149,41 @@ body_outcome decode_body_pieces(framing how, std::string_view input,
 /// `exhaustive_limit` get a sample of split points instead of all of them.
 request_outcome parse_request(std::string_view input, const parse_options& options = {},
                               std::size_t header_capacity = default_header_capacity,
-                              std::source_location where = std::source_location::current());
+                              call_site where = call_site::current());
 response_outcome parse_response(std::string_view input, method request_method = method::get,
                                 const parse_options& options = {},
-                                std::source_location where = std::source_location::current());
+                                call_site where = call_site::current());
 body_outcome decode_chunked(std::string_view input, const parse_options& options = {},
                             std::size_t trailer_capacity = 16,
-                            std::source_location where = std::source_location::current());
+                            call_site where = call_site::current());
 
 /// A request that must parse completely; returns its outcome.
 request_outcome expect_request_ok(std::string_view input, const parse_options& options = {},
-                                  std::source_location where = std::source_location::current());
+                                  call_site where = call_site::current());
 /// A request that must be rejected with `code` at `offset`, status default_status(code).
 void expect_request_error(std::string_view input, errc code, std::size_t offset,
                           const parse_options& options = {},
                           std::size_t header_capacity = default_header_capacity,
-                          std::source_location where = std::source_location::current());
+                          call_site where = call_site::current());
 void expect_request_incomplete(std::string_view input, const parse_options& options = {},
-                               std::source_location where = std::source_location::current());
+                               call_site where = call_site::current());
 
 response_outcome expect_response_ok(std::string_view input, method request_method = method::get,
                                     const parse_options& options = {},
-                                    std::source_location where = std::source_location::current());
+                                    call_site where = call_site::current());
 /// A response that must be rejected with `code` at `offset` and status 502.
 void expect_response_error(std::string_view input, errc code, std::size_t offset,
                            method request_method = method::get, const parse_options& options = {},
-                           std::source_location where = std::source_location::current());
+                           call_site where = call_site::current());
 
 /// A chunked body that must decode completely to `data`.
 body_outcome expect_chunked_ok(std::string_view input, std::string_view data,
                                const parse_options& options = {},
-                               std::source_location where = std::source_location::current());
+                               call_site where = call_site::current());
 /// A chunked body that must fail with `code` at `offset` (counted from the first body byte).
 void expect_chunked_error(std::string_view input, errc code, std::size_t offset,
                           const parse_options& options = {},
-                          std::source_location where = std::source_location::current());
+                          call_site where = call_site::current());
 
 /// "Host: h\r\n..." helpers for readable inputs.
 std::string request_with(std::string_view request_line, std::string_view fields,
