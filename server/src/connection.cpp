@@ -590,13 +590,18 @@ bool connection::parse_head() noexcept {
 bool connection::dispatch(std::size_t head_size) noexcept {
   detail::connection_state& st = *st_;
   const connection_options& options = ctx_->options_;
-  const taut::request& req = st.parser.request();
+  server_request& request = st.request;
+  request = server_request{};
+  request.head_ = st.parser.request();
+  st.parser.reset();  // the views stay valid: reset() leaves the header storage alone
+  const taut::request& req = request.head_;
   ++requests_;
+  request.sequence_ = requests_;
+  request.body_limit_ = options.max_body_bytes;
   response_slot* slot = push_slot();
   const bool keep_alive = req.keep_alive && !shutdown_ &&
                           (options.max_requests == 0 || requests_ < options.max_requests);
-  const bool has_body = req.body.kind == body_kind::chunked ||
-                        (req.body.kind == body_kind::content_length && req.body.content_length > 0);
+  const bool has_body = request.has_body();
   slot->head_request = req.method == method::head;
   slot->http10 = req.version_minor == 0;
   slot->connect = req.method == method::connect;
@@ -608,12 +613,6 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   const std::uint16_t index = index_of(*slot);
   const std::uint32_t generation = slot->generation;
 
-  server_request& request = st.request;
-  request = server_request{};
-  request.head_ = req;
-  request.sequence_ = requests_;
-  request.body_limit_ = options.max_body_bytes;
-  st.parser.reset();  // the views stay: reset() leaves the header storage alone
   st.body_slot = index;
   st.body_generation = generation;
   st.body = body_phase::none;
@@ -1196,10 +1195,9 @@ void connection::finish_slot(response_slot& slot) noexcept {
   slot.phase = slot_phase::done;
   const std::uint16_t index = index_of(slot);
   // A response finished before its request body was read: nobody reads the rest.
-  if (st_->body == body_phase::stream && st_->body_slot == index &&
-      st_->body_generation == slot.generation) {
+  if (st_->body_slot == index && st_->body_generation == slot.generation) {
     st_->request.sink_ = nullptr;
-    st_->body = body_phase::discard;
+    if (st_->body == body_phase::stream) st_->body = body_phase::discard;
   }
   if (index == st_->front) advance_front();
 }
