@@ -21,8 +21,10 @@
 # TAUT_LOAD_SECONDS (5 per round), TAUT_LOAD_CONNECTIONS (100), TAUT_LOAD_PIPELINE (16),
 # TAUT_LOAD_SERVERS (taut,nginx,h2o,go), TAUT_LOAD_PHASES (throughput,latency,idle,alloc),
 # TAUT_LOAD_LATENCY_RATE (10000 requests/s), TAUT_LOAD_IDLE_CONNECTIONS (10000),
-# TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR (build/bench-server); the rest in
-# bench/load/run.py.
+# TAUT_LOAD_SERVER_CPUS (0) and TAUT_LOAD_CLIENT_CPUS (1) (CPU lists; one server worker per server
+# CPU), TAUT_LOAD_NICE (0; negative, as root, to shield the run from other jobs), TAUT_SERVE_ARGS
+# (more taut-serve flags), TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR
+# (build/bench-server); the rest in bench/load/run.py.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

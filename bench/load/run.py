@@ -21,10 +21,14 @@ and writes the figures into the results directory:
 Every process it starts is pinned, bounded in time and stopped by PID; every socket is on
 127.0.0.1. Environment (defaults in brackets): TAUT_LOAD_ROUNDS [3], TAUT_LOAD_SECONDS [5],
 TAUT_LOAD_WARMUP_SECONDS [1], TAUT_LOAD_CONNECTIONS [100], TAUT_LOAD_PIPELINE [16],
-TAUT_LOAD_SERVER_CPU [0], TAUT_LOAD_CLIENT_CPU [1], TAUT_LOAD_LATENCY_RATE [10000 requests/s in
+TAUT_LOAD_SERVER_CPUS [0], TAUT_LOAD_CLIENT_CPUS [1] (CPU lists such as 0-3,8: each server runs
+one worker thread per server CPU, wrk one thread per client CPU), TAUT_LOAD_LATENCY_RATE [10000 requests/s in
 all], TAUT_LOAD_LATENCY_CONNECTIONS [10], TAUT_LOAD_LATENCY_SECONDS [5],
 TAUT_LOAD_IDLE_CONNECTIONS [10000], TAUT_LOAD_ALLOC_REQUESTS [20000], TAUT_LOAD_SERVERS [all:
-taut,nginx,h2o,go], TAUT_LOAD_PHASES [throughput,latency,idle,alloc].
+taut,nginx,h2o,go], TAUT_LOAD_PHASES [throughput,latency,idle,alloc], TAUT_LOAD_NICE [0: the
+niceness of the servers and clients; a negative value (root only) shields the measurement from
+other jobs on a shared machine, and the report says which was used], TAUT_SERVE_ARGS [more
+flags for taut-serve, split on spaces].
 """
 
 import argparse
@@ -57,14 +61,27 @@ SECONDS = env_int("TAUT_LOAD_SECONDS", 5)
 WARMUP_SECONDS = env_int("TAUT_LOAD_WARMUP_SECONDS", 1)
 CONNECTIONS = env_int("TAUT_LOAD_CONNECTIONS", 100)
 PIPELINE = env_int("TAUT_LOAD_PIPELINE", 16)
-SERVER_CPU = env_int("TAUT_LOAD_SERVER_CPU", 0)
-CLIENT_CPU = env_int("TAUT_LOAD_CLIENT_CPU", 1)
+
+
+def parse_cpus(text):
+    """A CPU list as taskset takes it ("0", "0-3,8") as a sorted list of CPU numbers."""
+    cpus = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return sorted(cpus)
+
+
+SERVER_CPUS = parse_cpus(os.environ.get("TAUT_LOAD_SERVER_CPUS", "") or "0")
+CLIENT_CPUS = parse_cpus(os.environ.get("TAUT_LOAD_CLIENT_CPUS", "") or "1")
+THREADS = len(SERVER_CPUS)  # server worker threads (or processes): one per server CPU
 LATENCY_RATE = env_int("TAUT_LOAD_LATENCY_RATE", 10000)
 LATENCY_CONNECTIONS = env_int("TAUT_LOAD_LATENCY_CONNECTIONS", 10)
 LATENCY_SECONDS = env_int("TAUT_LOAD_LATENCY_SECONDS", 5)
 IDLE_CONNECTIONS = env_int("TAUT_LOAD_IDLE_CONNECTIONS", 10000)
 ALLOC_REQUESTS = env_int("TAUT_LOAD_ALLOC_REQUESTS", 20000)
 ALLOC_CONNECTIONS = 4
+NICE = env_int("TAUT_LOAD_NICE", 0)
 ALL_SERVERS = ["taut", "nginx", "h2o", "go"]
 ALL_PHASES = ["throughput", "latency", "idle", "alloc"]
 SERVERS = [s for s in os.environ.get("TAUT_LOAD_SERVERS", ",".join(ALL_SERVERS)).split(",") if s]
@@ -177,7 +194,7 @@ def get_request(port, path="/plaintext"):
 
 
 class Server:
-    """One server process (and its children), pinned to SERVER_CPU, stopped by PID."""
+    """One server process (and its children), pinned to SERVER_CPUS, stopped by PID."""
 
     def __init__(self, name, argv, env, workdir):
         self.name = name
@@ -198,7 +215,9 @@ class Server:
         with open(self.log_path, "wb") as output:
 
             def pin_and_raise_limits():
-                os.sched_setaffinity(0, {SERVER_CPU})
+                os.sched_setaffinity(0, SERVER_CPUS)
+                if NICE:
+                    os.setpriority(os.PRIO_PROCESS, 0, NICE)
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -276,7 +295,8 @@ def make_servers(args, workdir):
         if args.taut_serve:
             servers["taut"] = Server(
                 "taut",
-                [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", "1"],
+                [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(THREADS)]
+                + os.environ.get("TAUT_SERVE_ARGS", "").split(),
                 base_env,
                 workdir,
             )
@@ -299,7 +319,7 @@ def make_servers(args, workdir):
     if "go" in SERVERS:
         if args.go_peer:
             servers["go"] = Server("go", [args.go_peer, "-listen", "127.0.0.1:@PORT@"],
-                                   dict(base_env, GOMAXPROCS="1"), workdir)
+                                   dict(base_env, GOMAXPROCS=str(THREADS)), workdir)
         else:
             log("go net/http: go-peer not built (apt-get install golang-go); skipped")
     return servers
@@ -319,7 +339,7 @@ def prepare_config(server, port, tag=""):
     with open(os.path.join(HERE, f"{server.name}.conf.in")) as template:
         text = template.read()
     text = (text.replace("@PREFIX@", prefix).replace("@PORT@", str(port))
-            .replace("@USER_DIRECTIVE@", user))
+            .replace("@USER_DIRECTIVE@", user).replace("@THREADS@", str(THREADS)))
     with open(os.path.join(prefix, f"{server.name}.conf"), "w") as config:
         config.write(text)
     if server.name == "h2o":
@@ -347,13 +367,14 @@ def start_server(server, tag="", extra_env=None):
 
 
 def client(argv):
-    return ["taskset", "-c", str(CLIENT_CPU)] + argv
+    niceness = ["nice", "-n", str(NICE)] if NICE else []
+    return niceness + ["taskset", "-c", ",".join(map(str, CLIENT_CPUS))] + argv
 
 
 def run_wrk(server, pipeline, seconds):
     """One wrk run against server; returns a dict of its figures."""
     env = dict(os.environ, WRK_PIPELINE=str(pipeline))
-    argv = client(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s",
+    argv = client(["wrk", f"-t{len(CLIENT_CPUS)}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s",
                    os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{server.port}/plaintext"])
     tree = server.refresh_tree()
     server_before = cpu_seconds(tree)
@@ -550,6 +571,10 @@ def measure_allocations(server, counter_library, workdir):
 # --- report --------------------------------------------------------------------------------------
 
 
+def cpu_list(cpus):
+    return ",".join(map(str, cpus))
+
+
 def fmt(value, digits=0):
     if value is None or value != value:
         return "n/a"
@@ -594,15 +619,6 @@ def tool_versions(args):
     versions["wrk"] = first_line(["wrk", "--version"]).split(" [")[0]
     versions["h2load"] = first_line(["h2load", "--version"])
     return versions
-
-
-class Report:
-    def __init__(self, results_dir):
-        self.results_dir = results_dir
-        self.markdown = []
-
-    def add(self, text=""):
-        self.markdown.append(text)
 
 
 def main():
@@ -756,12 +772,16 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
               f"{machine_line()}; load average {' '.join(load_at_start)} at the start and "
               f"{' '.join(load_at_end)} at the end (a shared machine: other jobs ran too, which "
               f"is why CPU time per request, not requests/s, is the steadier figure).")
-    md.append(f"Each server pinned to CPU {SERVER_CPU} with one worker thread, the client to CPU "
-              f"{CLIENT_CPU}; `wrk -t1 -c{CONNECTIONS}` with keep-alive, plain and with "
+    threads = "one worker thread" if THREADS == 1 else f"{THREADS} worker threads"
+    md.append(f"Each server pinned to CPU {cpu_list(SERVER_CPUS)} with {threads}, the client to CPU "
+              f"{cpu_list(CLIENT_CPUS)}; `wrk -t{len(CLIENT_CPUS)} -c{CONNECTIONS}` with keep-alive, "
+              f"plain and with "
               f"{PIPELINE} requests pipelined per write, GET /plaintext (`Hello, World!`, "
               f"text/plain); {ROUNDS} rounds of {SECONDS} s in rotating server order, the median. "
               f"CPU time per request is the server's utime + stime (whole process tree, "
-              f"/proc/<pid>/stat) over a round divided by the requests completed.")
+              f"/proc/<pid>/stat) over a round divided by the requests completed."
+              + (f" Servers and clients ran at niceness {NICE} (TAUT_LOAD_NICE) to keep the "
+                 f"machine's other jobs from taking their cores." if NICE else ""))
     md.append("")
     md.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()) + ".")
     md.append("")
