@@ -446,6 +446,8 @@ def measure_latency(server, workdir):
                 if fields[1] != "200":
                     bad += 1
                 latencies.append(int(fields[2]))
+    if not latencies:
+        raise RuntimeError("h2load logged no request")
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -480,6 +482,8 @@ def measure_idle(server):
             raise RuntimeError(f"idle holder: {ready or 'exited'}")
         figures = dict(item.split("=") for item in ready.split()[1:])
         opened = int(figures["opened"])
+        if opened == 0:
+            raise RuntimeError("no connection could be opened")
         time.sleep(1.0)  # let the server finish whatever it does after a response
         after = rss_kib(server.refresh_tree())
         holder.stdin.write("check\n")
@@ -533,6 +537,13 @@ def measure_allocations(server, counter_library, workdir):
     start_server(server, "-alloc", {"LD_PRELOAD": counter_library,
                                     "TAUT_ALLOC_COUNTER_FILE": counter_file})
     try:
+        # A zero count means nothing unless the counter is in the server itself (a static binary,
+        # or a wrapper script that execs one, would count nothing and look allocation-free).
+        for pid, _ in server.refresh_tree():
+            with open(f"/proc/{pid}/maps") as maps:
+                if counter_library not in maps.read():
+                    raise RuntimeError(f"{os.path.basename(counter_library)} is not loaded in "
+                                       f"process {pid} (a static binary?): no count")
         url = f"http://127.0.0.1:{server.port}"
         workloads = {
             "plaintext": ["-H", "accept: */*", f"{url}/plaintext"],
@@ -660,21 +671,42 @@ def main():
                 server.stop()
                 del servers[name]
 
+        dead = set()
+
+        def still_running(server, phase):
+            """False, and reported once, if the server has exited."""
+            if server.name in dead:
+                return False
+            if server.process.poll() is None:
+                return True
+            dead.add(server.name)
+            problems.append(f"{server.label} exited (status {server.process.returncode}) before "
+                            f"the {phase} measurement: {server.log_tail(2)}")
+            log(problems[-1])
+            return False
+
         if "throughput" in PHASES and running:
             estimate = len(running) * len(modes) * (ROUNDS * SECONDS + WARMUP_SECONDS)
             log(f"throughput: {len(running)} servers x {len(modes)} modes x {ROUNDS} rounds of "
                 f"{SECONDS} s (about {estimate} s)")
             for server in running:
                 for mode, depth in modes:
-                    if WARMUP_SECONDS > 0:
-                        run_wrk(server, depth, WARMUP_SECONDS)
+                    if WARMUP_SECONDS > 0 and server.process.poll() is None:
+                        try:
+                            run_wrk(server, depth, WARMUP_SECONDS)
+                        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                            log(f"{server.label} warm-up: {error}")
             for round_index in range(ROUNDS):
                 order = running[round_index % len(running):] + running[:round_index % len(running)]
                 for mode, depth in modes:
                     for server in order:
+                        if not still_running(server, f"{mode} round {round_index + 1}"):
+                            continue
                         try:
                             figures = run_wrk(server, depth, SECONDS)
-                        except (RuntimeError, subprocess.TimeoutExpired) as error:
+                        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                            if not still_running(server, f"{mode} round {round_index + 1}"):
+                                continue
                             problems.append(f"{server.label} {mode} round {round_index + 1}: {error}")
                             log(problems[-1])
                             continue
@@ -687,6 +719,8 @@ def main():
 
         if "latency" in PHASES:
             for server in running:
+                if not still_running(server, "latency"):
+                    continue
                 try:
                     latency[server.name] = measure_latency(server, workdir)
                     l = latency[server.name]
@@ -699,6 +733,8 @@ def main():
 
         if "idle" in PHASES:
             for server in running:
+                if not still_running(server, "idle-memory"):
+                    continue
                 try:
                     idle[server.name] = measure_idle(server)
                     i = idle[server.name]
