@@ -216,7 +216,9 @@ connection_context::~connection_context() = default;
 // --- connection: lifetime -----------------------------------------------------------------------
 
 connection::connection(connection_context& context, time_point now) noexcept
-    : ctx_(&context), now_(now), read_since_(now), write_since_(now), idle_(true) {}
+    : ctx_(&context), read_since_(now), write_since_(now), idle_(true) {
+  ctx_->now_ = now;
+}
 
 connection::~connection() {
   assert(writers_ == 0 && "a response_writer outlives its connection");
@@ -324,7 +326,7 @@ std::span<char> connection::read_buffer() noexcept {
 }
 
 void connection::commit_read(std::size_t bytes, time_point now) noexcept {
-  now_ = now;
+  ctx_->now_ = now;
   if (life_ == life::lingering) {
     msg_begin_ = in_begin_ = in_end_ = 0;  // read only to be thrown away
     settle();
@@ -347,7 +349,7 @@ void connection::commit_read(std::size_t bytes, time_point now) noexcept {
 
 std::size_t connection::receive(std::string_view bytes, time_point now) noexcept {
   std::size_t taken = 0;
-  now_ = now;
+  ctx_->now_ = now;
   while (taken < bytes.size()) {
     const std::span<char> space = read_buffer();
     if (space.empty()) break;
@@ -361,7 +363,7 @@ std::size_t connection::receive(std::string_view bytes, time_point now) noexcept
 }
 
 void connection::receive_eof(time_point now) noexcept {
-  now_ = now;
+  ctx_->now_ = now;
   peer_eof_ = true;
   if (life_ == life::lingering) {
     close_now();
@@ -636,7 +638,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
     if (st_->last_request || shutdown_) {
       stop_reading();
     } else {
-      read_since_ = now_;
+      read_since_ = ctx_->now_;
     }
     return true;
   }
@@ -651,7 +653,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   st.decoder = body_decoder(req.body, options.parse,
                             std::span<header>(st.headers.data() + used, st.headers.size() - used));
   st.discarded = 0;
-  read_since_ = now_;
+  read_since_ = ctx_->now_;
 
   if (mode == body_mode::buffer) {
     if (slot->expect_continue) write_continue(*slot);
@@ -789,7 +791,7 @@ void connection::end_body() noexcept {
     stop_reading();
   } else {
     reading_ = reading::head;
-    read_since_ = now_;
+    read_since_ = ctx_->now_;
   }
 }
 
@@ -852,19 +854,19 @@ void connection::settle() noexcept {
       close_now();
     } else {
       life_ = life::lingering;
-      read_since_ = now_;
+      read_since_ = ctx_->now_;
       release_state();
       release_input();
     }
   }
   if (out_.head != nullptr) {
-    if (!writing_) write_since_ = now_;
+    if (!writing_) write_since_ = ctx_->now_;
     writing_ = true;
   } else {
     writing_ = false;
   }
   if (idle()) {
-    if (!idle_ && requests_ > 0) read_since_ = now_;
+    if (!idle_ && requests_ > 0) read_since_ = ctx_->now_;
     idle_ = true;
     release_state();
   }
@@ -925,7 +927,7 @@ connection_wants connection::wants() const noexcept {
 }
 
 void connection::on_timer(time_point now) noexcept {
-  now_ = now;
+  ctx_->now_ = now;
   const connection_options& options = ctx_->options_;
   switch (life_) {
     case life::closed:
@@ -957,7 +959,7 @@ void connection::on_timer(time_point now) noexcept {
 }
 
 void connection::begin_shutdown(time_point now) noexcept {
-  now_ = now;
+  ctx_->now_ = now;
   shutdown_ = true;
   if (life_ == life::open) {
     if (reading_ == reading::head && in_begin_ == in_end_) {
@@ -1055,7 +1057,7 @@ std::size_t connection::output(std::span<std::string_view> pieces) const noexcep
 }
 
 void connection::commit_write(std::size_t bytes, time_point now) noexcept {
-  now_ = now;
+  ctx_->now_ = now;
   if (bytes > 0) write_since_ = now;
   while (bytes > 0 && out_.head != nullptr) {
     out_block* block = out_.head;

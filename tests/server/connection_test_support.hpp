@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,8 +76,9 @@ class recording_sink final : public body_sink {
 /// One connection driven by plain calls and a fake clock.
 class harness {
  public:
-  explicit harness(connection_options options = {}, std::size_t block_size = 4096)
-      : pool(block_size),
+  explicit harness(connection_options options = {}, std::size_t block_size = 4096,
+                   std::size_t max_blocks = std::numeric_limits<std::size_t>::max())
+      : pool(block_size, 1024, max_blocks),
         date(std::chrono::system_clock::time_point(std::chrono::seconds(rfc_date_seconds))),
         options_(options) {
     context = std::make_unique<connection_context>(handler, pool, date, options_);
@@ -115,6 +117,11 @@ class harness {
   void advance(std::chrono::milliseconds d) {
     now += d;
     conn->on_timer(now);
+  }
+  /// Lets time pass without a timer event (as when a handler answers much later).
+  void pass(std::chrono::milliseconds d) {
+    now += d;
+    context->set_time(now);
   }
   connection_wants wants() const { return conn->wants(); }
 

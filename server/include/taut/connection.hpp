@@ -268,6 +268,12 @@ class connection_context {
   /// Working states lent out now.
   [[nodiscard]] std::size_t states_in_use() const noexcept { return state_pool_.in_use(); }
 
+  /// The current time, for timers that start inside a response_writer call made outside any
+  /// connection call (an asynchronous completion). The owner's loop sets it once per iteration;
+  /// every connection call taking a time sets it too.
+  void set_time(std::chrono::steady_clock::time_point now) noexcept { now_ = now; }
+  [[nodiscard]] std::chrono::steady_clock::time_point time() const noexcept { return now_; }
+
  private:
   friend class connection;
   connection_options options_;
@@ -276,6 +282,7 @@ class connection_context {
   date_cache* date_;
   std::size_t header_slots_;
   block_pool state_pool_;
+  std::chrono::steady_clock::time_point now_{};
 };
 
 /// What a connection wants from its owner next. Query it after every call.
@@ -416,7 +423,6 @@ class connection {
   std::uint32_t in_end_ = 0;     // end of received bytes
   out_chain out_{};
   std::size_t queued_ = 0;
-  time_point now_;
   time_point read_since_;   // start of the current read timer (head, body, idle or linger)
   time_point write_since_;  // last write progress, or when output became pending
   upgrade_handler* upgrade_ = nullptr;
