@@ -322,13 +322,6 @@ bool chunk_extension_grammar(const difference_case& c) {
   return line.find(';') != std::string_view::npos && is_valid_chunk_line(line);
 }
 
-bool absolute_form_without_authority(const difference_case& c) {
-  if (!llhttp_rejected(c, {HPE_INVALID_URL})) return false;
-  const std::string_view target = c.taut.target;
-  const auto colon = target.find(':');
-  return colon != std::string_view::npos && target.substr(colon, 3) != "://";
-}
-
 bool duplicate_content_length(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_UNEXPECTED_CONTENT_LENGTH})) return false;
   int count = 0;
@@ -422,9 +415,6 @@ constexpr known_difference table[] = {
      "llhttp rejects valid chunk extensions: BWS around ';' and '=', a second extension after a "
      "valued one, quoted-pairs",
      chunk_extension_grammar},
-    {"absolute-form-without-authority", "RFC 9112 section 3.2.2, RFC 3986 section 4.3",
-     "llhttp rejects an absolute-URI without \"//\" authority (\"a:b\"); taut accepts it",
-     absolute_form_without_authority},
     {"duplicate-content-length", "RFC 9110 section 8.6",
      "taut accepts repeated identical Content-Length values; llhttp rejects any repetition",
      duplicate_content_length},

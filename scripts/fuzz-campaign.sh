@@ -32,7 +32,7 @@ harnesses=()
 build=${TAUT_FUZZ_BUILD_DIR:-build/fuzz}
 progress_every=${TAUT_FUZZ_PROGRESS:-30}
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     -t) seconds=$2; shift 2 ;;
