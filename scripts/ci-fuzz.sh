@@ -16,6 +16,7 @@ seconds=${TAUT_CI_FUZZ_SECONDS:-60}
 parallel=${TAUT_CI_FUZZ_PARALLEL:-2}
 build=${TAUT_FUZZ_BUILD_DIR:-build/fuzz}
 
+bash scripts/install-deps.sh
 if [[ ! -f $build/CMakeCache.txt ]]; then
   if [[ $build == build/fuzz ]] && cmake --list-presets 2>/dev/null | grep -q '"fuzz"'; then
     cmake --preset fuzz
