@@ -257,17 +257,19 @@ bool transfer_encoding_http10(const difference_case& c) {
 
 bool transfer_codings(const difference_case& c) {
   if (!taut_rejected(c, {errc::unknown_transfer_coding, errc::bad_transfer_encoding,
-                         errc::chunked_applied_twice})) {
+                         errc::chunked_applied_twice, errc::chunked_not_final})) {
     return false;
   }
   bool unknown = false;
+  bool chunked_last = false;
   int chunked = 0;
   for (const auto& [name, value] : c.llhttp.headers) {
     if (!iequals(name, "transfer-encoding")) continue;
     for_each_list_element(value, [&](std::string_view coding) {
       constexpr std::array<std::string_view, 5> known = {"gzip", "x-gzip", "deflate", "compress",
                                                          "x-compress"};
-      if (iequals(coding, "chunked")) {
+      chunked_last = iequals(coding, "chunked");
+      if (chunked_last) {
         ++chunked;
         return;
       }
@@ -276,7 +278,7 @@ bool transfer_codings(const difference_case& c) {
       unknown = unknown || !is_known;
     });
   }
-  return unknown || chunked > 1;
+  return unknown || chunked > 1 || !chunked_last;
 }
 
 bool header_limits(const difference_case& c) {
@@ -392,9 +394,9 @@ constexpr known_difference table[] = {
      "llhttp accepts Transfer-Encoding in an HTTP/1.0 request; taut treats the framing as faulty",
      transfer_encoding_http10},
     {"transfer-codings", "RFC 9112 sections 6.1 and 7, RFC 9110 section 5.6.1",
-     "llhttp accepts any bytes before a final chunked; taut requires a list of coding tokens, "
-     "answers "
-     "501 to codings it does not know and 400 to chunked applied twice",
+     "llhttp accepts any bytes before a final chunked, and an empty Transfer-Encoding; taut "
+     "requires a list of coding tokens ending in chunked, answers 501 to codings it does not know "
+     "and 400 to chunked applied twice",
      transfer_codings},
     {"header-limits", "RFC 9110 section 15.5.15, RFC 6585 section 5",
      "taut enforces default limits (8 KiB request-line, 32 KiB field section, 100 fields); llhttp "
