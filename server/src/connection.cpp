@@ -1250,9 +1250,14 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
       write_error(slot, 500, unwinding);
       break;
     case slot_phase::head:
-      write_head_end(
-          slot, slot.suppress || status_forbids_body(slot.status) ? framing_none : framing_length,
-          0);
+      if (slot.status == 101 || (slot.connect && slot.status / 100 == 2)) {
+        // The client reads this head as a switch of protocols that upgrade() never completed:
+        // nothing may follow it but the close.
+        slot.close = true;
+        write_head_end(slot, framing_none, 0);
+      } else {
+        write_head_end(slot, status_forbids_body(slot.status) ? framing_none : framing_length, 0);
+      }
       finish_slot(slot);
       break;
     case slot_phase::body_length:
@@ -1331,7 +1336,7 @@ bool response_writer::body_suppressed() const noexcept {
 bool response_writer::set_status(int status) noexcept {
   response_slot* s = slot();
   if (s == nullptr || s->phase != slot_phase::waiting) return false;
-  if (status != 101 && (status < 200 || status > 599)) return false;
+  if (status == 101 ? !s->upgrade_request : (status < 200 || status > 599)) return false;
   s->status = static_cast<std::uint16_t>(status);
   return true;
 }

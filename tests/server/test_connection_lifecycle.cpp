@@ -524,15 +524,25 @@ TEST(Upgrade, DeclinedUpgradeKeepsSpeakingHttp) {
 TEST(Upgrade, RefusedWhenTheRequestDidNotAskOrHasABody) {
   harness h;
   recording_upgrade target;
-  h.handler.request = [&](server_request&, response_writer w) {
+  h.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() == "/plain") {
+      EXPECT_FALSE(w.set_status(101)) << "the request did not ask to upgrade";
+      EXPECT_FALSE(w.upgrade(target));
+      EXPECT_TRUE(w.send("plain"));
+      return;
+    }
     EXPECT_TRUE(w.set_status(101));
-    EXPECT_FALSE(w.upgrade(target));
+    EXPECT_FALSE(w.upgrade(target)) << "the request body would be taken for the new protocol";
     EXPECT_FALSE(w.send("101 without upgrade"));
     EXPECT_TRUE(w.valid());
   };
-  const auto responses = parse_responses(h.exchange(get("/")));
-  ASSERT_EQ(responses.size(), 1u);
-  EXPECT_EQ(responses[0].status, 500) << "the writer was dropped unanswered";
+  const auto responses =
+      parse_responses(h.exchange(
+          get("/plain") + "POST /up HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\nConnection: upgrade\r\n"
+                          "Content-Length: 2\r\n\r\nhi"));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].body, "plain");
+  EXPECT_EQ(responses[1].status, 500) << "the writer was dropped unanswered";
   EXPECT_EQ(target.calls, 0);
 }
 
@@ -555,6 +565,22 @@ TEST(Connect, TwoHundredOpensATunnel) {
   ASSERT_TRUE(h.wants().upgrade);
   h.conn->take_over(nullptr);
   EXPECT_EQ(target.leftover, "\x16\x03\x01");
+}
+
+TEST(Connect, AnUnfinishedTunnelAnswerClosesTheConnection) {
+  harness h;
+  h.handler.request = [](server_request&, response_writer w) {
+    w.set_status(200);
+    w.add_header("X-Tunnel", "maybe");
+    EXPECT_FALSE(w.send("a body would be read as tunnel bytes"));
+  };  // dropped without upgrade(): the client already sees a tunnel
+  const std::string out = h.exchange("CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n" + get("/next"));
+  std::string rest;
+  const auto responses = parse_responses(out, {method::connect}, &rest);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_EQ(rest, "") << "no HTTP after what the client took for a tunnel";
+  EXPECT_TRUE(h.wants().shutdown_write);
 }
 
 TEST(Connect, RefusedConnectKeepsSpeakingHttp) {

@@ -192,7 +192,7 @@ class response_writer {
   /// 204, 304). Content-Length is still sent for HEAD.
   [[nodiscard]] bool body_suppressed() const noexcept;
 
-  /// 200..599; before any header is added.
+  /// 200..599, or 101 for a request that asked to upgrade; before any header is added.
   bool set_status(int status) noexcept;
   /// A field for the head, written straight into the output. Names must be tokens and values
   /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
