@@ -1,0 +1,281 @@
+// The server on one event loop: accepts from any mix of listeners (TCP, Unix, memory), runs each
+// connection's sans-I/O state machine over its transport stream, enforces a connection limit,
+// drains gracefully, writes an access log, and lets a response be finished from another thread.
+// taut::server runs one of these per thread; tests run one on a manual clock, on one thread.
+//
+// Threading rule: a server_loop, its connections and every handler call (on_head, on_request,
+// body_sink and upgrade callbacks) belong to the thread that runs its event_loop. A handler that
+// answers later keeps its response only as a deferred_response, whose complete() may be called
+// from any thread: the work is posted to the loop (event_loop::post) and runs there.
+//
+// Upgrades: when a handler answers with response_writer::upgrade(), its upgrade_handler's
+// on_upgrade() receives a `transport::stream*` as its `void* stream`, unwatched: move from it
+// during the call to keep the connection (and watch it on the same loop); otherwise it is closed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "taut/buffer_pool.hpp"
+#include "taut/connection.hpp"
+#include "taut/date_cache.hpp"
+#include "taut/transport/acceptor.hpp"
+#include "taut/transport/address.hpp"
+#include "taut/transport/event_loop.hpp"
+#include "taut/transport/listener.hpp"
+#include "taut/transport/small_fn.hpp"
+#include "taut/transport/stream.hpp"
+
+namespace taut {
+
+class server_loop;
+namespace detail {
+class connection_driver;
+class access_log_writer;
+struct deferred_state;
+struct driver_pool;
+class logging_handler;
+}  // namespace detail
+
+/// What happens to a connection that arrives while a loop serves max_connections already.
+enum class limit_policy : std::uint8_t {
+  /// Stop accepting until a connection closes: new ones wait in the kernel's listen backlog and
+  /// are served in turn (the kernel drops SYNs once the backlog is full; clients retry).
+  queue,
+  /// Accept and close at once (a TCP reset): the client learns immediately that it was refused.
+  reject,
+};
+
+/// Options of one server_loop. Defaults suit a public server.
+struct server_loop_options {
+  /// Timeouts and limits of every connection (see connection_options for their defaults).
+  connection_options connection{};
+  /// Connections served at once by this loop; 0 means no limit.
+  std::size_t max_connections = 0;
+  limit_policy over_limit = limit_policy::queue;
+  /// After begin_shutdown(), connections still open this long later are closed hard.
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(5);
+  /// Accept batch size and the back-off after EMFILE (see transport::acceptor_options).
+  transport::acceptor_options accept{};
+  /// Bytes per buffer block (input, output, 8 KiB) and blocks kept for reuse when released.
+  std::size_t buffer_size = block_pool::default_block_size;
+  std::size_t max_free_buffers = 1024;
+  /// Common Log Format lines go to this descriptor; -1 (the default) logs nothing. Lines are
+  /// gathered in a per-loop buffer and written with one write() each time it fills or every
+  /// access_log_flush_interval, so several loops may share a descriptor without a lock and
+  /// without interleaving lines.
+  int access_log_fd = -1;
+  std::size_t access_log_buffer_bytes = 64 * 1024;
+  std::chrono::milliseconds access_log_flush_interval = std::chrono::seconds(1);
+};
+
+/// What a handler may learn about the connection it is called for. Obtained from
+/// current_connection() during a handler call; valid until that call returns.
+class connection_info {
+ public:
+  /// TCP, Unix socket or memory.
+  [[nodiscard]] transport::transport_kind transport() const noexcept { return stream_->kind(); }
+  /// The client's address (a system call: copy it if needed more than once).
+  [[nodiscard]] transport::result<transport::address> peer_address() const noexcept {
+    return stream_->peer_address();
+  }
+  /// The address the client connected to.
+  [[nodiscard]] transport::result<transport::address> local_address() const noexcept {
+    return stream_->local_address();
+  }
+  /// The loop serving the connection.
+  [[nodiscard]] server_loop& owner() const noexcept { return *owner_; }
+  /// A number unique among the connections of one loop.
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+
+ protected:
+  connection_info(server_loop& owner, const transport::stream& stream, std::uint64_t id) noexcept
+      : owner_(&owner), stream_(&stream), id_(id) {}
+  ~connection_info() = default;
+  connection_info(const connection_info&) = delete;
+  connection_info& operator=(const connection_info&) = delete;
+
+  server_loop* owner_;
+  const transport::stream* stream_;
+  std::uint64_t id_;
+};
+
+/// The connection whose handler code runs on this thread now (inside on_head, on_request, a
+/// body_sink or upgrade callback, or a deferred_response completion), or nullptr.
+[[nodiscard]] const connection_info* current_connection() noexcept;
+
+/// A response finished later, from any thread. A handler that must block (a database call, a
+/// computation) makes one from its response_writer, hands it to a worker and returns; the worker
+/// calls complete() once with what to write, and that work runs on the connection's loop thread,
+/// where the connection lives (posted with event_loop::post):
+///
+///     void on_request(server_request& request, response_writer response) override {
+///       std::string key(request.target());  // views die with this call: copy what you need
+///       pool.submit([key, done = deferred_response(std::move(response))]() mutable {
+///         std::string value = lookup(key);   // on the worker
+///         done.complete([value = std::move(value)](response_writer& w) { w.send(200, value); });
+///       });
+///     }
+///
+/// A deferred_response dropped without complete() answers 500 (if nothing was written), on the
+/// loop thread. The server keeps a connection, and its loop, alive until its deferred responses
+/// are completed or dropped: complete them before the process exits.
+class deferred_response {
+ public:
+  deferred_response() noexcept = default;
+  /// On the loop thread, inside a handler call of a server_loop: takes over `writer`. Anywhere
+  /// else the result is invalid and `writer` is dropped at once (a 500).
+  explicit deferred_response(response_writer&& writer);
+  deferred_response(deferred_response&& other) noexcept
+      : state_(std::exchange(other.state_, nullptr)) {}
+  deferred_response& operator=(deferred_response&& other) noexcept;
+  deferred_response(const deferred_response&) = delete;
+  deferred_response& operator=(const deferred_response&) = delete;
+  ~deferred_response();
+
+  /// Whether complete() may still be called.
+  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
+  /// Any thread, at most once: runs `finish(response_writer&)` on the loop thread in a coming
+  /// iteration, then sends what it wrote. An exception from `finish` is caught there (the writer
+  /// is dropped: a 500 if nothing was written). Allocates the posted task.
+  template <class F>
+  requires std::is_invocable_v < std::decay_t<F>
+  &, response_writer& > void complete(F&& finish) {
+    detail::deferred_state* state = std::exchange(state_, nullptr);
+    if (state == nullptr) return;
+    post(state, [state, fn = std::decay_t<F>(std::forward<F>(finish))]() mutable {
+      run(state, [&fn](response_writer& writer) { fn(writer); });
+    });
+  }
+  /// complete() with writer.send(status, body, content_type); copies its arguments.
+  void send(int status, std::string_view body, std::string_view content_type = {});
+
+ private:
+  using finisher = transport::small_fn<void(response_writer&)>;
+  template <class F>
+  static void post(detail::deferred_state* state, F&& work) {
+    loop_of(state).post(std::forward<F>(work));
+  }
+  static transport::event_loop& loop_of(detail::deferred_state* state) noexcept;
+  static void run(detail::deferred_state* state, finisher finish) noexcept;
+  static void drop(detail::deferred_state* state);
+
+  detail::deferred_state* state_ = nullptr;
+};
+
+/// Counters of one loop, read on its thread.
+struct server_loop_stats {
+  std::size_t open_connections = 0;  // accepted or adopted, not yet freed
+  std::uint64_t accepted = 0;        // connections taken from listeners and adopt()
+  std::uint64_t rejected = 0;        // closed at once by limit_policy::reject
+  std::uint64_t requests = 0;        // request heads parsed, over closed connections
+  std::uint64_t limit_pauses = 0;    // times accepting paused at max_connections
+  std::uint64_t hard_closed = 0;     // closed by close_all() or the drain deadline
+  std::uint64_t accept_errors = 0;   // accept failures (EMFILE, ECONNABORTED, ...)
+};
+
+/// An HTTP/1.1 server on one event loop that the caller runs. It owns the loop's buffer pool,
+/// Date cache and connection_context; the handler is called on the loop thread.
+///
+///     auto loop = transport::event_loop::create().value();
+///     my_handler handler;
+///     server_loop server(*loop, handler);
+///     server.add_listener(transport::listener::listen("127.0.0.1:8080").value());
+///     loop->run();
+///
+/// Everything here runs on the loop's thread (before run() starts, or from a callback of the
+/// loop); only deferred_response::complete() and event_loop::post()/stop() cross threads.
+/// Destroying a server_loop hard-closes its connections; it must not be destroyed while a
+/// deferred_response of it is outstanding, and before its event_loop.
+class server_loop {
+ public:
+  using drained_callback = transport::small_fn<void()>;
+
+  server_loop(transport::event_loop& loop, request_handler& handler,
+              const server_loop_options& options = {});
+  ~server_loop();
+  server_loop(const server_loop&) = delete;
+  server_loop& operator=(const server_loop&) = delete;
+
+  /// Accepts connections from `source` (TCP, Unix or memory listener) until begin_shutdown().
+  std::error_code add_listener(transport::listener&& source);
+  /// Serves an already-connected stream (one end of transport::memory_pair(), a socket accepted
+  /// elsewhere). Counts against max_connections; returns false (closing `stream`) while shutting
+  /// down or when the stream cannot be watched.
+  bool adopt(transport::stream&& stream);
+
+  /// Graceful shutdown: closes the listeners (new connections are refused), closes idle
+  /// connections at once, lets each in-flight request finish and answers it with
+  /// `Connection: close`, and closes hard whatever is still open drain_timeout later. Calls
+  /// `on_drained` on the loop thread once no connection is left (at once if none is).
+  void begin_shutdown(drained_callback on_drained = {});
+  /// Closes every connection now (the stream is closed; handlers' writers become invalid).
+  void close_all() noexcept;
+  [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_; }
+  /// No connection left (connections waiting for their deferred responses count).
+  [[nodiscard]] bool drained() const noexcept { return stats_.open_connections == 0; }
+
+  /// Writes the buffered access-log lines now (also done on a timer and when shutting down).
+  void flush_access_log() noexcept;
+
+  [[nodiscard]] const server_loop_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::size_t open_connections() const noexcept { return stats_.open_connections; }
+  /// Whether accepting is paused at the connection limit.
+  [[nodiscard]] bool at_limit() const noexcept { return limit_paused_; }
+  [[nodiscard]] transport::event_loop& loop() const noexcept { return *loop_; }
+  [[nodiscard]] connection_context& context() noexcept { return context_; }
+  [[nodiscard]] const server_loop_options& options() const noexcept { return options_; }
+  [[nodiscard]] block_pool& buffers() noexcept { return pool_; }
+  [[nodiscard]] date_cache& dates() noexcept { return date_; }
+
+ private:
+  friend class detail::connection_driver;
+  friend class detail::logging_handler;
+  friend class deferred_response;
+
+  struct listening {
+    explicit listening(server_loop& owner);
+    transport::acceptor acceptor;
+  };
+
+  void on_accept(transport::stream&& stream) noexcept;
+  void on_accept_error(std::error_code error) noexcept;
+  bool serve(transport::stream&& stream) noexcept;
+  void on_driver_freed(detail::connection_driver& driver) noexcept;
+  void on_stream_closed() noexcept;
+  void on_drain_deadline() noexcept;
+  void on_log_timer() noexcept;
+  void tick() noexcept;
+  void check_drained() noexcept;
+
+  transport::event_loop* loop_;
+  server_loop_options options_;
+  block_pool pool_;
+  date_cache date_;
+  std::unique_ptr<detail::logging_handler> logging_;  // wraps the handler when logging
+  connection_context context_;
+  std::unique_ptr<detail::access_log_writer> log_;
+  std::unique_ptr<detail::driver_pool> drivers_;
+  std::vector<std::unique_ptr<listening>> listeners_;
+  transport::timer drain_timer_;
+  transport::timer log_timer_;
+  drained_callback on_drained_;
+  transport::time_point last_tick_{};
+  server_loop_stats stats_;
+  std::size_t open_streams_ = 0;  // connections holding a descriptor (limit accounting)
+  std::uint64_t next_id_ = 1;
+  bool shutting_down_ = false;
+  bool limit_paused_ = false;
+  bool drained_called_ = false;
+};
+
+}  // namespace taut
