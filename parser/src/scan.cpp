@@ -25,6 +25,8 @@ std::size_t skip_scalar(const char* data, std::size_t i, std::size_t end) noexce
   return i;
 }
 
+#ifdef TAUT_HAVE_X86_SIMD
+
 /// A byte class as two 16-entry tables for the nibble lookup: byte b is in the class when
 /// rows[b & 15] has bit (b >> 4) set. Bytes >= 0x80 are in it only if `high_bytes`.
 struct nibble_tables {
@@ -46,8 +48,6 @@ constexpr nibble_tables make_tables(char_class cls) {
 constexpr nibble_tables field_tables = make_tables(field_char);
 constexpr nibble_tables token_tables = make_tables(tchar);
 constexpr nibble_tables target_tables = make_tables(path_char);
-
-#ifdef TAUT_HAVE_X86_SIMD
 
 // The vector steps, written once and compiled for each target: `out` gets a mask of the bytes
 // outside the class. Macros rather than functions or lambdas, which cannot take their caller's
