@@ -132,6 +132,8 @@ class server {
 
   std::error_code bind_all(std::vector<std::vector<transport::listener>>& per_thread);
   void run_worker(worker& w) noexcept;
+  void wake_all() noexcept;
+  static void remove_signal_handlers_for(server* target) noexcept;
 
   server_options options_;
   request_handler* shared_handler_ = nullptr;

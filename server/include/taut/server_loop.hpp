@@ -13,6 +13,7 @@
 // during the call to keep the connection (and watch it on the same loop); otherwise it is closed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -224,6 +225,10 @@ class server_loop {
   /// No connection left (connections waiting for their deferred responses count).
   [[nodiscard]] bool drained() const noexcept { return stats_.open_connections == 0; }
 
+  /// Keeps `*counter` equal to open_connections() (a relaxed store each time a connection opens
+  /// or closes), for another thread to read; nullptr stops it.
+  void publish_open_connections(std::atomic<std::size_t>* counter) noexcept;
+
   /// Writes the buffered access-log lines now (also done on a timer and when shutting down).
   void flush_access_log() noexcept;
 
@@ -250,6 +255,8 @@ class server_loop {
   void on_accept(transport::stream&& stream) noexcept;
   void on_accept_error(std::error_code error) noexcept;
   bool serve(transport::stream&& stream) noexcept;
+  void after_open() noexcept;
+  void publish() noexcept;
   void on_driver_freed(detail::connection_driver& driver) noexcept;
   void on_stream_closed() noexcept;
   void on_drain_deadline() noexcept;
@@ -269,6 +276,7 @@ class server_loop {
   transport::timer drain_timer_;
   transport::timer log_timer_;
   drained_callback on_drained_;
+  std::atomic<std::size_t>* published_open_ = nullptr;
   transport::time_point last_tick_{};
   server_loop_stats stats_;
   std::size_t open_streams_ = 0;  // connections holding a descriptor (limit accounting)

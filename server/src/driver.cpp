@@ -1,0 +1,234 @@
+// The connection driver: the life of one server connection on its loop, from accept to free.
+//
+// Every readiness notification, timer expiry and deferred completion ends up in drive(), which
+// asks the connection what it wants and does it until nothing more can happen now: write the
+// queued output (one writev of up to 16 blocks), shut down the write side, read into the
+// connection's buffer, close, or hand the stream to an upgrade handler. Then the deadline the
+// connection asks for goes on the loop's timer, or, once the stream is closed and no handler
+// holds a response writer, the driver gives itself back to the loop's pool.
+#include <array>
+#include <chrono>
+
+#include "server_detail.hpp"
+
+namespace taut::detail {
+
+namespace {
+thread_local connection_driver* current = nullptr;
+constexpr std::size_t max_write_pieces = 16;
+}  // namespace
+
+connection_driver* current_driver() noexcept {
+  return current;
+}
+
+current_scope::current_scope(connection_driver* driver) noexcept : previous_(current) {
+  current = driver;
+}
+
+current_scope::~current_scope() {
+  current = previous_;
+}
+
+connection_driver::connection_driver(server_loop& owner, transport::stream&& stream,
+                                     std::uint64_t id, time_point now) noexcept
+    : connection_info(owner, stream_, id),
+      conn_(owner.context(), now),
+      stream_(std::move(stream)),
+      timer_(owner.loop()) {
+  timer_.set_callback([this] { on_timer(); });
+}
+
+connection_driver::~connection_driver() {
+  if (log_ != nullptr) log_close();
+}
+
+bool connection_driver::start() noexcept {
+  if (owner_->log_ != nullptr) log_open();
+  const std::error_code ec =
+      stream_.watch(owner_->loop(), [this](transport::readiness events) { on_ready(events); });
+  return !ec;
+}
+
+void connection_driver::on_ready(transport::readiness events) noexcept {
+  if (transport::has(events, transport::readiness::hangup)) hangup_ = true;
+  if (transport::has(events, transport::readiness::readable)) read_drained_ = false;
+  drive();
+}
+
+void connection_driver::on_timer() noexcept {
+  timer_due_ = true;
+  drive();
+}
+
+void connection_driver::begin_shutdown() noexcept {
+  if (stream_closed_) return;
+  shutdown_requested_ = true;
+  drive();
+}
+
+void connection_driver::hard_close() noexcept {
+  if (stream_closed_) return;
+  abort_requested_ = true;
+  drive();
+}
+
+void connection_driver::drive() noexcept {
+  if (busy_) {
+    again_ = true;  // called back from inside a connection call: the outer pump runs again
+    return;
+  }
+  busy_ = true;
+  {
+    current_scope scope(this);
+    owner_->tick();
+    do {
+      again_ = false;
+      pump(owner_->loop().now());
+    } while (again_);
+  }
+  busy_ = false;
+  settle();  // may free this driver: nothing after it
+}
+
+void connection_driver::complete(deferred_state& state,
+                                 transport::small_fn<void(response_writer&)> finish) noexcept {
+  busy_ = true;
+  {
+    current_scope scope(this);
+    owner_->tick();
+    try {
+      finish(state.writer);
+    } catch (...) {
+      // Dropping the writer below answers 500 if nothing was written, else cuts the response.
+    }
+    { response_writer done = std::move(state.writer); }
+    do {
+      again_ = false;
+      pump(owner_->loop().now());
+    } while (again_);
+  }
+  busy_ = false;
+  settle();
+}
+
+void connection_driver::pump(time_point now) noexcept {
+  if (stream_closed_) return;
+  if (abort_requested_) {
+    abort_requested_ = false;
+    conn_.abort();
+  }
+  if (shutdown_requested_) {
+    shutdown_requested_ = false;
+    conn_.begin_shutdown(now);
+  }
+  if (timer_due_) {
+    timer_due_ = false;
+    // The timer is lazy (see settle): it may fire before the connection's current deadline.
+    if (now >= conn_.wants().deadline) conn_.on_timer(now);
+  }
+  for (;;) {
+    const connection_wants wants = conn_.wants();
+    if (wants.close) {
+      close_stream();
+      return;
+    }
+    if (wants.upgrade) {
+      hand_over();
+      return;
+    }
+    bool progress = false;
+    if (wants.write && stream_.writable()) progress = write_some(now);
+    if (wants.shutdown_write && !write_shut_) {
+      write_shut_ = true;
+      (void)stream_.shutdown_write();
+    }
+    if (wants.read && !read_drained_ && stream_.readable()) progress = read_some(now) || progress;
+    if (!progress) {
+      if (conn_.wants().close) continue;  // read_buffer() may give up for want of memory
+      return;
+    }
+  }
+}
+
+bool connection_driver::write_some(time_point now) noexcept {
+  std::array<std::string_view, max_write_pieces> pieces;
+  const std::size_t count = conn_.output(pieces);
+  if (count == 0) return false;
+  std::array<transport::const_buffer, max_write_pieces> parts;
+  for (std::size_t i = 0; i < count; ++i) parts[i] = pieces[i];
+  const transport::io_result sent = stream_.writev({parts.data(), count});
+  if (sent.done()) {
+    if (log_ != nullptr) scan_output({pieces.data(), count}, sent.bytes);
+    conn_.commit_write(sent.bytes, now);
+    return true;
+  }
+  if (sent.failed()) {
+    conn_.abort();  // the peer is gone: nothing more can be delivered
+    return true;
+  }
+  return false;
+}
+
+bool connection_driver::read_some(time_point now) noexcept {
+  const std::span<char> into = conn_.read_buffer();
+  if (into.empty()) return false;
+  const transport::io_result got = stream_.read(into);
+  switch (got.status) {
+    case transport::io_status::done:
+      // A socket read that comes up short emptied the kernel's buffer: edge-triggered epoll
+      // reports the next bytes (or the peer's FIN) as a new event, so skip the read that would
+      // only say EAGAIN. Memory pipes may deliver a byte at a time while more waits; and a
+      // hang-up already reported raises no new event: read until EOF then.
+      if (got.bytes < into.size() && !hangup_ &&
+          stream_.kind() != transport::transport_kind::memory) {
+        read_drained_ = true;
+      }
+      conn_.commit_read(got.bytes, now);
+      return true;
+    case transport::io_status::eof:
+      conn_.receive_eof(now);
+      return true;
+    case transport::io_status::error:
+      conn_.abort();
+      return true;
+    case transport::io_status::would_block:
+      break;
+  }
+  return false;
+}
+
+void connection_driver::close_stream() noexcept {
+  timer_.cancel();
+  if (log_ != nullptr) log_close();
+  (void)stream_.close();
+  stream_closed_ = true;
+  owner_->on_stream_closed();
+}
+
+void connection_driver::hand_over() noexcept {
+  timer_.cancel();
+  if (log_ != nullptr) log_close();
+  stream_.unwatch();
+  conn_.take_over(&stream_);  // the upgrade handler may move the stream out
+  if (stream_.is_open()) (void)stream_.close();
+  stream_closed_ = true;
+  owner_->on_stream_closed();
+}
+
+void connection_driver::settle() noexcept {
+  if (stream_closed_) {
+    // Handlers still holding response writers point into the connection: keep it until the
+    // last one lets go (its deferred completion runs drive() again).
+    if (conn_.outstanding_writers() == 0) owner_->on_driver_freed(*this);
+    return;
+  }
+  // A lazy timer: a keep-alive connection's deadline moves later with every request, and moving
+  // the timer each time would cost two heap operations per request. Leave it armed at the
+  // earlier time; when it fires early, pump() finds nothing due and this re-arms it.
+  const time_point deadline = conn_.wants().deadline;
+  if (deadline == time_point::max()) return;
+  if (!timer_.armed() || deadline < timer_.deadline()) timer_.arm_at(deadline);
+}
+
+}  // namespace taut::detail

@@ -1,0 +1,274 @@
+// The inside of server_loop: the per-connection driver that moves bytes between a transport
+// stream and a sans-I/O connection, the pools it comes from, and the access log.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "taut/connection.hpp"
+#include "taut/server_loop.hpp"
+#include "taut/transport/event_loop.hpp"
+#include "taut/transport/stream.hpp"
+
+namespace taut::detail {
+
+/// Fixed-size objects on a free list, grown a chunk at a time and never shrunk: after warm-up,
+/// making and destroying one costs no allocation. One thread.
+template <class T, std::size_t ChunkSize = 64>
+class object_pool {
+ public:
+  object_pool() = default;
+  object_pool(const object_pool&) = delete;
+  object_pool& operator=(const object_pool&) = delete;
+
+  template <class... Args>
+  T* make(Args&&... args) {
+    if (free_ == nullptr) grow();
+    slot* s = free_;
+    free_ = s->next;
+    ++in_use_;
+    return ::new (static_cast<void*>(s->storage)) T(std::forward<Args>(args)...);
+  }
+  void destroy(T* object) noexcept {
+    object->~T();
+    slot* s = ::new (static_cast<void*>(object)) slot;
+    s->next = free_;
+    free_ = s;
+    --in_use_;
+  }
+  [[nodiscard]] std::size_t in_use() const noexcept { return in_use_; }
+
+ private:
+  union slot {
+    slot() noexcept : next(nullptr) {}
+    slot* next;
+    alignas(T) unsigned char storage[sizeof(T)];
+  };
+  void grow() {
+    auto chunk = std::make_unique<slot[]>(ChunkSize);
+    for (std::size_t i = 0; i < ChunkSize; ++i) {
+      chunk[i].next = free_;
+      free_ = &chunk[i];
+    }
+    chunks_.push_back(std::move(chunk));
+  }
+  std::vector<std::unique_ptr<slot[]>> chunks_;
+  slot* free_ = nullptr;
+  std::size_t in_use_ = 0;
+};
+
+/// A request waiting for its response to be logged: what the log line needs from the request,
+/// copied while its views were valid.
+struct log_entry {
+  static constexpr std::size_t line_capacity = 1000;
+  log_entry* next = nullptr;
+  std::int64_t when = 0;  // seconds since the Unix epoch
+  std::uint16_t line_size = 0;
+  bool head = false;
+  bool connect = false;
+  char line[line_capacity];
+};
+
+/// Follows one connection's output bytes as they are written, to learn each response's status
+/// and body size for the access log, without any help from (or change to) the connection.
+/// It relies only on HTTP/1.1 framing, which the connection writes: a status-line, fields, then
+/// a Content-Length body, a chunked body, no body (HEAD, 1xx, 204, 304, 101, CONNECT 2xx) or a
+/// body until close.
+struct response_scanner {
+  enum class phase : std::uint8_t {
+    status_line,
+    field_line,
+    body_length,
+    chunk_size,
+    chunk_data,
+    chunk_data_end,
+    trailer_line,
+    until_close,
+    switched,  // after 101 or a tunnel: the bytes are not HTTP any more
+  };
+  std::uint64_t remaining = 0;   // body bytes of the current length-delimited piece
+  std::uint64_t body_bytes = 0;  // body bytes of the current response
+  std::uint64_t content_length = 0;
+  std::uint32_t line_position = 0;
+  std::uint16_t status = 0;
+  std::uint8_t name_size = 0;
+  phase at = phase::status_line;
+  bool in_value = false;
+  bool length_field = false;  // the field being read is Content-Length
+  bool has_length = false;
+  bool chunked = false;
+  bool saw_cr = false;           // the current line is empty so far but for a CR
+  bool chunk_size_done = false;  // past the hex digits (extensions, CR)
+  std::array<char, 20> name{};   // the field name being read, lower-cased (longer ones are cut)
+};
+
+/// The per-connection part of the access log: requests waiting for their responses, the output
+/// scanner and the client's address, made only when the log is on.
+struct log_track {
+  log_entry* first = nullptr;
+  log_entry* last = nullptr;
+  response_scanner scanner{};
+  std::uint8_t host_size = 0;
+  char host[64] = {};
+};
+
+/// Gathers Common Log Format lines of one loop and writes them in whole-line batches.
+class access_log_writer {
+ public:
+  access_log_writer(int fd, std::size_t capacity);
+  ~access_log_writer();
+  access_log_writer(const access_log_writer&) = delete;
+  access_log_writer& operator=(const access_log_writer&) = delete;
+
+  /// Appends one line (without its newline) to the buffer, flushing first when it is full.
+  void append(std::span<const std::string_view> parts) noexcept;
+  void flush() noexcept;
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+  /// "[10/Oct/2000:13:55:36 +0000]" for `seconds`, cached for the current second.
+  std::string_view timestamp(std::int64_t seconds) noexcept;
+
+  object_pool<log_entry, 16> entries;
+  object_pool<log_track, 64> tracks;
+
+ private:
+  void write_all(const char* data, std::size_t size) noexcept;
+  int fd_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_;
+  std::size_t size_ = 0;
+  std::int64_t stamp_second_ = -1;
+  std::array<char, 28> stamp_{};
+};
+
+/// Wraps the user's handler while the access log is on: records each request head for the log
+/// line, then forwards.
+class logging_handler final : public request_handler {
+ public:
+  logging_handler(server_loop& owner, request_handler& inner) noexcept
+      : owner_(&owner), inner_(&inner) {}
+  body_mode on_head(server_request& request) override;
+  void on_request(server_request& request, response_writer response) override;
+
+ private:
+  server_loop* owner_;
+  request_handler* inner_;
+};
+
+class connection_driver;
+
+/// What a deferred_response points to: the writer, and the driver to wake after using it.
+struct deferred_state {
+  server_loop* owner;
+  connection_driver* driver;
+  response_writer writer;
+};
+
+/// Owns one connection and its stream, on one loop: reads into the connection's buffer, writes
+/// its output with writev, shuts down, closes, hands over upgrades, and keeps the connection's
+/// deadline on a loop timer. Lives in a pool; frees itself once closed with no response writer
+/// left in a handler's hands.
+class connection_driver final : public connection_info {
+ public:
+  using time_point = transport::time_point;
+
+  connection_driver(server_loop& owner, transport::stream&& stream, std::uint64_t id,
+                    time_point now) noexcept;
+  ~connection_driver();
+
+  /// Starts watching the stream; false if it cannot be watched.
+  bool start() noexcept;
+  /// Moves bytes until nothing more can happen now, then re-arms the timer or frees itself.
+  void drive() noexcept;
+  /// Graceful shutdown of this connection (see connection::begin_shutdown).
+  void begin_shutdown() noexcept;
+  /// Drops the connection now.
+  void hard_close() noexcept;
+  /// Runs a deferred completion (on the loop thread) and sends what it wrote.
+  void complete(deferred_state& state, transport::small_fn<void(response_writer&)> finish) noexcept;
+
+  /// Access log: a request head arrived (called by logging_handler inside a handler call).
+  void log_request(const server_request& request) noexcept;
+
+  [[nodiscard]] connection& conn() noexcept { return conn_; }
+  [[nodiscard]] bool stream_open() const noexcept { return !stream_closed_; }
+
+  connection_driver* prev = nullptr;  // the loop's list of live drivers
+  connection_driver* next = nullptr;
+
+ private:
+  void on_ready(transport::readiness events) noexcept;
+  void on_timer() noexcept;
+  void pump(time_point now) noexcept;
+  bool write_some(time_point now) noexcept;
+  bool read_some(time_point now) noexcept;
+  void close_stream() noexcept;
+  void hand_over() noexcept;
+  void settle() noexcept;
+  void scan_output(std::span<const std::string_view> pieces, std::size_t bytes) noexcept;
+  void scan_bytes(std::string_view bytes) noexcept;
+  void end_response() noexcept;
+  void log_open() noexcept;
+  void log_close() noexcept;
+  void head_done() noexcept;
+
+  connection conn_;
+  transport::stream stream_;
+  transport::timer timer_;
+  log_track* log_ = nullptr;
+  bool busy_ = false;
+  bool again_ = false;
+  bool timer_due_ = false;
+  bool abort_requested_ = false;
+  bool shutdown_requested_ = false;
+  bool read_drained_ = false;  // a socket read came up short: wait for the next edge
+  bool write_shut_ = false;
+  bool stream_closed_ = false;  // closed, or handed to an upgrade_handler
+  bool hangup_ = false;         // the peer's FIN or an error was reported: read until EOF
+};
+
+/// The loop's live drivers and the pool they come from.
+struct driver_pool {
+  object_pool<connection_driver, 64> pool;
+  connection_driver* first = nullptr;
+
+  void link(connection_driver& d) noexcept {
+    d.prev = nullptr;
+    d.next = first;
+    if (first != nullptr) first->prev = &d;
+    first = &d;
+  }
+  void unlink(connection_driver& d) noexcept {
+    if (d.prev != nullptr) {
+      d.prev->next = d.next;
+    } else {
+      first = d.next;
+    }
+    if (d.next != nullptr) d.next->prev = d.prev;
+    d.prev = d.next = nullptr;
+  }
+};
+
+/// The driver whose connection code runs on this thread now.
+connection_driver* current_driver() noexcept;
+
+/// Makes `driver` the current one for its lifetime (nesting restores the previous one).
+class current_scope {
+ public:
+  explicit current_scope(connection_driver* driver) noexcept;
+  ~current_scope();
+  current_scope(const current_scope&) = delete;
+  current_scope& operator=(const current_scope&) = delete;
+
+ private:
+  connection_driver* previous_;
+};
+
+}  // namespace taut::detail
