@@ -1,0 +1,159 @@
+#include "demo_app.hpp"
+
+#include <string>
+
+#include "taut/handler.hpp"
+#include "taut/static_files.hpp"
+
+namespace taut::serve {
+namespace {
+
+constexpr std::string_view index_page = R"(<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>taut-serve</title></head>
+<body>
+<h1>taut-serve</h1>
+<p>The demo server of taut, a strict, zero-copy HTTP/1.1 toolkit.</p>
+<ul>
+<li><a href="/hello/world"><code>GET /hello/{name}</code></a>: a text greeting</li>
+<li><a href="/hello?name=taut"><code>GET /hello?name=</code></a>: the same, from the query</li>
+<li><code>POST /echo</code>: the request (method, target, headers, body) as JSON</li>
+<li><a href="/static/"><code>GET /static/{path...}</code></a>: files under the <code>--root</code> directory</li>
+<li><a href="/healthz"><code>GET /healthz</code></a>: <code>ok</code></li>
+<li><a href="/plaintext"><code>GET /plaintext</code></a>: <code>Hello, World!</code></li>
+</ul>
+</body>
+</html>
+)";
+
+/// The length of the UTF-8 sequence starting at s[i] if it is valid (no overlongs, no surrogates,
+/// nothing above U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = byte(i);
+  const auto continuation = [&](std::size_t k) { return k < s.size() && (byte(k) & 0xC0) == 0x80; };
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(i + 1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!continuation(i + 1) || !continuation(i + 2)) return 0;
+    const unsigned char b1 = byte(i + 1);
+    if (b0 == 0xE0 && b1 < 0xA0) return 0;  // overlong
+    if (b0 == 0xED && b1 > 0x9F) return 0;  // a surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!continuation(i + 1) || !continuation(i + 2) || !continuation(i + 3)) return 0;
+    const unsigned char b1 = byte(i + 1);
+    if (b0 == 0xF0 && b1 < 0x90) return 0;  // overlong
+    if (b0 == 0xF4 && b1 > 0x8F) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+void greet(reply& response, std::string_view name) {
+  std::string text;
+  text.reserve(name.size() + 9);
+  text.append("Hello, ").append(name).append("!\n");
+  response.text(200, text);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view bytes) {
+  constexpr std::string_view hex = "0123456789abcdef";
+  out += '"';
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        ++i;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++i;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      default:
+        break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_sequence(bytes, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    // U+2028 and U+2029 are valid JSON but end a line in older JavaScript.
+    if (n == 3 && c == 0xE2 && static_cast<unsigned char>(bytes[i + 1]) == 0x80 &&
+        (static_cast<unsigned char>(bytes[i + 2]) & 0xFE) == 0xA8) {
+      out += static_cast<unsigned char>(bytes[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
+    } else {
+      out.append(bytes.substr(i, n));
+    }
+    i += n;
+  }
+  out += '"';
+}
+
+void add_demo_routes(mux& app, const demo_options& options) {
+  app.handle("GET /{$}", [](request_context&, reply& response) { response.html(200, index_page); });
+  app.handle("GET /hello/{name}", [](request_context& request, reply& response) {
+    greet(response, request.param("name"));
+  });
+  app.handle("GET /hello", [](request_context& request, reply& response) {
+    greet(response, request.query_or("name", "world"));
+  });
+  app.handle("POST /echo",
+             handler(
+                 [](request_context& request, reply& response) {
+                   std::string json;
+                   json.reserve(128 + request.target().size() + request.body().size() * 2);
+                   json += "{\"method\":";
+                   append_json_string(json, request.method_name());
+                   json += ",\"target\":";
+                   append_json_string(json, request.target());
+                   json += ",\"headers\":[";
+                   bool first = true;
+                   for (const taut::header& field : request.headers()) {
+                     if (!first) json += ',';
+                     first = false;
+                     json += '[';
+                     append_json_string(json, field.name);
+                     json += ',';
+                     append_json_string(json, field.value);
+                     json += ']';
+                   }
+                   json += "],\"body\":";
+                   append_json_string(json, request.body());
+                   json += "}\n";
+                   response.json(200, json);
+                 },
+                 {.body = body_mode::buffer, .max_body = options.max_body}));
+  app.handle("GET /static/{path...}", static_files(options.root));
+  app.handle("GET /healthz", [](request_context&, reply& response) { response.text(200, "ok\n"); });
+  // The TechEmpower plaintext test: a constant body, nothing allocated per request.
+  app.handle("GET /plaintext", [](request_context&, reply& response) {
+    response.send(200, "Hello, World!", "text/plain");
+  });
+}
+
+}  // namespace taut::serve

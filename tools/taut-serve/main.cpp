@@ -1,0 +1,288 @@
+// taut-serve: the demo server. Serves the routes of demo_app.hpp on TCP addresses and Unix sockets
+// with taut::server, until SIGINT or SIGTERM (graceful: in-flight requests finish). Flags are
+// described by `taut-serve --help`; a bad flag or address is a one-line error and exit status 2.
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "demo_app.hpp"
+#include "taut/mux.hpp"
+#include "taut/server.hpp"
+#include "taut/transport/address.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+constexpr std::string_view help_text = R"(usage: taut-serve [options]
+
+The taut demo server. Routes:
+  GET  /                  a short HTML page listing the routes
+  GET  /hello/{name}      "Hello, <name>!" (text/plain)
+  GET  /hello?name=NAME   the same, from the query
+  POST /echo              the request as JSON: {"method","target","headers":[[name,value],..],"body"}
+  GET  /static/{path...}  files under --root (Range, If-Modified-Since, no escape from the root)
+  GET  /healthz           "ok"
+  GET  /plaintext         "Hello, World!" (text/plain)
+
+Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
+  --listen HOST:PORT      TCP: 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080, localhost:8080;
+                          port 0 picks a free port (printed at start)
+  --unix PATH             Unix socket: a file path (a stale socket file is replaced), or @NAME
+                          for a Linux abstract socket
+
+Serving:
+  --threads N             loop threads (default: the number of cores, here %u)
+  --root DIR              directory served under /static/ (default: the working directory)
+  --access-log            one Common Log Format line per response on standard output
+
+Limits (defaults in brackets):
+  --max-connections N               connections served at once [10000]; 0: no limit
+  --max-body BYTES                  largest request body [1M]; suffixes K, M, G (binary)
+  --max-header-bytes BYTES          largest header section [32K] (431 beyond)
+  --max-requests-per-connection N   requests on one keep-alive connection [1000]; 0: no limit
+
+Timeouts (a number of seconds, or with a unit: 500ms, 10s, 2m; defaults in brackets):
+  --header-timeout T      time to receive a request head [10s] (408)
+  --body-timeout T        time to receive a body, or between streamed pieces [30s]
+  --idle-timeout T        keep-alive connection left idle [60s]
+  --write-timeout T       client not reading the response [30s]
+  --drain-timeout T       on SIGINT/SIGTERM, time given to in-flight requests [5s]
+
+  -h, --help              print this help and exit
+
+A first SIGINT or SIGTERM stops accepting and lets in-flight requests finish (up to
+--drain-timeout), then exits with status 0; a second one stops at once. Exit status: 0 after a
+signal, 1 when an address cannot be bound, 2 for a bad flag or address.
+)";
+
+struct usage_error {
+  std::string message;
+};
+
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::uint64_t> parse_bytes(std::string_view text) {
+  std::uint64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k':
+      case 'K':
+        multiplier = 1024;
+        break;
+      case 'm':
+      case 'M':
+        multiplier = 1024 * 1024;
+        break;
+      case 'g':
+      case 'G':
+        multiplier = 1024 * 1024 * 1024;
+        break;
+      default:
+        break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  const auto value = parse_unsigned(text);
+  if (!value || *value > UINT64_MAX / multiplier) return std::nullopt;
+  return *value * multiplier;
+}
+
+/// "10", "10s", "500ms", "2m", "1.5s".
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  double scale = 1000.0;  // seconds by default
+  if (text.ends_with("ms")) {
+    scale = 1.0;
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+  } else if (text.ends_with("m")) {
+    scale = 60000.0;
+    text.remove_suffix(1);
+  } else if (text.ends_with("h")) {
+    scale = 3600000.0;
+    text.remove_suffix(1);
+  }
+  if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  const double ms = value * scale;
+  if (!(ms >= 0) || ms > 1e12) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms + 0.5));
+}
+
+struct config {
+  taut::server_options server;
+  taut::serve::demo_options demo;
+  bool help = false;
+};
+
+config parse_args(int argc, char** argv) {
+  config out;
+  out.server.threads = 0;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    std::optional<std::string_view> inline_value;
+    if (flag.starts_with("--")) {
+      const std::size_t eq = flag.find('=');
+      if (eq != std::string_view::npos) {
+        inline_value = flag.substr(eq + 1);
+        flag = flag.substr(0, eq);
+      }
+    }
+    const auto value = [&]() -> std::string_view {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw usage_error{std::string(flag) + " needs a value"};
+      return args[++i];
+    };
+    const auto bad = [&](std::string_view v, std::string_view what) {
+      return usage_error{"bad value \"" + std::string(v) + "\" for " + std::string(flag) + ": " +
+                         std::string(what)};
+    };
+    const auto count = [&]() {
+      const std::string_view v = value();
+      const auto n = parse_unsigned(v);
+      if (!n) throw bad(v, "expected a whole number");
+      return *n;
+    };
+    const auto bytes = [&]() {
+      const std::string_view v = value();
+      const auto n = parse_bytes(v);
+      if (!n) throw bad(v, "expected a byte count such as 65536, 64K or 1M");
+      return *n;
+    };
+    const auto duration = [&]() {
+      const std::string_view v = value();
+      const auto d = parse_duration(v);
+      if (!d) throw bad(v, "expected a duration such as 10, 10s, 500ms or 2m");
+      return *d;
+    };
+
+    taut::connection_options& conn = out.server.connection;
+    if (flag == "-h" || flag == "--help") {
+      out.help = true;
+    } else if (flag == "--listen") {
+      const std::string_view v = value();
+      const auto parsed = taut::transport::address::parse_tcp(v);
+      if (!parsed) throw bad(v, parsed.error().message());
+      out.server.listen.emplace_back(v);
+    } else if (flag == "--unix") {
+      const std::string_view v = value();
+      const auto parsed = v.starts_with("@") ? taut::transport::address::unix_abstract(v.substr(1))
+                                             : taut::transport::address::unix_path(v);
+      if (!parsed || v == "@")
+        throw bad(v, parsed ? "empty abstract name" : parsed.error().message());
+      out.server.unix_paths.emplace_back(v);
+    } else if (flag == "--threads") {
+      const std::string_view v = value();
+      const auto n = parse_unsigned(v);
+      if (!n || *n == 0 || *n > 1024) throw bad(v, "expected 1 to 1024");
+      out.server.threads = static_cast<unsigned>(*n);
+    } else if (flag == "--root") {
+      out.demo.root = std::string(value());
+    } else if (flag == "--access-log") {
+      if (inline_value) throw usage_error{"--access-log takes no value"};
+      out.server.access_log = true;
+    } else if (flag == "--max-connections") {
+      out.server.max_connections = count();
+    } else if (flag == "--max-body") {
+      conn.max_body_bytes = bytes();
+      out.demo.max_body = conn.max_body_bytes;
+    } else if (flag == "--max-header-bytes") {
+      const std::uint64_t n = bytes();
+      if (n < 64) throw bad(std::to_string(n), "at least 64");
+      conn.parse.max_header_bytes = n;
+    } else if (flag == "--max-requests-per-connection") {
+      const std::uint64_t n = count();
+      if (n > UINT32_MAX) throw bad(std::to_string(n), "too large");
+      conn.max_requests = static_cast<std::uint32_t>(n);
+    } else if (flag == "--header-timeout") {
+      conn.header_timeout = duration();
+    } else if (flag == "--body-timeout") {
+      conn.body_timeout = duration();
+    } else if (flag == "--idle-timeout") {
+      conn.idle_timeout = duration();
+    } else if (flag == "--write-timeout") {
+      conn.write_timeout = duration();
+    } else if (flag == "--drain-timeout") {
+      out.server.drain_timeout = duration();
+    } else if (flag.starts_with("-")) {
+      throw usage_error{"unknown flag " + std::string(flag) + " (see --help)"};
+    } else {
+      throw usage_error{"unexpected argument \"" + std::string(flag) + "\" (see --help)"};
+    }
+  }
+  if (out.server.listen.empty() && out.server.unix_paths.empty()) {
+    out.server.listen.emplace_back("127.0.0.1:8080");
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  config cfg;
+  try {
+    cfg = parse_args(argc, argv);
+  } catch (const usage_error& e) {
+    std::fprintf(stderr, "taut-serve: %s\n", e.message.c_str());
+    return exit_usage;
+  }
+  if (cfg.help) {
+    std::printf(help_text.data(), std::max(1u, std::thread::hardware_concurrency()));
+    return exit_ok;
+  }
+
+  taut::mux app;
+  try {
+    taut::serve::add_demo_routes(app, cfg.demo);
+  } catch (const std::system_error& e) {
+    std::fprintf(stderr, "taut-serve: --root %s: %s\n", cfg.demo.root.c_str(),
+                 e.code().message().c_str());
+    return exit_usage;
+  }
+
+  taut::server server(app, cfg.server);
+  if (const std::error_code ec = server.start()) {
+    std::fprintf(stderr, "taut-serve: %s: %s\n", std::string(server.error_address()).c_str(),
+                 ec.message().c_str());
+    return ec == std::errc::invalid_argument ? exit_usage : exit_failure;
+  }
+  if (const std::error_code ec = taut::install_signal_handlers(server)) {
+    std::fprintf(stderr, "taut-serve: signal handlers: %s\n", ec.message().c_str());
+    server.stop_now();
+    server.wait();
+    return exit_failure;
+  }
+  for (const taut::transport::address& at : server.local_addresses()) {
+    const std::string text = at.to_string();
+    if (at.transport() == taut::transport::transport_kind::tcp) {
+      std::fprintf(stderr, "taut-serve: listening on http://%s/\n", text.c_str());
+    } else {
+      std::fprintf(stderr, "taut-serve: listening on unix:%s\n", text.c_str());
+    }
+  }
+  std::fprintf(stderr, "taut-serve: %u threads, serving /static/ from %s; Ctrl-C stops\n",
+               server.threads(), cfg.demo.root.c_str());
+  server.wait();
+  std::fprintf(stderr, "taut-serve: stopped\n");
+  return exit_ok;
+}
