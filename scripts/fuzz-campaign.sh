@@ -14,9 +14,10 @@
 # It builds the fuzzers if needed (CMake preset `fuzz`: clang, TAUT_FUZZ=ON, build/fuzz), fuzzes each
 # harness with fuzz/http.dict from corpus/<harness>/ and corpus/regressions/<harness>/ into WORKDIR,
 # prints each harness's progress every TAUT_FUZZ_PROGRESS seconds (default 30): executions, exec/s,
-# coverage (cov: edges, ft: features) and corpus size. At the end it merges what is new into
-# corpus/<harness>/ with -merge=1 (only inputs that add coverage), and copies every crash, leak,
-# timeout or OOM input to fuzz-triage/<harness>/ with the harness's report and taut-parse's output.
+# coverage (cov: edges, ft: features) and corpus size. At the end it merges into corpus/<harness>/
+# with -merge=1 the inputs that reach new edges (the work directory keeps the full corpus, and later
+# campaigns resume from it), and copies every crash, leak, timeout or OOM input to
+# fuzz-triage/<harness>/ with the harness's report and taut-parse's output.
 # It exits 1 if anything was found.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -241,7 +242,9 @@ for h in "${harnesses[@]}"; do
   added=-
   if ((merge)) && ((found == 0)); then
     before=$(find "$repo/corpus/$h" -type f | wc -l)
-    "$build/fuzz/fuzz_$h" -merge=1 -dict="$dict" -timeout=25 "$repo/corpus/$h" "$work/$h/corpus" \
+    # Edges only (no hit-count buckets): the committed corpus stays small and each file in it
+    # reaches code no other file does; the full corpus keeps growing in the work directory.
+    "$build/fuzz/fuzz_$h" -merge=1 -use_counters=0 -timeout=25 "$repo/corpus/$h" "$work/$h/corpus" \
       >"$work/$h/merge.log" 2>&1 || echo "fuzz-campaign: $h: merge failed, see $work/$h/merge.log" >&2
     added=$(($(find "$repo/corpus/$h" -type f | wc -l) - before))
   fi
