@@ -18,6 +18,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <stdexcept>
 #include <utility>
 
 #include "taut/body_decoder.hpp"
@@ -112,6 +113,9 @@ constexpr std::size_t slots_offset() noexcept {
 constexpr std::size_t headers_offset(std::size_t depth) noexcept {
   return align_up(slots_offset() + depth * sizeof(response_slot), alignof(header));
 }
+/// Output blocks carry a small header, and a status line should fit in one.
+constexpr std::size_t min_block_size = 256;
+constexpr std::size_t max_block_size = std::size_t{1} << 30;  // offsets are 32-bit
 /// Header slots beyond the parser's limit, where trailer fields of a chunked body land.
 constexpr std::size_t trailer_room = 16;
 
@@ -209,7 +213,13 @@ connection_context::connection_context(request_handler& handler, buffer_pool& po
       date_(&date),
       header_slots_(options_.parse.max_headers + trailer_room),
       state_pool_(headers_offset(options_.max_pipeline_depth) + header_slots_ * sizeof(header),
-                  1024) {}
+                  1024) {
+  if (pool.block_size() < min_block_size || pool.block_size() > max_block_size) {
+    throw std::invalid_argument(
+        "taut::connection_context: buffer_pool blocks must hold 256 bytes "
+        "to 1 GiB");
+  }
+}
 
 connection_context::~connection_context() = default;
 

@@ -3,6 +3,7 @@
 // the connection is made of (Date cache, reason phrases, buffer pool).
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <tuple>
 
@@ -84,6 +85,13 @@ TEST(Connection, AnswersAGetWithExactBytes) {
   EXPECT_TRUE(h.conn->holds_nothing()) << "an idle keep-alive connection holds no buffer";
   EXPECT_EQ(h.pool.in_use(), 0u);
   EXPECT_EQ(h.context->states_in_use(), 0u);
+}
+
+TEST(Connection, ContextRefusesBlocksTooSmallForAStatusLine) {
+  block_pool tiny(64);
+  date_cache date;
+  lambda_handler handler;
+  EXPECT_THROW(connection_context(handler, tiny, date), std::invalid_argument);
 }
 
 TEST(Connection, IsSmallWhileIdle) {

@@ -253,6 +253,7 @@ class request_handler {
 /// connection borrows only while it has work. Not thread-safe; it must outlive its connections.
 class connection_context {
  public:
+  /// Throws std::invalid_argument if the pool's blocks are smaller than 256 bytes.
   connection_context(request_handler& handler, buffer_pool& pool, date_cache& date,
                      const connection_options& options = {});
   ~connection_context();
