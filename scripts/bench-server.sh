@@ -68,7 +68,8 @@ mkdir -p "$work" "$results"
 # 2. taut-serve.
 find_taut_serve() {
   local candidate
-  for candidate in "$root/build/release/tools/taut-serve" "$root/build/release/server/taut-serve"; do
+  for candidate in "$root/build/release/tools/taut-serve/taut-serve" \
+    "$root/build/release/tools/taut-serve" "$root/build/release/server/taut-serve"; do
     [[ -x $candidate && -f $candidate ]] && {
       echo "$candidate"
       return

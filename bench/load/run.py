@@ -295,7 +295,10 @@ def make_servers(args, workdir):
         if args.taut_serve:
             servers["taut"] = Server(
                 "taut",
-                [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(THREADS)]
+                # The same room as the peers' configurations: 16,384 connections (the idle
+                # measurement holds 10,000 beside wrk's) and no cap on requests per connection.
+                [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(THREADS),
+                 "--max-connections", "16384", "--max-requests-per-connection", "0"]
                 + os.environ.get("TAUT_SERVE_ARGS", "").split(),
                 base_env,
                 workdir,
