@@ -227,6 +227,18 @@ bool target_form(const difference_case& c) {
   return false;
 }
 
+bool empty_authority(const difference_case& c) {
+  if (!taut_rejected(c, {errc::bad_target})) return false;
+  const std::string_view url = c.llhttp.url;
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  const auto at = authority.rfind('@');
+  if (at != std::string_view::npos) authority.remove_prefix(at + 1);
+  return authority.empty() || authority.front() == ':';
+}
+
 bool userinfo_in_target(const difference_case& c) {
   if (!taut_rejected(c, {errc::bad_target})) return false;
   const std::string_view url = c.llhttp.url;
@@ -336,6 +348,17 @@ bool duplicate_content_length(const difference_case& c) {
   return count > 1;
 }
 
+bool trailer_framing_fields(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_TRANSFER_ENCODING, HPE_INVALID_CONTENT_LENGTH,
+                           HPE_UNEXPECTED_CONTENT_LENGTH})) {
+    return false;
+  }
+  if (c.llhttp.error_offset < c.taut.head_size) return false;
+  return std::any_of(c.taut.trailers.begin(), c.taut.trailers.end(), [](const auto& field) {
+    return iequals(field.first, "transfer-encoding") || iequals(field.first, "content-length");
+  });
+}
+
 bool transfer_encoding_list(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_INVALID_TRANSFER_ENCODING})) return false;
   // Empty list elements ("chunked," or ", chunked") must be accepted (RFC 9110 section 5.6.1).
@@ -381,6 +404,10 @@ constexpr known_difference table[] = {
      "llhttp accepts the asterisk-form with methods other than OPTIONS and CONNECT without an "
      "authority-form target",
      target_form},
+    {"empty-authority", "RFC 9110 sections 4.2.1 and 4.2.2",
+     "llhttp accepts an absolute-form target with an empty host (\"http:///\"); taut requires a "
+     "host in every absolute-form target, as the RFC requires for http and https",
+     empty_authority},
     {"userinfo", "RFC 9110 section 4.2.4",
      "llhttp accepts userinfo (user@host) in an absolute-form target; taut treats it as an error",
      userinfo_in_target},
@@ -420,6 +447,11 @@ constexpr known_difference table[] = {
     {"duplicate-content-length", "RFC 9110 section 8.6",
      "taut accepts repeated identical Content-Length values; llhttp rejects any repetition",
      duplicate_content_length},
+    {"trailer-framing-fields", "RFC 9110 sections 6.5.1 and 6.5.2",
+     "llhttp checks Transfer-Encoding and Content-Length trailer fields as if they were header "
+     "fields and rejects the message; taut keeps trailer fields uninterpreted, never lets them "
+     "frame anything, and leaves them apart from the header section",
+     trailer_framing_fields},
     {"transfer-encoding-list", "RFC 9110 section 5.6.1",
      "llhttp rejects empty list elements in Transfer-Encoding (\"chunked,\"); taut ignores them",
      transfer_encoding_list},
