@@ -1,0 +1,417 @@
+// The handler API through taut::testing: routing answers (404, 405 + Allow, HEAD, OPTIONS,
+// redirects, 400), what a handler sees (params, query, headers, body, transport), body modes and
+// limits, registration errors, deferred answers.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "taut/handler.hpp"
+#include "taut/mux.hpp"
+#include "taut/testing.hpp"
+
+namespace {
+
+using taut::reply;
+using taut::request_context;
+using taut::testing::client;
+using taut::testing::request;
+
+/// "<pattern>|<param>=<value>,..." for the route that answered.
+void describe(request_context& req, reply& res) {
+  std::string text(req.pattern());
+  text += '|';
+  for (const taut::path_param& p : req.params()) {
+    text.append(p.name).append("=").append(p.value).append(",");
+  }
+  res.text(200, text);
+}
+
+TEST(App, RoutesToTheMostSpecificPatternWithDecodedParams) {
+  taut::mux app;
+  app.handle("GET /items/{id}", describe);
+  app.handle("GET /items/new", describe);
+  app.handle("/files/{path...}", describe);
+  app.handle("GET /{$}", describe);
+  client c(app);
+  EXPECT_EQ(c.get("/items/42").body, "GET /items/{id}|id=42,");
+  EXPECT_EQ(c.get("/items/new").body, "GET /items/new|");
+  EXPECT_EQ(c.get("/items/caf%C3%A9").body, "GET /items/{id}|id=café,");
+  EXPECT_EQ(c.get("/files/a/b%2Fc").body, "/files/{path...}|path=a/b/c,");
+  EXPECT_EQ(c.get("/").body, "GET /{$}|");
+  EXPECT_EQ(c.send(request("DELETE", "/files/x")).body, "/files/{path...}|path=x,");
+}
+
+TEST(App, RawParamKeepsEscapesAndPathIsClean) {
+  taut::mux app;
+  app.handle("GET /f/{name}", [](request_context& req, reply& res) {
+    const taut::path_param& p = req.params().front();
+    res.text(200, std::string(p.raw) + " " + std::string(p.value) + " " + std::string(req.path()));
+  });
+  client c(app);
+  EXPECT_EQ(c.get("/f/a%2Fb").body, "a%2Fb a/b /f/a%2Fb");
+}
+
+TEST(App, NotFoundIs404AndCustomizable) {
+  taut::mux app;
+  app.handle("GET /a", describe);
+  client c(app);
+  const auto r = c.get("/nothing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "404 Not Found\n");
+  EXPECT_EQ(r.header("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_TRUE(r.keep_alive);
+
+  app.not_found(
+      [](request_context& req, reply& res) { res.text(404, "no " + std::string(req.path())); });
+  EXPECT_EQ(c.get("/else").body, "no /else");
+}
+
+TEST(App, WrongMethodIs405WithExactlyTheMatchingMethods) {
+  taut::mux app;
+  app.handle("GET /r", describe);
+  app.handle("PUT /r", describe);
+  app.handle("DELETE /other", describe);
+  client c(app);
+  const auto r = c.post("/r", "x");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.header("Allow"), "GET, HEAD, OPTIONS, PUT");
+  EXPECT_EQ(r.body, "405 Method Not Allowed\n");
+  // The unread body was discarded and the connection goes on.
+  EXPECT_EQ(c.get("/r").status, 200);
+}
+
+TEST(App, HeadIsServedByGetWithoutABody) {
+  taut::mux app;
+  std::vector<taut::method> seen;
+  app.handle("GET /doc", [&](request_context& req, reply& res) {
+    seen.push_back(req.method());
+    res.text(200, "twelve bytes");
+  });
+  client c(app);
+  const auto get = c.get("/doc");
+  const auto head = c.head("/doc");
+  EXPECT_EQ(seen, (std::vector<taut::method>{taut::method::get, taut::method::head}));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(head.header("Content-Length"), get.header("Content-Length"));
+  EXPECT_EQ(head.header("Content-Length"), "12");
+  // The connection is still in step: the next response is read correctly.
+  EXPECT_EQ(c.get("/doc").body, "twelve bytes");
+}
+
+TEST(App, OptionsIsAnsweredWithAllow) {
+  taut::mux app;
+  app.handle("GET /x", describe);
+  app.handle("POST /x", describe);
+  app.handle("DELETE /y", describe);
+  client c(app);
+  const auto r = c.options("/x");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.header("Allow"), "GET, HEAD, OPTIONS, POST");
+  const auto star = c.options("*");
+  EXPECT_EQ(star.status, 204);
+  EXPECT_EQ(star.header("Allow"), "DELETE, GET, HEAD, OPTIONS, POST");
+}
+
+TEST(App, UncleanPathsRedirectKeepingTheQuery) {
+  taut::mux app;
+  app.handle("/b", describe);
+  app.handle("GET /dir/", describe);
+  client c(app);
+  auto r = c.get("/a/../b?x=1");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("Location"), "/b?x=1");
+  r = c.get("//b");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("Location"), "/b");
+  // Methods with a body keep method and body: 308.
+  r = c.post("/./b", "data");
+  EXPECT_EQ(r.status, 308);
+  EXPECT_EQ(r.header("Location"), "/b");
+  r = c.get("/dir");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("Location"), "/dir/");
+}
+
+TEST(App, MalformedEscapeIs400) {
+  taut::mux app;
+  app.handle("/", describe);
+  client c(app);
+  for (const char* target : {"/a%zz", "/a%2", "/a?q=%x"}) {
+    EXPECT_EQ(c.get(target).status, 400) << target;
+    c.reconnect();  // the parser refuses these itself, and closes
+  }
+  EXPECT_EQ(c.get("/fine%20").status, 200);
+}
+
+TEST(App, QueryParametersAreDecodedAndLookedUpByName) {
+  taut::mux app;
+  app.handle("GET /q", [](request_context& req, reply& res) {
+    std::string out;
+    out += std::string(req.query_or("a", "-")) + "|";
+    out += std::string(req.query_or("b", "-")) + "|";
+    out += std::string(req.query_or("sp ace", "-")) + "|";
+    out += std::string(req.query_or("missing", "-")) + "|";
+    out += req.has_query("flag") ? "flag|" : "noflag|";
+    out += std::string(req.query_or("b", "-")) + "|";  // twice: same value (decoded once)
+    out += std::string(req.raw_query());
+    res.text(200, out);
+  });
+  client c(app);
+  EXPECT_EQ(c.get("/q?a=1&b=x%20y+z&sp%20ace=%C3%A9&flag&a=2").body,
+            "1|x y z|é|-|flag|x y z|a=1&b=x%20y+z&sp%20ace=%C3%A9&flag&a=2");
+  EXPECT_EQ(c.get("/q").body, "-|-|-|-|noflag|-|");
+}
+
+TEST(App, QueryParamsIterateEncodedPairs) {
+  taut::mux app;
+  app.handle("GET /q", [](request_context& req, reply& res) {
+    std::string out;
+    for (const taut::query_param& p : req.query_params()) {
+      out.append(p.name).append("=").append(p.value).append(";");
+    }
+    res.text(200, out);
+  });
+  client c(app);
+  EXPECT_EQ(c.get("/q?a=1&&b&c=%20=x&").body, "a=1;b=;c=%20=x;");
+}
+
+TEST(App, EscapedQueryValueIsAViewWhenNothingToDecode) {
+  taut::mux app;
+  bool same = false;
+  app.handle("GET /q", [&](request_context& req, reply& res) {
+    const auto value = req.query("k");
+    same = value && value->data() >= req.target().data() &&
+           value->data() < req.target().data() + req.target().size();
+    res.text(200, "");
+  });
+  client c(app);
+  c.get("/q?k=plain");
+  EXPECT_TRUE(same);
+}
+
+TEST(App, HeadersAreCaseInsensitive) {
+  taut::mux app;
+  app.handle("GET /h", [](request_context& req, reply& res) {
+    res.text(200, std::string(req.header("x-token")) + "|" + std::string(req.header("X-TOKEN")) +
+                      "|" + std::string(req.header("absent")) + "|" +
+                      std::to_string(req.headers().size()) + "|" + std::string(req.host()));
+  });
+  client c(app);
+  EXPECT_EQ(c.send(request("GET", "/h").header("X-Token", "abc")).body, "abc|abc||2|example.com");
+}
+
+TEST(App, BufferedBodyAndTrailers) {
+  taut::mux app;
+  app.handle("POST /b", [](request_context& req, reply& res) {
+    std::string out(req.body());
+    for (const taut::header& t : req.trailers())
+      out.append("|").append(t.name).append("=").append(t.value);
+    res.text(200, out);
+  });
+  client c(app);
+  EXPECT_EQ(c.post("/b", "hello").body, "hello");
+  EXPECT_EQ(c.send(request("POST", "/b").chunked({"ab", "cde"}, {{"X-Sum", "5"}})).body,
+            "abcde|X-Sum=5");
+}
+
+/// Collects a streamed body and answers with its size and pieces once it ends.
+class counting_sink final : public taut::body_sink {
+ public:
+  explicit counting_sink(reply& res) : writer_(res.detach()) {}
+  void on_body_data(std::string_view piece) override {
+    ++pieces_;
+    bytes_ += piece.size();
+  }
+  void on_body_end(std::span<const taut::header>) override {
+    writer_.send(200, std::to_string(bytes_) + " bytes", "text/plain");
+    delete this;
+  }
+  void on_body_error(std::error_code) override { delete this; }
+
+ private:
+  taut::response_writer writer_;
+  std::size_t bytes_ = 0;
+  int pieces_ = 0;
+};
+
+TEST(App, StreamingRouteReceivesTheBodyInPieces) {
+  taut::mux app;
+  bool body_was_empty = false;
+  app.handle("PUT /upload", taut::handler([&](request_context& req, reply& res) {
+                              body_was_empty = req.body().empty();
+                              auto* sink = new counting_sink(res);
+                              if (!req.stream_body(*sink)) delete sink;
+                            }).streaming());
+  client c(app, {.write_piece = 7});
+  const std::string payload(100000, 'p');
+  const auto r = c.put("/upload", payload);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "100000 bytes");
+  EXPECT_TRUE(body_was_empty);
+}
+
+TEST(App, RouteBodyLimitRefusesBeforeReading) {
+  taut::mux app;
+  int calls = 0;
+  app.handle("POST /small", taut::handler([&](request_context&, reply& res) {
+                              ++calls;
+                              res.text(200, "ok");
+                            }).with_max_body(4));
+  client c(app);
+  EXPECT_EQ(c.post("/small", "1234").status, 200);
+  const auto r = c.post("/small", "12345");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(calls, 1);
+  // A client waiting for 100 Continue is refused without being asked for the body.
+  c.reconnect();
+  const auto refused = c.send(
+      request("POST", "/small").header("Expect", "100-continue").header("Content-Length", "10"));
+  EXPECT_EQ(refused.status, 413);
+  EXPECT_TRUE(refused.informational.empty());
+}
+
+TEST(App, ExpectContinueIsAnsweredForABufferingRoute) {
+  taut::mux app;
+  app.handle("POST /up", [](request_context& req, reply& res) { res.text(200, req.body()); });
+  client c(app);
+  c.write_raw("POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  c.write_raw("abc");
+  const auto r = c.read();
+  EXPECT_EQ(r.informational, std::vector<int>{100});
+  EXPECT_EQ(r.body, "abc");
+}
+
+TEST(App, HandlerSeesTheMemoryTransport) {
+  taut::mux app;
+  app.handle("GET /who", [](request_context& req, reply& res) {
+    const auto remote = req.remote_address();
+    res.text(200,
+             std::string(req.transport() == taut::transport::transport_kind::memory ? "memory "
+                                                                                    : "other ") +
+                 (remote ? remote->to_string() : std::string("?")));
+  });
+  client c(app);
+  const auto r = c.get("/who");
+  EXPECT_EQ(r.body.substr(0, 14), "memory memory:");
+}
+
+TEST(App, AnyMethodTokenRoutes) {
+  taut::mux app;
+  app.handle("PROPFIND /dav/{x}", describe);
+  client c(app);
+  const auto r = c.send(request("PROPFIND", "/dav/1"));
+  EXPECT_EQ(r.body, "PROPFIND /dav/{x}|x=1,");
+  EXPECT_EQ(c.get("/dav/1").status, 405);
+}
+
+TEST(App, RegistrationErrorsNameThePatterns) {
+  taut::mux app;
+  app.handle("GET /a/{x}", describe);
+  try {
+    app.handle("GET /{y}/b", describe);
+    FAIL() << "conflict accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("/a/{x}"), std::string::npos) << what;
+    EXPECT_NE(what.find("/{y}/b"), std::string::npos) << what;
+  }
+  EXPECT_EQ(app.try_handle("GET /a/{x", describe).code(), taut::route_errc::invalid_pattern);
+  EXPECT_EQ(app.try_handle("GET /ok", taut::handler()).code(), taut::route_errc::invalid_pattern);
+  EXPECT_FALSE(app.try_handle("GET /ok", describe));
+}
+
+TEST(App, PipelinedRequestsAreAnsweredInOrder) {
+  taut::mux app;
+  app.handle("GET /n/{n}", [](request_context& req, reply& res) { res.text(200, req.param("n")); });
+  client c(app);
+  c.write_raw(
+      "GET /n/1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /n/22 HTTP/1.1\r\nHost: h\r\n\r\n"
+      "GET /n/333 HTTP/1.1\r\nHost: h\r\n\r\n");
+  const auto all = c.read_all();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].body, "1");
+  EXPECT_EQ(all[1].body, "");
+  EXPECT_EQ(all[1].header("Content-Length"), "2");
+  EXPECT_EQ(all[2].body, "333");
+}
+
+TEST(App, OneByteWritesAndReads) {
+  taut::mux app;
+  app.handle("POST /e/{k}", [](request_context& req, reply& res) {
+    res.text(200, std::string(req.param("k")) + ":" + std::string(req.body()) + ":" +
+                      std::string(req.query_or("q", "")));
+  });
+  client c(app, {.write_piece = 1, .read_piece = 1});
+  EXPECT_EQ(c.post("/e/k%20?q=v+w", "body").body, "k :body:v w");
+  EXPECT_EQ(c.post("/e/z", "").body, "z::");
+}
+
+TEST(App, DeferredReplyFinishesFromAnotherThread) {
+  taut::mux app;
+  std::thread worker;
+  app.handle("GET /slow/{v}", [&](request_context& req, reply& res) {
+    taut::deferred_response later(res.detach());
+    worker = std::thread([later = std::move(later), v = std::string(req.param("v"))]() mutable {
+      later.send(200, "late " + v, "text/plain");
+    });
+  });
+  client c(app);
+  c.write(request("GET", "/slow/1"));
+  const auto r = c.read_within(std::chrono::seconds(10));
+  worker.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "late 1");
+}
+
+TEST(App, UnfinishedReplyIsCompletedByTheConnection) {
+  taut::mux app;
+  app.handle("GET /nothing", [](request_context&, reply&) {});
+  app.handle("GET /head-only", [](request_context&, reply& res) { res.header("X-A", "1"); });
+  client c(app);
+  EXPECT_EQ(c.get("/nothing").status, 500);
+  const auto r = c.get("/head-only");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("X-A"), "1");
+  EXPECT_EQ(r.body, "");
+}
+
+TEST(App, ReplyHelpers) {
+  taut::mux app;
+  app.handle("GET /json", [](request_context&, reply& res) { res.json(201, "{\"a\":1}"); });
+  app.handle("GET /html", [](request_context&, reply& res) { res.html(200, "<p>x</p>"); });
+  app.handle("GET /go", [](request_context&, reply& res) { res.redirect(302, "/there"); });
+  app.handle("GET /teapot", [](request_context&, reply& res) { res.error(418); });
+  app.handle("GET /chunks", [](request_context&, reply& res) {
+    res.begin();
+    res.write("ab");
+    res.write("cd");
+    const taut::header trailer{"X-Count", "2"};
+    res.finish(std::span(&trailer, 1));
+    EXPECT_EQ(res.body_bytes(), 4u);
+    EXPECT_TRUE(res.finished());
+  });
+  client c(app);
+  auto r = c.get("/json");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  r = c.get("/html");
+  EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
+  r = c.get("/go");
+  EXPECT_EQ(r.status, 302);
+  EXPECT_EQ(r.header("Location"), "/there");
+  EXPECT_EQ(r.body, "Found\n");
+  r = c.get("/teapot");
+  EXPECT_EQ(r.status, 418);
+  EXPECT_EQ(r.body, "418 I'm a teapot\n");
+  r = c.get("/chunks");
+  EXPECT_EQ(r.framing, taut::body_kind::chunked);
+  EXPECT_EQ(r.body, "abcd");
+  ASSERT_EQ(r.trailers.size(), 1u);
+  EXPECT_EQ(r.trailers[0].value, "2");
+}
+
+}  // namespace

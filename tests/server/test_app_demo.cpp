@@ -1,0 +1,120 @@
+// taut-serve's routes through taut::testing (the same code the executable serves): the index,
+// greetings, /echo's JSON and its escaping, /healthz, /plaintext, /static.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "demo_app.hpp"
+#include "taut/mux.hpp"
+#include "taut/testing.hpp"
+
+namespace {
+
+using taut::testing::client;
+using taut::testing::request;
+
+class Demo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/taut-demo-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    root = pattern;
+    std::ofstream(root / "a.txt") << "static a";
+    taut::serve::add_demo_routes(app, {.root = root.string(), .max_body = 1024});
+  }
+  void TearDown() override { std::filesystem::remove_all(root); }
+
+  std::filesystem::path root;
+  taut::mux app;
+};
+
+std::string json(std::string_view bytes) {
+  std::string out;
+  taut::serve::append_json_string(out, bytes);
+  return out;
+}
+
+TEST_F(Demo, IndexListsTheRoutes) {
+  client c(app);
+  const auto r = c.get("/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Content-Type"), "text/html; charset=utf-8");
+  for (const char* route : {"/hello/{name}", "/hello?name=", "POST /echo", "/static/{path...}",
+                            "/healthz", "/plaintext"}) {
+    EXPECT_NE(r.body.find(route), std::string::npos) << route;
+  }
+  EXPECT_EQ(c.get("/index.html").status, 404);  // "/{$}" is the root only
+}
+
+TEST_F(Demo, Greetings) {
+  client c(app);
+  EXPECT_EQ(c.get("/hello/world").body, "Hello, world!\n");
+  EXPECT_EQ(c.get("/hello/caf%C3%A9").body, "Hello, café!\n");
+  EXPECT_EQ(c.get("/hello?name=Ada+Lovelace").body, "Hello, Ada Lovelace!\n");
+  EXPECT_EQ(c.get("/hello").body, "Hello, world!\n");
+  EXPECT_EQ(c.get("/hello/world").header("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(c.post("/hello/x", "").status, 405);
+}
+
+TEST_F(Demo, EchoReturnsTheRequestAsJson) {
+  client c(app);
+  const auto r = c.send(request("POST", "/echo?x=1")
+                            .header("X-Quote", "say \"hi\"\\")
+                            .header("Content-Type", "text/plain")
+                            .body("line1\nline2\t\x01"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  EXPECT_EQ(r.body,
+            "{\"method\":\"POST\",\"target\":\"/echo?x=1\",\"headers\":[[\"Host\",\"example.com\"],"
+            "[\"X-Quote\",\"say \\\"hi\\\"\\\\\"],[\"Content-Type\",\"text/plain\"],"
+            "[\"Content-Length\",\"13\"]],\"body\":\"line1\\nline2\\t\\u0001\"}\n");
+}
+
+TEST_F(Demo, EchoRefusesBodiesOverTheLimit) {
+  client c(app);
+  EXPECT_EQ(c.post("/echo", std::string(1025, 'x')).status, 413);
+  c.reconnect();
+  EXPECT_EQ(c.get("/echo").status, 405);
+}
+
+TEST_F(Demo, JsonStringsAreAlwaysValid) {
+  EXPECT_EQ(json(""), "\"\"");
+  EXPECT_EQ(json("plain"), "\"plain\"");
+  EXPECT_EQ(json("\"\\/"), "\"\\\"\\\\/\"");
+  EXPECT_EQ(json(std::string_view("\0\x1f\x7f", 3)), "\"\\u0000\\u001f\\u007f\"");
+  EXPECT_EQ(json("\r\n\t"), "\"\\r\\n\\t\"");
+  EXPECT_EQ(json("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+  // Invalid UTF-8 becomes U+FFFD, one per bad byte: lone continuation, truncated sequence,
+  // overlong, surrogate, above U+10FFFF.
+  EXPECT_EQ(json("\x80"), "\"\\ufffd\"");
+  EXPECT_EQ(json("\xC3"), "\"\\ufffd\"");
+  EXPECT_EQ(json("\xC0\xAF"), "\"\\ufffd\\ufffd\"");
+  EXPECT_EQ(json("\xED\xA0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");
+  EXPECT_EQ(json("\xF4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+  EXPECT_EQ(json("\xE2\x80\xA8\xE2\x80\xA9"), "\"\\u2028\\u2029\"");
+}
+
+TEST_F(Demo, HealthAndPlaintext) {
+  client c(app);
+  auto r = c.get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  r = c.get("/plaintext");
+  EXPECT_EQ(r.body, "Hello, World!");
+  EXPECT_EQ(r.header("Content-Length"), "13");
+  EXPECT_EQ(r.header("Content-Type"), "text/plain");
+}
+
+TEST_F(Demo, StaticFilesUnderTheRoot) {
+  client c(app);
+  EXPECT_EQ(c.get("/static/a.txt").body, "static a");
+  EXPECT_EQ(c.get("/static/missing").status, 404);
+  EXPECT_EQ(c.get("/static/..%2f..%2fetc/passwd").status, 400);
+}
+
+}  // namespace

@@ -1,0 +1,198 @@
+// Middleware through taut::testing: logging lines, recover's 500 (keeping the connection),
+// limit_body, composition keeping the inner handler's body options.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+#include <stdexcept>
+#include <string>
+
+#include "taut/middleware.hpp"
+#include "taut/mux.hpp"
+#include "taut/testing.hpp"
+
+namespace {
+
+using taut::reply;
+using taut::request_context;
+using taut::testing::client;
+using taut::testing::request;
+
+/// A FILE* writing into memory (open_memstream), read back with text().
+class memory_file {
+ public:
+  memory_file() : file_(open_memstream(&data_, &size_)) {}
+  ~memory_file() {
+    std::fclose(file_);
+    std::free(data_);
+  }
+  memory_file(const memory_file&) = delete;
+  memory_file& operator=(const memory_file&) = delete;
+  std::FILE* get() const { return file_; }
+  std::string text() {
+    std::fflush(file_);
+    return std::string(data_, size_);
+  }
+
+ private:
+  char* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::FILE* file_;
+};
+
+TEST(Middleware, LoggingWritesACommonLogFormatLine) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /hi", taut::logging(log.get(), [](request_context&, reply& res) {
+               res.text(200, "hello");
+             }));
+  client c(app);
+  EXPECT_EQ(c.get("/hi?x=1").body, "hello");
+  const std::string line = log.text();
+  // The memory transport's peer is "memory:N"; CLF's date; the request line; status; bytes; time.
+  const std::regex clf(
+      R"(^memory:\d+ - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /hi\?x=1 HTTP/1\.1" 200 5 \d+\.\d{6}\n$)");
+  EXPECT_TRUE(std::regex_match(line, clf)) << line;
+}
+
+TEST(Middleware, LoggingMarksDetachedRepliesAndRethrows) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /later", taut::logging(log.get(), [](request_context&, reply& res) {
+               taut::response_writer w = res.detach();
+               w.send(202, "later", "text/plain");
+             }));
+  app.handle("GET /throw", taut::logging(log.get(), [](request_context&, reply&) {
+               throw std::runtime_error("boom");
+             }));
+  client c(app);
+  EXPECT_EQ(c.get("/later").status, 202);
+  EXPECT_NE(log.text().find("\"GET /later HTTP/1.1\" - -"), std::string::npos) << log.text();
+  EXPECT_EQ(c.get("/throw").status, 500);  // the connection's own answer
+  EXPECT_NE(log.text().find("\"GET /throw HTTP/1.1\" 500 -"), std::string::npos) << log.text();
+}
+
+TEST(Middleware, RecoverAnswers500AndKeepsTheConnection) {
+  memory_file log;
+  taut::mux app;
+  app.handle(
+      "GET /boom",
+      taut::recover([](request_context&, reply&) { throw std::runtime_error("database on fire"); },
+                    log.get()));
+  app.handle("GET /ok", [](request_context&, reply& res) { res.text(200, "fine"); });
+  client c(app);
+  const auto r = c.get("/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "500 Internal Server Error\n");
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_NE(log.text().find("GET /boom threw: database on fire"), std::string::npos) << log.text();
+  EXPECT_FALSE(c.closed());
+  EXPECT_EQ(c.get("/ok").body, "fine");
+}
+
+TEST(Middleware, WithoutRecoverTheConnectionCloses) {
+  taut::mux app;
+  app.handle("GET /boom", [](request_context&, reply&) { throw std::runtime_error("x"); });
+  client c(app);
+  const auto r = c.get("/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(Middleware, RecoverAfterTheHeadEndsTheResponseAndTheConnection) {
+  taut::mux app;
+  app.handle("GET /half", taut::recover(
+                              [](request_context&, reply& res) {
+                                res.begin(10);
+                                res.write("12345");
+                                throw std::logic_error("half way");
+                              },
+                              nullptr));
+  client c(app);
+  const auto r = c.get("/half");
+  // The client sees the declared length cut short: an error, not a complete response.
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(Middleware, RecoverCatchesNonStandardExceptions) {
+  taut::mux app;
+  app.handle("GET /int", taut::recover([](request_context&, reply&) { throw 42; }, nullptr));
+  client c(app);
+  EXPECT_EQ(c.get("/int").status, 500);
+  EXPECT_FALSE(c.closed());
+}
+
+TEST(Middleware, LimitBodyRefusesLargerBodiesBeforeTheHandler) {
+  taut::mux app;
+  int calls = 0;
+  app.handle("POST /up", taut::limit_body(8, [&](request_context& req, reply& res) {
+               ++calls;
+               res.text(200, req.body());
+             }));
+  client c(app);
+  EXPECT_EQ(c.post("/up", "12345678").body, "12345678");
+  EXPECT_EQ(c.post("/up", "123456789").status, 413);
+  EXPECT_EQ(calls, 1);
+  // Chunked: the limit applies to the decoded size as it arrives.
+  c.reconnect();
+  const auto r = c.send(request("POST", "/up").chunked({"12345", "67890"}));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(Middleware, LimitBodyRaisesTheServerLimitForOneRoute) {
+  taut::testing::server_options options;
+  options.loop.connection.max_body_bytes = 4;
+  taut::mux app;
+  app.handle("POST /big", taut::limit_body(64, [](request_context& req, reply& res) {
+               res.text(200, std::to_string(req.body().size()));
+             }));
+  app.handle("POST /small", [](request_context& req, reply& res) {
+    res.text(200, std::to_string(req.body().size()));
+  });
+  client c(app, {}, options);
+  EXPECT_EQ(c.post("/big", std::string(64, 'x')).body, "64");
+  EXPECT_EQ(c.post("/small", "12345").status, 413);
+}
+
+TEST(Middleware, InnerLimitIsKeptWhenSmaller) {
+  const taut::handler inner =
+      taut::handler([](request_context&, reply& res) { res.text(200, ""); }).with_max_body(10);
+  EXPECT_EQ(taut::limit_body(100, inner).options().max_body, 10u);
+  EXPECT_EQ(taut::limit_body(5, inner).options().max_body, 5u);
+}
+
+TEST(Middleware, CompositionKeepsTheStreamingMode) {
+  memory_file log;
+  const taut::handler inner =
+      taut::handler([](request_context&, reply& res) { res.text(200, ""); }).streaming();
+  const taut::handler wrapped = taut::recover(taut::logging(log.get(), taut::limit_body(5, inner)));
+  EXPECT_EQ(wrapped.options().body, taut::body_mode::stream);
+  EXPECT_EQ(wrapped.options().max_body, 5u);
+}
+
+TEST(Middleware, ComposedChainServes) {
+  memory_file log;
+  taut::mux app;
+  app.handle("POST /chain",
+             taut::recover(
+                 taut::logging(log.get(), taut::limit_body(3,
+                                                           [](request_context& req, reply& res) {
+                                                             if (req.body() == "bad")
+                                                               throw std::runtime_error("bad body");
+                                                             res.text(200, req.body());
+                                                           })),
+                 nullptr));
+  client c(app);
+  EXPECT_EQ(c.post("/chain", "abc").body, "abc");
+  EXPECT_EQ(c.post("/chain", "bad").status, 500);
+  EXPECT_EQ(c.post("/chain", "toolong").status, 413);
+  const std::string text = log.text();
+  EXPECT_NE(text.find("\"POST /chain HTTP/1.1\" 200 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"POST /chain HTTP/1.1\" 500 -"), std::string::npos) << text;
+}
+
+}  // namespace
