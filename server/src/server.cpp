@@ -56,7 +56,9 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
   listen_options.unix_mode = options_.unix_mode;
 
   auto bind_one = [&](const transport::address& at, std::string_view text) -> std::error_code {
-    transport::result<transport::listener> first = transport::listener::listen(at, listen_options);
+    transport::listen_options options = listen_options;
+    if (at.is_abstract()) options.unix_mode = -1;  // no file, no permission bits
+    transport::result<transport::listener> first = transport::listener::listen(at, options);
     if (!first) {
       error_address_ = std::string(text);
       return first.error();
@@ -67,7 +69,7 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
       // TCP: a socket per thread on the same port (SO_REUSEPORT; the kernel spreads the
       // connections). Unix sockets have no SO_REUSEPORT: the threads share one socket.
       transport::result<transport::listener> more =
-          tcp ? transport::listener::listen(actual, listen_options) : first->duplicate();
+          tcp ? transport::listener::listen(actual, options) : first->duplicate();
       if (!more) {
         error_address_ = std::string(text);
         return more.error();

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -97,9 +98,9 @@ class routes final : public request_handler {
     for (std::thread& t : running) t.join();
   }
 
-  int heads = 0;
-  int requests = 0;
-  std::vector<deferred_response> deferred;
+  std::atomic<int> heads{0};  // routes may serve several loop threads at once
+  std::atomic<int> requests{0};
+  std::vector<deferred_response> deferred;  // /defer: single-threaded tests only
   upgrade_handler* upgrader = nullptr;
   std::mutex threads_mutex;
   std::vector<std::thread> threads;

@@ -38,7 +38,7 @@ TEST(ServerLoop, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_FALSE(client.closed());
   EXPECT_EQ(server.unit->open_connections(), 1u);
   EXPECT_EQ(server.unit->stats().accepted, 1u);
-  EXPECT_EQ(server.handler.requests, 3);
+  EXPECT_EQ(server.handler.requests.load(), 3);
 }
 
 TEST(ServerLoop, AnIdleKeepAliveConnectionHoldsNoBuffer) {
@@ -84,7 +84,7 @@ TEST(ServerLoop, ContinueIsSentBeforeTheBodyIsRead) {
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
   const std::string interim = client.exchange(head);
   EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
-  EXPECT_EQ(server.handler.requests, 0);
+  EXPECT_EQ(server.handler.requests.load(), 0);
   const auto responses = parse_responses(client.exchange("hello"));
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].body, "hello");
@@ -264,7 +264,7 @@ TEST(ServerLoop, PausedClientBytesArriveWhenResumed) {
   client.stream().memory().pause();
   client.exchange(get("/hello"));
   EXPECT_TRUE(client.received.empty());
-  EXPECT_EQ(server.handler.requests, 0);
+  EXPECT_EQ(server.handler.requests.load(), 0);
   client.stream().memory().resume();
   client.settle();
   const auto responses = parse_responses(client.received);

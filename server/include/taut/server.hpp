@@ -34,6 +34,7 @@ struct server_options {
   /// is never deleted) or "@name" for a Linux abstract socket.
   std::vector<std::string> unix_paths{};
   /// Permission bits of Unix socket files (say 0660), set before listen(); -1 keeps the umask's.
+  /// Abstract names have no file and ignore it.
   int unix_mode = -1;
   /// Pending connections the kernel queues per listener (capped by net.core.somaxconn).
   int backlog = 4096;

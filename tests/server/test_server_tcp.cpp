@@ -1,0 +1,582 @@
+// taut::server over real sockets: TCP on 127.0.0.1 and [::1] (skipped where IPv6 is missing) and
+// Unix sockets (a path and an abstract name), with curl as the client and a raw-socket client for
+// pipelining, shutdown and the connection limit. Loopback only; every wait is bounded.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../transport/privileges.hpp"
+#include "server_test_support.hpp"
+#include "taut/server.hpp"
+
+namespace taut::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+constexpr const char* curl_path = "/usr/bin/curl";
+
+bool have_curl() {
+  return ::access(curl_path, X_OK) == 0;
+}
+
+bool have_ipv6_loopback() {
+  return transport::listener::listen("[::1]:0").has_value();
+}
+
+struct process_result {
+  int exit_code = -1;
+  std::string out;
+};
+
+/// Runs curl with `args`, returning its exit code and standard output; killed after 20 s.
+process_result run_curl(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"curl",       "--silent", "--show-error", "--noproxy", "*",
+                                  "--max-time", "10"};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return {};
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(out_pipe[1], STDOUT_FILENO);
+    ::execv(curl_path, argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  process_result result;
+  const auto deadline = clock_type::now() + 20s;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{out_pipe[0], POLLIN, 0};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    if (left.count() <= 0) {
+      ::kill(child, SIGKILL);
+      break;
+    }
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = ::read(out_pipe[0], buffer, sizeof buffer);
+    if (n <= 0) break;
+    result.out.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string url(const transport::address& at, std::string_view path) {
+  return "http://" + at.to_string() + std::string(path);
+}
+
+/// A blocking client socket.
+class raw_client {
+ public:
+  explicit raw_client(const transport::address& to) {
+    fd_ = ::socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ >= 0 && ::connect(fd_, to.sockaddr_data(), to.sockaddr_size()) != 0) {
+      error = errno;
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~raw_client() { close(); }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  /// Reads until `responses` complete responses arrived, EOF, or `limit` passed.
+  std::vector<parsed_response> read_responses(std::size_t responses,
+                                              std::chrono::milliseconds limit = 5000ms) {
+    const auto deadline = clock_type::now() + limit;
+    std::string rest;
+    std::vector<parsed_response> parsed;
+    while ((parsed = parse_responses(received, {}, &rest)).size() < responses) {
+      if (!read_some(deadline)) break;
+    }
+    return parsed;
+  }
+
+  /// Reads until EOF (or a reset); false if `limit` passed first.
+  bool wait_closed(std::chrono::milliseconds limit = 5000ms) {
+    const auto deadline = clock_type::now() + limit;
+    while (!eof) {
+      if (!read_some(deadline)) return eof;
+    }
+    return true;
+  }
+
+  /// Whether anything (bytes or EOF) arrives within `limit`.
+  bool hears_within(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(limit.count())) > 0;
+  }
+
+  std::string received;
+  bool eof = false;
+  int error = 0;
+
+ private:
+  bool read_some(clock_type::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buffer[8192];
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) {
+      eof = true;
+      return false;
+    }
+    received.append(buffer, static_cast<std::size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+};
+
+/// A temporary directory, removed with its contents.
+class temp_dir {
+ public:
+  temp_dir() {
+    char name[] = "/tmp/taut-server-XXXXXX";
+    path_ = ::mkdtemp(name) != nullptr ? name : "";
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string operator/(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+/// A handler whose /wait response is finished from a thread once release() is called.
+class waiting_routes final : public request_handler {
+ public:
+  ~waiting_routes() override {
+    release();
+    if (worker_.joinable()) worker_.join();
+  }
+  void on_request(server_request& request, response_writer response) override {
+    if (request.target() != "/wait") {
+      response.send(200, "quick", "text/plain");
+      return;
+    }
+    started_.set_value();
+    worker_ = std::thread([this, later = deferred_response(std::move(response))]() mutable {
+      released_.get_future().wait();
+      later.send(200, "finished", "text/plain");
+    });
+  }
+  /// Waits until a /wait request reached the handler.
+  bool wait_started() { return started_.get_future().wait_for(5s) == std::future_status::ready; }
+  void release() {
+    if (!released_set_) released_.set_value();
+    released_set_ = true;
+  }
+
+ private:
+  std::promise<void> started_;
+  std::promise<void> released_;
+  bool released_set_ = false;
+  std::thread worker_;
+};
+
+server_options loopback(unsigned threads = 2) {
+  server_options options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = threads;
+  return options;
+}
+
+// --- curl ---------------------------------------------------------------------------------------
+
+class ServerCurl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_curl()) GTEST_SKIP() << "curl is not installed (scripts/install-deps.sh)";
+  }
+};
+
+TEST_F(ServerCurl, GetOverIPv4) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  const process_result r = run_curl({url(srv.local_addresses()[0], "/hello")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "hello");
+}
+
+TEST_F(ServerCurl, GetOverIPv6) {
+  if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback here";
+  routes handler;
+  server_options options = loopback();
+  options.listen = {"[::1]:0"};
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  const process_result r = run_curl({"--globoff", url(srv.local_addresses()[0], "/info")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.out.starts_with("tcp ")) << r.out;
+}
+
+TEST_F(ServerCurl, UnixSocketPathAndAbstractName) {
+  temp_dir dir;
+  routes handler;
+  server_options options;
+  const std::string path = dir / "taut.sock";
+  const std::string abstract = "taut-test-" + std::to_string(::getpid());
+  options.unix_paths = {path, "@" + abstract};
+  options.unix_mode = 0660;
+  options.threads = 2;
+  server srv(handler, options);
+  const std::error_code ec = srv.start();
+  ASSERT_FALSE(ec) << ec.message() << " at " << srv.error_address();
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0660u);
+  const process_result by_path = run_curl({"--unix-socket", path, "http://localhost/info"});
+  EXPECT_EQ(by_path.exit_code, 0);
+  EXPECT_TRUE(by_path.out.starts_with("unix ")) << by_path.out;
+  const process_result by_name =
+      run_curl({"--abstract-unix-socket", abstract, "http://localhost/hello"});
+  EXPECT_EQ(by_name.exit_code, 0);
+  EXPECT_EQ(by_name.out, "hello");
+  srv.stop();
+  srv.wait();
+  EXPECT_FALSE(std::filesystem::exists(path));  // the socket file goes with the server
+}
+
+TEST_F(ServerCurl, KeepAliveReusesTheConnection) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  const process_result r =
+      run_curl({"-w", " %{num_connects}\\n", url(srv.local_addresses()[0], "/hello"),
+                url(srv.local_addresses()[0], "/a")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "hello 1\nGET /a 0\n");
+}
+
+TEST_F(ServerCurl, Http10ClosesAfterEachResponse) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  const process_result r =
+      run_curl({"--http1.0", "-w", " %{num_connects} %{http_code}\\n",
+                url(srv.local_addresses()[0], "/hello"), url(srv.local_addresses()[0], "/a")});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "hello 1 200\nGET /a 1 200\n");
+}
+
+TEST_F(ServerCurl, PostWithABody) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  const std::string body(100000, 'b');
+  temp_dir dir;
+  const std::string file = dir / "body";
+  std::FILE* f = std::fopen(file.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(body.data(), 1, body.size(), f);
+  std::fclose(f);
+  const process_result small =
+      run_curl({"--data-binary", "hello body", url(srv.local_addresses()[0], "/echo")});
+  EXPECT_EQ(small.out, "hello body");
+  // curl sends Expect: 100-continue for a body this large.
+  const process_result large =
+      run_curl({"--data-binary", "@" + file, url(srv.local_addresses()[0], "/echo")});
+  EXPECT_EQ(large.exit_code, 0);
+  EXPECT_EQ(large.out, body);
+}
+
+TEST_F(ServerCurl, ChunkedAndThreadFinishedResponses) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  EXPECT_EQ(run_curl({url(srv.local_addresses()[0], "/chunked")}).out, "abcdefg");
+  EXPECT_EQ(run_curl({url(srv.local_addresses()[0], "/thread")}).out, "from thread");
+}
+
+TEST_F(ServerCurl, AccessLogLine) {
+  std::FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  routes handler;
+  server_options options = loopback();
+  options.access_log = true;
+  options.access_log_fd = ::fileno(log);
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  EXPECT_EQ(run_curl({url(srv.local_addresses()[0], "/hello")}).out, "hello");
+  srv.stop();
+  srv.wait();
+  std::string text(4096, '\0');
+  const ssize_t n = ::pread(::fileno(log), text.data(), text.size(), 0);
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::fclose(log);
+  const std::regex line(
+      R"(127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /hello HTTP/1\.1" 200 5\n)");
+  EXPECT_TRUE(std::regex_match(text, line)) << text;
+}
+
+// --- raw sockets --------------------------------------------------------------------------------
+
+TEST(ServerTcp, PipelinedRequestsInOneSend) {
+  routes handler;
+  server srv(handler, loopback());
+  ASSERT_FALSE(srv.start());
+  raw_client client(srv.local_addresses()[0]);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send(get("/first") + get("/hello") +
+                          "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nlast"));
+  const auto responses = client.read_responses(3);
+  ASSERT_EQ(responses.size(), 3u) << client.received;
+  EXPECT_EQ(responses[0].body, "GET /first");
+  EXPECT_EQ(responses[1].body, "hello");
+  EXPECT_EQ(responses[2].body, "last");
+}
+
+TEST(ServerTcp, GracefulShutdown) {
+  waiting_routes handler;
+  server_options options = loopback(1);
+  options.drain_timeout = 10s;
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  const transport::address at = srv.local_addresses()[0];
+
+  raw_client idle(at);
+  ASSERT_TRUE(idle.send(get("/quick")));
+  ASSERT_EQ(idle.read_responses(1).size(), 1u);
+  raw_client busy(at);
+  ASSERT_TRUE(busy.send(get("/wait")));
+  ASSERT_TRUE(handler.wait_started());
+  EXPECT_EQ(srv.open_connections(), 2u);
+
+  srv.stop();
+  EXPECT_TRUE(idle.wait_closed());  // idle: closed at once
+  bool refused = false;
+  for (const auto give_up = clock_type::now() + 5s; !refused && clock_type::now() < give_up;) {
+    raw_client late(at);
+    refused = !late.connected() && late.error == ECONNREFUSED;
+    if (!refused) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(busy.received.empty());
+
+  handler.release();
+  const auto responses = busy.read_responses(1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "finished");
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  EXPECT_TRUE(busy.wait_closed());
+  srv.wait();
+  EXPECT_EQ(srv.open_connections(), 0u);
+}
+
+TEST(ServerTcp, DrainDeadlineClosesHard) {
+  waiting_routes handler;
+  server_options options = loopback(1);
+  options.drain_timeout = 200ms;
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  raw_client busy(srv.local_addresses()[0]);
+  ASSERT_TRUE(busy.send(get("/wait")));
+  ASSERT_TRUE(handler.wait_started());
+  srv.stop();
+  EXPECT_TRUE(busy.wait_closed());
+  EXPECT_TRUE(busy.received.empty());
+  handler.release();  // the loop waits for the deferred response before its thread ends
+  srv.wait();
+}
+
+TEST(ServerTcp, ConnectionLimitQueuesUntilOneCloses) {
+  routes handler;
+  server_options options = loopback(1);
+  options.max_connections = 2;
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  const transport::address at = srv.local_addresses()[0];
+  raw_client a(at);
+  raw_client b(at);
+  ASSERT_TRUE(a.send(get("/hello")));
+  ASSERT_TRUE(b.send(get("/hello")));
+  ASSERT_EQ(a.read_responses(1).size(), 1u);
+  ASSERT_EQ(b.read_responses(1).size(), 1u);
+  raw_client c(at);  // the kernel completes the handshake; the server does not accept it
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(get("/hello")));
+  EXPECT_FALSE(c.hears_within(300ms));
+  EXPECT_EQ(srv.open_connections(), 2u);
+  a.close();
+  const auto responses = c.read_responses(1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "hello");
+}
+
+TEST(ServerTcp, ConnectionLimitRejectResets) {
+  routes handler;
+  server_options options = loopback(1);
+  options.max_connections = 1;
+  options.over_limit = limit_policy::reject;
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  const transport::address at = srv.local_addresses()[0];
+  raw_client a(at);
+  ASSERT_TRUE(a.send(get("/hello")));
+  ASSERT_EQ(a.read_responses(1).size(), 1u);
+  raw_client b(at);
+  ASSERT_TRUE(b.connected());
+  EXPECT_TRUE(b.wait_closed());
+  EXPECT_TRUE(b.received.empty());
+  ASSERT_TRUE(a.send(get("/hello")));
+  EXPECT_EQ(a.read_responses(2).size(), 2u);  // the first connection is unaffected
+}
+
+TEST(ServerTcp, ManyConnectionsOverTwoThreads) {
+  routes handler;
+  server srv(handler, loopback(2));
+  ASSERT_FALSE(srv.start());
+  std::vector<std::unique_ptr<raw_client>> clients;
+  for (int i = 0; i < 64; ++i) {
+    clients.push_back(std::make_unique<raw_client>(srv.local_addresses()[0]));
+    ASSERT_TRUE(clients.back()->send(get("/n" + std::to_string(i))));
+  }
+  for (int i = 0; i < 64; ++i) {
+    const auto responses = clients[static_cast<std::size_t>(i)]->read_responses(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].body, "GET /n" + std::to_string(i));
+  }
+  EXPECT_EQ(srv.open_connections(), 64u);
+  EXPECT_EQ(handler.requests.load(), 64);
+}
+
+// --- start errors, signals ----------------------------------------------------------------------
+
+TEST(ServerStart, AddressInUse) {
+  transport::result<transport::listener> taken = transport::listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(taken.has_value());
+  routes handler;
+  server_options options = loopback(1);
+  const std::string text = "127.0.0.1:" + std::to_string(taken->port());
+  options.listen = {"127.0.0.1:0", text};
+  server srv(handler, options);
+  const std::error_code ec = srv.start();
+  EXPECT_EQ(ec, std::errc::address_in_use) << ec.message();
+  EXPECT_EQ(srv.error_address(), text);
+  EXPECT_TRUE(srv.local_addresses().empty());
+}
+
+TEST(ServerStart, BadAddresses) {
+  routes handler;
+  server_options options;
+  options.listen = {"127.0.0.1"};
+  server missing_port(handler, options);
+  std::error_code ec = missing_port.start();
+  EXPECT_EQ(ec, transport::errc::missing_port);
+  EXPECT_EQ(ec, std::errc::invalid_argument);
+  EXPECT_EQ(missing_port.error_address(), "127.0.0.1");
+
+  server none(handler, server_options{});
+  EXPECT_EQ(none.start(), std::errc::invalid_argument);
+
+  temp_dir dir;
+  const std::string file = dir / "not-a-socket";
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  server_options unix_options;
+  unix_options.unix_paths = {file};
+  server not_socket(handler, unix_options);
+  EXPECT_EQ(not_socket.start(), transport::errc::not_a_socket_file);
+  EXPECT_TRUE(std::filesystem::exists(file));
+}
+
+TEST(ServerStart, PermissionDeniedForAPrivilegedPort) {
+  if (!transport::testing::can_drop_privileges()) GTEST_SKIP() << "cannot run as nobody here";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (!transport::testing::drop_privileges()) ::_exit(2);
+    routes handler;
+    server_options options;
+    options.listen = {"127.0.0.1:80"};
+    options.threads = 1;
+    server srv(handler, options);
+    ::_exit(srv.start() == std::errc::permission_denied ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(ServerStart, SigtermStopsTheServer) {
+  routes handler;
+  server srv(handler, loopback(2));
+  ASSERT_FALSE(srv.start());
+  ASSERT_FALSE(install_signal_handlers(srv));
+  raw_client idle(srv.local_addresses()[0]);
+  ASSERT_TRUE(idle.send(get("/hello")));
+  ASSERT_EQ(idle.read_responses(1).size(), 1u);
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  auto waited = std::async(std::launch::async, [&srv] { srv.wait(); });
+  EXPECT_EQ(waited.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(srv.stopping());
+  EXPECT_TRUE(idle.wait_closed());
+  remove_signal_handlers();
+}
+
+TEST(ServerStart, HandlerPerThreadFromAFactory) {
+  std::atomic<unsigned> made{0};
+  server srv(
+      [&made](unsigned) -> std::unique_ptr<request_handler> {
+        ++made;
+        return std::make_unique<routes>();
+      },
+      loopback(3));
+  ASSERT_FALSE(srv.start());
+  EXPECT_EQ(made.load(), 3u);
+  EXPECT_EQ(srv.threads(), 3u);
+  raw_client client(srv.local_addresses()[0]);
+  ASSERT_TRUE(client.send(get("/hello")));
+  EXPECT_EQ(client.read_responses(1).size(), 1u);
+}
+
+}  // namespace
+}  // namespace taut::test
