@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# End-to-end checks of taut-serve with curl over TCP, a Unix socket and an abstract socket: starts
+# the server on a free port, waits until it answers, runs curl checks, stops it with SIGTERM and
+# expects exit status 0. Usage: taut_serve_e2e.sh TAUT_SERVE GROUP, where GROUP is serve or flags.
+# Bounded in time (every curl has --max-time; waits are counted); it only kills the PID it started.
+set -uo pipefail
+
+server_bin=$1
+group=$2
+scratch=$(mktemp -d /tmp/taut-e2e-XXXXXX)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+  if [[ "$2" == "$3" ]]; then
+    pass
+  else
+    fail "$1: expected [$2], got [$3]"
+  fi
+}
+
+# check_contains NAME NEEDLE HAYSTACK
+check_contains() {
+  if [[ "$3" == *"$2"* ]]; then
+    pass
+  else
+    fail "$1: [$2] not found in [$3]"
+  fi
+}
+
+curl_() { curl --silent --show-error --max-time 5 "$@"; }
+
+finish() {
+  echo "taut_serve_e2e $group: $passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+  exit
+}
+
+# ---------------------------------------------------------------------------------------------
+if [[ $group == flags ]]; then
+  # expect_usage NAME ARGS...: exit status 2 and exactly one line on stderr.
+  expect_usage() {
+    local name=$1
+    shift
+    "$server_bin" "$@" >"$scratch/out" 2>"$scratch/err"
+    local status=$?
+    check "$name status" 2 "$status"
+    check "$name one line" 1 "$(wc -l <"$scratch/err")"
+    check_contains "$name says taut-serve" "taut-serve: " "$(cat "$scratch/err")"
+  }
+  expect_usage unknown-flag --nope
+  expect_usage stray-argument serve
+  expect_usage missing-value --listen
+  expect_usage bad-ipv4 --listen 256.1.1.1:80
+  expect_usage missing-port --listen 127.0.0.1
+  expect_usage ipv6-without-brackets --listen ::1:8080
+  expect_usage port-range --listen 127.0.0.1:70000
+  expect_usage hostname --listen example.com:80
+  expect_usage long-unix-path --unix "/tmp/$(printf 'x%.0s' {1..200})"
+  expect_usage zero-threads --threads 0
+  expect_usage bad-duration --header-timeout soon
+  expect_usage negative-duration --idle-timeout -1
+  expect_usage bad-bytes --max-body 12Q
+  expect_usage bad-count --max-connections many
+  expect_usage missing-root --root "$scratch/does-not-exist"
+
+  help=$("$server_bin" --help)
+  check "--help status" 0 $?
+  for flag in --listen --unix --threads --root --access-log --max-connections --header-timeout \
+      --idle-timeout --body-timeout --write-timeout --drain-timeout --max-body --max-header-bytes \
+      --max-requests-per-connection --help; do
+    check_contains "--help mentions $flag" "$flag" "$help"
+  done
+  finish
+fi
+
+# ---------------------------------------------------------------------------------------------
+[[ $group == serve ]] || { echo "unknown group $group" >&2; exit 2; }
+
+root="$scratch/root"
+mkdir -p "$root/docs"
+printf 'hello from a file\n' >"$root/hello.txt"
+printf '0123456789' >"$root/digits.bin"
+printf '<h1>docs</h1>' >"$root/docs/index.html"
+printf 'TOP-SECRET' >"$scratch/secret.txt"
+ln -s ../secret.txt "$root/escape"
+unix_socket="$scratch/serve.sock"
+abstract="taut-e2e-$$"
+
+: >"$scratch/server.err"
+"$server_bin" --listen 127.0.0.1:0 --unix "$unix_socket" --unix "@$abstract" --threads 2 \
+  --root "$root" --access-log --max-body 64K --idle-timeout 30s \
+  >"$scratch/access.log" 2>"$scratch/server.err" &
+server_pid=$!
+
+# Wait (at most 10 s) for the "listening on http://127.0.0.1:PORT/" line, then for an answer.
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's|^taut-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$scratch/server.err")
+  [[ -n $port ]] && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z $port ]]; then
+  echo "taut-serve did not start:" >&2
+  cat "$scratch/server.err" >&2
+  exit 1
+fi
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 50); do
+  curl --silent --max-time 1 "$base/healthz" >/dev/null && break
+  sleep 0.1
+done
+
+# Routes over TCP.
+check "healthz" "ok" "$(curl_ "$base/healthz")"
+check "plaintext" "Hello, World!" "$(curl_ "$base/plaintext")"
+check "plaintext type and length" "text/plain 13" \
+  "$(curl_ -o /dev/null -w '%{content_type} %{size_download}' "$base/plaintext")"
+check_contains "index lists routes" "/hello/{name}" "$(curl_ "$base/")"
+check "hello path" "Hello, world!" "$(curl_ "$base/hello/world")"
+check "hello decoded" "Hello, Ada Lovelace!" "$(curl_ "$base/hello/Ada%20Lovelace")"
+check "hello query" "Hello, taut!" "$(curl_ "$base/hello?name=taut")"
+check "404" "404" "$(curl_ -o /dev/null -w '%{http_code}' "$base/nothing")"
+check "405 allow" "405 GET, HEAD, OPTIONS" \
+  "$(curl_ -o /dev/null -w '%{http_code} %header{allow}' -X DELETE "$base/healthz")"
+check "echo json" \
+  '{"method":"POST","target":"/echo?a=1","headers":[["Host","127.0.0.1:'"$port"'"],["User-Agent","e2e"],["X-Q","say \"hi\""],["Content-Type","text/plain"],["Content-Length","11"]],"body":"tab\there\nok"}' \
+  "$(curl_ -A e2e -H 'Accept:' -H 'X-Q: say "hi"' -H 'Content-Type: text/plain' \
+    --data-binary $'tab\there\nok' "$base/echo?a=1")"
+check "echo too large" "413" \
+  "$(head -c 70000 /dev/zero | curl_ -o /dev/null -w '%{http_code}' --data-binary @- "$base/echo")"
+
+# Static files.
+check "static file" "hello from a file" "$(curl_ "$base/static/hello.txt")"
+check "static range" "206 bytes 2-4/10 234" \
+  "$(curl_ -r 2-4 -w '%{http_code} %header{content-range} ' -o "$scratch/part" "$base/static/digits.bin")$(cat "$scratch/part")"
+check "static 416" "416 bytes */10" \
+  "$(curl_ -r 20-30 -o /dev/null -w '%{http_code} %header{content-range}' "$base/static/digits.bin")"
+modified=$(curl_ -o /dev/null -w '%header{last-modified}' "$base/static/hello.txt")
+check "static 304" "304" \
+  "$(curl_ -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $modified" "$base/static/hello.txt")"
+check "static directory redirect" "301 /static/docs/" \
+  "$(curl_ -o /dev/null -w '%{http_code} %header{location}' "$base/static/docs")"
+check "static index" "<h1>docs</h1>" "$(curl_ "$base/static/docs/")"
+for target in /static/../secret.txt /static/%2e%2e/secret.txt /static/..%2fsecret.txt \
+    /static/escape /static/..%2f..%2f..%2fetc/passwd; do
+  body=$(curl_ --path-as-is -L --max-redirs 3 "$base$target")
+  if [[ $body == *TOP-SECRET* || $body == *root:* ]]; then
+    fail "traversal $target leaked: $body"
+  else
+    pass
+  fi
+done
+
+# HTTP/1.0, HEAD, and keep-alive reuse.
+check "http/1.0" "HTTP/1.0 200" "$(curl_ -0 -o /dev/null -w 'HTTP/1.0 %{http_code}' "$base/healthz")"
+check "head" "200 0" "$(curl_ -I -o /dev/null -w '%{http_code} %{size_download}' "$base/plaintext")"
+check "head length" "13" "$(curl_ -I "$base/plaintext" | tr -d '\r' | sed -n 's/^Content-Length: //p')"
+reuse=$(curl --silent --max-time 5 -v "$base/healthz" "$base/plaintext" 2>&1 >/dev/null)
+check_contains "keep-alive reuse" "Re-using existing connection" "$reuse"
+
+# Unix and abstract sockets.
+check "unix socket" "ok" "$(curl_ --unix-socket "$unix_socket" http://localhost/healthz)"
+check "unix echo" '"body":"x"}' \
+  "$(curl_ --unix-socket "$unix_socket" --data-binary x http://localhost/echo | grep -o '"body":"x"}')"
+check "abstract socket" "Hello, World!" \
+  "$(curl_ --abstract-unix-socket "$abstract" http://localhost/plaintext)"
+
+# SIGTERM: graceful stop, exit status 0, the socket file removed.
+kill -TERM "$server_pid"
+status=
+for _ in $(seq 1 100); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    wait "$server_pid"
+    status=$?
+    break
+  fi
+  sleep 0.1
+done
+if [[ -z $status ]]; then
+  fail "taut-serve still running 10 s after SIGTERM"
+else
+  server_pid=
+  check "exit status after SIGTERM" 0 "$status"
+fi
+check "unix socket file removed" "gone" "$([[ -e $unix_socket ]] && echo present || echo gone)"
+check_contains "stopped message" "taut-serve: stopped" "$(cat "$scratch/server.err")"
+# The access log has a Common Log Format line for the requests above.
+check_contains "access log" '"GET /healthz HTTP/1.1" 200' "$(cat "$scratch/access.log")"
+finish
