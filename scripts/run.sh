@@ -1,26 +1,19 @@
 #!/usr/bin/env bash
 # Build and run taut on a fresh Debian 12 machine (as root): installs the packages it needs, builds
-# the release preset, and runs taut-parse over a few pipelined requests, one of them a smuggling
-# attempt that the parser rejects.
+# the release preset's taut-serve, and runs the demo server in the foreground on
+# http://127.0.0.1:8080/ (Ctrl-C stops it gracefully). Extra arguments go to taut-serve:
 #   bash scripts/run.sh
+#   bash scripts/run.sh --listen 0.0.0.0:8080 --access-log
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
 cmake --preset release
-cmake --build --preset release --target taut_parse
-tool=build/release/tools/taut-parse
+cmake --build --preset release --target taut_serve
+server=build/release/tools/taut-serve/taut-serve
 
-requests='GET /hello HTTP/1.1\r\nHost: example.com\r\nUser-Agent: demo\r\n\r\n'
-requests+='POST /upload HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n'
-requests+='5\r\nhello\r\n0\r\nChecksum: 42\r\n\r\n'
-requests+='POST /smuggle HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n'
-requests+='Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
-
-echo "== input"
-printf '%b' "$requests"
-echo "== $tool"
-status=0
-printf '%b' "$requests" | "$tool" || status=$?
-echo "== exit status $status (1: the third request is rejected, as it should be)"
-[[ $status -eq 1 ]]
+echo "== $server $*"
+echo "   try: curl http://127.0.0.1:8080/hello/world"
+echo "        curl --data-binary 'hi' http://127.0.0.1:8080/echo"
+echo "        curl http://127.0.0.1:8080/static/README.md"
+exec "$server" --root . "$@"
