@@ -329,6 +329,24 @@ bool method_token(const difference_case& c) {
   return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
 }
 
+bool pri_method(const difference_case& c) {
+  return llhttp_rejected(c, {HPE_INVALID_VERSION}) && c.taut.method == "PRI";
+}
+
+bool uri_scheme(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_URL})) return false;
+  const std::string_view target = c.taut.target;
+  const auto colon = target.find("://");
+  if (colon == std::string_view::npos || colon == 0 || !is_alpha(target.front())) return false;
+  const std::string_view scheme = target.substr(0, colon);
+  const bool valid = std::all_of(scheme.begin(), scheme.end(), [](char ch) {
+    return is_alpha(ch) || is_digit(ch) || ch == '+' || ch == '-' || ch == '.';
+  });
+  const bool alpha_only =
+      std::all_of(scheme.begin(), scheme.end(), [](char ch) { return is_alpha(ch); });
+  return valid && !alpha_only && c.llhttp.error_offset <= c.input.find(target) + colon;
+}
+
 bool chunk_extension_grammar(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_INVALID_CHUNK_SIZE, HPE_STRICT})) return false;
   if (c.llhttp.error_offset < c.taut.head_size) return false;
@@ -440,6 +458,14 @@ constexpr known_difference table[] = {
      connect_content},
     {"method-token", "RFC 9110 section 9.1",
      "taut accepts any token as a method; llhttp only the methods in its table", method_token},
+    {"pri-method", "RFC 9110 section 9.1, RFC 9113 section 3.4",
+     "llhttp treats any request with the method PRI as the start of the HTTP/2 preface and rejects "
+     "it unless it is \"PRI * HTTP/2.0\"; for taut PRI is an extension method like any other",
+     pri_method},
+    {"uri-scheme", "RFC 3986 section 3.1, RFC 9112 section 3.2.2",
+     "llhttp accepts only letters in the scheme of an absolute-form target; RFC 3986 also allows "
+     "digits, \"+\", \"-\" and \".\" after the first letter",
+     uri_scheme},
     {"chunk-extension-grammar", "RFC 9112 section 7.1.1",
      "llhttp rejects valid chunk extensions: BWS around ';' and '=', a second extension after a "
      "valued one, quoted-pairs",
