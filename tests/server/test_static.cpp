@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../transport/privileges.hpp"
 #include "taut/date_cache.hpp"
 #include "taut/mux.hpp"
 #include "taut/static_files.hpp"
@@ -264,11 +265,32 @@ TEST_F(StaticFiles, FallbackWalkFollowsNoSymlinkAndStaysInside) {
 }
 
 TEST_F(StaticFiles, UnreadableFileIs403) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads every file";
   write_file(root / "locked.txt", "no");
   fs::permissions(root / "locked.txt", fs::perms::none);
-  client c(app);
-  EXPECT_EQ(c.get("/static/locked.txt").status, 403);
+  if (geteuid() != 0) {
+    client c(app);
+    EXPECT_EQ(c.get("/static/locked.txt").status, 403);
+    return;
+  }
+  // Root reads every file: check as nobody, in a child (the handler opened the root already).
+  if (!taut::transport::testing::can_drop_privileges()) GTEST_SKIP() << "cannot become nobody";
+  const auto readable = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec;
+  fs::permissions(base, readable);
+  fs::permissions(root, readable);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!taut::transport::testing::drop_privileges()) _exit(2);
+    client c(app);
+    const int locked = c.get("/static/locked.txt").status;
+    const int open = c.get("/static/hello.txt").status;
+    _exit(locked == 403 && open == 200 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "as nobody: 403 for the unreadable file, 200 for another";
 }
 
 TEST_F(StaticFiles, SingleRanges) {
