@@ -120,7 +120,8 @@ def main():
 
     limit = raise_fd_limit(args.connections + 64)
     if limit < args.connections + 16:
-        print(f"idle_hold: RLIMIT_NOFILE is {limit}, too low for {args.connections}", file=sys.stderr)
+        print(f"idle_hold: RLIMIT_NOFILE is {limit}, too low for {args.connections}",
+              file=sys.stderr)
         return 1
 
     request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n\r\n".encode()

@@ -22,12 +22,13 @@ Every process it starts is pinned, bounded in time and stopped by PID; every soc
 127.0.0.1. Environment (defaults in brackets): TAUT_LOAD_ROUNDS [3], TAUT_LOAD_SECONDS [5],
 TAUT_LOAD_WARMUP_SECONDS [1], TAUT_LOAD_CONNECTIONS [100], TAUT_LOAD_PIPELINE [16],
 TAUT_LOAD_SERVER_CPUS [0], TAUT_LOAD_CLIENT_CPUS [1] (CPU lists such as 0-3,8: each server runs
-one worker thread per server CPU, wrk one thread per client CPU), TAUT_LOAD_LATENCY_RATE [10000 requests/s in
-all], TAUT_LOAD_LATENCY_CONNECTIONS [10], TAUT_LOAD_LATENCY_SECONDS [5],
+one worker thread per server CPU, wrk one thread per client CPU), TAUT_LOAD_LATENCY_RATE [10000
+requests/s in all], TAUT_LOAD_LATENCY_CONNECTIONS [10], TAUT_LOAD_LATENCY_SECONDS [5],
 TAUT_LOAD_IDLE_CONNECTIONS [10000], TAUT_LOAD_ALLOC_REQUESTS [20000], TAUT_LOAD_SERVERS [all:
 taut,nginx,h2o,go], TAUT_LOAD_PHASES [throughput,latency,idle,alloc], TAUT_LOAD_NICE [0: the
-niceness of the servers and clients; a negative value (root only) shields the measurement from
-other jobs on a shared machine, and the report says which was used], TAUT_SERVE_ARGS [more
+niceness of the servers and clients, and of their sessions' autogroups; a negative value (root
+only) shields the measurement from other jobs on a shared machine, and the report says which was
+used], TAUT_SERVE_ARGS [more
 flags for taut-serve, split on spaces].
 """
 
@@ -157,6 +158,21 @@ def alive(pid, start_time):
         return False
 
 
+def apply_niceness():
+    """In a child about to exec: TAUT_LOAD_NICE for the process and for its session's autogroup.
+    With the kernel's autogroups (kernel.sched_autogroup_enabled), CPU time is shared between
+    sessions first and a process's own niceness counts only inside its session, so the servers
+    and clients run in sessions of their own and the niceness is set on those too."""
+    if not NICE:
+        return
+    os.setpriority(os.PRIO_PROCESS, 0, NICE)
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write(str(NICE))
+    except OSError:
+        pass  # no autogroups in this kernel
+
+
 # --- servers -------------------------------------------------------------------------------------
 
 
@@ -216,8 +232,7 @@ class Server:
 
             def pin_and_raise_limits():
                 os.sched_setaffinity(0, SERVER_CPUS)
-                if NICE:
-                    os.setpriority(os.PRIO_PROCESS, 0, NICE)
+                apply_niceness()
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -308,8 +323,9 @@ def make_servers(args, workdir):
 
     if "nginx" in SERVERS:
         if args.nginx:
-            servers["nginx"] = Server("nginx", [args.nginx, "-p", "@PREFIX@", "-c", "@PREFIX@/nginx.conf"],
-                                      base_env, workdir)
+            servers["nginx"] = Server(
+                "nginx", [args.nginx, "-p", "@PREFIX@", "-c", "@PREFIX@/nginx.conf"], base_env,
+                workdir)
         else:
             log("nginx: not installed (apt-get install nginx-light); skipped")
 
@@ -370,19 +386,25 @@ def start_server(server, tag="", extra_env=None):
 
 
 def client(argv):
-    niceness = ["nice", "-n", str(NICE)] if NICE else []
-    return niceness + ["taskset", "-c", ",".join(map(str, CLIENT_CPUS))] + argv
+    return ["taskset", "-c", ",".join(map(str, CLIENT_CPUS))] + argv
+
+
+def client_options():
+    """subprocess options for a client: with TAUT_LOAD_NICE, a session of its own at that nice."""
+    return {"start_new_session": True, "preexec_fn": apply_niceness} if NICE else {}
 
 
 def run_wrk(server, pipeline, seconds):
     """One wrk run against server; returns a dict of its figures."""
     env = dict(os.environ, WRK_PIPELINE=str(pipeline))
-    argv = client(["wrk", f"-t{len(CLIENT_CPUS)}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s", "-s",
-                   os.path.join(HERE, "wrk.lua"), f"http://127.0.0.1:{server.port}/plaintext"])
+    argv = client(["wrk", f"-t{len(CLIENT_CPUS)}", f"-c{CONNECTIONS}", f"-d{seconds}s",
+                   "--timeout", "5s", "-s", os.path.join(HERE, "wrk.lua"),
+                   f"http://127.0.0.1:{server.port}/plaintext"])
     tree = server.refresh_tree()
     server_before = cpu_seconds(tree)
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30)
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30,
+                            **client_options())
     server_after = cpu_seconds(tree)
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next((l for l in result.stdout.splitlines() if l.startswith("wrk-result ")), None)
@@ -408,7 +430,7 @@ def run_wrk(server, pipeline, seconds):
 
 def run_h2load(argv, timeout):
     result = subprocess.run(client(["h2load", "--h1"] + argv), capture_output=True, text=True,
-                            timeout=timeout)
+                            timeout=timeout, **client_options())
     summary = next((l for l in result.stdout.splitlines() if l.startswith("requests:")), "")
     statuses = next((l for l in result.stdout.splitlines() if l.startswith("status codes:")), "")
     if result.returncode != 0 or not summary:
@@ -471,7 +493,7 @@ def measure_idle(server):
     holder = subprocess.Popen(
         client([sys.executable, os.path.join(HERE, "idle_hold.py"), "--port", str(server.port),
                 "--connections", str(IDLE_CONNECTIONS)]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **client_options())
 
     def read_line(timeout):
         ready, _, _ = select.select([holder.stdout], [], [], timeout)
@@ -574,7 +596,8 @@ def measure_allocations(server, counter_library, workdir):
                 "per_request": per_request,
                 "bytes_per_request": (second["bytes"] - first["bytes"]) / extra,
                 "frees_per_request": (second["free"] - first["free"]) / extra,
-                "per_connection": (first["allocations"] - per_request * runs[0]) / ALLOC_CONNECTIONS,
+                "per_connection":
+                    (first["allocations"] - per_request * runs[0]) / ALLOC_CONNECTIONS,
                 "raw_per_request": second["allocations"] / runs[1],
             }
         return results
@@ -592,6 +615,8 @@ def cpu_list(cpus):
 def fmt(value, digits=0):
     if value is None or value != value:
         return "n/a"
+    if round(value, digits) == 0:
+        value = 0.0  # no "-0.00"
     if digits == 0:
         return f"{value:,.0f}"
     return f"{value:,.{digits}f}"
@@ -710,7 +735,8 @@ def main():
                         except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
                             if not still_running(server, f"{mode} round {round_index + 1}"):
                                 continue
-                            problems.append(f"{server.label} {mode} round {round_index + 1}: {error}")
+                            problems.append(
+                                f"{server.label} {mode} round {round_index + 1}: {error}")
                             log(problems[-1])
                             continue
                         throughput.setdefault((server.name, mode), []).append(figures)
@@ -763,7 +789,7 @@ def main():
                     allocations[name] = measure_allocations(server, args.alloc_counter, workdir)
                     for workload, a in allocations[name].items():
                         log(f"allocations {server.label:12} {workload:9}: "
-                            f"{a['per_request']:.2f} per request ({a['bytes_per_request']:.0f} "
+                            f"{fmt(a['per_request'], 2)} per request ({fmt(a['bytes_per_request'])} "
                             f"bytes), {a['per_connection']:.1f} per connection")
                 except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
                     problems.append(f"{server.label} allocations: {error}")
@@ -812,15 +838,17 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
               f"{' '.join(load_at_end)} at the end (a shared machine: other jobs ran too, which "
               f"is why CPU time per request, not requests/s, is the steadier figure).")
     threads = "one worker thread" if THREADS == 1 else f"{THREADS} worker threads"
-    md.append(f"Each server pinned to CPU {cpu_list(SERVER_CPUS)} with {threads}, the client to CPU "
-              f"{cpu_list(CLIENT_CPUS)}; `wrk -t{len(CLIENT_CPUS)} -c{CONNECTIONS}` with keep-alive, "
+    md.append(f"Each server pinned to CPU {cpu_list(SERVER_CPUS)} with {threads}, the client to "
+              f"CPU {cpu_list(CLIENT_CPUS)}; `wrk -t{len(CLIENT_CPUS)} -c{CONNECTIONS}` with "
+              f"keep-alive, "
               f"plain and with "
               f"{PIPELINE} requests pipelined per write, GET /plaintext (`Hello, World!`, "
               f"text/plain); {ROUNDS} rounds of {SECONDS} s in rotating server order, the median. "
               f"CPU time per request is the server's utime + stime (whole process tree, "
               f"/proc/<pid>/stat) over a round divided by the requests completed."
-              + (f" Servers and clients ran at niceness {NICE} (TAUT_LOAD_NICE) to keep the "
-                 f"machine's other jobs from taking their cores." if NICE else ""))
+              + (f" Servers and clients ran at niceness {NICE} (TAUT_LOAD_NICE; their own "
+                 f"sessions, autogroup niceness too) to keep the machine's other jobs from "
+                 f"taking their cores." if NICE else ""))
     md.append("")
     md.append("Versions: " + "; ".join(f"{k}: {v}" for k, v in versions.items()) + ".")
     md.append("")
@@ -828,7 +856,8 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
     md.append("## taut against each peer (same run)")
     md.append("")
     if "taut" in names:
-        md.append("Ratio = taut / peer: requests/s above 1 and CPU per request below 1 favour taut.")
+        md.append("Ratio = taut / peer: requests/s above 1 and CPU per request below 1 favour "
+                  "taut.")
         md.append("")
         md.append(f"| peer | plain req/s | plain CPU/req | {pipelined} req/s | "
                   f"{pipelined} CPU/req |")
@@ -858,7 +887,8 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
         md.append(f"| {LABELS[name]} | " + " | ".join(cells) +
                   f" | {servers[name].response_bytes or 'n/a'} |")
     md.append("")
-    md.append("\"server busy\" is the server's CPU time over wall time (100% = its core saturated); "
+    md.append("\"server busy\" is the server's CPU time over wall time (100% = its core "
+              "saturated); "
               "\"wrk busy\" the same for the client: where wrk is near 100% and the server is not, "
               "the client was the bottleneck and requests/s understates the server. "
               "\"response bytes\" is the whole response to GET /plaintext (head and body).")
@@ -867,7 +897,8 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
     if latency:
         md.append(f"## Latency at {LATENCY_RATE:,} requests/s")
         md.append("")
-        md.append(f"`h2load --h1 -c {LATENCY_CONNECTIONS} --rps {LATENCY_RATE // LATENCY_CONNECTIONS}"
+        md.append(f"`h2load --h1 -c {LATENCY_CONNECTIONS} "
+                  f"--rps {LATENCY_RATE // LATENCY_CONNECTIONS}"
                   f" -D {LATENCY_SECONDS} --warm-up-time 1`, GET /plaintext, one request at a "
                   f"time per connection; percentiles of every request's time from h2load's log.")
         md.append("")
@@ -884,7 +915,8 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
     if idle:
         md.append(f"## Memory per idle keep-alive connection")
         md.append("")
-        md.append(f"`bench/load/idle_hold.py` opens {IDLE_CONNECTIONS:,} connections, sends one GET "
+        md.append(f"`bench/load/idle_hold.py` opens {IDLE_CONNECTIONS:,} connections, sends one "
+                  f"GET "
                   f"on each, reads the response and holds them idle; growth of the server's VmRSS "
                   f"(whole process tree, user-space memory; socket buffers are kernel memory and "
                   f"not counted) divided by the connections held.")
@@ -903,12 +935,15 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
     if allocations:
         md.append("## Heap allocations per request (steady state)")
         md.append("")
-        md.append(f"`bench/load/alloc_counter.so` preloaded (counts malloc, calloc, realloc and the "
-                  f"aligned allocators); after a warm-up, h2load sends K and K + {ALLOC_REQUESTS:,} "
+        md.append(f"`bench/load/alloc_counter.so` preloaded (counts malloc, calloc, realloc and "
+                  f"the aligned allocators); after a warm-up, h2load sends K and "
+                  f"K + {ALLOC_REQUESTS:,} "
                   f"requests on {ALLOC_CONNECTIONS} new keep-alive connections; the difference of "
                   f"the two counts over {ALLOC_REQUESTS:,} is the figure per request, with the "
                   f"connections' own allocations cancelled out. Go's heap does not use malloc, so "
-                  f"Go is not counted.")
+                  f"Go is not counted. \"allocs per connection\" (GET /plaintext) is the first "
+                  f"run's count less K times the figure per request, over its connections: a "
+                  f"rough figure, which a pool growing in steps can even make negative.")
         md.append("")
         md.append("| server | GET /plaintext allocs/req | bytes/req | POST /echo 1 KiB allocs/req |"
                   " bytes/req | allocs per connection |")
@@ -991,7 +1026,8 @@ def goal_lines(names, medians, idle, allocations):
         n_plain, n_pipe = medians[("nginx", "plain")], medians[("nginx", "pipelined")]
         if t_pipe["rps"] == t_pipe["rps"] and n_pipe["rps"]:
             x = t_pipe["rps"] / n_pipe["rps"]
-            lines.append(f"- pipelined requests/s at least 1.2x nginx's: {x:.2f}x, {verdict(x >= 1.2)}")
+            lines.append(f"- pipelined requests/s at least 1.2x nginx's: {x:.2f}x, "
+                         f"{verdict(x >= 1.2)}")
         if t_plain["cpu_us"] == t_plain["cpu_us"] and n_plain["cpu_us"]:
             x = t_plain["cpu_us"] / n_plain["cpu_us"]
             lines.append(f"- plain CPU time per request at most 0.8x nginx's: {x:.2f}x "
@@ -1007,7 +1043,7 @@ def goal_lines(names, medians, idle, allocations):
     if "taut" in allocations and "plaintext" in allocations["taut"]:
         a = allocations["taut"]["plaintext"]["per_request"]
         # The count is exact per run; a slope under 0.01 is a rounding of zero (Date refresh, etc.)
-        lines.append(f"- zero heap allocations per request for /plaintext: {a:.3f}, "
+        lines.append(f"- zero heap allocations per request for /plaintext: {fmt(a, 3)}, "
                      f"{verdict(abs(a) < 0.01)}")
     if "taut" in allocations and "echo-1k" in allocations["taut"]:
         a = allocations["taut"]["echo-1k"]["per_request"]
