@@ -18,6 +18,10 @@ thread_local connection_driver* current = nullptr;
 constexpr std::size_t max_write_pieces = 16;
 }  // namespace
 
+// An idle keep-alive connection costs this object plus a timer-heap slot (8 bytes): the budget
+// is 0.5 KiB of user-space memory per idle connection (nginx: about 0.5 KiB, h2o: about 1 KiB).
+static_assert(sizeof(connection_driver) <= 320, "keep the per-connection footprint small");
+
 connection_driver* current_driver() noexcept {
   return current;
 }
