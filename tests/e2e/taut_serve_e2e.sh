@@ -102,9 +102,12 @@ printf 'TOP-SECRET' >"$scratch/secret.txt"
 ln -s ../secret.txt "$root/escape"
 unix_socket="$scratch/serve.sock"
 abstract="taut-e2e-$$"
+# IPv6 loopback too, where the host has it (some containers do not).
+ipv6=()
+if grep -qs ' lo$' /proc/net/if_inet6; then ipv6=(--listen '[::1]:0'); fi
 
 : >"$scratch/server.err"
-"$server_bin" --listen 127.0.0.1:0 --unix "$unix_socket" --unix "@$abstract" --threads 2 \
+"$server_bin" --listen 127.0.0.1:0 "${ipv6[@]}" --unix "$unix_socket" --unix "@$abstract" --threads 2 \
   --root "$root" --access-log --max-body 64K --idle-timeout 30s \
   >"$scratch/access.log" 2>"$scratch/server.err" &
 server_pid=$!
@@ -168,6 +171,12 @@ for target in /static/../secret.txt /static/%2e%2e/secret.txt /static/..%2fsecre
     pass
   fi
 done
+
+# IPv6.
+if [[ ${#ipv6[@]} -gt 0 ]]; then
+  port6=$(sed -n 's|^taut-serve: listening on http://\[::1\]:\([0-9]*\)/$|\1|p' "$scratch/server.err")
+  check "ipv6" "Hello, v6!" "$(curl_ -g "http://[::1]:$port6/hello/v6")"
+fi
 
 # HTTP/1.0, HEAD, and keep-alive reuse.
 check "http/1.0" "HTTP/1.0 200" "$(curl_ -0 -o /dev/null -w 'HTTP/1.0 %{http_code}' "$base/healthz")"
