@@ -152,13 +152,11 @@ class access_log_writer {
 /// line, then forwards.
 class logging_handler final : public request_handler {
  public:
-  logging_handler(server_loop& owner, request_handler& inner) noexcept
-      : owner_(&owner), inner_(&inner) {}
+  explicit logging_handler(request_handler& inner) noexcept : inner_(&inner) {}
   body_mode on_head(server_request& request) override;
   void on_request(server_request& request, response_writer response) override;
 
  private:
-  server_loop* owner_;
   request_handler* inner_;
 };
 

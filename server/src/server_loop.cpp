@@ -79,9 +79,8 @@ server_loop::server_loop(transport::event_loop& loop, request_handler& handler,
       options_(options),
       pool_(options.buffer_size, options.max_free_buffers),
       date_(std::chrono::system_clock::now()),
-      logging_(options.access_log_fd >= 0
-                   ? std::make_unique<detail::logging_handler>(*this, handler)
-                   : nullptr),
+      logging_(options.access_log_fd >= 0 ? std::make_unique<detail::logging_handler>(handler)
+                                          : nullptr),
       context_(chosen(logging_, handler), pool_, date_, options.connection),
       log_(options.access_log_fd >= 0 ? std::make_unique<detail::access_log_writer>(
                                             options.access_log_fd, options.access_log_buffer_bytes)
