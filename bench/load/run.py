@@ -132,13 +132,18 @@ def process_tree(root):
     return tree
 
 
-def cpu_seconds(tree):
-    """utime + stime of every process in the tree (threads included), in seconds."""
-    ticks = 0
+def cpu_times(tree):
+    """(utime, stime) of every process in the tree (threads included), in seconds."""
+    user = system = 0
     for pid, _ in tree:
         fields = proc_stat_fields(pid)
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / CLOCK_TICKS
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def cpu_seconds(tree):
+    return sum(cpu_times(tree))
 
 
 def rss_kib(tree):
@@ -401,11 +406,12 @@ def run_wrk(server, pipeline, seconds):
                    "--timeout", "5s", "-s", os.path.join(HERE, "wrk.lua"),
                    f"http://127.0.0.1:{server.port}/plaintext"])
     tree = server.refresh_tree()
-    server_before = cpu_seconds(tree)
+    user_before, system_before = cpu_times(tree)
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30,
                             **client_options())
-    server_after = cpu_seconds(tree)
+    user_after, system_after = cpu_times(tree)
+    server_before, server_after = user_before + system_before, user_after + system_after
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next((l for l in result.stdout.splitlines() if l.startswith("wrk-result ")), None)
     if result.returncode != 0 or line is None:
@@ -422,6 +428,8 @@ def run_wrk(server, pipeline, seconds):
         "requests": requests,
         "rps": requests / wall if wall > 0 else 0.0,
         "cpu_us": (server_after - server_before) * 1e6 / requests if requests else float("nan"),
+        # The user-space part: what the server's own code costs, the kernel's TCP work aside.
+        "user_us": (user_after - user_before) * 1e6 / requests if requests else float("nan"),
         "server_busy": (server_after - server_before) / wall if wall > 0 else 0.0,
         "client_busy": client_cpu / wall if wall > 0 else 0.0,
         "errors": errors,
@@ -742,6 +750,7 @@ def main():
                         throughput.setdefault((server.name, mode), []).append(figures)
                         log(f"round {round_index + 1} {mode:9} {server.label:12} "
                             f"{figures['rps']:>11,.0f} req/s {figures['cpu_us']:6.2f} us/req "
+                            f"(user {figures['user_us']:5.2f}) "
                             f"server {figures['server_busy'] * 100:3.0f}% "
                             f"wrk {figures['client_busy'] * 100:3.0f}%"
                             + (f" errors {figures['errors']}" if figures["errors"] else ""))
@@ -789,8 +798,9 @@ def main():
                     allocations[name] = measure_allocations(server, args.alloc_counter, workdir)
                     for workload, a in allocations[name].items():
                         log(f"allocations {server.label:12} {workload:9}: "
-                            f"{fmt(a['per_request'], 2)} per request ({fmt(a['bytes_per_request'])} "
-                            f"bytes), {a['per_connection']:.1f} per connection")
+                            f"{fmt(a['per_request'], 2)} per request "
+                            f"({fmt(a['bytes_per_request'])} bytes), "
+                            f"{a['per_connection']:.1f} per connection")
                 except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
                     problems.append(f"{server.label} allocations: {error}")
                     log(problems[-1] + "\n" + server.log_tail())
@@ -821,7 +831,7 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
         for mode, _ in modes:
             runs = throughput.get((name, mode), [])
             medians[(name, mode)] = {key: median_of(runs, key) for key in
-                                     ("rps", "cpu_us", "server_busy", "client_busy")}
+                                     ("rps", "cpu_us", "user_us", "server_busy", "client_busy")}
             medians[(name, mode)]["runs"] = len(runs)
             medians[(name, mode)]["errors"] = sum(r["errors"] for r in runs)
             medians[(name, mode)]["spread"] = (
@@ -875,19 +885,22 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
 
     md.append("## Requests/s and CPU time per request (medians)")
     md.append("")
-    md.append("| server | plain req/s | plain CPU us/req | server busy | wrk busy | "
-              f"{pipelined} req/s | CPU us/req | server busy | wrk busy | response bytes |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    md.append("| server | plain req/s | plain CPU us/req | of which user | server busy | "
+              f"wrk busy | {pipelined} req/s | CPU us/req | of which user | server busy | wrk busy | "
+              f"response bytes |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         cells = []
         for mode, _ in modes:
             m = medians[(name, mode)]
-            cells += [fmt(m["rps"]), fmt(m["cpu_us"], 2), fmt(m["server_busy"] * 100) + "%",
-                      fmt(m["client_busy"] * 100) + "%"]
+            cells += [fmt(m["rps"]), fmt(m["cpu_us"], 2), fmt(m["user_us"], 2),
+                      fmt(m["server_busy"] * 100) + "%", fmt(m["client_busy"] * 100) + "%"]
         md.append(f"| {LABELS[name]} | " + " | ".join(cells) +
                   f" | {servers[name].response_bytes or 'n/a'} |")
     md.append("")
-    md.append("\"server busy\" is the server's CPU time over wall time (100% = its core "
+    md.append("\"of which user\" is the part of the CPU time spent in user space (utime), the "
+              "server's own code; the rest is the kernel's work for it (system calls, loopback "
+              "TCP). \"server busy\" is the server's CPU time over wall time (100% = its core "
               "saturated); "
               "\"wrk busy\" the same for the client: where wrk is near 100% and the server is not, "
               "the client was the bottleneck and requests/s understates the server. "
@@ -989,11 +1002,12 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
         for name in names:
             for mode, _ in modes:
                 m = medians[(name, mode)]
-                for key in ("rps", "cpu_us", "server_busy", "client_busy"):
+                for key in ("rps", "cpu_us", "user_us", "server_busy", "client_busy"):
                     out.write(f"{name}\t{mode}.{key}\t{m[key]:.4f}\n")
                 for index, run in enumerate(throughput.get((name, mode), [])):
                     out.write(f"{name}\t{mode}.round{index + 1}.rps\t{run['rps']:.1f}\n")
                     out.write(f"{name}\t{mode}.round{index + 1}.cpu_us\t{run['cpu_us']:.4f}\n")
+                    out.write(f"{name}\t{mode}.round{index + 1}.user_us\t{run['user_us']:.4f}\n")
             for key, value in latency.get(name, {}).items():
                 out.write(f"{name}\tlatency.{key}\t{value}\n")
             for key, value in idle.get(name, {}).items():
