@@ -886,8 +886,8 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
     md.append("## Requests/s and CPU time per request (medians)")
     md.append("")
     md.append("| server | plain req/s | plain CPU us/req | of which user | server busy | "
-              f"wrk busy | {pipelined} req/s | CPU us/req | of which user | server busy | wrk busy | "
-              f"response bytes |")
+              f"wrk busy | {pipelined} req/s | CPU us/req | of which user | server busy | "
+              f"wrk busy | response bytes |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
         cells = []
