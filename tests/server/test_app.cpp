@@ -299,6 +299,17 @@ TEST(App, HandlerSeesTheMemoryTransport) {
   EXPECT_EQ(r.body.substr(0, 14), "memory memory:");
 }
 
+TEST(App, HostPatternsBeatHostlessOnes) {
+  taut::mux app;
+  app.handle("GET api.example.com/v/{x}", describe);
+  app.handle("GET /v/{x}", describe);
+  client c(app);
+  EXPECT_EQ(c.send(request("GET", "/v/1").header("Host", "API.example.com:8080")).body,
+            "GET api.example.com/v/{x}|x=1,");
+  EXPECT_EQ(c.send(request("GET", "/v/2").header("Host", "other.example.com")).body,
+            "GET /v/{x}|x=2,");
+}
+
 TEST(App, AnyMethodTokenRoutes) {
   taut::mux app;
   app.handle("PROPFIND /dav/{x}", describe);

@@ -56,6 +56,7 @@ TEST_F(Demo, Greetings) {
   EXPECT_EQ(c.get("/hello/caf%C3%A9").body, "Hello, café!\n");
   EXPECT_EQ(c.get("/hello?name=Ada+Lovelace").body, "Hello, Ada Lovelace!\n");
   EXPECT_EQ(c.get("/hello").body, "Hello, world!\n");
+  EXPECT_EQ(c.get("/hello?name=").body, "Hello, world!\n");
   EXPECT_EQ(c.get("/hello/world").header("Content-Type"), "text/plain; charset=utf-8");
   EXPECT_EQ(c.post("/hello/x", "").status, 405);
 }

@@ -120,7 +120,8 @@ void add_demo_routes(mux& app, const demo_options& options) {
     greet(response, request.param("name"));
   });
   app.handle("GET /hello", [](request_context& request, reply& response) {
-    greet(response, request.query_or("name", "world"));
+    const std::string_view name = request.query_or("name", "");
+    greet(response, name.empty() ? "world" : name);
   });
   app.handle("POST /echo",
              handler(
