@@ -16,6 +16,10 @@ namespace taut::detail {
 namespace {
 thread_local connection_driver* current = nullptr;
 constexpr std::size_t max_write_pieces = 16;
+// Reads and writes one connection may do in one turn before the loop serves the others: a client
+// that pipelines without pause (and reads as fast) cannot hold the loop; it continues in the next
+// iteration.
+constexpr int max_rounds_per_turn = 64;
 }  // namespace
 
 // An idle keep-alive connection costs this object plus a timer-heap slot (8 bytes): the budget
@@ -131,7 +135,11 @@ void connection_driver::pump(time_point now) noexcept {
     // The timer is lazy (see settle): it may fire before the connection's current deadline.
     if (now >= conn_.wants().deadline) conn_.on_timer(now);
   }
-  for (;;) {
+  for (int round = 0;; ++round) {
+    if (round == max_rounds_per_turn) {
+      timer_.arm_at(owner_->loop().now());  // fires in the next iteration, after the others
+      return;
+    }
     const connection_wants wants = conn_.wants();
     if (wants.close) {
       close_stream();
@@ -197,6 +205,9 @@ bool connection_driver::read_some(time_point now) noexcept {
       conn_.abort();
       return true;
     case transport::io_status::would_block:
+      // Nothing came after all: let the connection give back the block read_buffer() lent for
+      // it, or a connection waiting for its first byte would hold 8 KiB for nothing.
+      conn_.commit_read(0, now);
       break;
   }
   return false;

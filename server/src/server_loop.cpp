@@ -203,7 +203,7 @@ void server_loop::publish() noexcept {
 }
 
 void server_loop::begin_shutdown(drained_callback on_drained) {
-  on_drained_ = on_drained;
+  if (on_drained) on_drained_ = on_drained;
   if (shutting_down_) {
     check_drained();
     return;

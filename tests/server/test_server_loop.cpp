@@ -139,6 +139,31 @@ TEST(ServerLoop, BadRequestIsAnsweredThenClosed) {
   EXPECT_EQ(server.unit->open_connections(), 0u);
 }
 
+TEST(ServerLoop, APipeliningFloodDoesNotHoldTheLoop) {
+  server_loop_options options;
+  options.connection.max_requests = 0;
+  transport::memory_options pipes;  // room for everything: only fairness can stop the flood
+  pipes.client_to_server.capacity = pipes.server_to_client.capacity = 64 << 20;
+  memory_server server(options, pipes);
+  memory_client flood = server.connect();
+  memory_client other = server.connect();
+  constexpr int requests = 20000;
+  std::string batch;
+  for (int i = 0; i < requests; ++i) batch += get("/hello");
+  flood.send(batch);
+  other.send(get("/hello"));
+  for (int i = 0; i < 10 && other.received.empty(); ++i) {
+    server.loop().run_once(transport::duration::zero());
+    other.read_available();
+  }
+  ASSERT_EQ(parse_responses(other.received).size(), 1u);
+  flood.read_available();
+  std::string rest;
+  EXPECT_LT(parse_responses(flood.received, {}, &rest).size(), static_cast<std::size_t>(requests));
+  flood.settle();
+  EXPECT_EQ(parse_responses(flood.received).size(), static_cast<std::size_t>(requests));
+}
+
 // --- timeouts on the fake clock -----------------------------------------------------------------
 
 TEST(ServerLoop, IdleTimeoutClosesAKeepAliveConnection) {
