@@ -377,6 +377,35 @@ bool trailer_framing_fields(const difference_case& c) {
   });
 }
 
+bool framing_value_trailing_tab(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_CONTENT_LENGTH, HPE_INVALID_TRANSFER_ENCODING}))
+    return false;
+  const std::string_view field_name =
+      c.llhttp.error == HPE_INVALID_CONTENT_LENGTH ? "content-length" : "transfer-encoding";
+  // A field line of the head whose value ends in OWS holding a tab, and that taut parsed with the
+  // OWS excluded from the value.
+  std::string_view head = c.input.substr(0, c.taut.head_size);
+  while (!head.empty()) {
+    const auto end = head.find('\n');
+    std::string_view line = head.substr(0, end);
+    head.remove_prefix(end == std::string_view::npos ? head.size() : end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || !iequals(line.substr(0, colon), field_name)) continue;
+    const std::string_view value = line.substr(colon + 1);
+    const auto last = value.find_last_not_of(" \t");
+    const std::string_view trailing =
+        last == std::string_view::npos ? value : value.substr(last + 1);
+    if (trailing.find('\t') == std::string_view::npos) continue;
+    const std::string_view name = line.substr(0, colon);
+    const bool parsed_trimmed = std::any_of(
+        c.taut.headers.begin(), c.taut.headers.end(),
+        [&](const auto& field) { return field.first == name && field.second == trim_ows(value); });
+    if (parsed_trimmed) return true;
+  }
+  return false;
+}
+
 bool transfer_encoding_list(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_INVALID_TRANSFER_ENCODING})) return false;
   // Empty list elements ("chunked," or ", chunked") must be accepted (RFC 9110 section 5.6.1).
@@ -478,6 +507,10 @@ constexpr known_difference table[] = {
      "fields and rejects the message; taut keeps trailer fields uninterpreted, never lets them "
      "frame anything, and leaves them apart from the header section",
      trailer_framing_fields},
+    {"framing-value-trailing-tab", "RFC 9112 section 5, RFC 9110 section 5.6.3",
+     "llhttp rejects a Content-Length or Transfer-Encoding value followed by HTAB; trailing "
+     "OWS (SP or HTAB) is not part of a field value",
+     framing_value_trailing_tab},
     {"transfer-encoding-list", "RFC 9110 section 5.6.1",
      "llhttp rejects empty list elements in Transfer-Encoding (\"chunked,\"); taut ignores them",
      transfer_encoding_list},
