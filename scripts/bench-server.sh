@@ -14,7 +14,7 @@
 #   5. writes into bench/results/: server-table.md (the tables, the ratios of taut to each peer,
 #      the machine), server-throughput.tsv (the chart's input), server-results.tsv (every figure),
 #      server-throughput.svg (bench/plot-results.sh --server) and server-output.txt (the log).
-# A full run takes about 4 to 5 minutes, plus the builds the first time.
+# A full run takes about 3 minutes, plus the builds the first time.
 #
 # Usage: bash scripts/bench-server.sh
 # Environment: TAUT_SERVE (a taut-serve binary to use as is), TAUT_LOAD_ROUNDS (3),
@@ -132,7 +132,7 @@ fi
 
 # 4. Measure. The servers need more than 10,000 descriptors for the idle connections.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-log "file-descriptor limit $(ulimit -n); running bench/load/run.py (about 4 to 5 minutes)"
+log "file-descriptor limit $(ulimit -n); running bench/load/run.py (about 3 minutes)"
 status=0
 timeout -k 30 1800 python3 "$load/run.py" \
   --taut-serve "$taut_serve" \
