@@ -562,6 +562,28 @@ TEST(ServerStart, SigtermStopsTheServer) {
   remove_signal_handlers();
 }
 
+TEST(ServerStart, StopBeforeStartEndsAtOnce) {
+  routes handler;
+  server srv(handler, loopback(2));
+  srv.stop();
+  ASSERT_FALSE(srv.start());
+  auto waited = std::async(std::launch::async, [&srv] { srv.wait(); });
+  EXPECT_EQ(waited.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(srv.start(), std::errc::operation_in_progress);
+}
+
+TEST(ServerStart, DestroyingARunningServerStopsIt) {
+  routes handler;
+  auto waited = std::async(std::launch::async, [&handler] {
+    server srv(handler, loopback(2));
+    EXPECT_FALSE(srv.start());
+    raw_client client(srv.local_addresses()[0]);
+    EXPECT_TRUE(client.send(get("/hello")));
+    EXPECT_EQ(client.read_responses(1).size(), 1u);
+  });  // ~server closes the connection and joins the threads
+  EXPECT_EQ(waited.wait_for(10s), std::future_status::ready);
+}
+
 TEST(ServerStart, HandlerPerThreadFromAFactory) {
   std::atomic<unsigned> made{0};
   server srv(
