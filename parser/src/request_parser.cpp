@@ -69,7 +69,8 @@ struct target_check {
 target_check check_target(const char* data, std::size_t begin, std::size_t end, method m) noexcept {
   const char first = data[begin];
   if (m == method::connect) {
-    if (first == '/' || first == '*') return {errc::bad_target_form, begin};
+    // origin-form or asterisk-form; a reg-name may itself start with '*' (a sub-delim).
+    if (first == '/' || (first == '*' && end - begin == 1)) return {errc::bad_target_form, begin};
     const std::size_t bad = detail::validate_authority(data, begin, end, true, true);
     if (bad != valid) return {errc::bad_target, bad};
     return {errc::ok, 0, target_form::authority};
