@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -356,12 +357,19 @@ bool chunk_extension_grammar(const difference_case& c) {
 
 bool duplicate_content_length(const difference_case& c) {
   if (!llhttp_rejected(c, {HPE_UNEXPECTED_CONTENT_LENGTH})) return false;
+  // "the same decimal value" (RFC 9110 section 8.6): "03" and "3" agree.
   int count = 0;
-  std::string_view first;
+  std::uint64_t first = 0;
   for (const auto& [name, value] : c.taut.headers) {
     if (!iequals(name, "content-length")) continue;
-    if (count++ == 0) first = value;
-    if (value != first) return false;
+    std::uint64_t number = 0;
+    for (const char ch : value) {
+      if (!is_digit(ch) || number > (UINT64_MAX - 9) / 10) return false;
+      number = number * 10 + static_cast<std::uint64_t>(ch - '0');
+    }
+    if (value.empty()) return false;
+    if (count++ == 0) first = number;
+    if (number != first) return false;
   }
   return count > 1;
 }
