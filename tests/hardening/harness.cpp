@@ -204,7 +204,7 @@ int server_process::wait_fds_at_most(int target, milliseconds limit) {
 
 // --- Sockets ------------------------------------------------------------------------------------
 
-int connect_loopback(std::uint16_t port, bool nonblocking) {
+int connect_loopback(std::uint16_t port, bool nonblocking, int receive_buffer) {
   const int fd =
       ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -1;
@@ -214,6 +214,7 @@ int connect_loopback(std::uint16_t port, bool nonblocking) {
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (receive_buffer > 0) set_receive_buffer(fd, receive_buffer);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 &&
       !(nonblocking && errno == EINPROGRESS)) {
     const int saved = errno;

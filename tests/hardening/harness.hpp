@@ -87,8 +87,9 @@ class server_process {
 // --- Sockets ------------------------------------------------------------------------------------
 
 /// A TCP socket connected to 127.0.0.1:`port` (blocking unless `nonblocking`, in which case the
-/// connect may still be in progress). -1 on failure, errno set.
-int connect_loopback(std::uint16_t port, bool nonblocking = false);
+/// connect may still be in progress), with SO_RCVBUF set first if `receive_buffer` > 0 (so the
+/// window it announces stays small). -1 on failure, errno set.
+int connect_loopback(std::uint16_t port, bool nonblocking = false, int receive_buffer = 0);
 /// SO_LINGER with a zero timeout: close() then sends a RST instead of a FIN.
 void set_reset_on_close(int fd);
 /// Closes `fd` with a RST.

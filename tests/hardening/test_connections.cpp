@@ -63,8 +63,8 @@ TEST(Connections, TenThousandConcurrentConnectionsAreAcceptedAndServed) {
   const int fds_while_open = server.open_fds();
 
   close_all(fds);
-  const int fds_after = server.wait_fds_at_most(base_fds, 10s);
   const probe::report seen = well_behaved.finish();
+  const int fds_after = server.wait_fds_at_most(base_fds, 10s);
 
   std::printf("%zu connections opened in %.0f ms; server held %d descriptors (baseline %d)\n",
               clients, open_ms, server_fds, base_fds);

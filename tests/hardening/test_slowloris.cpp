@@ -137,7 +137,8 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
   std::vector<long> rss_after;
   for (int wave = 0; wave < 2; ++wave) {
     waves.push_back(run_wave(server));
-    EXPECT_LE(server.wait_fds_at_most(base_fds, 3s), base_fds) << "wave " << wave;
+    // Every attacker closed: back to the baseline, plus the probe's connection if it has one.
+    EXPECT_LE(server.wait_fds_at_most(base_fds + 1, 3s), base_fds + 1) << "wave " << wave;
     rss_after.push_back(server.rss_kib());
   }
   const probe::report seen = well_behaved.finish();
