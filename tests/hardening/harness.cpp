@@ -47,6 +47,11 @@ double elapsed_ms(clock_type::time_point since) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - since).count();
 }
 
+bool another_round(int rounds_done, clock_type::time_point start, int min_rounds,
+                   milliseconds min_time) {
+  return rounds_done < min_rounds || clock_type::now() - start < min_time;
+}
+
 std::string taut_serve_path() {
   if (const char* path = std::getenv("TAUT_SERVE"); path != nullptr && *path != '\0') return path;
   return TAUT_SERVE_PATH;

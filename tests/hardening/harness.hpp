@@ -30,6 +30,12 @@ rlim_t raise_fd_limit();
 /// Milliseconds from `since` to now.
 double elapsed_ms(clock_type::time_point since);
 
+/// Whether an attack that started at `start` should run another round: at least `min_rounds`,
+/// and rounds until `min_time` has passed (so that the probe runs alongside it for a while
+/// however fast the rounds are).
+bool another_round(int rounds_done, clock_type::time_point start, int min_rounds = 2,
+                   milliseconds min_time = 2000ms);
+
 /// The path of the taut-serve under test (from the build, or TAUT_SERVE overriding it).
 std::string taut_serve_path();
 

@@ -119,7 +119,8 @@ TEST(Limits, OversizedRequestsAreAnsweredWithTheirStatusAndClosed) {
   const long base_rss = server.rss_kib();
   probe well_behaved(server.port());
   std::vector<long> rss_after;
-  for (int round = 0; round < 4; ++round) {
+  const auto attack = clock_type::now();
+  for (int round = 0; another_round(round, attack); ++round) {
     for (const oversized& c : cases()) {
       const exchange got = push_and_read(server.port(), c.head, c.more);
       const split parsed = split_responses(got.received);
@@ -148,7 +149,7 @@ TEST(Limits, OversizedRequestsAreAnsweredWithTheirStatusAndClosed) {
   EXPECT_LT(rss_after.back() - rss_after.front(), 1024);
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
-  EXPECT_GT(seen.ok, 5u);
+  EXPECT_GT(seen.ok, 20u);
   EXPECT_EQ(server.terminate(), 0);
 }
 
@@ -165,7 +166,8 @@ TEST(Limits, PipelinedFloodIsAnsweredInOrderUpToTheRequestLimitThenClosed) {
   for (std::size_t i = 0; i < sent_requests; ++i)
     flood += get_request("/hello/" + std::to_string(i));
   std::vector<long> rss_after;
-  for (int round = 0; round < 4; ++round) {
+  const auto attack = clock_type::now();
+  for (int round = 0; another_round(round, attack); ++round) {
     // Several connections at once, each with 5,000 requests in flight.
     std::vector<std::thread> clients;
     std::vector<exchange> results(8);
@@ -186,10 +188,12 @@ TEST(Limits, PipelinedFloodIsAnsweredInOrderUpToTheRequestLimitThenClosed) {
         ASSERT_EQ(r.header("Connection") == "close", i + 1 == per_connection) << i;
       }
     }
-    std::printf(
-        "round %d: 8 connections x %zu pipelined requests: %zu responses each, then EOF, "
-        "in %.0f ms\n",
-        round, sent_requests, per_connection, results[0].ms);
+    if (round == 0) {
+      std::printf(
+          "8 connections x %zu pipelined requests: %zu responses each, then EOF, in "
+          "%.0f ms\n",
+          sent_requests, per_connection, results[0].ms);
+    }
     rss_after.push_back(server.rss_kib());
   }
   const probe::report seen = well_behaved.finish();
@@ -203,7 +207,7 @@ TEST(Limits, PipelinedFloodIsAnsweredInOrderUpToTheRequestLimitThenClosed) {
   EXPECT_LT(rss_after.back() - rss_after.front(), 1024);
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
-  EXPECT_GT(seen.ok, 5u);
+  EXPECT_GT(seen.ok, 20u);
   EXPECT_EQ(server.terminate(), 0);
 }
 
