@@ -1482,7 +1482,8 @@ bool response_writer::finish(std::span<const header> trailers) noexcept {
     case slot_phase::head:
       return send({});
     case slot_phase::body_length:
-      if (s->remaining > 0) {
+      // A suppressed body (HEAD, 204, 304) is never sent, so nothing declared can be missing.
+      if (s->remaining > 0 && !s->suppress) {
         s->close = true;  // the declared length was not written: only closing can tell
         conn_->finish_slot(*s);
         conn_->after_writer_call();

@@ -332,6 +332,43 @@ TEST(Connection, HeadWithStreamingBodySendsNoChunks) {
   EXPECT_EQ(out.find("data"), std::string::npos);
 }
 
+TEST(Connection, HeadFinishedAfterDeclaredLengthKeepsTheConnection) {
+  harness h;
+  h.handler.request = [](server_request& r, response_writer w) {
+    if (r.method() == method::head) {
+      EXPECT_TRUE(w.begin(1000));
+      EXPECT_TRUE(w.finish());  // no body is ever sent for HEAD: nothing is missing
+    } else {
+      w.send("next");
+    }
+  };
+  const std::string out = h.exchange("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n" + get("/next"));
+  const auto responses = parse_responses(out, {method::head, method::get});
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Content-Length"), "1000");
+  EXPECT_FALSE(responses[0].has("Connection"));
+  EXPECT_EQ(responses[1].body, "next");
+  EXPECT_EQ(h.handler.requests, 2);
+}
+
+TEST(Connection, NoContentFinishedAfterBeginKeepsTheConnection) {
+  harness h;
+  h.handler.request = [](server_request& r, response_writer w) {
+    if (r.target() == "/") {
+      w.set_status(304);
+      EXPECT_TRUE(w.begin(10));
+      EXPECT_TRUE(w.finish());
+    } else {
+      w.send("next");
+    }
+  };
+  const auto responses = parse_responses(h.exchange(get("/") + get("/next")));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status, 304);
+  EXPECT_FALSE(responses[0].has("Connection"));
+  EXPECT_EQ(responses[1].body, "next");
+}
+
 class NoContent : public ::testing::TestWithParam<int> {};
 
 TEST_P(NoContent, StatusForbidsBodyAndLength) {

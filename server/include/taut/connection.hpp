@@ -209,7 +209,8 @@ class response_writer {
   /// A piece of body after begin(); false if it would exceed the declared length.
   bool write(std::string_view piece) noexcept;
   /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
-  /// head with an empty body. A Content-Length body not fully written closes the connection.
+  /// head with an empty body. A Content-Length body not fully written closes the connection,
+  /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing.
   bool finish(std::span<const header> trailers = {}) noexcept;
   /// An interim 1xx response (103 Early Hints, ...) before the final one; not 100 or 101.
   bool send_informational(int status, std::span<const header> fields = {}) noexcept;
