@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <unistd.h>
+
 #include "taut/body_decoder.hpp"
 #include "taut/request_parser.hpp"
 #include "taut/status.hpp"
@@ -32,6 +34,11 @@ struct out_block {
   out_block* next = nullptr;
   std::uint32_t begin = 0;  // first byte not yet sent
   std::uint32_t end = 0;    // end of the bytes written
+  // A file segment (send_file) instead of bytes: it stays whole in its own block so the output
+  // before it leaves first and the owner can hand the region to sendfile(2).
+  int file_fd = -1;
+  std::uint64_t file_offset = 0;
+  std::uint64_t file_left = 0;
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
 };
 
@@ -1012,7 +1019,7 @@ bool connection::append(out_chain& chain, std::string_view bytes) noexcept {
   const auto capacity = static_cast<std::uint32_t>(ctx_->pool_->block_size() - sizeof(out_block));
   while (!bytes.empty()) {
     out_block* tail = chain.tail;
-    if (tail == nullptr || tail->end == capacity) {
+    if (tail == nullptr || tail->end == capacity || tail->file_fd >= 0) {
       out_block* block = new_block();
       if (block == nullptr) return false;
       if (tail == nullptr) {
@@ -1035,6 +1042,10 @@ void connection::drop_chain(out_chain& chain) noexcept {
   for (out_block* block = chain.head; block != nullptr;) {
     out_block* next = block->next;
     queued_ -= block->end - block->begin;
+    if (block->file_fd >= 0) {
+      queued_ -= static_cast<std::size_t>(block->file_left);
+      ::close(block->file_fd);
+    }
     block->~out_block();
     ctx_->pool_->release(reinterpret_cast<char*>(block));
     block = next;
@@ -1061,6 +1072,7 @@ std::string_view connection::output() const noexcept {
 std::size_t connection::output(std::span<std::string_view> pieces) const noexcept {
   std::size_t n = 0;
   for (out_block* block = out_.head; block != nullptr && n < pieces.size(); block = block->next) {
+    if (block->file_fd >= 0) break;  // the file segment goes by pending_file()
     pieces[n++] = std::string_view(block->data() + block->begin, block->end - block->begin);
   }
   return n;
@@ -1069,7 +1081,7 @@ std::size_t connection::output(std::span<std::string_view> pieces) const noexcep
 void connection::commit_write(std::size_t bytes, time_point now) noexcept {
   ctx_->now_ = now;
   if (bytes > 0) write_since_ = now;
-  while (bytes > 0 && out_.head != nullptr) {
+  while (bytes > 0 && out_.head != nullptr && out_.head->file_fd < 0) {
     out_block* block = out_.head;
     const std::size_t n = std::min<std::size_t>(bytes, block->end - block->begin);
     block->begin += static_cast<std::uint32_t>(n);
@@ -1081,6 +1093,31 @@ void connection::commit_write(std::size_t bytes, time_point now) noexcept {
       block->~out_block();
       ctx_->pool_->release(reinterpret_cast<char*>(block));
     }
+  }
+  process();
+}
+
+file_segment connection::pending_file() const noexcept {
+  const out_block* block = out_.head;
+  if (block == nullptr || block->file_fd < 0) return {};
+  return {block->file_fd, block->file_offset, block->file_left};
+}
+
+void connection::commit_file(std::uint64_t bytes, time_point now) noexcept {
+  ctx_->now_ = now;
+  out_block* block = out_.head;
+  if (block == nullptr || block->file_fd < 0) return;
+  bytes = std::min(bytes, block->file_left);
+  if (bytes > 0) write_since_ = now;
+  block->file_offset += bytes;
+  block->file_left -= bytes;
+  queued_ -= static_cast<std::size_t>(bytes);
+  if (block->file_left == 0) {
+    ::close(block->file_fd);
+    out_.head = block->next;
+    if (out_.head == nullptr) out_.tail = nullptr;
+    block->~out_block();
+    ctx_->pool_->release(reinterpret_cast<char*>(block));
   }
   process();
 }
@@ -1397,6 +1434,44 @@ bool response_writer::send(int status, std::string_view body,
   if (!set_status(status)) return false;
   if (!content_type.empty() && !add_header("Content-Type", content_type)) return false;
   return send(body);
+}
+
+bool response_writer::send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
+  response_slot* s = slot();
+  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head) ||
+      s->status == 101 || (s->connect && s->status / 100 == 2)) {
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
+  const bool no_content = status_forbids_body(s->status);
+  s->suppress = no_content || s->head_request;
+  conn_->write_head_end(*s, no_content ? framing_none : framing_length, length);
+  bool ok = true;
+  if (s->suppress || length == 0 || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    ok = fd >= 0 || s->suppress || length == 0;
+    if (!ok) s->close = true;  // a length was declared and nothing can follow it
+  } else if (detail::out_block* block = conn_->new_block()) {
+    block->file_fd = fd;
+    block->file_offset = offset;
+    block->file_left = length;
+    connection::out_chain& out = conn_->target(*s);
+    if (out.tail == nullptr) {
+      out.head = block;
+    } else {
+      out.tail->next = block;
+    }
+    out.tail = block;
+    conn_->queued_ += static_cast<std::size_t>(length);
+  } else {
+    ::close(fd);
+    s->close = true;
+    ok = false;
+  }
+  conn_->finish_slot(*s);
+  conn_->after_writer_call();
+  return ok;
 }
 
 bool response_writer::begin() noexcept {

@@ -6,7 +6,11 @@
 // connection's buffer, close, or hand the stream to an upgrade handler. Then the deadline the
 // connection asks for goes on the loop's timer, or, once the stream is closed and no handler
 // holds a response writer, the driver gives itself back to the loop's pool.
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 
 #include "server_detail.hpp"
@@ -166,7 +170,7 @@ void connection_driver::pump(time_point now) noexcept {
 bool connection_driver::write_some(time_point now) noexcept {
   std::array<std::string_view, max_write_pieces> pieces;
   const std::size_t count = conn_.output(pieces);
-  if (count == 0) return false;
+  if (count == 0) return send_file_part(now);
   std::array<transport::const_buffer, max_write_pieces> parts;
   for (std::size_t i = 0; i < count; ++i) parts[i] = pieces[i];
   const transport::io_result sent = stream_.writev({parts.data(), count});
@@ -177,6 +181,42 @@ bool connection_driver::write_some(time_point now) noexcept {
   }
   if (sent.failed()) {
     conn_.abort();  // the peer is gone: nothing more can be delivered
+    return true;
+  }
+  return false;
+}
+
+bool connection_driver::send_file_part(time_point now) noexcept {
+  const file_segment file = conn_.pending_file();
+  if (file.fd < 0) return false;
+  // Bounded so one connection's large file does not hold the loop (and the socket buffer limits
+  // a single call anyway).
+  constexpr std::uint64_t max_part = 4 * 1024 * 1024;
+  std::uint64_t offset = file.offset;
+  transport::io_result sent =
+      stream_.sendfile(file.fd, offset, static_cast<std::size_t>(std::min(file.length, max_part)));
+  if (sent.failed() && (sent.error_value == EINVAL || sent.error_value == ENOSYS)) {
+    // A file or stream sendfile(2) does not support: copy a piece through user space.
+    std::array<char, 16 * 1024> buffer;  // NOLINT: filled by pread
+    const ssize_t got =
+        ::pread(file.fd, buffer.data(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(file.length, buffer.size())),
+                static_cast<off_t>(file.offset));
+    sent = got < 0 ? transport::io_result::failure(errno)
+                   : stream_.write({buffer.data(), static_cast<std::size_t>(got)});
+    if (got == 0) sent = transport::io_result::transferred(0);
+  } else {
+    ++owner_->stats_.file_sends;
+  }
+  if (sent.done() && sent.bytes > 0) {
+    if (log_ != nullptr) scan_file(sent.bytes);
+    conn_.commit_file(sent.bytes, now);
+    return true;
+  }
+  if (sent.failed() || sent.done()) {
+    // The peer is gone, or the file ended early (done with nothing sent): the declared length
+    // cannot be met, and only closing tells the client the body was cut short.
+    conn_.abort();
     return true;
   }
   return false;

@@ -228,6 +228,16 @@ void connection_driver::scan_output(std::span<const std::string_view> pieces,
   }
 }
 
+void connection_driver::scan_file(std::size_t bytes) noexcept {
+  // A file body is always Content-Length framed: count it without looking at it.
+  response_scanner& s = log_->scanner;
+  if (s.at != phase::body_length) return;
+  const std::uint64_t n = std::min<std::uint64_t>(s.remaining, bytes);
+  s.remaining -= n;
+  s.body_bytes += n;
+  if (s.remaining == 0) end_response();
+}
+
 void connection_driver::scan_bytes(std::string_view data) noexcept {
   response_scanner& s = log_->scanner;
   std::size_t i = 0;

@@ -206,12 +206,14 @@ class connection_driver final : public connection_info {
   void on_timer() noexcept;
   void pump(time_point now) noexcept;
   bool write_some(time_point now) noexcept;
+  bool send_file_part(time_point now) noexcept;
   bool read_some(time_point now) noexcept;
   void close_stream() noexcept;
   void hand_over() noexcept;
   void settle() noexcept;
   void scan_output(std::span<const std::string_view> pieces, std::size_t bytes) noexcept;
   void scan_bytes(std::string_view bytes) noexcept;
+  void scan_file(std::size_t bytes) noexcept;
   void end_response() noexcept;
   void log_open() noexcept;
   void log_close() noexcept;

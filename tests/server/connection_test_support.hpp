@@ -2,6 +2,9 @@
 // bytes and drains output with plain calls, and a response reader built on taut's own parser.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -105,6 +108,20 @@ class harness {
     std::string out;
     while (conn->wants().write) {
       const std::string_view piece = conn->output();
+      if (piece.empty()) {
+        // A file segment: read it as a sendfile fallback would (pread, then commit).
+        const file_segment file = conn->pending_file();
+        if (file.fd < 0) break;
+        char buffer[4096];
+        const ssize_t got =
+            ::pread(file.fd, buffer,
+                    static_cast<std::size_t>(std::min<std::uint64_t>(file.length, sizeof buffer)),
+                    static_cast<off_t>(file.offset));
+        if (got <= 0) break;
+        out.append(buffer, static_cast<std::size_t>(got));
+        conn->commit_file(static_cast<std::uint64_t>(got), now);
+        continue;
+      }
       out += piece;
       conn->commit_write(piece.size(), now);
     }

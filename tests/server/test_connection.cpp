@@ -1,7 +1,11 @@
 // The connection core with plain calls: exact bytes of simple exchanges, the keep-alive matrix,
 // pipelining (synchronous and asynchronous), the pipeline bound, HEAD/204/304, and the pieces
 // the connection is made of (Date cache, reason phrases, buffer pool).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <stdexcept>
 #include <string>
@@ -569,6 +573,135 @@ TEST(ServerRequest, ExposesTheHead) {
   };
   h.exchange(get("/p?q=1", "X-Custom: Value\r\n"));
   EXPECT_EQ(h.handler.requests, 1);
+}
+
+// --- File bodies (send_file) ---------------------------------------------------------------------
+
+/// An unlinked temporary file holding `content`; the descriptor is handed to send_file.
+int temp_file(std::string_view content) {
+  char path[] = "/tmp/taut-sendfile-XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) return -1;
+  ::unlink(path);
+  if (::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool fd_closed(int fd) {
+  errno = 0;
+  return ::fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+TEST(ConnectionFile, SegmentLeavesBetweenPipelinedResponsesInOrder) {
+  harness h;
+  int fd = -1;
+  h.handler.request = [&fd](server_request& r, response_writer w) {
+    if (r.target() == "/file") {
+      fd = temp_file("0123456789");
+      ASSERT_GE(fd, 0);
+      EXPECT_TRUE(w.send_file(fd, 2, 5));
+    } else {
+      w.send(r.target() == "/a" ? "first" : "third");
+    }
+  };
+  h.send(get("/a") + get("/file") + get("/c"));
+  // The bytes before the segment go first; only then is the segment due.
+  EXPECT_EQ(h.conn->pending_file().fd, -1);
+  std::string out;
+  while (!h.conn->output().empty()) {
+    out += h.conn->output();
+    h.conn->commit_write(h.conn->output().size(), h.now);
+  }
+  const file_segment due = h.conn->pending_file();
+  EXPECT_EQ(due.fd, fd);
+  EXPECT_EQ(due.offset, 2u);
+  EXPECT_EQ(due.length, 5u);
+  EXPECT_FALSE(fd_closed(fd));
+  out += h.drain();
+  EXPECT_TRUE(fd_closed(fd));
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].body, "first");
+  EXPECT_EQ(responses[1].field("Content-Length"), "5");
+  EXPECT_EQ(responses[1].body, "23456");
+  EXPECT_EQ(responses[2].body, "third");
+  EXPECT_FALSE(h.conn->wants().write);
+}
+
+TEST(ConnectionFile, SegmentWaitsBehindAnUnfinishedResponse) {
+  harness h;
+  response_writer first;
+  int fd = -1;
+  h.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() == "/slow") {
+      first = std::move(w);
+    } else {
+      fd = temp_file("file body");
+      ASSERT_GE(fd, 0);
+      EXPECT_TRUE(w.send_file(fd, 0, 9));
+    }
+  };
+  EXPECT_EQ(h.exchange(get("/slow") + get("/file")), "");
+  EXPECT_EQ(h.conn->pending_file().fd, -1);
+  EXPECT_FALSE(fd_closed(fd));
+  first.send("slow");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].body, "slow");
+  EXPECT_EQ(responses[1].body, "file body");
+  EXPECT_TRUE(fd_closed(fd));
+}
+
+TEST(ConnectionFile, HeadSendsTheLengthAndClosesTheFileAtOnce) {
+  harness h;
+  int fd = -1;
+  h.handler.request = [&fd](server_request& r, response_writer w) {
+    if (r.method() == method::head) {
+      fd = temp_file("0123456789");
+      ASSERT_GE(fd, 0);
+      EXPECT_TRUE(w.send_file(fd, 0, 10));
+      EXPECT_TRUE(fd_closed(fd));
+    } else {
+      w.send("next");
+    }
+  };
+  const std::string out = h.exchange("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n" + get("/next"));
+  const auto responses = parse_responses(out, {method::head, method::get});
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Content-Length"), "10");
+  EXPECT_EQ(out.find("0123"), std::string::npos);
+  EXPECT_EQ(responses[1].body, "next");
+}
+
+TEST(ConnectionFile, AbortClosesTheFile) {
+  harness h;
+  int fd = -1;
+  h.handler.request = [&fd](server_request&, response_writer w) {
+    fd = temp_file("never sent");
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(w.send_file(fd, 0, 10));
+  };
+  h.send(get("/"));
+  EXPECT_FALSE(fd_closed(fd));
+  h.conn->abort();
+  EXPECT_TRUE(fd_closed(fd));
+}
+
+TEST(ConnectionFile, RefusedCallStillClosesTheFile) {
+  harness h;
+  h.handler.request = [](server_request&, response_writer w) {
+    EXPECT_TRUE(w.send("done"));
+    const int fd = temp_file("x");
+    ASSERT_GE(fd, 0);
+    EXPECT_FALSE(w.send_file(fd, 0, 1));  // the response is already finished
+    EXPECT_TRUE(fd_closed(fd));
+  };
+  const auto responses = parse_responses(h.exchange(get("/")));
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "done");
 }
 
 }  // namespace

@@ -212,6 +212,13 @@ class response_writer {
   /// head with an empty body. A Content-Length body not fully written closes the connection,
   /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing.
   bool finish(std::span<const header> trailers = {}) noexcept;
+  /// The whole body from a file: `length` bytes of `fd` from `offset`, with a Content-Length;
+  /// finishes the response. The bytes never pass through the connection's buffers: the owner
+  /// sends them with sendfile(2) (see connection::pending_file()). Takes ownership of `fd` in
+  /// every case: it is closed once sent, at once when the body is suppressed (HEAD, 204, 304) or
+  /// the call fails, or when the connection dies first. If the file turns out shorter than
+  /// `length`, the owner closes the connection (the client sees the body cut short).
+  bool send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
   /// An interim 1xx response (103 Early Hints, ...) before the final one; not 100 or 101.
   bool send_informational(int status, std::span<const header> fields = {}) noexcept;
   /// Ends a 101 answer to an Upgrade request (set_status(101), add Upgrade and
@@ -287,6 +294,14 @@ class connection_context {
   std::chrono::steady_clock::time_point now_{};
 };
 
+/// A file region queued by response_writer::send_file(), due next in the output: send it with
+/// sendfile(2) (or pread + write) and report progress with connection::commit_file().
+struct file_segment {
+  int fd = -1;  // -1: no file segment is due
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;  // bytes still to send
+};
+
 /// What a connection wants from its owner next. Query it after every call.
 struct connection_wants {
   bool read = false;            // read into read_buffer() (or call receive())
@@ -303,6 +318,7 @@ struct connection_wants {
 ///     while (!wants().close) {
 ///       if (wants().read)  n = read(fd, read_buffer()); commit_read(n, now) or receive_eof(now)
 ///       if (wants().write) n = write(fd, output());      commit_write(n, now)
+///                          (output() empty: n = sendfile(fd, pending_file()); commit_file(n, now))
 ///       if (wants().shutdown_write) shutdown(fd, SHUT_WR);
 ///       if (now >= wants().deadline) on_timer(now);
 ///     }
@@ -335,6 +351,11 @@ class connection {
   std::size_t output(std::span<std::string_view> pieces) const noexcept;
   /// `bytes` of output were sent.
   void commit_write(std::size_t bytes, time_point now) noexcept;
+  /// The file segment due now, when every byte queued before it has been sent (output() is then
+  /// empty); fd -1 otherwise. The connection owns the descriptor: do not close it.
+  [[nodiscard]] file_segment pending_file() const noexcept;
+  /// `bytes` of pending_file() were sent; the descriptor is closed when the segment is done.
+  void commit_file(std::uint64_t bytes, time_point now) noexcept;
 
   /// Time has passed; handles every deadline at or before `now`.
   void on_timer(time_point now) noexcept;

@@ -182,6 +182,7 @@ struct server_loop_stats {
   std::uint64_t limit_pauses = 0;    // times accepting paused at max_connections
   std::uint64_t hard_closed = 0;     // closed by close_all() or the drain deadline
   std::uint64_t accept_errors = 0;   // accept failures (EMFILE, ECONNABORTED, ...)
+  std::uint64_t file_sends = 0;      // stream::sendfile calls that sent file bodies
 };
 
 /// An HTTP/1.1 server on one event loop that the caller runs. It owns the loop's buffer pool,
