@@ -235,25 +235,13 @@ void add_validators(reply& response, std::string_view etag, std::string_view las
   if (!options.cache_control.empty()) response.header("Cache-Control", options.cache_control);
 }
 
-/// Sends `length` bytes of `fd` from `offset`, in pieces, after begin(length).
-void send_file_body(reply& response, int fd, std::uint64_t offset, std::uint64_t length) {
-  if (!response.begin(length)) return;
-  if (response.body_suppressed()) {
-    response.finish();  // HEAD: the connection sends the length but never a body
-    return;
-  }
-  std::array<char, 16 * 1024> buffer;  // NOLINT: filled by pread
-  while (length > 0) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(length, buffer.size()));
-    const ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // the file shrank or failed: the cut-short body closes the connection
-    if (!response.write({buffer.data(), static_cast<std::size_t>(got)})) break;
-    offset += static_cast<std::uint64_t>(got);
-    length -= static_cast<std::uint64_t>(got);
-  }
-  response.finish();
+/// Sends `length` bytes of `file` from `offset` as the body: the connection's owner hands the
+/// region to sendfile(2) on sockets, so the bytes never pass through user space. The descriptor
+/// goes to the writer, which closes it when the body is sent (at once for HEAD).
+void send_file_body(reply& response, file_descriptor& file, std::uint64_t offset,
+                    std::uint64_t length) {
+  const int fd = std::exchange(file.fd, -1);
+  response.writer().send_file(fd, offset, length);
 }
 
 struct file_server {
@@ -388,11 +376,11 @@ struct file_server {
       response.error(404);  // devices, FIFOs, sockets are never served
       return;
     }
-    serve_file(request, response, file.fd, st, name);
+    serve_file(request, response, file, st, name);
   }
 
-  void serve_file(request_context& request, reply& response, int fd, const struct stat& st,
-                  std::string_view name) const {
+  void serve_file(request_context& request, reply& response, file_descriptor& file,
+                  const struct stat& st, std::string_view name) const {
     const auto size = static_cast<std::uint64_t>(st.st_size);
     const std::int64_t modified = st.st_mtim.tv_sec;
     char etag_text[64];
@@ -470,7 +458,7 @@ struct file_server {
         response.header("Content-Range", {content_range, static_cast<std::size_t>(n)});
         response.header("Accept-Ranges", "bytes");
         add_validators(response, etag, last_modified, options);
-        send_file_body(response, fd, range.first, range.last - range.first + 1);
+        send_file_body(response, file, range.first, range.last - range.first + 1);
         return;
       }
       case byte_range::kind::ignore:
@@ -479,7 +467,7 @@ struct file_server {
     response.header("Content-Type", type);
     response.header("Accept-Ranges", "bytes");
     add_validators(response, etag, last_modified, options);
-    send_file_body(response, fd, 0, size);
+    send_file_body(response, file, 0, size);
   }
 };
 
