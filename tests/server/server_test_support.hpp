@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,6 +33,18 @@ namespace taut::test {
 ///   /upgrade            101, then the stream goes to `upgrader`
 ///   /info               "<transport> <id>" of current_connection()
 ///   anything else       200 "<method> <target>"
+/// Byte `i` of the files served by routes' /file/N (not periodic in any small power of two).
+inline char file_byte(std::size_t i) noexcept {
+  return static_cast<char>((i * 7 + i / 251) % 256);
+}
+
+/// The expected body of /file/N.
+inline std::string file_content(std::size_t size) {
+  std::string content(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) content[i] = file_byte(i);
+  return content;
+}
+
 class routes final : public request_handler {
  public:
   ~routes() override { join(); }
@@ -62,6 +77,21 @@ class routes final : public request_handler {
         response.write(std::string_view(chunk).substr(0, std::min(chunk.size(), size - sent)));
       }
       response.finish();
+    } else if (target.starts_with("/file/")) {
+      // A file body by send_file: an unlinked temporary file of file_byte(i) patterns.
+      const std::size_t size = std::stoul(std::string(target.substr(6)));
+      char path[] = "/tmp/taut-file-route-XXXXXX";
+      const int fd = ::mkstemp(path);
+      if (fd >= 0) ::unlink(path);
+      std::string content(size, '\0');
+      for (std::size_t i = 0; i < size; ++i) content[i] = file_byte(i);
+      if (fd < 0 || ::write(fd, content.data(), size) != static_cast<ssize_t>(size)) {
+        if (fd >= 0) ::close(fd);
+        response.send(500, "no temporary file", "text/plain");
+        return;
+      }
+      response.add_header("Content-Type", "application/octet-stream");
+      response.send_file(fd, 0, size);
     } else if (target == "/defer") {
       deferred.emplace_back(std::move(response));
     } else if (target == "/thread") {

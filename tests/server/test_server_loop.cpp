@@ -41,6 +41,33 @@ TEST(ServerLoop, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(server.handler.requests.load(), 3);
 }
 
+TEST(ServerLoop, FileBodiesGoByTheStreamsSendfileBetweenOtherResponses) {
+  memory_server server;
+  memory_client client = server.connect();
+  const std::string out = client.exchange(get("/hello") + get("/file/300000") + get("/hello"));
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].body, "hello");
+  EXPECT_EQ(responses[1].field("Content-Length"), "300000");
+  EXPECT_TRUE(responses[1].body == file_content(300000));  // no 300 kB diff on failure
+  EXPECT_EQ(responses[2].body, "hello");
+  // The memory pipe's sendfile is the pread + write fallback; the driver asked for sendfile.
+  EXPECT_GT(server.unit->stats().file_sends, 0u);
+  EXPECT_EQ(server.unit->buffers().in_use(), 0u);
+}
+
+TEST(ServerLoop, HeadOfAFileBodySendsOnlyTheLength) {
+  memory_server server;
+  memory_client client = server.connect();
+  const auto responses = parse_responses(
+      client.exchange("HEAD /file/5000 HTTP/1.1\r\nHost: x\r\n\r\n" + get("/hello")),
+      {method::head, method::get});
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Content-Length"), "5000");
+  EXPECT_EQ(responses[1].body, "hello");
+  EXPECT_EQ(server.unit->stats().file_sends, 0u);
+}
+
 TEST(ServerLoop, AnIdleKeepAliveConnectionHoldsNoBuffer) {
   memory_server server;
   memory_client client = server.connect();

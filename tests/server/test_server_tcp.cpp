@@ -245,6 +245,26 @@ TEST_F(ServerCurl, GetOverIPv4) {
   EXPECT_EQ(r.out, "hello");
 }
 
+TEST_F(ServerCurl, FileBodyByteExactBySendfile) {
+  routes handler;
+  auto loop = transport::event_loop::create().value();
+  auto unit = std::make_unique<server_loop>(*loop, handler);
+  auto source = transport::listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(source);
+  const transport::address at = source->local_address();
+  ASSERT_FALSE(unit->add_listener(std::move(*source)));
+  std::thread runner([&] { loop->run(); });
+  constexpr std::size_t size = 5 * 1024 * 1024 + 123;
+  const process_result r = run_curl({url(at, "/file/" + std::to_string(size))});
+  loop->stop();
+  runner.join();
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.size(), size);
+  EXPECT_TRUE(r.out == file_content(size));  // no 5 MiB diff on failure
+  EXPECT_GT(unit->stats().file_sends, 0u);   // served by sendfile(2), not through user space
+  unit.reset();
+}
+
 TEST_F(ServerCurl, GetOverIPv6) {
   if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback here";
   routes handler;
