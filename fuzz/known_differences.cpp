@@ -294,16 +294,24 @@ bool transfer_codings(const difference_case& c) {
   return unknown || chunked > 1 || !chunked_last;
 }
 
-bool header_limits(const difference_case& c) {
+bool limits(const difference_case& c) {
   if (!taut_rejected(c, {errc::request_line_too_long, errc::header_section_too_large,
-                         errc::too_many_headers})) {
+                         errc::too_many_headers, errc::chunk_extension_too_long})) {
     return false;
   }
   const parse_options defaults;
-  std::size_t field_bytes = 0;
-  for (const auto& [name, value] : c.llhttp.headers) field_bytes += name.size() + value.size() + 3;
-  return c.llhttp.headers.size() > defaults.max_headers ||
-         field_bytes > defaults.max_header_bytes ||
+  if (c.taut.code == errc::chunk_extension_too_long) {
+    const std::string_view line = line_at(c.input, c.taut.error_at);
+    const auto extension = line.find_first_not_of("0123456789abcdefABCDEF");
+    return extension != std::string_view::npos &&
+           line.size() - extension > defaults.max_chunk_extension;
+  }
+  const auto too_large = [&](const field_list& fields) {
+    std::size_t bytes = 0;
+    for (const auto& [name, value] : fields) bytes += name.size() + value.size() + 3;
+    return fields.size() > defaults.max_headers || bytes > defaults.max_header_bytes;
+  };
+  return too_large(c.llhttp.headers) || too_large(c.llhttp.trailers) ||
          request_line(c.input).size() + 2 > defaults.max_request_line;
 }
 
@@ -331,7 +339,9 @@ bool method_token(const difference_case& c) {
 }
 
 bool pri_method(const difference_case& c) {
-  return llhttp_rejected(c, {HPE_INVALID_VERSION}) && c.taut.method == "PRI";
+  // llhttp then waits for the rest of the preface or rejects what follows.
+  return c.taut.outcome == verdict::accept && c.llhttp.outcome != verdict::accept &&
+         c.taut.method == "PRI";
 }
 
 bool uri_scheme(const difference_case& c) {
@@ -480,10 +490,10 @@ constexpr known_difference table[] = {
      "requires a list of coding tokens ending in chunked, answers 501 to codings it does not know "
      "and 400 to chunked applied twice",
      transfer_codings},
-    {"header-limits", "RFC 9110 section 15.5.15, RFC 6585 section 5",
-     "taut enforces default limits (8 KiB request-line, 32 KiB field section, 100 fields); llhttp "
-     "has none",
-     header_limits},
+    {"limits", "RFC 9110 section 15.5.15, RFC 6585 section 5, RFC 9112 section 7.1.1",
+     "taut enforces default limits (8 KiB request-line, 32 KiB and 100 fields per header or "
+     "trailer section, 1 KiB of chunk extensions per chunk); llhttp has none",
+     limits},
     {"chunk-extension-value", "RFC 9112 section 7.1.1",
      "llhttp accepts an empty chunk-ext-val (\"3;a=\"); taut requires a token or quoted-string",
      chunk_extension_value},
