@@ -71,8 +71,16 @@ server_process::server_process(options opts) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The given entries replace inherited ones of the same name (getenv() finds the first).
   std::vector<char*> envp;
-  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry = *e;
+    const std::string_view name = entry.substr(0, entry.find('=') + 1);
+    if (std::none_of(opts.env.begin(), opts.env.end(),
+                     [&](const std::string& given) { return given.starts_with(name); })) {
+      envp.push_back(*e);
+    }
+  }
   for (std::string& e : opts.env) envp.push_back(e.data());
   envp.push_back(nullptr);
   rlimit fds{};
