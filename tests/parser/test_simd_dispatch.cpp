@@ -14,7 +14,8 @@ using taut::simd_path;
 TEST(SimdDispatch, EnvironmentChoosesTheActivePath) {
   const char* requested = std::getenv("TAUT_SIMD");
   if (requested == nullptr) GTEST_SKIP() << "TAUT_SIMD not set";
-  for (const simd_path path : {simd_path::scalar, simd_path::sse42, simd_path::avx2}) {
+  for (const simd_path path :
+       {simd_path::scalar, simd_path::sse42, simd_path::avx2, simd_path::avx512}) {
     if (taut::to_string(path) != requested) continue;
     if (!taut::simd_supported(path)) GTEST_SKIP() << requested << " is not supported here";
     EXPECT_EQ(taut::active_simd_path(), path);
@@ -31,7 +32,8 @@ TEST(SimdDispatch, ScalarIsAlwaysSupportedAndListedFirst) {
 
 TEST(SimdDispatch, SwitchingFollowsSupport) {
   const simd_path original = taut::active_simd_path();
-  for (const simd_path path : {simd_path::scalar, simd_path::sse42, simd_path::avx2}) {
+  for (const simd_path path :
+       {simd_path::scalar, simd_path::sse42, simd_path::avx2, simd_path::avx512}) {
     const bool supported = taut::simd_supported(path);
     EXPECT_EQ(taut::set_simd_path(path), supported) << taut::to_string(path);
     if (supported) {
@@ -47,6 +49,7 @@ TEST(SimdDispatch, PathNames) {
   EXPECT_EQ(taut::to_string(simd_path::scalar), "scalar");
   EXPECT_EQ(taut::to_string(simd_path::sse42), "sse42");
   EXPECT_EQ(taut::to_string(simd_path::avx2), "avx2");
+  EXPECT_EQ(taut::to_string(simd_path::avx512), "avx512");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Which vectorized code path the parser scans with. Chosen once from CPUID (the best one the CPU
-// has), overridable by the environment variable TAUT_SIMD=scalar|sse42|avx2, or by set_simd_path()
-// for tests and benchmarks. Every path gives byte-for-byte identical results.
+// has), overridable by the environment variable TAUT_SIMD=scalar|sse42|avx2|avx512, or by
+// set_simd_path() for tests and benchmarks. Every path gives byte-for-byte identical results.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +9,11 @@
 
 namespace taut {
 
-enum class simd_path : std::uint8_t { scalar, sse42, avx2 };
+/// avx512 needs AVX-512F and AVX-512BW, hands lines under 64 bytes to the AVX2 code, and is used
+/// only when asked for (TAUT_SIMD or set_simd_path): the automatic choice stops at avx2.
+enum class simd_path : std::uint8_t { scalar, sse42, avx2, avx512 };
 
-/// "scalar", "sse42" or "avx2".
+/// "scalar", "sse42", "avx2" or "avx512".
 [[nodiscard]] std::string_view to_string(simd_path path) noexcept;
 /// True when the path is compiled in (see TAUT_SCALAR_ONLY) and this CPU can run it.
 [[nodiscard]] bool simd_supported(simd_path path) noexcept;
