@@ -263,6 +263,12 @@ bool bare_cr(const difference_case& c) {
          (at + 1 == c.input.size() || c.input[at + 1] != '\n');
 }
 
+bool transfer_encoding_with_content_length(const difference_case& c) {
+  if (!taut_rejected(c, {errc::transfer_encoding_with_content_length})) return false;
+  return count_fields(c.llhttp.headers, "transfer-encoding") > 0 &&
+         count_fields(c.llhttp.headers, "content-length") > 0;
+}
+
 bool transfer_encoding_http10(const difference_case& c) {
   if (!taut_rejected(c, {errc::transfer_encoding_http10})) return false;
   return c.llhttp.minor == 0 && count_fields(c.llhttp.headers, "transfer-encoding") > 0;
@@ -482,6 +488,11 @@ constexpr known_difference table[] = {
     {"bare-cr", "RFC 9112 section 2.2",
      "llhttp skips bare CRs before the request-line; taut rejects a CR not followed by LF",
      bare_cr},
+    {"transfer-encoding-with-content-length", "RFC 9112 sections 6.1 and 6.3",
+     "taut rejects every request with both Transfer-Encoding and Content-Length (unless that "
+     "leniency is on); llhttp rejects them too, except when Transfer-Encoding is empty, which it "
+     "treats as absent",
+     transfer_encoding_with_content_length},
     {"transfer-encoding-http10", "RFC 9112 section 6.1",
      "llhttp accepts Transfer-Encoding in an HTTP/1.0 request; taut treats the framing as faulty",
      transfer_encoding_http10},
