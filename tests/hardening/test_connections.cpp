@@ -84,11 +84,11 @@ TEST(Connections, TenThousandConcurrentConnectionsAreAcceptedAndServed) {
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
   // Accepted connections with nothing to read hold no buffer: well under 1 KiB each.
-  EXPECT_LT(rss_accepted - base_rss, static_cast<long>(clients) * 1);
+  TAUT_EXPECT_MEMORY_LT(rss_accepted - base_rss, static_cast<long>(clients) * 1);
   // Serving them takes buffers from the pools (each thread keeps at most 1,024 free 8 KiB
   // blocks); serving them again must not take more.
-  EXPECT_LT(rss_first - base_rss, 2 * 1024 * 8 + 10 * 1024);
-  EXPECT_LT(rss_second - rss_first, 2048);
+  TAUT_EXPECT_MEMORY_LT(rss_first - base_rss, 2 * 1024 * 8 + 10 * 1024);
+  TAUT_EXPECT_MEMORY_LT(rss_second - rss_first, 2048);
   EXPECT_EQ(server.terminate(), 0);
 }
 
@@ -145,7 +145,7 @@ TEST(Connections, PastTheLimitNewConnectionsWaitAndAreServedWhenOthersClose) {
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
-  EXPECT_LT(server.rss_kib() - base_rss, 4096);
+  TAUT_EXPECT_MEMORY_LT(server.rss_kib() - base_rss, 4096);
   EXPECT_EQ(server.terminate(), 0);
 }
 
@@ -296,7 +296,7 @@ TEST(Connections, RunningOutOfDescriptorsDoesNotSpinTheAcceptLoop) {
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
-  EXPECT_LT(server.rss_kib() - base_rss, 4096);
+  TAUT_EXPECT_MEMORY_LT(server.rss_kib() - base_rss, 4096);
   EXPECT_EQ(server.terminate(), 0);
 }
 

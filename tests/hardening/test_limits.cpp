@@ -145,8 +145,8 @@ TEST(Limits, OversizedRequestsAreAnsweredWithTheirStatusAndClosed) {
       "probe: %llu ok, %llu failed, max %.1f ms %s\n", static_cast<unsigned long long>(seen.ok),
       static_cast<unsigned long long>(seen.failed), seen.max_ms, seen.first_failure.c_str());
   // Up to 1 MiB of buffered body (the limit) is the most any of them may hold at once.
-  EXPECT_LT(rss_after[0] - base_rss, 4096);
-  EXPECT_LT(rss_after.back() - rss_after.front(), 1024);
+  TAUT_EXPECT_MEMORY_LT(rss_after[0] - base_rss, 4096);
+  TAUT_EXPECT_MEMORY_LT(rss_after.back() - rss_after.front(), 1024);
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
@@ -203,8 +203,8 @@ TEST(Limits, PipelinedFloodIsAnsweredInOrderUpToTheRequestLimitThenClosed) {
   std::printf(
       "probe: %llu ok, %llu failed, max %.1f ms %s\n", static_cast<unsigned long long>(seen.ok),
       static_cast<unsigned long long>(seen.failed), seen.max_ms, seen.first_failure.c_str());
-  EXPECT_LT(rss_after[0] - base_rss, 4096);
-  EXPECT_LT(rss_after.back() - rss_after.front(), 1024);
+  TAUT_EXPECT_MEMORY_LT(rss_after[0] - base_rss, 4096);
+  TAUT_EXPECT_MEMORY_LT(rss_after.back() - rss_after.front(), 1024);
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);

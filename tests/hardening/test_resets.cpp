@@ -147,7 +147,8 @@ TEST(Resets, ResetsAndHalfClosesAtEveryStage) {
                   << " failed; first: " << why;
   }
   for (const int fds : fds_after) EXPECT_LE(fds, base_fds) << "descriptors leaked";
-  EXPECT_LT(rss_after.back() - rss_after.front(), 2048) << "KiB grown after the first round";
+  TAUT_EXPECT_MEMORY_LT(rss_after.back() - rss_after.front(), 2048)
+      << "KiB grown after the first round";
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
   EXPECT_TRUE(server.running());

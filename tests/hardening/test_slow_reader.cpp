@@ -136,7 +136,8 @@ void check_waves(const char* what, server_process& server, std::size_t clients,
     EXPECT_GE(w.server_closed_ms, 0) << "not closed by the write timeout";
     EXPECT_LE(w.server_closed_ms, static_cast<double>((write_timeout + slack).count()));
     EXPECT_EQ(w.closed, clients);
-    EXPECT_LT(w.peak_rss_kib - base_rss, static_cast<long>(clients) * per_client_kib + 4096)
+    TAUT_EXPECT_MEMORY_LT(w.peak_rss_kib - base_rss,
+                          static_cast<long>(clients) * per_client_kib + 4096)
         << "output buffered beyond the per-connection bound";
   }
   std::printf(
@@ -144,10 +145,15 @@ void check_waves(const char* what, server_process& server, std::size_t clients,
       static_cast<unsigned long long>(seen.failed), seen.max_ms, seen.first_failure.c_str());
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
-  EXPECT_LT(rss_after[1] - rss_after[0], 2048) << "KiB grown by the second wave";
+  TAUT_EXPECT_MEMORY_LT(rss_after[1] - rss_after[0], 2048) << "KiB grown by the second wave";
 }
 
 TEST(SlowReader, PipelinedSmallResponsesStopBeingReadAndTheWriteTimeoutCloses) {
+  if (sanitized_build) {
+    // The attack's size is set by the kernel's socket buffers (a few MiB of requests per
+    // client), not by the server's speed: an instrumented server needs tens of seconds for it.
+    GTEST_SKIP() << "too heavy for a server built with the sanitizers";
+  }
   // No per-connection request limit: with one, the connection would close after its last
   // response instead of stopping to read because of the queue.
   server_process server(

@@ -166,9 +166,9 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 50u);
   // The first wave may leave the allocator and the buffer pools warm; the second must not add.
-  EXPECT_LT(rss_after[1] - rss_after[0], 2048) << "KiB grown by the second wave";
+  TAUT_EXPECT_MEMORY_LT(rss_after[1] - rss_after[0], 2048) << "KiB grown by the second wave";
   // While attacked, each connection holds at most an input block (8 KiB) and its bookkeeping.
-  EXPECT_LT(waves[1].peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);
+  TAUT_EXPECT_MEMORY_LT(waves[1].peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);
   EXPECT_TRUE(server.running());
   EXPECT_EQ(server.terminate(), 0);
 }

@@ -116,7 +116,7 @@ TEST(Soak, MixedLoadForTautSoakSeconds) {
   const int warm_up = std::clamp(seconds / 6, 2, 20);
   constexpr int header_timeout_ms = 2000;
   std::printf("soak: %d s against %s taut-serve (warm-up %d s)\n", seconds,
-              TAUT_SOAK_SANITIZED ? "an ASan+UBSan" : "a plain", warm_up);
+              sanitized_build ? "an ASan+UBSan" : "a plain", warm_up);
   raise_fd_limit();
   server_process server(
       {.args = {"--threads", "2", "--header-timeout", std::to_string(header_timeout_ms) + "ms",
