@@ -637,7 +637,7 @@ temp_dir::~temp_dir() {
 std::string temp_dir::write_file(std::string_view name, std::size_t size) const {
   const std::string path = path_ + "/" + std::string(name);
   std::ofstream out(path, std::ios::binary);
-  std::string block(64 * 1024, '\0');
+  std::string block(26 * 2520, '\0');  // a whole number of alphabets: byte i is 'a' + i % 26
   for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>('a' + i % 26);
   for (std::size_t written = 0; written < size; written += block.size()) {
     out.write(block.data(), static_cast<std::streamsize>(std::min(block.size(), size - written)));

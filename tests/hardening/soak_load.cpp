@@ -5,7 +5,11 @@
 // (a head left unfinished until the header timeout answers 408; a pipeline read a little at a
 // time). Prints a summary; exits 0 only if every valid request got its correct response.
 //
+// With --static-size N, the server's --root holds soak.bin, N bytes of 'a' + (offset % 26), and
+// the mix also fetches it whole and by ranges, and resets in the middle of it.
+//
 //   taut-soak-load --port N [--seconds S] [--threads T] [--header-timeout-ms MS] [--seed N]
+//                  [--static-size N]
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -44,7 +48,10 @@ struct settings {
   int threads = 3;
   int header_timeout_ms = 2000;
   std::uint64_t seed = 1;
+  std::size_t static_size = 0;  // soak.bin under the server's root; 0: no static requests
 };
+
+settings config;
 
 struct counters {
   std::atomic<std::uint64_t> valid_sent{0};
@@ -272,9 +279,30 @@ std::string hex(std::size_t n) {
   return text;
 }
 
+/// Bytes [from, to) of soak.bin.
+std::string file_bytes(std::size_t from, std::size_t to) {
+  std::string out(to - from, 'a');
+  for (std::size_t i = from; i < to; ++i) out[i - from] = static_cast<char>('a' + i % 26);
+  return out;
+}
+
 valid_request make_valid(std::mt19937_64& rng) {
   valid_request r;
   const std::string host = "Host: soak\r\n";
+  if (config.static_size > 0 && rng() % 10 == 0) {
+    r.bytes = "GET /static/soak.bin HTTP/1.1\r\n" + host;
+    if (rng() % 2 == 0) {
+      r.body = file_bytes(0, config.static_size);
+    } else {
+      const std::size_t from = rng() % config.static_size;
+      const std::size_t to = from + rng() % (config.static_size - from);  // inclusive
+      r.bytes += "Range: bytes=" + std::to_string(from) + "-" + std::to_string(to) + "\r\n";
+      r.status = 206;
+      r.body = file_bytes(from, to + 1);
+    }
+    r.bytes += "\r\n";
+    return r;
+  }
   switch (rng() % 8) {
     case 0:
     case 1:
@@ -347,7 +375,7 @@ bool expect(client& c, const valid_request& r, milliseconds limit = 10s, std::si
     const std::string field = "\"body\":\"" + r.body + "\"}";
     right = got->body.find(field) != std::string::npos &&
             got->body.starts_with("{\"method\":\"POST\",\"target\":\"/echo\"");
-  } else if (right && r.status == 200) {
+  } else if (right && (r.status == 200 || r.status == 206)) {
     right = got->body == r.body;
   }
   if (!right) {
@@ -481,9 +509,13 @@ void resets(std::mt19937_64& rng, std::uint16_t port) {
     ++stats.valid_sent;
     if (!c.send(r.bytes) || !expect(c, r)) return;
   }
-  if (rng() % 2 == 0) {
+  const unsigned where = static_cast<unsigned>(rng() % 3);
+  if (where == 0) {
     const valid_request r = make_valid(rng);
     (void)c.send(std::string_view(r.bytes).substr(0, rng() % r.bytes.size()));
+  } else if (where == 1 && config.static_size > 0) {
+    (void)c.send("GET /static/soak.bin HTTP/1.1\r\nHost: soak\r\n\r\n");
+    (void)c.read_some(1 + rng() % 4096, 1s);  // the reset lands in the middle of the file
   } else {
     const std::string body(60000, 'r');
     (void)c.send("POST /echo HTTP/1.1\r\nHost: soak\r\nContent-Length: 60000\r\n\r\n" + body);
@@ -546,7 +578,7 @@ void very_slow(std::mt19937_64& rng, std::uint16_t port, int header_timeout_ms) 
   }
 }
 
-void worker(const settings& config, std::uint64_t seed, clock_type::time_point deadline) {
+void worker(std::uint64_t seed, clock_type::time_point deadline) {
   std::mt19937_64 rng(seed);
   while (clock_type::now() < deadline) {
     const unsigned pick = static_cast<unsigned>(rng() % 100);
@@ -565,6 +597,7 @@ void worker(const settings& config, std::uint64_t seed, clock_type::time_point d
 }
 
 bool parse_args(int argc, char** argv, settings& out) {
+  out = settings{};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view flag = argv[i];
     const long long value = std::strtoll(argv[i + 1], nullptr, 10);
@@ -578,6 +611,8 @@ bool parse_args(int argc, char** argv, settings& out) {
       out.header_timeout_ms = static_cast<int>(value);
     } else if (flag == "--seed") {
       out.seed = static_cast<std::uint64_t>(value);
+    } else if (flag == "--static-size") {
+      out.static_size = static_cast<std::size_t>(value);
     } else {
       return false;
     }
@@ -588,18 +623,16 @@ bool parse_args(int argc, char** argv, settings& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  settings config;
   if (!parse_args(argc, argv, config)) {
     std::fprintf(stderr,
                  "usage: taut-soak-load --port N [--seconds S] [--threads T] "
-                 "[--header-timeout-ms MS] [--seed N]\n");
+                 "[--header-timeout-ms MS] [--seed N] [--static-size N]\n");
     return 2;
   }
   const auto deadline = clock_type::now() + std::chrono::seconds(config.seconds);
   std::vector<std::thread> threads;
   for (int i = 0; i < config.threads; ++i) {
-    threads.emplace_back(worker, std::cref(config), config.seed * 1000 + static_cast<unsigned>(i),
-                         deadline);
+    threads.emplace_back(worker, config.seed * 1000 + static_cast<unsigned>(i), deadline);
   }
   threads.emplace_back([&] {
     std::mt19937_64 rng(config.seed * 1000 + 999);

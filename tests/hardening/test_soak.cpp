@@ -121,17 +121,21 @@ TEST(Soak, MixedLoadForTautSoakSeconds) {
   std::printf("soak: %d s against %s taut-serve (warm-up %d s)\n", seconds,
               sanitized_build ? "an ASan+UBSan" : "a plain", warm_up);
   raise_fd_limit();
+  constexpr std::size_t static_size = 300 * 1000;  // served by sendfile, whole and by ranges
+  temp_dir root;
+  root.write_file("soak.bin", static_size);
   server_process server(
-      {.args = {"--threads", "2", "--header-timeout", std::to_string(header_timeout_ms) + "ms",
-                "--body-timeout", "5s", "--idle-timeout", "10s", "--write-timeout", "10s",
-                "--max-body", "64K", "--drain-timeout", "5s"},
+      {.args = {"--threads", "2", "--root", root.path(), "--header-timeout",
+                std::to_string(header_timeout_ms) + "ms", "--body-timeout", "5s", "--idle-timeout",
+                "10s", "--write-timeout", "10s", "--max-body", "64K", "--drain-timeout", "5s"},
        .env = sanitizer_environment()});
   ASSERT_TRUE(server.ready()) << server.stderr_text();
   const long base_rss = server.rss_kib();
   probe well_behaved(server.port(), 5000ms, 50ms);
 
   load_process load({"--port", std::to_string(server.port()), "--seconds", std::to_string(seconds),
-                     "--threads", "6", "--header-timeout-ms", std::to_string(header_timeout_ms)});
+                     "--threads", "6", "--header-timeout-ms", std::to_string(header_timeout_ms),
+                     "--static-size", std::to_string(static_size)});
   const auto start = clock_type::now();
   long warm_rss = 0;
   long peak_rss = 0;
