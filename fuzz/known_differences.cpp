@@ -401,13 +401,9 @@ bool trailer_framing_fields(const difference_case& c) {
   });
 }
 
-bool framing_value_trailing_tab(const difference_case& c) {
-  if (!llhttp_rejected(c, {HPE_INVALID_CONTENT_LENGTH, HPE_INVALID_TRANSFER_ENCODING}))
-    return false;
-  const std::string_view field_name =
-      c.llhttp.error == HPE_INVALID_CONTENT_LENGTH ? "content-length" : "transfer-encoding";
-  // A field line of the head whose value ends in OWS holding a tab, and that taut parsed with the
-  // OWS excluded from the value.
+// True when the head has a `field_name` line whose value ends in OWS holding a tab, and taut
+// parsed that field with the OWS excluded from its value.
+bool has_tab_after_value(const difference_case& c, std::string_view field_name) {
   std::string_view head = c.input.substr(0, c.taut.head_size);
   while (!head.empty()) {
     const auto end = head.find('\n');
@@ -428,6 +424,19 @@ bool framing_value_trailing_tab(const difference_case& c) {
     if (parsed_trimmed) return true;
   }
   return false;
+}
+
+bool framing_value_trailing_tab(const difference_case& c) {
+  if (llhttp_rejected(c, {HPE_INVALID_CONTENT_LENGTH, HPE_INVALID_TRANSFER_ENCODING})) {
+    return has_tab_after_value(
+        c, c.llhttp.error == HPE_INVALID_CONTENT_LENGTH ? "content-length" : "transfer-encoding");
+  }
+  // In an upgrade request llhttp may not see "chunked<TAB>" as chunked and frame no body, while
+  // taut decodes the chunked body (and may reject it or wait for more).
+  const bool taut_body_differs =
+      c.taut.head_size > 0 && (c.taut.body_error || c.taut.outcome == verdict::incomplete);
+  return c.llhttp.outcome == verdict::accept && c.llhttp.upgrade && taut_body_differs &&
+         has_tab_after_value(c, "transfer-encoding");
 }
 
 bool transfer_encoding_list(const difference_case& c) {
