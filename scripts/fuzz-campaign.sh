@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer campaign over taut's fuzz harnesses, in one command.
 #
-#   scripts/fuzz-campaign.sh [-t SECONDS] [-j JOBS] [-p PARALLEL] [-w WORKDIR] [--no-merge] [HARNESS...]
+#   scripts/fuzz-campaign.sh [-t SECONDS] [-j JOBS] [-p PARALLEL] [-w WORKDIR] [-k] [--no-merge] [HARNESS...]
 #
 #   HARNESS      request, response, chunked, split, differential, ... (default: every fuzz_* target)
 #   -t SECONDS   fuzzing time per harness (default 600)
 #   -j JOBS      libFuzzer processes per harness (default 1; more uses libFuzzer's -fork=JOBS)
 #   -p PARALLEL  harnesses fuzzed at the same time (default 1)
 #   -w WORKDIR   scratch corpora and logs (default build/fuzz-campaign, git-ignored)
+#   -k           keep going after a finding (libFuzzer fork mode, -ignore_crashes): one campaign
+#                collects every finding instead of stopping at the first
 #   --no-merge   leave corpus/ untouched at the end
 #   -l           list the harnesses and exit
 #
@@ -28,12 +30,13 @@ jobs=1
 parallel=1
 work=build/fuzz-campaign
 merge=1
+keep_going=0
 list_only=0
 harnesses=()
 build=${TAUT_FUZZ_BUILD_DIR:-build/fuzz}
 progress_every=${TAUT_FUZZ_PROGRESS:-30}
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     -t) seconds=$2; shift 2 ;;
@@ -41,6 +44,7 @@ while (($#)); do
     -p) parallel=$2; shift 2 ;;
     -w) work=$2; shift 2 ;;
     --no-merge) merge=0; shift ;;
+    -k) keep_going=1; shift ;;
     -l) list_only=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) echo "fuzz-campaign: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -99,7 +103,8 @@ start_harness() {
   [[ -d $repo/corpus/regressions/$h ]] && seeds+=("$repo/corpus/regressions/$h")
   mkdir -p "$repo/corpus/$h"
   local fork=()
-  ((jobs > 1)) && fork=(-fork="$jobs")
+  ((jobs > 1 || keep_going)) && fork=(-fork="$jobs")
+  ((keep_going)) && fork+=(-ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   (
     cd "$dir"
     # Its own process group, so that an interrupted campaign stops every fork worker too.
