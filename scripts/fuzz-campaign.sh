@@ -36,7 +36,7 @@ harnesses=()
 build=${TAUT_FUZZ_BUILD_DIR:-build/fuzz}
 progress_every=${TAUT_FUZZ_PROGRESS:-30}
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     -t) seconds=$2; shift 2 ;;
@@ -120,7 +120,9 @@ start_harness() {
 # The last libFuzzer status line of a log, as "execs exec/s cov ft corpus".
 status_of() {
   local line
-  line=$(grep -E 'cov: [0-9]+' "$work/$1/fuzz.log" 2>/dev/null | tail -1) || true
+  # Fork mode interleaves the workers' output, so the status may start mid-line.
+  line=$(grep -oE '#[0-9]+:?[[:space:]]+([A-Z]+[[:space:]]+)?cov: [0-9]+.*' "$work/$1/fuzz.log" \
+    2>/dev/null | tail -1) || true
   [[ -n $line ]] || { echo "- - - - -"; return; }
   local execs cov ft corp rate
   execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$line")
