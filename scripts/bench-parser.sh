@@ -47,6 +47,7 @@ else
 fi
 
 # 2. Build.
+mkdir -p "$(dirname "$build")"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTAUT_BENCH=ON -DTAUT_BUILD_TESTS=OFF \
   -DTAUT_BUILD_TOOLS=OFF -DTAUT_INSTALL=OFF -DTAUT_SANITIZE=OFF -DTAUT_COVERAGE=OFF \
   -DTAUT_BENCH_PEERS_DIR="$peers_dir" >"$build.configure.log" 2>&1 || {

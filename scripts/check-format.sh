@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 clang_format=${CLANG_FORMAT:-clang-format}
 excluded='^(bench/peers/|third_party/|(.*/)?vendor/)'
 
-mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc' | grep -Ev "$excluded" || true)
+mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc' '*.inc' | grep -Ev "$excluded" || true)
 if [[ ${#files[@]} -eq 0 ]]; then
   echo "check-format: no C++ files tracked" >&2
   exit 1

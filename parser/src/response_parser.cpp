@@ -108,12 +108,12 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
   response_.keep_alive = keep_alive;
   response_.head_size = head_size;
   phase_ = head_phase::complete;
-  result_ = {parse_status::complete, head_size, {}};
-  return result_;
+  return {parse_status::complete, head_size, {}};  // result_ keeps errors only
 }
 
 parse_result response_parser::parse(std::string_view buffer, method request_method) noexcept {
-  if (phase_ == head_phase::complete || phase_ == head_phase::failed) return result_;
+  if (phase_ == head_phase::complete) return {parse_status::complete, response_.head_size, {}};
+  if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
   const detail::section_result r = detail::run_section(
@@ -121,7 +121,9 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
       [this](const char* d, std::size_t begin, std::size_t end) {
         return parse_status_line(d, begin, end);
       },
-      [this](const char* d, const header& field) { return on_field(d, field); });
+      [this](const char* d, const header& field) {
+        return detail::may_be_framing_field(field.name) ? on_field(d, field) : step{};
+      });
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

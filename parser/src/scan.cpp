@@ -156,16 +156,196 @@ __attribute__((target("avx512f,avx512bw"))) std::size_t skip_avx512(const char* 
 #undef TAUT_OUTSIDE32
 #undef TAUT_OUTSIDE16
 
+/// Which bytes of a block end a field name (outside tchar) or a field value (outside field_char).
+struct block_masks {
+  std::uint64_t non_token = 0;
+  std::uint64_t non_field = 0;
+  std::uint64_t non_path = 0;  // outside path_char (the request target), when asked for
+};
+
+constexpr std::uint64_t all_bits = ~std::uint64_t{0};
+
+// Field values exclude the controls but HTAB, and DEL (RFC 9110 section 5.5): three compares
+// instead of a table lookup. Tokens need the nibble lookup.
+#define TAUT_ENGINE_TARGET __attribute__((target("sse4.2")))
+namespace sse42_engine {
+
+TAUT_ENGINE_TARGET inline std::uint64_t non_field16(__m128i v) noexcept {
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+  const __m128i bad =
+      _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')), control),
+                   _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+  return static_cast<unsigned>(_mm_movemask_epi8(bad));
+}
+
+TAUT_ENGINE_TARGET inline std::uint64_t outside16(__m128i v, __m128i rows, __m128i bits) noexcept {
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i row = _mm_shuffle_epi8(rows, _mm_and_si128(v, nibble));
+  const __m128i bit = _mm_shuffle_epi8(bits, _mm_and_si128(_mm_srli_epi16(v, 4), nibble));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(row, bit), _mm_setzero_si128())));
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks block_at(const char* p) noexcept {
+  const __m128i rows = _mm_load_si128(reinterpret_cast<const __m128i*>(token_tables.rows.data()));
+  const __m128i bits = _mm_load_si128(reinterpret_cast<const __m128i*>(token_tables.bits.data()));
+  const __m128i path_rows =
+      _mm_load_si128(reinterpret_cast<const __m128i*>(target_tables.rows.data()));
+  const __m128i path_bits =
+      _mm_load_si128(reinterpret_cast<const __m128i*>(target_tables.bits.data()));
+  block_masks m;
+  for (unsigned k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    m.non_token |= outside16(v, rows, bits) << (16 * k);
+    m.non_field |= non_field16(v) << (16 * k);
+    if constexpr (WithPath) m.non_path |= outside16(v, path_rows, path_bits) << (16 * k);
+  }
+  return m;
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET block_masks copied_block(const char* data, std::size_t at,
+                                            std::size_t size) noexcept;
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks short_block(const char* data, std::size_t at,
+                                                  std::size_t size) noexcept {
+  return copied_block<WithPath>(data, at, size);
+}
+
+#include "fast_fields.inc"
+}  // namespace sse42_engine
+#undef TAUT_ENGINE_TARGET
+
+#define TAUT_ENGINE_TARGET __attribute__((target("avx2,bmi,bmi2")))
+namespace avx2_engine {
+
+TAUT_ENGINE_TARGET inline std::uint64_t non_field32(__m256i v) noexcept {
+  const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+  const __m256i bad =
+      _mm256_or_si256(_mm256_andnot_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t')), control),
+                      _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)));
+  return static_cast<unsigned>(_mm256_movemask_epi8(bad));
+}
+
+TAUT_ENGINE_TARGET inline std::uint64_t outside32(__m256i v, __m256i rows, __m256i bits) noexcept {
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  const __m256i row = _mm256_shuffle_epi8(rows, _mm256_and_si256(v, nibble));
+  const __m256i bit = _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+  return static_cast<unsigned>(
+      _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(row, bit), _mm256_setzero_si256())));
+}
+
+TAUT_ENGINE_TARGET inline __m256i table32(const std::array<std::uint8_t, 16>& table) noexcept {
+  return _mm256_broadcastsi128_si256(
+      _mm_load_si128(reinterpret_cast<const __m128i*>(table.data())));
+}
+
+/// The masks of the 32 bytes of v, in the low half.
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks masks32(__m256i v) noexcept {
+  block_masks m{outside32(v, table32(token_tables.rows), table32(token_tables.bits)),
+                non_field32(v)};
+  if constexpr (WithPath) {
+    m.non_path = outside32(v, table32(target_tables.rows), table32(target_tables.bits));
+  }
+  return m;
+}
+
+TAUT_ENGINE_TARGET inline __m256i load32(const char* p) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+TAUT_ENGINE_TARGET inline block_masks join(block_masks low, block_masks high) noexcept {
+  return {low.non_token | (high.non_token << 32), low.non_field | (high.non_field << 32),
+          low.non_path | (high.non_path << 32)};
+}
+
+TAUT_ENGINE_TARGET inline block_masks shifted(block_masks m, unsigned shift) noexcept {
+  return {m.non_token >> shift, m.non_field >> shift, m.non_path >> shift};
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks block_at(const char* p) noexcept {
+  return join(masks32<WithPath>(load32(p)), masks32<WithPath>(load32(p + 32)));
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET block_masks copied_block(const char* data, std::size_t at,
+                                            std::size_t size) noexcept;
+
+/// Fewer than 64 bytes from `at`: 32-byte loads that end at `size` (shifted into place) rather
+/// than a copy, unless the whole input is shorter than 32 bytes.
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks short_block(const char* data, std::size_t at,
+                                                  std::size_t size) noexcept {
+  const std::size_t available = size - at;
+  if (size < 32) return copied_block<WithPath>(data, at, size);
+  // The input's last 32 bytes hold the bytes from at + 32 (when available >= 32) or from at.
+  const block_masks last = shifted(masks32<WithPath>(load32(data + size - 32)),
+                                   static_cast<unsigned>(32 - available % 32));
+  if (available >= 32) return join(masks32<WithPath>(load32(data + at)), last);
+  return last;
+}
+
+#include "fast_fields.inc"
+}  // namespace avx2_engine
+#undef TAUT_ENGINE_TARGET
+
+#define TAUT_ENGINE_TARGET __attribute__((target("avx512f,avx512bw,bmi,bmi2")))
+namespace avx512_engine {
+
+TAUT_ENGINE_TARGET inline std::uint64_t outside64(__m512i v, const nibble_tables& t) noexcept {
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  const __m512i row =
+      _mm512_shuffle_epi8(_mm512_loadu_si512(t.rows64.data()), _mm512_and_si512(v, nibble));
+  const __m512i bit = _mm512_shuffle_epi8(_mm512_loadu_si512(t.bits64.data()),
+                                          _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
+  return _mm512_testn_epi8_mask(row, bit);
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks masks_of(__m512i v) noexcept {
+  const __mmask64 control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)) &
+                            ~_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\t'));
+  block_masks m{outside64(v, token_tables),
+                control | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f))};
+  if constexpr (WithPath) m.non_path = outside64(v, target_tables);
+  return m;
+}
+
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks block_at(const char* p) noexcept {
+  return masks_of<WithPath>(_mm512_loadu_si512(p));
+}
+
+/// Masked loads read exactly the bytes that exist.
+template <bool WithPath>
+TAUT_ENGINE_TARGET inline block_masks short_block(const char* data, std::size_t at,
+                                                  std::size_t size) noexcept {
+  const __mmask64 present = ~(all_bits << (size - at));
+  return masks_of<WithPath>(_mm512_maskz_loadu_epi8(present, data + at));
+}
+
+#include "fast_fields.inc"
+}  // namespace avx512_engine
+#undef TAUT_ENGINE_TARGET
+
 constexpr scan_ops sse42_ops{skip_sse42<field_tables, field_char>, skip_sse42<token_tables, tchar>,
-                             skip_sse42<target_tables, path_char>};
+                             skip_sse42<target_tables, path_char>, sse42_engine::fast_fields,
+                             sse42_engine::fast_request_line};
 constexpr scan_ops avx2_ops{skip_avx2<field_tables, field_char>, skip_avx2<token_tables, tchar>,
-                            skip_avx2<target_tables, path_char>};
+                            skip_avx2<target_tables, path_char>, avx2_engine::fast_fields,
+                            avx2_engine::fast_request_line};
 constexpr scan_ops avx512_ops{skip_avx512<field_tables, field_char>,
                               skip_avx512<token_tables, tchar>,
-                              skip_avx512<target_tables, path_char>};
+                              skip_avx512<target_tables, path_char>, avx512_engine::fast_fields,
+                              avx512_engine::fast_request_line};
 #endif
 
-constexpr scan_ops scalar_ops{skip_scalar<field_char>, skip_scalar<tchar>, skip_scalar<path_char>};
+constexpr scan_ops scalar_ops{skip_scalar<field_char>, skip_scalar<tchar>, skip_scalar<path_char>,
+                              nullptr, nullptr};
 
 const scan_ops* ops_for(simd_path path) noexcept {
   switch (path) {

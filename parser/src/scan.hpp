@@ -5,15 +5,51 @@
 #include <atomic>
 #include <cstddef>
 
+#include "taut/message.hpp"
+
 namespace taut::detail {
 
-/// Each returns the index of the first byte in [i, end) outside its class, or `end`.
+/// The fast field loop's input and output. It stores strict, simple field lines starting at
+/// `pos` ("name: value" CRLF, token name, clean value) into storage[count..capacity) and stops at
+/// the first line that is anything else, incomplete, or would end past `limit`: the generic line
+/// loop takes that line, so the fast loop never decides an error.
+struct fast_fields_args {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t pos = 0;    // in: a line start; out: the first line not taken
+  std::size_t limit = 0;  // a taken line ends (CRLF included) at or before this offset
+  header* storage = nullptr;
+  std::size_t count = 0;  // in/out: fields stored
+  std::size_t capacity = 0;
+  std::size_t examined = 0;  // in/out: bytes looked at
+};
+
+/// The fast request-line path's input and output: a request-line at offset 0 of the common shape,
+/// token SP origin-form SP "HTTP/1.1" or "HTTP/1.0" CRLF, ending at or before `max_line`, is
+/// `taken`; anything else is left to the generic parser, which alone decides errors.
+struct fast_request_line_args {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t max_line = 0;
+  bool taken = false;
+  int version_minor = 1;
+  std::size_t method_end = 0;  // the SP after the method
+  std::size_t target_end = 0;  // the SP after the target
+  std::size_t next = 0;        // the first byte after CRLF
+  std::size_t examined = 0;    // in/out: bytes looked at
+};
+
+/// Each skip_* returns the index of the first byte in [i, end) outside its class, or `end`.
+/// fast_fields and fast_request_line are null on the scalar path, which keeps only the generic line
+/// loop: the reference every vectorized path is compared against.
 struct scan_ops {
   std::size_t (*skip_field)(const char* data, std::size_t i,
                             std::size_t end) noexcept;  // field_char
   std::size_t (*skip_token)(const char* data, std::size_t i, std::size_t end) noexcept;  // tchar
   std::size_t (*skip_target)(const char* data, std::size_t i,
                              std::size_t end) noexcept;  // path_char
+  void (*fast_fields)(fast_fields_args& args) noexcept;
+  void (*fast_request_line)(fast_request_line_args& args) noexcept;
 };
 
 extern std::atomic<const scan_ops*> active_scan;

@@ -40,6 +40,7 @@ class request_parser {
  private:
   parse_result fail(errc code, std::size_t offset) noexcept;
   detail::step parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  void take_fast_request_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   parse_result finish(std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
@@ -50,7 +51,7 @@ class request_parser {
   detail::field_section_state section_{};
   detail::framing_fields fields_{};
   detail::head_phase phase_ = detail::head_phase::start_line;
-  parse_result result_{};
+  parse_result result_{};  // the error, once failed
 };
 
 }  // namespace taut

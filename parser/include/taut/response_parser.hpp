@@ -45,7 +45,7 @@ class response_parser {
   detail::field_section_state section_{};
   detail::framing_fields fields_{};
   detail::head_phase phase_ = detail::head_phase::start_line;
-  parse_result result_{};
+  parse_result result_{};  // the error, once failed
 };
 
 }  // namespace taut
