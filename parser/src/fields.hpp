@@ -86,12 +86,14 @@ struct section_result {
 /// Lets the fast field loop (when this path has one) take the simple field lines from state.pos,
 /// then hands on_field every field that can no longer be continued, in order, as the generic loop
 /// would. The fast loop only takes lines the generic loop would accept the same way, and stops
-/// before any line that would fail or hit a limit, so the result is the same either way.
+/// before any line that would fail or hit a limit, so the result is the same either way. Returns
+/// the section's end (one past the final CRLF) if the fast loop reached it, else 0.
 template <class OnField>
-step take_fast_fields(const char* data, std::size_t size, const parse_options& options,
-                      std::span<header> storage, field_section_state& state, OnField&& on_field) {
+std::size_t take_fast_fields(const char* data, std::size_t size, const parse_options& options,
+                             std::span<header> storage, field_section_state& state,
+                             OnField&& on_field, step& error) {
   const scan_ops& ops = scan();
-  if (ops.fast_fields == nullptr) return {};
+  if (ops.fast_fields == nullptr) return 0;
   const std::size_t limit =
       options.max_header_bytes > static_cast<std::size_t>(-1) - state.section_start
           ? static_cast<std::size_t>(-1)
@@ -102,16 +104,22 @@ step take_fast_fields(const char* data, std::size_t size, const parse_options& o
                         storage.data(), state.count, capacity,  state.examined};
   ops.fast_fields(args);
   state.examined = args.examined;
-  if (args.count == state.count) return {};
-  const std::size_t first = state.pending ? state.count - 1 : state.count;
-  state.count = args.count;
-  state.pending = true;
-  state.pos = args.pos;
-  state.scan = args.pos;
-  for (std::size_t k = first; k + 1 < args.count; ++k) {
-    if (const step s = on_field(data, storage[k]); s.failed()) return s;
+  if (args.count != state.count) {
+    const std::size_t first = state.pending ? state.count - 1 : state.count;
+    state.count = args.count;
+    state.pending = true;
+    state.pos = args.pos;
+    state.scan = args.pos;
+    for (std::size_t k = first; k + 1 < args.count; ++k) {
+      if (error = on_field(data, storage[k]); error.failed()) return 0;
+    }
   }
-  return {};
+  if (args.section_end == 0) return 0;
+  if (state.pending) {
+    state.pending = false;
+    if (error = on_field(data, storage[state.count - 1]); error.failed()) return 0;
+  }
+  return args.section_end;  // state.pos stays at the empty line, as the generic loop leaves it
 }
 
 template <class OnStartLine, class OnField>
@@ -120,10 +128,10 @@ section_result run_section(const char* data, std::size_t size, const parse_optio
                            OnStartLine&& on_start_line, OnField&& on_field) {
   while (true) {
     if (phase == head_phase::fields && state.scan == state.pos) {
-      if (const step s = take_fast_fields(data, size, options, storage, state, on_field);
-          s.failed()) {
-        return {section_outcome::error, 0, s};
-      }
+      step s;
+      const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
+      if (s.failed()) return {section_outcome::error, 0, s};
+      if (end != 0) return {section_outcome::complete, end, {}};
     }
     line ln;
     step error;

@@ -12,7 +12,8 @@ namespace taut::detail {
 /// The fast field loop's input and output. It stores strict, simple field lines starting at
 /// `pos` ("name: value" CRLF, token name, clean value) into storage[count..capacity) and stops at
 /// the first line that is anything else, incomplete, or would end past `limit`: the generic line
-/// loop takes that line, so the fast loop never decides an error.
+/// loop takes that line, so the fast loop never decides an error. The empty line that ends the
+/// section it reports in `section_end`.
 struct fast_fields_args {
   const char* data = nullptr;
   std::size_t size = 0;
@@ -21,7 +22,8 @@ struct fast_fields_args {
   header* storage = nullptr;
   std::size_t count = 0;  // in/out: fields stored
   std::size_t capacity = 0;
-  std::size_t examined = 0;  // in/out: bytes looked at
+  std::size_t examined = 0;     // in/out: bytes looked at
+  std::size_t section_end = 0;  // out: when the loop stopped at the final CRLF, one past it
 };
 
 /// The fast request-line path's input and output: a request-line at offset 0 of the common shape,
