@@ -68,4 +68,19 @@ inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
   return true;
 }
 
+/// framing_first_letter[n]: the lower-case first letter of the framing field (Host, Expect,
+/// Upgrade, Connection, Content-Length, Transfer-Encoding) whose name has n bytes, else 0.
+inline constexpr std::array<char, 18> framing_first_letter = {0,   0, 0, 0, 'h', 0, 'e', 'u', 0, 0,
+                                                              'c', 0, 0, 0, 'c', 0, 0,   't'};
+
+/// False for every field the framing logic ignores, told apart by length and first letter alone,
+/// so the common fields cost one table lookup instead of a call.
+[[nodiscard]] constexpr bool may_be_framing_field(const char* name, std::size_t size) noexcept {
+  return size < framing_first_letter.size() && framing_first_letter[size] != 0 &&
+         (name[0] | 0x20) == framing_first_letter[size];
+}
+[[nodiscard]] constexpr bool may_be_framing_field(std::string_view name) noexcept {
+  return may_be_framing_field(name.data(), name.size());
+}
+
 }  // namespace taut::detail

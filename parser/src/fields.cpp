@@ -154,25 +154,21 @@ enum class known_field : unsigned char {
 };
 
 /// Classifies a field name by its length and then one comparison: never a comparison per
-/// candidate.
+/// candidate. Tests in the order requests carry them, not a switch: its indirect jump
+/// mispredicted once per field.
 known_field classify(std::string_view name) noexcept {
-  switch (name.size()) {
-    case 4:
-      return iequals(name, "host") ? known_field::host : known_field::other;
-    case 6:
-      return iequals(name, "expect") ? known_field::expect : known_field::other;
-    case 7:
-      return iequals(name, "upgrade") ? known_field::upgrade : known_field::other;
-    case 10:
-      return iequals(name, "connection") ? known_field::connection : known_field::other;
-    case 14:
-      return iequals(name, "content-length") ? known_field::content_length : known_field::other;
-    case 17:
-      return iequals(name, "transfer-encoding") ? known_field::transfer_encoding
-                                                : known_field::other;
-    default:
-      return known_field::other;
+  const std::size_t n = name.size();
+  if (n == 4) return iequals(name, "host") ? known_field::host : known_field::other;
+  if (n == 10) return iequals(name, "connection") ? known_field::connection : known_field::other;
+  if (n == 14) {
+    return iequals(name, "content-length") ? known_field::content_length : known_field::other;
   }
+  if (n == 17) {
+    return iequals(name, "transfer-encoding") ? known_field::transfer_encoding : known_field::other;
+  }
+  if (n == 6) return iequals(name, "expect") ? known_field::expect : known_field::other;
+  if (n == 7) return iequals(name, "upgrade") ? known_field::upgrade : known_field::other;
+  return known_field::other;
 }
 
 /// One element of a comma-separated list (RFC 9110 section 5.6.1) with optional parameters.
@@ -302,6 +298,15 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       fields.has_upgrade = true;
       return {};
     case known_field::connection: {
+      // The two values nearly every request sends, without the list walk.
+      if (iequals(value, "keep-alive")) {
+        fields.connection_keep_alive = true;
+        return {};
+      }
+      if (iequals(value, "close")) {
+        fields.connection_close = true;
+        return {};
+      }
       const std::size_t bad = for_each_element(value, [&](const list_element& e) {
         if (e.has_parameters) return e.offset;
         if (iequals(e.token, "close"))

@@ -48,17 +48,6 @@ step continue_field_line(const char* data, const line& ln, std::span<header> sto
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      framing_fields& fields) noexcept;
 
-/// False for every field interpret_field ignores: it looks only at Host, Expect, Upgrade,
-/// Connection, Content-Length and Transfer-Encoding, told apart here by length and first letter
-/// alone, so the common fields cost one table lookup instead of a call.
-[[nodiscard]] inline bool may_be_framing_field(std::string_view name) noexcept {
-  // first_letter[n]: the lower-case first letter of the framing field whose name has n bytes.
-  constexpr char first_letter[18] = {0, 0,   0, 0, 'h', 0,   'e', 'u', 0,
-                                     0, 'c', 0, 0, 0,   'c', 0,   0,   't'};
-  return name.size() < sizeof first_letter && first_letter[name.size()] != 0 &&
-         (name[0] | 0x20) == first_letter[name.size()];
-}
-
 /// Validates uri-host [ ":" port ] in [begin, end); returns the offset of the first bad byte or
 /// `end + 1` when valid. A port is required when `require_port`, a host when `require_host`.
 std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
@@ -85,7 +74,8 @@ struct section_result {
 /// field section against max_header_bytes.
 /// Lets the fast field loop (when this path has one) take the simple field lines from state.pos,
 /// then hands on_field every field that can no longer be continued, in order, as the generic loop
-/// would. The fast loop only takes lines the generic loop would accept the same way, and stops
+/// would (on_field must ignore every field may_be_framing_field rules out: those are skipped here).
+/// The fast loop only takes lines the generic loop would accept the same way, and stops
 /// before any line that would fail or hit a limit, so the result is the same either way. Returns
 /// the section's end (one past the final CRLF) if the fast loop reached it, else 0.
 template <class OnField>
@@ -105,13 +95,24 @@ std::size_t take_fast_fields(const char* data, std::size_t size, const parse_opt
   ops.fast_fields(args);
   state.examined = args.examined;
   if (args.count != state.count) {
-    const std::size_t first = state.pending ? state.count - 1 : state.count;
+    const std::size_t first_new = state.count;
+    const std::size_t last = args.count - 1;  // stays pending: a fold may still continue it
+    const bool finish_previous = state.pending;
     state.count = args.count;
     state.pending = true;
     state.pos = args.pos;
     state.scan = args.pos;
-    for (std::size_t k = first; k + 1 < args.count; ++k) {
-      if (error = on_field(data, storage[k]); error.failed()) return 0;
+    // on_field only acts on framing fields: the fast loop marked which new ones may be.
+    if (finish_previous && may_be_framing_field(storage[first_new - 1].name)) {
+      if (error = on_field(data, storage[first_new - 1]); error.failed()) return 0;
+    }
+    for (std::uint64_t marked = args.framing_candidates; marked != 0; marked &= marked - 1) {
+      const auto nth = static_cast<std::size_t>(__builtin_ctzll(marked));
+      const std::size_t until = nth < 63 ? first_new + nth + 1 : last;
+      for (std::size_t k = first_new + nth; k < until && k < last; ++k) {
+        if (!may_be_framing_field(storage[k].name)) continue;
+        if (error = on_field(data, storage[k]); error.failed()) return 0;
+      }
     }
   }
   if (args.section_end == 0) return 0;

@@ -41,8 +41,9 @@ std::size_t skip_scalar(const char* data, std::size_t i, std::size_t end) noexce
 struct nibble_tables {
   alignas(16) std::array<std::uint8_t, 16> rows{};
   alignas(16) std::array<std::uint8_t, 16> bits{};
-  std::array<std::uint8_t, 64> rows64{};  // the same, once per 128-bit lane of a 512-bit vector
-  std::array<std::uint8_t, 64> bits64{};
+  // The same, once per 128-bit lane of a 512-bit vector.
+  alignas(64) std::array<std::uint8_t, 64> rows64{};
+  alignas(64) std::array<std::uint8_t, 64> bits64{};
   bool high_bytes = false;
 };
 
@@ -165,7 +166,28 @@ __attribute__((target("avx512f,avx512bw"))) std::size_t skip_avx512(const char* 
 #undef TAUT_OUTSIDE32
 #undef TAUT_OUTSIDE16
 
-/// Which bytes of a block end a field name (outside tchar) or a field value (outside field_char).
+/// Vector constants as memory, not set1(): the compiler folds a load into the instruction that
+/// uses it, where it rebuilt each broadcast once per block.
+struct byte_splats {
+  alignas(64) std::array<std::uint8_t, 64> low_nibble{};
+  alignas(64) std::array<std::uint8_t, 64> last_control{};
+  alignas(64) std::array<std::uint8_t, 64> del{};
+};
+
+constexpr byte_splats make_splats() {
+  byte_splats s;
+  for (std::size_t k = 0; k < 64; ++k) {
+    s.low_nibble[k] = 0x0f;
+    s.last_control[k] = 0x1f;
+    s.del[k] = 0x7f;
+  }
+  return s;
+}
+
+constexpr byte_splats splats = make_splats();
+
+/// Which bytes of a block end a field name (outside tchar) or a field value (a control, HTAB
+/// included, or DEL).
 struct block_masks {
   std::uint64_t non_token = 0;
   std::uint64_t non_field = 0;
@@ -174,17 +196,16 @@ struct block_masks {
 
 constexpr std::uint64_t all_bits = ~std::uint64_t{0};
 
-// Field values exclude the controls but HTAB, and DEL (RFC 9110 section 5.5): three compares
-// instead of a table lookup. Tokens need the nibble lookup.
+// A value ends at the first control or DEL (RFC 9110 section 5.5): two compares instead of a
+// table lookup. HTAB is a control here, though a value may hold it: a line with one is rare, and
+// the fast loop leaves it to the generic loop. Tokens need the nibble lookup.
 #define TAUT_ENGINE_TARGET __attribute__((target("sse4.2")))
 namespace sse42_engine {
 
 TAUT_ENGINE_TARGET inline std::uint64_t non_field16(__m128i v) noexcept {
   const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-  const __m128i bad =
-      _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')), control),
-                   _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
-  return static_cast<unsigned>(_mm_movemask_epi8(bad));
+  return static_cast<unsigned>(
+      _mm_movemask_epi8(_mm_or_si128(control, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)))));
 }
 
 TAUT_ENGINE_TARGET inline std::uint64_t outside16(__m128i v, __m128i rows, __m128i bits) noexcept {
@@ -230,35 +251,30 @@ TAUT_ENGINE_TARGET inline block_masks short_block(const char* data, std::size_t 
 #define TAUT_ENGINE_TARGET __attribute__((target("avx2,bmi,bmi2")))
 namespace avx2_engine {
 
-TAUT_ENGINE_TARGET inline std::uint64_t non_field32(__m256i v) noexcept {
-  const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
-  const __m256i bad =
-      _mm256_or_si256(_mm256_andnot_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t')), control),
-                      _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)));
-  return static_cast<unsigned>(_mm256_movemask_epi8(bad));
+TAUT_ENGINE_TARGET inline __m256i splat32(const std::array<std::uint8_t, 64>& bytes) noexcept {
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(bytes.data()));
 }
 
-TAUT_ENGINE_TARGET inline std::uint64_t outside32(__m256i v, __m256i rows, __m256i bits) noexcept {
-  const __m256i nibble = _mm256_set1_epi8(0x0f);
-  const __m256i row = _mm256_shuffle_epi8(rows, _mm256_and_si256(v, nibble));
-  const __m256i bit = _mm256_shuffle_epi8(bits, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+TAUT_ENGINE_TARGET inline std::uint64_t non_field32(__m256i v) noexcept {
+  const __m256i control = _mm256_cmpeq_epi8(_mm256_min_epu8(v, splat32(splats.last_control)), v);
+  return static_cast<unsigned>(
+      _mm256_movemask_epi8(_mm256_or_si256(control, _mm256_cmpeq_epi8(v, splat32(splats.del)))));
+}
+
+TAUT_ENGINE_TARGET inline std::uint64_t outside32(__m256i v, const nibble_tables& t) noexcept {
+  const __m256i nibble = splat32(splats.low_nibble);
+  const __m256i row = _mm256_shuffle_epi8(splat32(t.rows64), _mm256_and_si256(v, nibble));
+  const __m256i bit =
+      _mm256_shuffle_epi8(splat32(t.bits64), _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
   return static_cast<unsigned>(
       _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(row, bit), _mm256_setzero_si256())));
-}
-
-TAUT_ENGINE_TARGET inline __m256i table32(const std::array<std::uint8_t, 16>& table) noexcept {
-  return _mm256_broadcastsi128_si256(
-      _mm_load_si128(reinterpret_cast<const __m128i*>(table.data())));
 }
 
 /// The masks of the 32 bytes of v, in the low half.
 template <bool WithPath>
 TAUT_ENGINE_TARGET inline block_masks masks32(__m256i v) noexcept {
-  block_masks m{outside32(v, table32(token_tables.rows), table32(token_tables.bits)),
-                non_field32(v)};
-  if constexpr (WithPath) {
-    m.non_path = outside32(v, table32(target_tables.rows), table32(target_tables.bits));
-  }
+  block_masks m{outside32(v, token_tables), non_field32(v)};
+  if constexpr (WithPath) m.non_path = outside32(v, target_tables);
   return m;
 }
 
@@ -316,8 +332,7 @@ TAUT_ENGINE_TARGET inline std::uint64_t outside64(__m512i v, const nibble_tables
 
 template <bool WithPath>
 TAUT_ENGINE_TARGET inline block_masks masks_of(__m512i v) noexcept {
-  const __mmask64 control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)) &
-                            ~_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\t'));
+  const __mmask64 control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f));
   block_masks m{outside64(v, token_tables),
                 control | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f))};
   if constexpr (WithPath) m.non_path = outside64(v, target_tables);

@@ -4,16 +4,17 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "taut/message.hpp"
 
 namespace taut::detail {
 
 /// The fast field loop's input and output. It stores strict, simple field lines starting at
-/// `pos` ("name: value" CRLF, token name, clean value) into storage[count..capacity) and stops at
-/// the first line that is anything else, incomplete, or would end past `limit`: the generic line
-/// loop takes that line, so the fast loop never decides an error. The empty line that ends the
-/// section it reports in `section_end`.
+/// `pos` ("name: value" CRLF, token name, value of VCHAR, SP and obs-text) into
+/// storage[count..capacity) and stops at the first line that is anything else, incomplete, or would
+/// end past `limit`: the generic line loop takes that line, so the fast loop never decides an
+/// error. The empty line that ends the section it reports in `section_end`.
 struct fast_fields_args {
   const char* data = nullptr;
   std::size_t size = 0;
@@ -24,6 +25,9 @@ struct fast_fields_args {
   std::size_t capacity = 0;
   std::size_t examined = 0;     // in/out: bytes looked at
   std::size_t section_end = 0;  // out: when the loop stopped at the final CRLF, one past it
+  /// out: bit k set when the k-th field stored by this call may be a framing field (see
+  /// may_be_framing_field); bit 63 stands for the 63rd and every later one.
+  std::uint64_t framing_candidates = 0;
 };
 
 /// The fast request-line path's input and output: a request-line at offset 0 of the common shape,

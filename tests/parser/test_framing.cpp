@@ -305,5 +305,42 @@ TEST(Host, AbsoluteFormStillNeedsHost) {
   EXPECT_EQ(o.form, target_form::absolute);
 }
 
+// The fast field loop stores many lines per call and hands the framing ones on afterwards: those
+// past the 63rd of a call must still be seen, in order.
+std::string many_fields(std::initializer_list<std::pair<std::size_t, std::string>> at,
+                        std::size_t total) {
+  std::string fields;
+  for (std::size_t i = 0; i < total; ++i) {
+    std::string line = "X-Filler-" + std::to_string(i) + ": value\r\n";
+    for (const auto& [index, replacement] : at) {
+      if (index == i) line = replacement;
+    }
+    fields += line;
+  }
+  return fields;
+}
+
+TEST(RequestFraming, FramingFieldsAreFoundAmongManyFields) {
+  const std::string fields = many_fields({{3, "Content-Length: 5\r\n"},
+                                          {65, "Connection: close\r\n"},
+                                          {70, "Host: far.example\r\n"},
+                                          {88, "Expect: 100-continue\r\n"}},
+                                         90);
+  const request_outcome o = expect_request_ok(request_with("POST / HTTP/1.1", fields, "hello"));
+  EXPECT_EQ(o.host, "far.example");
+  EXPECT_EQ(o.content_length, 5U);
+  EXPECT_FALSE(o.keep_alive);
+  EXPECT_TRUE(o.expect_continue);
+  EXPECT_EQ(o.headers.size(), 90U);
+
+  const std::string conflicting = request_with(
+      "POST / HTTP/1.1",
+      many_fields({{0, "Host: a\r\n"}, {3, "Content-Length: 5\r\n"}, {85, "Content-Length: 6\r\n"}},
+                  90),
+      "hello");
+  expect_request_error(conflicting, errc::conflicting_content_length,
+                       conflicting.find("Content-Length: 6"));
+}
+
 }  // namespace
 }  // namespace taut::test
