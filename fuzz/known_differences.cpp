@@ -340,7 +340,10 @@ bool connect_content(const difference_case& c) {
 }
 
 bool method_token(const difference_case& c) {
-  if (!llhttp_rejected(c, {HPE_INVALID_METHOD})) return false;
+  // Methods llhttp knows only for RTSP (PAUSE, PLAY, ...) it rejects once it sees HTTP/1.x.
+  const bool rtsp_only = llhttp_rejected(c, {HPE_INVALID_CONSTANT}) &&
+                         c.llhttp.reason == "Invalid method for HTTP/x.x request";
+  if (!llhttp_rejected(c, {HPE_INVALID_METHOD}) && !rtsp_only) return false;
   return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -66,6 +67,22 @@ inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
     if (c != lower[i]) return false;
   }
   return true;
+}
+
+/// The index of the first byte in [i, end) outside `cls`, or `end`; four lookups a branch (the
+/// one-byte loop's speed swung by half with code placement).
+[[nodiscard]] inline std::size_t skip_class(const char* data, std::size_t i, std::size_t end,
+                                            char_class cls) noexcept {
+  while (end - i >= 4) {
+    const unsigned all = char_table[static_cast<unsigned char>(data[i])] &
+                         char_table[static_cast<unsigned char>(data[i + 1])] &
+                         char_table[static_cast<unsigned char>(data[i + 2])] &
+                         char_table[static_cast<unsigned char>(data[i + 3])];
+    if ((all & cls) == 0) break;
+    i += 4;
+  }
+  while (i < end && is(data[i], cls)) ++i;
+  return i;
 }
 
 /// framing_first_letter[n]: the lower-case first letter of the framing field (Host, Expect,

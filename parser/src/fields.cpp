@@ -253,15 +253,11 @@ std::size_t validate_authority(const char* data, std::size_t begin, std::size_t 
     if (i == end || data[i] != ']' || i == literal_begin) return i < end ? i : end - 1;
     ++i;
   } else {
-    while (i < end) {
-      if (is(data[i], host_char)) {
-        ++i;
-      } else if (data[i] == '%') {
-        if (i + 2 >= end || !is(data[i + 1], hex_digit) || !is(data[i + 2], hex_digit)) return i;
-        i += 3;
-      } else {
-        break;
-      }
+    while (true) {
+      i = skip_class(data, i, end, host_char);  // the usual host name, four bytes a branch
+      if (i == end || data[i] != '%') break;
+      if (i + 2 >= end || !is(data[i + 1], hex_digit) || !is(data[i + 2], hex_digit)) return i;
+      i += 3;
     }
     if (require_host && i == begin) return begin < end ? begin : end;
   }

@@ -16,9 +16,12 @@ request_parser::request_parser(std::span<header> header_storage, parse_options o
     : storage_(header_storage), options_(options) {}
 
 void request_parser::reset() noexcept {
-  // Only what a parse reads before writing: zeroing the whole parser compiled to `rep stos`,
-  // a fixed cost as large as parsing a small request. The rest of request_ is written by every
+  // Only what a parse reads before writing (rebase() moves every view, so a stale one from the
+  // previous message must not survive): zeroing the whole parser compiled to `rep stos`, a fixed
+  // cost as large as parsing a small request. The rest of request_ is written by every
   // successful parse; result_ only by a failed one.
+  request_.method_name = {};
+  request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
   section_ = {};

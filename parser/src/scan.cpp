@@ -21,17 +21,7 @@ namespace {
 
 template <char_class Class>
 std::size_t skip_scalar(const char* data, std::size_t i, std::size_t end) noexcept {
-  // Four lookups a branch: the one-byte loop's speed swung by half with code placement.
-  while (end - i >= 4) {
-    const unsigned all = char_table[static_cast<unsigned char>(data[i])] &
-                         char_table[static_cast<unsigned char>(data[i + 1])] &
-                         char_table[static_cast<unsigned char>(data[i + 2])] &
-                         char_table[static_cast<unsigned char>(data[i + 3])];
-    if ((all & Class) == 0) break;
-    i += 4;
-  }
-  while (i < end && is(data[i], Class)) ++i;
-  return i;
+  return skip_class(data, i, end, Class);
 }
 
 #ifdef TAUT_HAVE_X86_SIMD
