@@ -58,15 +58,18 @@ inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
   return -1;
 }
 
-/// ASCII case-insensitive comparison against a lower-case literal.
+/// ASCII case-insensitive comparison against a lower-case literal. Branch-free over the bytes:
+/// a letter of the literal matches either case of itself (OR 0x20 folds only 'A'-'Z' onto it),
+/// any other byte only itself; with a literal argument the compiler unrolls it completely.
 [[nodiscard]] constexpr bool iequals(std::string_view s, std::string_view lower) noexcept {
   if (s.size() != lower.size()) return false;
+  unsigned difference = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    if (c != lower[i]) return false;
+    const auto want = static_cast<unsigned char>(lower[i]);
+    const unsigned fold = want >= 'a' && want <= 'z' ? 0x20 : 0;
+    difference |= (static_cast<unsigned char>(s[i]) | fold) ^ want;
   }
-  return true;
+  return difference == 0;
 }
 
 /// The index of the first byte in [i, end) outside `cls`, or `end`; four lookups a branch (the

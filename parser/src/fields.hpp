@@ -67,32 +67,14 @@ struct section_result {
   step error{};
 };
 
-/// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
-/// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
-/// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
-/// return a step. Limits: the start-line (with leading empty lines) against max_request_line, the
-/// field section against max_header_bytes.
-/// Lets the fast field loop (when this path has one) take the simple field lines from state.pos,
-/// then hands on_field every field that can no longer be continued, in order, as the generic loop
-/// would (on_field must ignore every field may_be_framing_field rules out: those are skipped here).
-/// The fast loop only takes lines the generic loop would accept the same way, and stops
-/// before any line that would fail or hit a limit, so the result is the same either way. Returns
-/// the section's end (one past the final CRLF) if the fast loop reached it, else 0.
+/// Folds what the fast field loop stored into `state`, then hands on_field every field that can
+/// no longer be continued, in order, as the generic loop would (on_field must ignore every field
+/// may_be_framing_field rules out: those are skipped here). Returns the section's end (one past
+/// the final CRLF) if the fast loop reached it, else 0; `error` tells a failed on_field.
 template <class OnField>
-std::size_t take_fast_fields(const char* data, std::size_t size, const parse_options& options,
-                             std::span<header> storage, field_section_state& state,
-                             OnField&& on_field, step& error) {
-  const scan_ops& ops = scan();
-  if (ops.fast_fields == nullptr) return 0;
-  const std::size_t limit =
-      options.max_header_bytes > static_cast<std::size_t>(-1) - state.section_start
-          ? static_cast<std::size_t>(-1)
-          : state.section_start + options.max_header_bytes;
-  const std::size_t capacity =
-      options.max_headers < storage.size() ? options.max_headers : storage.size();
-  fast_fields_args args{data,           size,        state.pos, limit,
-                        storage.data(), state.count, capacity,  state.examined};
-  ops.fast_fields(args);
+std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
+                              std::span<header> storage, field_section_state& state,
+                              OnField&& on_field, step& error) {
   state.examined = args.examined;
   if (args.count != state.count) {
     const std::size_t first_new = state.count;
@@ -123,6 +105,39 @@ std::size_t take_fast_fields(const char* data, std::size_t size, const parse_opt
   return args.section_end;  // state.pos stays at the empty line, as the generic loop leaves it
 }
 
+/// The fast loop's arguments for the field lines from state.pos on.
+inline fast_fields_args fast_fields_from(const char* data, std::size_t size,
+                                         const parse_options& options, std::span<header> storage,
+                                         const field_section_state& state) noexcept {
+  const std::size_t limit =
+      options.max_header_bytes > static_cast<std::size_t>(-1) - state.section_start
+          ? static_cast<std::size_t>(-1)
+          : state.section_start + options.max_header_bytes;
+  const std::size_t capacity =
+      options.max_headers < storage.size() ? options.max_headers : storage.size();
+  return {data, size, state.pos, limit, storage.data(), state.count, capacity, state.examined};
+}
+
+/// Lets the fast field loop (when this path has one) take the simple field lines from state.pos,
+/// then applies what it took (apply_fast_fields). The fast loop only takes lines the generic loop
+/// would accept the same way, and stops before any line that would fail or hit a limit, so the
+/// result is the same either way.
+template <class OnField>
+std::size_t take_fast_fields(const char* data, std::size_t size, const parse_options& options,
+                             std::span<header> storage, field_section_state& state,
+                             OnField&& on_field, step& error) {
+  const scan_ops& ops = scan();
+  if (ops.fast_fields == nullptr) return 0;
+  fast_fields_args args = fast_fields_from(data, size, options, storage, state);
+  ops.fast_fields(args);
+  return apply_fast_fields(data, args, storage, state, on_field, error);
+}
+
+/// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
+/// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
+/// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
+/// return a step. Limits: the start-line (with leading empty lines) against max_request_line, the
+/// field section against max_header_bytes.
 template <class OnStartLine, class OnField>
 section_result run_section(const char* data, std::size_t size, const parse_options& options,
                            std::span<header> storage, field_section_state& state, head_phase& phase,

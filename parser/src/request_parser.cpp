@@ -179,17 +179,23 @@ detail::step request_parser::parse_request_line(const char* data, std::size_t be
   return {};
 }
 
-void request_parser::take_fast_request_line(const char* data, std::size_t size) noexcept {
+bool request_parser::take_fast_head(const char* data, std::size_t size,
+                                    parse_result& out) noexcept {
   const detail::scan_ops& ops = detail::scan();
-  if (ops.fast_request_line == nullptr) return;
+  if (ops.fast_request_line == nullptr) return false;
+  const std::size_t capacity =
+      options_.max_headers < storage_.size() ? options_.max_headers : storage_.size();
+  detail::fast_fields_args fields{data, size, 0, 0, storage_.data(), 0, capacity, 0};
   detail::fast_request_line_args args{data, size, options_.max_request_line};
   args.examined = section_.examined;
+  args.fields = &fields;
+  args.max_header_bytes = options_.max_header_bytes;
   ops.fast_request_line(args);
   section_.examined = args.examined;
-  if (!args.taken) return;
+  if (!args.taken) return false;
   const std::string_view method_name(data, args.method_end);
   const method m = method_from_token(method_name);
-  if (m == method::connect) return;  // CONNECT takes authority-form: the generic parser says so
+  if (m == method::connect) return false;  // CONNECT takes authority-form: the generic parser
   request_.method_name = method_name;
   request_.method = m;
   request_.target =
@@ -200,6 +206,18 @@ void request_parser::take_fast_request_line(const char* data, std::size_t size) 
   section_.pos = args.next;
   section_.scan = args.next;
   section_.section_start = args.next;
+  fields.examined += section_.examined;
+  detail::step error;
+  const std::size_t end = detail::apply_fast_fields(
+      data, fields, storage_, section_,
+      [this](const char* d, const header& field) { return on_framing_field(d, field); }, error);
+  if (error.failed()) {
+    out = fail(error.code, error.offset);
+    return true;
+  }
+  if (end == 0) return false;
+  out = finish(end);
+  return true;
 }
 
 bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
@@ -221,6 +239,10 @@ bool request_parser::extends_current_line(const char* data, std::size_t size) no
   section_.examined += size - from;
   section_.scan = size;
   return true;
+}
+
+detail::step request_parser::on_framing_field(const char* data, const header& field) noexcept {
+  return detail::may_be_framing_field(field.name) ? on_field(data, field) : detail::step{};
 }
 
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
@@ -283,7 +305,7 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
   const char* data = buffer.data();
   rebase(data);
   if (phase_ == head_phase::start_line && section_.scan == 0) {
-    take_fast_request_line(data, buffer.size());
+    if (parse_result done; take_fast_head(data, buffer.size(), done)) return done;
   }
   if (extends_current_line(data, buffer.size())) return {};
   const detail::section_result r = detail::run_section(
@@ -291,9 +313,7 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
       [this](const char* d, std::size_t begin, std::size_t end) {
         return parse_request_line(d, begin, end);
       },
-      [this](const char* d, const header& field) {
-        return detail::may_be_framing_field(field.name) ? on_field(d, field) : step{};
-      });
+      [this](const char* d, const header& field) { return on_framing_field(d, field); });
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

@@ -43,6 +43,10 @@ struct fast_request_line_args {
   std::size_t target_end = 0;  // the SP after the target
   std::size_t next = 0;        // the first byte after CRLF
   std::size_t examined = 0;    // in/out: bytes looked at
+  /// When set, a taken request-line (but CONNECT's) is followed by the fast field loop on these
+  /// arguments, from `next` (pos) with `max_header_bytes` after it (limit): one call a head.
+  fast_fields_args* fields = nullptr;
+  std::size_t max_header_bytes = 0;
 };
 
 /// Each skip_* returns the index of the first byte in [i, end) outside its class, or `end`.

@@ -40,9 +40,10 @@ class request_parser {
  private:
   parse_result fail(errc code, std::size_t offset) noexcept;
   detail::step parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
-  void take_fast_request_line(const char* data, std::size_t size) noexcept;
+  bool take_fast_head(const char* data, std::size_t size, parse_result& out) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
+  detail::step on_framing_field(const char* data, const header& field) noexcept;
   parse_result finish(std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
 
