@@ -315,20 +315,25 @@ TAUT_ENGINE_TARGET inline block_masks short_block(const char* data, std::size_t 
 #define TAUT_ENGINE_TARGET __attribute__((target("avx512f,avx512bw,bmi,bmi2")))
 namespace avx512_engine {
 
+TAUT_ENGINE_TARGET inline __m512i splat64(const std::array<std::uint8_t, 64>& bytes) noexcept {
+  __m512i v;  // through asm, as splat32 in the AVX2 engine
+  asm("vmovdqa64 %1, %0" : "=v"(v) : "m"(*reinterpret_cast<const __m512i*>(bytes.data())));
+  return v;
+}
+
 TAUT_ENGINE_TARGET inline std::uint64_t outside64(__m512i v, const nibble_tables& t) noexcept {
-  const __m512i nibble = _mm512_set1_epi8(0x0f);
-  const __m512i row =
-      _mm512_shuffle_epi8(_mm512_loadu_si512(t.rows64.data()), _mm512_and_si512(v, nibble));
-  const __m512i bit = _mm512_shuffle_epi8(_mm512_loadu_si512(t.bits64.data()),
-                                          _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
+  const __m512i nibble = splat64(splats.low_nibble);
+  const __m512i row = _mm512_shuffle_epi8(splat64(t.rows64), _mm512_and_si512(v, nibble));
+  const __m512i bit =
+      _mm512_shuffle_epi8(splat64(t.bits64), _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble));
   return _mm512_testn_epi8_mask(row, bit);
 }
 
 template <bool WithPath>
 TAUT_ENGINE_TARGET inline block_masks masks_of(__m512i v) noexcept {
-  const __mmask64 control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f));
+  const __mmask64 control = _mm512_cmple_epu8_mask(v, splat64(splats.last_control));
   block_masks m{outside64(v, token_tables),
-                control | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(0x7f))};
+                control | _mm512_cmpeq_epi8_mask(v, splat64(splats.del))};
   if constexpr (WithPath) m.non_path = outside64(v, target_tables);
   return m;
 }
