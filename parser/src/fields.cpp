@@ -282,8 +282,10 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       if (!is_request) return {};
       if (++fields.host_count > 1) return {errc::duplicate_host, name_offset};
       fields.host_offset = name_offset;
-      const std::size_t bad =
-          validate_authority(data, value_offset, value_offset + value.size(), false, false);
+      const std::size_t value_end = value_offset + value.size();
+      // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
+      if (skip_class(data, value_offset, value_end, host_char) == value_end) return {};
+      const std::size_t bad = validate_authority(data, value_offset, value_end, false, false);
       if (bad != valid) return {errc::bad_host, bad};
       return {};
     }
