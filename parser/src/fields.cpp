@@ -282,6 +282,8 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       if (!is_request) return {};
       if (++fields.host_count > 1) return {errc::duplicate_host, name_offset};
       fields.host_offset = name_offset;
+      fields.host_value_offset = value_offset;
+      fields.host_value_size = value.size();
       const std::size_t value_end = value_offset + value.size();
       // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
       if (skip_class(data, value_offset, value_end, host_char) == value_end) return {};
@@ -294,6 +296,8 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       return {};
     case known_field::upgrade:
       fields.has_upgrade = true;
+      fields.upgrade_value_offset = value_offset;
+      fields.upgrade_value_size = value.size();
       return {};
     case known_field::connection: {
       // The two values nearly every request sends, without the list walk.

@@ -41,8 +41,6 @@ void request_parser::rebase(const char* data) noexcept {
     detail::rebase_views(storage_, section_.count, section_.base, data);
     detail::rebase_view(request_.method_name, section_.base, data);
     detail::rebase_view(request_.target, section_.base, data);
-    detail::rebase_view(request_.host, section_.base, data);
-    detail::rebase_view(request_.upgrade_protocols, section_.base, data);
   }
   section_.base = data;
 }
@@ -216,7 +214,7 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
     return true;
   }
   if (end == 0) return false;
-  out = finish(end);
+  out = finish(data, end);
   return true;
 }
 
@@ -246,19 +244,10 @@ detail::step request_parser::on_framing_field(const char* data, const header& fi
 }
 
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
-  const detail::step s =
-      detail::interpret_field(data, field, true, request_.version_minor, fields_);
-  if (s.failed()) return s;
-  if (field.name.size() == 4 && request_.host.data() == nullptr &&
-      detail::iequals(field.name, "host")) {
-    request_.host = field.value;
-  } else if (field.name.size() == 7 && detail::iequals(field.name, "upgrade")) {
-    request_.upgrade_protocols = field.value;
-  }
-  return s;
+  return detail::interpret_field(data, field, true, request_.version_minor, fields_);
 }
 
-parse_result request_parser::finish(std::size_t head_size) noexcept {
+parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
   const std::size_t final_line = section_.pos;
   if (request_.version_minor == 1 && fields_.host_count == 0) {
     return fail(errc::missing_host, final_line);
@@ -292,6 +281,13 @@ parse_result request_parser::finish(std::size_t head_size) noexcept {
   request_.expect_continue = fields_.expect_continue && request_.version_minor == 1;
   request_.upgrade =
       fields_.has_upgrade && fields_.connection_upgrade && request_.version_minor == 1;
+  if (fields_.host_count != 0) {
+    request_.host = std::string_view(data + fields_.host_value_offset, fields_.host_value_size);
+  }
+  if (fields_.has_upgrade) {
+    request_.upgrade_protocols =
+        std::string_view(data + fields_.upgrade_value_offset, fields_.upgrade_value_size);
+  }
   request_.head_size = head_size;
   phase_ = head_phase::complete;
   // result_ keeps errors only: storing this one field by field and returning a copy of it stalled
@@ -322,7 +318,7 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
     case detail::section_outcome::complete:
       break;
   }
-  return finish(r.end);
+  return finish(data, r.end);
 }
 
 }  // namespace taut

@@ -44,7 +44,7 @@ class request_parser {
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   detail::step on_framing_field(const char* data, const header& field) noexcept;
-  parse_result finish(std::size_t head_size) noexcept;
+  parse_result finish(const char* data, std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
 
   std::span<header> storage_;

@@ -31,6 +31,11 @@ struct framing_fields {
   std::size_t content_length_offset = 0;
   std::size_t transfer_encoding_offset = 0;
   std::size_t host_offset = 0;
+  // The Host and (last) Upgrade values, as offsets: they outlive a moved buffer unchanged.
+  std::size_t host_value_offset = 0;
+  std::size_t host_value_size = 0;
+  std::size_t upgrade_value_offset = 0;
+  std::size_t upgrade_value_size = 0;
   std::uint8_t host_count = 0;
   std::uint8_t chunked_count = 0;
   bool has_content_length = false;
