@@ -77,24 +77,19 @@ std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
                               OnField&& on_field, step& error) {
   state.examined = args.examined;
   if (args.count != state.count) {
-    const std::size_t first_new = state.count;
+    // Every field before the last stored one is complete now, the one pending before included;
+    // on_field only acts on framing fields, and the prefilter (one lookup) spares the call for
+    // the rest. Marking them in the fast loop instead cost more: it left the loop short of
+    // registers.
+    const std::size_t first = state.pending ? state.count - 1 : state.count;
     const std::size_t last = args.count - 1;  // stays pending: a fold may still continue it
-    const bool finish_previous = state.pending;
     state.count = args.count;
     state.pending = true;
     state.pos = args.pos;
     state.scan = args.pos;
-    // on_field only acts on framing fields: the fast loop marked which new ones may be.
-    if (finish_previous && may_be_framing_field(storage[first_new - 1].name)) {
-      if (error = on_field(data, storage[first_new - 1]); error.failed()) return 0;
-    }
-    for (std::uint64_t marked = args.framing_candidates; marked != 0; marked &= marked - 1) {
-      const auto nth = static_cast<std::size_t>(__builtin_ctzll(marked));
-      const std::size_t until = nth < 63 ? first_new + nth + 1 : last;
-      for (std::size_t k = first_new + nth; k < until && k < last; ++k) {
-        if (!may_be_framing_field(storage[k].name)) continue;
-        if (error = on_field(data, storage[k]); error.failed()) return 0;
-      }
+    for (std::size_t k = first; k < last; ++k) {
+      if (!may_be_framing_field(storage[k].name)) continue;
+      if (error = on_field(data, storage[k]); error.failed()) return 0;
     }
   }
   if (args.section_end == 0) return 0;

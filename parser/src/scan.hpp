@@ -25,9 +25,6 @@ struct fast_fields_args {
   std::size_t capacity = 0;
   std::size_t examined = 0;     // in/out: bytes looked at
   std::size_t section_end = 0;  // out: when the loop stopped at the final CRLF, one past it
-  /// out: bit k set when the k-th field stored by this call may be a framing field (see
-  /// may_be_framing_field); bit 63 stands for the 63rd and every later one.
-  std::uint64_t framing_candidates = 0;
 };
 
 /// The fast request-line path's input and output: a request-line at offset 0 of the common shape,
