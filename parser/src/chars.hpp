@@ -72,14 +72,16 @@ inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
   std::size_t i = 0;
   if (!std::is_constant_evaluated()) {
     for (; i + 8 <= s.size(); i += 8) {
+      // All three words are loaded the same way, so the byte order does not matter.
+      unsigned char fold_bytes[8];
+      for (std::size_t k = 0; k < 8; ++k)
+        fold_bytes[k] = static_cast<unsigned char>(fold_of(lower[i + k]));
       std::uint64_t word = 0;
-      std::memcpy(&word, s.data() + i, 8);
       std::uint64_t want = 0;
       std::uint64_t fold = 0;
-      for (std::size_t k = 0; k < 8; ++k) {  // little-endian, as x86 and ARM run
-        want |= std::uint64_t{static_cast<unsigned char>(lower[i + k])} << (8 * k);
-        fold |= fold_of(lower[i + k]) << (8 * k);
-      }
+      std::memcpy(&word, s.data() + i, 8);
+      std::memcpy(&want, lower.data() + i, 8);
+      std::memcpy(&fold, fold_bytes, 8);
       difference |= (word | fold) ^ want;
     }
   }

@@ -100,17 +100,24 @@ std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
   return args.section_end;  // state.pos stays at the empty line, as the generic loop leaves it
 }
 
+/// How many fields a head may store: the option, capped by the caller's storage.
+inline std::size_t field_capacity(const parse_options& options,
+                                  std::span<header> storage) noexcept {
+  return options.max_headers < storage.size() ? options.max_headers : storage.size();
+}
+
 /// The fast loop's arguments for the field lines from state.pos on.
 inline fast_fields_args fast_fields_from(const char* data, std::size_t size,
                                          const parse_options& options, std::span<header> storage,
                                          const field_section_state& state) noexcept {
-  const std::size_t limit =
-      options.max_header_bytes > static_cast<std::size_t>(-1) - state.section_start
-          ? static_cast<std::size_t>(-1)
-          : state.section_start + options.max_header_bytes;
-  const std::size_t capacity =
-      options.max_headers < storage.size() ? options.max_headers : storage.size();
-  return {data, size, state.pos, limit, storage.data(), state.count, capacity, state.examined};
+  return {data,
+          size,
+          state.pos,
+          saturating_add(state.section_start, options.max_header_bytes),
+          storage.data(),
+          state.count,
+          field_capacity(options, storage),
+          state.examined};
 }
 
 /// Lets the fast field loop (when this path has one) take the simple field lines from state.pos,

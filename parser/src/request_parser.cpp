@@ -181,9 +181,8 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
                                     parse_result& out) noexcept {
   const detail::scan_ops& ops = detail::scan();
   if (ops.fast_request_line == nullptr) return false;
-  const std::size_t capacity =
-      options_.max_headers < storage_.size() ? options_.max_headers : storage_.size();
-  detail::fast_fields_args fields{data, size, 0, 0, storage_.data(), 0, capacity, 0};
+  detail::fast_fields_args fields{
+      data, size, 0, 0, storage_.data(), 0, detail::field_capacity(options_, storage_), 0};
   detail::fast_request_line_args args{data, size, options_.max_request_line};
   args.examined = section_.examined;
   args.fields = &fields;
@@ -208,7 +207,7 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
   detail::step error;
   const std::size_t end = detail::apply_fast_fields(
       data, fields, storage_, section_,
-      [this](const char* d, const header& field) { return on_framing_field(d, field); }, error);
+      [this](const char* d, const header& field) { return on_field(d, field); }, error);
   if (error.failed()) {
     out = fail(error.code, error.offset);
     return true;
@@ -225,12 +224,11 @@ bool request_parser::extends_current_line(const char* data, std::size_t size) no
   constexpr std::size_t short_piece = 16;
   const std::size_t from = section_.scan;
   if (from == section_.pos || size <= from || size - from > short_piece) return false;
-  const std::size_t limit = phase_ == head_phase::start_line
-                                ? options_.max_request_line
-                                : section_.section_start + options_.max_header_bytes;
-  if (size > limit || (phase_ == head_phase::fields && limit < section_.section_start)) {
-    return false;
-  }
+  const std::size_t limit =
+      phase_ == head_phase::start_line
+          ? options_.max_request_line
+          : detail::saturating_add(section_.section_start, options_.max_header_bytes);
+  if (size > limit) return false;
   for (std::size_t i = from; i < size; ++i) {
     if (!detail::is(data[i], detail::field_char)) return false;
   }
@@ -239,11 +237,9 @@ bool request_parser::extends_current_line(const char* data, std::size_t size) no
   return true;
 }
 
-detail::step request_parser::on_framing_field(const char* data, const header& field) noexcept {
-  return detail::may_be_framing_field(field.name) ? on_field(data, field) : detail::step{};
-}
-
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
+  // interpret_field ignores all but the framing fields: the prefilter spares it the call.
+  if (!detail::may_be_framing_field(field.name)) return {};
   return detail::interpret_field(data, field, true, request_.version_minor, fields_);
 }
 
@@ -309,7 +305,7 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
       [this](const char* d, std::size_t begin, std::size_t end) {
         return parse_request_line(d, begin, end);
       },
-      [this](const char* d, const header& field) { return on_framing_field(d, field); });
+      [this](const char* d, const header& field) { return on_field(d, field); });
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

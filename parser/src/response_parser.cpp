@@ -75,6 +75,8 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
 }
 
 step response_parser::on_field(const char* data, const header& field) noexcept {
+  // interpret_field ignores all but the framing fields: the prefilter spares it the call.
+  if (!detail::may_be_framing_field(field.name)) return {};
   return detail::interpret_field(data, field, false, response_.version_minor, fields_);
 }
 
@@ -121,9 +123,7 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
       [this](const char* d, std::size_t begin, std::size_t end) {
         return parse_status_line(d, begin, end);
       },
-      [this](const char* d, const header& field) {
-        return detail::may_be_framing_field(field.name) ? on_field(d, field) : step{};
-      });
+      [this](const char* d, const header& field) { return on_field(d, field); });
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

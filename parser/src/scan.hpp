@@ -10,6 +10,11 @@
 
 namespace taut::detail {
 
+/// a + b, or the largest size_t where that would overflow: a limit no input reaches.
+[[nodiscard]] constexpr std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
+  return b > static_cast<std::size_t>(-1) - a ? static_cast<std::size_t>(-1) : a + b;
+}
+
 /// The fast field loop's input and output. It stores strict, simple field lines starting at
 /// `pos` ("name: value" CRLF, token name, value of VCHAR, SP and obs-text) into
 /// storage[count..capacity) and stops at the first line that is anything else, incomplete, or would

@@ -305,8 +305,8 @@ TEST(Host, AbsoluteFormStillNeedsHost) {
   EXPECT_EQ(o.form, target_form::absolute);
 }
 
-// The fast field loop stores many lines per call and hands the framing ones on afterwards: those
-// past the 63rd of a call must still be seen, in order.
+// The fast field loop stores many lines in one call and the framing fields among them are found
+// afterwards: those deep in a long section must still be seen, in order.
 std::string many_fields(std::initializer_list<std::pair<std::size_t, std::string>> at,
                         std::size_t total) {
   std::string fields;

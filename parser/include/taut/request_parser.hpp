@@ -43,7 +43,6 @@ class request_parser {
   bool take_fast_head(const char* data, std::size_t size, parse_result& out) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
-  detail::step on_framing_field(const char* data, const header& field) noexcept;
   parse_result finish(const char* data, std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
 
