@@ -4,7 +4,7 @@
 #include <cstring>
 #include <limits>
 
-#include "chars.hpp"
+#include "taut/http_chars.hpp"
 #include "fields.hpp"
 
 namespace taut {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "chars.hpp"
+#include "taut/http_chars.hpp"
 #include "scan.hpp"
 
 namespace taut::detail {

@@ -6,7 +6,7 @@
 #include <span>
 #include <string_view>
 
-#include "chars.hpp"
+#include "taut/http_chars.hpp"
 #include "scan.hpp"
 #include "taut/detail/head_state.hpp"
 #include "taut/message.hpp"

@@ -1,6 +1,6 @@
 #include "taut/response_parser.hpp"
 
-#include "chars.hpp"
+#include "taut/http_chars.hpp"
 #include "fields.hpp"
 #include "scan.hpp"
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "chars.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/simd.hpp"
 
 #if !defined(TAUT_SCALAR_ONLY) && (defined(__x86_64__) || defined(__i386__)) && \

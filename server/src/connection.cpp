@@ -11,6 +11,7 @@
 // response queue) are borrowed while bytes are in flight and given back in settle() the moment the
 // connection is idle again.
 #include "taut/connection.hpp"
+#include "taut/http_chars.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -126,30 +127,9 @@ constexpr std::size_t max_block_size = std::size_t{1} << 30;  // offsets are 32-
 /// Header slots beyond the parser's limit, where trailer fields of a chunked body land.
 constexpr std::size_t trailer_room = 16;
 
-constexpr char ascii_lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-constexpr bool is_tchar(char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-bool is_token(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
-}
-/// field-value: visible bytes, obs-text, SP and HTAB; never CR, LF, NUL or another control.
-bool is_field_value(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u == '\t' || (u >= 0x20 && u != 0x7f);
-  });
-}
+using chars::iequals;
+using chars::is_field_value;
+using chars::is_token;
 /// Fields the connection writes itself: a handler setting them would corrupt the framing.
 bool managed_field(std::string_view name) noexcept {
   return iequals(name, "content-length") || iequals(name, "transfer-encoding") ||

@@ -4,15 +4,9 @@
 #include <cstddef>
 #include <string_view>
 
-namespace taut::detail {
+#include "taut/http_chars.hpp"
 
-/// The value of a hex digit, or -1.
-[[nodiscard]] constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+namespace taut::detail {
 
 /// The byte an escape at text[i] ('%' followed by two hex digits, already validated) stands for.
 [[nodiscard]] inline unsigned char escaped_byte(std::string_view text, std::size_t i) noexcept {

@@ -1,4 +1,5 @@
 #include "taut/router.hpp"
+#include "taut/http_chars.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -71,10 +72,7 @@ struct parsed_pattern {
   std::string multi_name;  // empty for an anonymous trailing slash
 };
 
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+using chars::is_tchar;
 
 bool is_identifier(std::string_view name) noexcept {
   if (name.empty()) return false;
@@ -85,10 +83,6 @@ bool is_identifier(std::string_view name) noexcept {
     if (!alpha && !(digit && i > 0)) return false;
   }
   return true;
-}
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 std::string quoted(std::string_view text) {
@@ -143,7 +137,7 @@ route_error parse_pattern(std::string_view text, parsed_pattern& out) {
   if (!host.empty()) {
     if (const auto why = check_host(host); !why.empty()) return invalid(text, why);
     out.host.reserve(host.size());
-    for (char c : host) out.host += lower(c);
+    for (char c : host) out.host += chars::to_lower(c);
   }
 
   const auto path = rest.substr(slash);
@@ -458,7 +452,7 @@ struct route_table::impl {
       const std::size_t n = std::min(stored.size(), wanted.size());
       for (std::size_t i = 0; i < n; ++i) {
         const auto a = static_cast<unsigned char>(stored[i]);
-        const auto b = static_cast<unsigned char>(lower(wanted[i]));
+        const auto b = static_cast<unsigned char>(chars::to_lower(wanted[i]));
         if (a != b) return a < b ? -1 : 1;
       }
       return stored.size() == wanted.size() ? 0 : (stored.size() < wanted.size() ? -1 : 1);

@@ -18,6 +18,7 @@
 #include <ctime>
 
 #include "server_detail.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut::detail {
 
@@ -59,13 +60,6 @@ bool append_raw(std::string_view text, char* out, std::size_t capacity,
   std::memcpy(out + size, text.data(), text.size());
   size = static_cast<std::uint16_t>(size + text.size());
   return true;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "taut/static_files.hpp"
+#include "taut/http_chars.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -25,17 +26,7 @@ namespace {
 
 // --- names ---------------------------------------------------------------------------------------
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using chars::iequals;
 
 struct mime_entry {
   std::string_view extension;

@@ -1,4 +1,5 @@
 #include "taut/testing.hpp"
+#include "taut/http_chars.hpp"
 
 #include <array>
 #include <stdexcept>
@@ -13,17 +14,7 @@
 namespace taut::testing {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using chars::iequals;
 
 /// What the client parses with: generous limits (the server under test is what is strict).
 parse_options client_parse_options() noexcept {

@@ -1,4 +1,7 @@
-// Byte classes of RFC 9110 / RFC 9112 / RFC 3986, as lookup tables.
+// HTTP's character classes and ASCII helpers (RFC 9110, RFC 9112, RFC 3986), one table for the
+// parser and the server alike, so what a server accepts from a handler cannot drift from what the
+// parser accepts from a peer. The public names are at the bottom, in namespace taut::chars; the
+// tables and the parser's fast helpers above them are taut::detail.
 #pragma once
 
 #include <array>
@@ -124,3 +127,58 @@ inline constexpr std::array<char, 32> framing_first_letter = {0,   0, 0, 0, 'h',
 }
 
 }  // namespace taut::detail
+
+namespace taut::chars {
+
+/// tchar of RFC 9110 section 5.6.2: the bytes of a token (method, field name, coding name).
+[[nodiscard]] constexpr bool is_tchar(char c) noexcept {
+  return detail::is(c, detail::tchar);
+}
+/// A token: one or more tchar.
+[[nodiscard]] constexpr bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+/// A byte allowed inside a field value (RFC 9110 section 5.5): field-vchar, obs-text, SP or HTAB;
+/// never CR, LF, NUL, another control or DEL.
+[[nodiscard]] constexpr bool is_field_value_char(char c) noexcept {
+  return detail::is(c, detail::field_char);
+}
+/// A field value as a sender may write it: field-value bytes only (empty is allowed).
+[[nodiscard]] constexpr bool is_field_value(std::string_view s) noexcept {
+  for (char c : s) {
+    if (!is_field_value_char(c)) return false;
+  }
+  return true;
+}
+/// Optional whitespace (OWS, RFC 9110 section 5.6.3): SP or HTAB.
+[[nodiscard]] constexpr bool is_ows(char c) noexcept {
+  return detail::is_ws(c);
+}
+/// The value of a hex digit (0-15), or -1.
+[[nodiscard]] constexpr int hex_value(char c) noexcept {
+  return detail::hex_value(c);
+}
+/// ASCII lower case; every other byte unchanged (HTTP's case-insensitivity is ASCII only).
+[[nodiscard]] constexpr char to_lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+/// ASCII case-insensitive equality of two strings, either of any case.
+[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  }
+  return true;
+}
+/// `s` with leading and trailing OWS removed.
+[[nodiscard]] constexpr std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace taut::chars
