@@ -1,6 +1,6 @@
 # Installs taut's libraries and headers, the exported CMake package (`find_package(taut)`, targets
-# taut::parser, taut::transport, taut::server) and one pkg-config file per library (taut-parser.pc,
-# ...). Included from the top-level CMakeLists.txt, after every library target exists.
+# taut::parser, taut::transport, taut::http1, taut::router, taut::server, taut::app and
+# taut::testing) and one pkg-config file per library (taut-parser.pc, taut-http1.pc, ...). Included from the top-level CMakeLists.txt, after every library target exists.
 #
 # A new library takes one line at the bottom: taut_install_library(<target> DESCRIPTION "...").
 include(CMakePackageConfigHelpers)
@@ -98,8 +98,16 @@ taut_install_library(taut_parser
   DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser")
 taut_install_library(taut_transport
   DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll event loop")
+taut_install_library(taut_http1
+  DESCRIPTION "Sans-I/O HTTP/1.1 server connection (bytes and time in, bytes out) on taut-parser")
+taut_install_library(taut_router
+  DESCRIPTION "Go 1.22-style HTTP request patterns and path cleaning")
 taut_install_library(taut_server
-  DESCRIPTION "Sans-I/O HTTP/1.1 connection, router and server built on taut-parser")
+  DESCRIPTION "HTTP/1.1 server loops, threads, listeners and access log over taut-transport")
+taut_install_library(taut_app
+  DESCRIPTION "taut's handler API, mux, middleware and static files")
+taut_install_library(taut_testing
+  DESCRIPTION "In-memory HTTP client on a fake clock for testing taut handlers (like httptest)")
 
 # The package: tautTargets.cmake (installed and, for use straight from a build tree, exported
 # there too), tautConfig.cmake and tautConfigVersion.cmake.

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "percent.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/path.hpp"
 #include "taut/status.hpp"
 
@@ -19,8 +19,8 @@ bool query_text_equals(std::string_view raw, std::string_view plain) noexcept {
     char c = raw[i];
     if (c == '%') {
       if (i + 2 >= raw.size()) return false;
-      const int high = detail::hex_value(raw[i + 1]);
-      const int low = detail::hex_value(raw[i + 2]);
+      const int high = chars::hex_value(raw[i + 1]);
+      const int low = chars::hex_value(raw[i + 2]);
       if (high < 0 || low < 0) return false;
       c = static_cast<char>(high * 16 + low);
       i += 3;

@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "taut/connection.hpp"
+#include "taut/connection_info.hpp"
 #include "taut/message.hpp"
 #include "taut/router.hpp"
-#include "taut/server_loop.hpp"
 #include "taut/transport/address.hpp"
 
 namespace taut {

@@ -27,6 +27,7 @@
 
 #include "taut/buffer_pool.hpp"
 #include "taut/connection.hpp"
+#include "taut/connection_info.hpp"
 #include "taut/date_cache.hpp"
 #include "taut/transport/acceptor.hpp"
 #include "taut/transport/address.hpp"
@@ -77,41 +78,6 @@ struct server_loop_options {
   std::size_t access_log_buffer_bytes = 64 * 1024;
   std::chrono::milliseconds access_log_flush_interval = std::chrono::seconds(1);
 };
-
-/// What a handler may learn about the connection it is called for. Obtained from
-/// current_connection() during a handler call; valid until that call returns.
-class connection_info {
- public:
-  /// TCP, Unix socket or memory.
-  [[nodiscard]] transport::transport_kind transport() const noexcept { return stream_->kind(); }
-  /// The client's address (a system call: copy it if needed more than once).
-  [[nodiscard]] transport::result<transport::address> peer_address() const noexcept {
-    return stream_->peer_address();
-  }
-  /// The address the client connected to.
-  [[nodiscard]] transport::result<transport::address> local_address() const noexcept {
-    return stream_->local_address();
-  }
-  /// The loop serving the connection.
-  [[nodiscard]] server_loop& owner() const noexcept { return *owner_; }
-  /// A number unique among the connections of one loop.
-  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-
- protected:
-  connection_info(server_loop& owner, const transport::stream& stream, std::uint64_t id) noexcept
-      : owner_(&owner), stream_(&stream), id_(id) {}
-  ~connection_info() = default;
-  connection_info(const connection_info&) = delete;
-  connection_info& operator=(const connection_info&) = delete;
-
-  server_loop* owner_;
-  const transport::stream* stream_;
-  std::uint64_t id_;
-};
-
-/// The connection whose handler code runs on this thread now (inside on_head, on_request, a
-/// body_sink or upgrade callback, or a deferred_response completion), or nullptr.
-[[nodiscard]] const connection_info* current_connection() noexcept;
 
 /// A response finished later, from any thread. A handler that must block (a database call, a
 /// computation) makes one from its response_writer, hands it to a worker and returns; the worker
