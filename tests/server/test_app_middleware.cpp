@@ -196,3 +196,51 @@ TEST(Middleware, ComposedChainServes) {
 }
 
 }  // namespace
+
+namespace {
+
+/// The middleware a user writes first: no token, no entry (RFC 9110 section 11.6.1).
+taut::handler require_token(taut::handler next) {
+  const taut::handler_options options = next.options();
+  return taut::handler(
+      [next = std::move(next)](request_context& request, reply& response) {
+        if (request.header("Authorization").empty()) {
+          response.header("WWW-Authenticate", "Bearer");
+          response.error(401);
+          return;
+        }
+        next(request, response);
+      },
+      options);
+}
+
+TEST(Middleware, HeaderThenErrorSendsTheErrorWithTheHeader) {
+  taut::mux app;
+  app.handle("GET /secret",
+             require_token([](request_context&, reply& res) { res.text(200, "the secret"); }));
+  client c(app);
+  const auto refused = c.get("/secret");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_EQ(refused.header("WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(refused.body, "401 Unauthorized\n");
+  const auto allowed = c.send(request("GET", "/secret").header("Authorization", "Bearer t"));
+  EXPECT_EQ(allowed.status, 200);
+  EXPECT_EQ(allowed.body, "the secret");
+}
+
+TEST(Reply, StatusAfterHeadersIsHonoured) {
+  taut::mux app;
+  app.handle("GET /made", [](request_context&, reply& res) {
+    EXPECT_TRUE(res.header("Location", "/made/1"));
+    EXPECT_TRUE(res.status(201));
+    EXPECT_EQ(res.status_code(), 201);
+    EXPECT_TRUE(res.send("made"));
+  });
+  client c(app);
+  const auto made = c.get("/made");
+  EXPECT_EQ(made.status, 201);
+  EXPECT_EQ(made.header("Location"), "/made/1");
+  EXPECT_EQ(made.body, "made");
+}
+
+}  // namespace

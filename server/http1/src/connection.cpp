@@ -46,7 +46,7 @@ struct out_block {
 enum class slot_phase : std::uint8_t {
   free,          // not in the queue
   waiting,       // handed to a handler; nothing of the final response written yet
-  head,          // status line and some fields written
+  head,          // some fields added (held in the slot until the head ends; status may change)
   body_length,   // head done, Content-Length body being written
   body_chunked,  // head done, chunked body being written
   body_close,    // head done, body delimited by closing the connection
@@ -56,6 +56,7 @@ enum class slot_phase : std::uint8_t {
 /// One pending response, in the order its request arrived.
 struct response_slot {
   out_chain out{};              // its bytes while responses before it are unfinished
+  out_chain fields{};           // fields added before the head ends, which writes the status first
   std::uint64_t remaining = 0;  // Content-Length bytes still to write
   std::uint32_t generation = 0;
   std::uint16_t status = 200;
@@ -66,12 +67,24 @@ struct response_slot {
   bool upgrade_request = false;
   bool hold = false;  // an Upgrade or CONNECT request: read nothing more until it is answered
   bool has_body = false;
+  bool body_read = false;  // the request body was read to its end (nothing left to discard)
   bool expect_continue = false;
   bool continue_sent = false;
   bool close = false;     // answer with Connection: close, and close after this response
   bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
 };
+
+/// A slot whose head is not yet written: its status and fields may still change.
+inline bool head_open(const response_slot& slot) noexcept {
+  return slot.phase == slot_phase::waiting || slot.phase == slot_phase::head;
+}
+
+/// A response that turns the connection into something else than HTTP once sent: 101, or 2xx to
+/// CONNECT (RFC 9110 sections 15.2.2 and 9.3.6). It has no body and nothing may follow it.
+inline bool becomes_tunnel(const response_slot& slot) noexcept {
+  return slot.status == 101 || (slot.connect && slot.status / 100 == 2);
+}
 
 enum class body_phase : std::uint8_t { none, buffer, stream, discard };
 
@@ -106,7 +119,9 @@ struct connection_state {
 
 }  // namespace detail
 
+using detail::becomes_tunnel;
 using detail::body_phase;
+using detail::head_open;
 using detail::response_slot;
 using detail::slot_phase;
 
@@ -246,7 +261,10 @@ bool connection::ensure_state() noexcept {
 void connection::release_state() noexcept {
   if (st_ == nullptr) return;
   delete[] st_->spill;
-  for (response_slot& slot : st_->slots) drop_chain(slot.out);
+  for (response_slot& slot : st_->slots) {
+    drop_chain(slot.out);
+    drop_chain(slot.fields);
+  }
   st_->~connection_state();
   ctx_->state_pool_.release(reinterpret_cast<char*>(st_));
   st_ = nullptr;
@@ -288,6 +306,7 @@ void connection::close_now() noexcept {
   if (st_ != nullptr) {
     for (response_slot& slot : st_->slots) {
       drop_chain(slot.out);
+      drop_chain(slot.fields);
       slot.phase = slot_phase::free;
     }
     st_->count = 0;
@@ -758,6 +777,7 @@ bool connection::read_body() noexcept {
 void connection::end_body() noexcept {
   detail::connection_state& st = *st_;
   const body_phase phase = std::exchange(st.body, body_phase::none);
+  if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->body_read = true;
   switch (phase) {
     case body_phase::buffer: {
       st.request.body_ = st.spill != nullptr
@@ -1136,18 +1156,36 @@ bool connection::write_status_line(response_slot& slot) noexcept {
   std::to_chars(code, code + 3, slot.status);
   code[3] = ' ';
   out_chain& out = target(slot);
-  const bool ok = append(out, "HTTP/1.1 ") && append(out, std::string_view(code, 4)) &&
-                  append(out, reason_phrase(slot.status)) && append(out, "\r\n");
+  return append(out, "HTTP/1.1 ") && append(out, std::string_view(code, 4)) &&
+         append(out, reason_phrase(slot.status)) && append(out, "\r\n");
+}
+
+bool connection::add_field(response_slot& slot, std::string_view name,
+                           std::string_view value) noexcept {
   slot.phase = slot_phase::head;
+  return append(slot.fields, name) && append(slot.fields, ": ") && append(slot.fields, value) &&
+         append(slot.fields, "\r\n");
+}
+
+bool connection::move_fields(response_slot& slot) noexcept {
+  out_chain& out = target(slot);
+  bool ok = true;
+  for (out_block* block = slot.fields.head; block != nullptr; block = block->next) {
+    ok = ok &&
+         append(out, std::string_view(block->data() + block->begin, block->end - block->begin));
+  }
+  drop_chain(slot.fields);
   return ok;
 }
 
 bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length) noexcept {
   const connection_options& options = ctx_->options_;
   // A request body nobody reads: a client awaiting 100 Continue may never send it, and a large
-  // one is cheaper to drop with the connection than to drain.
+  // one is cheaper to drop with the connection than to drain. A body read to its end (a sink
+  // answering from on_body_end) is neither.
   if (st_->body_slot == index_of(slot) && st_->body_generation == slot.generation &&
-      slot.has_body && st_->body != body_phase::buffer && st_->request.sink_ == nullptr) {
+      slot.has_body && !slot.body_read && st_->body != body_phase::buffer &&
+      st_->request.sink_ == nullptr) {
     const auto& body = st_->request.head_.body;
     if ((slot.expect_continue && !slot.continue_sent) ||
         (body.kind == body_kind::content_length &&
@@ -1157,9 +1195,10 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
   }
   if (framing == framing_close) slot.close = true;
   out_chain& out = target(slot);
-  bool ok = true;
+  // The status line is written only now, so a handler may set the status after its fields.
+  bool ok = write_status_line(slot) && move_fields(slot);
   if (!options.server_name.empty()) {
-    ok = append(out, "Server: ") && append(out, options.server_name) && append(out, "\r\n");
+    ok = ok && append(out, "Server: ") && append(out, options.server_name) && append(out, "\r\n");
   }
   ok = ok && append(out, ctx_->date_->field_line());
   if (framing == framing_length) {
@@ -1189,10 +1228,9 @@ bool connection::write_error(response_slot& slot, int status, bool close) noexce
   slot.status = static_cast<std::uint16_t>(status);
   slot.close = slot.close || close;
   const std::string_view reason = reason_phrase(status);
-  write_status_line(slot);
-  out_chain& out = target(slot);
-  append(out, "Content-Type: text/plain\r\n");
+  add_field(slot, "Content-Type", "text/plain");
   write_head_end(slot, framing_length, reason.size() + 1);
+  out_chain& out = target(slot);
   if (!slot.head_request) {
     append(out, reason);
     append(out, "\n");
@@ -1209,9 +1247,19 @@ void connection::queue_error(int status) noexcept {
   if (response_slot* slot = push_slot()) {
     st_->body_slot = index_of(*slot);
     st_->body_generation = slot->generation;
+    slot->head_request = rejected_message_is_head();
     write_error(*slot, status);
   }
   stop_reading();
+}
+
+/// Whether the message being rejected is a HEAD request, judged from its bytes (the parser gives
+/// no request when it fails): its error response then carries no body (RFC 9110 section 9.3.2).
+bool connection::rejected_message_is_head() const noexcept {
+  if (in_ == nullptr) return false;
+  std::string_view bytes(in_ + msg_begin_, in_end_ - msg_begin_);
+  while (!bytes.empty() && (bytes.front() == '\r' || bytes.front() == '\n')) bytes.remove_prefix(1);
+  return bytes.starts_with("HEAD ");
 }
 
 void connection::write_continue(response_slot& slot) noexcept {
@@ -1263,6 +1311,7 @@ void connection::drop_slots_after_front() noexcept {
   while (st.count > 0) {
     response_slot& slot = st.slots[st.front];
     drop_chain(slot.out);
+    drop_chain(slot.fields);
     slot.phase = slot_phase::free;
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
@@ -1277,7 +1326,7 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
       write_error(slot, 500, unwinding);
       break;
     case slot_phase::head:
-      if (slot.status == 101 || (slot.connect && slot.status / 100 == 2)) {
+      if (becomes_tunnel(slot)) {
         // The client reads this head as a switch of protocols that upgrade() never completed:
         // nothing may follow it but the close.
         slot.close = true;
@@ -1362,7 +1411,7 @@ bool response_writer::body_suppressed() const noexcept {
 
 bool response_writer::set_status(int status) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || s->phase != slot_phase::waiting) return false;
+  if (s == nullptr || !head_open(*s)) return false;
   if (status == 101 ? !s->upgrade_request : (status < 200 || status > 599)) return false;
   s->status = static_cast<std::uint16_t>(status);
   return true;
@@ -1370,7 +1419,7 @@ bool response_writer::set_status(int status) noexcept {
 
 bool response_writer::add_header(std::string_view name, std::string_view value) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head)) {
+  if (s == nullptr || !head_open(*s)) {
     return false;
   }
   if (!is_token(name) || !is_field_value(value) || managed_field(name)) return false;
@@ -1385,21 +1434,17 @@ bool response_writer::add_header(std::string_view name, std::string_view value) 
     });
     if (!other) return true;  // the connection writes its own close / keep-alive
   }
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
-  connection::out_chain& out = conn_->target(*s);
-  const bool ok = conn_->append(out, name) && conn_->append(out, ": ") &&
-                  conn_->append(out, value) && conn_->append(out, "\r\n");
+  const bool ok = conn_->add_field(*s, name, value);
   conn_->after_writer_call();
   return ok;
 }
 
 bool response_writer::send(std::string_view body) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head)) {
+  if (s == nullptr || !head_open(*s)) {
     return false;
   }
-  if (s->status == 101 || (s->connect && s->status / 100 == 2)) return false;  // see upgrade()
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
+  if (becomes_tunnel(*s)) return false;  // see upgrade()
   const bool no_content = status_forbids_body(s->status);
   s->suppress = no_content || s->head_request;
   conn_->write_head_end(*s, no_content ? framing_none : framing_length, body.size());
@@ -1418,12 +1463,10 @@ bool response_writer::send(int status, std::string_view body,
 
 bool response_writer::send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head) ||
-      s->status == 101 || (s->connect && s->status / 100 == 2)) {
+  if (s == nullptr || !head_open(*s) || becomes_tunnel(*s)) {
     if (fd >= 0) ::close(fd);
     return false;
   }
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
   const bool no_content = status_forbids_body(s->status);
   s->suppress = no_content || s->head_request;
   conn_->write_head_end(*s, no_content ? framing_none : framing_length, length);
@@ -1456,11 +1499,10 @@ bool response_writer::send_file(int fd, std::uint64_t offset, std::uint64_t leng
 
 bool response_writer::begin() noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head)) {
+  if (s == nullptr || !head_open(*s)) {
     return false;
   }
-  if (s->status == 101 || (s->connect && s->status / 100 == 2)) return false;
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
+  if (becomes_tunnel(*s)) return false;
   const bool no_content = status_forbids_body(s->status);
   s->suppress = no_content || s->head_request;
   int framing = framing_chunked;
@@ -1480,11 +1522,10 @@ bool response_writer::begin() noexcept {
 
 bool response_writer::begin(std::uint64_t content_length) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head)) {
+  if (s == nullptr || !head_open(*s)) {
     return false;
   }
-  if (s->status == 101 || (s->connect && s->status / 100 == 2)) return false;
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
+  if (becomes_tunnel(*s)) return false;
   const bool no_content = status_forbids_body(s->status);
   s->suppress = no_content || s->head_request;
   conn_->write_head_end(*s, no_content ? framing_none : framing_length, content_length);
@@ -1573,7 +1614,7 @@ bool response_writer::finish(std::span<const header> trailers) noexcept {
 
 bool response_writer::send_informational(int status, std::span<const header> fields) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || s->phase != slot_phase::waiting) return false;
+  if (s == nullptr || !head_open(*s)) return false;
   if (status <= 101 || status > 199) return false;
   if (s->http10) return true;  // never send 1xx to an HTTP/1.0 client (RFC 9110 section 15.2)
   for (const header& field : fields) {
@@ -1598,13 +1639,10 @@ bool response_writer::send_informational(int status, std::span<const header> fie
 
 bool response_writer::upgrade(upgrade_handler& handler) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || (s->phase != slot_phase::waiting && s->phase != slot_phase::head)) {
+  if (s == nullptr || !head_open(*s)) {
     return false;
   }
-  const bool switching =
-      (s->status == 101 && s->upgrade_request) || (s->connect && s->status / 100 == 2);
-  if (!switching || s->has_body) return false;
-  if (s->phase == slot_phase::waiting) conn_->write_status_line(*s);
+  if (!becomes_tunnel(*s) || s->has_body) return false;
   s->switching = true;
   s->suppress = true;
   conn_->write_head_end(*s, framing_none, 0);

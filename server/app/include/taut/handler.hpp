@@ -204,7 +204,7 @@ class reply {
   reply(const reply&) = delete;
   reply& operator=(const reply&) = delete;
 
-  /// 200..599 (default 200); before any header.
+  /// 200..599 (default 200); before or after header(), until the head is written.
   bool status(int code) noexcept;
   /// Adds a field (names must be tokens, values free of CR, LF, NUL; framing fields, Date and
   /// Connection other than `Connection: close` are the connection's).

@@ -170,13 +170,14 @@ class server_request {
 /// writer and finish later (from the connection's thread; the server marshals other threads).
 /// Responses to pipelined requests leave in request order whatever order they finish in.
 ///
-/// Order of calls: set_status() (default 200), add_header()..., then either send(body), or
-/// begin() / begin(length), write()..., finish(trailers). Framing headers (Content-Length,
-/// Transfer-Encoding), Date and Connection are the connection's: add_header() refuses them.
-/// A writer dropped unfinished answers 500 if nothing was written, finishes an empty body if only
-/// headers were, and otherwise closes the connection so the client sees the body cut short.
-/// Every call returns false (and does nothing) once the response is finished or the connection
-/// is gone. A writer must not outlive its connection (see connection::outstanding_writers()).
+/// Order of calls: set_status() (default 200) and add_header() in any order, then either
+/// send(body), or begin() / begin(length), write()..., finish(trailers). Framing headers
+/// (Content-Length, Transfer-Encoding), Date and Connection are the connection's: add_header()
+/// refuses them. A writer dropped unfinished answers 500 if nothing was written, finishes an empty
+/// body if only headers were, and otherwise closes the connection so the client sees the body cut
+/// short. Every call returns false (and does nothing) once the response is finished or the
+/// connection is gone. A writer must not outlive its connection (see
+/// connection::outstanding_writers()).
 class response_writer {
  public:
   response_writer() noexcept = default;
@@ -192,7 +193,9 @@ class response_writer {
   /// 204, 304). Content-Length is still sent for HEAD.
   [[nodiscard]] bool body_suppressed() const noexcept;
 
-  /// 200..599, or 101 for a request that asked to upgrade; before any header is added.
+  /// 200..599, or 101 for a request that asked to upgrade. Status and fields may be set in any
+  /// order until the head is written (send, begin, send_file, upgrade, finish): fields are held
+  /// back and the status line is written first when the head ends.
   bool set_status(int status) noexcept;
   /// A field for the head, written straight into the output. Names must be tokens and values
   /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
@@ -427,6 +430,10 @@ class connection {
   std::uint16_t index_of(const detail::response_slot& slot) const noexcept;
   out_chain& target(detail::response_slot& slot) noexcept;
   bool write_status_line(detail::response_slot& slot) noexcept;
+  bool add_field(detail::response_slot& slot, std::string_view name,
+                 std::string_view value) noexcept;
+  bool move_fields(detail::response_slot& slot) noexcept;
+  [[nodiscard]] bool rejected_message_is_head() const noexcept;
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
   void queue_error(int status) noexcept;
