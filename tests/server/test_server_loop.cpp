@@ -652,3 +652,54 @@ TEST(ServerLoop, AccessLogIsFlushedOnItsTimer) {
 
 }  // namespace
 }  // namespace taut::test
+
+namespace taut::test {
+namespace {
+
+TEST(ServerLoop, AccessLogErrorFieldSaysWhyARequestWasRefused) {
+  log_file log;
+  server_loop_options options;
+  options.access_log_fd = log.fd();
+  options.access_log_errors = true;
+  memory_server server(options);
+  memory_client client = server.connect();
+  client.exchange(get("/a") + "GET / HTTP/1.1\r\n\r\n");  // the second has no Host
+  server.unit->begin_shutdown();
+  const std::vector<std::string> lines = lines_of(log.contents());
+  ASSERT_EQ(lines.size(), 2u) << log.contents();
+  EXPECT_TRUE(lines[0].ends_with("\"GET /a HTTP/1.1\" 200 6 -")) << lines[0];
+  // "GET / HTTP/1.1\r\n" is 16 bytes; the empty line that ends the head without a Host is at 16.
+  EXPECT_TRUE(lines[1].ends_with("\"-\" 400 12 missing_host@16")) << lines[1];
+}
+
+TEST(ServerLoop, ErrorHookReceivesTheParseErrorCodeOffsetAndStatus) {
+  std::vector<response_record> refused;
+  server_loop_options options;
+  options.on_error = [&](const connection_info&, const response_record& record) {
+    refused.push_back(record);
+  };
+  memory_server server(options);
+  memory_client client = server.connect();
+  client.exchange(get("/fine") + "GET /x HTTP/1.1\r\nHost: a\r\nBad Field\r\n\r\n");
+  ASSERT_EQ(refused.size(), 1u) << "the good request is not an error";
+  EXPECT_EQ(refused[0].status, 400);
+  EXPECT_EQ(refused[0].sequence, 0u);
+  EXPECT_EQ(refused[0].error.category(), parse_category());
+  EXPECT_GT(refused[0].error_offset, 0u);
+}
+
+TEST(ServerLoop, AccessLogIsPlainCommonLogFormatByDefault) {
+  log_file log;
+  server_loop_options options;
+  options.access_log_fd = log.fd();
+  memory_server server(options);
+  memory_client client = server.connect();
+  client.exchange("GET / HTTP/1.1\r\n\r\n");
+  server.unit->begin_shutdown();
+  const std::vector<std::string> lines = lines_of(log.contents());
+  ASSERT_EQ(lines.size(), 1u) << log.contents();
+  EXPECT_TRUE(lines[0].ends_with("\"-\" 400 12")) << lines[0];
+}
+
+}  // namespace
+}  // namespace taut::test

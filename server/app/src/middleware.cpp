@@ -2,80 +2,59 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
+#include <cstdio>
 #include <exception>
+#include <span>
 #include <utility>
+
+#include "taut/common_log.hpp"
 
 namespace taut {
 namespace {
 
-/// A bounded text builder on the stack: appends what fits and silently truncates the rest.
-class line_buffer {
- public:
-  void append(std::string_view text) noexcept {
-    const std::size_t n = std::min(text.size(), sizeof data_ - size_);
-    std::copy_n(text.data(), n, data_ + size_);
-    size_ += n;
-  }
-  template <class... Args>
-  void format(const char* spec, Args... args) noexcept {
-    const int n = std::snprintf(data_ + size_, sizeof data_ - size_, spec, args...);
-    if (n > 0) size_ = std::min(sizeof data_ - 1, size_ + static_cast<std::size_t>(n));
-  }
-  [[nodiscard]] std::string_view view() const noexcept { return {data_, size_}; }
-  /// Room for `n` more bytes, to be committed with commit().
-  [[nodiscard]] std::span<char> free() noexcept { return {data_ + size_, sizeof data_ - size_}; }
-  void commit(std::size_t n) noexcept { size_ = std::min(sizeof data_, size_ + n); }
-
- private:
-  char data_[2048];
-  std::size_t size_ = 0;
-};
-
+/// One line per request, by the same formatter as the server's access log, plus the handler's
+/// time in seconds.
 void write_log_line(std::FILE* out, const request_context& request, const reply& response,
                     std::chrono::system_clock::time_point started,
                     std::chrono::steady_clock::duration took, bool threw) noexcept {
-  line_buffer line;
+  char host[128];
+  std::string_view host_text = "-";
   const transport::result<transport::address> remote = request.remote_address();
   if (remote) {
-    char host[128];
     const std::size_t n = remote->format_to(host);
-    std::string_view text(host, std::min(n, sizeof host));
+    host_text = std::string_view(host, std::min(n, sizeof host));
     // CLF's first field is the host alone: drop a TCP port ("[::1]:5000" -> "::1").
     if (remote->transport() == transport::transport_kind::tcp) {
-      const std::size_t colon = text.rfind(':');
-      if (colon != std::string_view::npos) text = text.substr(0, colon);
-      if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-        text = text.substr(1, text.size() - 2);
+      const std::size_t colon = host_text.rfind(':');
+      if (colon != std::string_view::npos) host_text = host_text.substr(0, colon);
+      if (host_text.size() >= 2 && host_text.front() == '[' && host_text.back() == ']') {
+        host_text = host_text.substr(1, host_text.size() - 2);
       }
     }
-    line.append(text.empty() ? "-" : text);
-  } else {
-    line.append("-");
   }
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(started);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char date[40];
-  const std::size_t date_size = std::strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S +0000", &utc);
-  line.append(" - - [");
-  line.append({date, date_size});
-  line.append("] \"");
-  line.append(request.method_name());
-  line.append(" ");
-  line.append(request.target());
-  line.format(" HTTP/1.%d\" ", request.version_minor());
+  char stamp[clf_timestamp_size];
+  format_clf_timestamp(
+      std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count(), stamp);
+  common_log_fields fields;
+  fields.host = host_text;
+  fields.timestamp = {stamp, sizeof stamp};
+  fields.method = request.method_name();
+  fields.target = request.target();
+  fields.version_minor = request.version_minor();
   if (response.detached()) {
-    line.append("- -");
+    fields.status = 0;  // finished later, by whoever took the writer: "- -"
   } else if (threw && !response.started()) {
-    line.append("500 -");
+    fields.status = 500;
   } else {
-    line.format("%d %llu", response.status_code(),
-                static_cast<unsigned long long>(response.body_bytes()));
+    fields.status = response.status_code();
+    fields.body_bytes = response.body_bytes();
   }
-  line.format(" %.6f\n", std::chrono::duration<double>(took).count());
-  const std::string_view text = line.view();
-  std::fwrite(text.data(), 1, text.size(), out);
+  char line[2048];
+  std::size_t size = format_common_log(fields, std::span<char>(line, sizeof line - 32));
+  const int n = std::snprintf(line + size, sizeof line - size, " %.6f\n",
+                              std::chrono::duration<double>(took).count());
+  if (n > 0) size += std::min(static_cast<std::size_t>(n), sizeof line - size - 1);
+  std::fwrite(line, 1, size, out);
 }
 
 }  // namespace

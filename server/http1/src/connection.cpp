@@ -55,9 +55,13 @@ enum class slot_phase : std::uint8_t {
 
 /// One pending response, in the order its request arrived.
 struct response_slot {
-  out_chain out{};              // its bytes while responses before it are unfinished
-  out_chain fields{};           // fields added before the head ends, which writes the status first
-  std::uint64_t remaining = 0;  // Content-Length bytes still to write
+  out_chain out{};               // its bytes while responses before it are unfinished
+  out_chain fields{};            // fields added before the head ends, which writes the status first
+  std::uint64_t remaining = 0;   // Content-Length bytes still to write
+  std::uint64_t body_bytes = 0;  // body bytes queued so far (for the response_record)
+  std::chrono::steady_clock::time_point started{};  // when its request head arrived
+  std::uint32_t head_bytes = 0;
+  std::uint32_t sequence = 0;  // the request's number; 0 for a rejected message
   std::uint32_t generation = 0;
   std::uint16_t status = 200;
   slot_phase phase = slot_phase::free;
@@ -73,6 +77,7 @@ struct response_slot {
   bool close = false;     // answer with Connection: close, and close after this response
   bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
+  bool rejected = false;  // answered by the connection for the reason in connection_state
 };
 
 /// A slot whose head is not yet written: its status and fields may still change.
@@ -115,6 +120,9 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
+  // Why the connection refused the request it answered itself (at most one: reading stops).
+  std::error_code rejection{};
+  std::uint64_t rejection_offset = 0;
 };
 
 }  // namespace detail
@@ -303,6 +311,11 @@ void connection::close_now() noexcept {
       }
     }
   }
+  if (st_ != nullptr && st_->count > 0) {
+    // The response under way at the front had bytes out: it ends here, cut short.
+    response_slot& front = st_->slots[st_->front];
+    if (!head_open(front) && front.phase != slot_phase::done) report(front, false);
+  }
   if (st_ != nullptr) {
     for (response_slot& slot : st_->slots) {
       drop_chain(slot.out);
@@ -445,7 +458,7 @@ void connection::make_room() noexcept {
   }
   // Nothing fits: a head or trailer section larger than any limit allows.
   if (reading_ == reading::head) {
-    queue_error(431);
+    reject(431, make_error_code(errc::header_section_too_large), in_end_ - msg_begin_);
   } else {
     fail_body(make_error_code(errc::header_section_too_large), 431);
   }
@@ -599,7 +612,7 @@ bool connection::parse_head() noexcept {
       st_->parser.parse(std::string_view(in_ + msg_begin_, in_end_ - msg_begin_));
   if (r.incomplete()) return false;
   if (r.failed()) {
-    queue_error(r.error.status);
+    reject(r.error.status, make_error_code(r.error.code), r.error.offset);
     return false;
   }
   return dispatch(r.consumed);
@@ -628,6 +641,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   slot->has_body = has_body;
   slot->expect_continue = has_body && req.expect_continue;
   slot->close = !keep_alive;
+  slot->sequence = requests_;
   const std::uint16_t index = index_of(*slot);
   const std::uint32_t generation = slot->generation;
 
@@ -660,7 +674,12 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   }
 
   if (req.body.kind == body_kind::content_length && req.body.content_length > request.body_limit_) {
-    if (response_slot* s = slot_at(index, generation)) write_error(*s, 413);
+    if (response_slot* s = slot_at(index, generation)) {
+      s->rejected = true;
+      st.rejection = std::make_error_code(std::errc::message_size);
+      st.rejection_offset = 0;
+      write_error(*s, 413);
+    }
     in_begin_ = msg_begin_ = head_end;
     stop_reading();
     return false;
@@ -823,6 +842,9 @@ void connection::fail_body(std::error_code error, int status) noexcept {
   }
   if (response_slot* s = slot_at(st.body_slot, st.body_generation)) {
     if (s->phase == slot_phase::waiting && phase != body_phase::discard) {
+      s->rejected = true;
+      st.rejection = error;
+      st.rejection_offset = 0;
       write_error(*s, status);
     } else {
       s->close = true;
@@ -966,7 +988,7 @@ void connection::on_timer(time_point now) noexcept {
     if (reading_ == reading::body) {
       fail_body(std::make_error_code(std::errc::timed_out), 408);
     } else if (in_begin_ != in_end_) {
-      queue_error(408);
+      reject(408, std::make_error_code(std::errc::timed_out), in_end_ - msg_begin_);
     } else {
       close_now();  // idle, or a new connection that never sent a byte: nothing to answer
       return;
@@ -1131,6 +1153,7 @@ response_slot* connection::push_slot() noexcept {
   response_slot& slot = st.slots[index];
   slot = response_slot{};
   slot.generation = ++generation_;
+  slot.started = ctx_->now_;
   slot.phase = slot_phase::waiting;
   ++st.count;
   return &slot;
@@ -1195,6 +1218,11 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
   }
   if (framing == framing_close) slot.close = true;
   out_chain& out = target(slot);
+  std::size_t field_bytes = 0;
+  for (const out_block* block = slot.fields.head; block != nullptr; block = block->next) {
+    field_bytes += block->end - block->begin;
+  }
+  const std::size_t queued_before = queued_;
   // The status line is written only now, so a handler may set the status after its fields.
   bool ok = write_status_line(slot) && move_fields(slot);
   if (!options.server_name.empty()) {
@@ -1217,7 +1245,9 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
       ok = ok && append(out, "Connection: keep-alive\r\n");
     }
   }
-  return ok && append(out, "\r\n");
+  ok = ok && append(out, "\r\n");
+  slot.head_bytes = static_cast<std::uint32_t>(queued_ - queued_before + field_bytes);
+  return ok;
 }
 
 bool connection::write_error(response_slot& slot, int status, bool close) noexcept {
@@ -1234,12 +1264,14 @@ bool connection::write_error(response_slot& slot, int status, bool close) noexce
   if (!slot.head_request) {
     append(out, reason);
     append(out, "\n");
+    slot.body_bytes = reason.size() + 1;
   }
   finish_slot(slot);
   return true;
 }
 
-void connection::queue_error(int status) noexcept {
+/// Answers a message the connection cannot take as a request with `status`, and reads no more.
+void connection::reject(int status, std::error_code error, std::uint64_t offset) noexcept {
   if (!ensure_state()) {
     close_now();
     return;
@@ -1248,6 +1280,9 @@ void connection::queue_error(int status) noexcept {
     st_->body_slot = index_of(*slot);
     st_->body_generation = slot->generation;
     slot->head_request = rejected_message_is_head();
+    slot->rejected = true;
+    st_->rejection = error;
+    st_->rejection_offset = offset;
     write_error(*slot, status);
   }
   stop_reading();
@@ -1287,6 +1322,7 @@ void connection::advance_front() noexcept {
     const bool close = front.close;
     const bool switching = front.switching;
     splice(front.out);
+    report(front, true);
     front.phase = slot_phase::free;
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
@@ -1348,6 +1384,22 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
     case slot_phase::done:
       break;
   }
+}
+
+void connection::report(response_slot& slot, bool complete) noexcept {
+  if (observer_ == nullptr) return;
+  response_record record;
+  record.sequence = slot.sequence;
+  record.status = slot.status;
+  record.head_bytes = slot.head_bytes;
+  record.body_bytes = slot.body_bytes;
+  record.duration = ctx_->now_ - slot.started;
+  record.complete = complete;
+  if (slot.rejected && st_ != nullptr) {
+    record.error = st_->rejection;
+    record.error_offset = st_->rejection_offset;
+  }
+  observer_->on_response_finished(record);
 }
 
 void connection::after_writer_call() noexcept {
@@ -1448,7 +1500,10 @@ bool response_writer::send(std::string_view body) noexcept {
   const bool no_content = status_forbids_body(s->status);
   s->suppress = no_content || s->head_request;
   conn_->write_head_end(*s, no_content ? framing_none : framing_length, body.size());
-  if (!s->suppress) conn_->append(conn_->target(*s), body);
+  if (!s->suppress) {
+    conn_->append(conn_->target(*s), body);
+    s->body_bytes += body.size();
+  }
   conn_->finish_slot(*s);
   conn_->after_writer_call();
   return true;
@@ -1487,6 +1542,7 @@ bool response_writer::send_file(int fd, std::uint64_t offset, std::uint64_t leng
     }
     out.tail = block;
     conn_->queued_ += static_cast<std::size_t>(length);
+    s->body_bytes += length;
   } else {
     ::close(fd);
     s->close = true;
@@ -1566,6 +1622,7 @@ bool response_writer::write(std::string_view piece) noexcept {
     default:
       return false;
   }
+  if (!s->suppress) s->body_bytes += piece.size();
   conn_->after_writer_call();
   return ok;
 }

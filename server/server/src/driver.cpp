@@ -52,11 +52,14 @@ connection_driver::connection_driver(server_loop& owner, transport::stream&& str
 }
 
 connection_driver::~connection_driver() {
+  conn_.abort();  // a response cut short is reported while this observer still lives
+  conn_.set_observer(nullptr);
   if (log_ != nullptr) log_close();
 }
 
 bool connection_driver::start() noexcept {
   if (owner_->log_ != nullptr) log_open();
+  if (owner_->log_ != nullptr || owner_->options_.on_error) conn_.set_observer(this);
   const std::error_code ec =
       stream_.watch(owner_->loop(), [this](transport::readiness events) { on_ready(events); });
   return !ec;
@@ -175,7 +178,6 @@ bool connection_driver::write_some(time_point now) noexcept {
   for (std::size_t i = 0; i < count; ++i) parts[i] = pieces[i];
   const transport::io_result sent = stream_.writev({parts.data(), count});
   if (sent.done()) {
-    if (log_ != nullptr) scan_output({pieces.data(), count}, sent.bytes);
     conn_.commit_write(sent.bytes, now);
     return true;
   }
@@ -209,7 +211,6 @@ bool connection_driver::send_file_part(time_point now) noexcept {
     ++owner_->stats_.file_sends;
   }
   if (sent.done() && sent.bytes > 0) {
-    if (log_ != nullptr) scan_file(sent.bytes);
     conn_.commit_file(sent.bytes, now);
     return true;
   }

@@ -154,6 +154,8 @@ std::error_code server::start() {
     unit_options.max_free_buffers = options_.max_free_buffers;
     unit_options.access_log_fd = options_.access_log ? options_.access_log_fd : -1;
     unit_options.access_log_flush_interval = options_.access_log_flush_interval;
+    unit_options.access_log_errors = options_.access_log_errors;
+    unit_options.on_error = options_.on_error;
     w.unit = std::make_unique<server_loop>(*w.loop, *handler, unit_options);
     w.unit->publish_open_connections(&w.open);
     for (transport::listener& source : per_thread[i]) {

@@ -65,56 +65,24 @@ class object_pool {
 };
 
 /// A request waiting for its response to be logged: what the log line needs from the request,
-/// copied while its views were valid.
+/// copied while its views were valid (the method and target as received, cut to fit).
 struct log_entry {
   static constexpr std::size_t line_capacity = 1000;
   log_entry* next = nullptr;
   std::int64_t when = 0;  // seconds since the Unix epoch
-  std::uint16_t line_size = 0;
-  bool head = false;
-  bool connect = false;
-  char line[line_capacity];
+  std::uint32_t sequence = 0;
+  std::uint16_t method_size = 0;
+  std::uint16_t target_size = 0;
+  std::uint8_t version_minor = 1;
+  bool cut = false;
+  char line[line_capacity];  // the method, then the target
 };
 
-/// Follows one connection's output bytes as they are written, to learn each response's status
-/// and body size for the access log, without any help from (or change to) the connection.
-/// It relies only on HTTP/1.1 framing, which the connection writes: a status-line, fields, then
-/// a Content-Length body, a chunked body, no body (HEAD, 1xx, 204, 304, 101, CONNECT 2xx) or a
-/// body until close.
-struct response_scanner {
-  enum class phase : std::uint8_t {
-    status_line,
-    field_line,
-    body_length,
-    chunk_size,
-    chunk_data,
-    chunk_data_end,
-    trailer_line,
-    until_close,
-    switched,  // after 101 or a tunnel: the bytes are not HTTP any more
-  };
-  std::uint64_t remaining = 0;   // body bytes of the current length-delimited piece
-  std::uint64_t body_bytes = 0;  // body bytes of the current response
-  std::uint64_t content_length = 0;
-  std::uint32_t line_position = 0;
-  std::uint16_t status = 0;
-  std::uint8_t name_size = 0;
-  phase at = phase::status_line;
-  bool in_value = false;
-  bool length_field = false;  // the field being read is Content-Length
-  bool has_length = false;
-  bool chunked = false;
-  bool saw_cr = false;           // the current line is empty so far but for a CR
-  bool chunk_size_done = false;  // past the hex digits (extensions, CR)
-  std::array<char, 20> name{};   // the field name being read, lower-cased (longer ones are cut)
-};
-
-/// The per-connection part of the access log: requests waiting for their responses, the output
-/// scanner and the client's address, made only when the log is on.
+/// The per-connection part of the access log: requests waiting for their responses and the
+/// client's address, made only when the log is on.
 struct log_track {
   log_entry* first = nullptr;
   log_entry* last = nullptr;
-  response_scanner scanner{};
   std::uint8_t host_size = 0;
   char host[64] = {};
 };
@@ -173,7 +141,7 @@ struct deferred_state {
 /// its output with writev, shuts down, closes, hands over upgrades, and keeps the connection's
 /// deadline on a loop timer. Lives in a pool; frees itself once closed with no response writer
 /// left in a handler's hands.
-class connection_driver final : public connection_info {
+class connection_driver final : public connection_info, public connection_observer {
  public:
   using time_point = transport::time_point;
 
@@ -194,6 +162,8 @@ class connection_driver final : public connection_info {
 
   /// Access log: a request head arrived (called by logging_handler inside a handler call).
   void log_request(const server_request& request) noexcept;
+  /// The connection reports a response: the access-log line, and the error hook for a refusal.
+  void on_response_finished(const response_record& record) noexcept override;
 
   [[nodiscard]] connection& conn() noexcept { return conn_; }
   [[nodiscard]] bool stream_open() const noexcept { return !stream_closed_; }
@@ -211,13 +181,8 @@ class connection_driver final : public connection_info {
   void close_stream() noexcept;
   void hand_over() noexcept;
   void settle() noexcept;
-  void scan_output(std::span<const std::string_view> pieces, std::size_t bytes) noexcept;
-  void scan_bytes(std::string_view bytes) noexcept;
-  void scan_file(std::size_t bytes) noexcept;
-  void end_response() noexcept;
   void log_open() noexcept;
   void log_close() noexcept;
-  void head_done() noexcept;
 
   connection conn_;
   transport::stream stream_;

@@ -259,6 +259,41 @@ class request_handler {
   virtual void on_request(server_request& request, response_writer response) = 0;
 };
 
+/// One response as the connection saw it, reported once when the response leaves the response
+/// queue (all of its bytes are in the output) or when the connection ends with it unfinished.
+/// It carries what a log line or a metric needs, so nobody re-reads the connection's output.
+struct response_record {
+  /// The request answered (server_request::sequence()); 0 for a rejected message that never
+  /// became a request (a parse error, or a head that timed out).
+  std::uint32_t sequence = 0;
+  /// The final status sent (interim 1xx responses are not reported).
+  int status = 0;
+  /// Bytes of the status line and fields, the closing empty line included.
+  std::uint64_t head_bytes = 0;
+  /// Body bytes queued, without chunk framing; 0 when the body is suppressed (HEAD, 204, 304).
+  std::uint64_t body_bytes = 0;
+  /// From the request head's arrival (or the rejection) to the response's end.
+  std::chrono::steady_clock::duration duration{};
+  /// False when the connection ended before the response did (the client saw it cut short).
+  bool complete = true;
+  /// Why the request was refused, when the connection refused it: a taut::errc from the parser
+  /// (missing_host, ...) or the body decoder, std::errc::timed_out (408), message_size (413).
+  /// Empty for a response a handler wrote.
+  std::error_code error{};
+  /// For an error in a request head: the byte offset in the message where it went wrong.
+  std::uint64_t error_offset = 0;
+};
+
+/// Told about the responses of one connection (see connection::set_observer). Called from inside
+/// connection calls and response_writer calls: do not call back into the connection.
+class connection_observer {
+ public:
+  virtual void on_response_finished(const response_record& record) noexcept = 0;
+
+ protected:
+  ~connection_observer() = default;
+};
+
 /// What the connections of one thread share: options, buffer pool, Date cache, handler, and a
 /// free list of the per-request working state (parser, header array, response queue) that a
 /// connection borrows only while it has work. Not thread-safe; it must outlive its connections.
@@ -372,6 +407,10 @@ class connection {
   /// leaves the connection inert (it no longer wants anything; the stream is the handler's).
   void take_over(void* stream) noexcept;
 
+  /// Reports every finished response to `observer` (null: nobody). The observer must outlive
+  /// the connection or be removed first.
+  void set_observer(connection_observer* observer) noexcept { observer_ = observer; }
+
   [[nodiscard]] connection_wants wants() const noexcept;
   /// Requests whose heads were parsed on this connection.
   [[nodiscard]] std::uint32_t requests() const noexcept { return requests_; }
@@ -436,13 +475,14 @@ class connection {
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
-  void queue_error(int status) noexcept;
   void write_continue(detail::response_slot& slot) noexcept;
   void finish_slot(detail::response_slot& slot) noexcept;
   void advance_front() noexcept;
   void drop_slots_after_front() noexcept;
   void abandon(detail::response_slot& slot, bool unwinding) noexcept;
   void after_writer_call() noexcept;
+  void report(detail::response_slot& slot, bool complete) noexcept;
+  void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
 
   connection_context* ctx_;
   detail::connection_state* st_ = nullptr;
@@ -456,6 +496,7 @@ class connection {
   time_point read_since_;   // start of the current read timer (head, body, idle or linger)
   time_point write_since_;  // last write progress, or when output became pending
   upgrade_handler* upgrade_ = nullptr;
+  connection_observer* observer_ = nullptr;
   std::uint32_t requests_ = 0;
   std::uint32_t writers_ = 0;
   std::uint32_t generation_ = 0;

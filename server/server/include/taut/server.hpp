@@ -53,6 +53,12 @@ struct server_options {
   bool access_log = false;
   int access_log_fd = STDOUT_FILENO;
   std::chrono::milliseconds access_log_flush_interval = std::chrono::seconds(1);
+  /// Adds the refusal reason to each access-log line (see server_loop_options).
+  bool access_log_errors = false;
+  /// Called (on the loop thread that served it) for each request a connection refused itself,
+  /// with the parse error code, offset and status in the record (see server_loop_options).
+  /// Rejections otherwise leave no trace but their status in the access log.
+  std::function<void(const connection_info& connection, const response_record& record)> on_error{};
   /// Timeouts and limits of every connection: header, body, idle, write and linger timeouts;
   /// header, body and pipeline limits (see connection_options for each default).
   connection_options connection{};

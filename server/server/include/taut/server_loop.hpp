@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,14 @@ struct server_loop_options {
   int access_log_fd = -1;
   std::size_t access_log_buffer_bytes = 64 * 1024;
   std::chrono::milliseconds access_log_flush_interval = std::chrono::seconds(1);
+  /// Appends to each access-log line why the connection refused the request, ` <code>@<offset>`
+  /// (`missing_host@17`, `timed_out@12`) or ` -`: the parser's error code and the byte offset in
+  /// the message where it went wrong. Off by default (plain Common Log Format).
+  bool access_log_errors = false;
+  /// Called on the loop's thread for each request the connection refused itself (a parse error,
+  /// 408, 413, a bad body, ...) with the connection and the response_record: its status, error
+  /// code and offset. Keep it short; it runs inside the loop. Empty: not called.
+  std::function<void(const connection_info& connection, const response_record& record)> on_error{};
 };
 
 /// A response finished later, from any thread. A handler that must block (a database call, a
