@@ -328,8 +328,7 @@ void connection::close_now() noexcept {
   release_input();
   drop_chain(out_);
   upgrade_ = nullptr;
-  reading_ = reading::stopped;
-  if (life_ != life::detached) life_ = life::closed;
+  if (state_ != state::detached) enter(state::closed);
 }
 
 void connection::abort() noexcept {
@@ -339,7 +338,7 @@ void connection::abort() noexcept {
 // --- connection: input --------------------------------------------------------------------------
 
 std::span<char> connection::read_buffer() noexcept {
-  if (life_ == life::lingering) {
+  if (state_ == state::lingering) {
     if (!ensure_input()) return {};
     msg_begin_ = in_begin_ = in_end_ = 0;
     return {in_, in_cap_};
@@ -356,20 +355,20 @@ std::span<char> connection::read_buffer() noexcept {
 
 void connection::commit_read(std::size_t bytes, time_point now) noexcept {
   ctx_->now_ = now;
-  if (life_ == life::lingering) {
+  if (state_ == state::lingering) {
     msg_begin_ = in_begin_ = in_end_ = 0;  // read only to be thrown away
     settle();
     return;
   }
-  if (bytes > 0 && in_ != nullptr && life_ == life::open) {
+  if (bytes > 0 && in_ != nullptr && open()) {
     assert(bytes <= in_cap_ - in_end_);
     bytes = std::min<std::size_t>(bytes, in_cap_ - in_end_);
     const bool was_empty = in_begin_ == in_end_;
     in_end_ += static_cast<std::uint32_t>(bytes);
     idle_ = false;
-    if (reading_ == reading::head && was_empty && requests_ > 0) {
+    if (state_ == state::reading_head && was_empty && requests_ > 0) {
       read_since_ = now;  // the head timer starts with the first byte of a head
-    } else if (reading_ == reading::body && st_ != nullptr && st_->body != body_phase::buffer) {
+    } else if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::buffer) {
       read_since_ = now;  // streamed and discarded bodies time out between bytes
     }
   }
@@ -394,12 +393,12 @@ std::size_t connection::receive(std::string_view bytes, time_point now) noexcept
 void connection::receive_eof(time_point now) noexcept {
   ctx_->now_ = now;
   peer_eof_ = true;
-  if (life_ == life::lingering) {
+  if (state_ == state::lingering) {
     close_now();
     return;
   }
-  if (life_ == life::open) {
-    if (reading_ == reading::body) {
+  if (open()) {
+    if (state_ == state::reading_body) {
       fail_body(make_error_code(errc::body_cut_short), default_status(errc::body_cut_short));
     } else {
       stop_reading();  // a partial head is dropped: nobody is left to read an answer to it
@@ -412,7 +411,7 @@ void connection::receive_eof(time_point now) noexcept {
 /// views into them (the parser's, the request's) are moved along.
 void connection::make_room() noexcept {
   const bool buffering =
-      reading_ == reading::body && st_ != nullptr && st_->body == body_phase::buffer;
+      state_ == state::reading_body && st_ != nullptr && st_->body == body_phase::buffer;
   if (!buffering) {
     if (msg_begin_ > 0) {
       // The parser rebases its own views on its next call; nothing else points here.
@@ -457,7 +456,7 @@ void connection::make_room() noexcept {
     return;
   }
   // Nothing fits: a head or trailer section larger than any limit allows.
-  if (reading_ == reading::head) {
+  if (state_ == state::reading_head) {
     reject(431, make_error_code(errc::header_section_too_large), in_end_ - msg_begin_);
   } else {
     fail_body(make_error_code(errc::header_section_too_large), 431);
@@ -470,7 +469,7 @@ void connection::relocate_message() noexcept {
   const char* old_base = in_ + msg_begin_;
   const std::size_t size = in_end_ - msg_begin_;
   std::memmove(in_, in_ + msg_begin_, size);
-  if (st_ != nullptr && reading_ == reading::body) {
+  if (st_ != nullptr && state_ == state::reading_body) {
     taut::request& head = st_->request.head_;
     rebase(head.method_name, old_base, size, in_);
     rebase(head.target, old_base, size, in_);
@@ -498,7 +497,7 @@ bool connection::grow_input(std::size_t capacity) noexcept {
     return false;
   }
   std::memcpy(bigger, in_, in_end_);
-  if (st_ != nullptr && reading_ == reading::body) {
+  if (st_ != nullptr && state_ == state::reading_body) {
     taut::request& head = st_->request.head_;
     rebase(head.method_name, in_, in_end_, bigger);
     rebase(head.target, in_, in_end_, bigger);
@@ -585,14 +584,14 @@ void connection::process() noexcept {
 }
 
 bool connection::step() noexcept {
-  if (life_ != life::open || broken_) return false;
-  if (reading_ == reading::body) return read_body();
-  if (reading_ != reading::head || in_begin_ == in_end_ || !may_start_request()) return false;
+  if (!open() || broken_) return false;
+  if (state_ == state::reading_body) return read_body();
+  if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
   return parse_head();
 }
 
 bool connection::may_start_request() const noexcept {
-  if (reading_ != reading::head || life_ != life::open) return false;
+  if (state_ != state::reading_head || !open()) return false;
   if (st_ == nullptr) return true;
   if (st_->count >= st_->slots.size()) return false;
   if (queued_ >= ctx_->options_.max_output_bytes) return false;
@@ -695,7 +694,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
     st.body = body_phase::buffer;
     st.head_end = st.body_end = head_end;
     in_begin_ = head_end;
-    reading_ = reading::body;
+    enter(state::reading_body);
     return true;
   }
 
@@ -705,7 +704,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   call_handler(index);
   request.may_stream_ = false;
   msg_begin_ = in_begin_;
-  if (life_ != life::open || reading_ != reading::head) return false;
+  if (!open() || state_ != state::reading_head) return false;
   response_slot* s = slot_at(index, generation);
   if (request.sink_ != nullptr) {
     if (s != nullptr && s->expect_continue && !s->continue_sent &&
@@ -713,7 +712,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
       write_continue(*s);
     }
     st.body = body_phase::stream;
-    reading_ = reading::body;
+    enter(state::reading_body);
     return true;
   }
   // Nobody wants the body. A client awaiting 100 Continue may never send it, and one too large
@@ -727,7 +726,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
     return false;
   }
   st.body = body_phase::discard;
-  reading_ = reading::body;
+  enter(state::reading_body);
   return true;
 }
 
@@ -780,7 +779,7 @@ bool connection::read_body() noexcept {
     }
   }
   in_begin_ += static_cast<std::uint32_t>(r.consumed);
-  if (reading_ != reading::body) return false;  // a callback closed the connection
+  if (state_ != state::reading_body) return false;  // a callback closed the connection
   if (st.body != body_phase::buffer) msg_begin_ = in_begin_;
   if (r.status == parse_status::error) {
     fail_body(make_error_code(r.error.code), r.error.status);
@@ -822,11 +821,11 @@ void connection::end_body() noexcept {
       break;
   }
   msg_begin_ = in_begin_;
-  if (reading_ != reading::body) return;
+  if (state_ != state::reading_body) return;
   if (st_->last_request || shutdown_) {
     stop_reading();
   } else {
-    reading_ = reading::head;
+    enter(state::reading_head);
     read_since_ = ctx_->now_;
   }
 }
@@ -834,7 +833,7 @@ void connection::end_body() noexcept {
 /// The body being read ended badly: tell whoever waits for it, answer if nobody has, and read
 /// no more.
 void connection::fail_body(std::error_code error, int status) noexcept {
-  if (st_ == nullptr || reading_ != reading::body) return;
+  if (st_ == nullptr || state_ != state::reading_body) return;
   detail::connection_state& st = *st_;
   const body_phase phase = std::exchange(st.body, body_phase::none);
   if (phase == body_phase::stream) {
@@ -854,8 +853,8 @@ void connection::fail_body(std::error_code error, int status) noexcept {
 }
 
 void connection::stop_reading() noexcept {
-  if (reading_ == reading::stopped) return;
-  if (reading_ == reading::body && st_ != nullptr && st_->body != body_phase::none) {
+  if (!reading()) return;
+  if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::none) {
     const body_phase phase = std::exchange(st_->body, body_phase::none);
     if (phase == body_phase::stream) {
       if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
@@ -867,7 +866,7 @@ void connection::stop_reading() noexcept {
       write_error(*s, 503);  // its handler will never run
     }
   }
-  reading_ = reading::stopped;
+  enter(state::finishing);
   if (st_ != nullptr) {
     delete[] std::exchange(st_->spill, nullptr);
     st_->spill_size = st_->spill_cap = 0;
@@ -876,7 +875,7 @@ void connection::stop_reading() noexcept {
 }
 
 bool connection::idle() const noexcept {
-  return life_ == life::open && reading_ == reading::head && in_begin_ == in_end_ &&
+  return open() && state_ == state::reading_head && in_begin_ == in_end_ &&
          (st_ == nullptr || st_->count == 0) && out_.head == nullptr;
 }
 
@@ -884,15 +883,15 @@ bool connection::idle() const noexcept {
 /// happen, starts timers, and gives back every buffer it no longer needs.
 void connection::settle() noexcept {
   if (processing_) return;
-  if (broken_ && life_ != life::closed && life_ != life::detached) close_now();
-  if (life_ == life::open && reading_ == reading::stopped && (st_ == nullptr || st_->count == 0)) {
-    life_ = life::closing;
+  if (broken_ && state_ != state::closed && state_ != state::detached) close_now();
+  if (state_ == state::finishing && (st_ == nullptr || st_->count == 0)) {
+    enter(state::closing);
   }
-  if (life_ == life::closing && out_.head == nullptr) {
+  if (state_ == state::closing && out_.head == nullptr) {
     if (peer_eof_) {
       close_now();
     } else {
-      life_ = life::lingering;
+      enter(state::lingering);
       read_since_ = ctx_->now_;
       release_state();
       release_input();
@@ -909,7 +908,7 @@ void connection::settle() noexcept {
     idle_ = true;
     release_state();
   }
-  if (life_ == life::open && reading_ == reading::head && in_begin_ == in_end_ &&
+  if (open() && state_ == state::reading_head && in_begin_ == in_end_ &&
       (st_ == nullptr || st_->body == body_phase::none)) {
     release_input();  // no byte of a next request yet: nothing to keep
   }
@@ -917,8 +916,8 @@ void connection::settle() noexcept {
 
 connection::time_point connection::read_deadline() const noexcept {
   const connection_options& options = ctx_->options_;
-  if (reading_ == reading::body) return read_since_ + options.body_timeout;
-  if (reading_ != reading::head || !may_start_request()) return time_point::max();
+  if (state_ == state::reading_body) return read_since_ + options.body_timeout;
+  if (state_ != state::reading_head || !may_start_request()) return time_point::max();
   if (in_begin_ != in_end_ || requests_ == 0) return read_since_ + options.header_timeout;
   if ((st_ == nullptr || st_->count == 0) && out_.head == nullptr) {
     return read_since_ + options.idle_timeout;
@@ -927,8 +926,8 @@ connection::time_point connection::read_deadline() const noexcept {
 }
 
 bool connection::want_read() const noexcept {
-  if (life_ != life::open || peer_eof_) return false;
-  return reading_ == reading::body || (reading_ == reading::head && may_start_request());
+  if (!open() || peer_eof_) return false;
+  return state_ == state::reading_body || (state_ == state::reading_head && may_start_request());
 }
 
 connection_wants connection::wants() const noexcept {
@@ -936,27 +935,29 @@ connection_wants connection::wants() const noexcept {
   const connection_options& options = ctx_->options_;
   const time_point write_deadline =
       out_.head != nullptr ? write_since_ + options.write_timeout : time_point::max();
-  switch (life_) {
-    case life::closed:
+  switch (state_) {
+    case state::closed:
       w.close = true;
       break;
-    case life::detached:
+    case state::detached:
       break;
-    case life::upgrading:
+    case state::upgrading:
       w.write = out_.head != nullptr;
       w.upgrade = out_.head == nullptr;
       w.deadline = write_deadline;
       break;
-    case life::lingering:
+    case state::lingering:
       w.read = true;
       w.shutdown_write = true;
       w.deadline = read_since_ + options.linger_timeout;
       break;
-    case life::closing:
+    case state::closing:
       w.write = out_.head != nullptr;
       w.deadline = write_deadline;
       break;
-    case life::open:
+    case state::reading_head:
+    case state::reading_body:
+    case state::finishing:
       w.read = want_read();
       w.write = out_.head != nullptr;
       w.deadline = std::min(w.read ? read_deadline() : time_point::max(), write_deadline);
@@ -968,24 +969,26 @@ connection_wants connection::wants() const noexcept {
 void connection::on_timer(time_point now) noexcept {
   ctx_->now_ = now;
   const connection_options& options = ctx_->options_;
-  switch (life_) {
-    case life::closed:
-    case life::detached:
+  switch (state_) {
+    case state::closed:
+    case state::detached:
       return;
-    case life::lingering:
+    case state::lingering:
       if (now >= read_since_ + options.linger_timeout) close_now();
       return;
-    case life::open:
-    case life::closing:
-    case life::upgrading:
+    case state::reading_head:
+    case state::reading_body:
+    case state::finishing:
+    case state::closing:
+    case state::upgrading:
       break;
   }
   if (out_.head != nullptr && now >= write_since_ + options.write_timeout) {
     close_now();  // the peer stopped taking our bytes
     return;
   }
-  if (life_ == life::open && want_read() && now >= read_deadline()) {
-    if (reading_ == reading::body) {
+  if (open() && want_read() && now >= read_deadline()) {
+    if (state_ == state::reading_body) {
       fail_body(std::make_error_code(std::errc::timed_out), 408);
     } else if (in_begin_ != in_end_) {
       reject(408, std::make_error_code(std::errc::timed_out), in_end_ - msg_begin_);
@@ -1000,8 +1003,8 @@ void connection::on_timer(time_point now) noexcept {
 void connection::begin_shutdown(time_point now) noexcept {
   ctx_->now_ = now;
   shutdown_ = true;
-  if (life_ == life::open) {
-    if (reading_ == reading::head && in_begin_ == in_end_) {
+  if (open()) {
+    if (state_ == state::reading_head && in_begin_ == in_end_) {
       if ((st_ == nullptr || st_->count == 0) && out_.head == nullptr) {
         close_now();
         return;
@@ -1017,9 +1020,9 @@ void connection::begin_shutdown(time_point now) noexcept {
 }
 
 void connection::take_over(void* stream) noexcept {
-  if (life_ != life::upgrading || out_.head != nullptr || upgrade_ == nullptr) return;
+  if (state_ != state::upgrading || out_.head != nullptr || upgrade_ == nullptr) return;
   upgrade_handler* handler = std::exchange(upgrade_, nullptr);
-  life_ = life::detached;
+  enter(state::detached);
   const std::string_view leftover =
       in_ != nullptr ? std::string_view(in_ + in_begin_, in_end_ - in_begin_) : std::string_view{};
   handler->on_upgrade(leftover, stream);
@@ -1328,8 +1331,7 @@ void connection::advance_front() noexcept {
     --st.count;
     if (switching) {
       drop_slots_after_front();
-      life_ = life::upgrading;
-      reading_ = reading::stopped;
+      enter(state::upgrading);
       break;
     }
     if (close) {
@@ -1400,6 +1402,46 @@ void connection::report(response_slot& slot, bool complete) noexcept {
     record.error_offset = st_->rejection_offset;
   }
   observer_->on_response_finished(record);
+}
+
+// --- connection: the state machine ------------------------------------------------------------
+
+/// Every transition the connection makes, and only these (h11's rule: what changes the state
+/// lives in one place). reading_head and reading_body alternate per request; finishing reads no
+/// more requests and answers those it has; then closing flushes, lingering drains, closed ends.
+/// A switch of protocols leaves through upgrading to detached.
+bool connection::allowed(state from, state to) noexcept {
+  switch (from) {
+    case state::reading_head:
+      return to == state::reading_body || to == state::finishing || to == state::closed;
+    case state::reading_body:
+      return to == state::reading_head || to == state::finishing || to == state::closed;
+    case state::finishing:
+      return to == state::closing || to == state::upgrading || to == state::closed;
+    case state::closing:
+      return to == state::lingering || to == state::closed;
+    case state::lingering:
+      return to == state::closed;
+    case state::upgrading:
+      return to == state::detached || to == state::closed;
+    case state::detached:
+      return false;
+    case state::closed:
+      return to == state::closed;
+  }
+  return false;
+}
+
+void connection::enter(state next) noexcept {
+  assert(allowed(state_, next) && "a connection state transition outside the table");
+  state_ = next;
+}
+
+/// A handler answered an Upgrade (101) or CONNECT (2xx): nothing more is read as HTTP; once the
+/// response reaches the front of the queue the connection waits to be taken over.
+void connection::switch_protocols(upgrade_handler& handler) noexcept {
+  upgrade_ = &handler;
+  if (reading()) enter(state::finishing);
 }
 
 void connection::after_writer_call() noexcept {
@@ -1703,8 +1745,7 @@ bool response_writer::upgrade(upgrade_handler& handler) noexcept {
   s->switching = true;
   s->suppress = true;
   conn_->write_head_end(*s, framing_none, 0);
-  conn_->upgrade_ = &handler;
-  conn_->reading_ = connection::reading::stopped;  // what follows belongs to the new protocol
+  conn_->switch_protocols(handler);
   conn_->finish_slot(*s);
   conn_->after_writer_call();
   return true;

@@ -425,11 +425,27 @@ class connection {
  private:
   friend class response_writer;
   friend class server_request;
-  enum class life : std::uint8_t { open, closing, lingering, upgrading, detached, closed };
-  enum class reading : std::uint8_t { head, body, stopped };
+  /// The connection's one state; every change goes through enter(), checked against allowed().
+  enum class state : std::uint8_t {
+    reading_head,  // waiting for or reading a request head (idle between requests too)
+    reading_body,  // reading the body of the last request
+    finishing,     // reading no more requests; answering those it has
+    closing,       // every response queued: flushing the output, then shutting the write side
+    lingering,     // write side shut: reading and dropping what the peer still sends
+    upgrading,     // a 101 or tunnel response is flushing; then the owner calls take_over()
+    detached,      // an upgrade_handler owns the stream
+    closed,
+  };
 
   using out_block = detail::out_block;
   using out_chain = detail::out_chain;
+
+  // The state machine.
+  static bool allowed(state from, state to) noexcept;
+  void enter(state next) noexcept;
+  void switch_protocols(upgrade_handler& handler) noexcept;
+  [[nodiscard]] bool open() const noexcept { return state_ <= state::finishing; }
+  [[nodiscard]] bool reading() const noexcept { return state_ <= state::reading_body; }
 
   // Processing.
   void process() noexcept;
@@ -500,8 +516,7 @@ class connection {
   std::uint32_t requests_ = 0;
   std::uint32_t writers_ = 0;
   std::uint32_t generation_ = 0;
-  life life_ = life::open;
-  reading reading_ = reading::head;
+  state state_ = state::reading_head;
   bool in_heap_ = false;
   bool peer_eof_ = false;
   bool shutdown_ = false;
