@@ -1,0 +1,592 @@
+// Reading: the input buffer (borrowed, grown, spilled), parsing request heads, dispatching them to
+// the handler, and the body (buffered, streamed or discarded) until the next head.
+#include "connection_internal.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace taut {
+
+using chars::iequals;
+using chars::is_field_value;
+using chars::is_token;
+using detail::becomes_tunnel;
+using detail::body_phase;
+using detail::framing_chunked;
+using detail::framing_close;
+using detail::framing_length;
+using detail::framing_none;
+using detail::head_open;
+using detail::response_slot;
+using detail::slot_phase;
+
+// --- connection: input --------------------------------------------------------------------------
+
+std::span<char> connection::read_buffer() noexcept {
+  if (state_ == state::lingering) {
+    if (!ensure_input()) return {};
+    msg_begin_ = in_begin_ = in_end_ = 0;
+    return {in_, in_cap_};
+  }
+  if (!want_read()) return {};
+  if (!ensure_input()) {
+    close_now();
+    return {};
+  }
+  if (in_end_ == in_cap_) make_room();
+  if (in_ == nullptr || in_end_ == in_cap_) return {};
+  return {in_ + in_end_, in_cap_ - in_end_};
+}
+
+void connection::commit_read(std::size_t bytes, time_point now) noexcept {
+  ctx_->now_ = now;
+  if (state_ == state::lingering) {
+    msg_begin_ = in_begin_ = in_end_ = 0;  // read only to be thrown away
+    settle();
+    return;
+  }
+  if (bytes > 0 && in_ != nullptr && open()) {
+    assert(bytes <= in_cap_ - in_end_);
+    bytes = std::min<std::size_t>(bytes, in_cap_ - in_end_);
+    const bool was_empty = in_begin_ == in_end_;
+    in_end_ += static_cast<std::uint32_t>(bytes);
+    idle_ = false;
+    if (state_ == state::reading_head && was_empty && requests_ > 0) {
+      read_since_ = now;  // the head timer starts with the first byte of a head
+    } else if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::buffer) {
+      read_since_ = now;  // streamed and discarded bodies time out between bytes
+    }
+  }
+  process();
+}
+
+std::size_t connection::receive(std::string_view bytes, time_point now) noexcept {
+  std::size_t taken = 0;
+  ctx_->now_ = now;
+  while (taken < bytes.size()) {
+    const std::span<char> space = read_buffer();
+    if (space.empty()) break;
+    const std::size_t n = std::min(space.size(), bytes.size() - taken);
+    std::memcpy(space.data(), bytes.data() + taken, n);
+    taken += n;
+    commit_read(n, now);
+  }
+  if (taken == 0) settle();
+  return taken;
+}
+
+void connection::receive_eof(time_point now) noexcept {
+  ctx_->now_ = now;
+  peer_eof_ = true;
+  if (state_ == state::lingering) {
+    close_now();
+    return;
+  }
+  if (open()) {
+    if (state_ == state::reading_body) {
+      fail_body(make_error_code(errc::body_cut_short), default_status(errc::body_cut_short));
+    } else {
+      stop_reading();  // a partial head is dropped: nobody is left to read an answer to it
+    }
+  }
+  process();
+}
+
+/// Makes space at the end of the input buffer, which is full. The bytes still needed are kept;
+/// views into them (the parser's, the request's) are moved along.
+void connection::make_room() noexcept {
+  const bool buffering =
+      state_ == state::reading_body && st_ != nullptr && st_->body == body_phase::buffer;
+  if (!buffering) {
+    if (msg_begin_ > 0) {
+      // The parser rebases its own views on its next call; nothing else points here.
+      std::memmove(in_, in_ + msg_begin_, in_end_ - msg_begin_);
+      in_begin_ -= msg_begin_;
+      in_end_ -= msg_begin_;
+      msg_begin_ = 0;
+      return;
+    }
+  } else if (st_->spill == nullptr) {
+    if (in_begin_ > st_->body_end) {
+      // Chunk framing between the decoded body and the undecoded bytes: close the gap.
+      const std::uint32_t gap = in_begin_ - st_->body_end;
+      std::memmove(in_ + st_->body_end, in_ + in_begin_, in_end_ - in_begin_);
+      in_begin_ -= gap;
+      in_end_ -= gap;
+      return;
+    }
+    if (msg_begin_ > 0) {
+      relocate_message();
+      return;
+    }
+    if (spill_body() && in_end_ < in_cap_) return;
+  } else {
+    if (in_begin_ > st_->head_end) {
+      const std::uint32_t gap = in_begin_ - st_->head_end;
+      std::memmove(in_ + st_->head_end, in_ + in_begin_, in_end_ - in_begin_);
+      in_begin_ -= gap;
+      in_end_ -= gap;
+      return;
+    }
+    if (msg_begin_ > 0) {
+      relocate_message();
+      return;
+    }
+  }
+  if (broken_) return;
+  const std::size_t head_limit =
+      ctx_->options_.parse.max_request_line + ctx_->options_.parse.max_header_bytes;
+  if (grow_input(std::min<std::size_t>(std::size_t{in_cap_} * 2,
+                                       2 * head_limit + ctx_->pool_->block_size()))) {
+    return;
+  }
+  // Nothing fits: a head or trailer section larger than any limit allows.
+  if (state_ == state::reading_head) {
+    reject(431, make_error_code(errc::header_section_too_large), in_end_ - msg_begin_);
+  } else {
+    fail_body(make_error_code(errc::header_section_too_large), 431);
+  }
+}
+
+/// Moves the current message to the front of the input buffer.
+void connection::relocate_message() noexcept {
+  const std::uint32_t shift = msg_begin_;
+  const char* old_base = in_ + msg_begin_;
+  const std::size_t size = in_end_ - msg_begin_;
+  std::memmove(in_, in_ + msg_begin_, size);
+  if (st_ != nullptr && state_ == state::reading_body) {
+    taut::request& head = st_->request.head_;
+    detail::rebase(head.method_name, old_base, size, in_);
+    detail::rebase(head.target, old_base, size, in_);
+    detail::rebase(head.host, old_base, size, in_);
+    detail::rebase(head.upgrade_protocols, old_base, size, in_);
+    for (std::size_t i = 0; i < head.headers.size(); ++i) {
+      detail::rebase(st_->headers[i].name, old_base, size, in_);
+      detail::rebase(st_->headers[i].value, old_base, size, in_);
+    }
+    st_->head_end -= shift;
+    st_->body_end -= shift;
+  }
+  msg_begin_ = 0;
+  in_begin_ -= shift;
+  in_end_ -= shift;
+}
+
+/// Replaces the input block by a larger heap buffer (for a head or trailer section larger than a
+/// block; bounded by the parser's limits).
+bool connection::grow_input(std::size_t capacity) noexcept {
+  if (capacity <= in_cap_) return false;
+  char* bigger = new (std::nothrow) char[capacity];
+  if (bigger == nullptr) {
+    broken_ = true;
+    return false;
+  }
+  std::memcpy(bigger, in_, in_end_);
+  if (st_ != nullptr && state_ == state::reading_body) {
+    taut::request& head = st_->request.head_;
+    detail::rebase(head.method_name, in_, in_end_, bigger);
+    detail::rebase(head.target, in_, in_end_, bigger);
+    detail::rebase(head.host, in_, in_end_, bigger);
+    detail::rebase(head.upgrade_protocols, in_, in_end_, bigger);
+    for (std::size_t i = 0; i < head.headers.size(); ++i) {
+      detail::rebase(st_->headers[i].name, in_, in_end_, bigger);
+      detail::rebase(st_->headers[i].value, in_, in_end_, bigger);
+    }
+  }
+  const std::uint32_t begin = msg_begin_;
+  const std::uint32_t next = in_begin_;
+  const std::uint32_t end = in_end_;
+  release_input();
+  in_ = bigger;
+  in_cap_ = static_cast<std::uint32_t>(capacity);
+  in_heap_ = true;
+  msg_begin_ = begin;
+  in_begin_ = next;
+  in_end_ = end;
+  return true;
+}
+
+/// Moves a buffered body that outgrew the input block into a heap buffer of its own.
+bool connection::spill_body() noexcept {
+  detail::connection_state& st = *st_;
+  const std::size_t size = st.body_end - st.head_end;
+  const std::uint64_t limit = st.request.body_limit_;
+  std::uint64_t capacity = st.request.head_.body.kind == body_kind::content_length
+                               ? st.request.head_.body.content_length
+                               : std::max<std::uint64_t>(2 * size, ctx_->pool_->block_size());
+  capacity = std::max<std::uint64_t>(std::min(capacity, limit), size);
+  if (capacity == 0) return false;
+  char* spill = new (std::nothrow) char[capacity];
+  if (spill == nullptr) {
+    broken_ = true;
+    return false;
+  }
+  std::memcpy(spill, in_ + st.head_end, size);
+  st.spill = spill;
+  st.spill_size = size;
+  st.spill_cap = static_cast<std::size_t>(capacity);
+  const std::uint32_t gap = in_begin_ - st.head_end;
+  std::memmove(in_ + st.head_end, in_ + in_begin_, in_end_ - in_begin_);
+  in_begin_ -= gap;
+  in_end_ -= gap;
+  st.body_end = st.head_end;
+  return true;
+}
+
+bool connection::append_body(std::string_view data) noexcept {
+  detail::connection_state& st = *st_;
+  if (st.spill == nullptr) {
+    // In place: decoded bytes never run ahead of the encoded ones, so this only moves backwards.
+    std::memmove(in_ + st.body_end, data.data(), data.size());
+    st.body_end += static_cast<std::uint32_t>(data.size());
+    return true;
+  }
+  if (st.spill_cap - st.spill_size < data.size()) {
+    const std::size_t needed = st.spill_size + data.size();
+    const std::size_t capacity = static_cast<std::size_t>(std::max<std::uint64_t>(
+        needed, std::min<std::uint64_t>(2 * st.spill_cap, st.request.body_limit_)));
+    char* bigger = new (std::nothrow) char[capacity];
+    if (bigger == nullptr) return false;
+    std::memcpy(bigger, st.spill, st.spill_size);
+    delete[] st.spill;
+    st.spill = bigger;
+    st.spill_cap = capacity;
+  }
+  std::memcpy(st.spill + st.spill_size, data.data(), data.size());
+  st.spill_size += data.size();
+  return true;
+}
+
+// --- connection: processing ---------------------------------------------------------------------
+
+void connection::process() noexcept {
+  if (processing_) return;  // a writer call from inside a handler: the outer loop continues
+  processing_ = true;
+  while (step()) {
+  }
+  processing_ = false;
+  settle();
+}
+
+bool connection::step() noexcept {
+  if (!open() || broken_) return false;
+  if (state_ == state::reading_body) return read_body();
+  if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
+  return parse_head();
+}
+
+bool connection::may_start_request() const noexcept {
+  if (state_ != state::reading_head || !open()) return false;
+  if (st_ == nullptr) return true;
+  if (st_->count >= st_->slots.size()) return false;
+  if (queued_ >= ctx_->options_.max_output_bytes) return false;
+  if (st_->count > 0) {
+    const response_slot& back = st_->slots[(st_->front + st_->count - 1) % st_->slots.size()];
+    if (back.hold && back.phase != slot_phase::done) return false;
+  }
+  return true;
+}
+
+bool connection::parse_head() noexcept {
+  if (!ensure_state()) {
+    close_now();
+    return false;
+  }
+  const parse_result r =
+      st_->parser.parse(std::string_view(in_ + msg_begin_, in_end_ - msg_begin_));
+  if (r.incomplete()) return false;
+  if (r.failed()) {
+    reject(r.error.status, make_error_code(r.error.code), r.error.offset);
+    return false;
+  }
+  return dispatch(r.consumed);
+}
+
+bool connection::dispatch(std::size_t head_size) noexcept {
+  detail::connection_state& st = *st_;
+  const connection_options& options = ctx_->options_;
+  server_request& request = st.request;
+  request = server_request{};
+  request.head_ = st.parser.request();
+  st.parser.reset();  // the views stay valid: reset() leaves the header storage alone
+  const taut::request& req = request.head_;
+  ++requests_;
+  request.sequence_ = requests_;
+  request.body_limit_ = options.max_body_bytes;
+  response_slot* slot = push_slot();
+  const bool keep_alive = req.keep_alive && !shutdown_ &&
+                          (options.max_requests == 0 || requests_ < options.max_requests);
+  const bool has_body = request.has_body();
+  slot->head_request = req.method == method::head;
+  slot->http10 = req.version_minor == 0;
+  slot->connect = req.method == method::connect;
+  slot->upgrade_request = req.upgrade;
+  slot->hold = req.upgrade || req.method == method::connect;
+  slot->has_body = has_body;
+  slot->expect_continue = has_body && req.expect_continue;
+  slot->close = !keep_alive;
+  slot->sequence = requests_;
+  const std::uint16_t index = index_of(*slot);
+  const std::uint32_t generation = slot->generation;
+
+  st.body_slot = index;
+  st.body_generation = generation;
+  st.body = body_phase::none;
+  st.last_request = !keep_alive;
+  const std::uint32_t head_end = in_begin_ + static_cast<std::uint32_t>(head_size);
+
+  body_mode mode = body_mode::buffer;
+  try {
+    mode = ctx_->handler_->on_head(request);
+  } catch (...) {
+    if (response_slot* s = slot_at(index, generation)) write_error(*s, 500);
+    in_begin_ = msg_begin_ = head_end;
+    stop_reading();
+    return false;
+  }
+
+  if (!has_body) {
+    in_begin_ = head_end;
+    call_handler(index);
+    msg_begin_ = in_begin_;
+    if (st_->last_request || shutdown_) {
+      stop_reading();
+    } else {
+      read_since_ = ctx_->now_;
+    }
+    return true;
+  }
+
+  if (req.body.kind == body_kind::content_length && req.body.content_length > request.body_limit_) {
+    if (response_slot* s = slot_at(index, generation)) {
+      s->rejected = true;
+      st.rejection = std::make_error_code(std::errc::message_size);
+      st.rejection_offset = 0;
+      write_error(*s, 413);
+    }
+    in_begin_ = msg_begin_ = head_end;
+    stop_reading();
+    return false;
+  }
+  const std::size_t used = req.headers.size();
+  st.decoder = body_decoder(req.body, options.parse,
+                            std::span<header>(st.headers.data() + used, st.headers.size() - used));
+  st.discarded = 0;
+  read_since_ = ctx_->now_;
+
+  if (mode == body_mode::buffer) {
+    if (slot->expect_continue) write_continue(*slot);
+    st.body = body_phase::buffer;
+    st.head_end = st.body_end = head_end;
+    in_begin_ = head_end;
+    enter(state::reading_body);
+    return true;
+  }
+
+  // Streamed or discarded: the handler sees the head now, and may attach a sink.
+  request.may_stream_ = mode == body_mode::stream;
+  in_begin_ = head_end;
+  call_handler(index);
+  request.may_stream_ = false;
+  msg_begin_ = in_begin_;
+  if (!open() || state_ != state::reading_head) return false;
+  response_slot* s = slot_at(index, generation);
+  if (request.sink_ != nullptr) {
+    if (s != nullptr && s->expect_continue && !s->continue_sent &&
+        s->phase == slot_phase::waiting) {
+      write_continue(*s);
+    }
+    st.body = body_phase::stream;
+    enter(state::reading_body);
+    return true;
+  }
+  // Nobody wants the body. A client awaiting 100 Continue may never send it, and one too large
+  // costs more to drain than a new connection: close after the response (RFC 9110 10.1.1).
+  const bool awaiting_continue = req.expect_continue && (s == nullptr || !s->continue_sent);
+  const bool too_large = req.body.kind == body_kind::content_length &&
+                         req.body.content_length > options.max_discard_bytes;
+  if (awaiting_continue || too_large) {
+    if (s != nullptr) s->close = true;
+    stop_reading();
+    return false;
+  }
+  st.body = body_phase::discard;
+  enter(state::reading_body);
+  return true;
+}
+
+void connection::call_handler(std::uint16_t index) noexcept {
+  const std::uint32_t generation = st_->slots[index].generation;
+  try {
+    ctx_->handler_->on_request(st_->request, response_writer(this, index, generation));
+  } catch (...) {
+    // The writer was dropped while unwinding (answering 500 if nothing was written); whatever
+    // state the handler left, this connection serves no more requests.
+    stop_reading();
+  }
+}
+
+bool connection::read_body() noexcept {
+  detail::connection_state& st = *st_;
+  if (in_begin_ == in_end_) return false;
+  const std::string_view input(in_ + in_begin_, in_end_ - in_begin_);
+  const body_result r = st.decoder.decode(input);
+  if (!r.data.empty()) {
+    switch (st.body) {
+      case body_phase::buffer:
+        if (st.decoder.body_size() > st.request.body_limit_) {
+          fail_body(std::make_error_code(std::errc::message_size), 413);
+          return false;
+        }
+        if (!append_body(r.data)) {
+          fail_body(std::make_error_code(std::errc::not_enough_memory), 503);
+          return false;
+        }
+        break;
+      case body_phase::stream:
+        if (st.decoder.body_size() > st.request.body_limit_) {
+          fail_body(std::make_error_code(std::errc::message_size), 413);
+          return false;
+        }
+        st.request.sink_->on_body_data(r.data);
+        break;
+      case body_phase::discard:
+        st.discarded += r.data.size();
+        if (st.discarded > ctx_->options_.max_discard_bytes) {
+          if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->close = true;
+          st.body = body_phase::none;
+          stop_reading();
+          return false;
+        }
+        break;
+      case body_phase::none:
+        break;
+    }
+  }
+  in_begin_ += static_cast<std::uint32_t>(r.consumed);
+  if (state_ != state::reading_body) return false;  // a callback closed the connection
+  if (st.body != body_phase::buffer) msg_begin_ = in_begin_;
+  if (r.status == parse_status::error) {
+    fail_body(make_error_code(r.error.code), r.error.status);
+    return false;
+  }
+  if (r.status == parse_status::complete) {
+    end_body();
+    return true;
+  }
+  return r.consumed > 0;
+}
+
+void connection::end_body() noexcept {
+  detail::connection_state& st = *st_;
+  const body_phase phase = std::exchange(st.body, body_phase::none);
+  if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->body_read = true;
+  switch (phase) {
+    case body_phase::buffer: {
+      st.request.body_ = st.spill != nullptr
+                             ? std::string_view(st.spill, st.spill_size)
+                             : std::string_view(in_ + st.head_end, st.body_end - st.head_end);
+      st.request.trailers_ = st.decoder.trailers();
+      if (response_slot* s = slot_at(st.body_slot, st.body_generation);
+          s != nullptr && s->phase == slot_phase::waiting) {
+        call_handler(st.body_slot);
+      }
+      st.request.body_ = {};
+      delete[] std::exchange(st_->spill, nullptr);
+      st_->spill_size = st_->spill_cap = 0;
+      break;
+    }
+    case body_phase::stream:
+      if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) {
+        sink->on_body_end(st.decoder.trailers());
+      }
+      break;
+    case body_phase::discard:
+    case body_phase::none:
+      break;
+  }
+  msg_begin_ = in_begin_;
+  if (state_ != state::reading_body) return;
+  if (st_->last_request || shutdown_) {
+    stop_reading();
+  } else {
+    enter(state::reading_head);
+    read_since_ = ctx_->now_;
+  }
+}
+
+/// The body being read ended badly: tell whoever waits for it, answer if nobody has, and read
+/// no more.
+void connection::fail_body(std::error_code error, int status) noexcept {
+  if (st_ == nullptr || state_ != state::reading_body) return;
+  detail::connection_state& st = *st_;
+  const body_phase phase = std::exchange(st.body, body_phase::none);
+  if (phase == body_phase::stream) {
+    if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) sink->on_body_error(error);
+  }
+  if (response_slot* s = slot_at(st.body_slot, st.body_generation)) {
+    if (s->phase == slot_phase::waiting && phase != body_phase::discard) {
+      s->rejected = true;
+      st.rejection = error;
+      st.rejection_offset = 0;
+      write_error(*s, status);
+    } else {
+      s->close = true;
+    }
+  }
+  stop_reading();
+}
+
+void connection::stop_reading() noexcept {
+  if (!reading()) return;
+  if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::none) {
+    const body_phase phase = std::exchange(st_->body, body_phase::none);
+    if (phase == body_phase::stream) {
+      if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
+        sink->on_body_error(std::make_error_code(std::errc::connection_aborted));
+      }
+    }
+    if (response_slot* s = slot_at(st_->body_slot, st_->body_generation);
+        s != nullptr && s->phase == slot_phase::waiting && phase == body_phase::buffer) {
+      write_error(*s, 503);  // its handler will never run
+    }
+  }
+  enter(state::finishing);
+  if (st_ != nullptr) {
+    delete[] std::exchange(st_->spill, nullptr);
+    st_->spill_size = st_->spill_cap = 0;
+    if (st_->count > 0) st_->slots[(st_->front + st_->count - 1) % st_->slots.size()].close = true;
+  }
+}
+
+/// Answers a message the connection cannot take as a request with `status`, and reads no more.
+void connection::reject(int status, std::error_code error, std::uint64_t offset) noexcept {
+  if (!ensure_state()) {
+    close_now();
+    return;
+  }
+  if (response_slot* slot = push_slot()) {
+    st_->body_slot = index_of(*slot);
+    st_->body_generation = slot->generation;
+    slot->head_request = rejected_message_is_head();
+    slot->rejected = true;
+    st_->rejection = error;
+    st_->rejection_offset = offset;
+    write_error(*slot, status);
+  }
+  stop_reading();
+}
+
+/// Whether the message being rejected is a HEAD request, judged from its bytes (the parser gives
+/// no request when it fails): its error response then carries no body (RFC 9110 section 9.3.2).
+bool connection::rejected_message_is_head() const noexcept {
+  if (in_ == nullptr) return false;
+  std::string_view bytes(in_ + msg_begin_, in_end_ - msg_begin_);
+  while (!bytes.empty() && (bytes.front() == '\r' || bytes.front() == '\n')) bytes.remove_prefix(1);
+  return bytes.starts_with("HEAD ");
+}
+
+}  // namespace taut

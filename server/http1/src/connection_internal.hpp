@@ -1,0 +1,155 @@
+// Private to taut::http1: the connection's working state (the response queue's slots, output
+// blocks, what a connection borrows while it has a request in flight), the named predicates on a
+// slot, and the small helpers the connection's source files share:
+//
+//   connection.cpp            the state machine: lifetime, transitions, settle(), wants()
+//   connection_input.cpp      reading: the input buffer, parsing heads, dispatching, bodies
+//   connection_queue.cpp      the response queue: slots, heads, errors, request order
+//   connection_output.cpp     writing: output blocks, commit_write, file segments
+//   connection_deadlines.cpp  deadlines: which timer runs, and what happens when it fires
+//   response_writer.cpp       the handler's side of one response
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "taut/body_decoder.hpp"
+#include "taut/connection.hpp"
+#include "taut/http_chars.hpp"
+#include "taut/request_parser.hpp"
+
+namespace taut {
+namespace detail {
+
+struct out_block {
+  out_block* next = nullptr;
+  std::uint32_t begin = 0;  // first byte not yet sent
+  std::uint32_t end = 0;    // end of the bytes written
+  // A file segment (send_file) instead of bytes: it stays whole in its own block so the output
+  // before it leaves first and the owner can hand the region to sendfile(2).
+  int file_fd = -1;
+  std::uint64_t file_offset = 0;
+  std::uint64_t file_left = 0;
+  char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+};
+
+enum class slot_phase : std::uint8_t {
+  free,          // not in the queue
+  waiting,       // handed to a handler; nothing of the final response written yet
+  head,          // some fields added (held in the slot until the head ends; status may change)
+  body_length,   // head done, Content-Length body being written
+  body_chunked,  // head done, chunked body being written
+  body_close,    // head done, body delimited by closing the connection
+  done,          // complete, waiting for the responses before it
+};
+
+/// One pending response, in the order its request arrived.
+struct response_slot {
+  out_chain out{};               // its bytes while responses before it are unfinished
+  out_chain fields{};            // fields added before the head ends, which writes the status first
+  std::uint64_t remaining = 0;   // Content-Length bytes still to write
+  std::uint64_t body_bytes = 0;  // body bytes queued so far (for the response_record)
+  std::chrono::steady_clock::time_point started{};  // when its request head arrived
+  std::uint32_t head_bytes = 0;
+  std::uint32_t sequence = 0;  // the request's number; 0 for a rejected message
+  std::uint32_t generation = 0;
+  std::uint16_t status = 200;
+  slot_phase phase = slot_phase::free;
+  bool head_request = false;
+  bool http10 = false;
+  bool connect = false;
+  bool upgrade_request = false;
+  bool hold = false;  // an Upgrade or CONNECT request: read nothing more until it is answered
+  bool has_body = false;
+  bool body_read = false;  // the request body was read to its end (nothing left to discard)
+  bool expect_continue = false;
+  bool continue_sent = false;
+  bool close = false;     // answer with Connection: close, and close after this response
+  bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
+  bool switching = false;
+  bool rejected = false;  // answered by the connection for the reason in connection_state
+};
+
+/// A slot whose head is not yet written: its status and fields may still change.
+inline bool head_open(const response_slot& slot) noexcept {
+  return slot.phase == slot_phase::waiting || slot.phase == slot_phase::head;
+}
+
+/// A response that turns the connection into something else than HTTP once sent: 101, or 2xx to
+/// CONNECT (RFC 9110 sections 15.2.2 and 9.3.6). It has no body and nothing may follow it.
+inline bool becomes_tunnel(const response_slot& slot) noexcept {
+  return slot.status == 101 || (slot.connect && slot.status / 100 == 2);
+}
+
+enum class body_phase : std::uint8_t { none, buffer, stream, discard };
+
+/// What a connection borrows from its context while it has a request in flight.
+struct connection_state {
+  connection_state(std::span<header> header_storage, std::span<response_slot> slot_storage,
+                   const parse_options& options) noexcept
+      : parser(header_storage, options),
+        decoder(framing{}, options),
+        headers(header_storage),
+        slots(slot_storage) {}
+
+  request_parser parser;
+  body_decoder decoder;
+  server_request request;
+  std::span<header> headers;
+  std::span<response_slot> slots;
+  std::uint16_t front = 0;
+  std::uint16_t count = 0;
+  // The request whose body is being read.
+  std::uint16_t body_slot = 0;
+  std::uint32_t body_generation = 0;
+  body_phase body = body_phase::none;
+  bool last_request = false;   // nothing is read after this request's body
+  std::uint32_t head_end = 0;  // buffered body: the head is [msg_begin_, head_end) of the input
+  std::uint32_t body_end = 0;  // and the body [head_end, body_end), unless it spilled
+  char* spill = nullptr;       // a buffered body too large for the input block
+  std::size_t spill_size = 0;
+  std::size_t spill_cap = 0;
+  std::uint64_t discarded = 0;
+  // Why the connection refused the request it answered itself (at most one: reading stops).
+  std::error_code rejection{};
+  std::uint64_t rejection_offset = 0;
+};
+
+/// Fields the connection writes itself: a handler setting them would corrupt the framing.
+inline bool managed_field(std::string_view name) noexcept {
+  return chars::iequals(name, "content-length") || chars::iequals(name, "transfer-encoding") ||
+         chars::iequals(name, "date");
+}
+
+/// Calls `each` with every token of a comma-separated list, whitespace trimmed.
+template <typename Each>
+void for_each_token(std::string_view list, Each&& each) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    const std::string_view item = chars::trim_ows(list.substr(0, comma));
+    if (!item.empty()) each(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+/// Moves `view` from a buffer at `old_base` to the same offset in one at `new_base`, if it points
+/// into the old one.
+inline void rebase(std::string_view& view, const char* old_base, std::size_t old_size,
+                   const char* new_base) noexcept {
+  if (view.data() == nullptr) return;
+  const std::less_equal<const char*> le;
+  if (!le(old_base, view.data()) || !le(view.data(), old_base + old_size)) return;
+  view = std::string_view(new_base + (view.data() - old_base), view.size());
+}
+
+/// How a response body is delimited, as write_head_end() writes it.
+enum framing_kind : int { framing_none, framing_length, framing_chunked, framing_close };
+
+}  // namespace detail
+}  // namespace taut

@@ -1,0 +1,258 @@
+// The response queue: one slot per request in arrival order; heads (status line, the handler's
+// fields, the connection's own), the connection's error responses, 100 Continue, and responses
+// leaving in request order, each reported to the observer as it leaves.
+#include "connection_internal.hpp"
+
+#include <charconv>
+#include <utility>
+
+#include "taut/status.hpp"
+
+namespace taut {
+
+using chars::iequals;
+using chars::is_field_value;
+using chars::is_token;
+using detail::becomes_tunnel;
+using detail::body_phase;
+using detail::framing_chunked;
+using detail::framing_close;
+using detail::framing_length;
+using detail::framing_none;
+using detail::head_open;
+using detail::response_slot;
+using detail::slot_phase;
+
+response_slot* connection::push_slot() noexcept {
+  detail::connection_state& st = *st_;
+  if (st.count >= st.slots.size()) return nullptr;
+  const std::size_t index = (st.front + st.count) % st.slots.size();
+  response_slot& slot = st.slots[index];
+  slot = response_slot{};
+  slot.generation = ++generation_;
+  slot.started = ctx_->now_;
+  slot.phase = slot_phase::waiting;
+  ++st.count;
+  return &slot;
+}
+
+response_slot* connection::slot_at(std::uint16_t index, std::uint32_t generation) noexcept {
+  if (st_ == nullptr || index >= st_->slots.size()) return nullptr;
+  response_slot& slot = st_->slots[index];
+  if (slot.generation != generation || slot.phase == slot_phase::free) return nullptr;
+  return &slot;
+}
+
+std::uint16_t connection::index_of(const response_slot& slot) const noexcept {
+  return static_cast<std::uint16_t>(&slot - st_->slots.data());
+}
+
+connection::out_chain& connection::target(response_slot& slot) noexcept {
+  return index_of(slot) == st_->front ? out_ : slot.out;
+}
+
+bool connection::write_status_line(response_slot& slot) noexcept {
+  char code[4];
+  std::to_chars(code, code + 3, slot.status);
+  code[3] = ' ';
+  out_chain& out = target(slot);
+  return append(out, "HTTP/1.1 ") && append(out, std::string_view(code, 4)) &&
+         append(out, reason_phrase(slot.status)) && append(out, "\r\n");
+}
+
+bool connection::add_field(response_slot& slot, std::string_view name,
+                           std::string_view value) noexcept {
+  slot.phase = slot_phase::head;
+  return append(slot.fields, name) && append(slot.fields, ": ") && append(slot.fields, value) &&
+         append(slot.fields, "\r\n");
+}
+
+bool connection::move_fields(response_slot& slot) noexcept {
+  out_chain& out = target(slot);
+  bool ok = true;
+  for (out_block* block = slot.fields.head; block != nullptr; block = block->next) {
+    ok = ok &&
+         append(out, std::string_view(block->data() + block->begin, block->end - block->begin));
+  }
+  drop_chain(slot.fields);
+  return ok;
+}
+
+bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length) noexcept {
+  const connection_options& options = ctx_->options_;
+  // A request body nobody reads: a client awaiting 100 Continue may never send it, and a large
+  // one is cheaper to drop with the connection than to drain. A body read to its end (a sink
+  // answering from on_body_end) is neither.
+  if (st_->body_slot == index_of(slot) && st_->body_generation == slot.generation &&
+      slot.has_body && !slot.body_read && st_->body != body_phase::buffer &&
+      st_->request.sink_ == nullptr) {
+    const auto& body = st_->request.head_.body;
+    if ((slot.expect_continue && !slot.continue_sent) ||
+        (body.kind == body_kind::content_length &&
+         body.content_length > options.max_discard_bytes)) {
+      slot.close = true;
+    }
+  }
+  if (framing == framing_close) slot.close = true;
+  out_chain& out = target(slot);
+  std::size_t field_bytes = 0;
+  for (const out_block* block = slot.fields.head; block != nullptr; block = block->next) {
+    field_bytes += block->end - block->begin;
+  }
+  const std::size_t queued_before = queued_;
+  // The status line is written only now, so a handler may set the status after its fields.
+  bool ok = write_status_line(slot) && move_fields(slot);
+  if (!options.server_name.empty()) {
+    ok = ok && append(out, "Server: ") && append(out, options.server_name) && append(out, "\r\n");
+  }
+  ok = ok && append(out, ctx_->date_->field_line());
+  if (framing == framing_length) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;
+    ok = ok && append(out, "Content-Length: ") &&
+         append(out, std::string_view(digits, static_cast<std::size_t>(end - digits))) &&
+         append(out, "\r\n");
+  } else if (framing == framing_chunked) {
+    ok = ok && append(out, "Transfer-Encoding: chunked\r\n");
+  }
+  if (!slot.switching) {
+    if (slot.close) {
+      ok = ok && append(out, "Connection: close\r\n");
+    } else if (slot.http10) {
+      ok = ok && append(out, "Connection: keep-alive\r\n");
+    }
+  }
+  ok = ok && append(out, "\r\n");
+  slot.head_bytes = static_cast<std::uint32_t>(queued_ - queued_before + field_bytes);
+  return ok;
+}
+
+bool connection::write_error(response_slot& slot, int status, bool close) noexcept {
+  if (slot.phase != slot_phase::waiting) {
+    slot.close = true;
+    return false;
+  }
+  slot.status = static_cast<std::uint16_t>(status);
+  slot.close = slot.close || close;
+  const std::string_view reason = reason_phrase(status);
+  add_field(slot, "Content-Type", "text/plain");
+  write_head_end(slot, framing_length, reason.size() + 1);
+  out_chain& out = target(slot);
+  if (!slot.head_request) {
+    append(out, reason);
+    append(out, "\n");
+    slot.body_bytes = reason.size() + 1;
+  }
+  finish_slot(slot);
+  return true;
+}
+
+void connection::write_continue(response_slot& slot) noexcept {
+  if (slot.http10 || slot.continue_sent) return;
+  append(target(slot), "HTTP/1.1 100 Continue\r\n\r\n");
+  slot.continue_sent = true;
+}
+
+void connection::finish_slot(response_slot& slot) noexcept {
+  slot.phase = slot_phase::done;
+  const std::uint16_t index = index_of(slot);
+  // A response finished before its request body was read: nobody reads the rest.
+  if (st_->body_slot == index && st_->body_generation == slot.generation) {
+    st_->request.sink_ = nullptr;
+    if (st_->body == body_phase::stream) st_->body = body_phase::discard;
+  }
+  if (index == st_->front) advance_front();
+}
+
+void connection::advance_front() noexcept {
+  detail::connection_state& st = *st_;
+  while (st.count > 0) {
+    response_slot& front = st.slots[st.front];
+    if (front.phase != slot_phase::done) break;
+    const bool close = front.close;
+    const bool switching = front.switching;
+    splice(front.out);
+    report(front, true);
+    front.phase = slot_phase::free;
+    st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
+    --st.count;
+    if (switching) {
+      drop_slots_after_front();
+      enter(state::upgrading);
+      break;
+    }
+    if (close) {
+      drop_slots_after_front();
+      stop_reading();
+      break;
+    }
+    if (st.count > 0) splice(st.slots[st.front].out);
+  }
+}
+
+/// Responses queued after a `Connection: close` one are never sent (nothing follows it).
+void connection::drop_slots_after_front() noexcept {
+  detail::connection_state& st = *st_;
+  while (st.count > 0) {
+    response_slot& slot = st.slots[st.front];
+    drop_chain(slot.out);
+    drop_chain(slot.fields);
+    slot.phase = slot_phase::free;
+    st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
+    --st.count;
+  }
+}
+
+void connection::abandon(response_slot& slot, bool unwinding) noexcept {
+  // Dropped while an exception unwinds the handler: whatever state it left, close after this.
+  if (unwinding) slot.close = true;
+  switch (slot.phase) {
+    case slot_phase::waiting:
+      write_error(slot, 500, unwinding);
+      break;
+    case slot_phase::head:
+      if (becomes_tunnel(slot)) {
+        // The client reads this head as a switch of protocols that upgrade() never completed:
+        // nothing may follow it but the close.
+        slot.close = true;
+        write_head_end(slot, framing_none, 0);
+      } else {
+        write_head_end(slot, status_forbids_body(slot.status) ? framing_none : framing_length, 0);
+      }
+      finish_slot(slot);
+      break;
+    case slot_phase::body_length:
+    case slot_phase::body_chunked:
+      if (slot.phase == slot_phase::body_chunked || slot.remaining > 0) slot.close = true;
+      finish_slot(slot);  // cut short: the client sees a truncated body, then the close
+      break;
+    case slot_phase::body_close:
+      finish_slot(slot);
+      break;
+    case slot_phase::free:
+    case slot_phase::done:
+      break;
+  }
+}
+
+void connection::report(response_slot& slot, bool complete) noexcept {
+  if (observer_ == nullptr) return;
+  response_record record;
+  record.sequence = slot.sequence;
+  record.status = slot.status;
+  record.head_bytes = slot.head_bytes;
+  record.body_bytes = slot.body_bytes;
+  record.duration = ctx_->now_ - slot.started;
+  record.complete = complete;
+  if (slot.rejected && st_ != nullptr) {
+    record.error = st_->rejection;
+    record.error_offset = st_->rejection_offset;
+  }
+  observer_->on_response_finished(record);
+}
+
+void connection::after_writer_call() noexcept {
+  if (!processing_) process();
+}
+
+}  // namespace taut
