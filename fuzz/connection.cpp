@@ -234,6 +234,12 @@ void check_output(const run& r) {
       TAUT_FUZZ_CHECK(r.handler.switched.calls <= 1);
       return;
     }
+    if (finals == methods.size() + 1 && rest.empty()) {
+      // A rejected HEAD request (the connection judges it from the rejected bytes) gets its
+      // error without a body (RFC 9110 section 9.3.2); the harness cannot tell which bytes were
+      // rejected, so a rejection with nothing after its head is taken for one.
+      return;
+    }
     std::array<header, 8> trailers{};
     body_decoder body(resp.body, {}, trailers);
     while (true) {
