@@ -32,7 +32,13 @@ function(taut_install_library target)
     return()
   endif()
   get_target_property(component ${target} EXPORT_NAME)
-  get_target_property(source_dir ${target} SOURCE_DIR)
+  # Public headers are in <SOURCE_DIR>/include, or where the target's TAUT_HEADER_DIR says (the
+  # server layers share one CMakeLists.txt but each has its own include folder).
+  get_target_property(header_dir ${target} TAUT_HEADER_DIR)
+  if(NOT header_dir)
+    get_target_property(source_dir ${target} SOURCE_DIR)
+    set(header_dir "${source_dir}/include")
+  endif()
   get_target_property(output_name ${target} OUTPUT_NAME)
   if(NOT component)
     message(FATAL_ERROR "taut_install_library(${target}): set the target's EXPORT_NAME")
@@ -51,7 +57,7 @@ function(taut_install_library target)
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(DIRECTORY "${source_dir}/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  install(DIRECTORY "${header_dir}/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 
   # Other taut libraries this one links become pkg-config Requires; Threads becomes a CMake

@@ -46,7 +46,23 @@ run("build the consumer" COMMAND ${CMAKE_COMMAND} --build ${build})
 run("run the find_package consumer" COMMAND ${build}/taut_consumer OUTPUT output)
 expect_output("the find_package consumer" "${output}" "${expected}")
 
-# 2. pkg-config.
+# One consumer per library: the component, the program, what it must print.
+set(consumers
+  "transport|taut_consumer_transport|transport: [::1]:8080 @taut-consumer"
+  "http1|taut_consumer_http1|http1: HTTP/1.1 200 OK"
+  "router|taut_consumer_router|router: GET /users/{name} name=Ada L"
+  "server|taut_consumer_server|server: started, stopped"
+  "testing|taut_consumer_app|app+testing: 200 Hello, Ada!")
+foreach(consumer IN LISTS consumers)
+  string(REPLACE "|" ";" consumer "${consumer}")
+  list(GET consumer 1 program)
+  list(GET consumer 2 printed)
+  run("run the find_package ${program}" COMMAND ${build}/${program} OUTPUT output)
+  expect_output("the find_package ${program}" "${output}" "${printed}")
+endforeach()
+
+# 2. pkg-config: each library's .pc file alone gives what its consumer needs (Requires pulls in
+# the taut libraries below it).
 find_program(PKG_CONFIG NAMES pkg-config pkgconf REQUIRED)
 file(GLOB_RECURSE pc_files "${prefix}/*/taut-parser.pc")
 list(LENGTH pc_files pc_count)
@@ -58,17 +74,32 @@ set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
 run("pkg-config --modversion taut-parser" COMMAND ${PKG_CONFIG} --modversion taut-parser
     OUTPUT version)
 expect_output("pkg-config --modversion taut-parser" "${version}" "${EXPECTED_VERSION}")
-run("pkg-config --cflags --libs taut-parser" COMMAND ${PKG_CONFIG} --cflags --libs taut-parser
-    OUTPUT pc_flags)
-# The flags must name the scratch prefix: the .pc file is relocatable.
-string(FIND "${pc_flags}" "${prefix}" at)
-if(at EQUAL -1)
-  message(FATAL_ERROR "pkg-config flags do not point into ${prefix}: ${pc_flags}")
-endif()
-separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
-run("compile the consumer with pkg-config's flags"
-    COMMAND ${CXX_COMPILER} -std=c++20 ${cxx_flags} "-DTAUT_CONSUMER_VERSION=\"${version}\"" ${CONSUMER_SOURCE_DIR}/consumer.cpp ${pc_flags}
-            -o ${WORK_DIR}/pkg_config_consumer)
-run("run the pkg-config consumer" COMMAND ${WORK_DIR}/pkg_config_consumer OUTPUT output)
-expect_output("the pkg-config consumer" "${output}" "${expected}")
-message(STATUS "install test: find_package(taut) and pkg-config taut-parser both work")
+
+# pkg_config_consumer(<package> <source> <expected output>)
+function(pkg_config_consumer package source printed)
+  run("pkg-config --cflags --libs ${package}" COMMAND ${PKG_CONFIG} --cflags --libs ${package}
+      OUTPUT pc_flags)
+  # The flags must name the scratch prefix: the .pc file is relocatable.
+  string(FIND "${pc_flags}" "${prefix}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "pkg-config flags do not point into ${prefix}: ${pc_flags}")
+  endif()
+  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+  get_filename_component(name "${source}" NAME_WE)
+  run("compile ${name} with pkg-config's ${package} flags"
+      COMMAND ${CXX_COMPILER} -std=c++20 ${cxx_flags} "-DTAUT_CONSUMER_VERSION=\"${version}\""
+              ${CONSUMER_SOURCE_DIR}/${source} ${pc_flags} -o ${WORK_DIR}/pc_${name})
+  run("run the pkg-config ${name}" COMMAND ${WORK_DIR}/pc_${name} OUTPUT output)
+  expect_output("the pkg-config ${name}" "${output}" "${printed}")
+endfunction()
+
+pkg_config_consumer(taut-parser consumer.cpp "${expected}")
+foreach(consumer IN LISTS consumers)
+  string(REPLACE "|" ";" consumer "${consumer}")
+  list(GET consumer 0 component)
+  list(GET consumer 1 program)
+  list(GET consumer 2 printed)
+  string(REPLACE "taut_" "" source "${program}")
+  pkg_config_consumer(taut-${component} ${source}.cpp "${printed}")
+endforeach()
+message(STATUS "install test: find_package(taut) and pkg-config work for every taut library")
