@@ -2,6 +2,8 @@
 // They consume what they are given, keep their place between calls, and never allocate.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -2,6 +2,8 @@
 // the body that follows them. Every string_view points into the caller's buffer.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

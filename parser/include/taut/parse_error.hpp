@@ -2,6 +2,8 @@
 // status a server should answer with. Plugs into std::error_code.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -1,6 +1,8 @@
 // The resumable, zero-copy, allocation-free HTTP/1.1 response-head parser (RFC 9112 sections 4-6).
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <span>
 #include <string_view>
