@@ -100,8 +100,19 @@ function(taut_install_library target)
           DESTINATION ${TAUT_INSTALL_PKGCONFIGDIR})
 endfunction()
 
+# taut_parser is C++, and C programs use it too (taut.h): linked by the C compiler, they need the
+# C++ runtime it was built against, the C++ compiler's implicit standard library. A C++ consumer
+# links it anyway. (The .pc files carry no -std flag: see require_cxx20.hpp.)
+set(taut_cxx_runtime "")
+foreach(implicit IN LISTS CMAKE_CXX_IMPLICIT_LINK_LIBRARIES)
+  if(implicit MATCHES "^(stdc\\+\\+|c\\+\\+)$")
+    set(taut_cxx_runtime "-l${implicit}")
+    break()
+  endif()
+endforeach()
 taut_install_library(taut_parser
-  DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser")
+  DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser, with a C API (taut.h)"
+  PKGCONFIG_LIBS ${taut_cxx_runtime})
 taut_install_library(taut_transport
   DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll event loop")
 taut_install_library(taut_http1

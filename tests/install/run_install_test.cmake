@@ -26,7 +26,9 @@ endfunction()
 set(prefix "${WORK_DIR}/prefix")
 file(REMOVE_RECURSE "${WORK_DIR}")
 separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+separate_arguments(c_flags UNIX_COMMAND "${C_FLAGS}")
 set(expected "taut ${EXPECTED_VERSION}: GET /installed -> bad_target_form")
+set(expected_c "taut ${EXPECTED_VERSION} from C: GET /installed -> bad_target_form")
 
 set(config_args)
 if(CONFIG)
@@ -40,11 +42,14 @@ set(build "${WORK_DIR}/find_package")
 run("configure the consumer with find_package(taut)"
     COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${build} -G ${GENERATOR}
             -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
-            "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_PREFIX_PATH=${prefix}
+            "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_C_COMPILER=${C_COMPILER}
+            "-DCMAKE_C_FLAGS=${C_FLAGS}" -DCMAKE_PREFIX_PATH=${prefix}
             -DEXPECTED_TAUT_DIR_PREFIX=${prefix} -DTAUT_VERSION=${EXPECTED_VERSION})
 run("build the consumer" COMMAND ${CMAKE_COMMAND} --build ${build})
 run("run the find_package consumer" COMMAND ${build}/taut_consumer OUTPUT output)
 expect_output("the find_package consumer" "${output}" "${expected}")
+run("run the find_package C consumer" COMMAND ${build}/taut_consumer_c OUTPUT output)
+expect_output("the find_package C consumer" "${output}" "${expected_c}")
 
 # One consumer per library: the component, the program, what it must print.
 set(consumers
@@ -94,6 +99,35 @@ function(pkg_config_consumer package source printed)
 endfunction()
 
 pkg_config_consumer(taut-parser consumer.cpp "${expected}")
+
+# taut.h through the same taut-parser.pc, compiled and linked by the C compiler: the .pc file has
+# no -std flag (a C compiler rejects -std=c++20) and names the C++ runtime the library needs.
+run("pkg-config --cflags --libs taut-parser" COMMAND ${PKG_CONFIG} --cflags --libs taut-parser
+    OUTPUT pc_flags)
+if(pc_flags MATCHES "-std=")
+  message(FATAL_ERROR "taut-parser.pc sets a language standard, which breaks C consumers: ${pc_flags}")
+endif()
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+run("compile consumer_c.c as C99 with pkg-config's taut-parser flags"
+    COMMAND ${C_COMPILER} -std=c99 -Wall -Wextra -Wpedantic -Werror ${c_flags}
+            "-DTAUT_CONSUMER_VERSION=\"${version}\"" ${CONSUMER_SOURCE_DIR}/consumer_c.c ${pc_flags}
+            -o ${WORK_DIR}/pc_consumer_c)
+run("run the pkg-config consumer_c" COMMAND ${WORK_DIR}/pc_consumer_c OUTPUT output)
+expect_output("the pkg-config consumer_c" "${output}" "${expected_c}")
+
+# A C++ consumer that forgets -std=c++20 gets one clear error first, not dozens about std::span.
+execute_process(
+  COMMAND ${CXX_COMPILER} -std=c++17 ${cxx_flags} "-DTAUT_CONSUMER_VERSION=\"${version}\""
+          -c ${CONSUMER_SOURCE_DIR}/consumer.cpp ${pc_flags} -o ${WORK_DIR}/cxx17.o
+  RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
+string(REGEX MATCH "error: [^\n]*" first_error "${output}")
+string(FIND "${first_error}" "taut needs C++20: compile with -std=c++20 or later" clear)
+if(result EQUAL 0 OR clear EQUAL -1)
+  message(FATAL_ERROR "compiling consumer.cpp as C++17 did not fail first with taut's #error "
+                      "(${result}):\n${output}")
+endif()
+message(STATUS "install test: a C++17 consumer fails first with taut's C++20 #error")
+
 foreach(consumer IN LISTS consumers)
   string(REPLACE "|" ";" consumer "${consumer}")
   list(GET consumer 0 component)
