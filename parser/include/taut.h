@@ -7,9 +7,11 @@
 #ifndef TAUT_H
 #define TAUT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -329,8 +331,9 @@ taut_parse_status taut_body_decoder_finish(taut_body_decoder* decoder, taut_body
 /** Whether the whole body (and its trailers) has been decoded. */
 bool taut_body_decoder_done(const taut_body_decoder* decoder);
 
-/** The trailer fields, in the caller's trailer array, once the body is done (otherwise NULL and
- * 0); their views point into the input of the last decode call. */
+/** The trailer fields: the caller's trailer array, `*count` (unless NULL) set to how many it holds,
+ * once the body is done (before that, or without a trailer array: NULL and 0). Their views point
+ * into the input of the decode call that completed the body. */
 const taut_header* taut_body_decoder_trailers(const taut_body_decoder* decoder, size_t* count);
 
 /** Total body bytes decoded so far. */

@@ -203,14 +203,6 @@ taut_framing to_c(const taut::framing& f) noexcept {
   return {static_cast<taut_body_kind>(f.kind), f.content_length};
 }
 
-taut_parse_status deliver(const taut::body_result& r, taut_body_result* result) noexcept {
-  if (result != nullptr) {
-    *result = {static_cast<taut_parse_status>(r.status), r.consumed, r.data.data(), r.data.size(),
-               to_c(r.error)};
-  }
-  return static_cast<taut_parse_status>(r.status);
-}
-
 // ---- The objects in the caller's memory --------------------------------------------------------
 
 struct request_parser_object {
@@ -225,6 +217,19 @@ struct body_decoder_object {
   taut::body_decoder decoder;
   shared_headers trailers;
 };
+
+/// Hands a decode or finish result to C; once the body is done, the trailers become taut_header.
+taut_parse_status deliver(body_decoder_object& self, const taut::body_result& r,
+                          taut_body_result* result) noexcept {
+  if (r.status == taut::parse_status::complete && self.trailers.storage != nullptr) {
+    self.trailers.finish(self.decoder.trailers().size());
+  }
+  if (result != nullptr) {
+    *result = {static_cast<taut_parse_status>(r.status), r.consumed, r.data.data(), r.data.size(),
+               to_c(r.error)};
+  }
+  return static_cast<taut_parse_status>(r.status);
+}
 
 template <class Object, class C>
 constexpr bool fits = sizeof(Object) <= sizeof(C) &&
@@ -407,15 +412,12 @@ void taut_body_decoder_init(taut_body_decoder* decoder, const taut_framing* fram
 taut_parse_status taut_body_decoder_decode(taut_body_decoder* decoder, const char* data, size_t len,
                                            taut_body_result* result) {
   auto& self = object<body_decoder_object>(decoder);
-  const taut::body_result r = self.decoder.decode({data, len});
-  if (r.status == taut::parse_status::complete && self.trailers.storage != nullptr) {
-    self.trailers.finish(self.decoder.trailers().size());
-  }
-  return deliver(r, result);
+  return deliver(self, self.decoder.decode({data, len}), result);
 }
 
 taut_parse_status taut_body_decoder_finish(taut_body_decoder* decoder, taut_body_result* result) {
-  return deliver(object<body_decoder_object>(decoder).decoder.finish(), result);
+  auto& self = object<body_decoder_object>(decoder);
+  return deliver(self, self.decoder.finish(), result);
 }
 
 bool taut_body_decoder_done(const taut_body_decoder* decoder) {

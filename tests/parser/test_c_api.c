@@ -474,6 +474,8 @@ static void chunked_body_with_trailers_byte_by_byte(void) {
 }
 
 static void body_errors_and_other_framings(void) {
+  taut_header trailers[2];
+  size_t count = 99;
   taut_body_decoder decoder;
   taut_body_result result;
   taut_framing framing;
@@ -515,12 +517,15 @@ static void body_errors_and_other_framings(void) {
 
   /* Until close: everything is body, and closing completes it. */
   framing.kind = TAUT_BODY_UNTIL_CLOSE;
-  taut_body_decoder_init(&decoder, &framing, NULL, NULL, 0);
+  taut_body_decoder_init(&decoder, &framing, NULL, trailers, 2);
   CHECK(taut_body_decoder_decode(&decoder, "all of it", 9, &result) == TAUT_PARSE_INCOMPLETE);
   CHECK(same(result.data, result.data_len, "all of it"));
   CHECK(!taut_body_decoder_done(&decoder));
+  CHECK(taut_body_decoder_trailers(&decoder, &count) == NULL && count == 0);
   CHECK(taut_body_decoder_finish(&decoder, &result) == TAUT_PARSE_COMPLETE);
   CHECK(taut_body_decoder_done(&decoder) && taut_body_decoder_body_size(&decoder) == 9);
+  /* Done: the (empty) trailer array. */
+  CHECK(taut_body_decoder_trailers(&decoder, &count) == trailers && count == 0);
 
   framing.kind = TAUT_BODY_NONE;
   taut_body_decoder_init(&decoder, &framing, NULL, NULL, 0);
