@@ -250,7 +250,8 @@ size_t taut_request_parser_size(void);
 size_t taut_response_parser_size(void);
 /** sizeof(taut_body_decoder). */
 size_t taut_body_decoder_size(void);
-/** The alignment all three objects need (a multiple of the unions' own alignment). */
+/** The alignment of the three object types (the strictest of a pointer, a uint64_t and a double):
+ * memory of your own cast to one of them must be aligned so. */
 size_t taut_object_alignment(void);
 
 /* ---- Request parser ----------------------------------------------------------------------- */
