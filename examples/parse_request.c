@@ -75,8 +75,10 @@ int main(void) {
       return 1;
     }
     if (body_len + piece.data_len > sizeof body) return 1; /* more than we accept */
-    memcpy(body + body_len, piece.data, piece.data_len);
-    body_len += piece.data_len;
+    if (piece.data_len > 0) {                              /* data may be NULL when data_len is 0 */
+      memcpy(body + body_len, piece.data, piece.data_len);
+      body_len += piece.data_len;
+    }
     position += piece.consumed;
     if (piece.status == TAUT_PARSE_COMPLETE) break;
     if (piece.consumed == 0 && !receive()) return 1; /* needs more bytes than the peer sent */

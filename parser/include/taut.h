@@ -121,8 +121,9 @@ typedef struct taut_framing {
   uint64_t content_length;
 } taut_framing;
 
-/** One field line, as views into the caller's buffer (not NUL-terminated). The name keeps its
- * case; the value is trimmed of surrounding whitespace. */
+/** One field line, as views into the caller's buffer (not NUL-terminated; here and in every
+ * struct below, a pointer whose length is 0 may be NULL). The name keeps its case; the value is
+ * trimmed of surrounding whitespace. */
 typedef struct taut_header {
   const char* name;
   size_t name_len;
@@ -177,9 +178,9 @@ typedef struct taut_response {
 
 /** The standard method named by a token of `len` bytes, or TAUT_METHOD_OTHER. */
 taut_method taut_method_from_token(const char* token, size_t len);
-/** The canonical token of a standard method ("GET"), NUL-terminated and static; "" for
- * TAUT_METHOD_OTHER. */
-const char* taut_method_name(taut_method method);
+/** The canonical token of a standard method (a taut_method value: "GET"), NUL-terminated and
+ * static; "" for TAUT_METHOD_OTHER and any other value. */
+const char* taut_method_name(int method);
 
 /* ---- Options ------------------------------------------------------------------------------ */
 
@@ -301,8 +302,8 @@ void taut_response_parser_reset(taut_response_parser* parser);
 /* ---- Body decoder ------------------------------------------------------------------------- */
 
 /** The outcome of one decode call. `data`/`data_len` are the decoded bytes this call produced, a
- * view into its input (not NUL-terminated; may be empty); `consumed` is how many input bytes the
- * caller may now drop; error offsets count from the first byte of the body. */
+ * view into its input (not NUL-terminated; may be NULL when empty); `consumed` is how many input
+ * bytes the caller may now drop; error offsets count from the first byte of the body. */
 typedef struct taut_body_result {
   taut_parse_status status;
   size_t consumed;

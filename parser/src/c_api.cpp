@@ -265,10 +265,9 @@ taut_method taut_method_from_token(const char* token, size_t len) {
   return static_cast<taut_method>(taut::method_from_token({token, len}));
 }
 
-const char* taut_method_name(taut_method method) {
-  const int m = method;
-  if (m <= value(taut::method::other) || m > value(taut::method::patch)) return "";
-  return taut::to_string(static_cast<taut::method>(m)).data();
+const char* taut_method_name(int method) {
+  if (method <= value(taut::method::other) || method > value(taut::method::patch)) return "";
+  return taut::to_string(static_cast<taut::method>(method)).data();
 }
 
 void taut_parse_options_default(taut_parse_options* options) {
