@@ -347,6 +347,17 @@ bool method_token(const difference_case& c) {
   return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
 }
 
+bool http_version_minor(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_VERSION})) return false;
+  // The request-line ends in HTTP/1.<minor> with a minor above 1, which taut handles as 1.1.
+  const std::string_view line = request_line(c.input);
+  constexpr std::string_view name = "HTTP/1.";
+  if (line.size() < name.size() + 1) return false;
+  const std::string_view version = line.substr(line.size() - name.size() - 1);
+  return version.substr(0, name.size()) == name && version.back() >= '2' &&
+         version.back() <= '9' && c.taut.minor == version.back() - '0';
+}
+
 bool pri_method(const difference_case& c) {
   // llhttp then waits for the rest of the preface or rejects what follows.
   return c.taut.outcome == verdict::accept && c.llhttp.outcome != verdict::accept &&
@@ -528,6 +539,10 @@ constexpr known_difference table[] = {
      connect_content},
     {"method-token", "RFC 9110 section 9.1",
      "taut accepts any token as a method; llhttp only the methods in its table", method_token},
+    {"http-version-minor", "RFC 9110 section 2.5",
+     "llhttp rejects HTTP/1.2 to HTTP/1.9 request-lines; taut handles a 1.x minor above 1 as "
+     "HTTP/1.1, the highest minor it implements, as the RFC requires",
+     http_version_minor},
     {"pri-method", "RFC 9110 section 9.1, RFC 9113 section 3.4",
      "llhttp treats any request with the method PRI as the start of the HTTP/2 preface and rejects "
      "it unless it is \"PRI * HTTP/2.0\"; for taut PRI is an extension method like any other",

@@ -170,9 +170,9 @@ detail::step request_parser::parse_request_line(const char* data, std::size_t be
     if (!ok) return {errc::bad_version, v + k};
   }
   if (v + 8 != end) return {errc::bad_version, v + 8};
-  if (data[v + 5] != '1' || (data[v + 7] != '0' && data[v + 7] != '1')) {
-    return {errc::unsupported_version, v};
-  }
+  // RFC 9110 section 2.5: a higher 1.x minor is handled as 1.1, the highest one implemented; the
+  // minor stays as sent.
+  if (data[v + 5] != '1') return {errc::unsupported_version, v};
   request_.version_minor = data[v + 7] - '0';
   return {};
 }
@@ -245,12 +245,13 @@ detail::step request_parser::on_field(const char* data, const header& field) noe
 
 parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
   const std::size_t final_line = section_.pos;
-  if (request_.version_minor == 1 && fields_.host_count == 0) {
+  // Every decision below is 1.1's for any minor above 0 (RFC 9110 section 2.5).
+  const bool http11 = request_.version_minor != 0;
+  if (http11 && fields_.host_count == 0) {
     return fail(errc::missing_host, final_line);
   }
-  bool keep_alive = request_.version_minor == 1
-                        ? !fields_.connection_close
-                        : fields_.connection_keep_alive && !fields_.connection_close;
+  bool keep_alive = http11 ? !fields_.connection_close
+                         : fields_.connection_keep_alive && !fields_.connection_close;
   if (fields_.has_transfer_encoding) {
     if (fields_.has_content_length) {
       if (!options_.lenient.transfer_encoding_with_content_length) {
@@ -274,9 +275,8 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
   request_.keep_alive = keep_alive;
   // RFC 9110 sections 10.1.1 and 7.8: a server MUST ignore Expect: 100-continue and Upgrade in
   // an HTTP/1.0 request.
-  request_.expect_continue = fields_.expect_continue && request_.version_minor == 1;
-  request_.upgrade =
-      fields_.has_upgrade && fields_.connection_upgrade && request_.version_minor == 1;
+  request_.expect_continue = fields_.expect_continue && http11;
+  request_.upgrade = fields_.has_upgrade && fields_.connection_upgrade && http11;
   if (fields_.host_count != 0) {
     request_.host = std::string_view(data + fields_.host_value_offset, fields_.host_value_size);
   }

@@ -51,9 +51,8 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
     const bool ok = k < 5 ? c == prefix[k] : (k == 6 ? c == '.' : detail::is(c, detail::digit));
     if (!ok) return {errc::bad_version, begin + k};
   }
-  if (data[begin + 5] != '1' || (data[begin + 7] != '0' && data[begin + 7] != '1')) {
-    return {errc::unsupported_version, begin};
-  }
+  // A higher 1.x minor is read as 1.1 (RFC 9110 section 2.5); the minor stays as sent.
+  if (data[begin + 5] != '1') return {errc::unsupported_version, begin};
   response_.version_minor = data[begin + 7] - '0';
   std::size_t i = begin + 8;
   if (i >= end || data[i] != ' ') return {errc::bad_status_line, i};
@@ -82,7 +81,7 @@ step response_parser::on_field(const char* data, const header& field) noexcept {
 
 parse_result response_parser::finish(std::size_t head_size, method request_method) noexcept {
   const int status = response_.status;
-  bool keep_alive = response_.version_minor == 1
+  bool keep_alive = response_.version_minor != 0
                         ? !fields_.connection_close
                         : fields_.connection_keep_alive && !fields_.connection_close;
   // Any 2xx to CONNECT, 204 included, turns the connection into a tunnel (RFC 9110 section 9.3.6).

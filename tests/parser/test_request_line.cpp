@@ -189,9 +189,34 @@ TEST(RequestVersion, OnePointZeroAndOnePointOneAreAccepted) {
   EXPECT_EQ(expect_request_ok("GET / HTTP/1.0\r\n\r\n").version_minor, 0);
 }
 
+TEST(RequestVersion, Http12IsServedAsHttp11) {
+  // RFC 9110 section 2.5: a 1.x minor above the highest implemented one is handled as 1.1; the
+  // version stays as sent (taut-parse shows it), every decision is 1.1's.
+  for (const char minor : {'2', '3', '9'}) {
+    const std::string version = std::string("HTTP/1.") + minor;
+    const request_outcome o = expect_request_ok(with_host("GET / " + version));
+    EXPECT_EQ(o.version_minor, minor - '0');
+    EXPECT_TRUE(o.keep_alive) << version;  // 1.1's default persistence
+    // Host is required, as in 1.1.
+    expect_request_error("GET / " + version + "\r\n\r\n", errc::missing_host, 16);
+    // Chunked is allowed, Expect and Upgrade are honoured.
+    const request_outcome chunked = expect_request_ok(
+        "POST / " + version + "\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    EXPECT_EQ(chunked.body, body_kind::chunked);
+    EXPECT_TRUE(chunked.expect_continue);
+    const request_outcome upgrade = expect_request_ok(
+        "GET / " + version + "\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    EXPECT_TRUE(upgrade.upgrade);
+    const request_outcome closing =
+        expect_request_ok("GET / " + version + "\r\nHost: a\r\nConnection: close\r\n\r\n");
+    EXPECT_FALSE(closing.keep_alive);
+  }
+}
+
 TEST(RequestVersion, WellFormedOtherVersionsAre505) {
   // "GET / " is 6 bytes: the version starts at offset 6.
-  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/1.2", "HTTP/9.9"}) {
+  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9", "HTTP/0.0"}) {
     expect_request_error(with_host(std::string("GET / ") + version), errc::unsupported_version, 6);
   }
   EXPECT_EQ(default_status(errc::unsupported_version), 505);

@@ -48,6 +48,19 @@ TEST(StatusLine, SeparatorsAndVersion) {
   expect_response_error("ICY 200 OK\r\n\r\n", errc::bad_version, 0);
 }
 
+TEST(StatusLine, Http12IsReadAsHttp11) {
+  // RFC 9110 section 2.5: a response of a higher 1.x minor is handled as 1.1.
+  const response_outcome o = expect_response_ok("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(o.version_minor, 2);
+  EXPECT_EQ(o.status_code, 200);
+  EXPECT_TRUE(o.keep_alive);
+  const response_outcome chunked =
+      expect_response_ok("HTTP/1.5 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.body, body_kind::chunked);
+  EXPECT_TRUE(chunked.keep_alive);
+  expect_response_error("HTTP/2.0 200 OK\r\n\r\n", errc::unsupported_version, 0);
+}
+
 TEST(StatusLine, ControlBytesInTheReasonAreRejected) {
   expect_response_error("HTTP/1.1 200 O\x01K\r\n\r\n", errc::bad_reason_phrase, 14);
   expect_response_error(std::string("HTTP/1.1 200 O\0K\r\n\r\n", 20), errc::bad_reason_phrase, 14);

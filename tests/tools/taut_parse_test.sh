@@ -101,6 +101,9 @@ pipelining() {
   expect "chunked without trailers has no trailers key" 0 "" \
     'PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' \
     '{"method":"PUT","target":"/c","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","gzip, chunked"]],"body":"hi","keep_alive":true}'
+  expect "HTTP/1.2 is served as 1.1 and shown as sent" 0 "" \
+    'GET /v HTTP/1.2\r\nHost: a\r\n\r\n' \
+    '{"method":"GET","target":"/v","version":"1.2","headers":[["Host","a"]],"body":"","keep_alive":true}'
   expect "empty chunked and Content-Length: 0 bodies" 0 "" \
     'POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n' \
     '{"method":"POST","target":"/a","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"","keep_alive":true}

@@ -92,7 +92,9 @@ struct request {
   taut::method method = taut::method::other;
   std::string_view target;
   taut::target_form target_form = taut::target_form::origin;
-  int version_minor = 1;  // HTTP/1.<minor>: 0 or 1
+  // HTTP/1.<minor> as sent: 0, 1, or a higher minor (2-9), which is handled as 1.1 in every
+  // decision the parser makes (RFC 9110 section 2.5); a server answers such a request as 1.1.
+  int version_minor = 1;
   std::span<const header> headers;
   std::string_view host;  // the Host field's value, empty if absent
   taut::framing body;
@@ -105,7 +107,7 @@ struct request {
 
 /// The head of a response, valid while the caller's buffer stays unchanged.
 struct response {
-  int version_minor = 1;
+  int version_minor = 1;  // as sent; a minor above 1 is read as 1.1 (RFC 9110 section 2.5)
   int status = 0;
   std::string_view reason;
   std::span<const header> headers;
