@@ -103,6 +103,7 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
   } else {
     response_.body = {body_kind::until_close, 0};
   }
+  response_.body.response = true;
   if (response_.body.kind == body_kind::until_close) keep_alive = false;
   if (status == 101 || tunnel) response_.upgrade = true;
   response_.headers = std::span<const header>(storage_.data(), section_.count);

@@ -47,6 +47,9 @@ enum class body_kind : std::uint8_t {
 struct framing {
   body_kind kind = body_kind::none;
   std::uint64_t content_length = 0;  // meaningful for body_kind::content_length
+  /// Set by response_parser: the body is a response's, and a body_decoder's errors on it carry
+  /// status 502 (a bad upstream, RFC 9110 section 15.6.3) instead of a request's 400.
+  bool response = false;
 };
 
 /// Relaxations of strict RFC 9112 parsing. Each is off by default; each widens what an attacker can
