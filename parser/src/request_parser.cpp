@@ -24,6 +24,7 @@ void request_parser::reset() noexcept {
   request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
+  request_.transfer_codings = {};
   section_ = {};
   fields_ = {};
   phase_ = head_phase::start_line;
@@ -240,7 +241,8 @@ bool request_parser::extends_current_line(const char* data, std::size_t size) no
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
-  return detail::interpret_field(data, field, true, request_.version_minor, fields_);
+  return detail::interpret_field(data, field, true, request_.version_minor,
+                                 options_.allow_transfer_codings, fields_);
 }
 
 parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
@@ -266,6 +268,10 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
       return fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
     }
     request_.body = {body_kind::chunked, 0};
+    if (fields_.codings_end > fields_.codings_begin) {
+      request_.transfer_codings = std::string_view(data + fields_.codings_begin,
+                                                   fields_.codings_end - fields_.codings_begin);
+    }
   } else if (fields_.has_content_length) {
     request_.body = {body_kind::content_length, fields_.content_length};
   } else {

@@ -76,10 +76,12 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
 step response_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
-  return detail::interpret_field(data, field, false, response_.version_minor, fields_);
+  // A client takes any transfer coding: it cannot answer 501, and reads the body still coded.
+  return detail::interpret_field(data, field, false, response_.version_minor, true, fields_);
 }
 
-parse_result response_parser::finish(std::size_t head_size, method request_method) noexcept {
+parse_result response_parser::finish(const char* data, std::size_t head_size,
+                                     method request_method) noexcept {
   const int status = response_.status;
   bool keep_alive = response_.version_minor != 0
                         ? !fields_.connection_close
@@ -95,6 +97,10 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
       response_.body = {body_kind::chunked, 0};
     } else {
       response_.body = {body_kind::until_close, 0};
+    }
+    if (fields_.codings_end > fields_.codings_begin) {
+      response_.transfer_codings = std::string_view(
+          data + fields_.codings_begin, fields_.codings_end - fields_.codings_begin);
     }
     // Transfer-Encoding overrides Content-Length, but the pair hints at smuggling: do not reuse.
     if (fields_.has_content_length) keep_alive = false;
@@ -132,7 +138,7 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
     case detail::section_outcome::complete:
       break;
   }
-  return finish(r.end, request_method);
+  return finish(data, r.end, request_method);
 }
 
 }  // namespace taut

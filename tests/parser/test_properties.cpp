@@ -283,9 +283,11 @@ void draw_body(message_model& m, bool allow_until_close) {
     insert_somewhere(m.fields, {*gen::element<std::string>("Content-Length", "content-length"),
                                 std::to_string(m.body.size()), *ows(), *ows()});
   } else if (m.mode == body_mode::chunked) {
-    insert_somewhere(m.fields, {"Transfer-Encoding",
-                                *gen::element<std::string>("chunked", "gzip, chunked", "CHUNKED"),
-                                *ows(), *ows()});
+    // A request's codings other than chunked are 501 by default (allow_transfer_codings).
+    const std::string coding =
+        m.is_request ? *gen::element<std::string>("chunked", ", chunked", "CHUNKED")
+                     : *gen::element<std::string>("chunked", "gzip, chunked", "CHUNKED");
+    insert_somewhere(m.fields, {"Transfer-Encoding", coding, *ows(), *ows()});
     m.chunks = *chunking(m.body.size());
     m.last_chunk_extension = *chunk_extension();
     m.trailers = *plain_fields(4);
@@ -405,6 +407,7 @@ parse_options draw_options() {
   options.lenient.obs_fold = *gen::arbitrary<bool>();
   options.lenient.space_before_colon = *gen::arbitrary<bool>();
   options.lenient.transfer_encoding_with_content_length = *gen::arbitrary<bool>();
+  options.allow_transfer_codings = *gen::arbitrary<bool>();
   if (*gen::arbitrary<bool>()) {
     options.max_request_line = *gen::inRange<std::size_t>(1, 200);
     options.max_header_bytes = *gen::inRange<std::size_t>(1, 2000);

@@ -89,8 +89,32 @@ TEST(ResponseFraming, ContentLength) {
 
 TEST(ResponseFraming, Chunked) {
   const response_outcome o =
-      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(o.body, body_kind::chunked);
+  EXPECT_EQ(o.transfer_codings, "");
+  EXPECT_TRUE(o.body_of_response);
+}
+
+TEST(ResponseFraming, CodedChunkedBodiesAreReadStillCodedAndTheCodingsNamed) {
+  // A client takes any coding (it cannot answer 501): chunked is decoded, the rest is named.
+  const response_outcome o = expect_response_ok(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(o.body, body_kind::chunked);
+  EXPECT_EQ(o.transfer_codings, "gzip");
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: br , deflate\r\n\r\n")
+                .transfer_codings,
+            "br , deflate");
+  // Nothing is decoded of a list that does not end in chunked: all of it is named.
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")
+                .transfer_codings,
+            "chunked, gzip");
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .transfer_codings,
+            "gzip");
+  // The codings are one view: in one field line.
+  expect_response_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br\r\n\r\n",
+                        errc::bad_transfer_encoding, 42 + 19);
 }
 
 TEST(ResponseFraming, NoLengthMeansUntilClose) {

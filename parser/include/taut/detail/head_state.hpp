@@ -36,6 +36,11 @@ struct framing_fields {
   std::size_t host_value_size = 0;
   std::size_t upgrade_value_offset = 0;
   std::size_t upgrade_value_size = 0;
+  // The transfer codings the parser does not decode (all but a final chunked), as offsets:
+  // [codings_begin, codings_end) of the one field line that may hold them.
+  std::size_t codings_begin = 0;
+  std::size_t codings_end = 0;
+  std::size_t codings_line = 0;  // 1 + the name offset of the first line with a coding, or 0
   std::uint8_t host_count = 0;
   std::uint8_t chunked_count = 0;
   bool has_content_length = false;
