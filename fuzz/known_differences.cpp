@@ -352,8 +352,8 @@ bool http_version_minor(const difference_case& c) {
   constexpr std::string_view name = "HTTP/1.";
   if (line.size() < name.size() + 1) return false;
   const std::string_view version = line.substr(line.size() - name.size() - 1);
-  return version.substr(0, name.size()) == name && version.back() >= '2' &&
-         version.back() <= '9' && c.taut.minor == version.back() - '0';
+  return version.substr(0, name.size()) == name && version.back() >= '2' && version.back() <= '9' &&
+         c.taut.minor == version.back() - '0';
 }
 
 bool pri_method(const difference_case& c) {

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <limits>
 
-#include "taut/http_chars.hpp"
 #include "fields.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut {
 

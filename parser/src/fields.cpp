@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "taut/http_chars.hpp"
 #include "scan.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut::detail {
 

@@ -6,9 +6,9 @@
 #include <span>
 #include <string_view>
 
-#include "taut/http_chars.hpp"
 #include "scan.hpp"
 #include "taut/detail/head_state.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/message.hpp"
 #include "taut/parse_error.hpp"
 

@@ -1,8 +1,8 @@
 #include "taut/response_parser.hpp"
 
-#include "taut/http_chars.hpp"
 #include "fields.hpp"
 #include "scan.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut {
 
@@ -99,8 +99,8 @@ parse_result response_parser::finish(const char* data, std::size_t head_size,
       response_.body = {body_kind::until_close, 0};
     }
     if (fields_.codings_end > fields_.codings_begin) {
-      response_.transfer_codings = std::string_view(
-          data + fields_.codings_begin, fields_.codings_end - fields_.codings_begin);
+      response_.transfer_codings = std::string_view(data + fields_.codings_begin,
+                                                    fields_.codings_end - fields_.codings_begin);
     }
     // Transfer-Encoding overrides Content-Length, but the pair hints at smuggling: do not reuse.
     if (fields_.has_content_length) keep_alive = false;

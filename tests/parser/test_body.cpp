@@ -24,7 +24,8 @@ TEST(ResponseBody, DecodeErrorIsBadGateway) {
   const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
   ASSERT_TRUE(parser.parse(chunked).complete());
   body_decoder decoder(parser.response().body);
-  const body_result bad = decoder.decode(std::string_view(chunked).substr(parser.response().head_size));
+  const body_result bad =
+      decoder.decode(std::string_view(chunked).substr(parser.response().head_size));
   ASSERT_EQ(bad.status, parse_status::error);
   EXPECT_EQ(bad.error.code, errc::bad_chunk_size);
   EXPECT_EQ(bad.error.status, 502);
@@ -47,9 +48,9 @@ TEST(ResponseBody, DecodeErrorIsBadGateway) {
   const std::string post = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
   ASSERT_TRUE(request.parse(post).complete());
   body_decoder request_body(request.request().body);
-  EXPECT_EQ(request_body.decode(std::string_view(post).substr(request.request().head_size))
-                .error.status,
-            400);
+  EXPECT_EQ(
+      request_body.decode(std::string_view(post).substr(request.request().head_size)).error.status,
+      400);
 }
 
 TEST(BodyDecoder, NoBodyIsCompleteAtOnce) {

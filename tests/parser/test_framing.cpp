@@ -126,8 +126,7 @@ TEST(ContentLength, DifferingDuplicatesAreRejected) {
 // ---- Transfer-Encoding (RFC 9112 sections 6.1 and 7) -----------------------------------------
 
 TEST(TransferEncoding, ChunkedIsTheBodyFraming) {
-  for (const char* value :
-       {"chunked", "CHUNKED", "Chunked", "\tchunked\t"}) {
+  for (const char* value : {"chunked", "CHUNKED", "Chunked", "\tchunked\t"}) {
     const request_outcome o = expect_request_ok(
         post_with(std::string("Transfer-Encoding: ") + value + "\r\n", "0\r\n\r\n"));
     EXPECT_EQ(o.body, body_kind::chunked) << value;
@@ -163,10 +162,8 @@ TEST(TransferCoding, OptedInCodingsAreLeftOnTheBodyAndNamed) {
   parse_options options;
   options.allow_transfer_codings = true;
   const std::pair<const char*, const char*> cases[] = {
-      {"gzip, chunked", "gzip"},
-      {"x-gzip,deflate , chunked", "x-gzip,deflate"},
-      {"br, chunked", "br"},
-      {"gzip;level=\"1,2\" , chunked", "gzip;level=\"1,2\""},
+      {"gzip, chunked", "gzip"}, {"x-gzip,deflate , chunked", "x-gzip,deflate"},
+      {"br, chunked", "br"},     {"gzip;level=\"1,2\" , chunked", "gzip;level=\"1,2\""},
       {"chunked", ""},
   };
   for (const auto& [value, codings] : cases) {
@@ -187,9 +184,9 @@ TEST(TransferCoding, OptedInCodingsAreLeftOnTheBodyAndNamed) {
   expect_request_error(post_with("Transfer-Encoding: gzip\r\nTransfer-Encoding: br, chunked\r\n"),
                        errc::bad_transfer_encoding, after_host + 25 + 19, options);
   // Without the option the request never gets that far.
-  EXPECT_EQ(expect_request_ok(post_with("Transfer-Encoding: chunked\r\n", "0\r\n\r\n"))
-                .transfer_codings,
-            "");
+  EXPECT_EQ(
+      expect_request_ok(post_with("Transfer-Encoding: chunked\r\n", "0\r\n\r\n")).transfer_codings,
+      "");
 }
 
 TEST(TransferEncoding, CodingsFromSeveralFieldLinesFormOneList) {

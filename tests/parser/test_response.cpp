@@ -97,8 +97,8 @@ TEST(ResponseFraming, Chunked) {
 
 TEST(ResponseFraming, CodedChunkedBodiesAreReadStillCodedAndTheCodingsNamed) {
   // A client takes any coding (it cannot answer 501): chunked is decoded, the rest is named.
-  const response_outcome o = expect_response_ok(
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  const response_outcome o =
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(o.body, body_kind::chunked);
   EXPECT_EQ(o.transfer_codings, "gzip");
   EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: br , deflate\r\n\r\n")
@@ -113,8 +113,9 @@ TEST(ResponseFraming, CodedChunkedBodiesAreReadStillCodedAndTheCodingsNamed) {
                 .transfer_codings,
             "gzip");
   // The codings are one view: in one field line.
-  expect_response_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br\r\n\r\n",
-                        errc::bad_transfer_encoding, 42 + 19);
+  expect_response_error(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br\r\n\r\n",
+      errc::bad_transfer_encoding, 42 + 19);
 }
 
 TEST(ResponseFraming, NoLengthMeansUntilClose) {
