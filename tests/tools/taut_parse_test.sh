@@ -142,6 +142,9 @@ errors() {
   expect "a coding the parser does not decode is 501 too: gzip at 45" 1 "" \
     'PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' \
     '{"error":"unknown_transfer_coding","status":501,"offset":45}'
+  expect "bytes that start no request: the first one, at once" 1 "" \
+    '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' \
+    '{"error":"bad_method","status":400,"offset":0}'
   expect "header error in a later request: the @ at 57 of the input" 1 "" \
     'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nBad@Name: x\r\n\r\n' \
     '{"method":"GET","target":"/1","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}
