@@ -119,6 +119,9 @@ typedef enum taut_body_kind {
 typedef struct taut_framing {
   taut_body_kind kind;
   uint64_t content_length;
+  /* set by the response parser: the body is a response's, and a body decoder's errors on it carry
+   * status 502 (a bad upstream) instead of a request's 400 */
+  bool response;
 } taut_framing;
 
 /** One field line, as views into the caller's buffer (not NUL-terminated; here and in every
@@ -148,7 +151,7 @@ typedef struct taut_request {
   const char* target;
   size_t target_len;
   taut_target_form target_form;
-  int version_minor; /* HTTP/1.<minor>: 0 or 1 */
+  int version_minor; /* HTTP/1.<minor> as sent; every minor above 0 is served as 1.1 */
   const taut_header* headers;
   size_t header_count;
   const char* host; /* the Host field's value; length 0 if absent */
@@ -159,6 +162,9 @@ typedef struct taut_request {
   bool upgrade;                  /* an Upgrade field and a Connection "upgrade" token */
   const char* upgrade_protocols; /* the Upgrade field's value */
   size_t upgrade_protocols_len;
+  /* with allow_transfer_codings, the codings before the final chunked as sent ("gzip") */
+  const char* transfer_codings;
+  size_t transfer_codings_len;
   size_t head_size; /* bytes of the head; the body starts here */
 } taut_request;
 
@@ -173,6 +179,8 @@ typedef struct taut_response {
   taut_framing body;
   bool keep_alive;
   bool upgrade; /* 101 Switching Protocols: the connection now speaks another protocol */
+  const char* transfer_codings; /* codings before the final chunked, as sent; left on the body */
+  size_t transfer_codings_len;
   size_t head_size;
 } taut_response;
 
@@ -201,6 +209,9 @@ typedef struct taut_parse_options {
   size_t max_header_bytes;    /* bytes of the header section after the start-line (431) */
   size_t max_headers;         /* field lines per message, also capped by the header array (431) */
   size_t max_chunk_extension; /* bytes of chunk extensions on one chunk-size line */
+  /* accept request transfer codings other than chunked (gzip, ...) before the final chunked,
+   * leaving the body coded and naming them in taut_request.transfer_codings; off: 501 */
+  bool allow_transfer_codings;
   taut_leniency lenient;
 } taut_parse_options;
 

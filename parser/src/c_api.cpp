@@ -116,7 +116,7 @@ constexpr bool has_fields = brace_initialisable<T>(std::make_index_sequence<N>()
 
 static_assert(has_fields<taut::leniency, 4>,
               "taut::leniency changed: mirror it in taut.h's taut_leniency and in to_cpp() below");
-static_assert(has_fields<taut::parse_options, 5>,
+static_assert(has_fields<taut::parse_options, 6>,
               "taut::parse_options changed: mirror it in taut.h's taut_parse_options and below");
 
 taut::parse_options to_cpp(const taut_parse_options* options) noexcept {
@@ -125,6 +125,7 @@ taut::parse_options to_cpp(const taut_parse_options* options) noexcept {
           .max_header_bytes = options->max_header_bytes,
           .max_headers = options->max_headers,
           .max_chunk_extension = options->max_chunk_extension,
+          .allow_transfer_codings = options->allow_transfer_codings,
           .lenient = {.bare_lf = options->lenient.bare_lf,
                       .obs_fold = options->lenient.obs_fold,
                       .space_before_colon = options->lenient.space_before_colon,
@@ -137,8 +138,8 @@ taut_leniency to_c(const taut::leniency& l) noexcept {
 }
 
 taut_parse_options to_c(const taut::parse_options& o) noexcept {
-  return {o.max_request_line, o.max_header_bytes, o.max_headers, o.max_chunk_extension,
-          to_c(o.lenient)};
+  return {o.max_request_line,    o.max_header_bytes,       o.max_headers,
+          o.max_chunk_extension, o.allow_transfer_codings, to_c(o.lenient)};
 }
 
 // ---- Header arrays shared by both languages ----------------------------------------------------
@@ -200,7 +201,7 @@ taut_parse_result to_c(const taut::parse_result& r) noexcept {
 }
 
 taut_framing to_c(const taut::framing& f) noexcept {
-  return {static_cast<taut_body_kind>(f.kind), f.content_length};
+  return {static_cast<taut_body_kind>(f.kind), f.content_length, f.response};
 }
 
 // ---- The objects in the caller's memory --------------------------------------------------------
@@ -337,6 +338,8 @@ bool taut_request_parser_request(const taut_request_parser* parser, taut_request
               r.upgrade,
               r.upgrade_protocols.data(),
               r.upgrade_protocols.size(),
+              r.transfer_codings.data(),
+              r.transfer_codings.size(),
               r.head_size};
   return true;
 }
@@ -387,6 +390,8 @@ bool taut_response_parser_response(const taut_response_parser* parser, taut_resp
                to_c(r.body),
                r.keep_alive,
                r.upgrade,
+               r.transfer_codings.data(),
+               r.transfer_codings.size(),
                r.head_size};
   return true;
 }
@@ -402,7 +407,8 @@ void taut_response_parser_reset(taut_response_parser* parser) {
 void taut_body_decoder_init(taut_body_decoder* decoder, const taut_framing* framing,
                             const taut_parse_options* options, taut_header* trailers,
                             size_t trailer_count) {
-  const taut::framing how{static_cast<taut::body_kind>(framing->kind), framing->content_length};
+  const taut::framing how{static_cast<taut::body_kind>(framing->kind), framing->content_length,
+                          framing->response};
   const std::span<taut::header> storage = as_cpp(trailers, trailer_count);
   new (static_cast<void*>(decoder->opaque))
       body_decoder_object{taut::body_decoder(how, to_cpp(options), storage), {storage.data()}};

@@ -193,6 +193,8 @@ static void every_request_framing(void) {
   taut_header headers[8];
   taut_request_parser parser;
   taut_request request;
+  taut_parse_result result;
+  taut_parse_options coded;
   CHECK(parse_request(&parser, headers, 8, NULL, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", NULL) ==
         TAUT_PARSE_COMPLETE);
   CHECK(taut_request_parser_request(&parser, &request));
@@ -205,11 +207,19 @@ static void every_request_framing(void) {
   CHECK(request.body.kind == TAUT_BODY_CONTENT_LENGTH);
   CHECK(request.body.content_length == UINT64_C(1234567890123));
 
+  /* A transfer coding the server does not decode is 501, unless the caller opts in. */
   CHECK(parse_request(&parser, headers, 8, NULL,
+                      "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                      &result) == TAUT_PARSE_ERROR);
+  CHECK(result.error.code == TAUT_ERRC_UNKNOWN_TRANSFER_CODING && result.error.status == 501);
+  taut_parse_options_default(&coded);
+  coded.allow_transfer_codings = true;
+  CHECK(parse_request(&parser, headers, 8, &coded,
                       "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
                       NULL) == TAUT_PARSE_COMPLETE);
   CHECK(taut_request_parser_request(&parser, &request));
   CHECK(request.body.kind == TAUT_BODY_CHUNKED);
+  CHECK(same(request.transfer_codings, request.transfer_codings_len, "gzip"));
 
   CHECK(parse_request(&parser, headers, 8, NULL,
                       "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: "
@@ -436,6 +446,7 @@ static void chunked_body_with_trailers_byte_by_byte(void) {
   const taut_header* got;
   framing.kind = TAUT_BODY_CHUNKED;
   framing.content_length = 0;
+  framing.response = false;
   taut_body_decoder_init(&decoder, &framing, NULL, trailers, 4);
   CHECK(!taut_body_decoder_done(&decoder));
   CHECK(taut_body_decoder_trailers(&decoder, &count) == NULL && count == 0);
@@ -483,6 +494,7 @@ static void body_errors_and_other_framings(void) {
 
   framing.kind = TAUT_BODY_CHUNKED;
   framing.content_length = 0;
+  framing.response = false;
   taut_body_decoder_init(&decoder, &framing, NULL, NULL, 0);
   CHECK(taut_body_decoder_decode(&decoder, "5\r\nhelloX", 9, &result) == TAUT_PARSE_INCOMPLETE);
   CHECK(same(result.data, result.data_len, "hello") && result.consumed == 8);

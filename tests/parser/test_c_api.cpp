@@ -161,7 +161,7 @@ TEST(CApi, ChunkedBodiesGiveWhatTheCppDecoderGives) {
   std::vector<std::string> bodies = sample_chunked_bodies();
   bodies.push_back(large_chunked_body(50));
   const framing chunked{body_kind::chunked, 0};
-  const taut_framing c_chunked{TAUT_BODY_CHUNKED, 0};
+  const taut_framing c_chunked{TAUT_BODY_CHUNKED, 0, false};
   for (const std::string& input : bodies) {
     SCOPED_TRACE(input.substr(0, 80));
     std::array<header, 16> cpp_trailers;

@@ -38,7 +38,7 @@ class response_parser {
   parse_result fail(errc code, std::size_t offset) noexcept;
   detail::step parse_status_line(const char* data, std::size_t begin, std::size_t end) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
-  parse_result finish(std::size_t head_size, method request_method) noexcept;
+  parse_result finish(const char* data, std::size_t head_size, method request_method) noexcept;
   void rebase(const char* data) noexcept;
 
   std::span<header> storage_;

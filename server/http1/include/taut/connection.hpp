@@ -35,7 +35,9 @@ struct connection_options {
   using duration = std::chrono::milliseconds;
 
   /// Request-line (414), header section (431), field count (431), chunk extensions, leniencies.
-  /// Defaults: 8 KiB, 32 KiB, 100 fields, 1 KiB, strict.
+  /// Defaults: 8 KiB, 32 KiB, 100 fields, 1 KiB, strict. A transfer coding other than chunked is
+  /// 501 unless parse.allow_transfer_codings: handlers then get the body still coded and
+  /// head().transfer_codings names the codings to undo.
   parse_options parse{};
   /// Largest request body a handler receives, buffered or streamed; 413 beyond. A handler may
   /// raise or lower it per request (server_request::set_body_limit) in on_head.
