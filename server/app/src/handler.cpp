@@ -57,6 +57,20 @@ void query_range::iterator::advance() noexcept {
   done_ = true;
 }
 
+std::string_view request_context::authority() const noexcept {
+  switch (request_->head().target_form) {
+    case target_form::absolute:
+      if (const auto parts = split_absolute_form(request_->target())) return parts->authority;
+      break;
+    case target_form::authority:
+      return request_->target();
+    case target_form::origin:
+    case target_form::asterisk:
+      break;
+  }
+  return request_->host();
+}
+
 bool request_context::has_query(std::string_view name) const noexcept {
   for (const query_param& p : query_params()) {
     if (query_text_equals(p.name, name)) return true;

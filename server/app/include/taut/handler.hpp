@@ -101,6 +101,10 @@ class request_context {
   [[nodiscard]] int version_minor() const noexcept { return request_->version_minor(); }
   /// The Host field's value ("" when absent).
   [[nodiscard]] std::string_view host() const noexcept { return request_->host(); }
+  /// The authority of the effective request URI (RFC 9112 section 3.3), "host[:port]": the
+  /// target's own for an absolute-form target ("GET http://example.com/x"), where RFC 9112 says
+  /// the Host field is ignored, CONNECT's target, and otherwise the Host field's value.
+  [[nodiscard]] std::string_view authority() const noexcept;
 
   /// The decoded value of path wildcard `name` ("{id}", "{path...}"), or "" when there is none.
   /// Decoded values are data: "{file}" may be "../x" (from "%2e%2e%2Fx").
