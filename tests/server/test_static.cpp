@@ -472,4 +472,39 @@ TEST(ByteRange, Parsing) {
   EXPECT_EQ(r.result, kind::unsatisfiable);
 }
 
+// --- list fields over several lines --------------------------------------------------------------
+
+TEST_F(StaticFiles, IfNoneMatchOnTwoLinesIsOneList) {
+  client c(app);
+  const std::string etag(c.get("/static/hello.txt").header("ETag"));
+  // One line "\"zz\", <etag>" and the same list over two lines mean the same (RFC 9110 5.3).
+  auto r = c.send(request("GET", "/static/hello.txt").header("If-None-Match", "\"zz\", " + etag));
+  EXPECT_EQ(r.status, 304);
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-None-Match", "\"zz\"")
+                 .header("If-None-Match", etag));
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.body, "");
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-None-Match", "\"zz\"")
+                 .header("If-None-Match", "\"yy\""));
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(StaticFiles, IfMatchOnTwoLinesIsOneList) {
+  client c(app);
+  const std::string etag(c.get("/static/hello.txt").header("ETag"));
+  auto r = c.send(
+      request("GET", "/static/hello.txt").header("If-Match", "\"zz\"").header("If-Match", etag));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello, static");
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-Match", "\"zz\"")
+                 .header("If-Match", "W/" + etag));
+  EXPECT_EQ(r.status, 412);  // If-Match compares strongly: a weak tag never matches
+  r = c.send(
+      request("GET", "/static/hello.txt").header("If-Match", "\"zz\"").header("If-Match", "*"));
+  EXPECT_EQ(r.status, 200);
+}
+
 }  // namespace

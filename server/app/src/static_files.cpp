@@ -196,25 +196,19 @@ std::size_t format_etag(const struct stat& st, char* out, std::size_t size) noex
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-/// Whether the If-None-Match / If-Match list `list` names `etag` ("*" names anything). `weak`:
-/// W/ prefixes are ignored (If-None-Match); otherwise a weak tag never matches (If-Match).
-bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) noexcept {
-  std::size_t i = 0;
-  while (i < list.size()) {
-    while (i < list.size() && (list[i] == ' ' || list[i] == '\t' || list[i] == ',')) ++i;
-    if (i >= list.size()) break;
-    if (list[i] == '*') return true;
+/// Whether the If-None-Match / If-Match list `list`, over all its field lines, names `etag` ("*"
+/// names anything). `weak`: W/ prefixes are ignored (If-None-Match); otherwise a weak tag never
+/// matches (If-Match). A member that is no entity-tag matches nothing.
+bool etag_list_matches(const field_list_range& list, std::string_view etag, bool weak) noexcept {
+  for (std::string_view member : list) {
+    if (member == "*") return true;
     bool is_weak = false;
-    if (list.substr(i, 2) == "W/") {
+    if (member.starts_with("W/")) {
       is_weak = true;
-      i += 2;
+      member.remove_prefix(2);
     }
-    if (i >= list.size() || list[i] != '"') return false;  // malformed: no match
-    const std::size_t close = list.find('"', i + 1);
-    if (close == std::string_view::npos) return false;
-    const std::string_view tag = list.substr(i, close - i + 1);
-    if ((weak || !is_weak) && tag == etag) return true;
-    i = close + 1;
+    if (member.size() < 2 || member.front() != '"' || member.back() != '"') continue;
+    if ((weak || !is_weak) && member == etag) return true;
   }
   return false;
 }
@@ -381,7 +375,8 @@ struct file_server {
     const std::string_view last_modified(modified_text, 29);
 
     // Conditional requests, in RFC 9110 section 13.2.2's order.
-    const std::string_view if_match = request.header("If-Match");
+    // If-Match and If-None-Match are lists a client may split over several lines.
+    const field_list_range if_match = request.field_list("If-Match");
     if (!if_match.empty()) {
       if (!etag_list_matches(if_match, etag, /*weak=*/false)) {
         response.error(412);
@@ -393,7 +388,7 @@ struct file_server {
         return;
       }
     }
-    const std::string_view if_none_match = request.header("If-None-Match");
+    const field_list_range if_none_match = request.field_list("If-None-Match");
     bool not_modified = false;
     if (!if_none_match.empty()) {
       not_modified = etag_list_matches(if_none_match, etag, /*weak=*/true);

@@ -17,6 +17,7 @@
 
 #include "taut/connection.hpp"
 #include "taut/connection_info.hpp"
+#include "taut/field_list.hpp"
 #include "taut/message.hpp"
 #include "taut/router.hpp"
 #include "taut/transport/address.hpp"
@@ -143,6 +144,14 @@ class request_context {
   /// The first field named `name`'s value, or "".
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept {
     return request_->header_value(name);
+  }
+  /// The members of the list field `name` over all its lines, as one list: for fields defined
+  /// as a comma-separated list (If-None-Match, If-Match, Accept-Encoding, Cache-Control), which a
+  /// client may split over several lines where header() sees only the first.
+  ///
+  ///     for (std::string_view tag : req.field_list("If-None-Match")) { ... }
+  [[nodiscard]] field_list_range field_list(std::string_view name) const noexcept {
+    return field_list_range(request_->headers(), name);
   }
 
   /// Whether the request arrived with a body (Content-Length above 0, or chunked).
