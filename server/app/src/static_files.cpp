@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "taut/date_cache.hpp"
 #include "taut/path.hpp"
+#include "taut/server_loop.hpp"
 
 namespace taut {
 namespace {
@@ -211,6 +213,17 @@ bool etag_list_matches(const field_list_range& list, std::string_view etag, bool
     if ((weak || !is_weak) && member == etag) return true;
   }
   return false;
+}
+
+/// Seconds since the epoch of the Date field this response carries: the serving loop's, or the
+/// wall clock's outside a server loop.
+std::int64_t response_date() noexcept {
+  if (const connection_info* connection = current_connection()) {
+    if (const auto date = parse_http_date(connection->owner().dates().value())) return *date;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void add_validators(reply& response, std::string_view etag, std::string_view last_modified,
@@ -415,8 +428,13 @@ struct file_server {
         } else if (if_range.starts_with("W/")) {
           current = false;  // a weak tag never validates a range
         } else {
+          // A date validates a range only if it is strong: two versions written within one
+          // second share a Last-Modified, and a range of the newer spliced onto the older is
+          // corrupt. It is strong once the Date sent is a second past it, as no later write can
+          // share it then (RFC 9110 sections 8.8.2.2 and 13.1.5; a client checks the same of the
+          // Date its copy came with). A file modified within this response's second is sent whole.
           const auto date = parse_http_date(if_range);
-          current = date && *date == modified;
+          current = date && *date == modified && response_date() >= modified + 1;
         }
         if (!current) range = {};
       }
