@@ -24,6 +24,8 @@
 
 namespace taut {
 
+class handler;
+
 /// One `name=value` pair of a query, still percent-encoded (see request_context::query_params).
 struct query_param {
   std::string_view name;
@@ -85,7 +87,11 @@ class request_context {
   /// what the server runtime says about the connection (current_connection()), or null.
   request_context(server_request& request, const route_match& route, std::span<char> scratch,
                   const connection_info* connection = nullptr) noexcept
-      : request_(&request), route_(&route), connection_(connection), scratch_(scratch) {}
+      : request_(&request),
+        route_(&route),
+        connection_(connection),
+        scratch_(scratch),
+        path_(route.path()) {}
   request_context(const request_context&) = delete;
   request_context& operator=(const request_context&) = delete;
 
@@ -96,7 +102,8 @@ class request_context {
   [[nodiscard]] std::string_view target() const noexcept { return request_->target(); }
   /// The cleaned path the router matched ("/b"), still percent-encoded: decode a segment at a time
   /// (params do that) so that "%2F" stays data and never becomes a separator.
-  [[nodiscard]] std::string_view path() const noexcept { return route_->path(); }
+  /// Under strip_prefix() or a mounted mux, the path without the prefix ("/users/7").
+  [[nodiscard]] std::string_view path() const noexcept { return path_; }
   /// The pattern of the route that matched ("GET /items/{id}"), or empty.
   [[nodiscard]] std::string_view pattern() const noexcept { return route_->pattern(); }
   [[nodiscard]] int version_minor() const noexcept { return request_->version_minor(); }
@@ -197,10 +204,14 @@ class request_context {
     std::string_view value;
   };
 
+  // strip_prefix() shows its inner handler a shorter path().
+  friend handler strip_prefix(std::string_view prefix, handler inner);
+
   server_request* request_;
   const route_match* route_;
   const connection_info* connection_;
   std::span<char> scratch_;
+  std::string_view path_;
   std::size_t scratch_used_ = 0;
   std::array<decoded, memo_size> memo_{};
   std::size_t memo_count_ = 0;
@@ -327,5 +338,11 @@ class handler {
   function fn_;
   handler_options options_{};
 };
+
+/// `inner`, seeing request_context::path() without `prefix` ("/static" or "/static/": the path
+/// "/static/a/b" is "/a/b", and "/static" alone is "/"), like Go's http.StripPrefix. A request
+/// whose path does not start with the prefix followed by '/' or its end is answered 404. Path
+/// parameters and the raw target are unchanged; the body options are `inner`'s.
+[[nodiscard]] handler strip_prefix(std::string_view prefix, handler inner);
 
 }  // namespace taut
