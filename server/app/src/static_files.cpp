@@ -459,6 +459,7 @@ struct file_server {
                                     static_cast<unsigned long long>(size));
         response.status(206);
         response.header("Content-Type", type);
+        response.header("X-Content-Type-Options", "nosniff");
         response.header("Content-Range", {content_range, static_cast<std::size_t>(n)});
         response.header("Accept-Ranges", "bytes");
         add_validators(response, etag, last_modified, options);
@@ -469,6 +470,7 @@ struct file_server {
         break;
     }
     response.header("Content-Type", type);
+    response.header("X-Content-Type-Options", "nosniff");
     response.header("Accept-Ranges", "bytes");
     add_validators(response, etag, last_modified, options);
     send_file_body(response, file, 0, size);
