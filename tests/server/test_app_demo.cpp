@@ -118,4 +118,20 @@ TEST_F(Demo, StaticFilesUnderTheRoot) {
   EXPECT_EQ(c.get("/static/..%2f..%2fetc/passwd").status, 400);
 }
 
+TEST_F(Demo, TextResponsesAreNeverSniffed) {
+  // X-Content-Type-Options: nosniff keeps a browser from reading a greeting or an echo that
+  // carries markup as HTML or script.
+  client c(app);
+  for (const char* target : {"/", "/hello/%3Cscript%3E", "/hello?name=x", "/healthz", "/plaintext",
+                             "/static/a.txt", "/nothing"}) {
+    const auto r = c.get(target);
+    EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff") << target;
+  }
+  const auto echo = c.post("/echo", "<b>", "text/html");
+  EXPECT_EQ(echo.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(echo.header("Content-Type"), "application/json");
+  EXPECT_EQ(c.get("/plaintext").header("Content-Type"), "text/plain");
+  EXPECT_EQ(c.get("/hello/x").header("Content-Type"), "text/plain; charset=utf-8");
+}
+
 }  // namespace

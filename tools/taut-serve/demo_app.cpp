@@ -51,11 +51,21 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
+/// A 200 response of `type` that a browser never sniffs as another type: a greeting or an echo
+/// that carries markup stays text, never HTML or script.
+void send_unsniffed(reply& response, std::string_view body,
+                    std::string_view type = "text/plain; charset=utf-8") {
+  response.status(200);
+  response.header("Content-Type", type);
+  response.header("X-Content-Type-Options", "nosniff");
+  response.send(body);
+}
+
 void greet(reply& response, std::string_view name) {
   std::string text;
   text.reserve(name.size() + 9);
   text.append("Hello, ").append(name).append("!\n");
-  response.text(200, text);
+  send_unsniffed(response, text);
 }
 
 }  // namespace
@@ -115,7 +125,9 @@ void append_json_string(std::string& out, std::string_view bytes) {
 }
 
 void add_demo_routes(mux& app, const demo_options& options) {
-  app.handle("GET /{$}", [](request_context&, reply& response) { response.html(200, index_page); });
+  app.handle("GET /{$}", [](request_context&, reply& response) {
+    send_unsniffed(response, index_page, "text/html; charset=utf-8");
+  });
   app.handle("GET /hello/{name}", [](request_context& request, reply& response) {
     greet(response, request.param("name"));
   });
@@ -146,14 +158,15 @@ void add_demo_routes(mux& app, const demo_options& options) {
                    json += "],\"body\":";
                    append_json_string(json, request.body());
                    json += "}\n";
-                   response.json(200, json);
+                   send_unsniffed(response, json, "application/json");
                  },
                  {.body = body_mode::buffer, .max_body = options.max_body}));
   app.handle("GET /static/{path...}", static_files(options.root));
-  app.handle("GET /healthz", [](request_context&, reply& response) { response.text(200, "ok\n"); });
+  app.handle("GET /healthz",
+             [](request_context&, reply& response) { send_unsniffed(response, "ok\n"); });
   // The TechEmpower plaintext test: a constant body, nothing allocated per request.
   app.handle("GET /plaintext", [](request_context&, reply& response) {
-    response.send(200, "Hello, World!", "text/plain");
+    send_unsniffed(response, "Hello, World!", "text/plain");
   });
 }
 
