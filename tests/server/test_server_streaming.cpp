@@ -283,6 +283,14 @@ TEST_F(Backpressure, ProducerThatIgnoresItIsCutShortAtTheHardLimit) {
   start_slow(16 * 1024, 64 * 1024);
   source.total = 8 * 1024 * 1024;
   source.respect_back_pressure = false;
+  // It writes from a timer of the loop, after the handler call.
+  ticker.set_callback([this] { source.produce(); });
+  handler.respond = [this](server_request&, response_writer response) {
+    writer = std::move(response);
+    writer.begin();
+    source.writer = &writer;
+    ticker.arm_in(0ms);
+  };
   memory_client client = connect();
   client.send(get("/stream"));  // the client reads nothing while the producer writes
   loop().run_until_idle();
@@ -296,6 +304,23 @@ TEST_F(Backpressure, ProducerThatIgnoresItIsCutShortAtTheHardLimit) {
   EXPECT_FALSE(client.received.ends_with("0\r\n\r\n"));
   advance(2s);  // the server lingers after its close, reading what the client may still send
   EXPECT_EQ(server->open_connections(), 0u);
+}
+
+TEST_F(Backpressure, ABodyWrittenInsideTheHandlerCallIsNotLimited) {
+  // Nothing can be sent before on_request() returns: its writes are its whole body at once, as
+  // send()'s would be, and are not cut.
+  start_slow(16 * 1024, 64 * 1024);
+  source.total = 1024 * 1024;
+  source.respect_back_pressure = false;
+  memory_client client = connect();
+  client.send(get("/stream"));
+  for (int i = 0; i < 100000 && !client.received.ends_with("0\r\n\r\n"); ++i) {
+    read_slowly(client, loop(), 16384);
+  }
+  EXPECT_FALSE(source.gone);
+  const auto responses = parse_responses(client.received);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body.size(), source.total);
 }
 
 TEST_F(Backpressure, WaitingProducerIsCalledWhenTheConnectionDies) {

@@ -71,6 +71,7 @@ struct response_slot {
   bool close = false;     // answer with Connection: close, and close after this response
   bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
+  bool answering = false;  // inside the on_request() call that received its writer
   // A streaming producer waiting for the output to drain (response_writer::on_drained).
   response_writer::drained_function drain = nullptr;
   void* drain_data = nullptr;
@@ -702,6 +703,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
 void connection::call_handler(std::uint16_t index) noexcept {
   const std::uint32_t generation = st_->slots[index].generation;
+  st_->slots[index].answering = true;
   try {
     ctx_->handler_->on_request(st_->request, response_writer(this, index, generation));
   } catch (...) {
@@ -709,6 +711,7 @@ void connection::call_handler(std::uint16_t index) noexcept {
     // state the handler left, this connection serves no more requests.
     stop_reading();
   }
+  st_->slots[index].answering = false;
 }
 
 bool connection::read_body() noexcept {
@@ -1559,8 +1562,10 @@ bool response_writer::write(std::string_view piece) noexcept {
   const std::size_t limit = conn_->ctx_->options().max_buffered_output;
   if ((s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
        s->phase == slot_phase::body_close) &&
-      !s->suppress && conn_->queued_ >= limit && conn_->output_in_memory() >= limit) {
+      !s->suppress && !s->answering && conn_->queued_ >= limit &&
+      conn_->output_in_memory() >= limit) {
     // A producer that ignored ready(): cut the response short rather than buffer without bound.
+    // (Inside on_request() nothing could be sent yet: those writes are its whole body at once.)
     conn_->abandon(*s, false);
     conn_->after_writer_call();
     return false;

@@ -59,6 +59,8 @@ struct connection_options {
   /// Output bytes held in memory (file bodies not counted) past which response_writer::write()
   /// takes no more: the response is cut short, as a dropped writer's is. Only a producer that
   /// ignores ready() gets there; it cannot make the server buffer more than this plus one piece.
+  /// Writes made inside the on_request() call that received the writer are not limited: nothing
+  /// can be sent before it returns, so they are its whole body at once, as send()'s is.
   std::size_t max_buffered_output = 1024 * 1024;
 
   /// Time to receive a whole request head: from the first byte of a request on a keep-alive
@@ -218,8 +220,9 @@ class response_writer {
   /// waiting for anything else to happen on the connection, even from outside every handler call
   /// (a timer, another connection's handler), through the owner's wake (connection_context).
   /// Also false, and the response cut short (the client sees the body end early, then the
-  /// close), when the connection already holds connection_options::max_buffered_output bytes:
-  /// a producer that writes faster than the client reads waits while ready() is false.
+  /// close), when the connection already holds connection_options::max_buffered_output bytes
+  /// (except inside the on_request() call that received the writer): a producer that writes
+  /// faster than the client reads waits while ready() is false.
   bool write(std::string_view piece) noexcept;
 
   /// Output bytes the connection holds in memory and has not sent yet: this response's and those
