@@ -233,6 +233,25 @@ check "unix echo" '"body":"x"}' \
 check "abstract socket" "Hello, World!" \
   "$(curl_ --abstract-unix-socket "$abstract" http://localhost/plaintext)"
 
+# Server-sent events: GET /clock?n=3 sends one event a second from a timer of the loop, and
+# `curl -N` prints each as it arrives. Each line is stamped with its arrival time: the first event
+# must come about two seconds before the last, not with it when the response ends.
+clock_lines=$(curl --silent --show-error --max-time 10 -N "$base/clock?n=3" |
+  while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done)
+check "clock events" 3 "$(grep -c ' data: ' <<<"$clock_lines")"
+check "clock ids" "1 2 3" "$(sed -n 's/^[0-9]* id: //p' <<<"$clock_lines" | paste -sd' ')"
+first_event=$(grep ' data: ' <<<"$clock_lines" | head -n 1 | cut -d' ' -f1)
+last_event=$(grep ' data: ' <<<"$clock_lines" | tail -n 1 | cut -d' ' -f1)
+spread_ms=$(((${last_event:-0} - ${first_event:-0}) / 1000000))
+if ((spread_ms >= 1500 && spread_ms < 5000)); then
+  pass
+else
+  fail "clock: ${spread_ms} ms from the first event to the last, expected about 2000"
+fi
+check "clock type" "200 text/event-stream nosniff" \
+  "$(curl_ -o /dev/null -w '%{http_code} %{content_type} %header{x-content-type-options}' "$base/clock?n=1")"
+check "clock bad n" "400" "$(curl_ -o /dev/null -w '%{http_code}' "$base/clock?n=0")"
+
 # SIGTERM: graceful stop, exit status 0, the socket file removed.
 kill -TERM "$server_pid"
 status=

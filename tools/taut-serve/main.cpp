@@ -35,6 +35,7 @@ The taut demo server. Routes:
   GET  /static/{path...}  files under --root (Range, If-Modified-Since, no escape from the root)
   GET  /healthz           "ok"
   GET  /plaintext         "Hello, World!" (text/plain)
+  GET  /clock?n=N         server-sent events: the UTC time once a second, N events [3], then end
 
 Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
   --listen HOST:PORT      TCP: 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080, localhost:8080;

@@ -71,6 +71,10 @@ struct response_slot {
   bool close = false;     // answer with Connection: close, and close after this response
   bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
+  bool answering = false;  // inside the on_request() call that received its writer
+  // A streaming producer waiting for the output to drain (response_writer::on_drained).
+  response_writer::drained_function drain = nullptr;
+  void* drain_data = nullptr;
 };
 
 enum class body_phase : std::uint8_t { none, buffer, stream, discard };
@@ -102,6 +106,7 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
+  std::uint16_t drain_waiters = 0;  // slots with an on_drained callback
 };
 
 }  // namespace detail
@@ -212,8 +217,8 @@ connection_context::~connection_context() = default;
 
 // --- connection: lifetime -----------------------------------------------------------------------
 
-connection::connection(connection_context& context, time_point now) noexcept
-    : ctx_(&context), read_since_(now), write_since_(now), idle_(true) {
+connection::connection(connection_context& context, time_point now, void* owner) noexcept
+    : ctx_(&context), read_since_(now), write_since_(now), owner_(owner), idle_(true) {
   ctx_->now_ = now;
 }
 
@@ -291,6 +296,7 @@ void connection::close_now() noexcept {
       slot.phase = slot_phase::free;
     }
     st_->count = 0;
+    notify_drained(/*dead_only=*/true);  // producers waiting to write learn that they cannot
   }
   release_state();
   release_input();
@@ -546,8 +552,10 @@ bool connection::append_body(std::string_view data) noexcept {
 void connection::process() noexcept {
   if (processing_) return;  // a writer call from inside a handler: the outer loop continues
   processing_ = true;
-  while (step()) {
-  }
+  do {
+    while (step()) {
+    }
+  } while (notify_drained(/*dead_only=*/false));  // a producer may finish and let the next start
   processing_ = false;
   settle();
 }
@@ -695,6 +703,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
 void connection::call_handler(std::uint16_t index) noexcept {
   const std::uint32_t generation = st_->slots[index].generation;
+  st_->slots[index].answering = true;
   try {
     ctx_->handler_->on_request(st_->request, response_writer(this, index, generation));
   } catch (...) {
@@ -702,6 +711,7 @@ void connection::call_handler(std::uint16_t index) noexcept {
     // state the handler left, this connection serves no more requests.
     stop_reading();
   }
+  st_->slots[index].answering = false;
 }
 
 bool connection::read_body() noexcept {
@@ -1222,6 +1232,10 @@ void connection::write_continue(response_slot& slot) noexcept {
 
 void connection::finish_slot(response_slot& slot) noexcept {
   slot.phase = slot_phase::done;
+  if (slot.drain != nullptr) {  // nothing more to write
+    slot.drain = nullptr;
+    --st_->drain_waiters;
+  }
   const std::uint16_t index = index_of(slot);
   // A response finished before its request body was read: nobody reads the rest.
   if (st_->body_slot == index && st_->body_generation == slot.generation) {
@@ -1267,6 +1281,7 @@ void connection::drop_slots_after_front() noexcept {
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
   }
+  notify_drained(/*dead_only=*/true);
 }
 
 void connection::abandon(response_slot& slot, bool unwinding) noexcept {
@@ -1302,7 +1317,48 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
 }
 
 void connection::after_writer_call() noexcept {
-  if (!processing_) process();
+  if (processing_) return;  // inside a call of the connection: its owner looks at wants() after
+  process();
+  // From outside every call of the connection (a timer, another connection's handler): only the
+  // owner can send what this call wrote, or free a closed connection whose last writer is gone.
+  if (ctx_->wake_ != nullptr) ctx_->wake_(owner_);
+}
+
+/// Output bytes queued in memory: file segments are counted in queued_ but stay in their files.
+std::size_t connection::output_in_memory() const noexcept {
+  std::size_t in_files = 0;
+  const auto count_files = [&in_files](const out_chain& chain) {
+    for (const out_block* block = chain.head; block != nullptr; block = block->next) {
+      if (block->file_fd >= 0) in_files += static_cast<std::size_t>(block->file_left);
+    }
+  };
+  count_files(out_);
+  if (st_ != nullptr) {
+    for (const response_slot& slot : st_->slots) count_files(slot.out);
+  }
+  return queued_ - in_files;
+}
+
+/// Runs the on_drained() callbacks that are due: those of responses that can no longer be
+/// written (their slots were freed: the connection closed, or they queued behind a close), and,
+/// unless `dead_only`, every one once the output has fallen to half of max_output_bytes. Like a
+/// handler call, a callback's writer calls do not process the connection again. Returns whether
+/// any ran.
+bool connection::notify_drained(bool dead_only) noexcept {
+  if (st_ == nullptr || st_->drain_waiters == 0) return false;
+  const bool drained = !dead_only && output_in_memory() <= ctx_->options_.max_output_bytes / 2;
+  const bool was_processing = std::exchange(processing_, true);
+  bool called = false;
+  for (std::size_t i = 0; st_ != nullptr && i < st_->slots.size(); ++i) {
+    response_slot& slot = st_->slots[i];
+    if (slot.drain == nullptr || (!drained && slot.phase != slot_phase::free)) continue;
+    const response_writer::drained_function callback = std::exchange(slot.drain, nullptr);
+    --st_->drain_waiters;
+    callback(slot.drain_data);
+    called = true;
+  }
+  processing_ = was_processing;
+  return called;
 }
 
 // --- response_writer ----------------------------------------------------------------------------
@@ -1340,8 +1396,10 @@ void response_writer::release() noexcept {
   response_slot* s = owner->slot_at(slot_, generation);
   if (s != nullptr && s->phase != slot_phase::done) {
     owner->abandon(*s, std::uncaught_exceptions() > 0);
-    owner->after_writer_call();
   }
+  // Also for a finished or dead response: the last writer of a closed connection is what its
+  // owner waits for to free it.
+  owner->after_writer_call();
 }
 
 response_slot* response_writer::slot() const noexcept {
@@ -1501,6 +1559,17 @@ bool response_writer::write(std::string_view piece) noexcept {
     return s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
            s->phase == slot_phase::body_close;
   }
+  const std::size_t limit = conn_->ctx_->options().max_buffered_output;
+  if ((s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
+       s->phase == slot_phase::body_close) &&
+      !s->suppress && !s->answering && conn_->queued_ >= limit &&
+      conn_->output_in_memory() >= limit) {
+    // A producer that ignored ready(): cut the response short rather than buffer without bound.
+    // (Inside on_request() nothing could be sent yet: those writes are its whole body at once.)
+    conn_->abandon(*s, false);
+    conn_->after_writer_call();
+    return false;
+  }
   connection::out_chain& out = conn_->target(*s);
   bool ok = true;
   switch (s->phase) {
@@ -1527,6 +1596,26 @@ bool response_writer::write(std::string_view piece) noexcept {
   }
   conn_->after_writer_call();
   return ok;
+}
+
+std::size_t response_writer::buffered() const noexcept {
+  return slot() != nullptr ? conn_->output_in_memory() : 0;
+}
+
+bool response_writer::ready() const noexcept {
+  if (slot() == nullptr) return false;
+  const std::size_t high_water = conn_->ctx_->options().max_output_bytes;
+  return conn_->queued_ < high_water || conn_->output_in_memory() < high_water;
+}
+
+bool response_writer::on_drained(drained_function callback, void* data) noexcept {
+  response_slot* s = slot();
+  if (s == nullptr || callback == nullptr) return false;
+  if (conn_->output_in_memory() <= conn_->ctx_->options().max_output_bytes / 2) return false;
+  if (s->drain == nullptr) ++conn_->st_->drain_waiters;
+  s->drain = callback;
+  s->drain_data = data;
+  return true;
 }
 
 bool response_writer::finish(std::span<const header> trailers) noexcept {

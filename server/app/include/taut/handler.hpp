@@ -276,7 +276,9 @@ class reply {
   [[nodiscard]] bool detached() const noexcept { return detached_; }
 
   /// Takes the response writer, to finish the response later (on the connection's thread; the
-  /// server runtime marshals other threads). The reply is inert afterwards.
+  /// server runtime marshals other threads). The reply is inert afterwards. A body streamed over
+  /// time (from a timer of the loop) is sent as it is written; a producer that may outpace the
+  /// client waits while the writer's ready() is false, for its on_drained() callback.
   [[nodiscard]] response_writer detach() noexcept {
     detached_ = true;
     return std::move(writer_);
