@@ -42,6 +42,9 @@
 # Exit status: 0 nothing found, 1 findings (in fuzz-triage/), 2 usage or build error, 130
 # interrupted (after triage).
 set -euo pipefail
+# All of it is one compound command, which bash reads whole before running any of it: a campaign
+# lasts hours, and editing or updating this file meanwhile (git pull) must not break the running one.
+{
 caller=$PWD
 self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 cd "$(dirname "$self")/.."
@@ -374,3 +377,4 @@ if ((status)); then
 fi
 ((interrupted)) && exit 130
 exit "$status"
+}
