@@ -577,6 +577,7 @@ TEST_F(Router, MalformedEscapesAreBadRequests) {
 TEST_F(Router, TargetsOfNoRoutableFormAreBadRequests) {
   add("/");
   EXPECT_EQ(get(""), "400");
+  EXPECT_EQ(get(std::string_view()), "400");  // no bytes at all, not even a terminator to read
   EXPECT_EQ(get("a/b"), "400");
   EXPECT_EQ(get("mailto:a@example.com"), "400");
 }

@@ -883,7 +883,8 @@ route_status route_table::match(std::string_view method, std::string_view host,
   }
   // An absolute-form target may have an empty path ("http://example.com?q"): it means "/".
   const bool empty_path = absolute_form && (target.empty() || target.front() == '?');
-  if (!empty_path && target.front() != '/') return finish(route_status::bad_request);
+  if (!empty_path && (target.empty() || target.front() != '/'))
+    return finish(route_status::bad_request);
   // Captures are 32-bit offsets; no sane request line comes near 4 GiB.
   if (target.size() > 0xFFFFFFFFu) return finish(route_status::uri_too_long);
   target_parts parts = split_target(target);
