@@ -32,7 +32,13 @@ function(taut_install_library target)
     return()
   endif()
   get_target_property(component ${target} EXPORT_NAME)
-  get_target_property(source_dir ${target} SOURCE_DIR)
+  # Public headers are in <SOURCE_DIR>/include, or where the target's TAUT_HEADER_DIR says (the
+  # server layers share one CMakeLists.txt but each has its own include folder).
+  get_target_property(header_dir ${target} TAUT_HEADER_DIR)
+  if(NOT header_dir)
+    get_target_property(source_dir ${target} SOURCE_DIR)
+    set(header_dir "${source_dir}/include")
+  endif()
   get_target_property(output_name ${target} OUTPUT_NAME)
   if(NOT component)
     message(FATAL_ERROR "taut_install_library(${target}): set the target's EXPORT_NAME")
@@ -51,7 +57,7 @@ function(taut_install_library target)
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(DIRECTORY "${source_dir}/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  install(DIRECTORY "${header_dir}/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
 
   # Other taut libraries this one links become pkg-config Requires; Threads becomes a CMake
@@ -94,8 +100,19 @@ function(taut_install_library target)
           DESTINATION ${TAUT_INSTALL_PKGCONFIGDIR})
 endfunction()
 
+# taut_parser is C++, and C programs use it too (taut.h): linked by the C compiler, they need the
+# C++ runtime it was built against, the C++ compiler's implicit standard library. A C++ consumer
+# links it anyway. (The .pc files carry no -std flag: see require_cxx20.hpp.)
+set(taut_cxx_runtime "")
+foreach(implicit IN LISTS CMAKE_CXX_IMPLICIT_LINK_LIBRARIES)
+  if(implicit MATCHES "^(stdc\\+\\+|c\\+\\+)$")
+    set(taut_cxx_runtime "-l${implicit}")
+    break()
+  endif()
+endforeach()
 taut_install_library(taut_parser
-  DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser")
+  DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser, with a C API (taut.h)"
+  PKGCONFIG_LIBS ${taut_cxx_runtime})
 taut_install_library(taut_transport
   DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll event loop")
 taut_install_library(taut_http1

@@ -279,25 +279,23 @@ bool transfer_codings(const difference_case& c) {
                          errc::chunked_applied_twice, errc::chunked_not_final})) {
     return false;
   }
-  bool unknown = false;
+  // taut (strict) decodes chunked only and answers 501 to any other coding (RFC 9112 section
+  // 6.1), gzip and deflate included; llhttp passes the still-coded body on.
+  bool other_coding = false;
   bool chunked_last = false;
   int chunked = 0;
   for (const auto& [name, value] : c.llhttp.headers) {
     if (!iequals(name, "transfer-encoding")) continue;
     for_each_list_element(value, [&](std::string_view coding) {
-      constexpr std::array<std::string_view, 5> known = {"gzip", "x-gzip", "deflate", "compress",
-                                                         "x-compress"};
       chunked_last = iequals(coding, "chunked");
       if (chunked_last) {
         ++chunked;
         return;
       }
-      bool is_known = false;
-      for (const auto k : known) is_known = is_known || iequals(coding, k);
-      unknown = unknown || !is_known;
+      other_coding = true;
     });
   }
-  return unknown || chunked > 1 || !chunked_last;
+  return other_coding || chunked > 1 || !chunked_last;
 }
 
 bool limits(const difference_case& c) {
@@ -345,6 +343,17 @@ bool method_token(const difference_case& c) {
                          c.llhttp.reason == "Invalid method for HTTP/x.x request";
   if (!llhttp_rejected(c, {HPE_INVALID_METHOD}) && !rtsp_only) return false;
   return is_token(c.taut.method) && method_from_token(c.taut.method) == method::other;
+}
+
+bool http_version_minor(const difference_case& c) {
+  if (!llhttp_rejected(c, {HPE_INVALID_VERSION})) return false;
+  // The request-line ends in HTTP/1.<minor> with a minor above 1, which taut handles as 1.1.
+  const std::string_view line = request_line(c.input);
+  constexpr std::string_view name = "HTTP/1.";
+  if (line.size() < name.size() + 1) return false;
+  const std::string_view version = line.substr(line.size() - name.size() - 1);
+  return version.substr(0, name.size()) == name && version.back() >= '2' && version.back() <= '9' &&
+         c.taut.minor == version.back() - '0';
 }
 
 bool pri_method(const difference_case& c) {
@@ -510,8 +519,8 @@ constexpr known_difference table[] = {
      transfer_encoding_http10},
     {"transfer-codings", "RFC 9112 sections 6.1 and 7, RFC 9110 section 5.6.1",
      "llhttp accepts any bytes before a final chunked, and an empty Transfer-Encoding; taut "
-     "requires a list of coding tokens ending in chunked, answers 501 to codings it does not know "
-     "and 400 to chunked applied twice",
+     "requires a list of coding tokens ending in chunked, answers 501 to every coding but chunked "
+     "(it decodes no other) and 400 to chunked applied twice",
      transfer_codings},
     {"limits", "RFC 9110 section 15.5.15, RFC 6585 section 5, RFC 9112 section 7.1.1",
      "taut enforces default limits (8 KiB request-line, 32 KiB and 100 fields per header or "
@@ -528,6 +537,10 @@ constexpr known_difference table[] = {
      connect_content},
     {"method-token", "RFC 9110 section 9.1",
      "taut accepts any token as a method; llhttp only the methods in its table", method_token},
+    {"http-version-minor", "RFC 9110 section 2.5",
+     "llhttp rejects HTTP/1.2 to HTTP/1.9 request-lines; taut handles a 1.x minor above 1 as "
+     "HTTP/1.1, the highest minor it implements, as the RFC requires",
+     http_version_minor},
     {"pri-method", "RFC 9110 section 9.1, RFC 9113 section 3.4",
      "llhttp treats any request with the method PRI as the start of the HTTP/2 preface and rejects "
      "it unless it is \"PRI * HTTP/2.0\"; for taut PRI is an extension method like any other",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that every tracked C++ file is formatted with the repository's .clang-format.
+# Checks that every tracked C and C++ file is formatted with the repository's .clang-format.
 #   bash scripts/check-format.sh          # check (what CI runs)
 #   bash scripts/check-format.sh --fix    # reformat in place
 # Vendored peer code is not ours to format: add its paths to `excluded`.
@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 clang_format=${CLANG_FORMAT:-clang-format}
 excluded='^(bench/peers/|third_party/|(.*/)?vendor/)'
 
-mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc' '*.inc' | grep -Ev "$excluded" || true)
+mapfile -t files < <(git ls-files -- '*.cpp' '*.hpp' '*.c' '*.h' '*.cc' '*.inc' | grep -Ev "$excluded" || true)
 if [[ ${#files[@]} -eq 0 ]]; then
   echo "check-format: no C++ files tracked" >&2
   exit 1

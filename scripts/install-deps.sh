@@ -54,9 +54,9 @@ require_packages() {
   exit 1
 }
 
-require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates
+require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache
 require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl
-require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp
+require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp zip unzip python3
 require_packages format clang-format
 require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-evloop-dev libboost-dev \
   gnuplot-nox dpkg-dev binutils

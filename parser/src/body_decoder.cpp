@@ -4,8 +4,8 @@
 #include <cstring>
 #include <limits>
 
-#include "taut/http_chars.hpp"
 #include "fields.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut {
 
@@ -282,8 +282,11 @@ body_result body_decoder::decode(std::string_view input) noexcept {
               input.substr(0, take),
               {}};
     }
-    case body_kind::chunked:
-      return chunked_.decode(input);
+    case body_kind::chunked: {
+      body_result r = chunked_.decode(input);
+      if (r.status == parse_status::error) r.error.status = error_status(r.error.code);
+      return r;
+    }
     case body_kind::until_close:
       if (closed_) return {parse_status::complete, 0, {}, {}};
       seen_ += input.size();
@@ -298,7 +301,13 @@ body_result body_decoder::finish() noexcept {
   const errc code = errc::body_cut_short;
   const auto offset = static_cast<std::size_t>(
       framing_.kind == body_kind::chunked ? chunked_.bytes_consumed() : seen_);
-  return {parse_status::error, 0, {}, {code, offset, default_status(code)}};
+  return {parse_status::error, 0, {}, {code, offset, error_status(code)}};
+}
+
+int body_decoder::error_status(errc code) const noexcept {
+  // A response's body that cannot be decoded is a bad upstream (RFC 9110 section 15.6.3).
+  constexpr int bad_gateway = 502;
+  return framing_.response ? bad_gateway : default_status(code);
 }
 
 }  // namespace taut

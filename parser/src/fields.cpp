@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "taut/http_chars.hpp"
 #include "scan.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut::detail {
 
@@ -236,11 +236,6 @@ std::size_t for_each_element(std::string_view v, Visit&& visit) {
   }
 }
 
-bool is_known_coding(std::string_view coding) noexcept {
-  return iequals(coding, "gzip") || iequals(coding, "x-gzip") || iequals(coding, "deflate") ||
-         iequals(coding, "compress") || iequals(coding, "x-compress");
-}
-
 }  // namespace
 
 std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
@@ -271,7 +266,7 @@ std::size_t validate_authority(const char* data, std::size_t begin, std::size_t 
 }
 
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
-                     framing_fields& fields) noexcept {
+                     bool allow_codings, framing_fields& fields) noexcept {
   const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
   const auto value_offset = static_cast<std::size_t>(field.value.data() - data);
   const std::string_view value = field.value;
@@ -357,6 +352,11 @@ step interpret_field(const char* data, const header& field, bool is_request, int
                               : errc::chunked_not_final;
           return e.offset;
         }
+        const std::size_t begin = value_offset + e.offset;
+        if (fields.codings_line == 0) {
+          fields.codings_line = name_offset + 1;
+          fields.codings_begin = begin;
+        }
         if (iequals(e.token, "chunked")) {
           if (e.has_parameters) {
             element_error = errc::bad_transfer_encoding;
@@ -370,10 +370,37 @@ step interpret_field(const char* data, const header& field, bool is_request, int
           return valid;
         }
         fields.last_coding_chunked = false;
-        if (!is_known_coding(e.token) && is_request) {
+        // RFC 9112 section 6.1: a server answers 501 to a coding it does not decode, and this
+        // parser decodes chunked only; the embedder may take the coded body instead.
+        if (!allow_codings) {
           element_error = errc::unknown_transfer_coding;
           return e.offset;
         }
+        // The codings left to the caller are reported as one view: they must all be in the first
+        // Transfer-Encoding field line that names any coding.
+        if (fields.codings_line != name_offset + 1) {
+          element_error = errc::bad_transfer_encoding;
+          return e.offset;
+        }
+        std::size_t end = e.offset;
+        while (end < value.size() && is(value[end], tchar)) ++end;
+        if (e.has_parameters) {
+          // The parameters are part of the coding: up to the next comma outside a quoted string.
+          end = value.size();
+          bool quoted = false;
+          for (std::size_t k = e.offset; k < value.size(); ++k) {
+            if (value[k] == '\\' && quoted) {
+              ++k;
+            } else if (value[k] == '"') {
+              quoted = !quoted;
+            } else if (value[k] == ',' && !quoted) {
+              end = k;
+              break;
+            }
+          }
+          while (end > e.offset && is_ws(value[end - 1])) --end;
+        }
+        fields.codings_end = value_offset + end;
         return valid;
       });
       if (bad != valid) {

@@ -6,9 +6,9 @@
 #include <span>
 #include <string_view>
 
-#include "taut/http_chars.hpp"
 #include "scan.hpp"
 #include "taut/detail/head_state.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/message.hpp"
 #include "taut/parse_error.hpp"
 
@@ -44,9 +44,10 @@ step continue_field_line(const char* data, const line& ln, std::span<header> sto
                          const leniency& lenient, field_section_state& state) noexcept;
 
 /// Folds one completed field into what framing needs (Content-Length, Transfer-Encoding, Host,
-/// Connection, Expect, Upgrade). Errors carry offsets relative to `data`.
+/// Connection, Expect, Upgrade). Transfer codings other than chunked are an error
+/// (unknown_transfer_coding) unless `allow_codings`. Errors carry offsets relative to `data`.
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
-                     framing_fields& fields) noexcept;
+                     bool allow_codings, framing_fields& fields) noexcept;
 
 /// Validates uri-host [ ":" port ] in [begin, end); returns the offset of the first bad byte or
 /// `end + 1` when valid. A port is required when `require_port`, a host when `require_host`.

@@ -1,16 +1,13 @@
 #include "taut/request_parser.hpp"
 
-#include "taut/http_chars.hpp"
 #include "fields.hpp"
 #include "scan.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut {
 
 using detail::head_phase;
-using detail::line;
-using detail::line_found;
 using detail::step;
-using detail::valid;
 
 request_parser::request_parser(std::span<header> header_storage, parse_options options) noexcept
     : storage_(header_storage), options_(options) {}
@@ -24,8 +21,10 @@ void request_parser::reset() noexcept {
   request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
+  request_.transfer_codings = {};
   section_ = {};
   fields_ = {};
+  line_ = {};
   phase_ = head_phase::start_line;
 }
 
@@ -47,134 +46,296 @@ void request_parser::rebase(const char* data) noexcept {
 
 namespace {
 
-/// Validates path-abempty / absolute-path [ "?" query ] bytes in [begin, end): pchar, "/", "?",
-/// and well-formed percent-escapes. Returns the first bad offset or `valid`.
-std::size_t validate_path_and_query(const char* data, std::size_t begin, std::size_t end) noexcept {
-  for (std::size_t i = begin; i < end; ++i) {
-    const char c = data[i];
-    if (detail::is(c, detail::path_char)) continue;
-    if (c != '%') return i;
-    if (i + 2 >= end || !detail::is(data[i + 1], detail::hex_digit) ||
-        !detail::is(data[i + 2], detail::hex_digit)) {
-      return i;
-    }
-    i += 2;
-  }
-  return valid;
-}
-
-struct target_check {
-  errc code = errc::ok;
-  std::size_t offset = 0;
-  target_form form = target_form::origin;
+/// Where a request-line being validated byte by byte stands (request_line_state::state).
+enum rl : std::uint8_t {
+  lead,             // before the method: empty lines may come first
+  lead_cr,          // after the CR of an empty line
+  method_token,     // in the method
+  target_first,     // at the target's first byte
+  path,             // origin-form, or the path and query after an absolute-form's authority
+  escape_first,     // after '%'
+  escape_second,    // after '%' and one hex digit
+  asterisk,         // after OPTIONS's '*'
+  scheme,           // absolute-form: in the scheme
+  scheme_colon,     // after the scheme's ':'
+  scheme_slash,     // after ":/"
+  authority_start,  // the first byte of an authority (absolute-form after "//", or CONNECT's)
+  ip_literal,       // inside "[...]"
+  reg_name,         // in a host name
+  after_literal,    // after "]"
+  port,             // after the port's ':'
+  version,          // in "HTTP/" DIGIT "." DIGIT
+  version_end,      // after the version: only the line end may follow
+  line_cr,          // after the request-line's CR
 };
-
-/// RFC 9112 section 3.2: which form the target has, and whether the method allows that form.
-target_check check_target(const char* data, std::size_t begin, std::size_t end, method m) noexcept {
-  const char first = data[begin];
-  if (m == method::connect) {
-    // origin-form or asterisk-form; a reg-name may itself start with '*' (a sub-delim).
-    if (first == '/' || (first == '*' && end - begin == 1)) return {errc::bad_target_form, begin};
-    const std::size_t bad = detail::validate_authority(data, begin, end, true, true);
-    if (bad != valid) return {errc::bad_target, bad};
-    return {errc::ok, 0, target_form::authority};
-  }
-  if (first == '/') {
-    const std::size_t bad = validate_path_and_query(data, begin, end);
-    if (bad != valid) return {errc::bad_target, bad};
-    return {errc::ok, 0, target_form::origin};
-  }
-  if (first == '*') {
-    if (end - begin != 1) return {errc::bad_target, begin + 1};
-    if (m != method::options) return {errc::bad_target_form, begin};
-    return {errc::ok, 0, target_form::asterisk};
-  }
-  // authority-form ("127.0.0.1:80", "[::1]:443") is for CONNECT only; one starting with a
-  // letter is caught below, as it also looks like a scheme.
-  if (!detail::is(first, detail::alpha)) {
-    const bool authority = detail::validate_authority(data, begin, end, true, true) == valid;
-    return {authority ? errc::bad_target_form : errc::bad_target, begin};
-  }
-  // absolute-form: scheme "://" authority path-abempty [ "?" query ]; http(s) URIs need the
-  // authority, and anything else shaped like authority-form is only for CONNECT.
-  std::size_t i = begin;
-  while (i < end && detail::is(data[i], detail::scheme_char)) ++i;
-  if (i == end || data[i] != ':') return {errc::bad_target, i < end ? i : begin};
-  if (end - i < 3 || data[i + 1] != '/' || data[i + 2] != '/') {
-    return {errc::bad_target_form, begin};
-  }
-  const std::size_t authority_begin = i + 3;
-  std::size_t authority_end = authority_begin;
-  while (authority_end < end && data[authority_end] != '/' && data[authority_end] != '?') {
-    ++authority_end;
-  }
-  // userinfo ("user@host") is refused: RFC 9110 section 4.2.4 tells recipients to treat it as an
-  // error, and validate_authority rejects '@'.
-  const std::size_t bad =
-      detail::validate_authority(data, authority_begin, authority_end, false, true);
-  if (bad != valid) return {errc::bad_target, bad};
-  const std::size_t bad_path = validate_path_and_query(data, authority_end, end);
-  if (bad_path != valid) return {errc::bad_target, bad_path};
-  return {errc::ok, 0, target_form::absolute};
-}
 
 }  // namespace
 
-detail::step request_parser::parse_request_line(const char* data, std::size_t begin,
-                                                std::size_t end) noexcept {
-  section_.examined += end - begin;
+request_parser::line_progress request_parser::advance_request_line(const char* data,
+                                                                   std::size_t size,
+                                                                   detail::step& error) noexcept {
+  // Every byte is judged when it arrives, by what came before it only: the error a prefix gets is
+  // the error of every input that starts with it, however it was cut, and a byte that no valid
+  // request could hold there is an error at once (a TLS ClientHello is refused at its first byte,
+  // not after the header timeout). The bytes already judged are never looked at again.
+  detail::request_line_state& st = line_;
+  const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
+  const bool allow_bare_lf = options_.lenient.bare_lf;
   const detail::scan_ops& ops = detail::scan();
-  std::size_t i = ops.skip_token(data, begin, end);
-  if (i == begin) return {errc::bad_method, begin};
-  if (i == end) return {errc::bad_request_line, end};
-  if (data[i] != ' ') return {errc::bad_method, i};
-  request_.method_name = std::string_view(data + begin, i - begin);
-  request_.method = method_from_token(request_.method_name);
-
-  const std::size_t target_begin = i + 1;
-  // One pass validates the common case, an origin-form of pchars and percent-escapes; anything
-  // else is found to end at SP and checked form by form.
-  std::size_t target_end = target_begin;
-  while (true) {
-    target_end = ops.skip_target(data, target_end, end);
-    if (target_end + 2 < end && data[target_end] == '%' &&
-        detail::is(data[target_end + 1], detail::hex_digit) &&
-        detail::is(data[target_end + 2], detail::hex_digit)) {
-      target_end += 3;
-      continue;
+  const std::size_t start = st.checked;
+  std::size_t i = start;
+  auto fail = [&](errc code, std::size_t offset) {
+    section_.examined += i + 1 - start;
+    error = {code, offset};
+    return line_progress::error;
+  };
+  // An authority ends (at SP, or at '/' or '?' in absolute-form): what may follow it.
+  auto authority_ends = [&](char c) {
+    if (c == ' ') {
+      st.target_end = i;
+      st.state = version;
+      st.matched = 0;
+    } else {
+      st.state = path;
     }
-    break;
-  }
-  const bool simple_origin = target_end < end && data[target_end] == ' ' &&
-                             data[target_begin] == '/' && request_.method != method::connect;
-  target_form form = target_form::origin;
-  if (!simple_origin) {
-    while (target_end < end && data[target_end] != ' ') ++target_end;
-    if (target_end == target_begin || target_end == end) {
-      return {errc::bad_request_line, target_end};
+  };
+  for (; i < limit; ++i) {
+    const char c = data[i];
+    if ((c == '\r' || c == '\n') && st.state != lead_cr && st.state != line_cr) {
+      if (c == '\n' && !allow_bare_lf) return fail(errc::bare_lf, i);
+      if (st.state == lead) {
+        if (c == '\r') st.state = lead_cr;
+        continue;
+      }
+      if (st.state != version_end) {
+        // The line ends before the request-line does.
+        return fail(st.state == version ? errc::bad_version : errc::bad_request_line, i);
+      }
+      st.line_end = i;
+      if (c == '\r') {
+        st.state = line_cr;
+        continue;
+      }
+      break;  // a bare LF, leniently: the line is whole
     }
-    const target_check target = check_target(data, target_begin, target_end, request_.method);
-    if (target.code != errc::ok) return {target.code, target.offset};
-    form = target.form;
+    switch (st.state) {
+      case lead:
+        if (!detail::is(c, detail::tchar)) return fail(errc::bad_method, i);
+        st.begin = i;
+        st.state = method_token;
+        i = ops.skip_token(data, i, limit) - 1;
+        break;
+      case lead_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        st.state = lead;
+        break;
+      case method_token:
+        if (detail::is(c, detail::tchar)) {
+          i = ops.skip_token(data, i, limit) - 1;
+          break;
+        }
+        if (c != ' ') return fail(errc::bad_method, i);
+        st.method_end = i;
+        st.method = method_from_token(std::string_view(data + st.begin, i - st.begin));
+        st.state = target_first;
+        break;
+      case target_first: {
+        if (c == ' ') return fail(errc::bad_request_line, i);
+        if (st.method == method::connect) {
+          // authority-form only (RFC 9112 section 3.2.3): never origin-form.
+          if (c == '/') return fail(errc::bad_target_form, i);
+          st.form = target_form::authority;
+          st.mark = i;
+          st.state = authority_start;
+          --i;  // the authority's first byte, judged there
+          break;
+        }
+        if (c == '/') {
+          st.form = target_form::origin;
+          st.state = path;
+        } else if (c == '*') {
+          if (st.method != method::options) return fail(errc::bad_target_form, i);
+          st.form = target_form::asterisk;
+          st.state = asterisk;
+        } else if (detail::is(c, detail::alpha)) {
+          st.form = target_form::absolute;
+          st.state = scheme;
+        } else {
+          // An IP address or literal is an authority-form, the wrong form for this method;
+          // anything else starts no request-target at all.
+          const bool authority = detail::is(c, detail::digit) || c == '[';
+          return fail(authority ? errc::bad_target_form : errc::bad_target, i);
+        }
+        break;
+      }
+      case path:
+        if (detail::is(c, detail::path_char)) {
+          i = ops.skip_target(data, i, limit) - 1;
+          break;
+        }
+        if (c == '%') {
+          st.mark = i;
+          st.resume = path;
+          st.state = escape_first;
+        } else if (c == ' ') {
+          st.target_end = i;
+          st.state = version;
+          st.matched = 0;
+        } else {
+          return fail(errc::bad_target, i);
+        }
+        break;
+      case escape_first:
+      case escape_second:
+        if (!detail::is(c, detail::hex_digit)) return fail(errc::bad_target, st.mark);
+        st.state = st.state == escape_first ? std::uint8_t{escape_second} : st.resume;
+        break;
+      case asterisk:
+        if (c != ' ') return fail(errc::bad_target, i);
+        st.target_end = i;
+        st.state = version;
+        st.matched = 0;
+        break;
+      case scheme:
+        if (detail::is(c, detail::scheme_char)) break;
+        if (c == ':') {
+          st.state = scheme_colon;
+          break;
+        }
+        return fail(errc::bad_target, c == ' ' ? st.method_end + 1 : i);
+      case scheme_colon:
+      case scheme_slash:
+        // scheme ":" without "//" is no http(s) URI: the authority-form shape of another method.
+        if (c != '/') return fail(errc::bad_target_form, st.method_end + 1);
+        if (st.state == scheme_slash) {
+          st.mark = i + 1;
+          st.state = authority_start;
+        } else {
+          st.state = scheme_slash;
+        }
+        break;
+      case authority_start:
+        // uri-host [ ":" port ] (RFC 3986 section 3.2.2); a host is required.
+        if (c == '[') {
+          st.colon = i + 1;
+          st.state = ip_literal;
+        } else if (detail::is(c, detail::host_char)) {
+          st.state = reg_name;
+        } else if (c == '%') {
+          st.mark = i;
+          st.resume = reg_name;
+          st.state = escape_first;
+        } else {
+          return fail(errc::bad_target, i);
+        }
+        break;
+      case ip_literal:
+        if (detail::is(c, detail::host_char) || c == ':') break;
+        if (c == ']') {
+          if (i == st.colon) return fail(errc::bad_target, i);
+          st.state = after_literal;
+          break;
+        }
+        // The authority ends inside the literal: the error is its last byte.
+        if (c == ' ' || (st.form == target_form::absolute && (c == '/' || c == '?'))) {
+          return fail(errc::bad_target, i - 1);
+        }
+        return fail(errc::bad_target, i);
+      case reg_name:
+      case after_literal:
+      case port: {
+        const bool connect = st.form == target_form::authority;
+        if (st.state == reg_name && detail::is(c, detail::host_char)) break;
+        if (st.state == port && detail::is(c, detail::digit)) {
+          st.port_digit = true;
+          break;
+        }
+        if (st.state == reg_name && c == '%') {
+          st.mark = i;
+          st.resume = reg_name;
+          st.state = escape_first;
+          break;
+        }
+        if (st.state != port && c == ':') {
+          st.colon = i;
+          st.port_digit = false;
+          st.state = port;
+          break;
+        }
+        if (c == ' ' || (!connect && (c == '/' || c == '?'))) {
+          if (connect) {
+            // CONNECT needs a port; "*" alone is the asterisk-form, the wrong form.
+            if (i - st.mark == 1 && data[st.mark] == '*') {
+              return fail(errc::bad_target_form, st.mark);
+            }
+            if (st.state != port) return fail(errc::bad_target, i - 1);
+            if (!st.port_digit) return fail(errc::bad_target, st.colon);
+          }
+          authority_ends(c);
+          break;
+        }
+        return fail(errc::bad_target, i);
+      }
+      case version: {
+        // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
+        constexpr std::string_view name = "HTTP/";
+        const std::uint8_t k = st.matched;
+        if (k < 5) {
+          if (c != name[k]) return fail(errc::bad_version, i);
+        } else if (k == 5) {
+          if (!detail::is(c, detail::digit)) return fail(errc::bad_version, i);
+          // Only HTTP/1.x is implemented: any other major is 505 as soon as it is read.
+          if (c != '1') return fail(errc::unsupported_version, st.target_end + 1);
+        } else if (k == 6) {
+          if (c != '.') return fail(errc::bad_version, i);
+        } else {
+          if (!detail::is(c, detail::digit)) return fail(errc::bad_version, i);
+          // A higher 1.x minor is handled as 1.1, the highest one implemented (RFC 9110 section
+          // 2.5); the minor stays as sent.
+          st.version_minor = c - '0';
+          st.state = version_end;
+        }
+        ++st.matched;
+        break;
+      }
+      case version_end:
+        return fail(errc::bad_version, i);
+      case line_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        break;
+      default:
+        break;
+    }
+    if (st.state == line_cr && c == '\n') break;
   }
-  request_.target = std::string_view(data + target_begin, target_end - target_begin);
-  request_.target_form = form;
-
-  // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
-  const std::size_t v = target_end + 1;
-  constexpr std::string_view prefix = "HTTP/";
-  for (std::size_t k = 0; k < 8; ++k) {
-    if (v + k >= end) return {errc::bad_version, v + k < end ? v + k : end};
-    const char c = data[v + k];
-    const bool ok = k < 5 ? c == prefix[k] : (k == 6 ? c == '.' : detail::is(c, detail::digit));
-    if (!ok) return {errc::bad_version, v + k};
+  if (i == limit) {
+    section_.examined += i - start;
+    st.checked = i;
+    if (size > options_.max_request_line) {
+      // A CR within the limit that the byte past it shows to be bare is reported as such.
+      if ((st.state == line_cr || st.state == lead_cr) && data[i] != '\n') {
+        section_.examined += 1;
+        error = {errc::bare_cr, i - 1};
+        return line_progress::error;
+      }
+      error = {errc::request_line_too_long, options_.max_request_line};
+      return line_progress::error;
+    }
+    return line_progress::more;
   }
-  if (v + 8 != end) return {errc::bad_version, v + 8};
-  if (data[v + 5] != '1' || (data[v + 7] != '0' && data[v + 7] != '1')) {
-    return {errc::unsupported_version, v};
-  }
-  request_.version_minor = data[v + 7] - '0';
-  return {};
+  // The line is whole: [begin, line_end), the next one starts after its LF at i.
+  section_.examined += i + 1 - start;
+  st.checked = i + 1;
+  request_.method_name = std::string_view(data + st.begin, st.method_end - st.begin);
+  request_.method = st.method;
+  request_.target = std::string_view(data + st.method_end + 1, st.target_end - st.method_end - 1);
+  request_.target_form = st.form;
+  request_.version_minor = st.version_minor;
+  phase_ = head_phase::fields;
+  section_.pos = i + 1;
+  section_.scan = i + 1;
+  section_.section_start = i + 1;
+  return line_progress::complete;
 }
 
 bool request_parser::take_fast_head(const char* data, std::size_t size,
@@ -218,16 +379,15 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
 }
 
 bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
-  // Input arriving in small pieces mostly only lengthens the line being read: when the new bytes
-  // are plain field bytes within the limits, there is nothing to decide yet, and the line loop's
-  // fixed cost (the larger part of a 1-byte call) is skipped. Exactly what find_line would do.
+  // Input arriving in small pieces mostly only lengthens the field line being read: when the new
+  // bytes are plain field bytes within the limits, there is nothing to decide yet, and the line
+  // loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what find_line would
+  // do. (The request-line is advance_request_line's, which judges every byte as it comes.)
   constexpr std::size_t short_piece = 16;
   const std::size_t from = section_.scan;
   if (from == section_.pos || size <= from || size - from > short_piece) return false;
   const std::size_t limit =
-      phase_ == head_phase::start_line
-          ? options_.max_request_line
-          : detail::saturating_add(section_.section_start, options_.max_header_bytes);
+      detail::saturating_add(section_.section_start, options_.max_header_bytes);
   if (size > limit) return false;
   for (std::size_t i = from; i < size; ++i) {
     if (!detail::is(data[i], detail::field_char)) return false;
@@ -240,17 +400,19 @@ bool request_parser::extends_current_line(const char* data, std::size_t size) no
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
-  return detail::interpret_field(data, field, true, request_.version_minor, fields_);
+  return detail::interpret_field(data, field, true, request_.version_minor,
+                                 options_.allow_transfer_codings, fields_);
 }
 
 parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
   const std::size_t final_line = section_.pos;
-  if (request_.version_minor == 1 && fields_.host_count == 0) {
+  // Every decision below is 1.1's for any minor above 0 (RFC 9110 section 2.5).
+  const bool http11 = request_.version_minor != 0;
+  if (http11 && fields_.host_count == 0) {
     return fail(errc::missing_host, final_line);
   }
-  bool keep_alive = request_.version_minor == 1
-                        ? !fields_.connection_close
-                        : fields_.connection_keep_alive && !fields_.connection_close;
+  bool keep_alive = http11 ? !fields_.connection_close
+                           : fields_.connection_keep_alive && !fields_.connection_close;
   if (fields_.has_transfer_encoding) {
     if (fields_.has_content_length) {
       if (!options_.lenient.transfer_encoding_with_content_length) {
@@ -265,6 +427,10 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
       return fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
     }
     request_.body = {body_kind::chunked, 0};
+    if (fields_.codings_end > fields_.codings_begin) {
+      request_.transfer_codings = std::string_view(data + fields_.codings_begin,
+                                                   fields_.codings_end - fields_.codings_begin);
+    }
   } else if (fields_.has_content_length) {
     request_.body = {body_kind::content_length, fields_.content_length};
   } else {
@@ -274,9 +440,8 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
   request_.keep_alive = keep_alive;
   // RFC 9110 sections 10.1.1 and 7.8: a server MUST ignore Expect: 100-continue and Upgrade in
   // an HTTP/1.0 request.
-  request_.expect_continue = fields_.expect_continue && request_.version_minor == 1;
-  request_.upgrade =
-      fields_.has_upgrade && fields_.connection_upgrade && request_.version_minor == 1;
+  request_.expect_continue = fields_.expect_continue && http11;
+  request_.upgrade = fields_.has_upgrade && fields_.connection_upgrade && http11;
   if (fields_.host_count != 0) {
     request_.host = std::string_view(data + fields_.host_value_offset, fields_.host_value_size);
   }
@@ -296,15 +461,26 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
-  if (phase_ == head_phase::start_line && section_.scan == 0) {
+  if (phase_ == head_phase::start_line && line_.checked == 0) {
     if (parse_result done; take_fast_head(data, buffer.size(), done)) return done;
+  }
+  // The fast path may have taken the request-line (and some field lines) and stopped short.
+  if (phase_ == head_phase::start_line) {
+    detail::step error;
+    switch (advance_request_line(data, buffer.size(), error)) {
+      case line_progress::more:
+        return {};
+      case line_progress::error:
+        return fail(error.code, error.offset);
+      case line_progress::complete:
+        break;
+    }
   }
   if (extends_current_line(data, buffer.size())) return {};
   const detail::section_result r = detail::run_section(
       data, buffer.size(), options_, storage_, section_, phase_,
-      [this](const char* d, std::size_t begin, std::size_t end) {
-        return parse_request_line(d, begin, end);
-      },
+      // advance_request_line took the request-line: the loop starts at the field lines.
+      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
       [this](const char* d, const header& field) { return on_field(d, field); });
   switch (r.outcome) {
     case detail::section_outcome::need_more:

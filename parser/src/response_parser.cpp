@@ -1,8 +1,8 @@
 #include "taut/response_parser.hpp"
 
-#include "taut/http_chars.hpp"
 #include "fields.hpp"
 #include "scan.hpp"
+#include "taut/http_chars.hpp"
 
 namespace taut {
 
@@ -51,9 +51,8 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
     const bool ok = k < 5 ? c == prefix[k] : (k == 6 ? c == '.' : detail::is(c, detail::digit));
     if (!ok) return {errc::bad_version, begin + k};
   }
-  if (data[begin + 5] != '1' || (data[begin + 7] != '0' && data[begin + 7] != '1')) {
-    return {errc::unsupported_version, begin};
-  }
+  // A higher 1.x minor is read as 1.1 (RFC 9110 section 2.5); the minor stays as sent.
+  if (data[begin + 5] != '1') return {errc::unsupported_version, begin};
   response_.version_minor = data[begin + 7] - '0';
   std::size_t i = begin + 8;
   if (i >= end || data[i] != ' ') return {errc::bad_status_line, i};
@@ -77,12 +76,14 @@ step response_parser::parse_status_line(const char* data, std::size_t begin,
 step response_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
-  return detail::interpret_field(data, field, false, response_.version_minor, fields_);
+  // A client takes any transfer coding: it cannot answer 501, and reads the body still coded.
+  return detail::interpret_field(data, field, false, response_.version_minor, true, fields_);
 }
 
-parse_result response_parser::finish(std::size_t head_size, method request_method) noexcept {
+parse_result response_parser::finish(const char* data, std::size_t head_size,
+                                     method request_method) noexcept {
   const int status = response_.status;
-  bool keep_alive = response_.version_minor == 1
+  bool keep_alive = response_.version_minor != 0
                         ? !fields_.connection_close
                         : fields_.connection_keep_alive && !fields_.connection_close;
   // Any 2xx to CONNECT, 204 included, turns the connection into a tunnel (RFC 9110 section 9.3.6).
@@ -97,6 +98,10 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
     } else {
       response_.body = {body_kind::until_close, 0};
     }
+    if (fields_.codings_end > fields_.codings_begin) {
+      response_.transfer_codings = std::string_view(data + fields_.codings_begin,
+                                                    fields_.codings_end - fields_.codings_begin);
+    }
     // Transfer-Encoding overrides Content-Length, but the pair hints at smuggling: do not reuse.
     if (fields_.has_content_length) keep_alive = false;
   } else if (fields_.has_content_length) {
@@ -104,6 +109,7 @@ parse_result response_parser::finish(std::size_t head_size, method request_metho
   } else {
     response_.body = {body_kind::until_close, 0};
   }
+  response_.body.response = true;
   if (response_.body.kind == body_kind::until_close) keep_alive = false;
   if (status == 101 || tunnel) response_.upgrade = true;
   response_.headers = std::span<const header>(storage_.data(), section_.count);
@@ -132,7 +138,7 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
     case detail::section_outcome::complete:
       break;
   }
-  return finish(r.end, request_method);
+  return finish(data, r.end, request_method);
 }
 
 }  // namespace taut

@@ -73,7 +73,7 @@ if [[ $group == flags ]]; then
   expect_usage port-range --listen 127.0.0.1:70000
   expect_usage hostname --listen example.com:80
   expect_usage long-unix-path --unix "/tmp/$(printf 'x%.0s' {1..200})"
-  expect_usage zero-threads --threads 0
+  expect_usage too-many-threads --threads 1025
   expect_usage bad-duration --header-timeout soon
   expect_usage negative-duration --idle-timeout -1
   expect_usage bad-bytes --max-body 12Q
@@ -84,9 +84,34 @@ if [[ $group == flags ]]; then
   check "--help status" 0 $?
   for flag in --listen --unix --threads --root --access-log --max-connections --header-timeout \
       --idle-timeout --body-timeout --write-timeout --drain-timeout --max-body --max-header-bytes \
-      --max-requests-per-connection --help; do
+      --max-requests-per-connection --help --version; do
     check_contains "--help mentions $flag" "$flag" "$help"
   done
+
+  # --version: "taut-serve <project version>" on standard output, exit status 0.
+  version=$("$server_bin" --version 2>"$scratch/err")
+  check "--version status" 0 $?
+  check "--version format" "ok" \
+    "$([[ $version =~ ^taut-serve\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && echo ok || echo "$version")"
+  check "--version quiet" "" "$(cat "$scratch/err")"
+
+  # --threads 0: one loop thread per core, as taut::server_options::threads = 0.
+  "$server_bin" --listen 127.0.0.1:0 --threads 0 >/dev/null 2>"$scratch/threads.err" &
+  server_pid=$!
+  threads=
+  for _ in $(seq 1 100); do
+    threads=$(sed -n 's|^taut-serve: \([0-9]*\) threads,.*|\1|p' "$scratch/threads.err")
+    [[ -n $threads ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  check "--threads 0 is one per core" "$(nproc)" "$threads"
+  if kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    check "--threads 0 exit status" 0 $?
+  fi
+  server_pid=
   finish
 fi
 
@@ -150,6 +175,18 @@ check "echo json" \
 check "echo too large" "413" \
   "$(head -c 70000 /dev/zero | curl_ -o /dev/null -w '%{http_code}' --data-binary @- "$base/echo")"
 
+# Absolute-form targets are routed by their path (RFC 9112 section 3.2.2); CONNECT is 405.
+check "absolute-form" "Hello, abs!" \
+  "$(curl_ --request-target "http://example.com/hello/abs" "$base/hello/x")"
+check "connect 405" "405" \
+  "$(curl_ -o /dev/null -w '%{http_code}' -X CONNECT --request-target example.com:443 "$base/")"
+
+# Text responses of the demo are never sniffed as something else.
+for target in / /hello/x /healthz /plaintext; do
+  check "nosniff $target" "nosniff" \
+    "$(curl_ -o /dev/null -w '%header{x-content-type-options}' "$base$target")"
+done
+
 # Static files.
 check "static file" "hello from a file" "$(curl_ "$base/static/hello.txt")"
 check "static range" "206 bytes 2-4/10 234" \
@@ -159,6 +196,10 @@ check "static 416" "416 bytes */10" \
 modified=$(curl_ -o /dev/null -w '%header{last-modified}' "$base/static/hello.txt")
 check "static 304" "304" \
   "$(curl_ -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $modified" "$base/static/hello.txt")"
+etag=$(curl_ -o /dev/null -w '%header{etag}' "$base/static/hello.txt")
+check "static 304 for a list over two lines" "304" \
+  "$(curl_ -o /dev/null -w '%{http_code}' -H 'If-None-Match: "zz"' -H "If-None-Match: $etag" \
+    "$base/static/hello.txt")"
 check "static directory redirect" "301 /static/docs/" \
   "$(curl_ -o /dev/null -w '%{http_code} %header{location}' "$base/static/docs")"
 check "static index" "<h1>docs</h1>" "$(curl_ "$base/static/docs/")"
@@ -192,6 +233,25 @@ check "unix echo" '"body":"x"}' \
 check "abstract socket" "Hello, World!" \
   "$(curl_ --abstract-unix-socket "$abstract" http://localhost/plaintext)"
 
+# Server-sent events: GET /clock?n=3 sends one event a second from a timer of the loop, and
+# `curl -N` prints each as it arrives. Each line is stamped with its arrival time: the first event
+# must come about two seconds before the last, not with it when the response ends.
+clock_lines=$(curl --silent --show-error --max-time 10 -N "$base/clock?n=3" |
+  while IFS= read -r line; do printf '%s %s\n' "$(date +%s%N)" "$line"; done)
+check "clock events" 3 "$(grep -c ' data: ' <<<"$clock_lines")"
+check "clock ids" "1 2 3" "$(sed -n 's/^[0-9]* id: //p' <<<"$clock_lines" | paste -sd' ')"
+first_event=$(grep ' data: ' <<<"$clock_lines" | head -n 1 | cut -d' ' -f1)
+last_event=$(grep ' data: ' <<<"$clock_lines" | tail -n 1 | cut -d' ' -f1)
+spread_ms=$(((${last_event:-0} - ${first_event:-0}) / 1000000))
+if ((spread_ms >= 1500 && spread_ms < 5000)); then
+  pass
+else
+  fail "clock: ${spread_ms} ms from the first event to the last, expected about 2000"
+fi
+check "clock type" "200 text/event-stream nosniff" \
+  "$(curl_ -o /dev/null -w '%{http_code} %{content_type} %header{x-content-type-options}' "$base/clock?n=1")"
+check "clock bad n" "400" "$(curl_ -o /dev/null -w '%{http_code}' "$base/clock?n=0")"
+
 # SIGTERM: graceful stop, exit status 0, the socket file removed.
 kill -TERM "$server_pid"
 status=
@@ -213,4 +273,7 @@ check "unix socket file removed" "gone" "$([[ -e $unix_socket ]] && echo present
 check_contains "stopped message" "taut-serve: stopped" "$(cat "$scratch/server.err")"
 # The access log has a Common Log Format line for the requests above.
 check_contains "access log" '"GET /healthz HTTP/1.1" 200' "$(cat "$scratch/access.log")"
+# A Unix-socket client has no name of its own: the log names the socket it came through.
+check_contains "access log unix client" "$unix_socket - - [" "$(cat "$scratch/access.log")"
+check_contains "access log abstract client" "@$abstract - - [" "$(cat "$scratch/access.log")"
 finish

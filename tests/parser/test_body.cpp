@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -12,6 +13,44 @@ constexpr framing no_body{body_kind::none, 0};
 constexpr framing until_close{body_kind::until_close, 0};
 framing length(std::uint64_t n) {
   return {body_kind::content_length, n};
+}
+
+TEST(ResponseBody, DecodeErrorIsBadGateway) {
+  // Whoever reads a response (a gateway) answers a body it cannot decode with 502 (RFC 9110
+  // section 15.6.3), as it does a head; the body decoder learns the side from the framing the
+  // response parser decided.
+  std::vector<header> storage(8);
+  response_parser parser(storage);
+  const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+  ASSERT_TRUE(parser.parse(chunked).complete());
+  body_decoder decoder(parser.response().body);
+  const body_result bad =
+      decoder.decode(std::string_view(chunked).substr(parser.response().head_size));
+  ASSERT_EQ(bad.status, parse_status::error);
+  EXPECT_EQ(bad.error.code, errc::bad_chunk_size);
+  EXPECT_EQ(bad.error.status, 502);
+  EXPECT_EQ(decoder.decode("more").error.status, 502);  // and on every later call
+
+  parser.reset();
+  const std::string short_body = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab";
+  ASSERT_TRUE(parser.parse(short_body).complete());
+  body_decoder cut(parser.response().body);
+  EXPECT_EQ(cut.decode(std::string_view(short_body).substr(parser.response().head_size)).status,
+            parse_status::incomplete);
+  const body_result closed = cut.finish();
+  ASSERT_EQ(closed.status, parse_status::error);
+  EXPECT_EQ(closed.error.code, errc::body_cut_short);
+  EXPECT_EQ(closed.error.status, 502);
+
+  // A request's body keeps the request's statuses.
+  std::vector<header> request_storage(8);
+  request_parser request(request_storage);
+  const std::string post = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+  ASSERT_TRUE(request.parse(post).complete());
+  body_decoder request_body(request.request().body);
+  EXPECT_EQ(
+      request_body.decode(std::string_view(post).substr(request.request().head_size)).error.status,
+      400);
 }
 
 TEST(BodyDecoder, NoBodyIsCompleteAtOnce) {

@@ -242,11 +242,14 @@ TEST(FieldLimits, DefaultRequestLineIs8KiB) {
   expect_request_error("GET /" + std::string(9000, 'a'), errc::request_line_too_long, 8 * 1024);
 }
 
-TEST(FieldLimits, LimitIsCheckedBeforeTheLineIsParsed) {
-  // A line is only parsed once it is whole; a line over the limit never is.
+TEST(FieldLimits, LimitIsCheckedAsTheLineArrives) {
+  // The request-line is judged byte by byte: a bad byte within the limit is reported as such, a
+  // line that reaches the limit without one as too long.
   parse_options options;
   options.max_request_line = 16;
   expect_request_error(std::string("G\0T /", 5) + std::string(40, 'a') + " HTTP/1.1\r\n\r\n",
+                       errc::bad_method, 1, options);
+  expect_request_error("GET /" + std::string(40, 'a') + "\x01 HTTP/1.1\r\n\r\n",
                        errc::request_line_too_long, 16, options);
 }
 

@@ -55,8 +55,12 @@ TEST(MessageFormat, BareCrIsRejectedEverywhere) {
 }
 
 TEST(MessageFormat, BareCrInsideTheRequestLine) {
-  expect_request_error("GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", errc::bare_cr, 6);
-  expect_request_error("GE\rT / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bare_cr, 2);
+  // A CR where the request-line cannot end is an error when it arrives, whatever follows it: the
+  // line would end too early (CRLF) or the CR is bare.
+  expect_request_error("GET /a\rb HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request_line, 6);
+  expect_request_error("GE\rT / HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_request_line, 2);
+  // Where it may end, a CR not followed by LF is bare.
+  expect_request_error("GET /a HTTP/1.1\rb\r\nHost: a\r\n\r\n", errc::bare_cr, 15);
 }
 
 TEST(MessageFormat, BareLfIsRejectedByDefault) {

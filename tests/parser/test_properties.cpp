@@ -4,7 +4,9 @@
 //  2. split invariance: any cutting of the input gives exactly the whole-input result, for valid,
 //     mutated and arbitrary inputs, and every SIMD path gives the same result as the scalar one;
 //  3. every strict prefix of a valid message is incomplete, never an error or complete;
-//  4. every error offset lies inside the input.
+//  4. every error offset lies inside the input;
+//  5. an error is reported as soon as the bytes received can no longer begin a valid request,
+//     with the code and offset the whole input gets.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -283,9 +285,11 @@ void draw_body(message_model& m, bool allow_until_close) {
     insert_somewhere(m.fields, {*gen::element<std::string>("Content-Length", "content-length"),
                                 std::to_string(m.body.size()), *ows(), *ows()});
   } else if (m.mode == body_mode::chunked) {
-    insert_somewhere(m.fields, {"Transfer-Encoding",
-                                *gen::element<std::string>("chunked", "gzip, chunked", "CHUNKED"),
-                                *ows(), *ows()});
+    // A request's codings other than chunked are 501 by default (allow_transfer_codings).
+    const std::string coding =
+        m.is_request ? *gen::element<std::string>("chunked", ", chunked", "CHUNKED")
+                     : *gen::element<std::string>("chunked", "gzip, chunked", "CHUNKED");
+    insert_somewhere(m.fields, {"Transfer-Encoding", coding, *ows(), *ows()});
     m.chunks = *chunking(m.body.size());
     m.last_chunk_extension = *chunk_extension();
     m.trailers = *plain_fields(4);
@@ -405,6 +409,7 @@ parse_options draw_options() {
   options.lenient.obs_fold = *gen::arbitrary<bool>();
   options.lenient.space_before_colon = *gen::arbitrary<bool>();
   options.lenient.transfer_encoding_with_content_length = *gen::arbitrary<bool>();
+  options.allow_transfer_codings = *gen::arbitrary<bool>();
   if (*gen::arbitrary<bool>()) {
     options.max_request_line = *gen::inRange<std::size_t>(1, 200);
     options.max_header_bytes = *gen::inRange<std::size_t>(1, 2000);
@@ -589,6 +594,105 @@ RC_GTEST_PROP(ErrorOffsets, ChunkedErrorsPointInsideTheInput, ()) {
   if (o.status == parse_status::error) {
     RC_LOG() << testing::PrintToString(input) << " -> " << o << "\n";
     RC_ASSERT(o.offset < input.size());
+  }
+}
+
+// ---- 5. An error as soon as no valid request can follow ----------------------------------------
+
+/// Bytes a plain-HTTP port meets that are not HTTP: a TLS ClientHello's start, or anything.
+rc::Gen<std::string> binary_bytes() {
+  return gen::oneOf(
+      gen::map(gen::string<std::string>(),
+               [](const std::string& rest) {
+                 return literal_bytes("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03") + rest;
+               }),
+      gen::container<std::string>(gen::arbitrary<char>()));
+}
+
+/// Valid requests whose every suffix, appended to a viable prefix of a request-line, can complete
+/// it: each shape of request-line (each target form, escapes, an IP literal, a port), after an
+/// empty line or not.
+const std::vector<std::string>& completion_templates() {
+  static const std::vector<std::string> templates = [] {
+    std::vector<std::string> out;
+    for (const char* line :
+         {"GET / HTTP/1.1", "GET /%aa HTTP/1.1", "OPTIONS * HTTP/1.1", "CONNECT a:1 HTTP/1.1",
+          "CONNECT [::1]:1 HTTP/1.1", "CONNECT %aa:1 HTTP/1.1", "GET http://a/ HTTP/1.1",
+          "GET http://[::1]:1/ HTTP/1.1", "GET http://%aa/ HTTP/1.1", "GET / HTTP/1.0"}) {
+      out.push_back("\r\n" + std::string(line) + "\r\nHost: a\r\n\r\n");
+    }
+    return out;
+  }();
+  return templates;
+}
+
+/// Whether `prefix` still begins a valid request: shown by appending some suffix of a template and
+/// parsing the result complete. (An oracle that knows the request-line grammar, not the parser.)
+bool completes_to_a_valid_request(std::string_view prefix, const parse_options& options) {
+  std::vector<header> storage(default_header_capacity);
+  for (const std::string& t : completion_templates()) {
+    for (std::size_t k = 0; k <= t.size(); ++k) {
+      const std::string candidate = std::string(prefix) + t.substr(k);
+      request_parser parser(storage, options);
+      if (parser.parse(candidate).complete()) return true;
+    }
+  }
+  return false;
+}
+
+/// Where the request-line of `input` ends (its LF), or npos: empty lines before it skipped.
+std::size_t request_line_end(std::string_view input) {
+  const std::size_t first = input.find_first_not_of("\r\n");
+  if (first == std::string_view::npos) return std::string_view::npos;
+  return input.find('\n', first);
+}
+
+RC_GTEST_PROP(EarlyErrors, RequestErrorsAreReportedAsSoonAsNoValidRequestCanFollow, ()) {
+  const std::string input = *gen::inRange(0, 4) == 0 ? *binary_bytes() : draw_any_request_input();
+  // Limits are counted, not predicted: a line is too long once its byte max + 1 arrived. With the
+  // default limits no input here reaches them.
+  parse_options options = draw_options();
+  const parse_options defaults;
+  options.max_request_line = defaults.max_request_line;
+  options.max_header_bytes = defaults.max_header_bytes;
+  options.max_headers = defaults.max_headers;
+  RC_LOG() << testing::PrintToString(input) << "\n";
+  const request_outcome whole = parse_request_whole(input, options);
+  // One parser fed a byte at a time: the first prefix it rejects.
+  std::vector<header> storage(default_header_capacity);
+  request_parser parser(storage, options);
+  std::size_t rejected_at = input.size() + 1;  // the length of the first rejected prefix
+  parse_result first_error;
+  for (std::size_t k = 0; k <= input.size(); ++k) {
+    const parse_result r = parser.parse(std::string_view(input).substr(0, k));
+    if (r.failed()) {
+      rejected_at = k;
+      first_error = r;
+      break;
+    }
+    if (r.complete()) break;
+  }
+  RC_TAG(rejected_at <= input.size() ? "rejected" : "not rejected");
+  if (whole.status != parse_status::error) {
+    RC_ASSERT(rejected_at > input.size());
+    return;
+  }
+  // The error is reported once its bytes arrived, with the whole input's code and offset...
+  RC_ASSERT(rejected_at <= input.size());
+  RC_ASSERT(first_error.error.code == whole.code);
+  RC_ASSERT(first_error.error.offset == whole.offset);
+  RC_ASSERT(whole.offset < rejected_at);
+  const request_outcome prefix_alone =
+      parse_request_whole(std::string_view(input).substr(0, rejected_at), options);
+  RC_ASSERT(prefix_alone == whole);
+  // ...and not later than it could be: the prefix one byte shorter still begins a valid request.
+  // The oracle knows request-lines: it is asked while the error lies in one (field lines are
+  // judged when they end).
+  const std::string_view viable = std::string_view(input).substr(0, rejected_at - 1);
+  const std::size_t line_end = request_line_end(input);
+  if (line_end == std::string_view::npos || rejected_at - 1 <= line_end) {
+    RC_TAG("request-line error");
+    RC_ASSERT(completes_to_a_valid_request(viable, options));
   }
 }
 

@@ -2,11 +2,18 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
 namespace taut::test {
 namespace {
+
+/// The bytes of a string literal, embedded NULs included, without its terminator.
+template <std::size_t N>
+std::string literal_bytes(const char (&bytes)[N]) {
+  return std::string(bytes, N - 1);
+}
 
 /// A request with the given request-line and a Host field, so that only the line is under test.
 std::string with_host(std::string_view request_line) {
@@ -189,9 +196,35 @@ TEST(RequestVersion, OnePointZeroAndOnePointOneAreAccepted) {
   EXPECT_EQ(expect_request_ok("GET / HTTP/1.0\r\n\r\n").version_minor, 0);
 }
 
+TEST(RequestVersion, Http12IsServedAsHttp11) {
+  // RFC 9110 section 2.5: a 1.x minor above the highest implemented one is handled as 1.1; the
+  // version stays as sent (taut-parse shows it), every decision is 1.1's.
+  for (const char minor : {'2', '3', '9'}) {
+    const std::string version = std::string("HTTP/1.") + minor;
+    const request_outcome o = expect_request_ok(with_host("GET / " + version));
+    EXPECT_EQ(o.version_minor, minor - '0');
+    EXPECT_TRUE(o.keep_alive) << version;  // 1.1's default persistence
+    // Host is required, as in 1.1.
+    expect_request_error("GET / " + version + "\r\n\r\n", errc::missing_host, 16);
+    // Chunked is allowed, Expect and Upgrade are honoured.
+    const request_outcome chunked =
+        expect_request_ok("POST / " + version +
+                          "\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                          "Expect: 100-continue\r\n\r\n");
+    EXPECT_EQ(chunked.body, body_kind::chunked);
+    EXPECT_TRUE(chunked.expect_continue);
+    const request_outcome upgrade = expect_request_ok(
+        "GET / " + version + "\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    EXPECT_TRUE(upgrade.upgrade);
+    const request_outcome closing =
+        expect_request_ok("GET / " + version + "\r\nHost: a\r\nConnection: close\r\n\r\n");
+    EXPECT_FALSE(closing.keep_alive);
+  }
+}
+
 TEST(RequestVersion, WellFormedOtherVersionsAre505) {
   // "GET / " is 6 bytes: the version starts at offset 6.
-  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/1.2", "HTTP/9.9"}) {
+  for (const char* version : {"HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9", "HTTP/0.0"}) {
     expect_request_error(with_host(std::string("GET / ") + version), errc::unsupported_version, 6);
   }
   EXPECT_EQ(default_status(errc::unsupported_version), 505);
@@ -240,11 +273,61 @@ TEST(RequestLine, IncompleteUntilTheLineEnds) {
   expect_request_incomplete("GET /index.html HTTP/1.1\r\nHost: a\r\n\r");
 }
 
-TEST(RequestLine, LineIsParsedOnceItEnds) {
-  // The request-line is validated once it is whole (its length is bounded by max_request_line),
-  // so a bad byte is reported when the line ends, not before.
-  expect_request_incomplete(std::string("G\0", 2));
-  expect_request_error(std::string("G\0\r\n", 4), errc::bad_method, 1);
+/// `input` (no line end) is rejected with `code` at `offset` as soon as its last byte arrives,
+/// however it is cut, and every shorter prefix is still incomplete.
+void expect_rejected_at_last_byte(std::string_view input, errc code, std::size_t offset,
+                                  call_site where = call_site::current()) {
+  SCOPED_TRACE(testing::Message() << where.file << ":" << where.line);
+  expect_request_error(input, code, offset);
+  for (std::size_t k = 0; k < input.size(); ++k) expect_request_incomplete(input.substr(0, k));
+}
+
+TEST(RequestLine, TlsClientHelloIsRejectedAtItsFirstByte) {
+  // A TLS handshake sent to a plain-HTTP port: no request starts with 0x16, so the answer is 400
+  // at once, not a wait for the line end (or the header timeout) first.
+  const std::string hello =
+      literal_bytes("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\x1f\x00\x20\x13\x01\x13\x02");
+  std::vector<header> storage(8);
+  request_parser parser(storage);
+  const parse_result first = parser.parse(hello.substr(0, 1));
+  ASSERT_TRUE(first.failed());
+  EXPECT_EQ(first.error.code, errc::bad_method);
+  EXPECT_EQ(first.error.offset, 0U);
+  EXPECT_EQ(first.error.status, 400);
+  expect_request_error(hello, errc::bad_method, 0);
+  // Binary after a valid method: rejected at the first byte that is not a token byte or SP.
+  expect_rejected_at_last_byte(literal_bytes("POST\x00"), errc::bad_method, 4);
+  expect_rejected_at_last_byte(literal_bytes("G\0"), errc::bad_method, 1);
+}
+
+TEST(RequestLine, ErrorsAreReportedAtTheFirstImpossibleByteBeforeTheLineEnds) {
+  expect_rejected_at_last_byte("GE(", errc::bad_method, 2);
+  expect_rejected_at_last_byte("GET  ", errc::bad_request_line, 4);
+  expect_rejected_at_last_byte("GET /a\x01", errc::bad_target, 6);
+  expect_rejected_at_last_byte("GET /a#", errc::bad_target, 6);
+  expect_rejected_at_last_byte("GET /a%z", errc::bad_target, 6);
+  expect_rejected_at_last_byte("GET /a%4z", errc::bad_target, 6);
+  expect_rejected_at_last_byte("GET *", errc::bad_target_form, 4);
+  expect_rejected_at_last_byte("OPTIONS *x", errc::bad_target, 9);
+  expect_rejected_at_last_byte("CONNECT /", errc::bad_target_form, 8);
+  expect_rejected_at_last_byte("CONNECT a/", errc::bad_target, 9);
+  expect_rejected_at_last_byte("CONNECT a: ", errc::bad_target, 9);
+  expect_rejected_at_last_byte("CONNECT a ", errc::bad_target, 8);
+  expect_rejected_at_last_byte("GET 1", errc::bad_target_form, 4);
+  expect_rejected_at_last_byte("GET \"", errc::bad_target, 4);
+  expect_rejected_at_last_byte("GET h/", errc::bad_target, 5);
+  expect_rejected_at_last_byte("GET h:x", errc::bad_target_form, 4);
+  expect_rejected_at_last_byte("GET http://a@", errc::bad_target, 12);
+  expect_rejected_at_last_byte("GET http:///", errc::bad_target, 11);
+  expect_rejected_at_last_byte("GET http://[::1/", errc::bad_target, 14);  // the literal's end
+  expect_rejected_at_last_byte("GET / HTTX", errc::bad_version, 9);
+  expect_rejected_at_last_byte("GET / HTTP/2", errc::unsupported_version, 6);
+  expect_rejected_at_last_byte("GET / HTTP/1.1x", errc::bad_version, 14);
+  expect_rejected_at_last_byte("GET / HTTP/1.1\rx", errc::bare_cr, 14);
+  // A line end where the request-line cannot end: the CR is the first impossible byte.
+  expect_rejected_at_last_byte("GET /\r", errc::bad_request_line, 5);
+  expect_rejected_at_last_byte("GET / HTTP/1.\r", errc::bad_version, 13);
+  expect_rejected_at_last_byte("\r\n\r\x01", errc::bare_cr, 2);
 }
 
 TEST(RequestLine, ResultPointsIntoTheBuffer) {

@@ -48,6 +48,19 @@ TEST(StatusLine, SeparatorsAndVersion) {
   expect_response_error("ICY 200 OK\r\n\r\n", errc::bad_version, 0);
 }
 
+TEST(StatusLine, Http12IsReadAsHttp11) {
+  // RFC 9110 section 2.5: a response of a higher 1.x minor is handled as 1.1.
+  const response_outcome o = expect_response_ok("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(o.version_minor, 2);
+  EXPECT_EQ(o.status_code, 200);
+  EXPECT_TRUE(o.keep_alive);
+  const response_outcome chunked =
+      expect_response_ok("HTTP/1.5 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(chunked.body, body_kind::chunked);
+  EXPECT_TRUE(chunked.keep_alive);
+  expect_response_error("HTTP/2.0 200 OK\r\n\r\n", errc::unsupported_version, 0);
+}
+
 TEST(StatusLine, ControlBytesInTheReasonAreRejected) {
   expect_response_error("HTTP/1.1 200 O\x01K\r\n\r\n", errc::bad_reason_phrase, 14);
   expect_response_error(std::string("HTTP/1.1 200 O\0K\r\n\r\n", 20), errc::bad_reason_phrase, 14);
@@ -76,8 +89,33 @@ TEST(ResponseFraming, ContentLength) {
 
 TEST(ResponseFraming, Chunked) {
   const response_outcome o =
+      expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(o.body, body_kind::chunked);
+  EXPECT_EQ(o.transfer_codings, "");
+  EXPECT_TRUE(o.body_of_response);
+}
+
+TEST(ResponseFraming, CodedChunkedBodiesAreReadStillCodedAndTheCodingsNamed) {
+  // A client takes any coding (it cannot answer 501): chunked is decoded, the rest is named.
+  const response_outcome o =
       expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
   EXPECT_EQ(o.body, body_kind::chunked);
+  EXPECT_EQ(o.transfer_codings, "gzip");
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: br , deflate\r\n\r\n")
+                .transfer_codings,
+            "br , deflate");
+  // Nothing is decoded of a list that does not end in chunked: all of it is named.
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")
+                .transfer_codings,
+            "chunked, gzip");
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .transfer_codings,
+            "gzip");
+  // The codings are one view: in one field line.
+  expect_response_error(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: br\r\n\r\n",
+      errc::bad_transfer_encoding, 42 + 19);
 }
 
 TEST(ResponseFraming, NoLengthMeansUntilClose) {

@@ -78,8 +78,13 @@ TEST(Smuggling, TabTricks) {
                        coding_value + 7);
   expect_request_error(post_with("Transfer-Encoding: chu\tnked\r\n"), errc::unknown_transfer_coding,
                        coding_value);
+  // "gzip" is already a coding this parser does not decode (501) before the list breaks.
   expect_request_error(post_with("Transfer-Encoding: gzip\tnked, chunked\r\n"),
-                       errc::bad_transfer_encoding, coding_value + 5);
+                       errc::unknown_transfer_coding, coding_value);
+  parse_options codings;
+  codings.allow_transfer_codings = true;
+  expect_request_error(post_with("Transfer-Encoding: gzip\tnked, chunked\r\n"),
+                       errc::bad_transfer_encoding, coding_value + 5, codings);
 }
 
 TEST(Smuggling, ChunkedHiddenInAnObsFold) {

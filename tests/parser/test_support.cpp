@@ -128,7 +128,8 @@ request_outcome snapshot(const request_parser& parser, const parse_result& resul
   if (!result.complete()) return o;
   const taut::request& r = parser.request();
   bool all_inside = inside(r.method_name, buffer) && inside(r.target, buffer) &&
-                    inside(r.host, buffer) && inside(r.upgrade_protocols, buffer);
+                    inside(r.host, buffer) && inside(r.upgrade_protocols, buffer) &&
+                    inside(r.transfer_codings, buffer);
   o.method_name = r.method_name;
   o.method = r.method;
   o.target = r.target;
@@ -143,6 +144,7 @@ request_outcome snapshot(const request_parser& parser, const parse_result& resul
   o.expect_continue = r.expect_continue;
   o.upgrade = r.upgrade;
   o.upgrade_protocols = r.upgrade_protocols;
+  o.transfer_codings = r.transfer_codings;
   o.head_size = r.head_size;
   return o;
 }
@@ -157,7 +159,7 @@ response_outcome snapshot(const response_parser& parser, const parse_result& res
   o.http_status = result.error.status;
   if (!result.complete()) return o;
   const taut::response& r = parser.response();
-  bool all_inside = inside(r.reason, buffer);
+  bool all_inside = inside(r.reason, buffer) && inside(r.transfer_codings, buffer);
   o.version_minor = r.version_minor;
   o.status_code = r.status;
   o.reason = r.reason;
@@ -167,6 +169,8 @@ response_outcome snapshot(const response_parser& parser, const parse_result& res
   o.content_length = r.body.kind == body_kind::content_length ? r.body.content_length : 0;
   o.keep_alive = r.keep_alive;
   o.upgrade = r.upgrade;
+  o.transfer_codings = r.transfer_codings;
+  o.body_of_response = r.body.response;
   o.head_size = r.head_size;
   return o;
 }
@@ -260,7 +264,7 @@ std::ostream& operator<<(std::ostream& out, const request_outcome& o) {
   return out << " host=" << escaped(o.host) << " body=" << o.body << "/" << o.content_length
              << " keep_alive=" << o.keep_alive << " expect_continue=" << o.expect_continue
              << " upgrade=" << o.upgrade << "/" << escaped(o.upgrade_protocols)
-             << " head_size=" << o.head_size << "}";
+             << " codings=" << escaped(o.transfer_codings) << " head_size=" << o.head_size << "}";
 }
 
 std::ostream& operator<<(std::ostream& out, const response_outcome& o) {
@@ -274,7 +278,8 @@ std::ostream& operator<<(std::ostream& out, const response_outcome& o) {
       << " headers=";
   print_fields(out, o.headers);
   return out << " body=" << o.body << "/" << o.content_length << " keep_alive=" << o.keep_alive
-             << " upgrade=" << o.upgrade << " head_size=" << o.head_size << "}";
+             << " upgrade=" << o.upgrade << " codings=" << escaped(o.transfer_codings)
+             << " head_size=" << o.head_size << "}";
 }
 
 std::ostream& operator<<(std::ostream& out, const body_outcome& o) {

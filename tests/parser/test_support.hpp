@@ -59,6 +59,7 @@ struct request_outcome {
   bool expect_continue = false;
   bool upgrade = false;
   std::string upgrade_protocols;
+  std::string transfer_codings;
   std::size_t head_size = 0;
 
   bool operator==(const request_outcome&) const = default;
@@ -79,6 +80,8 @@ struct response_outcome {
   std::uint64_t content_length = 0;
   bool keep_alive = false;
   bool upgrade = false;
+  std::string transfer_codings;
+  bool body_of_response = false;  // framing::response
   std::size_t head_size = 0;
 
   bool operator==(const response_outcome&) const = default;

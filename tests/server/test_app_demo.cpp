@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 
 #include "demo_app.hpp"
@@ -116,6 +118,89 @@ TEST_F(Demo, StaticFilesUnderTheRoot) {
   EXPECT_EQ(c.get("/static/a.txt").body, "static a");
   EXPECT_EQ(c.get("/static/missing").status, 404);
   EXPECT_EQ(c.get("/static/..%2f..%2fetc/passwd").status, 400);
+}
+
+TEST_F(Demo, TextResponsesAreNeverSniffed) {
+  // X-Content-Type-Options: nosniff keeps a browser from reading a greeting or an echo that
+  // carries markup as HTML or script.
+  client c(app);
+  for (const char* target : {"/", "/hello/%3Cscript%3E", "/hello?name=x", "/healthz", "/plaintext",
+                             "/static/a.txt", "/nothing"}) {
+    const auto r = c.get(target);
+    EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff") << target;
+  }
+  const auto echo = c.post("/echo", "<b>", "text/html");
+  EXPECT_EQ(echo.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(echo.header("Content-Type"), "application/json");
+  EXPECT_EQ(c.get("/plaintext").header("Content-Type"), "text/plain");
+  EXPECT_EQ(c.get("/hello/x").header("Content-Type"), "text/plain; charset=utf-8");
+}
+
+// --- GET /clock: server-sent events ------------------------------------------------------------
+
+std::size_t count_of(std::string_view haystack, std::string_view needle) {
+  std::size_t n = 0;
+  for (std::size_t at = haystack.find(needle); at != std::string_view::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(Demo, ClockSendsOneEventASecondThenEnds) {
+  using namespace std::chrono_literals;
+  client c(app);
+  c.write(request("GET", "/clock?n=3"));
+  // The head and the first event at once; the response is not complete yet.
+  EXPECT_EQ(c.read().error, "no response yet");
+  EXPECT_NE(c.unread().find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  EXPECT_EQ(count_of(c.unread(), "data: "), 1u);
+  c.advance(999ms);
+  EXPECT_EQ(count_of(c.unread(), "data: "), 1u);
+  c.advance(1ms);  // each further event comes a second later, with nothing else happening
+  EXPECT_EQ(count_of(c.unread(), "data: "), 2u);
+  c.advance(1s);
+  const auto r = c.read();
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Cache-Control"), "no-cache");
+  EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff");
+  EXPECT_TRUE(r.keep_alive);
+  const std::regex event(
+      "id: ([0-9]+)\ndata: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\n\n");
+  std::string ids;
+  for (auto it = std::sregex_iterator(r.body.begin(), r.body.end(), event);
+       it != std::sregex_iterator(); ++it) {
+    ids += (*it)[1].str() + " ";
+  }
+  EXPECT_EQ(ids, "1 2 3 ") << r.body;
+  EXPECT_EQ(c.get("/healthz").body, "ok\n");  // the connection serves on
+}
+
+TEST_F(Demo, ClockRefusesABadCountAndAnswersHeadWithoutEvents) {
+  client c(app);
+  EXPECT_EQ(c.get("/clock?n=0").status, 400);
+  EXPECT_EQ(c.get("/clock?n=3601").status, 400);
+  EXPECT_EQ(c.get("/clock?n=x").status, 400);
+  const auto head = c.head("/clock");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(head.body, "");
+  EXPECT_NE(c.get("/").body.find("/clock?n="), std::string::npos);  // the index lists it
+}
+
+TEST_F(Demo, ClockStopsWhenTheClientLeaves) {
+  using namespace std::chrono_literals;
+  taut::testing::server shared(app);
+  {
+    client c(shared);
+    c.write(request("GET", "/clock?n=100"));
+    EXPECT_EQ(count_of(c.unread(), "data: "), 1u);
+    // The client goes after the first event.
+  }
+  shared.advance(1s);  // the next event finds the client gone: the stream ends, the timer too
+  shared.advance(1s);
+  EXPECT_EQ(shared.loop_server().open_connections(), 0u);
+  EXPECT_EQ(shared.loop().armed_timers(), 0u);
 }
 
 }  // namespace

@@ -283,7 +283,7 @@ INSTANTIATE_TEST_SUITE_P(
         error_case{"GET / HTTP/1.1\r\n\r\n", 400},  // no Host
         error_case{"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
         error_case{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked, br\r\n\r\n",
-                   400},
+                   501},
         error_case{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501},
         error_case{"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400},
         error_case{"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},

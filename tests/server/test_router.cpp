@@ -574,11 +574,31 @@ TEST_F(Router, MalformedEscapesAreBadRequests) {
   EXPECT_EQ(get("/a?%zz"), "/");  // the query is not the router's business
 }
 
-TEST_F(Router, NonOriginTargetsAreBadRequests) {
+TEST_F(Router, TargetsOfNoRoutableFormAreBadRequests) {
   add("/");
   EXPECT_EQ(get(""), "400");
+  EXPECT_EQ(get(std::string_view()), "400");  // no bytes at all, not even a terminator to read
   EXPECT_EQ(get("a/b"), "400");
-  EXPECT_EQ(get("http://example.com/"), "400");
+  EXPECT_EQ(get("mailto:a@example.com"), "400");
+}
+
+TEST_F(Router, AbsoluteFormIsRoutedByItsPathAndAuthority) {
+  add("/a/{x}");
+  add("example.com/a/{x}");
+  EXPECT_EQ(get("http://example.com/a/1"), "example.com/a/{x}");
+  EXPECT_EQ(match.path(), "/a/1");
+  EXPECT_EQ(get("http://other.example:81/a/2?q"), "/a/{x}");
+  EXPECT_EQ(match.query(), "q");
+  EXPECT_EQ(get("http://example.com"), "404");  // the empty path is "/"
+}
+
+TEST_F(Router, ConnectAuthorityFormIs405WithTheTablesMethods) {
+  add("GET /a/{x}");
+  add("CONNECT /tunnel");
+  EXPECT_EQ(route("CONNECT", "example.com:443"), "405 GET, HEAD, OPTIONS");
+  EXPECT_EQ(route("GET", "example.com:443"), "400");  // authority-form is CONNECT's only
+  taut::route_table empty;
+  EXPECT_EQ(empty.match("CONNECT", "", "example.com:443", match), route_status::not_found);
 }
 
 // ----- results and scratch space -----------------------------------------------------------------

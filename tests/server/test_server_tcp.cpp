@@ -620,5 +620,34 @@ TEST(ServerStart, HandlerPerThreadFromAFactory) {
   EXPECT_EQ(client.read_responses(1).size(), 1u);
 }
 
+TEST_F(ServerCurl, AccessLogNamesAUnixClientByTheSocketPath) {
+  // A Unix-socket client is unnamed: "unix:(unnamed)" in a log says nothing, the socket's path
+  // says which listener it came through.
+  temp_dir dir;
+  std::FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  routes handler;
+  server_options options;
+  const std::string path = dir / "logged.sock";
+  const std::string abstract = "taut-log-" + std::to_string(::getpid());
+  options.unix_paths = {path, "@" + abstract};
+  options.threads = 1;
+  options.access_log = true;
+  options.access_log_fd = ::fileno(log);
+  server srv(handler, options);
+  ASSERT_FALSE(srv.start());
+  EXPECT_EQ(run_curl({"--unix-socket", path, "http://localhost/hello"}).out, "hello");
+  EXPECT_EQ(run_curl({"--abstract-unix-socket", abstract, "http://localhost/hello"}).out, "hello");
+  srv.stop();
+  srv.wait();
+  std::string text(4096, '\0');
+  const ssize_t n = ::pread(::fileno(log), text.data(), text.size(), 0);
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::fclose(log);
+  EXPECT_NE(text.find(path + " - - ["), std::string::npos) << text;
+  EXPECT_NE(text.find("@" + abstract + " - - ["), std::string::npos) << text;
+  EXPECT_EQ(text.find("unnamed"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace taut::test

@@ -1,10 +1,13 @@
 // The static-file handler through taut::testing, on a temporary directory: serving, types,
 // validators and conditional requests, ranges, directories, and every way out of the root
 // (dot segments, encoded slashes, NUL, symlinks), with openat2 and with the fallback walk.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +31,16 @@ const std::string secret = "TOP-SECRET-OUTSIDE-THE-ROOT";
 void write_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;
+}
+
+/// Sets the modification time of `path` (seconds and nanoseconds since the epoch).
+void set_mtime(const fs::path& path, std::chrono::system_clock::time_point when) {
+  const auto since = when.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since - seconds);
+  const std::array<timespec, 2> times{
+      {{seconds.count(), nanos.count()}, {seconds.count(), nanos.count()}}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times.data(), 0), 0);
 }
 
 /// A temporary tree:
@@ -392,6 +405,8 @@ TEST_F(StaticFiles, EntityTagConditions) {
 }
 
 TEST_F(StaticFiles, IfRangeDecidesBetweenPartAndWhole) {
+  // Written a while ago: its Last-Modified is a strong validator (see the tests at the end).
+  set_mtime(root / "digits.bin", std::chrono::system_clock::now() - std::chrono::hours(1));
   client c(app);
   const auto first = c.get("/static/digits.bin");
   const std::string etag(first.header("ETag"));
@@ -470,6 +485,95 @@ TEST(ByteRange, Parsing) {
   EXPECT_EQ(r.result, kind::unsatisfiable);
   r = taut::parse_byte_range("bytes=9999999999999999999-", 10);
   EXPECT_EQ(r.result, kind::unsatisfiable);
+}
+
+// --- list fields over several lines --------------------------------------------------------------
+
+TEST_F(StaticFiles, IfNoneMatchOnTwoLinesIsOneList) {
+  client c(app);
+  const std::string etag(c.get("/static/hello.txt").header("ETag"));
+  // One line "\"zz\", <etag>" and the same list over two lines mean the same (RFC 9110 5.3).
+  auto r = c.send(request("GET", "/static/hello.txt").header("If-None-Match", "\"zz\", " + etag));
+  EXPECT_EQ(r.status, 304);
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-None-Match", "\"zz\"")
+                 .header("If-None-Match", etag));
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.body, "");
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-None-Match", "\"zz\"")
+                 .header("If-None-Match", "\"yy\""));
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(StaticFiles, IfMatchOnTwoLinesIsOneList) {
+  client c(app);
+  const std::string etag(c.get("/static/hello.txt").header("ETag"));
+  auto r = c.send(
+      request("GET", "/static/hello.txt").header("If-Match", "\"zz\"").header("If-Match", etag));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello, static");
+  r = c.send(request("GET", "/static/hello.txt")
+                 .header("If-Match", "\"zz\"")
+                 .header("If-Match", "W/" + etag));
+  EXPECT_EQ(r.status, 412);  // If-Match compares strongly: a weak tag never matches
+  r = c.send(
+      request("GET", "/static/hello.txt").header("If-Match", "\"zz\"").header("If-Match", "*"));
+  EXPECT_EQ(r.status, 200);
+}
+
+// --- If-Range dates ------------------------------------------------------------------------------
+
+/// The IMF-fixdate of `when`'s second.
+std::string http_date(std::chrono::system_clock::time_point when) {
+  char text[30];
+  taut::date_cache::format(
+      std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch()).count(), text);
+  return {text, 29};
+}
+
+TEST_F(StaticFiles, IfRangeDateOfAFileModifiedThisSecondIsNotHonoured) {
+  // The file is rewritten in the second the response's Date names: its Last-Modified cannot tell
+  // the two versions of that second apart, so it is a weak validator (RFC 9110 sections 8.8.2.2,
+  // 13.1.5) and the range must not be applied on top of what the client may hold.
+  client c(app);
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const auto now = std::chrono::system_clock::now();
+    set_mtime(root / "digits.bin", now);
+    const std::string modified = http_date(now);
+    const auto r = c.send(request("GET", "/static/digits.bin")
+                              .header("Range", "bytes=0-1")
+                              .header("If-Range", modified));
+    if (r.header("Date") != modified) continue;  // the second ended in between: try again
+    EXPECT_EQ(r.header("Last-Modified"), modified);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "0123456789");
+    return;
+  }
+  FAIL() << "the wall clock never stayed within one second for a request";
+}
+
+TEST_F(StaticFiles, IfRangeDateOfAFileModifiedInTheFutureIsNotHonoured) {
+  // A file stamped ahead of the server's clock (copied from a machine whose clock runs fast).
+  client c(app);
+  const auto later = std::chrono::system_clock::now() + std::chrono::hours(1);
+  set_mtime(root / "digits.bin", later);
+  const auto r = c.send(request("GET", "/static/digits.bin")
+                            .header("Range", "bytes=0-1")
+                            .header("If-Range", http_date(later)));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "0123456789");
+}
+
+TEST_F(StaticFiles, IfRangeDateAtLeastASecondOldIsHonoured) {
+  client c(app);
+  const auto earlier = std::chrono::system_clock::now() - std::chrono::seconds(2);
+  set_mtime(root / "digits.bin", earlier);
+  const auto r = c.send(request("GET", "/static/digits.bin")
+                            .header("Range", "bytes=2-3")
+                            .header("If-Range", http_date(earlier)));
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "23");
 }
 
 }  // namespace

@@ -99,8 +99,11 @@ pipelining() {
 {"method":"POST","target":"/3","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"xyz0123456789","trailers":[["Checksum","c1"],["X-Trailer","two"]],"keep_alive":true}
 {"method":"GET","target":"/4","version":"1.1","headers":[["Host","a"],["Connection","close"]],"body":"","keep_alive":false}'
   expect "chunked without trailers has no trailers key" 0 "" \
-    'PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' \
-    '{"method":"PUT","target":"/c","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","gzip, chunked"]],"body":"hi","keep_alive":true}'
+    'PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' \
+    '{"method":"PUT","target":"/c","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"hi","keep_alive":true}'
+  expect "HTTP/1.2 is served as 1.1 and shown as sent" 0 "" \
+    'GET /v HTTP/1.2\r\nHost: a\r\n\r\n' \
+    '{"method":"GET","target":"/v","version":"1.2","headers":[["Host","a"]],"body":"","keep_alive":true}'
   expect "empty chunked and Content-Length: 0 bodies" 0 "" \
     'POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n' \
     '{"method":"POST","target":"/a","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"","keep_alive":true}
@@ -136,6 +139,12 @@ errors() {
   expect "unknown transfer coding is 501: rot13 at 45" 1 "" \
     'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: rot13, chunked\r\n\r\n' \
     '{"error":"unknown_transfer_coding","status":501,"offset":45}'
+  expect "a coding the parser does not decode is 501 too: gzip at 45" 1 "" \
+    'PUT /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' \
+    '{"error":"unknown_transfer_coding","status":501,"offset":45}'
+  expect "bytes that start no request: the first one, at once" 1 "" \
+    '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' \
+    '{"error":"bad_method","status":400,"offset":0}'
   expect "header error in a later request: the @ at 57 of the input" 1 "" \
     'GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\nBad@Name: x\r\n\r\n' \
     '{"method":"GET","target":"/1","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}

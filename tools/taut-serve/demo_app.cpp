@@ -1,9 +1,14 @@
 #include "demo_app.hpp"
 
+#include <charconv>
+#include <chrono>
+#include <ctime>
 #include <string>
 
 #include "taut/handler.hpp"
+#include "taut/server_loop.hpp"
 #include "taut/static_files.hpp"
+#include "taut/transport/event_loop.hpp"
 
 namespace taut::serve {
 namespace {
@@ -21,6 +26,7 @@ constexpr std::string_view index_page = R"(<!doctype html>
 <li><a href="/static/"><code>GET /static/{path...}</code></a>: files under the <code>--root</code> directory</li>
 <li><a href="/healthz"><code>GET /healthz</code></a>: <code>ok</code></li>
 <li><a href="/plaintext"><code>GET /plaintext</code></a>: <code>Hello, World!</code></li>
+<li><a href="/clock?n=3"><code>GET /clock?n=</code></a>: server-sent events, the time once a second</li>
 </ul>
 </body>
 </html>
@@ -51,11 +57,87 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
+/// A 200 response of `type` that a browser never sniffs as another type: a greeting or an echo
+/// that carries markup stays text, never HTML or script.
+void send_unsniffed(reply& response, std::string_view body,
+                    std::string_view type = "text/plain; charset=utf-8") {
+  response.status(200);
+  response.header("Content-Type", type);
+  response.header("X-Content-Type-Options", "nosniff");
+  response.send(body);
+}
+
 void greet(reply& response, std::string_view name) {
   std::string text;
   text.reserve(name.size() + 9);
   text.append("Hello, ").append(name).append("!\n");
-  response.text(200, text);
+  send_unsniffed(response, text);
+}
+
+// --- GET /clock: server-sent events --------------------------------------------------------------
+
+/// One `GET /clock` stream: a producer outside every handler call. A timer of the connection's
+/// loop writes one event a second through the detached response writer; when the client reads
+/// slower than that, it waits for on_drained() before the next. It deletes itself once the
+/// stream has ended or can no longer be written (the client left, the server shut down).
+class clock_stream {
+ public:
+  static void start(transport::event_loop& loop, response_writer writer, int events) {
+    auto* stream = new clock_stream(loop, std::move(writer), events);
+    stream->tick();
+  }
+
+ private:
+  clock_stream(transport::event_loop& loop, response_writer writer, int events) noexcept
+      : timer_(loop), writer_(std::move(writer)), events_(events) {
+    timer_.set_callback([this] { tick(); });
+  }
+
+  void tick() noexcept {
+    if (!writer_.ready()) {
+      // Wait for the client; a false answer means the response is already gone.
+      if (!writer_.on_drained([this] { tick(); })) delete this;
+      return;
+    }
+    ++sent_;
+    // "id: 1\ndata: 2026-01-02T03:04:05Z\n\n": the event number, then the UTC time.
+    const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char event[64];
+    const std::size_t size =
+        std::strftime(event, sizeof event, "data: %Y-%m-%dT%H:%M:%SZ\n\n", &utc);
+    char id[24] = "id: ";
+    char* id_end = std::to_chars(id + 4, id + sizeof id - 1, sent_).ptr;
+    *id_end++ = '\n';
+    if (!writer_.write(std::string_view(id, static_cast<std::size_t>(id_end - id))) ||
+        !writer_.write(std::string_view(event, size))) {
+      delete this;  // the client is gone
+      return;
+    }
+    if (sent_ == events_) {
+      writer_.finish();
+      delete this;
+      return;
+    }
+    timer_.arm_in(std::chrono::seconds(1));
+  }
+
+  transport::timer timer_;
+  response_writer writer_;
+  int events_;
+  int sent_ = 0;
+};
+
+/// The `n` of /clock?n=: 1 to 3600 events, 3 when absent; 0 when it is not such a number.
+int clock_events(std::string_view n) noexcept {
+  if (n.empty()) return 3;
+  int value = 0;
+  for (const char c : n) {
+    if (c < '0' || c > '9' || value > 3600) return 0;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 3600 ? value : 0;
 }
 
 }  // namespace
@@ -115,7 +197,9 @@ void append_json_string(std::string& out, std::string_view bytes) {
 }
 
 void add_demo_routes(mux& app, const demo_options& options) {
-  app.handle("GET /{$}", [](request_context&, reply& response) { response.html(200, index_page); });
+  app.handle("GET /{$}", [](request_context&, reply& response) {
+    send_unsniffed(response, index_page, "text/html; charset=utf-8");
+  });
   app.handle("GET /hello/{name}", [](request_context& request, reply& response) {
     greet(response, request.param("name"));
   });
@@ -146,14 +230,37 @@ void add_demo_routes(mux& app, const demo_options& options) {
                    json += "],\"body\":";
                    append_json_string(json, request.body());
                    json += "}\n";
-                   response.json(200, json);
+                   send_unsniffed(response, json, "application/json");
                  },
                  {.body = body_mode::buffer, .max_body = options.max_body}));
   app.handle("GET /static/{path...}", static_files(options.root));
-  app.handle("GET /healthz", [](request_context&, reply& response) { response.text(200, "ok\n"); });
+  app.handle("GET /healthz",
+             [](request_context&, reply& response) { send_unsniffed(response, "ok\n"); });
   // The TechEmpower plaintext test: a constant body, nothing allocated per request.
   app.handle("GET /plaintext", [](request_context&, reply& response) {
-    response.send(200, "Hello, World!", "text/plain");
+    send_unsniffed(response, "Hello, World!", "text/plain");
+  });
+  add_clock_route(app);
+}
+
+void add_clock_route(mux& app) {
+  app.handle("GET /clock", [](request_context& request, reply& response) {
+    const int events = clock_events(request.query_or("n", ""));
+    const connection_info* connection = request.connection();
+    if (events == 0 || connection == nullptr) {
+      response.text(events == 0 ? 400 : 500, events == 0 ? "n: a number of events, 1 to 3600\n"
+                                                         : "no event loop to tick on\n");
+      return;
+    }
+    response.header("Content-Type", "text/event-stream");
+    response.header("Cache-Control", "no-cache");
+    response.header("X-Content-Type-Options", "nosniff");
+    if (!response.begin()) return;
+    if (response.body_suppressed()) {  // HEAD: the head is all there is
+      response.finish();
+      return;
+    }
+    clock_stream::start(connection->owner().loop(), response.detach(), events);
   });
 }
 

@@ -24,8 +24,15 @@ struct demo_options {
 ///   GET  /static/{path...} files under options.root (static_files)
 ///   GET  /healthz          "ok"
 ///   GET  /plaintext        "Hello, World!" as text/plain (no allocation per request)
+///   GET  /clock?n=         server-sent events (add_clock_route)
 /// Throws std::system_error when options.root cannot be opened.
 void add_demo_routes(mux& app, const demo_options& options);
+
+/// Registers `GET /clock?n=N`: server-sent events (text/event-stream), `id: <i>` and
+/// `data: <UTC time, ISO 8601>` once a second, N events in all (1 to 3600, 3 by default; 400
+/// otherwise), the first at once; then the response ends. Each event is written from a timer of
+/// the connection's loop, outside any handler call, and waits for the client when it reads slower.
+void add_clock_route(mux& app);
 
 /// Appends `bytes` to `out` as a JSON string (quotes included): '"', '\' and control characters
 /// escaped, U+2028/U+2029 as \u escapes (safe inside JavaScript too), and each byte that is not

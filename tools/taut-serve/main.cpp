@@ -35,6 +35,7 @@ The taut demo server. Routes:
   GET  /static/{path...}  files under --root (Range, If-Modified-Since, no escape from the root)
   GET  /healthz           "ok"
   GET  /plaintext         "Hello, World!" (text/plain)
+  GET  /clock?n=N         server-sent events: the UTC time once a second, N events [3], then end
 
 Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
   --listen HOST:PORT      TCP: 127.0.0.1:8080, [::1]:8080, 0.0.0.0:8080, localhost:8080;
@@ -43,9 +44,10 @@ Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
                           for a Linux abstract socket
 
 Serving:
-  --threads N             loop threads (default: the number of cores, here %u)
+  --threads N             loop threads; 0 (the default) means one per core, here %u
   --root DIR              directory served under /static/ (default: the working directory)
-  --access-log            one Common Log Format line per response on standard output
+  --access-log            one Common Log Format line per response on standard output (a
+                          Unix-socket client is logged by the socket's path)
 
 Limits (defaults in brackets):
   --max-connections N               connections served at once [10000]; 0: no limit
@@ -61,6 +63,7 @@ Timeouts (a number of seconds, or with a unit: 500ms, 10s, 2m; defaults in brack
   --drain-timeout T       on SIGINT/SIGTERM, time given to in-flight requests [5s]
 
   -h, --help              print this help and exit
+  --version               print "taut-serve <version>" and exit
 
 A first SIGINT or SIGTERM stops accepting and lets in-flight requests finish (up to
 --drain-timeout), then exits with status 0; a second one stops at once. Exit status: 0 after a
@@ -132,6 +135,7 @@ struct config {
   taut::server_options server;
   taut::serve::demo_options demo;
   bool help = false;
+  bool version = false;
 };
 
 config parse_args(int argc, char** argv) {
@@ -179,6 +183,9 @@ config parse_args(int argc, char** argv) {
     taut::connection_options& conn = out.server.connection;
     if (flag == "-h" || flag == "--help") {
       out.help = true;
+    } else if (flag == "--version") {
+      if (inline_value) throw usage_error{"--version takes no value"};
+      out.version = true;
     } else if (flag == "--listen") {
       const std::string_view v = value();
       const auto parsed = taut::transport::address::parse_tcp(v);
@@ -194,7 +201,8 @@ config parse_args(int argc, char** argv) {
     } else if (flag == "--threads") {
       const std::string_view v = value();
       const auto n = parse_unsigned(v);
-      if (!n || *n == 0 || *n > 1024) throw bad(v, "expected 1 to 1024");
+      // 0 is taut::server_options' own "one per core".
+      if (!n || *n > 1024) throw bad(v, "expected 0 (one per core) to 1024");
       out.server.threads = static_cast<unsigned>(*n);
     } else if (flag == "--root") {
       out.demo.root = std::string(value());
@@ -245,6 +253,10 @@ int main(int argc, char** argv) {
   } catch (const usage_error& e) {
     std::fprintf(stderr, "taut-serve: %s\n", e.message.c_str());
     return exit_usage;
+  }
+  if (cfg.version) {
+    std::printf("taut-serve %s\n", TAUT_VERSION);
+    return exit_ok;
   }
   if (cfg.help) {
     std::printf(help_text.data(), std::max(1u, std::thread::hardware_concurrency()));

@@ -2,6 +2,8 @@
 // They consume what they are given, keep their place between calls, and never allocate.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -99,6 +101,8 @@ class chunked_decoder {
 };
 
 /// Decodes a body of any framing a parser decided: none, Content-Length, chunked, or until close.
+/// Errors carry the status to answer: a request's as default_status() says (400), a response's
+/// (framing::response, set by response_parser) 502, what a gateway answers for a bad upstream.
 class body_decoder {
  public:
   explicit body_decoder(framing how, parse_options options = {},
@@ -116,6 +120,8 @@ class body_decoder {
   [[nodiscard]] const framing& how() const noexcept { return framing_; }
 
  private:
+  [[nodiscard]] int error_status(errc code) const noexcept;
+
   framing framing_;
   chunked_decoder chunked_;
   std::uint64_t remaining_ = 0;

@@ -4,6 +4,8 @@
 // tables and the parser's fast helpers above them are taut::detail.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <array>
 #include <cstddef>
 #include <cstdint>

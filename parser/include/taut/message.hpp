@@ -2,6 +2,8 @@
 // the body that follows them. Every string_view points into the caller's buffer.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -47,6 +49,9 @@ enum class body_kind : std::uint8_t {
 struct framing {
   body_kind kind = body_kind::none;
   std::uint64_t content_length = 0;  // meaningful for body_kind::content_length
+  /// Set by response_parser: the body is a response's, and a body_decoder's errors on it carry
+  /// status 502 (a bad upstream, RFC 9110 section 15.6.3) instead of a request's 400.
+  bool response = false;
 };
 
 /// Relaxations of strict RFC 9112 parsing. Each is off by default; each widens what an attacker can
@@ -83,6 +88,16 @@ struct parse_options {
   std::size_t max_headers = 100;
   /// Bytes of chunk extensions on one chunk-size line.
   std::size_t max_chunk_extension = 1024;
+  /// Requests only: accept transfer codings other than chunked (gzip, deflate, br, ...) before the
+  /// final chunked, instead of rejecting them with unknown_transfer_coding (501, RFC 9112 section
+  /// 6.1). The parser still decodes only chunked: the body reaches the caller still coded, and
+  /// request::transfer_codings names the codings left to decode. Turn on only where the handler
+  /// decodes them (or wants the coded bytes). Risk: a handler that ignores transfer_codings takes
+  /// compressed bytes for the content, and decompressing is the handler's to bound (a small coded
+  /// body can inflate without limit). The codings must come in one Transfer-Encoding field line
+  /// (bad_transfer_encoding otherwise). The response parser accepts any coding whatever this says:
+  /// a client cannot answer 501, and RFC 9112 lets it read the coded body (see response).
+  bool allow_transfer_codings = false;
   leniency lenient{};
 };
 
@@ -92,7 +107,9 @@ struct request {
   taut::method method = taut::method::other;
   std::string_view target;
   taut::target_form target_form = taut::target_form::origin;
-  int version_minor = 1;  // HTTP/1.<minor>: 0 or 1
+  // HTTP/1.<minor> as sent: 0, 1, or a higher minor (2-9), which is handled as 1.1 in every
+  // decision the parser makes (RFC 9110 section 2.5); a server answers such a request as 1.1.
+  int version_minor = 1;
   std::span<const header> headers;
   std::string_view host;  // the Host field's value, empty if absent
   taut::framing body;
@@ -100,18 +117,26 @@ struct request {
   bool expect_continue = false;        // Expect: 100-continue (RFC 9110 section 10.1.1)
   bool upgrade = false;                // Upgrade field and a Connection "upgrade" token
   std::string_view upgrade_protocols;  // the Upgrade field's value
-  std::size_t head_size = 0;           // bytes of the head; the body starts here
+  /// With parse_options::allow_transfer_codings, the codings applied before the final chunked as
+  /// sent ("gzip", "gzip, deflate"), which the body still carries once chunked is decoded; empty
+  /// when the body is only chunked (always, without that option).
+  std::string_view transfer_codings;
+  std::size_t head_size = 0;  // bytes of the head; the body starts here
 };
 
 /// The head of a response, valid while the caller's buffer stays unchanged.
 struct response {
-  int version_minor = 1;
+  int version_minor = 1;  // as sent; a minor above 1 is read as 1.1 (RFC 9110 section 2.5)
   int status = 0;
   std::string_view reason;
   std::span<const header> headers;
-  taut::framing body;
+  taut::framing body;  // body.response is set: decode errors carry 502
   bool keep_alive = false;
   bool upgrade = false;  // 101 Switching Protocols: the connection now speaks another protocol
+  /// The transfer codings left on the body, as sent: every coding but a final chunked (which the
+  /// body decoder removes), e.g. "gzip" for "gzip, chunked". Any coding is accepted in a response:
+  /// a client cannot answer 501, and one that does not decode a coding gets the coded body.
+  std::string_view transfer_codings;
   std::size_t head_size = 0;
 };
 

@@ -2,6 +2,8 @@
 // status a server should answer with. Plugs into std::error_code.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -21,7 +23,7 @@ enum class errc : std::uint8_t {
   bad_target,             // a byte not allowed in a request-target, bad percent-escape, or bad form
   bad_target_form,        // authority-form without CONNECT, asterisk-form without OPTIONS, ...
   bad_version,            // not HTTP/DIGIT.DIGIT
-  unsupported_version,    // well-formed but not HTTP/1.0 or HTTP/1.1 (505)
+  unsupported_version,    // well-formed but not HTTP/1.x (505); 1.2 and up are served as 1.1
   request_line_too_long,  // longer than parse_options::max_request_line (414)
   // Status-line (RFC 9112 section 4).
   bad_status_line,

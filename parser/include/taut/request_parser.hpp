@@ -1,6 +1,8 @@
 // The resumable, zero-copy, allocation-free HTTP/1.1 request-head parser (RFC 9112 sections 2-6).
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -38,8 +40,11 @@ class request_parser {
   [[nodiscard]] std::size_t bytes_examined() const noexcept { return section_.examined; }
 
  private:
+  enum class line_progress : unsigned char { more, complete, error };
+
   parse_result fail(errc code, std::size_t offset) noexcept;
-  detail::step parse_request_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  line_progress advance_request_line(const char* data, std::size_t size,
+                                     detail::step& error) noexcept;
   bool take_fast_head(const char* data, std::size_t size, parse_result& out) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
@@ -51,6 +56,7 @@ class request_parser {
   taut::request request_{};
   detail::field_section_state section_{};
   detail::framing_fields fields_{};
+  detail::request_line_state line_{};
   detail::head_phase phase_ = detail::head_phase::start_line;
   parse_result result_{};  // the error, once failed
 };

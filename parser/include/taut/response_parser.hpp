@@ -1,6 +1,8 @@
 // The resumable, zero-copy, allocation-free HTTP/1.1 response-head parser (RFC 9112 sections 4-6).
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -36,7 +38,7 @@ class response_parser {
   parse_result fail(errc code, std::size_t offset) noexcept;
   detail::step parse_status_line(const char* data, std::size_t begin, std::size_t end) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
-  parse_result finish(std::size_t head_size, method request_method) noexcept;
+  parse_result finish(const char* data, std::size_t head_size, method request_method) noexcept;
   void rebase(const char* data) noexcept;
 
   std::span<header> storage_;

@@ -3,6 +3,8 @@
 // set_simd_path() for tests and benchmarks. Every path gives byte-for-byte identical results.
 #pragma once
 
+#include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
+
 #include <cstdint>
 #include <span>
 #include <string_view>

@@ -1,6 +1,8 @@
 #include "taut/handler.hpp"
 
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include "taut/http_chars.hpp"
 #include "taut/path.hpp"
@@ -55,6 +57,20 @@ void query_range::iterator::advance() noexcept {
   rest_ = {};
   current_ = {};
   done_ = true;
+}
+
+std::string_view request_context::authority() const noexcept {
+  switch (request_->head().target_form) {
+    case target_form::absolute:
+      if (const auto parts = split_absolute_form(request_->target())) return parts->authority;
+      break;
+    case target_form::authority:
+      return request_->target();
+    case target_form::origin:
+    case target_form::asterisk:
+      break;
+  }
+  return request_->host();
 }
 
 bool request_context::has_query(std::string_view name) const noexcept {
@@ -178,6 +194,36 @@ bool reply::finish(std::span<const taut::header> trailers) noexcept {
   if (!writer_.finish(trailers)) return false;
   started_ = finished_ = true;
   return true;
+}
+
+// --- strip_prefix --------------------------------------------------------------------------------
+
+handler strip_prefix(std::string_view prefix, handler inner) {
+  std::string stripped(prefix);
+  while (!stripped.empty() && stripped.back() == '/') stripped.pop_back();
+  const handler_options options = inner.options();
+  return handler(
+      [stripped = std::move(stripped), inner = std::move(inner)](request_context& request,
+                                                                 reply& response) {
+        const std::string_view path = request.path();
+        // "/v1" covers "/v1" and "/v1/..." but not "/v1x": a prefix ends at a segment boundary.
+        if (!path.starts_with(stripped) ||
+            (path.size() > stripped.size() && path[stripped.size()] != '/')) {
+          response.error(404);
+          return;
+        }
+        const std::string_view rest = path.substr(stripped.size());
+        // Restores the outer path for whoever runs after the inner handler (middleware, a log),
+        // also when it throws.
+        struct restore {
+          request_context& request;
+          std::string_view path;
+          ~restore() { request.path_ = path; }
+        } guard{request, path};
+        request.path_ = rest.empty() ? std::string_view("/") : rest;
+        inner(request, response);
+      },
+      options);
 }
 
 }  // namespace taut

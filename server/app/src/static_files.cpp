@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "taut/date_cache.hpp"
 #include "taut/path.hpp"
+#include "taut/server_loop.hpp"
 
 namespace taut {
 namespace {
@@ -196,27 +198,32 @@ std::size_t format_etag(const struct stat& st, char* out, std::size_t size) noex
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-/// Whether the If-None-Match / If-Match list `list` names `etag` ("*" names anything). `weak`:
-/// W/ prefixes are ignored (If-None-Match); otherwise a weak tag never matches (If-Match).
-bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) noexcept {
-  std::size_t i = 0;
-  while (i < list.size()) {
-    while (i < list.size() && (list[i] == ' ' || list[i] == '\t' || list[i] == ',')) ++i;
-    if (i >= list.size()) break;
-    if (list[i] == '*') return true;
+/// Whether the If-None-Match / If-Match list `list`, over all its field lines, names `etag` ("*"
+/// names anything). `weak`: W/ prefixes are ignored (If-None-Match); otherwise a weak tag never
+/// matches (If-Match). A member that is no entity-tag matches nothing.
+bool etag_list_matches(const field_list_range& list, std::string_view etag, bool weak) noexcept {
+  for (std::string_view member : list) {
+    if (member == "*") return true;
     bool is_weak = false;
-    if (list.substr(i, 2) == "W/") {
+    if (member.starts_with("W/")) {
       is_weak = true;
-      i += 2;
+      member.remove_prefix(2);
     }
-    if (i >= list.size() || list[i] != '"') return false;  // malformed: no match
-    const std::size_t close = list.find('"', i + 1);
-    if (close == std::string_view::npos) return false;
-    const std::string_view tag = list.substr(i, close - i + 1);
-    if ((weak || !is_weak) && tag == etag) return true;
-    i = close + 1;
+    if (member.size() < 2 || member.front() != '"' || member.back() != '"') continue;
+    if ((weak || !is_weak) && member == etag) return true;
   }
   return false;
+}
+
+/// Seconds since the epoch of the Date field this response carries: the serving loop's, or the
+/// wall clock's outside a server loop.
+std::int64_t response_date() noexcept {
+  if (const connection_info* connection = current_connection()) {
+    if (const auto date = parse_http_date(connection->owner().dates().value())) return *date;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void add_validators(reply& response, std::string_view etag, std::string_view last_modified,
@@ -381,7 +388,8 @@ struct file_server {
     const std::string_view last_modified(modified_text, 29);
 
     // Conditional requests, in RFC 9110 section 13.2.2's order.
-    const std::string_view if_match = request.header("If-Match");
+    // If-Match and If-None-Match are lists a client may split over several lines.
+    const field_list_range if_match = request.field_list("If-Match");
     if (!if_match.empty()) {
       if (!etag_list_matches(if_match, etag, /*weak=*/false)) {
         response.error(412);
@@ -393,7 +401,7 @@ struct file_server {
         return;
       }
     }
-    const std::string_view if_none_match = request.header("If-None-Match");
+    const field_list_range if_none_match = request.field_list("If-None-Match");
     bool not_modified = false;
     if (!if_none_match.empty()) {
       not_modified = etag_list_matches(if_none_match, etag, /*weak=*/true);
@@ -420,8 +428,13 @@ struct file_server {
         } else if (if_range.starts_with("W/")) {
           current = false;  // a weak tag never validates a range
         } else {
+          // A date validates a range only if it is strong: two versions written within one
+          // second share a Last-Modified, and a range of the newer spliced onto the older is
+          // corrupt. It is strong once the Date sent is a second past it, as no later write can
+          // share it then (RFC 9110 sections 8.8.2.2 and 13.1.5; a client checks the same of the
+          // Date its copy came with). A file modified within this response's second is sent whole.
           const auto date = parse_http_date(if_range);
-          current = date && *date == modified;
+          current = date && *date == modified && response_date() >= modified + 1;
         }
         if (!current) range = {};
       }
@@ -446,6 +459,7 @@ struct file_server {
                                     static_cast<unsigned long long>(size));
         response.status(206);
         response.header("Content-Type", type);
+        response.header("X-Content-Type-Options", "nosniff");
         response.header("Content-Range", {content_range, static_cast<std::size_t>(n)});
         response.header("Accept-Ranges", "bytes");
         add_validators(response, etag, last_modified, options);
@@ -456,6 +470,7 @@ struct file_server {
         break;
     }
     response.header("Content-Type", type);
+    response.header("X-Content-Type-Options", "nosniff");
     response.header("Accept-Ranges", "bytes");
     add_validators(response, etag, last_modified, options);
     send_file_body(response, file, 0, size);

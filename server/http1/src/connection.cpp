@@ -103,8 +103,8 @@ connection_context::~connection_context() = default;
 
 // --- connection: lifetime -----------------------------------------------------------------------
 
-connection::connection(connection_context& context, time_point now) noexcept
-    : ctx_(&context), read_since_(now), write_since_(now), idle_(true) {
+connection::connection(connection_context& context, time_point now, void* owner) noexcept
+    : ctx_(&context), read_since_(now), write_since_(now), owner_(owner), idle_(true) {
   ctx_->now_ = now;
 }
 
@@ -191,6 +191,7 @@ void connection::close_now() noexcept {
       slot.phase = slot_phase::free;
     }
     st_->count = 0;
+    notify_drained(/*dead_only=*/true);  // producers waiting to write learn that they cannot
   }
   release_state();
   release_input();

@@ -265,8 +265,10 @@ bool connection::append_body(std::string_view data) noexcept {
 void connection::process() noexcept {
   if (processing_) return;  // a writer call from inside a handler: the outer loop continues
   processing_ = true;
-  while (step()) {
-  }
+  do {
+    while (step()) {
+    }
+  } while (notify_drained(/*dead_only=*/false));  // a producer may finish and let the next start
   processing_ = false;
   settle();
 }
@@ -420,6 +422,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
 void connection::call_handler(std::uint16_t index) noexcept {
   const std::uint32_t generation = st_->slots[index].generation;
+  st_->slots[index].answering = true;
   try {
     ctx_->handler_->on_request(st_->request, response_writer(this, index, generation));
   } catch (...) {
@@ -427,6 +430,7 @@ void connection::call_handler(std::uint16_t index) noexcept {
     // state the handler left, this connection serves no more requests.
     stop_reading();
   }
+  st_->slots[index].answering = false;
 }
 
 bool connection::read_body() noexcept {

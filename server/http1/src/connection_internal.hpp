@@ -72,7 +72,11 @@ struct response_slot {
   bool close = false;     // answer with Connection: close, and close after this response
   bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
-  bool rejected = false;  // answered by the connection for the reason in connection_state
+  bool rejected = false;   // answered by the connection for the reason in connection_state
+  bool answering = false;  // inside the on_request() call that received its writer
+  // A streaming producer waiting for the output to drain (response_writer::on_drained).
+  response_writer::drained_function drain = nullptr;
+  void* drain_data = nullptr;
 };
 
 /// A slot whose head is not yet written: its status and fields may still change.
@@ -115,6 +119,7 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
+  std::uint16_t drain_waiters = 0;  // slots with an on_drained callback
   // Why the connection refused the request it answered itself (at most one: reading stops).
   std::error_code rejection{};
   std::uint64_t rejection_offset = 0;

@@ -155,6 +155,10 @@ void connection::write_continue(response_slot& slot) noexcept {
 
 void connection::finish_slot(response_slot& slot) noexcept {
   slot.phase = slot_phase::done;
+  if (slot.drain != nullptr) {  // nothing more to write
+    slot.drain = nullptr;
+    --st_->drain_waiters;
+  }
   const std::uint16_t index = index_of(slot);
   // A response finished before its request body was read: nobody reads the rest.
   if (st_->body_slot == index && st_->body_generation == slot.generation) {
@@ -201,6 +205,7 @@ void connection::drop_slots_after_front() noexcept {
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
   }
+  notify_drained(/*dead_only=*/true);
 }
 
 void connection::abandon(response_slot& slot, bool unwinding) noexcept {
@@ -252,7 +257,48 @@ void connection::report(response_slot& slot, bool complete) noexcept {
 }
 
 void connection::after_writer_call() noexcept {
-  if (!processing_) process();
+  if (processing_) return;  // inside a call of the connection: its owner looks at wants() after
+  process();
+  // From outside every call of the connection (a timer, another connection's handler): only the
+  // owner can send what this call wrote, or free a closed connection whose last writer is gone.
+  if (ctx_->wake_ != nullptr) ctx_->wake_(owner_);
+}
+
+/// Output bytes queued in memory: file segments are counted in queued_ but stay in their files.
+std::size_t connection::output_in_memory() const noexcept {
+  std::size_t in_files = 0;
+  const auto count_files = [&in_files](const out_chain& chain) {
+    for (const out_block* block = chain.head; block != nullptr; block = block->next) {
+      if (block->file_fd >= 0) in_files += static_cast<std::size_t>(block->file_left);
+    }
+  };
+  count_files(out_);
+  if (st_ != nullptr) {
+    for (const response_slot& slot : st_->slots) count_files(slot.out);
+  }
+  return queued_ - in_files;
+}
+
+/// Runs the on_drained() callbacks that are due: those of responses that can no longer be
+/// written (their slots were freed: the connection closed, or they queued behind a close), and,
+/// unless `dead_only`, every one once the output has fallen to half of max_output_bytes. Like a
+/// handler call, a callback's writer calls do not process the connection again. Returns whether
+/// any ran.
+bool connection::notify_drained(bool dead_only) noexcept {
+  if (st_ == nullptr || st_->drain_waiters == 0) return false;
+  const bool drained = !dead_only && output_in_memory() <= ctx_->options_.max_output_bytes / 2;
+  const bool was_processing = std::exchange(processing_, true);
+  bool called = false;
+  for (std::size_t i = 0; st_ != nullptr && i < st_->slots.size(); ++i) {
+    response_slot& slot = st_->slots[i];
+    if (slot.drain == nullptr || (!drained && slot.phase != slot_phase::free)) continue;
+    const response_writer::drained_function callback = std::exchange(slot.drain, nullptr);
+    --st_->drain_waiters;
+    callback(slot.drain_data);
+    called = true;
+  }
+  processing_ = was_processing;
+  return called;
 }
 
 }  // namespace taut

@@ -58,8 +58,10 @@ void response_writer::release() noexcept {
   response_slot* s = owner->slot_at(slot_, generation);
   if (s != nullptr && s->phase != slot_phase::done) {
     owner->abandon(*s, std::uncaught_exceptions() > 0);
-    owner->after_writer_call();
   }
+  // Also for a finished or dead response: the last writer of a closed connection is what its
+  // owner waits for to free it.
+  owner->after_writer_call();
 }
 
 response_slot* response_writer::slot() const noexcept {
@@ -215,6 +217,17 @@ bool response_writer::write(std::string_view piece) noexcept {
     return s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
            s->phase == slot_phase::body_close;
   }
+  const std::size_t limit = conn_->ctx_->options().max_buffered_output;
+  if ((s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
+       s->phase == slot_phase::body_close) &&
+      !s->suppress && !s->answering && conn_->queued_ >= limit &&
+      conn_->output_in_memory() >= limit) {
+    // A producer that ignored ready(): cut the response short rather than buffer without bound.
+    // (Inside on_request() nothing could be sent yet: those writes are its whole body at once.)
+    conn_->abandon(*s, false);
+    conn_->after_writer_call();
+    return false;
+  }
   connection::out_chain& out = conn_->target(*s);
   bool ok = true;
   switch (s->phase) {
@@ -242,6 +255,26 @@ bool response_writer::write(std::string_view piece) noexcept {
   if (!s->suppress) s->body_bytes += piece.size();
   conn_->after_writer_call();
   return ok;
+}
+
+std::size_t response_writer::buffered() const noexcept {
+  return slot() != nullptr ? conn_->output_in_memory() : 0;
+}
+
+bool response_writer::ready() const noexcept {
+  if (slot() == nullptr) return false;
+  const std::size_t high_water = conn_->ctx_->options().max_output_bytes;
+  return conn_->queued_ < high_water || conn_->output_in_memory() < high_water;
+}
+
+bool response_writer::on_drained(drained_function callback, void* data) noexcept {
+  response_slot* s = slot();
+  if (s == nullptr || callback == nullptr) return false;
+  if (conn_->output_in_memory() <= conn_->ctx_->options().max_output_bytes / 2) return false;
+  if (s->drain == nullptr) ++conn_->st_->drain_waiters;
+  s->drain = callback;
+  s->drain_data = data;
+  return true;
 }
 
 bool response_writer::finish(std::span<const header> trailers) noexcept {

@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, 9> standard_methods = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 constexpr std::uint8_t get_id = 0;
 constexpr std::uint8_t head_id = 1;
+constexpr std::uint8_t connect_id = 5;
 constexpr std::uint8_t options_id = 6;
 // What a method-less route stands for in the Allow list of "OPTIONS *".
 constexpr std::uint64_t common_methods_mask =
@@ -850,6 +851,26 @@ route_status route_table::match(std::string_view method, std::string_view host,
     out.scratch_used_ += n;
     return finish(status);
   };
+  bool absolute_form = false;
+  if (!target.empty() && target.front() != '/' && target != "*") {
+    if (const auto absolute = split_absolute_form(target)) {
+      absolute_form = true;
+      // RFC 9112 section 3.2.2: route by the path; the target's authority replaces the Host field.
+      host = absolute->authority;
+      target = absolute->path_and_query;
+    } else if (method == "CONNECT") {
+      // CONNECT's authority-form names a tunnel's far end, not a resource of this server: no
+      // pattern routes it, so the answer is 405 with the methods the server does serve (like
+      // "OPTIONS *", without CONNECT itself), or 404 when it serves nothing.
+      std::uint64_t mask = t.nodes[0].subtree_methods;
+      if (const std::uint32_t tree = t.host_root(target); tree != no_index) {
+        mask |= t.nodes[tree].subtree_methods;
+      }
+      mask &= ~bit(connect_id);
+      if (mask == 0) return finish(route_status::not_found);
+      return answer_allow(mask, route_status::method_not_allowed);
+    }
+  }
   const std::uint32_t host_tree = t.host_root(host);
 
   if (target == "*") {
@@ -860,10 +881,14 @@ route_status route_table::match(std::string_view method, std::string_view host,
     if (host_tree != no_index) mask |= t.nodes[host_tree].subtree_methods;
     return answer_allow(mask, route_status::options);
   }
-  if (target.empty() || target.front() != '/') return finish(route_status::bad_request);
+  // An absolute-form target may have an empty path ("http://example.com?q"): it means "/".
+  const bool empty_path = absolute_form && (target.empty() || target.front() == '?');
+  if (!empty_path && (target.empty() || target.front() != '/'))
+    return finish(route_status::bad_request);
   // Captures are 32-bit offsets; no sane request line comes near 4 GiB.
   if (target.size() > 0xFFFFFFFFu) return finish(route_status::uri_too_long);
-  const target_parts parts = split_target(target);
+  target_parts parts = split_target(target);
+  if (empty_path) parts.path = "/";
   out.query_ = parts.query;
   const path_scan scan = scan_path(parts.path);
   if (!scan.valid) return finish(route_status::bad_request);

@@ -45,7 +45,7 @@ current_scope::~current_scope() {
 connection_driver::connection_driver(server_loop& owner, transport::stream&& stream,
                                      std::uint64_t id, time_point now) noexcept
     : connection_info(owner, stream_, id),
-      conn_(owner.context(), now),
+      conn_(owner.context(), now, this),
       stream_(std::move(stream)),
       timer_(owner.loop()) {
   timer_.set_callback([this] { on_timer(); });
@@ -104,6 +104,19 @@ void connection_driver::drive() noexcept {
   }
   busy_ = false;
   settle();  // may free this driver: nothing after it
+}
+
+void connection_driver::on_wake(void* driver) noexcept {
+  auto& self = *static_cast<connection_driver*>(driver);
+  if (self.busy_) {
+    self.again_ = true;  // inside drive() or complete(): their pump runs again before they return
+    return;
+  }
+  // A timer, another connection's handler: send at the end of this loop iteration (the timer
+  // fires in the next pass over the timers), so that every write made until then leaves in one
+  // writev; or, once the stream is closed and this was the last writer, free the driver.
+  const time_point now = self.owner_->loop().now();
+  if (!self.timer_.armed() || self.timer_.deadline() > now) self.timer_.arm_at(now);
 }
 
 void connection_driver::complete(deferred_state& state,

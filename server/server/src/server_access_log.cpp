@@ -94,7 +94,12 @@ void logging_handler::on_request(server_request& request, response_writer respon
 
 void connection_driver::log_open() noexcept {
   log_ = owner_->log_->tracks.make();
-  const transport::result<transport::address> peer = stream_.peer_address();
+  transport::result<transport::address> peer = stream_.peer_address();
+  // A Unix-socket client is nearly always unnamed ("unix:(unnamed)" says nothing): name it by the
+  // socket it came through, the listener's path.
+  if (peer && peer->transport() == transport::transport_kind::unix_socket && peer->path().empty()) {
+    peer = stream_.local_address();
+  }
   std::size_t size = 0;
   if (!peer) {
     log_->host[0] = '-';

@@ -160,6 +160,10 @@ class connection_driver final : public connection_info, public connection_observ
   /// Runs a deferred completion (on the loop thread) and sends what it wrote.
   void complete(deferred_state& state, transport::small_fn<void(response_writer&)> finish) noexcept;
 
+  /// The connection's wake function (connection_context::set_wake): a response_writer was used
+  /// outside every event of this connection.
+  static void on_wake(void* driver) noexcept;
+
   /// Access log: a request head arrived (called by logging_handler inside a handler call).
   void log_request(const server_request& request) noexcept;
   /// The connection reports a response: the access-log line, and the error hook for a refusal.

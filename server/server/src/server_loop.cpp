@@ -90,6 +90,7 @@ server_loop::server_loop(transport::event_loop& loop, request_handler& handler,
       log_timer_(loop, [this] { on_log_timer(); }),
       last_tick_(loop.now()) {
   context_.set_time(loop.now());
+  context_.set_wake(&detail::connection_driver::on_wake);
   if (log_ != nullptr) log_timer_.arm_in(options_.access_log_flush_interval);
 }
 

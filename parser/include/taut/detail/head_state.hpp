@@ -36,6 +36,11 @@ struct framing_fields {
   std::size_t host_value_size = 0;
   std::size_t upgrade_value_offset = 0;
   std::size_t upgrade_value_size = 0;
+  // The transfer codings the parser does not decode (all but a final chunked), as offsets:
+  // [codings_begin, codings_end) of the one field line that may hold them.
+  std::size_t codings_begin = 0;
+  std::size_t codings_end = 0;
+  std::size_t codings_line = 0;  // 1 + the name offset of the first line with a coding, or 0
   std::uint8_t host_count = 0;
   std::uint8_t chunked_count = 0;
   bool has_content_length = false;
@@ -56,5 +61,25 @@ struct step {
 };
 
 enum class head_phase : std::uint8_t { start_line, fields, complete, failed };
+
+/// The request-line, validated byte by byte as it arrives, so that an error is reported at the
+/// first byte no valid request could hold rather than once the line ends; offsets from the start
+/// of the message, so that the buffer may move.
+struct request_line_state {
+  std::size_t checked = 0;     // bytes validated (empty lines before the request-line included)
+  std::size_t begin = 0;       // the method's first byte
+  std::size_t method_end = 0;  // the SP after the method
+  std::size_t target_end = 0;  // the SP after the target
+  std::size_t line_end = 0;    // the CR that ends the line
+  std::size_t mark = 0;        // the '%' of an escape being read, or the start of an authority
+  std::size_t colon = 0;       // an authority's port colon, or an IP-literal's first byte
+  std::uint8_t state = 0;      // where the line stands (request_parser.cpp)
+  std::uint8_t resume = 0;     // the state a '%' escape returns to
+  std::uint8_t matched = 0;    // bytes of "HTTP/1." matched
+  bool port_digit = false;     // a port has at least one digit
+  taut::method method = taut::method::other;
+  taut::target_form form = taut::target_form::origin;
+  int version_minor = 1;
+};
 
 }  // namespace taut::detail

@@ -17,11 +17,14 @@
 
 #include "taut/connection.hpp"
 #include "taut/connection_info.hpp"
+#include "taut/field_list.hpp"
 #include "taut/message.hpp"
 #include "taut/router.hpp"
 #include "taut/transport/address.hpp"
 
 namespace taut {
+
+class handler;
 
 /// One `name=value` pair of a query, still percent-encoded (see request_context::query_params).
 struct query_param {
@@ -84,7 +87,11 @@ class request_context {
   /// what the server runtime says about the connection (current_connection()), or null.
   request_context(server_request& request, const route_match& route, std::span<char> scratch,
                   const connection_info* connection = nullptr) noexcept
-      : request_(&request), route_(&route), connection_(connection), scratch_(scratch) {}
+      : request_(&request),
+        route_(&route),
+        connection_(connection),
+        scratch_(scratch),
+        path_(route.path()) {}
   request_context(const request_context&) = delete;
   request_context& operator=(const request_context&) = delete;
 
@@ -95,12 +102,17 @@ class request_context {
   [[nodiscard]] std::string_view target() const noexcept { return request_->target(); }
   /// The cleaned path the router matched ("/b"), still percent-encoded: decode a segment at a time
   /// (params do that) so that "%2F" stays data and never becomes a separator.
-  [[nodiscard]] std::string_view path() const noexcept { return route_->path(); }
+  /// Under strip_prefix() or a mounted mux, the path without the prefix ("/users/7").
+  [[nodiscard]] std::string_view path() const noexcept { return path_; }
   /// The pattern of the route that matched ("GET /items/{id}"), or empty.
   [[nodiscard]] std::string_view pattern() const noexcept { return route_->pattern(); }
   [[nodiscard]] int version_minor() const noexcept { return request_->version_minor(); }
   /// The Host field's value ("" when absent).
   [[nodiscard]] std::string_view host() const noexcept { return request_->host(); }
+  /// The authority of the effective request URI (RFC 9112 section 3.3), "host[:port]": the
+  /// target's own for an absolute-form target ("GET http://example.com/x"), where RFC 9112 says
+  /// the Host field is ignored, CONNECT's target, and otherwise the Host field's value.
+  [[nodiscard]] std::string_view authority() const noexcept;
 
   /// The decoded value of path wildcard `name` ("{id}", "{path...}"), or "" when there is none.
   /// Decoded values are data: "{file}" may be "../x" (from "%2e%2e%2Fx").
@@ -139,6 +151,14 @@ class request_context {
   /// The first field named `name`'s value, or "".
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept {
     return request_->header_value(name);
+  }
+  /// The members of the list field `name` over all its lines, as one list: for fields defined
+  /// as a comma-separated list (If-None-Match, If-Match, Accept-Encoding, Cache-Control), which a
+  /// client may split over several lines where header() sees only the first.
+  ///
+  ///     for (std::string_view tag : req.field_list("If-None-Match")) { ... }
+  [[nodiscard]] field_list_range field_list(std::string_view name) const noexcept {
+    return field_list_range(request_->headers(), name);
   }
 
   /// Whether the request arrived with a body (Content-Length above 0, or chunked).
@@ -184,10 +204,14 @@ class request_context {
     std::string_view value;
   };
 
+  // strip_prefix() shows its inner handler a shorter path().
+  friend handler strip_prefix(std::string_view prefix, handler inner);
+
   server_request* request_;
   const route_match* route_;
   const connection_info* connection_;
   std::span<char> scratch_;
+  std::string_view path_;
   std::size_t scratch_used_ = 0;
   std::array<decoded, memo_size> memo_{};
   std::size_t memo_count_ = 0;
@@ -252,7 +276,9 @@ class reply {
   [[nodiscard]] bool detached() const noexcept { return detached_; }
 
   /// Takes the response writer, to finish the response later (on the connection's thread; the
-  /// server runtime marshals other threads). The reply is inert afterwards.
+  /// server runtime marshals other threads). The reply is inert afterwards. A body streamed over
+  /// time (from a timer of the loop) is sent as it is written; a producer that may outpace the
+  /// client waits while the writer's ready() is false, for its on_drained() callback.
   [[nodiscard]] response_writer detach() noexcept {
     detached_ = true;
     return std::move(writer_);
@@ -314,5 +340,11 @@ class handler {
   function fn_;
   handler_options options_{};
 };
+
+/// `inner`, seeing request_context::path() without `prefix` ("/static" or "/static/": the path
+/// "/static/a/b" is "/a/b", and "/static" alone is "/"), like Go's http.StripPrefix. A request
+/// whose path does not start with the prefix followed by '/' or its end is answered 404. Path
+/// parameters and the raw target are unchanged; the body options are `inner`'s.
+[[nodiscard]] handler strip_prefix(std::string_view prefix, handler inner);
 
 }  // namespace taut

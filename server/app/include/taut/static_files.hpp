@@ -1,7 +1,8 @@
 // A handler that serves the files under one directory safely: nothing outside the directory is
 // ever opened (no "..", no encoded slashes, no NUL, no symlink that leads out), with Content-Type
-// by extension, Last-Modified / ETag and their conditional requests (304), and single byte ranges
-// (206, 416).
+// by extension (and `X-Content-Type-Options: nosniff`, so a browser never reads a file as another
+// type than the one sent), Last-Modified / ETag and their conditional requests (304), and single
+// byte ranges (206, 416).
 #pragma once
 
 #include <cstdint>

@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <new>
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 #include "taut/buffer_pool.hpp"
 #include "taut/date_cache.hpp"
@@ -35,7 +38,9 @@ struct connection_options {
   using duration = std::chrono::milliseconds;
 
   /// Request-line (414), header section (431), field count (431), chunk extensions, leniencies.
-  /// Defaults: 8 KiB, 32 KiB, 100 fields, 1 KiB, strict.
+  /// Defaults: 8 KiB, 32 KiB, 100 fields, 1 KiB, strict. A transfer coding other than chunked is
+  /// 501 unless parse.allow_transfer_codings: handlers then get the body still coded and
+  /// head().transfer_codings names the codings to undo.
   parse_options parse{};
   /// Largest request body a handler receives, buffered or streamed; 413 beyond. A handler may
   /// raise or lower it per request (server_request::set_body_limit) in on_head.
@@ -50,8 +55,15 @@ struct connection_options {
   /// stops reading further pipelined requests. At least 1, at most 1024.
   std::uint16_t max_pipeline_depth = 16;
   /// Queued output bytes above which the connection stops reading further requests (a client
-  /// that pipelines and never reads cannot make the server buffer without bound).
+  /// that pipelines and never reads cannot make the server buffer without bound), and above
+  /// which response_writer::ready() tells a streaming producer to wait for on_drained().
   std::size_t max_output_bytes = 64 * 1024;
+  /// Output bytes held in memory (file bodies not counted) past which response_writer::write()
+  /// takes no more: the response is cut short, as a dropped writer's is. Only a producer that
+  /// ignores ready() gets there; it cannot make the server buffer more than this plus one piece.
+  /// Writes made inside the on_request() call that received the writer are not limited: nothing
+  /// can be sent before it returns, so they are its whole body at once, as send()'s is.
+  std::size_t max_buffered_output = 1024 * 1024;
 
   /// Time to receive a whole request head: from the first byte of a request on a keep-alive
   /// connection, from the connection's start for its first request (slowloris). 408 if some
@@ -209,8 +221,47 @@ class response_writer {
   bool begin() noexcept;
   /// Ends the head for a body of exactly `content_length` bytes.
   bool begin(std::uint64_t content_length) noexcept;
-  /// A piece of body after begin(); false if it would exceed the declared length.
+  /// A piece of body after begin(); false if it would exceed the declared length. Sent without
+  /// waiting for anything else to happen on the connection, even from outside every handler call
+  /// (a timer, another connection's handler), through the owner's wake (connection_context).
+  /// Also false, and the response cut short (the client sees the body end early, then the
+  /// close), when the connection already holds connection_options::max_buffered_output bytes
+  /// (except inside the on_request() call that received the writer): a producer that writes
+  /// faster than the client reads waits while ready() is false.
   bool write(std::string_view piece) noexcept;
+
+  /// Output bytes the connection holds in memory and has not sent yet: this response's and those
+  /// of the responses before it. 0 once the writer is invalid.
+  [[nodiscard]] std::size_t buffered() const noexcept;
+  /// Back-pressure for a streaming producer: whether to write more now. False once buffered()
+  /// reaches connection_options::max_output_bytes (then wait for on_drained()), or when the
+  /// writer is invalid.
+  [[nodiscard]] bool ready() const noexcept;
+  /// What on_drained() calls, with the `data` it was given. It must not throw.
+  using drained_function = void (*)(void* data) noexcept;
+  /// Calls `callback(data)` once, on the connection's thread, when buffered() has fallen to half
+  /// of max_output_bytes (write more then), or when the response can no longer be written (the
+  /// connection closed or was reset: write() then returns false; drop the writer). Replaces a
+  /// callback set before. Returns false, keeping nothing, when the writer is invalid or
+  /// buffered() is already at or below that mark: write on. The callback may run inside a call
+  /// on this connection (its owner's, or another writer's); it may use every writer.
+  bool on_drained(drained_function callback, void* data) noexcept;
+  /// on_drained() with a callable of at most one pointer, trivially copyable: a lambda that
+  /// captures `this` or one pointer (`[this] { produce(); }`). It must not throw.
+  template <class F>
+  bool on_drained(F callback) noexcept {
+    static_assert(sizeof(F) <= sizeof(void*) && std::is_trivially_copyable_v<F>,
+                  "on_drained(F): capture one pointer at most (a lambda capturing `this`)");
+    void* data = nullptr;
+    std::memcpy(static_cast<void*>(&data), static_cast<const void*>(&callback), sizeof(F));
+    return on_drained(
+        [](void* stored) noexcept {
+          alignas(F) unsigned char bytes[sizeof(F)];
+          std::memcpy(bytes, static_cast<const void*>(&stored), sizeof(F));
+          (*std::launder(reinterpret_cast<F*>(bytes)))();
+        },
+        data);
+  }
   /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
   /// head with an empty body. A Content-Length body not fully written closes the connection,
   /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing.
@@ -321,6 +372,17 @@ class connection_context {
   void set_time(std::chrono::steady_clock::time_point now) noexcept { now_ = now; }
   [[nodiscard]] std::chrono::steady_clock::time_point time() const noexcept { return now_; }
 
+  /// How a connection reaches its owner between the owner's own calls: `owner` is what the
+  /// connection was made with.
+  using wake_function = void (*)(void* owner) noexcept;
+  /// Called when a response_writer call made outside every call of its connection (from a
+  /// timer, another connection's handler, a worker's completion) may have changed what the
+  /// connection wants (output to send, a close), or let go of its last writer. Without it,
+  /// nothing happens until the owner's next call (an event of the stream). It runs inside that
+  /// writer call: note the connection and act after the call returns, which also lets several
+  /// writes leave in one system call (taut's server sends at the end of the loop iteration).
+  void set_wake(wake_function wake) noexcept { wake_ = wake; }
+
  private:
   friend class connection;
   connection_options options_;
@@ -330,6 +392,7 @@ class connection_context {
   std::size_t header_slots_;
   block_pool state_pool_;
   std::chrono::steady_clock::time_point now_{};
+  wake_function wake_ = nullptr;
 };
 
 /// A file region queued by response_writer::send_file(), due next in the output: send it with
@@ -367,8 +430,9 @@ class connection {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// A new connection at time `now` (the first request's header timeout starts here).
-  connection(connection_context& context, time_point now) noexcept;
+  /// A new connection at time `now` (the first request's header timeout starts here). `owner`
+  /// is passed to the context's wake function.
+  connection(connection_context& context, time_point now, void* owner = nullptr) noexcept;
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -499,6 +563,8 @@ class connection {
   void after_writer_call() noexcept;
   void report(detail::response_slot& slot, bool complete) noexcept;
   void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
+  [[nodiscard]] std::size_t output_in_memory() const noexcept;
+  bool notify_drained(bool dead_only) noexcept;
 
   connection_context* ctx_;
   detail::connection_state* st_ = nullptr;
@@ -513,6 +579,7 @@ class connection {
   time_point write_since_;  // last write progress, or when output became pending
   upgrade_handler* upgrade_ = nullptr;
   connection_observer* observer_ = nullptr;
+  void* owner_ = nullptr;  // for the context's wake function
   std::uint32_t requests_ = 0;
   std::uint32_t writers_ = 0;
   std::uint32_t generation_ = 0;

@@ -20,6 +20,20 @@ struct target_parts {
 /// left in the query.
 [[nodiscard]] target_parts split_target(std::string_view target) noexcept;
 
+/// An absolute-form request target ("http://example.com:8080/a?b", RFC 9112 section 3.2.2) in
+/// its parts. A server routes `path_and_query` like an origin-form target (an empty path is "/")
+/// and takes `authority` as the request's, instead of the Host field (RFC 9112 section 3.3).
+struct absolute_target {
+  std::string_view scheme;          // "http"
+  std::string_view authority;       // "example.com:8080": host and port, no userinfo check
+  std::string_view path_and_query;  // "/a?b"; empty or starting with '/' or '?'
+};
+
+/// Splits an absolute-form target (a scheme, "://", an authority, then the rest), or nothing when
+/// `target` has another form (origin-form "/a", "*", CONNECT's "host:port", "mailto:x").
+/// Validating the bytes is the parser's job; this only finds the boundaries.
+[[nodiscard]] std::optional<absolute_target> split_absolute_form(std::string_view target) noexcept;
+
 /// True when every '%' in `text` starts a %XX escape with two hex digits.
 [[nodiscard]] bool valid_percent_escapes(std::string_view text) noexcept;
 

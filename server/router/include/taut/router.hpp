@@ -23,7 +23,10 @@
 // one by one, so "%2F" never splits a segment. A request for "/dir" when only "/dir/" would match
 // it is redirected to "/dir/". When patterns match the path but not the method the answer is 405
 // with an Allow list; OPTIONS for such a path, and "OPTIONS *", are answered with the Allow list.
-// Only origin-form targets ("/...") and "*" are routed: CONNECT's authority-form is the server's.
+// Absolute-form targets ("http://example.com/a?b") are routed by their path (an empty one is "/")
+// with their authority as the host, which RFC 9112 section 3.2.2 puts before the Host field.
+// CONNECT's authority-form target ("example.com:443") is never routed: it gets 405 with the
+// methods the table serves (404 when it serves none).
 //
 // A decoded parameter is data, not a path: "{file}" can be "../x" (from "%2e%2e%2Fx") and
 // "{path...}" can hold "%2F"-made slashes. Code that maps parameters to files must check them.
@@ -80,7 +83,7 @@ enum class route_status : std::uint8_t {
   method_not_allowed,  // 405, send route_match::allow() as the Allow field
   options,             // OPTIONS answered by the router: 200 (or 204) with Allow
   redirect,            // 301 to route_match::location() (unclean path or missing trailing slash)
-  bad_request,         // 400: malformed percent-escape, or a target that is not origin-form
+  bad_request,         // 400: malformed percent-escape, or a target of no routable form
   uri_too_long,        // 414: the route_match's scratch space is too small for this target
 };
 
@@ -221,8 +224,9 @@ class route_table {
   [[nodiscard]] route_error add(std::string_view pattern, std::size_t id);
 
   /// Routes a request. `method` is the method token as sent (case-sensitive), `host` the Host
-  /// field value (a port is ignored; empty when absent), `target` the origin-form request target
-  /// ("/path?query") or "*". Fills `out` and returns out.status().
+  /// field value (a port is ignored; empty when absent), `target` the request target as sent:
+  /// origin-form ("/path?query"), absolute-form (its authority then stands for `host`), "*", or
+  /// CONNECT's authority-form. Fills `out` and returns out.status().
   route_status match(std::string_view method, std::string_view host, std::string_view target,
                      route_match& out) const noexcept;
 

@@ -1,0 +1,121 @@
+// A response written from outside every call of its connection, with plain calls: the connection
+// wakes its owner (connection_context::set_wake) so that what the writer wrote gets sent, and a
+// streaming producer learns from ready() and on_drained() when to wait.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "connection_test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+/// A harness whose connection wakes by counting into `wakes`.
+struct woken_harness : harness {
+  explicit woken_harness(connection_options options = {}) : harness(options) {
+    context->set_wake([](void* owner) noexcept { ++*static_cast<int*>(owner); });
+    conn = std::make_unique<connection>(*context, now, &wakes);
+    handler.request = [this](server_request&, response_writer w) {
+      w.begin();
+      writers.push_back(std::move(w));
+    };
+  }
+  int wakes = 0;
+};
+
+TEST(ConnectionWake, AWriteOutsideEveryCallWakesTheOwner) {
+  woken_harness h;
+  const std::string head = h.exchange(get("/stream"));
+  EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(h.wakes, 0);  // inside a call of the owner: it looks at wants() itself
+  ASSERT_EQ(h.writers.size(), 1u);
+  EXPECT_FALSE(h.wants().write);
+
+  ASSERT_TRUE(h.writers[0].write("tick"));
+  EXPECT_EQ(h.wakes, 1);
+  EXPECT_TRUE(h.wants().write);
+  EXPECT_EQ(h.drain(), "4\r\ntick\r\n");
+
+  ASSERT_TRUE(h.writers[0].finish());
+  EXPECT_EQ(h.wakes, 2);
+  EXPECT_EQ(h.drain(), "0\r\n\r\n");
+}
+
+TEST(ConnectionWake, DroppingTheLastWriterOfAClosedConnectionWakesTheOwner) {
+  woken_harness h;
+  h.exchange(get("/stream"));
+  h.conn->abort();  // the peer reset the stream
+  EXPECT_TRUE(h.wants().close);
+  EXPECT_EQ(h.conn->outstanding_writers(), 1u);
+  EXPECT_FALSE(h.writers[0].write("late"));
+  const int before = h.wakes;
+  h.writers.clear();
+  // The owner keeps a closed connection until its last writer goes: it must hear of it.
+  EXPECT_EQ(h.wakes, before + 1);
+  EXPECT_EQ(h.conn->outstanding_writers(), 0u);
+}
+
+TEST(ResponseWriterBackpressure, OnDrainedRunsOnceHalfTheMarkIsSent) {
+  woken_harness h({.max_output_bytes = 4096});
+  h.exchange(get("/stream"));
+  response_writer& w = h.writers[0];
+  const std::string piece(1000, 'x');
+  int writes = 0;
+  while (w.ready()) {
+    ASSERT_TRUE(w.write(piece));
+    ++writes;
+  }
+  EXPECT_EQ(writes, 5);  // 4096 reached by the fifth piece (with chunk framing)
+  EXPECT_GE(w.buffered(), 4096u);
+  int drained = 0;
+  ASSERT_TRUE(w.on_drained([&drained] { ++drained; }));
+  // Send in small steps: nothing until the output is at half the mark.
+  while (h.conn->queued_output() > 2048) {
+    EXPECT_EQ(drained, 0) << h.conn->queued_output();
+    const std::size_t step = std::min<std::size_t>(h.conn->output().size(), 300);
+    h.conn->commit_write(step, h.now);
+  }
+  EXPECT_EQ(drained, 1);
+  EXPECT_TRUE(w.ready());
+  h.drain();
+  EXPECT_EQ(drained, 1);                                  // once
+  EXPECT_FALSE(w.on_drained([&drained] { ++drained; }));  // nothing to wait for now
+}
+
+TEST(ResponseWriterBackpressure, OnDrainedRunsWhenTheConnectionIsReset) {
+  woken_harness h({.max_output_bytes = 4096});
+  h.exchange(get("/stream"));
+  response_writer& w = h.writers[0];
+  while (w.ready()) ASSERT_TRUE(w.write(std::string(1000, 'x')));
+  struct waiter {
+    response_writer* writer;
+    bool called = false;
+    bool write_failed = false;
+  } state{&w};
+  ASSERT_TRUE(w.on_drained([&state] {
+    state.called = true;
+    state.write_failed = !state.writer->write("more");
+  }));
+  h.conn->abort();
+  EXPECT_TRUE(state.called);
+  EXPECT_TRUE(state.write_failed);
+  EXPECT_FALSE(w.valid());
+}
+
+TEST(ResponseWriterBackpressure, AWriteBeyondTheHardLimitCutsTheResponseShort) {
+  woken_harness h({.max_output_bytes = 4096, .max_buffered_output = 8192});
+  h.exchange(get("/stream"));
+  response_writer& w = h.writers[0];
+  const std::string piece(1000, 'x');
+  int accepted = 0;
+  while (w.write(piece)) ++accepted;  // ignores ready()
+  EXPECT_EQ(accepted, 9);             // the one that reached 8192, then no more
+  EXPECT_FALSE(w.valid());
+  EXPECT_LE(h.conn->queued_output(), 8192u + piece.size() + 16);
+  const std::string out = h.drain();
+  EXPECT_FALSE(out.ends_with("0\r\n\r\n"));  // no last chunk: the client sees it cut short
+  EXPECT_TRUE(h.wants().shutdown_write || h.wants().close);
+}
+
+}  // namespace
+}  // namespace taut::test

@@ -1,0 +1,54 @@
+// What the server makes of the parser's answers about versions and transfer codings: HTTP/1.2 is
+// served as HTTP/1.1 (RFC 9110 section 2.5), and a transfer coding the server does not decode is
+// 501 unless the server opts in (RFC 9112 section 6.1), its handlers then reading the coded body.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "taut/testing.hpp"
+
+namespace {
+
+using taut::testing::client;
+
+/// Answers "<transfer codings>|<body>" from the request head the connection parsed.
+struct coded_echo final : taut::request_handler {
+  void on_request(taut::server_request& request, taut::response_writer response) override {
+    response.send(200,
+                  std::string(request.head().transfer_codings) + "|" + std::string(request.body()));
+  }
+};
+
+TEST(ServedVersions, Http12IsAnsweredAsHttp11) {
+  coded_echo handler;
+  client c(handler);
+  c.write_raw("GET / HTTP/1.2\r\nHost: h\r\n\r\n");
+  const auto r = c.read();
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.version_minor, 1);  // the status line says HTTP/1.1
+  EXPECT_TRUE(r.keep_alive);      // 1.1's persistence
+  EXPECT_FALSE(c.closed());
+  // Still a 1.1 request in every other way: Host is required.
+  c.write_raw("GET / HTTP/1.2\r\n\r\n");
+  EXPECT_EQ(c.read().status, 400);
+}
+
+TEST(TransferCodings, GzipChunkedIs501UnlessTheServerOptsIn) {
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n";
+  coded_echo handler;
+  client strict(handler);
+  strict.write_raw(request);
+  EXPECT_EQ(strict.read().status, 501);
+
+  taut::testing::server_options options;
+  options.loop.connection.parse.allow_transfer_codings = true;
+  client opted_in(handler, {}, options);
+  opted_in.write_raw(request);
+  const auto r = opted_in.read();
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "gzip|abc");  // chunked removed, gzip left to the handler and named
+}
+
+}  // namespace
