@@ -85,6 +85,12 @@ constexpr bool tolerate_head_error_body = true;
 // (over max_discard_bytes) was read whole, buffered or streamed, closes the connection. While
 // true the model expects that close; set it to false once that fix is merged.
 constexpr bool tolerate_consumed_body_close = true;
+// KNOWN DEFECT (found by this test; reported to the coordinator): once a response with
+// `Connection: close` is sent while its body is still being written (close_after() then begin(),
+// or begin() for HTTP/1.0), the connection goes on reading and handing pipelined requests to the
+// handler, whose answers are then dropped. RFC 9112 section 9.6: the server MUST NOT process
+// further requests. While true the model expects that; set it to false once fixed.
+constexpr bool tolerate_reading_after_close_sent = true;
 
 // ----- requests ---------------------------------------------------------------------------------
 
@@ -92,12 +98,13 @@ constexpr bool tolerate_consumed_body_close = true;
 enum class delivery : char { buffer = 'b', stream = 's', discard = 'd' };
 /// How the handler answers (the target's second letter).
 enum class reply : char {
-  immediate = 'i',    // send() inside the handler call
-  deferred = 'd',     // send() on the first tick, outside any connection call
-  streamed = 's',     // begin() and a piece inside the call; a piece, then finish(), on ticks
-  detached = 't',     // nothing inside the call; begin(6) and "ab", "cd", "ef" on three ticks
-  close_after = 'c',  // close_after() and send() inside the call
-  drop = 'x',         // the writer is dropped unanswered: 500
+  immediate = 'i',       // send() inside the handler call
+  deferred = 'd',        // send() on the first tick, outside any connection call
+  streamed = 's',        // begin() and a piece inside the call; a piece, then finish(), on ticks
+  detached = 't',        // nothing inside the call; begin(6) and "ab", "cd", "ef" on three ticks
+  close_after = 'c',     // close_after() and send() inside the call
+  closing_stream = 'u',  // close_after(), begin() and a piece inside the call; as streamed after
+  drop = 'x',            // the writer is dropped unanswered: 500
 };
 /// What makes an invalid request invalid.
 enum class flaw : std::uint8_t { none, bad_field_name, missing_host, duplicate_length, tls_hello };
@@ -111,7 +118,8 @@ struct request_spec {
   reply how = reply::immediate;
   flaw invalid = flaw::none;
   bool chunked = false;
-  bool framed = false;  // Content-Length or Transfer-Encoding sent
+  bool expect_continue = false;  // Expect: 100-continue (HTTP/1.1 with a body)
+  bool framed = false;           // Content-Length or Transfer-Encoding sent
   std::string body;
   std::string bytes;          // what the client sends
   std::size_t head_size = 0;  // bytes of the head within `bytes`
@@ -196,11 +204,11 @@ request_spec make_request(int id, rc::Gen<int> choice_gen) {
   r.minor = pick(4) == 0 ? 0 : 1;
   r.connection_option = pick(5) == 0 ? 1 : (pick(2) == 0 ? 2 : 0);
   static constexpr delivery modes[] = {delivery::buffer, delivery::stream, delivery::discard};
-  static constexpr reply replies[] = {reply::immediate, reply::immediate, reply::deferred,
-                                      reply::streamed,  reply::detached,  reply::close_after,
-                                      reply::drop};
+  static constexpr reply replies[] = {reply::immediate, reply::immediate,     reply::deferred,
+                                      reply::streamed,  reply::detached,      reply::close_after,
+                                      reply::drop,      reply::closing_stream};
   r.mode = modes[pick(3)];
-  r.how = replies[pick(7)];
+  r.how = replies[pick(8)];
   if (r.method == taut::method::post) {
     r.framed = true;
     r.chunked = r.minor == 1 && pick(2) == 0;
@@ -218,6 +226,8 @@ request_spec make_request(int id, rc::Gen<int> choice_gen) {
                      "\r\nHost: example.com\r\n";
   if (r.connection_option == 1) head += "Connection: close\r\n";
   if (r.connection_option == 2) head += "Connection: keep-alive\r\n";
+  r.expect_continue = r.minor == 1 && r.has_body() && pick(4) == 0;
+  if (r.expect_continue) head += "Expect: 100-continue\r\n";
   std::string encoded;
   if (r.framed) {
     if (r.chunked) {
@@ -257,7 +267,8 @@ struct entry {
   int status = 0;            // 0 while the handler has not chosen
   bool handler = false;      // the handler's answer: carries X-Id
   bool method_known = true;  // the server had received the request's method when it answered
-  bool started = false;      // some bytes written
+  bool started = false;      // the head is being written (or was)
+  bool continued = false;    // a 100 Continue was written first
   bool complete = false;
   bool buffered = false;  // bytes written while behind another response
   bool close = false;     // the connection closes after it
@@ -283,8 +294,9 @@ struct model {
   life state = life::open;
   bool eof_sent = false;
   bool eof_seen = false;
-  bool output = false;       // output not yet taken by the client
-  bool output_lost = false;  // closed with output never sent
+  bool shutting_down = false;  // begin_shutdown() was called
+  bool output = false;         // output not yet taken by the client
+  bool output_lost = false;    // closed with output never sent
   bool one_byte_left = false;
   bool idle_armed = true;
   time_point now = time_point{} + 1000s;
@@ -331,12 +343,27 @@ struct model {
 
   void produce(std::size_t e, bool bytes) {
     entries[e].started = true;
-    if (!bytes) return;
+    if (bytes) emit(e);
+    if (e == advanced) close_sent();
+  }
+  /// Bytes for entry `e`: out at once when it is the front response, held back otherwise.
+  void emit(std::size_t e) {
     if (e == advanced) {
       show_output();
     } else {
       entries[e].buffered = true;
     }
+  }
+  /// An interim 100 Continue for entry `e`, before its final response.
+  void continue_(std::size_t e) {
+    entries[e].continued = true;
+    emit(e);
+  }
+  /// RFC 9112 section 9.6: once a response with `close` is sent, no further request is processed.
+  void close_sent() {
+    if (tolerate_reading_after_close_sent || advanced >= entries.size()) return;
+    const entry& front = entries[advanced];
+    if (front.started && front.head == head_says::close) stop_reading();
   }
   void show_output() {
     if (!output) write_since = now;
@@ -346,8 +373,14 @@ struct model {
   void write_head(std::size_t e) {
     entry& x = entries[e];
     const request_spec& r = requests[x.request];
-    if (tolerate_consumed_body_close && e + 1 == entries.size() && r.has_body() && !r.chunked &&
-        r.body.size() > max_discard_bytes && !(in_body && cursor == x.request)) {
+    const bool large = r.has_body() && !r.chunked && r.body.size() > max_discard_bytes;
+    if (e + 1 == entries.size() && r.mode == delivery::discard && (large || r.expect_continue)) {
+      // Nobody reads this body: one too large to drain, or one the client may never send (it
+      // awaits 100 Continue), closes the connection after the answer.
+      x.close = true;
+    }
+    if (tolerate_consumed_body_close && e + 1 == entries.size() && large &&
+        !(in_body && cursor == x.request)) {
       // KNOWN DEFECT 5 (issue 12, connection engineer): a body read to its end (buffered, or
       // streamed to a sink) but larger than max_discard_bytes is treated as undrained, and the
       // answer written before the next request arrives closes the connection.
@@ -376,6 +409,7 @@ struct model {
       if (advanced < entries.size() && std::exchange(entries[advanced].buffered, false)) {
         show_output();  // the next response's bytes so far follow at once
       }
+      close_sent();
     }
   }
   /// A response the connection writes itself (400, 408, 413, 500).
@@ -397,7 +431,7 @@ struct model {
   std::size_t new_entry(std::size_t request) {
     entry x;
     x.request = request;
-    x.close = !requests[request].persistent();
+    x.close = !requests[request].persistent() || shutting_down;
     entries.push_back(x);
     return entries.size() - 1;
   }
@@ -421,6 +455,13 @@ struct model {
       case reply::streamed:
         entries[e].handler = true;
         entries[e].status = 200;  // chunked for HTTP/1.1, a Content-Length of 4 for HTTP/1.0
+        write_head(e);
+        produce(e, true);
+        break;
+      case reply::closing_stream:
+        entries[e].handler = true;
+        entries[e].status = 200;
+        entries[e].close = true;
         write_head(e);
         produce(e, true);
         break;
@@ -455,26 +496,26 @@ struct model {
         if (!r.has_body()) {
           dispatched.push_back(r.id);
           answer(e);
-          if (!r.persistent()) stop_reading();
           ++cursor;
+          if (!r.persistent() || shutting_down) stop_reading();
           continue;
         }
         if (r.mode == delivery::buffer) {
+          if (r.expect_continue) continue_(e);
           in_body = true;
           continue;
         }
         dispatched.push_back(r.id);
         if (r.mode == delivery::discard) {
           answer(e);
-          if (!r.chunked && r.body.size() > max_discard_bytes) {
-            // Too large to drain: the connection closes after the answer instead.
+          if ((!r.chunked && r.body.size() > max_discard_bytes) || r.expect_continue) {
+            // Too large to drain, or awaited with 100 Continue: closes after the answer.
             entries[e].close = true;
-            if (entries[e].started && entries[e].head == head_says::keep) {
-              entries[e].head = head_says::close;
-            }
             stop_reading();
             return;
           }
+        } else if (r.expect_continue) {
+          continue_(e);  // a sink is attached: the body is wanted
         }
         in_body = true;
         continue;
@@ -490,7 +531,7 @@ struct model {
         answer(e);
       }
       ++cursor;
-      if (!r.persistent()) {
+      if (!r.persistent() || shutting_down) {
         stop_reading();
       } else {
         read_since = now;
@@ -544,6 +585,24 @@ struct model {
         }
       }
       stop_reading();
+    }
+    settle();
+  }
+
+  /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
+  /// finished and answered with `close`, and nothing more is read.
+  void begin_shutdown() {
+    shutting_down = true;
+    if (state == life::open && !stopped) {
+      if (!in_body && !unconsumed()) {
+        if (advanced == entries.size() && !output) {
+          close_now();
+          return;
+        }
+        stop_reading();
+      } else if (advanced < entries.size()) {
+        entries.back().close = true;
+      }
     }
     settle();
   }
@@ -622,6 +681,9 @@ struct model {
         complete(e, 200, true);
         break;
       case reply::streamed:
+      case reply::closing_stream:
+        // A piece, then finish(): the last chunk for HTTP/1.1; nothing for a Content-Length
+        // (streamed, HTTP/1.0) or a body that ends with the close (closing_stream, HTTP/1.0).
         if (x.ticks++ == 0) {
           produce(e, body);
         } else {
@@ -651,7 +713,8 @@ struct model {
     for (std::size_t e = 0; e < entries.size(); ++e) {
       const request_spec& r = requests[entries[e].request];
       if (!entries[e].handler || entries[e].complete) continue;
-      if (r.how != reply::deferred && r.how != reply::streamed && r.how != reply::detached) {
+      if (r.how != reply::deferred && r.how != reply::streamed && r.how != reply::detached &&
+          r.how != reply::closing_stream) {
         continue;
       }
       // A streamed body's answer is due only at the body's end.
@@ -773,6 +836,11 @@ class scripted_handler final : public taut::request_handler {
         ok = w.add_header("X-Id", sid) && (r.minor == 1 ? w.begin() : w.begin(4)) && w.write("s0");
         writers[id] = std::move(w);
         break;
+      case reply::closing_stream:
+        w.close_after();
+        ok = w.add_header("X-Id", sid) && w.begin() && w.write("s0");
+        writers[id] = std::move(w);
+        break;
       case reply::deferred:
       case reply::detached:
         writers[id] = std::move(w);
@@ -795,6 +863,7 @@ class scripted_handler final : public taut::request_handler {
         ok = w.set_status(200) && w.add_header("X-Id", sid) && w.send(sid);
         break;
       case reply::streamed:
+      case reply::closing_stream:
         ok = step == 0 ? w.write("s1") : w.finish();
         break;
       case reply::detached:
@@ -982,6 +1051,7 @@ void check_responses(const model& m, system& s) {
   const bool peer_done = s.conn->wants().close || s.conn->wants().shutdown_write;
   std::size_t finals = 0;
   bool closing_seen = false;
+  bool continue_read = false;
   while (!rest.empty()) {
     RC_ASSERT_FALSE(closing_seen);  // nothing after a response that closes
     RC_ASSERT(finals < m.entries.size());
@@ -1003,9 +1073,15 @@ void check_responses(const model& m, system& s) {
     if (resp.result == read_response::outcome::malformed) {
       RC_FAIL("the output does not read as responses: " + printable(s.received));
     }
+    if (resp.status == 100 && expected.continued && !continue_read) {
+      continue_read = true;  // the one 100 Continue a request with Expect: 100-continue may get
+      rest.remove_prefix(resp.size);
+      continue;
+    }
     if (resp.status < 200) {
       RC_FAIL("an interim response nobody asked for: " + printable(s.received));
     }
+    continue_read = false;
     // A whole final response: the one the model expects for this request.
     RC_LOG() << "response " << finals << " (request " << r.id << "): " << resp.status
              << (resp.closes ? " close" : "") << "\n";
@@ -1272,6 +1348,23 @@ struct reset final : command {
   void show(std::ostream& os) const override { os << "reset"; }
 };
 
+/// The server shuts down gracefully (SIGTERM).
+struct shutdown final : command {
+  explicit shutdown(const model&) {
+    RC_PRE(*rc::gen::inRange(0, 8) == 0);  // rarer than the other commands: it ends the run
+  }
+  void checkPreconditions(const model& m) const override {
+    RC_PRE(m.state != life::closed && !m.shutting_down);
+  }
+  void apply(model& m) const override { m.begin_shutdown(); }
+  void act(const model&, system& s) const {
+    s.conn->begin_shutdown(s.now);
+    s.pump();
+  }
+  void run(const model& m, system& s) const override { run_and_check(*this, m, s); }
+  void show(std::ostream& os) const override { os << "begin shutdown"; }
+};
+
 /// After the connection closed: the client connects again (same context, pool and handler).
 struct reconnect final : command {
   explicit reconnect(const model&) {}
@@ -1311,9 +1404,10 @@ void check_model_sequence() {
   system s;
   rc::state::check(
       initial, s,
-      rc::state::gen::execOneOfWithArgs<
-          send_request, send_request, send_request, deliver, deliver, deliver, deliver, drain,
-          drain, tick, tick, tick, advance_time, advance_time, half_close, reset, reconnect>());
+      rc::state::gen::execOneOfWithArgs<send_request, send_request, send_request, deliver, deliver,
+                                        deliver, deliver, drain, drain, tick, tick, tick,
+                                        advance_time, advance_time, half_close, reset, shutdown,
+                                        reconnect>());
   if (!s.last) return;
   // What the sequences covered, printed with the result.
   const model& m = *s.last;
