@@ -116,6 +116,7 @@ enum class reply : char {
   closing_stream = 'u',  // close_after(), begin() and a piece inside the call; as streamed after
   drop = 'x',            // the writer is dropped unanswered: 500
   throws = 'e',          // on_request() throws: 500, and the connection closes after it
+  abandon = 'a',         // begin(4) and a piece inside the call; the writer dropped on a tick
 };
 /// What makes an invalid request invalid.
 enum class flaw : std::uint8_t { none, bad_field_name, missing_host, duplicate_length, tls_hello };
@@ -215,12 +216,13 @@ request_spec make_request(int id) {
   r.minor = pick(4) == 0 ? 0 : 1;
   r.connection_option = pick(5) == 0 ? 1 : (pick(2) == 0 ? 2 : 0);
   static constexpr delivery modes[] = {delivery::buffer, delivery::stream, delivery::discard};
-  static constexpr reply replies[] = {reply::immediate, reply::immediate, reply::deferred,
-                                      reply::streamed,  reply::detached,  reply::close_after,
-                                      reply::drop,      reply::throws,    reply::closing_stream,
-                                      reply::deferred};
+  static constexpr reply replies[] = {
+      reply::immediate,   reply::immediate, reply::deferred, reply::streamed,       reply::detached,
+      reply::close_after, reply::drop,      reply::throws,   reply::closing_stream, reply::abandon};
   r.mode = modes[pick(3)];
   r.how = replies[pick(10)];
+  // A body cut short is no body to HEAD: whether the connection closes after it is its choice.
+  if (r.method == taut::method::head && r.how == reply::abandon) r.how = reply::deferred;
   if (r.method == taut::method::post) {
     r.framed = true;
     r.chunked = r.minor == 1 && pick(2) == 0;
@@ -282,8 +284,9 @@ struct entry {
   bool started = false;      // the head is being written (or was)
   bool continued = false;    // a 100 Continue was written first
   bool complete = false;
-  bool buffered = false;  // bytes written while behind another response
-  bool close = false;     // the connection closes after it
+  bool buffered = false;   // bytes written while behind another response
+  bool close = false;      // the connection closes after it
+  bool truncated = false;  // its body was cut short (a writer dropped mid-body)
   head_says head = head_says::unwritten;
   int ticks = 0;
 };
@@ -472,6 +475,12 @@ struct model {
       case reply::streamed:
         entries[e].handler = true;
         entries[e].status = 200;  // chunked for HTTP/1.1, a Content-Length of 4 for HTTP/1.0
+        write_head(e);
+        produce(e, true);
+        break;
+      case reply::abandon:
+        entries[e].handler = true;
+        entries[e].status = 200;
         write_head(e);
         produce(e, true);
         break;
@@ -711,6 +720,14 @@ struct model {
           complete(e, 200, body && r.minor == 1);
         }
         break;
+      case reply::abandon:
+        // The writer is dropped with 2 of its 4 bytes written: the client sees the body cut
+        // short, then the close.
+        ++x.ticks;
+        x.close = true;
+        x.truncated = true;
+        complete(e, 200, false);
+        break;
       case reply::detached:
         if (x.ticks++ == 0) {
           x.status = 200;
@@ -735,7 +752,7 @@ struct model {
       const request_spec& r = requests[entries[e].request];
       if (!entries[e].handler || entries[e].complete) continue;
       if (r.how != reply::deferred && r.how != reply::streamed && r.how != reply::detached &&
-          r.how != reply::closing_stream) {
+          r.how != reply::closing_stream && r.how != reply::abandon) {
         continue;
       }
       // A streamed body's answer is due only at the body's end.
@@ -859,6 +876,10 @@ class scripted_handler final : public taut::request_handler {
         ok = w.add_header("X-Id", sid) && (r.minor == 1 ? w.begin() : w.begin(4)) && w.write("s0");
         writers[id] = std::move(w);
         break;
+      case reply::abandon:
+        ok = w.add_header("X-Id", sid) && w.begin(4) && w.write("s0");
+        writers[id] = std::move(w);
+        break;
       case reply::closing_stream:
         w.close_after();
         ok = w.add_header("X-Id", sid) && w.begin() && w.write("s0");
@@ -888,6 +909,10 @@ class scripted_handler final : public taut::request_handler {
       case reply::streamed:
       case reply::closing_stream:
         ok = step == 0 ? w.write("s1") : w.finish();
+        break;
+      case reply::abandon:
+        ok = w.valid();
+        writers.erase(found);
         break;
       case reply::detached:
         if (step == 0) {
@@ -1131,7 +1156,10 @@ void check_responses(const model& m, system& s) {
   }
   // Everything handed to the output and taken by the client reads as whole responses.
   if (!m.output && !m.output_lost) {
-    const std::size_t handed = std::min(m.advanced, m.dropped_from);
+    std::size_t handed = std::min(m.advanced, m.dropped_from);
+    for (std::size_t e = 0; e < handed; ++e) {
+      if (m.entries[e].truncated) handed = e;  // the client never has all of a cut-short body
+    }
     RC_ASSERT(finals == handed || (finals == handed + 1 && head_only_front(m, handed)));
   }
 }
