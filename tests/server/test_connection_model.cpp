@@ -1496,7 +1496,7 @@ void check_model_sequence() {
 }
 
 // Sequences and their largest size in an ordinary ctest run: a few seconds.
-constexpr int default_runs = 1000;
+constexpr int default_runs = TAUT_MODEL_TEST_SANITIZED ? 250 : 1000;
 constexpr int default_max_size = 80;
 
 int runs_from_environment(int fallback) {
