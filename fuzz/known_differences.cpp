@@ -225,7 +225,9 @@ bool target_form(const difference_case& c) {
     return colon == std::string_view::npos || colon + 1 == url.size() || url.front() == '/' ||
            !is_valid_host_value(url);
   }
-  return false;
+  // taut judges the form at the target's first bytes ("*/", "1x", "[": no form starts so) and
+  // says bad_target_form there; llhttp takes any run of URL bytes.
+  return !is_valid_origin_or_absolute(url);
 }
 
 bool empty_authority(const difference_case& c) {
