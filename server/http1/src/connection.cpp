@@ -20,19 +20,6 @@
 
 namespace taut {
 
-using chars::iequals;
-using chars::is_field_value;
-using chars::is_token;
-using detail::becomes_tunnel;
-using detail::body_phase;
-using detail::framing_chunked;
-using detail::framing_close;
-using detail::framing_length;
-using detail::framing_none;
-using detail::head_open;
-using detail::response_slot;
-using detail::slot_phase;
-
 namespace {
 
 constexpr std::size_t align_up(std::size_t n, std::size_t alignment) noexcept {

@@ -157,4 +157,19 @@ inline void rebase(std::string_view& view, const char* old_base, std::size_t old
 enum framing_kind : int { framing_none, framing_length, framing_chunked, framing_close };
 
 }  // namespace detail
+
+// The names every part of the connection uses, declared once for all its source files.
+using chars::iequals;
+using chars::is_field_value;
+using chars::is_token;
+using detail::becomes_tunnel;
+using detail::body_phase;
+using detail::framing_chunked;
+using detail::framing_close;
+using detail::framing_length;
+using detail::framing_none;
+using detail::head_open;
+using detail::response_slot;
+using detail::slot_phase;
+
 }  // namespace taut
