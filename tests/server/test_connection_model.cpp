@@ -93,12 +93,12 @@ constexpr bool tolerate_head_error_body = false;
 // DEFECT 5 of issue 12, fixed: an answer to a request whose body (over max_discard_bytes) was
 // read whole, buffered or streamed, closed the connection. While true the model expects that.
 constexpr bool tolerate_consumed_body_close = false;
-// KNOWN DEFECT (found by this test; reported to the coordinator): once a response with
-// `Connection: close` is sent while its body is still being written (close_after() then begin(),
-// or begin() for HTTP/1.0), the connection goes on reading and handing pipelined requests to the
-// handler, whose answers are then dropped. RFC 9112 section 9.6: the server MUST NOT process
-// further requests. While true the model expects that; set it to false once fixed.
-constexpr bool tolerate_reading_after_close_sent = true;
+// Found by this test and fixed: once a response with `Connection: close` was sent while its body
+// was still being written (close_after() then begin(), or begin() for HTTP/1.0), the connection
+// went on reading and handing pipelined requests to the handler, whose answers were then dropped.
+// RFC 9112 section 9.6: the server MUST NOT process further requests. While true the model
+// expects the old behaviour.
+constexpr bool tolerate_reading_after_close_sent = false;
 
 // ----- requests ---------------------------------------------------------------------------------
 
@@ -303,7 +303,8 @@ struct model {
   std::vector<int> dispatched;  // request ids given to on_request, in order
   std::size_t cursor = 0;       // the request being read
   bool in_body = false;
-  bool stopped = false;  // reads no more requests
+  bool stopped = false;    // reads no more requests
+  bool last_body = false;  // reads the body in progress to its end, and then no more requests
   life state = life::open;
   bool eof_sent = false;
   bool eof_seen = false;
@@ -376,10 +377,17 @@ struct model {
     emit(e);
   }
   /// RFC 9112 section 9.6: once a response with `close` is sent, no further request is processed.
+  /// The request whose own answer is the closing one is still read to its end (a handler may
+  /// answer an upload as it reads it); any other request in progress is given up.
   void close_sent() {
-    if (tolerate_reading_after_close_sent || advanced >= entries.size()) return;
+    if (tolerate_reading_after_close_sent || advanced >= entries.size() || !reading()) return;
     const entry& front = entries[advanced];
-    if (front.started && front.head == head_says::close) stop_reading();
+    if (!front.started || front.head != head_says::close) return;
+    if (front.request == cursor && cursor < requests.size()) {
+      last_body = true;
+    } else {
+      stop_reading();
+    }
   }
   void show_output() {
     if (!output) write_since = now;
@@ -525,7 +533,7 @@ struct model {
           dispatched.push_back(r.id);
           answer(e);
           ++cursor;
-          if (!r.persistent() || shutting_down) stop_reading();
+          if (!r.persistent() || shutting_down || last_body) stop_reading();
           continue;
         }
         if (r.mode == delivery::buffer) {
@@ -563,7 +571,7 @@ struct model {
         answer(e);
       }
       ++cursor;
-      if (!r.persistent() || shutting_down) {
+      if (!r.persistent() || shutting_down || last_body) {
         stop_reading();
       } else {
         read_since = now;

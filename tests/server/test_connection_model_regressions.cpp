@@ -3,9 +3,8 @@
 //   - ErrorResponseToHead..., TimeoutResponseToAPartialHead...: defect 2 of issue 12, wider than
 //     reported; fixed, enabled;
 //   - ...BodyOverTheDiscardLimit...: defect 5, buffered bodies too; fixed, enabled;
-//   - NoRequestIsProcessedAfterACloseIsSent...: RFC 9112 section 9.6, not fixed yet: DISABLED, and
-//     the model tolerates it (tolerate_reading_after_close_sent); turn both around with its fix.
-// Run the disabled ones with --gtest_also_run_disabled_tests.
+//   - NoRequestIsProcessedAfter...: RFC 9112 section 9.6 (no request is processed once a response
+//     saying `close` is sent, even while its body still streams); fixed, enabled.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -95,7 +94,7 @@ TEST(ConnectionModelRegression, StreamedBodyOverTheDiscardLimitKeepsAlive) {
 // server MUST NOT process any further requests received on that connection." Here the head with
 // `Connection: close` is sent while its body streams (close_after() then begin()); a pipelined
 // request behind it must never reach the handler (its answer would be dropped anyway).
-TEST(ConnectionModelRegression, DISABLED_NoRequestIsProcessedAfterACloseIsSent) {
+TEST(ConnectionModelRegression, NoRequestIsProcessedAfterACloseIsSent) {
   harness h;
   std::vector<std::string> seen;
   h.handler.request = [&](server_request& r, response_writer w) {
@@ -113,7 +112,7 @@ TEST(ConnectionModelRegression, DISABLED_NoRequestIsProcessedAfterACloseIsSent) 
 // The same for an HTTP/1.0 keep-alive request answered with begin(): the body ends with the
 // close, so the head says `close`. Found as: send "GET /1/bu HTTP/1.0 ... keep-alive" and a
 // second request, deliver both.
-TEST(ConnectionModelRegression, DISABLED_NoRequestIsProcessedAfterAnUntilCloseHeadIsSent) {
+TEST(ConnectionModelRegression, NoRequestIsProcessedAfterAnUntilCloseHeadIsSent) {
   harness h;
   std::vector<std::string> seen;
   h.handler.request = [&](server_request& r, response_writer w) {
@@ -126,6 +125,33 @@ TEST(ConnectionModelRegression, DISABLED_NoRequestIsProcessedAfterAnUntilCloseHe
   const std::string out = h.exchange("GET /first " + request + "GET /second " + request);
   ASSERT_NE(out.find("Connection: close"), std::string::npos) << out;
   EXPECT_EQ(seen, std::vector<std::string>{"/first"});
+}
+
+// The other half of the rule: the request whose own answer says `close` is still read to its end,
+// so a handler answering an upload while it streams gets every byte, and only then does reading
+// stop (the pipelined request behind it is never handed to the handler).
+TEST(ConnectionModelRegression, AnUploadAnsweredWithCloseIsStillReadToItsEnd) {
+  harness h;
+  recording_sink sink;
+  std::vector<std::string> seen;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&](server_request& r, response_writer w) {
+    seen.emplace_back(r.target());
+    r.stream_body(sink);
+    w.close_after();
+    w.begin();
+    w.write("receiving");
+    h.writers.push_back(std::move(w));
+  };
+  const std::string upload =
+      "POST /upload HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n\r\n";
+  std::string out = h.exchange(upload + "01234");
+  ASSERT_NE(out.find("Connection: close"), std::string::npos) << out;
+  out += h.exchange("56789" + get("/next"));
+  EXPECT_EQ(sink.data, "0123456789");
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(seen, std::vector<std::string>{"/upload"});
+  EXPECT_FALSE(h.wants().read);
 }
 
 }  // namespace

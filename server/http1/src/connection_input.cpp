@@ -262,9 +262,25 @@ void connection::process() noexcept {
 
 bool connection::step() noexcept {
   if (!open() || broken_) return false;
+  honour_sent_close();
   if (state_ == state::reading_body) return read_body();
   if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
   return parse_head();
+}
+
+/// RFC 9112 section 9.6: once a response saying `close` is on its way out, no further request is
+/// processed. The body of the request it answers is still read to its end (a handler may answer
+/// an upload while reading it); any other request in progress is given up.
+void connection::honour_sent_close() noexcept {
+  if (!reading() || st_ == nullptr || st_->count == 0) return;
+  const response_slot& front = st_->slots[st_->front];
+  if (head_open(front) || !front.announced_close) return;
+  if (state_ == state::reading_body && st_->body_slot == st_->front &&
+      st_->body_generation == front.generation) {
+    st_->last_request = true;
+  } else {
+    stop_reading();
+  }
 }
 
 bool connection::may_start_request() const noexcept {

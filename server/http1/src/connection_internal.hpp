@@ -69,8 +69,9 @@ struct response_slot {
   bool body_read = false;  // the request body was read to its end (nothing left to discard)
   bool expect_continue = false;
   bool continue_sent = false;
-  bool close = false;     // answer with Connection: close, and close after this response
-  bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
+  bool close = false;            // answer with Connection: close, and close after this response
+  bool announced_close = false;  // its head, written, says Connection: close
+  bool suppress = false;         // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
   bool rejected = false;   // answered by the connection for the reason in connection_state
   bool answering = false;  // inside the on_request() call that received its writer

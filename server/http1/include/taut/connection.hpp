@@ -514,6 +514,7 @@ class connection {
   // Processing.
   void process() noexcept;
   bool step() noexcept;
+  void honour_sent_close() noexcept;
   bool may_start_request() const noexcept;
   bool parse_head() noexcept;
   bool dispatch(std::size_t head_size) noexcept;
