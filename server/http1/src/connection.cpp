@@ -160,7 +160,7 @@ void connection::release_input() noexcept {
 void connection::close_now() noexcept {
   if (st_ != nullptr) {
     if (st_->body == body_phase::stream) {
-      st_->body = body_phase::none;
+      set_body(body_phase::none);
       if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
         sink->on_body_error(std::make_error_code(std::errc::connection_aborted));
       }
@@ -175,7 +175,7 @@ void connection::close_now() noexcept {
     for (response_slot& slot : st_->slots) {
       drop_chain(slot.out);
       drop_chain(slot.fields);
-      slot.phase = slot_phase::free;
+      if (slot.phase != slot_phase::free) set_phase(slot, slot_phase::free);
     }
     st_->count = 0;
     notify_drained(/*dead_only=*/true);  // producers waiting to write learn that they cannot
@@ -287,7 +287,7 @@ void connection::begin_shutdown(time_point now) noexcept {
     } else if (st_ != nullptr) {
       st_->last_request = true;
       if (st_->count > 0)
-        st_->slots[(st_->front + st_->count - 1) % st_->slots.size()].close = true;
+        close_after(st_->slots[(st_->front + st_->count - 1) % st_->slots.size()]);
     }
   }
   process();
@@ -334,6 +334,33 @@ bool connection::allowed(state from, state to) noexcept {
 void connection::enter(state next) noexcept {
   assert(allowed(state_, next) && "a connection state transition outside the table");
   state_ = next;
+}
+
+/// How the body of the request being read is delivered: none between requests; buffered,
+/// streamed to a sink or discarded while it is read; a streamed body whose response finished is
+/// discarded from then on.
+bool connection::allowed(body_phase from, body_phase to) noexcept {
+  switch (from) {
+    case body_phase::none:
+      return true;
+    case body_phase::buffer:
+    case body_phase::discard:
+      return to == body_phase::none;
+    case body_phase::stream:
+      return to == body_phase::none || to == body_phase::discard;
+  }
+  return false;
+}
+
+void connection::set_body(body_phase next) noexcept {
+  assert(allowed(st_->body, next) && "a body phase transition outside the table");
+  st_->body = next;
+}
+
+body_phase connection::take_body() noexcept {
+  const body_phase phase = st_->body;
+  set_body(body_phase::none);
+  return phase;
 }
 
 /// A handler answered an Upgrade (101) or CONNECT (2xx): nothing more is read as HTTP; once the

@@ -339,7 +339,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
   st.body_slot = index;
   st.body_generation = generation;
-  st.body = body_phase::none;
+  set_body(body_phase::none);
   st.last_request = !keep_alive;
   const std::uint32_t head_end = in_begin_ + static_cast<std::uint32_t>(head_size);
 
@@ -384,7 +384,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
   if (mode == body_mode::buffer) {
     if (slot->expect_continue) write_continue(*slot);
-    st.body = body_phase::buffer;
+    set_body(body_phase::buffer);
     st.head_end = st.body_end = head_end;
     in_begin_ = head_end;
     enter(state::reading_body);
@@ -404,7 +404,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
         s->phase == slot_phase::waiting) {
       write_continue(*s);
     }
-    st.body = body_phase::stream;
+    set_body(body_phase::stream);
     enter(state::reading_body);
     return true;
   }
@@ -414,11 +414,11 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   const bool too_large = req.body.kind == body_kind::content_length &&
                          req.body.content_length > options.max_discard_bytes;
   if (awaiting_continue || too_large) {
-    if (s != nullptr) s->close = true;
+    if (s != nullptr) close_after(*s);
     stop_reading();
     return false;
   }
-  st.body = body_phase::discard;
+  set_body(body_phase::discard);
   enter(state::reading_body);
   return true;
 }
@@ -463,8 +463,8 @@ bool connection::read_body() noexcept {
       case body_phase::discard:
         st.discarded += r.data.size();
         if (st.discarded > ctx_->options_.max_discard_bytes) {
-          if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->close = true;
-          st.body = body_phase::none;
+          if (response_slot* s = slot_at(st.body_slot, st.body_generation)) close_after(*s);
+          set_body(body_phase::none);
           stop_reading();
           return false;
         }
@@ -489,7 +489,7 @@ bool connection::read_body() noexcept {
 
 void connection::end_body() noexcept {
   detail::connection_state& st = *st_;
-  const body_phase phase = std::exchange(st.body, body_phase::none);
+  const body_phase phase = take_body();
   if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->body_read = true;
   switch (phase) {
     case body_phase::buffer: {
@@ -530,7 +530,7 @@ void connection::end_body() noexcept {
 void connection::fail_body(std::error_code error, int status) noexcept {
   if (st_ == nullptr || state_ != state::reading_body) return;
   detail::connection_state& st = *st_;
-  const body_phase phase = std::exchange(st.body, body_phase::none);
+  const body_phase phase = take_body();
   if (phase == body_phase::stream) {
     if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) sink->on_body_error(error);
   }
@@ -541,7 +541,7 @@ void connection::fail_body(std::error_code error, int status) noexcept {
       st.rejection_offset = 0;
       write_error(*s, status);
     } else {
-      s->close = true;
+      close_after(*s);
     }
   }
   stop_reading();
@@ -550,7 +550,7 @@ void connection::fail_body(std::error_code error, int status) noexcept {
 void connection::stop_reading() noexcept {
   if (!reading()) return;
   if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::none) {
-    const body_phase phase = std::exchange(st_->body, body_phase::none);
+    const body_phase phase = take_body();
     if (phase == body_phase::stream) {
       if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
         sink->on_body_error(std::make_error_code(std::errc::connection_aborted));
@@ -565,7 +565,7 @@ void connection::stop_reading() noexcept {
   if (st_ != nullptr) {
     delete[] std::exchange(st_->spill, nullptr);
     st_->spill_size = st_->spill_cap = 0;
-    if (st_->count > 0) st_->slots[(st_->front + st_->count - 1) % st_->slots.size()].close = true;
+    if (st_->count > 0) close_after(st_->slots[(st_->front + st_->count - 1) % st_->slots.size()]);
   }
 }
 

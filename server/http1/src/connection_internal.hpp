@@ -7,6 +7,7 @@
 //   connection_queue.cpp      the response queue: slots, heads, errors, request order
 //   connection_output.cpp     writing: output blocks, commit_write, file segments
 //   connection_deadlines.cpp  deadlines: which timer runs, and what happens when it fires
+//   connection_response.cpp   a response's phases in its slot, from waiting to done
 //   response_writer.cpp       the handler's side of one response
 #pragma once
 
@@ -59,13 +60,15 @@ struct response_slot {
   std::uint32_t sequence = 0;  // the request's number; 0 for a rejected message
   std::uint32_t generation = 0;
   std::uint16_t status = 200;
-  slot_phase phase = slot_phase::free;
+  slot_phase phase = slot_phase::free;  // changed only by connection::set_phase()
+  // What the request said, set once when its head is dispatched.
   bool head_request = false;
   bool http10 = false;
   bool connect = false;
   bool upgrade_request = false;
   bool hold = false;  // an Upgrade or CONNECT request: read nothing more until it is answered
   bool has_body = false;
+  // What has happened to the request and its response since.
   bool body_read = false;  // the request body was read to its end (nothing left to discard)
   bool expect_continue = false;
   bool continue_sent = false;
@@ -83,6 +86,12 @@ struct response_slot {
 /// A slot whose head is not yet written: its status and fields may still change.
 inline bool head_open(const response_slot& slot) noexcept {
   return slot.phase == slot_phase::waiting || slot.phase == slot_phase::head;
+}
+
+/// A slot whose head is written and whose body is being written (begin() was called).
+inline bool body_open(const response_slot& slot) noexcept {
+  return slot.phase == slot_phase::body_length || slot.phase == slot_phase::body_chunked ||
+         slot.phase == slot_phase::body_close;
 }
 
 /// A response that turns the connection into something else than HTTP once sent: 101, or 2xx to
@@ -164,6 +173,7 @@ using chars::iequals;
 using chars::is_field_value;
 using chars::is_token;
 using detail::becomes_tunnel;
+using detail::body_open;
 using detail::body_phase;
 using detail::framing_chunked;
 using detail::framing_close;

@@ -18,7 +18,7 @@ response_slot* connection::push_slot() noexcept {
   slot = response_slot{};
   slot.generation = ++generation_;
   slot.started = ctx_->now_;
-  slot.phase = slot_phase::waiting;
+  set_phase(slot, slot_phase::waiting);
   ++st.count;
   return &slot;
 }
@@ -49,7 +49,7 @@ bool connection::write_status_line(response_slot& slot) noexcept {
 
 bool connection::add_field(response_slot& slot, std::string_view name,
                            std::string_view value) noexcept {
-  slot.phase = slot_phase::head;
+  set_phase(slot, slot_phase::head);
   return append(slot.fields, name) && append(slot.fields, ": ") && append(slot.fields, value) &&
          append(slot.fields, "\r\n");
 }
@@ -77,10 +77,10 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
     if ((slot.expect_continue && !slot.continue_sent) ||
         (body.kind == body_kind::content_length &&
          body.content_length > options.max_discard_bytes)) {
-      slot.close = true;
+      close_after(slot);
     }
   }
-  if (framing == framing_close) slot.close = true;
+  if (framing == framing_close) close_after(slot);
   out_chain& out = target(slot);
   std::size_t field_bytes = 0;
   for (const out_block* block = slot.fields.head; block != nullptr; block = block->next) {
@@ -117,11 +117,11 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
 
 bool connection::write_error(response_slot& slot, int status, bool close) noexcept {
   if (slot.phase != slot_phase::waiting) {
-    slot.close = true;
+    close_after(slot);
     return false;
   }
   slot.status = static_cast<std::uint16_t>(status);
-  slot.close = slot.close || close;
+  if (close) close_after(slot);
   const std::string_view reason = reason_phrase(status);
   add_field(slot, "Content-Type", "text/plain");
   write_head_end(slot, framing_length, reason.size() + 1);
@@ -142,7 +142,7 @@ void connection::write_continue(response_slot& slot) noexcept {
 }
 
 void connection::finish_slot(response_slot& slot) noexcept {
-  slot.phase = slot_phase::done;
+  set_phase(slot, slot_phase::done);
   if (slot.drain != nullptr) {  // nothing more to write
     slot.drain = nullptr;
     --st_->drain_waiters;
@@ -151,7 +151,7 @@ void connection::finish_slot(response_slot& slot) noexcept {
   // A response finished before its request body was read: nobody reads the rest.
   if (st_->body_slot == index && st_->body_generation == slot.generation) {
     st_->request.sink_ = nullptr;
-    if (st_->body == body_phase::stream) st_->body = body_phase::discard;
+    if (st_->body == body_phase::stream) set_body(body_phase::discard);
   }
   if (index == st_->front) advance_front();
 }
@@ -165,7 +165,7 @@ void connection::advance_front() noexcept {
     const bool switching = front.switching;
     splice(front.out);
     report(front, true);
-    front.phase = slot_phase::free;
+    set_phase(front, slot_phase::free);
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
     if (switching) {
@@ -189,7 +189,7 @@ void connection::drop_slots_after_front() noexcept {
     response_slot& slot = st.slots[st.front];
     drop_chain(slot.out);
     drop_chain(slot.fields);
-    slot.phase = slot_phase::free;
+    set_phase(slot, slot_phase::free);
     st.front = static_cast<std::uint16_t>((st.front + 1) % st.slots.size());
     --st.count;
   }
@@ -198,7 +198,7 @@ void connection::drop_slots_after_front() noexcept {
 
 void connection::abandon(response_slot& slot, bool unwinding) noexcept {
   // Dropped while an exception unwinds the handler: whatever state it left, close after this.
-  if (unwinding) slot.close = true;
+  if (unwinding) close_after(slot);
   switch (slot.phase) {
     case slot_phase::waiting:
       write_error(slot, 500, unwinding);
@@ -207,7 +207,7 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
       if (becomes_tunnel(slot)) {
         // The client reads this head as a switch of protocols that upgrade() never completed:
         // nothing may follow it but the close.
-        slot.close = true;
+        close_after(slot);
         write_head_end(slot, framing_none, 0);
       } else {
         write_head_end(slot, status_forbids_body(slot.status) ? framing_none : framing_length, 0);
@@ -216,7 +216,7 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
       break;
     case slot_phase::body_length:
     case slot_phase::body_chunked:
-      if (slot.phase == slot_phase::body_chunked || slot.remaining > 0) slot.close = true;
+      if (slot.phase == slot_phase::body_chunked || slot.remaining > 0) close_after(slot);
       finish_slot(slot);  // cut short: the client sees a truncated body, then the close
       break;
     case slot_phase::body_close:

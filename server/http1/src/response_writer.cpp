@@ -1,10 +1,10 @@
-// The handler's side of one response: every call checks the slot is still its own, writes through
-// the connection, and lets the connection move on (after_writer_call).
+// The handler's side of one response: every call checks the slot is still its own, asks the
+// connection to act on it (connection_response.cpp: the slot's phases change only there and in
+// the queue), and lets the connection move on (after_writer_call).
 #include "connection_internal.hpp"
 
 #include <unistd.h>
 
-#include <charconv>
 #include <exception>
 #include <utility>
 
@@ -69,48 +69,20 @@ bool response_writer::body_suppressed() const noexcept {
 
 bool response_writer::set_status(int status) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) return false;
-  if (status == 101 ? !s->upgrade_request : (status < 200 || status > 599)) return false;
-  s->status = static_cast<std::uint16_t>(status);
-  return true;
+  return s != nullptr && conn_->set_response_status(*s, status);
 }
 
 bool response_writer::add_header(std::string_view name, std::string_view value) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) {
-    return false;
-  }
-  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name)) return false;
-  if (iequals(name, "connection")) {
-    bool other = false;
-    detail::for_each_token(value, [&](std::string_view token) {
-      if (iequals(token, "close")) {
-        s->close = true;
-      } else if (!iequals(token, "keep-alive")) {
-        other = true;
-      }
-    });
-    if (!other) return true;  // the connection writes its own close / keep-alive
-  }
-  const bool ok = conn_->add_field(*s, name, value);
+  if (s == nullptr) return false;
+  const bool ok = conn_->add_response_field(*s, name, value);
   conn_->after_writer_call();
   return ok;
 }
 
 bool response_writer::send(std::string_view body) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) {
-    return false;
-  }
-  if (becomes_tunnel(*s)) return false;  // see upgrade()
-  const bool no_content = status_forbids_body(s->status);
-  s->suppress = no_content || s->head_request;
-  conn_->write_head_end(*s, no_content ? framing_none : framing_length, body.size());
-  if (!s->suppress) {
-    conn_->append(conn_->target(*s), body);
-    s->body_bytes += body.size();
-  }
-  conn_->finish_slot(*s);
+  if (s == nullptr || !conn_->respond_whole(*s, body)) return false;
   conn_->after_writer_call();
   return true;
 }
@@ -124,75 +96,26 @@ bool response_writer::send(int status, std::string_view body,
 
 bool response_writer::send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s) || becomes_tunnel(*s)) {
+  if (s == nullptr) {
     if (fd >= 0) ::close(fd);
     return false;
   }
-  const bool no_content = status_forbids_body(s->status);
-  s->suppress = no_content || s->head_request;
-  conn_->write_head_end(*s, no_content ? framing_none : framing_length, length);
-  bool ok = true;
-  if (s->suppress || length == 0 || fd < 0) {
-    if (fd >= 0) ::close(fd);
-    ok = fd >= 0 || s->suppress || length == 0;
-    if (!ok) s->close = true;  // a length was declared and nothing can follow it
-  } else if (detail::out_block* block = conn_->new_block()) {
-    block->file_fd = fd;
-    block->file_offset = offset;
-    block->file_left = length;
-    connection::out_chain& out = conn_->target(*s);
-    if (out.tail == nullptr) {
-      out.head = block;
-    } else {
-      out.tail->next = block;
-    }
-    out.tail = block;
-    conn_->queued_ += static_cast<std::size_t>(length);
-    s->body_bytes += length;
-  } else {
-    ::close(fd);
-    s->close = true;
-    ok = false;
-  }
-  conn_->finish_slot(*s);
-  conn_->after_writer_call();
+  const bool was_open = head_open(*s);
+  const bool ok = conn_->respond_file(*s, fd, offset, length);
+  if (was_open) conn_->after_writer_call();
   return ok;
 }
 
 bool response_writer::begin() noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) {
-    return false;
-  }
-  if (becomes_tunnel(*s)) return false;
-  const bool no_content = status_forbids_body(s->status);
-  s->suppress = no_content || s->head_request;
-  int framing = framing_chunked;
-  if (no_content) {
-    framing = framing_none;
-  } else if (s->http10) {
-    framing = framing_close;  // HTTP/1.0 knows no chunked coding (RFC 9112 section 7)
-  }
-  conn_->write_head_end(*s, framing, 0);
-  s->phase = framing == framing_chunked ? slot_phase::body_chunked
-             : framing == framing_close ? slot_phase::body_close
-                                        : slot_phase::body_length;
-  s->remaining = 0;
+  if (s == nullptr || !conn_->open_body(*s, /*declared=*/false, 0)) return false;
   conn_->after_writer_call();
   return true;
 }
 
 bool response_writer::begin(std::uint64_t content_length) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) {
-    return false;
-  }
-  if (becomes_tunnel(*s)) return false;
-  const bool no_content = status_forbids_body(s->status);
-  s->suppress = no_content || s->head_request;
-  conn_->write_head_end(*s, no_content ? framing_none : framing_length, content_length);
-  s->phase = slot_phase::body_length;
-  s->remaining = no_content ? 0 : content_length;
+  if (s == nullptr || !conn_->open_body(*s, /*declared=*/true, content_length)) return false;
   conn_->after_writer_call();
   return true;
 }
@@ -200,46 +123,8 @@ bool response_writer::begin(std::uint64_t content_length) noexcept {
 bool response_writer::write(std::string_view piece) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
-  if (piece.empty()) {
-    return s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
-           s->phase == slot_phase::body_close;
-  }
-  const std::size_t limit = conn_->ctx_->options().max_buffered_output;
-  if ((s->phase == slot_phase::body_length || s->phase == slot_phase::body_chunked ||
-       s->phase == slot_phase::body_close) &&
-      !s->suppress && !s->answering && conn_->queued_ >= limit &&
-      conn_->output_in_memory() >= limit) {
-    // A producer that ignored ready(): cut the response short rather than buffer without bound.
-    // (Inside on_request() nothing could be sent yet: those writes are its whole body at once.)
-    conn_->abandon(*s, false);
-    conn_->after_writer_call();
-    return false;
-  }
-  connection::out_chain& out = conn_->target(*s);
-  bool ok = true;
-  switch (s->phase) {
-    case slot_phase::body_length:
-      if (piece.size() > s->remaining) return false;
-      s->remaining -= piece.size();
-      if (!s->suppress) ok = conn_->append(out, piece);
-      break;
-    case slot_phase::body_chunked:
-      if (!s->suppress) {
-        char size[20];
-        const auto end = std::to_chars(size, size + sizeof size - 2, piece.size(), 16).ptr;
-        end[0] = '\r';
-        end[1] = '\n';
-        ok = conn_->append(out, std::string_view(size, static_cast<std::size_t>(end + 2 - size))) &&
-             conn_->append(out, piece) && conn_->append(out, "\r\n");
-      }
-      break;
-    case slot_phase::body_close:
-      if (!s->suppress) ok = conn_->append(out, piece);
-      break;
-    default:
-      return false;
-  }
-  if (!s->suppress) s->body_bytes += piece.size();
+  if (piece.empty()) return body_open(*s);
+  const bool ok = conn_->write_body(*s, piece);
   conn_->after_writer_call();
   return ok;
 }
@@ -256,100 +141,34 @@ bool response_writer::ready() const noexcept {
 
 bool response_writer::on_drained(drained_function callback, void* data) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || callback == nullptr) return false;
-  if (conn_->output_in_memory() <= conn_->ctx_->options().max_output_bytes / 2) return false;
-  if (s->drain == nullptr) ++conn_->st_->drain_waiters;
-  s->drain = callback;
-  s->drain_data = data;
-  return true;
+  return s != nullptr && conn_->await_drain(*s, callback, data);
 }
 
 bool response_writer::finish(std::span<const header> trailers) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
-  switch (s->phase) {
-    case slot_phase::waiting:
-    case slot_phase::head:
-      return send({});
-    case slot_phase::body_length:
-      // A suppressed body (HEAD, 204, 304) is never sent, so nothing declared can be missing.
-      if (s->remaining > 0 && !s->suppress) {
-        s->close = true;  // the declared length was not written: only closing can tell
-        conn_->finish_slot(*s);
-        conn_->after_writer_call();
-        return false;
-      }
-      break;
-    case slot_phase::body_chunked:
-      if (!s->suppress) {
-        connection::out_chain& out = conn_->target(*s);
-        conn_->append(out, "0\r\n");
-        for (const header& field : trailers) {
-          if (!is_token(field.name) || !is_field_value(field.value) ||
-              detail::managed_field(field.name)) {
-            continue;
-          }
-          conn_->append(out, field.name);
-          conn_->append(out, ": ");
-          conn_->append(out, field.value);
-          conn_->append(out, "\r\n");
-        }
-        conn_->append(out, "\r\n");
-      }
-      break;
-    case slot_phase::body_close:
-      break;
-    default:
-      return false;
-  }
-  conn_->finish_slot(*s);
+  const bool ok = conn_->end_response(*s, trailers);
   conn_->after_writer_call();
-  return true;
+  return ok;
 }
 
 bool response_writer::send_informational(int status, std::span<const header> fields) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) return false;
-  if (status <= 101 || status > 199) return false;
-  if (s->http10) return true;  // never send 1xx to an HTTP/1.0 client (RFC 9110 section 15.2)
-  for (const header& field : fields) {
-    if (!is_token(field.name) || !is_field_value(field.value) ||
-        detail::managed_field(field.name)) {
-      return false;
-    }
-  }
-  connection::out_chain& out = conn_->target(*s);
-  char code[4];
-  std::to_chars(code, code + 3, status);
-  code[3] = ' ';
-  bool ok = conn_->append(out, "HTTP/1.1 ") && conn_->append(out, std::string_view(code, 4)) &&
-            conn_->append(out, reason_phrase(status)) && conn_->append(out, "\r\n");
-  for (const header& field : fields) {
-    ok = ok && conn_->append(out, field.name) && conn_->append(out, ": ") &&
-         conn_->append(out, field.value) && conn_->append(out, "\r\n");
-  }
-  ok = ok && conn_->append(out, "\r\n");
+  if (s == nullptr) return false;
+  const bool ok = conn_->write_interim(*s, status, fields);
   conn_->after_writer_call();
   return ok;
 }
 
 bool response_writer::upgrade(upgrade_handler& handler) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || !head_open(*s)) {
-    return false;
-  }
-  if (!becomes_tunnel(*s) || s->has_body) return false;
-  s->switching = true;
-  s->suppress = true;
-  conn_->write_head_end(*s, framing_none, 0);
-  conn_->switch_protocols(handler);
-  conn_->finish_slot(*s);
+  if (s == nullptr || !conn_->accept_upgrade(*s, handler)) return false;
   conn_->after_writer_call();
   return true;
 }
 
 void response_writer::close_after() noexcept {
-  if (response_slot* s = slot()) s->close = true;
+  if (response_slot* s = slot()) conn_->close_after(*s);
 }
 
 }  // namespace taut

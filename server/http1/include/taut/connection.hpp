@@ -24,6 +24,8 @@ class connection_context;
 namespace detail {
 struct connection_state;
 struct response_slot;
+enum class slot_phase : std::uint8_t;
+enum class body_phase : std::uint8_t;
 struct out_block;
 /// A queue of output blocks borrowed from the buffer pool.
 struct out_chain {
@@ -508,6 +510,9 @@ class connection {
   static bool allowed(state from, state to) noexcept;
   void enter(state next) noexcept;
   void switch_protocols(upgrade_handler& handler) noexcept;
+  static bool allowed(detail::body_phase from, detail::body_phase to) noexcept;
+  void set_body(detail::body_phase next) noexcept;
+  detail::body_phase take_body() noexcept;
   [[nodiscard]] bool open() const noexcept { return state_ <= state::finishing; }
   [[nodiscard]] bool reading() const noexcept { return state_ <= state::reading_body; }
 
@@ -561,6 +566,26 @@ class connection {
   void advance_front() noexcept;
   void drop_slots_after_front() noexcept;
   void abandon(detail::response_slot& slot, bool unwinding) noexcept;
+
+  // A response's phases (connection_response.cpp); response_writer calls only these.
+  static bool allowed(detail::slot_phase from, detail::slot_phase to) noexcept;
+  void set_phase(detail::response_slot& slot, detail::slot_phase next) noexcept;
+  bool set_response_status(detail::response_slot& slot, int status) noexcept;
+  bool add_response_field(detail::response_slot& slot, std::string_view name,
+                          std::string_view value) noexcept;
+  void close_after(detail::response_slot& slot) noexcept;
+  bool suppress_body(detail::response_slot& slot) noexcept;
+  bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;
+  bool respond_file(detail::response_slot& slot, int fd, std::uint64_t offset,
+                    std::uint64_t length) noexcept;
+  bool open_body(detail::response_slot& slot, bool declared, std::uint64_t length) noexcept;
+  bool write_body(detail::response_slot& slot, std::string_view piece) noexcept;
+  bool end_response(detail::response_slot& slot, std::span<const header> trailers) noexcept;
+  bool write_interim(detail::response_slot& slot, int status,
+                     std::span<const header> fields) noexcept;
+  bool accept_upgrade(detail::response_slot& slot, upgrade_handler& handler) noexcept;
+  bool await_drain(detail::response_slot& slot, response_writer::drained_function callback,
+                   void* data) noexcept;
   void after_writer_call() noexcept;
   void report(detail::response_slot& slot, bool complete) noexcept;
   void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
@@ -585,13 +610,17 @@ class connection {
   std::uint32_t writers_ = 0;
   std::uint32_t generation_ = 0;
   state state_ = state::reading_head;
-  bool in_heap_ = false;
-  bool peer_eof_ = false;
-  bool shutdown_ = false;
+  // Facts the transitions consult, not states of their own: each keeps its meaning whatever the
+  // state (the peer's EOF matters to reading and to lingering alike).
+  bool peer_eof_ = false;  // the peer shut down its write side
+  bool shutdown_ = false;  // begin_shutdown() was called: finish what is in flight, read no more
+  bool broken_ = false;    // the pool ran dry mid-response: close
+  // Bookkeeping: a re-entrancy guard, the starts of the idle and write timers, and where the
+  // input buffer came from.
   bool processing_ = false;
   bool idle_ = false;
   bool writing_ = false;
-  bool broken_ = false;  // the pool ran dry mid-response: close
+  bool in_heap_ = false;
 };
 
 }  // namespace taut
