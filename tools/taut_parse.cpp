@@ -27,7 +27,9 @@ included, and prints one JSON object per line for each complete request:
   {"method":"GET","target":"/x","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}
 
 with "trailers":[[name,value],...] after "body" when the request had trailer fields. "body" is
-the decoded body (chunked framing removed). Header names keep their case and order.
+the decoded body (chunked framing removed). Header names keep their case and order. With
+--allow-transfer-codings, a request whose body has codings before chunked gets
+"transfer_codings":"<codings as sent>" after "body" (the body is printed still coded).
 
 Strings are byte strings: bytes below 0x20, '"', '\' and bytes from 0x7f up are written as
 \u00XX (lowercase hex); every other byte as itself. An obs-fold in a field value (accepted only with
@@ -43,6 +45,10 @@ the offset counts from the first byte of the input. If the input ends inside a r
 options:
   --lenient   accept bare LF line endings, obs-fold and whitespace before a field's colon
               (taut::leniency::syntax()); leniencies that change message framing stay off
+  --allow-transfer-codings
+              accept transfer codings other than chunked (gzip, br, ...) before the final
+              chunked, as taut::parse_options::allow_transfer_codings; by default they are
+              unknown_transfer_coding (501)
   -h, --help  print this help and exit
 )";
 
@@ -121,6 +127,10 @@ void print_request(const taut::request& request, std::string_view body,
   append_fields(line, request.headers);
   line += ",\"body\":";
   append_json_string(line, body);
+  if (!request.transfer_codings.empty()) {
+    line += ",\"transfer_codings\":";
+    append_json_string(line, request.transfer_codings);
+  }
   if (!trailers.empty()) {
     line += ",\"trailers\":";
     append_fields(line, trailers);
@@ -224,6 +234,8 @@ int main(int argc, char** argv) {
     }
     if (!options_ended && arg == "--lenient") {
       options.lenient = taut::leniency::syntax();
+    } else if (!options_ended && arg == "--allow-transfer-codings") {
+      options.allow_transfer_codings = true;
     } else if (!options_ended && arg == "--") {
       options_ended = true;
     } else if (!options_ended && arg.size() > 1 && arg.front() == '-') {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks taut-parse against its contract (README.md, `taut-parse --help`): exact stdout, exit status
 # and, for usage errors, stderr. Usage: taut_parse_test.sh TAUT_PARSE GROUP, where GROUP is one of
-# basic, pipelining, escaping, errors, incomplete, lenient, usage, or all.
+# basic, pipelining, escaping, errors, incomplete, lenient, codings, usage, or all.
 #
 # Inputs are printf %b strings (\r\n, \t, \x00); expected output is literal, one JSON line per line.
 set -uo pipefail
@@ -217,6 +217,21 @@ lenient() {
     '{"method":"GET","target":"/","version":"1.1","headers":[["Host","a"]],"body":"","keep_alive":true}'
 }
 
+codings() {
+  local gzip='POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'
+  expect "a coding before chunked is 501 by default: at the TE value's end, 45" 1 "" "$gzip" \
+    '{"error":"unknown_transfer_coding","status":501,"offset":45}'
+  expect "--allow-transfer-codings names the codings and keeps the body coded" 0 \
+    "--allow-transfer-codings" "$gzip" \
+    '{"method":"POST","target":"/","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","gzip, chunked"]],"body":"abc","transfer_codings":"gzip","keep_alive":true}'
+  expect "--allow-transfer-codings leaves a plain chunked body as it was" 0 \
+    "--allow-transfer-codings" 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n' \
+    '{"method":"POST","target":"/","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"z","keep_alive":true}'
+  expect "--allow-transfer-codings still refuses a coding after chunked (RFC 9112 6.3)" 1 \
+    "--allow-transfer-codings" 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n' \
+    '{"error":"chunked_not_final","status":400,"offset":54}'
+}
+
 usage() {
   expect_usage_error "unknown option" --strict
   expect_usage_error "unknown short option" -x
@@ -237,8 +252,8 @@ usage() {
 }
 
 case $group in
-  basic | pipelining | escaping | errors | incomplete | lenient | usage) $group ;;
-  all) basic; pipelining; escaping; errors; incomplete; lenient; usage ;;
+  basic | pipelining | escaping | errors | incomplete | lenient | codings | usage) $group ;;
+  all) basic; pipelining; escaping; errors; incomplete; lenient; codings; usage ;;
   *) echo "unknown group $group" >&2; exit 2 ;;
 esac
 
