@@ -601,6 +601,21 @@ TEST(ServerLoop, AccessLogWritesCommonLogFormat) {
   EXPECT_TRUE(std::regex_match(lines[0], clf)) << lines[0];
 }
 
+// The request line is logged as the client sent it: an HTTP/1.2 request (served as 1.1, RFC 9110
+// section 2.5) is logged as HTTP/1.2, as the logging middleware writes it.
+TEST(ServerLoop, AccessLogWritesTheVersionAsSent) {
+  log_file log;
+  server_loop_options options;
+  options.access_log_fd = log.fd();
+  memory_server server(options);
+  memory_client client = server.connect();
+  client.exchange("GET /v HTTP/1.2\r\nHost: a\r\n\r\n");
+  server.unit->flush_access_log();
+  const std::vector<std::string> lines = lines_of(log.contents());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("\"GET /v HTTP/1.2\" 200 "), std::string::npos) << lines[0];
+}
+
 TEST(ServerLoop, AccessLogCountsBodyBytesOfEveryFraming) {
   log_file log;
   server_loop_options options;

@@ -111,9 +111,10 @@ std::size_t format_common_log(const common_log_fields& fields, std::span<char> o
     const bool whole = line.escaped(fields.method, limit) && line.raw(" ") &&
                        line.escaped(fields.target, limit) && !fields.request_cut;
     if (!whole) (void)line.raw("...");
-    const char version[] = {' ', 'H', 'T',
-                            'T', 'P', '/',
-                            '1', '.', static_cast<char>('0' + (fields.version_minor == 0 ? 0 : 1))};
+    const char version[] = {
+        ' ', 'H', 'T',
+        'T', 'P', '/',
+        '1', '.', static_cast<char>('0' + std::clamp(fields.version_minor, 0, 9))};
     (void)line.raw({version, sizeof version});
   }
   (void)line.raw("\" ");

@@ -136,7 +136,7 @@ void connection_driver::log_request(const server_request& request) noexcept {
   }
   entry->when = wall_seconds();
   entry->sequence = request.sequence();
-  entry->version_minor = static_cast<std::uint8_t>(request.version_minor() == 0 ? 0 : 1);
+  entry->version_minor = static_cast<std::uint8_t>(request.version_minor());  // as sent: 1.2 too
   const std::string_view method = request.method_name();
   const std::string_view target = request.target();
   const std::size_t method_size = std::min(method.size(), log_entry::line_capacity / 4);
