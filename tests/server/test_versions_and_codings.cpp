@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "taut/app.hpp"
 #include "taut/testing.hpp"
 
 namespace {
@@ -49,6 +50,24 @@ TEST(TransferCodings, GzipChunkedIs501UnlessTheServerOptsIn) {
   const auto r = opted_in.read();
   EXPECT_EQ(r.status, 200) << r.error;
   EXPECT_EQ(r.body, "gzip|abc");  // chunked removed, gzip left to the handler and named
+}
+
+// The application layer names the codings too: a route of a server that opts in undoes them.
+TEST(TransferCodings, ARouteReadsTheCodingsItMustUndo) {
+  taut::mux app;
+  app.handle("POST /upload", [](taut::request_context& req, taut::reply& res) {
+    res.text(200, std::string(req.transfer_codings()) + "|" + std::string(req.body()));
+  });
+  taut::testing::server_options options;
+  options.loop.connection.parse.allow_transfer_codings = true;
+  client c(app, {}, options);
+  c.write_raw(
+      "POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\nPOST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi");
+  const auto coded = c.read();
+  EXPECT_EQ(coded.status, 200) << coded.error;
+  EXPECT_EQ(coded.body, "gzip|abc");
+  EXPECT_EQ(c.read().body, "|hi");  // no coding: nothing to undo
 }
 
 }  // namespace

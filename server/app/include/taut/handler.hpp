@@ -114,6 +114,14 @@ class request_context {
   /// the Host field is ignored, CONNECT's target, and otherwise the Host field's value.
   [[nodiscard]] std::string_view authority() const noexcept;
 
+  /// The transfer codings applied to the body before the final chunked, as sent ("gzip"), when
+  /// the server opts in to coded bodies (connection_options::parse.allow_transfer_codings; by
+  /// default they are refused with 501): the body the handler reads is still coded with them.
+  /// Empty otherwise.
+  [[nodiscard]] std::string_view transfer_codings() const noexcept {
+    return request_->head().transfer_codings;
+  }
+
   /// The decoded value of path wildcard `name` ("{id}", "{path...}"), or "" when there is none.
   /// Decoded values are data: "{file}" may be "../x" (from "%2e%2e%2Fx").
   [[nodiscard]] std::string_view param(std::string_view name) const noexcept {
