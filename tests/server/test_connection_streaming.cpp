@@ -117,5 +117,54 @@ TEST(ResponseWriterBackpressure, AWriteBeyondTheHardLimitCutsTheResponseShort) {
   EXPECT_TRUE(h.wants().shutdown_write || h.wants().close);
 }
 
+/// Echoes each piece of a streamed upload into the response as it arrives.
+class echo_sink final : public body_sink {
+ public:
+  response_writer writer;
+  void on_body_data(std::string_view piece) override { writer.write(piece); }
+  void on_body_end(std::span<const header>) override { writer.finish(); }
+  void on_body_error(std::error_code) override {}
+};
+
+// An echo answers as it reads: while the client sends and does not read, the connection stops
+// reading the body once the output reaches max_output_bytes, instead of buffering the upload
+// until max_buffered_output cuts the answer short. Reading resumes as the client reads.
+TEST(StreamedUpload, AnEchoPausesReadingWhileTheClientDoesNotRead) {
+  connection_options options;
+  options.max_output_bytes = 8192;
+  options.max_buffered_output = 65536;
+  options.max_body_bytes = 1 << 20;
+  harness h(options);
+  echo_sink sink;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&](server_request& r, response_writer w) {
+    r.stream_body(sink);
+    w.begin();
+    sink.writer = std::move(w);
+  };
+  std::string body(200000, 'x');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  const std::string upload =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  std::size_t sent = h.send(upload);
+  EXPECT_LT(sent, 65536u);  // paused well before the response would be cut short
+  EXPECT_FALSE(h.wants().read);
+  EXPECT_LE(h.conn->queued_output(), 8192u + 4096u + 64u);  // the mark plus one input block
+  std::string out;
+  while (sent < upload.size()) {
+    out += h.drain();
+    const std::size_t taken = h.send(std::string_view(upload).substr(sent));
+    ASSERT_GT(taken, 0u) << "reading did not resume after the output drained";
+    sent += taken;
+    EXPECT_LE(h.conn->queued_output(), 8192u + 4096u + 64u);
+  }
+  out += h.drain();
+  const std::vector<parsed_response> responses = parse_responses(out, {method::post});
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, body);  // whole: never cut short
+  EXPECT_TRUE(responses[0].keep_alive);
+}
+
 }  // namespace
 }  // namespace taut::test

@@ -235,7 +235,8 @@ void connection::settle() noexcept {
 
 bool connection::want_read() const noexcept {
   if (!open() || peer_eof_) return false;
-  return state_ == state::reading_body || (state_ == state::reading_head && may_start_request());
+  return (state_ == state::reading_body && !body_paused()) ||
+         (state_ == state::reading_head && may_start_request());
 }
 
 connection_wants connection::wants() const noexcept {

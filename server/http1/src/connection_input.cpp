@@ -263,9 +263,22 @@ void connection::process() noexcept {
 bool connection::step() noexcept {
   if (!open() || broken_) return false;
   honour_sent_close();
-  if (state_ == state::reading_body) return read_body();
+  if (state_ == state::reading_body) {
+    if (!body_paused()) return read_body();
+    read_since_ = ctx_->now_;  // waiting for our own output, not the client: the timer restarts
+    return false;
+  }
   if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
   return parse_head();
+}
+
+/// A streamed body is not read while the output is over max_output_bytes: a handler that answers
+/// as it reads (an echo, a proxy) would otherwise buffer whatever the client sends and does not
+/// read back. Reading resumes as the client takes the output.
+bool connection::body_paused() const noexcept {
+  const std::size_t high_water = ctx_->options_.max_output_bytes;
+  return st_ != nullptr && st_->body == body_phase::stream && queued_ >= high_water &&
+         output_in_memory() >= high_water;
 }
 
 /// RFC 9112 section 9.6: once a response saying `close` is on its way out, no further request is

@@ -57,8 +57,9 @@ struct connection_options {
   /// stops reading further pipelined requests. At least 1, at most 1024.
   std::uint16_t max_pipeline_depth = 16;
   /// Queued output bytes above which the connection stops reading further requests (a client
-  /// that pipelines and never reads cannot make the server buffer without bound), and above
-  /// which response_writer::ready() tells a streaming producer to wait for on_drained().
+  /// that pipelines and never reads cannot make the server buffer without bound) and pauses a
+  /// streamed request body (a handler answering as it reads cannot either), and above which
+  /// response_writer::ready() tells a streaming producer to wait for on_drained().
   std::size_t max_output_bytes = 64 * 1024;
   /// Output bytes held in memory (file bodies not counted) past which response_writer::write()
   /// takes no more: the response is cut short, as a dropped writer's is. Only a producer that
@@ -520,6 +521,7 @@ class connection {
   void process() noexcept;
   bool step() noexcept;
   void honour_sent_close() noexcept;
+  [[nodiscard]] bool body_paused() const noexcept;
   bool may_start_request() const noexcept;
   bool parse_head() noexcept;
   bool dispatch(std::size_t head_size) noexcept;
