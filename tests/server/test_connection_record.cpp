@@ -80,6 +80,32 @@ TEST(ResponseRecord, RejectionCarriesTheParseErrorCodeAndOffset) {
   EXPECT_EQ(r.error_offset, 28u) << "the space inside the field name";
 }
 
+// A body error is located in the message too: the head's bytes plus the offset in the body.
+TEST(ResponseRecord, BodyErrorCarriesItsOffsetInTheMessage) {
+  observed_harness h;
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  h.exchange(head + "3\r\nabc\r\nZ\r\n");  // 'Z' is no chunk size: 8 bytes into the body
+  ASSERT_EQ(h.observer.records.size(), 1u);
+  const response_record& r = h.observer.records[0];
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error.category(), parse_category());
+  EXPECT_EQ(r.error_offset, head.size() + 8);
+}
+
+TEST(ResponseRecord, DeclaredBodyTooLargeIsLocatedWhereTheBodyWouldBegin) {
+  connection_options options;
+  options.max_body_bytes = 10;
+  harness h(options);
+  recording_observer observer;
+  h.conn->set_observer(&observer);
+  const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
+  h.exchange(head);
+  ASSERT_EQ(observer.records.size(), 1u);
+  EXPECT_EQ(observer.records[0].status, 413);
+  EXPECT_EQ(observer.records[0].error_offset, head.size());
+  h.conn->set_observer(nullptr);
+}
+
 TEST(ResponseRecord, HeaderTimeoutIsReportedAsTimedOut) {
   observed_harness h;
   h.send("GET / HTTP/1.1\r\nHost");

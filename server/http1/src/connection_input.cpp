@@ -355,6 +355,8 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   set_body(body_phase::none);
   st.last_request = !keep_alive;
   const std::uint32_t head_end = in_begin_ + static_cast<std::uint32_t>(head_size);
+  st.head_size = static_cast<std::uint32_t>(head_size);
+  st.body_consumed = 0;
 
   body_mode mode = body_mode::buffer;
   try {
@@ -382,7 +384,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
     if (response_slot* s = slot_at(index, generation)) {
       s->rejected = true;
       st.rejection = std::make_error_code(std::errc::message_size);
-      st.rejection_offset = 0;
+      st.rejection_offset = head_size;  // where the body too large to take would begin
       write_error(*s, 413);
     }
     in_begin_ = msg_begin_ = head_end;
@@ -488,9 +490,10 @@ bool connection::read_body() noexcept {
   }
   in_begin_ += static_cast<std::uint32_t>(r.consumed);
   if (state_ != state::reading_body) return false;  // a callback closed the connection
+  st.body_consumed += r.consumed;
   if (st.body != body_phase::buffer) msg_begin_ = in_begin_;
   if (r.status == parse_status::error) {
-    fail_body(make_error_code(r.error.code), r.error.status);
+    fail_body(make_error_code(r.error.code), r.error.status, r.error.offset);
     return false;
   }
   if (r.status == parse_status::complete) {
@@ -541,6 +544,11 @@ void connection::end_body() noexcept {
 /// The body being read ended badly: tell whoever waits for it, answer if nobody has, and read
 /// no more.
 void connection::fail_body(std::error_code error, int status) noexcept {
+  fail_body(error, status, st_ != nullptr ? st_->body_consumed : 0);
+}
+
+/// As above, `body_offset` bytes into the body (as received, framing included).
+void connection::fail_body(std::error_code error, int status, std::uint64_t body_offset) noexcept {
   if (st_ == nullptr || state_ != state::reading_body) return;
   detail::connection_state& st = *st_;
   const body_phase phase = take_body();
@@ -551,7 +559,7 @@ void connection::fail_body(std::error_code error, int status) noexcept {
     if (s->phase == slot_phase::waiting && phase != body_phase::discard) {
       s->rejected = true;
       st.rejection = error;
-      st.rejection_offset = 0;
+      st.rejection_offset = st.head_size + body_offset;
       write_error(*s, status);
     } else {
       close_after(*s);

@@ -122,7 +122,9 @@ struct connection_state {
   std::uint16_t body_slot = 0;
   std::uint32_t body_generation = 0;
   body_phase body = body_phase::none;
-  bool last_request = false;   // nothing is read after this request's body
+  bool last_request = false;        // nothing is read after this request's body
+  std::uint32_t head_size = 0;      // bytes of the head of the request whose body is being read
+  std::uint64_t body_consumed = 0;  // and bytes of its body read so far, framing included
   std::uint32_t head_end = 0;  // buffered body: the head is [msg_begin_, head_end) of the input
   std::uint32_t body_end = 0;  // and the body [head_end, body_end), unless it spilled
   char* spill = nullptr;       // a buffered body too large for the input block

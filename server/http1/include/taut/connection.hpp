@@ -334,7 +334,9 @@ struct response_record {
   /// (missing_host, ...) or the body decoder, std::errc::timed_out (408), message_size (413).
   /// Empty for a response a handler wrote.
   std::error_code error{};
-  /// For an error in a request head: the byte offset in the message where it went wrong.
+  /// For an error in a request head or body: the byte offset in the message, counted from the
+  /// first byte of its head, where it went wrong (for a body, as received: chunk framing counts;
+  /// for one too large by its Content-Length, where the body would begin).
   std::uint64_t error_offset = 0;
 };
 
@@ -529,6 +531,7 @@ class connection {
   bool read_body() noexcept;
   void end_body() noexcept;
   void fail_body(std::error_code error, int status) noexcept;
+  void fail_body(std::error_code error, int status, std::uint64_t body_offset) noexcept;
   void stop_reading() noexcept;
   void settle() noexcept;
   void close_now() noexcept;
