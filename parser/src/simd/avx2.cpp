@@ -4,6 +4,10 @@
 #include "simd/engines.hpp"
 #include "simd/x86_vectors.hpp"
 
+#if !defined(__AVX2__) || !defined(__BMI2__)
+#error "avx2.cpp needs -mavx2 -mbmi -mbmi2 (parser/CMakeLists.txt)"
+#endif
+
 namespace taut::detail::simd {
 
 constinit const scan_ops avx2_ops = make_scan_ops<vec256, vec256, vec128>();

@@ -5,6 +5,10 @@
 #include "simd/engines.hpp"
 #include "simd/x86_vectors.hpp"
 
+#if !defined(__AVX512BW__) || !defined(__BMI2__)
+#error "avx512.cpp needs -mavx512f -mavx512bw -mbmi -mbmi2 (parser/CMakeLists.txt)"
+#endif
+
 namespace taut::detail::simd {
 
 constinit const scan_ops avx512_ops = make_scan_ops<vec512, vec512, vec256, vec128>();

@@ -50,13 +50,19 @@ constexpr nibble_tables make_tables(char_class cls) {
   return t;
 }
 
-inline constexpr nibble_tables field_tables = make_tables(field_char);
-inline constexpr nibble_tables token_tables = make_tables(tchar);
-inline constexpr nibble_tables target_tables = make_tables(path_char);
+// Internal linkage: each file's code addresses its own copy directly (RIP-relative), where a
+// shared one would cost an address computation before every load in position-independent code.
+namespace {
 
-// Constants as memory: each vector type loads what it needs (see x86_vectors.hpp for why).
-inline constexpr byte_row low_nibble = splat(0x0f);
-inline constexpr byte_row last_control = splat(0x1f);
-inline constexpr byte_row del = splat(0x7f);
+constexpr nibble_tables field_tables = make_tables(field_char);
+constexpr nibble_tables token_tables = make_tables(tchar);
+constexpr nibble_tables target_tables = make_tables(path_char);
+
+// Constants as memory: each vector type loads what it needs (see vec256::constant for why).
+constexpr byte_row low_nibble = splat(0x0f);
+constexpr byte_row last_control = splat(0x1f);
+constexpr byte_row del = splat(0x7f);
+
+}  // namespace
 
 }  // namespace taut::detail::simd
