@@ -63,9 +63,12 @@ inline std::size_t skip_vectors(const char* data, std::size_t i, std::size_t end
 }
 
 /// The widest of the vectors `V, Narrower...` (widest first) that the range fills, else the scalar
-/// loop: a short range costs no wide setup.
+/// loop: a short range costs no wide setup. Flattened so that taut::chars' skip_class is inlined
+/// here in every build (instrumented ones included), never left as a weak copy compiled with this
+/// file's flags (see check_simd_objects.cmake).
 template <const nibble_tables& T, char_class Class, class V, class... Narrower>
-std::size_t skip(const char* data, std::size_t i, std::size_t end) noexcept {
+__attribute__((flatten)) std::size_t skip(const char* data, std::size_t i,
+                                          std::size_t end) noexcept {
   if (end - i >= V::width) return skip_vectors<V, T>(data, i, end);
   if constexpr (sizeof...(Narrower) != 0) {
     return skip<T, Class, Narrower...>(data, i, end);
