@@ -1,5 +1,7 @@
 // The parser's hot loops: skip the bytes of a class, vectorized. They only skip bytes that are
 // surely fine; every decision about the byte they stop at is made by the one scalar parser.
+// simd/engine.hpp writes them once; simd/<instruction set>.cpp compiles them per instruction set,
+// and scan.cpp picks one table of them at run time.
 #pragma once
 
 #include <atomic>
