@@ -1,6 +1,7 @@
 #include "taut/response_parser.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 #include "fields.hpp"
 #include "scan.hpp"
@@ -37,12 +38,16 @@ response_parser::response_parser(std::span<header> header_storage, parse_options
     : storage_(header_storage), options_(options) {}
 
 void response_parser::reset() noexcept {
-  response_ = {};
+  // Only what a parse reads before writing, as request_parser::reset does (zeroing the whole
+  // parser cost a tenth of parsing a typical response head): rebase() moves every view, so a stale
+  // one must not survive. The rest of response_ is written by every successful parse; result_ only
+  // by a failed one.
+  response_.reason = {};
+  response_.transfer_codings = {};
   section_ = {};
   fields_ = {};
   line_ = {};
   phase_ = head_phase::start_line;
-  result_ = {};
 }
 
 parse_result response_parser::fail(errc code, std::size_t offset) noexcept {
@@ -74,6 +79,33 @@ void response_parser::status_line_taken(const char* data, std::size_t line_end,
   section_.pos = next;
   section_.scan = next;
   section_.section_start = next;
+}
+
+bool response_parser::take_fast_status_line(const char* data, std::size_t size) noexcept {
+  // The status-line nearly every server sends, "HTTP/1.x DDD reason" CRLF at the very start, in a
+  // few compares and one scan of the reason; anything else is advance_status_line's, which alone
+  // decides errors. The scalar path, the reference the others are tested against, keeps only that.
+  const detail::scan_ops& ops = detail::scan();
+  if (ops.fast_fields == nullptr) return false;
+  const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
+  if (limit < reason_offset + 2) return false;
+  using detail::digit;
+  using detail::is;
+  // RFC 9110 section 15: status codes are 100 to 599.
+  if (std::memcmp(data, "HTTP/1.", 7) != 0 || !is(data[7], digit) || data[8] != ' ' ||
+      data[9] < '1' || data[9] > '5' || !is(data[10], digit) || !is(data[11], digit) ||
+      data[12] != ' ') {
+    return false;
+  }
+  const std::size_t line_end = ops.skip_field(data, reason_offset, limit);
+  if (line_end + 2 > limit || data[line_end] != '\r' || data[line_end + 1] != '\n') {
+    section_.examined += line_end < limit ? line_end + 1 : limit;
+    return false;
+  }
+  section_.examined += line_end + 2;
+  line_.begin = 0;
+  status_line_taken(data, line_end, line_end + 2);
+  return true;
 }
 
 response_parser::line_progress response_parser::advance_status_line(const char* data,
@@ -234,7 +266,7 @@ parse_result response_parser::finish(const char* data, std::size_t head_size,
   }
   response_.body.response = true;
   if (response_.body.kind == body_kind::until_close) keep_alive = false;
-  if (status == 101 || tunnel) response_.upgrade = true;
+  response_.upgrade = status == 101 || tunnel;
   response_.headers = std::span<const header>(storage_.data(), section_.count);
   response_.keep_alive = keep_alive;
   response_.head_size = head_size;
@@ -247,7 +279,8 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
-  if (phase_ == head_phase::start_line) {
+  if (phase_ == head_phase::start_line &&
+      (line_.checked != 0 || !take_fast_status_line(data, buffer.size()))) {
     detail::step error;
     switch (advance_status_line(data, buffer.size(), error)) {
       case line_progress::more:

@@ -238,6 +238,37 @@ TEST(ResponseFraming, FinalResponseFollowsAnInformationalOne) {
   EXPECT_EQ(rest.substr(second.consumed), "ok");
 }
 
+TEST(ResponseFraming, ResetLeavesNothingOfThePreviousResponse) {
+  std::vector<header> storage(8);
+  response_parser parser(storage);
+  const std::string upgrade =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  ASSERT_TRUE(parser.parse(upgrade).complete());
+  EXPECT_TRUE(parser.response().upgrade);
+  parser.reset();
+  const std::string coded = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+  ASSERT_TRUE(parser.parse(coded).complete());
+  EXPECT_FALSE(parser.response().upgrade);
+  EXPECT_EQ(parser.response().transfer_codings, "gzip");
+  parser.reset();
+  // Fed in two pieces: the second call sees a buffer that moved.
+  const std::string plain = "HTTP/1.0 404 Gone\r\nContent-Length: 3\r\n\r\n";
+  EXPECT_TRUE(parser.parse(plain.substr(0, 5)).incomplete());
+  const std::string moved = plain;
+  ASSERT_TRUE(parser.parse(moved).complete());
+  const taut::response& r = parser.response();
+  EXPECT_FALSE(r.upgrade);
+  EXPECT_EQ(r.transfer_codings, "");
+  EXPECT_EQ(r.reason, "Gone");
+  EXPECT_EQ(r.reason.data(), moved.data() + 13);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.version_minor, 0);
+  EXPECT_EQ(r.body.kind, body_kind::content_length);
+  EXPECT_FALSE(r.keep_alive);
+  ASSERT_EQ(r.headers.size(), 1U);
+  EXPECT_EQ(r.headers[0].value.data(), moved.data() + 35);
+}
+
 TEST(ResponseFraming, SwitchingProtocolsHandsTheConnectionOver) {
   const response_outcome o = expect_response_ok(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"

@@ -38,6 +38,7 @@ class response_parser {
   enum class line_progress : unsigned char { more, complete, error };
 
   parse_result fail(errc code, std::size_t offset) noexcept;
+  bool take_fast_status_line(const char* data, std::size_t size) noexcept;
   line_progress advance_status_line(const char* data, std::size_t size,
                                     detail::step& error) noexcept;
   void status_line_taken(const char* data, std::size_t line_end, std::size_t next) noexcept;
