@@ -45,7 +45,10 @@ void response_parser::reset() noexcept {
   response_.reason = {};
   response_.transfer_codings = {};
   section_ = {};
-  fields_ = {};
+  // Copied from a zeroed constant, not assigned {}: GCC zeroes a struct of this size with
+  // `rep stos`, whose start-up cost was a twentieth of a typical response head's time.
+  static constexpr detail::framing_fields no_framing_fields{};
+  fields_ = no_framing_fields;
   line_ = {};
   phase_ = head_phase::start_line;
 }
