@@ -100,7 +100,8 @@ bool response_parser::take_fast_status_line(const char* data, std::size_t size) 
       data[12] != ' ') {
     return false;
   }
-  const std::size_t line_end = ops.skip_field(data, reason_offset, limit);
+  // Reasons are short ("OK", "Not Modified"): a scalar scan inline beats a call to the vector one.
+  const std::size_t line_end = detail::skip_class(data, reason_offset, limit, detail::field_char);
   if (line_end + 2 > limit || data[line_end] != '\r' || data[line_end + 1] != '\n') {
     section_.examined += line_end < limit ? line_end + 1 : limit;
     return false;
