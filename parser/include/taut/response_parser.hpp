@@ -18,6 +18,8 @@ namespace taut {
 ///
 /// Used like request_parser: call parse() with the whole message so far, again after appending
 /// when `incomplete`; reset() before the next response (a 1xx response is followed by another).
+/// The status-line is judged as its bytes arrive: an error is reported with the first byte no valid
+/// response could hold there, with the code and offset the whole input would get.
 class response_parser {
  public:
   explicit response_parser(std::span<header> header_storage, parse_options options = {}) noexcept;
