@@ -1,5 +1,6 @@
-// Boost.Beast's request_parser (header-only, libboost-dev) as a benchmark subject. Beast keeps the
-// fields in its own container (it copies and allocates), and a parser object serves one message.
+// Boost.Beast's request_parser and response_parser (header-only, libboost-dev) as a benchmark
+// subject. Beast keeps the fields in its own container (it copies and allocates), and a parser
+// object serves one message.
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -13,8 +14,10 @@ namespace {
 
 namespace http = boost::beast::http;
 using request_parser = http::request_parser<http::empty_body>;
+using response_parser = http::response_parser<http::empty_body>;
 
-std::size_t field_count(const request_parser& parser) {
+template <class Parser>
+std::size_t field_count(const Parser& parser) {
   const auto& fields = parser.get().base();
   return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
 }
@@ -22,10 +25,11 @@ std::size_t field_count(const request_parser& parser) {
 class beast_subject final : public subject {
  public:
   std::string name() const override { return "beast"; }
+  bool parses_responses() const override { return true; }
   std::string description() const override {
     return "Boost.Beast " + std::to_string(BOOST_VERSION / 100000) + "." +
            std::to_string(BOOST_VERSION / 100 % 1000) +
-           " http::request_parser<empty_body> (header-only)";
+           " http::request_parser<empty_body> and response_parser<empty_body> (header-only)";
   }
 
   head_summary parse(std::string_view head) override {
@@ -62,6 +66,35 @@ class beast_subject final : public subject {
       return {used, field_count(parser)};
     }
     return {};
+  }
+
+  head_summary parse_response(std::string_view head) override {
+    response_parser parser;
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(boost::asio::const_buffer(head.data(), head.size()), ec);
+    if (ec || !parser.is_header_done()) return {};
+    return {used, field_count(parser)};
+  }
+
+  // The parser stops after the head (it is not eager) and empty_body takes no body: each body is
+  // skipped by the Content-Length Beast parsed, as a user reading bodies elsewhere would.
+  std::size_t parse_response_pipelined(std::string_view stream) override {
+    std::size_t count = 0;
+    while (!stream.empty()) {
+      response_parser parser;
+      boost::system::error_code ec;
+      const std::size_t used =
+          parser.put(boost::asio::const_buffer(stream.data(), stream.size()), ec);
+      if (ec || !parser.is_header_done() || used == 0) return 0;
+      stream.remove_prefix(used);
+      if (!parser.is_done()) {
+        const auto length = parser.content_length();
+        if (!length || *length > stream.size()) return 0;
+        stream.remove_prefix(static_cast<std::size_t>(*length));
+      }
+      ++count;
+    }
+    return count;
   }
 
   head_summary parse_split(std::string_view head, std::size_t split) override {

@@ -22,6 +22,9 @@ class http_parser_subject final : public subject {
     settings_.on_url = [](http_parser* p, const char* at, size_t n) {
       return capture_of(p).on_url(at, n);
     };
+    settings_.on_status = [](http_parser* p, const char* at, size_t n) {
+      return capture_of(p).on_reason(at, n);
+    };
     settings_.on_header_field = [](http_parser* p, const char* at, size_t n) {
       return capture_of(p).on_field_name(at, n);
     };
@@ -76,6 +79,19 @@ class http_parser_subject final : public subject {
     return summary(head);
   }
 
+  bool parses_responses() const override { return true; }
+  head_summary parse_response(std::string_view head) override {
+    start(HTTP_RESPONSE);
+    if (!execute(head.data(), head.size())) return {};
+    return summary(head);
+  }
+
+  std::size_t parse_response_pipelined(std::string_view stream) override {
+    start(HTTP_RESPONSE);
+    if (!execute(stream.data(), stream.size())) return 0;
+    return capture_.messages();
+  }
+
   bool decodes_chunked() const override { return true; }
   std::int64_t decode_chunked(std::string_view message, std::size_t) override {
     start();
@@ -84,8 +100,8 @@ class http_parser_subject final : public subject {
   }
 
  private:
-  void start() {
-    http_parser_init(&parser_, HTTP_REQUEST);
+  void start(http_parser_type type = HTTP_REQUEST) {
+    http_parser_init(&parser_, type);
     parser_.data = &capture_;
     capture_.begin_message();
     capture_.reset_counters();

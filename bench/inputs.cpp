@@ -45,6 +45,18 @@ std::string decode_chunked_plainly(std::string_view body, const std::filesystem:
   }
 }
 
+// The Content-Length of a generated response head (they spell it one way), or 0 when it has none.
+std::size_t content_length_of(std::string_view head, const std::filesystem::path& path) {
+  constexpr std::string_view name = "\r\nContent-Length: ";
+  const std::size_t at = head.find(name);
+  if (at == std::string_view::npos) return 0;
+  const char* first = head.data() + at + name.size();
+  std::size_t length = 0;
+  const auto [ptr, ec] = std::from_chars(first, head.data() + head.size(), length);
+  if (ec != std::errc{} || *ptr != '\r') malformed(path, "bad Content-Length");
+  return length;
+}
+
 chunked_input load_chunked(const std::filesystem::path& path) {
   chunked_input input;
   input.message = read_file(path);
@@ -104,6 +116,24 @@ corpus load_corpus(const std::filesystem::path& dir) {
 
   c.chunked_small = load_chunked(dir / "chunked-small.http");
   c.chunked_16k = load_chunked(dir / "chunked-16k.http");
+
+  c.resp_small = read_file(dir / "resp-small.http");
+  c.resp_typical = read_file(dir / "resp-typical.http");
+  c.resp_large = read_file(dir / "resp-large.http");
+  for (const auto* single : {&c.resp_small, &c.resp_typical, &c.resp_large}) {
+    if (head_end(*single) != single->size()) {
+      malformed(dir, "a single-response file is not one head");
+    }
+  }
+  const std::filesystem::path stream_path = dir / "resp-pipelined.http";
+  c.resp_pipelined = read_file(stream_path);
+  const std::string_view stream(c.resp_pipelined);
+  for (std::size_t pos = 0; pos < stream.size(); ++c.resp_pipelined_count) {
+    const std::size_t end = head_end(stream.substr(pos));
+    if (end == 0) malformed(stream_path, "trailing bytes after the last response");
+    pos += end + content_length_of(stream.substr(pos, end), stream_path);
+    if (pos > stream.size()) malformed(stream_path, "a body runs past the end");
+  }
   return c;
 }
 

@@ -1,5 +1,6 @@
-// The benchmark inputs, read from bench/data/ (see bench/data/generate.py), with what a correct
-// parse of each must produce, worked out here without any of the parsers under test.
+// The benchmark inputs (requests, chunked bodies, responses), read from bench/data/ (see
+// bench/data/generate.py), with what a correct parse of each must produce, worked out here without
+// any of the parsers under test.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +37,9 @@ struct corpus {
   std::string pipelined;             // GET requests back to back, no bodies
   std::size_t pipelined_count = 0;
   chunked_input chunked_small, chunked_16k;
+  std::string resp_small, resp_typical, resp_large;  // single response heads
+  std::string resp_pipelined;  // responses back to back, bodies framed by Content-Length
+  std::size_t resp_pipelined_count = 0;
 };
 
 /// Reads every input from `dir`; throws std::runtime_error naming the file that is missing or

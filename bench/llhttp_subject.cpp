@@ -41,6 +41,9 @@ class llhttp_subject final : public subject {
     settings_.on_url = [](llhttp_t* p, const char* at, size_t n) {
       return capture_of(p).on_url(at, n);
     };
+    settings_.on_status = [](llhttp_t* p, const char* at, size_t n) {
+      return capture_of(p).on_reason(at, n);
+    };
     settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
       return capture_of(p).on_field_name(at, n);
     };
@@ -61,6 +64,8 @@ class llhttp_subject final : public subject {
     };
     llhttp_init(&parser_, HTTP_REQUEST, &settings_);
     parser_.data = &capture_;
+    llhttp_init(&response_parser_, HTTP_RESPONSE, &settings_);
+    response_parser_.data = &capture_;
   }
 
 #if defined(TAUT_LLHTTP_GENERIC)
@@ -80,19 +85,19 @@ class llhttp_subject final : public subject {
 #endif
 
   head_summary parse(std::string_view head) override {
-    start();
+    start(parser_);
     if (llhttp_execute(&parser_, head.data(), head.size()) != HPE_OK) return {};
     return summary(head);
   }
 
   std::size_t parse_pipelined(std::string_view stream) override {
-    start();
+    start(parser_);
     if (llhttp_execute(&parser_, stream.data(), stream.size()) != HPE_OK) return 0;
     return capture_.messages();
   }
 
   head_summary parse_bytewise(std::string_view head) override {
-    start();
+    start(parser_);
     for (std::size_t i = 0; i < head.size(); ++i) {
       if (llhttp_execute(&parser_, head.data() + i, 1) != HPE_OK) return {};
     }
@@ -100,26 +105,41 @@ class llhttp_subject final : public subject {
   }
 
   head_summary parse_split(std::string_view head, std::size_t split) override {
-    start();
+    start(parser_);
     if (llhttp_execute(&parser_, head.data(), split) != HPE_OK) return {};
     if (capture_.head_done()) return {};
     if (llhttp_execute(&parser_, head.data() + split, head.size() - split) != HPE_OK) return {};
     return summary(head);
   }
 
+  bool parses_responses() const override {
+    return true;
+  }
+  head_summary parse_response(std::string_view head) override {
+    start(response_parser_);
+    if (llhttp_execute(&response_parser_, head.data(), head.size()) != HPE_OK) return {};
+    return summary(head);
+  }
+
+  std::size_t parse_response_pipelined(std::string_view stream) override {
+    start(response_parser_);
+    if (llhttp_execute(&response_parser_, stream.data(), stream.size()) != HPE_OK) return 0;
+    return capture_.messages();
+  }
+
   bool decodes_chunked() const override {
     return true;
   }
   std::int64_t decode_chunked(std::string_view message, std::size_t) override {
-    start();
+    start(parser_);
     if (llhttp_execute(&parser_, message.data(), message.size()) != HPE_OK) return -1;
     if (capture_.messages() != 1) return -1;
     return static_cast<std::int64_t>(capture_.body_bytes());
   }
 
  private:
-  void start() {
-    llhttp_reset(&parser_);
+  void start(llhttp_t& parser) {
+    llhttp_reset(&parser);
     capture_.begin_message();
     capture_.reset_counters();
   }
@@ -131,6 +151,7 @@ class llhttp_subject final : public subject {
 
   llhttp_settings_t settings_{};
   llhttp_t parser_{};
+  llhttp_t response_parser_{};  // llhttp's parser is of one type: a second one for responses
   span_capture capture_;
 };
 

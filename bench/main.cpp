@@ -1,4 +1,5 @@
-// taut-bench: taut's request parser against its peers, on the same inputs, in one run.
+// taut-bench: taut's request and response parsers against their peers, on the same inputs, in one
+// run.
 //
 // Usage: taut-bench [--markdown] [--markdown-out=FILE] [--throughput-out=FILE] [--data=DIR]
 //                   [Google Benchmark flags, e.g. --benchmark_filter=typical]
@@ -27,6 +28,12 @@
 
 namespace taut_bench {
 
+head_summary subject::parse_response(std::string_view) {
+  return {};
+}
+std::size_t subject::parse_response_pipelined(std::string_view) {
+  return 0;
+}
 std::int64_t subject::decode_chunked(std::string_view, std::size_t) {
   return -1;
 }
@@ -147,6 +154,42 @@ void register_heads(registry& r, const entry& e, const std::string& input, std::
           head_summary got = s.parse(head);
           benchmark::DoNotOptimize(got);
         }
+      });
+}
+
+void register_response_heads(registry& r, const entry& e, const std::string& input,
+                             std::string_view head) {
+  const head_summary want = expected_summary(head);
+  r.add(
+      input, e, 1, static_cast<double>(head.size()),
+      [head, want](subject& s) { return check(s.parse_response(head), want, "parse_response"); },
+      [head](benchmark::State& state, subject& s) {
+        for (auto _ : state) {
+          head_summary got = s.parse_response(head);
+          benchmark::DoNotOptimize(got);
+        }
+      });
+}
+
+// The response inputs, for the subjects that parse responses: a client's, a proxy's or a load
+// balancer's side of the connection.
+void register_responses(registry& r, const corpus& c, const entry& e) {
+  if (!e.s->parses_responses()) return;
+  register_response_heads(r, e, "resp-small", c.resp_small);
+  register_response_heads(r, e, "resp-typical", c.resp_typical);
+  register_response_heads(r, e, "resp-large", c.resp_large);
+  const std::string_view stream = c.resp_pipelined;
+  const std::size_t count = c.resp_pipelined_count;
+  r.add(
+      "resp-pipelined", e, static_cast<double>(count), static_cast<double>(stream.size()),
+      [stream, count](subject& s) {
+        const std::size_t got = s.parse_response_pipelined(stream);
+        return got == count ? std::string()
+                            : "parsed " + std::to_string(got) + " of " + std::to_string(count) +
+                                  " pipelined responses";
+      },
+      [stream](benchmark::State& state, subject& s) {
+        for (auto _ : state) benchmark::DoNotOptimize(s.parse_response_pipelined(stream));
       });
 }
 
@@ -279,6 +322,7 @@ void register_all(registry& r, const corpus& c, const entry& e) {
           true);
     }
   }
+  register_responses(r, c, e);
 }
 
 subject_list make_peers() {

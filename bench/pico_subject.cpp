@@ -5,7 +5,10 @@
 // Debian installs no picohttpparser.h, so the documented prototypes are declared here.
 #include <sys/types.h>
 
+#include <strings.h>
 #include <array>
+#include <charconv>
+#include <cstring>
 
 #include "subject.hpp"
 
@@ -32,6 +35,10 @@ int TAUT_PICO(phr_parse_request)(const char* buf, size_t len, const char** metho
                                  size_t* method_len, const char** path, size_t* path_len,
                                  int* minor_version, phr_header* headers, size_t* num_headers,
                                  size_t last_len);
+// The same for a response head: its status code and reason instead of a method and target.
+int TAUT_PICO(phr_parse_response)(const char* buf, size_t len, int* minor_version, int* status,
+                                  const char** msg, size_t* msg_len, phr_header* headers,
+                                  size_t* num_headers, size_t last_len);
 // Zero-filled before the first call.
 struct phr_chunked_decoder {
   size_t bytes_left_in_chunk;
@@ -55,7 +62,8 @@ class pico_subject final : public subject {
     return "pico-debian";
   }
   std::string description() const override {
-    return "picohttpparser as Debian ships it (phr_parse_request in libh2o-evloop)";
+    return "picohttpparser as Debian ships it (phr_parse_request, phr_parse_response in "
+           "libh2o-evloop)";
   }
 #else
   std::string name() const override {
@@ -98,6 +106,35 @@ class pico_subject final : public subject {
     return run(head, split);
   }
 
+  bool parses_responses() const override {
+    return true;
+  }
+  head_summary parse_response(std::string_view head) override {
+    size_t num_headers = headers_.size();
+    const int r = call_response(head, num_headers);
+    if (r <= 0) return {};
+    return {static_cast<std::size_t>(r), num_headers};
+  }
+
+  // picohttpparser leaves framing to its caller: the body's length is read from the fields, as
+  // h2o's own HTTP client does.
+  std::size_t parse_response_pipelined(std::string_view stream) override {
+    std::size_t count = 0;
+    while (!stream.empty()) {
+      size_t num_headers = headers_.size();
+      const int r = call_response(stream, num_headers);
+      if (r <= 0) return 0;
+      stream.remove_prefix(static_cast<std::size_t>(r));
+      if (!(status_ / 100 == 1 || status_ == 204 || status_ == 304)) {
+        const std::size_t length = content_length(num_headers);
+        if (length == no_length || length > stream.size()) return 0;
+        stream.remove_prefix(length);
+      }
+      ++count;
+    }
+    return count;
+  }
+
   bool decodes_chunked_in_place() const override {
     return true;
   }
@@ -109,6 +146,24 @@ class pico_subject final : public subject {
   }
 
  private:
+  static constexpr std::size_t no_length = static_cast<std::size_t>(-1);
+
+  int call_response(std::string_view data, size_t& num_headers) {
+    return TAUT_PICO(phr_parse_response)(data.data(), data.size(), &minor_version_, &status_,
+                                         &reason_, &reason_len_, headers_.data(), &num_headers, 0);
+  }
+
+  std::size_t content_length(std::size_t num_headers) const {
+    for (std::size_t i = 0; i < num_headers; ++i) {
+      const phr_header& h = headers_[i];
+      if (h.name_len != 14 || strncasecmp(h.name, "content-length", 14) != 0) continue;
+      std::size_t length = 0;
+      const auto [end, ec] = std::from_chars(h.value, h.value + h.value_len, length);
+      return ec == std::errc{} && end == h.value + h.value_len ? length : no_length;
+    }
+    return no_length;
+  }
+
   int call(const char* data, std::size_t size, size_t& num_headers, std::size_t last_len) {
     return TAUT_PICO(phr_parse_request)(data, size, &method_, &method_len_, &path_, &path_len_,
                                         &minor_version_, headers_.data(), &num_headers, last_len);
@@ -126,6 +181,9 @@ class pico_subject final : public subject {
   const char* path_ = nullptr;
   size_t path_len_ = 0;
   int minor_version_ = 0;
+  int status_ = 0;
+  const char* reason_ = nullptr;
+  size_t reason_len_ = 0;
   std::array<phr_header, 64> headers_{};
 };
 

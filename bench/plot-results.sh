@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders the benchmark results as SVG bar charts with gnuplot (Debian's gnuplot-nox), in two modes:
 # - parser (default): taut-bench's throughput table (taut-bench --throughput-out=FILE): request
-#   heads on top, chunked bodies below (log scale);
+#   and response heads on top, chunked bodies below (log scale); a panel without rows is left out;
 # - --server: the load benchmark's table (scripts/bench-server.sh, server-throughput.tsv: one row
 #   per server; requests/s and CPU us/request, plain and pipelined): one panel per figure.
 #
@@ -119,9 +119,18 @@ keep_rows '!~ /^chunked/' "$work/heads.tsv"
 keep_rows '~ /^chunked/' "$work/chunked.tsv"
 head_columns=$(head -n1 "$work/heads.tsv" | awk -F'\t' '{ print NF }')
 chunked_columns=$(head -n1 "$work/chunked.tsv" | awk -F'\t' '{ print NF }')
+# A filtered run (--benchmark_filter) may leave a panel without rows: only the others are drawn.
+head_rows=$(($(wc -l <"$work/heads.tsv") - 1))
+chunked_rows=$(($(wc -l <"$work/chunked.tsv") - 1))
+panels=$(((head_rows > 0) + (chunked_rows > 0)))
+if [[ $panels -eq 0 ]]; then
+  echo "plot-results: no figures in $data: no chart" >&2
+  exit 0
+fi
 
-gnuplot <<EOF
-set terminal svg size 1200,980 dynamic noenhanced font "sans,12" background rgb "white"
+{
+  cat <<EOF
+set terminal svg size 1200,$((490 * panels)) dynamic noenhanced font "sans,12" background rgb "white"
 set output "$svg"
 set datafile separator "\t"
 set datafile missing "-"
@@ -137,16 +146,25 @@ set format y "%.10g"
 set border 3
 $palette
 
-set multiplot layout 2,1 title "taut-bench: HTTP/1.1 request parsing throughput, GB/s (higher is better)\n$subtitle"
-set title "Request heads (strict taut on its best path; every parser measured in the same run)"
+set multiplot layout $panels,1 title "taut-bench: HTTP/1.1 parsing throughput, GB/s (higher is better)\n$subtitle"
+EOF
+  if [[ $head_rows -gt 0 ]]; then
+    cat <<EOF
+set title "Request and response heads (strict taut on its best path; every parser measured in the same run)"
 set ylabel "GB/s"
 set yrange [0:*]
 plot for [i=2:$head_columns] "$work/heads.tsv" using i:xtic(1) title columnheader(i)
-
+EOF
+  fi
+  if [[ $chunked_rows -gt 0 ]]; then
+    cat <<EOF
 set title "Chunked bodies (log scale): -stream decoders hand out views of the chunk data without touching it; -inplace ones move it"
+set ylabel "GB/s"
 set logscale y
 set yrange [1:*]
 plot for [i=2:$chunked_columns] "$work/chunked.tsv" using i:xtic(1) title columnheader(i)
-unset multiplot
 EOF
+  fi
+  echo "unset multiplot"
+} | gnuplot
 echo "plot-results: wrote $svg" >&2

@@ -1,5 +1,6 @@
-// What a zero-copy user of a callback parser (llhttp, http-parser) keeps: views of the target and
-// of each field's name and value, joined when the parser reports one in several pieces.
+// What a zero-copy user of a callback parser (llhttp, http-parser) keeps: views of the target (or
+// a response's reason) and of each field's name and value, joined when the parser reports one in
+// several pieces.
 #pragma once
 
 #include <array>
@@ -37,6 +38,9 @@ class span_capture {
     last_ = piece::url;
     return 0;
   }
+
+  /// A response's reason-phrase: kept where a request's target is, the start-line's view.
+  int on_reason(const char* at, std::size_t length) { return on_url(at, length); }
 
   int on_field_name(const char* at, std::size_t length) {
     if (last_ == piece::name) {

@@ -43,6 +43,15 @@ class subject {
   /// Parses `head` delivered in two pieces, `[0, split)` and then the rest.
   virtual head_summary parse_split(std::string_view head, std::size_t split) = 0;
 
+  /// Whether parse_response() and parse_response_pipelined() are available.
+  [[nodiscard]] virtual bool parses_responses() const { return false; }
+  /// Parses `head`, a whole response head (the answer to a GET) delivered at once; the status
+  /// code, reason and fields are kept as for a request.
+  virtual head_summary parse_response(std::string_view head);
+  /// Parses back-to-back responses to GETs, skipping each body by its Content-Length (a 1xx, 204
+  /// or 304 has none); returns how many, 0 on any failure.
+  virtual std::size_t parse_response_pipelined(std::string_view stream);
+
   /// Whether decode_chunked() is available (a streaming decoder that hands out views).
   [[nodiscard]] virtual bool decodes_chunked() const { return false; }
   /// Decodes the chunked body of `message` (its head is `head_size` bytes, for parsers that must
@@ -58,7 +67,8 @@ class subject {
 
 using subject_list = std::vector<std::unique_ptr<subject>>;
 
-/// taut's request parser, strict or with leniency::syntax(), on the SIMD path active when called.
+/// taut's request and response parsers, strict or with leniency::syntax(), on the SIMD path active
+/// when called.
 std::unique_ptr<subject> make_taut(bool lenient, std::string path);
 
 /// Each peer compiled into this build adds itself to `out` (the build decides which are).

@@ -19,12 +19,14 @@ class taut_subject final : public subject {
       : name_(std::string(lenient ? "taut-lenient" : "taut-strict") + ":" + path),
         lenient_(lenient),
         options_(options_for(lenient)),
-        parser_(storage_, options_) {}
+        parser_(storage_, options_),
+        response_parser_(storage_, options_) {}
 
   std::string name() const override { return name_; }
   std::string description() const override {
-    return std::string("taut request_parser, ") + (lenient_ ? "leniency::syntax()" : "strict") +
-           ", path " + name_.substr(name_.find(':') + 1);
+    return std::string("taut request_parser and response_parser, ") +
+           (lenient_ ? "leniency::syntax()" : "strict") + ", path " +
+           name_.substr(name_.find(':') + 1);
   }
 
   head_summary parse(std::string_view head) override {
@@ -57,6 +59,33 @@ class taut_subject final : public subject {
     parser_.reset();
     if (!parser_.parse(head.substr(0, split)).incomplete()) return {};
     return summary(parser_.parse(head));
+  }
+
+  bool parses_responses() const override { return true; }
+  head_summary parse_response(std::string_view head) override {
+    response_parser_.reset();
+    const taut::parse_result r = response_parser_.parse(head);
+    if (!r.complete()) return {};
+    return {r.consumed, response_parser_.response().headers.size()};
+  }
+
+  std::size_t parse_response_pipelined(std::string_view stream) override {
+    std::size_t count = 0;
+    while (!stream.empty()) {
+      response_parser_.reset();
+      const taut::parse_result r = response_parser_.parse(stream);
+      if (!r.complete()) return 0;
+      stream.remove_prefix(r.consumed);
+      const taut::framing& body = response_parser_.response().body;
+      if (body.kind == taut::body_kind::content_length) {
+        if (body.content_length > stream.size()) return 0;
+        stream.remove_prefix(static_cast<std::size_t>(body.content_length));
+      } else if (body.kind != taut::body_kind::none) {
+        return 0;
+      }
+      ++count;
+    }
+    return count;
   }
 
   bool decodes_chunked() const override { return true; }
@@ -92,6 +121,7 @@ class taut_subject final : public subject {
   taut::parse_options options_;
   std::array<taut::header, 64> storage_{};
   taut::request_parser parser_;
+  taut::response_parser response_parser_;  // shares storage_: one message at a time
 };
 
 }  // namespace

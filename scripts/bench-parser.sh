@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks taut's request parser against its peers, in one command:
+# Benchmarks taut's request and response parsers against their peers, in one command:
 #   1. builds the peers that come from source if they are missing (bench/peers/build-peers.sh:
 #      picohttpparser from Debian's h2o source package, llhttp from node-llhttp, outside the repo);
 #   2. configures and builds taut-bench (Release, TAUT_BENCH=ON) in build/bench;

@@ -13,9 +13,18 @@ change the inputs (python3 bench/data/generate.py), and commit what it writes.
   pipelined.http     256 GET requests a browser would pipeline on one connection for a page
   chunked-small.http a chunked upload: head, then 64 KiB of body in chunks of 1 to 512 bytes
   chunked-16k.http   a chunked upload: head, then 512 KiB of body in 16 KiB chunks
+  resp-small.http    a 304 Not Modified from a CDN edge, 272 bytes, 9 fields
+  resp-typical.http  a 200 page from an origin behind a CDN: caching, validators, security
+                     headers, CDN fields (Age, Via, X-Cache); 871 bytes, 22 fields
+  resp-large.http    a 200 login page: 12 Set-Cookie lines, a long Content-Security-Policy,
+                     Permissions-Policy, Report-To, Link preloads; 3614 bytes, 37 fields
+  resp-pipelined.http 128 responses to a browser's requests for a page's assets on one
+                     connection, back to back: 87 200s with bodies of 16-256 bytes (Content-Length)
+                     and 41 304s, 54.7 kB in all
 
 Every request is valid under RFC 9112 as written (CRLF line endings, Host on HTTP/1.1, tokens and
-targets of allowed bytes), so strict parsers accept all of them.
+targets of allowed bytes), so strict parsers accept all of them; so is every response (status
+100-599, reason-phrase of allowed bytes, every 200 framed by Content-Length).
 """
 
 import os
@@ -361,6 +370,172 @@ def chunked(body_size, chunk_sizes, seed):
     return "".join(out)
 
 
+# --- responses ----------------------------------------------------------------------------------
+
+DATE = "Wed, 01 May 2024 09:14:27 GMT"
+
+RESP_SMALL = head(
+    "HTTP/1.1 304 Not Modified",
+    [
+        ("Date", DATE),
+        ("Server", "cloudflare"),
+        ("Connection", "keep-alive"),
+        ("ETag", '"6633f1c2-8a3f"'),
+        ("Cache-Control", "public, max-age=31536000, immutable"),
+        ("Age", "81236"),
+        ("CF-Cache-Status", "HIT"),
+        ("Vary", "Accept-Encoding"),
+        ("CF-RAY", "87d1c2a9fb3e5a1c-FRA"),
+    ],
+)
+
+RESP_TYPICAL = head(
+    "HTTP/1.1 200 OK",
+    [
+        ("Date", DATE),
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", "48213"),
+        ("Connection", "keep-alive"),
+        ("Server", "nginx/1.24.0"),
+        ("Cache-Control", "public, max-age=300, s-maxage=3600, stale-while-revalidate=60"),
+        ("ETag", 'W/"bc55-18f2a4c1d38"'),
+        ("Last-Modified", "Wed, 01 May 2024 08:02:11 GMT"),
+        ("Vary", "Accept-Encoding, Cookie"),
+        ("Content-Encoding", "gzip"),
+        ("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Accept-Ranges", "bytes"),
+        ("Age", "1742"),
+        ("Via", "1.1 varnish, 1.1 2a5f0c1b9e3d.cloudfront.net (CloudFront)"),
+        ("X-Cache", "Hit from cloudfront"),
+        ("X-Amz-Cf-Pop", "FRA56-P5"),
+        ("X-Amz-Cf-Id", "kE3mP0o9Qn2wHj5r8Yb1Tg6uVx4zLc7aSd0fKi3eNq9pWm2hRt5yUo=="),
+        ("X-Served-By", "cache-fra-eddf8230146-FRA"),
+        ("X-Request-ID", "5f0c9a7e-3b2d-4e1f-9a8c-7d6e5f4a3b2c"),
+    ],
+)
+
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-r4nd0mN0nc3Zq8w' https://www.googletagmanager.com "
+    "https://js.stripe.com https://cdn.example-static.net; style-src 'self' 'unsafe-inline' "
+    "https://fonts.googleapis.com; img-src 'self' data: blob: https://*.example-static.net "
+    "https://www.google-analytics.com; font-src 'self' https://fonts.gstatic.com; connect-src 'self' "
+    "https://api.example.com wss://realtime.example.com https://www.google-analytics.com; "
+    "frame-src https://js.stripe.com https://hooks.stripe.com; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'; object-src 'none'; upgrade-insecure-requests; "
+    "report-uri https://csp.example.com/report; report-to csp-endpoint"
+)
+
+
+def resp_large():
+    gen = Generator(SEED + 4)
+    cookie_tail = "; Path=/; Secure; HttpOnly; SameSite=Lax"
+    cookies = [
+        f"__Host-session={gen.token(96)}; Path=/; Secure; HttpOnly; SameSite=Strict",
+        f"csrftoken={gen.token(64)}; Max-Age=31449600; Path=/; Secure; SameSite=Lax",
+        f"user_id={gen.r.randint(10**7, 10**8)}; Max-Age=2592000{cookie_tail}",
+        f"cart={gen.uuid()}; Max-Age=1209600{cookie_tail}",
+        "locale=en-GB; Max-Age=31536000; Path=/; Secure; SameSite=Lax",
+        "currency=GBP; Max-Age=31536000; Path=/; Secure; SameSite=Lax",
+        f"ab_checkout=variant-b; Expires=Thu, 30 May 2024 09:14:27 GMT{cookie_tail}",
+        f"_ga=GA1.1.{gen.r.randint(10**8, 10**10)}.1714554867; Domain=.example.com; "
+        "Expires=Fri, 30 May 2025 09:14:27 GMT; Path=/; Secure; SameSite=Lax",
+        f"_ga_X9Y8Z7W6V5=GS1.1.1714554867.12.1.1714554999.0.0.0; Domain=.example.com; "
+        "Expires=Fri, 30 May 2025 09:14:27 GMT; Path=/; Secure; SameSite=Lax",
+        f"consent=v2:necessary,statistics; Max-Age=15552000{cookie_tail}",
+        f"recently_viewed=sku-10482%2Csku-88213%2Csku-55120; Max-Age=604800{cookie_tail}",
+        f"__cf_bm={gen.token(43)}-1714554867-1.0.1.1-{gen.token(86)}; path=/; "
+        "expires=Wed, 01-May-24 09:44:27 GMT; domain=.example.com; HttpOnly; Secure; SameSite=None",
+    ]
+    fields = [
+        ("Date", DATE),
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", "131072"),
+        ("Connection", "keep-alive"),
+        ("Server", "cloudflare"),
+        ("Cache-Control", "private, no-cache, no-store, max-age=0, must-revalidate"),
+        ("Pragma", "no-cache"),
+        ("Expires", "Thu, 01 Jan 1970 00:00:00 GMT"),
+        ("Vary", "Accept-Encoding, Cookie, Accept-Language"),
+    ]
+    fields += [("Set-Cookie", c) for c in cookies]
+    fields += [
+        ("Content-Security-Policy", CSP),
+        ("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "accelerometer=(), camera=(), geolocation=(self), gyroscope=(), "
+         "magnetometer=(), microphone=(), payment=(self \"https://js.stripe.com\"), usb=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Cross-Origin-Resource-Policy", "same-site"),
+        ("Report-To", '{"group":"csp-endpoint","max_age":10886400,"endpoints":'
+         '[{"url":"https://csp.example.com/report"}],"include_subdomains":true}'),
+        ("NEL", '{"success_fraction":0,"report_to":"csp-endpoint","max_age":604800}'),
+        ("Link", "</static/css/app.3f9a1c.css>; rel=preload; as=style, "
+         "</static/js/runtime.8b2e4d.js>; rel=preload; as=script, "
+         "<https://fonts.gstatic.com>; rel=preconnect; crossorigin"),
+        ("Server-Timing", "cfCacheStatus;desc=\"DYNAMIC\", origin;dur=87, edge;dur=4"),
+        ("X-Request-ID", gen.uuid()),
+        ("CF-Cache-Status", "DYNAMIC"),
+        ("CF-RAY", "87d1c2b0aa4d5a1c-FRA"),
+        ("alt-svc", 'h3=":443"; ma=86400'),
+    ]
+    return head("HTTP/1.1 200 OK", fields)
+
+
+def resp_pipelined(count):
+    """Responses to a page's asset requests on one keep-alive connection: what a browser, a proxy
+    or a load balancer reads back to back. Bodies are short stand-ins (their bytes are skipped by
+    Content-Length, not parsed); a conditional request gets a 304 with no body."""
+    gen = Generator(SEED + 5)
+    r = gen.r
+    kinds = [
+        ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
+        ("application/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
+        ("image/webp", "public, max-age=2592000"),
+        ("image/svg+xml", "public, max-age=2592000"),
+        ("font/woff2", "public, max-age=31536000, immutable"),
+        ("application/json", "private, no-cache"),
+    ]
+    out = []
+    for i in range(count):
+        content_type, cache_control = r.choice(kinds)
+        etag = f'"{gen.hexstr(8)}-{gen.hexstr(4)}"'
+        age = str(r.randint(0, 86400))
+        if r.random() < 0.35:
+            out.append(head("HTTP/1.1 304 Not Modified", [
+                ("Date", DATE),
+                ("Server", "nginx/1.24.0"),
+                ("Connection", "keep-alive"),
+                ("ETag", etag),
+                ("Cache-Control", cache_control),
+                ("Age", age),
+                ("X-Cache", "HIT"),
+            ]))
+            continue
+        body = gen.token(r.randint(16, 256))
+        out.append(head("HTTP/1.1 200 OK", [
+            ("Date", DATE),
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Connection", "keep-alive"),
+            ("Server", "nginx/1.24.0"),
+            ("Last-Modified", "Tue, 30 Apr 2024 %02d:%02d:%02d GMT" % (r.randint(0, 23), r.randint(0, 59), r.randint(0, 59))),
+            ("ETag", etag),
+            ("Cache-Control", cache_control),
+            ("Vary", "Accept-Encoding"),
+            ("Access-Control-Allow-Origin", "*"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Age", age),
+            ("X-Cache", r.choice(["HIT", "HIT", "MISS"])),
+            ("Accept-Ranges", "bytes"),
+        ]) + body)
+    return "".join(out)
+
+
 def main():
     write("tiny.http", TINY)
     write("typical.http", TYPICAL)
@@ -371,6 +546,10 @@ def main():
     write("pipelined.http", pipelined(256))
     write("chunked-small.http", chunked(64 * 1024, lambda r: r.randint(1, 512), SEED + 2))
     write("chunked-16k.http", chunked(512 * 1024, lambda r: 16 * 1024, SEED + 3))
+    write("resp-small.http", RESP_SMALL)
+    write("resp-typical.http", RESP_TYPICAL)
+    write("resp-large.http", resp_large())
+    write("resp-pipelined.http", resp_pipelined(128))
 
 
 if __name__ == "__main__":

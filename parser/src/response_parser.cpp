@@ -1,5 +1,8 @@
 #include "taut/response_parser.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 #include "fields.hpp"
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
@@ -10,19 +13,44 @@ using detail::head_phase;
 using detail::step;
 
 namespace {
+
 /// A gateway that cannot parse its upstream's response answers 502 (RFC 9110 section 15.6.3).
 constexpr int bad_gateway = 502;
+
+/// Where the reason-phrase starts in a status-line: after "HTTP/1.x", SP, three digits and SP.
+constexpr std::size_t reason_offset = 13;
+
+/// Where a status-line being validated byte by byte stands (status_line_state::state).
+enum sl : std::uint8_t {
+  lead,         // before the status-line: empty lines may come first
+  lead_cr,      // after the CR of an empty line
+  version,      // in "HTTP/" DIGIT "." DIGIT
+  version_end,  // after the version: SP
+  status_code,  // in the three digits
+  status_end,   // after them: SP
+  reason,       // in the reason-phrase
+  line_cr,      // after the status-line's CR
+};
+
 }  // namespace
 
 response_parser::response_parser(std::span<header> header_storage, parse_options options) noexcept
     : storage_(header_storage), options_(options) {}
 
 void response_parser::reset() noexcept {
-  response_ = {};
+  // Only what a parse reads before writing, as request_parser::reset does (zeroing the whole
+  // parser cost a tenth of parsing a typical response head): rebase() moves every view, so a stale
+  // one must not survive. The rest of response_ is written by every successful parse; result_ only
+  // by a failed one.
+  response_.reason = {};
+  response_.transfer_codings = {};
   section_ = {};
-  fields_ = {};
+  // Copied from a zeroed constant, not assigned {}: GCC zeroes a struct of this size with
+  // `rep stos`, whose start-up cost was a twentieth of a typical response head's time.
+  static constexpr detail::framing_fields no_framing_fields{};
+  fields_ = no_framing_fields;
+  line_ = {};
   phase_ = head_phase::start_line;
-  result_ = {};
 }
 
 parse_result response_parser::fail(errc code, std::size_t offset) noexcept {
@@ -40,37 +68,168 @@ void response_parser::rebase(const char* data) noexcept {
   section_.base = data;
 }
 
-step response_parser::parse_status_line(const char* data, std::size_t begin,
-                                        std::size_t end) noexcept {
-  section_.examined += end - begin;
-  // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4)
-  constexpr std::string_view prefix = "HTTP/";
-  for (std::size_t k = 0; k < 8; ++k) {
-    if (begin + k >= end) return {errc::bad_version, end};
-    const char c = data[begin + k];
-    const bool ok = k < 5 ? c == prefix[k] : (k == 6 ? c == '.' : detail::is(c, detail::digit));
-    if (!ok) return {errc::bad_version, begin + k};
-  }
+void response_parser::status_line_taken(const char* data, std::size_t line_end,
+                                        std::size_t next) noexcept {
+  // Every byte of [line_.begin, line_end) has been validated: the fields are where the grammar
+  // puts them.
+  const char* line = data + line_.begin;
   // A higher 1.x minor is read as 1.1 (RFC 9110 section 2.5); the minor stays as sent.
-  if (data[begin + 5] != '1') return {errc::unsupported_version, begin};
-  response_.version_minor = data[begin + 7] - '0';
-  std::size_t i = begin + 8;
-  if (i >= end || data[i] != ' ') return {errc::bad_status_line, i};
-  ++i;
-  int status = 0;
-  for (std::size_t k = 0; k < 3; ++k, ++i) {
-    if (i >= end || !detail::is(data[i], detail::digit)) return {errc::bad_status_code, i};
-    status = status * 10 + (data[i] - '0');
+  response_.version_minor = line[7] - '0';
+  response_.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  response_.reason = std::string_view(line + reason_offset, line_end - line_.begin - reason_offset);
+  line_.checked = next;
+  phase_ = head_phase::fields;
+  section_.pos = next;
+  section_.scan = next;
+  section_.section_start = next;
+}
+
+bool response_parser::take_fast_status_line(const char* data, std::size_t size) noexcept {
+  // The status-line nearly every server sends, "HTTP/1.x DDD reason" CRLF at the very start, in a
+  // few compares and one scan of the reason; anything else is advance_status_line's, which alone
+  // decides errors. The scalar path, the reference the others are tested against, keeps only that.
+  const detail::scan_ops& ops = detail::scan();
+  if (ops.fast_fields == nullptr) return false;
+  const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
+  if (limit < reason_offset + 2) return false;
+  using detail::digit;
+  using detail::is;
+  // RFC 9110 section 15: status codes are 100 to 599.
+  if (std::memcmp(data, "HTTP/1.", 7) != 0 || !is(data[7], digit) || data[8] != ' ' ||
+      data[9] < '1' || data[9] > '5' || !is(data[10], digit) || !is(data[11], digit) ||
+      data[12] != ' ') {
+    return false;
   }
-  if (status < 100 || status > 599) return {errc::bad_status_code, begin + 9};
-  response_.status = status;
-  if (i >= end || data[i] != ' ') return {errc::bad_status_line, i};
-  ++i;
-  if (const std::size_t bad = detail::scan().skip_field(data, i, end); bad != end) {
-    return {errc::bad_reason_phrase, bad};
+  // Reasons are short ("OK", "Not Modified"): a scalar scan inline beats a call to the vector one.
+  const std::size_t line_end = detail::skip_class(data, reason_offset, limit, detail::field_char);
+  if (line_end + 2 > limit || data[line_end] != '\r' || data[line_end + 1] != '\n') {
+    section_.examined += line_end < limit ? line_end + 1 : limit;
+    return false;
   }
-  response_.reason = std::string_view(data + i, end - i);
-  return {};
+  section_.examined += line_end + 2;
+  line_.begin = 0;
+  status_line_taken(data, line_end, line_end + 2);
+  return true;
+}
+
+response_parser::line_progress response_parser::advance_status_line(const char* data,
+                                                                    std::size_t size,
+                                                                    detail::step& error) noexcept {
+  // As the request-line is: every byte is judged when it arrives, by what came before it only, so
+  // the error a prefix gets is the error of every input that starts with it, however it was cut,
+  // and a byte no valid response could hold there is an error at once (a TLS record or an SSH
+  // banner from a misconfigured upstream is refused at its first byte, not at a timeout). The
+  // bytes already judged are never looked at again.
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4)
+  detail::status_line_state& st = line_;
+  const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
+  const bool allow_bare_lf = options_.lenient.bare_lf;
+  const std::size_t start = st.checked;
+  std::size_t i = start;
+  auto fail = [&](errc code, std::size_t offset) {
+    section_.examined += i + 1 - start;
+    error = {code, offset};
+    return line_progress::error;
+  };
+  for (; i < limit; ++i) {
+    const char c = data[i];
+    if ((c == '\r' || c == '\n') && st.state != lead_cr && st.state != line_cr) {
+      if (c == '\n' && !allow_bare_lf) return fail(errc::bare_lf, i);
+      if (st.state == lead) {
+        if (c == '\r') st.state = lead_cr;
+        continue;
+      }
+      if (st.state != reason) {
+        // The line ends before the status-line does.
+        const errc code = st.state == version       ? errc::bad_version
+                          : st.state == status_code ? errc::bad_status_code
+                                                    : errc::bad_status_line;
+        return fail(code, i);
+      }
+      st.line_end = i;
+      if (c == '\r') {
+        st.state = line_cr;
+        continue;
+      }
+      break;  // a bare LF, leniently: the line is whole
+    }
+    switch (st.state) {
+      case lead:
+        st.begin = i;
+        st.state = version;
+        st.matched = 0;
+        [[fallthrough]];
+      case version: {
+        // HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 section 2.3).
+        constexpr std::string_view name = "HTTP/";
+        const std::uint8_t k = st.matched;
+        if (k < 5) {
+          if (c != name[k]) return fail(errc::bad_version, i);
+        } else if (k == 5) {
+          if (!detail::is(c, detail::digit)) return fail(errc::bad_version, i);
+          // Only HTTP/1.x is implemented: any other major is refused as soon as it is read.
+          if (c != '1') return fail(errc::unsupported_version, st.begin);
+        } else if (k == 6) {
+          if (c != '.') return fail(errc::bad_version, i);
+        } else {
+          if (!detail::is(c, detail::digit)) return fail(errc::bad_version, i);
+          st.state = version_end;
+        }
+        ++st.matched;
+        break;
+      }
+      case lead_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        st.state = lead;
+        break;
+      case version_end:
+        if (c != ' ') return fail(errc::bad_status_line, i);
+        st.state = status_code;
+        st.matched = 0;
+        break;
+      case status_code:
+        // Three digits, 100 to 599 (RFC 9110 section 15): the first digit alone can rule it out.
+        if (!detail::is(c, detail::digit) || (st.matched == 0 && (c < '1' || c > '5'))) {
+          return fail(errc::bad_status_code, i);
+        }
+        if (++st.matched == 3) st.state = status_end;
+        break;
+      case status_end:
+        if (c != ' ') return fail(errc::bad_status_line, i);
+        st.state = reason;
+        break;
+      case reason:
+        // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ), the bytes of a field value.
+        if (!detail::is(c, detail::field_char)) return fail(errc::bad_reason_phrase, i);
+        i = detail::scan().skip_field(data, i, limit) - 1;
+        break;
+      case line_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        break;
+      default:
+        break;
+    }
+    if (st.state == line_cr && c == '\n') break;
+  }
+  if (i == limit) {
+    section_.examined += i - start;
+    st.checked = i;
+    if (size > options_.max_request_line) {
+      // A CR within the limit that the byte past it shows to be bare is reported as such.
+      if ((st.state == line_cr || st.state == lead_cr) && data[i] != '\n') {
+        section_.examined += 1;
+        error = {errc::bare_cr, i - 1};
+        return line_progress::error;
+      }
+      error = {errc::request_line_too_long, options_.max_request_line};
+      return line_progress::error;
+    }
+    return line_progress::more;
+  }
+  // The line is whole: [begin, line_end), the field section starts after its LF at i.
+  section_.examined += i + 1 - start;
+  status_line_taken(data, st.line_end, i + 1);
+  return line_progress::complete;
 }
 
 step response_parser::on_field(const char* data, const header& field) noexcept {
@@ -111,7 +270,7 @@ parse_result response_parser::finish(const char* data, std::size_t head_size,
   }
   response_.body.response = true;
   if (response_.body.kind == body_kind::until_close) keep_alive = false;
-  if (status == 101 || tunnel) response_.upgrade = true;
+  response_.upgrade = status == 101 || tunnel;
   response_.headers = std::span<const header>(storage_.data(), section_.count);
   response_.keep_alive = keep_alive;
   response_.head_size = head_size;
@@ -124,11 +283,22 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
+  if (phase_ == head_phase::start_line &&
+      (line_.checked != 0 || !take_fast_status_line(data, buffer.size()))) {
+    detail::step error;
+    switch (advance_status_line(data, buffer.size(), error)) {
+      case line_progress::more:
+        return {};
+      case line_progress::error:
+        return fail(error.code, error.offset);
+      case line_progress::complete:
+        break;
+    }
+  }
   const detail::section_result r = detail::run_section(
       data, buffer.size(), options_, storage_, section_, phase_,
-      [this](const char* d, std::size_t begin, std::size_t end) {
-        return parse_status_line(d, begin, end);
-      },
+      // The status-line is taken above: the loop starts at the field lines.
+      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
       [this](const char* d, const header& field) { return on_field(d, field); });
   switch (r.outcome) {
     case detail::section_outcome::need_more:

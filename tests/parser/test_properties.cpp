@@ -5,8 +5,8 @@
 //     mutated and arbitrary inputs, and every SIMD path gives the same result as the scalar one;
 //  3. every strict prefix of a valid message is incomplete, never an error or complete;
 //  4. every error offset lies inside the input;
-//  5. an error is reported as soon as the bytes received can no longer begin a valid request,
-//     with the code and offset the whole input gets.
+//  5. an error is reported as soon as the bytes received can no longer begin a valid request
+//     (or status-line), with the code and offset the whole input gets.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -693,6 +693,99 @@ RC_GTEST_PROP(EarlyErrors, RequestErrorsAreReportedAsSoonAsNoValidRequestCanFoll
   if (line_end == std::string_view::npos || rejected_at - 1 <= line_end) {
     RC_TAG("request-line error");
     RC_ASSERT(completes_to_a_valid_request(viable, options));
+  }
+}
+
+/// Valid responses whose every suffix, appended to a viable prefix of a status-line, can complete
+/// it: after an empty line or not (a prefix of digits gets the rest of some code from 100 to 599).
+const std::vector<std::string>& response_completion_templates() {
+  static const std::vector<std::string> templates = {"\r\nHTTP/1.1 200 OK\r\n\r\n",
+                                                     "\r\nHTTP/1.1 100 OK\r\n\r\n"};
+  return templates;
+}
+
+/// Whether `prefix` still begins a valid response (an oracle of the status-line grammar, as
+/// completes_to_a_valid_request is of the request-line's).
+bool completes_to_a_valid_response(std::string_view prefix, const parse_options& options) {
+  std::vector<header> storage(default_header_capacity);
+  for (const std::string& t : response_completion_templates()) {
+    for (std::size_t k = 0; k <= t.size(); ++k) {
+      const std::string candidate = std::string(prefix) + t.substr(k);
+      response_parser parser(storage, options);
+      if (parser.parse(candidate).complete()) return true;
+    }
+  }
+  return false;
+}
+
+/// A response whose status-line got a few random edits (and so is mostly invalid).
+std::string draw_mutated_status_line() {
+  const std::string wire = draw_response().wire();
+  const std::size_t line_end = wire.find("\r\n") + 2;
+  return mutate(wire.substr(0, line_end)) + wire.substr(line_end);
+}
+
+RC_GTEST_PROP(EarlyErrors, StatusLineErrorsAreReportedAsSoonAsNoValidResponseCanFollow, ()) {
+  const int kind = *gen::inRange(0, 4);
+  const std::string input = kind == 0   ? *binary_bytes()
+                            : kind == 1 ? draw_any_response_input()
+                                        : draw_mutated_status_line();
+  parse_options options = draw_options();
+  const parse_options defaults;
+  options.max_request_line = defaults.max_request_line;
+  options.max_header_bytes = defaults.max_header_bytes;
+  options.max_headers = defaults.max_headers;
+  RC_LOG() << testing::PrintToString(input) << "\n";
+  const response_outcome whole = parse_response_whole(input, method::get, options);
+  // One parser fed a byte at a time: the first prefix it rejects.
+  std::vector<header> storage(default_header_capacity);
+  response_parser parser(storage, options);
+  std::size_t rejected_at = input.size() + 1;
+  parse_result first_error;
+  for (std::size_t k = 0; k <= input.size(); ++k) {
+    const parse_result r = parser.parse(std::string_view(input).substr(0, k));
+    if (r.failed()) {
+      rejected_at = k;
+      first_error = r;
+      break;
+    }
+    if (r.complete()) break;
+  }
+  RC_TAG(rejected_at <= input.size() ? "rejected" : "not rejected");
+  if (whole.status != parse_status::error) {
+    RC_ASSERT(rejected_at > input.size());
+    return;
+  }
+  RC_ASSERT(rejected_at <= input.size());
+  RC_ASSERT(first_error.error.code == whole.code);
+  RC_ASSERT(first_error.error.offset == whole.offset);
+  RC_ASSERT(whole.offset < rejected_at);
+  RC_ASSERT(parse_response_whole(std::string_view(input).substr(0, rejected_at), method::get,
+                                 options) == whole);
+  // However the input is cut, the error comes with the first piece that holds that byte.
+  std::vector<std::size_t> ends = draw_cuts(input.size());
+  ends.push_back(input.size());
+  response_parser cut_parser(storage, options);
+  for (const std::size_t end : ends) {
+    const parse_result r = cut_parser.parse(std::string_view(input).substr(0, end));
+    if (end < rejected_at) {
+      RC_ASSERT(r.incomplete());
+      continue;
+    }
+    RC_ASSERT(r.failed());
+    RC_ASSERT(r.error.code == whole.code);
+    RC_ASSERT(r.error.offset == whole.offset);
+    break;
+  }
+  // Not later than it could be, while the error lies in the status-line (field lines are judged
+  // when they end): the prefix one byte shorter still begins a valid response.
+  const std::size_t first = input.find_first_not_of("\r\n");
+  const std::size_t line_end =
+      first == std::string::npos ? std::string::npos : input.find('\n', first);
+  if (line_end == std::string::npos || rejected_at - 1 <= line_end) {
+    RC_TAG("status-line error");
+    RC_ASSERT(
+        completes_to_a_valid_response(std::string_view(input).substr(0, rejected_at - 1), options));
   }
 }
 

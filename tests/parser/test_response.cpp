@@ -68,6 +68,70 @@ TEST(StatusLine, ControlBytesInTheReasonAreRejected) {
   expect_response_error("HTTP/1.1 200 O\rK\r\n\r\n", errc::bare_cr, 14);
 }
 
+/// A status-line prefix with no valid response after it: rejected with `code` at `offset` as soon
+/// as its last byte arrives, however it is cut, while every shorter prefix is still incomplete.
+void expect_status_line_rejected_at_last_byte(std::string_view input, errc code, std::size_t offset,
+                                              call_site where = call_site::current()) {
+  SCOPED_TRACE(testing::Message() << where.file << ":" << where.line);
+  expect_response_error(input, code, offset);
+  for (std::size_t k = 0; k < input.size(); ++k) {
+    const response_outcome o = parse_response(input.substr(0, k));
+    EXPECT_EQ(o.status, parse_status::incomplete) << "prefix of " << k << " bytes: " << o;
+  }
+}
+
+TEST(StatusLine, ErrorsAreReportedAtTheFirstImpossibleByteBeforeTheLineEnds) {
+  // A client reading from a server that does not speak HTTP/1 (a TLS record, a banner, HTTP/2)
+  // learns it at the first impossible byte, not when a line end or the read timeout comes.
+  expect_status_line_rejected_at_last_byte("\x16", errc::bad_version, 0);
+  expect_status_line_rejected_at_last_byte("S", errc::bad_version, 0);
+  expect_response_error("SSH-2.0-OpenSSH_9.2\r\n", errc::bad_version, 0);
+  expect_status_line_rejected_at_last_byte("HTTX", errc::bad_version, 3);
+  expect_status_line_rejected_at_last_byte("HTTP/x", errc::bad_version, 5);
+  expect_status_line_rejected_at_last_byte("HTTP/2", errc::unsupported_version, 0);
+  expect_status_line_rejected_at_last_byte("HTTP/1,", errc::bad_version, 6);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1\t", errc::bad_status_line, 8);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 2x", errc::bad_status_code, 10);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 2000", errc::bad_status_line, 12);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 200 O\x01", errc::bad_reason_phrase, 14);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 200 OK\rx", errc::bare_cr, 15);
+  // A line end where the status-line cannot end: the CR is the first impossible byte.
+  expect_status_line_rejected_at_last_byte("HTTP/1.\r", errc::bad_version, 7);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 20\r", errc::bad_status_code, 11);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 200\r", errc::bad_status_line, 12);
+  expect_status_line_rejected_at_last_byte("\r\n\r\x01", errc::bare_cr, 2);
+}
+
+TEST(StatusLine, StatusCodesOutsideTheRfcRangeAreRejectedAtTheirFirstDigit) {
+  // RFC 9110 section 15: status codes are 100 to 599; a first digit of 0 or 6 to 9 rules the code
+  // out before the other two arrive.
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 0", errc::bad_status_code, status_code_at);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 6", errc::bad_status_code, status_code_at);
+  expect_status_line_rejected_at_last_byte("HTTP/1.1 9", errc::bad_status_code, status_code_at);
+  expect_response_error("HTTP/1.1 600 X\r\n\r\n", errc::bad_status_code, status_code_at);
+  expect_response_error("HTTP/1.1 099 X\r\n\r\n", errc::bad_status_code, status_code_at);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 100 Continue\r\n\r\n").status_code, 100);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 599 X\r\nContent-Length: 0\r\n\r\n").status_code, 599);
+}
+
+TEST(StatusLine, EmptyLinesBeforeTheStatusLineAreSkipped) {
+  const response_outcome o =
+      expect_response_ok("\r\n\r\nHTTP/1.1 204 No Content\r\nServer: x\r\n\r\n");
+  EXPECT_EQ(o.status_code, 204);
+  EXPECT_EQ(o.reason, "No Content");
+  EXPECT_EQ(o.headers, (field_list{{"Server", "x"}}));
+}
+
+TEST(StatusLine, LongStatusLinesHitTheLimit) {
+  parse_options options;
+  options.max_request_line = 20;
+  // The line with its CRLF must fit: 18 bytes + CRLF = 20 is in, one more reason byte is out.
+  expect_response_ok("HTTP/1.1 200 abcde\r\nContent-Length: 0\r\n\r\n", method::get, options);
+  expect_response_error("HTTP/1.1 200 abcdef\r\nContent-Length: 0\r\n\r\n",
+                        errc::request_line_too_long, 20, method::get, options);
+  expect_response_error("HTTP/1.1 200 abcde\rx", errc::bare_cr, 18, method::get, options);
+}
+
 TEST(StatusLine, ErrorsCarryStatus502) {
   // A gateway answers 502 for a bad upstream response, whatever the code.
   expect_response_error("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", errc::bad_content_length,
@@ -172,6 +236,37 @@ TEST(ResponseFraming, FinalResponseFollowsAnInformationalOne) {
   EXPECT_EQ(parser.response().status, 201);
   EXPECT_EQ(parser.response().body.kind, body_kind::content_length);
   EXPECT_EQ(rest.substr(second.consumed), "ok");
+}
+
+TEST(ResponseFraming, ResetLeavesNothingOfThePreviousResponse) {
+  std::vector<header> storage(8);
+  response_parser parser(storage);
+  const std::string upgrade =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  ASSERT_TRUE(parser.parse(upgrade).complete());
+  EXPECT_TRUE(parser.response().upgrade);
+  parser.reset();
+  const std::string coded = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+  ASSERT_TRUE(parser.parse(coded).complete());
+  EXPECT_FALSE(parser.response().upgrade);
+  EXPECT_EQ(parser.response().transfer_codings, "gzip");
+  parser.reset();
+  // Fed in two pieces: the second call sees a buffer that moved.
+  const std::string plain = "HTTP/1.0 404 Gone\r\nContent-Length: 3\r\n\r\n";
+  EXPECT_TRUE(parser.parse(plain.substr(0, 5)).incomplete());
+  const std::string moved = plain;
+  ASSERT_TRUE(parser.parse(moved).complete());
+  const taut::response& r = parser.response();
+  EXPECT_FALSE(r.upgrade);
+  EXPECT_EQ(r.transfer_codings, "");
+  EXPECT_EQ(r.reason, "Gone");
+  EXPECT_EQ(r.reason.data(), moved.data() + 13);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.version_minor, 0);
+  EXPECT_EQ(r.body.kind, body_kind::content_length);
+  EXPECT_FALSE(r.keep_alive);
+  ASSERT_EQ(r.headers.size(), 1U);
+  EXPECT_EQ(r.headers[0].value.data(), moved.data() + 35);
 }
 
 TEST(ResponseFraming, SwitchingProtocolsHandsTheConnectionOver) {

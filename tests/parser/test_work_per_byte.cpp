@@ -143,6 +143,8 @@ TEST(WorkPerByte, Responses) {
   std::puts("response_parser::bytes_examined:");
   expect_linear("HTTP/1.1 200 OK, 30 KB header section",
                 response_work("HTTP/1.1 200 OK\r\n" + large_request(30 * 1024).substr(21)));
+  expect_linear("HTTP/1.1 200, 8 KB reason-phrase",
+                response_work("HTTP/1.1 200 " + std::string(8000, 'r') + "\r\n\r\n"));
 }
 
 TEST(WorkPerByte, ChunkedBodies) {

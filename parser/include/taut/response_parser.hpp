@@ -18,6 +18,8 @@ namespace taut {
 ///
 /// Used like request_parser: call parse() with the whole message so far, again after appending
 /// when `incomplete`; reset() before the next response (a 1xx response is followed by another).
+/// The status-line is judged as its bytes arrive: an error is reported with the first byte no valid
+/// response could hold there, with the code and offset the whole input would get.
 class response_parser {
  public:
   explicit response_parser(std::span<header> header_storage, parse_options options = {}) noexcept;
@@ -35,8 +37,13 @@ class response_parser {
   [[nodiscard]] std::size_t bytes_examined() const noexcept { return section_.examined; }
 
  private:
+  enum class line_progress : unsigned char { more, complete, error };
+
   parse_result fail(errc code, std::size_t offset) noexcept;
-  detail::step parse_status_line(const char* data, std::size_t begin, std::size_t end) noexcept;
+  bool take_fast_status_line(const char* data, std::size_t size) noexcept;
+  line_progress advance_status_line(const char* data, std::size_t size,
+                                    detail::step& error) noexcept;
+  void status_line_taken(const char* data, std::size_t line_end, std::size_t next) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   parse_result finish(const char* data, std::size_t head_size, method request_method) noexcept;
   void rebase(const char* data) noexcept;
@@ -46,6 +53,7 @@ class response_parser {
   taut::response response_{};
   detail::field_section_state section_{};
   detail::framing_fields fields_{};
+  detail::status_line_state line_{};
   detail::head_phase phase_ = detail::head_phase::start_line;
   parse_result result_{};  // the error, once failed
 };

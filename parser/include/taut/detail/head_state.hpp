@@ -82,4 +82,14 @@ struct request_line_state {
   int version_minor = 1;
 };
 
+/// The status-line, validated byte by byte as it arrives (as request_line_state is): offsets from
+/// the start of the message, so that the buffer may move.
+struct status_line_state {
+  std::size_t checked = 0;   // bytes validated (empty lines before the status-line included)
+  std::size_t begin = 0;     // the version's first byte
+  std::size_t line_end = 0;  // the CR (or bare LF) that ends the line
+  std::uint8_t state = 0;    // where the line stands (response_parser.cpp)
+  std::uint8_t matched = 0;  // bytes of "HTTP/1.x", or digits of the status code, matched
+};
+
 }  // namespace taut::detail
