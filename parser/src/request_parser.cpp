@@ -111,7 +111,6 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
         // The line ends before the request-line does.
         return fail(st.state == version ? errc::bad_version : errc::bad_request_line, i);
       }
-      st.line_end = i;
       if (c == '\r') {
         st.state = line_cr;
         continue;
@@ -323,7 +322,7 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
     }
     return line_progress::more;
   }
-  // The line is whole: [begin, line_end), the next one starts after its LF at i.
+  // The line is whole, the next one starts after its LF at i.
   section_.examined += i + 1 - start;
   st.checked = i + 1;
   request_.method_name = std::string_view(data + st.begin, st.method_end - st.begin);
@@ -380,17 +379,26 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
 
 bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
   // Input arriving in small pieces mostly only lengthens the field line being read: when the new
-  // bytes are plain field bytes within the limits, there is nothing to decide yet, and the line
-  // loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what find_line would
-  // do. (The request-line is advance_request_line's, which judges every byte as it comes.)
+  // bytes only continue its name or value within the limits, there is nothing to decide yet, and
+  // the line loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what
+  // advance_field_line would do. (The request-line is advance_request_line's.)
   constexpr std::size_t short_piece = 16;
   const std::size_t from = section_.scan;
   if (from == section_.pos || size <= from || size - from > short_piece) return false;
+  const std::uint8_t line = section_.line;
+  detail::char_class continues{};
+  if (line == detail::field_line::name) {
+    continues = detail::tchar;
+  } else if (line == detail::field_line::value || line == detail::field_line::fold) {
+    continues = detail::field_char;
+  } else {
+    return false;
+  }
   const std::size_t limit =
       detail::saturating_add(section_.section_start, options_.max_header_bytes);
   if (size > limit) return false;
   for (std::size_t i = from; i < size; ++i) {
-    if (!detail::is(data[i], detail::field_char)) return false;
+    if (!detail::is(data[i], continues)) return false;
   }
   section_.examined += size - from;
   section_.scan = size;
