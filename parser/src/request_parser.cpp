@@ -1,5 +1,7 @@
 #include "taut/request_parser.hpp"
 
+#include <cstring>
+
 #include "fields.hpp"
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
@@ -16,15 +18,20 @@ void request_parser::reset() noexcept {
   // Only what a parse reads before writing (rebase() moves every view, so a stale one from the
   // previous message must not survive): zeroing the whole parser compiled to `rep stos`, a fixed
   // cost as large as parsing a small request. The rest of request_ is written by every
-  // successful parse; result_ only by a failed one.
+  // successful parse; result_ only by a failed one. memset of a constant size compiles to a few
+  // vector stores; `= {}` of the larger states compiled to `rep stos` again, or to a copy of a
+  // temporary whose load stalled on the stores that had just built it.
   request_.method_name = {};
   request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
   request_.transfer_codings = {};
-  section_ = {};
-  fields_ = {};
-  line_ = {};
+  std::memset(static_cast<void*>(&section_), 0, sizeof section_);
+  std::memset(static_cast<void*>(&fields_), 0, sizeof fields_);
+  std::memset(static_cast<void*>(&line_), 0, sizeof line_);
+  line_.method = method::other;
+  line_.form = target_form::origin;
+  line_.version_minor = 1;
   phase_ = head_phase::start_line;
 }
 
@@ -337,10 +344,10 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   return line_progress::complete;
 }
 
-bool request_parser::take_fast_head(const char* data, std::size_t size,
-                                    parse_result& out) noexcept {
+request_parser::fast_head request_parser::take_fast_head(const char* data,
+                                                         std::size_t size) noexcept {
   const detail::scan_ops& ops = detail::scan();
-  if (ops.fast_request_line == nullptr) return false;
+  if (ops.fast_request_line == nullptr) return fast_head::not_taken;
   detail::fast_fields_args fields{
       data, size, 0, 0, storage_.data(), 0, detail::field_capacity(options_, storage_), 0};
   detail::fast_request_line_args args{data, size, options_.max_request_line};
@@ -349,10 +356,11 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
   args.max_header_bytes = options_.max_header_bytes;
   ops.fast_request_line(args);
   section_.examined = args.examined;
-  if (!args.taken) return false;
+  if (!args.taken) return fast_head::not_taken;
   const std::string_view method_name(data, args.method_end);
   const method m = method_from_token(method_name);
-  if (m == method::connect) return false;  // CONNECT takes authority-form: the generic parser
+  if (m == method::connect)
+    return fast_head::not_taken;  // CONNECT takes authority-form: the generic parser
   request_.method_name = method_name;
   request_.method = m;
   request_.target =
@@ -369,15 +377,14 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
       data, fields, storage_, section_,
       [this](const char* d, const header& field) { return on_field(d, field); }, error);
   if (error.failed()) {
-    out = fail(error.code, error.offset);
-    return true;
+    fail(error.code, error.offset);
+    return fast_head::failed;
   }
-  if (end == 0) return false;
-  out = finish(data, end);
-  return true;
+  if (end == 0) return fast_head::not_taken;
+  return finish(data, end) ? fast_head::complete : fast_head::failed;
 }
 
-bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
+inline bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
   // Input arriving in small pieces mostly only lengthens the field line being read: when the new
   // bytes only continue its name or value within the limits, there is nothing to decide yet, and
   // the line loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what
@@ -412,12 +419,13 @@ detail::step request_parser::on_field(const char* data, const header& field) noe
                                  options_.allow_transfer_codings, fields_);
 }
 
-parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
+bool request_parser::finish(const char* data, std::size_t head_size) noexcept {
   const std::size_t final_line = section_.pos;
   // Every decision below is 1.1's for any minor above 0 (RFC 9110 section 2.5).
   const bool http11 = request_.version_minor != 0;
   if (http11 && fields_.host_count == 0) {
-    return fail(errc::missing_host, final_line);
+    fail(errc::missing_host, final_line);
+    return false;
   }
   bool keep_alive = http11 ? !fields_.connection_close
                            : fields_.connection_keep_alive && !fields_.connection_close;
@@ -427,12 +435,14 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
         const std::size_t second = fields_.transfer_encoding_offset > fields_.content_length_offset
                                        ? fields_.transfer_encoding_offset
                                        : fields_.content_length_offset;
-        return fail(errc::transfer_encoding_with_content_length, second);
+        fail(errc::transfer_encoding_with_content_length, second);
+        return false;
       }
       keep_alive = false;  // RFC 9112 section 6.3: close after answering such a request
     }
     if (!fields_.last_coding_chunked) {
-      return fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
+      fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
+      return false;
     }
     request_.body = {body_kind::chunked, 0};
     if (fields_.codings_end > fields_.codings_begin) {
@@ -459,18 +469,36 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
   }
   request_.head_size = head_size;
   phase_ = head_phase::complete;
-  // result_ keeps errors only: storing this one field by field and returning a copy of it stalled
-  // on store forwarding, a measurable share of a small request's time.
-  return {parse_status::complete, head_size, {}};
+  // The caller builds the result in its return slot: result_ keeps errors only, and a parse_result
+  // returned from here was copied by loads that stalled on the stores that had just built it.
+  return true;
 }
 
 parse_result request_parser::parse(std::string_view buffer) noexcept {
+  // The usual resumed call, when input trickles in: a few more bytes of the field line being read,
+  // nothing to decide. It is kept apart from the rest, whose frame (six saved registers and a
+  // large stack) was most of the cost of such a call.
+  if (phase_ == head_phase::fields && section_.base == buffer.data() &&
+      extends_current_line(buffer.data(), buffer.size())) {
+    return {};
+  }
+  return parse_more(buffer);
+}
+
+parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
   if (phase_ == head_phase::start_line && line_.checked == 0) {
-    if (parse_result done; take_fast_head(data, buffer.size(), done)) return done;
+    switch (take_fast_head(data, buffer.size())) {
+      case fast_head::complete:
+        return {parse_status::complete, request_.head_size, {}};
+      case fast_head::failed:
+        return result_;
+      case fast_head::not_taken:
+        break;
+    }
   }
   // The fast path may have taken the request-line (and some field lines) and stopped short.
   if (phase_ == head_phase::start_line) {
@@ -498,7 +526,8 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
     case detail::section_outcome::complete:
       break;
   }
-  return finish(data, r.end);
+  if (!finish(data, r.end)) return result_;
+  return {parse_status::complete, r.end, {}};
 }
 
 }  // namespace taut
