@@ -336,7 +336,10 @@ section_result run_section(const char* data, std::size_t size, const parse_optio
     state.section_start = ln.next;
   }
   while (true) {
-    if (state.scan == state.pos) {  // at a line start: the fast loop may take whole lines
+    // At a line start the fast loop may take whole lines; not with a few bytes, where it cannot
+    // take one line and costs more than the generic loop (input arriving a byte at a time).
+    constexpr std::size_t few_bytes = 8;
+    if (state.scan == state.pos && size - state.pos >= few_bytes) {
       step s;
       const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
       if (s.failed()) return {section_outcome::error, 0, s};

@@ -384,6 +384,30 @@ request_parser::fast_head request_parser::take_fast_head(const char* data,
   return finish(data, end) ? fast_head::complete : fast_head::failed;
 }
 
+inline bool request_parser::extends_request_line(const char* data, std::size_t size) noexcept {
+  // advance_request_line's loop, for the plain bytes of a method or a path that arrive a few at a
+  // time: exactly what it would do with them, without its set-up.
+  constexpr std::size_t short_piece = 16;
+  const std::size_t from = line_.checked;
+  if (from == 0 || size <= from || size - from > short_piece || size > options_.max_request_line) {
+    return false;
+  }
+  detail::char_class continues{};
+  if (line_.state == path) {
+    continues = detail::path_char;
+  } else if (line_.state == method_token) {
+    continues = detail::tchar;
+  } else {
+    return false;
+  }
+  for (std::size_t i = from; i < size; ++i) {
+    if (!detail::is(data[i], continues)) return false;
+  }
+  section_.examined += size - from;
+  line_.checked = size;
+  return true;
+}
+
 inline bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
   // Input arriving in small pieces mostly only lengthens the field line being read: when the new
   // bytes only continue its name or value within the limits, there is nothing to decide yet, and
@@ -475,12 +499,15 @@ bool request_parser::finish(const char* data, std::size_t head_size) noexcept {
 }
 
 parse_result request_parser::parse(std::string_view buffer) noexcept {
-  // The usual resumed call, when input trickles in: a few more bytes of the field line being read,
-  // nothing to decide. It is kept apart from the rest, whose frame (six saved registers and a
-  // large stack) was most of the cost of such a call.
-  if (phase_ == head_phase::fields && section_.base == buffer.data() &&
-      extends_current_line(buffer.data(), buffer.size())) {
-    return {};
+  // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
+  // the field line being read, nothing to decide. It is kept apart from the rest, whose frame (six
+  // saved registers and a large stack) was most of the cost of such a call.
+  if (section_.base == buffer.data()) {
+    if (phase_ == head_phase::fields) {
+      if (extends_current_line(buffer.data(), buffer.size())) return {};
+    } else if (phase_ == head_phase::start_line) {
+      if (extends_request_line(buffer.data(), buffer.size())) return {};
+    }
   }
   return parse_more(buffer);
 }

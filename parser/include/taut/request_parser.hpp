@@ -48,6 +48,7 @@ class request_parser {
                                      detail::step& error) noexcept;
   [[gnu::noinline]] parse_result parse_more(std::string_view buffer) noexcept;
   fast_head take_fast_head(const char* data, std::size_t size) noexcept;
+  bool extends_request_line(const char* data, std::size_t size) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   bool finish(const char* data, std::size_t head_size) noexcept;
