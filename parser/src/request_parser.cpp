@@ -1,7 +1,5 @@
 #include "taut/request_parser.hpp"
 
-#include <cstring>
-
 #include "fields.hpp"
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
@@ -14,24 +12,29 @@ using detail::step;
 request_parser::request_parser(std::span<header> header_storage, parse_options options) noexcept
     : storage_(header_storage), options_(options) {}
 
+namespace {
+// What reset() copies: an object of each state as a parse starts it.
+constexpr detail::field_section_state fresh_section{};
+constexpr detail::framing_fields fresh_fields{};
+constexpr detail::request_line_state fresh_line{};
+}  // namespace
+
 void request_parser::reset() noexcept {
   // Only what a parse reads before writing (rebase() moves every view, so a stale one from the
   // previous message must not survive): zeroing the whole parser compiled to `rep stos`, a fixed
   // cost as large as parsing a small request. The rest of request_ is written by every
-  // successful parse; result_ only by a failed one. memset of a constant size compiles to a few
-  // vector stores; `= {}` of the larger states compiled to `rep stos` again, or to a copy of a
-  // temporary whose load stalled on the stores that had just built it.
+  // successful parse; result_ only by a failed one. The states are copied from constants, which
+  // compiles to a few vector moves: `= {}` compiled to `rep stos` again (memset too: adjacent
+  // ones are merged into one), or to a copy of a temporary built on the stack whose load stalled
+  // on the stores that had just built it.
   request_.method_name = {};
   request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
   request_.transfer_codings = {};
-  std::memset(static_cast<void*>(&section_), 0, sizeof section_);
-  std::memset(static_cast<void*>(&fields_), 0, sizeof fields_);
-  std::memset(static_cast<void*>(&line_), 0, sizeof line_);
-  line_.method = method::other;
-  line_.form = target_form::origin;
-  line_.version_minor = 1;
+  section_ = fresh_section;
+  fields_ = fresh_fields;
+  line_ = fresh_line;
   phase_ = head_phase::start_line;
 }
 
