@@ -65,80 +65,30 @@ void rebase_views(std::span<header> fields, std::size_t count, const char* from,
   }
 }
 
-namespace {
-
-/// Returns the offset of the first byte in [begin, end) that may not appear in a field value.
-std::size_t find_bad_value_byte(const char* data, std::size_t begin, std::size_t end) noexcept {
-  for (std::size_t i = begin; i < end; ++i) {
-    if (!is(data[i], field_char)) return i;
-  }
-  return valid;
-}
-
-}  // namespace
-
-step parse_field_line(const char* data, const line& ln, std::span<header> storage,
-                      std::size_t max_fields, const leniency& lenient,
+void store_field_line(const char* data, std::size_t end, std::span<header> storage,
                       field_section_state& state) noexcept {
-  std::size_t i = scan().skip_token(data, ln.begin, ln.end);
-  const std::size_t name_end = i;
-  if (i == ln.end) return {errc::missing_colon, ln.end};
-  if (data[i] != ':') {
-    if (!is_ws(data[i])) return {errc::bad_header_name, i};
-    if (!lenient.space_before_colon) return {errc::space_before_colon, i};
-    while (i < ln.end && is_ws(data[i])) ++i;
-    if (i == ln.end) return {errc::missing_colon, ln.end};
-    if (data[i] != ':') return {errc::bad_header_name, i};
-  }
-  if (name_end == ln.begin) return {errc::bad_header_name, ln.begin};
-
-  std::size_t value_begin = i + 1;
-  if (!ln.clean) {
-    if (const std::size_t bad = find_bad_value_byte(data, value_begin, ln.end); bad != valid) {
-      return {errc::bad_header_value, bad};
-    }
-  }
-  std::size_t value_end = ln.end;
+  // Only whitespace lies between the name's end and the colon: the value starts after both.
+  std::size_t value_begin = state.name_end;
+  while (data[value_begin] != ':') ++value_begin;
+  ++value_begin;
+  std::size_t value_end = end;
   while (value_begin < value_end && is_ws(data[value_begin])) ++value_begin;
   while (value_end > value_begin && is_ws(data[value_end - 1])) --value_end;
-  state.examined += ln.end - ln.begin;
-
-  if (state.count >= max_fields || state.count >= storage.size()) {
-    return {errc::too_many_headers, ln.begin};
-  }
-  storage[state.count++] = {std::string_view(data + ln.begin, name_end - ln.begin),
+  storage[state.count++] = {std::string_view(data + state.pos, state.name_end - state.pos),
                             std::string_view(data + value_begin, value_end - value_begin)};
   state.pending = true;
-  return {};
 }
 
-step continue_field_line(const char* data, const line& ln, std::span<header> storage,
-                         const leniency& lenient, field_section_state& state) noexcept {
-  if (!state.pending) return {errc::leading_whitespace, ln.begin};
-  if (!lenient.obs_fold) return {errc::obs_fold, ln.begin};
-  // Framing fields are never folded, even leniently: a fold onto an empty value would otherwise
-  // vanish ("Transfer-Encoding:" CRLF " chunked" read as plain chunked), and hops disagree on it.
-  const std::string_view name = storage[state.count - 1].name;
-  if ((name.size() == 14 && iequals(name, "content-length")) ||
-      (name.size() == 17 && iequals(name, "transfer-encoding"))) {
-    return {errc::obs_fold, ln.begin};
-  }
-  if (!ln.clean) {
-    if (const std::size_t bad = find_bad_value_byte(data, ln.begin, ln.end); bad != valid) {
-      return {errc::bad_header_value, bad};
-    }
-  }
-  state.examined += ln.end - ln.begin;
-  std::size_t begin = ln.begin;
-  std::size_t end = ln.end;
+void fold_field_line(const char* data, std::size_t end, std::span<header> storage,
+                     field_section_state& state) noexcept {
+  std::size_t begin = state.pos;
   while (begin < end && is_ws(data[begin])) ++begin;
   while (end > begin && is_ws(data[end - 1])) --end;
-  if (begin == end) return {};  // a fold of only whitespace adds nothing
+  if (begin == end) return;  // a fold of only whitespace adds nothing
   std::string_view& value = storage[state.count - 1].value;
   const std::size_t value_begin =
       value.empty() ? begin : static_cast<std::size_t>(value.data() - data);
   value = std::string_view(data + value_begin, end - value_begin);
-  return {};
 }
 
 namespace {

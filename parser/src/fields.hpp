@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -34,14 +35,14 @@ void rebase_views(std::span<header> fields, std::size_t count, const char* from,
                   const char* to) noexcept;
 void rebase_view(std::string_view& view, const char* from, const char* to) noexcept;
 
-/// Parses one field line (not a continuation) into storage[state.count]; it stays pending.
-step parse_field_line(const char* data, const line& ln, std::span<header> storage,
-                      std::size_t max_fields, const leniency& lenient,
+/// Stores the field line [state.pos, end), its name [state.pos, state.name_end) and every byte
+/// already judged, into storage[state.count]; it stays pending (an obs-fold may continue it).
+void store_field_line(const char* data, std::size_t end, std::span<header> storage,
                       field_section_state& state) noexcept;
 
-/// Handles a line that starts with SP/HTAB: obs-fold onto the pending field, or an error.
-step continue_field_line(const char* data, const line& ln, std::span<header> storage,
-                         const leniency& lenient, field_section_state& state) noexcept;
+/// Appends the obs-fold line [state.pos, end), already judged, to the pending field's value.
+void fold_field_line(const char* data, std::size_t end, std::span<header> storage,
+                     field_section_state& state) noexcept;
 
 /// Folds one completed field into what framing needs (Content-Length, Transfer-Encoding, Host,
 /// Connection, Expect, Upgrade). Transfer codings other than chunked are an error
@@ -136,6 +137,170 @@ std::size_t take_fast_fields(const char* data, std::size_t size, const parse_opt
   return apply_fast_fields(data, args, storage, state, on_field, error);
 }
 
+/// Where the field line being read stands (field_section_state::line).
+enum field_line : std::uint8_t {
+  line_start,  // at a line's first byte: a field, an obs-fold or the final empty line
+  name,        // in the field name
+  name_space,  // after the name, in whitespace before the colon (leniently only)
+  value,       // after the colon
+  value_cr,    // after the CR that ends a field line
+  fold,        // in an obs-fold line (leniently only)
+  fold_cr,     // after the CR that ends an obs-fold line
+  final_cr,    // after the CR of the empty line that ends the section
+};
+
+enum class field_progress : unsigned char { line_done, more, complete, error };
+
+/// Judges the bytes of the current field line from state.scan, each once and as it arrives, up to
+/// the end of that line: an error is reported at the first byte no valid field section could hold
+/// there (a bad name byte at once, a control byte in a value at once, an obs-fold at the byte
+/// after the CRLF before it), however the input was cut. The field before this line is handed to
+/// on_field as soon as this line's first byte shows it cannot be continued. The section's limits
+/// fire as soon as exceeded: the byte past max_header_bytes, the first byte of a field line past
+/// the field capacity. `end` is one past the line's LF (line_done) or the section's (complete).
+template <class OnField>
+field_progress advance_field_line(const char* data, std::size_t size, const parse_options& options,
+                                  std::span<header> storage, field_section_state& state,
+                                  OnField&& on_field, std::size_t& end, step& error) {
+  const scan_ops& ops = scan();
+  const std::size_t budget_end = saturating_add(state.section_start, options.max_header_bytes);
+  const std::size_t limit = size < budget_end ? size : budget_end;
+  const bool allow_bare_lf = options.lenient.bare_lf;
+  const std::size_t start = state.scan;
+  std::size_t i = start;
+  auto fail = [&](errc code, std::size_t offset) {
+    state.examined += i + 1 - start;
+    error = {code, offset};
+    return field_progress::error;
+  };
+  // The line ends at `line_end` (its CR, or a lenient bare LF), its LF at i.
+  auto line_ends = [&](std::size_t line_end) {
+    if (state.line == value || state.line == value_cr) {
+      store_field_line(data, line_end, storage, state);
+    } else {
+      fold_field_line(data, line_end, storage, state);
+    }
+    state.examined += i + 1 - start;
+    state.line = line_start;
+    state.pos = i + 1;
+    state.scan = i + 1;
+    end = i + 1;
+    return field_progress::line_done;
+  };
+  while (i < limit) {
+    const char c = data[i];
+    switch (state.line) {
+      case line_start: {
+        if (is_ws(c)) {
+          if (!state.pending) return fail(errc::leading_whitespace, i);
+          // Framing fields are never folded, even leniently: a fold onto an empty value would
+          // otherwise vanish ("Transfer-Encoding:" CRLF " chunked" read as plain chunked), and
+          // hops disagree on it.
+          const std::string_view folded = storage[state.count - 1].name;
+          if (!options.lenient.obs_fold ||
+              (folded.size() == 14 && iequals(folded, "content-length")) ||
+              (folded.size() == 17 && iequals(folded, "transfer-encoding"))) {
+            return fail(errc::obs_fold, i);
+          }
+          state.line = fold;
+          ++i;
+          break;
+        }
+        // Not a fold: the field before is whole.
+        if (state.pending) {
+          state.pending = false;
+          if (const step s = on_field(data, storage[state.count - 1]); s.failed()) {
+            state.examined += i - start;
+            error = s;
+            return field_progress::error;
+          }
+        }
+        if (c == '\r') {
+          state.line = final_cr;
+          ++i;
+          break;
+        }
+        if (c == '\n') {
+          if (!allow_bare_lf) return fail(errc::bare_lf, i);
+          state.examined += i + 1 - start;
+          state.scan = i + 1;
+          end = i + 1;
+          return field_progress::complete;
+        }
+        if (!is(c, tchar)) return fail(errc::bad_header_name, i);
+        if (state.count >= field_capacity(options, storage)) {
+          return fail(errc::too_many_headers, i);
+        }
+        state.line = name;
+        i = ops.skip_token(data, i + 1, limit);
+        break;
+      }
+      case name:
+        if (c == ':') {
+          state.name_end = i;
+          state.line = value;
+          ++i;
+          break;
+        }
+        if (is(c, tchar)) {  // resumed inside the name
+          i = ops.skip_token(data, i, limit);
+          break;
+        }
+        [[fallthrough]];
+      case name_space:
+        if (c == ':') {
+          state.line = value;
+          ++i;
+          break;
+        }
+        if (is_ws(c)) {
+          if (!options.lenient.space_before_colon) return fail(errc::space_before_colon, i);
+          if (state.line == name) state.name_end = i;
+          state.line = name_space;
+          ++i;
+          break;
+        }
+        if (c == '\n' && !allow_bare_lf) return fail(errc::bare_lf, i);
+        // A line end before any colon: whatever follows the CR, this line is no field line.
+        if (c == '\r' || c == '\n') return fail(errc::missing_colon, i);
+        return fail(errc::bad_header_name, i);
+      case value:
+      case fold: {
+        i = ops.skip_field(data, i, limit);
+        if (i == limit) break;
+        const char stop = data[i];
+        if (stop == '\r') {
+          state.line = state.line == value ? value_cr : fold_cr;
+          ++i;
+          break;
+        }
+        if (stop != '\n') return fail(errc::bad_header_value, i);
+        if (!allow_bare_lf) return fail(errc::bare_lf, i);
+        return line_ends(i);
+      }
+      case value_cr:
+      case fold_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        return line_ends(i - 1);
+      case final_cr:
+        if (c != '\n') return fail(errc::bare_cr, i - 1);
+        state.examined += i + 1 - start;
+        state.scan = i + 1;
+        end = i + 1;
+        return field_progress::complete;
+      default:
+        break;
+    }
+  }
+  state.examined += i - start;
+  state.scan = i;
+  if (size > limit) {
+    error = {errc::header_section_too_large, budget_end};
+    return field_progress::error;
+  }
+  return field_progress::more;
+}
+
 /// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
 /// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
 /// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
@@ -145,13 +310,7 @@ template <class OnStartLine, class OnField>
 section_result run_section(const char* data, std::size_t size, const parse_options& options,
                            std::span<header> storage, field_section_state& state, head_phase& phase,
                            OnStartLine&& on_start_line, OnField&& on_field) {
-  while (true) {
-    if (phase == head_phase::fields && state.scan == state.pos) {
-      step s;
-      const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
-      if (s.failed()) return {section_outcome::error, 0, s};
-      if (end != 0) return {section_outcome::complete, end, {}};
-    }
+  while (phase == head_phase::start_line) {
     line ln;
     step error;
     const line_found found = find_line(data, size, state, options.lenient.bare_lf, ln, error);
@@ -160,53 +319,44 @@ section_result run_section(const char* data, std::size_t size, const parse_optio
     const std::size_t seen = found == line_found::yes     ? ln.next
                              : found == line_found::error ? error.offset + 1
                                                           : size;
-    if (found == line_found::error && phase == head_phase::start_line &&
-        seen <= options.max_request_line) {
+    if (found == line_found::error && seen <= options.max_request_line) {
       return {section_outcome::error, 0, error};
     }
-    if (found == line_found::error && phase != head_phase::start_line &&
-        seen - state.section_start <= options.max_header_bytes) {
-      return {section_outcome::error, 0, error};
-    }
-    if (phase == head_phase::start_line) {
-      if (seen > options.max_request_line) {
-        return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
-      }
-    } else if (seen - state.section_start > options.max_header_bytes) {
-      return {section_outcome::error,
-              0,
-              {errc::header_section_too_large, state.section_start + options.max_header_bytes}};
+    if (seen > options.max_request_line) {
+      return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
     }
     if (found == line_found::need_more) return {};
 
-    if (phase == head_phase::start_line) {
-      state.pos = ln.next;
-      if (ln.begin == ln.end) continue;  // RFC 9112 section 2.2: empty lines before it are ignored
-      if (const step s = on_start_line(data, ln.begin, ln.end); s.failed()) {
-        return {section_outcome::error, 0, s};
-      }
-      phase = head_phase::fields;
-      state.section_start = ln.next;
-      continue;
-    }
-    if (ln.begin < ln.end && is_ws(data[ln.begin])) {
-      if (const step s = continue_field_line(data, ln, storage, options.lenient, state);
-          s.failed()) {
-        return {section_outcome::error, 0, s};
-      }
-      state.pos = ln.next;
-      continue;
-    }
-    if (state.pending) {
-      state.pending = false;
-      if (const step s = on_field(data, storage[state.count - 1]); s.failed()) {
-        return {section_outcome::error, 0, s};
-      }
-    }
-    if (ln.begin == ln.end) return {section_outcome::complete, ln.next, {}};
-    const step s = parse_field_line(data, ln, storage, options.max_headers, options.lenient, state);
-    if (s.failed()) return {section_outcome::error, 0, s};
     state.pos = ln.next;
+    if (ln.begin == ln.end) continue;  // RFC 9112 section 2.2: empty lines before it are ignored
+    if (const step s = on_start_line(data, ln.begin, ln.end); s.failed()) {
+      return {section_outcome::error, 0, s};
+    }
+    phase = head_phase::fields;
+    state.section_start = ln.next;
+  }
+  while (true) {
+    // At a line start the fast loop may take whole lines; not with a few bytes, where it cannot
+    // take one line and costs more than the generic loop (input arriving a byte at a time).
+    constexpr std::size_t few_bytes = 8;
+    if (state.scan == state.pos && size - state.pos >= few_bytes) {
+      step s;
+      const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
+      if (s.failed()) return {section_outcome::error, 0, s};
+      if (end != 0) return {section_outcome::complete, end, {}};
+    }
+    std::size_t end = 0;
+    step error;
+    switch (advance_field_line(data, size, options, storage, state, on_field, end, error)) {
+      case field_progress::line_done:
+        continue;
+      case field_progress::more:
+        return {};
+      case field_progress::complete:
+        return {section_outcome::complete, end, {}};
+      case field_progress::error:
+        return {section_outcome::error, 0, error};
+    }
   }
 }
 

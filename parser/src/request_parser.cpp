@@ -12,19 +12,29 @@ using detail::step;
 request_parser::request_parser(std::span<header> header_storage, parse_options options) noexcept
     : storage_(header_storage), options_(options) {}
 
+namespace {
+// What reset() copies: an object of each state as a parse starts it.
+constexpr detail::field_section_state fresh_section{};
+constexpr detail::framing_fields fresh_fields{};
+constexpr detail::request_line_state fresh_line{};
+}  // namespace
+
 void request_parser::reset() noexcept {
   // Only what a parse reads before writing (rebase() moves every view, so a stale one from the
   // previous message must not survive): zeroing the whole parser compiled to `rep stos`, a fixed
   // cost as large as parsing a small request. The rest of request_ is written by every
-  // successful parse; result_ only by a failed one.
+  // successful parse; result_ only by a failed one. The states are copied from constants, which
+  // compiles to a few vector moves: `= {}` compiled to `rep stos` again (memset too: adjacent
+  // ones are merged into one), or to a copy of a temporary built on the stack whose load stalled
+  // on the stores that had just built it.
   request_.method_name = {};
   request_.target = {};
   request_.host = {};
   request_.upgrade_protocols = {};
   request_.transfer_codings = {};
-  section_ = {};
-  fields_ = {};
-  line_ = {};
+  section_ = fresh_section;
+  fields_ = fresh_fields;
+  line_ = fresh_line;
   phase_ = head_phase::start_line;
 }
 
@@ -111,7 +121,6 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
         // The line ends before the request-line does.
         return fail(st.state == version ? errc::bad_version : errc::bad_request_line, i);
       }
-      st.line_end = i;
       if (c == '\r') {
         st.state = line_cr;
         continue;
@@ -323,7 +332,7 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
     }
     return line_progress::more;
   }
-  // The line is whole: [begin, line_end), the next one starts after its LF at i.
+  // The line is whole, the next one starts after its LF at i.
   section_.examined += i + 1 - start;
   st.checked = i + 1;
   request_.method_name = std::string_view(data + st.begin, st.method_end - st.begin);
@@ -338,10 +347,10 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   return line_progress::complete;
 }
 
-bool request_parser::take_fast_head(const char* data, std::size_t size,
-                                    parse_result& out) noexcept {
+request_parser::fast_head request_parser::take_fast_head(const char* data,
+                                                         std::size_t size) noexcept {
   const detail::scan_ops& ops = detail::scan();
-  if (ops.fast_request_line == nullptr) return false;
+  if (ops.fast_request_line == nullptr) return fast_head::not_taken;
   detail::fast_fields_args fields{
       data, size, 0, 0, storage_.data(), 0, detail::field_capacity(options_, storage_), 0};
   detail::fast_request_line_args args{data, size, options_.max_request_line};
@@ -350,10 +359,11 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
   args.max_header_bytes = options_.max_header_bytes;
   ops.fast_request_line(args);
   section_.examined = args.examined;
-  if (!args.taken) return false;
+  if (!args.taken) return fast_head::not_taken;
   const std::string_view method_name(data, args.method_end);
   const method m = method_from_token(method_name);
-  if (m == method::connect) return false;  // CONNECT takes authority-form: the generic parser
+  if (m == method::connect)
+    return fast_head::not_taken;  // CONNECT takes authority-form: the generic parser
   request_.method_name = method_name;
   request_.method = m;
   request_.target =
@@ -370,27 +380,59 @@ bool request_parser::take_fast_head(const char* data, std::size_t size,
       data, fields, storage_, section_,
       [this](const char* d, const header& field) { return on_field(d, field); }, error);
   if (error.failed()) {
-    out = fail(error.code, error.offset);
-    return true;
+    fail(error.code, error.offset);
+    return fast_head::failed;
   }
-  if (end == 0) return false;
-  out = finish(data, end);
+  if (end == 0) return fast_head::not_taken;
+  return finish(data, end) ? fast_head::complete : fast_head::failed;
+}
+
+inline bool request_parser::extends_request_line(const char* data, std::size_t size) noexcept {
+  // advance_request_line's loop, for the plain bytes of a method or a path that arrive a few at a
+  // time: exactly what it would do with them, without its set-up.
+  constexpr std::size_t short_piece = 16;
+  const std::size_t from = line_.checked;
+  if (from == 0 || size <= from || size - from > short_piece || size > options_.max_request_line) {
+    return false;
+  }
+  detail::char_class continues{};
+  if (line_.state == path) {
+    continues = detail::path_char;
+  } else if (line_.state == method_token) {
+    continues = detail::tchar;
+  } else {
+    return false;
+  }
+  for (std::size_t i = from; i < size; ++i) {
+    if (!detail::is(data[i], continues)) return false;
+  }
+  section_.examined += size - from;
+  line_.checked = size;
   return true;
 }
 
-bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
+inline bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
   // Input arriving in small pieces mostly only lengthens the field line being read: when the new
-  // bytes are plain field bytes within the limits, there is nothing to decide yet, and the line
-  // loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what find_line would
-  // do. (The request-line is advance_request_line's, which judges every byte as it comes.)
+  // bytes only continue its name or value within the limits, there is nothing to decide yet, and
+  // the line loop's fixed cost (the larger part of a 1-byte call) is skipped. Exactly what
+  // advance_field_line would do. (The request-line is advance_request_line's.)
   constexpr std::size_t short_piece = 16;
   const std::size_t from = section_.scan;
   if (from == section_.pos || size <= from || size - from > short_piece) return false;
+  const std::uint8_t line = section_.line;
+  detail::char_class continues{};
+  if (line == detail::field_line::name) {
+    continues = detail::tchar;
+  } else if (line == detail::field_line::value || line == detail::field_line::fold) {
+    continues = detail::field_char;
+  } else {
+    return false;
+  }
   const std::size_t limit =
       detail::saturating_add(section_.section_start, options_.max_header_bytes);
   if (size > limit) return false;
   for (std::size_t i = from; i < size; ++i) {
-    if (!detail::is(data[i], detail::field_char)) return false;
+    if (!detail::is(data[i], continues)) return false;
   }
   section_.examined += size - from;
   section_.scan = size;
@@ -404,12 +446,13 @@ detail::step request_parser::on_field(const char* data, const header& field) noe
                                  options_.allow_transfer_codings, fields_);
 }
 
-parse_result request_parser::finish(const char* data, std::size_t head_size) noexcept {
+bool request_parser::finish(const char* data, std::size_t head_size) noexcept {
   const std::size_t final_line = section_.pos;
   // Every decision below is 1.1's for any minor above 0 (RFC 9110 section 2.5).
   const bool http11 = request_.version_minor != 0;
   if (http11 && fields_.host_count == 0) {
-    return fail(errc::missing_host, final_line);
+    fail(errc::missing_host, final_line);
+    return false;
   }
   bool keep_alive = http11 ? !fields_.connection_close
                            : fields_.connection_keep_alive && !fields_.connection_close;
@@ -419,12 +462,14 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
         const std::size_t second = fields_.transfer_encoding_offset > fields_.content_length_offset
                                        ? fields_.transfer_encoding_offset
                                        : fields_.content_length_offset;
-        return fail(errc::transfer_encoding_with_content_length, second);
+        fail(errc::transfer_encoding_with_content_length, second);
+        return false;
       }
       keep_alive = false;  // RFC 9112 section 6.3: close after answering such a request
     }
     if (!fields_.last_coding_chunked) {
-      return fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
+      fail(errc::chunked_not_final, fields_.transfer_encoding_offset);
+      return false;
     }
     request_.body = {body_kind::chunked, 0};
     if (fields_.codings_end > fields_.codings_begin) {
@@ -451,18 +496,39 @@ parse_result request_parser::finish(const char* data, std::size_t head_size) noe
   }
   request_.head_size = head_size;
   phase_ = head_phase::complete;
-  // result_ keeps errors only: storing this one field by field and returning a copy of it stalled
-  // on store forwarding, a measurable share of a small request's time.
-  return {parse_status::complete, head_size, {}};
+  // The caller builds the result in its return slot: result_ keeps errors only, and a parse_result
+  // returned from here was copied by loads that stalled on the stores that had just built it.
+  return true;
 }
 
 parse_result request_parser::parse(std::string_view buffer) noexcept {
+  // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
+  // the field line being read, nothing to decide. It is kept apart from the rest, whose frame (six
+  // saved registers and a large stack) was most of the cost of such a call.
+  if (section_.base == buffer.data()) {
+    if (phase_ == head_phase::fields) {
+      if (extends_current_line(buffer.data(), buffer.size())) return {};
+    } else if (phase_ == head_phase::start_line) {
+      if (extends_request_line(buffer.data(), buffer.size())) return {};
+    }
+  }
+  return parse_more(buffer);
+}
+
+parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
   if (phase_ == head_phase::start_line && line_.checked == 0) {
-    if (parse_result done; take_fast_head(data, buffer.size(), done)) return done;
+    switch (take_fast_head(data, buffer.size())) {
+      case fast_head::complete:
+        return {parse_status::complete, request_.head_size, {}};
+      case fast_head::failed:
+        return result_;
+      case fast_head::not_taken:
+        break;
+    }
   }
   // The fast path may have taken the request-line (and some field lines) and stopped short.
   if (phase_ == head_phase::start_line) {
@@ -490,7 +556,8 @@ parse_result request_parser::parse(std::string_view buffer) noexcept {
     case detail::section_outcome::complete:
       break;
   }
-  return finish(data, r.end);
+  if (!finish(data, r.end)) return result_;
+  return {parse_status::complete, r.end, {}};
 }
 
 }  // namespace taut

@@ -164,6 +164,72 @@ TEST(Fields, WhitespaceBeforeTheFirstFieldLineIsRejected) {
   EXPECT_EQ(default_status(errc::leading_whitespace), 400);
 }
 
+// ---- Judged as the bytes arrive -----------------------------------------------------------------
+
+/// "GET / HTTP/1.1\r\n" + `fields` (unfinished) is rejected with `code` at first_field + `offset`
+/// as soon as its last byte arrives, however it is cut, and every shorter prefix is incomplete:
+/// the error does not wait for the line end (nor for the header timeout).
+void expect_field_rejected_at_last_byte(std::string_view fields, errc code, std::size_t offset,
+                                        const parse_options& options = {},
+                                        call_site where = call_site::current()) {
+  SCOPED_TRACE(testing::Message() << where.file << ":" << where.line);
+  const std::string input = "GET / HTTP/1.1\r\n" + std::string(fields);
+  expect_request_error(input, code, first_field + offset, options);
+  for (std::size_t k = first_field; k < input.size(); ++k) {
+    expect_request_incomplete(std::string_view(input).substr(0, k), options);
+  }
+}
+
+TEST(FieldLine, BadNameByteIsRejectedBeforeTheLineEnds) {
+  expect_field_rejected_at_last_byte("Ho(", errc::bad_header_name, 2);
+  expect_field_rejected_at_last_byte("Host: a\r\nX\x01", errc::bad_header_name, 10);
+  expect_field_rejected_at_last_byte("\xff", errc::bad_header_name, 0);
+  expect_field_rejected_at_last_byte(":", errc::bad_header_name, 0);
+  // Leniently, whitespace may separate the name from its colon, and nothing else.
+  expect_field_rejected_at_last_byte("Host \tx", errc::bad_header_name, 6,
+                                     with_leniency(&leniency::space_before_colon));
+}
+
+TEST(FieldLine, ControlByteInAValueIsRejectedBeforeTheLineEnds) {
+  expect_field_rejected_at_last_byte("Host: a\x01", errc::bad_header_value, 7);
+  expect_field_rejected_at_last_byte("Host: a\x7f", errc::bad_header_value, 7);
+  expect_field_rejected_at_last_byte(std::string("X:\0", 3), errc::bad_header_value, 2);
+  // In an obs-fold line, leniently kept, as well.
+  expect_field_rejected_at_last_byte("X: a\r\n b\x1f", errc::bad_header_value, 8,
+                                     with_leniency(&leniency::obs_fold));
+}
+
+TEST(FieldLine, SpaceBeforeTheColonIsRejectedWhenItArrives) {
+  expect_field_rejected_at_last_byte("Host ", errc::space_before_colon, 4);
+  expect_field_rejected_at_last_byte("Host\t", errc::space_before_colon, 4);
+}
+
+TEST(FieldLine, LineEndBeforeAColonIsRejectedAtItsFirstByte) {
+  expect_field_rejected_at_last_byte("Host\r", errc::missing_colon, 4);
+  expect_field_rejected_at_last_byte("Host \r", errc::missing_colon, 5,
+                                     with_leniency(&leniency::space_before_colon));
+  expect_field_rejected_at_last_byte("Host\n", errc::bare_lf, 4);
+  expect_field_rejected_at_last_byte("Host\n", errc::missing_colon, 4,
+                                     with_leniency(&leniency::bare_lf));
+}
+
+TEST(FieldLine, ObsFoldIsRejectedAtTheFirstByteOfTheFoldedLine) {
+  expect_field_rejected_at_last_byte("X: a\r\n ", errc::obs_fold, 6);
+  expect_field_rejected_at_last_byte("X: a\r\n\t", errc::obs_fold, 6);
+  expect_field_rejected_at_last_byte("Content-Length: 1\r\n ", errc::obs_fold, 19,
+                                     with_leniency(&leniency::obs_fold));
+  expect_field_rejected_at_last_byte(" ", errc::leading_whitespace, 0);
+}
+
+TEST(FieldLine, TooManyFieldsIsReportedAtTheFirstByteOfTheLineBeyondTheLimit) {
+  parse_options options;
+  options.max_headers = 2;
+  expect_field_rejected_at_last_byte("Host: a\r\nA: 1\r\nB", errc::too_many_headers, 15, options);
+  // The caller's storage caps it the same way.
+  const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nA";
+  expect_request_error(input, errc::too_many_headers, first_field + 9, {}, 1);
+}
+
 // ---- Limits -----------------------------------------------------------------------------------
 
 TEST(FieldLimits, HeaderCountIsLimitedByTheOption) {

@@ -5,8 +5,9 @@
 //     mutated and arbitrary inputs, and every SIMD path gives the same result as the scalar one;
 //  3. every strict prefix of a valid message is incomplete, never an error or complete;
 //  4. every error offset lies inside the input;
-//  5. an error is reported as soon as the bytes received can no longer begin a valid request
-//     (or status-line), with the code and offset the whole input gets.
+//  5. an error is reported as soon as the bytes received can no longer begin a valid request or
+//     response (request-line, status-line, field lines), with the code and offset the whole input
+//     gets.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -696,6 +697,209 @@ RC_GTEST_PROP(EarlyErrors, RequestErrorsAreReportedAsSoonAsNoValidRequestCanFoll
   }
 }
 
+/// A valid head and the same head with one corruption in its field section.
+struct corrupted_head {
+  std::string original;
+  std::string input;
+};
+
+/// Bytes that no field name may hold (':' ends one, so it is not among them).
+const std::string& non_name_bytes() {
+  static const std::string bytes = literal_bytes(" \t\r\n\"(),/;<=>?@[\\]{}\x01\x1f\x7f\x80\xff\0");
+  return bytes;
+}
+
+/// Bytes that no field value may hold, the line ends included (a bare CR or LF inside a value).
+const std::string& control_bytes() {
+  static const std::string bytes = literal_bytes("\x01\x08\n\x0b\r\x1f\x7f\0");
+  return bytes;
+}
+
+/// `head` (a valid head whose field lines are `fields`) with one corruption of a field line: a
+/// name byte that is no tchar, a control byte in a value, whitespace at a line start (obs-fold),
+/// a missing colon, or any byte inserted in a line. Only the lines of fields without a meaning
+/// ("X-" names) are corrupted, and never at their first byte: what a framing field means is judged
+/// once it is whole, and the head's own checks (Host, framing) once it ends, so a corruption there
+/// could make an earlier prefix hopeless (a Content-Length cut short, a CR that ends the head
+/// before its Host) with no error yet, and there would be no earliest byte to check.
+corrupted_head corrupt_field_section(const std::string& head,
+                                     const std::vector<wire_field>& fields) {
+  corrupted_head out{head, head};
+  std::string& s = out.input;
+  const std::size_t section = head.find("\r\n") + 2;
+  struct line_at {
+    std::size_t begin, colon, end;  // end: its CR
+  };
+  std::vector<line_at> plain;                // the lines of fields without a meaning
+  std::vector<std::size_t> starts{section};  // line starts whitespace may precede
+  std::size_t at = section;
+  for (const wire_field& f : fields) {
+    const std::size_t colon = at + f.name.size();
+    const std::size_t end = colon + 1 + f.before.size() + f.value.size() + f.after.size();
+    const bool meaningless = f.name.starts_with("X-");
+    if (meaningless) plain.push_back({at, colon, end});
+    at = end + 2;
+    if (meaningless) starts.push_back(at);  // a fold onto this field
+  }
+  const int kind = plain.empty() ? 2 : *gen::inRange(0, 5);
+  const line_at line = plain.empty() ? line_at{} : *gen::elementOf(plain);
+  switch (kind) {
+    case 0:
+      RC_TAG("bad name byte");
+      s[*gen::inRange(line.begin + 1, line.colon)] = *gen::elementOf(non_name_bytes());
+      break;
+    case 1:
+      RC_TAG("control byte in a value");
+      s[*gen::inRange(line.colon + 1, line.end + 1)] = *gen::elementOf(control_bytes());
+      break;
+    case 2:
+      RC_TAG("whitespace at a line start");
+      s.insert(*gen::elementOf(starts), 1, *gen::element(' ', '\t'));
+      break;
+    case 3:
+      RC_TAG("no colon");
+      s.erase(line.colon, 1);
+      break;
+    default:
+      RC_TAG("a byte inserted");
+      s.insert(*gen::inRange(line.begin + 1, line.end + 1), 1,
+               *gen::oneOf(gen::elementOf(non_name_bytes()), gen::arbitrary<char>()));
+      break;
+  }
+  return out;
+}
+
+/// The errors of the field section's syntax, which its bytes show as they arrive. (The meaning of
+/// a framing field is judged once the field is whole, that of the head once it ends.)
+bool is_field_syntax_error(errc code) {
+  switch (code) {
+    case errc::bad_header_name:
+    case errc::bad_header_value:
+    case errc::missing_colon:
+    case errc::space_before_colon:
+    case errc::obs_fold:
+    case errc::leading_whitespace:
+    case errc::bare_cr:
+    case errc::bare_lf:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Feeds `input` to a fresh parser cumulatively, ending a call at each of `ends` (ascending, the
+/// last one input.size()): the length given to the first call that failed (input.size() + 1 if
+/// none did) and its result.
+template <class Parser>
+std::pair<std::size_t, parse_result> first_rejection(std::string_view input,
+                                                     const std::vector<std::size_t>& ends,
+                                                     const parse_options& options) {
+  std::vector<header> storage(default_header_capacity);
+  Parser parser(storage, options);
+  for (const std::size_t k : ends) {
+    const parse_result r = parser.parse(input.substr(0, k));
+    if (r.failed()) return {k, r};
+    if (r.complete()) break;
+  }
+  return {input.size() + 1, {}};
+}
+
+/// Whether `prefix` still begins a valid head with no limit in the way (limits are counted, not
+/// predicted): shown by appending the rest of `original` from about where the prefix ends, or the
+/// rest of some field line and the rest of `original` from one of its line starts (or a plain
+/// ending), and parsing the result complete.
+template <class Parser>
+bool completes_to_a_valid_head(std::string_view prefix, std::string_view original,
+                               parse_options options) {
+  const parse_options defaults;
+  options.max_request_line = defaults.max_request_line;
+  options.max_header_bytes = static_cast<std::size_t>(-1);
+  options.max_headers = static_cast<std::size_t>(-1);
+  std::vector<std::string_view> tails{"\r\n", "Host: a\r\n\r\n"};
+  // The prefix is mostly the original's, up to a byte inserted or deleted.
+  for (std::size_t k = prefix.size() == 0 ? 0 : prefix.size() - 1;
+       k <= prefix.size() + 1 && k <= original.size(); ++k) {
+    tails.push_back(original.substr(k));
+  }
+  for (std::size_t k = original.find("\r\n"); k != std::string_view::npos;
+       k = original.find("\r\n", k + 2)) {
+    tails.push_back(original.substr(k + 2));
+  }
+  // The rest of a field line, from each of its bytes; or a colon, for a name cut short.
+  const std::string_view line = "x: a\r\n";
+  std::vector<std::string_view> bridges{":"};
+  for (std::size_t b = 0; b <= line.size(); ++b) bridges.push_back(line.substr(b));
+  std::vector<header> storage(default_header_capacity);
+  for (const std::string_view bridge : bridges) {
+    for (const std::string_view tail : tails) {
+      const std::string candidate = std::string(prefix) + std::string(bridge) + std::string(tail);
+      Parser parser(storage, options);
+      if (parser.parse(candidate).complete()) return true;
+    }
+  }
+  return false;
+}
+
+/// The field-line half of property 5, for either parser: the corrupted head is rejected at the
+/// same byte however it is cut, with the code and offset of the one-piece parse, and that byte is
+/// the first one no valid head could hold there (a limit: the first byte past it).
+template <class Parser>
+void check_field_errors_come_at_once(const corrupted_head& head, const parse_options& options,
+                                     const parse_result& whole) {
+  const std::string_view input = head.input;
+  std::vector<std::size_t> each_byte;
+  for (std::size_t k = 0; k <= input.size(); ++k) each_byte.push_back(k);
+  const auto [rejected_at, first_error] = first_rejection<Parser>(input, each_byte, options);
+  if (!whole.failed()) {
+    RC_ASSERT(rejected_at > input.size());
+    return;
+  }
+  RC_ASSERT(rejected_at <= input.size());
+  RC_ASSERT(first_error.error.code == whole.error.code);
+  RC_ASSERT(first_error.error.offset == whole.error.offset);
+  RC_ASSERT(whole.error.offset < rejected_at);
+  // Any other cutting: the first call that holds the rejecting byte fails, the same way.
+  std::vector<std::size_t> ends = draw_cuts(input.size());
+  ends.push_back(input.size());
+  const auto [cut_rejected_at, cut_error] = first_rejection<Parser>(input, ends, options);
+  RC_ASSERT(cut_rejected_at == *std::lower_bound(ends.begin(), ends.end(), rejected_at));
+  RC_ASSERT(cut_error.error.code == whole.error.code);
+  RC_ASSERT(cut_error.error.offset == whole.error.offset);
+  const errc code = whole.error.code;
+  if (code == errc::too_many_headers || code == errc::header_section_too_large) {
+    RC_TAG("a limit");
+    RC_ASSERT(rejected_at == whole.error.offset + 1);
+  } else if (is_field_syntax_error(code) && whole.error.offset >= head.original.find("\r\n") + 2) {
+    RC_TAG("field syntax error");
+    RC_ASSERT(completes_to_a_valid_head<Parser>(input.substr(0, rejected_at - 1), head.original,
+                                                options));
+  } else {
+    RC_TAG(code);
+  }
+}
+
+RC_GTEST_PROP(EarlyErrors, FieldLineErrorsAreReportedAsSoonAsNoValidRequestCanFollow, ()) {
+  const message_model m = draw_request();
+  const corrupted_head head = corrupt_field_section(m.head(), m.fields);
+  parse_options options = draw_options();
+  options.max_request_line = parse_options{}.max_request_line;  // the field lines are at stake
+  RC_LOG() << testing::PrintToString(head.input) << "\n";
+  std::vector<header> storage(default_header_capacity);
+  request_parser whole(storage, options);
+  check_field_errors_come_at_once<request_parser>(head, options, whole.parse(head.input));
+}
+
+RC_GTEST_PROP(EarlyErrors, FieldLineErrorsAreReportedAsSoonAsNoValidResponseCanFollow, ()) {
+  const message_model m = draw_response();
+  const corrupted_head head = corrupt_field_section(m.head(), m.fields);
+  parse_options options = draw_options();
+  options.max_request_line = parse_options{}.max_request_line;  // the field lines are at stake
+  RC_LOG() << testing::PrintToString(head.input) << "\n";
+  std::vector<header> storage(default_header_capacity);
+  response_parser whole(storage, options);
+  check_field_errors_come_at_once<response_parser>(head, options, whole.parse(head.input));
+}
+
 /// Valid responses whose every suffix, appended to a viable prefix of a status-line, can complete
 /// it: after an empty line or not (a prefix of digits gets the rest of some code from 100 to 599).
 const std::vector<std::string>& response_completion_templates() {
@@ -777,8 +981,8 @@ RC_GTEST_PROP(EarlyErrors, StatusLineErrorsAreReportedAsSoonAsNoValidResponseCan
     RC_ASSERT(r.error.offset == whole.offset);
     break;
   }
-  // Not later than it could be, while the error lies in the status-line (field lines are judged
-  // when they end): the prefix one byte shorter still begins a valid response.
+  // Not later than it could be, while the error lies in the status-line (field-line errors have
+  // properties of their own, above): the prefix one byte shorter still begins a valid response.
   const std::size_t first = input.find_first_not_of("\r\n");
   const std::size_t line_end =
       first == std::string::npos ? std::string::npos : input.find('\n', first);

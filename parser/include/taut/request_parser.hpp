@@ -41,14 +41,20 @@ class request_parser {
 
  private:
   enum class line_progress : unsigned char { more, complete, error };
+  enum class fast_head : unsigned char { not_taken, complete, failed };
 
   parse_result fail(errc code, std::size_t offset) noexcept;
   line_progress advance_request_line(const char* data, std::size_t size,
                                      detail::step& error) noexcept;
-  bool take_fast_head(const char* data, std::size_t size, parse_result& out) noexcept;
+  // All that parse() does but the usual resumed call; out of line, so that parse() stays small.
+  [[gnu::noinline]] parse_result parse_more(std::string_view buffer) noexcept;
+  // The vectorized whole-head path: a failure is in result_.
+  fast_head take_fast_head(const char* data, std::size_t size) noexcept;
+  bool extends_request_line(const char* data, std::size_t size) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
-  parse_result finish(const char* data, std::size_t head_size) noexcept;
+  // Decides the framing of the whole head: false for an error, which is then in result_.
+  bool finish(const char* data, std::size_t head_size) noexcept;
   void rebase(const char* data) noexcept;
 
   std::span<header> storage_;

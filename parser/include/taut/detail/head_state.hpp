@@ -21,8 +21,10 @@ struct field_section_state {
   std::size_t count = 0;          // fields stored
   std::size_t examined = 0;       // bytes looked at, cumulative (the O(n) resumability promise)
   const char* base = nullptr;     // buffer start at the previous call, to rebase stored views
+  std::size_t name_end = 0;       // the byte after the name of the field line being read
   bool pending = false;           // storage[count - 1] may still be continued by obs-fold
   bool dirty = false;             // the line being scanned holds a control byte
+  std::uint8_t line = 0;          // where the field line being read stands (fields.hpp)
 };
 
 /// What the framing-relevant fields said, accumulated field by field.
@@ -70,7 +72,6 @@ struct request_line_state {
   std::size_t begin = 0;       // the method's first byte
   std::size_t method_end = 0;  // the SP after the method
   std::size_t target_end = 0;  // the SP after the target
-  std::size_t line_end = 0;    // the CR that ends the line
   std::size_t mark = 0;        // the '%' of an escape being read, or the start of an authority
   std::size_t colon = 0;       // an authority's port colon, or an IP-literal's first byte
   std::uint8_t state = 0;      // where the line stands (request_parser.cpp)
