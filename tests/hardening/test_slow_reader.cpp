@@ -32,7 +32,11 @@ struct wave_result {
 };
 
 /// `clients` connections each pipeline `request` without reading until the kernel takes no more
-/// for 300 ms (or send_cap is reached), then wait for the server to close them.
+/// for a second (or send_cap is reached), then wait for the server to close them. A shorter
+/// pause (300 ms was tried) also ends when the server is only slow, under load or while the
+/// kernel grows its send buffer: the client then stops early, the server answers everything into
+/// its socket buffers with nothing left queued, and what closes it is the header timeout of the
+/// partial request the client's last send() left, 10 s later, not the write timeout.
 wave_result run_wave(server_process& server, std::size_t clients, const std::string& request,
                      int base_fds) {
   wave_result out;
@@ -62,7 +66,7 @@ wave_result run_wave(server_process& server, std::size_t clients, const std::str
         any = true;
       }
       if (sent[i] >= send_cap || (n < 0 && errno != EAGAIN) ||
-          clock_type::now() - last_progress[i] > 300ms) {
+          clock_type::now() - last_progress[i] > 1000ms) {
         stalled[i] = true;
         ++out.stalled;
       }
@@ -90,7 +94,10 @@ wave_result run_wave(server_process& server, std::size_t clients, const std::str
     const int fds_now = server.open_fds();
     out.peak_fds = std::max(out.peak_fds, fds_now);
     if (fds_now <= base_fds + 1) {  // the probe may hold one
-      if (idle_since) out.server_closed_ms = elapsed_ms(*idle_since);
+      // Closed before its CPU time was seen to rest: count from the last byte a client got in,
+      // after which the server had only its own queue to write.
+      out.server_closed_ms = elapsed_ms(
+          idle_since ? *idle_since : *std::max_element(last_progress.begin(), last_progress.end()));
       break;
     }
     const milliseconds cpu_now = server.cpu_time();
