@@ -1,0 +1,112 @@
+// Edges the other tests pass over, each tested on both sides: the ends of numeric ranges, the
+// parameters of list elements (RFC 9110 sections 5.6.6 and 5.6.4: quoted strings, escapes, empty
+// values), and inputs that end exactly where a loop stops. Mutation testing
+// (scripts/mutation-test.sh) found each of these unchecked.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+// ---- RFC 9110 section 15: a status code is 100 to 599 -----------------------------------------
+
+// "HTTP/1.1 " is 9 bytes: the status code starts at 9.
+constexpr std::size_t status_code_at = 9;
+
+TEST(StatusRange, BothEndsAreInsideAndTheirNeighboursOutside) {
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 100 Continue\r\n\r\n").status_code, 100);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 599 Odd\r\nContent-Length: 0\r\n\r\n").status_code, 599);
+  for (const char* code : {"099", "000", "600", "999"}) {
+    expect_response_error(std::string("HTTP/1.1 ") + code + " X\r\n\r\n", errc::bad_status_code,
+                          status_code_at);
+  }
+}
+
+// ---- Transfer-Encoding parameters (RFC 9110 section 5.6.6) ------------------------------------
+
+// "POST / HTTP/1.1\r\n" (17) + "Host: a\r\n" (9) + "Transfer-Encoding: " (19): the value's first
+// byte.
+constexpr std::size_t coding_value = 45;
+
+std::string post_coded(std::string_view codings) {
+  return request_with("POST / HTTP/1.1",
+                      "Host: a\r\nTransfer-Encoding: " + std::string(codings) + "\r\n",
+                      "0\r\n\r\n");
+}
+
+parse_options codings_allowed() {
+  parse_options options;
+  options.allow_transfer_codings = true;
+  return options;
+}
+
+TEST(CodingParameters, QuotedStringsAndEscapesStayWithTheirCoding) {
+  // The coding ends at the first comma outside a quoted string; an escaped quote does not end the
+  // string, an escaped backslash does not escape what follows.
+  const std::pair<const char*, const char*> cases[] = {
+      {"gzip;q=\"a\\\"b,c\", chunked", "gzip;q=\"a\\\"b,c\""},
+      {"gzip;q=\"a\\\\\", chunked", "gzip;q=\"a\\\\\""},
+      {"gzip;a=1;b=\"2, 3\";c=x, chunked", "gzip;a=1;b=\"2, 3\";c=x"},
+      {"gzip;q=\"\", chunked", "gzip;q=\"\""},
+      {"gzip;q=\"\xff\t\", chunked", "gzip;q=\"\xff\t\""},
+      {"gzip;q=1 \t, chunked", "gzip;q=1"},
+      {"gzip;q=1, br, chunked", "gzip;q=1, br"},
+  };
+  for (const auto& [value, codings] : cases) {
+    const request_outcome o = expect_request_ok(post_coded(value), codings_allowed());
+    EXPECT_EQ(o.body, body_kind::chunked) << value;
+    EXPECT_EQ(o.transfer_codings, codings) << value;
+  }
+  const response_outcome r = expect_response_ok(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q=\"1\\\",2\", chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(r.transfer_codings, "gzip;q=\"1\\\",2\"");
+  EXPECT_EQ(r.body, body_kind::chunked);
+}
+
+TEST(CodingParameters, EmptyOrUnfinishedParametersAreRejectedWhereTheyBreak) {
+  const std::pair<const char*, std::size_t> cases[] = {
+      {"gzip;q=, chunked", 7},        // empty value: at the comma
+      {"gzip;q=", 6},                 // empty value at the end: the last byte
+      {"gzip;=1, chunked", 5},        // no name: at the "="
+      {"gzip;, chunked", 5},          // nothing after ";"
+      {"gzip;q, chunked", 6},         // no "=": where it should be
+      {"gzip;q", 6},                  // the same at the end of the value
+      {"gzip;q=\"abc, chunked", 19},  // the quoted string never ends: its last byte
+      {"gzip;q=\"a\\", 9},            // an escape with nothing to escape
+      {"gzip;q=a\"b\", chunked", 8},  // a quote inside a token value
+  };
+  for (const auto& [value, offset] : cases) {
+    expect_request_error(post_coded(value), errc::bad_transfer_encoding, coding_value + offset,
+                         codings_allowed());
+  }
+}
+
+TEST(CodingParameters, ChunkedTakesNoParameters) {
+  // RFC 9112 section 7.1: chunked has no parameters; one is a malformed list, 400 either way.
+  for (const parse_options& options : {parse_options{}, codings_allowed()}) {
+    expect_request_error(post_coded("chunked;q=1"), errc::bad_transfer_encoding, coding_value,
+                         options);
+  }
+  expect_request_error(post_coded("gzip, chunked;q=\"x\""), errc::bad_transfer_encoding,
+                       coding_value + 6, codings_allowed());
+}
+
+TEST(ConnectionOptions, TakeNoParameters) {
+  // RFC 9110 section 7.6.1: connection options are bare tokens. "Host: a\r\nConnection: " puts
+  // the value at 16 + 9 + 12 = 37.
+  constexpr std::size_t value_at = 37;
+  for (const char* value : {"close;a=1", "close; a=\"x\"", "keep-alive;x=y"}) {
+    expect_request_error(
+        request_with("GET / HTTP/1.1", "Host: a\r\nConnection: " + std::string(value) + "\r\n"),
+        errc::bad_header_value, value_at);
+  }
+  expect_request_error(
+      request_with("GET / HTTP/1.1", "Host: a\r\nConnection: upgrade, close;a=1\r\n"),
+      errc::bad_header_value, value_at + 9);
+}
+
+}  // namespace
+}  // namespace taut::test
