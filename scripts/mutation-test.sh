@@ -5,7 +5,7 @@
 # (invalid, left out of the rate). Debian packages no mutation tool; this is the small one.
 #
 #   scripts/mutation-test.sh [-n N] [-s SEED] [-f REGEX] [-o REPORT] [--only ID,...]
-#                            [--rerun REPORT] [--list] [-t SECONDS]
+#                            [--rerun REPORT] [--at COMMIT] [--list] [-t SECONDS]
 #
 #   -n N            sample size (default 120; 0 = every mutant: hours)
 #   -s SEED         seed of the sample (default 17); the same seed and sources give the same sample
@@ -15,6 +15,8 @@
 #   -o REPORT       report file (default build/mutation/report.txt)
 #   --only ID,...   run these mutants only (ids as the report and --list print them)
 #   --rerun REPORT  run again the survivors of an earlier report (after adding tests)
+#   --at COMMIT     test that commit's tree instead of the working tree (e.g. the kill rate
+#                   before some tests were added)
 #   --list          print every mutant of the selected files, the sample marked, and exit
 #   -t SECONDS      time limit of one test executable's run; a run over it is a hang: killed
 #                   (default 60; the parser tests take about 10 s under ASan)
@@ -42,7 +44,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec python3 - "$PWD" "$@" <<'PY'
-import argparse, os, random, re, shutil, signal, subprocess, sys, time
+import argparse, io, os, random, re, shutil, signal, subprocess, sys, tarfile, time
 
 repo = sys.argv[1]
 ap = argparse.ArgumentParser(prog="scripts/mutation-test.sh", add_help=True)
@@ -53,6 +55,7 @@ ap.add_argument("-o", "--report", default=os.path.join(repo, "build/mutation/rep
 ap.add_argument("--only", default="")
 ap.add_argument("--rerun", default="")
 ap.add_argument("--list", action="store_true")
+ap.add_argument("--at", default="")
 ap.add_argument("-t", "--timeout", type=int, default=60)
 args = ap.parse_args(sys.argv[2:])
 
@@ -64,12 +67,29 @@ targets = ["taut_parser_tests", "taut_parser_properties", "taut_parser_allocatio
 
 # --- the mutants -------------------------------------------------------------------------------
 
+def tree_files():
+    """Path -> bytes of every file to test: the working tree's (tracked and untracked, not
+    ignored), or with --at the commit's."""
+    if args.at:
+        archive = subprocess.run(["git", "archive", "--format=tar", args.at], cwd=repo,
+                                 capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    files = {}
+    for f in filter(None, listed):
+        path = os.path.join(repo, f)
+        if os.path.isfile(path) and not os.path.islink(path):
+            files[f] = open(path, "rb").read()
+    return files
+
+tree = tree_files()
+
 def source_files():
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "parser"], cwd=repo,
-                            capture_output=True, text=True, check=True).stdout.split()
     pick = re.compile(args.files)
-    return sorted(f for f in listed if re.search(r"\.(cpp|hpp|inc|h)$", f) and pick.search(f)
-                  and os.path.isfile(os.path.join(repo, f)))
+    return sorted(f for f in tree if f.startswith("parser/") and
+                  re.search(r"\.(cpp|hpp|inc|h)$", f) and pick.search(f))
 
 def code_mask(lines):
     """Per line, the columns that are code (not comment, string or character literal)."""
@@ -117,7 +137,7 @@ incdec_re = re.compile(r"\+\+|--")
 assign_re = re.compile(r"^(\s*)[A-Za-z_][\w.\[\]>-]*\s*(=|\+=|-=|\|=|&=|<<=|>>=)\s[^;]*;\s*$")
 
 def mutants_of(path):
-    lines = open(os.path.join(repo, path)).read().split("\n")
+    lines = tree[path].decode().split("\n")
     masks = code_mask(lines)
     found = []
     def add(n, col, end, new, op):
@@ -193,18 +213,25 @@ if args.list:
 # --- the copy, its build, the tests -----------------------------------------------------------
 
 def sync_copy():
-    """Copies the working tree's files into the copy, writing only those that differ."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=repo,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for f in filter(None, listed):
-        src, dst = os.path.join(repo, f), os.path.join(copy, f)
-        if not os.path.isfile(src) or os.path.islink(src):
-            continue
-        data = open(src, "rb").read()
+    """Makes the copy hold the files under test: only those that differ are written (so the
+    build stays incremental), files no longer there are removed."""
+    for f, data in tree.items():
+        dst = os.path.join(copy, f)
         if os.path.exists(dst) and open(dst, "rb").read() == data:
             continue
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(src, dst)
+        write_bytes(dst, data)
+    for root, dirs, names in os.walk(copy):
+        if root == copy and "build" in dirs:
+            dirs.remove("build")
+        for name in names:
+            f = os.path.relpath(os.path.join(root, name), copy)
+            if f not in tree:
+                os.remove(os.path.join(root, name))
+
+def write_bytes(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
 
 env = dict(os.environ)
 env.setdefault("CCACHE_BASEDIR", os.path.dirname(repo))
@@ -327,14 +354,14 @@ count = {s: sum(1 for r in results if r[1] == s)
 valid = count["killed"] + count["survived"]
 rate = 100.0 * count["killed"] / valid if valid else 100.0
 summary = "mutation parser killed %d of %d valid (%.1f%%)" % (count["killed"], valid, rate)
-head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
-                      text=True).stdout.strip()
+head = subprocess.run(["git", "rev-parse", "--short", args.at or "HEAD"], cwd=repo,
+                      capture_output=True, text=True).stdout.strip()
 os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
 with open(args.report, "w") as r:
     r.write("%s\n" % summary)
-    r.write("commit %s (plus the working tree's changes), files %r, seed %d, %d of %d mutants "
+    r.write("commit %s%s, files %r, seed %d, %d of %d mutants "
             "run; %d invalid (do not compile), %d known equivalent (not counted), %.0f min\n\n"
-            % (head, args.files, args.seed, len(sample), len(everything), count["invalid"],
+            % (head, "" if args.at else " (plus the working tree's changes)", args.files, args.seed, len(sample), len(everything), count["invalid"],
                count["equivalent"], (time.time() - start) / 60))
     for m, status, detail in results:
         r.write("%s %s %s\n" % (status, ident(m), detail))

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <system_error>
 
 #include "test_support.hpp"
 
@@ -106,6 +107,19 @@ TEST(ConnectionOptions, TakeNoParameters) {
   expect_request_error(
       request_with("GET / HTTP/1.1", "Host: a\r\nConnection: upgrade, close;a=1\r\n"),
       errc::bad_header_value, value_at + 9);
+}
+
+// ---- std::error_code: success is success in every category --------------------------------
+
+TEST(ErrorCondition, OkIsTheSuccessConditionAndEveryErrorItsOwn) {
+  // errc::ok must test equal to the generic "no error" condition, as a 0 of any category does;
+  // every other code maps to a condition of taut's category with the same value.
+  EXPECT_EQ(make_error_code(errc::ok), std::error_condition{});
+  EXPECT_EQ(make_error_code(errc::ok).default_error_condition(), std::error_condition{});
+  const std::error_code bad = errc::bad_chunk_size;
+  EXPECT_EQ(bad.default_error_condition(),
+            std::error_condition(static_cast<int>(errc::bad_chunk_size), parse_category()));
+  EXPECT_NE(bad, std::error_condition{});
 }
 
 }  // namespace

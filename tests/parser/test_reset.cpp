@@ -259,6 +259,28 @@ TEST(Reset, ChunkedDecoderDecodesTheNextBodyAsANewOne) {
   }
 }
 
+TEST(Reset, KeepsTheOptions) {
+  parse_options options;
+  options.max_headers = 3;
+  options.allow_transfer_codings = true;
+  options.lenient.bare_lf = true;
+  std::vector<header> storage(8);
+  request_parser requests(storage, options);
+  response_parser responses(storage, options);
+  feed_request(requests, "GET / HTTP/1.1\r\n", false);
+  feed_response(responses, "HTTP/1.1 200 OK\r\n", false);
+  requests.reset();
+  responses.reset();
+  for (const parse_options& kept : {requests.options(), responses.options()}) {
+    EXPECT_EQ(kept.max_headers, 3U);
+    EXPECT_TRUE(kept.allow_transfer_codings);
+    EXPECT_TRUE(kept.lenient.bare_lf);
+  }
+  // And they still apply: a fourth field is one too many, a bare LF ends a line.
+  const std::string four_fields = "HTTP/1.1 200 OK\nA: 1\nB: 2\nC: 3\nD: 4\n\n";
+  EXPECT_EQ(responses.parse(four_fields).error.code, errc::too_many_headers);
+}
+
 TEST(Reset, ChunkedDecoderCountsNoByteOfThePreviousBody) {
   // The counters a server uses for limits and logs start again at zero.
   chunked_decoder decoder;
