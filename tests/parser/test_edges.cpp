@@ -109,6 +109,27 @@ TEST(ConnectionOptions, TakeNoParameters) {
       errc::bad_header_value, value_at + 9);
 }
 
+// ---- Lenient obs-fold: only the framing fields are refused, by name, not by length ------------
+
+TEST(LenientFold, NamesOfAFramingFieldsLengthStillFold) {
+  // Accept-Charset has Content-Length's 14 bytes, If-Modified-Since Transfer-Encoding's 17.
+  parse_options lenient;
+  lenient.lenient.obs_fold = true;
+  for (const char* name : {"Accept-Charset", "If-Modified-Since"}) {
+    const request_outcome o = expect_request_ok(
+        request_with("GET / HTTP/1.1", "Host: a\r\n" + std::string(name) + ": a\r\n b\r\n"),
+        lenient);
+    EXPECT_EQ(o.headers, (field_list{{"Host", "a"}, {name, "a\r\n b"}})) << name;
+  }
+  // The framing fields themselves, in any case, are not folded ("GET / HTTP/1.1\r\nHost: a\r\n"
+  // is 25 bytes; the fold starts after the field line).
+  expect_request_error(request_with("GET / HTTP/1.1", "Host: a\r\nCONTENT-length: 1\r\n 0\r\n"),
+                       errc::obs_fold, 25 + 19, lenient);
+  expect_request_error(
+      request_with("GET / HTTP/1.1", "Host: a\r\ntransfer-ENCODING: chunked\r\n ,\r\n"),
+      errc::obs_fold, 25 + 28, lenient);
+}
+
 // ---- std::error_code: success is success in every category --------------------------------
 
 TEST(ErrorCondition, OkIsTheSuccessConditionAndEveryErrorItsOwn) {
