@@ -109,6 +109,23 @@ TEST(ConnectionOptions, TakeNoParameters) {
       errc::bad_header_value, value_at + 9);
 }
 
+// ---- Host (RFC 9110 section 7.2, RFC 3986 section 3.2): empty parts the grammar allows -------
+
+TEST(HostEdges, AnEmptyNameOrAnEmptyPortIsValid) {
+  // uri-host = host = reg-name = *( unreserved / pct-encoded / sub-delims ), and port = *DIGIT:
+  // both may be empty. ("GET / HTTP/1.1\r\nHost: " is 22 bytes.)
+  for (const char* host : {":80", "a:", ":", "[::1]:", "%41:"}) {
+    EXPECT_EQ(
+        expect_request_ok(request_with("GET / HTTP/1.1", "Host: " + std::string(host) + "\r\n"))
+            .host,
+        host);
+  }
+  // Still: after the name only a colon, after the colon only digits.
+  expect_request_error("GET / HTTP/1.1\r\nHost: :8x\r\n\r\n", errc::bad_host, 22 + 2);
+  expect_request_error("GET / HTTP/1.1\r\nHost: []:1\r\n\r\n", errc::bad_host, 22 + 1);
+  expect_request_error("GET / HTTP/1.1\r\nHost: %4:1\r\n\r\n", errc::bad_host, 22);
+}
+
 // ---- Lenient obs-fold: only the framing fields are refused, by name, not by length ------------
 
 TEST(LenientFold, NamesOfAFramingFieldsLengthStillFold) {
