@@ -126,6 +126,16 @@ TEST(HostEdges, AnEmptyNameOrAnEmptyPortIsValid) {
   expect_request_error("GET / HTTP/1.1\r\nHost: %4:1\r\n\r\n", errc::bad_host, 22);
 }
 
+TEST(HostEdges, AnEmptyIpLiteralInTheTargetIsRejectedAtItsEnd) {
+  // IP-literal = "[" ( IPv6address / IPvFuture ) "]": never empty (RFC 3986 section 3.2.2).
+  // "GET http://" and "CONNECT " put the "[" at 11 and 8.
+  expect_request_error("GET http://[]/ HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_target, 12);
+  expect_request_error("CONNECT []:443 HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_target, 9);
+  EXPECT_EQ(expect_request_ok("GET http://[::1]/ HTTP/1.1\r\nHost: a\r\n\r\n").target,
+            "http://[::1]/");
+  EXPECT_EQ(expect_request_ok("CONNECT [::1]:443 HTTP/1.1\r\nHost: a\r\n\r\n").target, "[::1]:443");
+}
+
 // ---- Lenient obs-fold: only the framing fields are refused, by name, not by length ------------
 
 TEST(LenientFold, NamesOfAFramingFieldsLengthStillFold) {
