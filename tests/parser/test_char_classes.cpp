@@ -162,5 +162,27 @@ TEST(CharClasses, EveryByteOutsideAFieldValueIsRejectedWhereItIs) {
   });
 }
 
+TEST(CharClasses, EveryByteOutsideAPathIsRejectedInTheTargetWhereItIs) {
+  // "GET /" is 5 bytes. "%" starts an escape, SP ends the target, CR and LF the line.
+  on_every_path([] {
+    for (int b = 0; b < 256; ++b) {
+      if (in("% \r\n", b)) continue;
+      for (std::size_t at = 0; at < run_length; ++at) {
+        std::string path(run_length, 'p');
+        path[at] = static_cast<char>(b);
+        const request_outcome o =
+            parse_request_whole("GET /" + path + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        if (expected(detail::path_char, b)) {
+          EXPECT_EQ(o.status, parse_status::complete) << "byte " << b << " at " << at;
+          EXPECT_EQ(o.target, "/" + path) << "byte " << b << " at " << at;
+        } else {
+          EXPECT_EQ(o.code, errc::bad_target) << "byte " << b << " at " << at;
+          EXPECT_EQ(o.offset, 5 + at) << "byte " << b << " at " << at;
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 }  // namespace taut::test
