@@ -133,8 +133,8 @@ const char* const request_leftovers[] = {
     "OPTIONS * HTTP/1.1\r\nHost: a\r\nX-Long: 01234567890123456789012345678901234567890123456789",
     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nX",
     "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nX",
-    "GET / HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: h2c\r\nExpect: "
-    "100-continue\r\n",
+    ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: h2c\r\nExpect: "
+     "100-continue\r\n"),
     "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  // fails: duplicate Host
     "G(T / HTTP/1.1\r\n",                            // fails in the request line
