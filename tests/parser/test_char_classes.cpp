@@ -138,6 +138,15 @@ TEST(CharClasses, EveryByteOutsideTcharEndsAFieldNameWhereItIs) {
           EXPECT_EQ(o.offset, field_line_at + at) << "byte " << b << " at " << at;
         }
       }
+      // The byte alone as the name: a lookup that misreads the bytes around it (here none) could
+      // otherwise hand the line to the general parser and hide its own mistake.
+      const request_outcome alone = parse_request_whole(
+          "GET / HTTP/1.1\r\nHost: a\r\n" + std::string(1, static_cast<char>(b)) + ": v\r\n\r\n");
+      if (expected(detail::tchar, b)) {
+        EXPECT_EQ(alone.status, parse_status::complete) << "byte " << b << " alone";
+      } else {
+        EXPECT_EQ(alone.code, errc::bad_header_name) << "byte " << b << " alone";
+      }
     }
   });
 }
@@ -180,6 +189,10 @@ TEST(CharClasses, EveryByteOutsideAPathIsRejectedInTheTargetWhereItIs) {
           EXPECT_EQ(o.offset, 5 + at) << "byte " << b << " at " << at;
         }
       }
+      const request_outcome alone = parse_request_whole(
+          "GET /" + std::string(1, static_cast<char>(b)) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+      EXPECT_EQ(alone.status == parse_status::complete, expected(detail::path_char, b))
+          << "byte " << b << " alone";
     }
   });
 }
