@@ -26,6 +26,38 @@ TEST(StatusRange, BothEndsAreInsideAndTheirNeighboursOutside) {
   }
 }
 
+TEST(StatusRange, EveryTwoHundredToConnectIsATunnelAndNothingAround) {
+  // RFC 9110 section 9.3.6: any 2xx, 200 to 299, turns the connection into a tunnel.
+  for (const char* code : {"200", "299"}) {
+    const response_outcome o = expect_response_ok(
+        std::string("HTTP/1.1 ") + code + " X\r\nContent-Length: 5\r\n\r\n", method::connect);
+    EXPECT_TRUE(o.upgrade) << code;
+    EXPECT_EQ(o.body, body_kind::none) << code;
+  }
+  const response_outcome redirect =
+      expect_response_ok("HTTP/1.1 300 X\r\nContent-Length: 5\r\n\r\n", method::connect);
+  EXPECT_FALSE(redirect.upgrade);
+  EXPECT_EQ(redirect.body, body_kind::content_length);
+  const response_outcome interim = expect_response_ok("HTTP/1.1 199 X\r\n\r\n", method::connect);
+  EXPECT_FALSE(interim.upgrade);
+}
+
+// ---- The request-target's end and escapes, as the fast request-line path reads them -----------
+
+TEST(TargetEdges, AByteOtherThanSpaceAfterTheTargetIsNoSeparator) {
+  // "GET /a" is 6 bytes: the '#' (no path byte) is where the target breaks.
+  for (const char* line : {"GET /a#HTTP/1.1", "GET /a\"HTTP/1.1", "GET /a<HTTP/1.1"}) {
+    expect_request_error(std::string(line) + "\r\nHost: a\r\n\r\n", errc::bad_target, 6);
+  }
+}
+
+TEST(TargetEdges, BothDigitsOfAPercentEscapeAreHex) {
+  // RFC 3986 section 2.1: pct-encoded = "%" HEXDIG HEXDIG. "GET /a" is 6 bytes.
+  expect_request_error("GET /a%4z HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_target, 6);
+  expect_request_error("GET /a%z4 HTTP/1.1\r\nHost: a\r\n\r\n", errc::bad_target, 6);
+  EXPECT_EQ(expect_request_ok("GET /a%4F%c3%A9 HTTP/1.1\r\nHost: a\r\n\r\n").target, "/a%4F%c3%A9");
+}
+
 // ---- Transfer-Encoding parameters (RFC 9110 section 5.6.6) ------------------------------------
 
 // "POST / HTTP/1.1\r\n" (17) + "Host: a\r\n" (9) + "Transfer-Encoding: " (19): the value's first
