@@ -96,24 +96,13 @@ void connection::make_room() noexcept {
       msg_begin_ = 0;
       return;
     }
-  } else if (st_->spill == nullptr) {
-    if (in_begin_ > st_->body_end) {
-      // Chunk framing between the decoded body and the undecoded bytes: close the gap.
-      const std::uint32_t gap = in_begin_ - st_->body_end;
-      std::memmove(in_ + st_->body_end, in_ + in_begin_, in_end_ - in_begin_);
-      in_begin_ -= gap;
-      in_end_ -= gap;
-      return;
-    }
-    if (msg_begin_ > 0) {
-      relocate_message();
-      return;
-    }
-    if (spill_body() && in_end_ < in_cap_) return;
   } else {
-    if (in_begin_ > st_->head_end) {
-      const std::uint32_t gap = in_begin_ - st_->head_end;
-      std::memmove(in_ + st_->head_end, in_ + in_begin_, in_end_ - in_begin_);
+    // Chunk framing lies between the bytes kept (the decoded body in place, or the head once the
+    // body spilled) and the undecoded bytes: closing that gap is the cheapest room.
+    const std::uint32_t kept_end = st_->spill == nullptr ? st_->body_end : st_->head_end;
+    if (in_begin_ > kept_end) {
+      const std::uint32_t gap = in_begin_ - kept_end;
+      std::memmove(in_ + kept_end, in_ + in_begin_, in_end_ - in_begin_);
       in_begin_ -= gap;
       in_end_ -= gap;
       return;
@@ -122,6 +111,7 @@ void connection::make_room() noexcept {
       relocate_message();
       return;
     }
+    if (st_->spill == nullptr && spill_body() && in_end_ < in_cap_) return;
   }
   if (broken_) return;
   const std::size_t head_limit =

@@ -210,7 +210,7 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
         close_after(slot);
         write_head_end(slot, framing_none, 0);
       } else {
-        write_head_end(slot, status_forbids_body(slot.status) ? framing_none : framing_length, 0);
+        write_head_end(slot, body_framing(slot, true), 0);
       }
       finish_slot(slot);
       break;

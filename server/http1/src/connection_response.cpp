@@ -69,18 +69,20 @@ void connection::close_after(response_slot& slot) noexcept {
   slot.close = true;
 }
 
-/// Whether a body may follow the head now being written; when not (HEAD, 1xx, 204, 304), body
-/// bytes are counted against a declared length but never sent.
-bool connection::suppress_body(response_slot& slot) noexcept {
+/// How the body after the head now being written is framed (a framing_kind), from the status,
+/// the request and whether the length is known; and whether its bytes are sent at all: for HEAD,
+/// 1xx, 204 and 304 they are counted against a declared length but never sent.
+int connection::body_framing(response_slot& slot, bool length_known) noexcept {
   slot.suppress = slot.head_request || status_forbids_body(slot.status);
-  return slot.suppress;
+  if (status_forbids_body(slot.status)) return framing_none;
+  if (length_known) return framing_length;
+  return slot.http10 ? framing_close  // HTTP/1.0 knows no chunked coding (RFC 9112 section 7)
+                     : framing_chunked;
 }
 
 bool connection::respond_whole(response_slot& slot, std::string_view body) noexcept {
   if (!head_open(slot) || becomes_tunnel(slot)) return false;  // see accept_upgrade()
-  suppress_body(slot);
-  const bool no_content = status_forbids_body(slot.status);
-  write_head_end(slot, no_content ? framing_none : framing_length, body.size());
+  write_head_end(slot, body_framing(slot, true), body.size());
   if (!slot.suppress) {
     append(target(slot), body);
     slot.body_bytes += body.size();
@@ -95,9 +97,7 @@ bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
     if (fd >= 0) ::close(fd);
     return false;
   }
-  suppress_body(slot);
-  const bool no_content = status_forbids_body(slot.status);
-  write_head_end(slot, no_content ? framing_none : framing_length, length);
+  write_head_end(slot, body_framing(slot, true), length);
   bool ok = true;
   if (slot.suppress || length == 0 || fd < 0) {
     if (fd >= 0) ::close(fd);
@@ -127,20 +127,11 @@ bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
 
 bool connection::open_body(response_slot& slot, bool declared, std::uint64_t length) noexcept {
   if (!head_open(slot) || becomes_tunnel(slot)) return false;
-  const bool no_content = status_forbids_body(slot.status);
-  suppress_body(slot);
-  int framing = framing_length;
-  slot_phase phase = slot_phase::body_length;
-  if (no_content) {
-    framing = framing_none;
-    length = 0;
-  } else if (!declared && slot.http10) {
-    framing = framing_close;  // HTTP/1.0 knows no chunked coding (RFC 9112 section 7)
-    phase = slot_phase::body_close;
-  } else if (!declared) {
-    framing = framing_chunked;
-    phase = slot_phase::body_chunked;
-  }
+  const int framing = body_framing(slot, declared);
+  if (framing == framing_none) length = 0;
+  const slot_phase phase = framing == framing_chunked ? slot_phase::body_chunked
+                           : framing == framing_close ? slot_phase::body_close
+                                                      : slot_phase::body_length;
   write_head_end(slot, framing, length);
   set_phase(slot, phase);
   slot.remaining = phase == slot_phase::body_length ? length : 0;

@@ -579,7 +579,7 @@ class connection {
   bool add_response_field(detail::response_slot& slot, std::string_view name,
                           std::string_view value) noexcept;
   void close_after(detail::response_slot& slot) noexcept;
-  bool suppress_body(detail::response_slot& slot) noexcept;
+  int body_framing(detail::response_slot& slot, bool length_known) noexcept;
   bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;
   bool respond_file(detail::response_slot& slot, int fd, std::uint64_t offset,
                     std::uint64_t length) noexcept;
