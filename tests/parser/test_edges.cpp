@@ -58,6 +58,14 @@ TEST(TargetEdges, BothDigitsOfAPercentEscapeAreHex) {
   EXPECT_EQ(expect_request_ok("GET /a%4F%c3%A9 HTTP/1.1\r\nHost: a\r\n\r\n").target, "/a%4F%c3%A9");
 }
 
+TEST(TargetEdges, TwoHexDigitsAfterTheTargetsSpaceAreNoEscape) {
+  // Only a '%' starts an escape: a space followed by hex digits still ends the target, and the
+  // version must come next. "GET /a " is 7 bytes.
+  for (const char* line : {"GET /a ab HTTP/1.1", "GET /a 4F HTTP/1.1", "GET /a Fe/ HTTP/1.1"}) {
+    expect_request_error(std::string(line) + "\r\nHost: a\r\n\r\n", errc::bad_version, 7);
+  }
+}
+
 // ---- Transfer-Encoding parameters (RFC 9110 section 5.6.6) ------------------------------------
 
 // "POST / HTTP/1.1\r\n" (17) + "Host: a\r\n" (9) + "Transfer-Encoding: " (19): the value's first
