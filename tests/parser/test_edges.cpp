@@ -66,6 +66,18 @@ TEST(TargetEdges, TwoHexDigitsAfterTheTargetsSpaceAreNoEscape) {
   }
 }
 
+TEST(TargetEdges, ASpaceOnABlocksLastByteRightAfterAnEscapeEndsTheTarget) {
+  // The vector paths search 64-byte blocks; after an escape the search resumes at the byte after
+  // it, here byte 63, the block's last: the space there must end the target, so the "x" after it
+  // is where the version should be. "GET /" is 5 bytes, 55 'a's, "%41" at 60-62, the space at 63.
+  const std::string line = "GET /" + std::string(55, 'a') + "%41 x HTTP/1.1";
+  ASSERT_EQ(line[63], ' ');
+  expect_request_error(line + "\r\nHost: a\r\n\r\n", errc::bad_version, 64);
+  EXPECT_EQ(expect_request_ok("GET /" + std::string(55, 'a') + "%41 HTTP/1.1\r\nHost: a\r\n\r\n")
+                .target.size(),
+            59u);
+}
+
 // ---- Transfer-Encoding parameters (RFC 9110 section 5.6.6) ------------------------------------
 
 // "POST / HTTP/1.1\r\n" (17) + "Host: a\r\n" (9) + "Transfer-Encoding: " (19): the value's first
