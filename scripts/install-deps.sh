@@ -54,7 +54,8 @@ require_packages() {
   exit 1
 }
 
-require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache
+require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache \
+  liburing-dev
 require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl
 require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp zip unzip python3
 require_packages format clang-format
