@@ -64,4 +64,4 @@ require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-ev
 require_packages tools curl
 # scripts/bench-server.sh: the peer servers, the load generators (wrk, h2load), taskset, the chart.
 require_packages load-bench nginx-light h2o golang-go wrk nghttp2-client util-linux gnuplot-nox \
-  python3
+  python3 strace
