@@ -117,7 +117,7 @@ namespace taut::transport::detail {
 
 namespace {
 
-// Sizes. Receive buffers are shared by every stream of the loop: 256 of 4 KiB (1 MiB per loop
+// Sizes. Receive buffers are shared by every stream of the loop: 128 of 4 KiB (512 KiB per loop
 // thread), whatever the number of connections. A stream receives one buffer at a time: the next
 // receive is submitted once read() has consumed it, so the kernel's socket buffer, not ours,
 // holds what a stream is not reading (the back-pressure epoll has). A buffer still unread when
@@ -126,7 +126,7 @@ namespace {
 // answers, a handler not reading its body yet) never hold the shared buffers: however many there
 // are, the others keep receiving.
 constexpr unsigned kRingEntries = 1024;
-constexpr unsigned kBufferCount = 256;  // a power of two (the buffer ring's mask)
+constexpr unsigned kBufferCount = 128;  // a power of two (the buffer ring's mask)
 constexpr unsigned kBufferSize = 4096;
 constexpr std::uint16_t kBufferGroup = 0;
 constexpr std::uint16_t kNoBuffer = UINT16_MAX;
@@ -138,7 +138,9 @@ constexpr std::uint16_t kNoBuffer = UINT16_MAX;
 constexpr std::size_t kChunkSize = 4096;
 constexpr std::size_t kMaxSendParts = 4;
 constexpr std::size_t kMaxQueuedBytes = 16 * 1024;
-constexpr std::size_t kMaxFreeChunks = 4096;
+// Chunks come in page-aligned slabs and go back to the pool, never to malloc: the pool keeps the
+// peak a burst needed, and each chunk is exactly one page.
+constexpr std::size_t kChunksPerSlab = 16;
 // A closed stream whose queued bytes the peer does not take within this long is reset (the
 // kernel would keep an orphaned socket's data a while too, but not forever).
 constexpr auto kOrphanLinger = std::chrono::seconds(5);
@@ -253,14 +255,13 @@ class uring_backend final : public ring_backend {
       // Streams still open when the loop goes (against the rules, but a test may do it) or
       // closed with bytes still queued.
       std::free(state->spill);
-      while (state->tx_head != nullptr) delete std::exchange(state->tx_head, state->tx_head->next);
       delete state;
     }
     for (ring_listener* state : all_listeners_) {
       for (std::size_t i = state->head; i < state->queued.size(); ++i) ::close(state->queued[i]);
       delete state;
     }
-    while (free_chunks_ != nullptr) delete std::exchange(free_chunks_, free_chunks_->next);
+    for (void* slab : slabs_) std::free(slab);
   }
 
   std::error_code open(int wake_fd) noexcept {
@@ -683,26 +684,26 @@ class uring_backend final : public ring_backend {
   }
 
   send_chunk* new_chunk() {
-    send_chunk* chunk = free_chunks_;
-    if (chunk != nullptr) {
-      free_chunks_ = chunk->next;
-      --free_chunk_count_;
-    } else {
-      chunk = new send_chunk;
+    if (free_chunks_ == nullptr) {
+      void* slab = std::aligned_alloc(kChunkSize, kChunkSize * kChunksPerSlab);
+      if (slab == nullptr) std::abort();  // as operator new would
+      slabs_.push_back(slab);
+      for (std::size_t i = 0; i < kChunksPerSlab; ++i) {
+        auto* fresh = ::new (static_cast<char*>(slab) + i * kChunkSize) send_chunk;
+        fresh->next = free_chunks_;
+        free_chunks_ = fresh;
+      }
     }
+    send_chunk* chunk = free_chunks_;
+    free_chunks_ = chunk->next;
     chunk->next = nullptr;
     chunk->begin = chunk->end = 0;
     return chunk;
   }
 
   void free_chunk(send_chunk* chunk) noexcept {
-    if (free_chunk_count_ >= kMaxFreeChunks) {
-      delete chunk;
-      return;
-    }
     chunk->next = free_chunks_;
     free_chunks_ = chunk;
-    ++free_chunk_count_;
   }
 
   // The streams that received since the last wait and did not read it all give their buffers
@@ -922,7 +923,7 @@ class uring_backend final : public ring_backend {
   std::vector<ring_listener*> all_listeners_;
   ring_stream* free_streams_ = nullptr;
   send_chunk* free_chunks_ = nullptr;
-  std::size_t free_chunk_count_ = 0;
+  std::vector<void*> slabs_;
 };
 
 uring_backend& backend_of(event_loop& loop) noexcept {
