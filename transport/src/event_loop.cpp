@@ -34,7 +34,12 @@ class running_guard {
 }  // namespace
 
 result<std::unique_ptr<event_loop>> event_loop::create(const loop_options& options) {
-  if (resolve_io_backend(options.backend) == io_backend::io_uring) return create_ring(options);
+  if (resolve_io_backend(options.backend) == io_backend::io_uring) {
+    result<std::unique_ptr<event_loop>> ring = create_ring(options);
+    // An automatic choice falls back to epoll here too (a ring the probe could make but this one
+    // could not, for want of memory or descriptors); an explicit one reports why.
+    if (ring || options.backend == io_backend::io_uring) return ring;
+  }
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return errno_code(errno);
   const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
