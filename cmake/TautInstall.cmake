@@ -113,8 +113,13 @@ endforeach()
 taut_install_library(taut_parser
   DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser, with a C API (taut.h)"
   PKGCONFIG_LIBS ${taut_cxx_runtime})
+set(_taut_transport_libs "")
+if(TAUT_HAVE_IO_URING)
+  set(_taut_transport_libs PKGCONFIG_LIBS -luring)
+endif()
 taut_install_library(taut_transport
-  DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll event loop")
+  DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll or io_uring event loop"
+  ${_taut_transport_libs})
 taut_install_library(taut_http1
   DESCRIPTION "Sans-I/O HTTP/1.1 server connection (bytes and time in, bytes out) on taut-parser")
 taut_install_library(taut_router

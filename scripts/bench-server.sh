@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks taut-serve against nginx, h2o and Go's net/http, in one command:
+# Benchmarks taut-serve, on its epoll and its io_uring backend, against nginx, h2o and Go's
+# net/http, in one command:
 #   1. installs the missing Debian packages (scripts/install-deps.sh: nginx-light, h2o, golang-go,
 #      wrk, nghttp2-client for h2load, util-linux for taskset, gnuplot-nox);
 #   2. finds taut-serve under build/ (or TAUT_SERVE=path), building it with the release preset if
@@ -10,16 +11,18 @@
 #   4. runs bench/load/run.py: every server pinned to CPU 0 with one worker, the clients on CPU 1,
 #      all on 127.0.0.1: wrk plain and pipelined (3 rounds of 5 s, the median), latency
 #      percentiles with h2load at a fixed rate, memory per idle keep-alive connection (10,000 of
-#      them), heap allocations per request (taut-serve, nginx, h2o);
+#      them), system calls per request (strace -c -f over 20,000 requests, plain and pipelined),
+#      heap allocations per request (taut-serve, nginx, h2o);
 #   5. writes into bench/results/: server-table.md (the tables, the ratios of taut to each peer,
 #      the machine), server-throughput.tsv (the chart's input), server-results.tsv (every figure),
 #      server-throughput.svg (bench/plot-results.sh --server) and server-output.txt (the log).
-# A full run takes about 3 minutes, plus the builds the first time.
+# A full run takes about 5 minutes, plus the builds the first time.
 #
 # Usage: bash scripts/bench-server.sh
 # Environment: TAUT_SERVE (a taut-serve binary to use as is), TAUT_LOAD_ROUNDS (3),
 # TAUT_LOAD_SECONDS (5 per round), TAUT_LOAD_CONNECTIONS (100), TAUT_LOAD_PIPELINE (16),
-# TAUT_LOAD_SERVERS (taut,nginx,h2o,go), TAUT_LOAD_PHASES (throughput,latency,idle,alloc),
+# TAUT_LOAD_SERVERS (taut,taut-uring,nginx,h2o,go), TAUT_LOAD_PHASES
+# (throughput,latency,idle,syscalls,alloc), TAUT_LOAD_SYSCALL_REQUESTS (20000),
 # TAUT_LOAD_LATENCY_RATE (10000 requests/s), TAUT_LOAD_IDLE_CONNECTIONS (10000),
 # TAUT_LOAD_SERVER_CPUS (0) and TAUT_LOAD_CLIENT_CPUS (1) (CPU lists; one server worker per server
 # CPU), TAUT_LOAD_NICE (0; negative, as root, to shield the run from other jobs), TAUT_SERVE_ARGS
@@ -50,14 +53,14 @@ find_program() {
 
 # 1. Packages.
 missing=0
-for program in nginx h2o go wrk h2load taskset gnuplot cc python3; do
+for program in nginx h2o go wrk h2load taskset gnuplot cc python3 strace; do
   [[ -n $(find_program "$program") ]] || missing=1
 done
 if [[ $missing -eq 1 ]]; then
   log "installing the missing packages (scripts/install-deps.sh)"
   bash "$root/scripts/install-deps.sh" || log "install-deps.sh failed: going on with what is there"
 fi
-for program in wrk h2load taskset python3; do
+for program in wrk h2load taskset python3 strace; do
   [[ -n $(find_program "$program") ]] || {
     log "$program is required (scripts/install-deps.sh installs it)"
     exit 1
@@ -132,7 +135,7 @@ fi
 
 # 4. Measure. The servers need more than 10,000 descriptors for the idle connections.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-log "file-descriptor limit $(ulimit -n); running bench/load/run.py (about 3 minutes)"
+log "file-descriptor limit $(ulimit -n); running bench/load/run.py (about 5 minutes)"
 status=0
 timeout -k 30 1800 python3 "$load/run.py" \
   --taut-serve "$taut_serve" \

@@ -54,7 +54,8 @@ require_packages() {
   exit 1
 }
 
-require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache
+require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache \
+  liburing-dev
 require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl
 require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp zip unzip python3
 require_packages format clang-format
@@ -63,4 +64,4 @@ require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-ev
 require_packages tools curl
 # scripts/bench-server.sh: the peer servers, the load generators (wrk, h2load), taskset, the chart.
 require_packages load-bench nginx-light h2o golang-go wrk nghttp2-client util-linux gnuplot-nox \
-  python3
+  python3 strace

@@ -24,8 +24,10 @@ TAUT_LOAD_WARMUP_SECONDS [1], TAUT_LOAD_CONNECTIONS [100], TAUT_LOAD_PIPELINE [1
 TAUT_LOAD_SERVER_CPUS [0], TAUT_LOAD_CLIENT_CPUS [1] (CPU lists such as 0-3,8: each server runs
 one worker thread per server CPU, wrk one thread per client CPU), TAUT_LOAD_LATENCY_RATE [10000
 requests/s in all], TAUT_LOAD_LATENCY_CONNECTIONS [10], TAUT_LOAD_LATENCY_SECONDS [5],
-TAUT_LOAD_IDLE_CONNECTIONS [10000], TAUT_LOAD_ALLOC_REQUESTS [20000], TAUT_LOAD_SERVERS [all:
-taut,nginx,h2o,go], TAUT_LOAD_PHASES [throughput,latency,idle,alloc], TAUT_LOAD_NICE [0: the
+TAUT_LOAD_IDLE_CONNECTIONS [10000], TAUT_LOAD_ALLOC_REQUESTS [20000],
+TAUT_LOAD_SYSCALL_REQUESTS [20000], TAUT_LOAD_SERVERS [all: taut,taut-uring,nginx,h2o,go; taut is
+taut-serve --io epoll, taut-uring taut-serve --io io_uring], TAUT_LOAD_PHASES
+[throughput,latency,idle,syscalls,alloc], TAUT_LOAD_NICE [0: the
 niceness of the servers and clients, and of their sessions' autogroups; a negative value (root
 only) shields the measurement from other jobs on a shared machine, and the report says which was
 used], TAUT_SERVE_ARGS [more
@@ -83,13 +85,17 @@ IDLE_CONNECTIONS = env_int("TAUT_LOAD_IDLE_CONNECTIONS", 10000)
 ALLOC_REQUESTS = env_int("TAUT_LOAD_ALLOC_REQUESTS", 20000)
 ALLOC_CONNECTIONS = 4
 NICE = env_int("TAUT_LOAD_NICE", 0)
-ALL_SERVERS = ["taut", "nginx", "h2o", "go"]
-ALL_PHASES = ["throughput", "latency", "idle", "alloc"]
+SYSCALL_REQUESTS = env_int("TAUT_LOAD_SYSCALL_REQUESTS", 20000)
+# taut-serve twice: on its epoll backend ("taut") and on io_uring ("taut-uring").
+ALL_SERVERS = ["taut", "taut-uring", "nginx", "h2o", "go"]
+TAUTS = ("taut", "taut-uring")
+ALL_PHASES = ["throughput", "latency", "idle", "syscalls", "alloc"]
 SERVERS = [s for s in os.environ.get("TAUT_LOAD_SERVERS", ",".join(ALL_SERVERS)).split(",") if s]
 PHASES = [p for p in os.environ.get("TAUT_LOAD_PHASES", ",".join(ALL_PHASES)).split(",") if p]
 
 LABELS = {
-    "taut": "taut-serve",
+    "taut": "taut-serve epoll",
+    "taut-uring": "taut-serve io_uring",
     "nginx": "nginx",
     "h2o": "h2o",
     "go": "go net/http",
@@ -311,14 +317,17 @@ def make_servers(args, workdir):
     for key in ("LD_PRELOAD", "TAUT_ALLOC_COUNTER_FILE"):
         base_env.pop(key, None)
 
-    if "taut" in SERVERS:
+    for name, backend in (("taut", "epoll"), ("taut-uring", "io_uring")):
+        if name not in SERVERS:
+            continue
         if args.taut_serve:
-            servers["taut"] = Server(
-                "taut",
+            servers[name] = Server(
+                name,
                 # The same room as the peers' configurations: 16,384 connections (the idle
                 # measurement holds 10,000 beside wrk's) and no cap on requests per connection.
                 [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(THREADS),
-                 "--max-connections", "16384", "--max-requests-per-connection", "0"]
+                 "--max-connections", "16384", "--max-requests-per-connection", "0",
+                 "--io", backend]
                 + os.environ.get("TAUT_SERVE_ARGS", "").split(),
                 base_env,
                 workdir,
@@ -449,6 +458,44 @@ def run_h2load(argv, timeout):
     total = int(words[1])
     ok = int(statuses.split()[2]) if statuses else 0
     return {"total": total, "succeeded": succeeded, "2xx": ok, "stdout": result.stdout}
+
+
+def count_syscalls(server, workdir, depth):
+    """System calls of the whole server (every thread) over SYSCALL_REQUESTS requests on
+    CONNECTIONS keep-alive connections, `depth` pipelined per write, counted by strace -c -f.
+    The connections' set-up and close are counted too (the same few calls per connection for
+    every server), and the count includes calls that failed (EAGAIN)."""
+    tids = []
+    for pid, _ in server.refresh_tree():
+        tids += [t for t in os.listdir(f"/proc/{pid}/task")]
+    out = os.path.join(workdir, f"strace-{server.name}-{depth}.txt")
+    argv = ["strace", "-c", "-f", "-qq", "-o", out]
+    for tid in tids:
+        argv += ["-p", tid]
+    tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)  # attached to every thread
+        extra = ["-m", str(depth)] if depth > 1 else []
+        run = run_h2load(["-n", str(SYSCALL_REQUESTS), "-c", str(CONNECTIONS)] + extra +
+                         [f"http://127.0.0.1:{server.port}/plaintext"], timeout=600)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=60)
+    calls, top = 0, []
+    with open(out) as report:
+        for line in report:
+            fields = line.split()
+            if len(fields) >= 5 and fields[0].replace(".", "").isdigit():
+                if fields[-1] == "total":
+                    calls = int(fields[3])
+                else:
+                    top.append((int(fields[3]), fields[-1]))
+    if run["2xx"] != SYSCALL_REQUESTS:
+        raise RuntimeError(f"{run['2xx']} of {SYSCALL_REQUESTS} requests answered 2xx")
+    top.sort(reverse=True)
+    return {"requests": SYSCALL_REQUESTS, "calls": calls,
+            "per_request": calls / SYSCALL_REQUESTS,
+            "top": ", ".join(f"{name} {count / SYSCALL_REQUESTS:.2f}" for count, name in top[:4])}
 
 
 def percentile(sorted_values, fraction):
@@ -693,6 +740,7 @@ def main():
 
     throughput = {}  # (server, mode) -> list of runs
     latency, idle, allocations, problems = {}, {}, {}, []
+    syscalls = {}  # (server, mode) -> count_syscalls()
     modes = [("plain", 1), (f"pipelined", PIPELINE)]
     try:
         for name, server in list(servers.items()):
@@ -783,6 +831,21 @@ def main():
                     problems.append(f"{server.label} idle memory: {error}")
                     log(problems[-1])
 
+        if "syscalls" in PHASES:
+            for server in running:
+                for mode, depth in modes:
+                    if not still_running(server, f"syscalls {mode}"):
+                        continue
+                    try:
+                        c = count_syscalls(server, workdir, depth)
+                        syscalls[(server.name, mode)] = c
+                        log(f"syscalls {server.label:12} {mode:9}: {c['per_request']:.3f} per "
+                            f"request ({c['calls']} over {c['requests']}: {c['top']})")
+                    except (RuntimeError, OSError, ValueError,
+                            subprocess.TimeoutExpired) as error:
+                        problems.append(f"{server.label} syscalls {mode}: {error}")
+                        log(problems[-1])
+
         for server in running:
             server.stop()
         running = []
@@ -790,7 +853,7 @@ def main():
         if "alloc" in PHASES:
             if not args.alloc_counter:
                 log("allocations: alloc_counter.so not built; skipped")
-            for name in ("taut", "nginx", "h2o"):
+            for name in ("taut", "taut-uring", "nginx", "h2o"):
                 if name not in servers or not args.alloc_counter:
                     continue
                 server = servers[name]
@@ -813,7 +876,7 @@ def main():
 
     load_at_end = open("/proc/loadavg").read().split()[:3]
     write_results(args, servers, modes, throughput, latency, idle, allocations, problems,
-                  started_at, load_at_start, load_at_end, workdir)
+                  started_at, load_at_start, load_at_end, workdir, syscalls)
     subprocess.run(["rm", "-rf", "--", workdir], check=False)
     return 1 if "interrupted" in problems else 0
 
@@ -823,9 +886,10 @@ def median_of(runs, key):
 
 
 def write_results(args, servers, modes, throughput, latency, idle, allocations, problems,
-                  started_at, load_at_start, load_at_end, workdir):
+                  started_at, load_at_start, load_at_end, workdir, syscalls):
     names = [n for n in ALL_SERVERS if n in servers]
-    peers = [n for n in names if n != "taut"]
+    peers = [n for n in names if n not in TAUTS]
+    tauts = [n for n in names if n in TAUTS]
     medians = {}
     for name in names:
         for mode, _ in modes:
@@ -865,19 +929,20 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
 
     md.append("## taut against each peer (same run)")
     md.append("")
-    if "taut" in names:
+    if tauts:
         md.append("Ratio = taut / peer: requests/s above 1 and CPU per request below 1 favour "
                   "taut.")
         md.append("")
-        md.append(f"| peer | plain req/s | plain CPU/req | {pipelined} req/s | "
+        md.append(f"| taut / peer | plain req/s | plain CPU/req | {pipelined} req/s | "
                   f"{pipelined} CPU/req |")
         md.append("|---|---:|---:|---:|---:|")
-        for peer in peers:
-            cells = []
-            for mode, _ in modes:
-                t, p = medians[("taut", mode)], medians[(peer, mode)]
-                cells += [ratio(t["rps"], p["rps"]), ratio(t["cpu_us"], p["cpu_us"])]
-            md.append(f"| {LABELS[peer]} | " + " | ".join(cells) + " |")
+        for taut in tauts:
+            for peer in peers + ([t for t in tauts if t != taut] if taut != "taut" else []):
+                cells = []
+                for mode, _ in modes:
+                    t, p = medians[(taut, mode)], medians[(peer, mode)]
+                    cells += [ratio(t["rps"], p["rps"]), ratio(t["cpu_us"], p["cpu_us"])]
+                md.append(f"| {LABELS[taut]} / {LABELS[peer]} | " + " | ".join(cells) + " |")
     else:
         md.append("taut-serve was not built when this ran, so there are no ratios yet; the peers' "
                   "figures are below.")
@@ -945,6 +1010,27 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
                           f"{fmt(i['still_open'])} |")
         md.append("")
 
+    if syscalls:
+        md.append("## System calls per request")
+        md.append("")
+        md.append(f"`strace -c -f` attached to every thread of the server while `h2load --h1 "
+                  f"-n {SYSCALL_REQUESTS:,} -c {CONNECTIONS}` (plain, one request at a time per "
+                  f"keep-alive connection) or with `-m {PIPELINE}` (pipelined) runs against it, "
+                  f"GET /plaintext: every system call of the server over the run (failed ones "
+                  f"too, and the {CONNECTIONS} connections' accept and close) divided by the "
+                  f"requests. strace slows the server down; the count is what matters here.")
+        md.append("")
+        md.append("| server | plain calls/req | the most frequent (per request) | "
+                  f"{pipelined} calls/req | the most frequent |")
+        md.append("|---|---:|---|---:|---|")
+        for name in names:
+            cells = []
+            for mode, _ in modes:
+                c = syscalls.get((name, mode))
+                cells += [fmt(c["per_request"], 3), c["top"]] if c else ["-", "-"]
+            md.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+        md.append("")
+
     if allocations:
         md.append("## Heap allocations per request (steady state)")
         md.append("")
@@ -971,9 +1057,9 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
                           f"{fmt(p.get('per_connection'), 1)} |")
         md.append("")
 
-    goals = goal_lines(names, medians, idle, allocations)
+    goals = goal_lines(names, medians, idle, allocations, syscalls)
     if goals:
-        md.append("## Goals of issue 8")
+        md.append("## Goals of issue 14")
         md.append("")
         md += goals
         md.append("")
@@ -1012,56 +1098,58 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
                 out.write(f"{name}\tlatency.{key}\t{value}\n")
             for key, value in idle.get(name, {}).items():
                 out.write(f"{name}\tidle.{key}\t{value}\n")
+            for mode, _ in modes:
+                c = syscalls.get((name, mode))
+                if c:
+                    out.write(f"{name}\tsyscalls.{mode}.per_request\t{c['per_request']:.4f}\n")
             for workload, figures in allocations.get(name, {}).items():
                 for key, value in figures.items():
                     out.write(f"{name}\talloc.{workload}.{key}\t{value:.4f}\n")
 
     print("\n".join(md))
-    if "taut" in names:
+    for taut in tauts:
         for peer in peers:
             for mode, _ in modes:
-                t, p = medians[("taut", mode)], medians[(peer, mode)]
+                t, p = medians[(taut, mode)], medians[(peer, mode)]
                 if t["rps"] == t["rps"] and p["rps"] == p["rps"] and p["rps"]:
-                    print(f"ratio {mode}.rps {peer} {t['rps'] / p['rps']:.3f}")
+                    print(f"ratio {taut} {mode}.rps {peer} {t['rps'] / p['rps']:.3f}")
                 if t["cpu_us"] == t["cpu_us"] and p["cpu_us"] == p["cpu_us"] and p["cpu_us"]:
-                    print(f"ratio {mode}.cpu_us {peer} {t['cpu_us'] / p['cpu_us']:.3f}")
+                    print(f"ratio {taut} {mode}.cpu_us {peer} {t['cpu_us'] / p['cpu_us']:.3f}")
 
 
-def goal_lines(names, medians, idle, allocations):
-    if "taut" not in names:
-        return []
+def goal_lines(names, medians, idle, allocations, syscalls):
     lines = []
 
     def verdict(ok):
         return "met" if ok else "**not met**"
 
-    t_plain, t_pipe = medians[("taut", "plain")], medians[("taut", "pipelined")]
-    if "nginx" in names:
-        n_plain, n_pipe = medians[("nginx", "plain")], medians[("nginx", "pipelined")]
-        if t_pipe["rps"] == t_pipe["rps"] and n_pipe["rps"]:
-            x = t_pipe["rps"] / n_pipe["rps"]
-            lines.append(f"- pipelined requests/s at least 1.2x nginx's: {x:.2f}x, "
-                         f"{verdict(x >= 1.2)}")
-        if t_plain["cpu_us"] == t_plain["cpu_us"] and n_plain["cpu_us"]:
-            x = t_plain["cpu_us"] / n_plain["cpu_us"]
-            lines.append(f"- plain CPU time per request at most 0.8x nginx's: {x:.2f}x "
-                         f"({t_plain['cpu_us']:.2f} against {n_plain['cpu_us']:.2f} us), "
-                         f"{verdict(x <= 0.8)}")
-    for peer in ("h2o", "go"):
-        if peer in names and medians[(peer, "plain")]["rps"]:
-            x = t_plain["rps"] / medians[(peer, "plain")]["rps"]
-            lines.append(f"- plain requests/s ahead of {LABELS[peer]}: {x:.2f}x, {verdict(x > 1)}")
-    if "taut" in idle:
-        b = idle["taut"]["bytes_per_connection"]
-        lines.append(f"- at most 512 bytes per idle connection: {b:.0f}, {verdict(b <= 512)}")
-    if "taut" in allocations and "plaintext" in allocations["taut"]:
-        a = allocations["taut"]["plaintext"]["per_request"]
-        # The count is exact per run; a slope under 0.01 is a rounding of zero (Date refresh, etc.)
-        lines.append(f"- zero heap allocations per request for /plaintext: {fmt(a, 3)}, "
-                     f"{verdict(abs(a) < 0.01)}")
-    if "taut" in allocations and "echo-1k" in allocations["taut"]:
-        a = allocations["taut"]["echo-1k"]["per_request"]
-        lines.append(f"- POST /echo with 1 KiB body: {a:.2f} allocations per request (reported)")
+    for taut in (n for n in names if n in TAUTS):
+        label = LABELS[taut]
+        t_plain, t_pipe = medians[(taut, "plain")], medians[(taut, "pipelined")]
+        if "nginx" in names:
+            n_plain, n_pipe = medians[("nginx", "plain")], medians[("nginx", "pipelined")]
+            if t_plain["cpu_us"] == t_plain["cpu_us"] and n_plain["cpu_us"]:
+                x = t_plain["cpu_us"] / n_plain["cpu_us"]
+                lines.append(f"- {label}: plain CPU time per request at most 0.8x nginx's: "
+                             f"{x:.2f}x ({t_plain['cpu_us']:.2f} against "
+                             f"{n_plain['cpu_us']:.2f} us), {verdict(x <= 0.8)}")
+            if t_pipe["rps"] == t_pipe["rps"] and n_pipe["rps"]:
+                x = t_pipe["rps"] / n_pipe["rps"]
+                lines.append(f"- {label}: pipelined requests/s at least 5x nginx's: {x:.2f}x, "
+                             f"{verdict(x >= 5)}")
+        if taut == "taut-uring" and (taut, "plain") in syscalls:
+            c = syscalls[(taut, "plain")]["per_request"]
+            lines.append(f"- {label}: fewer than one system call per plain request: {c:.3f}, "
+                         f"{verdict(c < 1)}")
+        if taut in idle:
+            b = idle[taut]["bytes_per_connection"]
+            lines.append(f"- {label}: at most 512 bytes per idle connection: {b:.0f}, "
+                         f"{verdict(b <= 512)}")
+        if taut in allocations and "plaintext" in allocations[taut]:
+            a = allocations[taut]["plaintext"]["per_request"]
+            # The count is exact per run; under 0.01 is a rounding of zero (Date refresh, etc.)
+            lines.append(f"- {label}: zero heap allocations per request for /plaintext: "
+                         f"{fmt(a, 3)}, {verdict(abs(a) < 0.01)}")
     return lines
 
 

@@ -393,6 +393,51 @@ TEST(ServerTcp, PipelinedRequestsInOneSend) {
   EXPECT_EQ(responses[2].body, "last");
 }
 
+// What a user writes to pick the backend: server_options::io. Each backend serves the same
+// keep-alive and pipelined requests; an io_uring the system refuses fails start() with the reason
+// instead of running on something else.
+TEST(ServerStart, RunsOnTheIoBackendItIsGiven) {
+  for (const transport::io_backend backend :
+       {transport::io_backend::epoll, transport::io_backend::io_uring}) {
+    SCOPED_TRACE(transport::to_string(backend));
+    routes handler;
+    server_options options = loopback();
+    options.io = backend;
+    server srv(handler, options);
+    const std::error_code started = srv.start();
+    if (backend == transport::io_backend::io_uring && transport::io_uring_available()) {
+      EXPECT_EQ(started, transport::io_uring_available());
+      continue;
+    }
+    ASSERT_FALSE(started) << started.message();
+    EXPECT_EQ(srv.io_backend(), backend);
+    EXPECT_EQ(srv.io_backend_reason(), "requested");
+    raw_client client(srv.local_addresses()[0]);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send(get("/hello")));
+    ASSERT_EQ(client.read_responses(1).size(), 1u) << client.received;
+    ASSERT_TRUE(client.send(get("/first") + get("/hello")));
+    const auto responses = client.read_responses(3);
+    ASSERT_EQ(responses.size(), 3u) << client.received;
+    EXPECT_EQ(responses[1].body, "GET /first");
+    EXPECT_EQ(responses[2].body, "hello");
+  }
+}
+
+// With io_backend::automatic the server says which backend it took and why.
+TEST(ServerStart, AutomaticNamesItsChoiceAndWhy) {
+  routes handler;
+  server srv(handler, loopback(1));
+  ASSERT_FALSE(srv.start());
+  EXPECT_EQ(srv.io_backend(), transport::resolve_io_backend(transport::io_backend::automatic));
+  const std::string_view why = srv.io_backend_reason();
+  if (srv.io_backend() == transport::io_backend::io_uring) {
+    EXPECT_EQ(why, "io_uring available");
+  } else {
+    EXPECT_TRUE(why == "TAUT_IO=epoll" || why.starts_with("io_uring unavailable: ")) << why;
+  }
+}
+
 TEST(ServerTcp, GracefulShutdown) {
   waiting_routes handler;
   server_options options = loopback(1);

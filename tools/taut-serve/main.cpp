@@ -45,6 +45,7 @@ Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
 
 Serving:
   --threads N             loop threads; 0 (the default) means one per core, here %u
+  --io epoll|io_uring     the I/O backend [io_uring when the system offers it, else epoll]
   --root DIR              directory served under /static/ (default: the working directory)
   --access-log            one Common Log Format line per response on standard output (a
                           Unix-socket client is logged by the socket's path)
@@ -204,6 +205,15 @@ config parse_args(int argc, char** argv) {
       // 0 is taut::server_options' own "one per core".
       if (!n || *n > 1024) throw bad(v, "expected 0 (one per core) to 1024");
       out.server.threads = static_cast<unsigned>(*n);
+    } else if (flag == "--io") {
+      const std::string_view v = value();
+      if (v == "epoll") {
+        out.server.io = taut::transport::io_backend::epoll;
+      } else if (v == "io_uring") {
+        out.server.io = taut::transport::io_backend::io_uring;
+      } else {
+        throw bad(v, "expected epoll or io_uring");
+      }
     } else if (flag == "--root") {
       out.demo.root = std::string(value());
     } else if (flag == "--access-log") {
@@ -292,6 +302,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "taut-serve: listening on unix:%s\n", text.c_str());
     }
   }
+  std::fprintf(stderr, "taut-serve: I/O on %s (%s)\n",
+               taut::transport::to_string(server.io_backend()),
+               std::string(server.io_backend_reason()).c_str());
   std::fprintf(stderr, "taut-serve: %u threads, serving /static/ from %s; Ctrl-C stops\n",
                server.threads(), cfg.demo.root.c_str());
   server.wait();

@@ -4,6 +4,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "ring.hpp"
+
 namespace taut::transport {
 
 namespace {
@@ -72,11 +74,15 @@ listener acceptor::stop() noexcept {
 
 void acceptor::pause() noexcept {
   paused_ = true;
+  // On io_uring the kernel accepts for us until told otherwise; a paused acceptor must leave
+  // connections in the backlog (a connection limit counts descriptors).
+  if (listener_.ring_ != nullptr) detail::ring_pause_listener(*listener_.ring_);
 }
 
 void acceptor::resume() noexcept {
   if (!paused_) return;
   paused_ = false;
+  if (listener_.ring_ != nullptr) detail::ring_resume_listener(*listener_.ring_);
   // Connections that queued up meanwhile raise no new edge: look for them in the next iteration.
   if (!backing_off_ && listener_.readable()) schedule_soon();
 }

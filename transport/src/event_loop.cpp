@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "loop_access.hpp"
+#include "ring.hpp"
 
 namespace taut::transport {
 
@@ -33,6 +34,12 @@ class running_guard {
 }  // namespace
 
 result<std::unique_ptr<event_loop>> event_loop::create(const loop_options& options) {
+  if (resolve_io_backend(options.backend) == io_backend::io_uring) {
+    result<std::unique_ptr<event_loop>> ring = create_ring(options);
+    // An automatic choice falls back to epoll here too (a ring the probe could make but this one
+    // could not, for want of memory or descriptors); an explicit one reports why.
+    if (ring || options.backend == io_backend::io_uring) return ring;
+  }
   const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) return errno_code(errno);
   const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -45,6 +52,17 @@ result<std::unique_ptr<event_loop>> event_loop::create(const loop_options& optio
   std::unique_ptr<event_loop> loop(
       new event_loop(epoll_fd, wake_fd, clock, options.max_events > 0 ? options.max_events : 256));
   if (auto ec = loop->add_fd(loop->wake_handle_, EPOLLIN | EPOLLET)) return ec;
+  return loop;
+}
+
+result<std::unique_ptr<event_loop>> event_loop::create_ring(const loop_options& options) {
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) return errno_code(errno);
+  const transport::clock& clock = options.clock != nullptr ? *options.clock : steady_clock();
+  std::unique_ptr<event_loop> loop(new event_loop(-1, wake_fd, clock, 1));
+  result<std::unique_ptr<detail::ring_backend>> ring = detail::ring_backend::create(*loop, wake_fd);
+  if (!ring) return ring.error();  // the loop's destructor closes wake_fd
+  loop->ring_ = std::move(*ring);
   return loop;
 }
 
@@ -68,8 +86,9 @@ event_loop::~event_loop() {
     if (pending->dispose_ != nullptr) pending->dispose_(pending);
     pending = next;
   }
+  ring_.reset();  // before the eventfd it polls
   ::close(wake_fd_);
-  ::close(epoll_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 // ---- running --------------------------------------------------------------------------------
@@ -85,13 +104,21 @@ std::size_t event_loop::run_once(duration max_wait) {
   running_guard guard(running_thread_);
   ++iterations_;
   const int timeout = wait_timeout(max_wait);
-  int count = ::epoll_wait(epoll_fd_, events_.get(), max_events_, timeout);
-  if (count < 0) {
-    if (errno != EINTR) failure_ = errno_code(errno);
-    count = 0;
+  std::size_t work = 0;
+  if (ring_ != nullptr) {
+    // Completions become notifications (soft events), delivered below with the memory pipes'.
+    const int taken = ring_->wait(timeout);
+    if (taken < 0) failure_ = errno_code(-taken);
+    now_ = clock_->now();
+  } else {
+    int count = ::epoll_wait(epoll_fd_, events_.get(), max_events_, timeout);
+    if (count < 0) {
+      if (errno != EINTR) failure_ = errno_code(errno);
+      count = 0;
+    }
+    now_ = clock_->now();
+    work += dispatch_events(count);
   }
-  now_ = clock_->now();
-  std::size_t work = dispatch_events(count);
   work += fire_timers();
   work += deliver_soft_events();
   work += run_tasks();

@@ -15,6 +15,7 @@
 
 #include "loop_access.hpp"
 #include "memory_state.hpp"
+#include "ring.hpp"
 #include "taut/transport/memory.hpp"
 
 namespace taut::transport {
@@ -193,10 +194,13 @@ listener& listener::operator=(listener&& other) noexcept {
 void listener::take(listener& other) noexcept {
   handle_ = other.handle_;
   memory_ = other.memory_;
+  ring_ = other.ring_;
   local_ = other.local_;
   socket_file_device_ = other.socket_file_device_;
   socket_file_inode_ = other.socket_file_inode_;
-  if (handle_.loop != nullptr) {
+  if (ring_ != nullptr) {
+    detail::ring_move_listener(*ring_, handle_);
+  } else if (handle_.loop != nullptr) {
     if (memory_ != nullptr) {
       memory_->event.target = &handle_;
     } else {
@@ -205,6 +209,7 @@ void listener::take(listener& other) noexcept {
   }
   other.handle_ = detail::io_handle{};
   other.memory_ = nullptr;
+  other.ring_ = nullptr;
 }
 
 // ---- accepting ------------------------------------------------------------------------------
@@ -217,6 +222,14 @@ result<stream> listener::accept() noexcept {
     return detail::memory_access::make(pipe, 1);
   }
   if (handle_.fd < 0) return errc::not_connected;
+  if (ring_ != nullptr) {
+    const int fd = detail::ring_accept(*ring_);
+    if (fd < 0) return errno_code(-fd);
+    stream made;
+    made.handle_.fd = fd;
+    made.handle_.kind = handle_.kind;
+    return made;
+  }
   for (;;) {
     const int fd = ::accept4(handle_.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
@@ -243,6 +256,16 @@ std::error_code listener::watch(event_loop& loop, ready_callback on_ready) noexc
     }
     return {};
   }
+  if (detail::ring_of(loop) != nullptr || ring_ != nullptr) {
+    std::error_code ec = detail::ring_of(loop) != nullptr
+                             ? detail::ring_watch_listener(loop, ring_, handle_)
+                             : std::error_code(errno_code(EBUSY));
+    if (ec) {
+      handle_.loop = nullptr;
+      handle_.on_ready = {};
+    }
+    return ec;
+  }
   // EPOLLEXCLUSIVE: when duplicates of one socket are watched by several loops, a connection
   // wakes one of them, not all.
   handle_.flags |= detail::handle_exclusive;
@@ -264,6 +287,8 @@ void listener::unwatch() noexcept {
   if (memory_ != nullptr) {
     detail::loop_access::withdraw(*handle_.loop, memory_->event);
     memory_->event.target = nullptr;
+  } else if (ring_ != nullptr) {
+    detail::ring_unwatch_listener(*ring_);
   } else {
     detail::loop_access::remove_fd(*handle_.loop, handle_);
   }
@@ -273,6 +298,7 @@ void listener::unwatch() noexcept {
 
 bool listener::readable() const noexcept {
   if (memory_ != nullptr) return !memory_->pending.empty();
+  if (ring_ != nullptr) return detail::ring_listener_readable(*ring_);
   return has(handle_.ready, readiness::readable);
 }
 
@@ -306,6 +332,7 @@ std::error_code listener::close() noexcept {
     memory_->release();
     memory_ = nullptr;
   } else if (handle_.fd >= 0) {
+    if (ring_ != nullptr) detail::ring_close_listener(ring_);
     if ((handle_.flags & detail::handle_unlink) != 0) {
       // Only if the path still names the socket this listener created: a newer server may have
       // replaced it already.

@@ -35,6 +35,7 @@ struct loop_access {
   static void forget(event_loop& loop, io_handle* handle, io_handle* replacement) noexcept {
     loop.forget(handle, replacement);
   }
+  static ring_backend* ring(event_loop& loop) noexcept { return loop.ring_.get(); }
 };
 
 }  // namespace taut::transport::detail

@@ -16,11 +16,12 @@
 
 #include "loop_access.hpp"
 #include "memory_state.hpp"
+#include "ring.hpp"
 #include "taut/transport/memory.hpp"
 
 namespace taut::transport {
 
-static_assert(sizeof(stream) <= 48, "a stream is meant to stay a few dozen bytes");
+static_assert(sizeof(stream) <= 56, "a stream is meant to stay a few dozen bytes");
 static_assert(sizeof(const_buffer) == sizeof(iovec) &&
                   offsetof(const_buffer, data) == offsetof(iovec, iov_base) &&
                   offsetof(const_buffer, size) == offsetof(iovec, iov_len),
@@ -54,7 +55,10 @@ stream& stream::operator=(stream&& other) noexcept {
 void stream::take(stream& other) noexcept {
   handle_ = other.handle_;
   pipe_ = other.pipe_;
-  if (handle_.loop != nullptr) {
+  ring_ = other.ring_;
+  if (ring_ != nullptr) {
+    detail::ring_move(*ring_, handle_);
+  } else if (handle_.loop != nullptr) {
     if (pipe_ != nullptr) {
       pipe_->end[handle_.side].event.target = &handle_;
     } else {
@@ -63,6 +67,7 @@ void stream::take(stream& other) noexcept {
   }
   other.handle_ = detail::io_handle{};
   other.pipe_ = nullptr;
+  other.ring_ = nullptr;
 }
 
 result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
@@ -86,6 +91,16 @@ std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcep
     pipe_->watch(handle_.side, handle_);
     return {};
   }
+  if (detail::ring_of(loop) != nullptr || ring_ != nullptr) {
+    std::error_code ec = detail::ring_of(loop) != nullptr
+                             ? detail::ring_watch(loop, ring_, handle_)
+                             : std::error_code(errno_code(EBUSY));  // still busy on a ring
+    if (ec) {
+      handle_.loop = nullptr;
+      handle_.on_ready = {};
+    }
+    return ec;
+  }
   if (auto ec = detail::loop_access::add_fd(loop, handle_, detail::stream_events)) {
     handle_.loop = nullptr;
     handle_.on_ready = {};
@@ -98,6 +113,8 @@ void stream::unwatch() noexcept {
   if (handle_.loop == nullptr) return;
   if (pipe_ != nullptr) {
     pipe_->unwatch(handle_.side);
+  } else if (ring_ != nullptr) {
+    detail::ring_unwatch(*ring_);
   } else {
     detail::loop_access::remove_fd(*handle_.loop, handle_);
   }
@@ -107,6 +124,7 @@ void stream::unwatch() noexcept {
 
 bool stream::readable() const noexcept {
   if (pipe_ != nullptr) return pipe_->readable(handle_.side);
+  if (ring_ != nullptr) return detail::ring_readable(*ring_);
   return has(handle_.ready, readable_bit);
 }
 
@@ -119,6 +137,7 @@ bool stream::writable() const noexcept {
 
 io_result stream::read(std::span<char> into) noexcept {
   if (pipe_ != nullptr) return pipe_->read(handle_.side, into);
+  if (ring_ != nullptr) return detail::ring_read(*ring_, handle_, into);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     const ssize_t got = ::read(handle_.fd, into.data(), into.size());
@@ -146,6 +165,10 @@ io_result stream::write(std::string_view bytes) noexcept {
     const const_buffer part(bytes.data(), bytes.size());
     return pipe_->writev(handle_.side, std::span<const const_buffer>(&part, 1));
   }
+  if (ring_ != nullptr) {
+    const const_buffer part(bytes.data(), bytes.size());
+    return detail::ring_writev(*ring_, handle_, std::span<const const_buffer>(&part, 1));
+  }
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     const ssize_t sent = ::send(handle_.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -165,6 +188,7 @@ io_result stream::write(std::string_view bytes) noexcept {
 
 io_result stream::writev(std::span<const const_buffer> parts) noexcept {
   if (pipe_ != nullptr) return pipe_->writev(handle_.side, parts);
+  if (ring_ != nullptr) return detail::ring_writev(*ring_, handle_, parts);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   if (parts.size() > IOV_MAX) parts = parts.first(IOV_MAX);
   msghdr message{};
@@ -188,6 +212,7 @@ io_result stream::writev(std::span<const const_buffer> parts) noexcept {
 
 io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
   if (pipe_ != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
+  if (ring_ != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     off_t position = static_cast<off_t>(offset);
@@ -213,6 +238,7 @@ std::error_code stream::shutdown_write() noexcept {
     return {};
   }
   if (handle_.fd < 0) return errc::not_connected;
+  if (ring_ != nullptr) return detail::ring_shutdown_write(*ring_, handle_);
   if (::shutdown(handle_.fd, SHUT_WR) != 0) return errno_code(errno);
   return {};
 }
@@ -225,6 +251,13 @@ void stream::abort() noexcept {
     handle_ = detail::io_handle{};
     return;
   }
+  if (ring_ != nullptr) {
+    handle_.loop = nullptr;  // ring_close unwatches
+    handle_.on_ready = {};
+    detail::ring_close(ring_, handle_, true);
+    handle_ = detail::io_handle{};
+    return;
+  }
   if (handle_.fd >= 0 && kind() == transport_kind::tcp) {
     // SO_LINGER with a zero timeout turns close() into a reset.
     const linger abortive{1, 0};
@@ -234,6 +267,12 @@ void stream::abort() noexcept {
 }
 
 std::error_code stream::close() noexcept {
+  if (ring_ != nullptr) {
+    // The ring closes the descriptor once the queued bytes are sent.
+    detail::ring_close(ring_, handle_, false);
+    handle_ = detail::io_handle{};
+    return {};
+  }
   unwatch();
   std::error_code ec;
   if (pipe_ != nullptr) {
@@ -252,6 +291,9 @@ std::error_code stream::close() noexcept {
 std::error_code stream::connect_error() const noexcept {
   if (pipe_ != nullptr) return {};
   if (handle_.fd < 0) return errc::not_connected;
+  if (ring_ != nullptr && detail::ring_connect_error(*ring_) != 0) {
+    return errno_code(detail::ring_connect_error(*ring_));
+  }
   int error = 0;
   socklen_t size = sizeof error;
   if (::getsockopt(handle_.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) {

@@ -104,6 +104,19 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
   return {};
 }
 
+void server::choose_io_backend() {
+  io_backend_ = transport::resolve_io_backend(options_.io);
+  if (options_.io != transport::io_backend::automatic) {
+    io_reason_ = "requested";
+  } else if (io_backend_ == transport::io_backend::io_uring) {
+    io_reason_ = "io_uring available";
+  } else if (const std::error_code why = transport::io_uring_available()) {
+    io_reason_ = "io_uring unavailable: " + why.message();
+  } else {
+    io_reason_ = "TAUT_IO=epoll";
+  }
+}
+
 std::error_code server::start() {
   if (started_.load(std::memory_order_acquire)) {
     return std::make_error_code(std::errc::operation_in_progress);
@@ -120,12 +133,15 @@ std::error_code server::start() {
     bound_.clear();
     return ec;
   }
+  choose_io_backend();
+  transport::loop_options loop_options;
+  loop_options.backend = io_backend_;
   auto workers = std::make_unique<worker[]>(thread_count_);
   const std::size_t total = options_.max_connections;
   for (unsigned i = 0; i < thread_count_; ++i) {
     worker& w = workers[i];
     transport::result<std::unique_ptr<transport::event_loop>> loop =
-        transport::event_loop::create();
+        transport::event_loop::create(loop_options);
     if (!loop) {
       bound_.clear();
       return loop.error();

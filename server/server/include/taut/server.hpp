@@ -21,6 +21,7 @@
 #include "taut/connection.hpp"
 #include "taut/server_loop.hpp"
 #include "taut/transport/address.hpp"
+#include "taut/transport/event_loop.hpp"
 
 namespace taut {
 
@@ -67,6 +68,10 @@ struct server_options {
   std::size_t max_free_buffers = 1024;
   /// Accept batch and EMFILE back-off.
   transport::acceptor_options accept{};
+  /// The event loops' I/O backend: automatic takes io_uring when the system offers it and epoll
+  /// otherwise (or as the TAUT_IO environment variable says); an explicit io_uring that the
+  /// system refuses makes start() fail with the reason (see transport::io_uring_available()).
+  transport::io_backend io = transport::io_backend::automatic;
 };
 
 /// Makes the handler of one loop thread (0 to threads-1); called on the thread that calls
@@ -130,6 +135,11 @@ class server {
   [[nodiscard]] std::string_view error_address() const noexcept { return error_address_; }
   /// Loop threads (after start(): the resolved count).
   [[nodiscard]] unsigned threads() const noexcept { return thread_count_; }
+  /// The I/O backend the loops run on (after start(): never automatic).
+  [[nodiscard]] transport::io_backend io_backend() const noexcept { return io_backend_; }
+  /// Why that backend, for the log line a server prints at start: "requested",
+  /// "TAUT_IO=epoll", "io_uring available", or "io_uring unavailable: <reason>".
+  [[nodiscard]] std::string_view io_backend_reason() const noexcept { return io_reason_; }
   /// Connections open now, summed over threads (each thread publishes its count as it changes).
   [[nodiscard]] std::size_t open_connections() const noexcept;
   [[nodiscard]] const server_options& options() const noexcept { return options_; }
@@ -139,6 +149,7 @@ class server {
 
   std::error_code bind_all(std::vector<std::vector<transport::listener>>& per_thread);
   void run_worker(worker& w) noexcept;
+  void choose_io_backend();
   void wake_all() noexcept;
   static void remove_signal_handlers_for(server* target) noexcept;
 
@@ -149,6 +160,8 @@ class server {
   std::unique_ptr<worker[]> workers_;
   std::vector<transport::address> bound_;
   std::string error_address_;
+  transport::io_backend io_backend_ = transport::io_backend::automatic;
+  std::string io_reason_;
   std::atomic<unsigned> stop_requests_{0};
   std::atomic<bool> hard_stop_{false};
   std::atomic<bool> started_{false};

@@ -1,6 +1,6 @@
-// The event loop: epoll readiness for sockets, in-process readiness for memory pipes, a timer heap,
-// work posted from other threads, and stop(). One loop per thread; everything but post() and
-// stop() is called on the loop's own thread.
+// The event loop: epoll readiness (or an io_uring ring) for sockets, in-process readiness for
+// memory pipes, a timer heap, work posted from other threads, and stop(). One loop per thread;
+// everything but post() and stop() is called on the loop's own thread.
 #pragma once
 
 #include <atomic>
@@ -75,8 +75,35 @@ struct soft_event {
 };
 
 struct loop_access;
+class ring_backend;
 
 }  // namespace detail
+
+/// How a loop talks to the kernel about sockets. Both give the same behaviour to streams,
+/// listeners and timers; they differ in the system calls made per request.
+enum class io_backend : std::uint8_t {
+  /// io_uring when the system offers what it needs (io_uring_available()), else epoll. The
+  /// environment variable TAUT_IO=epoll or TAUT_IO=io_uring overrides this choice (not an
+  /// explicit one): how the test suites run every test on both backends.
+  automatic,
+  /// Edge-triggered epoll and one read/send system call per operation.
+  epoll,
+  /// io_uring (Linux 5.19+, liburing): multishot accept, receives into buffers shared by the
+  /// loop's streams, sends queued and submitted with the wait: one io_uring_enter per iteration.
+  io_uring,
+};
+
+/// "epoll", "io_uring" or "automatic".
+[[nodiscard]] const char* to_string(io_backend backend) noexcept;
+
+/// Whether io_uring loops can be made here, and if not why: errc::not_supported when taut was
+/// built without liburing, ENOSYS (an old kernel, or seccomp), EPERM (kernel.io_uring_disabled, or
+/// a sandbox), EINVAL (a kernel without the features used: before 5.19). Probes once per process
+/// and remembers the answer.
+[[nodiscard]] std::error_code io_uring_available() noexcept;
+
+/// What io_backend::automatic resolves to here (the TAUT_IO variable, then io_uring_available()).
+[[nodiscard]] io_backend resolve_io_backend(io_backend wanted) noexcept;
 
 /// A one-shot deadline on a loop. Embed it in the object it times out (no allocation to arm); it
 /// cancels itself when destroyed. Re-arming an armed timer moves its deadline. Timers with equal
@@ -136,6 +163,8 @@ struct loop_options {
   const transport::clock* clock = nullptr;
   /// epoll events taken per iteration.
   int max_events = 256;
+  /// epoll or io_uring; automatic picks io_uring when available (see io_backend).
+  io_backend backend = io_backend::automatic;
 };
 
 /// Runs readiness callbacks, timers and posted work on one thread. Everything registered with a
@@ -153,7 +182,8 @@ class event_loop {
  public:
   static constexpr duration forever = duration::max();
 
-  /// Opens the epoll instance and the wake-up eventfd.
+  /// Opens the epoll instance (or the io_uring ring) and the wake-up eventfd. An explicit
+  /// io_backend::io_uring that the system refuses is an error (see io_uring_available()).
   static result<std::unique_ptr<event_loop>> create(const loop_options& options = {});
   ~event_loop();
   event_loop(const event_loop&) = delete;
@@ -201,6 +231,11 @@ class event_loop {
   time_point update_time() noexcept { return now_ = clock_->now(); }
   [[nodiscard]] const transport::clock& clock() const noexcept { return *clock_; }
 
+  /// The backend this loop runs on (never automatic).
+  [[nodiscard]] io_backend backend() const noexcept {
+    return ring_ != nullptr ? io_backend::io_uring : io_backend::epoll;
+  }
+
   /// Iterations run so far: how tests prove the loop does not spin.
   [[nodiscard]] std::uint64_t iterations() const noexcept { return iterations_; }
   [[nodiscard]] std::size_t armed_timers() const noexcept { return timers_.size(); }
@@ -215,6 +250,7 @@ class event_loop {
   friend class timer;
   friend struct detail::loop_access;
   event_loop(int epoll_fd, int wake_fd, const transport::clock& clock, int max_events);
+  static result<std::unique_ptr<event_loop>> create_ring(const loop_options& options);
 
   // Streams, listeners and memory pipes (through detail::loop_access).
   std::error_code add_fd(detail::io_handle& handle, std::uint32_t events) noexcept;
@@ -266,6 +302,8 @@ class event_loop {
   std::atomic<bool> tasks_pending_{false};
   std::atomic<bool> stop_requested_{false};
   std::atomic<std::thread::id> running_thread_{};
+
+  std::unique_ptr<detail::ring_backend> ring_;  // null on epoll
 };
 
 inline void timer::arm_at(time_point deadline) {

@@ -18,7 +18,8 @@ namespace taut::transport {
 
 namespace detail {
 struct memory_listener_state;
-}
+struct ring_listener;
+}  // namespace detail
 struct memory_options;
 class memory_dialer;
 
@@ -95,10 +96,12 @@ class listener {
   std::error_code close() noexcept;
 
  private:
+  friend class acceptor;  // pauses an io_uring listener's multishot accept
   void take(listener& other) noexcept;
 
   detail::io_handle handle_;
   detail::memory_listener_state* memory_ = nullptr;
+  detail::ring_listener* ring_ = nullptr;  // set by the first watch on an io_uring loop
   address local_;
   dev_t socket_file_device_ = 0;  // identity of the Unix socket file this listener created
   ino_t socket_file_inode_ = 0;

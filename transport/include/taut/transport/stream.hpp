@@ -17,6 +17,7 @@ namespace taut::transport {
 namespace detail {
 struct memory_pipe;
 struct memory_access;
+struct ring_stream;
 }  // namespace detail
 class memory_control;
 
@@ -32,9 +33,11 @@ struct const_buffer {
       : data(text.data()), size(text.size()) {}
 };
 
-/// A connected byte stream. 48 bytes and a file descriptor; it owns no buffers (the layer above
-/// brings its own, from a pool). Every operation is non-blocking and reports would_block instead of
-/// waiting; no operation throws. Move-only; closing is the destructor's job (or close()).
+/// A connected byte stream. 56 bytes and a file descriptor; it owns no buffers (the layer above
+/// brings its own, from a pool; on an io_uring loop, received bytes wait in the loop's shared
+/// buffers and written ones in its send chunks until the kernel takes them). Every operation is
+/// non-blocking and reports would_block instead of waiting; no operation throws. Move-only; closing
+/// is the destructor's job (or close()).
 ///
 /// Watching: watch(loop, callback) registers the stream with `loop`; the callback runs on the loop
 /// thread when the stream becomes readable or writable. A watched stream may be moved (the watch
@@ -109,6 +112,7 @@ class stream {
 
   detail::io_handle handle_;
   detail::memory_pipe* pipe_ = nullptr;
+  detail::ring_stream* ring_ = nullptr;  // set by the first watch on an io_uring loop
 };
 
 /// Opens a non-blocking connection. A TCP connect to loopback usually completes later: wait until

@@ -1,0 +1,265 @@
+// The choice of I/O backend (epoll or io_uring), the fallback when the system refuses io_uring,
+// and the behaviours the io_uring backend has to reproduce by hand because it takes bytes off
+// the socket before the stream asks: a stream nobody reads does not starve the others, bytes
+// written just before close() still arrive, unread bytes still make close() a reset.
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "transport_test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace taut::transport;
+using taut::transport::testing::collecting_client;
+using taut::transport::testing::echo_server;
+using taut::transport::testing::make_loop;
+using taut::transport::testing::pattern;
+using taut::transport::testing::run_until;
+
+std::string_view wanted_backend() {
+  const char* forced = std::getenv("TAUT_IO");
+  return forced != nullptr ? forced : "";
+}
+
+TEST(IoBackend, AutomaticFollowsTautIoAndTheSystem) {
+  auto loop = make_loop();
+  if (wanted_backend() == "epoll") {
+    EXPECT_EQ(loop->backend(), io_backend::epoll);
+  } else if (!io_uring_available()) {
+    // What the ".io_uring" copies of every test rely on: they really run on io_uring.
+    EXPECT_EQ(loop->backend(), io_backend::io_uring);
+  } else {
+    EXPECT_EQ(loop->backend(), io_backend::epoll) << io_uring_available().message();
+  }
+  EXPECT_STREQ(to_string(loop->backend()),
+               loop->backend() == io_backend::epoll ? "epoll" : "io_uring");
+}
+
+TEST(IoBackend, AnExplicitChoiceIsTaken) {
+  loop_options options;
+  options.backend = io_backend::epoll;
+  auto epoll_loop = event_loop::create(options);
+  ASSERT_TRUE(epoll_loop);
+  EXPECT_EQ((*epoll_loop)->backend(), io_backend::epoll);
+
+  options.backend = io_backend::io_uring;
+  auto ring_loop = event_loop::create(options);
+  if (const std::error_code why = io_uring_available()) {
+    EXPECT_EQ(ring_loop.error(), why);  // refused: the reason, not a silent epoll loop
+  } else {
+    ASSERT_TRUE(ring_loop) << ring_loop.error().message();
+    EXPECT_EQ((*ring_loop)->backend(), io_backend::io_uring);
+  }
+}
+
+#define CHILD_CHECK(condition, code)                                          \
+  do {                                                                        \
+    if (!(condition)) {                                                       \
+      std::fprintf(stderr, "check failed (exit %d): %s\n", code, #condition); \
+      std::_Exit(code);                                                       \
+    }                                                                         \
+  } while (false)
+
+// What a container runtime's default seccomp profile or kernel.io_uring_disabled=2 does:
+// io_uring_setup fails with EPERM.
+bool forbid_io_uring_setup() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+void refused_io_uring() {
+  CHILD_CHECK(forbid_io_uring_setup(), 10);
+  ::unsetenv("TAUT_IO");
+  CHILD_CHECK(io_uring_available() == std::errc::operation_not_permitted ||
+                  io_uring_available() == errc::not_supported,
+              11);
+  CHILD_CHECK(resolve_io_backend(io_backend::automatic) == io_backend::epoll, 12);
+  auto loop = event_loop::create();
+  CHILD_CHECK(loop.has_value(), 13);
+  CHILD_CHECK((*loop)->backend() == io_backend::epoll, 14);
+  loop_options options;
+  options.backend = io_backend::io_uring;
+  CHILD_CHECK(!event_loop::create(options).has_value(), 15);
+
+  // And the epoll loop it fell back to works.
+  auto server_side = listener::listen("127.0.0.1:0");
+  CHILD_CHECK(server_side.has_value(), 16);
+  const address at = server_side->local_address();
+  echo_server server(**loop);
+  CHILD_CHECK(!server.start(std::move(*server_side)), 17);
+  auto connected = connect(at);
+  CHILD_CHECK(connected.has_value(), 18);
+  collecting_client client(std::move(*connected), "over epoll", true);
+  CHILD_CHECK(!client.start(**loop), 19);
+  CHILD_CHECK(run_until(**loop, [&] { return client.done(); }), 20);
+  CHILD_CHECK(client.received() == "over epoll", 21);
+  std::fprintf(stderr, "fell back to epoll\n");
+  std::_Exit(0);
+}
+
+// A fresh process (threadsafe death tests re-execute the binary), so the probe that
+// io_uring_available() remembers is made under the filter.
+TEST(IoBackend, IoUringRefusedBySeccompFallsBackToEpoll) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(refused_io_uring(), ::testing::ExitedWithCode(0), "fell back to epoll");
+}
+
+// A connection whose bytes nobody reads (a handler that does not consume its body, a client
+// pipelining without reading) must not take every receive buffer of the loop: the others keep
+// working. On epoll the kernel's socket buffer bounds it; io_uring caps the buffers per stream.
+TEST(IoBackend, AStreamNobodyReadsDoesNotStarveTheOthers) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  const address at = server_side->local_address();
+  std::vector<stream> ignored;
+  listener silent = std::move(*server_side);
+  // The ignored connection: accepted, watched, never read.
+  auto hog = connect(at);
+  ASSERT_TRUE(hog);
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto accepted = silent.accept();
+    if (accepted) {
+      ignored.push_back(std::move(*accepted));
+      EXPECT_FALSE(ignored.back().watch(*loop, [](readiness) {}));
+    }
+    return !ignored.empty();
+  }));
+  // 4 MiB at it (more than all of a loop's receive buffers), as much as the kernel takes.
+  const std::string flood(4 << 20, 'x');
+  std::size_t flooded = 0;
+  bool hog_connected = false;
+  ASSERT_FALSE(hog->watch(*loop, [&](readiness) { hog_connected = true; }));
+  ASSERT_TRUE(run_until(*loop, [&] { return hog_connected; }));
+  for (int round = 0; round < 200 && flooded < flood.size(); ++round) {
+    if (hog->writable()) {
+      const io_result wrote = hog->write(std::string_view(flood).substr(flooded));
+      if (wrote.done()) flooded += wrote.bytes;
+    }
+    loop->run_once(5ms);
+  }
+  EXPECT_GT(flooded, std::size_t{1} << 20);
+
+  // Now an echo on the same loop, through the same listener.
+  echo_server server(*loop);
+  ASSERT_FALSE(server.start(std::move(silent)));
+  auto connected = connect(at);
+  ASSERT_TRUE(connected);
+  collecting_client client(std::move(*connected), pattern(100000), true);
+  ASSERT_FALSE(client.start(*loop));
+  ASSERT_TRUE(run_until(
+      *loop, [&] { return client.done(); }, 10000ms));
+  EXPECT_FALSE(client.error()) << client.error().message();
+  EXPECT_TRUE(client.received() == pattern(100000));
+}
+
+// Bytes accepted by write() are the stream's promise: closing right after must still deliver
+// them, then EOF (on io_uring they may still be queued in user space at close()).
+TEST(IoBackend, BytesWrittenJustBeforeCloseArriveThenEof) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  std::vector<stream> accepted;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto got = server_side->accept();
+    if (got) accepted.push_back(std::move(*got));
+    return !accepted.empty();
+  }));
+  stream& server = accepted.front();
+  bool ready = false;
+  ASSERT_FALSE(server.watch(*loop, [&](readiness) { ready = true; }));
+  ASSERT_TRUE(run_until(*loop, [&] { return ready; }));
+  const std::string content = pattern(600000);
+  std::size_t written = 0;
+  for (int round = 0; round < 50 && written < content.size(); ++round) {
+    const io_result wrote = server.write(std::string_view(content).substr(written));
+    if (wrote.done()) written += wrote.bytes;
+    if (written < content.size()) loop->run_once(1ms);
+  }
+  ASSERT_GT(written, 0u);
+  ASSERT_FALSE(server.close());
+
+  std::string received;
+  bool eof = false;
+  ASSERT_FALSE(client->watch(*loop, [](readiness) {}));
+  ASSERT_TRUE(run_until(
+      *loop,
+      [&] {
+        std::array<char, 65536> chunk{};
+        for (;;) {
+          const io_result got = client->read(chunk);
+          if (got.done()) {
+            received.append(chunk.data(), got.bytes);
+            continue;
+          }
+          if (got.eof()) eof = true;
+          if (got.failed()) ADD_FAILURE() << got.error().message();
+          return eof || got.failed();
+        }
+      },
+      10000ms));
+  EXPECT_TRUE(eof);
+  EXPECT_EQ(received.size(), written);
+  EXPECT_TRUE(received == content.substr(0, written));
+}
+
+// On epoll the kernel turns a close with unread received bytes into a reset; io_uring took those
+// bytes off the socket already and must make the reset itself.
+TEST(IoBackend, ClosingWithUnreadBytesResetsThePeer) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  std::vector<stream> accepted;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto got = server_side->accept();
+    if (got) accepted.push_back(std::move(*got));
+    return !accepted.empty();
+  }));
+  stream& server = accepted.front();
+  bool got_bytes = false;
+  ASSERT_FALSE(server.watch(*loop, [&](readiness r) {
+    if (has(r, readiness::readable)) got_bytes = true;
+  }));
+  bool connected = false;
+  ASSERT_FALSE(client->watch(*loop, [&](readiness) { connected = true; }));
+  ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
+  ASSERT_TRUE(client->write("unread").done());
+  ASSERT_TRUE(run_until(*loop, [&] { return got_bytes && server.readable(); }));
+  ASSERT_FALSE(server.close());
+  io_result last;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    std::array<char, 64> chunk{};
+    last = client->read(chunk);
+    return !last.would_block();
+  }));
+  ASSERT_TRUE(last.failed()) << "expected a reset, got " << (last.eof() ? "EOF" : "bytes");
+  EXPECT_EQ(last.error(), std::errc::connection_reset);
+}
+
+}  // namespace

@@ -1,0 +1,1216 @@
+#include "ring.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "loop_access.hpp"
+
+#if TAUT_HAVE_IO_URING
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <new>
+#include <thread>
+#include <vector>
+#endif
+
+namespace taut::transport {
+
+const char* to_string(io_backend backend) noexcept {
+  switch (backend) {
+    case io_backend::epoll:
+      return "epoll";
+    case io_backend::io_uring:
+      return "io_uring";
+    case io_backend::automatic:
+      break;
+  }
+  return "automatic";
+}
+
+io_backend resolve_io_backend(io_backend wanted) noexcept {
+  if (wanted != io_backend::automatic) return wanted;
+  const char* forced = std::getenv("TAUT_IO");
+  if (forced != nullptr && std::string_view(forced) == "epoll") return io_backend::epoll;
+  return io_uring_available() ? io_backend::epoll : io_backend::io_uring;
+}
+
+}  // namespace taut::transport
+
+#if !TAUT_HAVE_IO_URING
+
+// Built without liburing: no loop ever has a ring, so nothing below is reached.
+namespace taut::transport {
+
+std::error_code io_uring_available() noexcept {
+  return errc::not_supported;
+}
+
+namespace detail {
+
+result<std::unique_ptr<ring_backend>> ring_backend::create(event_loop&, int) noexcept {
+  return errc::not_supported;
+}
+std::error_code ring_watch(event_loop&, ring_stream*&, io_handle&) noexcept {
+  return errc::not_supported;
+}
+void ring_unwatch(ring_stream&) noexcept {}
+void ring_move(ring_stream&, io_handle&) noexcept {}
+bool ring_readable(const ring_stream&) noexcept {
+  return false;
+}
+int ring_connect_error(const ring_stream&) noexcept {
+  return 0;
+}
+io_result ring_read(ring_stream&, io_handle&, std::span<char>) noexcept {
+  return io_result::failure(ENOTSUP);
+}
+io_result ring_writev(ring_stream&, io_handle&, std::span<const const_buffer>) noexcept {
+  return io_result::failure(ENOTSUP);
+}
+io_result ring_sendfile(ring_stream&, io_handle&, int, std::uint64_t&, std::size_t) noexcept {
+  return io_result::failure(ENOTSUP);
+}
+std::error_code ring_shutdown_write(ring_stream&, io_handle&) noexcept {
+  return errc::not_supported;
+}
+void ring_close(ring_stream*&, io_handle&, bool) noexcept {}
+std::error_code ring_watch_listener(event_loop&, ring_listener*&, io_handle&) noexcept {
+  return errc::not_supported;
+}
+void ring_unwatch_listener(ring_listener&) noexcept {}
+void ring_move_listener(ring_listener&, io_handle&) noexcept {}
+bool ring_listener_readable(const ring_listener&) noexcept {
+  return false;
+}
+int ring_accept(ring_listener&) noexcept {
+  return -ENOTSUP;
+}
+void ring_close_listener(ring_listener*&) noexcept {}
+void ring_pause_listener(ring_listener&) noexcept {}
+void ring_resume_listener(ring_listener&) noexcept {}
+ring_backend* ring_of(event_loop& loop) noexcept {
+  return loop_access::ring(loop);
+}
+
+}  // namespace detail
+}  // namespace taut::transport
+
+#else
+
+namespace taut::transport::detail {
+
+namespace {
+
+// Sizes. Receive buffers are shared by every stream of the loop: 128 of 4 KiB (512 KiB per loop
+// thread), whatever the number of connections. A stream receives one buffer at a time: the next
+// receive is submitted once read() has consumed it, so the kernel's socket buffer, not ours,
+// holds what a stream is not reading (the back-pressure epoll has). A buffer still unread when
+// the loop next waits moves to memory of the stream's own (a "spill", at most one buffer's
+// worth), so connections whose bytes are not consumed (clients pipelining without reading their
+// answers, a handler not reading its body yet) never hold the shared buffers: however many there
+// are, the others keep receiving.
+constexpr unsigned kRingEntries = 1024;
+constexpr unsigned kBufferCount = 128;  // a power of two (the buffer ring's mask)
+constexpr unsigned kBufferSize = 4096;
+constexpr std::uint16_t kBufferGroup = 0;
+constexpr std::uint16_t kNoBuffer = UINT16_MAX;
+// Bytes a stream may have queued for sending before write() reports would_block: what the kernel
+// socket buffer does on epoll, here in user space.
+// Chunks of one page: a typical response fills one, and a pool of them is reused in place (the
+// pages a burst touched are the pages the next burst uses). Up to kMaxSendParts go in one
+// sendmsg.
+constexpr std::size_t kChunkSize = 4096;
+constexpr std::size_t kMaxSendParts = 4;
+constexpr std::size_t kMaxQueuedBytes = 16 * 1024;
+// Chunks come in page-aligned slabs and go back to the pool, never to malloc: the pool keeps the
+// peak a burst needed, and each chunk is exactly one page.
+constexpr std::size_t kChunksPerSlab = 16;
+// A closed stream whose queued bytes the peer does not take within this long is reset (the
+// kernel would keep an orphaned socket's data a while too, but not forever).
+constexpr auto kOrphanLinger = std::chrono::seconds(5);
+// Accepted descriptors queued before the multishot accept is cancelled (a paused acceptor).
+constexpr std::size_t kMaxQueuedAccepts = 64;
+
+// What a completion is for: the low bits of its user_data (the objects are 8-byte aligned).
+enum op : std::uint64_t { op_recv = 0, op_send = 1, op_poll = 2, op_accept = 3, op_wake = 4 };
+constexpr std::uint64_t kOpMask = 7;
+constexpr std::uint64_t kIgnored = 0;  // cancellations: their own completion carries nothing
+
+struct send_chunk {
+  send_chunk* next = nullptr;
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  // The sendmsg of a send that starts at this chunk: stable until its completion.
+  msghdr message{};
+  iovec parts[kMaxSendParts]{};
+  char data[kChunkSize - 2 * sizeof(std::uint32_t) - sizeof(void*) - sizeof(msghdr) -
+            kMaxSendParts * sizeof(iovec)];
+};
+static_assert(sizeof(send_chunk) == kChunkSize);
+
+class uring_backend;
+
+}  // namespace
+
+struct alignas(8) ring_stream {
+  uring_backend* backend = nullptr;
+  io_handle* handle = nullptr;  // the stream's, while watched
+  soft_event event;             // notifications to it
+  send_chunk* tx_head = nullptr;
+  send_chunk* tx_tail = nullptr;
+  std::uint32_t tx_bytes = 0;   // queued, not yet sent
+  std::uint32_t rx_offset = 0;  // consumed bytes of the first received buffer
+  char* spill = nullptr;        // received bytes moved out of the shared buffers (malloc)
+  std::uint32_t spill_begin = 0;
+  std::uint32_t spill_end = 0;
+  time_point closed_at{};
+  int fd = -1;
+  int rx_error = 0;
+  int tx_error = 0;
+  std::uint16_t rx_head = kNoBuffer;
+  std::uint16_t rx_tail = kNoBuffer;
+  std::uint16_t held = 0;      // received buffers chained here
+  std::uint8_t in_flight = 0;  // operations whose last completion is still to come
+  bool recv_armed = false;
+  bool recv_cancelling = false;
+  bool eof = false;
+  bool starved = false;  // the receive ended for want of buffers: re-armed when one frees
+  bool send_in_flight = false;
+  std::uint8_t sending_chunks = 0;  // chunks the send in flight reads
+  bool poll_armed = false;
+  bool flush_queued = false;
+  bool shutdown_pending = false;
+  bool want_writable = false;  // a write was refused: tell the stream when room returns
+  bool want_drained = false;   // ... and sendfile waits for the queue to empty
+  bool closed = false;         // the stream let go; the state lives until its operations end
+  bool connecting = false;
+  bool spill_check =
+      false;  // in spill_checks_     // a connect() in progress: no receive until it completes
+  int connect_error = 0;  // why it failed (read from SO_ERROR, which reading clears)
+  ring_stream* next_free = nullptr;
+};
+
+struct alignas(8) ring_listener {
+  uring_backend* backend = nullptr;
+  io_handle* handle = nullptr;
+  soft_event event;
+  std::vector<int> queued;  // accepted descriptors, from index `head`
+  std::size_t head = 0;
+  int fd = -1;
+  int error = 0;
+  std::uint8_t in_flight = 0;
+  bool armed = false;
+  bool cancelling = false;
+  bool closed = false;
+};
+
+namespace {
+
+std::uint64_t tag(const void* object, op kind) noexcept {
+  return reinterpret_cast<std::uintptr_t>(object) | kind;
+}
+
+std::error_code probe_kernel_version() noexcept {
+  // Provided-buffer rings and multishot accept need Linux 5.19. A multishot accept has no opcode
+  // of its own for a probe to find, and an older kernel would fail it at the first accept instead
+  // of here, where the loop can still fall back to epoll.
+  utsname name{};
+  if (::uname(&name) != 0) return errno_code(errno);
+  unsigned major = 0;
+  unsigned minor = 0;
+  const char* text = name.release;
+  while (*text >= '0' && *text <= '9') major = major * 10 + static_cast<unsigned>(*text++ - '0');
+  if (*text == '.') ++text;
+  while (*text >= '0' && *text <= '9') minor = minor * 10 + static_cast<unsigned>(*text++ - '0');
+  if (major < 5 || (major == 5 && minor < 19)) return errno_code(EINVAL);
+  return {};
+}
+
+class uring_backend final : public ring_backend {
+ public:
+  explicit uring_backend(event_loop& loop) noexcept
+      : loop_(&loop), orphan_timer_(loop, [this] { reset_old_orphans(); }) {}
+
+  ~uring_backend() override {
+    if (ring_open_) ::io_uring_queue_exit(&ring_);  // cancels what is still in flight
+    if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_size());
+    if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{kBufferCount} * kBufferSize);
+    for (ring_stream* state : all_streams_) {
+      // Streams still open when the loop goes (against the rules, but a test may do it) or
+      // closed with bytes still queued.
+      std::free(state->spill);
+      delete state;
+    }
+    for (ring_listener* state : all_listeners_) {
+      for (std::size_t i = state->head; i < state->queued.size(); ++i) ::close(state->queued[i]);
+      delete state;
+    }
+    for (void* slab : slabs_) std::free(slab);
+  }
+
+  std::error_code open(int wake_fd) noexcept {
+    if (auto ec = probe_kernel_version()) return ec;
+    io_uring_params params{};
+    // COOP_TASKRUN: completions are run when we enter the ring, not by interrupting the thread.
+    params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+    int rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    if (rc == -EINVAL) {
+      params = io_uring_params{};
+      rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    }
+    if (rc < 0) return errno_code(-rc);
+    ring_open_ = true;
+    if ((params.features & IORING_FEAT_EXT_ARG) == 0) return errno_code(EINVAL);
+
+    void* ring_memory = ::mmap(nullptr, buffer_ring_size(), PROT_READ | PROT_WRITE,
+                               MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring_memory == MAP_FAILED) return errno_code(errno);
+    buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+    void* buffer_memory = ::mmap(nullptr, std::size_t{kBufferCount} * kBufferSize,
+                                 PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (buffer_memory == MAP_FAILED) return errno_code(errno);
+    buffers_ = static_cast<char*>(buffer_memory);
+    io_uring_buf_reg registration{};
+    registration.ring_addr = reinterpret_cast<std::uintptr_t>(buffer_ring_);
+    registration.ring_entries = kBufferCount;
+    registration.bgid = kBufferGroup;
+    rc = ::io_uring_register_buf_ring(&ring_, &registration, 0);
+    if (rc < 0) return errno_code(-rc);
+    ::io_uring_buf_ring_init(buffer_ring_);
+    for (unsigned id = 0; id < kBufferCount; ++id) {
+      ::io_uring_buf_ring_add(buffer_ring_, buffers_ + std::size_t{id} * kBufferSize, kBufferSize,
+                              static_cast<unsigned short>(id),
+                              ::io_uring_buf_ring_mask(kBufferCount), static_cast<int>(id));
+      next_[id] = kNoBuffer;
+    }
+    ::io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
+    wake_fd_ = wake_fd;
+    arm_wake();
+    // Submit once now, so a ring that the system refuses to run fails here, not later.
+    rc = ::io_uring_submit(&ring_);
+    if (rc < 0) return errno_code(-rc);
+    return {};
+  }
+
+  int wait(int timeout_ms) noexcept override {
+    register_ring_for_this_thread();
+    spill_unread();
+    flush_sends();
+    int rc = 0;
+    if (timeout_ms == 0) {
+      if (::io_uring_sq_ready(&ring_) != 0) rc = ::io_uring_submit(&ring_);
+    } else {
+      io_uring_cqe* first = nullptr;
+      __kernel_timespec limit{};
+      limit.tv_sec = timeout_ms / 1000;
+      limit.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
+      rc = ::io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ms < 0 ? nullptr : &limit,
+                                              nullptr);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
+    int taken = 0;
+    for (;;) {
+      unsigned head = 0;
+      unsigned seen = 0;
+      io_uring_cqe* cqe = nullptr;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        complete(cqe->user_data, cqe->res, cqe->flags);
+      }
+      if (seen == 0) break;
+      ::io_uring_cq_advance(&ring_, seen);
+      taken += static_cast<int>(seen);
+    }
+    return taken;
+  }
+
+  // ---- streams ------------------------------------------------------------------------------
+
+  ring_stream* new_stream(int fd) {
+    ring_stream* state = free_streams_;
+    if (state != nullptr) {
+      free_streams_ = state->next_free;
+      *state = ring_stream{};
+    } else {
+      state = new ring_stream;
+      all_streams_.push_back(state);
+    }
+    state->backend = this;
+    state->fd = fd;
+    return state;
+  }
+
+  void arm_recv(ring_stream& state) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    // Not multishot: a multishot receive takes everything the socket has, into as many buffers
+    // as are free, before a cancellation can stop it; one buffer per receive bounds a stream
+    // that is not read to one buffer.
+    ::io_uring_prep_recv(sqe, state.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    ::io_uring_sqe_set_data64(sqe, tag(&state, op_recv));
+    state.recv_armed = true;
+    ++state.in_flight;
+  }
+
+  void maybe_arm_recv(ring_stream& state) noexcept {
+    if (state.closed || state.handle == nullptr || state.recv_armed || state.eof ||
+        state.connecting || state.rx_error != 0 || state.starved || state.held != 0 ||
+        state.spill_begin != state.spill_end) {
+      return;
+    }
+    arm_recv(state);
+  }
+
+  void arm_poll_out(ring_stream& state) noexcept {
+    if (state.poll_armed) return;
+    io_uring_sqe* sqe = next_sqe();
+    ::io_uring_prep_poll_add(sqe, state.fd, POLLOUT);
+    ::io_uring_sqe_set_data64(sqe, tag(&state, op_poll));
+    state.poll_armed = true;
+    ++state.in_flight;
+  }
+
+  void cancel(std::uint64_t user_data) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    ::io_uring_prep_cancel64(sqe, user_data, 0);
+    ::io_uring_sqe_set_data64(sqe, kIgnored);
+  }
+
+  void cancel_recv(ring_stream& state) noexcept {
+    if (!state.recv_armed || state.recv_cancelling) return;
+    state.recv_cancelling = true;
+    cancel(tag(&state, op_recv));
+  }
+
+  void queue_flush(ring_stream& state) {
+    if (state.flush_queued) return;
+    state.flush_queued = true;
+    flush_list_.push_back(&state);
+  }
+
+  void raise(ring_stream& state, readiness bits) noexcept {
+    if (state.handle == nullptr) return;
+    state.handle->ready |= bits;  // writable and hangup; readable() asks the chain
+    loop_access::raise(*loop_, state.event, bits);
+  }
+
+  // Copies received bytes out, giving back every buffer it empties.
+  std::size_t take_received(ring_stream& state, std::span<char> into) noexcept {
+    std::size_t copied = 0;
+    bool returned = false;
+    if (state.spill_begin != state.spill_end) {
+      copied = std::min<std::size_t>(state.spill_end - state.spill_begin, into.size());
+      std::memcpy(into.data(), state.spill + state.spill_begin, copied);
+      state.spill_begin += static_cast<std::uint32_t>(copied);
+      if (state.spill_begin == state.spill_end) free_spill(state);
+    }
+    while (copied < into.size() && state.rx_head != kNoBuffer) {
+      const std::uint16_t id = state.rx_head;
+      const std::size_t available = length_[id] - state.rx_offset;
+      const std::size_t n = std::min(available, into.size() - copied);
+      std::memcpy(into.data() + copied, buffer(id) + state.rx_offset, n);
+      copied += n;
+      state.rx_offset += static_cast<std::uint32_t>(n);
+      if (state.rx_offset == length_[id]) {
+        pop_buffer(state);
+        returned = true;
+      }
+    }
+    if (returned) after_buffers_returned();
+    maybe_arm_recv(state);
+    return copied;
+  }
+
+  void free_spill(ring_stream& state) noexcept {
+    std::free(state.spill);
+    state.spill = nullptr;
+    state.spill_begin = state.spill_end = 0;
+  }
+
+  // Moves the stream's received buffers into its spill and gives them back to the ring.
+  void spill(ring_stream& state) noexcept {
+    std::size_t bytes = state.spill_end - state.spill_begin;
+    for (std::uint16_t id = state.rx_head; id != kNoBuffer; id = next_[id]) bytes += length_[id];
+    bytes -= state.rx_offset;
+    auto* fresh = static_cast<char*>(std::malloc(bytes));
+    if (fresh == nullptr) std::abort();  // as operator new would
+    std::size_t at = state.spill_end - state.spill_begin;
+    if (at != 0) std::memcpy(fresh, state.spill + state.spill_begin, at);
+    std::free(state.spill);
+    while (state.rx_head != kNoBuffer) {
+      const std::uint16_t id = state.rx_head;
+      const std::size_t n = length_[id] - state.rx_offset;
+      std::memcpy(fresh + at, buffer(id) + state.rx_offset, n);
+      at += n;
+      pop_buffer(state);
+    }
+    state.spill = fresh;
+    state.spill_begin = 0;
+    state.spill_end = static_cast<std::uint32_t>(at);
+    after_buffers_returned();
+  }
+
+  void drop_received(ring_stream& state) noexcept {
+    free_spill(state);
+    const bool any = state.rx_head != kNoBuffer;
+    while (state.rx_head != kNoBuffer) pop_buffer(state);
+    if (any) after_buffers_returned();
+  }
+
+  std::size_t queue_send(ring_stream& state, std::span<const const_buffer> parts) {
+    std::size_t room = kMaxQueuedBytes - state.tx_bytes;
+    std::size_t queued = 0;
+    for (const const_buffer& part : parts) {
+      const char* bytes = static_cast<const char*>(part.data);
+      std::size_t left = std::min(part.size, room);
+      while (left > 0) {
+        send_chunk* tail = state.tx_tail;
+        // A chunk being sent may grow: the kernel reads only the bytes given to it.
+        if (tail == nullptr || tail->end == sizeof tail->data) {
+          send_chunk* fresh = new_chunk();
+          if (tail != nullptr) {
+            tail->next = fresh;
+          } else {
+            state.tx_head = fresh;
+          }
+          state.tx_tail = tail = fresh;
+        }
+        const std::size_t n = std::min(left, sizeof tail->data - tail->end);
+        std::memcpy(tail->data + tail->end, bytes, n);
+        tail->end += static_cast<std::uint32_t>(n);
+        bytes += n;
+        left -= n;
+        room -= n;
+        queued += n;
+      }
+      if (room == 0) break;
+    }
+    state.tx_bytes += static_cast<std::uint32_t>(queued);
+    if (queued != 0) queue_flush(state);
+    return queued;
+  }
+
+  void drop_sends(ring_stream& state) noexcept {
+    // The chunks in flight stay until the completion: the kernel may still read them.
+    send_chunk* last_kept = nullptr;
+    std::uint32_t kept_bytes = 0;
+    send_chunk* chunk = state.tx_head;
+    for (std::size_t i = 0; state.send_in_flight && i < state.sending_chunks && chunk != nullptr;
+         ++i) {
+      kept_bytes += chunk->end - chunk->begin;
+      last_kept = chunk;
+      chunk = chunk->next;
+    }
+    while (chunk != nullptr) free_chunk(std::exchange(chunk, chunk->next));
+    if (last_kept != nullptr) {
+      last_kept->next = nullptr;
+    } else {
+      state.tx_head = nullptr;
+    }
+    state.tx_tail = last_kept;
+    state.tx_bytes = kept_bytes;
+  }
+
+  void close_descriptor(ring_stream& state, bool abortive) noexcept {
+    if (state.fd < 0) return;
+    if (abortive) {
+      const linger reset{1, 0};
+      ::setsockopt(state.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    ::close(state.fd);
+    state.fd = -1;
+  }
+
+  void add_orphan(ring_stream& state) {
+    state.closed_at = loop_->now();
+    orphans_.push_back(&state);
+    if (!orphan_timer_.armed()) orphan_timer_.arm_in(kOrphanLinger);
+  }
+
+  void reset_old_orphans() noexcept {
+    const time_point now = loop_->now();
+    for (std::size_t i = 0; i < orphans_.size();) {
+      ring_stream& state = *orphans_[i];
+      if (state.fd >= 0 && now - state.closed_at < kOrphanLinger) {
+        ++i;
+        continue;
+      }
+      orphans_[i] = orphans_.back();
+      orphans_.pop_back();
+      if (state.fd >= 0) {
+        if (state.send_in_flight) cancel(tag(&state, op_send));
+        drop_sends(state);
+        close_descriptor(state, true);
+        maybe_release(state);
+      }
+    }
+    if (!orphans_.empty()) orphan_timer_.arm_in(std::chrono::seconds(1));
+    submit_now();
+  }
+
+  void maybe_release(ring_stream& state) noexcept {
+    if (!state.closed || state.in_flight != 0 || state.fd >= 0) return;
+    if (const auto at = std::find(orphans_.begin(), orphans_.end(), &state); at != orphans_.end()) {
+      *at = orphans_.back();
+      orphans_.pop_back();
+    }
+    if (state.flush_queued) {
+      flush_list_.erase(std::find(flush_list_.begin(), flush_list_.end(), &state));
+    }
+    if (state.spill_check) {
+      spill_checks_.erase(std::find(spill_checks_.begin(), spill_checks_.end(), &state));
+    }
+    if (state.starved) starved_.erase(std::find(starved_.begin(), starved_.end(), &state));
+    while (state.tx_head != nullptr) free_chunk(std::exchange(state.tx_head, state.tx_head->next));
+    state.next_free = free_streams_;
+    free_streams_ = &state;
+  }
+
+  // ---- listeners ----------------------------------------------------------------------------
+
+  ring_listener* new_listener(int fd) {
+    auto* state = new ring_listener;
+    all_listeners_.push_back(state);
+    state->backend = this;
+    state->fd = fd;
+    state->queued.reserve(kMaxQueuedAccepts);
+    return state;
+  }
+
+  void arm_accept(ring_listener& state) noexcept {
+    if (state.armed || state.closed) return;
+    io_uring_sqe* sqe = next_sqe();
+    ::io_uring_prep_multishot_accept(sqe, state.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ::io_uring_sqe_set_data64(sqe, tag(&state, op_accept));
+    state.armed = true;
+    ++state.in_flight;
+  }
+
+  void pause_accept(ring_listener& state) noexcept {
+    cancel_accept(state);
+    submit_now();
+  }
+
+  void cancel_accept(ring_listener& state) noexcept {
+    if (!state.armed || state.cancelling) return;
+    state.cancelling = true;
+    cancel(tag(&state, op_accept));
+  }
+
+  void maybe_release(ring_listener& state) noexcept {
+    if (!state.closed || state.in_flight != 0) return;
+    all_listeners_.erase(std::find(all_listeners_.begin(), all_listeners_.end(), &state));
+    delete &state;
+  }
+
+  event_loop& loop() noexcept { return *loop_; }
+
+  // Submits now rather than with the next wait: after a close, the peer must see the end of the
+  // connection even if this loop does not run again soon.
+  void submit_now() noexcept { (void)::io_uring_submit(&ring_); }
+
+ private:
+  [[nodiscard]] std::size_t buffer_ring_size() const noexcept {
+    return std::size_t{kBufferCount} * sizeof(io_uring_buf);
+  }
+  [[nodiscard]] char* buffer(std::uint16_t id) const noexcept {
+    return buffers_ + std::size_t{id} * kBufferSize;
+  }
+
+  io_uring_sqe* next_sqe() noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    while (sqe == nullptr) {
+      // The submission queue is full: hand it to the kernel now and take a fresh slot.
+      (void)::io_uring_submit(&ring_);
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  // A registered ring descriptor saves the descriptor lookup (an atomic reference count, with
+  // threads sharing one file table) in every io_uring_enter. The registration belongs to the
+  // thread that made it, and a loop is usually created on one thread and run on another: register
+  // from the thread that waits, and move the registration if the loop changes threads.
+  void register_ring_for_this_thread() noexcept {
+    const std::thread::id self = std::this_thread::get_id();
+    if (registered_for_ == self) return;
+    if (registered_for_ != std::thread::id{}) (void)::io_uring_unregister_ring_fd(&ring_);
+    registered_for_ = self;
+    (void)::io_uring_register_ring_fd(&ring_);
+  }
+
+  void arm_wake() noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    ::io_uring_prep_poll_multishot(sqe, wake_fd_, POLLIN);
+    ::io_uring_sqe_set_data64(sqe, tag(this, op_wake));
+  }
+
+  void pop_buffer(ring_stream& state) noexcept {
+    const std::uint16_t id = state.rx_head;
+    state.rx_head = next_[id];
+    if (state.rx_head == kNoBuffer) state.rx_tail = kNoBuffer;
+    state.rx_offset = 0;
+    --state.held;
+    ::io_uring_buf_ring_add(buffer_ring_, buffer(id), kBufferSize, id,
+                            ::io_uring_buf_ring_mask(kBufferCount), 0);
+    ::io_uring_buf_ring_advance(buffer_ring_, 1);
+  }
+
+  void after_buffers_returned() noexcept {
+    // Streams whose receive ended for want of buffers get it back now that there are some.
+    while (!starved_.empty()) {
+      ring_stream* state = starved_.back();
+      starved_.pop_back();
+      state->starved = false;
+      maybe_arm_recv(*state);
+    }
+  }
+
+  send_chunk* new_chunk() {
+    if (free_chunks_ == nullptr) {
+      void* slab = std::aligned_alloc(kChunkSize, kChunkSize * kChunksPerSlab);
+      if (slab == nullptr) std::abort();  // as operator new would
+      slabs_.push_back(slab);
+      for (std::size_t i = 0; i < kChunksPerSlab; ++i) {
+        auto* fresh = ::new (static_cast<char*>(slab) + i * kChunkSize) send_chunk;
+        fresh->next = free_chunks_;
+        free_chunks_ = fresh;
+      }
+    }
+    send_chunk* chunk = free_chunks_;
+    free_chunks_ = chunk->next;
+    chunk->next = nullptr;
+    chunk->begin = chunk->end = 0;
+    return chunk;
+  }
+
+  void free_chunk(send_chunk* chunk) noexcept {
+    chunk->next = free_chunks_;
+    free_chunks_ = chunk;
+  }
+
+  // The streams that received since the last wait and did not read it all give their buffers
+  // back (see kBufferCount).
+  void spill_unread() noexcept {
+    for (ring_stream* state : spill_checks_) {
+      state->spill_check = false;
+      if (state->rx_head != kNoBuffer && !state->closed) spill(*state);
+    }
+    spill_checks_.clear();
+  }
+
+  void flush_sends() noexcept {
+    for (ring_stream* state : flush_list_) {
+      state->flush_queued = false;
+      if (state->send_in_flight || state->tx_head == nullptr || state->fd < 0) continue;
+      send_chunk* first = state->tx_head;
+      std::size_t count = 0;
+      for (send_chunk* chunk = first; chunk != nullptr && count < kMaxSendParts;
+           chunk = chunk->next) {
+        first->parts[count].iov_base = chunk->data + chunk->begin;
+        first->parts[count].iov_len = chunk->end - chunk->begin;
+        ++count;
+      }
+      first->message = msghdr{};
+      first->message.msg_iov = first->parts;
+      first->message.msg_iovlen = count;
+      io_uring_sqe* sqe = next_sqe();
+      // MSG_WAITALL: the kernel finishes a short send itself instead of completing early.
+      ::io_uring_prep_sendmsg(sqe, state->fd, &first->message, MSG_NOSIGNAL | MSG_WAITALL);
+      ::io_uring_sqe_set_data64(sqe, tag(state, op_send));
+      state->sending_chunks = static_cast<std::uint8_t>(count);
+      state->send_in_flight = true;
+      ++state->in_flight;
+    }
+    flush_list_.clear();
+  }
+
+  void complete(std::uint64_t user_data, int res, unsigned flags) noexcept {
+    if (user_data == kIgnored) return;
+    const auto kind = static_cast<op>(user_data & kOpMask);
+    void* object = reinterpret_cast<void*>(user_data & ~kOpMask);
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    switch (kind) {
+      case op_recv:
+        on_recv(*static_cast<ring_stream*>(object), res, flags, more);
+        return;
+      case op_send:
+        on_send(*static_cast<ring_stream*>(object), res);
+        return;
+      case op_poll:
+        on_poll(*static_cast<ring_stream*>(object), res);
+        return;
+      case op_accept:
+        on_accept(*static_cast<ring_listener*>(object), res, more);
+        return;
+      case op_wake: {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t got = ::read(wake_fd_, &count, sizeof count);
+        if (!more) arm_wake();
+        return;
+      }
+    }
+  }
+
+  void on_recv(ring_stream& state, int res, unsigned flags, bool more) noexcept {
+    if (!more) {
+      state.recv_armed = false;
+      state.recv_cancelling = false;
+      --state.in_flight;
+    }
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+      const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      length_[id] = static_cast<std::uint32_t>(res);
+      next_[id] = kNoBuffer;
+      if (state.rx_tail != kNoBuffer) {
+        next_[state.rx_tail] = id;
+      } else {
+        state.rx_head = id;
+      }
+      state.rx_tail = id;
+      ++state.held;
+      if (state.closed) {
+        drop_received(state);
+      } else {
+        raise(state, readiness::readable);
+        if (!state.spill_check) {
+          state.spill_check = true;
+          spill_checks_.push_back(&state);
+        }
+      }
+    } else if (res == 0) {
+      state.eof = true;
+      raise(state, readiness::readable | readiness::hangup);
+    } else if (res == -ENOBUFS) {
+      if (!state.closed && !state.starved) {
+        state.starved = true;
+        starved_.push_back(&state);
+      }
+    } else if (res < 0 && res != -ECANCELED) {
+      state.rx_error = -res;
+      raise(state, readiness::readable | readiness::writable | readiness::hangup);
+    }
+    if (!more) maybe_arm_recv(state);
+    maybe_release(state);
+  }
+
+  void on_send(ring_stream& state, int res) noexcept {
+    --state.in_flight;
+    state.send_in_flight = false;
+    if (res < 0) {
+      if (state.tx_error == 0 && res != -ECANCELED) state.tx_error = -res;
+      if (state.tx_error == 0) state.tx_error = EPIPE;
+      drop_sends(state);
+      while (state.tx_head != nullptr) {
+        free_chunk(std::exchange(state.tx_head, state.tx_head->next));
+      }
+      state.tx_tail = nullptr;
+      state.tx_bytes = 0;
+      if (state.closed) {
+        close_descriptor(state, false);
+      } else {
+        raise(state, readiness::readable | readiness::writable | readiness::hangup);
+      }
+      maybe_release(state);
+      return;
+    }
+    state.tx_bytes -= static_cast<std::uint32_t>(res);
+    state.sending_chunks = 0;
+    for (std::size_t left = static_cast<std::size_t>(res); left != 0;) {
+      send_chunk* chunk = state.tx_head;
+      const std::size_t n = std::min<std::size_t>(left, chunk->end - chunk->begin);
+      chunk->begin += static_cast<std::uint32_t>(n);
+      left -= n;
+      if (chunk->begin == chunk->end) {
+        // Sent: an idle connection keeps no chunk.
+        state.tx_head = chunk->next;
+        if (state.tx_head == nullptr) state.tx_tail = nullptr;
+        free_chunk(chunk);
+      }
+    }
+    if (state.tx_bytes != 0) {
+      queue_flush(state);
+    } else if (state.closed) {
+      close_descriptor(state, false);
+    } else if (state.shutdown_pending) {
+      state.shutdown_pending = false;
+      ::shutdown(state.fd, SHUT_WR);
+    }
+    if (state.want_writable && !state.closed &&
+        (state.want_drained ? state.tx_bytes == 0 : state.tx_bytes < kMaxQueuedBytes)) {
+      state.want_writable = state.want_drained = false;
+      raise(state, readiness::writable);
+    }
+    maybe_release(state);
+  }
+
+  void on_poll(ring_stream& state, int res) noexcept {
+    --state.in_flight;
+    state.poll_armed = false;
+    if (!state.closed && res != -ECANCELED) {
+      readiness bits = readiness::writable;
+      if (res > 0 && (res & (POLLERR | POLLHUP)) != 0) {
+        bits |= readiness::readable | readiness::hangup;
+      }
+      if (state.connecting) {
+        state.connecting = false;
+        int error = 0;
+        socklen_t size = sizeof error;
+        if ((bits & readiness::hangup) != readiness::none &&
+            ::getsockopt(state.fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error != 0) {
+          state.connect_error = state.rx_error = state.tx_error = error;
+        }
+        maybe_arm_recv(state);
+      }
+      raise(state, bits);
+    }
+    maybe_release(state);
+  }
+
+  void on_accept(ring_listener& state, int res, bool more) noexcept {
+    if (!more) {
+      state.armed = false;
+      state.cancelling = false;
+      --state.in_flight;
+    }
+    if (res >= 0) {
+      if (state.closed) {
+        ::close(res);
+      } else {
+        state.queued.push_back(res);
+        if (state.queued.size() - state.head >= kMaxQueuedAccepts) cancel_accept(state);
+        if (state.handle != nullptr) loop_access::raise(*loop_, state.event, readiness::readable);
+      }
+    } else if (res != -ECANCELED && !state.closed) {
+      state.error = -res;
+      if (state.handle != nullptr) loop_access::raise(*loop_, state.event, readiness::readable);
+    }
+    maybe_release(state);
+  }
+
+  event_loop* loop_;
+  io_uring ring_{};
+  bool ring_open_ = false;
+  std::thread::id registered_for_{};
+  int wake_fd_ = -1;
+  io_uring_buf_ring* buffer_ring_ = nullptr;
+  char* buffers_ = nullptr;
+  std::uint16_t next_[kBufferCount] = {};
+  std::uint32_t length_[kBufferCount] = {};
+  std::vector<ring_stream*> flush_list_;
+  std::vector<ring_stream*> starved_;
+  std::vector<ring_stream*> spill_checks_;
+  std::vector<ring_stream*> orphans_;  // closed, descriptor open until their bytes are out
+  timer orphan_timer_;
+  std::vector<ring_stream*> all_streams_;
+  std::vector<ring_listener*> all_listeners_;
+  ring_stream* free_streams_ = nullptr;
+  send_chunk* free_chunks_ = nullptr;
+  std::vector<void*> slabs_;
+};
+
+uring_backend& backend_of(event_loop& loop) noexcept {
+  return *static_cast<uring_backend*>(loop_access::ring(loop));
+}
+
+}  // namespace
+
+result<std::unique_ptr<ring_backend>> ring_backend::create(event_loop& loop, int wake_fd) noexcept {
+  auto made = std::unique_ptr<uring_backend>(new uring_backend(loop));
+  if (auto ec = made->open(wake_fd)) return ec;
+  return std::unique_ptr<ring_backend>(std::move(made));
+}
+
+ring_backend* ring_of(event_loop& loop) noexcept {
+  return loop_access::ring(loop);
+}
+
+// ---- streams --------------------------------------------------------------------------------
+
+std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& handle) noexcept {
+  uring_backend& backend = backend_of(loop);
+  if (state != nullptr && state->backend != &backend) {
+    // Watched before on another loop: only a stream with nothing in flight can move.
+    if (state->recv_armed || state->in_flight != 0 || ring_readable(*state) ||
+        state->tx_head != nullptr) {
+      return errno_code(EBUSY);
+    }
+    state->closed = true;
+    state->fd = -1;
+    state->backend->maybe_release(*state);
+    state = nullptr;
+  }
+  if (state == nullptr) state = backend.new_stream(handle.fd);
+  state->handle = &handle;
+  state->event.target = &handle;
+  // Like an epoll registration, the watch starts with a notification of the current state.
+  readiness now = handle.ready & readiness::writable;
+  if (ring_readable(*state)) {
+    now |= readiness::readable;
+  }
+  if (now != readiness::none) backend.raise(*state, now);
+  // A connection still being made: its first writability is the connect's completion, and its
+  // receive waits for it (a receive would consume the error that connect_error() reports).
+  if (!has(handle.ready, readiness::writable)) {
+    state->connecting = true;
+    backend.arm_poll_out(*state);
+  }
+  backend.maybe_arm_recv(*state);
+  return {};
+}
+
+void ring_unwatch(ring_stream& state) noexcept {
+  loop_access::withdraw(state.backend->loop(), state.event);
+  state.event.target = nullptr;
+  state.handle = nullptr;
+  state.backend->cancel_recv(state);
+}
+
+void ring_move(ring_stream& state, io_handle& to) noexcept {
+  if (state.handle == nullptr) return;
+  state.handle = &to;
+  state.event.target = &to;
+}
+
+int ring_connect_error(const ring_stream& state) noexcept {
+  return state.connect_error;
+}
+
+bool ring_readable(const ring_stream& state) noexcept {
+  return state.rx_head != kNoBuffer || state.spill_begin != state.spill_end || state.eof ||
+         state.rx_error != 0;
+}
+
+io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept {
+  if (state.rx_head != kNoBuffer || state.spill_begin != state.spill_end) {
+    if (into.empty()) return io_result::transferred(0);
+    return io_result::transferred(state.backend->take_received(state, into));
+  }
+  if (state.rx_error != 0) return io_result::failure(state.rx_error);
+  if (state.eof) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
+  if (state.handle == nullptr && !state.recv_armed) {
+    // Unwatched, with nothing received in the ring pending: read the socket directly.
+    for (;;) {
+      const ssize_t got = ::read(handle.fd, into.data(), into.size());
+      if (got > 0) return io_result::transferred(static_cast<std::size_t>(got));
+      if (got == 0) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return io_result::blocked();
+      return io_result::failure(errno);
+    }
+  }
+  return io_result::blocked();
+}
+
+io_result ring_writev(ring_stream& state, io_handle& handle,
+                      std::span<const const_buffer> parts) noexcept {
+  if (state.tx_error != 0) return io_result::failure(state.tx_error);
+  if (state.rx_error != 0 && state.tx_head == nullptr) return io_result::failure(state.rx_error);
+  std::size_t total = 0;
+  for (const const_buffer& part : parts) total += part.size;
+  if (total == 0) return io_result::transferred(0);
+  if (state.tx_bytes >= kMaxQueuedBytes) {
+    handle.ready &= ~readiness::writable;
+    state.want_writable = true;
+    return io_result::blocked();
+  }
+  const std::size_t queued = state.backend->queue_send(state, parts);
+  if (queued < total) {
+    handle.ready &= ~readiness::writable;
+    state.want_writable = true;
+  }
+  return io_result::transferred(queued);
+}
+
+io_result ring_sendfile(ring_stream& state, io_handle& handle, int file_fd, std::uint64_t& offset,
+                        std::size_t count) noexcept {
+  if (state.tx_error != 0) return io_result::failure(state.tx_error);
+  if (state.tx_bytes != 0) {
+    // The file's bytes go after the queued ones: wait until those are out.
+    handle.ready &= ~readiness::writable;
+    state.want_writable = state.want_drained = true;
+    return io_result::blocked();
+  }
+  for (;;) {
+    off_t position = static_cast<off_t>(offset);
+    const ssize_t sent = ::sendfile(handle.fd, file_fd, &position, count);
+    if (sent >= 0) {
+      offset = static_cast<std::uint64_t>(position);
+      return io_result::transferred(static_cast<std::size_t>(sent));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      handle.ready &= ~readiness::writable;
+      if (state.handle != nullptr) state.backend->arm_poll_out(state);
+      return io_result::blocked();
+    }
+    return io_result::failure(errno);
+  }
+}
+
+std::error_code ring_shutdown_write(ring_stream& state, io_handle& handle) noexcept {
+  if (state.tx_bytes != 0) {
+    state.shutdown_pending = true;  // after the queued bytes, as the peer expects
+    return {};
+  }
+  if (::shutdown(handle.fd, SHUT_WR) != 0) return errno_code(errno);
+  return {};
+}
+
+void ring_close(ring_stream*& pointer, io_handle& handle, bool abortive) noexcept {
+  ring_stream& state = *pointer;
+  pointer = nullptr;
+  uring_backend& backend = *state.backend;
+  if (state.handle != nullptr) ring_unwatch(state);
+  // Unread bytes make a reset on epoll (the kernel's rule for a socket closed with data in its
+  // receive queue); here they were taken off the socket already, so make that reset by hand.
+  int unread_in_kernel = 0;
+  if (state.rx_head != kNoBuffer || state.spill_begin != state.spill_end ||
+      (::ioctl(handle.fd, FIONREAD, &unread_in_kernel) == 0 && unread_in_kernel > 0)) {
+    abortive = true;
+  }
+  backend.drop_received(state);
+  state.closed = true;
+  state.fd = handle.fd;
+  if (state.recv_armed) backend.cancel_recv(state);
+  if (state.poll_armed) backend.cancel(tag(&state, op_poll));
+  if (abortive || state.tx_error != 0 || state.tx_bytes == 0) {
+    if (state.send_in_flight) backend.cancel(tag(&state, op_send));
+    backend.drop_sends(state);
+    backend.close_descriptor(
+        state, abortive && handle.kind == static_cast<std::uint8_t>(transport_kind::tcp));
+  }
+  // Otherwise the descriptor stays open until the queued bytes are sent (on_send closes it), or
+  // for kOrphanLinger.
+  if (state.fd >= 0) backend.add_orphan(state);
+  backend.submit_now();
+  backend.maybe_release(state);
+}
+
+// ---- listeners ------------------------------------------------------------------------------
+
+std::error_code ring_watch_listener(event_loop& loop, ring_listener*& state,
+                                    io_handle& handle) noexcept {
+  uring_backend& backend = backend_of(loop);
+  if (state != nullptr && state->backend != &backend) return errno_code(EBUSY);
+  if (state == nullptr) state = backend.new_listener(handle.fd);
+  state->handle = &handle;
+  state->event.target = &handle;
+  if (state->queued.size() > state->head || state->error != 0) {
+    loop_access::raise(loop, state->event, readiness::readable);
+  }
+  backend.arm_accept(*state);
+  return {};
+}
+
+void ring_unwatch_listener(ring_listener& state) noexcept {
+  loop_access::withdraw(state.backend->loop(), state.event);
+  state.event.target = nullptr;
+  state.handle = nullptr;
+}
+
+void ring_move_listener(ring_listener& state, io_handle& to) noexcept {
+  if (state.handle == nullptr) return;
+  state.handle = &to;
+  state.event.target = &to;
+}
+
+bool ring_listener_readable(const ring_listener& state) noexcept {
+  return state.queued.size() > state.head || state.error != 0;
+}
+
+int ring_accept(ring_listener& state) noexcept {
+  if (state.queued.size() > state.head) {
+    const int fd = state.queued[state.head++];
+    if (state.head == state.queued.size()) {
+      state.queued.clear();
+      state.head = 0;
+    }
+    return fd;
+  }
+  if (state.error != 0) return -std::exchange(state.error, 0);
+  if (state.armed) return -EAGAIN;
+  // The multishot accept ended (an error, a back-off, a full queue): try once here, so that the
+  // caller learns at once whether descriptors are still short, then let the kernel accept again.
+  for (;;) {
+    const int fd = ::accept4(state.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      state.backend->arm_accept(state);
+      return fd;
+    }
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN) state.backend->arm_accept(state);
+    return -error;
+  }
+}
+
+void ring_pause_listener(ring_listener& state) noexcept {
+  state.backend->pause_accept(state);
+}
+
+void ring_resume_listener(ring_listener& state) noexcept {
+  if (state.handle != nullptr) state.backend->arm_accept(state);
+}
+
+void ring_close_listener(ring_listener*& pointer) noexcept {
+  ring_listener& state = *pointer;
+  pointer = nullptr;
+  if (state.handle != nullptr) ring_unwatch_listener(state);
+  state.closed = true;
+  state.backend->cancel_accept(state);
+  // Like a listener closed with connections in its queue: those clients see a reset.
+  for (std::size_t i = state.head; i < state.queued.size(); ++i) ::close(state.queued[i]);
+  state.queued.clear();
+  state.head = 0;
+  state.backend->submit_now();
+  state.backend->maybe_release(state);
+}
+
+}  // namespace taut::transport::detail
+
+namespace taut::transport {
+
+std::error_code io_uring_available() noexcept {
+  // One probe per process: a ring with the buffer group, as a loop makes it, then closed.
+  static const std::error_code answer = [] {
+    auto wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake < 0) return errno_code(errno);
+    std::error_code ec;
+    {
+      loop_options options;
+      options.backend = io_backend::epoll;
+      auto loop = event_loop::create(options);
+      if (!loop) {
+        ec = loop.error();
+      } else {
+        auto made = detail::ring_backend::create(**loop, wake);
+        if (!made) ec = made.error();
+      }
+    }
+    ::close(wake);
+    return ec;
+  }();
+  return answer;
+}
+
+}  // namespace taut::transport
+
+#endif
