@@ -1,0 +1,397 @@
+// The reverse proxy: each request is copied into a pooled per-request state (its text, fields and
+// body in buffers that keep their capacity, so a steady state allocates nothing), rewritten
+// (hop-by-hop fields out, forwarding fields in), sent with taut::client, and the response is
+// streamed back through a detached response_writer, pausing the upstream read while the client
+// is slower than the upstream.
+#include "taut/proxy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "taut/connection_info.hpp"
+#include "taut/http_chars.hpp"
+#include "taut/server_loop.hpp"
+
+namespace taut {
+
+namespace {
+
+constexpr std::size_t max_connection_tokens = 16;
+
+// The tokens of every Connection field: the fields they name are hop-by-hop too.
+struct connection_tokens {
+  std::array<std::string_view, max_connection_tokens> names{};
+  std::size_t count = 0;
+  bool overflow = false;
+
+  void add_list(std::string_view list) noexcept {
+    while (!list.empty()) {
+      const std::size_t comma = std::min(list.find(','), list.size());
+      const std::string_view token = chars::trim_ows(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (token.empty()) continue;
+      if (count == names.size()) {
+        overflow = true;
+        return;
+      }
+      names[count++] = token;
+    }
+  }
+  [[nodiscard]] bool named(std::string_view field) const noexcept {
+    return std::any_of(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count),
+                       [field](std::string_view t) { return chars::iequals(t, field); });
+  }
+};
+
+connection_tokens tokens_of(std::span<const header> fields) noexcept {
+  connection_tokens tokens;
+  for (const header& h : fields) {
+    if (chars::iequals(h.name, "connection")) tokens.add_list(h.value);
+  }
+  return tokens;
+}
+
+// The client's IP address as X-Forwarded-For and Forwarded write it, without the port; empty
+// for a client that is not on TCP.
+std::string_view client_ip(const request_context& request, std::span<char> scratch) noexcept {
+  auto peer = request.remote_address();
+  if (!peer || peer->transport() != transport::transport_kind::tcp) return {};
+  const std::size_t size = peer->format_to(scratch);
+  if (size > scratch.size()) return {};
+  std::string_view text(scratch.data(), size);
+  if (text.starts_with("[")) return text.substr(1, text.find(']') - 1);
+  return text.substr(0, text.rfind(':'));
+}
+
+// The origin-form part of a target (an absolute-form one loses its scheme and authority).
+std::string_view origin_form(std::string_view target) noexcept {
+  if (target.empty() || target.front() == '/' || target == "*") return target;
+  const std::size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos) return target;
+  const std::size_t path = target.find_first_of("/?", scheme + 3);
+  return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+}
+
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+  return chars::iequals(name, "connection") || chars::iequals(name, "proxy-connection") ||
+         chars::iequals(name, "keep-alive") || chars::iequals(name, "te") ||
+         chars::iequals(name, "transfer-encoding") || chars::iequals(name, "upgrade") ||
+         chars::iequals(name, "trailer");
+}
+
+namespace detail {
+
+/// One request on its way: the upstream request (its text in `text_`, fields in `fields_`, body
+/// in `body_`) and the client's response writer.
+class proxy_exchange final : public client_exchange {
+ public:
+  explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
+    fields_.reserve(owner.options().client.parse.max_headers + 8);
+    text_.reserve(4096);
+  }
+
+  /// Copies and rewrites the request; false (and a response sent) when it cannot be forwarded.
+  bool prepare(request_context& req, reply& res);
+  void start(response_writer writer) noexcept;
+
+  void on_informational(const taut::response& head) override;
+  void on_head(const client_response& response) override;
+  void on_body(std::string_view piece) override;
+  void on_complete(std::span<const header> trailers) override;
+  void on_error(const client_error& error) override;
+
+ private:
+  std::string_view keep(std::string_view bytes) {
+    const std::size_t at = text_.size();
+    text_.append(bytes);
+    return {text_.data() + at, bytes.size()};
+  }
+  void drained() noexcept;
+  void done() noexcept;
+
+  reverse_proxy* owner_;
+  response_writer writer_;
+  client_request request_{};
+  std::string text_;
+  std::vector<header> fields_;
+  std::string body_;
+  taut::method method_ = taut::method::get;
+  bool head_sent_ = false;
+};
+
+bool proxy_exchange::prepare(request_context& req, reply& res) {
+  const proxy_options& o = owner_->options();
+  const std::span<const header> in = req.headers();
+  const connection_tokens tokens = tokens_of(in);
+  if (tokens.overflow) {
+    res.error(400);
+    return false;
+  }
+  std::string_view target = origin_form(req.target());
+  if (!o.strip_prefix.empty()) {
+    if (!target.starts_with(o.strip_prefix)) {
+      res.error(404);
+      return false;
+    }
+    target.remove_prefix(o.strip_prefix.size());
+    if (target.empty() || (target.front() != '/' && target.front() != '?')) {
+      if (!target.empty()) {
+        res.error(404);
+        return false;
+      }
+    }
+  }
+  std::array<char, 64> ip_scratch{};
+  const std::string_view ip = client_ip(req, ip_scratch);
+
+  // Everything the upstream request refers to is copied here first, so that no view moves:
+  // reserve once for the whole, then append.
+  std::size_t need = req.method_name().size() + o.upstream_path.size() + target.size() + 2;
+  for (const header& h : in) need += h.name.size() + h.value.size() + 2;
+  need += 2 * ip.size() + 2 * req.host().size() + o.proto.size() + o.via_name.size() + 128;
+  text_.clear();
+  if (text_.capacity() < need) text_.reserve(need);
+  fields_.clear();
+  body_.assign(req.body());
+
+  method_ = req.method();
+  request_.method = keep(req.method_name());
+  {
+    const std::size_t at = text_.size();
+    text_.append(o.upstream_path);
+    if (target.empty() || target.front() == '?') text_.push_back('/');
+    text_.append(target);
+    request_.target = std::string_view(text_.data() + at, text_.size() - at);
+  }
+
+  // X-Forwarded-For: every line the client sent, then its address, as one list kept contiguous
+  // (it is appended before any other field is copied).
+  std::string_view forwarded_for;
+  if (o.x_forwarded) {
+    const std::size_t at = text_.size();
+    for (const header& h : in) {
+      if (!chars::iequals(h.name, "x-forwarded-for")) continue;
+      if (text_.size() != at) text_.append(", ");
+      text_.append(h.value);
+    }
+    if (!ip.empty()) {
+      if (text_.size() != at) text_.append(", ");
+      text_.append(ip);
+    }
+    forwarded_for = std::string_view(text_.data() + at, text_.size() - at);
+  }
+  for (const header& h : in) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // The body is framed anew from what the front read; an Expect was answered by the front.
+    if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
+    if (chars::iequals(h.name, "host") && !o.preserve_host) continue;
+    if (o.x_forwarded && (chars::iequals(h.name, "x-forwarded-host") ||
+                          chars::iequals(h.name, "x-forwarded-proto"))) {
+      continue;
+    }
+    if (o.x_forwarded && chars::iequals(h.name, "x-forwarded-for")) continue;
+    if (fields_.size() + 6 >= fields_.capacity()) break;  // the parser's field limit bounds this
+    fields_.push_back({keep(h.name), keep(h.value)});
+  }
+  if (o.x_forwarded) {
+    if (!forwarded_for.empty()) fields_.push_back({"X-Forwarded-For", forwarded_for});
+    if (!req.host().empty()) fields_.push_back({"X-Forwarded-Host", keep(req.host())});
+    fields_.push_back({"X-Forwarded-Proto", keep(o.proto)});
+  }
+  if (o.forwarded) {
+    const std::size_t at = text_.size();
+    const bool v6 = ip.find(':') != std::string_view::npos;
+    if (!ip.empty()) {
+      text_.append(v6 ? "for=\"[" : "for=");
+      text_.append(ip);
+      text_.append(v6 ? "]\";" : ";");
+    }
+    if (!req.host().empty() && chars::is_token(req.host())) {
+      text_.append("host=");
+      text_.append(req.host());
+      text_.append(";");
+    } else if (!req.host().empty()) {
+      text_.append("host=\"");
+      text_.append(req.host());
+      text_.append("\";");
+    }
+    text_.append("proto=");
+    text_.append(o.proto);
+    fields_.push_back({"Forwarded", std::string_view(text_.data() + at, text_.size() - at)});
+  }
+  if (!o.via_name.empty()) {
+    const std::size_t at = text_.size();
+    text_.append(req.version_minor() == 0 ? "1.0 " : "1.1 ");
+    text_.append(o.via_name);
+    fields_.push_back({"Via", std::string_view(text_.data() + at, text_.size() - at)});
+  }
+  request_.headers = fields_;
+  request_.body = body_;
+  request_.timeout = o.timeout;
+  return true;
+}
+
+void proxy_exchange::start(response_writer writer) noexcept {
+  writer_ = std::move(writer);
+  head_sent_ = false;
+  ++owner_->stats_.forwarded;
+  const client_error refused = owner_->client_->send(owner_->options().upstream, request_, *this);
+  if (refused) on_error(refused);
+}
+
+void proxy_exchange::on_informational(const taut::response& head) {
+  if (head.status == 100) return;  // the front answered the client's Expect itself
+  (void)writer_.send_informational(head.status, {});
+}
+
+void proxy_exchange::on_head(const client_response& response) {
+  const taut::response& head = response.head;
+  if (!writer_.set_status(head.status)) {
+    cancel();  // the client is gone, or the status is not one a server may send
+    return;
+  }
+  const connection_tokens tokens = tokens_of(head.headers);
+  std::string_view declared_length;
+  for (const header& h : head.headers) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    if (chars::iequals(h.name, "content-length")) {
+      declared_length = h.value;
+      continue;
+    }
+    if (chars::iequals(h.name, "date")) continue;  // the front's own Date goes out
+    (void)writer_.add_header(h.name, h.value);
+  }
+  if (!owner_->options().via_name.empty()) {
+    std::array<char, 96> via{};
+    const std::string_view version = head.version_minor == 0 ? "1.0 " : "1.1 ";
+    const std::size_t n = std::min(owner_->options().via_name.size(), via.size() - version.size());
+    std::memcpy(via.data(), version.data(), version.size());
+    std::memcpy(via.data() + version.size(), owner_->options().via_name.data(), n);
+    (void)writer_.add_header("Via", std::string_view(via.data(), version.size() + n));
+  }
+  head_sent_ = true;
+  switch (head.body.kind) {
+    case body_kind::content_length:
+      (void)writer_.begin(head.body.content_length);
+      break;
+    case body_kind::chunked:
+    case body_kind::until_close:
+      (void)writer_.begin();
+      break;
+    case body_kind::none: {
+      // HEAD keeps the length the upstream declared; 204 and 304 have none.
+      std::uint64_t length = 0;
+      const auto parsed = std::from_chars(declared_length.data(),
+                                          declared_length.data() + declared_length.size(), length);
+      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty()) {
+        (void)writer_.begin(length);
+      }
+      break;
+    }
+  }
+}
+
+void proxy_exchange::on_body(std::string_view piece) {
+  if (!writer_.write(piece)) {
+    cancel();  // the client is gone or the writer gave up: stop reading the upstream
+    return;
+  }
+  if (!writer_.ready()) {
+    pause();
+    if (!writer_.on_drained([this] { drained(); })) resume();
+  }
+}
+
+void proxy_exchange::drained() noexcept {
+  if (!writer_.valid()) {
+    cancel();
+    return;
+  }
+  resume();
+}
+
+void proxy_exchange::on_complete(std::span<const header> trailers) {
+  (void)writer_.finish(trailers);
+  done();
+}
+
+void proxy_exchange::on_error(const client_error& error) {
+  if (head_sent_) {
+    ++owner_->stats_.cut_short;
+    // Dropping a writer whose body is incomplete closes the client's connection: it sees the
+    // body cut short, as the front saw the upstream's.
+    writer_ = response_writer();
+    done();
+    return;
+  }
+  const bool timeout = error.code == client_errc::connect_timeout ||
+                       error.code == client_errc::header_timeout ||
+                       error.code == client_errc::deadline_exceeded;
+  if (timeout) {
+    ++owner_->stats_.timed_out;
+    (void)writer_.send(504, "504 Gateway Timeout\n", "text/plain; charset=utf-8");
+  } else {
+    ++owner_->stats_.bad_gateway;
+    (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");
+  }
+  done();
+}
+
+void proxy_exchange::done() noexcept {
+  writer_ = response_writer();
+  owner_->release(*this);
+}
+
+}  // namespace detail
+
+reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options)) {}
+
+reverse_proxy::~reverse_proxy() {
+  // The exchanges refer to the client: they go first (cancelling what is pending, silently).
+  all_.clear();
+  client_.reset();
+}
+
+taut::handler reverse_proxy::handler() {
+  return taut::handler([this](request_context& req, reply& res) { serve(req, res); },
+                       handler_options{.body = body_mode::buffer, .max_body = options_.max_body});
+}
+
+void reverse_proxy::serve(request_context& req, reply& res) {
+  const connection_info* connection = req.connection();
+  if (connection == nullptr) {
+    res.error(500);  // not under a server_loop: no event loop to run the client on
+    return;
+  }
+  transport::event_loop& loop = connection->owner().loop();
+  if (!client_) {
+    client_ = std::make_unique<taut::client>(loop, options_.client);
+  } else if (&client_->loop() != &loop) {
+    res.error(500);  // one proxy per loop (see the class comment)
+    return;
+  }
+  detail::proxy_exchange* exchange = nullptr;
+  if (!free_.empty()) {
+    exchange = free_.back();
+    free_.pop_back();
+  } else {
+    all_.push_back(std::make_unique<detail::proxy_exchange>(*this));
+    exchange = all_.back().get();
+    ++stats_.exchanges_made;
+  }
+  if (!exchange->prepare(req, res)) {
+    free_.push_back(exchange);
+    return;
+  }
+  exchange->start(res.detach());
+}
+
+void reverse_proxy::release(detail::proxy_exchange& done) noexcept {
+  free_.push_back(&done);
+}
+
+}  // namespace taut
