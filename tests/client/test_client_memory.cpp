@@ -5,6 +5,7 @@
 #include <string>
 
 #include "client_test_support.hpp"
+#include "taut/testing.hpp"
 
 namespace taut::test {
 namespace {
@@ -619,6 +620,34 @@ TEST(ClientFaults, DestroyingAPendingExchangeForgetsIt) {
   }
   w.loop->run_until_idle();
   EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+}  // namespace
+}  // namespace taut::test
+
+namespace taut::test {
+namespace {
+
+// The client beside taut::testing's in-memory server: on its loop and its manual clock.
+TEST(ClientMemory, PairsWithTautTesting) {
+  mux app;
+  app.handle("GET /time", [](request_context&, reply& res) { res.text(200, "now"); });
+  taut::testing::server server(app);
+  auto listener = transport::listener::memory({});
+  const origin where = origin::memory(listener.dialer(), "testing");
+  ASSERT_FALSE(server.loop_server().add_listener(std::move(listener)));
+  taut::client client(server.loop(), {.idle_timeout = 10s});
+  const client_request request{.method = "GET", .target = "/time"};
+  for (int i = 0; i < 3; ++i) {
+    recorder r;
+    ASSERT_FALSE(client.send(where, request, r));
+    server.run();
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, "now");
+  }
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+  server.advance(11s);  // the fake clock drives the client's idle timeout too
+  EXPECT_EQ(client.open_connections(where), 0u);
 }
 
 }  // namespace
