@@ -293,6 +293,7 @@ class proxy_app final : public taut::request_handler {
                                   .max_body = cfg.server.connection.max_body_bytes,
                                   .timeout = cfg.proxy_timeout};
       options.client.max_connections_per_origin = cfg.proxy_connections;
+      options.client.max_idle_per_origin = cfg.proxy_connections;
       std::string_view path = route.upstream.target;
       while (!path.empty() && path.back() == '/') path.remove_suffix(1);
       options.upstream_path = std::string(path);

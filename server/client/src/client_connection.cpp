@@ -128,6 +128,7 @@ void client_connection::on_resolved(const transport::address* at, std::error_cod
 
 void client_connection::on_ready(transport::readiness events) noexcept {
   if (transport::has(events, transport::readiness::hangup)) hangup_ = true;
+  if (transport::has(events, transport::readiness::readable)) drained_ = false;
   drive();
 }
 
@@ -224,6 +225,7 @@ void client_connection::pump() noexcept {
       case state::idle: {
         // An idle connection expects nothing: bytes are a response nobody asked for (never
         // trusted as the next one's), and the end of the stream means the server closed it.
+        if (drained_ && !hangup_) return;  // the last read emptied the socket: nothing new
         std::array<char, 64> sink;
         const transport::io_result r = stream_.read(sink);
         if (r.would_block()) return;
@@ -241,7 +243,7 @@ void client_connection::pump() noexcept {
           if (exchange_ == nullptr || state_ != state::busy) return;
         }
         if (exchange_->paused_ && head_done_) return;
-        if (stream_.readable() || hangup_) {
+        if ((stream_.readable() && !drained_) || hangup_) {
           progress = receive();
           if (state_ != state::busy || exchange_ == nullptr) return;
         }
@@ -500,6 +502,9 @@ bool client_connection::receive() noexcept {
   const transport::io_result r = stream_.read({in_.get() + in_end_, capacity_ - in_end_});
   if (r.would_block()) return false;
   if (r.done()) {
+    // A read that did not fill the room emptied the socket at that moment: what comes later
+    // raises a new readiness edge, so an idle connection need not read again to stay sound.
+    drained_ = r.bytes < capacity_ - in_end_;
     in_end_ += r.bytes;
     exchange_received_ += r.bytes;
     process_input();

@@ -145,6 +145,7 @@ class client_connection {
   bool busy_ = false;
   bool again_ = false;
   bool hangup_ = false;
+  bool drained_ = false;   // the last read left the socket empty (no readiness since)
   bool in_start_ = false;  // inside start(): failures wait for the loop (no callback in send)
 };
 

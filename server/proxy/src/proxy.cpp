@@ -54,13 +54,13 @@ connection_tokens tokens_of(std::span<const header> fields) noexcept {
 }
 
 // The client's IP address as X-Forwarded-For and Forwarded write it, without the port; empty
-// for a client that is not on TCP.
-std::string_view client_ip(const request_context& request, std::span<char> scratch) noexcept {
+// for a client that is not on TCP. `into` holds the text.
+std::string_view client_ip(const request_context& request, std::span<char> into) noexcept {
   auto peer = request.remote_address();
   if (!peer || peer->transport() != transport::transport_kind::tcp) return {};
-  const std::size_t size = peer->format_to(scratch);
-  if (size > scratch.size()) return {};
-  std::string_view text(scratch.data(), size);
+  const std::size_t size = peer->format_to(into);
+  if (size > into.size()) return {};
+  std::string_view text(into.data(), size);
   if (text.starts_with("[")) return text.substr(1, text.find(']') - 1);
   return text.substr(0, text.rfind(':'));
 }
@@ -145,8 +145,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
       }
     }
   }
-  std::array<char, 64> ip_scratch{};
-  const std::string_view ip = client_ip(req, ip_scratch);
+  const std::string_view ip = owner_->peer_ip(req);
 
   // Everything the upstream request refers to is copied here first, so that no view moves:
   // reserve once for the whole, then append.
@@ -388,6 +387,24 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     return;
   }
   exchange->start(res.detach());
+}
+
+std::string_view reverse_proxy::peer_ip(const request_context& req) noexcept {
+  // getpeername(2) once per client connection, not once per request: connection ids are unique
+  // on a loop, so an entry is never another connection's.
+  const connection_info* connection = req.connection();
+  if (connection == nullptr) return {};
+  peer_entry& entry = peers_[connection->id() % peers_.size()];
+  if (!entry.valid || entry.id != connection->id()) {
+    const std::string_view ip = client_ip(req, entry.text);
+    entry.id = connection->id();
+    entry.size = static_cast<std::uint8_t>(ip.size());
+    if (!ip.empty() && ip.data() != entry.text.data()) {
+      std::memmove(entry.text.data(), ip.data(), ip.size());
+    }
+    entry.valid = true;
+  }
+  return {entry.text.data(), entry.size};
 }
 
 void reverse_proxy::release(detail::proxy_exchange& done) noexcept {
