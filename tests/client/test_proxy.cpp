@@ -201,6 +201,23 @@ TEST(Proxy, ReusesUpstreamConnectionsWhenTheUpstreamKeepsThemAlive) {
   EXPECT_EQ(w.client.stats().connections_opened, 1u);
 }
 
+TEST(Proxy, KeepsEveryUpstreamConnectionUnderConcurrentLoad) {
+  proxy_world w;
+  const client_request request{.method = "GET", .target = "/big/10"};
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::unique_ptr<recorder>> exchanges;
+    for (int i = 0; i < 40; ++i) {
+      exchanges.push_back(std::make_unique<recorder>());
+      ASSERT_FALSE(w.client.send(w.where, request, *exchanges.back()));
+    }
+    w.run();
+    for (auto& r : exchanges) ASSERT_TRUE(r->completed) << r->error.message();
+  }
+  // 40 at once need 40 upstream connections; after that every one is reused (a pool keeping
+  // fewer idle than it opens would close and open connections every round).
+  EXPECT_EQ(w.proxy().client()->stats().connections_opened, 40u);
+}
+
 TEST(Proxy, StreamsLargeBodiesWithBackPressure) {
   proxy_world w;
   recorder r;
