@@ -56,7 +56,9 @@ class checker final : public client_exchange {
     TAUT_FUZZ_CHECK(static_cast<bool>(error));
     ended = true;
   }
-  void on_upgrade(transport::stream&& stream, std::string_view) override {
+  void on_upgrade(const taut::response& head, transport::stream&& stream,
+                  std::string_view) override {
+    TAUT_FUZZ_CHECK(head.status == 101 || (head.status >= 200 && head.status < 300));
     TAUT_FUZZ_CHECK(!ended);
     ended = true;
     (void)stream.close();

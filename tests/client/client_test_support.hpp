@@ -49,10 +49,11 @@ class recorder : public client_exchange {
     error = e;
     done = true;
   }
-  void on_upgrade(transport::stream&& s, std::string_view rest) override {
+  void on_upgrade(const taut::response& head, transport::stream&& s,
+                  std::string_view rest) override {
     upgraded = std::move(s);
     leftover = std::string(rest);
-    status = 101;
+    status = head.status;
     done = true;
   }
 

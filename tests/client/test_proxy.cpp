@@ -33,6 +33,40 @@ struct seen_request {
   }
 };
 
+/// After a 101, echoes everything upper-cased, leftover bytes first; ends when the peer does.
+class upper_echo final : public upgrade_handler {
+ public:
+  explicit upper_echo(transport::event_loop& loop) : loop_(&loop) {}
+  void on_upgrade(std::string_view leftover, void* stream) override {
+    taken = std::move(*static_cast<transport::stream*>(stream));
+    send(leftover);
+    (void)taken.watch(*loop_, [this](transport::readiness) { pump(); });
+  }
+  void pump() {
+    char buffer[4096];
+    for (;;) {
+      const auto r = taken.read(buffer);
+      if (r.eof()) {
+        ended = true;
+        (void)taken.shutdown_write();
+        return;
+      }
+      if (!r.done()) return;
+      send({buffer, r.bytes});
+    }
+  }
+  void send(std::string_view bytes) {
+    std::string upper(bytes);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    (void)taken.write(upper);
+  }
+  transport::stream taken;
+  bool ended = false;
+
+ private:
+  transport::event_loop* loop_;
+};
+
 class proxy_world {
  public:
   explicit proxy_world(proxy_options options = {}, bool scripted = false,
@@ -40,7 +74,15 @@ class proxy_world {
       : loop_(transport::event_loop::create({.clock = &clock}).value()),
         upstream_(*loop_, upstream_app_),
         front_(*loop_, front_app_),
+        echo(*loop_),
         client(*loop_) {
+    upstream_app_.handle("GET /ws", [this](request_context& req, reply& res) {
+      seen.push_back({"GET", std::string(req.target()), {}, {}, body_kind::none});
+      res.status(101);
+      res.header("Upgrade", req.header("Upgrade"));
+      res.header("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+      (void)res.writer().upgrade(echo);
+    });
     upstream_app_.handle("/", [this](request_context& req, reply& res) {
       seen_request r{std::string(req.method_name()),
                      std::string(req.target()),
@@ -73,6 +115,7 @@ class proxy_world {
     EXPECT_FALSE(front_.add_listener(std::move(front)));
   }
   ~proxy_world() {
+    echo.taken.unwatch();
     front_.close_all();
     loop_->run_until_idle();
     proxy_.reset();
@@ -125,8 +168,27 @@ class proxy_world {
   transport::memory_dialer front_dialer_;
 
  public:
+  upper_echo echo;
   taut::client client;
   origin where;
+
+  /// A raw connection to the front, kept open (watched with a no-op: tests read by hand).
+  transport::stream open_raw() {
+    auto s = front_dialer_.dial().value();
+    EXPECT_FALSE(s.watch(*loop_, [](transport::readiness) {}));
+    return s;
+  }
+  std::string read_all(transport::stream& s) {
+    loop_->run_until_idle();
+    std::string got;
+    char buffer[65536];
+    for (;;) {
+      const auto r = s.read(buffer);
+      if (!r.done()) break;
+      got.append(buffer, r.bytes);
+    }
+    return got;
+  }
 };
 
 TEST(Proxy, ForwardsAndAnswers) {
@@ -275,6 +337,48 @@ TEST(Proxy, UpstreamFailuresAre502AndTimeouts504) {
   EXPECT_FALSE(cut_short.completed);
   EXPECT_EQ(cut_short.error.code, client_errc::connection_closed);  // the client sees it cut too
   EXPECT_EQ(cut.proxy().stats().cut_short, 1u);
+}
+
+TEST(Proxy, TunnelsUpgradesWhenEnabled) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options);
+  auto s = w.open_raw();
+  (void)s.write(
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello");
+  const std::string head = w.read_all(s);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << head;
+  EXPECT_NE(head.find("Upgrade: websocket\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos);
+  EXPECT_TRUE(head.ends_with("\r\n\r\nHELLO")) << head;  // the bytes after the request, echoed
+  ASSERT_EQ(w.seen.size(), 1u);
+  (void)s.write("more bytes");
+  EXPECT_EQ(w.read_all(s), "MORE BYTES");
+  const std::string big(100000, 'q');
+  std::string_view rest = big;
+  std::string echoed;
+  while (!rest.empty() || echoed.size() < big.size()) {
+    const auto wrote = s.write(rest);
+    if (wrote.done()) rest.remove_prefix(wrote.bytes);
+    const std::string got = w.read_all(s);
+    echoed += got;
+    if (got.empty() && !wrote.done()) break;
+  }
+  EXPECT_EQ(echoed, std::string(100000, 'Q'));
+  (void)s.shutdown_write();  // the end passes through: the upstream sees it and ends too
+  w.read_all(s);
+  EXPECT_TRUE(w.echo.ended);
+  EXPECT_EQ(w.proxy().stats().tunnels, 1u);
+  s.unwatch();
+}
+
+TEST(Proxy, UpgradeIsHopByHopWhenTunnellingIsOff) {
+  proxy_world w;
+  const std::string got =
+      w.raw("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  // The upstream saw a plain GET (no Upgrade): its handler's 101 is refused by its own server
+  // (101 is only for a request that asked), so the client gets no switch.
+  EXPECT_FALSE(got.starts_with("HTTP/1.1 101")) << got;
 }
 
 TEST(Proxy, ConnectionRefusedIs502) {

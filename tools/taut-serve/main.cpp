@@ -60,6 +60,7 @@ Reverse proxy (repeatable):
                           proxy_pass with a URI); the demo routes serve the rest
   --proxy-timeout T       deadline of one upstream exchange [60s]
   --proxy-connections N   connections per upstream and loop thread [256]
+  --proxy-upgrades        tunnel Upgrade requests (WebSocket) to the upstream after its 101
 
 Limits (defaults in brackets):
   --max-connections N               connections served at once [10000]; 0: no limit
@@ -153,6 +154,7 @@ struct config {
   std::vector<proxy_route> proxies;
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(60);
   std::uint64_t proxy_connections = 256;
+  bool proxy_upgrades = false;
   bool help = false;
   bool version = false;
 };
@@ -267,6 +269,9 @@ config parse_args(int argc, char** argv) {
       out.proxies.push_back({std::string(prefix == "/" ? "" : prefix), std::move(*parsed)});
     } else if (flag == "--proxy-timeout") {
       out.proxy_timeout = duration();
+    } else if (flag == "--proxy-upgrades") {
+      if (inline_value) throw usage_error{"--proxy-upgrades takes no value"};
+      out.proxy_upgrades = true;
     } else if (flag == "--proxy-connections") {
       out.proxy_connections = count();
     } else if (flag.starts_with("-")) {
@@ -294,6 +299,7 @@ class proxy_app final : public taut::request_handler {
                                   .timeout = cfg.proxy_timeout};
       options.client.max_connections_per_origin = cfg.proxy_connections;
       options.client.max_idle_per_origin = cfg.proxy_connections;
+      options.upgrades = cfg.proxy_upgrades;
       std::string_view path = route.upstream.target;
       while (!path.empty() && path.back() == '/') path.remove_suffix(1);
       options.upstream_path = std::string(path);

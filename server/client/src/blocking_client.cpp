@@ -37,9 +37,10 @@ class collector final : public client_exchange {
     out_->error = error;
     done = true;
   }
-  void on_upgrade(transport::stream&& stream, std::string_view leftover) override {
+  void on_upgrade(const taut::response& head, transport::stream&& stream,
+                  std::string_view leftover) override {
     static_cast<void>(leftover);
-    out_->status = 101;
+    out_->status = head.status;
     (void)stream.close();
     done = true;
   }

@@ -193,7 +193,9 @@ client_exchange::~client_exchange() {
   owner_ = nullptr;
 }
 
-void client_exchange::on_upgrade(transport::stream&& stream, std::string_view leftover) {
+void client_exchange::on_upgrade(const taut::response& head, transport::stream&& stream,
+                                 std::string_view leftover) {
+  static_cast<void>(head);
   static_cast<void>(leftover);
   (void)stream.close();
 }

@@ -642,7 +642,7 @@ void client_connection::upgrade(std::size_t head_size) noexcept {
                                   in_end_ - in_begin_ - head_size);
   transport::stream taken = std::move(stream_);
   state_ = state::closed;
-  exchange->on_upgrade(std::move(taken), leftover);
+  exchange->on_upgrade(parser_.response(), std::move(taken), leftover);
 }
 
 void client_connection::finish_exchange() noexcept {

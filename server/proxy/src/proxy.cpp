@@ -85,6 +85,106 @@ bool is_hop_by_hop(std::string_view name) noexcept {
 
 namespace detail {
 
+/// An upgraded client connection joined to its upstream connection: bytes copied both ways, each
+/// direction through a fixed buffer, reading paused while it is full; the end of one side is
+/// passed on as a half-close, and the tunnel ends when both directions have ended or one fails.
+class proxy_tunnel final : public upgrade_handler {
+ public:
+  explicit proxy_tunnel(reverse_proxy& owner) : owner_(&owner) {}
+  ~proxy_tunnel() { close(); }
+  proxy_tunnel(const proxy_tunnel&) = delete;
+  proxy_tunnel& operator=(const proxy_tunnel&) = delete;
+
+  [[nodiscard]] bool idle() const noexcept { return !in_use_; }
+  /// Holds the upstream stream and what it sent after its 101, until the client side arrives.
+  void prepare(transport::stream&& upstream, std::string_view leftover) noexcept {
+    in_use_ = true;
+    up_ = std::move(upstream);
+    to_client_ = {};
+    to_upstream_ = {};
+    const std::size_t n = std::min(leftover.size(), to_client_.bytes.size());
+    std::memcpy(to_client_.bytes.data(), leftover.data(), n);
+    to_client_.end = n;
+  }
+  void on_upgrade(std::string_view leftover, void* stream) override {
+    down_ = std::move(*static_cast<transport::stream*>(stream));
+    const std::size_t n = std::min(leftover.size(), to_upstream_.bytes.size());
+    std::memcpy(to_upstream_.bytes.data(), leftover.data(), n);
+    to_upstream_.end = n;
+    ++owner_->stats_.tunnels;
+    transport::event_loop& loop = owner_->client_->loop();
+    if (down_.watch(loop, [this](transport::readiness) { pump(); }) ||
+        up_.watch(loop, [this](transport::readiness) { pump(); })) {
+      close();
+      return;
+    }
+    pump();
+  }
+  /// Gives the tunnel back when the client side never arrived (the client left before the 101).
+  void abandon() noexcept { close(); }
+
+ private:
+  struct direction {
+    std::array<char, 16 * 1024> bytes{};
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool ended = false;  // the source reached its end
+    bool shut = false;   // and the destination was half-closed
+  };
+
+  // Moves what it can from `from` to `to`; false when the tunnel must close.
+  static bool move(transport::stream& from, transport::stream& to, direction& d) noexcept {
+    for (;;) {
+      if (d.begin < d.end) {
+        const auto w = to.write({d.bytes.data() + d.begin, d.end - d.begin});
+        if (w.would_block()) return true;
+        if (w.failed()) return false;
+        d.begin += w.bytes;
+        continue;
+      }
+      d.begin = d.end = 0;
+      if (d.ended) {
+        if (!d.shut) {
+          (void)to.shutdown_write();
+          d.shut = true;
+        }
+        return true;
+      }
+      const auto r = from.read(d.bytes);
+      if (r.would_block()) return true;
+      if (r.failed()) return false;
+      if (r.eof()) {
+        d.ended = true;
+        continue;
+      }
+      d.end = r.bytes;
+    }
+  }
+
+  void pump() noexcept {
+    if (!in_use_) return;
+    if (!move(down_, up_, to_upstream_) || !move(up_, down_, to_client_) ||
+        (to_upstream_.shut && to_client_.shut)) {
+      close();
+    }
+  }
+
+  void close() noexcept {
+    down_.unwatch();
+    up_.unwatch();
+    (void)down_.close();
+    (void)up_.close();
+    in_use_ = false;
+  }
+
+  reverse_proxy* owner_;
+  transport::stream down_;  // the client's connection
+  transport::stream up_;    // the upstream connection
+  direction to_upstream_;
+  direction to_client_;
+  bool in_use_ = false;
+};
+
 /// One request on its way: the upstream request (its text in `text_`, fields in `fields_`, body
 /// in `body_`) and the client's response writer.
 class proxy_exchange final : public client_exchange {
@@ -103,6 +203,8 @@ class proxy_exchange final : public client_exchange {
   void on_body(std::string_view piece) override;
   void on_complete(std::span<const header> trailers) override;
   void on_error(const client_error& error) override;
+  void on_upgrade(const taut::response& head, transport::stream&& stream,
+                  std::string_view leftover) override;
 
  private:
   std::string_view keep(std::string_view bytes) {
@@ -121,6 +223,7 @@ class proxy_exchange final : public client_exchange {
   std::string body_;
   taut::method method_ = taut::method::get;
   bool head_sent_ = false;
+  bool upgrading_ = false;  // the client asked to upgrade and upgrades are tunnelled
 };
 
 bool proxy_exchange::prepare(request_context& req, reply& res) {
@@ -228,6 +331,11 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     text_.append(o.via_name);
     fields_.push_back({"Via", std::string_view(text_.data() + at, text_.size() - at)});
   }
+  upgrading_ = o.upgrades && req.raw().head().upgrade && body_.empty();
+  if (upgrading_) {
+    fields_.push_back({"Connection", "upgrade"});
+    fields_.push_back({"Upgrade", keep(req.raw().head().upgrade_protocols)});
+  }
   request_.headers = fields_;
   request_.body = body_;
   request_.timeout = o.timeout;
@@ -313,6 +421,33 @@ void proxy_exchange::drained() noexcept {
   resume();
 }
 
+void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& stream,
+                                std::string_view leftover) {
+  if (!upgrading_ || head.status != 101) {
+    // A switch nobody asked for (or a tunnel to a CONNECT the front never forwards).
+    (void)stream.close();
+    ++owner_->stats_.bad_gateway;
+    (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");
+    done();
+    return;
+  }
+  proxy_tunnel& tunnel = owner_->take_tunnel();
+  tunnel.prepare(std::move(stream), leftover);
+  const connection_tokens tokens = tokens_of(head.headers);
+  bool ok = writer_.set_status(101);
+  for (const header& h : head.headers) {
+    if (chars::iequals(h.name, "upgrade")) {
+      ok = ok && writer_.add_header(h.name, h.value);
+      continue;
+    }
+    if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date")) continue;
+    (void)writer_.add_header(h.name, h.value);  // Sec-WebSocket-Accept and the like
+  }
+  if (!ok || !writer_.upgrade(tunnel)) tunnel.abandon();
+  head_sent_ = true;
+  done();
+}
+
 void proxy_exchange::on_complete(std::span<const header> trailers) {
   (void)writer_.finish(trailers);
   done();
@@ -352,6 +487,7 @@ reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options
 reverse_proxy::~reverse_proxy() {
   // The exchanges refer to the client: they go first (cancelling what is pending, silently).
   all_.clear();
+  tunnels_.clear();
   client_.reset();
 }
 
@@ -405,6 +541,14 @@ std::string_view reverse_proxy::peer_ip(const request_context& req) noexcept {
     entry.valid = true;
   }
   return {entry.text.data(), entry.size};
+}
+
+detail::proxy_tunnel& reverse_proxy::take_tunnel() {
+  for (auto& t : tunnels_) {
+    if (t->idle()) return *t;
+  }
+  tunnels_.push_back(std::make_unique<detail::proxy_tunnel>(*this));
+  return *tunnels_.back();
 }
 
 void reverse_proxy::release(detail::proxy_exchange& done) noexcept {

@@ -146,10 +146,11 @@ class client_exchange {
   virtual void on_complete(std::span<const header> trailers) = 0;
   /// The exchange failed; nothing more is called.
   virtual void on_error(const client_error& error) = 0;
-  /// A 101 Switching Protocols or a 2xx to CONNECT: the stream is the caller's now (unwatched),
-  /// with the bytes read after the head. The default closes it. Ends the exchange like
-  /// on_complete.
-  virtual void on_upgrade(transport::stream&& stream, std::string_view leftover);
+  /// A 101 Switching Protocols or a 2xx to CONNECT (`head`, valid during the call): the stream is
+  /// the caller's now (unwatched), with the bytes read after the head. The default closes it.
+  /// Ends the exchange like on_complete.
+  virtual void on_upgrade(const taut::response& head, transport::stream&& stream,
+                          std::string_view leftover);
   /// For a streamed request body: write_body() may take bytes again.
   virtual void on_body_writable() {}
 

@@ -25,7 +25,8 @@ namespace taut {
 
 namespace detail {
 class proxy_exchange;
-}
+class proxy_tunnel;
+}  // namespace detail
 
 /// How a reverse_proxy forwards.
 struct proxy_options {
@@ -48,6 +49,11 @@ struct proxy_options {
   std::string proto = "http";
   /// Largest request body forwarded (413 beyond); the body is read whole before forwarding.
   std::uint64_t max_body = 1024 * 1024;
+  /// Tunnel Upgrade requests (WebSocket): Upgrade and `Connection: upgrade` are forwarded, and
+  /// after the upstream's 101 the two connections are joined byte for byte, each direction
+  /// through a 16 KiB buffer (reading stops while it is full). Off: Upgrade is hop-by-hop and
+  /// dropped like the others.
+  bool upgrades = false;
   /// Deadline of one upstream exchange; 504 when it passes before the response head.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   /// The pool: connections per upstream, idle connections kept, connect and head timeouts. A
@@ -63,6 +69,7 @@ struct proxy_stats {
   std::uint64_t timed_out = 0;       // answered 504
   std::uint64_t cut_short = 0;       // responses cut after their head (upstream or client failed)
   std::uint64_t exchanges_made = 0;  // per-request states allocated (reused afterwards)
+  std::uint64_t tunnels = 0;         // upgraded connections joined to their upstream
 };
 
 /// Forwards requests to one upstream. One per event loop: its client and per-request states live
@@ -87,7 +94,9 @@ class reverse_proxy {
 
  private:
   friend class detail::proxy_exchange;
+  friend class detail::proxy_tunnel;
   void release(detail::proxy_exchange& done) noexcept;
+  detail::proxy_tunnel& take_tunnel();
   std::string_view peer_ip(const request_context& req) noexcept;
 
   struct peer_entry {
@@ -102,7 +111,8 @@ class reverse_proxy {
   std::unique_ptr<taut::client> client_;
   std::vector<std::unique_ptr<detail::proxy_exchange>> all_;
   std::vector<detail::proxy_exchange*> free_;
-  std::array<peer_entry, 64> peers_{};  // client addresses by connection id
+  std::vector<std::unique_ptr<detail::proxy_tunnel>> tunnels_;  // idle ones are reused
+  std::array<peer_entry, 64> peers_{};                          // client addresses by connection id
 };
 
 /// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,
