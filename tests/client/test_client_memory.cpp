@@ -65,6 +65,38 @@ TEST(ClientMemory, ReusesOneConnectionForSequentialRequests) {
   EXPECT_EQ(w.server.stats().accepted, 1u);
 }
 
+// Sends the next request of a sequence from on_complete, as a crawler or a retry loop does.
+class chain final : public recorder {
+ public:
+  chain(client& c, const origin& where, int left) : client_(&c), where_(&where), left_(left) {}
+  void on_complete(std::span<const taut::header> t) override {
+    recorder::on_complete(t);
+    if (--left_ > 0) {
+      done = completed = false;
+      ASSERT_FALSE(client_->send(*where_, request_, *this));
+    }
+  }
+
+ private:
+  client* client_;
+  const origin* where_;
+  int left_;
+  client_request request_{.method = "GET", .target = "/hello"};
+};
+
+TEST(ClientMemory, ARequestSentFromOnCompleteReusesTheConnection) {
+  mux app = make_app();
+  memory_world w(app);
+  chain c(w.client, w.where, 5);
+  const client_request first{.method = "GET", .target = "/hello"};
+  ASSERT_FALSE(w.client.send(w.where, first, c));
+  w.run();
+  EXPECT_TRUE(c.completed);
+  EXPECT_EQ(c.body, "hellohellohellohellohello");
+  EXPECT_EQ(w.client.stats().requests, 5u);
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
 TEST(ClientMemory, SendsHostFieldsAndBodies) {
   mux app = make_app();
   memory_world w(app);

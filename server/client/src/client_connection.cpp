@@ -654,10 +654,12 @@ void client_connection::finish_exchange() noexcept {
   ++served_;
   client_access::end(*exchange);
   const std::span<const header> trailers = body_->trailers();
-  const bool reusable = reusable_;
-  // The trailers' views point into in_, which nothing touches until the callback returns.
+  // Back to the pool first, so that a request sent from on_complete (the next of a sequence)
+  // finds this connection idle. The trailers' views point into in_ and headers_, which nothing
+  // overwrites before the callback returns: a new exchange started here only writes, and reads
+  // come from the loop.
+  pool_->release(*this, reusable_);
   exchange->on_complete(trailers);
-  pool_->release(*this, reusable);
 }
 
 client_phase client_connection::phase() const noexcept {
