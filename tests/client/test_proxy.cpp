@@ -381,6 +381,59 @@ TEST(Proxy, UpgradeIsHopByHopWhenTunnellingIsOff) {
   EXPECT_FALSE(got.starts_with("HTTP/1.1 101")) << got;
 }
 
+// An upload streamed through the proxy to an upstream that stops reading: the front stops reading
+// the client too (the proxy holds the body), so what the proxy keeps is bounded; once the
+// upstream reads again, the whole body arrives, framed with its Content-Length.
+TEST(Proxy, StreamsUploadsWithBackPressure) {
+  proxy_options options;
+  options.max_body = 8 * 1024 * 1024;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    c.stream.unwatch();  // a slow upstream: reads nothing more until the test says
+  });
+  constexpr std::size_t size = 4 * 1024 * 1024;
+  const std::string head =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+  const std::string body(size, 'u');
+  auto s = w.open_raw();
+  ASSERT_EQ(s.write(head).bytes, head.size());
+  std::size_t sent = 0;
+  for (int idle_rounds = 0; idle_rounds < 3 && sent < size;) {
+    const auto wrote = s.write(std::string_view(body).substr(sent));
+    if (wrote.done()) {
+      sent += wrote.bytes;
+      idle_rounds = 0;
+    } else {
+      ++idle_rounds;
+    }
+    w.run();
+  }
+  // Two pipes of 256 KiB, the front's input block, the client's 16 KiB buffer and one piece.
+  EXPECT_LT(sent, 1024u * 1024u) << "the proxy took the upload faster than the upstream";
+  ASSERT_EQ(w.scripted().accepted(), 1u);
+  auto& up = *w.scripted().connections()[0];
+  EXPECT_NE(up.received.find("Content-Length: " + std::to_string(size)), std::string::npos);
+  std::size_t received = up.received.size() - up.scanned;
+  char buffer[65536];
+  for (int round = 0; round < 100000 && received < size; ++round) {
+    if (sent < size) {
+      const auto wrote = s.write(std::string_view(body).substr(sent));
+      if (wrote.done()) sent += wrote.bytes;
+    }
+    w.run();
+    for (;;) {
+      const auto r = up.stream.read(buffer);
+      if (!r.done()) break;
+      received += r.bytes;
+    }
+  }
+  EXPECT_EQ(received, size);
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  const std::string answer = w.read_all(s);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\nok")) << answer;
+  s.unwatch();
+}
+
 TEST(Proxy, ConnectionRefusedIs502) {
   proxy_world w({}, true, [](upstream_connection&, std::size_t) {});
   w.close_upstream();

@@ -187,16 +187,25 @@ class proxy_tunnel final : public upgrade_handler {
 
 /// One request on its way: the upstream request (its text in `text_`, fields in `fields_`, body
 /// in `body_`) and the client's response writer.
-class proxy_exchange final : public client_exchange {
+class proxy_exchange final : public client_exchange, public body_sink {
  public:
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
     fields_.reserve(owner.options().client.parse.max_headers + 8);
     text_.reserve(4096);
+    pending_.reserve(16 * 1024);
   }
 
   /// Copies and rewrites the request; false (and a response sent) when it cannot be forwarded.
   bool prepare(request_context& req, reply& res);
-  void start(response_writer writer) noexcept;
+  /// Sends the request upstream, streaming a Content-Length body as it arrives; a chunked body is
+  /// read whole first (it goes upstream with the Content-Length the front counted).
+  void start(request_context& req, response_writer writer) noexcept;
+
+  // The request body, from the front (body_sink).
+  void on_body_data(std::string_view piece) override;
+  void on_body_end(std::span<const header> trailers) override;
+  void on_body_error(std::error_code error) override;
+  void on_body_writable() override;
 
   void on_informational(const taut::response& head) override;
   void on_head(const client_response& response) override;
@@ -213,6 +222,8 @@ class proxy_exchange final : public client_exchange {
     return {text_.data() + at, bytes.size()};
   }
   void drained() noexcept;
+  void send_upstream() noexcept;
+  void flush_body() noexcept;
   void done() noexcept;
 
   reverse_proxy* owner_;
@@ -224,6 +235,15 @@ class proxy_exchange final : public client_exchange {
   taut::method method_ = taut::method::get;
   bool head_sent_ = false;
   bool upgrading_ = false;  // the client asked to upgrade and upgrades are tunnelled
+  // The request body: collected whole (chunked), or streamed (Content-Length) through
+  // `pending_`, the part of a piece the upstream connection could not take yet; while it holds
+  // bytes the front holds the body (response_writer::hold_body).
+  bool collecting_ = false;
+  bool streaming_ = false;
+  bool body_ended_ = false;
+  bool body_finished_ = false;
+  std::error_code body_error_;
+  std::string pending_;
 };
 
 bool proxy_exchange::prepare(request_context& req, reply& res) {
@@ -258,7 +278,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   text_.clear();
   if (text_.capacity() < need) text_.reserve(need);
   fields_.clear();
-  body_.assign(req.body());
+  body_.clear();
 
   method_ = req.method();
   request_.method = keep(req.method_name());
@@ -342,12 +362,102 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   return true;
 }
 
-void proxy_exchange::start(response_writer writer) noexcept {
+void proxy_exchange::start(request_context& req, response_writer writer) noexcept {
   writer_ = std::move(writer);
   head_sent_ = false;
+  collecting_ = streaming_ = body_ended_ = body_finished_ = false;
+  body_error_ = {};
+  pending_.clear();
+  request_.stream_body = false;
+  request_.stream_length = -1;
+  const taut::framing& framing = req.raw().head().body;
+  if (!req.has_body()) {
+    send_upstream();
+    return;
+  }
+  if (framing.kind == body_kind::content_length) {
+    streaming_ = true;
+    request_.stream_body = true;
+    request_.stream_length = static_cast<std::int64_t>(framing.content_length);
+    send_upstream();
+    if (!pending()) return;  // refused at once: answered, and the body is not wanted
+  } else {
+    collecting_ = true;
+  }
+  if (!req.stream_body(*this)) {
+    collecting_ = streaming_ = false;
+    if (pending()) {
+      cancel();
+    } else {
+      (void)writer_.send(500, "500 Internal Server Error\n", "text/plain; charset=utf-8");
+      done();
+    }
+  }
+}
+
+void proxy_exchange::send_upstream() noexcept {
   ++owner_->stats_.forwarded;
   const client_error refused = owner_->client_->send(owner_->options().upstream, request_, *this);
   if (refused) on_error(refused);
+}
+
+void proxy_exchange::on_body_data(std::string_view piece) {
+  if (collecting_) {
+    body_.append(piece);  // bounded by the handler's max_body (413 beyond)
+    return;
+  }
+  if (!streaming_) return;
+  if (!pending_.empty()) {
+    pending_.append(piece);  // what the front had read before it saw the hold
+    return;
+  }
+  const std::size_t taken = write_body(piece);
+  if (taken < piece.size()) {
+    pending_.assign(piece.substr(taken));
+    (void)writer_.hold_body(true);
+  }
+}
+
+void proxy_exchange::on_body_writable() {
+  flush_body();
+}
+
+void proxy_exchange::flush_body() noexcept {
+  if (!pending_.empty()) {
+    const std::size_t taken = write_body(pending_);
+    pending_.erase(0, taken);
+    if (!pending_.empty()) return;
+    (void)writer_.hold_body(false);
+  }
+  if (body_ended_ && !body_finished_) body_finished_ = finish_body();
+}
+
+void proxy_exchange::on_body_end(std::span<const header> trailers) {
+  static_cast<void>(trailers);  // re-framed with a Content-Length: trailers have nowhere to go
+  if (collecting_) {
+    collecting_ = false;
+    request_.body = body_;
+    send_upstream();
+    return;
+  }
+  body_ended_ = true;
+  if (streaming_) flush_body();
+}
+
+void proxy_exchange::on_body_error(std::error_code error) {
+  body_error_ = error;
+  if (collecting_) {
+    collecting_ = false;
+    const int status = error == std::errc::message_size ? 413
+                       : error == std::errc::timed_out  ? 408
+                                                        : 400;
+    writer_.close_after();  // the body's framing is lost: nothing after it can be read
+    (void)writer_.send(status, {}, {});
+    done();
+    return;
+  }
+  streaming_ = false;
+  if (pending()) cancel();  // the upstream must not take a body cut short as a whole one
 }
 
 void proxy_exchange::on_informational(const taut::response& head) {
@@ -449,6 +559,8 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
 }
 
 void proxy_exchange::on_complete(std::span<const header> trailers) {
+  (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
+                                   // front reads (and drops) the rest, or closes
   (void)writer_.finish(trailers);
   done();
 }
@@ -465,7 +577,14 @@ void proxy_exchange::on_error(const client_error& error) {
   const bool timeout = error.code == client_errc::connect_timeout ||
                        error.code == client_errc::header_timeout ||
                        error.code == client_errc::deadline_exceeded;
-  if (timeout) {
+  if (body_error_) {
+    // The client's body failed on the way in: its own fault, answered as the front would.
+    const int status = body_error_ == std::errc::message_size ? 413
+                       : body_error_ == std::errc::timed_out  ? 408
+                                                              : 400;
+    writer_.close_after();
+    (void)writer_.send(status, {}, {});
+  } else if (timeout) {
     ++owner_->stats_.timed_out;
     (void)writer_.send(504, "504 Gateway Timeout\n", "text/plain; charset=utf-8");
   } else {
@@ -476,7 +595,9 @@ void proxy_exchange::on_error(const client_error& error) {
 }
 
 void proxy_exchange::done() noexcept {
-  writer_ = response_writer();
+  collecting_ = streaming_ = false;
+  (void)writer_.hold_body(false);
+  writer_ = response_writer();  // a body sink still attached is detached by now
   owner_->release(*this);
 }
 
@@ -493,7 +614,7 @@ reverse_proxy::~reverse_proxy() {
 
 taut::handler reverse_proxy::handler() {
   return taut::handler([this](request_context& req, reply& res) { serve(req, res); },
-                       handler_options{.body = body_mode::buffer, .max_body = options_.max_body});
+                       handler_options{.body = body_mode::stream, .max_body = options_.max_body});
 }
 
 void reverse_proxy::serve(request_context& req, reply& res) {
@@ -522,7 +643,7 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     free_.push_back(exchange);
     return;
   }
-  exchange->start(res.detach());
+  exchange->start(req, res.detach());
 }
 
 std::string_view reverse_proxy::peer_ip(const request_context& req) noexcept {
