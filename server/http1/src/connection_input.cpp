@@ -284,8 +284,10 @@ bool connection::body_paused() const noexcept {
 }
 
 bool connection::hold_body(response_slot& slot, bool hold) noexcept {
-  if (st_ == nullptr || st_->body != body_phase::stream || st_->body_slot != index_of(slot) ||
-      st_->body_generation != slot.generation) {
+  // A streamed body, or one the handler being called may still choose to stream.
+  const bool streamed =
+      st_ != nullptr && (st_->body == body_phase::stream || st_->request.may_stream_);
+  if (!streamed || st_->body_slot != index_of(slot) || st_->body_generation != slot.generation) {
     return false;
   }
   st_->body_held = hold;

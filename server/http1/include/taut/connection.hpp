@@ -287,7 +287,7 @@ class response_writer {
   /// on slower than it arrives (a proxy): while held, the connection reads no more of it, so its
   /// body_sink receives no more pieces (and the body timeout waits); hold_body(false) resumes,
   /// from any call on the connection's thread. False, doing nothing, when this response's request
-  /// has no body being streamed now.
+  /// has no body being streamed now (it may be called in on_request(), with the sink attached).
   bool hold_body(bool hold) noexcept;
   /// Answer with `Connection: close` (if the head is not written yet) and close after this.
   void close_after() noexcept;
