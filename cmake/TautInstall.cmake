@@ -130,6 +130,10 @@ taut_install_library(taut_app
   DESCRIPTION "taut's handler API, mux, middleware and static files")
 taut_install_library(taut_testing
   DESCRIPTION "In-memory HTTP client on a fake clock for testing taut handlers (like httptest)")
+taut_install_library(taut_client
+  DESCRIPTION "HTTP/1.1 client with a connection pool per origin, over TCP, Unix and memory")
+taut_install_library(taut_proxy
+  DESCRIPTION "Reverse proxy handler for taut::mux over taut::client's pool")
 
 # The package: tautTargets.cmake (installed and, for use straight from a build tree, exported
 # there too), tautConfig.cmake and tautConfigVersion.cmake.

@@ -57,6 +57,8 @@ require_packages() {
 require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache \
   liburing-dev
 require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl
+# tests/client runs taut::client against an nginx it starts on loopback (skipped without it).
+require_packages client-test nginx-light
 require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp zip unzip python3
 require_packages format clang-format
 require_packages bench libbenchmark-dev node-llhttp libhttp-parser-dev libh2o-evloop-dev libboost-dev \

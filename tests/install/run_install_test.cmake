@@ -57,7 +57,9 @@ set(consumers
   "http1|taut_consumer_http1|http1: HTTP/1.1 200 OK"
   "router|taut_consumer_router|router: GET /users/{name} name=Ada L"
   "server|taut_consumer_server|server: started, stopped"
-  "testing|taut_consumer_app|app+testing: 200 Hello, Ada!")
+  "testing|taut_consumer_app|app+testing: 200 Hello, Ada!"
+  "client|taut_consumer_client|client: example.com:8080 /a?b=1 invalid_request"
+  "proxy|taut_consumer_proxy|proxy: mounted, Keep-Alive is hop-by-hop")
 foreach(consumer IN LISTS consumers)
   string(REPLACE "|" ";" consumer "${consumer}")
   list(GET consumer 1 program)

@@ -166,5 +166,54 @@ TEST(StreamedUpload, AnEchoPausesReadingWhileTheClientDoesNotRead) {
   EXPECT_TRUE(responses[0].keep_alive);
 }
 
+/// Collects a streamed upload; the test holds and releases its reading.
+class held_sink final : public body_sink {
+ public:
+  std::string data;
+  bool ended = false;
+  response_writer writer;
+  void on_body_data(std::string_view piece) override { data.append(piece); }
+  void on_body_end(std::span<const header>) override {
+    ended = true;
+    writer.send(200, std::to_string(data.size()));
+  }
+  void on_body_error(std::error_code) override {}
+};
+
+// A handler that passes a body on slower than it arrives holds it: no piece is delivered while
+// held (the connection does not want to read), and releasing it reads on from where it stopped.
+TEST(StreamedUpload, HoldBodyStopsTheReadingUntilReleased) {
+  connection_options options;
+  options.max_body_bytes = 1 << 20;
+  harness h(options);
+  held_sink sink;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&](server_request& r, response_writer w) {
+    r.stream_body(sink);
+    EXPECT_TRUE(w.hold_body(true));
+    sink.writer = std::move(w);
+  };
+  const std::string body(50000, 'b');
+  const std::string upload =
+      "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  std::size_t sent = h.send(upload);
+  const std::size_t delivered = sink.data.size();
+  EXPECT_LT(sent, upload.size());  // held: the connection stopped reading
+  EXPECT_FALSE(h.wants().read);
+  EXPECT_EQ(h.send(std::string_view(upload).substr(sent)), 0u);
+  EXPECT_EQ(sink.data.size(), delivered);  // and delivered nothing more
+  EXPECT_TRUE(sink.writer.hold_body(false));
+  EXPECT_TRUE(h.wants().read);
+  while (sent < upload.size()) {
+    const std::size_t taken = h.send(std::string_view(upload).substr(sent));
+    ASSERT_GT(taken, 0u);
+    sent += taken;
+  }
+  EXPECT_TRUE(sink.ended);
+  EXPECT_EQ(sink.data, body);
+  EXPECT_FALSE(sink.writer.hold_body(true));  // the response is finished: nothing to hold
+}
+
 }  // namespace
 }  // namespace taut::test

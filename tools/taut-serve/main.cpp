@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "demo_app.hpp"
+#include "taut/client.hpp"
 #include "taut/mux.hpp"
+#include "taut/proxy.hpp"
 #include "taut/server.hpp"
 #include "taut/transport/address.hpp"
 
@@ -49,6 +51,17 @@ Serving:
   --root DIR              directory served under /static/ (default: the working directory)
   --access-log            one Common Log Format line per response on standard output (a
                           Unix-socket client is logged by the socket's path)
+
+Reverse proxy (repeatable):
+  --proxy URL             forward every request to URL (http://HOST:PORT[/PATH], unix:/PATH):
+                          hop-by-hop fields removed, X-Forwarded-For/-Host/-Proto and Via added,
+                          the request written anew from its parsed form, 502 when the upstream
+                          fails, 504 when it times out (--proxy-timeout)
+  --proxy PREFIX=URL      forward requests under PREFIX (/api) to URL without PREFIX (as nginx's
+                          proxy_pass with a URI); the demo routes serve the rest
+  --proxy-timeout T       deadline of one upstream exchange [60s]
+  --proxy-connections N   connections per upstream and loop thread [256]
+  --proxy-upgrades        tunnel Upgrade requests (WebSocket) to the upstream after its 101
 
 Limits (defaults in brackets):
   --max-connections N               connections served at once [10000]; 0: no limit
@@ -135,6 +148,14 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
 struct config {
   taut::server_options server;
   taut::serve::demo_options demo;
+  struct proxy_route {
+    std::string prefix;  // "" for every request
+    taut::url upstream;
+  };
+  std::vector<proxy_route> proxies;
+  std::chrono::milliseconds proxy_timeout = std::chrono::seconds(60);
+  std::uint64_t proxy_connections = 256;
+  bool proxy_upgrades = false;
   bool help = false;
   bool version = false;
 };
@@ -242,6 +263,27 @@ config parse_args(int argc, char** argv) {
       conn.write_timeout = duration();
     } else if (flag == "--drain-timeout") {
       out.server.drain_timeout = duration();
+    } else if (flag == "--proxy") {
+      const std::string_view v = value();
+      std::string_view prefix;
+      std::string_view url = v;
+      if (v.starts_with("/")) {
+        const std::size_t eq = v.find('=');
+        if (eq == std::string_view::npos) throw bad(v, "say PREFIX=URL or URL");
+        prefix = v.substr(0, eq);
+        url = v.substr(eq + 1);
+        while (prefix.size() > 1 && prefix.ends_with("/")) prefix.remove_suffix(1);
+      }
+      auto parsed = taut::parse_url(url);
+      if (!parsed) throw bad(v, "not an http:// or unix: URL");
+      out.proxies.push_back({std::string(prefix == "/" ? "" : prefix), std::move(*parsed)});
+    } else if (flag == "--proxy-timeout") {
+      out.proxy_timeout = duration();
+    } else if (flag == "--proxy-upgrades") {
+      if (inline_value) throw usage_error{"--proxy-upgrades takes no value"};
+      out.proxy_upgrades = true;
+    } else if (flag == "--proxy-connections") {
+      out.proxy_connections = count();
     } else if (flag.starts_with("-")) {
       throw usage_error{"unknown flag " + std::string(flag) + " (see --help)"};
     } else {
@@ -253,6 +295,65 @@ config parse_args(int argc, char** argv) {
   }
   return out;
 }
+
+/// One loop thread's handler under --proxy: a mux whose routes are the proxies, falling back to
+/// the demo routes.
+class proxy_app final : public taut::request_handler {
+ public:
+  proxy_app(const config& cfg, taut::mux& demo) {
+    bool everything = false;
+    for (const config::proxy_route& route : cfg.proxies) {
+      taut::proxy_options options{.upstream = route.upstream.origin,
+                                  .strip_prefix = route.prefix,
+                                  .max_body = cfg.server.connection.max_body_bytes,
+                                  .timeout = cfg.proxy_timeout};
+      options.client.max_connections_per_origin = cfg.proxy_connections;
+      options.client.max_idle_per_origin = cfg.proxy_connections;
+      options.upgrades = cfg.proxy_upgrades;
+      std::string_view path = route.upstream.target;
+      while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+      options.upstream_path = std::string(path);
+      proxies_.push_back(std::make_unique<taut::reverse_proxy>(std::move(options)));
+      if (route.prefix.empty()) {
+        everything = true;
+        mux_.handle("/", proxies_.back()->handler());
+      } else {
+        mux_.handle(route.prefix + "/", proxies_.back()->handler());
+        mux_.handle(route.prefix, proxies_.back()->handler());
+      }
+    }
+    demo_ = everything ? nullptr : &demo;
+  }
+  ~proxy_app() override {
+    proxies_.clear();  // each on this loop's thread, before the loop (see taut::reverse_proxy)
+  }
+
+  taut::body_mode on_head(taut::server_request& request) override {
+    return route(request).on_head(request);
+  }
+  void on_request(taut::server_request& request, taut::response_writer response) override {
+    route(request).on_request(request, std::move(response));
+  }
+
+ private:
+  taut::request_handler& route(taut::server_request& request) {
+    if (demo_ == nullptr) return mux_;
+    for (const auto& p : proxies_) {
+      const std::string_view prefix = p->options().strip_prefix;
+      const std::string_view target = request.target();
+      if (target.starts_with(prefix) &&
+          (target.size() == prefix.size() || target[prefix.size()] == '/' ||
+           target[prefix.size()] == '?')) {
+        return mux_;
+      }
+    }
+    return *demo_;
+  }
+
+  taut::mux mux_;
+  taut::mux* demo_ = nullptr;
+  std::vector<std::unique_ptr<taut::reverse_proxy>> proxies_;
+};
 
 }  // namespace
 
@@ -282,7 +383,16 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
 
-  taut::server server(app, cfg.server);
+  // With --proxy, each loop thread gets its own proxies (a client and its pool live on one loop)
+  // in a mux of its own; the demo routes serve what no prefix takes.
+  taut::handler_factory per_thread;
+  if (!cfg.proxies.empty()) {
+    per_thread = [&cfg, &app](unsigned) -> std::unique_ptr<taut::request_handler> {
+      return std::make_unique<proxy_app>(cfg, app);
+    };
+  }
+  taut::server server =
+      per_thread ? taut::server(per_thread, cfg.server) : taut::server(app, cfg.server);
   if (const std::error_code ec = server.start()) {
     std::fprintf(stderr, "taut-serve: %s: %s\n", std::string(server.error_address()).c_str(),
                  ec.message().c_str());

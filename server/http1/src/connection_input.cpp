@@ -264,11 +264,24 @@ bool connection::step() noexcept {
 
 /// A streamed body is not read while the output is over max_output_bytes: a handler that answers
 /// as it reads (an echo, a proxy) would otherwise buffer whatever the client sends and does not
-/// read back. Reading resumes as the client takes the output.
+/// read back. Reading resumes as the client takes the output. Nor while its handler holds it
+/// (response_writer::hold_body): a proxy whose upstream takes the body slower than the client
+/// sends it.
 bool connection::body_paused() const noexcept {
   const std::size_t high_water = ctx_->options_.max_output_bytes;
-  return st_ != nullptr && st_->body == body_phase::stream && queued_ >= high_water &&
-         output_in_memory() >= high_water;
+  return st_ != nullptr && st_->body == body_phase::stream &&
+         (st_->body_held || (queued_ >= high_water && output_in_memory() >= high_water));
+}
+
+bool connection::hold_body(response_slot& slot, bool hold) noexcept {
+  // A streamed body, or one the handler being called may still choose to stream.
+  const bool streamed =
+      st_ != nullptr && (st_->body == body_phase::stream || st_->request.may_stream_);
+  if (!streamed || st_->body_slot != index_of(slot) || st_->body_generation != slot.generation) {
+    return false;
+  }
+  st_->body_held = hold;
+  return true;
 }
 
 /// RFC 9112 section 9.6: once a response saying `close` is on its way out, no further request is
@@ -342,6 +355,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
 
   st.body_slot = index;
   st.body_generation = generation;
+  st.body_held = false;
   set_body(body_phase::none);
   st.last_request = !keep_alive;
   const std::uint32_t head_end = in_begin_ + static_cast<std::uint32_t>(head_size);

@@ -167,6 +167,13 @@ bool response_writer::upgrade(upgrade_handler& handler) noexcept {
   return true;
 }
 
+bool response_writer::hold_body(bool hold) noexcept {
+  response_slot* s = slot();
+  if (s == nullptr || !conn_->hold_body(*s, hold)) return false;
+  if (!hold) conn_->after_writer_call();  // read what waited, now or from the owner's wake
+  return true;
+}
+
 void response_writer::close_after() noexcept {
   if (response_slot* s = slot()) conn_->close_after(*s);
 }

@@ -283,6 +283,12 @@ class response_writer {
   /// everything before it is written, the connection's owner hands the stream to `handler`.
   /// Only for a request without a body.
   bool upgrade(upgrade_handler& handler) noexcept;
+  /// Back-pressure on a streamed request body (body_mode::stream), for a handler that passes it
+  /// on slower than it arrives (a proxy): while held, the connection reads no more of it, so its
+  /// body_sink receives no more pieces (and the body timeout waits); hold_body(false) resumes,
+  /// from any call on the connection's thread. False, doing nothing, when this response's request
+  /// has no body being streamed now (it may be called in on_request(), with the sink attached).
+  bool hold_body(bool hold) noexcept;
   /// Answer with `Connection: close` (if the head is not written yet) and close after this.
   void close_after() noexcept;
 
@@ -589,6 +595,7 @@ class connection {
   bool write_interim(detail::response_slot& slot, int status,
                      std::span<const header> fields) noexcept;
   bool accept_upgrade(detail::response_slot& slot, upgrade_handler& handler) noexcept;
+  bool hold_body(detail::response_slot& slot, bool hold) noexcept;
   bool await_drain(detail::response_slot& slot, response_writer::drained_function callback,
                    void* data) noexcept;
   void after_writer_call() noexcept;

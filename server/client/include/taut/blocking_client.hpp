@@ -1,0 +1,65 @@
+// A blocking HTTP/1.1 client for simple programs and tests: taut::client on an event loop of its
+// own, run until each response has been read whole. Like Go's http.Get, with owned results.
+//
+//     taut::blocking_client http;
+//     taut::fetch_result r = http.get("http://127.0.0.1:8080/hello");
+//     if (r.error) std::puts(r.error.message().c_str()); else std::puts(r.body.c_str());
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taut/client.hpp"
+
+namespace taut {
+
+/// A field, owned.
+struct fetch_field {
+  std::string name;
+  std::string value;
+};
+
+/// A whole response, owned; or the error that prevented it.
+struct fetch_result {
+  client_error error{};
+  int status = 0;
+  std::string reason;
+  int version_minor = 1;
+  std::vector<fetch_field> headers;
+  std::string body;
+  std::vector<fetch_field> trailers;
+  /// The 1xx statuses that came first, in order.
+  std::vector<int> informational;
+  bool keep_alive = false;
+  /// Whether it came on a connection the pool had used before.
+  bool reused_connection = false;
+
+  /// The first field named `name` (ASCII case-insensitive), or "".
+  [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
+};
+
+/// A client and the event loop it runs on, owned together; every call blocks until its response
+/// ended. Connections stay pooled between calls.
+class blocking_client {
+ public:
+  explicit blocking_client(const client_options& options = {});
+  ~blocking_client();
+  blocking_client(const blocking_client&) = delete;
+  blocking_client& operator=(const blocking_client&) = delete;
+
+  /// Sends `request` to `where` and reads the whole response.
+  fetch_result send(const origin& where, const client_request& request);
+  /// GET of an http URL ("http://127.0.0.1:8080/x") or "unix:/path.sock".
+  fetch_result get(std::string_view url);
+
+  [[nodiscard]] taut::client& client() noexcept { return *client_; }
+  [[nodiscard]] transport::event_loop& loop() noexcept { return *loop_; }
+
+ private:
+  std::unique_ptr<transport::event_loop> loop_;
+  std::unique_ptr<taut::client> client_;
+};
+
+}  // namespace taut

@@ -1,0 +1,270 @@
+// taut::client: an HTTP/1.1 client on taut's event loop, with a connection pool per origin (as Go's
+// Transport keeps one), over TCP (host names resolved off the loop thread), Unix sockets and the
+// in-memory transport. Responses are read with taut's response parser and body decoder, so the
+// client decides framing as strictly as the server: a response it cannot frame for certain is an
+// error, and its connection is never reused.
+//
+//     auto loop = taut::transport::event_loop::create().value();
+//     taut::client client(*loop);
+//     struct printer final : taut::client_exchange {
+//       void on_head(const taut::client_response& r) override { status = r.head.status; }
+//       void on_body(std::string_view piece) override { body += piece; }
+//       void on_complete(std::span<const taut::header>) override { done = true; }
+//       void on_error(const taut::client_error& e) override { error = e; done = true; }
+//       int status = 0; std::string body; taut::client_error error; bool done = false;
+//     } exchange;
+//     auto where = taut::origin::parse("http://127.0.0.1:8080").value();
+//     client.send(where, {.method = "GET", .target = "/"}, exchange);
+//     while (!exchange.done) loop->run_once();
+//
+// Threading: a client, its connections and every callback belong to the thread running its loop.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taut/client_error.hpp"
+#include "taut/message.hpp"
+#include "taut/transport/address.hpp"
+#include "taut/transport/event_loop.hpp"
+#include "taut/transport/memory.hpp"
+#include "taut/transport/stream.hpp"
+
+namespace taut {
+
+class client;
+namespace detail {
+class client_connection;
+struct origin_pool;
+struct client_access;
+}  // namespace detail
+
+/// Where requests go: a TCP host and port, a Unix socket (path or abstract name), or a memory
+/// listener; plus the authority sent as Host. Two origins share a pool when their key() matches.
+class origin {
+ public:
+  /// "http://host[:port]" (port 80 by default; the host an IPv4 literal, a bracketed IPv6
+  /// literal or a name, resolved without blocking the loop), "unix:/path/to.sock" or
+  /// "unix:@abstract" (Host "localhost"). A path after the authority is ignored: see parse_url.
+  static transport::result<origin> parse(std::string_view text);
+  /// A TCP origin; `host` is a name, an IPv4 literal or an IPv6 literal (without brackets).
+  static origin tcp(std::string_view host, std::uint16_t port);
+  /// A Unix socket: a path, or an abstract name written "@name"; Host is `authority`.
+  static origin unix_socket(std::string_view path, std::string_view authority = "localhost");
+  /// A memory listener's dialer (transport::listener::dialer()); Host is `authority`.
+  static origin memory(transport::memory_dialer dialer, std::string_view authority = "memory");
+
+  [[nodiscard]] transport::transport_kind kind() const noexcept { return kind_; }
+  /// The host name or literal (TCP), the socket path (Unix), empty (memory).
+  [[nodiscard]] std::string_view host() const noexcept { return host_; }
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  /// The Host field value requests to this origin carry unless they set their own.
+  [[nodiscard]] std::string_view authority() const noexcept { return authority_; }
+  /// Identifies the pool: the same transport, host and port (or path, or listener).
+  [[nodiscard]] std::string_view key() const noexcept { return key_; }
+
+ private:
+  friend class client;
+  friend class detail::client_connection;
+  friend struct detail::origin_pool;
+  transport::transport_kind kind_ = transport::transport_kind::none;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  std::string authority_;
+  std::string key_;
+  transport::memory_dialer dialer_;
+};
+
+/// An origin and a request-target, from a URL such as "http://example.com:8080/a?b=1".
+struct url {
+  taut::origin origin;
+  std::string target;  // "/a?b=1"; "/" when the URL has no path
+};
+/// Splits an http URL (or "unix:/path.sock" followed by nothing: target "/").
+[[nodiscard]] transport::result<url> parse_url(std::string_view text);
+
+/// One request. Views must stay valid until the exchange ends (on_complete or on_error returned):
+/// a retry sends them again. The client adds Host (unless set here) and the body's framing.
+struct client_request {
+  std::string_view method = "GET";
+  /// Origin-form ("/path?query"), or absolute-form, authority-form (CONNECT), "*" (OPTIONS).
+  std::string_view target = "/";
+  /// Fields to send as given. Content-Length, Transfer-Encoding, TE and Connection are the
+  /// client's own (an error here), except `Connection: close`, which asks to close after the
+  /// response; Host replaces the origin's authority.
+  std::span<const header> headers{};
+  /// The whole body, sent with a Content-Length (which is also sent, as 0, for an empty body of
+  /// POST, PUT and PATCH), unless `stream_body`.
+  std::string_view body{};
+  /// The body comes later through client_exchange::write_body(): chunked when
+  /// `stream_length` is negative, with that Content-Length otherwise.
+  bool stream_body = false;
+  std::int64_t stream_length = -1;
+  /// Send `Expect: 100-continue` and hold the body until 100 Continue, a final response, or
+  /// client_options::expect_continue_timeout.
+  bool expect_continue = false;
+  /// A deadline for the whole exchange (waiting, connecting, writing, reading); zero: none.
+  std::chrono::milliseconds timeout{0};
+};
+
+/// A response head as on_head() sees it; its views are valid during the call.
+struct client_response {
+  const taut::response& head;
+  /// Whether the connection this response came on had served requests before (pool reuse).
+  bool reused_connection = false;
+
+  /// The first field named `name` (ASCII case-insensitive), or "".
+  [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
+};
+
+/// One exchange as the caller sees it: derive, implement the callbacks, pass it to client::send,
+/// and keep it (and the request's views) alive until on_complete or on_error has returned. After
+/// that the client no longer touches it, and it may be sent again. Callbacks run on the loop
+/// thread; they may call pause(), resume(), write_body() and client::send (not on this exchange).
+class client_exchange {
+ public:
+  client_exchange() noexcept;
+  client_exchange(const client_exchange&) = delete;
+  client_exchange& operator=(const client_exchange&) = delete;
+  /// Destroying a pending exchange cancels it (without callbacks).
+  virtual ~client_exchange();
+
+  /// An interim response (100, 103, ...); 101 is never one (see on_upgrade).
+  virtual void on_informational(const taut::response& head) { static_cast<void>(head); }
+  /// The final response head.
+  virtual void on_head(const client_response& response) = 0;
+  /// A piece of decoded body, valid during the call. Call pause() to stop the flow.
+  virtual void on_body(std::string_view piece) = 0;
+  /// The body ended (trailer fields of a chunked body, valid during the call).
+  virtual void on_complete(std::span<const header> trailers) = 0;
+  /// The exchange failed; nothing more is called.
+  virtual void on_error(const client_error& error) = 0;
+  /// A 101 Switching Protocols or a 2xx to CONNECT (`head`, valid during the call): the stream is
+  /// the caller's now (unwatched), with the bytes read after the head. The default closes it.
+  /// Ends the exchange like on_complete.
+  virtual void on_upgrade(const taut::response& head, transport::stream&& stream,
+                          std::string_view leftover);
+  /// For a streamed request body: write_body() may take bytes again.
+  virtual void on_body_writable() {}
+
+  /// Stops reading the response body until resume() (back-pressure towards the server).
+  void pause() noexcept;
+  void resume() noexcept;
+  /// Ends a pending exchange with client_errc::canceled (on_error is called), closing its
+  /// connection if it had one.
+  void cancel() noexcept;
+  /// Whether the exchange is between send() and its end.
+  [[nodiscard]] bool pending() const noexcept { return owner_ != nullptr; }
+
+  /// For client_request::stream_body: queues body bytes, returning how many were taken (up to
+  /// the room left in the connection's output buffer; 0 until the connection is ready or while
+  /// the buffer is full: wait for on_body_writable()).
+  std::size_t write_body(std::string_view piece) noexcept;
+  /// Ends a streamed body (the last chunk when chunked). False if the declared length was not
+  /// written (the exchange then fails) or there is no streamed body.
+  bool finish_body() noexcept;
+
+ private:
+  friend class client;
+  friend class detail::client_connection;
+  friend struct detail::origin_pool;
+  friend struct detail::client_access;
+
+  client* owner_ = nullptr;
+  const client_request* request_ = nullptr;
+  detail::origin_pool* pool_ = nullptr;
+  detail::client_connection* connection_ = nullptr;
+  client_exchange* next_ = nullptr;  // in the origin's wait queue
+  std::optional<transport::timer> deadline_;
+  bool retried_ = false;
+  bool paused_ = false;
+};
+
+/// How a client pools and times out.
+struct client_options {
+  using duration = std::chrono::milliseconds;
+  /// Idle connections kept per origin (the most recently used are kept).
+  std::size_t max_idle_per_origin = 16;
+  /// Connections open at once per origin, idle or busy; 0: no limit. More requests wait.
+  std::size_t max_connections_per_origin = 256;
+  /// Requests waiting for a connection per origin; one more fails with too_many_waiting.
+  std::size_t max_waiting_per_origin = 4096;
+  duration connect_timeout = std::chrono::seconds(10);
+  /// From the end of writing the request to the end of the response head.
+  duration response_header_timeout = std::chrono::seconds(30);
+  /// How long a connection may sit idle in the pool before it is closed.
+  duration idle_timeout = std::chrono::seconds(90);
+  /// How long a request with expect_continue waits for 100 Continue before sending its body.
+  duration expect_continue_timeout = std::chrono::seconds(1);
+  /// Bytes of each connection's input buffer (a response head must fit) and output buffer (a
+  /// request head must fit). Allocated once per connection.
+  std::size_t buffer_size = 16 * 1024;
+  /// Limits and leniencies of the response parser (strict by default).
+  parse_options parse{};
+  /// Retry an idempotent request once on a new connection when a reused one fails before any
+  /// response byte arrives (RFC 9110 section 9.2.2; Go's Transport rule).
+  bool retry_idempotent = true;
+};
+
+/// Counters of one client, for tests and taut-fetch.
+struct client_stats {
+  std::uint64_t connections_opened = 0;  // connections dialed (successful or not)
+  std::uint64_t requests = 0;            // exchanges started on a connection (retries count)
+  std::uint64_t reused = 0;              // of those, on a connection taken from the pool
+  std::uint64_t retries = 0;             // idempotent requests retried on a new connection
+  std::uint64_t resolutions = 0;         // host names resolved
+};
+
+/// An HTTP/1.1 client on one event loop: requests go through a pool per origin. Not thread-safe;
+/// it must be destroyed before its loop, and not from inside one of its callbacks.
+class client {
+ public:
+  explicit client(transport::event_loop& loop, const client_options& options = {});
+  /// Cancels what is pending (without callbacks) and closes every connection.
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Starts `request` to `where`; the result comes through `exchange`'s callbacks, never from
+  /// inside this call. An invalid request (client_errc::invalid_request) is refused here: nothing
+  /// is sent, no callback is called, and the error is returned.
+  client_error send(const origin& where, const client_request& request, client_exchange& exchange);
+
+  /// Closes every idle connection now.
+  void close_idle() noexcept;
+  /// Connections open to `where` now (idle or busy), and idle ones.
+  [[nodiscard]] std::size_t open_connections(const origin& where) const noexcept;
+  [[nodiscard]] std::size_t idle_connections(const origin& where) const noexcept;
+  [[nodiscard]] const client_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] const client_options& options() const noexcept { return options_; }
+  [[nodiscard]] transport::event_loop& loop() const noexcept { return *loop_; }
+
+ private:
+  friend class detail::client_connection;
+  friend struct detail::origin_pool;
+  friend class client_exchange;
+  friend struct detail::client_access;
+
+  detail::origin_pool& pool_for(const origin& where);
+  [[nodiscard]] const detail::origin_pool* find_pool(const origin& where) const noexcept;
+
+  transport::event_loop* loop_;
+  client_options options_;
+  client_stats stats_{};
+  std::vector<std::unique_ptr<detail::origin_pool>> pools_;
+  std::shared_ptr<bool> alive_;
+};
+
+/// Validates a request without sending it: the method is a token, the target has no byte below
+/// 0x21 or DEL, field names are tokens and values hold no CR, LF or NUL, and no framing field is
+/// set. What client::send checks first.
+[[nodiscard]] client_error validate(const client_request& request) noexcept;
+
+}  // namespace taut

@@ -1,0 +1,74 @@
+// Errors of taut::client as values: what failed (client_errc), in which phase of the exchange
+// (client_phase), the underlying cause (an errno value or a parse error), and where.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace taut {
+
+/// Every way a client exchange can fail. The names are stable: taut-fetch prints them.
+enum class client_errc : std::uint8_t {
+  ok = 0,
+  invalid_request,     // a method, target, field name or value that must not be sent (CR, LF,
+                       // NUL, not a token), or a framing field the client owns: nothing was sent
+  invalid_origin,      // an origin or URL that cannot be used ("ftp://x", a missing host)
+  resolve_failed,      // the host name did not resolve
+  connect_failed,      // the connection was refused or could not be opened
+  connect_timeout,     // client_options::connect_timeout passed while connecting
+  too_many_waiting,    // the origin's wait queue (client_options::max_waiting_per_origin) is full
+  write_failed,        // the request could not be written (the peer closed or reset)
+  connection_closed,   // the peer closed before the response ended
+  connection_reset,    // the peer reset the connection
+  bad_response,        // the response is not valid HTTP/1.1 (see client_error::cause, offset)
+  ambiguous_framing,   // both Content-Length and Transfer-Encoding: never trusted, never reused
+  response_too_large,  // the response head does not fit client_options::buffer_size
+  header_timeout,      // client_options::response_header_timeout passed before the head came
+  deadline_exceeded,   // the exchange's client_request::timeout passed
+  canceled,            // client_exchange::cancel(), or the client was destroyed
+};
+
+/// Where the exchange was when it failed.
+enum class client_phase : std::uint8_t {
+  validating,  // before anything happened
+  resolving,
+  waiting,  // queued for a connection of the origin's pool
+  connecting,
+  writing_request,
+  reading_head,
+  reading_body,
+};
+
+/// The stable name of a code ("connect_failed", ...).
+[[nodiscard]] std::string_view to_string(client_errc code) noexcept;
+/// The stable name of a phase ("reading_head", ...).
+[[nodiscard]] std::string_view to_string(client_phase phase) noexcept;
+
+/// The std::error_category of client_errc ("taut.client").
+[[nodiscard]] const std::error_category& client_category() noexcept;
+
+[[nodiscard]] inline std::error_code make_error_code(client_errc code) noexcept {
+  return {static_cast<int>(code), client_category()};
+}
+
+/// What failed and where. `cause` is the system error (ECONNREFUSED, ...) or the parse error
+/// (taut::errc) behind the code, when there is one; `offset` is the byte offset of a parse error
+/// in the response (from the first byte of its head, or of its body in reading_body).
+struct client_error {
+  client_errc code = client_errc::ok;
+  client_phase phase = client_phase::validating;
+  std::error_code cause{};
+  std::size_t offset = 0;
+
+  [[nodiscard]] explicit operator bool() const noexcept { return code != client_errc::ok; }
+  /// "connect_failed while connecting: Connection refused", for logs and taut-fetch.
+  [[nodiscard]] std::string message() const;
+};
+
+}  // namespace taut
+
+template <>
+struct std::is_error_code_enum<taut::client_errc> : std::true_type {};

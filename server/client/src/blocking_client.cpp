@@ -1,0 +1,93 @@
+// blocking_client: a client on a loop of its own, run until each exchange has ended.
+#include "taut/blocking_client.hpp"
+
+#include "taut/http_chars.hpp"
+
+namespace taut {
+
+namespace {
+
+// Gathers a whole response into a fetch_result.
+class collector final : public client_exchange {
+ public:
+  explicit collector(fetch_result& out) noexcept : out_(&out) {}
+
+  void on_informational(const taut::response& head) override {
+    out_->informational.push_back(head.status);
+  }
+  void on_head(const client_response& response) override {
+    const taut::response& head = response.head;
+    out_->status = head.status;
+    out_->reason = std::string(head.reason);
+    out_->version_minor = head.version_minor;
+    out_->keep_alive = head.keep_alive;
+    out_->reused_connection = response.reused_connection;
+    for (const header& field : head.headers) {
+      out_->headers.push_back({std::string(field.name), std::string(field.value)});
+    }
+  }
+  void on_body(std::string_view piece) override { out_->body.append(piece); }
+  void on_complete(std::span<const header> trailers) override {
+    for (const header& field : trailers) {
+      out_->trailers.push_back({std::string(field.name), std::string(field.value)});
+    }
+    done = true;
+  }
+  void on_error(const client_error& error) override {
+    out_->error = error;
+    done = true;
+  }
+  void on_upgrade(const taut::response& head, transport::stream&& stream,
+                  std::string_view leftover) override {
+    static_cast<void>(leftover);
+    out_->status = head.status;
+    (void)stream.close();
+    done = true;
+  }
+
+  bool done = false;
+
+ private:
+  fetch_result* out_;
+};
+
+}  // namespace
+
+std::string_view fetch_result::header(std::string_view name) const noexcept {
+  for (const fetch_field& field : headers) {
+    if (chars::iequals(field.name, name)) return field.value;
+  }
+  return {};
+}
+
+blocking_client::blocking_client(const client_options& options)
+    : loop_(transport::event_loop::create().value()),
+      client_(std::make_unique<taut::client>(*loop_, options)) {}
+
+blocking_client::~blocking_client() {
+  client_.reset();  // before the loop it watches with
+}
+
+fetch_result blocking_client::send(const origin& where, const client_request& request) {
+  fetch_result result;
+  collector exchange(result);
+  if (client_error refused = client_->send(where, request, exchange)) {
+    result.error = refused;
+    return result;
+  }
+  while (!exchange.done) loop_->run_once();
+  return result;
+}
+
+fetch_result blocking_client::get(std::string_view text) {
+  auto parsed = parse_url(text);
+  if (!parsed) {
+    fetch_result result;
+    result.error = {client_errc::invalid_origin, client_phase::validating, parsed.error()};
+    return result;
+  }
+  const client_request request{.method = "GET", .target = parsed->target};
+  return send(parsed->origin, request);
+}
+
+}  // namespace taut

@@ -1,0 +1,516 @@
+// taut::client: origins, request validation, the pool per origin (idle connections most recently
+// used first, a connection limit with a wait queue), host-name resolution off the loop thread,
+// and the exchange handle.
+#include "taut/client.hpp"
+
+#include <netdb.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "client_detail.hpp"
+#include "taut/http_chars.hpp"
+
+namespace taut {
+
+namespace {
+
+// Held by a resolver thread while it posts its answer, and by ~client while it says it is gone.
+std::mutex& resolver_mutex() noexcept {
+  static std::mutex m;
+  return m;
+}
+
+bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
+  if (text.empty() || text.size() > 5) return false;
+  unsigned value = 0;
+  const auto made = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (made.ec != std::errc{} || made.ptr != text.data() + text.size() || value > 65535) {
+    return false;
+  }
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+bool is_target_char(char c) noexcept {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte > 0x20 && byte != 0x7f;
+}
+
+// The header of a request as the client writes it, to check it fits the output buffer.
+std::size_t head_size(const origin& where, const client_request& request) noexcept {
+  std::size_t size = request.method.size() + 1 + request.target.size() + 11;
+  size += 6 + where.authority().size() + 2;
+  for (const header& field : request.headers)
+    size += field.name.size() + 2 + field.value.size() + 2;
+  return size + 64;  // framing fields, Expect, the final CRLF
+}
+
+}  // namespace
+
+// ---- origin ----------------------------------------------------------------------------------
+
+origin origin::tcp(std::string_view host, std::uint16_t port) {
+  origin o;
+  o.kind_ = transport::transport_kind::tcp;
+  o.host_ = std::string(host);
+  o.port_ = port;
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string authority = v6 ? "[" + std::string(host) + "]" : std::string(host);
+  if (port != 80) authority += ":" + std::to_string(port);
+  o.authority_ = authority;
+  o.key_ = "tcp:" + (v6 ? "[" + o.host_ + "]" : o.host_) + ":" + std::to_string(port);
+  return o;
+}
+
+origin origin::unix_socket(std::string_view path, std::string_view authority) {
+  origin o;
+  o.kind_ = transport::transport_kind::unix_socket;
+  o.host_ = std::string(path);
+  o.authority_ = std::string(authority);
+  o.key_ = "unix:" + o.host_;
+  return o;
+}
+
+origin origin::memory(transport::memory_dialer dialer, std::string_view authority) {
+  static std::uint64_t next_id = 0;  // distinguishes listeners: each memory origin is its own pool
+  origin o;
+  o.kind_ = transport::transport_kind::memory;
+  o.authority_ = std::string(authority);
+  o.dialer_ = std::move(dialer);
+  o.key_ = "memory:" + std::to_string(++next_id);
+  return o;
+}
+
+transport::result<origin> origin::parse(std::string_view text) {
+  auto parsed = parse_url(text);
+  if (!parsed) return parsed.error();
+  return std::move(parsed->origin);
+}
+
+transport::result<url> parse_url(std::string_view text) {
+  const std::error_code invalid = make_error_code(client_errc::invalid_origin);
+  if (text.starts_with("unix:")) {
+    const std::string_view path = text.substr(5);
+    if (path.empty()) return invalid;
+    return url{origin::unix_socket(path), "/"};
+  }
+  constexpr std::string_view scheme = "http://";
+  if (text.size() < scheme.size() || !chars::iequals(text.substr(0, scheme.size()), scheme)) {
+    return invalid;
+  }
+  text.remove_prefix(scheme.size());
+  const std::size_t end = std::min(text.find_first_of("/?#"), text.size());
+  std::string_view authority = text.substr(0, end);
+  std::string target(text.substr(end));
+  if (const std::size_t hash = target.find('#'); hash != std::string::npos) target.resize(hash);
+  if (target.empty() || target.front() == '?') target.insert(0, "/");
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);  // userinfo is never sent (RFC 9110 section 4.2.4)
+  }
+  std::string_view host = authority;
+  std::uint16_t port = 80;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return invalid;
+    host = authority.substr(1, close - 1);
+    const std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || !parse_port(rest.substr(1), port))) {
+      return invalid;
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    if (!parse_port(authority.substr(colon + 1), port)) return invalid;
+  }
+  if (host.empty()) return invalid;
+  for (char c : host) {
+    if (!is_target_char(c) || c == '/' || c == '@') return invalid;
+  }
+  return url{origin::tcp(host, port), std::move(target)};
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+client_error validate(const client_request& request) noexcept {
+  const client_error invalid{client_errc::invalid_request, client_phase::validating,
+                             make_error_code(errc::bad_header_name)};
+  if (!chars::is_token(request.method)) {
+    return {client_errc::invalid_request, client_phase::validating,
+            make_error_code(errc::bad_method)};
+  }
+  if (request.target.empty() ||
+      !std::all_of(request.target.begin(), request.target.end(), is_target_char)) {
+    return {client_errc::invalid_request, client_phase::validating,
+            make_error_code(errc::bad_target)};
+  }
+  for (const header& field : request.headers) {
+    if (!chars::is_token(field.name)) return invalid;
+    if (!chars::is_field_value(field.value)) {
+      return {client_errc::invalid_request, client_phase::validating,
+              make_error_code(errc::bad_header_value)};
+    }
+    // Framing is the client's to write, from what the request says its body is: a field from
+    // the caller could contradict it (and smuggle a second request to the server).
+    if (chars::iequals(field.name, "content-length") ||
+        chars::iequals(field.name, "transfer-encoding") || chars::iequals(field.name, "te") ||
+        chars::iequals(field.name, "expect")) {
+      return {client_errc::invalid_request, client_phase::validating,
+              make_error_code(errc::transfer_encoding_with_content_length)};
+    }
+    if (chars::iequals(field.name, "connection") && !chars::iequals(field.value, "close") &&
+        !chars::iequals(field.value, "upgrade")) {
+      return invalid;
+    }
+  }
+  if (request.stream_body && !request.body.empty()) return invalid;
+  return {};
+}
+
+// ---- client_response -------------------------------------------------------------------------
+
+std::string_view client_response::header(std::string_view name) const noexcept {
+  for (const taut::header& field : head.headers) {
+    if (chars::iequals(field.name, name)) return field.value;
+  }
+  return {};
+}
+
+// ---- client_exchange -------------------------------------------------------------------------
+
+client_exchange::client_exchange() noexcept = default;
+
+client_exchange::~client_exchange() {
+  if (owner_ == nullptr) return;
+  if (connection_ != nullptr) {
+    connection_->abandon();
+  } else if (pool_ != nullptr) {
+    pool_->remove_waiting(*this);
+  }
+  owner_ = nullptr;
+}
+
+void client_exchange::on_upgrade(const taut::response& head, transport::stream&& stream,
+                                 std::string_view leftover) {
+  static_cast<void>(head);
+  static_cast<void>(leftover);
+  (void)stream.close();
+}
+
+void client_exchange::pause() noexcept {
+  paused_ = true;
+}
+
+void client_exchange::resume() noexcept {
+  if (!paused_) return;
+  paused_ = false;
+  if (connection_ != nullptr) connection_->resume();
+}
+
+void client_exchange::cancel() noexcept {
+  if (owner_ == nullptr) return;
+  if (connection_ != nullptr) {
+    connection_->fail_from_outside(client_errc::canceled);
+    return;
+  }
+  if (pool_ != nullptr) pool_->remove_waiting(*this);
+  detail::client_access::end(*this);
+  on_error({client_errc::canceled, client_phase::waiting,
+            std::make_error_code(std::errc::operation_canceled)});
+}
+
+std::size_t client_exchange::write_body(std::string_view piece) noexcept {
+  return connection_ != nullptr ? connection_->write_body(piece) : 0;
+}
+
+bool client_exchange::finish_body() noexcept {
+  return connection_ != nullptr && connection_->finish_body();
+}
+
+namespace detail {
+
+void client_access::on_deadline(client_exchange& exchange) noexcept {
+  if (exchange.owner_ == nullptr) return;
+  if (exchange.connection_ != nullptr) {
+    exchange.connection_->fail_from_outside(client_errc::deadline_exceeded);
+    return;
+  }
+  if (exchange.pool_ != nullptr) exchange.pool_->remove_waiting(exchange);
+  end(exchange);
+  exchange.on_error({client_errc::deadline_exceeded, client_phase::waiting,
+                     std::make_error_code(std::errc::timed_out)});
+}
+
+void client_access::end(client_exchange& exchange) noexcept {
+  exchange.owner_ = nullptr;
+  exchange.pool_ = nullptr;
+  exchange.connection_ = nullptr;
+  exchange.next_ = nullptr;
+  exchange.paused_ = false;
+  if (exchange.deadline_) exchange.deadline_->cancel();
+}
+
+// ---- origin_pool -----------------------------------------------------------------------------
+
+origin_pool::origin_pool(client& owner_client, const origin& at) : owner(&owner_client), where(at) {
+  if (where.kind_ == transport::transport_kind::unix_socket) {
+    auto parsed = where.host_.starts_with("@")
+                      ? transport::address::unix_abstract(std::string_view(where.host_).substr(1))
+                      : transport::address::unix_path(where.host_);
+    if (parsed) address = *parsed;
+  } else if (where.kind_ == transport::transport_kind::tcp) {
+    // Literals (and "localhost") need no resolver.
+    const bool v6 = where.host_.find(':') != std::string::npos;
+    const std::string text =
+        (v6 ? "[" + where.host_ + "]" : where.host_) + ":" + std::to_string(where.port_);
+    auto parsed = transport::address::parse_tcp(text);
+    if (parsed) address = *parsed;
+  }
+  idle.reserve(owner->options().max_idle_per_origin + 1);
+}
+
+origin_pool::~origin_pool() {
+  for (client_exchange* e = wait_head; e != nullptr;) {
+    client_exchange* next = e->next_;
+    client_access::end(*e);
+    e = next;
+  }
+  for (auto& c : connections) c->shut();
+}
+
+client_error origin_pool::dispatch(client_exchange& exchange, bool fresh) {
+  exchange.pool_ = this;
+  if (!fresh) {
+    while (!idle.empty()) {
+      client_connection* c = idle.back();
+      idle.pop_back();
+      if (c->current() != client_connection::state::idle) continue;
+      c->start(exchange);
+      return {};
+    }
+  }
+  const std::size_t limit = owner->options().max_connections_per_origin;
+  if (limit == 0 || connections.size() < limit) {
+    open_for(exchange);
+    return {};
+  }
+  if (waiting >= owner->options().max_waiting_per_origin) {
+    exchange.pool_ = nullptr;
+    return {client_errc::too_many_waiting, client_phase::waiting,
+            std::make_error_code(std::errc::resource_unavailable_try_again)};
+  }
+  exchange.next_ = nullptr;
+  if (wait_tail != nullptr) {
+    wait_tail->next_ = &exchange;
+  } else {
+    wait_head = &exchange;
+  }
+  wait_tail = &exchange;
+  ++waiting;
+  return {};
+}
+
+void origin_pool::open_for(client_exchange& exchange) {
+  connections.push_back(std::make_unique<client_connection>(*this, &exchange));
+  connections.back()->open();
+}
+
+void origin_pool::remove_waiting(client_exchange& exchange) noexcept {
+  client_exchange* previous = nullptr;
+  for (client_exchange* e = wait_head; e != nullptr; previous = e, e = e->next_) {
+    if (e != &exchange) continue;
+    (previous != nullptr ? previous->next_ : wait_head) = e->next_;
+    if (wait_tail == e) wait_tail = previous;
+    e->next_ = nullptr;
+    --waiting;
+    return;
+  }
+}
+
+void origin_pool::release(client_connection& connection, bool reusable) noexcept {
+  if (!reusable || connection.closed()) {
+    connection.abandon();
+    return;
+  }
+  if (wait_head != nullptr) {
+    client_exchange* next = wait_head;
+    wait_head = next->next_;
+    if (wait_head == nullptr) wait_tail = nullptr;
+    next->next_ = nullptr;
+    --waiting;
+    connection.start(*next);
+    return;
+  }
+  idle.push_back(&connection);
+  if (idle.size() > owner->options().max_idle_per_origin) {
+    client_connection* oldest = idle.front();
+    idle.erase(idle.begin());
+    oldest->abandon();
+  }
+  if (connection.current() == client_connection::state::busy ||
+      connection.current() == client_connection::state::connecting) {
+    connection.go_idle();
+  }
+}
+
+void origin_pool::destroy(client_connection& connection) noexcept {
+  std::erase(idle, &connection);
+  const auto found = std::find_if(connections.begin(), connections.end(),
+                                  [&](const auto& c) { return c.get() == &connection; });
+  if (found == connections.end()) return;
+  std::unique_ptr<client_connection> doomed = std::move(*found);
+  connections.erase(found);
+  doomed.reset();
+  const std::size_t limit = owner->options().max_connections_per_origin;
+  while (wait_head != nullptr && (limit == 0 || connections.size() < limit)) {
+    client_exchange* next = wait_head;
+    wait_head = next->next_;
+    if (wait_head == nullptr) wait_tail = nullptr;
+    next->next_ = nullptr;
+    --waiting;
+    open_for(*next);
+  }
+}
+
+void origin_pool::start_resolving() {
+  if (resolving) return;
+  resolving = true;
+  ++owner->stats_.resolutions;
+  // getaddrinfo blocks (DNS, /etc/hosts); it runs on a thread of its own and the answer is posted
+  // back to the loop. The shared flag tells that thread whether the client still exists.
+  struct job {
+    std::string host;
+    std::string port;
+    transport::event_loop* loop;
+    std::shared_ptr<bool> alive;
+    origin_pool* pool;
+  };
+  job work{where.host_, std::to_string(where.port_), &owner->loop(), owner->alive_, this};
+  std::thread([work = std::move(work)]() mutable {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(work.host.c_str(), work.port.c_str(), &hints, &found);
+    std::optional<transport::address> answer;
+    std::error_code error;
+    if (rc == 0 && found != nullptr) {
+      auto made = transport::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
+      if (made)
+        answer = *made;
+      else
+        error = made.error();
+    } else {
+      error = std::make_error_code(std::errc::host_unreachable);
+    }
+    if (found != nullptr) ::freeaddrinfo(found);
+    const std::lock_guard<std::mutex> lock(resolver_mutex());
+    if (!*work.alive) return;
+    work.loop->post([alive = work.alive, pool = work.pool, answer, error]() {
+      if (*alive) pool->resolved(answer, error);
+    });
+  }).detach();
+}
+
+void origin_pool::resolved(std::optional<transport::address> result,
+                           std::error_code error) noexcept {
+  resolving = false;
+  if (result) address = *result;
+  // Each connection waiting for the name fails or dials now; iterate over a copy, as failing
+  // frees connections.
+  std::vector<client_connection*> waiting_for_name;
+  for (auto& c : connections) {
+    if (c->current() == client_connection::state::resolving) waiting_for_name.push_back(c.get());
+  }
+  for (client_connection* c : waiting_for_name) {
+    c->on_resolved(result ? &*address : nullptr, error);
+  }
+}
+
+}  // namespace detail
+
+// ---- client ----------------------------------------------------------------------------------
+
+client::client(transport::event_loop& loop, const client_options& options)
+    : loop_(&loop), options_(options), alive_(std::make_shared<bool>(true)) {}
+
+client::~client() {
+  {
+    // The resolver threads check the flag under this lock before posting to the loop.
+    const std::lock_guard<std::mutex> lock(resolver_mutex());
+    *alive_ = false;
+  }
+  pools_.clear();
+}
+
+detail::origin_pool& client::pool_for(const origin& where) {
+  for (auto& p : pools_) {
+    if (p->where.key_ == where.key_) return *p;
+  }
+  pools_.push_back(std::make_unique<detail::origin_pool>(*this, where));
+  return *pools_.back();
+}
+
+const detail::origin_pool* client::find_pool(const origin& where) const noexcept {
+  for (const auto& p : pools_) {
+    if (p->where.key_ == where.key_) return p.get();
+  }
+  return nullptr;
+}
+
+client_error client::send(const origin& where, const client_request& request,
+                          client_exchange& exchange) {
+  if (exchange.owner_ != nullptr) {
+    return {client_errc::invalid_request, client_phase::validating,
+            std::make_error_code(std::errc::operation_in_progress)};
+  }
+  if (client_error invalid = validate(request)) return invalid;
+  if (where.kind_ == transport::transport_kind::none) {
+    return {client_errc::invalid_origin, client_phase::validating,
+            std::make_error_code(std::errc::invalid_argument)};
+  }
+  if (head_size(where, request) > options_.buffer_size) {
+    return {client_errc::invalid_request, client_phase::validating,
+            std::make_error_code(std::errc::message_size)};
+  }
+  detail::origin_pool& pool = pool_for(where);
+  exchange.owner_ = this;
+  exchange.request_ = &request;
+  exchange.retried_ = false;
+  exchange.paused_ = false;
+  if (request.timeout.count() > 0) {
+    if (!exchange.deadline_ || &exchange.deadline_->loop() != loop_) {
+      exchange.deadline_.reset();
+      exchange.deadline_.emplace(*loop_);
+      client_exchange* self = &exchange;
+      exchange.deadline_->set_callback([self] { detail::client_access::on_deadline(*self); });
+    }
+    exchange.deadline_->arm_in(request.timeout);
+  }
+  client_error queued = pool.dispatch(exchange, false);
+  if (queued) detail::client_access::end(exchange);
+  return queued;
+}
+
+void client::close_idle() noexcept {
+  for (auto& p : pools_) {
+    std::vector<detail::client_connection*> idle = p->idle;
+    p->idle.clear();
+    for (auto* c : idle) c->abandon();
+  }
+}
+
+std::size_t client::open_connections(const origin& where) const noexcept {
+  const detail::origin_pool* p = find_pool(where);
+  return p != nullptr ? p->connections.size() : 0;
+}
+
+std::size_t client::idle_connections(const origin& where) const noexcept {
+  const detail::origin_pool* p = find_pool(where);
+  return p != nullptr ? p->idle.size() : 0;
+}
+
+}  // namespace taut

@@ -1,0 +1,760 @@
+// The life of one client connection: dial, write a request (head, then the body, held back for
+// 100 Continue when asked), read the response with taut::response_parser and body_decoder, then
+// back to the pool or closed. Every readiness notification and timer ends up in drive(), which
+// pumps until nothing more can happen now; a connection that closed frees itself at the end.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "client_detail.hpp"
+#include "taut/http_chars.hpp"
+
+namespace taut::detail {
+
+namespace {
+
+bool idempotent(taut::method m) noexcept {
+  switch (m) {
+    case taut::method::get:
+    case taut::method::head:
+    case taut::method::options:
+    case taut::method::trace:
+    case taut::method::put:
+    case taut::method::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void append(char* out, std::size_t& at, std::string_view text) noexcept {
+  std::memcpy(out + at, text.data(), text.size());
+  at += text.size();
+}
+
+bool has_field(std::span<const header> fields, std::string_view name) noexcept {
+  return std::any_of(fields.begin(), fields.end(),
+                     [name](const header& h) { return chars::iequals(h.name, name); });
+}
+
+// The chunk framing around a piece: "<hex>\r\n" before and "\r\n" after (16 hex digits at most).
+constexpr std::size_t chunk_overhead = 16 + 2 + 2;
+
+}  // namespace
+
+client_connection::client_connection(origin_pool& pool, client_exchange* first)
+    : pool_(&pool),
+      owner_(pool.owner),
+      timer_(pool.owner->loop()),
+      kick_(pool.owner->loop()),
+      capacity_(std::max<std::size_t>(pool.owner->options().buffer_size, 1024)),
+      header_slots_(std::max<std::size_t>(pool.owner->options().parse.max_headers, 1)),
+      parser_({}, pool.owner->options().parse),
+      exchange_(first) {
+  in_ = std::make_unique<char[]>(capacity_);
+  out_ = std::make_unique<char[]>(capacity_);
+  headers_ = std::make_unique<header[]>(header_slots_);
+  parser_ = response_parser({headers_.get(), header_slots_}, owner_->options().parse);
+  timer_.set_callback([this] { on_timer(); });
+  kick_.set_callback([this] { drive(); });
+  if (first != nullptr) first->connection_ = this;
+}
+
+client_connection::~client_connection() {
+  timer_.cancel();
+  stream_.unwatch();
+}
+
+void client_connection::open() noexcept {
+  const origin& where = pool_->where;
+  ++owner_->stats_.connections_opened;
+  if (where.kind_ == transport::transport_kind::memory) {
+    auto dialed = where.dialer_.dial();
+    if (!dialed) {
+      deferred_code_ = client_errc::connect_failed;
+      deferred_error_ = dialed.error();
+      arm(timing::deferred_error, {});
+      return;
+    }
+    stream_ = std::move(*dialed);
+  } else if (pool_->address) {
+    on_resolved(&*pool_->address, {});
+    return;
+  } else {
+    state_ = state::resolving;
+    pool_->start_resolving();
+    return;
+  }
+  state_ = state::connecting;
+  if (auto ec = stream_.watch(owner_->loop(),
+                              [this](transport::readiness events) { on_ready(events); })) {
+    deferred_code_ = client_errc::connect_failed;
+    deferred_error_ = ec;
+    arm(timing::deferred_error, {});
+  }
+}
+
+void client_connection::on_resolved(const transport::address* at, std::error_code error) noexcept {
+  if (at == nullptr) {
+    state_ = state::connecting;
+    deferred_code_ = client_errc::resolve_failed;
+    deferred_error_ = error;
+    arm(timing::deferred_error, {});
+    return;
+  }
+  state_ = state::connecting;
+  auto made = transport::connect(*at);
+  if (!made) {
+    deferred_code_ = client_errc::connect_failed;
+    deferred_error_ = made.error();
+    arm(timing::deferred_error, {});
+    return;
+  }
+  stream_ = std::move(*made);
+  if (stream_.kind() == transport::transport_kind::tcp) (void)stream_.set_no_delay(true);
+  if (auto ec = stream_.watch(owner_->loop(),
+                              [this](transport::readiness events) { on_ready(events); })) {
+    deferred_code_ = client_errc::connect_failed;
+    deferred_error_ = ec;
+    arm(timing::deferred_error, {});
+    return;
+  }
+  arm(timing::connect, owner_->options().connect_timeout);
+}
+
+void client_connection::on_ready(transport::readiness events) noexcept {
+  if (transport::has(events, transport::readiness::hangup)) hangup_ = true;
+  if (transport::has(events, transport::readiness::readable)) drained_ = false;
+  drive();
+}
+
+void client_connection::on_timer() noexcept {
+  const timing what = std::exchange(timing_, timing::none);
+  switch (what) {
+    case timing::none:
+      break;
+    case timing::deferred_error:
+      if (exchange_ != nullptr) {
+        fail(deferred_code_,
+             deferred_code_ == client_errc::resolve_failed ? client_phase::resolving
+             : deferred_code_ == client_errc::write_failed ? client_phase::writing_request
+                                                           : client_phase::connecting,
+             deferred_error_);
+      } else {
+        close_stream();
+      }
+      break;
+    case timing::connect:
+      if (state_ == state::connecting) {
+        if (exchange_ != nullptr) {
+          fail(client_errc::connect_timeout, client_phase::connecting,
+               std::make_error_code(std::errc::timed_out));
+        } else {
+          close_stream();
+        }
+      }
+      break;
+    case timing::expect_continue:
+      awaiting_continue_ = false;  // RFC 9110 section 10.1.1: send the body after waiting a while
+      break;
+    case timing::head:
+      if (exchange_ != nullptr && !head_done_) {
+        fail(client_errc::header_timeout, client_phase::reading_head,
+             std::make_error_code(std::errc::timed_out));
+      }
+      break;
+    case timing::idle:
+      if (state_ == state::idle) close_stream();
+      break;
+  }
+  drive();
+}
+
+void client_connection::arm(timing what, transport::duration after) noexcept {
+  timing_ = what;
+  timer_.arm_in(after);
+}
+
+void client_connection::drive() noexcept {
+  if (busy_) {
+    again_ = true;  // called back from a callback of the pump: it runs again before returning
+    return;
+  }
+  busy_ = true;
+  do {
+    again_ = false;
+    pump();
+  } while (again_);
+  busy_ = false;
+  settle();  // may free this connection: nothing after it
+}
+
+void client_connection::settle() noexcept {
+  if (busy_ || state_ != state::closed) return;
+  pool_->destroy(*this);
+}
+
+void client_connection::pump() noexcept {
+  for (int round = 0; round < 64; ++round) {
+    bool progress = false;
+    switch (state_) {
+      case state::resolving:
+      case state::closed:
+        return;
+      case state::connecting: {
+        if (!stream_.writable() && !hangup_) return;
+        if (stream_.kind() == transport::transport_kind::tcp ||
+            stream_.kind() == transport::transport_kind::unix_socket) {
+          if (auto ec = stream_.connect_error()) {
+            if (exchange_ != nullptr) {
+              fail(client_errc::connect_failed, client_phase::connecting, ec);
+            } else {
+              close_stream();
+            }
+            return;
+          }
+        }
+        connected();
+        progress = true;
+        break;
+      }
+      case state::idle: {
+        // An idle connection expects nothing: bytes are a response nobody asked for (never
+        // trusted as the next one's), and the end of the stream means the server closed it.
+        if (drained_ && !hangup_) return;  // the last read emptied the socket: nothing new
+        std::array<char, 64> sink;
+        const transport::io_result r = stream_.read(sink);
+        if (r.would_block()) return;
+        close_stream();
+        return;
+      }
+      case state::busy: {
+        if (exchange_ == nullptr) return;
+        if (!request_done_ && stream_.writable()) {
+          if (!flush()) return;
+        }
+        if (exchange_ == nullptr || state_ != state::busy) return;
+        if (head_done_ && in_begin_ != in_end_ && !exchange_->paused_) {
+          process_input();  // body bytes held back by pause(), before reading more
+          if (exchange_ == nullptr || state_ != state::busy) return;
+        }
+        if (exchange_->paused_ && head_done_) return;
+        if ((stream_.readable() && !drained_) || hangup_) {
+          progress = receive();
+          if (state_ != state::busy || exchange_ == nullptr) return;
+        }
+        break;
+      }
+    }
+    if (!progress) return;
+  }
+  // A peer that never pauses: continue in a coming iteration, after the loop served others
+  // (nothing else would wake this connection: the stream's readiness was not used up).
+  if (!kick_.armed()) kick_.arm_in({});
+}
+
+void client_connection::connected() noexcept {
+  timer_.cancel();
+  timing_ = timing::none;
+  state_ = state::idle;
+  if (exchange_ != nullptr) {
+    client_exchange* first = exchange_;
+    exchange_ = nullptr;
+    start(*first);
+  } else {
+    pool_->release(*this, true);
+  }
+}
+
+void client_connection::start(client_exchange& exchange) noexcept {
+  timer_.cancel();
+  timing_ = timing::none;
+  exchange_ = &exchange;
+  exchange.connection_ = this;
+  const client_request& request = *exchange.request_;
+  method_ = method_from_token(request.method);
+  in_begin_ = in_end_ = 0;
+  out_begin_ = out_end_ = 0;
+  parser_.reset();
+  body_.reset();
+  exchange_received_ = 0;
+  head_written_ = head_done_ = request_done_ = false;
+  body_finished_ = false;
+  body_wanted_ = true;
+  reusable_ = true;
+  body_streaming_ = request.stream_body;
+  body_chunked_ = request.stream_body && request.stream_length < 0;
+  stream_left_ = request.stream_body && request.stream_length > 0
+                     ? static_cast<std::uint64_t>(request.stream_length)
+                     : 0;
+  body_left_ = request.stream_body ? std::string_view{} : request.body;
+  const bool has_body = request.stream_body || !request.body.empty();
+  awaiting_continue_ = request.expect_continue && has_body;
+  state_ = state::busy;
+  ++owner_->stats_.requests;
+  if (served_ > 0) ++owner_->stats_.reused;
+  serialize_head();
+  // Written now, read when the answer's readiness comes; a failure waits for the loop, so no
+  // callback runs inside client::send.
+  if (!busy_) {
+    busy_ = true;
+    in_start_ = true;
+    again_ = false;
+    (void)flush();
+    in_start_ = false;
+    busy_ = false;
+    if (again_) {
+      again_ = false;
+      kick_.arm_in({});
+    }
+  } else {
+    again_ = true;
+  }
+}
+
+void client_connection::serialize_head() noexcept {
+  const client_request& request = *exchange_->request_;
+  char* out = out_.get();
+  std::size_t at = 0;
+  append(out, at, request.method);
+  append(out, at, " ");
+  append(out, at, request.target);
+  append(out, at, " HTTP/1.1\r\n");
+  if (!has_field(request.headers, "host")) {
+    append(out, at, "Host: ");
+    append(out, at, pool_->where.authority_);
+    append(out, at, "\r\n");
+  }
+  for (const header& field : request.headers) {
+    append(out, at, field.name);
+    append(out, at, ": ");
+    append(out, at, field.value);
+    append(out, at, "\r\n");
+    if (chars::iequals(field.name, "connection")) reusable_ = false;  // only "close" passes
+  }
+  const bool wants_length = method_ == taut::method::post || method_ == taut::method::put ||
+                            method_ == taut::method::patch;
+  if (body_chunked_) {
+    append(out, at, "Transfer-Encoding: chunked\r\n");
+  } else if (request.stream_body || !request.body.empty() || wants_length) {
+    const std::uint64_t length = request.stream_body
+                                     ? static_cast<std::uint64_t>(request.stream_length)
+                                     : request.body.size();
+    std::array<char, 24> digits;
+    const auto made = std::to_chars(digits.data(), digits.data() + digits.size(), length);
+    append(out, at, "Content-Length: ");
+    append(out, at,
+           std::string_view(digits.data(), static_cast<std::size_t>(made.ptr - digits.data())));
+    append(out, at, "\r\n");
+  }
+  if (awaiting_continue_) append(out, at, "Expect: 100-continue\r\n");
+  append(out, at, "\r\n");
+  out_end_ = at;
+}
+
+std::size_t client_connection::out_room() const noexcept {
+  return capacity_ - out_end_;
+}
+
+void client_connection::compact_output() noexcept {
+  if (out_begin_ == 0) return;
+  std::memmove(out_.get(), out_.get() + out_begin_, out_end_ - out_begin_);
+  out_end_ -= out_begin_;
+  out_begin_ = 0;
+}
+
+bool client_connection::flush() noexcept {
+  for (;;) {
+    std::array<transport::const_buffer, 2> parts;
+    std::size_t count = 0;
+    const std::size_t queued = out_end_ - out_begin_;
+    if (queued > 0) parts[count++] = {out_.get() + out_begin_, queued};
+    // The body goes out behind the head in one writev, unless 100 Continue is awaited.
+    if (!awaiting_continue_ && !body_left_.empty()) parts[count++] = body_left_;
+    if (count == 0) {
+      if (!head_written_) head_written_ = true;
+      const bool body_done =
+          body_left_.empty() && (!body_streaming_ || (body_finished_ && stream_left_ == 0));
+      if (body_done && !request_done_) request_written();
+      if (!body_done && body_streaming_ && !awaiting_continue_ && exchange_ != nullptr &&
+          body_wanted_) {
+        if (in_start_) {
+          again_ = true;  // told from the loop, not from inside client::send
+        } else {
+          body_wanted_ = false;
+          exchange_->on_body_writable();
+        }
+      }
+      return true;
+    }
+    const transport::io_result r = stream_.writev({parts.data(), count});
+    if (r.would_block()) return true;
+    if (r.failed()) {
+      // The server may have answered and closed (a 413 before the whole body): read what it
+      // said before reporting the write.
+      request_done_ = true;
+      reusable_ = false;
+      if (exchange_received_ == 0 && !stream_.readable()) {
+        if (in_start_) {
+          deferred_code_ = client_errc::write_failed;
+          deferred_error_ = r.error();
+          arm(timing::deferred_error, {});
+          return false;
+        }
+        fail(client_errc::write_failed, client_phase::writing_request, r.error());
+        return false;
+      }
+      return true;
+    }
+    body_wanted_ = true;  // room again for a streamed body
+    std::size_t n = r.bytes;
+    const std::size_t from_out = std::min(n, queued);
+    out_begin_ += from_out;
+    n -= from_out;
+    if (out_begin_ == out_end_) {
+      out_begin_ = out_end_ = 0;
+      if (!head_written_) {
+        head_written_ = true;
+        if (awaiting_continue_) {
+          arm(timing::expect_continue, owner_->options().expect_continue_timeout);
+          return true;
+        }
+      }
+    }
+    body_left_.remove_prefix(n);
+  }
+}
+
+void client_connection::request_written() noexcept {
+  request_done_ = true;
+  if (!head_done_) arm(timing::head, owner_->options().response_header_timeout);
+}
+
+std::size_t client_connection::write_body(std::string_view piece) noexcept {
+  if (exchange_ == nullptr || !body_streaming_ || body_finished_ || state_ != state::busy) {
+    return 0;
+  }
+  compact_output();
+  std::size_t room = out_room();
+  std::size_t take = 0;
+  if (body_chunked_) {
+    if (room <= chunk_overhead || piece.empty()) return 0;
+    take = std::min(piece.size(), room - chunk_overhead);
+    std::array<char, 17> digits;
+    const auto made = std::to_chars(digits.data(), digits.data() + 16, take, 16);
+    append(out_.get(), out_end_,
+           std::string_view(digits.data(), static_cast<std::size_t>(made.ptr - digits.data())));
+    append(out_.get(), out_end_, "\r\n");
+    append(out_.get(), out_end_, piece.substr(0, take));
+    append(out_.get(), out_end_, "\r\n");
+  } else {
+    take = static_cast<std::size_t>(
+        std::min<std::uint64_t>(std::min(piece.size(), room), stream_left_));
+    append(out_.get(), out_end_, piece.substr(0, take));
+    stream_left_ -= take;
+  }
+  drive();
+  return take;
+}
+
+bool client_connection::finish_body() noexcept {
+  if (exchange_ == nullptr || !body_streaming_ || body_finished_) return false;
+  if (!body_chunked_ && stream_left_ != 0) {
+    fail(client_errc::invalid_request, client_phase::writing_request,
+         std::make_error_code(std::errc::message_size));
+    settle();
+    return false;
+  }
+  if (body_chunked_) {
+    compact_output();
+    if (out_room() < 5) return false;  // wait for on_body_writable() and call again
+    append(out_.get(), out_end_, "0\r\n\r\n");
+  }
+  body_finished_ = true;
+  drive();
+  return true;
+}
+
+bool client_connection::receive() noexcept {
+  if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+  } else if (in_end_ == capacity_ && in_begin_ > 0) {
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+    if (!head_done_) {
+      // The parser keeps offsets from the start of the head, which moved with it.
+      parser_.reset();
+    }
+  }
+  if (in_end_ == capacity_) {
+    process_input();  // room is made only by consuming; a head that fills the buffer is too big
+    if (exchange_ != nullptr && in_end_ == capacity_ && !head_done_) {
+      fail(client_errc::response_too_large, client_phase::reading_head,
+           std::make_error_code(std::errc::message_size));
+    }
+    return false;
+  }
+  const transport::io_result r = stream_.read({in_.get() + in_end_, capacity_ - in_end_});
+  if (r.would_block()) return false;
+  if (r.done()) {
+    // A read that did not fill the room emptied the socket at that moment: what comes later
+    // raises a new readiness edge, so an idle connection need not read again to stay sound.
+    drained_ = r.bytes < capacity_ - in_end_;
+    in_end_ += r.bytes;
+    exchange_received_ += r.bytes;
+    process_input();
+    return true;
+  }
+  if (r.eof()) {
+    reusable_ = false;
+    process_input();
+    if (exchange_ == nullptr || state_ != state::busy) return false;
+    if (head_done_ && body_) {
+      const body_result end = body_->finish();
+      if (end.status == parse_status::complete) {
+        finish_exchange();
+        return false;
+      }
+      fail(client_errc::connection_closed, client_phase::reading_body,
+           make_error_code(errc::body_cut_short), end.error.offset);
+      return false;
+    }
+    // Nothing at all on a reused connection is the race with the server's idle close (retried);
+    // part of a head is a cut response.
+    fail(client_errc::connection_closed, phase(),
+         exchange_received_ == 0 ? std::error_code{} : make_error_code(errc::body_cut_short),
+         in_end_ - in_begin_);
+    return false;
+  }
+  reusable_ = false;
+  const int value = r.error_value;
+  fail(value == ECONNRESET ? client_errc::connection_reset : client_errc::connection_closed,
+       phase(), r.error());
+  return false;
+}
+
+void client_connection::process_input() noexcept {
+  while (exchange_ != nullptr && state_ == state::busy) {
+    if (!head_done_) {
+      if (!take_head()) return;
+      continue;
+    }
+    if (exchange_->paused_) return;
+    const body_result r = body_->decode({in_.get() + in_begin_, in_end_ - in_begin_});
+    if (r.status == parse_status::error) {
+      fail(client_errc::bad_response, client_phase::reading_body, make_error_code(r.error.code),
+           r.error.offset);
+      return;
+    }
+    in_begin_ += r.consumed;
+    if (!r.data.empty()) {
+      exchange_->on_body(r.data);
+      if (exchange_ == nullptr || state_ != state::busy) return;
+    }
+    if (r.status == parse_status::complete) {
+      finish_exchange();
+      return;
+    }
+    if (r.consumed == 0 && r.data.empty()) return;
+  }
+}
+
+bool client_connection::take_head() {
+  const std::string_view input(in_.get() + in_begin_, in_end_ - in_begin_);
+  const parse_result r = parser_.parse(input, method_);
+  if (r.incomplete()) return false;
+  if (r.failed()) {
+    fail(client_errc::bad_response, client_phase::reading_head, make_error_code(r.error.code),
+         r.error.offset);
+    return false;
+  }
+  const taut::response& head = parser_.response();
+  if (head.status >= 100 && head.status < 200 && head.status != 101) {
+    if (head.status == 100 && awaiting_continue_) {
+      awaiting_continue_ = false;
+      if (timing_ == timing::expect_continue) {
+        timer_.cancel();
+        timing_ = timing::none;
+      }
+      again_ = true;
+    }
+    exchange_->on_informational(head);
+    if (exchange_ == nullptr || state_ != state::busy) return false;
+    in_begin_ += r.consumed;
+    parser_.reset();
+    return true;
+  }
+  if (head.status == 101 || (method_ == taut::method::connect && head.status < 300)) {
+    upgrade(r.consumed);
+    return false;
+  }
+  // RFC 9112 section 6.3: a response with both is a smuggling attempt or a broken server; the
+  // parser lets Transfer-Encoding win, a client of a proxy must not guess.
+  bool content_length = false;
+  bool transfer_encoding = false;
+  for (const header& field : head.headers) {
+    if (chars::iequals(field.name, "content-length")) content_length = true;
+    if (chars::iequals(field.name, "transfer-encoding")) transfer_encoding = true;
+  }
+  if (content_length && transfer_encoding) {
+    fail(client_errc::ambiguous_framing, client_phase::reading_head,
+         make_error_code(errc::transfer_encoding_with_content_length));
+    return false;
+  }
+  head_done_ = true;
+  if (timing_ == timing::head || timing_ == timing::expect_continue) {
+    timer_.cancel();
+    timing_ = timing::none;
+  }
+  if (!head.keep_alive) reusable_ = false;
+  if (awaiting_continue_) {
+    // A final answer instead of 100 Continue: the body is never sent, and the server may read
+    // what comes next as it likes; this connection is done after the response.
+    awaiting_continue_ = false;
+    body_left_ = {};
+    body_streaming_ = false;
+    request_done_ = true;
+    reusable_ = false;
+  }
+  if (!request_done_) reusable_ = false;  // the server answered before the whole request
+  body_.emplace(head.body, owner_->options().parse,
+                std::span<header>(headers_.get(), header_slots_));
+  const client_response response{head, served_ > 0};
+  in_begin_ += r.consumed;
+  exchange_->on_head(response);
+  return exchange_ != nullptr && state_ == state::busy;
+}
+
+void client_connection::upgrade(std::size_t head_size) noexcept {
+  client_exchange* exchange = exchange_;
+  exchange_ = nullptr;
+  exchange->connection_ = nullptr;
+  client_access::end(*exchange);
+  timer_.cancel();
+  timing_ = timing::none;
+  stream_.unwatch();
+  const std::string_view leftover(in_.get() + in_begin_ + head_size,
+                                  in_end_ - in_begin_ - head_size);
+  transport::stream taken = std::move(stream_);
+  state_ = state::closed;
+  exchange->on_upgrade(parser_.response(), std::move(taken), leftover);
+}
+
+void client_connection::finish_exchange() noexcept {
+  if (in_begin_ != in_end_) reusable_ = false;  // bytes after the response: never trusted
+  if (!request_done_) reusable_ = false;
+  client_exchange* exchange = exchange_;
+  exchange_ = nullptr;
+  exchange->connection_ = nullptr;
+  ++served_;
+  client_access::end(*exchange);
+  const std::span<const header> trailers = body_->trailers();
+  // Back to the pool first, so that a request sent from on_complete (the next of a sequence)
+  // finds this connection idle. The trailers' views point into in_ and headers_, which nothing
+  // overwrites before the callback returns: a new exchange started here only writes, and reads
+  // come from the loop.
+  pool_->release(*this, reusable_);
+  exchange->on_complete(trailers);
+}
+
+client_phase client_connection::phase() const noexcept {
+  switch (state_) {
+    case state::resolving:
+      return client_phase::resolving;
+    case state::connecting:
+      return client_phase::connecting;
+    default:
+      break;
+  }
+  if (head_done_) return client_phase::reading_body;
+  if (!request_done_ && exchange_received_ == 0) return client_phase::writing_request;
+  return client_phase::reading_head;
+}
+
+void client_connection::fail(client_errc code, client_phase where, std::error_code cause,
+                             std::size_t offset) noexcept {
+  client_exchange* exchange = exchange_;
+  exchange_ = nullptr;
+  const bool was_reused = served_ > 0;
+  close_stream();
+  if (exchange == nullptr) return;
+  exchange->connection_ = nullptr;
+  const client_request& request = *exchange->request_;
+  const bool retryable =
+      owner_->options().retry_idempotent && was_reused && exchange_received_ == 0 &&
+      !exchange->retried_ && !request.stream_body &&
+      idempotent(method_from_token(request.method)) &&
+      (code == client_errc::connection_closed || code == client_errc::connection_reset ||
+       code == client_errc::write_failed);
+  if (retryable) {
+    exchange->retried_ = true;
+    ++owner_->stats_.retries;
+    const client_error queued = pool_->dispatch(*exchange, true);
+    if (!queued) return;
+    client_access::end(*exchange);
+    exchange->on_error(queued);
+    return;
+  }
+  client_access::end(*exchange);
+  exchange->on_error(client_error{code, where, cause, offset});
+}
+
+void client_connection::fail_from_outside(client_errc code) noexcept {
+  if (exchange_ == nullptr) return;
+  const client_phase where = phase();
+  client_exchange* exchange = exchange_;
+  exchange_ = nullptr;
+  exchange->connection_ = nullptr;
+  close_stream();
+  client_access::end(*exchange);
+  exchange->on_error(client_error{code, where,
+                                  code == client_errc::deadline_exceeded
+                                      ? std::make_error_code(std::errc::timed_out)
+                                      : std::make_error_code(std::errc::operation_canceled)});
+  settle();
+}
+
+void client_connection::abandon() noexcept {
+  if (exchange_ != nullptr) exchange_->connection_ = nullptr;
+  exchange_ = nullptr;
+  close_stream();
+  settle();
+}
+
+void client_connection::shut() noexcept {
+  if (exchange_ != nullptr) exchange_->connection_ = nullptr;
+  exchange_ = nullptr;
+  timer_.cancel();
+  stream_.unwatch();
+  stream_.abort();
+  state_ = state::closed;
+}
+
+void client_connection::close_stream() noexcept {
+  if (state_ == state::closed) return;
+  timer_.cancel();
+  timing_ = timing::none;
+  stream_.unwatch();
+  // A connection closed with a response half read would otherwise linger: reset it.
+  stream_.abort();
+  state_ = state::closed;
+}
+
+void client_connection::go_idle() noexcept {
+  state_ = state::idle;
+  in_begin_ = in_end_ = 0;
+  out_begin_ = out_end_ = 0;
+  body_.reset();
+  parser_.reset();
+  arm(timing::idle, owner_->options().idle_timeout);
+  // What arrived since the response ended (a second response nobody asked for, the end of the
+  // stream) is read now: an idle connection must be sound before it is lent again.
+  drive();
+}
+
+}  // namespace taut::detail

@@ -1,0 +1,158 @@
+// The inside of taut::client: a pool per origin and the connections in it. One connection carries
+// one exchange at a time (no pipelining: a response that fails would take the ones behind it
+// down, and RFC 9112 section 9.3.2 forbids retrying what cannot be retried), and goes back to its
+// pool only after a response that ended cleanly, allowed keep-alive and left no byte behind.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "taut/body_decoder.hpp"
+#include "taut/client.hpp"
+#include "taut/response_parser.hpp"
+#include "taut/transport/address.hpp"
+#include "taut/transport/event_loop.hpp"
+#include "taut/transport/stream.hpp"
+
+namespace taut::detail {
+
+class client_connection;
+
+/// The connections and the wait queue of one origin.
+struct origin_pool {
+  origin_pool(client& owner, const origin& where);
+  ~origin_pool();
+
+  /// Runs `exchange` on an idle connection (most recently used first), a new one, or queues it.
+  /// `fresh`: never an idle one (a retry). Returns an error only for a full queue.
+  client_error dispatch(client_exchange& exchange, bool fresh);
+  /// A connection finished its exchange: reuse it for the next waiting exchange, keep it idle,
+  /// or close it.
+  void release(client_connection& connection, bool reusable) noexcept;
+  /// Frees a closed connection, then dials for a waiting exchange if the limit allows it now.
+  void destroy(client_connection& connection) noexcept;
+  void remove_waiting(client_exchange& exchange) noexcept;
+  /// Name resolution finished (on the loop thread).
+  void resolved(std::optional<transport::address> result, std::error_code error) noexcept;
+  void open_for(client_exchange& exchange);
+  void start_resolving();
+
+  client* owner;
+  origin where;
+  std::optional<transport::address> address;  // resolved once, for every later connection
+  bool resolving = false;
+  std::vector<std::unique_ptr<client_connection>> connections;
+  std::vector<client_connection*> idle;  // most recently used last
+  client_exchange* wait_head = nullptr;
+  client_exchange* wait_tail = nullptr;
+  std::size_t waiting = 0;
+};
+
+/// One connection to an origin and the exchange it carries.
+class client_connection {
+ public:
+  enum class state : std::uint8_t { resolving, connecting, busy, idle, closed };
+
+  client_connection(origin_pool& pool, client_exchange* first);
+  ~client_connection();
+  client_connection(const client_connection&) = delete;
+  client_connection& operator=(const client_connection&) = delete;
+
+  /// Opens the stream (or waits for the pool's resolution).
+  void open() noexcept;
+  /// The pool's host name resolved (or failed).
+  void on_resolved(const transport::address* at, std::error_code error) noexcept;
+  /// Starts an exchange on this idle (or just connected) connection.
+  void start(client_exchange& exchange) noexcept;
+  /// Ends the exchange with an error (deadline, cancel), closing the connection.
+  void fail_from_outside(client_errc code) noexcept;
+  /// Forgets the exchange without callbacks (it is being destroyed) and closes.
+  void abandon() noexcept;
+  void resume() noexcept { drive(); }
+  std::size_t write_body(std::string_view piece) noexcept;
+  bool finish_body() noexcept;
+  /// Closes without callbacks (the client is going away).
+  void shut() noexcept;
+  /// Keeps the connection in the pool: idle, its timer armed, what arrived since read.
+  void go_idle() noexcept;
+
+  [[nodiscard]] state current() const noexcept { return state_; }
+  [[nodiscard]] bool closed() const noexcept { return state_ == state::closed; }
+
+ private:
+  enum class timing : std::uint8_t { none, deferred_error, connect, expect_continue, head, idle };
+
+  void on_ready(transport::readiness events) noexcept;
+  void on_timer() noexcept;
+  void drive() noexcept;
+  void pump() noexcept;
+  void connected() noexcept;
+  void serialize_head() noexcept;
+  bool flush() noexcept;
+  void request_written() noexcept;
+  bool receive() noexcept;
+  void process_input() noexcept;
+  bool take_head();
+  void finish_exchange() noexcept;
+  void upgrade(std::size_t head_size) noexcept;
+  void fail(client_errc code, client_phase phase, std::error_code cause = {},
+            std::size_t offset = 0) noexcept;
+  [[nodiscard]] client_phase phase() const noexcept;
+  void close_stream() noexcept;
+  void arm(timing what, transport::duration after) noexcept;
+  void settle() noexcept;
+  [[nodiscard]] std::size_t out_room() const noexcept;
+  void compact_output() noexcept;
+
+  origin_pool* pool_;
+  client* owner_;
+  transport::stream stream_;
+  transport::timer timer_;
+  transport::timer kick_;  // continues a pump cut short so the loop could serve others
+  std::unique_ptr<char[]> in_;
+  std::unique_ptr<char[]> out_;
+  std::unique_ptr<header[]> headers_;
+  std::size_t capacity_;
+  std::size_t header_slots_;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  std::size_t out_begin_ = 0;
+  std::size_t out_end_ = 0;
+  response_parser parser_;
+  std::optional<body_decoder> body_;
+  client_exchange* exchange_ = nullptr;
+  std::string_view body_left_;           // the whole body's bytes not yet written
+  std::uint64_t stream_left_ = 0;        // a streamed Content-Length body's bytes still expected
+  std::uint64_t exchange_received_ = 0;  // response bytes of this exchange
+  std::uint32_t served_ = 0;
+  std::error_code deferred_error_;
+  client_errc deferred_code_ = client_errc::ok;
+  taut::method method_ = taut::method::get;
+  state state_ = state::connecting;
+  timing timing_ = timing::none;
+  bool head_written_ = false;
+  bool body_streaming_ = false;  // a streamed body is being written by the caller
+  bool body_chunked_ = false;
+  bool body_finished_ = false;  // finish_body() was called
+  bool body_wanted_ = false;    // on_body_writable() is due: room was made since the last one
+  bool awaiting_continue_ = false;
+  bool request_done_ = false;  // every request byte was written
+  bool head_done_ = false;
+  bool reusable_ = true;
+  bool busy_ = false;
+  bool again_ = false;
+  bool hangup_ = false;
+  bool drained_ = false;   // the last read left the socket empty (no readiness since)
+  bool in_start_ = false;  // inside start(): failures wait for the loop (no callback in send)
+};
+
+/// What client_exchange and client share privately.
+struct client_access {
+  static void on_deadline(client_exchange& exchange) noexcept;
+  static void end(client_exchange& exchange) noexcept;
+};
+
+}  // namespace taut::detail

@@ -1,0 +1,122 @@
+// taut::reverse_proxy: a handler that forwards requests to an upstream through taut::client's
+// pool, as Go's httputil.ReverseProxy does. The upstream request is written anew from the parsed
+// request (never the client's bytes), so framing that taut's parser did not decide cannot reach
+// the upstream: a request is either refused by the front (400, 501) or forwarded with the
+// Content-Length the front counted.
+//
+//     taut::server server([](unsigned) {            // one proxy per loop thread
+//       auto app = std::make_unique<proxy_app>();   // a mux with app.handle("/", proxy.handler())
+//       return app;
+//     }, {.listen = {"127.0.0.1:8080"}});
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taut/client.hpp"
+#include "taut/handler.hpp"
+
+namespace taut {
+
+namespace detail {
+class proxy_exchange;
+class proxy_tunnel;
+}  // namespace detail
+
+/// How a reverse_proxy forwards.
+struct proxy_options {
+  /// Where requests go.
+  origin upstream;
+  /// Prepended to the forwarded target's path (the path of a URL like http://up:8080/base).
+  std::string upstream_path{};
+  /// Removed from the front of the request-target before forwarding (a mount point such as
+  /// "/api"); a request whose target does not start with it is answered 404.
+  std::string strip_prefix{};
+  /// Keep the client's Host field (true, like Go's ReverseProxy) or send the upstream's authority.
+  bool preserve_host = true;
+  /// X-Forwarded-For (appended to), X-Forwarded-Host and X-Forwarded-Proto (replaced).
+  bool x_forwarded = true;
+  /// A Forwarded field (RFC 7239): for, host and proto.
+  bool forwarded = false;
+  /// A Via field on requests and responses ("1.1 <via_name>"); empty sends none.
+  std::string via_name = "taut";
+  /// The scheme reported in X-Forwarded-Proto and Forwarded.
+  std::string proto = "http";
+  /// Largest request body forwarded (413 beyond); the body is read whole before forwarding.
+  std::uint64_t max_body = 1024 * 1024;
+  /// Tunnel Upgrade requests (WebSocket): Upgrade and `Connection: upgrade` are forwarded, and
+  /// after the upstream's 101 the two connections are joined byte for byte, each direction
+  /// through a 16 KiB buffer (reading stops while it is full). Off: Upgrade is hop-by-hop and
+  /// dropped like the others.
+  bool upgrades = false;
+  /// Deadline of one upstream exchange; 504 when it passes before the response head.
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  /// The pool: connections per upstream, idle connections kept, connect and head timeouts. A
+  /// proxy keeps as many idle connections as it may open (a client's default keeps 16): under a
+  /// steady load every upstream connection is reused, none is closed and opened again.
+  client_options client{.max_idle_per_origin = 256};
+};
+
+/// Counters of one proxy, read on its loop thread.
+struct proxy_stats {
+  std::uint64_t forwarded = 0;       // requests sent upstream
+  std::uint64_t bad_gateway = 0;     // answered 502
+  std::uint64_t timed_out = 0;       // answered 504
+  std::uint64_t cut_short = 0;       // responses cut after their head (upstream or client failed)
+  std::uint64_t exchanges_made = 0;  // per-request states allocated (reused afterwards)
+  std::uint64_t tunnels = 0;         // upgraded connections joined to their upstream
+};
+
+/// Forwards requests to one upstream. One per event loop: its client and per-request states live
+/// on the loop of the first request it handles (under taut::server, make one per thread with a
+/// handler_factory). Destroy it on that thread before the loop, after its server stopped.
+class reverse_proxy {
+ public:
+  explicit reverse_proxy(proxy_options options);
+  ~reverse_proxy();
+  reverse_proxy(const reverse_proxy&) = delete;
+  reverse_proxy& operator=(const reverse_proxy&) = delete;
+
+  /// The handler to mount (it refers to this proxy, which must outlive it).
+  [[nodiscard]] taut::handler handler();
+  /// Handles one request (what handler() calls).
+  void serve(request_context& request, reply& response);
+
+  [[nodiscard]] const proxy_options& options() const noexcept { return options_; }
+  [[nodiscard]] const proxy_stats& stats() const noexcept { return stats_; }
+  /// The client, once the first request chose the loop; null before.
+  [[nodiscard]] taut::client* client() const noexcept { return client_.get(); }
+
+ private:
+  friend class detail::proxy_exchange;
+  friend class detail::proxy_tunnel;
+  void release(detail::proxy_exchange& done) noexcept;
+  detail::proxy_tunnel& take_tunnel();
+  std::string_view peer_ip(const request_context& req) noexcept;
+
+  struct peer_entry {
+    std::uint64_t id = 0;
+    std::array<char, 64> text{};
+    std::uint8_t size = 0;
+    bool valid = false;
+  };
+
+  proxy_options options_;
+  proxy_stats stats_{};
+  std::unique_ptr<taut::client> client_;
+  std::vector<std::unique_ptr<detail::proxy_exchange>> all_;
+  std::vector<detail::proxy_exchange*> free_;
+  std::vector<std::unique_ptr<detail::proxy_tunnel>> tunnels_;  // idle ones are reused
+  std::array<peer_entry, 64> peers_{};                          // client addresses by connection id
+};
+
+/// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,
+/// Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade; and Trailer).
+[[nodiscard]] bool is_hop_by_hop(std::string_view name) noexcept;
+
+}  // namespace taut

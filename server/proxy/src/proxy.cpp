@@ -1,0 +1,679 @@
+// The reverse proxy: each request is copied into a pooled per-request state (its text, fields and
+// body in buffers that keep their capacity, so a steady state allocates nothing), rewritten
+// (hop-by-hop fields out, forwarding fields in), sent with taut::client, and the response is
+// streamed back through a detached response_writer, pausing the upstream read while the client
+// is slower than the upstream.
+#include "taut/proxy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "taut/connection_info.hpp"
+#include "taut/http_chars.hpp"
+#include "taut/server_loop.hpp"
+
+namespace taut {
+
+namespace {
+
+constexpr std::size_t max_connection_tokens = 16;
+
+// The tokens of every Connection field: the fields they name are hop-by-hop too.
+struct connection_tokens {
+  std::array<std::string_view, max_connection_tokens> names{};
+  std::size_t count = 0;
+  bool overflow = false;
+
+  void add_list(std::string_view list) noexcept {
+    while (!list.empty()) {
+      const std::size_t comma = std::min(list.find(','), list.size());
+      const std::string_view token = chars::trim_ows(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (token.empty()) continue;
+      if (count == names.size()) {
+        overflow = true;
+        return;
+      }
+      names[count++] = token;
+    }
+  }
+  [[nodiscard]] bool named(std::string_view field) const noexcept {
+    return std::any_of(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count),
+                       [field](std::string_view t) { return chars::iequals(t, field); });
+  }
+};
+
+connection_tokens tokens_of(std::span<const header> fields) noexcept {
+  connection_tokens tokens;
+  for (const header& h : fields) {
+    if (chars::iequals(h.name, "connection")) tokens.add_list(h.value);
+  }
+  return tokens;
+}
+
+// The client's IP address as X-Forwarded-For and Forwarded write it, without the port; empty
+// for a client that is not on TCP. `into` holds the text.
+std::string_view client_ip(const request_context& request, std::span<char> into) noexcept {
+  auto peer = request.remote_address();
+  if (!peer || peer->transport() != transport::transport_kind::tcp) return {};
+  const std::size_t size = peer->format_to(into);
+  if (size > into.size()) return {};
+  std::string_view text(into.data(), size);
+  if (text.starts_with("[")) return text.substr(1, text.find(']') - 1);
+  return text.substr(0, text.rfind(':'));
+}
+
+// The origin-form part of a target (an absolute-form one loses its scheme and authority).
+std::string_view origin_form(std::string_view target) noexcept {
+  if (target.empty() || target.front() == '/' || target == "*") return target;
+  const std::size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos) return target;
+  const std::size_t path = target.find_first_of("/?", scheme + 3);
+  return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+}
+
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+  return chars::iequals(name, "connection") || chars::iequals(name, "proxy-connection") ||
+         chars::iequals(name, "keep-alive") || chars::iequals(name, "te") ||
+         chars::iequals(name, "transfer-encoding") || chars::iequals(name, "upgrade") ||
+         chars::iequals(name, "trailer");
+}
+
+namespace detail {
+
+/// An upgraded client connection joined to its upstream connection: bytes copied both ways, each
+/// direction through a fixed buffer, reading paused while it is full; the end of one side is
+/// passed on as a half-close, and the tunnel ends when both directions have ended or one fails.
+class proxy_tunnel final : public upgrade_handler {
+ public:
+  explicit proxy_tunnel(reverse_proxy& owner) : owner_(&owner) {}
+  ~proxy_tunnel() { close(); }
+  proxy_tunnel(const proxy_tunnel&) = delete;
+  proxy_tunnel& operator=(const proxy_tunnel&) = delete;
+
+  [[nodiscard]] bool idle() const noexcept { return !in_use_; }
+  /// Holds the upstream stream and what it sent after its 101, until the client side arrives.
+  void prepare(transport::stream&& upstream, std::string_view leftover) noexcept {
+    in_use_ = true;
+    up_ = std::move(upstream);
+    to_client_ = {};
+    to_upstream_ = {};
+    const std::size_t n = std::min(leftover.size(), to_client_.bytes.size());
+    std::memcpy(to_client_.bytes.data(), leftover.data(), n);
+    to_client_.end = n;
+  }
+  void on_upgrade(std::string_view leftover, void* stream) override {
+    down_ = std::move(*static_cast<transport::stream*>(stream));
+    const std::size_t n = std::min(leftover.size(), to_upstream_.bytes.size());
+    std::memcpy(to_upstream_.bytes.data(), leftover.data(), n);
+    to_upstream_.end = n;
+    ++owner_->stats_.tunnels;
+    transport::event_loop& loop = owner_->client_->loop();
+    if (down_.watch(loop, [this](transport::readiness) { pump(); }) ||
+        up_.watch(loop, [this](transport::readiness) { pump(); })) {
+      close();
+      return;
+    }
+    pump();
+  }
+  /// Gives the tunnel back when the client side never arrived (the client left before the 101).
+  void abandon() noexcept { close(); }
+
+ private:
+  struct direction {
+    std::array<char, 16 * 1024> bytes{};
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool ended = false;  // the source reached its end
+    bool shut = false;   // and the destination was half-closed
+  };
+
+  // Moves what it can from `from` to `to`; false when the tunnel must close.
+  static bool move(transport::stream& from, transport::stream& to, direction& d) noexcept {
+    for (;;) {
+      if (d.begin < d.end) {
+        const auto w = to.write({d.bytes.data() + d.begin, d.end - d.begin});
+        if (w.would_block()) return true;
+        if (w.failed()) return false;
+        d.begin += w.bytes;
+        continue;
+      }
+      d.begin = d.end = 0;
+      if (d.ended) {
+        if (!d.shut) {
+          (void)to.shutdown_write();
+          d.shut = true;
+        }
+        return true;
+      }
+      const auto r = from.read(d.bytes);
+      if (r.would_block()) return true;
+      if (r.failed()) return false;
+      if (r.eof()) {
+        d.ended = true;
+        continue;
+      }
+      d.end = r.bytes;
+    }
+  }
+
+  void pump() noexcept {
+    if (!in_use_) return;
+    if (!move(down_, up_, to_upstream_) || !move(up_, down_, to_client_) ||
+        (to_upstream_.shut && to_client_.shut)) {
+      close();
+    }
+  }
+
+  void close() noexcept {
+    down_.unwatch();
+    up_.unwatch();
+    (void)down_.close();
+    (void)up_.close();
+    in_use_ = false;
+  }
+
+  reverse_proxy* owner_;
+  transport::stream down_;  // the client's connection
+  transport::stream up_;    // the upstream connection
+  direction to_upstream_;
+  direction to_client_;
+  bool in_use_ = false;
+};
+
+/// One request on its way: the upstream request (its text in `text_`, fields in `fields_`, body
+/// in `body_`) and the client's response writer.
+class proxy_exchange final : public client_exchange, public body_sink {
+ public:
+  explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
+    fields_.reserve(owner.options().client.parse.max_headers + 8);
+    text_.reserve(4096);
+    pending_.reserve(16 * 1024);
+  }
+
+  /// Copies and rewrites the request; false (and a response sent) when it cannot be forwarded.
+  bool prepare(request_context& req, reply& res);
+  /// Sends the request upstream, streaming a Content-Length body as it arrives; a chunked body is
+  /// read whole first (it goes upstream with the Content-Length the front counted).
+  void start(request_context& req, response_writer writer) noexcept;
+
+  // The request body, from the front (body_sink).
+  void on_body_data(std::string_view piece) override;
+  void on_body_end(std::span<const header> trailers) override;
+  void on_body_error(std::error_code error) override;
+  void on_body_writable() override;
+
+  void on_informational(const taut::response& head) override;
+  void on_head(const client_response& response) override;
+  void on_body(std::string_view piece) override;
+  void on_complete(std::span<const header> trailers) override;
+  void on_error(const client_error& error) override;
+  void on_upgrade(const taut::response& head, transport::stream&& stream,
+                  std::string_view leftover) override;
+
+ private:
+  std::string_view keep(std::string_view bytes) {
+    const std::size_t at = text_.size();
+    text_.append(bytes);
+    return {text_.data() + at, bytes.size()};
+  }
+  void drained() noexcept;
+  void send_upstream() noexcept;
+  void flush_body() noexcept;
+  void done() noexcept;
+
+  reverse_proxy* owner_;
+  response_writer writer_;
+  client_request request_{};
+  std::string text_;
+  std::vector<header> fields_;
+  std::string body_;
+  taut::method method_ = taut::method::get;
+  bool head_sent_ = false;
+  bool upgrading_ = false;  // the client asked to upgrade and upgrades are tunnelled
+  // The request body: collected whole (chunked), or streamed (Content-Length) through
+  // `pending_`, the part of a piece the upstream connection could not take yet; while it holds
+  // bytes the front holds the body (response_writer::hold_body).
+  bool collecting_ = false;
+  bool streaming_ = false;
+  bool body_ended_ = false;
+  bool body_finished_ = false;
+  std::error_code body_error_;
+  std::string pending_;
+};
+
+bool proxy_exchange::prepare(request_context& req, reply& res) {
+  const proxy_options& o = owner_->options();
+  const std::span<const header> in = req.headers();
+  const connection_tokens tokens = tokens_of(in);
+  if (tokens.overflow) {
+    res.error(400);
+    return false;
+  }
+  std::string_view target = origin_form(req.target());
+  if (!o.strip_prefix.empty()) {
+    if (!target.starts_with(o.strip_prefix)) {
+      res.error(404);
+      return false;
+    }
+    target.remove_prefix(o.strip_prefix.size());
+    if (target.empty() || (target.front() != '/' && target.front() != '?')) {
+      if (!target.empty()) {
+        res.error(404);
+        return false;
+      }
+    }
+  }
+  const std::string_view ip = owner_->peer_ip(req);
+
+  // Everything the upstream request refers to is copied here first, so that no view moves:
+  // reserve once for the whole, then append.
+  std::size_t need = req.method_name().size() + o.upstream_path.size() + target.size() + 2;
+  for (const header& h : in) need += h.name.size() + h.value.size() + 2;
+  need += 2 * ip.size() + 2 * req.host().size() + o.proto.size() + o.via_name.size() + 128;
+  text_.clear();
+  if (text_.capacity() < need) text_.reserve(need);
+  fields_.clear();
+  body_.clear();
+
+  method_ = req.method();
+  request_.method = keep(req.method_name());
+  {
+    const std::size_t at = text_.size();
+    text_.append(o.upstream_path);
+    if (target.empty() || target.front() == '?') text_.push_back('/');
+    text_.append(target);
+    request_.target = std::string_view(text_.data() + at, text_.size() - at);
+  }
+
+  // X-Forwarded-For: every line the client sent, then its address, as one list kept contiguous
+  // (it is appended before any other field is copied).
+  std::string_view forwarded_for;
+  if (o.x_forwarded) {
+    const std::size_t at = text_.size();
+    for (const header& h : in) {
+      if (!chars::iequals(h.name, "x-forwarded-for")) continue;
+      if (text_.size() != at) text_.append(", ");
+      text_.append(h.value);
+    }
+    if (!ip.empty()) {
+      if (text_.size() != at) text_.append(", ");
+      text_.append(ip);
+    }
+    forwarded_for = std::string_view(text_.data() + at, text_.size() - at);
+  }
+  for (const header& h : in) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // The body is framed anew from what the front read; an Expect was answered by the front.
+    if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
+    if (chars::iequals(h.name, "host") && !o.preserve_host) continue;
+    if (o.x_forwarded && (chars::iequals(h.name, "x-forwarded-host") ||
+                          chars::iequals(h.name, "x-forwarded-proto"))) {
+      continue;
+    }
+    if (o.x_forwarded && chars::iequals(h.name, "x-forwarded-for")) continue;
+    if (fields_.size() + 6 >= fields_.capacity()) break;  // the parser's field limit bounds this
+    fields_.push_back({keep(h.name), keep(h.value)});
+  }
+  if (o.x_forwarded) {
+    if (!forwarded_for.empty()) fields_.push_back({"X-Forwarded-For", forwarded_for});
+    if (!req.host().empty()) fields_.push_back({"X-Forwarded-Host", keep(req.host())});
+    fields_.push_back({"X-Forwarded-Proto", keep(o.proto)});
+  }
+  if (o.forwarded) {
+    const std::size_t at = text_.size();
+    const bool v6 = ip.find(':') != std::string_view::npos;
+    if (!ip.empty()) {
+      text_.append(v6 ? "for=\"[" : "for=");
+      text_.append(ip);
+      text_.append(v6 ? "]\";" : ";");
+    }
+    if (!req.host().empty() && chars::is_token(req.host())) {
+      text_.append("host=");
+      text_.append(req.host());
+      text_.append(";");
+    } else if (!req.host().empty()) {
+      text_.append("host=\"");
+      text_.append(req.host());
+      text_.append("\";");
+    }
+    text_.append("proto=");
+    text_.append(o.proto);
+    fields_.push_back({"Forwarded", std::string_view(text_.data() + at, text_.size() - at)});
+  }
+  if (!o.via_name.empty()) {
+    const std::size_t at = text_.size();
+    text_.append(req.version_minor() == 0 ? "1.0 " : "1.1 ");
+    text_.append(o.via_name);
+    fields_.push_back({"Via", std::string_view(text_.data() + at, text_.size() - at)});
+  }
+  upgrading_ = o.upgrades && req.raw().head().upgrade && body_.empty();
+  if (upgrading_) {
+    fields_.push_back({"Connection", "upgrade"});
+    fields_.push_back({"Upgrade", keep(req.raw().head().upgrade_protocols)});
+  }
+  request_.headers = fields_;
+  request_.body = body_;
+  request_.timeout = o.timeout;
+  return true;
+}
+
+void proxy_exchange::start(request_context& req, response_writer writer) noexcept {
+  writer_ = std::move(writer);
+  head_sent_ = false;
+  collecting_ = streaming_ = body_ended_ = body_finished_ = false;
+  body_error_ = {};
+  pending_.clear();
+  request_.stream_body = false;
+  request_.stream_length = -1;
+  const taut::framing& framing = req.raw().head().body;
+  if (!req.has_body()) {
+    send_upstream();
+    return;
+  }
+  if (framing.kind == body_kind::content_length) {
+    streaming_ = true;
+    request_.stream_body = true;
+    request_.stream_length = static_cast<std::int64_t>(framing.content_length);
+    send_upstream();
+    if (!pending()) return;  // refused at once: answered, and the body is not wanted
+  } else {
+    collecting_ = true;
+  }
+  if (!req.stream_body(*this)) {
+    collecting_ = streaming_ = false;
+    if (pending()) {
+      cancel();
+    } else {
+      (void)writer_.send(500, "500 Internal Server Error\n", "text/plain; charset=utf-8");
+      done();
+    }
+  }
+}
+
+void proxy_exchange::send_upstream() noexcept {
+  ++owner_->stats_.forwarded;
+  const client_error refused = owner_->client_->send(owner_->options().upstream, request_, *this);
+  if (refused) on_error(refused);
+}
+
+void proxy_exchange::on_body_data(std::string_view piece) {
+  if (collecting_) {
+    body_.append(piece);  // bounded by the handler's max_body (413 beyond)
+    return;
+  }
+  if (!streaming_) return;
+  if (!pending_.empty()) {
+    pending_.append(piece);  // what the front had read before it saw the hold
+    return;
+  }
+  const std::size_t taken = write_body(piece);
+  if (taken < piece.size()) {
+    pending_.assign(piece.substr(taken));
+    (void)writer_.hold_body(true);
+  }
+}
+
+void proxy_exchange::on_body_writable() {
+  flush_body();
+}
+
+void proxy_exchange::flush_body() noexcept {
+  if (!pending_.empty()) {
+    const std::size_t taken = write_body(pending_);
+    pending_.erase(0, taken);
+    if (!pending_.empty()) return;
+    (void)writer_.hold_body(false);
+  }
+  if (body_ended_ && !body_finished_) body_finished_ = finish_body();
+}
+
+void proxy_exchange::on_body_end(std::span<const header> trailers) {
+  static_cast<void>(trailers);  // re-framed with a Content-Length: trailers have nowhere to go
+  if (collecting_) {
+    collecting_ = false;
+    request_.body = body_;
+    send_upstream();
+    return;
+  }
+  body_ended_ = true;
+  if (streaming_) flush_body();
+}
+
+void proxy_exchange::on_body_error(std::error_code error) {
+  body_error_ = error;
+  if (collecting_) {
+    collecting_ = false;
+    const int status = error == std::errc::message_size ? 413
+                       : error == std::errc::timed_out  ? 408
+                                                        : 400;
+    writer_.close_after();  // the body's framing is lost: nothing after it can be read
+    (void)writer_.send(status, {}, {});
+    done();
+    return;
+  }
+  streaming_ = false;
+  if (pending()) cancel();  // the upstream must not take a body cut short as a whole one
+}
+
+void proxy_exchange::on_informational(const taut::response& head) {
+  if (head.status == 100) return;  // the front answered the client's Expect itself
+  (void)writer_.send_informational(head.status, {});
+}
+
+void proxy_exchange::on_head(const client_response& response) {
+  const taut::response& head = response.head;
+  if (!writer_.set_status(head.status)) {
+    cancel();  // the client is gone, or the status is not one a server may send
+    return;
+  }
+  const connection_tokens tokens = tokens_of(head.headers);
+  std::string_view declared_length;
+  for (const header& h : head.headers) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    if (chars::iequals(h.name, "content-length")) {
+      declared_length = h.value;
+      continue;
+    }
+    if (chars::iequals(h.name, "date")) continue;  // the front's own Date goes out
+    (void)writer_.add_header(h.name, h.value);
+  }
+  if (!owner_->options().via_name.empty()) {
+    std::array<char, 96> via{};
+    const std::string_view version = head.version_minor == 0 ? "1.0 " : "1.1 ";
+    const std::size_t n = std::min(owner_->options().via_name.size(), via.size() - version.size());
+    std::memcpy(via.data(), version.data(), version.size());
+    std::memcpy(via.data() + version.size(), owner_->options().via_name.data(), n);
+    (void)writer_.add_header("Via", std::string_view(via.data(), version.size() + n));
+  }
+  head_sent_ = true;
+  switch (head.body.kind) {
+    case body_kind::content_length:
+      (void)writer_.begin(head.body.content_length);
+      break;
+    case body_kind::chunked:
+    case body_kind::until_close:
+      (void)writer_.begin();
+      break;
+    case body_kind::none: {
+      // HEAD keeps the length the upstream declared; 204 and 304 have none.
+      std::uint64_t length = 0;
+      const auto parsed = std::from_chars(declared_length.data(),
+                                          declared_length.data() + declared_length.size(), length);
+      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty()) {
+        (void)writer_.begin(length);
+      }
+      break;
+    }
+  }
+}
+
+void proxy_exchange::on_body(std::string_view piece) {
+  if (!writer_.write(piece)) {
+    cancel();  // the client is gone or the writer gave up: stop reading the upstream
+    return;
+  }
+  if (!writer_.ready()) {
+    pause();
+    if (!writer_.on_drained([this] { drained(); })) resume();
+  }
+}
+
+void proxy_exchange::drained() noexcept {
+  if (!writer_.valid()) {
+    cancel();
+    return;
+  }
+  resume();
+}
+
+void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& stream,
+                                std::string_view leftover) {
+  if (!upgrading_ || head.status != 101) {
+    // A switch nobody asked for (or a tunnel to a CONNECT the front never forwards).
+    (void)stream.close();
+    ++owner_->stats_.bad_gateway;
+    (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");
+    done();
+    return;
+  }
+  proxy_tunnel& tunnel = owner_->take_tunnel();
+  tunnel.prepare(std::move(stream), leftover);
+  const connection_tokens tokens = tokens_of(head.headers);
+  bool ok = writer_.set_status(101);
+  for (const header& h : head.headers) {
+    if (chars::iequals(h.name, "upgrade")) {
+      ok = ok && writer_.add_header(h.name, h.value);
+      continue;
+    }
+    if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date")) continue;
+    (void)writer_.add_header(h.name, h.value);  // Sec-WebSocket-Accept and the like
+  }
+  if (!ok || !writer_.upgrade(tunnel)) tunnel.abandon();
+  head_sent_ = true;
+  done();
+}
+
+void proxy_exchange::on_complete(std::span<const header> trailers) {
+  (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
+                                   // front reads (and drops) the rest, or closes
+  (void)writer_.finish(trailers);
+  done();
+}
+
+void proxy_exchange::on_error(const client_error& error) {
+  if (head_sent_) {
+    ++owner_->stats_.cut_short;
+    // Dropping a writer whose body is incomplete closes the client's connection: it sees the
+    // body cut short, as the front saw the upstream's.
+    writer_ = response_writer();
+    done();
+    return;
+  }
+  const bool timeout = error.code == client_errc::connect_timeout ||
+                       error.code == client_errc::header_timeout ||
+                       error.code == client_errc::deadline_exceeded;
+  if (body_error_) {
+    // The client's body failed on the way in: its own fault, answered as the front would.
+    const int status = body_error_ == std::errc::message_size ? 413
+                       : body_error_ == std::errc::timed_out  ? 408
+                                                              : 400;
+    writer_.close_after();
+    (void)writer_.send(status, {}, {});
+  } else if (timeout) {
+    ++owner_->stats_.timed_out;
+    (void)writer_.send(504, "504 Gateway Timeout\n", "text/plain; charset=utf-8");
+  } else {
+    ++owner_->stats_.bad_gateway;
+    (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");
+  }
+  done();
+}
+
+void proxy_exchange::done() noexcept {
+  collecting_ = streaming_ = false;
+  (void)writer_.hold_body(false);
+  writer_ = response_writer();  // a body sink still attached is detached by now
+  owner_->release(*this);
+}
+
+}  // namespace detail
+
+reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options)) {}
+
+reverse_proxy::~reverse_proxy() {
+  // The exchanges refer to the client: they go first (cancelling what is pending, silently).
+  all_.clear();
+  tunnels_.clear();
+  client_.reset();
+}
+
+taut::handler reverse_proxy::handler() {
+  return taut::handler([this](request_context& req, reply& res) { serve(req, res); },
+                       handler_options{.body = body_mode::stream, .max_body = options_.max_body});
+}
+
+void reverse_proxy::serve(request_context& req, reply& res) {
+  const connection_info* connection = req.connection();
+  if (connection == nullptr) {
+    res.error(500);  // not under a server_loop: no event loop to run the client on
+    return;
+  }
+  transport::event_loop& loop = connection->owner().loop();
+  if (!client_) {
+    client_ = std::make_unique<taut::client>(loop, options_.client);
+  } else if (&client_->loop() != &loop) {
+    res.error(500);  // one proxy per loop (see the class comment)
+    return;
+  }
+  detail::proxy_exchange* exchange = nullptr;
+  if (!free_.empty()) {
+    exchange = free_.back();
+    free_.pop_back();
+  } else {
+    all_.push_back(std::make_unique<detail::proxy_exchange>(*this));
+    exchange = all_.back().get();
+    ++stats_.exchanges_made;
+  }
+  if (!exchange->prepare(req, res)) {
+    free_.push_back(exchange);
+    return;
+  }
+  exchange->start(req, res.detach());
+}
+
+std::string_view reverse_proxy::peer_ip(const request_context& req) noexcept {
+  // getpeername(2) once per client connection, not once per request: connection ids are unique
+  // on a loop, so an entry is never another connection's.
+  const connection_info* connection = req.connection();
+  if (connection == nullptr) return {};
+  peer_entry& entry = peers_[connection->id() % peers_.size()];
+  if (!entry.valid || entry.id != connection->id()) {
+    const std::string_view ip = client_ip(req, entry.text);
+    entry.id = connection->id();
+    entry.size = static_cast<std::uint8_t>(ip.size());
+    if (!ip.empty() && ip.data() != entry.text.data()) {
+      std::memmove(entry.text.data(), ip.data(), ip.size());
+    }
+    entry.valid = true;
+  }
+  return {entry.text.data(), entry.size};
+}
+
+detail::proxy_tunnel& reverse_proxy::take_tunnel() {
+  for (auto& t : tunnels_) {
+    if (t->idle()) return *t;
+  }
+  tunnels_.push_back(std::make_unique<detail::proxy_tunnel>(*this));
+  return *tunnels_.back();
+}
+
+void reverse_proxy::release(detail::proxy_exchange& done) noexcept {
+  free_.push_back(&done);
+}
+
+}  // namespace taut

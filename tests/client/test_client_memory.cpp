@@ -1,0 +1,686 @@
+// taut::client over the memory transport, on a manual clock: against taut's own server (pool
+// reuse counted, bodies, 100-continue, streamed uploads) and against scripted upstreams that
+// misbehave (closes mid-head and mid-body, resets, garbage, CL+TE, a second response smuggled
+// after the first, stalls).
+#include <string>
+
+#include "client_test_support.hpp"
+#include "taut/testing.hpp"
+
+namespace taut::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+mux make_app() {
+  mux app;
+  app.handle("GET /hello", [](request_context&, reply& res) { res.text(200, "hello"); });
+  app.handle("POST /echo", [](request_context& req, reply& res) { res.send(200, req.body()); });
+  app.handle("PUT /echo", [](request_context& req, reply& res) { res.send(200, req.body()); });
+  app.handle("GET /chunked", [](request_context&, reply& res) {
+    res.begin();
+    res.write("abc");
+    res.write("defg");
+    const header trailer{"X-Sum", "7"};
+    res.finish({&trailer, 1});
+  });
+  app.handle("GET /big/{n}", [](request_context& req, reply& res) {
+    res.send(200, std::string(std::stoul(std::string(req.param("n"))), 'x'));
+  });
+  app.handle("GET /host", [](request_context& req, reply& res) { res.text(200, req.host()); });
+  app.handle("GET /fields", [](request_context& req, reply& res) {
+    res.text(200, std::string(req.header("X-One")) + "|" + std::string(req.header("X-Two")));
+  });
+  app.handle("GET /nothing", [](request_context&, reply& res) {
+    res.status(204);
+    res.finish();
+  });
+  return app;
+}
+
+TEST(ClientMemory, GetsAResponseFromATautServer) {
+  mux app = make_app();
+  memory_world w(app);
+  recorder r;
+  w.exchange({.method = "GET", .target = "/hello"}, r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_FALSE(r.reused);
+}
+
+TEST(ClientMemory, ReusesOneConnectionForSequentialRequests) {
+  mux app = make_app();
+  memory_world w(app);
+  for (int i = 0; i < 20; ++i) {
+    recorder r;
+    w.exchange({.method = "GET", .target = "/hello"}, r);
+    ASSERT_TRUE(r.completed) << i << ": " << r.error.message();
+    EXPECT_EQ(r.reused, i > 0);
+  }
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+  EXPECT_EQ(w.client.stats().requests, 20u);
+  EXPECT_EQ(w.client.stats().reused, 19u);
+  EXPECT_EQ(w.client.idle_connections(w.where), 1u);
+  EXPECT_EQ(w.server.stats().accepted, 1u);
+}
+
+// Sends the next request of a sequence from on_complete, as a crawler or a retry loop does.
+class chain final : public recorder {
+ public:
+  chain(client& c, const origin& where, int left) : client_(&c), where_(&where), left_(left) {}
+  void on_complete(std::span<const taut::header> t) override {
+    recorder::on_complete(t);
+    if (--left_ > 0) {
+      done = completed = false;
+      ASSERT_FALSE(client_->send(*where_, request_, *this));
+    }
+  }
+
+ private:
+  client* client_;
+  const origin* where_;
+  int left_;
+  client_request request_{.method = "GET", .target = "/hello"};
+};
+
+TEST(ClientMemory, ARequestSentFromOnCompleteReusesTheConnection) {
+  mux app = make_app();
+  memory_world w(app);
+  chain c(w.client, w.where, 5);
+  const client_request first{.method = "GET", .target = "/hello"};
+  ASSERT_FALSE(w.client.send(w.where, first, c));
+  w.run();
+  EXPECT_TRUE(c.completed);
+  EXPECT_EQ(c.body, "hellohellohellohellohello");
+  EXPECT_EQ(w.client.stats().requests, 5u);
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
+TEST(ClientMemory, SendsHostFieldsAndBodies) {
+  mux app = make_app();
+  memory_world w(app);
+  recorder host;
+  w.exchange({.method = "GET", .target = "/host"}, host);
+  EXPECT_EQ(host.body, "test.example");
+
+  const header fields[] = {{"X-One", "1"}, {"X-Two", "two words"}};
+  recorder with_fields;
+  w.exchange({.method = "GET", .target = "/fields", .headers = fields}, with_fields);
+  EXPECT_EQ(with_fields.body, "1|two words");
+
+  recorder post;
+  w.exchange({.method = "POST", .target = "/echo", .body = "payload"}, post);
+  EXPECT_EQ(post.status, 200);
+  EXPECT_EQ(post.body, "payload");
+
+  recorder empty_put;
+  w.exchange({.method = "PUT", .target = "/echo"}, empty_put);
+  EXPECT_EQ(empty_put.status, 200);  // Content-Length: 0 sent: no 411 or hang
+  EXPECT_EQ(empty_put.body, "");
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
+TEST(ClientMemory, ReadsChunkedBodiesWithTrailersAndLargeBodies) {
+  mux app = make_app();
+  memory_world w(app, {}, {.server_to_client = {.max_write = 7}});
+  recorder chunked;
+  w.exchange({.method = "GET", .target = "/chunked"}, chunked);
+  ASSERT_TRUE(chunked.completed) << chunked.error.message();
+  EXPECT_EQ(chunked.body, "abcdefg");
+  ASSERT_EQ(chunked.trailers.size(), 1u);
+  EXPECT_EQ(chunked.trailers[0].second, "7");
+
+  recorder big;
+  w.exchange({.method = "GET", .target = "/big/300000"}, big);
+  ASSERT_TRUE(big.completed) << big.error.message();
+  EXPECT_EQ(big.body.size(), 300000u);
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
+TEST(ClientMemory, HeadAnd204HaveNoBody) {
+  mux app = make_app();
+  memory_world w(app);
+  recorder head;
+  w.exchange({.method = "HEAD", .target = "/big/1000"}, head);
+  ASSERT_TRUE(head.completed) << head.error.message();
+  EXPECT_EQ(head.header("Content-Length"), "1000");
+  EXPECT_EQ(head.body, "");
+  recorder none;
+  w.exchange({.method = "GET", .target = "/nothing"}, none);
+  ASSERT_TRUE(none.completed);
+  EXPECT_EQ(none.status, 204);
+  recorder after;
+  w.exchange({.method = "GET", .target = "/hello"}, after);
+  EXPECT_EQ(after.body, "hello");
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);  // the framing ended cleanly each time
+}
+
+TEST(ClientMemory, PoolLimitQueuesRequestsAndOpensNoMoreConnections) {
+  mux app = make_app();
+  memory_world w(app, {.max_connections_per_origin = 2});
+  std::vector<std::unique_ptr<recorder>> exchanges;
+  const client_request request{.method = "GET", .target = "/hello"};
+  for (int i = 0; i < 7; ++i) {
+    exchanges.push_back(std::make_unique<recorder>());
+    ASSERT_FALSE(w.client.send(w.where, request, *exchanges.back()));
+  }
+  EXPECT_EQ(w.client.open_connections(w.where), 2u);
+  w.run();
+  for (auto& r : exchanges) {
+    EXPECT_TRUE(r->completed) << r->error.message();
+    EXPECT_EQ(r->body, "hello");
+  }
+  EXPECT_EQ(w.client.stats().connections_opened, 2u);
+  EXPECT_EQ(w.client.stats().reused, 5u);
+}
+
+TEST(ClientMemory, WaitQueueHasALimit) {
+  mux app = make_app();
+  memory_world w(app, {.max_connections_per_origin = 1, .max_waiting_per_origin = 1});
+  recorder a, b, c;
+  const client_request request{.method = "GET", .target = "/hello"};
+  EXPECT_FALSE(w.client.send(w.where, request, a));
+  EXPECT_FALSE(w.client.send(w.where, request, b));
+  const client_error refused = w.client.send(w.where, request, c);
+  EXPECT_EQ(refused.code, client_errc::too_many_waiting);
+  EXPECT_FALSE(c.pending());
+  w.run();
+  EXPECT_TRUE(a.completed);
+  EXPECT_TRUE(b.completed);
+}
+
+TEST(ClientMemory, IdleConnectionsBeyondTheLimitAreClosedLeastRecentlyUsedFirst) {
+  mux app = make_app();
+  memory_world w(app, {.max_idle_per_origin = 1});
+  recorder a, b;
+  const client_request request{.method = "GET", .target = "/hello"};
+  ASSERT_FALSE(w.client.send(w.where, request, a));
+  ASSERT_FALSE(w.client.send(w.where, request, b));
+  w.run();
+  EXPECT_TRUE(a.completed && b.completed);
+  EXPECT_EQ(w.client.idle_connections(w.where), 1u);
+  EXPECT_EQ(w.client.open_connections(w.where), 1u);
+}
+
+TEST(ClientMemory, IdleTimeoutClosesPooledConnections) {
+  mux app = make_app();
+  memory_world w(app, {.idle_timeout = 5s});
+  recorder r;
+  w.exchange({.method = "GET", .target = "/hello"}, r);
+  EXPECT_EQ(w.client.idle_connections(w.where), 1u);
+  w.advance(4s);
+  EXPECT_EQ(w.client.idle_connections(w.where), 1u);
+  w.advance(2s);
+  EXPECT_EQ(w.client.open_connections(w.where), 0u);
+}
+
+TEST(ClientMemory, ExpectContinueWaitsForTheServer) {
+  mux app = make_app();
+  memory_world w(app);
+  recorder r;
+  w.exchange({.method = "POST", .target = "/echo", .body = "after 100", .expect_continue = true},
+             r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.informational, std::vector<int>{100});
+  EXPECT_EQ(r.body, "after 100");
+}
+
+// Writes its pieces as the connection takes them, then finishes the body.
+class streamer final : public recorder {
+ public:
+  explicit streamer(std::vector<std::string> pieces) : pieces_(std::move(pieces)) {}
+  void on_body_writable() override {
+    while (next_ < pieces_.size()) {
+      std::string_view rest = std::string_view(pieces_[next_]).substr(offset_);
+      const std::size_t taken = write_body(rest);
+      offset_ += taken;
+      if (offset_ < pieces_[next_].size()) return;  // full: called again when there is room
+      ++next_;
+      offset_ = 0;
+    }
+    if (!finished_) finished_ = finish_body();
+  }
+
+ private:
+  std::vector<std::string> pieces_;
+  std::size_t next_ = 0;
+  std::size_t offset_ = 0;
+  bool finished_ = false;
+};
+
+TEST(ClientMemory, StreamsARequestBodyChunkedAndWithALength) {
+  mux app = make_app();
+  memory_world w(app, {.buffer_size = 1024}, {.client_to_server = {.capacity = 4096}});
+  const std::string large(100000, 'z');
+  for (const std::int64_t length :
+       {static_cast<std::int64_t>(large.size() + 11), std::int64_t{-1}}) {
+    streamer r({"hello ", "world", large});
+    const client_request request{
+        .method = "POST", .target = "/echo", .stream_body = true, .stream_length = length};
+    ASSERT_FALSE(w.client.send(w.where, request, r));
+    w.run();
+    ASSERT_TRUE(r.completed) << r.error.message() << " done=" << r.done << " status=" << r.status
+                             << " length=" << length;
+    EXPECT_EQ(r.body, "hello world" + large);
+  }
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
+TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
+  mux app = make_app();
+  memory_world w(app);
+  const header cr_lf[] = {{"X-A", "v\r\nX-Injected: 1"}};
+  const header nul[] = {{"X-A", std::string_view("v\0w", 3)}};
+  const header bad_name[] = {{"X A", "v"}};
+  const header framing[] = {{"Content-Length", "5"}};
+  const header coding[] = {{"Transfer-Encoding", "chunked"}};
+  const client_request bad[] = {
+      {.method = "GET", .target = "/", .headers = cr_lf},
+      {.method = "GET", .target = "/", .headers = nul},
+      {.method = "GET", .target = "/", .headers = bad_name},
+      {.method = "GET", .target = "/", .headers = framing},
+      {.method = "GET", .target = "/", .headers = coding},
+      {.method = "GE T", .target = "/"},
+      {.method = "GET", .target = "/a b"},
+      {.method = "GET", .target = "/a\r\nX: y"},
+      {.method = "", .target = "/"},
+  };
+  for (const client_request& request : bad) {
+    recorder r;
+    const client_error refused = w.client.send(w.where, request, r);
+    EXPECT_EQ(refused.code, client_errc::invalid_request) << request.method << request.target;
+    EXPECT_FALSE(r.pending());
+  }
+  w.run();
+  EXPECT_EQ(w.client.stats().connections_opened, 0u);
+  EXPECT_EQ(w.server.stats().accepted, 0u);
+}
+
+// ---- scripted upstreams ----------------------------------------------------------------------
+
+struct scripted_world {
+  explicit scripted_world(scripted_upstream::script answer, client_options options = {})
+      : loop(transport::event_loop::create({.clock = &clock}).value()),
+        client(std::make_unique<taut::client>(*loop, options)),
+        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer))),
+        where(origin::memory(upstream->dialer(), "up")) {}
+  ~scripted_world() {
+    client.reset();
+    upstream.reset();
+  }
+  void exchange(const client_request& request, recorder& into) {
+    const client_error refused = client->send(where, kept.emplace_back(request), into);
+    ASSERT_FALSE(refused) << refused.message();
+    loop->run_until_idle();
+  }
+  void advance(std::chrono::milliseconds by) {
+    clock.advance(by);
+    loop->run_until_idle();
+  }
+
+  transport::manual_clock clock;
+  std::deque<client_request> kept;  // requests outlive their exchanges
+  std::unique_ptr<transport::event_loop> loop;
+  std::unique_ptr<taut::client> client;
+  std::unique_ptr<scripted_upstream> upstream;
+  origin where;
+};
+
+constexpr std::string_view ok_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+TEST(ClientFaults, CloseMidHeadIsConnectionClosedWhileReadingTheHead) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Le");
+    (void)c.stream.close();
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.error.code, client_errc::connection_closed);
+  EXPECT_EQ(r.error.phase, client_phase::reading_head);
+  EXPECT_EQ(r.status, 0);
+}
+
+TEST(ClientFaults, CloseMidBodyIsConnectionClosedWhileReadingTheBody) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    (void)c.stream.close();
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_FALSE(r.completed);
+  EXPECT_EQ(r.error.code, client_errc::connection_closed);
+  EXPECT_EQ(r.error.phase, client_phase::reading_body);
+  EXPECT_EQ(r.error.cause, make_error_code(errc::body_cut_short));
+}
+
+TEST(ClientFaults, ChunkedBodyCutShortIsAnError) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    (void)c.stream.close();
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  EXPECT_EQ(r.error.code, client_errc::connection_closed);
+  EXPECT_EQ(r.error.phase, client_phase::reading_body);
+}
+
+TEST(ClientFaults, ResetIsConnectionReset) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\n");
+    c.stream.abort();
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.error.code, client_errc::connection_reset) << r.error.message();
+}
+
+TEST(ClientFaults, GarbageIsABadResponseWithItsOffset) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nB@d: x\r\n\r\n");
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.error.code, client_errc::bad_response);
+  EXPECT_EQ(r.error.cause, make_error_code(errc::bad_header_name));
+  EXPECT_EQ(r.error.offset, 18u);
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+
+  scripted_world noise(
+      [](upstream_connection& c, std::size_t) { (void)c.stream.write("SSH-2.0-OpenSSH_9.2\r\n"); });
+  recorder n;
+  noise.exchange({.method = "GET", .target = "/"}, n);
+  EXPECT_EQ(n.error.code, client_errc::bad_response);
+}
+
+TEST(ClientFaults, ContentLengthWithTransferEncodingIsRefusedAndNeverReused) {
+  scripted_world w([](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write(
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+    } else {
+      (void)c.stream.write(ok_response);
+    }
+  });
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  EXPECT_EQ(first.error.code, client_errc::ambiguous_framing);
+  recorder second;
+  w.exchange({.method = "GET", .target = "/"}, second);
+  ASSERT_TRUE(second.completed) << second.error.message();
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
+TEST(ClientFaults, ASecondResponseSmuggledAfterTheFirstIsNeverDelivered) {
+  scripted_world w([](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write(
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+          "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+    } else {
+      (void)c.stream.write(ok_response);
+    }
+  });
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  ASSERT_TRUE(first.completed);
+  EXPECT_EQ(first.body, "first");
+  recorder second;
+  w.exchange({.method = "GET", .target = "/"}, second);
+  ASSERT_TRUE(second.completed) << second.error.message();
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
+TEST(ClientFaults, BytesArrivingOnAnIdleConnectionRetireIt) {
+  scripted_world w([](upstream_connection& c, std::size_t) { (void)c.stream.write(ok_response); });
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  ASSERT_TRUE(first.completed);
+  EXPECT_EQ(w.client->idle_connections(w.where), 1u);
+  (void)w.upstream->connections()[0]->stream.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  w.loop->run_until_idle();
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+TEST(ClientFaults, StallingUpstreamTimesOutTheHeadAndTheDeadline) {
+  scripted_world w([](upstream_connection&, std::size_t) {}, {.response_header_timeout = 3s});
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  EXPECT_FALSE(r.done);
+  w.advance(2s);
+  EXPECT_FALSE(r.done);
+  w.advance(2s);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.error.code, client_errc::header_timeout);
+
+  recorder d;
+  w.exchange({.method = "GET", .target = "/", .timeout = 1s}, d);
+  w.advance(1500ms);
+  ASSERT_TRUE(d.done);
+  EXPECT_EQ(d.error.code, client_errc::deadline_exceeded);
+  EXPECT_EQ(d.error.phase, client_phase::reading_head);
+}
+
+TEST(ClientFaults, StallMidBodyHitsTheDeadline) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/", .timeout = 2s}, r);
+  EXPECT_FALSE(r.done);
+  w.advance(3s);
+  EXPECT_EQ(r.error.code, client_errc::deadline_exceeded);
+  EXPECT_EQ(r.error.phase, client_phase::reading_body);
+}
+
+// The server closes a kept-alive connection just as the next request goes out: an idempotent
+// request is retried once on a new connection, a POST is not (it may have been acted on).
+scripted_upstream::script close_second_request_on_each_connection() {
+  return [](upstream_connection& c, std::size_t) {
+    if (c.heads == 1) {
+      (void)c.stream.write(ok_response);
+    } else {
+      (void)c.stream.close();
+    }
+  };
+}
+
+TEST(ClientFaults, IdempotentRequestIsRetriedOnceOnANewConnection) {
+  scripted_world w(close_second_request_on_each_connection());
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  ASSERT_TRUE(first.completed);
+  recorder second;
+  w.exchange({.method = "GET", .target = "/"}, second);
+  ASSERT_TRUE(second.completed) << second.error.message();
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_EQ(w.client->stats().retries, 1u);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
+TEST(ClientFaults, PostIsNotRetried) {
+  scripted_world w(close_second_request_on_each_connection());
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  ASSERT_TRUE(first.completed);
+  recorder post;
+  w.exchange({.method = "POST", .target = "/", .body = "x"}, post);
+  EXPECT_EQ(post.error.code, client_errc::connection_closed);
+  EXPECT_EQ(w.client->stats().retries, 0u);
+}
+
+TEST(ClientFaults, RetryHappensOnlyOnce) {
+  scripted_world w([](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write(ok_response);
+    } else {
+      (void)c.stream.close();  // every later request: closed unanswered
+    }
+  });
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  recorder second;
+  w.exchange({.method = "GET", .target = "/"}, second);
+  EXPECT_EQ(second.error.code, client_errc::connection_closed);
+  EXPECT_EQ(w.client->stats().retries, 1u);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
+TEST(ClientFaults, CloseDelimitedBodyCompletesAndTheConnectionIsNotReused) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
+    (void)c.stream.shutdown_write();
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.body, "until the end");
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+TEST(ClientFaults, InformationalResponsesAndNotModified) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n");
+  });
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.informational, std::vector<int>{103});
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(w.client->idle_connections(w.where), 1u);
+}
+
+TEST(ClientFaults, SwitchingProtocolsHandsTheStreamOver) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: upgrade\r\n\r\nhi");
+  });
+  const header upgrade[] = {{"Connection", "upgrade"}, {"Upgrade", "echo"}};
+  recorder r;
+  w.exchange({.method = "GET", .target = "/", .headers = upgrade}, r);
+  ASSERT_TRUE(r.done);
+  EXPECT_EQ(r.status, 101);
+  EXPECT_EQ(r.leftover, "hi");
+  EXPECT_TRUE(r.upgraded.is_open());
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+TEST(ClientFaults, ExpectContinueSendsTheBodyAfterTheTimeout) {
+  scripted_world w(
+      [](upstream_connection& c, std::size_t) {
+        // Answers once the 4 body bytes came after the head.
+        static_cast<void>(c);
+      },
+      {.expect_continue_timeout = 1s});
+  recorder r;
+  w.exchange({.method = "PUT", .target = "/", .body = "data", .expect_continue = true}, r);
+  auto& c = *w.upstream->connections()[0];
+  EXPECT_TRUE(c.received.ends_with("\r\n\r\n"));
+  EXPECT_NE(c.received.find("Expect: 100-continue"), std::string::npos);
+  w.advance(1100ms);
+  EXPECT_TRUE(c.received.ends_with("\r\n\r\ndata"));
+}
+
+TEST(ClientFaults, AFinalAnswerInsteadOf100ContinueKeepsTheBody) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n");
+  });
+  recorder r;
+  w.exchange({.method = "PUT", .target = "/", .body = "data", .expect_continue = true}, r);
+  ASSERT_TRUE(r.completed);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(w.upstream->connections()[0]->received.ends_with("\r\n\r\n"));
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);  // the server may read on: not reused
+}
+
+TEST(ClientFaults, HeadLargerThanTheBufferIsResponseTooLarge) {
+  scripted_world w(
+      [](upstream_connection& c, std::size_t) {
+        std::string head = "HTTP/1.1 200 OK\r\nX-Big: " + std::string(3000, 'a') + "\r\n\r\n";
+        (void)c.stream.write(head);
+      },
+      {.buffer_size = 2048});
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  EXPECT_EQ(r.error.code, client_errc::response_too_large);
+}
+
+TEST(ClientFaults, PauseHoldsTheBodyUntilResume) {
+  scripted_world w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef");
+  });
+  recorder r;
+  r.pause_on_head = true;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  EXPECT_FALSE(r.done);
+  r.resume();
+  w.loop->run_until_idle();
+  ASSERT_TRUE(r.completed);
+  EXPECT_EQ(r.body, "abcdef");
+}
+
+TEST(ClientFaults, CancelEndsAnExchangeWithCanceled) {
+  scripted_world w([](upstream_connection&, std::size_t) {});
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  r.cancel();
+  EXPECT_EQ(r.error.code, client_errc::canceled);
+  w.loop->run_until_idle();
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+TEST(ClientFaults, DestroyingAPendingExchangeForgetsIt) {
+  scripted_world w([](upstream_connection& c, std::size_t) { (void)c.stream.write(ok_response); });
+  {
+    recorder r;
+    ASSERT_FALSE(w.client->send(w.where, {.method = "GET", .target = "/"}, r));
+  }
+  w.loop->run_until_idle();
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+}  // namespace
+}  // namespace taut::test
+
+namespace taut::test {
+namespace {
+
+// The client beside taut::testing's in-memory server: on its loop and its manual clock.
+TEST(ClientMemory, PairsWithTautTesting) {
+  mux app;
+  app.handle("GET /time", [](request_context&, reply& res) { res.text(200, "now"); });
+  taut::testing::server server(app);
+  auto listener = transport::listener::memory({});
+  const origin where = origin::memory(listener.dialer(), "testing");
+  ASSERT_FALSE(server.loop_server().add_listener(std::move(listener)));
+  taut::client client(server.loop(), {.idle_timeout = 10s});
+  const client_request request{.method = "GET", .target = "/time"};
+  for (int i = 0; i < 3; ++i) {
+    recorder r;
+    ASSERT_FALSE(client.send(where, request, r));
+    server.run();
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, "now");
+  }
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+  server.advance(11s);  // the fake clock drives the client's idle timeout too
+  EXPECT_EQ(client.open_connections(where), 0u);
+}
+
+}  // namespace
+}  // namespace taut::test

@@ -1,0 +1,268 @@
+// taut::client over real sockets: a taut::server started in the test on loopback TCP (IPv4 and
+// IPv6) and on Unix sockets (path and abstract name), as Go's httptest.NewServer does, driven
+// with the blocking client; and a host name resolved off the loop thread.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "client_test_support.hpp"
+#include "taut/blocking_client.hpp"
+#include "taut/server.hpp"
+
+namespace taut::test {
+namespace {
+
+mux make_app() {
+  mux app;
+  app.handle("GET /hello", [](request_context&, reply& res) { res.text(200, "hello"); });
+  app.handle("POST /echo", [](request_context& req, reply& res) { res.send(200, req.body()); });
+  app.handle("GET /big/{n}", [](request_context& req, reply& res) {
+    res.send(200, std::string(std::stoul(std::string(req.param("n"))), 'y'));
+  });
+  return app;
+}
+
+/// A taut::server on one thread, listening where the test says, stopped at the end.
+class live_server {
+ public:
+  explicit live_server(server_options options) : app_(make_app()), server_(app_, fix(options)) {
+    ok_ = !server_.start();
+  }
+  ~live_server() {
+    server_.stop();
+    server_.wait();
+  }
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+  [[nodiscard]] std::uint16_t port() const { return server_.local_addresses().front().port(); }
+  [[nodiscard]] std::size_t open() const { return server_.open_connections(); }
+
+ private:
+  static server_options fix(server_options options) {
+    options.threads = 1;
+    return options;
+  }
+  mux app_;
+  taut::server server_;
+  bool ok_ = false;
+};
+
+TEST(ClientSockets, TcpLoopbackReusesConnections) {
+  live_server s({.listen = {"127.0.0.1:0"}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http;
+  const std::string base = "http://127.0.0.1:" + std::to_string(s.port());
+  for (int i = 0; i < 50; ++i) {
+    const fetch_result r = http.get(base + "/hello");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_EQ(r.reused_connection, i > 0);
+  }
+  const fetch_result big = http.get(base + "/big/1000000");
+  EXPECT_EQ(big.body.size(), 1000000u);
+  auto where = origin::parse(base).value();
+  const fetch_result post =
+      http.send(where, {.method = "POST", .target = "/echo", .body = "over tcp"});
+  EXPECT_EQ(post.body, "over tcp");
+  EXPECT_EQ(http.client().stats().connections_opened, 1u);
+  EXPECT_EQ(http.client().stats().requests, 52u);
+}
+
+TEST(ClientSockets, TcpIpv6Loopback) {
+  live_server s({.listen = {"[::1]:0"}});
+  if (!s.ok()) GTEST_SKIP() << "no IPv6 loopback here";
+  blocking_client http;
+  const fetch_result r = http.get("http://[::1]:" + std::to_string(s.port()) + "/hello");
+  ASSERT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.body, "hello");
+}
+
+TEST(ClientSockets, HostNamesAreResolvedOffTheLoop) {
+  live_server s({.listen = {"127.0.0.1:0"}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http;
+  // The machine's own name is not a literal the transport reads itself: getaddrinfo answers it
+  // (from /etc/hosts, where it is usually a loopback address).
+  char name[256] = {};
+  ASSERT_EQ(::gethostname(name, sizeof name - 1), 0);
+  const std::string base = "http://" + std::string(name) + ":" + std::to_string(s.port());
+  for (int i = 0; i < 3; ++i) {
+    const fetch_result r = http.get(base + "/hello");
+    if (r.error.code == client_errc::resolve_failed) GTEST_SKIP() << name << " does not resolve";
+    if (r.error.code == client_errc::connect_failed) {
+      GTEST_SKIP() << name << " is not 127.0.0.1 here";
+    }
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.body, "hello");
+  }
+  EXPECT_EQ(http.client().stats().resolutions, 1u);
+  EXPECT_EQ(http.client().stats().connections_opened, 1u);
+}
+
+TEST(ClientSockets, UnknownHostIsResolveFailed) {
+  blocking_client http;
+  const fetch_result r = http.get("http://no-such-host.invalid:80/");
+  EXPECT_EQ(r.error.code, client_errc::resolve_failed) << r.error.message();
+  EXPECT_EQ(r.error.phase, client_phase::resolving);
+}
+
+TEST(ClientSockets, RefusedConnectionIsConnectFailed) {
+  std::uint16_t port = 0;
+  {
+    auto l = transport::listener::listen("127.0.0.1:0").value();
+    port = l.port();
+  }
+  blocking_client http;
+  const fetch_result r = http.get("http://127.0.0.1:" + std::to_string(port) + "/");
+  EXPECT_EQ(r.error.code, client_errc::connect_failed);
+  EXPECT_EQ(r.error.phase, client_phase::connecting);
+  EXPECT_EQ(r.error.cause, std::errc::connection_refused);
+}
+
+TEST(ClientSockets, UnixPathAndAbstractName) {
+  const std::string path = "/tmp/taut-client-test-" + std::to_string(::getpid()) + ".sock";
+  const std::string abstract = "@taut-client-test-" + std::to_string(::getpid());
+  live_server s({.unix_paths = {path, abstract}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http;
+  for (const std::string& at : {path, abstract}) {
+    for (int i = 0; i < 3; ++i) {
+      const fetch_result r = http.get("unix:" + at);
+      ASSERT_FALSE(r.error) << at << ": " << r.error.message();
+      EXPECT_EQ(r.status, 404);  // "/" has no route
+    }
+    const fetch_result hello =
+        http.send(origin::unix_socket(at), {.method = "GET", .target = "/hello"});
+    EXPECT_EQ(hello.body, "hello");
+  }
+  EXPECT_EQ(http.client().stats().connections_opened, 2u);
+}
+
+TEST(ClientSockets, ServerClosingIdleConnectionsIsRetriedTransparently) {
+  server_options options{.listen = {"127.0.0.1:0"}};
+  options.connection.max_requests = 2;  // the second response says close; then a new one
+  live_server s(options);
+  ASSERT_TRUE(s.ok());
+  blocking_client http;
+  const std::string base = "http://127.0.0.1:" + std::to_string(s.port());
+  for (int i = 0; i < 6; ++i) {
+    const fetch_result r = http.get(base + "/hello");
+    ASSERT_FALSE(r.error) << r.error.message();
+  }
+  EXPECT_EQ(http.client().stats().connections_opened, 3u);
+}
+
+}  // namespace
+}  // namespace taut::test
+
+namespace taut::test {
+namespace {
+
+/// nginx in the foreground with a private prefix on a loopback port, stopped by its PID.
+class nginx_process {
+ public:
+  nginx_process() {
+    const char* candidates[] = {"/usr/sbin/nginx", "/usr/bin/nginx"};
+    for (const char* c : candidates) {
+      if (::access(c, X_OK) == 0) binary_ = c;
+    }
+    if (binary_.empty()) return;
+    char dir[] = "/tmp/taut-client-nginx-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return;
+    prefix_ = dir;
+    auto probe = transport::listener::listen("127.0.0.1:0").value();
+    port_ = probe.port();
+    (void)probe.close();
+    const std::string conf = prefix_ + "/nginx.conf";
+    std::FILE* f = std::fopen(conf.c_str(), "w");
+    if (f == nullptr) return;
+    std::fprintf(f,
+                 "%s\nworker_processes 1;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
+                 "error_log %s/error.log warn;\nevents { worker_connections 256; }\n"
+                 "http {\n access_log off;\n client_body_temp_path %s/body;\n"
+                 " proxy_temp_path %s/proxy;\n fastcgi_temp_path %s/fastcgi;\n"
+                 " uwsgi_temp_path %s/uwsgi;\n scgi_temp_path %s/scgi;\n"
+                 " server {\n  listen 127.0.0.1:%u;\n"
+                 "  location = /hello { default_type text/plain; return 200 \"hello nginx\"; }\n"
+                 "  location = /gone { return 410; }\n }\n}\n",
+                 ::geteuid() == 0 ? "user nobody nogroup;" : "", prefix_.c_str(), prefix_.c_str(),
+                 prefix_.c_str(), prefix_.c_str(), prefix_.c_str(), prefix_.c_str(),
+                 prefix_.c_str(), port_);
+    std::fclose(f);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::execl(binary_.c_str(), binary_.c_str(), "-p", prefix_.c_str(), "-c", conf.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Ready once it accepts (at most 5 s).
+    for (int i = 0; i < 100 && !ready_; ++i) {
+      auto at = transport::address::parse_tcp("127.0.0.1:" + std::to_string(port_)).value();
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      ready_ = ::connect(fd, at.sockaddr_data(), at.sockaddr_size()) == 0;
+      ::close(fd);
+      if (!ready_) ::usleep(50000);
+    }
+  }
+  ~nginx_process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (!prefix_.empty()) {
+      const std::string cleanup = "rm -rf '" + prefix_ + "'";
+      (void)std::system(cleanup.c_str());
+    }
+  }
+  [[nodiscard]] bool installed() const { return !binary_.empty(); }
+  [[nodiscard]] bool ready() const { return ready_; }
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  std::string binary_;
+  std::string prefix_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+TEST(ClientNginx, KeepAliveHeadAndErrorsAgainstNginx) {
+  nginx_process nginx;
+  if (!nginx.installed()) GTEST_SKIP() << "nginx is not installed";
+  ASSERT_TRUE(nginx.ready());
+  blocking_client http;
+  const std::string base = "http://127.0.0.1:" + std::to_string(nginx.port());
+  for (int i = 0; i < 20; ++i) {
+    const fetch_result r = http.get(base + "/hello");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello nginx");
+  }
+  auto where = origin::parse(base).value();
+  const fetch_result head = http.send(where, {.method = "HEAD", .target = "/hello"});
+  ASSERT_FALSE(head.error) << head.error.message();
+  EXPECT_EQ(head.header("Content-Length"), "11");
+  EXPECT_EQ(head.body, "");
+  const fetch_result gone = http.get(base + "/gone");
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_FALSE(gone.body.empty());  // nginx's HTML error page, chunked or with a length
+  const fetch_result post =
+      http.send(where, {.method = "POST", .target = "/hello", .body = "ignored"});
+  EXPECT_EQ(post.status, 200);  // `return` answers every method; nginx reads the body away
+  EXPECT_EQ(post.body, "hello nginx");
+  const fetch_result after = http.get(base + "/hello");
+  EXPECT_EQ(after.body, "hello nginx");
+  EXPECT_EQ(http.client().stats().connections_opened, 1u);
+}
+
+}  // namespace
+}  // namespace taut::test

@@ -1,0 +1,448 @@
+// taut::reverse_proxy over the memory transport, on one loop and a manual clock: a client (raw
+// bytes or taut::client) -> a taut server_loop with the proxy -> an upstream taut server_loop
+// that records what it receives, or a scripted upstream that misbehaves.
+#include <string>
+
+#include "client_test_support.hpp"
+#include "taut/http_chars.hpp"
+#include "taut/proxy.hpp"
+
+namespace taut::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// What the upstream saw of one request.
+struct seen_request {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  body_kind framing = body_kind::none;
+
+  [[nodiscard]] std::size_t count(std::string_view name) const {
+    std::size_t n = 0;
+    for (const auto& [k, v] : headers) n += chars::iequals(k, name) ? 1 : 0;
+    return n;
+  }
+  [[nodiscard]] std::string value(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (chars::iequals(k, name)) return v;
+    }
+    return {};
+  }
+};
+
+/// After a 101, echoes everything upper-cased, leftover bytes first; ends when the peer does.
+class upper_echo final : public upgrade_handler {
+ public:
+  explicit upper_echo(transport::event_loop& loop) : loop_(&loop) {}
+  void on_upgrade(std::string_view leftover, void* stream) override {
+    taken = std::move(*static_cast<transport::stream*>(stream));
+    send(leftover);
+    (void)taken.watch(*loop_, [this](transport::readiness) { pump(); });
+  }
+  void pump() {
+    char buffer[4096];
+    for (;;) {
+      const auto r = taken.read(buffer);
+      if (r.eof()) {
+        ended = true;
+        (void)taken.shutdown_write();
+        return;
+      }
+      if (!r.done()) return;
+      send({buffer, r.bytes});
+    }
+  }
+  void send(std::string_view bytes) {
+    std::string upper(bytes);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    (void)taken.write(upper);
+  }
+  transport::stream taken;
+  bool ended = false;
+
+ private:
+  transport::event_loop* loop_;
+};
+
+class proxy_world {
+ public:
+  explicit proxy_world(proxy_options options = {}, bool scripted = false,
+                       scripted_upstream::script script = {})
+      : loop_(transport::event_loop::create({.clock = &clock}).value()),
+        upstream_(*loop_, upstream_app_),
+        front_(*loop_, front_app_),
+        echo(*loop_),
+        client(*loop_) {
+    upstream_app_.handle("GET /ws", [this](request_context& req, reply& res) {
+      seen.push_back({"GET", std::string(req.target()), {}, {}, body_kind::none});
+      res.status(101);
+      res.header("Upgrade", req.header("Upgrade"));
+      res.header("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+      (void)res.writer().upgrade(echo);
+    });
+    upstream_app_.handle("/", [this](request_context& req, reply& res) {
+      seen_request r{std::string(req.method_name()),
+                     std::string(req.target()),
+                     {},
+                     std::string(req.body()),
+                     req.raw().head().body.kind};
+      for (const header& h : req.headers()) r.headers.emplace_back(h.name, h.value);
+      seen.push_back(std::move(r));
+      res.header("X-Upstream", "yes");
+      res.header("Connection", "close, X-Hop");  // hop-by-hop on the way back too
+      res.header("X-Hop", "secret");
+      res.send(200, "upstream says " + std::string(req.target()));
+    });
+    upstream_app_.handle("GET /big/{n}", [](request_context& req, reply& res) {
+      res.send(200, std::string(std::stoul(std::string(req.param("n"))), 'b'));
+    });
+    auto up = transport::listener::memory({});
+    if (scripted) {
+      scripted_ = std::make_unique<scripted_upstream>(*loop_, std::move(script));
+      options.upstream = origin::memory(scripted_->dialer(), "upstream");
+    } else {
+      options.upstream = origin::memory(up.dialer(), "upstream");
+    }
+    EXPECT_FALSE(upstream_.add_listener(std::move(up)));
+    proxy_ = std::make_unique<reverse_proxy>(std::move(options));
+    front_app_.handle("/", proxy_->handler());
+    auto front = transport::listener::memory({});
+    front_dialer_ = front.dialer();
+    where = origin::memory(front_dialer_, "front.example");
+    EXPECT_FALSE(front_.add_listener(std::move(front)));
+  }
+  ~proxy_world() {
+    echo.taken.unwatch();
+    front_.close_all();
+    loop_->run_until_idle();
+    proxy_.reset();
+    scripted_.reset();
+  }
+
+  void exchange(const client_request& request, recorder& into) {
+    ASSERT_FALSE(client.send(where, kept.emplace_back(request), into));
+    loop_->run_until_idle();
+  }
+  /// Writes raw bytes on a new connection to the front and returns what came back once the
+  /// loop is idle.
+  std::string raw(std::string_view bytes) {
+    auto s = front_dialer_.dial().value();
+    EXPECT_FALSE(s.watch(*loop_, [](transport::readiness) {}));
+    (void)s.write(bytes);
+    loop_->run_until_idle();
+    std::string got;
+    char buffer[65536];
+    for (;;) {
+      const auto r = s.read(buffer);
+      if (!r.done()) break;
+      got.append(buffer, r.bytes);
+    }
+    s.unwatch();
+    return got;
+  }
+  void run() { loop_->run_until_idle(); }
+  void advance(std::chrono::milliseconds by) {
+    clock.advance(by);
+    loop_->run_until_idle();
+  }
+  reverse_proxy& proxy() { return *proxy_; }
+  /// Closes the scripted upstream's listener: dials are refused from now on.
+  void close_upstream() { scripted_.reset(); }
+  scripted_upstream& scripted() { return *scripted_; }
+
+  transport::manual_clock clock;
+  std::deque<client_request> kept;
+  std::vector<seen_request> seen;
+
+ private:
+  std::unique_ptr<transport::event_loop> loop_;
+  mux upstream_app_;
+  mux front_app_;
+  server_loop upstream_;
+  server_loop front_;
+  std::unique_ptr<scripted_upstream> scripted_;
+  std::unique_ptr<reverse_proxy> proxy_;
+  transport::memory_dialer front_dialer_;
+
+ public:
+  upper_echo echo;
+  taut::client client;
+  origin where;
+
+  /// A raw connection to the front, kept open (watched with a no-op: tests read by hand).
+  transport::stream open_raw() {
+    auto s = front_dialer_.dial().value();
+    EXPECT_FALSE(s.watch(*loop_, [](transport::readiness) {}));
+    return s;
+  }
+  std::string read_all(transport::stream& s) {
+    loop_->run_until_idle();
+    std::string got;
+    char buffer[65536];
+    for (;;) {
+      const auto r = s.read(buffer);
+      if (!r.done()) break;
+      got.append(buffer, r.bytes);
+    }
+    return got;
+  }
+};
+
+TEST(Proxy, ForwardsAndAnswers) {
+  proxy_world w;
+  recorder r;
+  w.exchange({.method = "GET", .target = "/a/b?c=d"}, r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "upstream says /a/b?c=d");
+  EXPECT_EQ(r.header("X-Upstream"), "yes");
+  EXPECT_EQ(r.header("Via"), "1.1 taut");
+  EXPECT_EQ(r.header("X-Hop"), "");  // named by the upstream's Connection: never forwarded
+  EXPECT_TRUE(r.keep_alive);         // the upstream's close is its own hop's business
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].method, "GET");
+  EXPECT_EQ(w.seen[0].target, "/a/b?c=d");
+  EXPECT_EQ(w.seen[0].value("Host"), "front.example");
+  EXPECT_EQ(w.seen[0].value("Via"), "1.1 taut");
+  EXPECT_EQ(w.seen[0].value("X-Forwarded-Host"), "front.example");
+  EXPECT_EQ(w.seen[0].value("X-Forwarded-Proto"), "http");
+}
+
+TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
+  proxy_options options;
+  options.forwarded = true;
+  proxy_world w(options);
+  const std::string got = w.raw(
+      "POST /x HTTP/1.1\r\nHost: h.example\r\nConnection: keep-alive, X-Secret\r\n"
+      "X-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\n"
+      "Upgrade: h2c\r\nTrailer: X-T\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n"
+      "X-Forwarded-Host: forged\r\nX-Kept: yes\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 1u);
+  const seen_request& s = w.seen[0];
+  for (const char* hop : {"Connection", "X-Secret", "Keep-Alive", "TE", "Proxy-Connection",
+                          "Upgrade", "Trailer", "Transfer-Encoding"}) {
+    EXPECT_EQ(s.count(hop), 0u) << hop;
+  }
+  EXPECT_EQ(s.value("X-Kept"), "yes");
+  EXPECT_EQ(s.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(s.value("X-Forwarded-For"), "1.2.3.4, 5.6.7.8");  // no IP on a memory pipe
+  EXPECT_EQ(s.value("X-Forwarded-Host"), "h.example");
+  EXPECT_EQ(s.value("Forwarded"), "host=h.example;proto=http");
+  // Re-framed from what the front decoded: a Content-Length body, never the client's chunks.
+  EXPECT_EQ(s.framing, body_kind::content_length);
+  EXPECT_EQ(s.value("Content-Length"), "5");
+  EXPECT_EQ(s.body, "abcde");
+}
+
+TEST(Proxy, ReusesItsPerRequestState) {
+  proxy_world w;
+  for (int i = 0; i < 20; ++i) {
+    recorder r;
+    w.exchange({.method = "GET", .target = "/n"}, r);
+    ASSERT_TRUE(r.completed) << r.error.message();
+  }
+  EXPECT_EQ(w.proxy().stats().forwarded, 20u);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 1u);  // the per-request state is reused
+}
+
+TEST(Proxy, ReusesUpstreamConnectionsWhenTheUpstreamKeepsThemAlive) {
+  proxy_world w;
+  for (int i = 0; i < 20; ++i) {
+    recorder r;
+    w.exchange({.method = "GET", .target = "/big/10"}, r);
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, std::string(10, 'b'));
+  }
+  ASSERT_NE(w.proxy().client(), nullptr);
+  EXPECT_EQ(w.proxy().client()->stats().connections_opened, 1u);
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+}
+
+TEST(Proxy, KeepsEveryUpstreamConnectionUnderConcurrentLoad) {
+  proxy_world w;
+  const client_request request{.method = "GET", .target = "/big/10"};
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::unique_ptr<recorder>> exchanges;
+    for (int i = 0; i < 40; ++i) {
+      exchanges.push_back(std::make_unique<recorder>());
+      ASSERT_FALSE(w.client.send(w.where, request, *exchanges.back()));
+    }
+    w.run();
+    for (auto& r : exchanges) ASSERT_TRUE(r->completed) << r->error.message();
+  }
+  // 40 at once need 40 upstream connections; after that every one is reused (a pool keeping
+  // fewer idle than it opens would close and open connections every round).
+  EXPECT_EQ(w.proxy().client()->stats().connections_opened, 40u);
+}
+
+TEST(Proxy, StreamsLargeBodiesWithBackPressure) {
+  proxy_world w;
+  recorder r;
+  r.pause_on_head = true;  // the downstream client stops reading
+  w.exchange({.method = "GET", .target = "/big/4000000"}, r);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), 0u);
+  // The front would cut the response beyond its 1 MiB output limit (max_buffered_output) if the
+  // proxy kept writing: it paused its upstream read instead, so the body arrives whole.
+  r.resume();
+  w.run();
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.body.size(), 4000000u);
+}
+
+TEST(Proxy, UpstreamFailuresAre502AndTimeouts504) {
+  proxy_world refused({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  });
+  recorder ambiguous;
+  refused.exchange({.method = "GET", .target = "/"}, ambiguous);
+  EXPECT_EQ(ambiguous.status, 502);
+  EXPECT_EQ(refused.proxy().stats().bad_gateway, 1u);
+
+  proxy_options slow_options;
+  slow_options.timeout = 5s;
+  proxy_world slow(slow_options, true, [](upstream_connection&, std::size_t) {});
+  recorder stalled;
+  slow.exchange({.method = "GET", .target = "/"}, stalled);
+  EXPECT_FALSE(stalled.done);
+  slow.advance(6s);
+  EXPECT_EQ(stalled.status, 504);
+  EXPECT_EQ(slow.proxy().stats().timed_out, 1u);
+
+  proxy_world garbage({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst"
+        "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+  });
+  recorder first, second;
+  garbage.exchange({.method = "GET", .target = "/"}, first);
+  EXPECT_EQ(first.body, "first");
+  garbage.exchange({.method = "GET", .target = "/"}, second);
+  EXPECT_EQ(second.body, "first");  // from a new upstream connection, never "forged"
+  EXPECT_EQ(garbage.scripted().accepted(), 2u);
+
+  proxy_world cut({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    (void)c.stream.close();
+  });
+  recorder cut_short;
+  cut.exchange({.method = "GET", .target = "/"}, cut_short);
+  EXPECT_EQ(cut_short.status, 200);
+  EXPECT_FALSE(cut_short.completed);
+  EXPECT_EQ(cut_short.error.code, client_errc::connection_closed);  // the client sees it cut too
+  EXPECT_EQ(cut.proxy().stats().cut_short, 1u);
+}
+
+TEST(Proxy, TunnelsUpgradesWhenEnabled) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options);
+  auto s = w.open_raw();
+  (void)s.write(
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello");
+  const std::string head = w.read_all(s);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << head;
+  EXPECT_NE(head.find("Upgrade: websocket\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos);
+  EXPECT_TRUE(head.ends_with("\r\n\r\nHELLO")) << head;  // the bytes after the request, echoed
+  ASSERT_EQ(w.seen.size(), 1u);
+  (void)s.write("more bytes");
+  EXPECT_EQ(w.read_all(s), "MORE BYTES");
+  const std::string big(100000, 'q');
+  std::string_view rest = big;
+  std::string echoed;
+  while (!rest.empty() || echoed.size() < big.size()) {
+    const auto wrote = s.write(rest);
+    if (wrote.done()) rest.remove_prefix(wrote.bytes);
+    const std::string got = w.read_all(s);
+    echoed += got;
+    if (got.empty() && !wrote.done()) break;
+  }
+  EXPECT_EQ(echoed, std::string(100000, 'Q'));
+  (void)s.shutdown_write();  // the end passes through: the upstream sees it and ends too
+  w.read_all(s);
+  EXPECT_TRUE(w.echo.ended);
+  EXPECT_EQ(w.proxy().stats().tunnels, 1u);
+  s.unwatch();
+}
+
+TEST(Proxy, UpgradeIsHopByHopWhenTunnellingIsOff) {
+  proxy_world w;
+  const std::string got =
+      w.raw("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  // The upstream saw a plain GET (no Upgrade): its handler's 101 is refused by its own server
+  // (101 is only for a request that asked), so the client gets no switch.
+  EXPECT_FALSE(got.starts_with("HTTP/1.1 101")) << got;
+}
+
+// An upload streamed through the proxy to an upstream that stops reading: the front stops reading
+// the client too (the proxy holds the body), so what the proxy keeps is bounded; once the
+// upstream reads again, the whole body arrives, framed with its Content-Length.
+TEST(Proxy, StreamsUploadsWithBackPressure) {
+  proxy_options options;
+  options.max_body = 8 * 1024 * 1024;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    c.stream.unwatch();  // a slow upstream: reads nothing more until the test says
+  });
+  constexpr std::size_t size = 4 * 1024 * 1024;
+  const std::string head =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+  const std::string body(size, 'u');
+  auto s = w.open_raw();
+  ASSERT_EQ(s.write(head).bytes, head.size());
+  std::size_t sent = 0;
+  for (int idle_rounds = 0; idle_rounds < 3 && sent < size;) {
+    const auto wrote = s.write(std::string_view(body).substr(sent));
+    if (wrote.done()) {
+      sent += wrote.bytes;
+      idle_rounds = 0;
+    } else {
+      ++idle_rounds;
+    }
+    w.run();
+  }
+  // Two pipes of 256 KiB, the front's input block, the client's 16 KiB buffer and one piece.
+  EXPECT_LT(sent, 1024u * 1024u) << "the proxy took the upload faster than the upstream";
+  ASSERT_EQ(w.scripted().accepted(), 1u);
+  auto& up = *w.scripted().connections()[0];
+  EXPECT_NE(up.received.find("Content-Length: " + std::to_string(size)), std::string::npos);
+  std::size_t received = up.received.size() - up.scanned;
+  char buffer[65536];
+  for (int round = 0; round < 100000 && received < size; ++round) {
+    if (sent < size) {
+      const auto wrote = s.write(std::string_view(body).substr(sent));
+      if (wrote.done()) sent += wrote.bytes;
+    }
+    w.run();
+    for (;;) {
+      const auto r = up.stream.read(buffer);
+      if (!r.done()) break;
+      received += r.bytes;
+    }
+  }
+  EXPECT_EQ(received, size);
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  const std::string answer = w.read_all(s);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\nok")) << answer;
+  s.unwatch();
+}
+
+TEST(Proxy, ConnectionRefusedIs502) {
+  proxy_world w({}, true, [](upstream_connection&, std::size_t) {});
+  w.close_upstream();
+  recorder r;
+  w.exchange({.method = "GET", .target = "/"}, r);
+  ASSERT_TRUE(r.completed) << r.error.message();
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(r.body, "502 Bad Gateway\n");
+}
+
+}  // namespace
+}  // namespace taut::test

@@ -1,0 +1,177 @@
+// Request smuggling through the reverse proxy: every shape of smuggling_cases.hpp is sent to
+// `taut-serve --proxy` in front of a recording upstream (a taut::server in this process). The
+// front answers as taut-serve alone does (the same status, Connection: close, never the smuggled
+// request), and the upstream never sees more requests than the client's bytes hold: none for a
+// refused request, one for a valid one (two for the control), each with the framing the front
+// decided (a Content-Length body equal to what the front decoded, never Transfer-Encoding).
+// Each case is sent whole and again one byte per send().
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "harness.hpp"
+#include "smuggling_cases.hpp"
+#include "taut/mux.hpp"
+#include "taut/server.hpp"
+
+namespace taut::hardening {
+namespace {
+
+/// What the upstream received.
+struct recorded {
+  std::string method;
+  std::string target;
+  std::string body;
+  body_kind framing = body_kind::none;
+  std::string content_length;
+  bool transfer_encoding = false;
+};
+
+class recording_upstream {
+ public:
+  recording_upstream() {
+    app_.handle("/", [this](request_context& req, reply& res) {
+      record(req);
+      if (req.path() == "/echo") {
+        res.send(200, "{\"body\":" + json_string(req.body()) + "}", "application/json");
+      } else {
+        res.text(200, "upstream " + std::string(req.target()));
+      }
+    });
+    app_.handle("GET /hello/{name}", [this](request_context& req, reply& res) {
+      record(req);
+      res.text(200, "Hello, " + std::string(req.param("name")) + "!\n");
+    });
+    server_ = std::make_unique<taut::server>(
+        app_, server_options{.listen = {"127.0.0.1:0"}, .threads = 1});
+    ok_ = !server_->start();
+  }
+  ~recording_upstream() {
+    server_->stop_now();
+    server_->wait();
+  }
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+  [[nodiscard]] std::uint16_t port() const { return server_->local_addresses().front().port(); }
+  std::vector<recorded> take() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(seen_, {});
+  }
+
+ private:
+  void record(request_context& req) {
+    recorded r{std::string(req.method_name()),
+               std::string(req.target()),
+               std::string(req.body()),
+               req.raw().head().body.kind,
+               std::string(req.header("Content-Length")),
+               req.find_header("Transfer-Encoding") != nullptr};
+    const std::lock_guard<std::mutex> lock(mutex_);
+    seen_.push_back(std::move(r));
+  }
+
+  mux app_;
+  std::unique_ptr<taut::server> server_;
+  std::mutex mutex_;
+  std::vector<recorded> seen_;
+  bool ok_ = false;
+};
+
+enum class delivery { whole, byte_by_byte };
+
+/// Sends the case to the front, reads until it closes, and checks the front's answer and what
+/// the upstream saw; returns the failure, or nothing.
+std::string run_case(std::uint16_t port, recording_upstream& upstream, const smuggling_case& c,
+                     delivery how) {
+  (void)upstream.take();
+  const int fd = connect_loopback(port);
+  if (fd < 0) return "connect failed";
+  if (how == delivery::whole) {
+    (void)send_all(fd, c.bytes, clock_type::now() + 2s);
+  } else {
+    for (const char byte : c.bytes) {
+      if (::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) break;
+    }
+  }
+  const read_outcome got = read_until_close(fd, 5000ms);
+  ::close(fd);
+  if (got.how == ending::timeout) return "not closed within 5 s";
+  if (c.responses == 1 && got.bytes.find(smuggled_answer) != std::string::npos) {
+    return "the smuggled request was served";
+  }
+  const split parsed = split_responses(got.bytes);
+  if (parsed.malformed || parsed.used != got.bytes.size()) {
+    return "bytes after the responses: " + got.bytes.substr(parsed.used, 80);
+  }
+  if (parsed.responses.size() != c.responses) {
+    return std::to_string(parsed.responses.size()) + " responses";
+  }
+  const response& r = parsed.responses.front();
+  if (r.status != c.status) return "status " + std::to_string(r.status);
+  if (c.status == 200) {
+    if (r.body.find("\"body\":" + json_string(c.body) + "}") == std::string::npos) {
+      return "echoed body differs: " + r.body;
+    }
+  } else if (r.header("Connection") != "close") {
+    return "error answered without Connection: close";
+  }
+
+  const std::vector<recorded> seen = upstream.take();
+  const std::size_t expected = c.status == 200 ? c.responses : 0;
+  if (seen.size() != expected) {
+    return "the upstream saw " + std::to_string(seen.size()) + " requests, expected " +
+           std::to_string(expected);
+  }
+  for (const recorded& s : seen) {
+    if (s.transfer_encoding) return "Transfer-Encoding reached the upstream";
+    if (s.framing == body_kind::chunked || s.framing == body_kind::until_close) {
+      return "a framing other than Content-Length reached the upstream";
+    }
+  }
+  if (expected >= 1) {
+    const recorded& first = seen.front();
+    if (first.target != "/echo" || first.body != c.body) {
+      return "the upstream got " + first.method + " " + first.target + " with body [" + first.body +
+             "]";
+    }
+    if (first.content_length != std::to_string(c.body.size())) {
+      return "the upstream's Content-Length is [" + first.content_length + "]";
+    }
+  }
+  if (expected == 2 && seen[1].target != "/hello/smuggled") {
+    return "the control's second request reached the upstream as " + seen[1].target;
+  }
+  return {};
+}
+
+TEST(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
+  recording_upstream upstream;
+  ASSERT_TRUE(upstream.ok());
+  server_process front({.args = {"--threads", "2", "--proxy",
+                                 "http://127.0.0.1:" + std::to_string(upstream.port())}});
+  ASSERT_TRUE(front.ready()) << front.stderr_text();
+
+  const std::vector<smuggling_case> all = cases();
+  std::size_t passed = 0;
+  for (const smuggling_case& c : all) {
+    for (const delivery how : {delivery::whole, delivery::byte_by_byte}) {
+      const std::string why = run_case(front.port(), upstream, c, how);
+      if (why.empty()) {
+        ++passed;
+      } else {
+        ADD_FAILURE() << c.name << (how == delivery::whole ? " (whole)" : " (byte by byte)") << ": "
+                      << why;
+      }
+    }
+  }
+  std::printf("%zu cases x 2 deliveries through taut-serve --proxy: %zu passed\n", all.size(),
+              passed);
+  EXPECT_EQ(passed, all.size() * 2);
+  EXPECT_TRUE(front.running());
+  EXPECT_EQ(front.terminate(), 0);
+}
+
+}  // namespace
+}  // namespace taut::hardening

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# taut-fetch against taut-serve over TCP and a Unix socket: bodies, -i, -v, -d @FILE, --unix,
+# -n/-c (requests over pooled connections: exactly C opened), errors and usage.
+# Usage: taut_fetch_test.sh TAUT_FETCH TAUT_SERVE. Bounded in time (--timeout on every fetch, the
+# waits are counted); it kills only the server it started.
+set -uo pipefail
+
+fetch_bin=$1
+server_bin=$2
+scratch=$(mktemp -d /tmp/taut-fetch-XXXXXX)
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {
+  if [[ "$2" == "$3" ]]; then passed=$((passed + 1)); else
+    failed=$((failed + 1))
+    echo "FAIL: $1: expected [$2], got [$3]" >&2
+  fi
+}
+check_contains() {
+  if [[ "$3" == *"$2"* ]]; then passed=$((passed + 1)); else
+    failed=$((failed + 1))
+    echo "FAIL: $1: [$2] not found in [$3]" >&2
+  fi
+}
+fetch() { "$fetch_bin" --timeout 5s "$@"; }
+
+socket="$scratch/serve.sock"
+"$server_bin" --listen 127.0.0.1:0 --unix "$socket" --threads 1 \
+  --max-requests-per-connection 0 >/dev/null 2>"$scratch/server.err" &
+server_pid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(sed -n 's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$scratch/server.err")
+  [[ -n $port ]] && break
+  sleep 0.1
+done
+[[ -n $port ]] || { echo "taut-serve did not start" >&2; exit 1; }
+base="http://127.0.0.1:$port"
+
+check "GET body" "Hello, fetch!" "$(fetch "$base/hello/fetch")"
+check "GET status" 0 $?
+
+included=$(fetch -i "$base/healthz")
+check_contains "-i status line" "HTTP/1.1 200 OK" "$included"
+check_contains "-i body" "ok" "$included"
+
+fetch -v "$base/hello/v" >"$scratch/out" 2>"$scratch/err"
+check "-v body on stdout" "Hello, v!" "$(cat "$scratch/out")"
+check_contains "-v request line" "> GET /hello/v HTTP/1.1" "$(cat "$scratch/err")"
+check_contains "-v Host" "> Host: 127.0.0.1:$port" "$(cat "$scratch/err")"
+check_contains "-v status" "< HTTP/1.1 200 OK" "$(cat "$scratch/err")"
+
+printf 'from a file' >"$scratch/body.txt"
+echoed=$(fetch -d "@$scratch/body.txt" -H 'X-Test: yes' "$base/echo")
+check_contains "-d @FILE body" '"body":"from a file"' "$echoed"
+check_contains "-d @FILE method" '"method":"POST"' "$echoed"
+check_contains "-H sent" '["X-Test","yes"]' "$echoed"
+fetch -v --data-file "$scratch/body.txt" --expect-continue "$base/echo" >"$scratch/out" 2>"$scratch/err"
+check_contains "--expect-continue body" '"body":"from a file"' "$(cat "$scratch/out")"
+check_contains "--expect-continue 100" "< HTTP/1.1 100 Continue" "$(cat "$scratch/err")"
+
+check "--unix" "Hello, unix!" "$(fetch --unix "$socket" "http://localhost/hello/unix")"
+check_contains "unix: URL" "<h1>" "$(fetch "unix:$socket")"
+
+report=$(fetch -n 300 -c 3 "$base/plaintext")
+check "-n/-c status" 0 $?
+check_contains "-n/-c requests" "requests: 300" "$report"
+check_contains "-n/-c no failure" "failed: 0" "$report"
+check_contains "-n/-c pooled: C connections" "connections opened: 3" "$report"
+check_contains "-n/-c rate" "requests/s: " "$report"
+
+fetch "http://127.0.0.1:1/" >/dev/null 2>"$scratch/err"
+check "refused exit status" 1 $?
+check_contains "refused says what and where" "connect_failed while connecting" "$(cat "$scratch/err")"
+
+"$fetch_bin" --nope >/dev/null 2>"$scratch/err"
+check "bad flag exit status" 2 $?
+check "bad flag one line" 1 "$(wc -l <"$scratch/err")"
+"$fetch_bin" -H 'no colon' "$base/" >/dev/null 2>"$scratch/err"
+check "bad -H exit status" 2 $?
+"$fetch_bin" -H $'X: a\rb' "$base/" >/dev/null 2>"$scratch/err"
+check "CR in a field is refused" 1 $?
+check_contains "CR in a field: invalid_request" "invalid_request" "$(cat "$scratch/err")"
+check_contains "--help" "-n N" "$("$fetch_bin" --help)"
+
+kill -TERM "$server_pid"
+wait "$server_pid"
+server_pid=
+echo "taut_fetch_test: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
