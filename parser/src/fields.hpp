@@ -69,6 +69,145 @@ struct section_result {
   step error{};
 };
 
+/// Which framing field values the byte-by-byte loop judges as they arrive: none in a trailer
+/// section, Content-Length in a response, Content-Length and the first Host in a request.
+enum class framing_values : unsigned char { none, response, request };
+
+/// field_section_state::value_kind: the value being read is judged byte by byte as one of these.
+enum framing_value : std::uint8_t { no_framing_value, content_length_value, host_value };
+
+/// field_section_state::value_state of a Content-Length or Host value.
+enum framing_value_state : std::uint8_t {
+  value_lead,        // only whitespace yet
+  value_body,        // Content-Length: in the digits; Host: in the reg-name
+  value_trailing,    // in whitespace after something: anything but whitespace is an error
+  host_pct1,         // after a '%' of the reg-name
+  host_pct2,         // after a '%' and one hex digit
+  host_literal0,     // after the '[' of an IP-literal
+  host_literal,      // in an IP-literal
+  host_literal_end,  // after its ']'
+  host_port,         // after the ':' before the port
+};
+
+/// The framing field named [begin, end), if `judge` has its value judged byte by byte. Host only
+/// while no Host is stored: a second Host is duplicate_host at its line end, not bad_host.
+inline framing_value framing_value_of(const char* data, std::size_t begin, std::size_t end,
+                                      framing_values judge, std::span<const header> stored) {
+  if (judge == framing_values::none) return no_framing_value;
+  const std::string_view name(data + begin, end - begin);
+  if (name.size() == 14 && iequals(name, "content-length")) return content_length_value;
+  if (judge != framing_values::request || name.size() != 4 || !iequals(name, "host")) {
+    return no_framing_value;
+  }
+  for (const header& h : stored) {
+    if (h.name.size() == 4 && iequals(h.name, "host")) return no_framing_value;
+  }
+  return host_value;
+}
+
+/// Judges the Content-Length or Host value bytes from i on, each once, as interpret_field will
+/// judge the whole value: returns where it stopped (at `limit`, at a byte that is no field-vchar
+/// SP or HTAB, left to the caller, or at the first byte no valid value can hold there, with `bad`
+/// the offset interpret_field reports for it).
+inline std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
+                                       field_section_state& state, std::size_t& bad) noexcept {
+  std::uint8_t st = state.value_state;
+  const bool host = state.value_kind == host_value;
+  for (; i < limit; ++i) {
+    const char c = data[i];
+    if (!is(c, field_char)) break;
+    if (is_ws(c)) {
+      if (st == host_pct1 || st == host_pct2) {  // a '%' without its two hex digits
+        bad = i - (st == host_pct1 ? 1 : 2);
+        break;
+      }
+      if (st != value_lead) st = value_trailing;
+      continue;
+    }
+    if (st == value_trailing) {  // the value holds whitespace: bad at its first byte
+      std::size_t first = i;
+      while (is_ws(data[first - 1])) --first;
+      bad = first;
+      break;
+    }
+    if (!host) {
+      if (!is(c, digit)) {
+        bad = i;
+        break;
+      }
+      st = value_body;
+      continue;
+    }
+    bool ok = true;
+    switch (st) {
+      case value_lead:
+      case value_body:
+        if (is(c, host_char)) {
+          st = value_body;
+        } else if (c == '%') {
+          st = host_pct1;
+        } else if (c == ':') {
+          st = host_port;
+        } else if (c == '[' && st == value_lead) {
+          st = host_literal0;
+        } else {
+          ok = false;
+        }
+        break;
+      case host_pct1:
+      case host_pct2:
+        if (!is(c, hex_digit)) {
+          bad = i - (st == host_pct1 ? 1 : 2);
+          state.value_state = st;
+          return i;
+        }
+        st = st == host_pct1 ? host_pct2 : value_body;
+        break;
+      case host_literal0:
+      case host_literal:
+        if (is(c, host_char) || c == ':') {
+          st = host_literal;
+        } else if (c == ']' && st == host_literal) {
+          st = host_literal_end;
+        } else {
+          ok = false;
+        }
+        break;
+      case host_literal_end:
+        ok = c == ':';
+        st = host_port;
+        break;
+      default:  // host_port
+        ok = is(c, digit);
+        break;
+    }
+    if (!ok) {
+      bad = i;
+      break;
+    }
+  }
+  state.value_state = st;
+  return i;
+}
+
+/// judge_framing_value over the whole value of a field the fast loop stored: the error it finds
+/// there, so that a field line taken whole is judged as one taken byte by byte.
+inline step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
+                               framing_values judge) noexcept {
+  const header& field = storage[index];
+  const auto name_begin = static_cast<std::size_t>(field.name.data() - data);
+  field_section_state state;
+  state.value_kind = framing_value_of(data, name_begin, name_begin + field.name.size(), judge,
+                                      storage.first(index));
+  if (state.value_kind == no_framing_value) return {};
+  const auto begin = static_cast<std::size_t>(field.value.data() - data);
+  std::size_t bad = valid;
+  judge_framing_value(data, begin, begin + field.value.size(), state, bad);
+  if (bad == valid) return {};
+  return {state.value_kind == content_length_value ? errc::bad_content_length : errc::bad_host,
+          bad};
+}
+
 /// Folds what the fast field loop stored into `state`, then hands on_field every field that can
 /// no longer be continued, in order, as the generic loop would (on_field must ignore every field
 /// may_be_framing_field rules out: those are skipped here). Returns the section's end (one past
@@ -76,9 +215,11 @@ struct section_result {
 template <class OnField>
 std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
                               std::span<header> storage, field_section_state& state,
-                              OnField&& on_field, step& error) {
+                              OnField&& on_field, step& error,
+                              framing_values judge = framing_values::none) {
   state.examined = args.examined;
-  if (args.count != state.count) {
+  const bool stored = args.count != state.count;
+  if (stored) {
     // Every field before the last stored one is complete now, the one pending before included;
     // on_field only acts on framing fields, and the prefilter (one lookup) spares the call for
     // the rest. Marking them in the fast loop instead cost more: it left the loop short of
@@ -94,7 +235,15 @@ std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
       if (error = on_field(data, storage[k]); error.failed()) return 0;
     }
   }
-  if (args.section_end == 0) return 0;
+  if (args.section_end == 0) {
+    // The last field stays pending, but a byte its Content-Length or Host value cannot hold is an
+    // error now, as when its line arrives byte by byte.
+    if (stored && judge != framing_values::none &&
+        may_be_framing_field(storage[args.count - 1].name)) {
+      error = judge_stored_value(data, storage, args.count - 1, judge);
+    }
+    return 0;
+  }
   if (state.pending) {
     state.pending = false;
     if (error = on_field(data, storage[state.count - 1]); error.failed()) return 0;
@@ -129,12 +278,13 @@ inline fast_fields_args fast_fields_from(const char* data, std::size_t size,
 template <class OnField>
 std::size_t take_fast_fields(const char* data, std::size_t size, const parse_options& options,
                              std::span<header> storage, field_section_state& state,
-                             OnField&& on_field, step& error) {
+                             OnField&& on_field, step& error,
+                             framing_values judge = framing_values::none) {
   const scan_ops& ops = scan();
   if (ops.fast_fields == nullptr) return 0;
   fast_fields_args args = fast_fields_from(data, size, options, storage, state);
   ops.fast_fields(args);
-  return apply_fast_fields(data, args, storage, state, on_field, error);
+  return apply_fast_fields(data, args, storage, state, on_field, error, judge);
 }
 
 /// Where the field line being read stands (field_section_state::line).
@@ -161,7 +311,8 @@ enum class field_progress : unsigned char { line_done, more, complete, error };
 template <class OnField>
 field_progress advance_field_line(const char* data, std::size_t size, const parse_options& options,
                                   std::span<header> storage, field_section_state& state,
-                                  OnField&& on_field, std::size_t& end, step& error) {
+                                  OnField&& on_field, std::size_t& end, step& error,
+                                  framing_values judge = framing_values::none) {
   const scan_ops& ops = scan();
   const std::size_t budget_end = saturating_add(state.section_start, options.max_header_bytes);
   const std::size_t limit = size < budget_end ? size : budget_end;
@@ -239,6 +390,9 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         if (c == ':') {
           state.name_end = i;
           state.line = value;
+          state.value_kind =
+              framing_value_of(data, state.pos, i, judge, storage.first(state.count));
+          state.value_state = value_lead;
           ++i;
           break;
         }
@@ -250,6 +404,9 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
       case name_space:
         if (c == ':') {
           state.line = value;
+          state.value_kind =
+              framing_value_of(data, state.pos, state.name_end, judge, storage.first(state.count));
+          state.value_state = value_lead;
           ++i;
           break;
         }
@@ -266,7 +423,19 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         return fail(errc::bad_header_name, i);
       case value:
       case fold: {
-        i = ops.skip_field(data, i, limit);
+        if (state.line == value && state.value_kind != no_framing_value) {
+          // A Content-Length or Host value: each byte is judged as interpret_field will judge
+          // the whole value, so a byte no valid value can hold is an error at once.
+          std::size_t bad = valid;
+          i = judge_framing_value(data, i, limit, state, bad);
+          if (bad != valid) {
+            return fail(state.value_kind == content_length_value ? errc::bad_content_length
+                                                                 : errc::bad_host,
+                        bad);
+          }
+        } else {
+          i = ops.skip_field(data, i, limit);
+        }
         if (i == limit) break;
         const char stop = data[i];
         if (stop == '\r') {
@@ -309,7 +478,8 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
 template <class OnStartLine, class OnField>
 section_result run_section(const char* data, std::size_t size, const parse_options& options,
                            std::span<header> storage, field_section_state& state, head_phase& phase,
-                           OnStartLine&& on_start_line, OnField&& on_field) {
+                           OnStartLine&& on_start_line, OnField&& on_field,
+                           framing_values judge = framing_values::none) {
   while (phase == head_phase::start_line) {
     line ln;
     step error;
@@ -341,13 +511,14 @@ section_result run_section(const char* data, std::size_t size, const parse_optio
     constexpr std::size_t few_bytes = 8;
     if (state.scan == state.pos && size - state.pos >= few_bytes) {
       step s;
-      const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
+      const std::size_t end =
+          take_fast_fields(data, size, options, storage, state, on_field, s, judge);
       if (s.failed()) return {section_outcome::error, 0, s};
       if (end != 0) return {section_outcome::complete, end, {}};
     }
     std::size_t end = 0;
     step error;
-    switch (advance_field_line(data, size, options, storage, state, on_field, end, error)) {
+    switch (advance_field_line(data, size, options, storage, state, on_field, end, error, judge)) {
       case field_progress::line_done:
         continue;
       case field_progress::more:

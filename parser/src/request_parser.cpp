@@ -378,7 +378,8 @@ request_parser::fast_head request_parser::take_fast_head(const char* data,
   detail::step error;
   const std::size_t end = detail::apply_fast_fields(
       data, fields, storage_, section_,
-      [this](const char* d, const header& field) { return on_field(d, field); }, error);
+      [this](const char* d, const header& field) { return on_field(d, field); }, error,
+      detail::framing_values::request);
   if (error.failed()) {
     fail(error.code, error.offset);
     return fast_head::failed;
@@ -423,7 +424,9 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   detail::char_class continues{};
   if (line == detail::field_line::name) {
     continues = detail::tchar;
-  } else if (line == detail::field_line::value || line == detail::field_line::fold) {
+  } else if ((line == detail::field_line::value &&
+              section_.value_kind == detail::no_framing_value) ||
+             line == detail::field_line::fold) {
     continues = detail::field_char;
   } else {
     return false;
@@ -547,7 +550,8 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
       data, buffer.size(), options_, storage_, section_, phase_,
       // advance_request_line took the request-line: the loop starts at the field lines.
       [](const char*, std::size_t, std::size_t) { return detail::step{}; },
-      [this](const char* d, const header& field) { return on_field(d, field); });
+      [this](const char* d, const header& field) { return on_field(d, field); },
+      detail::framing_values::request);
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

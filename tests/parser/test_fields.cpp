@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -228,6 +230,76 @@ TEST(FieldLine, TooManyFieldsIsReportedAtTheFirstByteOfTheLineBeyondTheLimit) {
   // The caller's storage caps it the same way.
   const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nA";
   expect_request_error(input, errc::too_many_headers, first_field + 9, {}, 1);
+}
+
+TEST(FieldLine, ContentLengthLetterIsRejectedBeforeTheLineEnds) {
+  expect_field_rejected_at_last_byte("Content-Length: 4x", errc::bad_content_length, 17);
+  expect_field_rejected_at_last_byte("Content-Length: x", errc::bad_content_length, 16);
+  expect_field_rejected_at_last_byte("Content-Length:\t-", errc::bad_content_length, 16);
+  // No list form: "42, 42" is no Content-Length this parser takes.
+  expect_field_rejected_at_last_byte("Host: a\r\ncontent-length: 1,", errc::bad_content_length, 26);
+  expect_field_rejected_at_last_byte("Content-Length: 1\x80", errc::bad_content_length, 17);
+}
+
+TEST(FieldLine, ContentLengthWithWhitespaceInsideIsRejectedAtTheWhitespace) {
+  // Whitespace after the digits may be trailing OWS: only the byte after it decides, and the
+  // error is at its first byte, as for the whole line.
+  expect_field_rejected_at_last_byte("Content-Length: 4 2", errc::bad_content_length, 17);
+  expect_field_rejected_at_last_byte("Content-Length: 4 \t x", errc::bad_content_length, 17);
+}
+
+TEST(FieldLine, ContentLengthLetterIsRejectedBeforeAControlByteAfterIt) {
+  // The letter comes first: whatever follows it, the whole input is rejected there too.
+  expect_request_error("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 4x\x01\r\n\r\n",
+                       errc::bad_content_length, first_field + 9 + 17);
+}
+
+TEST(FieldLine, ContentLengthLetterInAResponseIsRejectedBeforeTheLineEnds) {
+  const std::string input = "HTTP/1.1 200 OK\r\nContent-Length: 4x";
+  expect_response_error(input, errc::bad_content_length, input.size() - 1);
+  std::vector<header> storage(8);
+  for (std::size_t k = 0; k < input.size(); ++k) {
+    response_parser parser(storage);
+    EXPECT_FALSE(parser.parse(std::string_view(input).substr(0, k)).failed()) << k;
+  }
+}
+
+TEST(FieldLine, ContentLengthLetterInALineTakenWholeIsRejectedBeforeTheNextLine) {
+  // The fast field loop takes the whole line; the field stays pending (an obs-fold may continue
+  // it), but its value is judged at once, as when the line arrives byte by byte.
+  expect_request_error("GET / HTTP/1.1\r\nContent-Length: 4x\r\n", errc::bad_content_length,
+                       first_field + 17);
+  expect_request_error("GET / HTTP/1.1\r\nX: 1\r\nHost: a b\r\n", errc::bad_host, first_field + 13);
+}
+
+TEST(FieldLine, HostByteOutsideTheAuthorityIsRejectedAtOnce) {
+  expect_field_rejected_at_last_byte("Host: a/", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a@", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a:8x", errc::bad_host, 9);
+  expect_field_rejected_at_last_byte("Host: a:8:", errc::bad_host, 9);
+  expect_field_rejected_at_last_byte("Host: a[", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: []", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: [::1]x", errc::bad_host, 11);
+  expect_field_rejected_at_last_byte("Host: [::1/", errc::bad_host, 10);
+  expect_field_rejected_at_last_byte("Host: \x80", errc::bad_host, 6);
+}
+
+TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
+  expect_field_rejected_at_last_byte("Host: a%g", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a%4g", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a%4 ", errc::bad_host, 7);
+}
+
+TEST(FieldLine, HostWithWhitespaceInsideIsRejectedAtTheWhitespace) {
+  expect_field_rejected_at_last_byte("Host: a b", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a:80 \t1", errc::bad_host, 10);
+  expect_field_rejected_at_last_byte("Host: [::1 ]", errc::bad_host, 10);
+}
+
+TEST(FieldLine, SecondHostIsStillADuplicateNotABadHost) {
+  // A second Host is duplicate_host at its line end, whatever its value holds.
+  const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nHost: b/\r\n\r\n";
+  expect_request_error(input, errc::duplicate_host, first_field + 9);
 }
 
 // ---- Limits -----------------------------------------------------------------------------------

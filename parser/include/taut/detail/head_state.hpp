@@ -25,6 +25,8 @@ struct field_section_state {
   bool pending = false;           // storage[count - 1] may still be continued by obs-fold
   bool dirty = false;             // the line being scanned holds a control byte
   std::uint8_t line = 0;          // where the field line being read stands (fields.hpp)
+  std::uint8_t value_kind = 0;    // the framing field whose value is being judged (fields.hpp)
+  std::uint8_t value_state = 0;   // where that value stands (fields.hpp)
 };
 
 /// What the framing-relevant fields said, accumulated field by field.
