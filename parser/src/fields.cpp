@@ -8,47 +8,6 @@
 
 namespace taut::detail {
 
-line_found find_line(const char* data, std::size_t size, field_section_state& state,
-                     bool allow_bare_lf, line& out, step& error) noexcept {
-  const scan_ops& ops = scan();
-  std::size_t i = state.scan;
-  const std::size_t start = i;
-  while (true) {
-    i = ops.skip_field(data, i, size);
-    if (i == size) break;
-    const char c = data[i];
-    if (c == '\n') {
-      state.examined += i + 1 - start;
-      if (!allow_bare_lf) {
-        error = {errc::bare_lf, i};
-        return line_found::error;
-      }
-      out = {state.pos, i, i + 1, !state.dirty};
-      state.dirty = false;
-      state.scan = i + 1;
-      return line_found::yes;
-    }
-    if (c == '\r') {
-      if (i + 1 == size) break;  // the CR is looked at again once the next byte arrives
-      state.examined += i + 2 - start;
-      if (data[i + 1] != '\n') {
-        error = {errc::bare_cr, i};
-        return line_found::error;
-      }
-      out = {state.pos, i, i + 2, !state.dirty};
-      state.dirty = false;
-      state.scan = i + 2;
-      return line_found::yes;
-    }
-    // A control byte: the line is still found first, and validated byte by byte when parsed.
-    state.dirty = true;
-    ++i;
-  }
-  state.examined += i - start;
-  state.scan = i;
-  return line_found::need_more;
-}
-
 void rebase_view(std::string_view& view, const char* from, const char* to) noexcept {
   if (view.data() == nullptr) return;
   // Integer arithmetic: the old buffer may already be gone, so no pointer arithmetic on it.

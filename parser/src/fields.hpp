@@ -15,21 +15,6 @@
 
 namespace taut::detail {
 
-/// One line of input: content is [begin, end), the next line starts at `next`.
-struct line {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::size_t next = 0;
-  bool clean = true;  // every byte of the content is a field-vchar, SP or HTAB
-};
-
-enum class line_found : unsigned char { yes, need_more, error };
-
-/// Finds the end of the line that starts at state.pos, resuming the search at state.scan. Bare CR
-/// is always an error; bare LF is one unless `allow_bare_lf`.
-line_found find_line(const char* data, std::size_t size, field_section_state& state,
-                     bool allow_bare_lf, line& out, step& error) noexcept;
-
 /// Makes every stored view follow the buffer if the caller moved it since the previous call.
 void rebase_views(std::span<header> fields, std::size_t count, const char* from,
                   const char* to) noexcept;
@@ -470,41 +455,14 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
   return field_progress::more;
 }
 
-/// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
-/// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
-/// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
-/// return a step. Limits: the start-line (with leading empty lines) against max_request_line, the
-/// field section against max_header_bytes.
-template <class OnStartLine, class OnField>
+/// Runs the line loop of a field section (a head's, after its start-line, which each parser takes
+/// byte by byte itself; or a trailer section's): `on_field(data, field)` sees each field once it
+/// can no longer be continued and returns a step. The field section is limited by
+/// max_header_bytes.
+template <class OnField>
 section_result run_section(const char* data, std::size_t size, const parse_options& options,
-                           std::span<header> storage, field_section_state& state, head_phase& phase,
-                           OnStartLine&& on_start_line, OnField&& on_field,
-                           framing_values judge = framing_values::none) {
-  while (phase == head_phase::start_line) {
-    line ln;
-    step error;
-    const line_found found = find_line(data, size, state, options.lenient.bare_lf, ln, error);
-    // A bad line ending at or past a limit is reported as the limit, as a feed in small pieces
-    // would have hit the limit first: the result must not depend on how the input was cut.
-    const std::size_t seen = found == line_found::yes     ? ln.next
-                             : found == line_found::error ? error.offset + 1
-                                                          : size;
-    if (found == line_found::error && seen <= options.max_request_line) {
-      return {section_outcome::error, 0, error};
-    }
-    if (seen > options.max_request_line) {
-      return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
-    }
-    if (found == line_found::need_more) return {};
-
-    state.pos = ln.next;
-    if (ln.begin == ln.end) continue;  // RFC 9112 section 2.2: empty lines before it are ignored
-    if (const step s = on_start_line(data, ln.begin, ln.end); s.failed()) {
-      return {section_outcome::error, 0, s};
-    }
-    phase = head_phase::fields;
-    state.section_start = ln.next;
-  }
+                           std::span<header> storage, field_section_state& state,
+                           OnField&& on_field, framing_values judge = framing_values::none) {
   while (true) {
     // At a line start the fast loop may take whole lines; not with a few bytes, where it cannot
     // take one line and costs more than the generic loop (input arriving a byte at a time).

@@ -547,9 +547,8 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   }
   if (extends_current_line(data, buffer.size())) return {};
   const detail::section_result r = detail::run_section(
-      data, buffer.size(), options_, storage_, section_, phase_,
+      data, buffer.size(), options_, storage_, section_,
       // advance_request_line took the request-line: the loop starts at the field lines.
-      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
       [this](const char* d, const header& field) { return on_field(d, field); },
       detail::framing_values::request);
   switch (r.outcome) {

@@ -296,9 +296,8 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
     }
   }
   const detail::section_result r = detail::run_section(
-      data, buffer.size(), options_, storage_, section_, phase_,
+      data, buffer.size(), options_, storage_, section_,
       // The status-line is taken above: the loop starts at the field lines.
-      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
       [this](const char* d, const header& field) { return on_field(d, field); },
       detail::framing_values::response);
   switch (r.outcome) {
