@@ -1,7 +1,6 @@
 #include "fields.hpp"
 
 #include <cstdint>
-#include <limits>
 
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
@@ -147,33 +146,6 @@ std::size_t for_each_element(std::string_view v, Visit&& visit) {
 
 }  // namespace
 
-std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
-                               bool require_port, bool require_host) noexcept {
-  std::size_t i = begin;
-  if (i < end && data[i] == '[') {
-    ++i;
-    const std::size_t literal_begin = i;
-    while (i < end && (is(data[i], host_char) || data[i] == ':')) ++i;
-    if (i == end || data[i] != ']' || i == literal_begin) return i < end ? i : end - 1;
-    ++i;
-  } else {
-    while (true) {
-      i = skip_class(data, i, end, host_char);  // the usual host name, four bytes a branch
-      if (i == end || data[i] != '%') break;
-      if (i + 2 >= end || !is(data[i + 1], hex_digit) || !is(data[i + 2], hex_digit)) return i;
-      i += 3;
-    }
-    if (require_host && i == begin) return begin < end ? begin : end;
-  }
-  if (i == end) return require_port ? (end > begin ? end - 1 : end) : valid;
-  if (data[i] != ':') return i;
-  const std::size_t colon = i++;
-  while (i < end && is(data[i], digit)) ++i;
-  if (i != end) return i;
-  if (require_port && i == colon + 1) return colon;
-  return valid;
-}
-
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      bool allow_codings, framing_fields& fields) noexcept {
   const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
@@ -191,7 +163,7 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       const std::size_t value_end = value_offset + value.size();
       // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
       if (skip_class(data, value_offset, value_end, host_char) == value_end) return {};
-      const std::size_t bad = validate_authority(data, value_offset, value_end, false, false);
+      const std::size_t bad = framing_value_fault(data, value_offset, value_end, host_value);
       if (bad != valid) return {errc::bad_host, bad};
       return {};
     }
@@ -228,14 +200,14 @@ step interpret_field(const char* data, const header& field, bool is_request, int
     }
     case known_field::content_length: {
       if (value.empty()) return {errc::bad_content_length, value_offset};
+      // The value is trimmed and holds no control byte (no fold continues a Content-Length):
+      // its first byte that is no digit, or makes the number too large, is the first byte
+      // framing_value_fault finds, without its state machine.
+      length_digits digits;
       std::uint64_t length = 0;
-      constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
       for (std::size_t i = 0; i < value.size(); ++i) {
-        const char c = value[i];
-        if (!is(c, digit)) return {errc::bad_content_length, value_offset + i};
-        const auto d = static_cast<std::uint64_t>(c - '0');
-        if (length > (max - d) / 10) return {errc::bad_content_length, value_offset + i};
-        length = length * 10 + d;
+        if (!digits.append(value[i])) return {errc::bad_content_length, value_offset + i};
+        length = length * 10 + static_cast<std::uint64_t>(value[i] - '0');  // fits: checked
       }
       if (fields.has_content_length) {
         if (fields.content_length != length) return {errc::conflicting_content_length, name_offset};

@@ -35,11 +35,6 @@ void fold_field_line(const char* data, std::size_t end, std::span<header> storag
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      bool allow_codings, framing_fields& fields) noexcept;
 
-/// Validates uri-host [ ":" port ] in [begin, end); returns the offset of the first bad byte or
-/// `end + 1` when valid. A port is required when `require_port`, a host when `require_host`.
-std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
-                               bool require_port, bool require_host) noexcept;
-
 inline constexpr std::size_t valid = static_cast<std::size_t>(-1);
 
 }  // namespace taut::detail
@@ -90,95 +85,148 @@ inline framing_value framing_value_of(const char* data, std::size_t begin, std::
   return host_value;
 }
 
-/// Judges the Content-Length or Host value bytes from i on, each once, as interpret_field will
-/// judge the whole value: returns where it stopped (at `limit`, at a byte that is no field-vchar
-/// SP or HTAB, left to the caller, or at the first byte no valid value can hold there, with `bad`
-/// the offset interpret_field reports for it).
+/// The significant digits of a Content-Length read so far against the same digits of 2^64 - 1,
+/// the largest value it may hold: what tells at each digit whether the number still fits, in
+/// two bytes (field_section_state::value_digits, value_order) where a whole number would not fit
+/// the parser's size.
+struct length_digits {
+  std::uint8_t count = 0;  // significant digits: leading zeros do not count
+  std::uint8_t order = 0;  // `same`, `below` or `above`: those digits against 2^64 - 1's first ones
+  static constexpr std::uint8_t same = 0, below = 1, above = 2;
+
+  /// Takes the value's next byte `c`: false when it is no digit or makes the number pass
+  /// 2^64 - 1, the first byte at which no Content-Length can hold the value. The one rule for a
+  /// Content-Length's digits, whether its line is taken whole or byte by byte.
+  bool append(char c) noexcept {
+    constexpr std::string_view max_digits = "18446744073709551615";
+    if (!is(c, digit)) return false;
+    if (count == 0 && c == '0') return true;
+    if (count == max_digits.size()) return false;
+    if (order == same && c != max_digits[count]) order = c < max_digits[count] ? below : above;
+    ++count;
+    return count < max_digits.size() || order != above;
+  }
+};
+
+/// Moves a Content-Length (`host` false) or Host value in state `st` past its next byte `c`, a
+/// field-vchar, SP or HTAB: false, `st` unchanged, when no valid value can hold `c` there.
+inline bool next_value_state(std::uint8_t& st, length_digits& length, char c, bool host) noexcept {
+  if (is_ws(c)) {
+    if (st == host_pct1 || st == host_pct2) return false;  // a '%' without its two hex digits
+    if (st != value_lead) st = value_trailing;
+    return true;
+  }
+  if (st == value_trailing) return false;  // the value holds whitespace
+  if (!host) {
+    if (!length.append(c)) return false;
+    st = value_body;
+    return true;
+  }
+  switch (st) {
+    case value_lead:
+    case value_body:
+      if (is(c, host_char)) {
+        st = value_body;
+      } else if (c == '%') {
+        st = host_pct1;
+      } else if (c == ':') {
+        st = host_port;
+      } else if (c == '[' && st == value_lead) {
+        st = host_literal0;
+      } else {
+        return false;
+      }
+      return true;
+    case host_pct1:
+    case host_pct2:
+      if (!is(c, hex_digit)) return false;
+      st = st == host_pct1 ? host_pct2 : value_body;
+      return true;
+    case host_literal0:
+    case host_literal:
+      if (is(c, host_char) || c == ':') {
+        st = host_literal;
+      } else if (c == ']' && st == host_literal) {
+        st = host_literal_end;
+      } else {
+        return false;
+      }
+      return true;
+    case host_literal_end:
+      if (c != ':') return false;
+      st = host_port;
+      return true;
+    default:  // host_port
+      return is(c, digit);
+  }
+}
+
+/// Where a value in state `st` that byte i cannot continue is reported bad: at the '%' of an
+/// escape cut short, at the first byte of the whitespace a value holds inside, else at i.
+inline std::size_t value_fault_offset(const char* data, std::size_t i, std::uint8_t st) noexcept {
+  if (st == host_pct1) return i - 1;
+  if (st == host_pct2) return i - 2;
+  if (st == value_trailing) {
+    while (is_ws(data[i - 1])) --i;
+  }
+  return i;
+}
+
+/// Judges the Content-Length or Host value bytes from i on, each once: returns where it stopped
+/// (at `limit`, at a byte that is no field-vchar SP or HTAB, left to the caller, or at the first
+/// byte no valid value can hold there, with `bad` the offset reported for it).
 inline std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
                                        field_section_state& state, std::size_t& bad) noexcept {
   std::uint8_t st = state.value_state;
+  length_digits length{state.value_digits, state.value_order};
   const bool host = state.value_kind == host_value;
   for (; i < limit; ++i) {
     const char c = data[i];
     if (!is(c, field_char)) break;
-    if (is_ws(c)) {
-      if (st == host_pct1 || st == host_pct2) {  // a '%' without its two hex digits
-        bad = i - (st == host_pct1 ? 1 : 2);
-        break;
-      }
-      if (st != value_lead) st = value_trailing;
-      continue;
-    }
-    if (st == value_trailing) {  // the value holds whitespace: bad at its first byte
-      std::size_t first = i;
-      while (is_ws(data[first - 1])) --first;
-      bad = first;
-      break;
-    }
-    if (!host) {
-      if (!is(c, digit)) {
-        bad = i;
-        break;
-      }
-      st = value_body;
-      continue;
-    }
-    bool ok = true;
-    switch (st) {
-      case value_lead:
-      case value_body:
-        if (is(c, host_char)) {
-          st = value_body;
-        } else if (c == '%') {
-          st = host_pct1;
-        } else if (c == ':') {
-          st = host_port;
-        } else if (c == '[' && st == value_lead) {
-          st = host_literal0;
-        } else {
-          ok = false;
-        }
-        break;
-      case host_pct1:
-      case host_pct2:
-        if (!is(c, hex_digit)) {
-          bad = i - (st == host_pct1 ? 1 : 2);
-          state.value_state = st;
-          return i;
-        }
-        st = st == host_pct1 ? host_pct2 : value_body;
-        break;
-      case host_literal0:
-      case host_literal:
-        if (is(c, host_char) || c == ':') {
-          st = host_literal;
-        } else if (c == ']' && st == host_literal) {
-          st = host_literal_end;
-        } else {
-          ok = false;
-        }
-        break;
-      case host_literal_end:
-        ok = c == ':';
-        st = host_port;
-        break;
-      default:  // host_port
-        ok = is(c, digit);
-        break;
-    }
-    if (!ok) {
-      bad = i;
+    if (!next_value_state(st, length, c, host)) {
+      bad = value_fault_offset(data, i, st);
       break;
     }
   }
   state.value_state = st;
+  state.value_digits = length.count;
+  state.value_order = length.order;
   return i;
 }
 
-/// judge_framing_value over the whole value of a field the fast loop stored: the error it finds
-/// there, so that a field line taken whole is judged as one taken byte by byte.
+/// The first byte at which the whole Content-Length or Host value [begin, end) (as stored:
+/// trimmed) can no longer be valid, or `valid`: what judge_framing_value finds, byte by byte,
+/// then what only the value's end shows (an empty Content-Length, a '%' escape or an IP-literal
+/// cut short). The lines taken whole and those taken byte by byte are judged by this one rule.
+inline std::size_t framing_value_fault(const char* data, std::size_t begin, std::size_t end,
+                                       framing_value kind) noexcept {
+  field_section_state state;
+  state.value_kind = kind;
+  std::size_t bad = valid;
+  const std::size_t stop = judge_framing_value(data, begin, end, state, bad);
+  if (bad != valid) return bad;
+  // A byte no field value holds (the CR LF an obs-fold leaves inside a Host value).
+  if (stop != end) return value_fault_offset(data, stop, state.value_state);
+  switch (state.value_state) {
+    case value_lead:
+      return kind == content_length_value ? begin : valid;
+    case host_pct1:
+    case host_pct2:
+      return value_fault_offset(data, end, state.value_state);
+    case host_literal0:
+    case host_literal:
+      return end - 1;
+    default:
+      return valid;
+  }
+}
+
+/// judge_framing_value over the value of a field line the fast loop stored, whose CR is at
+/// `line_end`: the error it finds there, so that a field line taken whole is judged as one taken
+/// byte by byte. Up to the CR, not the stored value's end: whitespace after the value ends a '%'
+/// escape too, and the value may yet be continued (an obs-fold), so its end decides nothing.
 inline step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
-                               framing_values judge) noexcept {
+                               std::size_t line_end, framing_values judge) noexcept {
   const header& field = storage[index];
   const auto name_begin = static_cast<std::size_t>(field.name.data() - data);
   field_section_state state;
@@ -187,7 +235,7 @@ inline step judge_stored_value(const char* data, std::span<const header> storage
   if (state.value_kind == no_framing_value) return {};
   const auto begin = static_cast<std::size_t>(field.value.data() - data);
   std::size_t bad = valid;
-  judge_framing_value(data, begin, begin + field.value.size(), state, bad);
+  judge_framing_value(data, begin, line_end, state, bad);
   if (bad == valid) return {};
   return {state.value_kind == content_length_value ? errc::bad_content_length : errc::bad_host,
           bad};
@@ -225,7 +273,8 @@ std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
     // error now, as when its line arrives byte by byte.
     if (stored && judge != framing_values::none &&
         may_be_framing_field(storage[args.count - 1].name)) {
-      error = judge_stored_value(data, storage, args.count - 1, judge);
+      // The fast loop stopped at the line after it: args.pos, past the CR LF of this one.
+      error = judge_stored_value(data, storage, args.count - 1, args.pos - 2, judge);
     }
     return 0;
   }
@@ -378,6 +427,8 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
           state.value_kind =
               framing_value_of(data, state.pos, i, judge, storage.first(state.count));
           state.value_state = value_lead;
+          state.value_digits = 0;
+          state.value_order = length_digits::same;
           ++i;
           break;
         }
@@ -392,6 +443,8 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
           state.value_kind =
               framing_value_of(data, state.pos, state.name_end, judge, storage.first(state.count));
           state.value_state = value_lead;
+          state.value_digits = 0;
+          state.value_order = length_digits::same;
           ++i;
           break;
         }

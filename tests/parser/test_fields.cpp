@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "taut/simd.hpp"
 #include "test_support.hpp"
 
 namespace taut::test {
@@ -288,6 +289,48 @@ TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
   expect_field_rejected_at_last_byte("Host: a%g", errc::bad_host, 7);
   expect_field_rejected_at_last_byte("Host: a%4g", errc::bad_host, 7);
   expect_field_rejected_at_last_byte("Host: a%4 ", errc::bad_host, 7);
+}
+
+TEST(FieldLine, ContentLengthTooLargeIsRejectedAtTheDigitThatMakesItSo) {
+  // 2^64 - 1 is 18446744073709551615: the digit that takes the number past it is the first byte
+  // no valid Content-Length can hold, whatever follows it.
+  expect_field_rejected_at_last_byte("Content-Length: 18446744073709551616",
+                                     errc::bad_content_length, 35);
+  expect_field_rejected_at_last_byte("Content-Length: 20000000000000000000",
+                                     errc::bad_content_length, 35);
+  expect_field_rejected_at_last_byte("Content-Length: 184467440737095516150",
+                                     errc::bad_content_length, 36);
+  // Leading zeros are no part of the number; the largest value is taken.
+  const request_outcome o = expect_request_ok(
+      request_with("PUT / HTTP/1.1", "Host: a\r\nContent-Length: 0018446744073709551615\r\n"));
+  EXPECT_EQ(o.content_length, 18446744073709551615U);
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999";
+  expect_response_error(response, errc::bad_content_length, response.size() - 1);
+}
+
+TEST(FieldLine, ContentLengthFaultsAreTheSameOnEveryVectorPath) {
+  // A number too large, then a byte no number holds: the first fault counts, at the digit that
+  // overflows, whether the line is taken whole by a vector loop or judged byte by byte (found by
+  // the simd fuzz harness: corpus/regressions/simd).
+  const std::string too_large = "18446744073709551615184467";
+  const std::string input = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + too_large +
+                            std::string(112, '\xff') + "44073709551615\r\n\r\nx";
+  const std::string empty_and_late = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n";
+  const simd_path original = active_simd_path();
+  for (const simd_path path : supported_simd_paths()) {
+    ASSERT_TRUE(set_simd_path(path));
+    SCOPED_TRACE(to_string(path));
+    expect_request_error(input, errc::bad_content_length, 62);
+    expect_request_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999 x\r\n",
+                         errc::bad_content_length, 61);
+    expect_request_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 2\r\n\r\n",
+                         errc::bad_content_length, 43);
+    expect_request_error(empty_and_late, errc::bad_content_length, 42);
+    expect_request_error("GET / HTTP/1.1\r\nHost: [::1 x]\r\n\r\n", errc::bad_host, 26);
+    expect_request_error("GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", errc::bad_host, 23);
+    expect_request_error("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", errc::bad_host, 25);
+  }
+  set_simd_path(original);
 }
 
 TEST(FieldLine, HostWithWhitespaceInsideIsRejectedAtTheWhitespace) {
