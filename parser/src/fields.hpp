@@ -175,24 +175,8 @@ inline std::size_t value_fault_offset(const char* data, std::size_t i, std::uint
 /// Judges the Content-Length or Host value bytes from i on, each once: returns where it stopped
 /// (at `limit`, at a byte that is no field-vchar SP or HTAB, left to the caller, or at the first
 /// byte no valid value can hold there, with `bad` the offset reported for it).
-inline std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
-                                       field_section_state& state, std::size_t& bad) noexcept {
-  std::uint8_t st = state.value_state;
-  length_digits length{state.value_digits, state.value_order};
-  const bool host = state.value_kind == host_value;
-  for (; i < limit; ++i) {
-    const char c = data[i];
-    if (!is(c, field_char)) break;
-    if (!next_value_state(st, length, c, host)) {
-      bad = value_fault_offset(data, i, st);
-      break;
-    }
-  }
-  state.value_state = st;
-  state.value_digits = length.count;
-  state.value_order = length.order;
-  return i;
-}
+std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
+                                field_section_state& state, std::size_t& bad) noexcept;
 
 /// The first byte at which the whole Content-Length or Host value [begin, end) (as stored:
 /// trimmed) can no longer be valid, or `valid`: what judge_framing_value finds, byte by byte,
@@ -331,6 +315,10 @@ enum field_line : std::uint8_t {
   fold,        // in an obs-fold line (leniently only)
   fold_cr,     // after the CR that ends an obs-fold line
   final_cr,    // after the CR of the empty line that ends the section
+  // After the colon of a Content-Length or Host field (field_section_state::value_kind), whose
+  // value is judged byte by byte: a state of its own, so that the callers' shortcuts for plain
+  // values (request_parser::extends_current_line) need no second test to step aside for it.
+  judged_value,
 };
 
 enum class field_progress : unsigned char { line_done, more, complete, error };
@@ -358,12 +346,22 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
     error = {code, offset};
     return field_progress::error;
   };
+  // The colon at i ends the name that ends at `name_end`.
+  auto value_starts = [&](std::size_t name_end) {
+    state.value_kind =
+        framing_value_of(data, state.pos, name_end, judge, storage.first(state.count));
+    state.line = state.value_kind == no_framing_value ? value : judged_value;
+    state.value_state = value_lead;
+    state.value_digits = 0;
+    state.value_order = length_digits::same;
+    ++i;
+  };
   // The line ends at `line_end` (its CR, or a lenient bare LF), its LF at i.
   auto line_ends = [&](std::size_t line_end) {
-    if (state.line == value || state.line == value_cr) {
-      store_field_line(data, line_end, storage, state);
-    } else {
+    if (state.line == fold || state.line == fold_cr) {
       fold_field_line(data, line_end, storage, state);
+    } else {
+      store_field_line(data, line_end, storage, state);
     }
     state.examined += i + 1 - start;
     state.line = line_start;
@@ -423,13 +421,7 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
       case name:
         if (c == ':') {
           state.name_end = i;
-          state.line = value;
-          state.value_kind =
-              framing_value_of(data, state.pos, i, judge, storage.first(state.count));
-          state.value_state = value_lead;
-          state.value_digits = 0;
-          state.value_order = length_digits::same;
-          ++i;
+          value_starts(i);
           break;
         }
         if (is(c, tchar)) {  // resumed inside the name
@@ -439,13 +431,7 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         [[fallthrough]];
       case name_space:
         if (c == ':') {
-          state.line = value;
-          state.value_kind =
-              framing_value_of(data, state.pos, state.name_end, judge, storage.first(state.count));
-          state.value_state = value_lead;
-          state.value_digits = 0;
-          state.value_order = length_digits::same;
-          ++i;
+          value_starts(state.name_end);
           break;
         }
         if (is_ws(c)) {
@@ -460,8 +446,9 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         if (c == '\r' || c == '\n') return fail(errc::missing_colon, i);
         return fail(errc::bad_header_name, i);
       case value:
-      case fold: {
-        if (state.line == value && state.value_kind != no_framing_value) {
+      case fold:
+      case judged_value: {
+        if (state.line == judged_value) {
           // A Content-Length or Host value: each byte is judged as interpret_field will judge
           // the whole value, so a byte no valid value can hold is an error at once.
           std::size_t bad = valid;
@@ -477,7 +464,7 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         if (i == limit) break;
         const char stop = data[i];
         if (stop == '\r') {
-          state.line = state.line == value ? value_cr : fold_cr;
+          state.line = state.line == fold ? fold_cr : value_cr;
           ++i;
           break;
         }

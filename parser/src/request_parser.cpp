@@ -424,10 +424,14 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   detail::char_class continues{};
   if (line == detail::field_line::name) {
     continues = detail::tchar;
-  } else if ((line == detail::field_line::value &&
-              section_.value_kind == detail::no_framing_value) ||
-             line == detail::field_line::fold) {
+  } else if (line == detail::field_line::value || line == detail::field_line::fold) {
     continues = detail::field_char;
+  } else if (line == detail::field_line::judged_value &&
+             section_.value_kind == detail::host_value &&
+             section_.value_state == detail::value_body) {
+    // In a Host's reg-name, as advance_field_line's judge would find: more of its bytes leave
+    // the judge where it is. (Any other byte, and a Content-Length's digits, are the judge's.)
+    continues = detail::host_char;
   } else {
     return false;
   }
