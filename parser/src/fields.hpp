@@ -41,6 +41,24 @@ inline constexpr std::size_t valid = static_cast<std::size_t>(-1);
 
 namespace taut::detail {
 
+/// Ends a start-line scan that judged every byte up to `limit` (the input's end, or
+/// max_request_line when the input is longer) without the line ending: `checked` and `examined`
+/// move past those bytes. Past the limit the line is too long, unless its last byte within the
+/// limit is a CR (`after_cr`) that the byte past it shows to be bare; within it more input is
+/// needed (errc::ok).
+inline step start_line_cut_short(const char* data, std::size_t size, std::size_t start,
+                                 std::size_t limit, bool after_cr, std::size_t max_line,
+                                 std::size_t& checked, std::size_t& examined) noexcept {
+  examined += limit - start;
+  checked = limit;
+  if (size <= max_line) return {};
+  if (after_cr && data[limit] != '\n') {
+    examined += 1;
+    return {errc::bare_cr, limit - 1};
+  }
+  return {errc::request_line_too_long, max_line};
+}
+
 enum class section_outcome : unsigned char { need_more, complete, error };
 
 struct section_result {

@@ -212,19 +212,10 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
     if (st.state == line_cr && c == '\n') break;
   }
   if (i == limit) {
-    section_.examined += i - start;
-    st.checked = i;
-    if (size > options_.max_request_line) {
-      // A CR within the limit that the byte past it shows to be bare is reported as such.
-      if ((st.state == line_cr || st.state == lead_cr) && data[i] != '\n') {
-        section_.examined += 1;
-        error = {errc::bare_cr, i - 1};
-        return line_progress::error;
-      }
-      error = {errc::request_line_too_long, options_.max_request_line};
-      return line_progress::error;
-    }
-    return line_progress::more;
+    error = detail::start_line_cut_short(data, size, start, limit,
+                                         st.state == line_cr || st.state == lead_cr,
+                                         options_.max_request_line, st.checked, section_.examined);
+    return error.failed() ? line_progress::error : line_progress::more;
   }
   // The line is whole: [begin, line_end), the field section starts after its LF at i.
   section_.examined += i + 1 - start;
