@@ -44,6 +44,24 @@ std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t lim
   return i;
 }
 
+// Out of line: only a head the fast loop stops in needs it, and inlined into take_fast_head it
+// made every whole head's path longer.
+step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
+                        std::size_t line_end, framing_values judge) noexcept {
+  const header& field = storage[index];
+  const auto name_begin = static_cast<std::size_t>(field.name.data() - data);
+  field_section_state state;
+  state.value_kind = framing_value_of(data, name_begin, name_begin + field.name.size(), judge,
+                                      storage.first(index));
+  if (state.value_kind == no_framing_value) return {};
+  const auto begin = static_cast<std::size_t>(field.value.data() - data);
+  std::size_t bad = valid;
+  judge_framing_value(data, begin, line_end, state, bad);
+  if (bad == valid) return {};
+  return {state.value_kind == content_length_value ? errc::bad_content_length : errc::bad_host,
+          bad};
+}
+
 void store_field_line(const char* data, std::size_t end, std::span<header> storage,
                       field_section_state& state) noexcept {
   // Only whitespace lies between the name's end and the colon: the value starts after both.
@@ -183,7 +201,19 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       fields.host_value_size = value.size();
       const std::size_t value_end = value_offset + value.size();
       // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
-      if (skip_class(data, value_offset, value_end, host_char) == value_end) return {};
+      std::size_t i = skip_class(data, value_offset, value_end, host_char);
+      if (i == value_end) return {};
+      // The other usual forms, an IP-literal and a port, in a few more skips. Each form taken here
+      // is one framing_value_fault takes as well; all else is judged by it, byte by byte, as the
+      // field loop judges the value as it arrives: one rule for where a fault is.
+      if (i == value_offset && data[i] == '[') {
+        const std::size_t literal = ++i;
+        while (i < value_end && (is(data[i], host_char) || data[i] == ':')) ++i;
+        // Anything but the usual IP-literal is left to the judge.
+        i = i != literal && i < value_end && data[i] == ']' ? i + 1 : value_offset;
+      }
+      if (i < value_end && data[i] == ':') i = skip_class(data, i + 1, value_end, digit);
+      if (i == value_end) return {};
       const std::size_t bad = framing_value_fault(data, value_offset, value_end, host_value);
       if (bad != valid) return {errc::bad_host, bad};
       return {};

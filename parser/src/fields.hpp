@@ -227,21 +227,8 @@ inline std::size_t framing_value_fault(const char* data, std::size_t begin, std:
 /// `line_end`: the error it finds there, so that a field line taken whole is judged as one taken
 /// byte by byte. Up to the CR, not the stored value's end: whitespace after the value ends a '%'
 /// escape too, and the value may yet be continued (an obs-fold), so its end decides nothing.
-inline step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
-                               std::size_t line_end, framing_values judge) noexcept {
-  const header& field = storage[index];
-  const auto name_begin = static_cast<std::size_t>(field.name.data() - data);
-  field_section_state state;
-  state.value_kind = framing_value_of(data, name_begin, name_begin + field.name.size(), judge,
-                                      storage.first(index));
-  if (state.value_kind == no_framing_value) return {};
-  const auto begin = static_cast<std::size_t>(field.value.data() - data);
-  std::size_t bad = valid;
-  judge_framing_value(data, begin, line_end, state, bad);
-  if (bad == valid) return {};
-  return {state.value_kind == content_length_value ? errc::bad_content_length : errc::bad_host,
-          bad};
-}
+step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
+                        std::size_t line_end, framing_values judge) noexcept;
 
 /// Folds what the fast field loop stored into `state`, then hands on_field every field that can
 /// no longer be continued, in order, as the generic loop would (on_field must ignore every field
