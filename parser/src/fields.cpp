@@ -204,7 +204,7 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       std::size_t i = skip_class(data, value_offset, value_end, host_char);
       if (i == value_end) return {};
       // The other usual forms, an IP-literal and a port, in a few more skips. Each form taken here
-      // is one framing_value_fault takes as well; all else is judged by it, byte by byte, as the
+      // is one host_value_fault takes as well; all else is judged by it, byte by byte, as the
       // field loop judges the value as it arrives: one rule for where a fault is.
       if (i == value_offset && data[i] == '[') {
         const std::size_t literal = ++i;
@@ -214,7 +214,7 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       }
       if (i < value_end && data[i] == ':') i = skip_class(data, i + 1, value_end, digit);
       if (i == value_end) return {};
-      const std::size_t bad = framing_value_fault(data, value_offset, value_end, host_value);
+      const std::size_t bad = host_value_fault(data, value_offset, value_end);
       if (bad != valid) return {errc::bad_host, bad};
       return {};
     }
@@ -253,7 +253,7 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       if (value.empty()) return {errc::bad_content_length, value_offset};
       // The value is trimmed and holds no control byte (no fold continues a Content-Length):
       // its first byte that is no digit, or makes the number too large, is the first byte
-      // framing_value_fault finds, without its state machine.
+      // the byte judge finds, without its state machine.
       length_digits digits;
       std::uint64_t length = 0;
       for (std::size_t i = 0; i < value.size(); ++i) {

@@ -196,22 +196,19 @@ inline std::size_t value_fault_offset(const char* data, std::size_t i, std::uint
 std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
                                 field_section_state& state, std::size_t& bad) noexcept;
 
-/// The first byte at which the whole Content-Length or Host value [begin, end) (as stored:
-/// trimmed) can no longer be valid, or `valid`: what judge_framing_value finds, byte by byte,
-/// then what only the value's end shows (an empty Content-Length, a '%' escape or an IP-literal
-/// cut short). The lines taken whole and those taken byte by byte are judged by this one rule.
-inline std::size_t framing_value_fault(const char* data, std::size_t begin, std::size_t end,
-                                       framing_value kind) noexcept {
+/// The first byte at which the whole Host value [begin, end) (as stored: trimmed) can no longer
+/// be valid, or `valid`: what judge_framing_value finds, byte by byte, then what only the value's
+/// end shows (a '%' escape or an IP-literal cut short). The lines taken whole and those taken
+/// byte by byte are judged by this one rule. (A Content-Length's is length_digits::append.)
+inline std::size_t host_value_fault(const char* data, std::size_t begin, std::size_t end) noexcept {
   field_section_state state;
-  state.value_kind = kind;
+  state.value_kind = host_value;
   std::size_t bad = valid;
   const std::size_t stop = judge_framing_value(data, begin, end, state, bad);
   if (bad != valid) return bad;
-  // A byte no field value holds (the CR LF an obs-fold leaves inside a Host value).
+  // A byte no field value holds (the CR LF an obs-fold leaves inside the value).
   if (stop != end) return value_fault_offset(data, stop, state.value_state);
   switch (state.value_state) {
-    case value_lead:
-      return kind == content_length_value ? begin : valid;
     case host_pct1:
     case host_pct2:
       return value_fault_offset(data, end, state.value_state);

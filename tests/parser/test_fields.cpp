@@ -339,6 +339,18 @@ TEST(FieldLine, HostWithWhitespaceInsideIsRejectedAtTheWhitespace) {
   expect_field_rejected_at_last_byte("Host: [::1 ]", errc::bad_host, 10);
 }
 
+TEST(FieldLine, HostFoldedLenientlyIsBadAtTheLineBreakItHolds) {
+  // An obs-fold keeps its CR LF inside the value: no authority holds them, and the fault is at
+  // the CR, or at the whitespace before it.
+  const parse_options options = with_leniency(&leniency::obs_fold);
+  expect_request_error("GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", errc::bad_host, first_field + 7,
+                       options);
+  expect_request_error("GET / HTTP/1.1\r\nHost: a \r\n b\r\n\r\n", errc::bad_host, first_field + 7,
+                       options);
+  expect_request_error("GET / HTTP/1.1\r\nHost: [::1\r\n ]\r\n\r\n", errc::bad_host,
+                       first_field + 10, options);
+}
+
 TEST(FieldLine, SecondHostIsStillADuplicateNotABadHost) {
   // A second Host is duplicate_host at its line end, whatever its value holds.
   const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nHost: b/\r\n\r\n";
