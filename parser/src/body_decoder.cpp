@@ -38,12 +38,9 @@ body_result chunked_decoder::decode_trailers(std::string_view input, std::size_t
     }
     trailers_.base = data;
   }
-  detail::head_phase phase = detail::head_phase::fields;
   const std::size_t examined_before = trailers_.examined;
   const detail::section_result r = detail::run_section(
-      data, input.size() - start, options_, storage, trailers_, phase,
-      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
-      [this](const char*, const header&) {
+      data, input.size() - start, options_, storage, trailers_, [this](const char*, const header&) {
         // Validated, then dropped: nowhere to keep it. With the one discard slot the fast field
         // loop never completes a field itself, so this still runs for every trailer.
         if (storage_.empty()) trailers_.count = 0;

@@ -1,53 +1,11 @@
 #include "fields.hpp"
 
 #include <cstdint>
-#include <limits>
 
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
 
 namespace taut::detail {
-
-line_found find_line(const char* data, std::size_t size, field_section_state& state,
-                     bool allow_bare_lf, line& out, step& error) noexcept {
-  const scan_ops& ops = scan();
-  std::size_t i = state.scan;
-  const std::size_t start = i;
-  while (true) {
-    i = ops.skip_field(data, i, size);
-    if (i == size) break;
-    const char c = data[i];
-    if (c == '\n') {
-      state.examined += i + 1 - start;
-      if (!allow_bare_lf) {
-        error = {errc::bare_lf, i};
-        return line_found::error;
-      }
-      out = {state.pos, i, i + 1, !state.dirty};
-      state.dirty = false;
-      state.scan = i + 1;
-      return line_found::yes;
-    }
-    if (c == '\r') {
-      if (i + 1 == size) break;  // the CR is looked at again once the next byte arrives
-      state.examined += i + 2 - start;
-      if (data[i + 1] != '\n') {
-        error = {errc::bare_cr, i};
-        return line_found::error;
-      }
-      out = {state.pos, i, i + 2, !state.dirty};
-      state.dirty = false;
-      state.scan = i + 2;
-      return line_found::yes;
-    }
-    // A control byte: the line is still found first, and validated byte by byte when parsed.
-    state.dirty = true;
-    ++i;
-  }
-  state.examined += i - start;
-  state.scan = i;
-  return line_found::need_more;
-}
 
 void rebase_view(std::string_view& view, const char* from, const char* to) noexcept {
   if (view.data() == nullptr) return;
@@ -63,6 +21,45 @@ void rebase_views(std::span<header> fields, std::size_t count, const char* from,
     rebase_view(fields[i].name, from, to);
     rebase_view(fields[i].value, from, to);
   }
+}
+
+// Out of line: inlined into the field loop, it made every resumed call of the request parser
+// slower (input arriving a byte at a time), not only those in a Content-Length or Host value.
+std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
+                                field_section_state& state, std::size_t& bad) noexcept {
+  std::uint8_t st = state.value_state;
+  length_digits length{state.value_digits, state.value_order};
+  const bool host = state.value_kind == host_value;
+  for (; i < limit; ++i) {
+    const char c = data[i];
+    if (!is(c, field_char)) break;
+    if (!next_value_state(st, length, c, host)) {
+      bad = value_fault_offset(data, i, st);
+      break;
+    }
+  }
+  state.value_state = st;
+  state.value_digits = length.count;
+  state.value_order = length.order;
+  return i;
+}
+
+// Out of line: only a head the fast loop stops in needs it, and inlined into take_fast_head it
+// made every whole head's path longer.
+step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
+                        std::size_t line_end, framing_values judge) noexcept {
+  const header& field = storage[index];
+  const auto name_begin = static_cast<std::size_t>(field.name.data() - data);
+  field_section_state state;
+  state.value_kind = framing_value_of(data, name_begin, name_begin + field.name.size(), judge,
+                                      storage.first(index));
+  if (state.value_kind == no_framing_value) return {};
+  const auto begin = static_cast<std::size_t>(field.value.data() - data);
+  std::size_t bad = valid;
+  judge_framing_value(data, begin, line_end, state, bad);
+  if (bad == valid) return {};
+  return {state.value_kind == content_length_value ? errc::bad_content_length : errc::bad_host,
+          bad};
 }
 
 void store_field_line(const char* data, std::size_t end, std::span<header> storage,
@@ -188,33 +185,6 @@ std::size_t for_each_element(std::string_view v, Visit&& visit) {
 
 }  // namespace
 
-std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
-                               bool require_port, bool require_host) noexcept {
-  std::size_t i = begin;
-  if (i < end && data[i] == '[') {
-    ++i;
-    const std::size_t literal_begin = i;
-    while (i < end && (is(data[i], host_char) || data[i] == ':')) ++i;
-    if (i == end || data[i] != ']' || i == literal_begin) return i < end ? i : end - 1;
-    ++i;
-  } else {
-    while (true) {
-      i = skip_class(data, i, end, host_char);  // the usual host name, four bytes a branch
-      if (i == end || data[i] != '%') break;
-      if (i + 2 >= end || !is(data[i + 1], hex_digit) || !is(data[i + 2], hex_digit)) return i;
-      i += 3;
-    }
-    if (require_host && i == begin) return begin < end ? begin : end;
-  }
-  if (i == end) return require_port ? (end > begin ? end - 1 : end) : valid;
-  if (data[i] != ':') return i;
-  const std::size_t colon = i++;
-  while (i < end && is(data[i], digit)) ++i;
-  if (i != end) return i;
-  if (require_port && i == colon + 1) return colon;
-  return valid;
-}
-
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      bool allow_codings, framing_fields& fields) noexcept {
   const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
@@ -231,8 +201,20 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       fields.host_value_size = value.size();
       const std::size_t value_end = value_offset + value.size();
       // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
-      if (skip_class(data, value_offset, value_end, host_char) == value_end) return {};
-      const std::size_t bad = validate_authority(data, value_offset, value_end, false, false);
+      std::size_t i = skip_class(data, value_offset, value_end, host_char);
+      if (i == value_end) return {};
+      // The other usual forms, an IP-literal and a port, in a few more skips. Each form taken here
+      // is one host_value_fault takes as well; all else is judged by it, byte by byte, as the
+      // field loop judges the value as it arrives: one rule for where a fault is.
+      if (i == value_offset && data[i] == '[') {
+        const std::size_t literal = ++i;
+        while (i < value_end && (is(data[i], host_char) || data[i] == ':')) ++i;
+        // Anything but the usual IP-literal is left to the judge.
+        i = i != literal && i < value_end && data[i] == ']' ? i + 1 : value_offset;
+      }
+      if (i < value_end && data[i] == ':') i = skip_class(data, i + 1, value_end, digit);
+      if (i == value_end) return {};
+      const std::size_t bad = host_value_fault(data, value_offset, value_end);
       if (bad != valid) return {errc::bad_host, bad};
       return {};
     }
@@ -269,14 +251,14 @@ step interpret_field(const char* data, const header& field, bool is_request, int
     }
     case known_field::content_length: {
       if (value.empty()) return {errc::bad_content_length, value_offset};
+      // The value is trimmed and holds no control byte (no fold continues a Content-Length):
+      // its first byte that is no digit, or makes the number too large, is the first byte
+      // the byte judge finds, without its state machine.
+      length_digits digits;
       std::uint64_t length = 0;
-      constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
       for (std::size_t i = 0; i < value.size(); ++i) {
-        const char c = value[i];
-        if (!is(c, digit)) return {errc::bad_content_length, value_offset + i};
-        const auto d = static_cast<std::uint64_t>(c - '0');
-        if (length > (max - d) / 10) return {errc::bad_content_length, value_offset + i};
-        length = length * 10 + d;
+        if (!digits.append(value[i])) return {errc::bad_content_length, value_offset + i};
+        length = length * 10 + static_cast<std::uint64_t>(value[i] - '0');  // fits: checked
       }
       if (fields.has_content_length) {
         if (fields.content_length != length) return {errc::conflicting_content_length, name_offset};

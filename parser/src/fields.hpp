@@ -15,21 +15,6 @@
 
 namespace taut::detail {
 
-/// One line of input: content is [begin, end), the next line starts at `next`.
-struct line {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::size_t next = 0;
-  bool clean = true;  // every byte of the content is a field-vchar, SP or HTAB
-};
-
-enum class line_found : unsigned char { yes, need_more, error };
-
-/// Finds the end of the line that starts at state.pos, resuming the search at state.scan. Bare CR
-/// is always an error; bare LF is one unless `allow_bare_lf`.
-line_found find_line(const char* data, std::size_t size, field_section_state& state,
-                     bool allow_bare_lf, line& out, step& error) noexcept;
-
 /// Makes every stored view follow the buffer if the caller moved it since the previous call.
 void rebase_views(std::span<header> fields, std::size_t count, const char* from,
                   const char* to) noexcept;
@@ -50,16 +35,29 @@ void fold_field_line(const char* data, std::size_t end, std::span<header> storag
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      bool allow_codings, framing_fields& fields) noexcept;
 
-/// Validates uri-host [ ":" port ] in [begin, end); returns the offset of the first bad byte or
-/// `end + 1` when valid. A port is required when `require_port`, a host when `require_host`.
-std::size_t validate_authority(const char* data, std::size_t begin, std::size_t end,
-                               bool require_port, bool require_host) noexcept;
-
 inline constexpr std::size_t valid = static_cast<std::size_t>(-1);
 
 }  // namespace taut::detail
 
 namespace taut::detail {
+
+/// Ends a start-line scan that judged every byte up to `limit` (the input's end, or
+/// max_request_line when the input is longer) without the line ending: `checked` and `examined`
+/// move past those bytes. Past the limit the line is too long, unless its last byte within the
+/// limit is a CR (`after_cr`) that the byte past it shows to be bare; within it more input is
+/// needed (errc::ok).
+inline step start_line_cut_short(const char* data, std::size_t size, std::size_t start,
+                                 std::size_t limit, bool after_cr, std::size_t max_line,
+                                 std::size_t& checked, std::size_t& examined) noexcept {
+  examined += limit - start;
+  checked = limit;
+  if (size <= max_line) return {};
+  if (after_cr && data[limit] != '\n') {
+    examined += 1;
+    return {errc::bare_cr, limit - 1};
+  }
+  return {errc::request_line_too_long, max_line};
+}
 
 enum class section_outcome : unsigned char { need_more, complete, error };
 
@@ -69,6 +67,166 @@ struct section_result {
   step error{};
 };
 
+/// Which framing field values the byte-by-byte loop judges as they arrive: none in a trailer
+/// section, Content-Length in a response, Content-Length and the first Host in a request.
+enum class framing_values : unsigned char { none, response, request };
+
+/// field_section_state::value_kind: the value being read is judged byte by byte as one of these.
+enum framing_value : std::uint8_t { no_framing_value, content_length_value, host_value };
+
+/// field_section_state::value_state of a Content-Length or Host value.
+enum framing_value_state : std::uint8_t {
+  value_lead,        // only whitespace yet
+  value_body,        // Content-Length: in the digits; Host: in the reg-name
+  value_trailing,    // in whitespace after something: anything but whitespace is an error
+  host_pct1,         // after a '%' of the reg-name
+  host_pct2,         // after a '%' and one hex digit
+  host_literal0,     // after the '[' of an IP-literal
+  host_literal,      // in an IP-literal
+  host_literal_end,  // after its ']'
+  host_port,         // after the ':' before the port
+};
+
+/// The framing field named [begin, end), if `judge` has its value judged byte by byte. Host only
+/// while no Host is stored: a second Host is duplicate_host at its line end, not bad_host.
+inline framing_value framing_value_of(const char* data, std::size_t begin, std::size_t end,
+                                      framing_values judge, std::span<const header> stored) {
+  if (judge == framing_values::none) return no_framing_value;
+  const std::string_view name(data + begin, end - begin);
+  if (name.size() == 14 && iequals(name, "content-length")) return content_length_value;
+  if (judge != framing_values::request || name.size() != 4 || !iequals(name, "host")) {
+    return no_framing_value;
+  }
+  for (const header& h : stored) {
+    if (h.name.size() == 4 && iequals(h.name, "host")) return no_framing_value;
+  }
+  return host_value;
+}
+
+/// The significant digits of a Content-Length read so far against the same digits of 2^64 - 1,
+/// the largest value it may hold: what tells at each digit whether the number still fits, in
+/// two bytes (field_section_state::value_digits, value_order) where a whole number would not fit
+/// the parser's size.
+struct length_digits {
+  std::uint8_t count = 0;  // significant digits: leading zeros do not count
+  std::uint8_t order = 0;  // `same`, `below` or `above`: those digits against 2^64 - 1's first ones
+  static constexpr std::uint8_t same = 0, below = 1, above = 2;
+
+  /// Takes the value's next byte `c`: false when it is no digit or makes the number pass
+  /// 2^64 - 1, the first byte at which no Content-Length can hold the value. The one rule for a
+  /// Content-Length's digits, whether its line is taken whole or byte by byte.
+  bool append(char c) noexcept {
+    constexpr std::string_view max_digits = "18446744073709551615";
+    if (!is(c, digit)) return false;
+    if (count == 0 && c == '0') return true;
+    if (count == max_digits.size()) return false;
+    if (order == same && c != max_digits[count]) order = c < max_digits[count] ? below : above;
+    ++count;
+    return count < max_digits.size() || order != above;
+  }
+};
+
+/// Moves a Content-Length (`host` false) or Host value in state `st` past its next byte `c`, a
+/// field-vchar, SP or HTAB: false, `st` unchanged, when no valid value can hold `c` there.
+inline bool next_value_state(std::uint8_t& st, length_digits& length, char c, bool host) noexcept {
+  if (is_ws(c)) {
+    if (st == host_pct1 || st == host_pct2) return false;  // a '%' without its two hex digits
+    if (st != value_lead) st = value_trailing;
+    return true;
+  }
+  if (st == value_trailing) return false;  // the value holds whitespace
+  if (!host) {
+    if (!length.append(c)) return false;
+    st = value_body;
+    return true;
+  }
+  switch (st) {
+    case value_lead:
+    case value_body:
+      if (is(c, host_char)) {
+        st = value_body;
+      } else if (c == '%') {
+        st = host_pct1;
+      } else if (c == ':') {
+        st = host_port;
+      } else if (c == '[' && st == value_lead) {
+        st = host_literal0;
+      } else {
+        return false;
+      }
+      return true;
+    case host_pct1:
+    case host_pct2:
+      if (!is(c, hex_digit)) return false;
+      st = st == host_pct1 ? host_pct2 : value_body;
+      return true;
+    case host_literal0:
+    case host_literal:
+      if (is(c, host_char) || c == ':') {
+        st = host_literal;
+      } else if (c == ']' && st == host_literal) {
+        st = host_literal_end;
+      } else {
+        return false;
+      }
+      return true;
+    case host_literal_end:
+      if (c != ':') return false;
+      st = host_port;
+      return true;
+    default:  // host_port
+      return is(c, digit);
+  }
+}
+
+/// Where a value in state `st` that byte i cannot continue is reported bad: at the '%' of an
+/// escape cut short, at the first byte of the whitespace a value holds inside, else at i.
+inline std::size_t value_fault_offset(const char* data, std::size_t i, std::uint8_t st) noexcept {
+  if (st == host_pct1) return i - 1;
+  if (st == host_pct2) return i - 2;
+  if (st == value_trailing) {
+    while (is_ws(data[i - 1])) --i;
+  }
+  return i;
+}
+
+/// Judges the Content-Length or Host value bytes from i on, each once: returns where it stopped
+/// (at `limit`, at a byte that is no field-vchar SP or HTAB, left to the caller, or at the first
+/// byte no valid value can hold there, with `bad` the offset reported for it).
+std::size_t judge_framing_value(const char* data, std::size_t i, std::size_t limit,
+                                field_section_state& state, std::size_t& bad) noexcept;
+
+/// The first byte at which the whole Host value [begin, end) (as stored: trimmed) can no longer
+/// be valid, or `valid`: what judge_framing_value finds, byte by byte, then what only the value's
+/// end shows (a '%' escape or an IP-literal cut short). The lines taken whole and those taken
+/// byte by byte are judged by this one rule. (A Content-Length's is length_digits::append.)
+inline std::size_t host_value_fault(const char* data, std::size_t begin, std::size_t end) noexcept {
+  field_section_state state;
+  state.value_kind = host_value;
+  std::size_t bad = valid;
+  const std::size_t stop = judge_framing_value(data, begin, end, state, bad);
+  if (bad != valid) return bad;
+  // A byte no field value holds (the CR LF an obs-fold leaves inside the value).
+  if (stop != end) return value_fault_offset(data, stop, state.value_state);
+  switch (state.value_state) {
+    case host_pct1:
+    case host_pct2:
+      return value_fault_offset(data, end, state.value_state);
+    case host_literal0:
+    case host_literal:
+      return end - 1;
+    default:
+      return valid;
+  }
+}
+
+/// judge_framing_value over the value of a field line the fast loop stored, whose CR is at
+/// `line_end`: the error it finds there, so that a field line taken whole is judged as one taken
+/// byte by byte. Up to the CR, not the stored value's end: whitespace after the value ends a '%'
+/// escape too, and the value may yet be continued (an obs-fold), so its end decides nothing.
+step judge_stored_value(const char* data, std::span<const header> storage, std::size_t index,
+                        std::size_t line_end, framing_values judge) noexcept;
+
 /// Folds what the fast field loop stored into `state`, then hands on_field every field that can
 /// no longer be continued, in order, as the generic loop would (on_field must ignore every field
 /// may_be_framing_field rules out: those are skipped here). Returns the section's end (one past
@@ -76,9 +234,11 @@ struct section_result {
 template <class OnField>
 std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
                               std::span<header> storage, field_section_state& state,
-                              OnField&& on_field, step& error) {
+                              OnField&& on_field, step& error,
+                              framing_values judge = framing_values::none) {
   state.examined = args.examined;
-  if (args.count != state.count) {
+  const bool stored = args.count != state.count;
+  if (stored) {
     // Every field before the last stored one is complete now, the one pending before included;
     // on_field only acts on framing fields, and the prefilter (one lookup) spares the call for
     // the rest. Marking them in the fast loop instead cost more: it left the loop short of
@@ -94,7 +254,16 @@ std::size_t apply_fast_fields(const char* data, const fast_fields_args& args,
       if (error = on_field(data, storage[k]); error.failed()) return 0;
     }
   }
-  if (args.section_end == 0) return 0;
+  if (args.section_end == 0) {
+    // The last field stays pending, but a byte its Content-Length or Host value cannot hold is an
+    // error now, as when its line arrives byte by byte.
+    if (stored && judge != framing_values::none &&
+        may_be_framing_field(storage[args.count - 1].name)) {
+      // The fast loop stopped at the line after it: args.pos, past the CR LF of this one.
+      error = judge_stored_value(data, storage, args.count - 1, args.pos - 2, judge);
+    }
+    return 0;
+  }
   if (state.pending) {
     state.pending = false;
     if (error = on_field(data, storage[state.count - 1]); error.failed()) return 0;
@@ -129,12 +298,13 @@ inline fast_fields_args fast_fields_from(const char* data, std::size_t size,
 template <class OnField>
 std::size_t take_fast_fields(const char* data, std::size_t size, const parse_options& options,
                              std::span<header> storage, field_section_state& state,
-                             OnField&& on_field, step& error) {
+                             OnField&& on_field, step& error,
+                             framing_values judge = framing_values::none) {
   const scan_ops& ops = scan();
   if (ops.fast_fields == nullptr) return 0;
   fast_fields_args args = fast_fields_from(data, size, options, storage, state);
   ops.fast_fields(args);
-  return apply_fast_fields(data, args, storage, state, on_field, error);
+  return apply_fast_fields(data, args, storage, state, on_field, error, judge);
 }
 
 /// Where the field line being read stands (field_section_state::line).
@@ -147,6 +317,10 @@ enum field_line : std::uint8_t {
   fold,        // in an obs-fold line (leniently only)
   fold_cr,     // after the CR that ends an obs-fold line
   final_cr,    // after the CR of the empty line that ends the section
+  // After the colon of a Content-Length or Host field (field_section_state::value_kind), whose
+  // value is judged byte by byte: a state of its own, so that the callers' shortcuts for plain
+  // values (request_parser::extends_current_line) need no second test to step aside for it.
+  judged_value,
 };
 
 enum class field_progress : unsigned char { line_done, more, complete, error };
@@ -161,7 +335,8 @@ enum class field_progress : unsigned char { line_done, more, complete, error };
 template <class OnField>
 field_progress advance_field_line(const char* data, std::size_t size, const parse_options& options,
                                   std::span<header> storage, field_section_state& state,
-                                  OnField&& on_field, std::size_t& end, step& error) {
+                                  OnField&& on_field, std::size_t& end, step& error,
+                                  framing_values judge = framing_values::none) {
   const scan_ops& ops = scan();
   const std::size_t budget_end = saturating_add(state.section_start, options.max_header_bytes);
   const std::size_t limit = size < budget_end ? size : budget_end;
@@ -173,12 +348,22 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
     error = {code, offset};
     return field_progress::error;
   };
+  // The colon at i ends the name that ends at `name_end`.
+  auto value_starts = [&](std::size_t name_end) {
+    state.value_kind =
+        framing_value_of(data, state.pos, name_end, judge, storage.first(state.count));
+    state.line = state.value_kind == no_framing_value ? value : judged_value;
+    state.value_state = value_lead;
+    state.value_digits = 0;
+    state.value_order = length_digits::same;
+    ++i;
+  };
   // The line ends at `line_end` (its CR, or a lenient bare LF), its LF at i.
   auto line_ends = [&](std::size_t line_end) {
-    if (state.line == value || state.line == value_cr) {
-      store_field_line(data, line_end, storage, state);
-    } else {
+    if (state.line == fold || state.line == fold_cr) {
       fold_field_line(data, line_end, storage, state);
+    } else {
+      store_field_line(data, line_end, storage, state);
     }
     state.examined += i + 1 - start;
     state.line = line_start;
@@ -238,8 +423,7 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
       case name:
         if (c == ':') {
           state.name_end = i;
-          state.line = value;
-          ++i;
+          value_starts(i);
           break;
         }
         if (is(c, tchar)) {  // resumed inside the name
@@ -249,8 +433,7 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         [[fallthrough]];
       case name_space:
         if (c == ':') {
-          state.line = value;
-          ++i;
+          value_starts(state.name_end);
           break;
         }
         if (is_ws(c)) {
@@ -265,12 +448,25 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
         if (c == '\r' || c == '\n') return fail(errc::missing_colon, i);
         return fail(errc::bad_header_name, i);
       case value:
-      case fold: {
-        i = ops.skip_field(data, i, limit);
+      case fold:
+      case judged_value: {
+        if (state.line == judged_value) {
+          // A Content-Length or Host value: each byte is judged as interpret_field will judge
+          // the whole value, so a byte no valid value can hold is an error at once.
+          std::size_t bad = valid;
+          i = judge_framing_value(data, i, limit, state, bad);
+          if (bad != valid) {
+            return fail(state.value_kind == content_length_value ? errc::bad_content_length
+                                                                 : errc::bad_host,
+                        bad);
+          }
+        } else {
+          i = ops.skip_field(data, i, limit);
+        }
         if (i == limit) break;
         const char stop = data[i];
         if (stop == '\r') {
-          state.line = state.line == value ? value_cr : fold_cr;
+          state.line = state.line == fold ? fold_cr : value_cr;
           ++i;
           break;
         }
@@ -301,53 +497,28 @@ field_progress advance_field_line(const char* data, std::size_t size, const pars
   return field_progress::more;
 }
 
-/// Runs the line loop of a head (start-line, then field lines, then the empty line) or, starting
-/// in head_phase::fields, of a trailer section. `on_start_line(data, begin, end)` parses the
-/// start-line; `on_field(data, field)` sees each field once it can no longer be continued. Both
-/// return a step. Limits: the start-line (with leading empty lines) against max_request_line, the
-/// field section against max_header_bytes.
-template <class OnStartLine, class OnField>
+/// Runs the line loop of a field section (a head's, after its start-line, which each parser takes
+/// byte by byte itself; or a trailer section's): `on_field(data, field)` sees each field once it
+/// can no longer be continued and returns a step. The field section is limited by
+/// max_header_bytes.
+template <class OnField>
 section_result run_section(const char* data, std::size_t size, const parse_options& options,
-                           std::span<header> storage, field_section_state& state, head_phase& phase,
-                           OnStartLine&& on_start_line, OnField&& on_field) {
-  while (phase == head_phase::start_line) {
-    line ln;
-    step error;
-    const line_found found = find_line(data, size, state, options.lenient.bare_lf, ln, error);
-    // A bad line ending at or past a limit is reported as the limit, as a feed in small pieces
-    // would have hit the limit first: the result must not depend on how the input was cut.
-    const std::size_t seen = found == line_found::yes     ? ln.next
-                             : found == line_found::error ? error.offset + 1
-                                                          : size;
-    if (found == line_found::error && seen <= options.max_request_line) {
-      return {section_outcome::error, 0, error};
-    }
-    if (seen > options.max_request_line) {
-      return {section_outcome::error, 0, {errc::request_line_too_long, options.max_request_line}};
-    }
-    if (found == line_found::need_more) return {};
-
-    state.pos = ln.next;
-    if (ln.begin == ln.end) continue;  // RFC 9112 section 2.2: empty lines before it are ignored
-    if (const step s = on_start_line(data, ln.begin, ln.end); s.failed()) {
-      return {section_outcome::error, 0, s};
-    }
-    phase = head_phase::fields;
-    state.section_start = ln.next;
-  }
+                           std::span<header> storage, field_section_state& state,
+                           OnField&& on_field, framing_values judge = framing_values::none) {
   while (true) {
     // At a line start the fast loop may take whole lines; not with a few bytes, where it cannot
     // take one line and costs more than the generic loop (input arriving a byte at a time).
     constexpr std::size_t few_bytes = 8;
     if (state.scan == state.pos && size - state.pos >= few_bytes) {
       step s;
-      const std::size_t end = take_fast_fields(data, size, options, storage, state, on_field, s);
+      const std::size_t end =
+          take_fast_fields(data, size, options, storage, state, on_field, s, judge);
       if (s.failed()) return {section_outcome::error, 0, s};
       if (end != 0) return {section_outcome::complete, end, {}};
     }
     std::size_t end = 0;
     step error;
-    switch (advance_field_line(data, size, options, storage, state, on_field, end, error)) {
+    switch (advance_field_line(data, size, options, storage, state, on_field, end, error, judge)) {
       case field_progress::line_done:
         continue;
       case field_progress::more:

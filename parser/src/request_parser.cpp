@@ -318,19 +318,10 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
     if (st.state == line_cr && c == '\n') break;
   }
   if (i == limit) {
-    section_.examined += i - start;
-    st.checked = i;
-    if (size > options_.max_request_line) {
-      // A CR within the limit that the byte past it shows to be bare is reported as such.
-      if ((st.state == line_cr || st.state == lead_cr) && data[i] != '\n') {
-        section_.examined += 1;
-        error = {errc::bare_cr, i - 1};
-        return line_progress::error;
-      }
-      error = {errc::request_line_too_long, options_.max_request_line};
-      return line_progress::error;
-    }
-    return line_progress::more;
+    error = detail::start_line_cut_short(data, size, start, limit,
+                                         st.state == line_cr || st.state == lead_cr,
+                                         options_.max_request_line, st.checked, section_.examined);
+    return error.failed() ? line_progress::error : line_progress::more;
   }
   // The line is whole, the next one starts after its LF at i.
   section_.examined += i + 1 - start;
@@ -378,7 +369,8 @@ request_parser::fast_head request_parser::take_fast_head(const char* data,
   detail::step error;
   const std::size_t end = detail::apply_fast_fields(
       data, fields, storage_, section_,
-      [this](const char* d, const header& field) { return on_field(d, field); }, error);
+      [this](const char* d, const header& field) { return on_field(d, field); }, error,
+      detail::framing_values::request);
   if (error.failed()) {
     fail(error.code, error.offset);
     return fast_head::failed;
@@ -425,6 +417,12 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
     continues = detail::tchar;
   } else if (line == detail::field_line::value || line == detail::field_line::fold) {
     continues = detail::field_char;
+  } else if (line == detail::field_line::judged_value &&
+             section_.value_kind == detail::host_value &&
+             section_.value_state == detail::value_body) {
+    // In a Host's reg-name, as advance_field_line's judge would find: more of its bytes leave
+    // the judge where it is. (Any other byte, and a Content-Length's digits, are the judge's.)
+    continues = detail::host_char;
   } else {
     return false;
   }
@@ -544,10 +542,10 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   }
   if (extends_current_line(data, buffer.size())) return {};
   const detail::section_result r = detail::run_section(
-      data, buffer.size(), options_, storage_, section_, phase_,
+      data, buffer.size(), options_, storage_, section_,
       // advance_request_line took the request-line: the loop starts at the field lines.
-      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
-      [this](const char* d, const header& field) { return on_field(d, field); });
+      [this](const char* d, const header& field) { return on_field(d, field); },
+      detail::framing_values::request);
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

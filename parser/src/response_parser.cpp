@@ -212,19 +212,10 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
     if (st.state == line_cr && c == '\n') break;
   }
   if (i == limit) {
-    section_.examined += i - start;
-    st.checked = i;
-    if (size > options_.max_request_line) {
-      // A CR within the limit that the byte past it shows to be bare is reported as such.
-      if ((st.state == line_cr || st.state == lead_cr) && data[i] != '\n') {
-        section_.examined += 1;
-        error = {errc::bare_cr, i - 1};
-        return line_progress::error;
-      }
-      error = {errc::request_line_too_long, options_.max_request_line};
-      return line_progress::error;
-    }
-    return line_progress::more;
+    error = detail::start_line_cut_short(data, size, start, limit,
+                                         st.state == line_cr || st.state == lead_cr,
+                                         options_.max_request_line, st.checked, section_.examined);
+    return error.failed() ? line_progress::error : line_progress::more;
   }
   // The line is whole: [begin, line_end), the field section starts after its LF at i.
   section_.examined += i + 1 - start;
@@ -296,10 +287,10 @@ parse_result response_parser::parse(std::string_view buffer, method request_meth
     }
   }
   const detail::section_result r = detail::run_section(
-      data, buffer.size(), options_, storage_, section_, phase_,
+      data, buffer.size(), options_, storage_, section_,
       // The status-line is taken above: the loop starts at the field lines.
-      [](const char*, std::size_t, std::size_t) { return detail::step{}; },
-      [this](const char* d, const header& field) { return on_field(d, field); });
+      [this](const char* d, const header& field) { return on_field(d, field); },
+      detail::framing_values::response);
   switch (r.outcome) {
     case detail::section_outcome::need_more:
       return {};

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "taut/simd.hpp"
 #include "test_support.hpp"
 
 namespace taut::test {
@@ -228,6 +231,130 @@ TEST(FieldLine, TooManyFieldsIsReportedAtTheFirstByteOfTheLineBeyondTheLimit) {
   // The caller's storage caps it the same way.
   const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nA";
   expect_request_error(input, errc::too_many_headers, first_field + 9, {}, 1);
+}
+
+TEST(FieldLine, ContentLengthLetterIsRejectedBeforeTheLineEnds) {
+  expect_field_rejected_at_last_byte("Content-Length: 4x", errc::bad_content_length, 17);
+  expect_field_rejected_at_last_byte("Content-Length: x", errc::bad_content_length, 16);
+  expect_field_rejected_at_last_byte("Content-Length:\t-", errc::bad_content_length, 16);
+  // No list form: "42, 42" is no Content-Length this parser takes.
+  expect_field_rejected_at_last_byte("Host: a\r\ncontent-length: 1,", errc::bad_content_length, 26);
+  expect_field_rejected_at_last_byte("Content-Length: 1\x80", errc::bad_content_length, 17);
+}
+
+TEST(FieldLine, ContentLengthWithWhitespaceInsideIsRejectedAtTheWhitespace) {
+  // Whitespace after the digits may be trailing OWS: only the byte after it decides, and the
+  // error is at its first byte, as for the whole line.
+  expect_field_rejected_at_last_byte("Content-Length: 4 2", errc::bad_content_length, 17);
+  expect_field_rejected_at_last_byte("Content-Length: 4 \t x", errc::bad_content_length, 17);
+}
+
+TEST(FieldLine, ContentLengthLetterIsRejectedBeforeAControlByteAfterIt) {
+  // The letter comes first: whatever follows it, the whole input is rejected there too.
+  expect_request_error("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 4x\x01\r\n\r\n",
+                       errc::bad_content_length, first_field + 9 + 17);
+}
+
+TEST(FieldLine, ContentLengthLetterInAResponseIsRejectedBeforeTheLineEnds) {
+  const std::string input = "HTTP/1.1 200 OK\r\nContent-Length: 4x";
+  expect_response_error(input, errc::bad_content_length, input.size() - 1);
+  std::vector<header> storage(8);
+  for (std::size_t k = 0; k < input.size(); ++k) {
+    response_parser parser(storage);
+    EXPECT_FALSE(parser.parse(std::string_view(input).substr(0, k)).failed()) << k;
+  }
+}
+
+TEST(FieldLine, ContentLengthLetterInALineTakenWholeIsRejectedBeforeTheNextLine) {
+  // The fast field loop takes the whole line; the field stays pending (an obs-fold may continue
+  // it), but its value is judged at once, as when the line arrives byte by byte.
+  expect_request_error("GET / HTTP/1.1\r\nContent-Length: 4x\r\n", errc::bad_content_length,
+                       first_field + 17);
+  expect_request_error("GET / HTTP/1.1\r\nX: 1\r\nHost: a b\r\n", errc::bad_host, first_field + 13);
+}
+
+TEST(FieldLine, HostByteOutsideTheAuthorityIsRejectedAtOnce) {
+  expect_field_rejected_at_last_byte("Host: a/", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a@", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a:8x", errc::bad_host, 9);
+  expect_field_rejected_at_last_byte("Host: a:8:", errc::bad_host, 9);
+  expect_field_rejected_at_last_byte("Host: a[", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: []", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: [::1]x", errc::bad_host, 11);
+  expect_field_rejected_at_last_byte("Host: [::1/", errc::bad_host, 10);
+  expect_field_rejected_at_last_byte("Host: \x80", errc::bad_host, 6);
+}
+
+TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
+  expect_field_rejected_at_last_byte("Host: a%g", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a%4g", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a%4 ", errc::bad_host, 7);
+}
+
+TEST(FieldLine, ContentLengthTooLargeIsRejectedAtTheDigitThatMakesItSo) {
+  // 2^64 - 1 is 18446744073709551615: the digit that takes the number past it is the first byte
+  // no valid Content-Length can hold, whatever follows it.
+  expect_field_rejected_at_last_byte("Content-Length: 18446744073709551616",
+                                     errc::bad_content_length, 35);
+  expect_field_rejected_at_last_byte("Content-Length: 20000000000000000000",
+                                     errc::bad_content_length, 35);
+  expect_field_rejected_at_last_byte("Content-Length: 184467440737095516150",
+                                     errc::bad_content_length, 36);
+  // Leading zeros are no part of the number; the largest value is taken.
+  const request_outcome o = expect_request_ok(
+      request_with("PUT / HTTP/1.1", "Host: a\r\nContent-Length: 0018446744073709551615\r\n"));
+  EXPECT_EQ(o.content_length, 18446744073709551615U);
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999";
+  expect_response_error(response, errc::bad_content_length, response.size() - 1);
+}
+
+TEST(FieldLine, ContentLengthFaultsAreTheSameOnEveryVectorPath) {
+  // A number too large, then a byte no number holds: the first fault counts, at the digit that
+  // overflows, whether the line is taken whole by a vector loop or judged byte by byte (found by
+  // the simd fuzz harness: corpus/regressions/simd).
+  const std::string too_large = "18446744073709551615184467";
+  const std::string input = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: " + too_large +
+                            std::string(112, '\xff') + "44073709551615\r\n\r\nx";
+  const std::string empty_and_late = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n";
+  const simd_path original = active_simd_path();
+  for (const simd_path path : supported_simd_paths()) {
+    ASSERT_TRUE(set_simd_path(path));
+    SCOPED_TRACE(to_string(path));
+    expect_request_error(input, errc::bad_content_length, 62);
+    expect_request_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999 x\r\n",
+                         errc::bad_content_length, 61);
+    expect_request_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 2\r\n\r\n",
+                         errc::bad_content_length, 43);
+    expect_request_error(empty_and_late, errc::bad_content_length, 42);
+    expect_request_error("GET / HTTP/1.1\r\nHost: [::1 x]\r\n\r\n", errc::bad_host, 26);
+    expect_request_error("GET / HTTP/1.1\r\nHost: a%4\r\n\r\n", errc::bad_host, 23);
+    expect_request_error("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", errc::bad_host, 25);
+  }
+  set_simd_path(original);
+}
+
+TEST(FieldLine, HostWithWhitespaceInsideIsRejectedAtTheWhitespace) {
+  expect_field_rejected_at_last_byte("Host: a b", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: a:80 \t1", errc::bad_host, 10);
+  expect_field_rejected_at_last_byte("Host: [::1 ]", errc::bad_host, 10);
+}
+
+TEST(FieldLine, HostFoldedLenientlyIsBadAtTheLineBreakItHolds) {
+  // An obs-fold keeps its CR LF inside the value: no authority holds them, and the fault is at
+  // the CR, or at the whitespace before it.
+  const parse_options options = with_leniency(&leniency::obs_fold);
+  expect_request_error("GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", errc::bad_host, first_field + 7,
+                       options);
+  expect_request_error("GET / HTTP/1.1\r\nHost: a \r\n b\r\n\r\n", errc::bad_host, first_field + 7,
+                       options);
+  expect_request_error("GET / HTTP/1.1\r\nHost: [::1\r\n ]\r\n\r\n", errc::bad_host,
+                       first_field + 10, options);
+}
+
+TEST(FieldLine, SecondHostIsStillADuplicateNotABadHost) {
+  // A second Host is duplicate_host at its line end, whatever its value holds.
+  const std::string input = "GET / HTTP/1.1\r\nHost: a\r\nHost: b/\r\n\r\n";
+  expect_request_error(input, errc::duplicate_host, first_field + 9);
 }
 
 // ---- Limits -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -532,6 +533,71 @@ RC_GTEST_PROP(SplitInvariance, EverySimdPathGivesTheScalarResult, ()) {
   set_simd_path(previous);
 }
 
+/// A Content-Length or Host value whose faults may lie anywhere: runs of digits (long enough to
+/// pass 2^64 - 1), whitespace, the bytes of an authority, escapes, obs-text and any visible byte.
+rc::Gen<std::string> framing_value_bytes() {
+  const auto piece = gen::weightedOneOf<std::string>(
+      {{4, gen::container<std::string>(gen::elementOf(std::string("0123456789")))},
+       {2, gen::element<std::string>("18446744073709551615", "18446744073709551616",
+                                     "99999999999999999999", "000000000000000000000000001")},
+       {3, one_char_of(" \t:[]%.,-aZ09")},
+       {1, percent_escape()},
+       {1, one_char_of(obs_text())},
+       {1, one_char_of(visible_chars())}});
+  return join(gen::container<std::vector<std::string>>(piece));
+}
+
+/// A head with a Content-Length or Host field line of framing_value_bytes(), cut short or not
+/// (the vector loop may take the line whole and leave it pending), perhaps continued by an
+/// obs-fold.
+std::string draw_framing_value_head(bool request) {
+  const std::string name =
+      request ? *gen::element<std::string>("Content-Length", "Host", "content-length", "HOST")
+              : *gen::element<std::string>("Content-Length", "content-length");
+  std::string head = request ? "POST / HTTP/1.1\r\n" : "HTTP/1.1 200 OK\r\n";
+  if (request && name.size() != 4) head += "Host: a\r\n";
+  if (*gen::arbitrary<bool>()) head += "X-A: b\r\n";
+  head += name + ":" + *ows() + *framing_value_bytes() + *ows();
+  if (*gen::inRange(0, 4) == 0) head += "\r\n " + *framing_value_bytes();
+  head += *gen::element<std::string>("", "\r\n", "\r\n\r\n", "\r\nX-B: c\r\n\r\n");
+  return head;
+}
+
+RC_GTEST_PROP(SplitInvariance, FramingValueFaultsAreTheSameOnEveryPathHoweverCut, ()) {
+  const std::string request = draw_framing_value_head(true);
+  const std::string response = draw_framing_value_head(false);
+  const parse_options options = draw_options();
+  const std::vector<std::size_t> request_cuts = draw_cuts(request.size());
+  const std::vector<std::size_t> response_cuts = draw_cuts(response.size());
+  RC_LOG() << testing::PrintToString(request) << "\n" << testing::PrintToString(response) << "\n";
+  const simd_path previous = active_simd_path();
+  set_simd_path(simd_path::scalar);
+  const request_outcome scalar_request = parse_request_whole(request, options);
+  const response_outcome scalar_response = parse_response_whole(response, method::get, options);
+  RC_TAG(scalar_request.code);
+  for (const simd_path path : supported_simd_paths()) {
+    set_simd_path(path);
+    const request_outcome whole = parse_request_whole(request, options);
+    const request_outcome pieces = parse_request_pieces(request, request_cuts, options);
+    const request_outcome bytes =
+        parse_request_pieces(request, every_byte(request.size()), options);
+    // In one growing buffer too, where a resumed call may take its bytes on its short front path.
+    const request_outcome bytes_in_place = parse_request_pieces(
+        request, every_byte(request.size()), options, default_header_capacity, false);
+    const response_outcome response_whole = parse_response_whole(response, method::get, options);
+    const response_outcome response_pieces =
+        parse_response_pieces(response, response_cuts, method::get, options);
+    set_simd_path(previous);
+    RC_ASSERT(whole == scalar_request);
+    RC_ASSERT(pieces == scalar_request);
+    RC_ASSERT(bytes == scalar_request);
+    RC_ASSERT(bytes_in_place == scalar_request);
+    RC_ASSERT(response_whole == scalar_response);
+    RC_ASSERT(response_pieces == scalar_response);
+  }
+  set_simd_path(previous);
+}
+
 // ---- 3. Strict prefixes are incomplete --------------------------------------------------------
 
 RC_GTEST_PROP(Prefixes, EveryStrictPrefixOfAValidRequestIsIncomplete, ()) {
@@ -717,11 +783,12 @@ const std::string& control_bytes() {
 
 /// `head` (a valid head whose field lines are `fields`) with one corruption of a field line: a
 /// name byte that is no tchar, a control byte in a value, whitespace at a line start (obs-fold),
-/// a missing colon, or any byte inserted in a line. Only the lines of fields without a meaning
-/// ("X-" names) are corrupted, and never at their first byte: what a framing field means is judged
-/// once it is whole, and the head's own checks (Host, framing) once it ends, so a corruption there
-/// could make an earlier prefix hopeless (a Content-Length cut short, a CR that ends the head
-/// before its Host) with no error yet, and there would be no earliest byte to check.
+/// a missing colon, any byte inserted in a line, or any byte put into (or in place of a byte of)
+/// a Content-Length or Host value, whose bytes are judged as they arrive too. Other framing
+/// fields (Transfer-Encoding, whose quoted parameters let nearly any byte follow) are never
+/// corrupted, nor any line at its first byte: the head's own checks (Host, framing) are judged
+/// once it ends, so a corruption there could make an earlier prefix hopeless (a CR that ends the
+/// head before its Host) with no error yet, and there would be no earliest byte to check.
 corrupted_head corrupt_field_section(const std::string& head,
                                      const std::vector<wire_field>& fields) {
   corrupted_head out{head, head};
@@ -731,6 +798,7 @@ corrupted_head corrupt_field_section(const std::string& head,
     std::size_t begin, colon, end;  // end: its CR
   };
   std::vector<line_at> plain;                // the lines of fields without a meaning
+  std::vector<line_at> framed;               // the Content-Length and Host lines
   std::vector<std::size_t> starts{section};  // line starts whitespace may precede
   std::size_t at = section;
   for (const wire_field& f : fields) {
@@ -738,12 +806,38 @@ corrupted_head corrupt_field_section(const std::string& head,
     const std::size_t end = colon + 1 + f.before.size() + f.value.size() + f.after.size();
     const bool meaningless = f.name.starts_with("X-");
     if (meaningless) plain.push_back({at, colon, end});
+    std::string lower = f.name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "content-length" || lower == "host") framed.push_back({at, colon, end});
     at = end + 2;
     if (meaningless) starts.push_back(at);  // a fold onto this field
   }
-  const int kind = plain.empty() ? 2 : *gen::inRange(0, 5);
-  const line_at line = plain.empty() ? line_at{} : *gen::elementOf(plain);
+  int kind = plain.empty() ? 2 : *gen::inRange(0, 5);
+  if (!framed.empty() && *gen::inRange(0, 3) == 0) kind = 5;
+  const line_at line = kind == 5       ? *gen::elementOf(framed)
+                       : plain.empty() ? line_at{}
+                                       : *gen::elementOf(plain);
   switch (kind) {
+    case 5: {
+      // A byte a value of either may hold, one it may only hold elsewhere, or any byte a field
+      // value may hold (control bytes are the X- lines' corruption: a CR after an empty
+      // Content-Length would end a line no valid head holds before any error).
+      const auto value_byte = gen::suchThat(gen::arbitrary<char>(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u >= 0x20 && u != 0x7f) || c == '\t';
+      });
+      const char byte =
+          *gen::oneOf(gen::elementOf(literal_bytes("0123456789 \t:[]%aZ.-,/@\"")), value_byte);
+      const std::size_t at_value = *gen::inRange(line.colon + 1, line.end + 1);
+      if (*gen::arbitrary<bool>() && at_value < line.end) {
+        RC_TAG("a framing value byte replaced");
+        s[at_value] = byte;
+      } else {
+        RC_TAG("a byte inserted in a framing value");
+        s.insert(at_value, 1, byte);
+      }
+      break;
+    }
     case 0:
       RC_TAG("bad name byte");
       s[*gen::inRange(line.begin + 1, line.colon)] = *gen::elementOf(non_name_bytes());
@@ -827,7 +921,8 @@ bool completes_to_a_valid_head(std::string_view prefix, std::string_view origina
   }
   // The rest of a field line, from each of its bytes; or a colon, for a name cut short.
   const std::string_view line = "x: a\r\n";
-  std::vector<std::string_view> bridges{":"};
+  // The rest of a Content-Length or Host value: a digit, the hex digits of a '%', an IP-literal.
+  std::vector<std::string_view> bridges{":", "0\r\n", "00\r\n", "1]\r\n", "]\r\n"};
   for (std::size_t b = 0; b <= line.size(); ++b) bridges.push_back(line.substr(b));
   std::vector<header> storage(default_header_capacity);
   for (const std::string_view bridge : bridges) {
@@ -871,6 +966,14 @@ void check_field_errors_come_at_once(const corrupted_head& head, const parse_opt
     RC_ASSERT(rejected_at == whole.error.offset + 1);
   } else if (is_field_syntax_error(code) && whole.error.offset >= head.original.find("\r\n") + 2) {
     RC_TAG("field syntax error");
+    RC_ASSERT(completes_to_a_valid_head<Parser>(input.substr(0, rejected_at - 1), head.original,
+                                                options));
+  } else if ((code == errc::bad_content_length || code == errc::bad_host) &&
+             whole.error.offset + 1 == rejected_at) {
+    // A byte no Content-Length or Host value may hold there. (When the offset is that of an
+    // earlier byte, whitespace or a '%', or the value is whole, the byte after may be hopeless
+    // already: "[" SP, an empty value, a number too large; see fields.hpp.)
+    RC_TAG("framing value byte");
     RC_ASSERT(completes_to_a_valid_head<Parser>(input.substr(0, rejected_at - 1), head.original,
                                                 options));
   } else {

@@ -130,6 +130,13 @@ TEST(StatusLine, LongStatusLinesHitTheLimit) {
   expect_response_error("HTTP/1.1 200 abcdef\r\nContent-Length: 0\r\n\r\n",
                         errc::request_line_too_long, 20, method::get, options);
   expect_response_error("HTTP/1.1 200 abcde\rx", errc::bare_cr, 18, method::get, options);
+  // A CR as the last byte within the limit: the byte past it tells a bare CR from a line too long.
+  options.max_request_line = 19;
+  expect_response_error("HTTP/1.1 200 abcde\rx", errc::bare_cr, 18, method::get, options);
+  expect_response_error("HTTP/1.1 200 abcde\r\n", errc::request_line_too_long, 19, method::get,
+                        options);
+  options.max_request_line = 1;
+  expect_response_error("\rx", errc::bare_cr, 0, method::get, options);
 }
 
 TEST(StatusLine, ErrorsCarryStatus502) {

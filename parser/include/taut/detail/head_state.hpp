@@ -23,8 +23,11 @@ struct field_section_state {
   const char* base = nullptr;     // buffer start at the previous call, to rebase stored views
   std::size_t name_end = 0;       // the byte after the name of the field line being read
   bool pending = false;           // storage[count - 1] may still be continued by obs-fold
-  bool dirty = false;             // the line being scanned holds a control byte
   std::uint8_t line = 0;          // where the field line being read stands (fields.hpp)
+  std::uint8_t value_kind = 0;    // the framing field whose value is being judged (fields.hpp)
+  std::uint8_t value_state = 0;   // where that value stands (fields.hpp)
+  std::uint8_t value_digits = 0;  // a Content-Length's significant digits so far (fields.hpp)
+  std::uint8_t value_order = 0;   // how they compare with those of 2^64 - 1 (fields.hpp)
 };
 
 /// What the framing-relevant fields said, accumulated field by field.
