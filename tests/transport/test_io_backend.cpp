@@ -16,8 +16,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "transport_test_support.hpp"
 
@@ -260,6 +262,191 @@ TEST(IoBackend, ClosingWithUnreadBytesResetsThePeer) {
   }));
   ASSERT_TRUE(last.failed()) << "expected a reset, got " << (last.eof() ? "EOF" : "bytes");
   EXPECT_EQ(last.error(), std::errc::connection_reset);
+}
+
+// A loop created on one thread and run on another, stopped from a third: the wake must reach it
+// even while the creating thread sleeps (io_uring posts a completion through the thread that
+// submitted the operation; the creating thread must not be the one it waits for).
+TEST(IoBackend, StopFromAThirdThreadWakesALoopCreatedOnAnother) {
+  auto loop = make_loop();
+  std::promise<void> finished;
+  std::future<void> done = finished.get_future();
+  std::thread runner([&] {
+    EXPECT_FALSE(loop->run());
+    finished.set_value();
+  });
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    loop->stop();
+  });
+  // This thread (the loop's creator) sleeps without entering the kernel otherwise.
+  const bool stopped = done.wait_for(3s) == std::future_status::ready;
+  stopper.join();
+  if (!stopped) loop->stop();
+  runner.join();
+  EXPECT_TRUE(stopped) << "the loop slept through stop() from another thread";
+}
+
+// One thread runs a loop; another loop, run on a worker thread, is destroyed on the first one:
+// that must not break the first loop (a ring registration belongs to the thread that made it).
+TEST(IoBackend, DestroyingALoopRunElsewhereLeavesThisThreadsLoopWorking) {
+  auto mine = make_loop();
+  EXPECT_EQ(mine->run_once(1ms), 0u);
+  auto other = make_loop();
+  std::thread worker([&] { other->run_once(1ms); });
+  worker.join();
+  other.reset();
+  timer stop_soon(*mine, [&] { mine->stop(); });
+  stop_soon.arm_in(20ms);
+  EXPECT_FALSE(mine->run());
+}
+
+// pause() then resume() before the loop ran again: accepting goes on.
+TEST(IoBackend, PauseThenResumeAtOnceKeepsAccepting) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  const address at = server_side->local_address();
+  std::vector<stream> accepted;
+  acceptor gate(*loop, [&](stream&& s) { accepted.push_back(std::move(s)); });
+  ASSERT_FALSE(gate.start(std::move(*server_side)));
+  loop->run_once(1ms);
+  gate.pause();  // submits the cancellation; its completion is not taken yet
+  gate.resume();
+  for (int i = 0; i < 3; ++i) loop->run_once(5ms);
+  auto client = connect(at);
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(run_until(
+      *loop, [&] { return !accepted.empty(); }, 2000ms));
+}
+
+// Bytes written just before close() are sent even if the loop never waits again, and the peer
+// then sees the end of the stream (the descriptor is closed).
+TEST(IoBackend, BytesWrittenBeforeCloseArriveWhenTheLoopNeverRunsAgain) {
+  loop_options plain;
+  plain.backend = io_backend::epoll;
+  auto client_loop = event_loop::create(plain);
+  ASSERT_TRUE(client_loop);
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  ASSERT_FALSE(client->watch(**client_loop, [](readiness) {}));
+  {
+    auto loop = make_loop();
+    std::vector<stream> accepted;
+    ASSERT_TRUE(run_until(*loop, [&] {
+      auto got = server_side->accept();
+      if (got) accepted.push_back(std::move(*got));
+      return !accepted.empty();
+    }));
+    stream& server = accepted.front();
+    bool ready = false;
+    ASSERT_FALSE(server.watch(*loop, [&](readiness) { ready = true; }));
+    ASSERT_TRUE(run_until(*loop, [&] { return ready; }));
+    ASSERT_EQ(server.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n").bytes, 38u);
+    ASSERT_FALSE(server.close());
+    // The loop is destroyed without waiting again.
+  }
+  std::string received;
+  bool eof = false;
+  EXPECT_TRUE(run_until(
+      **client_loop,
+      [&] {
+        std::array<char, 256> chunk{};
+        const io_result got = client->read(chunk);
+        if (got.done()) received.append(chunk.data(), got.bytes);
+        if (got.eof() || got.failed()) eof = true;
+        return eof;
+      },
+      3000ms));
+  EXPECT_EQ(received, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(eof);
+}
+
+// A stream unwatched, then its loop destroyed, is still a working stream: what was received
+// for it is still there to read, and it can be closed (the rule event_loop.hpp states).
+TEST(IoBackend, AnUnwatchedStreamOutlivesItsLoop) {
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  std::vector<stream> accepted;
+  {
+    auto loop = make_loop();
+    ASSERT_TRUE(run_until(*loop, [&] {
+      auto got = server_side->accept();
+      if (got) accepted.push_back(std::move(*got));
+      return !accepted.empty();
+    }));
+    bool readable = false;
+    ASSERT_FALSE(accepted.front().watch(*loop, [&](readiness r) {
+      if (has(r, readiness::readable)) readable = true;
+    }));
+    ASSERT_EQ(::send(client->native_handle(), "first", 5, MSG_NOSIGNAL), 5);
+    ASSERT_TRUE(run_until(*loop, [&] { return readable; }));
+    accepted.front().unwatch();
+    server_side->unwatch();
+  }
+  ASSERT_EQ(::send(client->native_handle(), "second", 6, MSG_NOSIGNAL), 6);
+  std::string received;
+  for (int i = 0; i < 200 && received.size() < 11; ++i) {
+    std::array<char, 64> chunk{};
+    const io_result got = accepted.front().read(chunk);
+    if (got.done()) received.append(chunk.data(), got.bytes);
+    if (got.failed() || got.eof()) break;
+    if (got.would_block()) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(received, "firstsecond");
+  ASSERT_EQ(accepted.front().write("reply").bytes, 5u);
+  EXPECT_FALSE(accepted.front().close());
+  std::array<char, 16> reply{};
+  timeval limit{2, 0};
+  ::setsockopt(client->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  EXPECT_EQ(::recv(client->native_handle(), reply.data(), reply.size(), MSG_WAITALL), 5);
+}
+
+// A stream whose writes were refused (its peer does not read), unwatched and watched again, is
+// not mistaken for a connection still being made: what the peer sends is still received.
+TEST(IoBackend, RewatchedAfterAFullSendQueueStillReceives) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  std::vector<stream> accepted;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto got = server_side->accept();
+    if (got) accepted.push_back(std::move(*got));
+    return !accepted.empty();
+  }));
+  stream& server = accepted.front();
+  const int small = 4096;
+  ::setsockopt(server.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ::setsockopt(client->native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ASSERT_FALSE(server.watch(*loop, [](readiness) {}));
+  // Fill the peer's receive buffer and our own send path until writes are refused for good.
+  const std::string block(65536, 'x');
+  int refused_rounds = 0;
+  for (int round = 0; round < 2000 && refused_rounds < 20; ++round) {
+    const io_result wrote = server.write(block);
+    refused_rounds = wrote.would_block() ? refused_rounds + 1 : 0;
+    loop->run_once(1ms);
+  }
+  ASSERT_EQ(refused_rounds, 20);
+  server.unwatch();
+  for (int i = 0; i < 5; ++i) loop->run_once(1ms);  // its receive's cancellation completes
+  bool readable = false;
+  ASSERT_FALSE(server.watch(*loop, [&](readiness r) {
+    if (has(r, readiness::readable)) readable = true;
+  }));
+  ASSERT_EQ(::send(client->native_handle(), "ping", 4, MSG_NOSIGNAL), 4);
+  EXPECT_TRUE(run_until(
+      *loop, [&] { return readable && server.readable(); }, 2000ms));
+  std::array<char, 16> got{};
+  const io_result read = server.read(got);
+  ASSERT_TRUE(read.done());
+  EXPECT_EQ(std::string_view(got.data(), read.bytes), "ping");
 }
 
 }  // namespace

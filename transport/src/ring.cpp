@@ -47,6 +47,9 @@ io_backend resolve_io_backend(io_backend wanted) noexcept {
   if (wanted != io_backend::automatic) return wanted;
   const char* forced = std::getenv("TAUT_IO");
   if (forced != nullptr && std::string_view(forced) == "epoll") return io_backend::epoll;
+  // TAUT_IO=io_uring, or nothing: io_uring where the system allows it, else epoll (a test run
+  // asking for io_uring on a host without it still runs; the tests' ".io_uring" copies then
+  // report themselves skipped, see tests/backend_check.cpp).
   return io_uring_available() ? io_backend::epoll : io_backend::io_uring;
 }
 
@@ -196,13 +199,14 @@ struct alignas(8) ring_stream {
   bool poll_armed = false;
   bool flush_queued = false;
   bool shutdown_pending = false;
+  bool write_shut = false;     // shutdown_write() was called: no more writes
   bool want_writable = false;  // a write was refused: tell the stream when room returns
   bool want_drained = false;   // ... and sendfile waits for the queue to empty
   bool closed = false;         // the stream let go; the state lives until its operations end
-  bool connecting = false;
-  bool spill_check =
-      false;  // in spill_checks_     // a connect() in progress: no receive until it completes
-  int connect_error = 0;  // why it failed (read from SO_ERROR, which reading clears)
+  bool connecting = false;     // a connect() in progress: no receive until it completes
+  bool established = false;    // was writable once: a later lack of room is not a connect
+  bool spill_check = false;    // in spill_checks_
+  int connect_error = 0;       // why it failed (read from SO_ERROR, which reading clears)
   ring_stream* next_free = nullptr;
 };
 
@@ -217,6 +221,7 @@ struct alignas(8) ring_listener {
   std::uint8_t in_flight = 0;
   bool armed = false;
   bool cancelling = false;
+  bool paused = false;  // acceptor::pause(): no accept until resumed
   bool closed = false;
 };
 
@@ -248,20 +253,88 @@ class uring_backend final : public ring_backend {
       : loop_(&loop), orphan_timer_(loop, [this] { reset_old_orphans(); }) {}
 
   ~uring_backend() override {
-    if (ring_open_) ::io_uring_queue_exit(&ring_);  // cancels what is still in flight
-    if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_size());
-    if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{kBufferCount} * kBufferSize);
+    tearing_down_ = true;
+    if (ring_open_) {
+      // Completions already there (a send just made by close() often completes at once) are
+      // taken in, so that what they sent is known; the rest is cancelled by the ring's exit.
+      (void)::io_uring_get_events(&ring_);
+      take_completions();
+      ::io_uring_queue_exit(&ring_);
+    }
     for (ring_stream* state : all_streams_) {
-      // Streams still open when the loop goes (against the rules, but a test may do it) or
-      // closed with bytes still queued.
-      std::free(state->spill);
+      if (!state->closed) {
+        detach(*state);  // the stream owns it from now on
+        continue;
+      }
+      if (state->fd >= 0) {
+        // Closed with bytes still queued (an orphan): a last try to send them, as a kernel socket
+        // closed with bytes in its send buffer would, then the descriptor goes. A send still in
+        // flight sent an unknown part of them: those are not sent twice.
+        if (!state->send_in_flight) send_directly(*state);
+        ::close(state->fd);
+      }
+      free_spill(*state);
       delete state;
     }
     for (ring_listener* state : all_listeners_) {
+      if (!state->closed) {
+        state->backend = nullptr;  // the listener owns it, with its queued descriptors
+        state->handle = nullptr;
+        state->event.target = nullptr;
+        state->armed = state->cancelling = false;
+        state->in_flight = 0;
+        continue;
+      }
       for (std::size_t i = state->head; i < state->queued.size(); ++i) ::close(state->queued[i]);
       delete state;
     }
+    if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_size());
+    if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{kBufferCount} * kBufferSize);
     for (void* slab : slabs_) std::free(slab);
+  }
+
+  // Sends what `state` has queued without the ring, as far as the socket takes it now.
+  static void send_directly(ring_stream& state) noexcept {
+    for (send_chunk* chunk = state.tx_head; chunk != nullptr; chunk = chunk->next) {
+      while (chunk->begin != chunk->end) {
+        const ssize_t sent = ::send(state.fd, chunk->data + chunk->begin, chunk->end - chunk->begin,
+                                    MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0 && errno == EINTR) continue;
+        if (sent <= 0) return;
+        chunk->begin += static_cast<std::uint32_t>(sent);
+      }
+    }
+  }
+
+  // A stream still open when its loop goes: its state leaves the loop, keeping what was received
+  // (moved out of the shared buffers) and sending what was queued while the socket takes it, and
+  // the stream then uses its socket directly (ring_read and the others see no backend).
+  void detach(ring_stream& state) noexcept {
+    if (state.rx_head != kNoBuffer) spill(state);
+    if (state.send_in_flight) {
+      state.tx_error = EPIPE;  // how much of it the kernel sent is unknown
+    } else {
+      send_directly(state);
+      if (state.tx_bytes != 0 && state.tx_error == 0) {
+        std::uint32_t left = 0;
+        for (send_chunk* chunk = state.tx_head; chunk != nullptr; chunk = chunk->next) {
+          left += chunk->end - chunk->begin;
+        }
+        if (left != 0) state.tx_error = EPIPE;  // lost with the loop's send chunks
+      }
+    }
+    state.tx_head = state.tx_tail = nullptr;  // the chunks are the loop's
+    state.tx_bytes = 0;
+    state.send_in_flight = false;
+    state.sending_chunks = 0;
+    if (state.shutdown_pending && state.tx_error == 0) ::shutdown(state.fd, SHUT_WR);
+    state.shutdown_pending = false;
+    state.backend = nullptr;
+    state.handle = nullptr;
+    state.event.target = nullptr;
+    state.recv_armed = state.recv_cancelling = state.poll_armed = state.flush_queued = false;
+    state.starved = state.spill_check = state.want_writable = state.want_drained = false;
+    state.in_flight = 0;
   }
 
   std::error_code open(int wake_fd) noexcept {
@@ -301,20 +374,23 @@ class uring_backend final : public ring_backend {
     }
     ::io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
     wake_fd_ = wake_fd;
-    arm_wake();
-    // Submit once now, so a ring that the system refuses to run fails here, not later.
-    rc = ::io_uring_submit(&ring_);
+    // Enter once now, so a ring that the system refuses to run fails here, not later. Nothing is
+    // submitted here: the wake poll goes with the first wait(), from the thread that runs the
+    // loop (an operation's completion is posted through the thread that submitted it).
+    rc = ::io_uring_get_events(&ring_);
     if (rc < 0) return errno_code(-rc);
+    arm_wake();
     return {};
   }
 
   int wait(int timeout_ms) noexcept override {
-    register_ring_for_this_thread();
     spill_unread();
     flush_sends();
     int rc = 0;
     if (timeout_ms == 0) {
-      if (::io_uring_sq_ready(&ring_) != 0) rc = ::io_uring_submit(&ring_);
+      // With nothing to submit, still enter: completions are posted when the ring is entered
+      // (COOP_TASKRUN), as epoll_wait(0) would report what is ready now.
+      rc = ::io_uring_submit_and_get_events(&ring_);
     } else {
       io_uring_cqe* first = nullptr;
       __kernel_timespec limit{};
@@ -324,7 +400,19 @@ class uring_backend final : public ring_backend {
                                               nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
-    int taken = 0;
+    const int taken = take_completions();
+    // A receive that ran out of buffers after others were given back in the same batch: re-armed
+    // now, since no later return of a buffer may come to do it.
+    if (!starved_.empty() && free_buffers_ != 0) after_buffers_returned();
+    return taken;
+  }
+
+  int take_completions() noexcept {
+    int taken = static_cast<int>(deferred_.size());
+    for (std::size_t i = 0; i < deferred_.size(); ++i) {
+      complete(deferred_[i].user_data, deferred_[i].res, deferred_[i].flags);
+    }
+    deferred_.clear();
     for (;;) {
       unsigned head = 0;
       unsigned seen = 0;
@@ -370,7 +458,7 @@ class uring_backend final : public ring_backend {
   }
 
   void maybe_arm_recv(ring_stream& state) noexcept {
-    if (state.closed || state.handle == nullptr || state.recv_armed || state.eof ||
+    if (tearing_down_ || state.closed || state.handle == nullptr || state.recv_armed || state.eof ||
         state.connecting || state.rx_error != 0 || state.starved || state.held != 0 ||
         state.spill_begin != state.spill_end) {
       return;
@@ -406,7 +494,7 @@ class uring_backend final : public ring_backend {
   }
 
   void raise(ring_stream& state, readiness bits) noexcept {
-    if (state.handle == nullptr) return;
+    if (state.handle == nullptr || tearing_down_) return;
     state.handle->ready |= bits;  // writable and hangup; readable() asks the chain
     loop_access::raise(*loop_, state.event, bits);
   }
@@ -595,7 +683,7 @@ class uring_backend final : public ring_backend {
   }
 
   void arm_accept(ring_listener& state) noexcept {
-    if (state.armed || state.closed) return;
+    if (state.armed || !wants_accepting(state) || tearing_down_) return;
     io_uring_sqe* sqe = next_sqe();
     ::io_uring_prep_multishot_accept(sqe, state.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     ::io_uring_sqe_set_data64(sqe, tag(&state, op_accept));
@@ -604,6 +692,7 @@ class uring_backend final : public ring_backend {
   }
 
   void pause_accept(ring_listener& state) noexcept {
+    state.paused = true;
     cancel_accept(state);
     submit_now();
   }
@@ -624,7 +713,9 @@ class uring_backend final : public ring_backend {
 
   // Submits now rather than with the next wait: after a close, the peer must see the end of the
   // connection even if this loop does not run again soon.
-  void submit_now() noexcept { (void)::io_uring_submit(&ring_); }
+  void submit_now() noexcept {
+    if (!tearing_down_) (void)::io_uring_submit(&ring_);
+  }
 
  private:
   [[nodiscard]] std::size_t buffer_ring_size() const noexcept {
@@ -638,22 +729,30 @@ class uring_backend final : public ring_backend {
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
-      (void)::io_uring_submit(&ring_);
+      const int rc = ::io_uring_submit(&ring_);
+      if (rc == -EBUSY) {
+        // The completion queue overflowed and the kernel takes nothing more until it is read:
+        // set its entries aside (wait() handles them; handling them here would re-enter the
+        // caller), which frees room for the kernel's overflowed ones.
+        defer_completions();
+      } else if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+        std::abort();  // a ring that cannot submit at all: nothing sensible remains
+      }
       sqe = ::io_uring_get_sqe(&ring_);
     }
     return sqe;
   }
 
-  // A registered ring descriptor saves the descriptor lookup (an atomic reference count, with
-  // threads sharing one file table) in every io_uring_enter. The registration belongs to the
-  // thread that made it, and a loop is usually created on one thread and run on another: register
-  // from the thread that waits, and move the registration if the loop changes threads.
-  void register_ring_for_this_thread() noexcept {
-    const std::thread::id self = std::this_thread::get_id();
-    if (registered_for_ == self) return;
-    if (registered_for_ != std::thread::id{}) (void)::io_uring_unregister_ring_fd(&ring_);
-    registered_for_ = self;
-    (void)::io_uring_register_ring_fd(&ring_);
+  void defer_completions() noexcept {
+    (void)::io_uring_get_events(&ring_);
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      deferred_.push_back(deferred_completion{cqe->user_data, cqe->res, cqe->flags});
+    }
+    ::io_uring_cq_advance(&ring_, seen);
   }
 
   void arm_wake() noexcept {
@@ -668,6 +767,7 @@ class uring_backend final : public ring_backend {
     if (state.rx_head == kNoBuffer) state.rx_tail = kNoBuffer;
     state.rx_offset = 0;
     --state.held;
+    ++free_buffers_;
     ::io_uring_buf_ring_add(buffer_ring_, buffer(id), kBufferSize, id,
                             ::io_uring_buf_ring_mask(kBufferCount), 0);
     ::io_uring_buf_ring_advance(buffer_ring_, 1);
@@ -719,29 +819,36 @@ class uring_backend final : public ring_backend {
   void flush_sends() noexcept {
     for (ring_stream* state : flush_list_) {
       state->flush_queued = false;
-      if (state->send_in_flight || state->tx_head == nullptr || state->fd < 0) continue;
-      send_chunk* first = state->tx_head;
-      std::size_t count = 0;
-      for (send_chunk* chunk = first; chunk != nullptr && count < kMaxSendParts;
-           chunk = chunk->next) {
-        first->parts[count].iov_base = chunk->data + chunk->begin;
-        first->parts[count].iov_len = chunk->end - chunk->begin;
-        ++count;
-      }
-      first->message = msghdr{};
-      first->message.msg_iov = first->parts;
-      first->message.msg_iovlen = count;
-      io_uring_sqe* sqe = next_sqe();
-      // MSG_WAITALL: the kernel finishes a short send itself instead of completing early.
-      ::io_uring_prep_sendmsg(sqe, state->fd, &first->message, MSG_NOSIGNAL | MSG_WAITALL);
-      ::io_uring_sqe_set_data64(sqe, tag(state, op_send));
-      state->sending_chunks = static_cast<std::uint8_t>(count);
-      state->send_in_flight = true;
-      ++state->in_flight;
+      prepare_send(*state);
     }
     flush_list_.clear();
   }
 
+ public:
+  // The sendmsg of the stream's queued chunks, if none is in flight.
+  void prepare_send(ring_stream& state) noexcept {
+    if (state.send_in_flight || state.tx_head == nullptr || state.fd < 0) return;
+    send_chunk* first = state.tx_head;
+    std::size_t count = 0;
+    for (send_chunk* chunk = first; chunk != nullptr && count < kMaxSendParts;
+         chunk = chunk->next) {
+      first->parts[count].iov_base = chunk->data + chunk->begin;
+      first->parts[count].iov_len = chunk->end - chunk->begin;
+      ++count;
+    }
+    first->message = msghdr{};
+    first->message.msg_iov = first->parts;
+    first->message.msg_iovlen = count;
+    io_uring_sqe* sqe = next_sqe();
+    // MSG_WAITALL: the kernel finishes a short send itself instead of completing early.
+    ::io_uring_prep_sendmsg(sqe, state.fd, &first->message, MSG_NOSIGNAL | MSG_WAITALL);
+    ::io_uring_sqe_set_data64(sqe, tag(&state, op_send));
+    state.sending_chunks = static_cast<std::uint8_t>(count);
+    state.send_in_flight = true;
+    ++state.in_flight;
+  }
+
+ private:
   void complete(std::uint64_t user_data, int res, unsigned flags) noexcept {
     if (user_data == kIgnored) return;
     const auto kind = static_cast<op>(user_data & kOpMask);
@@ -775,8 +882,16 @@ class uring_backend final : public ring_backend {
       state.recv_cancelling = false;
       --state.in_flight;
     }
+    if (res <= 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
+      // A buffer picked for a receive that brought nothing: straight back to the ring.
+      const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      ::io_uring_buf_ring_add(buffer_ring_, buffer(id), kBufferSize, id,
+                              ::io_uring_buf_ring_mask(kBufferCount), 0);
+      ::io_uring_buf_ring_advance(buffer_ring_, 1);
+    }
     if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
       const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      --free_buffers_;
       length_[id] = static_cast<std::uint32_t>(res);
       next_[id] = kNoBuffer;
       if (state.rx_tail != kNoBuffer) {
@@ -871,6 +986,7 @@ class uring_backend final : public ring_backend {
       }
       if (state.connecting) {
         state.connecting = false;
+        state.established = true;
         int error = 0;
         socklen_t size = sizeof error;
         if ((bits & readiness::hangup) != readiness::none &&
@@ -896,19 +1012,44 @@ class uring_backend final : public ring_backend {
       } else {
         state.queued.push_back(res);
         if (state.queued.size() - state.head >= kMaxQueuedAccepts) cancel_accept(state);
-        if (state.handle != nullptr) loop_access::raise(*loop_, state.event, readiness::readable);
+        if (state.handle != nullptr && !tearing_down_) {
+          loop_access::raise(*loop_, state.event, readiness::readable);
+        }
       }
     } else if (res != -ECANCELED && !state.closed) {
       state.error = -res;
-      if (state.handle != nullptr) loop_access::raise(*loop_, state.event, readiness::readable);
+      if (state.handle != nullptr && !tearing_down_) {
+        loop_access::raise(*loop_, state.event, readiness::readable);
+      }
+    }
+    // The multishot accept ended (cancelled, or the kernel stopped it): accepting goes on if the
+    // listener still wants it. A resume() that came before the cancellation's completion found
+    // the accept still armed; a full queue re-arms when ring_accept() drains it; an error waits
+    // for ring_accept() to report it.
+    if (!more && wants_accepting(state) && state.error == 0 &&
+        state.queued.size() - state.head < kMaxQueuedAccepts) {
+      arm_accept(state);
     }
     maybe_release(state);
   }
 
+ public:
+  static bool wants_accepting(const ring_listener& state) noexcept {
+    return !state.closed && !state.paused && state.handle != nullptr;
+  }
+
+ private:
   event_loop* loop_;
   io_uring ring_{};
   bool ring_open_ = false;
-  std::thread::id registered_for_{};
+  bool tearing_down_ = false;
+  unsigned free_buffers_ = kBufferCount;  // in the buffer ring, for receives to pick
+  struct deferred_completion {
+    std::uint64_t user_data;
+    int res;
+    unsigned flags;
+  };
+  std::vector<deferred_completion> deferred_;  // taken off a full completion queue by next_sqe
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
@@ -946,6 +1087,11 @@ ring_backend* ring_of(event_loop& loop) noexcept {
 
 std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& handle) noexcept {
   uring_backend& backend = backend_of(loop);
+  ring_stream* detached = nullptr;
+  if (state != nullptr && state->backend == nullptr) {
+    // Its loop is gone: what it received moves to the new state below.
+    detached = std::exchange(state, nullptr);
+  }
   if (state != nullptr && state->backend != &backend) {
     // Watched before on another loop: only a stream with nothing in flight can move.
     if (state->recv_armed || state->in_flight != 0 || ring_readable(*state) ||
@@ -958,8 +1104,29 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
     state = nullptr;
   }
   if (state == nullptr) state = backend.new_stream(handle.fd);
+  if (detached != nullptr) {
+    state->spill = std::exchange(detached->spill, nullptr);
+    state->spill_begin = detached->spill_begin;
+    state->spill_end = detached->spill_end;
+    state->eof = detached->eof;
+    state->rx_error = detached->rx_error;
+    state->tx_error = detached->tx_error;
+    state->connect_error = detached->connect_error;
+    delete detached;
+  }
   state->handle = &handle;
   state->event.target = &handle;
+  if (!has(handle.ready, readiness::writable) && state->established) {
+    // Re-watched after a write was refused (not a connect): writable again once the queue has
+    // room, which a send completing while it was unwatched could not say.
+    if (state->want_drained ? state->tx_bytes == 0 : state->tx_bytes < kMaxQueuedBytes) {
+      state->want_writable = state->want_drained = false;
+      handle.ready |= readiness::writable;
+    } else {
+      state->want_writable = true;
+    }
+  }
+  if (has(handle.ready, readiness::writable)) state->established = true;
   // Like an epoll registration, the watch starts with a notification of the current state.
   readiness now = handle.ready & readiness::writable;
   if (ring_readable(*state)) {
@@ -968,7 +1135,7 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
   if (now != readiness::none) backend.raise(*state, now);
   // A connection still being made: its first writability is the connect's completion, and its
   // receive waits for it (a receive would consume the error that connect_error() reports).
-  if (!has(handle.ready, readiness::writable)) {
+  if (!has(handle.ready, readiness::writable) && !state->established) {
     state->connecting = true;
     backend.arm_poll_out(*state);
   }
@@ -977,6 +1144,7 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
 }
 
 void ring_unwatch(ring_stream& state) noexcept {
+  if (state.backend == nullptr) return;
   loop_access::withdraw(state.backend->loop(), state.event);
   state.event.target = nullptr;
   state.handle = nullptr;
@@ -999,13 +1167,23 @@ bool ring_readable(const ring_stream& state) noexcept {
 }
 
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept {
+  if (state.backend == nullptr && state.spill_begin != state.spill_end) {
+    const std::size_t n = std::min<std::size_t>(state.spill_end - state.spill_begin, into.size());
+    std::memcpy(into.data(), state.spill + state.spill_begin, n);
+    state.spill_begin += static_cast<std::uint32_t>(n);
+    if (state.spill_begin == state.spill_end) {
+      std::free(std::exchange(state.spill, nullptr));
+      state.spill_begin = state.spill_end = 0;
+    }
+    return io_result::transferred(n);
+  }
   if (state.rx_head != kNoBuffer || state.spill_begin != state.spill_end) {
     if (into.empty()) return io_result::transferred(0);
     return io_result::transferred(state.backend->take_received(state, into));
   }
   if (state.rx_error != 0) return io_result::failure(state.rx_error);
   if (state.eof) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
-  if (state.handle == nullptr && !state.recv_armed) {
+  if (state.backend == nullptr || (state.handle == nullptr && !state.recv_armed)) {
     // Unwatched, with nothing received in the ring pending: read the socket directly.
     for (;;) {
       const ssize_t got = ::read(handle.fd, into.data(), into.size());
@@ -1023,6 +1201,30 @@ io_result ring_writev(ring_stream& state, io_handle& handle,
                       std::span<const const_buffer> parts) noexcept {
   if (state.tx_error != 0) return io_result::failure(state.tx_error);
   if (state.rx_error != 0 && state.tx_head == nullptr) return io_result::failure(state.rx_error);
+  // After shutdown_write() nothing more goes out (epoll's kernel says EPIPE), even while the
+  // bytes queued before it are still being sent.
+  if (state.write_shut) return io_result::failure(EPIPE);
+  if (state.backend == nullptr) {
+    // Its loop is gone: straight to the socket.
+    iovec vector[16];
+    std::size_t count = 0;
+    for (const const_buffer& part : parts) {
+      if (count == std::size(vector)) break;
+      vector[count].iov_base = const_cast<void*>(part.data);
+      vector[count].iov_len = part.size;
+      ++count;
+    }
+    msghdr message{};
+    message.msg_iov = vector;
+    message.msg_iovlen = count;
+    for (;;) {
+      const ssize_t sent = ::sendmsg(handle.fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent >= 0) return io_result::transferred(static_cast<std::size_t>(sent));
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return io_result::blocked();
+      return io_result::failure(errno);
+    }
+  }
   std::size_t total = 0;
   for (const const_buffer& part : parts) total += part.size;
   if (total == 0) return io_result::transferred(0);
@@ -1058,7 +1260,7 @@ io_result ring_sendfile(ring_stream& state, io_handle& handle, int file_fd, std:
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
       handle.ready &= ~readiness::writable;
-      if (state.handle != nullptr) state.backend->arm_poll_out(state);
+      if (state.handle != nullptr && state.backend != nullptr) state.backend->arm_poll_out(state);
       return io_result::blocked();
     }
     return io_result::failure(errno);
@@ -1066,6 +1268,7 @@ io_result ring_sendfile(ring_stream& state, io_handle& handle, int file_fd, std:
 }
 
 std::error_code ring_shutdown_write(ring_stream& state, io_handle& handle) noexcept {
+  state.write_shut = true;
   if (state.tx_bytes != 0) {
     state.shutdown_pending = true;  // after the queued bytes, as the peer expects
     return {};
@@ -1077,6 +1280,18 @@ std::error_code ring_shutdown_write(ring_stream& state, io_handle& handle) noexc
 void ring_close(ring_stream*& pointer, io_handle& handle, bool abortive) noexcept {
   ring_stream& state = *pointer;
   pointer = nullptr;
+  if (state.backend == nullptr) {
+    // Its loop is gone (the state was detached): a plain close, a reset if bytes are unread.
+    if (state.spill_begin != state.spill_end) abortive = true;
+    if (abortive && handle.kind == static_cast<std::uint8_t>(transport_kind::tcp)) {
+      const linger reset{1, 0};
+      ::setsockopt(handle.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    ::close(handle.fd);
+    std::free(state.spill);
+    delete &state;
+    return;
+  }
   uring_backend& backend = *state.backend;
   if (state.handle != nullptr) ring_unwatch(state);
   // Unread bytes make a reset on epoll (the kernel's rule for a socket closed with data in its
@@ -1098,8 +1313,12 @@ void ring_close(ring_stream*& pointer, io_handle& handle, bool abortive) noexcep
         state, abortive && handle.kind == static_cast<std::uint8_t>(transport_kind::tcp));
   }
   // Otherwise the descriptor stays open until the queued bytes are sent (on_send closes it), or
-  // for kOrphanLinger.
-  if (state.fd >= 0) backend.add_orphan(state);
+  // for kOrphanLinger. Their send is submitted now: the loop may never wait again (a server
+  // stopping right after a "Connection: close" response).
+  if (state.fd >= 0) {
+    backend.prepare_send(state);
+    backend.add_orphan(state);
+  }
   backend.submit_now();
   backend.maybe_release(state);
 }
@@ -1109,8 +1328,15 @@ void ring_close(ring_stream*& pointer, io_handle& handle, bool abortive) noexcep
 std::error_code ring_watch_listener(event_loop& loop, ring_listener*& state,
                                     io_handle& handle) noexcept {
   uring_backend& backend = backend_of(loop);
+  std::vector<int> carried;  // accepted by a loop now gone, for this one to hand out first
+  if (state != nullptr && state->backend == nullptr) {
+    carried.assign(state->queued.begin() + static_cast<std::ptrdiff_t>(state->head),
+                   state->queued.end());
+    delete std::exchange(state, nullptr);
+  }
   if (state != nullptr && state->backend != &backend) return errno_code(EBUSY);
   if (state == nullptr) state = backend.new_listener(handle.fd);
+  state->queued.insert(state->queued.end(), carried.begin(), carried.end());
   state->handle = &handle;
   state->event.target = &handle;
   if (state->queued.size() > state->head || state->error != 0) {
@@ -1121,9 +1347,13 @@ std::error_code ring_watch_listener(event_loop& loop, ring_listener*& state,
 }
 
 void ring_unwatch_listener(ring_listener& state) noexcept {
+  if (state.backend == nullptr) return;
   loop_access::withdraw(state.backend->loop(), state.event);
   state.event.target = nullptr;
   state.handle = nullptr;
+  // Unwatched, it accepts no more: connections wait in the backlog for accept() or a new watch.
+  state.backend->cancel_accept(state);
+  state.backend->submit_now();
 }
 
 void ring_move_listener(ring_listener& state, io_handle& to) noexcept {
@@ -1146,33 +1376,41 @@ int ring_accept(ring_listener& state) noexcept {
     return fd;
   }
   if (state.error != 0) return -std::exchange(state.error, 0);
-  if (state.armed) return -EAGAIN;
+  if (state.armed && !state.cancelling) return -EAGAIN;
   // The multishot accept ended (an error, a back-off, a full queue): try once here, so that the
   // caller learns at once whether descriptors are still short, then let the kernel accept again.
   for (;;) {
     const int fd = ::accept4(state.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      state.backend->arm_accept(state);
+      if (state.backend != nullptr) state.backend->arm_accept(state);
       return fd;
     }
     const int error = errno;
     if (error == EINTR) continue;
-    if (error == EAGAIN) state.backend->arm_accept(state);
+    if (error == EAGAIN && state.backend != nullptr) state.backend->arm_accept(state);
     return -error;
   }
 }
 
 void ring_pause_listener(ring_listener& state) noexcept {
-  state.backend->pause_accept(state);
+  state.paused = true;
+  if (state.backend != nullptr) state.backend->pause_accept(state);
 }
 
 void ring_resume_listener(ring_listener& state) noexcept {
-  if (state.handle != nullptr) state.backend->arm_accept(state);
+  state.paused = false;
+  // Armed still while a pause's cancellation is on its way: its completion re-arms it.
+  if (state.backend != nullptr) state.backend->arm_accept(state);
 }
 
 void ring_close_listener(ring_listener*& pointer) noexcept {
   ring_listener& state = *pointer;
   pointer = nullptr;
+  if (state.backend == nullptr) {
+    for (std::size_t i = state.head; i < state.queued.size(); ++i) ::close(state.queued[i]);
+    delete &state;
+    return;
+  }
   if (state.handle != nullptr) ring_unwatch_listener(state);
   state.closed = true;
   state.backend->cancel_accept(state);

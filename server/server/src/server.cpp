@@ -135,7 +135,9 @@ std::error_code server::start() {
   }
   choose_io_backend();
   transport::loop_options loop_options;
-  loop_options.backend = io_backend_;
+  // The option as given, not the resolved choice: an automatic choice may still fall back to
+  // epoll for a loop whose ring cannot be made, and io_backend() reports what the loops run.
+  loop_options.backend = options_.io;
   auto workers = std::make_unique<worker[]>(thread_count_);
   const std::size_t total = options_.max_connections;
   for (unsigned i = 0; i < thread_count_; ++i) {
@@ -147,6 +149,10 @@ std::error_code server::start() {
       return loop.error();
     }
     w.loop = std::move(*loop);
+    if (w.loop->backend() != io_backend_) {
+      io_backend_ = transport::io_backend::epoll;
+      io_reason_ = "io_uring available, but a loop's ring could not be made";
+    }
     request_handler* handler = shared_handler_;
     if (handler == nullptr) {
       w.own_handler = factory_ ? factory_(i) : nullptr;

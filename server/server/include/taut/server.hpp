@@ -138,7 +138,8 @@ class server {
   /// The I/O backend the loops run on (after start(): never automatic).
   [[nodiscard]] transport::io_backend io_backend() const noexcept { return io_backend_; }
   /// Why that backend, for the log line a server prints at start: "requested",
-  /// "TAUT_IO=epoll", "io_uring available", or "io_uring unavailable: <reason>".
+  /// "TAUT_IO=epoll", "io_uring available", "io_uring unavailable: <reason>", or (epoll)
+  /// "io_uring available, but a loop's ring could not be made".
   [[nodiscard]] std::string_view io_backend_reason() const noexcept { return io_reason_; }
   /// Connections open now, summed over threads (each thread publishes its count as it changes).
   [[nodiscard]] std::size_t open_connections() const noexcept;

@@ -169,7 +169,10 @@ struct loop_options {
 
 /// Runs readiness callbacks, timers and posted work on one thread. Everything registered with a
 /// loop (watched streams and listeners, acceptors, timers) must be destroyed or unwatched before
-/// the loop is.
+/// the loop is. On io_uring an unwatched stream or listener stays tied to its loop until the loop
+/// is destroyed (use it on the loop's thread only; another loop refuses to watch it with EBUSY
+/// while operations of it are in flight); the loop's destruction detaches it, and it then works on
+/// its socket directly (see the README's Transport section).
 ///
 /// epoll is used edge-triggered: a socket is registered once, for reading and writing, and never
 /// modified again. Level-triggered epoll would need an epoll_ctl(MOD) every time a connection
