@@ -23,7 +23,6 @@
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "taut/body_decoder.hpp"
 #include "taut/response_parser.hpp"
@@ -266,17 +265,20 @@ int ms_left(clock_type::time_point deadline) {
 }  // namespace
 
 std::vector<int> open_connections(std::uint16_t port, std::size_t count, milliseconds limit,
-                                  std::size_t in_flight) {
+                                  std::size_t in_flight,
+                                  std::vector<clock_type::time_point>* began) {
   std::vector<int> done;
   done.reserve(count);
+  if (began != nullptr) began->clear();
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return done;
   const auto deadline = clock_type::now() + limit;
   std::size_t started = 0;
-  std::unordered_set<int> pending;
+  std::unordered_map<int, clock_type::time_point> pending;  // descriptor -> when its connect began
   std::vector<epoll_event> events(1024);
   while (done.size() < count && clock_type::now() < deadline) {
     while (started < count && pending.size() < in_flight) {
+      const auto beginning = clock_type::now();
       const int fd = connect_loopback(port, true);
       ++started;
       if (fd < 0) continue;
@@ -284,7 +286,7 @@ std::vector<int> open_connections(std::uint16_t port, std::size_t count, millise
       interest.events = EPOLLOUT;
       interest.data.fd = fd;
       ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &interest);
-      pending.insert(fd);
+      pending.emplace(fd, beginning);
     }
     if (pending.empty()) break;
     const int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()),
@@ -292,18 +294,21 @@ std::vector<int> open_connections(std::uint16_t port, std::size_t count, millise
     for (int i = 0; i < n; ++i) {
       const int fd = events[static_cast<std::size_t>(i)].data.fd;
       ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
-      pending.erase(fd);
+      const auto it = pending.find(fd);
+      const auto beginning = it->second;
+      pending.erase(it);
       int error = 0;
       socklen_t size = sizeof error;
       ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
       if (error == 0) {
         done.push_back(fd);
+        if (began != nullptr) began->push_back(beginning);
       } else {
         ::close(fd);
       }
     }
   }
-  for (const int fd : pending) ::close(fd);  // still connecting at the deadline
+  for (const auto& [fd, beginning] : pending) ::close(fd);  // still connecting at the deadline
   ::close(ep);
   return done;
 }

@@ -118,9 +118,11 @@ void set_send_buffer(int fd, int bytes);
 
 /// Opens `count` non-blocking connections to 127.0.0.1:`port`, at most `in_flight` of them
 /// still connecting at a time, within `limit`; returns the connected descriptors (fewer on
-/// failure or timeout).
+/// failure or timeout). With `began`, also when each returned descriptor's connect began (at or
+/// before the server could accept it: the earliest moment its timers can start), in the same order.
 std::vector<int> open_connections(std::uint16_t port, std::size_t count, milliseconds limit,
-                                  std::size_t in_flight = 512);
+                                  std::size_t in_flight = 512,
+                                  std::vector<clock_type::time_point>* began = nullptr);
 /// Closes every descriptor in `fds` (with a RST if `reset`) and clears it.
 void close_all(std::vector<int>& fds, bool reset = false);
 

@@ -40,29 +40,35 @@ wave_result run_wave(server_process& server) {
   wave_result out;
   const std::string head =
       "GET /plaintext HTTP/1.1\r\nHost: slowloris\r\nX-Slow: " + std::string(200, 'a');
-  // Times count from when the last connection was open for the earliest close, and from
-  // before the first was opened for the latest, so that both bounds hold for every connection.
+  // The earliest close is measured per connection from when its connect began (no server can
+  // start its timer before that), and the latest from before the first was opened, so that both
+  // bounds hold for every connection however long the 2,000 connects take on a loaded machine.
   const auto opening = clock_type::now();
-  std::vector<int> fds = open_connections(server.port(), attackers, 10s);
+  std::vector<clock_type::time_point> began;
+  std::vector<int> fds = open_connections(server.port(), attackers, 10s, 512, &began);
   out.opened = fds.size();
-  const auto opened_at = clock_type::now();
 
   struct state {
     std::size_t sent = 0;
     std::string received;
+    clock_type::time_point began;
   };
   std::unordered_map<int, state> open;
   const int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  for (const int fd : fds) {
-    open.emplace(fd, state{});
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    const int fd = fds[i];
+    open.emplace(fd, state{0, {}, began[i]});
     epoll_event interest{};
     interest.events = EPOLLIN | EPOLLRDHUP;
     interest.data.fd = fd;
     ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &interest);
   }
   std::vector<clock_type::time_point> closed_at;
+  clock_type::duration shortest_life = clock_type::duration::max();
   const auto finish = [&](int fd, state& s) {
-    closed_at.push_back(clock_type::now());
+    const auto now = clock_type::now();
+    closed_at.push_back(now);
+    shortest_life = std::min(shortest_life, now - s.began);
     const split parsed = split_responses(s.received);
     if (parsed.responses.size() == 1 && parsed.responses[0].status == 408 &&
         parsed.used == s.received.size()) {
@@ -118,7 +124,7 @@ wave_result run_wave(server_process& server) {
     const auto ms = [](clock_type::duration d) {
       return std::chrono::duration<double, std::milli>(d).count();
     };
-    out.min_ms = ms(closed_at.front() - opened_at);
+    out.min_ms = ms(shortest_life);
     out.max_ms = ms(closed_at.back() - opening);
     out.median_ms = ms(closed_at[closed_at.size() / 2] - opening);
   }
