@@ -1,5 +1,7 @@
 #include "taut/request_parser.hpp"
 
+#include <array>
+
 #include "fields.hpp"
 #include "scan.hpp"
 #include "taut/http_chars.hpp"
@@ -403,6 +405,22 @@ inline bool request_parser::extends_request_line(const char* data, std::size_t s
   return true;
 }
 
+namespace {
+
+/// The bytes that only lengthen the field line being read, by its state (field_section_state::
+/// line): none in the states where a byte may decide something. judged_value's entry holds only
+/// for a Host's reg-name, tested apart.
+constexpr std::array<detail::char_class, 16> continuing_bytes = [] {
+  std::array<detail::char_class, 16> by_state{};
+  by_state[detail::field_line::name] = detail::tchar;
+  by_state[detail::field_line::value] = detail::field_char;
+  by_state[detail::field_line::fold] = detail::field_char;
+  by_state[detail::field_line::judged_value] = detail::host_char;
+  return by_state;
+}();
+
+}  // namespace
+
 inline bool request_parser::extends_current_line(const char* data, std::size_t size) noexcept {
   // Input arriving in small pieces mostly only lengthens the field line being read: when the new
   // bytes only continue its name or value within the limits, there is nothing to decide yet, and
@@ -412,18 +430,14 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   const std::size_t from = section_.scan;
   if (from == section_.pos || size <= from || size - from > short_piece) return false;
   const std::uint8_t line = section_.line;
-  detail::char_class continues{};
-  if (line == detail::field_line::name) {
-    continues = detail::tchar;
-  } else if (line == detail::field_line::value || line == detail::field_line::fold) {
-    continues = detail::field_char;
-  } else if (line == detail::field_line::judged_value &&
-             section_.value_kind == detail::host_value &&
-             section_.value_state == detail::value_body) {
-    // In a Host's reg-name, as advance_field_line's judge would find: more of its bytes leave
-    // the judge where it is. (Any other byte, and a Content-Length's digits, are the judge's.)
-    continues = detail::host_char;
-  } else {
+  // One load instead of a chain of tests: with no taken branch before the loop for a name or a
+  // value, the 1-byte call (the usual one) is measurably cheaper.
+  const detail::char_class continues = continuing_bytes[line & (continuing_bytes.size() - 1)];
+  if (continues == detail::char_class{}) return false;
+  if (line == detail::field_line::judged_value &&
+      (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
+    // In a Host's reg-name, as advance_field_line's judge would find, more of its bytes leave the
+    // judge where it is. (Any other byte, and a Content-Length's digits, are the judge's.)
     return false;
   }
   const std::size_t limit =
