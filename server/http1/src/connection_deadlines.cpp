@@ -3,6 +3,7 @@
 #include "connection_internal.hpp"
 
 #include <system_error>
+#include <utility>
 
 namespace taut {
 
@@ -19,6 +20,8 @@ connection::time_point connection::read_deadline() const noexcept {
 
 void connection::on_timer(time_point now) noexcept {
   ctx_->now_ = now;
+  if (std::exchange(write_since_unknown_, false)) write_since_ = now;
+  if (std::exchange(read_since_unknown_, false)) read_since_ = now;
   const connection_options& options = ctx_->options_;
   switch (state_) {
     case state::closed:

@@ -290,6 +290,10 @@ bool connection::hold_body(response_slot& slot, bool hold) noexcept {
   if (!streamed || st_->body_slot != index_of(slot) || st_->body_generation != slot.generation) {
     return false;
   }
+  if (st_->body_held && !hold) {
+    read_since_ = ctx_->now_;
+    read_since_unknown_ = true;
+  }
   st_->body_held = hold;
   return true;
 }

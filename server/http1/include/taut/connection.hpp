@@ -123,6 +123,10 @@ class upgrade_handler {
   /// `leftover` holds bytes the client sent after the request that the connection had already
   /// read (valid during the call); `stream` is what the owner passed to take_over().
   virtual void on_upgrade(std::string_view leftover, void* stream) = 0;
+  /// The connection closed before it was taken over (the client went away, or the server
+  /// closed it): on_upgrade() will never be called, and what the handler holds for the tunnel
+  /// (an upstream connection) can go. Called at most once, on the connection's thread.
+  virtual void on_upgrade_abandoned() noexcept {}
 
  protected:
   ~upgrade_handler() = default;
@@ -632,6 +636,12 @@ class connection {
   bool processing_ = false;
   bool idle_ = false;
   bool writing_ = false;
+  // Output began in a writer call from outside the connection's calls, whose time may be old:
+  // the write timeout starts at the next call that brings the time.
+  bool write_since_unknown_ = false;
+  // A held body was released from outside the connection's calls: the body timeout restarts at
+  // the next call that brings the time (the hold was the handler's wait, not the client's).
+  bool read_since_unknown_ = false;
   bool in_heap_ = false;
 };
 
