@@ -3,7 +3,6 @@
 #include "connection_internal.hpp"
 
 #include <system_error>
-#include <utility>
 
 namespace taut {
 
@@ -20,8 +19,10 @@ connection::time_point connection::read_deadline() const noexcept {
 
 void connection::on_timer(time_point now) noexcept {
   ctx_->now_ = now;
-  if (std::exchange(write_since_unknown_, false)) write_since_ = now;
-  if (std::exchange(read_since_unknown_, false)) read_since_ = now;
+  if (st_ != nullptr && st_->body_released) {
+    st_->body_released = false;
+    read_since_ = now;
+  }
   const connection_options& options = ctx_->options_;
   switch (state_) {
     case state::closed:

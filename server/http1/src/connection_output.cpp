@@ -84,8 +84,7 @@ std::size_t connection::output(std::span<std::string_view> pieces) const noexcep
 
 void connection::commit_write(std::size_t bytes, time_point now) noexcept {
   ctx_->now_ = now;
-  if (bytes > 0 || write_since_unknown_) write_since_ = now;
-  write_since_unknown_ = false;
+  if (bytes > 0) write_since_ = now;
   while (bytes > 0 && out_.head != nullptr && out_.head->file_fd < 0) {
     out_block* block = out_.head;
     const std::size_t n = std::min<std::size_t>(bytes, block->end - block->begin);

@@ -636,12 +636,6 @@ class connection {
   bool processing_ = false;
   bool idle_ = false;
   bool writing_ = false;
-  // Output began in a writer call from outside the connection's calls, whose time may be old:
-  // the write timeout starts at the next call that brings the time.
-  bool write_since_unknown_ = false;
-  // A held body was released from outside the connection's calls: the body timeout restarts at
-  // the next call that brings the time (the hold was the handler's wait, not the client's).
-  bool read_since_unknown_ = false;
   bool in_heap_ = false;
 };
 
