@@ -267,6 +267,57 @@ TEST(ClientMemory, StreamsARequestBodyChunkedAndWithALength) {
   EXPECT_EQ(w.client.stats().connections_opened, 1u);
 }
 
+// Writes a piece at once and keeps what the connection did not take for on_body_writable(), as
+// a proxy relaying a body does.
+class relaying_streamer final : public recorder {
+ public:
+  void push(std::string_view piece) {
+    if (!pending.empty()) {
+      pending.append(piece);
+      return;
+    }
+    const std::size_t taken = write_body(piece);
+    if (taken < piece.size()) pending.assign(piece.substr(taken));
+  }
+  void end() {
+    ended = true;
+    if (pending.empty()) finished = finish_body();
+  }
+  void on_body_writable() override {
+    if (!pending.empty()) {
+      pending.erase(0, write_body(pending));
+      if (!pending.empty()) return;
+    }
+    if (ended && !finished) finished = finish_body();
+  }
+  std::string pending;
+  bool ended = false;
+  bool finished = false;
+};
+
+// A piece larger than the output buffer, to a socket that takes every write whole: the write
+// inside write_body() empties the buffer before the caller keeps the rest, and the rest still goes.
+TEST(ClientMemory, APieceLargerThanTheBufferIsWrittenWhenTheSocketTakesEverything) {
+  mux app = make_app();
+  memory_world w(app, {}, {.client_to_server = {.capacity = 1 << 20}});
+  const std::string piece(40000, 'p');
+  relaying_streamer r;
+  const client_request request{.method = "POST",
+                               .target = "/echo",
+                               .stream_body = true,
+                               .stream_length = static_cast<std::int64_t>(2 * piece.size())};
+  ASSERT_FALSE(w.client.send(w.where, request, r));
+  w.run();
+  r.push(piece);
+  w.run();
+  r.push(piece);
+  w.run();
+  r.end();
+  w.run();
+  ASSERT_TRUE(r.completed) << r.error.message() << " pending=" << r.pending.size();
+  EXPECT_EQ(r.body, piece + piece);
+}
+
 TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
   mux app = make_app();
   memory_world w(app);
@@ -286,6 +337,15 @@ TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
       {.method = "GET", .target = "/a\r\nX: y"},
       {.method = "", .target = "/"},
   };
+  for (const std::string_view authority : {"a\r\nX-Injected: 1", "a b", "a/b", "a,b"}) {
+    recorder r;
+    const origin injected = origin::unix_socket("/nonexistent.sock", authority);
+    const client_error refused = w.client.send(injected, {.method = "GET", .target = "/"}, r);
+    EXPECT_EQ(refused.code, client_errc::invalid_origin) << authority;
+    const origin tcp = origin::tcp(authority, 80);
+    EXPECT_EQ(w.client.send(tcp, {.method = "GET", .target = "/"}, r).code,
+              client_errc::invalid_origin);
+  }
   for (const client_request& request : bad) {
     recorder r;
     const client_error refused = w.client.send(w.where, request, r);
@@ -450,6 +510,41 @@ TEST(ClientFaults, BytesArrivingOnAnIdleConnectionRetireIt) {
   (void)w.upstream->connections()[0]->stream.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
   w.loop->run_until_idle();
   EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// Bytes that reach an idle connection after its last read, their readiness not yet processed
+// when the next request takes a connection: never read as that request's response.
+TEST(ClientFaults, StrayBytesNotYetSeenKeepAnIdleConnectionFromBeingLent) {
+  scripted_world w([](upstream_connection& c, std::size_t) { (void)c.stream.write(ok_response); });
+  recorder first;
+  w.exchange({.method = "GET", .target = "/"}, first);
+  ASSERT_TRUE(first.completed);
+  ASSERT_EQ(w.client->idle_connections(w.where), 1u);
+  (void)w.upstream->connections()[0]->stream.write(
+      "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+  recorder second;
+  w.exchange({.method = "GET", .target = "/"}, second);  // sent before the loop runs
+  ASSERT_TRUE(second.completed) << second.error.message();
+  EXPECT_EQ(second.body, "ok");
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
+// The client destroyed with exchanges in flight and waiting: each is told it was canceled and
+// forgets the client (its deadline firing later, or its destruction, touches nothing freed).
+TEST(ClientFaults, DestroyingTheClientCancelsItsExchanges) {
+  scripted_world w([](upstream_connection&, std::size_t) {}, {.max_connections_per_origin = 1});
+  recorder running;
+  recorder queued;
+  w.exchange({.method = "GET", .target = "/", .timeout = 5s}, running);
+  w.exchange({.method = "GET", .target = "/", .timeout = 5s}, queued);
+  EXPECT_FALSE(running.done);
+  EXPECT_FALSE(queued.done);
+  w.client.reset();
+  EXPECT_EQ(running.error.code, client_errc::canceled);
+  EXPECT_EQ(queued.error.code, client_errc::canceled);
+  EXPECT_FALSE(running.pending());
+  w.advance(10s);  // the deadlines were cancelled with the exchanges
 }
 
 TEST(ClientFaults, StallingUpstreamTimesOutTheHeadAndTheDeadline) {

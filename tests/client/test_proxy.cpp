@@ -239,6 +239,19 @@ TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
   EXPECT_EQ(s.body, "abcde");
 }
 
+// RFC 9112 section 3.2.2: an absolute-form target's authority replaces the client's Host.
+TEST(Proxy, AnAbsoluteFormTargetsAuthorityIsTheHost) {
+  proxy_world w;
+  const std::string got =
+      w.raw("GET http://named.example:8081/abs?q=1 HTTP/1.1\r\nHost: other.example\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].target, "/abs?q=1");
+  EXPECT_EQ(w.seen[0].count("host"), 1u);
+  EXPECT_EQ(w.seen[0].value("host"), "named.example:8081");
+  EXPECT_EQ(w.seen[0].value("x-forwarded-host"), "named.example:8081");
+}
+
 TEST(Proxy, ReusesItsPerRequestState) {
   proxy_world w;
   for (int i = 0; i < 20; ++i) {
@@ -372,6 +385,29 @@ TEST(Proxy, TunnelsUpgradesWhenEnabled) {
   s.unwatch();
 }
 
+// The client resets right after asking to upgrade: the tunnel never gets the client's side, and
+// its upstream connection is closed (the upstream sees the end), not kept.
+TEST(Proxy, AnUpgradeWhoseClientLeavesBeforeTheTakeOverClosesTheUpstream) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options);
+  auto s = w.open_raw();
+  // A large response the client does not read keeps the 101 queued behind it: accepted, not
+  // yet taken over.
+  (void)s.write(
+      "GET /big/600000 HTTP/1.1\r\nHost: h\r\n\r\n"
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  w.run();
+  ASSERT_EQ(w.seen.size(), 1u);
+  ASSERT_TRUE(w.echo.taken.is_open());
+  EXPECT_FALSE(w.echo.ended);
+  s.unwatch();
+  s.abort();
+  w.run();
+  EXPECT_TRUE(w.echo.ended);
+  EXPECT_EQ(w.proxy().stats().tunnels, 0u);
+}
+
 TEST(Proxy, UpgradeIsHopByHopWhenTunnellingIsOff) {
   proxy_world w;
   const std::string got =
@@ -432,6 +468,110 @@ TEST(Proxy, StreamsUploadsWithBackPressure) {
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
   EXPECT_TRUE(answer.ends_with("\r\n\r\nok")) << answer;
   s.unwatch();
+}
+
+// proxy_options::timeout ends at the response head: a body that keeps flowing may take longer
+// (a download, a long poll); one that stops for client.body_idle_timeout is cut.
+TEST(Proxy, TheTimeoutEndsAtTheHeadAndABodyThatStopsIsCut) {
+  proxy_options options;
+  options.timeout = 60s;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab");
+  });
+  recorder slow;
+  w.exchange({.method = "GET", .target = "/slow"}, slow);
+  EXPECT_EQ(slow.status, 200);
+  auto& up = *w.scripted().connections()[0];
+  w.advance(50s);
+  (void)up.stream.write("cd");
+  w.run();
+  w.advance(50s);
+  (void)up.stream.write("ef");
+  w.run();
+  ASSERT_TRUE(slow.completed) << slow.error.message();
+  EXPECT_EQ(slow.body, "abcdef");
+
+  recorder stalled;
+  w.exchange({.method = "GET", .target = "/stalled"}, stalled);
+  EXPECT_EQ(stalled.status, 200);
+  w.advance(59s);
+  EXPECT_FALSE(stalled.done);
+  w.advance(2s);
+  ASSERT_TRUE(stalled.done);
+  EXPECT_FALSE(stalled.completed);
+  EXPECT_EQ(w.proxy().stats().cut_short, 1u);
+}
+
+// The front's body timeout does not run while the proxy holds the body for a slow upstream: an
+// upload held longer than it goes through once the upstream reads again.
+TEST(Proxy, AHeldUploadOutlastsTheFrontsBodyTimeout) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    c.stream.unwatch();  // reads nothing more until the test says
+  });
+  constexpr std::size_t size = 900 * 1024;
+  const std::string head =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+  const std::string body(size, 'u');
+  auto s = w.open_raw();
+  ASSERT_EQ(s.write(head).bytes, head.size());
+  std::size_t sent = 0;
+  for (int round = 0; round < 8 && sent < size; ++round) {
+    const auto wrote = s.write(std::string_view(body).substr(sent));
+    if (wrote.done()) sent += wrote.bytes;
+    w.run();
+  }
+  ASSERT_LT(sent, size) << "the upstream's stall did not hold the upload";
+  w.advance(45s);  // over the front's 30 s body timeout, all of it held
+  auto& up = *w.scripted().connections()[0];
+  std::size_t received = up.received.size() - up.scanned;
+  char buffer[65536];
+  for (int round = 0; round < 10000 && received < size; ++round) {
+    if (sent < size) {
+      const auto wrote = s.write(std::string_view(body).substr(sent));
+      if (wrote.done()) sent += wrote.bytes;
+    }
+    w.run();
+    for (;;) {
+      const auto r = up.stream.read(buffer);
+      if (!r.done()) break;
+      received += r.bytes;
+    }
+  }
+  EXPECT_EQ(received, size);
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  const std::string answer = w.read_all(s);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer.substr(0, 200);
+  s.unwatch();
+}
+
+// What an upstream may not make the proxy pass on: 1xx without end (each is buffered for the
+// client), more Connection tokens than it tracks (a field named past them would go out), and
+// Proxy-Authenticate (for the next hop only).
+TEST(Proxy, InterimFloodsAndConnectionTokenOverflowsAre502) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      std::string flood;
+      for (int i = 0; i < 50; ++i) flood += "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+      (void)c.stream.write(flood + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    } else if (index == 1) {
+      std::string connection = "Connection: ";
+      for (int i = 0; i < 20; ++i) connection += "x-" + std::to_string(i) + ", ";
+      (void)c.stream.write("HTTP/1.1 200 OK\r\n" + connection +
+                           "x-secret\r\nX-Secret: 1\r\nContent-Length: 2\r\n\r\nok");
+    } else {
+      (void)c.stream.write(
+          "HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  const std::string flood = w.raw("GET /flood HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_LT(flood.size(), 2000u);
+  EXPECT_NE(flood.find("HTTP/1.1 502 Bad Gateway\r\n"), std::string::npos) << flood;
+  const std::string tokens = w.raw("GET /tokens HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(tokens.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << tokens;
+  EXPECT_EQ(tokens.find("X-Secret"), std::string::npos);
+  const std::string auth = w.raw("GET /auth HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(auth.starts_with("HTTP/1.1 200 OK\r\n")) << auth;
+  EXPECT_EQ(auth.find("Proxy-Authenticate"), std::string::npos) << auth;
 }
 
 TEST(Proxy, ConnectionRefusedIs502) {

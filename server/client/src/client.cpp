@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "client_detail.hpp"
 #include "taut/http_chars.hpp"
@@ -39,6 +40,14 @@ bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
 bool is_target_char(char c) noexcept {
   const auto byte = static_cast<unsigned char>(c);
   return byte > 0x20 && byte != 0x7f;
+}
+
+// An origin's authority goes out as the Host field: visible ASCII without the URI delimiters that
+// cannot be in one (a CR or LF would inject a header line).
+bool valid_authority(std::string_view authority) noexcept {
+  return std::all_of(authority.begin(), authority.end(), [](char c) {
+    return is_target_char(c) && c != '/' && c != '?' && c != '#' && c != '@' && c != ',';
+  });
 }
 
 // The header of a request as the client writes it, to check it fits the output buffer.
@@ -273,9 +282,16 @@ origin_pool::origin_pool(client& owner_client, const origin& at) : owner(&owner_
 }
 
 origin_pool::~origin_pool() {
-  for (client_exchange* e = wait_head; e != nullptr;) {
+  // Every exchange still in the pool hears that it was canceled; the callbacks must not send on
+  // this client (it is being destroyed).
+  client_exchange* e = std::exchange(wait_head, nullptr);
+  wait_tail = nullptr;
+  waiting = 0;
+  while (e != nullptr) {
     client_exchange* next = e->next_;
     client_access::end(*e);
+    e->on_error({client_errc::canceled, client_phase::waiting,
+                 std::make_error_code(std::errc::operation_canceled)});
     e = next;
   }
   for (auto& c : connections) c->shut();
@@ -287,7 +303,13 @@ client_error origin_pool::dispatch(client_exchange& exchange, bool fresh) {
     while (!idle.empty()) {
       client_connection* c = idle.back();
       idle.pop_back();
-      if (c->current() != client_connection::state::idle) continue;
+      if (!c->still_idle()) {
+        // Stray bytes or the server's close: freed now, so the limit counts it no more.
+        const auto found = std::find_if(connections.begin(), connections.end(),
+                                        [c](const auto& owned) { return owned.get() == c; });
+        if (found != connections.end() && c->closed()) connections.erase(found);
+        continue;
+      }
       c->start(exchange);
       return {};
     }
@@ -468,7 +490,7 @@ client_error client::send(const origin& where, const client_request& request,
             std::make_error_code(std::errc::operation_in_progress)};
   }
   if (client_error invalid = validate(request)) return invalid;
-  if (where.kind_ == transport::transport_kind::none) {
+  if (where.kind_ == transport::transport_kind::none || !valid_authority(where.authority_)) {
     return {client_errc::invalid_origin, client_phase::validating,
             std::make_error_code(std::errc::invalid_argument)};
   }

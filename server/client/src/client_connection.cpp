@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "client_detail.hpp"
 #include "taut/http_chars.hpp"
@@ -165,6 +166,16 @@ void client_connection::on_timer() noexcept {
       if (exchange_ != nullptr && !head_done_) {
         fail(client_errc::header_timeout, client_phase::reading_head,
              std::make_error_code(std::errc::timed_out));
+      }
+      break;
+    case timing::body_idle:
+      if (exchange_ != nullptr && head_done_ && state_ == state::busy) {
+        if (exchange_->paused_) {
+          arm(timing::body_idle, owner_->options().body_idle_timeout);  // our side is slow
+        } else {
+          fail(client_errc::body_timeout, client_phase::reading_body,
+               std::make_error_code(std::errc::timed_out));
+        }
       }
       break;
     case timing::idle:
@@ -457,7 +468,25 @@ std::size_t client_connection::write_body(std::string_view piece) noexcept {
     append(out_.get(), out_end_, piece.substr(0, take));
     stream_left_ -= take;
   }
-  drive();
+  if (busy_ || take == piece.size()) {
+    drive();
+    return take;
+  }
+  // The caller keeps the rest and writes it from on_body_writable(): a flush here that empties
+  // the output would spend that call before the caller holds anything, and no later write would
+  // come to call it again. It is due whatever this pump does, and comes from the loop when
+  // nothing is left to write.
+  busy_ = true;
+  do {
+    again_ = false;
+    pump();
+  } while (again_);
+  busy_ = false;
+  if (state_ == state::busy && exchange_ != nullptr) {
+    body_wanted_ = true;
+    if (out_begin_ == out_end_ && !kick_.armed()) kick_.arm_in({});
+  }
+  settle();  // may free this connection: nothing after it
   return take;
 }
 
@@ -505,6 +534,7 @@ bool client_connection::receive() noexcept {
     // A read that did not fill the room emptied the socket at that moment: what comes later
     // raises a new readiness edge, so an idle connection need not read again to stay sound.
     drained_ = r.bytes < capacity_ - in_end_;
+    if (timing_ == timing::body_idle) arm(timing::body_idle, owner_->options().body_idle_timeout);
     in_end_ += r.bytes;
     exchange_received_ += r.bytes;
     process_input();
@@ -610,6 +640,12 @@ bool client_connection::take_head() {
   if (timing_ == timing::head || timing_ == timing::expect_continue) {
     timer_.cancel();
     timing_ = timing::none;
+  }
+  if (owner_->options().body_idle_timeout.count() > 0) {
+    arm(timing::body_idle, owner_->options().body_idle_timeout);
+  }
+  if (exchange_->request_->timeout_ends_at_head && exchange_->deadline_) {
+    exchange_->deadline_->cancel();
   }
   if (!head.keep_alive) reusable_ = false;
   if (awaiting_continue_) {
@@ -727,12 +763,29 @@ void client_connection::abandon() noexcept {
 }
 
 void client_connection::shut() noexcept {
-  if (exchange_ != nullptr) exchange_->connection_ = nullptr;
-  exchange_ = nullptr;
+  client_exchange* exchange = std::exchange(exchange_, nullptr);
   timer_.cancel();
+  kick_.cancel();
   stream_.unwatch();
   stream_.abort();
   state_ = state::closed;
+  if (exchange == nullptr) return;
+  // The exchange forgets the client (its deadline, its pool) before it hears why it ended.
+  const client_phase where = phase();
+  client_access::end(*exchange);
+  exchange->on_error(
+      {client_errc::canceled, where, std::make_error_code(std::errc::operation_canceled)});
+}
+
+bool client_connection::still_idle() noexcept {
+  if (state_ != state::idle) return false;
+  // The readiness of bytes that came after the last read may not have been processed yet: an
+  // idle connection with anything to read (stray bytes, the end of the stream) is not lent.
+  std::array<char, 64> sink;
+  const transport::io_result r = stream_.read(sink);
+  if (r.would_block()) return true;
+  close_stream();
+  return false;
 }
 
 void client_connection::close_stream() noexcept {

@@ -74,8 +74,11 @@ class client_connection {
   void resume() noexcept { drive(); }
   std::size_t write_body(std::string_view piece) noexcept;
   bool finish_body() noexcept;
-  /// Closes without callbacks (the client is going away).
+  /// Closes (the client is going away); an exchange in flight is ended and told `canceled`.
   void shut() noexcept;
+  /// True when this idle connection can be lent: nothing arrived since its last response (read
+  /// now, not trusted to the readiness events). Closes it otherwise (the pool frees it).
+  bool still_idle() noexcept;
   /// Keeps the connection in the pool: idle, its timer armed, what arrived since read.
   void go_idle() noexcept;
 
@@ -83,7 +86,15 @@ class client_connection {
   [[nodiscard]] bool closed() const noexcept { return state_ == state::closed; }
 
  private:
-  enum class timing : std::uint8_t { none, deferred_error, connect, expect_continue, head, idle };
+  enum class timing : std::uint8_t {
+    none,
+    deferred_error,
+    connect,
+    expect_continue,
+    head,
+    body_idle,
+    idle
+  };
 
   void on_ready(transport::readiness events) noexcept;
   void on_timer() noexcept;

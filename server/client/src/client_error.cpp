@@ -39,6 +39,8 @@ std::string_view to_string(client_errc code) noexcept {
       return "deadline_exceeded";
     case client_errc::canceled:
       return "canceled";
+    case client_errc::body_timeout:
+      return "body_timeout";
   }
   return "unknown";
 }

@@ -183,7 +183,7 @@ void connection::close_now() noexcept {
   release_state();
   release_input();
   drop_chain(out_);
-  upgrade_ = nullptr;
+  if (upgrade_handler* handler = std::exchange(upgrade_, nullptr)) handler->on_upgrade_abandoned();
   if (state_ != state::detached) enter(state::closed);
 }
 

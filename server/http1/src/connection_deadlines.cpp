@@ -19,6 +19,10 @@ connection::time_point connection::read_deadline() const noexcept {
 
 void connection::on_timer(time_point now) noexcept {
   ctx_->now_ = now;
+  if (st_ != nullptr && st_->body_released) {
+    st_->body_released = false;
+    read_since_ = now;
+  }
   const connection_options& options = ctx_->options_;
   switch (state_) {
     case state::closed:

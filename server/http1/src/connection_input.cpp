@@ -280,6 +280,7 @@ bool connection::hold_body(response_slot& slot, bool hold) noexcept {
   if (!streamed || st_->body_slot != index_of(slot) || st_->body_generation != slot.generation) {
     return false;
   }
+  if (st_->body_held && !hold) st_->body_released = true;
   st_->body_held = hold;
   return true;
 }
@@ -356,6 +357,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   st.body_slot = index;
   st.body_generation = generation;
   st.body_held = false;
+  st.body_released = false;
   set_body(body_phase::none);
   st.last_request = !keep_alive;
   const std::uint32_t head_end = in_begin_ + static_cast<std::uint32_t>(head_size);

@@ -124,6 +124,7 @@ struct connection_state {
   body_phase body = body_phase::none;
   bool last_request = false;        // nothing is read after this request's body
   bool body_held = false;           // a streamed body's reading held by its handler (hold_body)
+  bool body_released = false;       // and released: the body timer restarts at the next on_timer
   std::uint32_t head_size = 0;      // bytes of the head of the request whose body is being read
   std::uint64_t body_consumed = 0;  // and bytes of its body read so far, framing included
   std::uint32_t head_end = 0;  // buffered body: the head is [msg_begin_, head_end) of the input

@@ -19,6 +19,7 @@ namespace taut {
 namespace {
 
 constexpr std::size_t max_connection_tokens = 16;
+constexpr std::uint8_t max_interim_responses = 8;
 
 // The tokens of every Connection field: the fields they name are hop-by-hop too.
 struct connection_tokens {
@@ -74,13 +75,26 @@ std::string_view origin_form(std::string_view target) noexcept {
   return path == std::string_view::npos ? std::string_view("/") : target.substr(path);
 }
 
+// The authority of an absolute-form target ("http://a.example:8080/x" -> "a.example:8080").
+std::string_view target_authority(std::string_view target) noexcept {
+  const std::size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = target.substr(scheme + 3);
+  rest = rest.substr(0, std::min(rest.find_first_of("/?#"), rest.size()));
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  return rest;
+}
+
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
   return chars::iequals(name, "connection") || chars::iequals(name, "proxy-connection") ||
          chars::iequals(name, "keep-alive") || chars::iequals(name, "te") ||
          chars::iequals(name, "transfer-encoding") || chars::iequals(name, "upgrade") ||
-         chars::iequals(name, "trailer");
+         chars::iequals(name, "trailer") || chars::iequals(name, "proxy-authorization") ||
+         chars::iequals(name, "proxy-authenticate");
 }
 
 namespace detail {
@@ -122,6 +136,8 @@ class proxy_tunnel final : public upgrade_handler {
   }
   /// Gives the tunnel back when the client side never arrived (the client left before the 101).
   void abandon() noexcept { close(); }
+  /// The client's connection closed after the 101 was accepted but before its take-over.
+  void on_upgrade_abandoned() noexcept override { close(); }
 
  private:
   struct direction {
@@ -190,7 +206,7 @@ class proxy_tunnel final : public upgrade_handler {
 class proxy_exchange final : public client_exchange, public body_sink {
  public:
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
-    fields_.reserve(owner.options().client.parse.max_headers + 8);
+    fields_.reserve(owner.options().client.parse.max_headers + 10);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
   }
@@ -234,7 +250,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
   std::string body_;
   taut::method method_ = taut::method::get;
   bool head_sent_ = false;
-  bool upgrading_ = false;  // the client asked to upgrade and upgrades are tunnelled
+  std::uint8_t interim_ = 0;  // 1xx responses passed on in this exchange
+  bool upgrading_ = false;    // the client asked to upgrade and upgrades are tunnelled
   // The request body: collected whole (chunked), or streamed (Content-Length) through
   // `pending_`, the part of a piece the upstream connection could not take yet; while it holds
   // bytes the front holds the body (response_writer::hold_body).
@@ -269,12 +286,15 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     }
   }
   const std::string_view ip = owner_->peer_ip(req);
+  // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces the Host field.
+  const bool absolute = req.raw().head().target_form == target_form::absolute;
+  const std::string_view host = absolute ? target_authority(req.target()) : req.host();
 
   // Everything the upstream request refers to is copied here first, so that no view moves:
   // reserve once for the whole, then append.
   std::size_t need = req.method_name().size() + o.upstream_path.size() + target.size() + 2;
   for (const header& h : in) need += h.name.size() + h.value.size() + 2;
-  need += 2 * ip.size() + 2 * req.host().size() + o.proto.size() + o.via_name.size() + 128;
+  need += 2 * ip.size() + 2 * host.size() + o.proto.size() + o.via_name.size() + 128;
   text_.clear();
   if (text_.capacity() < need) text_.reserve(need);
   fields_.clear();
@@ -310,18 +330,19 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
     // The body is framed anew from what the front read; an Expect was answered by the front.
     if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
-    if (chars::iequals(h.name, "host") && !o.preserve_host) continue;
+    if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute)) continue;
     if (o.x_forwarded && (chars::iequals(h.name, "x-forwarded-host") ||
                           chars::iequals(h.name, "x-forwarded-proto"))) {
       continue;
     }
     if (o.x_forwarded && chars::iequals(h.name, "x-forwarded-for")) continue;
-    if (fields_.size() + 6 >= fields_.capacity()) break;  // the parser's field limit bounds this
+    if (fields_.size() + 9 >= fields_.capacity()) break;  // the parser's field limit bounds this
     fields_.push_back({keep(h.name), keep(h.value)});
   }
+  if (absolute && o.preserve_host && !host.empty()) fields_.push_back({"Host", keep(host)});
   if (o.x_forwarded) {
     if (!forwarded_for.empty()) fields_.push_back({"X-Forwarded-For", forwarded_for});
-    if (!req.host().empty()) fields_.push_back({"X-Forwarded-Host", keep(req.host())});
+    if (!host.empty()) fields_.push_back({"X-Forwarded-Host", keep(host)});
     fields_.push_back({"X-Forwarded-Proto", keep(o.proto)});
   }
   if (o.forwarded) {
@@ -332,13 +353,13 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
       text_.append(ip);
       text_.append(v6 ? "]\";" : ";");
     }
-    if (!req.host().empty() && chars::is_token(req.host())) {
+    if (!host.empty() && chars::is_token(host)) {
       text_.append("host=");
-      text_.append(req.host());
+      text_.append(host);
       text_.append(";");
-    } else if (!req.host().empty()) {
+    } else if (!host.empty()) {
       text_.append("host=\"");
-      text_.append(req.host());
+      text_.append(host);
       text_.append("\";");
     }
     text_.append("proto=");
@@ -351,7 +372,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     text_.append(o.via_name);
     fields_.push_back({"Via", std::string_view(text_.data() + at, text_.size() - at)});
   }
-  upgrading_ = o.upgrades && req.raw().head().upgrade && body_.empty();
+  upgrading_ = o.upgrades && req.raw().head().upgrade && !req.has_body();
   if (upgrading_) {
     fields_.push_back({"Connection", "upgrade"});
     fields_.push_back({"Upgrade", keep(req.raw().head().upgrade_protocols)});
@@ -359,12 +380,14 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   request_.headers = fields_;
   request_.body = body_;
   request_.timeout = o.timeout;
+  request_.timeout_ends_at_head = true;  // a body takes as long as it flows (body_idle_timeout)
   return true;
 }
 
 void proxy_exchange::start(request_context& req, response_writer writer) noexcept {
   writer_ = std::move(writer);
   head_sent_ = false;
+  interim_ = 0;
   collecting_ = streaming_ = body_ended_ = body_finished_ = false;
   body_error_ = {};
   pending_.clear();
@@ -462,16 +485,25 @@ void proxy_exchange::on_body_error(std::error_code error) {
 
 void proxy_exchange::on_informational(const taut::response& head) {
   if (head.status == 100) return;  // the front answered the client's Expect itself
+  // Each is buffered for the client: an upstream sending them without end is a bad gateway.
+  if (++interim_ > max_interim_responses) {
+    cancel();
+    return;
+  }
   (void)writer_.send_informational(head.status, {});
 }
 
 void proxy_exchange::on_head(const client_response& response) {
   const taut::response& head = response.head;
+  const connection_tokens tokens = tokens_of(head.headers);
+  if (tokens.overflow) {
+    cancel();  // fields named past the 16th token would pass: a bad gateway, not a guess
+    return;
+  }
   if (!writer_.set_status(head.status)) {
     cancel();  // the client is gone, or the status is not one a server may send
     return;
   }
-  const connection_tokens tokens = tokens_of(head.headers);
   std::string_view declared_length;
   for (const header& h : head.headers) {
     if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
@@ -504,7 +536,8 @@ void proxy_exchange::on_head(const client_response& response) {
       std::uint64_t length = 0;
       const auto parsed = std::from_chars(declared_length.data(),
                                           declared_length.data() + declared_length.size(), length);
-      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty()) {
+      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty() &&
+          parsed.ptr == declared_length.data() + declared_length.size()) {
         (void)writer_.begin(length);
       }
       break;

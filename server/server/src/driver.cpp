@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 #include "server_detail.hpp"
 
@@ -115,6 +116,7 @@ void connection_driver::on_wake(void* driver) noexcept {
   // A timer, another connection's handler: send at the end of this loop iteration (the timer
   // fires in the next pass over the timers), so that every write made until then leaves in one
   // writev; or, once the stream is closed and this was the last writer, free the driver.
+  self.woken_ = true;
   const time_point now = self.owner_->loop().now();
   if (!self.timer_.armed() || self.timer_.deadline() > now) self.timer_.arm_at(now);
 }
@@ -149,6 +151,9 @@ void connection_driver::pump(time_point now) noexcept {
   if (shutdown_requested_) {
     shutdown_requested_ = false;
     conn_.begin_shutdown(now);
+  }
+  if (std::exchange(woken_, false) && conn_.wants().write && stream_.writable()) {
+    (void)write_some(now);
   }
   if (timer_due_) {
     timer_due_ = false;

@@ -195,6 +195,9 @@ class connection_driver final : public connection_info, public connection_observ
   bool busy_ = false;
   bool again_ = false;
   bool timer_due_ = false;
+  // A writer call from outside the connection's calls queued output: it goes out before the
+  // timers are looked at, as that call started the write timeout at the context's last time.
+  bool woken_ = false;
   bool abort_requested_ = false;
   bool shutdown_requested_ = false;
   bool read_drained_ = false;  // a socket read came up short: wait for the next edge

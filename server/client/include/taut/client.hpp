@@ -112,6 +112,10 @@ struct client_request {
   bool expect_continue = false;
   /// A deadline for the whole exchange (waiting, connecting, writing, reading); zero: none.
   std::chrono::milliseconds timeout{0};
+  /// `timeout` stops when the final response head arrives: a body may then take as long as it
+  /// keeps flowing (see client_options::body_idle_timeout), as a proxy relaying a download, a
+  /// long poll or server-sent events needs.
+  bool timeout_ends_at_head = false;
 };
 
 /// A response head as on_head() sees it; its views are valid during the call.
@@ -199,6 +203,9 @@ struct client_options {
   duration connect_timeout = std::chrono::seconds(10);
   /// From the end of writing the request to the end of the response head.
   duration response_header_timeout = std::chrono::seconds(30);
+  /// While reading a response body, the longest wait for the next bytes (not counted while the
+  /// exchange is paused); client_errc::body_timeout beyond. Zero: none.
+  duration body_idle_timeout{0};
   /// How long a connection may sit idle in the pool before it is closed.
   duration idle_timeout = std::chrono::seconds(90);
   /// How long a request with expect_continue waits for 100 Continue before sending its body.

@@ -29,6 +29,7 @@ enum class client_errc : std::uint8_t {
   header_timeout,      // client_options::response_header_timeout passed before the head came
   deadline_exceeded,   // the exchange's client_request::timeout passed
   canceled,            // client_exchange::cancel(), or the client was destroyed
+  body_timeout,        // client_options::body_idle_timeout passed with no body byte arriving
 };
 
 /// Where the exchange was when it failed.

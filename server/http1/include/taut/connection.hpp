@@ -123,6 +123,10 @@ class upgrade_handler {
   /// `leftover` holds bytes the client sent after the request that the connection had already
   /// read (valid during the call); `stream` is what the owner passed to take_over().
   virtual void on_upgrade(std::string_view leftover, void* stream) = 0;
+  /// The connection closed before it was taken over (the client went away, or the server
+  /// closed it): on_upgrade() will never be called, and what the handler holds for the tunnel
+  /// (an upstream connection) can go. Called at most once, on the connection's thread.
+  virtual void on_upgrade_abandoned() noexcept {}
 
  protected:
   ~upgrade_handler() = default;

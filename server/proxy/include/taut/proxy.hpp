@@ -54,12 +54,14 @@ struct proxy_options {
   /// through a 16 KiB buffer (reading stops while it is full). Off: Upgrade is hop-by-hop and
   /// dropped like the others.
   bool upgrades = false;
-  /// Deadline of one upstream exchange; 504 when it passes before the response head.
+  /// Deadline of one upstream exchange up to its response head; 504 when it passes. The body
+  /// then has no deadline: client.body_idle_timeout bounds each wait for its next bytes.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
   /// The pool: connections per upstream, idle connections kept, connect and head timeouts. A
   /// proxy keeps as many idle connections as it may open (a client's default keeps 16): under a
-  /// steady load every upstream connection is reused, none is closed and opened again.
-  client_options client{.max_idle_per_origin = 256};
+  /// steady load every upstream connection is reused, none is closed and opened again. A
+  /// response body that stops flowing for 60 s (nginx's proxy_read_timeout) is cut.
+  client_options client{.max_idle_per_origin = 256, .body_idle_timeout = std::chrono::seconds(60)};
 };
 
 /// Counters of one proxy, read on its loop thread.
@@ -116,7 +118,8 @@ class reverse_proxy {
 };
 
 /// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,
-/// Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade; and Trailer).
+/// Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade; and Trailer, Proxy-Authorization
+/// and Proxy-Authenticate, which are for the next hop, as Go's ReverseProxy treats them).
 [[nodiscard]] bool is_hop_by_hop(std::string_view name) noexcept;
 
 }  // namespace taut
