@@ -1,6 +1,8 @@
 // Address parsing: every accepted form, and a named error for every kind of mistake.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -117,6 +119,46 @@ TEST(Address, ErrorsHaveReadableMessagesAndStandardConditions) {
   EXPECT_EQ(std::error_code(errc::not_a_socket_file), std::errc::file_exists);
   EXPECT_EQ(std::error_code(errc::not_supported), std::errc::operation_not_supported);
   EXPECT_STREQ(taut::transport::to_string(errc::unknown_host), "unknown_host");
+}
+
+TEST(Address, EveryErrorCodeHasItsOwnNameAndMessage) {
+  // The names are what logs and scripts match on: each is the enumerator's own spelling.
+  constexpr std::string_view names[] = {"ok",
+                                        "empty_address",
+                                        "missing_port",
+                                        "bad_port",
+                                        "port_out_of_range",
+                                        "missing_host",
+                                        "unknown_host",
+                                        "bad_ipv4",
+                                        "bad_ipv6",
+                                        "bad_brackets",
+                                        "ipv6_needs_brackets",
+                                        "unknown_interface",
+                                        "empty_path",
+                                        "path_too_long",
+                                        "bad_path",
+                                        "not_a_socket_file",
+                                        "not_supported",
+                                        "not_connected"};
+  std::set<std::string> messages;
+  for (std::size_t i = 0; i < std::size(names); ++i) {
+    const auto code = static_cast<errc>(i);
+    EXPECT_EQ(taut::transport::to_string(code), names[i]);
+    const std::string message = std::error_code(code).message();
+    EXPECT_FALSE(message.empty()) << names[i];
+    EXPECT_TRUE(messages.insert(message).second) << names[i] << " shares its message";
+    // Every address mistake is an invalid argument (a path too long is a name too long); the
+    // operation errors map to their standard conditions.
+    const bool address_text = code >= errc::empty_address && code <= errc::bad_path;
+    if (address_text && code != errc::path_too_long) {
+      EXPECT_EQ(std::error_code(code), std::errc::invalid_argument) << names[i];
+    }
+  }
+  EXPECT_EQ(std::error_code(errc::not_connected), std::errc::not_connected);
+  const auto past_the_end = static_cast<errc>(std::size(names));
+  EXPECT_STREQ(taut::transport::to_string(past_the_end), "unknown");
+  EXPECT_EQ(std::error_code(past_the_end).message(), "unknown transport error");
 }
 
 TEST(Address, UnixPaths) {
