@@ -323,7 +323,7 @@ TEST_F(Tls, ReadinessIsTranslated) {
   EXPECT_TRUE(server->readable());
 }
 
-// A connected (client, server) pair of plain TCP streams over loopback.
+// A connected (client, server) pair of plain streams (TCP over loopback, or Unix).
 std::pair<stream, stream> tcp_pair(event_loop& loop, listener& server) {
   auto connected = connect(server.local_address());
   EXPECT_TRUE(connected) << connected.error().message();
@@ -350,6 +350,20 @@ TEST_F(Tls, HandshakeAndEchoOverTcp) {
   echo_through(*loop, pair, pattern_bytes(2 * 1024 * 1024, 5));
   EXPECT_EQ(tls_info(pair.client->s()).version, "TLSv1.3");
   EXPECT_EQ(tls_info(pair.server->s()).server_name, "localhost");
+}
+
+TEST_F(Tls, HandshakeAndEchoOverUnixSockets) {
+  auto loop = make_loop();
+  taut::transport::testing::temp_dir dir;
+  auto where = address::parse(dir.file("tls.sock"));
+  ASSERT_TRUE(where) << where.error().message();
+  auto made = listener::listen(*where);
+  ASSERT_TRUE(made) << made.error().message();
+  listener server = std::move(*made);
+  auto [c, s] = tcp_pair(*loop, server);
+  EXPECT_EQ(s.kind(), transport_kind::unix_socket);
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(600 * 1024, 19));
 }
 
 TEST_F(Tls, IpAddressNameIsCheckedAsAnAddressAndNotSentAsSni) {

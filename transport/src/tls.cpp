@@ -486,9 +486,10 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     (void)raw.close();
     return errno_code(EINVAL);
   }
-  auto* session = new (std::nothrow) tls_session;
-  if (session != nullptr) session->ssl = SSL_new(state->ctx);
-  if (session == nullptr || session->ssl == nullptr) {
+  // One allocation per connection (allocation failure aborts, as everywhere in the library).
+  auto* session = new tls_session;
+  session->ssl = SSL_new(state->ctx);
+  if (session->ssl == nullptr) {
     delete session;
     ERR_clear_error();
     (void)raw.close();
