@@ -560,6 +560,75 @@ TEST_F(Tls, ProtocolTooOld) {
   EXPECT_EQ(server_peer.error(), errc::tls_protocol_too_old) << server_peer.error().message();
 }
 
+TEST_F(Tls, RenegotiationIsRefused) {
+  // A TLS 1.2 client played with OpenSSL directly asks to renegotiate after the handshake.
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted), true);
+  server_peer.start(*loop);
+
+  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(old, nullptr);
+  SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION);
+  SSL_CTX_set_verify(old, SSL_VERIFY_NONE, nullptr);
+  SSL* ssl = SSL_new(old);
+  SSL_set_fd(ssl, c.native_handle());
+  SSL_set_connect_state(ssl);
+  const auto step = [&](auto&& operation) {
+    int error = 0;
+    EXPECT_TRUE(run_until(*loop, [&] {
+      const int rc = operation();
+      error = rc > 0 ? 0 : SSL_get_error(ssl, rc);
+      return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
+    }));
+    return error;
+  };
+  ASSERT_EQ(step([&] { return SSL_do_handshake(ssl); }), 0);
+  EXPECT_STREQ(SSL_get_version(ssl), "TLSv1.2");
+  ASSERT_EQ(SSL_renegotiate(ssl), 1);
+  const int refused = step([&] { return SSL_do_handshake(ssl); });
+  EXPECT_NE(refused, 0) << "the server must not renegotiate";
+  if (refused == SSL_ERROR_SSL) {
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_NO_RENEGOTIATION);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(old);
+}
+
+// Another library's error left in the thread's OpenSSL error queue does not turn a would_block
+// into a failure; and abort() sends no close_notify: the peer sees a reset.
+TEST_F(Tls, ForeignErrorsAndAbort) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost", false);
+  pair.client->start(*loop);
+  pair.server->start(*loop);
+  pair.client->send("hello");
+  ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+  // Nothing more to read: would_block, whatever the queue holds.
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+  std::array<char, 64> buffer;
+  const io_result nothing = pair.server->s().read(buffer);
+  EXPECT_TRUE(nothing.would_block()) << nothing.error().message();
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+  pair.client->send(" again");
+  ASSERT_TRUE(run_until(*loop, [&] {
+    return pair.server->received() == "hello again" || pair.server->failed() ||
+           pair.client->failed();
+  }));
+  EXPECT_FALSE(pair.server->failed()) << pair.server->error().message();
+  EXPECT_FALSE(pair.client->failed()) << pair.client->error().message();
+  ERR_clear_error();
+  pair.client->s().abort();
+  EXPECT_TRUE(run_until(*loop, [&] { return pair.server->failed() || pair.server->eof(); }));
+  EXPECT_EQ(pair.server->error(), std::errc::connection_reset) << pair.server->error().message();
+}
+
 TEST_F(Tls, SniChoosesTheSecondCertificate) {
   const tls_context two =
       server_context({{files().cert, files().key}, {files().other_cert, files().other_key}});

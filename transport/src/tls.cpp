@@ -300,6 +300,7 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
 }
 
 std::error_code flush_shutdown(tls_session& session) noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -324,6 +325,12 @@ void wake_reader(tls_session& session) noexcept {
 
 thread_local std::array<char, record_size> gather_buffer;
 
+/// SSL_get_error() reads the thread's error queue: an error another library (or the
+/// application) left there would turn a plain would_block into a failure.
+void forget_foreign_errors() noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 void note_established(tls_session& session) noexcept {
   if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
 }
@@ -331,6 +338,7 @@ void note_established(tls_session& session) noexcept {
 io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
   std::size_t written = 0;
   note_established(session);
+  forget_foreign_errors();
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
   if (rc == 1) {
@@ -564,6 +572,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
   std::size_t total = 0;
   session.read_filled = false;
   note_established(session);
+  forget_foreign_errors();
   for (;;) {
     std::size_t got = 0;
     const int rc = SSL_read_ex(session.ssl, into.data() + total, into.size() - total, &got);
