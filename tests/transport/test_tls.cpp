@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../../transport/src/tls_session.hpp"  // tls_force_socket_bio, for the kTLS path
 #include "taut/transport.hpp"
 #include "tls_certs.hpp"
 #include "transport_test_support.hpp"
@@ -888,6 +889,70 @@ TEST_F(Tls, IdleConnectionMemory) {
       cost, with_tls, plain);
   // Without SSL_MODE_RELEASE_BUFFERS each end keeps ~34 KiB more: its record buffers.
   EXPECT_LT(cost, 80u * 1024u);
+}
+
+// The path kTLS takes (OpenSSL's socket BIO on TCP streams of an epoll loop), forced here without
+// kTLS so that it is tested on every machine: echo, sendfile and truncation.
+class TlsSocketBio : public Tls {
+ protected:
+  void SetUp() override {
+    Tls::SetUp();
+    taut::transport::detail::tls_force_socket_bio(true);
+  }
+  void TearDown() override { taut::transport::detail::tls_force_socket_bio(false); }
+};
+
+TEST_F(TlsSocketBio, EchoSendfileAndTruncation) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+    echo_through(*loop, pair, pattern_bytes(3 * 1024 * 1024, 23));
+  }
+  {
+    taut::transport::testing::temp_dir dir;
+    const std::string content = pattern_bytes(2 * 1024 * 1024 + 5, 29);
+    {
+      std::ofstream out(dir.file("file.bin"), std::ios::binary);
+      out << content;
+    }
+    const int fd = ::open(dir.file("file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    std::uint64_t offset = 0;
+    std::error_code failure;
+    stream& sender = pair.server->s();
+    const auto send_some = [&] {
+      while (offset < content.size() && !failure && sender.writable()) {
+        const io_result sent = sender.sendfile(fd, offset, content.size() - offset);
+        if (sent.failed()) failure = sent.error();
+        if (!sent.done()) break;
+      }
+      if (offset == content.size()) (void)sender.shutdown_write();
+    };
+    ASSERT_FALSE(sender.watch(*loop, [&](readiness) { send_some(); }));
+    send_some();
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.client->eof() || pair.client->failed(); }));
+    ::close(fd);
+    EXPECT_FALSE(failure) << failure.message();
+    EXPECT_TRUE(pair.client->received() == content);
+  }
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    pair.server->start(*loop);
+    pair.client->send("hello");
+    ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+    ASSERT_EQ(::shutdown(pair.client->s().native_handle(), SHUT_WR), 0);
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.server->eof() || pair.server->failed(); }));
+    EXPECT_EQ(pair.server->error(), errc::tls_truncated) << pair.server->error().message();
+  }
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 // the stream's readiness bookkeeping exact and follows the stream when it moves (the BIO points at
 // the session, the session at the stream). OpenSSL turns kernel TLS on only over its socket BIO,
 // so a TCP stream on an epoll loop whose context has kTLS gets the socket BIO instead (chosen at
-// the first operation, when it is known whether the stream is on a ring).
+// the first operation, when it is known whether the stream is watched on a ring or on epoll).
 #include "taut/transport/tls.hpp"
 
 #include "loop_access.hpp"
@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -272,13 +273,19 @@ bool has_failed(const tls_session& session) noexcept {
   return session.failure != errc::ok || session.failure_errno != 0;
 }
 
+std::atomic<bool> force_socket_bio{false};
+
 void attach_bio(tls_session& session) noexcept {
   if (session.bio_attached) return;
   session.bio_attached = true;
   stream& raw = *session.owner;
   BIO* bio = nullptr;
-  if (session.context->ktls && raw.kind() == transport_kind::tcp && !stream_access::on_ring(raw) &&
-      raw.native_handle() >= 0) {
+  const bool socket_wanted =
+      session.context->ktls || force_socket_bio.load(std::memory_order_relaxed);
+  // Only on a stream already watched on an epoll loop: one not watched yet might be watched on an
+  // io_uring loop later, whose receives would then race OpenSSL's reads for the bytes.
+  if (socket_wanted && raw.kind() == transport_kind::tcp && raw.watched() &&
+      !stream_access::on_ring(raw) && raw.native_handle() >= 0) {
     bio = BIO_new_socket(raw.native_handle(), BIO_NOCLOSE);
     session.socket_bio = bio != nullptr;
   } else if (BIO_METHOD* method = stream_bio_method(); method != nullptr) {
@@ -545,6 +552,10 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
 }  // namespace
 
 // ---- the hooks stream.cpp calls -------------------------------------------------------------
+
+void tls_force_socket_bio(bool on) noexcept {
+  force_socket_bio.store(on, std::memory_order_relaxed);
+}
 
 bool tls_readable(const tls_session& session) noexcept {
   if (has_failed(session)) return true;
@@ -891,6 +902,7 @@ std::error_code tls_shutdown_write(tls_session&) noexcept {
 ready_callback tls_watch(tls_session&, ready_callback on_ready) noexcept {
   return on_ready;
 }
+void tls_force_socket_bio(bool) noexcept {}
 void tls_move(tls_session&, stream&) noexcept {}
 void tls_end(tls_session*& session, bool) noexcept {
   session = nullptr;

@@ -31,6 +31,10 @@ struct stream_access {
   static const tls_session* session(const stream& s) noexcept { return s.tls_; }
 };
 
+/// Tests only: TCP streams on epoll get OpenSSL's socket BIO even without kTLS, so that the path
+/// kTLS takes is tested on machines whose kernel has no tls module.
+void tls_force_socket_bio(bool on) noexcept;
+
 bool tls_readable(const tls_session& session) noexcept;
 bool tls_writable(const tls_session& session) noexcept;
 io_result tls_read(tls_session& session, std::span<char> into) noexcept;
