@@ -955,4 +955,99 @@ TEST_F(TlsSocketBio, EchoSendfileAndTruncation) {
   }
 }
 
+// What a user writes: the README's echo server, made TLS by one call in the accept callback, and
+// a client that sends a message, half-closes and reads the echo.
+struct tls_echo {
+  stream s;
+  std::array<char, 4096> buffer{};
+  std::string pending;  // read but not yet written back
+  void on_ready(readiness) {
+    for (;;) {
+      if (!pending.empty()) {
+        if (!s.writable()) return;
+        const io_result wrote = s.write(pending);  // after would_block: the same bytes again
+        if (wrote.failed()) return (void)s.close();
+        if (!wrote.done()) return;
+        pending.erase(0, wrote.bytes);
+        continue;
+      }
+      if (!s.readable()) return;
+      const io_result got = s.read(buffer);
+      if (got.would_block()) return;
+      if (got.eof()) return (void)s.shutdown_write();  // close_notify: the client reads EOF
+      if (got.failed()) return (void)s.close();
+      pending.assign(buffer.data(), got.bytes);
+    }
+  }
+};
+
+struct tls_echo_server {
+  event_loop& loop;
+  tls_context context;
+  std::vector<std::unique_ptr<tls_echo>> connections;
+
+  void on_accept(stream&& accepted) {
+    auto tls = tls_accept(std::move(accepted), context);  // the one TLS line
+    if (!tls) return;
+    auto& c = connections.emplace_back(new tls_echo{std::move(*tls), {}, {}});
+    (void)c->s.watch(loop, [e = c.get()](readiness r) { e->on_ready(r); });
+  }
+};
+
+struct tls_echo_client {
+  tls_echo_client(stream tls, std::string text) : s(std::move(tls)), message(std::move(text)) {}
+
+  stream s;
+  std::string message;
+  std::size_t sent = 0;
+  std::string echoed;
+  bool ended = false;
+  std::error_code failure;
+  std::array<char, 8192> buffer{};
+
+  void on_ready(readiness) {
+    while (sent < message.size() && s.writable()) {
+      const io_result wrote = s.write(std::string_view(message).substr(sent));
+      if (wrote.failed()) failure = wrote.error();
+      if (!wrote.done()) break;
+      sent += wrote.bytes;
+      if (sent == message.size()) (void)s.shutdown_write();
+    }
+    while (!ended && !failure && s.readable()) {
+      const io_result got = s.read(buffer);
+      if (got.done()) echoed.append(buffer.data(), got.bytes);
+      if (got.eof()) ended = true;
+      if (got.failed()) failure = got.error();
+      if (!got.done()) break;
+    }
+  }
+};
+
+TEST(TlsUserProgram, EchoServerOverTls) {
+  ASSERT_TRUE(files().ok) << files().error;
+  auto loop = event_loop::create().value();
+  auto made = tls_context::server({.certificates = {{files().cert, files().key}}});
+  ASSERT_TRUE(made) << made.error().message();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server) << server.error().message();
+  const address where = server->local_address();
+  tls_echo_server echo{*loop, *made, {}};
+  acceptor accepting(*loop, [&echo](stream&& accepted) { echo.on_accept(std::move(accepted)); });
+  ASSERT_FALSE(accepting.start(std::move(*server)));
+
+  auto client_ctx = tls_context::client({.ca_file = files().ca_cert});
+  ASSERT_TRUE(client_ctx) << client_ctx.error().message();
+  auto connected = connect(where);
+  ASSERT_TRUE(connected);
+  auto tls = tls_connect(std::move(*connected), *client_ctx, "localhost");
+  ASSERT_TRUE(tls) << tls.error().message();
+  tls_echo_client client{std::move(*tls), pattern_bytes(100000, 31)};
+  ASSERT_FALSE(client.s.watch(*loop, [&client](readiness r) { client.on_ready(r); }));
+  EXPECT_TRUE(run_until(
+      *loop, [&] { return client.ended || static_cast<bool>(client.failure); }, 20000ms));
+  EXPECT_FALSE(client.failure) << client.failure.message();
+  EXPECT_TRUE(client.echoed == client.message);
+  EXPECT_EQ(tls_info(client.s).alpn, "http/1.1");
+}
+
 }  // namespace
