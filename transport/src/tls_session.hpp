@@ -22,7 +22,7 @@ struct stream_access {
     return s.raw_writev(parts);
   }
   static std::error_code shutdown_write(stream& s) noexcept { return s.raw_shutdown_write(); }
-  static bool on_ring(const stream& s) noexcept { return s.ring_ != nullptr; }
+  static bool on_ring(const stream& s) noexcept { return s.ring() != nullptr; }
   /// Forgets readiness the kernel was found not to have (the socket BIO reads behind the
   /// stream's back).
   static void clear_ready(stream& s, readiness bits) noexcept { s.handle_.ready &= ~bits; }
