@@ -506,6 +506,24 @@ TEST_F(Tls, WrongName) {
   EXPECT_EQ(by_address.client, errc::tls_wrong_name) << by_address.client.message();
 }
 
+// Checking the chain without a name would accept any certificate the CA ever signed.
+TEST_F(Tls, EmptyNameIsRefusedWhenVerifying) {
+  auto [c, s] = memory_pair();
+  auto refused = tls_connect(std::move(c), client_context(), "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::invalid_argument) << refused.error().message();
+  EXPECT_FALSE(c.is_open()) << "refused: the raw stream is closed";
+
+  tls_client_options unverified;
+  unverified.verify = false;
+  auto no_check = tls_context::client(unverified);
+  ASSERT_TRUE(no_check);
+  auto loop = make_loop();
+  auto [c3, s3] = memory_pair();
+  tls_pair pair = wrap_pair(std::move(c3), std::move(s3), *no_check, server_context(), "");
+  echo_through(*loop, pair, "no name, no check");
+}
+
 TEST_F(Tls, Expired) {
   const failed_handshake result = handshake_between(
       client_context(), server_context({{files().expired_cert, files().expired_key}}), "localhost");

@@ -523,10 +523,12 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
       name = name.substr(1, name.size() - 2);
     }
+    const bool verifying = SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE;
     const bool ip = is_ip_literal(name);
-    bool named = true;
+    // Verifying without a name would accept any certificate a trusted CA ever signed.
+    bool named = !(verifying && name.empty());
     if (!ip && !name.empty()) named = SSL_set_tlsext_host_name(session->ssl, name.c_str()) == 1;
-    if (SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE && !name.empty()) {
+    if (verifying && named) {
       X509_VERIFY_PARAM* param = SSL_get0_param(session->ssl);
       named = named && (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
                            : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size()) == 1);

@@ -86,7 +86,8 @@ class tls_context {
 /// On failure `raw` is closed.
 [[nodiscard]] result<stream> tls_accept(stream&& raw, const tls_context& server) noexcept;
 /// The client side; `server_name` goes in SNI and is what the certificate is checked against (an
-/// IP literal is checked as an IP address and not sent as SNI). On failure `raw` is closed.
+/// IP literal is checked as an IP address and not sent as SNI). An empty name is refused (EINVAL)
+/// unless the context does not verify. On failure `raw` is closed.
 [[nodiscard]] result<stream> tls_connect(stream&& raw, const tls_context& client,
                                          std::string_view server_name) noexcept;
 
