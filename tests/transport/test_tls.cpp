@@ -324,6 +324,82 @@ TEST_F(Tls, ReadinessIsTranslated) {
   EXPECT_TRUE(server->readable());
 }
 
+// A client that writes first and whose callback reads before writing: its write waits for the
+// server's answer, but the read takes that answer and finishes the handshake. The write may go on
+// now, and writable() and a notification must say so, though the pipe's readiness never changed.
+TEST_F(Tls, ReadThatFinishesTheHandshakeReleasesTheWaitingWrite) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  auto client = tls_connect(std::move(c), client_context(), "localhost");
+  auto server = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(client && server);
+  readiness client_seen = readiness::none;
+  ASSERT_FALSE(client->watch(*loop, [&](readiness bits) { client_seen |= bits; }));
+  ASSERT_FALSE(server->watch(*loop, [](readiness) {}));
+  loop->run_until_idle();
+  std::array<char, 256> buffer;
+  ASSERT_TRUE(client->write("hello").would_block()) << "the ClientHello, then the answer";
+  ASSERT_TRUE(server->read(buffer).would_block()) << "the server's flight";
+  loop->run_until_idle();
+  client_seen = readiness::none;
+  ASSERT_TRUE(client->read(buffer).would_block()) << "the handshake ends; no data yet";
+  ASSERT_TRUE(tls_info(*client).handshake_done);
+  EXPECT_TRUE(client->writable());
+  loop->run_until_idle();
+  EXPECT_TRUE(has(client_seen, readiness::writable)) << "nothing else will tell the caller";
+  const io_result wrote = client->write("hello");
+  ASSERT_TRUE(wrote.done());
+  EXPECT_EQ(wrote.bytes, 5u);
+  std::string got;
+  EXPECT_TRUE(run_until(*loop, [&] {
+    const io_result r = server->read(buffer);
+    if (r.done()) got.append(buffer.data(), r.bytes);
+    return got == "hello";
+  }));
+}
+
+// A client uploads before its first read, and the server answers early (a 413) and stops
+// reading: with the upload stuck in a full pipe the client must still see the answer.
+TEST_F(Tls, ClientUploadingBeforeItsFirstReadSeesAnEarlyAnswer) {
+  auto loop = make_loop();
+  memory_faults narrow;
+  narrow.capacity = 8 * 1024;
+  auto [c, s] = memory_pair(narrow, {});
+  auto client = tls_connect(std::move(c), client_context(), "localhost");
+  auto server = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(client && server);
+  ASSERT_FALSE(client->watch(*loop, [](readiness) {}));
+  ASSERT_FALSE(server->watch(*loop, [](readiness) {}));
+  std::array<char, 256> buffer;
+  const std::string upload = pattern_bytes(1024 * 1024, 5);
+  std::size_t sent = 0;
+  bool answered = false;
+  const std::string answer = "HTTP/1.1 413 Content Too Large\r\n\r\n";
+  // The client only writes; the server reads until the handshake is done and a first byte came,
+  // then answers and reads no more.
+  bool client_stuck = false;
+  for (int round = 0; round < 1000 && !(answered && client_stuck); ++round) {
+    const io_result w = client->write({upload.data() + sent, upload.size() - sent});
+    ASSERT_FALSE(w.failed()) << w.error().message();
+    if (w.done()) sent += w.bytes;
+    // Only a write after the answer can have filled the pipe for good.
+    client_stuck = answered && w.would_block();
+    if (!answered) {
+      const io_result r = server->read(buffer);
+      ASSERT_FALSE(r.failed()) << r.error().message();
+      if (r.done() && r.bytes > 0) answered = server->write(answer).done();
+    }
+    loop->run_until_idle();
+  }
+  ASSERT_TRUE(answered && client_stuck);
+  ASSERT_LT(sent, upload.size());
+  ASSERT_EQ(client->memory().in_flight(), narrow.capacity) << "the upload fills the pipe";
+  EXPECT_TRUE(client->readable()) << "the answer waits in the pipe";
+  const io_result r = client->read(buffer);
+  ASSERT_TRUE(r.done()) << (r.failed() ? r.error().message() : "would_block");
+  EXPECT_EQ(std::string(buffer.data(), r.bytes), answer);
+}
+
 // A connected (client, server) pair of plain streams (TCP over loopback, or Unix).
 std::pair<stream, stream> tcp_pair(event_loop& loop, listener& server) {
   auto connected = connect(server.local_address());

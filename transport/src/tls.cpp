@@ -319,7 +319,7 @@ std::error_code flush_shutdown(tls_session& session) noexcept {
   return stream_access::shutdown_write(*session.owner);
 }
 
-void wake_reader(tls_session& session) noexcept {
+void wake(tls_session& session, readiness bits) noexcept {
   io_handle& handle = stream_access::handle(*session.owner);
   if (handle.loop == nullptr) return;
   if (session.wake_loop != nullptr && session.wake_loop != handle.loop) {
@@ -327,7 +327,29 @@ void wake_reader(tls_session& session) noexcept {
   }
   session.wake_loop = handle.loop;
   session.wake.target = &handle;
-  loop_access::raise(*handle.loop, session.wake, readiness::readable);
+  loop_access::raise(*handle.loop, session.wake, bits);
+}
+
+void wake_reader(tls_session& session) noexcept {
+  wake(session, readiness::readable);
+}
+
+/// An operation got as far as wanting to read, or succeeded: OpenSSL's output is all in the
+/// stream, so a read that was waiting to write no longer is. readable() then follows the stream's
+/// readability, which no event may announce again (it was already true): wake the reader.
+void output_flushed(tls_session& session) noexcept {
+  if (!session.read_wants_write) return;
+  session.read_wants_write = false;
+  if (tls_readable(session)) wake(session, readiness::readable);
+}
+
+/// Once the handshake is over a write never needs to read (renegotiation is refused): when a read
+/// finished it, writable() follows the stream's writability again, which no event will announce
+/// (it did not change): wake the writer.
+void note_handshake_over(tls_session& session) noexcept {
+  if (!session.write_wants_read || SSL_is_init_finished(session.ssl) != 1) return;
+  session.write_wants_read = false;
+  if (tls_writable(session)) wake(session, readiness::writable);
 }
 
 thread_local std::array<char, record_size> gather_buffer;
@@ -350,6 +372,7 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   note_established(session);
   if (rc == 1) {
     session.write_wants_read = false;
+    output_flushed(session);
     return io_result::transferred(written);
   }
   const int error = SSL_get_error(session.ssl, rc);
@@ -361,6 +384,7 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
     case SSL_ERROR_WANT_READ:
       session.write_wants_read = true;
       note_blocked(session, readiness::readable);
+      output_flushed(session);
       return io_result::blocked();
     default:
       record_failure(session, error);
@@ -593,6 +617,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
     if (rc == 1) {
       total += got;
       session.read_wants_write = false;
+      note_handshake_over(session);
       if (total == into.size()) {
         session.read_filled = true;
         return io_result::transferred(total);
@@ -602,8 +627,9 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
     const int error = SSL_get_error(session.ssl, rc);
     switch (error) {
       case SSL_ERROR_WANT_READ:
-        session.read_wants_write = false;
         note_blocked(session, readiness::readable);
+        output_flushed(session);
+        note_handshake_over(session);
         break;
       case SSL_ERROR_WANT_WRITE:
         session.read_wants_write = true;
