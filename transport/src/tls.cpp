@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -80,6 +81,24 @@ struct tls_context_state {
   }
 };
 
+/// Follows the plaintext handshake records a server receives (the ClientHello, and a second one
+/// after a HelloRetryRequest) and refuses a handshake message declared larger than any honest
+/// client sends: OpenSSL grows its buffer to the declared length (up to 128 KiB for a
+/// ClientHello) as soon as the 4-byte message header arrives, so 9 bytes would otherwise hold
+/// that much memory per connection until the connection times out.
+struct handshake_guard {
+  static constexpr std::uint32_t max_message = 16 * 1024;
+
+  bool active = false;
+  std::uint8_t header_have = 0;   // record header bytes collected
+  std::uint8_t message_have = 0;  // handshake message header bytes collected
+  std::uint8_t record_type = 0;
+  std::uint32_t record_left = 0;   // body bytes of the current record still to come
+  std::uint32_t message_left = 0;  // body bytes of the current handshake message still to come
+  std::array<std::uint8_t, 5> header{};
+  std::array<std::uint8_t, 4> message{};
+};
+
 struct tls_session {
   SSL* ssl = nullptr;
   stream* owner = nullptr;  // the stream this session belongs to; follows its moves
@@ -104,6 +123,7 @@ struct tls_session {
   bool raw_eof = false;
   bool write_shut = false;
   bool shutdown_pending = false;  // close_notify not taken by the stream yet
+  handshake_guard guard;
 
   tls_session() = default;
   tls_session(const tls_session&) = delete;
@@ -122,6 +142,50 @@ tls_session& session_of(BIO* bio) noexcept {
   return *static_cast<tls_session*>(BIO_get_data(bio));
 }
 
+/// Whether the bytes about to go to OpenSSL declare no oversized handshake message. Stops looking
+/// at the first encrypted byte: an application data record, or TLS 1.2's ChangeCipherSpec (TLS
+/// 1.3's is a dummy, possibly before a second ClientHello).
+bool within_limits(tls_session& session, const unsigned char* bytes, std::size_t size) noexcept {
+  handshake_guard& guard = session.guard;
+  while (size > 0 && guard.active) {
+    if (guard.record_left == 0) {
+      guard.header[guard.header_have++] = *bytes++;
+      --size;
+      if (guard.header_have < guard.header.size()) continue;
+      guard.header_have = 0;
+      guard.record_type = guard.header[0];
+      guard.record_left = (std::uint32_t{guard.header[3]} << 8) | guard.header[4];
+      if (guard.record_type == SSL3_RT_CHANGE_CIPHER_SPEC) {
+        guard.active = SSL_version(session.ssl) == TLS1_3_VERSION;
+      } else if (guard.record_type != SSL3_RT_HANDSHAKE && guard.record_type != SSL3_RT_ALERT) {
+        guard.active = false;  // encrypted from here on, or garbage OpenSSL refuses itself
+      }
+      continue;
+    }
+    const std::size_t take = std::min<std::size_t>(size, guard.record_left);
+    guard.record_left -= static_cast<std::uint32_t>(take);
+    if (guard.record_type == SSL3_RT_HANDSHAKE) {
+      for (std::size_t i = 0; i < take;) {
+        if (guard.message_left > 0) {
+          const std::size_t skip = std::min<std::size_t>(take - i, guard.message_left);
+          guard.message_left -= static_cast<std::uint32_t>(skip);
+          i += skip;
+          continue;
+        }
+        guard.message[guard.message_have++] = bytes[i++];
+        if (guard.message_have < guard.message.size()) continue;
+        guard.message_have = 0;
+        guard.message_left = (std::uint32_t{guard.message[1]} << 16) |
+                             (std::uint32_t{guard.message[2]} << 8) | guard.message[3];
+        if (guard.message_left > handshake_guard::max_message) return false;
+      }
+    }
+    bytes += take;
+    size -= take;
+  }
+  return true;
+}
+
 int bio_read(BIO* bio, char* out, int size) {
   BIO_clear_retry_flags(bio);
   tls_session& session = session_of(bio);
@@ -137,6 +201,11 @@ int bio_read(BIO* bio, char* out, int size) {
     case io_status::done:
       if (got.bytes == 0 && size > 0) break;
       session.received_any = true;
+      if (session.guard.active &&
+          !within_limits(session, reinterpret_cast<unsigned char*>(out), got.bytes)) {
+        session.failure = errc::tls_handshake_failed;
+        return -1;
+      }
       return static_cast<int>(got.bytes);
     case io_status::eof:
       session.raw_eof = true;
@@ -239,6 +308,10 @@ errc from_reason(int reason, bool handshake_done) noexcept {
 /// Records why an OpenSSL call failed, then empties the thread's error queue so that this
 /// connection's error never shows up in another's.
 void record_failure(tls_session& session, int ssl_error) noexcept {
+  if (session.failure != errc::ok) {  // the BIO refused the peer's bytes and said why
+    ERR_clear_error();
+    return;
+  }
   const bool done = session.established;
   if (ssl_error == SSL_ERROR_SYSCALL && session.io_error != 0) {
     session.failure_errno = session.io_error;
@@ -362,6 +435,7 @@ void forget_foreign_errors() noexcept {
 
 void note_established(tls_session& session) noexcept {
   if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
+  if (session.established) session.guard.active = false;
 }
 
 io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
@@ -541,6 +615,7 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
   SSL_set_app_data(session->ssl, session);
   if (server) {
     SSL_set_accept_state(session->ssl);
+    session->guard.active = true;
   } else {
     SSL_set_connect_state(session->ssl);
     std::string name(server_name);
