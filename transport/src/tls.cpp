@@ -761,20 +761,31 @@ io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
   if (count == 0) return io_result::transferred(0);
 #if !defined(OPENSSL_NO_KTLS)
   if (session.socket_bio && BIO_get_ktls_send(SSL_get_wbio(session.ssl)) == 1) {
+    forget_foreign_errors();
     const ossl_ssize_t sent =
         SSL_sendfile(session.ssl, file_fd, static_cast<off_t>(offset), count, 0);
     if (sent >= 0) {
       offset += static_cast<std::uint64_t>(sent);
       return io_result::transferred(static_cast<std::size_t>(sent));
     }
+    const int system_error =
+        ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_SYS ? ERR_GET_REASON(ERR_peek_error()) : errno;
     const int error = SSL_get_error(session.ssl, static_cast<int>(sent));
     if (error == SSL_ERROR_WANT_WRITE) {
       ERR_clear_error();
       note_blocked(session, readiness::writable);
       return io_result::blocked();
     }
-    record_failure(session, error);
-    return failed(session);
+    // sendfile(2) refusing this file (no splice support, an offset too large) says nothing about
+    // the connection: the bytes take the copying path below instead, and nothing is sticky.
+    const bool file_refused =
+        error == SSL_ERROR_SYSCALL && (system_error == EINVAL || system_error == ENOSYS ||
+                                       system_error == EOVERFLOW || system_error == EOPNOTSUPP);
+    if (!file_refused) {
+      record_failure(session, error);
+      return failed(session);
+    }
+    ERR_clear_error();
   }
 #endif
   // Without kTLS the bytes must pass through OpenSSL: one record's worth per call.

@@ -118,8 +118,9 @@ struct tls_state {
 //   unsent part of a record is already encrypted inside OpenSSL): the layers above commit only
 //   what a write reported, which is exactly that. writev gathers its parts into one record of up
 //   to 16 KiB, so a response head and a small body leave together.
-// - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise it reads at most
-//   16 KiB of the file and encrypts it, with the same retry rule as write().
+// - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise, or when
+//   sendfile(2) refuses the file, it reads at most 16 KiB of the file and encrypts it, with the
+//   same retry rule as write().
 // - kTLS runs over OpenSSL's own socket BIO, which writes with write(2): on a server context with
 //   kTLS on, any write to a peer that is gone may raise SIGPIPE, as sendfile() does on plain
 //   streams. A server ignores SIGPIPE (ignore_sigpipe(); taut::server does).
