@@ -19,6 +19,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include <fstream>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -438,17 +441,8 @@ void note_established(tls_session& session) noexcept {
   if (session.established) session.guard.active = false;
 }
 
-io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
-  std::size_t written = 0;
-  note_established(session);
-  forget_foreign_errors();
-  const int rc = SSL_write_ex(session.ssl, data, size, &written);
-  note_established(session);
-  if (rc == 1) {
-    session.write_wants_read = false;
-    output_flushed(session);
-    return io_result::transferred(written);
-  }
+/// What a write-side OpenSSL call that did not succeed means for the caller.
+io_result write_blocked_or_failed(tls_session& session, int rc) noexcept {
   const int error = SSL_get_error(session.ssl, rc);
   switch (error) {
     case SSL_ERROR_WANT_WRITE:
@@ -464,6 +458,81 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
       record_failure(session, error);
       return failed(session);
   }
+}
+
+#if !defined(OPENSSL_NO_KTLS)
+/// Under kTLS send OpenSSL does not copy application data: it writes it to the socket from the
+/// caller's buffer and, after a short write, would send the rest later from that same address,
+/// which may be gone or reused by then (writev's gathering buffer is the thread's). The kernel
+/// frames the records itself, so taut sends the plaintext with sendmsg: a short write is a plain
+/// byte count, nothing stays behind, and MSG_NOSIGNAL keeps SIGPIPE away. OpenSSL is never handed
+/// application data on such a socket: it only finishes the handshake and its own post-handshake
+/// messages (a KeyUpdate answer) first, which must not be interleaved with ours.
+/// std::nullopt when the handshake ended without kTLS send (the kernel refused the cipher):
+/// OpenSSL encrypts after all.
+std::optional<io_result> kernel_send(tls_session& session,
+                                     std::span<const const_buffer> parts) noexcept {
+  if (SSL_is_init_finished(session.ssl) != 1) {
+    forget_foreign_errors();
+    const int rc = SSL_do_handshake(session.ssl);
+    note_established(session);
+    if (rc != 1) return write_blocked_or_failed(session, rc);
+    session.write_wants_read = false;
+    output_flushed(session);
+  }
+  if (BIO_get_ktls_send(SSL_get_wbio(session.ssl)) != 1) return std::nullopt;
+  std::array<iovec, 64> vectors;
+  std::size_t count = 0;
+  for (const const_buffer& part : parts) {
+    if (count == vectors.size()) break;
+    if (part.size == 0) continue;
+    vectors[count++] = iovec{const_cast<void*>(part.data), part.size};
+  }
+  msghdr message{};
+  message.msg_iov = vectors.data();
+  message.msg_iovlen = count;
+  for (;;) {
+    const ssize_t sent = ::sendmsg(session.owner->native_handle(), &message, MSG_NOSIGNAL);
+    if (sent >= 0) return io_result::transferred(static_cast<std::size_t>(sent));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      note_blocked(session, readiness::writable);
+      return io_result::blocked();
+    }
+    session.failure_errno = errno;
+    return failed(session);
+  }
+}
+
+/// Whether application data must go through kernel_send: on a socket with kTLS send, and, on a
+/// socket whose context may turn it on, before the handshake is over (kTLS is switched on inside
+/// the handshake, possibly in the middle of an SSL_write that would then keep a pointer into the
+/// caller's bytes).
+bool kernel_sends(tls_session& session) noexcept {
+  if (!session.socket_bio) return false;
+  if (BIO_get_ktls_send(SSL_get_wbio(session.ssl)) == 1) return true;
+  return session.context->ktls && SSL_is_init_finished(session.ssl) != 1;
+}
+#endif
+
+io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
+#if !defined(OPENSSL_NO_KTLS)
+  if (kernel_sends(session)) {
+    const const_buffer part(data, size);
+    if (const std::optional<io_result> sent = kernel_send(session, {&part, 1})) return *sent;
+  }
+#endif
+  std::size_t written = 0;
+  note_established(session);
+  forget_foreign_errors();
+  const int rc = SSL_write_ex(session.ssl, data, size, &written);
+  note_established(session);
+  if (rc == 1) {
+    session.write_wants_read = false;
+    output_flushed(session);
+    return io_result::transferred(written);
+  }
+  return write_blocked_or_failed(session, rc);
 }
 
 bool is_ip_literal(const std::string& name) noexcept {
@@ -738,6 +807,11 @@ io_result tls_writev(tls_session& session, std::span<const const_buffer> parts) 
   if (session.write_shut) return io_result::failure(EPIPE);
   while (!parts.empty() && parts.front().size == 0) parts = parts.subspan(1);
   if (parts.empty()) return io_result::transferred(0);
+#if !defined(OPENSSL_NO_KTLS)
+  if (kernel_sends(session)) {
+    if (const std::optional<io_result> sent = kernel_send(session, parts)) return *sent;
+  }
+#endif
   if (parts.size() == 1 || parts.front().size >= record_size) {
     return write_bytes(session, parts.front().data, parts.front().size);
   }

@@ -117,13 +117,16 @@ struct tls_state {
 //   would_block the next write or writev must present output that starts with the same bytes (the
 //   unsent part of a record is already encrypted inside OpenSSL): the layers above commit only
 //   what a write reported, which is exactly that. writev gathers its parts into one record of up
-//   to 16 KiB, so a response head and a small body leave together.
+//   to 16 KiB, so a response head and a small body leave together. On a socket with kTLS send
+//   the plaintext goes straight to the kernel (sendmsg), which frames the records: a short write
+//   is a plain byte count and nothing stays behind.
 // - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise, or when
 //   sendfile(2) refuses the file, it reads at most 16 KiB of the file and encrypts it, with the
 //   same retry rule as write().
-// - kTLS runs over OpenSSL's own socket BIO, which writes with write(2): on a server context with
-//   kTLS on, any write to a peer that is gone may raise SIGPIPE, as sendfile() does on plain
-//   streams. A server ignores SIGPIPE (ignore_sigpipe(); taut::server does).
+// - kTLS runs over OpenSSL's own socket BIO, which sends its own records (handshake, alerts,
+//   close_notify) and sendfile() without MSG_NOSIGNAL: on a server context with kTLS on, these may
+//   raise SIGPIPE against a peer that is gone, as sendfile() does on plain streams. A server
+//   ignores SIGPIPE (ignore_sigpipe(); taut::server does).
 // - readable() is true while decrypted bytes wait inside OpenSSL, and when a read blocked because
 //   OpenSSL had to write and the socket is writable again (writable() likewise for a write that
 //   needs to read); the watch callback reports these too, so edge-triggered callers never stall.
