@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -224,6 +226,26 @@ TEST_F(Tls, ContextErrors) {
   tls_server_options no_key;
   no_key.certificates = {{files().cert, files().directory + "/nope-key.pem"}};
   EXPECT_EQ(tls_context::server(no_key).error(), errc::tls_bad_key);
+  // An encrypted key is refused at once (OpenSSL would ask for the passphrase on the terminal).
+  const std::string encrypted_key = files().directory + "/encrypted-key.pem";
+  {
+    BIO* in = BIO_new_file(files().key.c_str(), "r");
+    ASSERT_NE(in, nullptr);
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    ASSERT_NE(key, nullptr);
+    BIO* out = BIO_new_file(encrypted_key.c_str(), "w");
+    ASSERT_NE(out, nullptr);
+    static const char passphrase[] = "secret";
+    EXPECT_EQ(PEM_write_bio_PrivateKey(out, key, EVP_aes_128_cbc(), nullptr, 0, nullptr,
+                                       const_cast<char*>(passphrase)),
+              1);
+    BIO_free(out);
+    EVP_PKEY_free(key);
+  }
+  tls_server_options locked;
+  locked.certificates = {{files().cert, encrypted_key}};
+  EXPECT_EQ(tls_context::server(locked).error(), errc::tls_bad_key);
   tls_client_options bad_ca;
   bad_ca.ca_file = files().directory + "/nope-ca.pem";
   EXPECT_EQ(tls_context::client(bad_ca).error(), errc::tls_bad_certificate);

@@ -589,6 +589,10 @@ void set_common_options(SSL_CTX* ctx) noexcept {
   SSL_CTX_set_read_ahead(ctx, 1);
 }
 
+int refuse_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
 std::error_code load_identity(const tls_certificate& files, identity& loaded) noexcept {
   BIO* cert_file = BIO_new_file(files.cert_file.c_str(), "r");
   if (cert_file == nullptr) return errc::tls_bad_certificate;
@@ -604,7 +608,9 @@ std::error_code load_identity(const tls_certificate& files, identity& loaded) no
   if (loaded.cert == nullptr) return errc::tls_bad_certificate;
   BIO* key_file = BIO_new_file(files.key_file.c_str(), "r");
   if (key_file == nullptr) return errc::tls_bad_key;
-  loaded.key = PEM_read_bio_PrivateKey(key_file, nullptr, nullptr, nullptr);
+  // An encrypted key is refused (tls_bad_key): without a callback OpenSSL would ask for its
+  // passphrase on the terminal and block the caller.
+  loaded.key = PEM_read_bio_PrivateKey(key_file, nullptr, refuse_passphrase, nullptr);
   BIO_free(key_file);
   if (loaded.key == nullptr || X509_check_private_key(loaded.cert, loaded.key) != 1) {
     return errc::tls_bad_key;
