@@ -642,6 +642,37 @@ TEST_F(Tls, AlpnMismatch) {
   EXPECT_EQ(tls_info(pair.client->s()).alpn, "");
 }
 
+// A client that does not verify is not told of certificate problems it asked to ignore: the
+// server's flight (an expired certificate) is cut short before its Finished, and the client
+// reports a failed handshake, not tls_expired.
+TEST_F(Tls, UnverifiedClientReportsTheRealFailure) {
+  tls_client_options options;
+  options.verify = false;
+  auto unverified = tls_context::client(options);
+  ASSERT_TRUE(unverified);
+  const tls_context server_ctx = server_context({{files().expired_cert, files().expired_key}});
+  auto [c, relay_to_client] = memory_pair();
+  auto [relay_to_server, s] = memory_pair();
+  auto client = tls_connect(std::move(c), *unverified, "localhost");
+  auto server = tls_accept(std::move(s), server_ctx);
+  ASSERT_TRUE(client && server);
+  std::array<char, 64 * 1024> buffer;
+  ASSERT_TRUE(client->write("hello").would_block());
+  io_result hello = relay_to_client.read(buffer);
+  ASSERT_TRUE(hello.done());
+  ASSERT_TRUE(relay_to_server.write({buffer.data(), hello.bytes}).done());
+  ASSERT_TRUE(server->read(buffer).would_block());
+  const io_result flight = relay_to_server.read(buffer);
+  ASSERT_TRUE(flight.done());
+  ASSERT_GT(flight.bytes, 200u);
+  // Everything but the end of the Finished record, then the end of the stream.
+  ASSERT_TRUE(relay_to_client.write({buffer.data(), flight.bytes - 20}).done());
+  ASSERT_FALSE(relay_to_client.shutdown_write());
+  const io_result r = client->read(buffer);
+  ASSERT_TRUE(r.failed());
+  EXPECT_EQ(r.error(), errc::tls_handshake_failed) << r.error().message();
+}
+
 TEST_F(Tls, ProtocolTooOld) {
   // A client capped at TLS 1.1, played with OpenSSL directly over a loopback socket.
   auto loop = make_loop();

@@ -323,7 +323,9 @@ void record_failure(tls_session& session, int ssl_error) noexcept {
     session.failure_errno = errno;
   } else {
     const unsigned long code = ERR_peek_error();
-    const long verified = SSL_get_verify_result(session.ssl);
+    // Without verification OpenSSL still records what a check would have found: not our verdict.
+    const bool verifying = SSL_get_verify_mode(session.ssl) != SSL_VERIFY_NONE;
+    const long verified = verifying ? SSL_get_verify_result(session.ssl) : X509_V_OK;
     if (!done && !session.context->server && verified != X509_V_OK) {
       session.failure = from_verify_result(verified);
     } else if (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL) {
