@@ -386,6 +386,7 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
 
 std::error_code flush_shutdown(tls_session& session) noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
+  session.io_error = 0;
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -476,6 +477,7 @@ std::optional<io_result> kernel_send(tls_session& session,
                                      std::span<const const_buffer> parts) noexcept {
   if (SSL_is_init_finished(session.ssl) != 1) {
     forget_foreign_errors();
+    session.io_error = 0;
     const int rc = SSL_do_handshake(session.ssl);
     note_established(session);
     if (rc != 1) return write_blocked_or_failed(session, rc);
@@ -527,6 +529,7 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   std::size_t written = 0;
   note_established(session);
   forget_foreign_errors();
+  session.io_error = 0;  // only this call's stream errors explain its failure
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
   if (rc == 1) {
@@ -762,6 +765,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
   session.read_filled = false;
   note_established(session);
   forget_foreign_errors();
+  session.io_error = 0;  // only this call's stream errors explain its failure
   for (;;) {
     std::size_t got = 0;
     const int rc = SSL_read_ex(session.ssl, into.data() + total, into.size() - total, &got);
@@ -844,6 +848,7 @@ io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
 #if !defined(OPENSSL_NO_KTLS)
   if (session.socket_bio && BIO_get_ktls_send(SSL_get_wbio(session.ssl)) == 1) {
     forget_foreign_errors();
+    session.io_error = 0;
     const ossl_ssize_t sent =
         SSL_sendfile(session.ssl, file_fd, static_cast<off_t>(offset), count, 0);
     if (sent >= 0) {
