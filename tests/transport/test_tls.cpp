@@ -475,6 +475,26 @@ TEST_F(Tls, IpAddressNameIsCheckedAsAnAddressAndNotSentAsSni) {
   EXPECT_EQ(tls_info(pair.server->s()).server_name, "");
 }
 
+// The root's trailing dot and an IPv6 zone are not part of the name the certificate is checked
+// against, nor of the SNI sent.
+TEST_F(Tls, TrailingDotAndIpv6ZoneAreLeftOut) {
+  auto loop = make_loop();
+  {
+    auto [c, s] = memory_pair();
+    tls_pair pair =
+        wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost.");
+    echo_through(*loop, pair, "ping");
+    EXPECT_EQ(tls_info(pair.server->s()).server_name, "localhost");
+  }
+  {
+    auto [c, s] = memory_pair();
+    tls_pair pair =
+        wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "[::1%lo]");
+    echo_through(*loop, pair, "ping");
+    EXPECT_EQ(tls_info(pair.server->s()).server_name, "");
+  }
+}
+
 TEST_F(Tls, SendfileOverTls) {
   auto loop = make_loop();
   taut::transport::testing::temp_dir dir;
@@ -602,6 +622,22 @@ TEST_F(Tls, WrongName) {
   const failed_handshake by_address =
       handshake_between(client_context(), server_context(), "10.9.8.7");
   EXPECT_EQ(by_address.client, errc::tls_wrong_name) << by_address.client.message();
+}
+
+// A partial wildcard ("f*.partial.test") names nothing: only a whole leftmost label may be "*".
+TEST_F(Tls, PartialWildcardIsRefused) {
+  taut::test::tls_cert_request request;
+  request.common_name = "partial";
+  request.dns_names = {"f*.partial.test"};
+  const std::string cert = files().directory + "/partial.pem";
+  const std::string key = files().directory + "/partial-key.pem";
+  std::string error;
+  ASSERT_TRUE(
+      taut::test::write_certificate(request, files().ca_cert, files().ca_key, cert, key, &error))
+      << error;
+  const failed_handshake result =
+      handshake_between(client_context(), server_context({{cert, key}}), "foo.partial.test");
+  EXPECT_EQ(result.client, errc::tls_wrong_name) << result.client.message();
 }
 
 // Checking the chain without a name would accept any certificate the CA ever signed.

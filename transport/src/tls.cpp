@@ -702,6 +702,13 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
       name = name.substr(1, name.size() - 2);
     }
+    // An IPv6 zone ("fe80::1%eth0") says which interface, not whom the certificate names; SNI and
+    // certificates carry names without the root's trailing dot.
+    if (const std::size_t zone = name.find('%');
+        zone != std::string::npos && name.find(':') != std::string::npos) {
+      name.resize(zone);
+    }
+    if (name.size() > 1 && name.back() == '.') name.pop_back();
     const bool verifying = SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE;
     const bool ip = is_ip_literal(name);
     // Verifying without a name would accept any certificate a trusted CA ever signed.
@@ -709,6 +716,8 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     if (!ip && !name.empty()) named = SSL_set_tlsext_host_name(session->ssl, name.c_str()) == 1;
     if (verifying && named) {
       X509_VERIFY_PARAM* param = SSL_get0_param(session->ssl);
+      // "f*.example.com" is no name a browser accepts either (RFC 6125 allows refusing it).
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       named = named && (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
                            : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size()) == 1);
     }
