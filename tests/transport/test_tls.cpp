@@ -783,6 +783,38 @@ TEST_F(Tls, RenegotiationIsRefused) {
   SSL_CTX_free(old);
 }
 
+// The server's cipher order wins: a TLS 1.2 client (played with OpenSSL) listing CBC with SHA-1
+// first still gets AES-GCM.
+TEST_F(Tls, ServerChoosesTheCipher) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted), true);
+  server_peer.start(*loop);
+  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(old, nullptr);
+  SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION);
+  SSL_CTX_set_verify(old, SSL_VERIFY_NONE, nullptr);
+  ASSERT_EQ(SSL_CTX_set_cipher_list(old, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES128-GCM-SHA256"),
+            1);
+  SSL* ssl = SSL_new(old);
+  SSL_set_fd(ssl, c.native_handle());
+  SSL_set_connect_state(ssl);
+  int error = 0;
+  EXPECT_TRUE(run_until(*loop, [&] {
+    const int rc = SSL_do_handshake(ssl);
+    error = rc > 0 ? 0 : SSL_get_error(ssl, rc);
+    return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
+  }));
+  EXPECT_EQ(error, 0);
+  EXPECT_STREQ(SSL_get_cipher_name(ssl), "ECDHE-ECDSA-AES128-GCM-SHA256");
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(old);
+}
+
 // Another library's error left in the thread's OpenSSL error queue does not turn a would_block
 // into a failure; and abort() sends no close_notify: the peer sees a reset.
 TEST_F(Tls, ForeignErrorsAndAbort) {
