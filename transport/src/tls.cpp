@@ -526,6 +526,10 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
     if (const std::optional<io_result> sent = kernel_send(session, {&part, 1})) return *sent;
   }
 #endif
+  // One record per call: from 64 KiB on, a TLS 1.2 CBC cipher without encrypt-then-MAC would take
+  // OpenSSL's multi-block path, which keeps up to 128 KiB pending and asks the retry for more
+  // than writev's gathering can present (SSL_R_BAD_LENGTH).
+  size = std::min(size, record_size);
   std::size_t written = 0;
   note_established(session);
   forget_foreign_errors();
