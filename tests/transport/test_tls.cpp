@@ -346,6 +346,31 @@ TEST_F(Tls, ReadinessIsTranslated) {
   EXPECT_TRUE(server->readable());
 }
 
+// The same translation for streams watched before they were wrapped.
+TEST_F(Tls, ReadinessIsTranslatedForStreamsWatchedBeforeWrapping) {
+  auto loop = make_loop();
+  memory_faults narrow;
+  narrow.capacity = 40;
+  auto [c, s] = memory_pair({}, narrow);
+  readiness client_seen = readiness::none;
+  readiness server_seen = readiness::none;
+  ASSERT_FALSE(c.watch(*loop, [&](readiness bits) { client_seen |= bits; }));
+  ASSERT_FALSE(s.watch(*loop, [&](readiness bits) { server_seen |= bits; }));
+  auto client = tls_connect(std::move(c), client_context(), "localhost");
+  auto server = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(client && server);
+  loop->run_until_idle();
+  std::array<char, 256> buffer;
+  ASSERT_TRUE(client->write("hello").would_block());
+  loop->run_until_idle();
+  ASSERT_TRUE(server->read(buffer).would_block());
+  loop->run_until_idle();
+  client_seen = server_seen = readiness::none;
+  ASSERT_TRUE(client->write("hello").would_block());
+  loop->run_until_idle();
+  EXPECT_TRUE(has(server_seen, readiness::readable)) << "room again: the read may go on";
+}
+
 // A client that writes first and whose callback reads before writing: its write waits for the
 // server's answer, but the read takes that answer and finishes the handshake. The write may go on
 // now, and writable() and a notification must say so, though the pipe's readiness never changed.

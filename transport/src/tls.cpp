@@ -742,6 +742,12 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
   stream made = std::move(raw);
   stream_access::session(made) = session;
   session->owner = &made;
+  // Already watched: its callback must see translated readiness too, and its writable events
+  // must flush a pending close_notify, as when watched after wrapping.
+  if (made.watched()) {
+    io_handle& handle = stream_access::handle(made);
+    handle.on_ready = tls_watch(*session, handle.on_ready);
+  }
   return made;
 }
 
