@@ -371,6 +371,41 @@ TEST_F(Tls, ReadinessIsTranslatedForStreamsWatchedBeforeWrapping) {
   EXPECT_TRUE(has(server_seen, readiness::readable)) << "room again: the read may go on";
 }
 
+// A read that returned bytes and then found close_notify queues a wake of its own; a stream
+// watched on another loop before that wake came gets it from the new loop, never the old one.
+TEST_F(Tls, WakeFollowsTheStreamToItsNewLoop) {
+  auto first = make_loop();
+  auto second = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost", false);
+  pair.client->start(*first);
+  pair.server->start(*first);
+  pair.client->send("x");
+  ASSERT_TRUE(run_until(*first, [&] { return pair.server->received() == "x"; }));
+  stream& server = pair.server->s();
+  ASSERT_FALSE(server.watch(*first, [](readiness) {}));
+  ASSERT_TRUE(pair.client->s().write("data").done());
+  ASSERT_FALSE(pair.client->s().shutdown_write());
+  std::array<char, 256> buffer;
+  const io_result got = server.read(buffer);
+  ASSERT_TRUE(got.done());
+  ASSERT_EQ(std::string(buffer.data(), got.bytes), "data");
+  const event_loop* running = nullptr;
+  std::vector<const event_loop*> called_from;
+  ASSERT_FALSE(server.watch(*second, [&](readiness bits) {
+    if (has(bits, readiness::readable)) called_from.push_back(running);
+  }));
+  running = first.get();
+  first->run_until_idle();
+  EXPECT_TRUE(called_from.empty()) << "the old loop delivered the wake";
+  running = second.get();
+  second->run_until_idle();
+  ASSERT_FALSE(called_from.empty());
+  for (const event_loop* from : called_from) EXPECT_EQ(from, second.get());
+  EXPECT_TRUE(server.read(buffer).eof());
+}
+
 // A client that writes first and whose callback reads before writing: its write waits for the
 // server's answer, but the read takes that answer and finishes the handshake. The write may go on
 // now, and writable() and a notification must say so, though the pipe's readiness never changed.

@@ -89,7 +89,11 @@ result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
 // ---- watching -------------------------------------------------------------------------------
 
 std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcept {
-  if (tls_ != nullptr && is_open()) return raw_watch(loop, detail::tls_watch(*tls_, on_ready));
+  if (tls_ != nullptr && is_open()) {
+    const std::error_code ec = raw_watch(loop, detail::tls_watch(*tls_, on_ready));
+    if (!ec) detail::tls_watched(*tls_);
+    return ec;
+  }
   return raw_watch(loop, on_ready);
 }
 
@@ -122,6 +126,7 @@ std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noe
 
 void stream::unwatch() noexcept {
   if (handle_.loop == nullptr) return;
+  if (tls_ != nullptr) detail::tls_unwatch(*tls_);
   if (pipe() != nullptr) {
     pipe_->unwatch(handle_.side);
   } else if (ring() != nullptr) {

@@ -112,8 +112,9 @@ struct tls_session {
   // change of the stream will.
   soft_event wake;
   event_loop* wake_loop = nullptr;
-  std::string name;  // client: the key its sessions are kept under
-  int io_error = 0;  // errno of a failed stream operation inside OpenSSL
+  readiness unwatched_wake = readiness::none;  // a wake withdrawn by unwatch(), for the next watch
+  std::string name;                            // client: the key its sessions are kept under
+  int io_error = 0;                            // errno of a failed stream operation inside OpenSSL
   int failure_errno = 0;
   errc failure = errc::ok;  // sticky: every later operation reports it
   bool bio_attached = false;
@@ -929,6 +930,21 @@ ready_callback tls_watch(tls_session& session, ready_callback on_ready) noexcept
   };
 }
 
+void tls_unwatch(tls_session& session) noexcept {
+  // A wake left queued would be delivered by the old loop (another thread's, or one destroyed
+  // first): keep what it carried for the next watch instead.
+  if (session.wake_loop == nullptr) return;
+  session.unwatched_wake |= session.wake.pending;
+  loop_access::withdraw(*session.wake_loop, session.wake);
+  session.wake_loop = nullptr;
+}
+
+void tls_watched(tls_session& session) noexcept {
+  const readiness bits = session.unwatched_wake;
+  session.unwatched_wake = readiness::none;
+  if (bits != readiness::none) wake(session, bits);
+}
+
 void tls_move(tls_session& session, stream& now_at) noexcept {
   session.owner = &now_at;
   if (session.wake.target != nullptr) session.wake.target = &stream_access::handle(now_at);
@@ -1126,6 +1142,8 @@ ready_callback tls_watch(tls_session&, ready_callback on_ready) noexcept {
 }
 void tls_force_socket_bio(bool) noexcept {}
 void tls_move(tls_session&, stream&) noexcept {}
+void tls_unwatch(tls_session&) noexcept {}
+void tls_watched(tls_session&) noexcept {}
 void tls_end(tls_session*& session, bool) noexcept {
   session = nullptr;
 }

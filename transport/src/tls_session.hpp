@@ -45,6 +45,10 @@ io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
 std::error_code tls_shutdown_write(tls_session& session) noexcept;
 /// Keeps `on_ready` and returns the callback to register instead, which translates readiness.
 ready_callback tls_watch(tls_session& session, ready_callback on_ready) noexcept;
+/// The stream stops being watched: a queued wake of the session's is taken off its loop.
+void tls_unwatch(tls_session& session) noexcept;
+/// The stream is watched again: a wake unwatch() took off is raised on the new loop.
+void tls_watched(tls_session& session) noexcept;
 /// The stream moved: the session's BIO follows it.
 void tls_move(tls_session& session, stream& now_at) noexcept;
 /// Frees the session (after a best-effort close_notify when `notify`); sets it to null.
