@@ -1272,6 +1272,20 @@ class TlsSocketBio : public Tls {
   void TearDown() override { taut::transport::detail::tls_force_socket_bio(false); }
 };
 
+// A health check that connects and leaves without a byte: EOF, as over the stream BIO.
+TEST_F(TlsSocketBio, ConnectedAndLeftWithoutAByteIsEof) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted));
+  server_peer.start(*loop);
+  ASSERT_FALSE(c.close());
+  EXPECT_TRUE(run_until(*loop, [&] { return server_peer.failed() || server_peer.eof(); }));
+  EXPECT_TRUE(server_peer.eof()) << server_peer.error().message();
+}
+
 TEST_F(TlsSocketBio, EchoSendfileAndTruncation) {
   auto loop = make_loop();
   listener server = tcp_listener();

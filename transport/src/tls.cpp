@@ -776,6 +776,22 @@ bool tls_writable(const tls_session& session) noexcept {
   return stream_access::writable(raw);
 }
 
+namespace {
+
+/// OpenSSL's socket BIO reads behind the stream's back: what the stream BIO notes as it goes
+/// (the peer sent a byte, the stream ended) is learnt from OpenSSL after a failed read.
+void note_socket_eof(tls_session& session, int error) noexcept {
+  if (BIO_number_read(SSL_get_rbio(session.ssl)) > 0) session.received_any = true;
+  const unsigned long code = ERR_peek_error();
+  if ((error == SSL_ERROR_SSL && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+       ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) ||
+      (error == SSL_ERROR_SYSCALL && code == 0 && errno == 0)) {
+    session.raw_eof = true;
+  }
+}
+
+}  // namespace
+
 io_result tls_read(tls_session& session, std::span<char> into) noexcept {
   attach_bio(session);
   if (has_failed(session)) return failed(session);
@@ -819,6 +835,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
         wake_reader(session);
         break;
       default:
+        if (session.socket_bio) note_socket_eof(session, error);
         if (!session.received_any && session.raw_eof && !session.established) {
           // Connected and left without a byte: an ordinary EOF, as on a plain stream.
           ERR_clear_error();
