@@ -945,6 +945,26 @@ TEST_F(Tls, SessionResumption) {
   }
 }
 
+// The client keeps sessions for its 32 most recently used server names only.
+TEST_F(Tls, SessionCacheKeepsTheRecentNames) {
+  const tls_context server_ctx = server_context();
+  tls_client_options options;
+  options.verify = false;  // names the certificate does not carry
+  auto client_ctx = tls_context::client(options);
+  ASSERT_TRUE(client_ctx);
+  const auto resumed = [&](const std::string& name) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), *client_ctx, server_ctx, name);
+    echo_through(*loop, pair, "hi");
+    return tls_info(pair.client->s()).resumed;
+  };
+  for (int i = 0; i < 40; ++i) EXPECT_FALSE(resumed("n" + std::to_string(i) + ".test"));
+  EXPECT_TRUE(resumed("n39.test"));
+  EXPECT_TRUE(resumed("n8.test"));
+  EXPECT_FALSE(resumed("n7.test")) << "the 33rd most recent name was forgotten";
+}
+
 TEST_F(Tls, GarbageBeforeTheHandshake) {
   for (const std::string& garbage :
        {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string(5000, '\x16'),

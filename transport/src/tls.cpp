@@ -35,7 +35,6 @@
 #include <new>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 #endif
@@ -66,15 +65,35 @@ struct tls_context_state {
   std::string_view offload;
   std::string alpn_wire;  // server: the accepted protocols, ALPN wire format
   std::vector<identity> identities;
-  // Client: the last resumable session per server name.
+  // Client: the last resumable session per server name, for the most recently used names only:
+  // a fixed table, so that neither memory nor OpenSSL's callback grows with the names seen.
+  struct cached_session {
+    std::array<char, 255> name{};
+    std::uint8_t name_size = 0;
+    SSL_SESSION* session = nullptr;
+    std::uint64_t used = 0;  // when last stored or offered: the least recent goes first
+  };
+  static constexpr std::size_t max_cached_sessions = 32;
   std::mutex sessions_mutex;
-  std::unordered_map<std::string, SSL_SESSION*> sessions;
+  std::array<cached_session, max_cached_sessions> sessions{};
+  std::uint64_t sessions_clock = 0;
+
+  /// The entry for `name`, or null (the caller holds sessions_mutex).
+  cached_session* cached(std::string_view name) noexcept {
+    for (cached_session& entry : sessions) {
+      if (entry.session != nullptr &&
+          std::string_view(entry.name.data(), entry.name_size) == name) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  }
 
   tls_context_state() = default;
   tls_context_state(const tls_context_state&) = delete;
   tls_context_state& operator=(const tls_context_state&) = delete;
   ~tls_context_state() {
-    for (auto& [name, session] : sessions) SSL_SESSION_free(session);
+    for (cached_session& entry : sessions) SSL_SESSION_free(entry.session);
     for (identity& id : identities) {
       X509_free(id.cert);
       EVP_PKEY_free(id.key);
@@ -660,12 +679,20 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const 
 int keep_session(SSL* ssl, SSL_SESSION* made) {
   auto* session = static_cast<tls_session*>(SSL_get_app_data(ssl));
   if (session == nullptr || SSL_SESSION_is_resumable(made) != 1) return 0;
+  if (session->name.size() > tls_context_state::cached_session{}.name.size()) return 0;
   tls_context_state& state = *session->context;
   const std::lock_guard lock(state.sessions_mutex);
-  SSL_SESSION*& slot = state.sessions[session->name];
-  if (slot != nullptr) SSL_SESSION_free(slot);
-  slot = made;
-  return 1;  // the map owns the reference OpenSSL handed over
+  tls_context_state::cached_session* slot = state.cached(session->name);
+  if (slot == nullptr) {
+    slot = &*std::min_element(state.sessions.begin(), state.sessions.end(),
+                              [](const auto& a, const auto& b) { return a.used < b.used; });
+  }
+  SSL_SESSION_free(slot->session);
+  std::memcpy(slot->name.data(), session->name.data(), session->name.size());
+  slot->name_size = static_cast<std::uint8_t>(session->name.size());
+  slot->session = made;
+  slot->used = ++state.sessions_clock;
+  return 1;  // the table owns the reference OpenSSL handed over
 }
 
 }  // namespace
@@ -735,8 +762,9 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
       return errno_code(EINVAL);
     }
     const std::lock_guard lock(state->sessions_mutex);
-    if (auto found = state->sessions.find(name); found != state->sessions.end()) {
-      SSL_set_session(session->ssl, found->second);
+    if (tls_context_state::cached_session* found = state->cached(name)) {
+      SSL_set_session(session->ssl, found->session);
+      found->used = ++state->sessions_clock;
     }
     session->name = std::move(name);
   }
