@@ -1143,6 +1143,7 @@ TEST_F(Tls, OffloadStatusSaysWhy) {
   auto on = tls_context::server(options);
   ASSERT_TRUE(on);
   EXPECT_TRUE(on->offload_status() == "ktls" ||
+              on->offload_status() == "ktls if the kernel loads its tls module" ||
               on->offload_status() == "no kTLS: the kernel has no tls module")
       << on->offload_status();
   EXPECT_TRUE(on->is_server());
@@ -1156,7 +1157,9 @@ TEST_F(Tls, KernelTlsSendfile) {
   options.ciphersuites = "TLS_AES_128_GCM_SHA256";  // what every kTLS kernel offers
   auto server_ctx = tls_context::server(options);
   ASSERT_TRUE(server_ctx);
-  if (server_ctx->offload_status() != "ktls") GTEST_SKIP() << server_ctx->offload_status();
+  if (!server_ctx->offload_status().starts_with("ktls")) {
+    GTEST_SKIP() << server_ctx->offload_status();
+  }
   ignore_sigpipe();  // the kTLS path writes with write(2)
   auto loop = make_loop();
   if (loop->backend() != io_backend::epoll) {
@@ -1211,7 +1214,9 @@ TEST_F(Tls, KernelTlsWritesAndWritevs) {
   options.ciphersuites = "TLS_AES_128_GCM_SHA256";
   auto server_ctx = tls_context::server(options);
   ASSERT_TRUE(server_ctx);
-  if (server_ctx->offload_status() != "ktls") GTEST_SKIP() << server_ctx->offload_status();
+  if (!server_ctx->offload_status().starts_with("ktls")) {
+    GTEST_SKIP() << server_ctx->offload_status();
+  }
   ignore_sigpipe();  // OpenSSL's own records (alerts) go with sendmsg without MSG_NOSIGNAL
   auto loop = make_loop();
   if (loop->backend() != io_backend::epoll) {

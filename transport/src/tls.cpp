@@ -572,18 +572,21 @@ bool is_ip_literal(const std::string& name) noexcept {
 
 // ---- contexts ------------------------------------------------------------------------------
 
-bool kernel_has_tls() noexcept {
+enum class kernel_tls { loaded, loadable, absent };
+
+kernel_tls kernel_has_tls() noexcept {
   std::ifstream ulps("/proc/sys/net/ipv4/tcp_available_ulp");
   std::string ulp;
   while (ulps >> ulp) {
-    if (ulp == "tls") return true;
+    if (ulp == "tls") return kernel_tls::loaded;
   }
-  // Not loaded yet but loadable: the first TCP_ULP request loads it.
-  if (::access("/sys/module/tls", F_OK) == 0) return true;
+  if (::access("/sys/module/tls", F_OK) == 0) return kernel_tls::loaded;
+  // Only a module file: the first TCP_ULP request loads it, unless the kernel may not load
+  // modules (a container): OpenSSL then falls back silently, so this is a maybe.
   utsname system{};
-  if (::uname(&system) != 0) return false;
+  if (::uname(&system) != 0) return kernel_tls::absent;
   const std::string modules = std::string("/lib/modules/") + system.release + "/kernel/net/tls";
-  return ::access(modules.c_str(), F_OK) == 0;
+  return ::access(modules.c_str(), F_OK) == 0 ? kernel_tls::loadable : kernel_tls::absent;
 }
 
 std::string_view offload_for(bool wanted) noexcept {
@@ -592,8 +595,16 @@ std::string_view offload_for(bool wanted) noexcept {
   return "no kTLS: OpenSSL built without it";
 #else
   if (!wanted) return "no kTLS: disabled";
-  static const bool kernel = kernel_has_tls();
-  return kernel ? "ktls" : "no kTLS: the kernel has no tls module";
+  static const kernel_tls kernel = kernel_has_tls();
+  switch (kernel) {
+    case kernel_tls::loaded:
+      return "ktls";
+    case kernel_tls::loadable:
+      return "ktls if the kernel loads its tls module";
+    case kernel_tls::absent:
+      break;
+  }
+  return "no kTLS: the kernel has no tls module";
 #endif
 }
 
@@ -1066,7 +1077,7 @@ result<tls_context> tls_context::server(const tls_server_options& options) noexc
   state->alpn_wire = detail::alpn_wire(options.alpn);
   if (!state->alpn_wire.empty()) SSL_CTX_set_alpn_select_cb(ctx, detail::select_alpn, state.get());
   state->offload = detail::offload_for(options.ktls);
-  state->ktls = state->offload == "ktls";
+  state->ktls = state->offload.starts_with("ktls");
 #if !defined(OPENSSL_NO_KTLS)
   if (state->ktls) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 #endif

@@ -70,9 +70,11 @@ class tls_context {
 
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
   [[nodiscard]] bool is_server() const noexcept;
-  /// Whether streams of this (server) context will try kTLS, and why not when not: "ktls",
-  /// "no kTLS: the kernel has no tls module", "no kTLS: disabled", "no kTLS: OpenSSL built
-  /// without it" (for the log). Client streams never use kTLS.
+  /// Whether streams of this (server) context will try kTLS, and why not when not: "ktls" (the
+  /// kernel's tls module is loaded), "ktls if the kernel loads its tls module" (only its file
+  /// was found), "no kTLS: the kernel has no tls module", "no kTLS: disabled", "no kTLS: OpenSSL
+  /// built without it" (for the log). Whether a connection got it: tls_info().ktls_send (OpenSSL
+  /// falls back silently, e.g. for a cipher the kernel lacks). Client streams never use kTLS.
   [[nodiscard]] std::string_view offload_status() const noexcept;
 
  private:
