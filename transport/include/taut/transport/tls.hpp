@@ -51,7 +51,8 @@ struct tls_client_options {
   bool verify = true;
   /// ALPN protocols offered, in preference order; empty offers none.
   std::vector<std::string> alpn{"http/1.1"};
-  /// Keeps the last session per context and server name and offers it on the next connection.
+  /// Keeps the last session per server name, for the context's 32 most recently used names, and
+  /// offers it on the next connection to that name.
   bool session_resumption = true;
 };
 
@@ -84,7 +85,10 @@ class tls_context {
 
 /// Wraps a connected stream (TCP, Unix or memory; watched or not) as the server side of a TLS
 /// connection. The handshake runs inside the stream's first reads and writes; nothing blocks.
-/// The per-connection session is allocated once here (nothing is allocated per read or write).
+/// taut allocates the per-connection session once here and nothing per read or write; OpenSSL
+/// itself mallocs its ~17 KiB record buffers again at the start of each request cycle after the
+/// connection was idle, and frees them when it is idle again (SSL_MODE_RELEASE_BUFFERS, which
+/// keeps idle connections small).
 /// On failure `raw` is closed.
 [[nodiscard]] result<stream> tls_accept(stream&& raw, const tls_context& server) noexcept;
 /// The client side; `server_name` goes in SNI and is what the certificate is checked against (an
