@@ -18,6 +18,7 @@
 #include "memory_state.hpp"
 #include "ring.hpp"
 #include "taut/transport/memory.hpp"
+#include "tls_session.hpp"
 
 namespace taut::transport {
 
@@ -54,20 +55,25 @@ stream& stream::operator=(stream&& other) noexcept {
 
 void stream::take(stream& other) noexcept {
   handle_ = other.handle_;
-  pipe_ = other.pipe_;
-  ring_ = other.ring_;
-  if (ring_ != nullptr) {
+  if (other.kind() == transport_kind::memory) {
+    pipe_ = other.pipe_;
+  } else {
+    ring_ = other.ring_;
+  }
+  tls_ = other.tls_;
+  if (tls_ != nullptr) detail::tls_move(*tls_, *this);
+  if (ring() != nullptr) {
     detail::ring_move(*ring_, handle_);
   } else if (handle_.loop != nullptr) {
-    if (pipe_ != nullptr) {
+    if (pipe() != nullptr) {
       pipe_->end[handle_.side].event.target = &handle_;
     } else {
       detail::loop_access::move_fd(*handle_.loop, other.handle_, handle_);
     }
   }
   other.handle_ = detail::io_handle{};
-  other.pipe_ = nullptr;
   other.ring_ = nullptr;
+  other.tls_ = nullptr;
 }
 
 result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
@@ -83,15 +89,24 @@ result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
 // ---- watching -------------------------------------------------------------------------------
 
 std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcept {
+  if (tls_ != nullptr && is_open()) {
+    const std::error_code ec = raw_watch(loop, detail::tls_watch(*tls_, on_ready));
+    if (!ec) detail::tls_watched(*tls_);
+    return ec;
+  }
+  return raw_watch(loop, on_ready);
+}
+
+std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noexcept {
   if (!is_open()) return errc::not_connected;
   unwatch();
   handle_.on_ready = on_ready;
   handle_.loop = &loop;
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->watch(handle_.side, handle_);
     return {};
   }
-  if (detail::ring_of(loop) != nullptr || ring_ != nullptr) {
+  if (detail::ring_of(loop) != nullptr || ring() != nullptr) {
     std::error_code ec = detail::ring_of(loop) != nullptr
                              ? detail::ring_watch(loop, ring_, handle_)
                              : std::error_code(errno_code(EBUSY));  // still busy on a ring
@@ -111,9 +126,10 @@ std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcep
 
 void stream::unwatch() noexcept {
   if (handle_.loop == nullptr) return;
-  if (pipe_ != nullptr) {
+  if (tls_ != nullptr) detail::tls_unwatch(*tls_);
+  if (pipe() != nullptr) {
     pipe_->unwatch(handle_.side);
-  } else if (ring_ != nullptr) {
+  } else if (ring() != nullptr) {
     detail::ring_unwatch(*ring_);
   } else {
     detail::loop_access::remove_fd(*handle_.loop, handle_);
@@ -123,21 +139,36 @@ void stream::unwatch() noexcept {
 }
 
 bool stream::readable() const noexcept {
-  if (pipe_ != nullptr) return pipe_->readable(handle_.side);
-  if (ring_ != nullptr) return detail::ring_readable(*ring_);
-  return has(handle_.ready, readable_bit);
+  if (tls_ != nullptr) return detail::tls_readable(*tls_);
+  return raw_readable();
 }
 
 bool stream::writable() const noexcept {
-  if (pipe_ != nullptr) return pipe_->writable(handle_.side);
+  if (tls_ != nullptr) return detail::tls_writable(*tls_);
+  return raw_writable();
+}
+
+bool stream::raw_readable() const noexcept {
+  if (pipe() != nullptr) return pipe_->readable(handle_.side);
+  if (ring() != nullptr) return detail::ring_readable(*ring_);
+  return has(handle_.ready, readable_bit);
+}
+
+bool stream::raw_writable() const noexcept {
+  if (pipe() != nullptr) return pipe_->writable(handle_.side);
   return has(handle_.ready, writable_bit);
 }
 
 // ---- I/O ------------------------------------------------------------------------------------
 
 io_result stream::read(std::span<char> into) noexcept {
-  if (pipe_ != nullptr) return pipe_->read(handle_.side, into);
-  if (ring_ != nullptr) return detail::ring_read(*ring_, handle_, into);
+  if (tls_ != nullptr) return detail::tls_read(*tls_, into);
+  return raw_read(into);
+}
+
+io_result stream::raw_read(std::span<char> into) noexcept {
+  if (pipe() != nullptr) return pipe_->read(handle_.side, into);
+  if (ring() != nullptr) return detail::ring_read(*ring_, handle_, into);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     const ssize_t got = ::read(handle_.fd, into.data(), into.size());
@@ -161,11 +192,15 @@ io_result stream::read(std::span<char> into) noexcept {
 }
 
 io_result stream::write(std::string_view bytes) noexcept {
-  if (pipe_ != nullptr) {
+  if (tls_ != nullptr) {
+    const const_buffer part(bytes.data(), bytes.size());
+    return detail::tls_writev(*tls_, std::span<const const_buffer>(&part, 1));
+  }
+  if (pipe() != nullptr) {
     const const_buffer part(bytes.data(), bytes.size());
     return pipe_->writev(handle_.side, std::span<const const_buffer>(&part, 1));
   }
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     const const_buffer part(bytes.data(), bytes.size());
     return detail::ring_writev(*ring_, handle_, std::span<const const_buffer>(&part, 1));
   }
@@ -187,8 +222,13 @@ io_result stream::write(std::string_view bytes) noexcept {
 }
 
 io_result stream::writev(std::span<const const_buffer> parts) noexcept {
-  if (pipe_ != nullptr) return pipe_->writev(handle_.side, parts);
-  if (ring_ != nullptr) return detail::ring_writev(*ring_, handle_, parts);
+  if (tls_ != nullptr) return detail::tls_writev(*tls_, parts);
+  return raw_writev(parts);
+}
+
+io_result stream::raw_writev(std::span<const const_buffer> parts) noexcept {
+  if (pipe() != nullptr) return pipe_->writev(handle_.side, parts);
+  if (ring() != nullptr) return detail::ring_writev(*ring_, handle_, parts);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   if (parts.size() > IOV_MAX) parts = parts.first(IOV_MAX);
   msghdr message{};
@@ -211,8 +251,13 @@ io_result stream::writev(std::span<const const_buffer> parts) noexcept {
 }
 
 io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
-  if (pipe_ != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
-  if (ring_ != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
+  if (tls_ != nullptr) return detail::tls_sendfile(*tls_, file_fd, offset, count);
+  return raw_sendfile(file_fd, offset, count);
+}
+
+io_result stream::raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
+  if (pipe() != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
+  if (ring() != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     off_t position = static_cast<off_t>(offset);
@@ -233,25 +278,35 @@ io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count
 // ---- closing --------------------------------------------------------------------------------
 
 std::error_code stream::shutdown_write() noexcept {
-  if (pipe_ != nullptr) {
+  if (tls_ != nullptr) return detail::tls_shutdown_write(*tls_);
+  return raw_shutdown_write();
+}
+
+std::error_code stream::raw_shutdown_write() noexcept {
+  if (pipe() != nullptr) {
     pipe_->shutdown_write(handle_.side);
     return {};
   }
   if (handle_.fd < 0) return errc::not_connected;
-  if (ring_ != nullptr) return detail::ring_shutdown_write(*ring_, handle_);
+  if (ring() != nullptr) return detail::ring_shutdown_write(*ring_, handle_);
   if (::shutdown(handle_.fd, SHUT_WR) != 0) return errno_code(errno);
   return {};
 }
 
 void stream::abort() noexcept {
-  if (pipe_ != nullptr) {
+  if (tls_ != nullptr) detail::tls_end(tls_, false);
+  raw_abort();
+}
+
+void stream::raw_abort() noexcept {
+  if (pipe() != nullptr) {
     unwatch();
     pipe_->close(handle_.side, true);
     pipe_ = nullptr;
     handle_ = detail::io_handle{};
     return;
   }
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     handle_.loop = nullptr;  // ring_close unwatches
     handle_.on_ready = {};
     detail::ring_close(ring_, handle_, true);
@@ -263,11 +318,16 @@ void stream::abort() noexcept {
     const linger abortive{1, 0};
     ::setsockopt(handle_.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
   }
-  (void)close();
+  (void)raw_close();
 }
 
 std::error_code stream::close() noexcept {
-  if (ring_ != nullptr) {
+  if (tls_ != nullptr) detail::tls_end(tls_, true);
+  return raw_close();
+}
+
+std::error_code stream::raw_close() noexcept {
+  if (ring() != nullptr) {
     // The ring closes the descriptor once the queued bytes are sent.
     detail::ring_close(ring_, handle_, false);
     handle_ = detail::io_handle{};
@@ -275,7 +335,7 @@ std::error_code stream::close() noexcept {
   }
   unwatch();
   std::error_code ec;
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->close(handle_.side, false);
     pipe_ = nullptr;
   } else if (handle_.fd >= 0) {
@@ -289,9 +349,9 @@ std::error_code stream::close() noexcept {
 // ---- information ----------------------------------------------------------------------------
 
 std::error_code stream::connect_error() const noexcept {
-  if (pipe_ != nullptr) return {};
+  if (pipe() != nullptr) return {};
   if (handle_.fd < 0) return errc::not_connected;
-  if (ring_ != nullptr && detail::ring_connect_error(*ring_) != 0) {
+  if (ring() != nullptr && detail::ring_connect_error(*ring_) != 0) {
     return errno_code(detail::ring_connect_error(*ring_));
   }
   int error = 0;
@@ -303,7 +363,7 @@ std::error_code stream::connect_error() const noexcept {
 }
 
 result<address> stream::peer_address() const noexcept {
-  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (pipe() != nullptr) return address::memory(pipe_->id);
   if (handle_.fd < 0) return errc::not_connected;
   sockaddr_storage storage{};
   socklen_t size = sizeof storage;
@@ -314,7 +374,7 @@ result<address> stream::peer_address() const noexcept {
 }
 
 result<address> stream::local_address() const noexcept {
-  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (pipe() != nullptr) return address::memory(pipe_->id);
   if (handle_.fd < 0) return errc::not_connected;
   sockaddr_storage storage{};
   socklen_t size = sizeof storage;
@@ -344,7 +404,7 @@ result<bool> stream::no_delay() const noexcept {
 }
 
 memory_control stream::memory() const noexcept {
-  if (pipe_ == nullptr) return {};
+  if (pipe() == nullptr) return {};
   return memory_control(pipe_, handle_.side);
 }
 

@@ -18,6 +18,8 @@ namespace detail {
 struct memory_pipe;
 struct memory_access;
 struct ring_stream;
+struct tls_session;
+struct stream_access;
 }  // namespace detail
 class memory_control;
 
@@ -54,10 +56,12 @@ class stream {
   /// Takes ownership of a connected socket (made non-blocking here).
   static result<stream> adopt(int fd, transport_kind kind) noexcept;
 
-  [[nodiscard]] bool is_open() const noexcept { return handle_.fd >= 0 || pipe_ != nullptr; }
+  [[nodiscard]] bool is_open() const noexcept { return handle_.fd >= 0 || pipe() != nullptr; }
   [[nodiscard]] transport_kind kind() const noexcept {
     return static_cast<transport_kind>(handle_.kind);
   }
+  /// Whether tls_accept() or tls_connect() made this a TLS stream (see tls.hpp).
+  [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
   /// The socket's descriptor, or -1 for memory pipes.
   [[nodiscard]] int native_handle() const noexcept { return handle_.fd; }
 
@@ -107,12 +111,35 @@ class stream {
  private:
   friend class listener;
   friend struct detail::memory_access;
+  friend struct detail::stream_access;
   friend result<stream> connect(const address& to) noexcept;
   void take(stream& other) noexcept;
+  // The transport's own operations, under TLS when tls_ is set.
+  [[nodiscard]] bool raw_readable() const noexcept;
+  [[nodiscard]] bool raw_writable() const noexcept;
+  io_result raw_read(std::span<char> into) noexcept;
+  io_result raw_writev(std::span<const const_buffer> parts) noexcept;
+  io_result raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept;
+  std::error_code raw_shutdown_write() noexcept;
+  std::error_code raw_watch(event_loop& loop, ready_callback on_ready) noexcept;
+  void raw_abort() noexcept;
+  std::error_code raw_close() noexcept;
+
+  // A memory stream's pipe, or a socket stream's state on an io_uring loop (set by its first
+  // watch there): a stream never has both, so they share one place and kind() says which.
+  [[nodiscard]] detail::memory_pipe* pipe() const noexcept {
+    return kind() == transport_kind::memory ? pipe_ : nullptr;
+  }
+  [[nodiscard]] detail::ring_stream* ring() const noexcept {
+    return kind() != transport_kind::memory ? ring_ : nullptr;
+  }
 
   detail::io_handle handle_;
-  detail::memory_pipe* pipe_ = nullptr;
-  detail::ring_stream* ring_ = nullptr;  // set by the first watch on an io_uring loop
+  union {
+    detail::memory_pipe* pipe_;
+    detail::ring_stream* ring_ = nullptr;
+  };
+  detail::tls_session* tls_ = nullptr;  // set by tls_accept / tls_connect
 };
 
 /// Opens a non-blocking connection. A TCP connect to loopback usually completes later: wait until
