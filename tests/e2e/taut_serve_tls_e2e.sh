@@ -265,5 +265,27 @@ check_contains "access log" '"GET /healthz HTTP/1.1" 200' "$(cat "$scratch/acces
 check_contains "handshake failures on stderr" "TLS handshake with 127.0.0.1" \
   "$(cat "$scratch/server.err")"
 
+# --tls-unix: the Unix socket speaks TLS too (curl --unix-socket with an https:// URL).
+tls_socket="$scratch/tls.sock"
+"$server_bin" --unix "$tls_socket" --tls-unix --tls-cert "$certs/localhost.pem" \
+  --tls-key "$certs/localhost.key" >/dev/null 2>"$scratch/unix.err" &
+server_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on unix:" "$scratch/unix.err" && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+check_contains "tls unix listener line" "listening on unix:$tls_socket (TLS, " \
+  "$(cat "$scratch/unix.err")"
+check "https over unix socket" "ok" \
+  "$(curl_ --unix-socket "$tls_socket" https://localhost/healthz)"
+plain=$(curl --silent --max-time 5 -w '%{http_code}' --unix-socket "$tls_socket" \
+  http://localhost/healthz)
+check "plain http to tls unix socket" "000" "$plain"
+kill -TERM "$server_pid"
+wait "$server_pid"
+check "tls unix exit status" 0 $?
+server_pid=
+
 echo "taut_serve_tls_e2e: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
