@@ -136,7 +136,8 @@ check "unix socket plain http" "ok" \
   "$(curl --silent --max-time 5 --unix-socket "$unix_socket" http://localhost/healthz)"
 
 # HTTPS with certificate verification against the CA.
-check "https healthz" "200 ok" "$(curl_ -w '%{http_code} ' "$base/healthz")"
+check "https status" "200" "$(curl_ -o /dev/null -w '%{http_code}' "$base/healthz")"
+check "https healthz" "ok" "$(curl_ "$base/healthz")"
 check "https by ip" "Hello, World!" "$(curl_ "https://127.0.0.1:$port/plaintext")"
 check "https hello" "Hello, tls!" "$(curl_ "$base/hello/tls")"
 curl --silent --max-time 5 -o /dev/null "$base/healthz"

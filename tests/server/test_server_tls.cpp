@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -87,10 +88,26 @@ class openssl_client {
   openssl_client(const openssl_client&) = delete;
   openssl_client& operator=(const openssl_client&) = delete;
 
-  bool handshake() { return fd_ >= 0 && SSL_connect(ssl_) == 1; }
+  bool handshake() {
+    if (fd_ < 0) return false;
+    ERR_clear_error();
+    int done = SSL_connect(ssl_);
+    // A blocking call interrupted (EINTR) reports want-read: try again, as a blocking client does.
+    for (int retry = 0; done != 1 && retry < 100 && retried(done); ++retry)
+      done = SSL_connect(ssl_);
+    if (done == 1) return true;
+    std::fprintf(stderr, "handshake: SSL_get_error %d, %s, errno %d\n", SSL_get_error(ssl_, done),
+                 ERR_error_string(ERR_peek_error(), nullptr), errno);
+    return false;
+  }
   [[nodiscard]] SSL* ssl() const noexcept { return ssl_; }
   [[nodiscard]] int fd() const noexcept { return fd_; }
 
+  /// Whether a failed blocking call was only interrupted (EINTR), not timed out or failed.
+  bool retried(int result) const {
+    const int error = SSL_get_error(ssl_, result);
+    return (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) && errno == EINTR;
+  }
   bool send(std::string_view bytes) {
     return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
@@ -110,7 +127,10 @@ class openssl_client {
         }
       }
       char buffer[4096];
-      const int got = SSL_read(ssl_, buffer, sizeof buffer);
+      int got = SSL_read(ssl_, buffer, sizeof buffer);
+      for (int retry = 0; got <= 0 && retry < 100 && retried(got); ++retry) {
+        got = SSL_read(ssl_, buffer, sizeof buffer);
+      }
       if (got <= 0) return {};
       inbox_.append(buffer, static_cast<std::size_t>(got));
     }
@@ -223,7 +243,7 @@ TEST_F(ServerTls, HandlerSeesTheNegotiatedFacts) {
     char subject[256] = {};
     X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
     X509_free(peer);
-    EXPECT_STREQ(subject, "/CN=other.test");
+    EXPECT_NE(std::string(subject).find("/CN=other.test"), std::string::npos) << subject;
     EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn= sni=other.test resumed=0 done=1");
   }
 
@@ -238,6 +258,7 @@ TEST_F(ServerTls, HandlerSeesTheNegotiatedFacts) {
             static_cast<ssize_t>(request.size()));
   const auto [got, took] = read_until_closed(fd, 5000ms);
   EXPECT_EQ(body_of(got), "plain");
+  (void)plain->close();  // or the server lingers on it (linger_timeout) before stopping
   server.stop();
   server.wait();
 }
