@@ -5,6 +5,7 @@
 // over memory pipes), and handshake failures reported to on_tls_error. Loopback only; every wait
 // is bounded. Certificates are made at test time (tests/support/tls_certs.hpp).
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -381,6 +382,33 @@ TEST_F(ServerTls, GarbageFailsTheHandshakeWithoutAnAnswer) {
   openssl_client client(port, "localhost");
   ASSERT_TRUE(client.handshake());
   EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+  server.stop();
+  server.wait();
+}
+
+// Requests in separate records that arrive together: a TLS read returns one record at a time, so
+// a short read must not be taken for an empty socket (the rest would wait for an edge that never
+// comes).
+TEST_F(ServerTls, PipelinedRecordsAreAllServed) {
+  tls_facts_handler handler;
+  taut::server server(handler, tls_options());
+  ASSERT_FALSE(server.start());
+  openssl_client client(server.local_addresses()[0].port(), "localhost");
+  ASSERT_TRUE(client.handshake());
+  std::string requests;
+  for (int i = 0; i < 4; ++i) requests += "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  // Four records (one per SSL_write) in one TCP segment: corked until all are written.
+  int on = 1;
+  ::setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  const std::size_t one = requests.size() / 4;
+  for (std::size_t i = 0; i < 4; ++i) ASSERT_TRUE(client.send(requests.substr(i * one, one)));
+  on = 0;
+  ::setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(body_of(client.read_response()),
+              "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1")
+        << "response " << i;
+  }
   server.stop();
   server.wait();
 }
