@@ -255,8 +255,6 @@ class tls_load {
             ++counts_.valid_sent;
             break;
           }
-          if (last != nullptr) SSL_SESSION_free(last);
-          last = SSL_get1_session(s.ssl);
           for (int i = 0; i < 6; ++i) {
             bool good = false;
             if (i % 3 == 0) {
@@ -285,6 +283,11 @@ class tls_load {
                   "static");
             }
             if (!good) break;
+            if (i == 0) {
+              // TLS 1.3 tickets come after the handshake: the session resumes once one was read.
+              if (last != nullptr) SSL_SESSION_free(last);
+              last = SSL_get1_session(s.ssl);
+            }
           }
           close(s, round % 4 < 2);  // with close_notify, or just the FIN
           break;
