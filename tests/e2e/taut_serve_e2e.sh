@@ -79,12 +79,19 @@ if [[ $group == flags ]]; then
   expect_usage bad-bytes --max-body 12Q
   expect_usage bad-count --max-connections many
   expect_usage missing-root --root "$scratch/does-not-exist"
+  expect_usage tls-cert-alone --tls-cert cert.pem
+  expect_usage tls-key-alone --tls-key key.pem
+  expect_usage tls-pairs-uneven --tls-cert a.pem --tls-key a.key --tls-cert b.pem
+  expect_usage tls-unix-alone --tls-unix
+  expect_usage tls-timeout-alone --tls-handshake-timeout 5s
+  expect_usage tls-bad-timeout --tls-cert a.pem --tls-key a.key --tls-handshake-timeout soon
 
   help=$("$server_bin" --help)
   check "--help status" 0 $?
   for flag in --listen --unix --threads --root --access-log --max-connections --header-timeout \
       --idle-timeout --body-timeout --write-timeout --drain-timeout --max-body --max-header-bytes \
-      --max-requests-per-connection --help --version; do
+      --max-requests-per-connection --tls-cert --tls-key --tls-unix --tls-handshake-timeout \
+      --help --version; do
     check_contains "--help mentions $flag" "$flag" "$help"
   done
 

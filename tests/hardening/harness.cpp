@@ -111,12 +111,18 @@ server_process::server_process(options opts) {
   if (null_fd >= 0) ::close(null_fd);
   if (pid_ < 0) return;
 
-  // Wait for "listening on http://127.0.0.1:PORT/" (slower under the sanitizers).
+  // Wait for "listening on http://127.0.0.1:PORT/" (or https://, with --tls-cert; slower under
+  // the sanitizers).
   const auto deadline = clock_type::now() + 20s;
-  constexpr std::string_view marker = "listening on http://127.0.0.1:";
   while (clock_type::now() < deadline && running()) {
     const std::string text = stderr_text();
-    if (const std::size_t at = text.find(marker); at != std::string::npos) {
+    std::string_view marker = "listening on http://127.0.0.1:";
+    std::size_t at = text.find(marker);
+    if (at == std::string::npos) {
+      marker = "listening on https://127.0.0.1:";
+      at = text.find(marker);
+    }
+    if (at != std::string::npos) {
       const unsigned long port = std::strtoul(text.c_str() + at + marker.size(), nullptr, 10);
       if (port > 0 && port < 65536) {
         port_ = static_cast<std::uint16_t>(port);

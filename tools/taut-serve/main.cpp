@@ -45,6 +45,14 @@ Listening (repeatable; default --listen 127.0.0.1:8080 when neither is given):
   --unix PATH             Unix socket: a file path (a stale socket file is replaced), or @NAME
                           for a Linux abstract socket
 
+HTTPS (TLS 1.2 and 1.3, ALPN http/1.1; no client certificates):
+  --tls-cert FILE         certificate chain (PEM) for TLS on every --listen address; give
+  --tls-key FILE          each with its private key (PEM); repeat the pair for more names
+                          (SNI picks by the certificate's DNS names; the first pair is the
+                          default)
+  --tls-unix              --unix sockets speak TLS too (they stay plain by default)
+  --tls-handshake-timeout T  time a client has to finish its handshake [10s]
+
 Serving:
   --threads N             loop threads; 0 (the default) means one per core, here %u
   --io epoll|io_uring     the I/O backend [io_uring when the system offers it, else epoll]
@@ -81,7 +89,8 @@ Timeouts (a number of seconds, or with a unit: 500ms, 10s, 2m; defaults in brack
 
 A first SIGINT or SIGTERM stops accepting and lets in-flight requests finish (up to
 --drain-timeout), then exits with status 0; a second one stops at once. Exit status: 0 after a
-signal, 1 when an address cannot be bound, 2 for a bad flag or address.
+signal, 1 when an address cannot be bound or a certificate or key cannot be loaded, 2 for a
+bad flag or address.
 )";
 
 struct usage_error {
@@ -156,6 +165,10 @@ struct config {
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(60);
   std::uint64_t proxy_connections = 256;
   bool proxy_upgrades = false;
+  std::vector<std::string> tls_certs;
+  std::vector<std::string> tls_keys;
+  bool tls_unix = false;
+  std::optional<std::chrono::milliseconds> tls_handshake_timeout;
   bool help = false;
   bool version = false;
 };
@@ -263,6 +276,15 @@ config parse_args(int argc, char** argv) {
       conn.write_timeout = duration();
     } else if (flag == "--drain-timeout") {
       out.server.drain_timeout = duration();
+    } else if (flag == "--tls-cert") {
+      out.tls_certs.emplace_back(value());
+    } else if (flag == "--tls-key") {
+      out.tls_keys.emplace_back(value());
+    } else if (flag == "--tls-unix") {
+      if (inline_value) throw usage_error{"--tls-unix takes no value"};
+      out.tls_unix = true;
+    } else if (flag == "--tls-handshake-timeout") {
+      out.tls_handshake_timeout = duration();
     } else if (flag == "--proxy") {
       const std::string_view v = value();
       std::string_view prefix;
@@ -289,6 +311,23 @@ config parse_args(int argc, char** argv) {
     } else {
       throw usage_error{"unexpected argument \"" + std::string(flag) + "\" (see --help)"};
     }
+  }
+  if (out.tls_certs.size() != out.tls_keys.size()) {
+    throw usage_error{out.tls_certs.size() > out.tls_keys.size()
+                          ? "--tls-cert needs its --tls-key (give them in pairs)"
+                          : "--tls-key needs its --tls-cert (give them in pairs)"};
+  }
+  if (!out.tls_certs.empty()) {
+    taut::server_tls_options tls;
+    for (std::size_t i = 0; i < out.tls_certs.size(); ++i) {
+      tls.transport.certificates.push_back({out.tls_certs[i], out.tls_keys[i]});
+    }
+    tls.tls_unix = out.tls_unix;
+    if (out.tls_handshake_timeout) tls.handshake_timeout = *out.tls_handshake_timeout;
+    out.server.tls = std::move(tls);
+  } else if (out.tls_unix || out.tls_handshake_timeout) {
+    throw usage_error{std::string(out.tls_unix ? "--tls-unix" : "--tls-handshake-timeout") +
+                      " needs --tls-cert and --tls-key"};
   }
   if (out.server.listen.empty() && out.server.unix_paths.empty()) {
     out.server.listen.emplace_back("127.0.0.1:8080");
@@ -391,6 +430,14 @@ int main(int argc, char** argv) {
       return std::make_unique<proxy_app>(cfg, app);
     };
   }
+  if (cfg.server.access_log && cfg.server.tls) {
+    // Handshake failures leave no access-log line (no request): say them on standard error.
+    cfg.server.on_tls_error = [](const taut::connection_info& connection, std::error_code ec) {
+      const auto peer = connection.peer_address();
+      std::fprintf(stderr, "taut-serve: TLS handshake with %s failed: %s\n",
+                   peer ? peer->to_string().c_str() : "?", ec.message().c_str());
+    };
+  }
   taut::server server =
       per_thread ? taut::server(per_thread, cfg.server) : taut::server(app, cfg.server);
   if (const std::error_code ec = server.start()) {
@@ -404,13 +451,29 @@ int main(int argc, char** argv) {
     server.wait();
     return exit_failure;
   }
-  for (const taut::transport::address& at : server.local_addresses()) {
+  const std::vector<taut::transport::address>& bound = server.local_addresses();
+  for (std::size_t i = 0; i < bound.size(); ++i) {
+    const taut::transport::address& at = bound[i];
     const std::string text = at.to_string();
-    if (at.transport() == taut::transport::transport_kind::tcp) {
-      std::fprintf(stderr, "taut-serve: listening on http://%s/\n", text.c_str());
-    } else {
-      std::fprintf(stderr, "taut-serve: listening on unix:%s\n", text.c_str());
+    const bool tcp = at.transport() == taut::transport::transport_kind::tcp;
+    if (!server.is_tls(i)) {
+      std::fprintf(
+          stderr,
+          tcp ? "taut-serve: listening on http://%s/\n" : "taut-serve: listening on unix:%s\n",
+          text.c_str());
+      continue;
     }
+    // Which record layer carries the bytes: the kernel's (kTLS, TCP only) or OpenSSL's.
+    const std::string_view offload = server.tls_offload_status();
+    const std::string path = tcp && offload == "ktls"
+                                 ? std::string("kTLS")
+                                 : "OpenSSL user-space records (" +
+                                       (tcp ? std::string(offload) : "no kTLS on Unix sockets") +
+                                       ")";
+    std::fprintf(stderr,
+                 tcp ? "taut-serve: listening on https://%s/ (TLS, %s)\n"
+                     : "taut-serve: listening on unix:%s (TLS, %s)\n",
+                 text.c_str(), path.c_str());
   }
   std::fprintf(stderr, "taut-serve: I/O on %s (%s)\n",
                taut::transport::to_string(server.io_backend()),

@@ -17,6 +17,10 @@ connection::time_point connection::read_deadline() const noexcept {
   return time_point::max();  // waiting for our own responses, not for the client
 }
 
+void connection::restart_header_timer(time_point now) noexcept {
+  if (state_ == state::reading_head && requests_ == 0 && in_begin_ == in_end_) read_since_ = now;
+}
+
 void connection::on_timer(time_point now) noexcept {
   ctx_->now_ = now;
   if (st_ != nullptr && st_->body_released) {

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "server_detail.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut::detail {
 
@@ -59,6 +60,13 @@ connection_driver::~connection_driver() {
 }
 
 bool connection_driver::start() noexcept {
+  if (const transport::tls_state tls = transport::tls_info(stream_); tls.is_tls) {
+    tls_ = true;
+    handshaking_ = !tls.handshake_done;
+    // The timer holds the handshake's deadline until the handshake ends: nothing else arms it
+    // meanwhile (no handler has run, so no writer can wake it, and no read makes progress).
+    if (handshaking_) timer_.arm_at(owner_->loop().now() + owner_->options_.tls_handshake_timeout);
+  }
   if (owner_->log_ != nullptr) log_open();
   if (owner_->log_ != nullptr || owner_->options_.on_error) conn_.set_observer(this);
   const std::error_code ec =
@@ -158,7 +166,14 @@ void connection_driver::pump(time_point now) noexcept {
   if (timer_due_) {
     timer_due_ = false;
     // The timer is lazy (see settle): it may fire before the connection's current deadline.
-    if (now >= conn_.wants().deadline) conn_.on_timer(now);
+    if (handshaking_) {
+      if (now >= timer_.deadline()) {
+        ++owner_->stats_.tls_handshake_timeouts;
+        handshake_failed(std::make_error_code(std::errc::timed_out));
+      }
+    } else if (now >= conn_.wants().deadline) {
+      conn_.on_timer(now);
+    }
   }
   for (int round = 0;; ++round) {
     if (round == max_rounds_per_turn) {
@@ -245,13 +260,22 @@ bool connection_driver::read_some(time_point now) noexcept {
   const std::span<char> into = conn_.read_buffer();
   if (into.empty()) return false;
   const transport::io_result got = stream_.read(into);
+  if (handshaking_) {
+    if (got.failed()) {
+      ++owner_->stats_.tls_handshake_failures;
+      handshake_failed(got.error());
+      return true;
+    }
+    check_handshake(now);  // before the first request bytes reach the connection
+  }
   switch (got.status) {
     case transport::io_status::done:
       // A socket read that comes up short emptied the kernel's buffer: edge-triggered epoll
       // reports the next bytes (or the peer's FIN) as a new event, so skip the read that would
       // only say EAGAIN. Memory pipes may deliver a byte at a time while more waits; and a
       // hang-up already reported raises no new event: read until EOF then.
-      if (got.bytes < into.size() && !hangup_ &&
+      // A TLS read returns one record at a time, so a short one may leave more in the socket.
+      if (got.bytes < into.size() && !hangup_ && !tls_ &&
           stream_.kind() != transport::transport_kind::memory) {
         read_drained_ = true;
       }
@@ -261,6 +285,12 @@ bool connection_driver::read_some(time_point now) noexcept {
       conn_.receive_eof(now);
       return true;
     case transport::io_status::error:
+      // A TLS peer that closes without close_notify (most HTTP clients) ends its side like a
+      // plain EOF: HTTP's own framing tells a cut request from a whole one.
+      if (got.error() == transport::errc::tls_truncated) {
+        conn_.receive_eof(now);
+        return true;
+      }
       conn_.abort();
       return true;
     case transport::io_status::would_block:
@@ -270,6 +300,27 @@ bool connection_driver::read_some(time_point now) noexcept {
       break;
   }
   return false;
+}
+
+void connection_driver::check_handshake(time_point now) noexcept {
+  if (!transport::tls_info(stream_).handshake_done) return;
+  handshaking_ = false;
+  ++owner_->stats_.tls_handshakes;
+  conn_.restart_header_timer(now);
+}
+
+void connection_driver::handshake_failed(std::error_code error) noexcept {
+  handshaking_ = false;
+  if (owner_->options_.on_tls_error) {
+    try {
+      owner_->options_.on_tls_error(*this, error);
+    } catch (...) {
+      // A failing hook must not take the loop down; the connection closes either way.
+    }
+  }
+  // Nothing can be answered without a session: close (an alert OpenSSL wrote, such as
+  // protocol_version, stays ahead of the FIN).
+  conn_.abort();
 }
 
 void connection_driver::close_stream() noexcept {
@@ -300,6 +351,11 @@ void connection_driver::settle() noexcept {
   // A lazy timer: a keep-alive connection's deadline moves later with every request, and moving
   // the timer each time would cost two heap operations per request. Leave it armed at the
   // earlier time; when it fires early, pump() finds nothing due and this re-arms it.
+  if (handshaking_) {
+    // The timer keeps the handshake's deadline (see start).
+    if (!timer_.armed()) timer_.arm_at(timer_.deadline());
+    return;
+  }
   const time_point deadline = conn_.wants().deadline;
   if (deadline == time_point::max()) return;
   if (!timer_.armed() || deadline < timer_.deadline()) timer_.arm_at(deadline);

@@ -49,7 +49,8 @@ transport::result<transport::address> parse_unix(std::string_view text) noexcept
 
 }  // namespace
 
-std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& per_thread) {
+std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& per_thread,
+                                 std::vector<std::vector<bool>>& per_thread_tls) {
   transport::listen_options listen_options;
   listen_options.backlog = options_.backlog;
   listen_options.reuse_port = thread_count_ > 1;
@@ -65,6 +66,7 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
     }
     const transport::address actual = first->local_address();
     const bool tcp = actual.transport() == transport::transport_kind::tcp;
+    const bool tls = options_.tls.has_value() && (tcp || options_.tls->tls_unix);
     for (unsigned i = 1; i < thread_count_; ++i) {
       // TCP: a socket per thread on the same port (SO_REUSEPORT; the kernel spreads the
       // connections). Unix sockets have no SO_REUSEPORT: the threads share one socket.
@@ -75,9 +77,12 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
         return more.error();
       }
       per_thread[i].push_back(std::move(*more));
+      per_thread_tls[i].push_back(tls);
     }
     per_thread[0].push_back(std::move(*first));
+    per_thread_tls[0].push_back(tls);
     bound_.push_back(actual);
+    bound_tls_.push_back(tls);
     return {};
   };
 
@@ -104,6 +109,35 @@ std::error_code server::bind_all(std::vector<std::vector<transport::listener>>& 
   return {};
 }
 
+std::error_code server::make_tls_context() {
+  tls_.reset();
+  if (!options_.tls) return {};
+  const transport::tls_server_options& settings = options_.tls->transport;
+  transport::result<transport::tls_context> made = transport::tls_context::server(settings);
+  if (made) {
+    tls_ = std::move(*made);
+    return {};
+  }
+  // Name the file that failed: the context reports only what went wrong, so load each
+  // certificate alone until one fails the same way (start-up only, and only after a failure).
+  const std::error_code ec = made.error();
+  error_address_ = "tls";
+  if (ec == transport::errc::tls_unavailable) return ec;
+  error_address_.clear();
+  for (const transport::tls_certificate& certificate : settings.certificates) {
+    transport::tls_server_options alone = settings;
+    alone.certificates = {certificate};
+    if (transport::tls_context::server(alone)) continue;
+    error_address_ =
+        ec == transport::errc::tls_bad_key ? certificate.key_file : certificate.cert_file;
+    break;
+  }
+  if (error_address_.empty() && !settings.certificates.empty()) {
+    error_address_ = settings.certificates.front().cert_file;
+  }
+  return ec;
+}
+
 void server::choose_io_backend() {
   io_backend_ = transport::resolve_io_backend(options_.io);
   if (options_.io != transport::io_backend::automatic) {
@@ -128,9 +162,14 @@ std::error_code server::start() {
   bound_.clear();
 
   // Everything that can fail happens here, on the caller's thread, before any thread starts.
+  bound_tls_.clear();
+  // The certificates first: a server that cannot speak TLS should not take its ports.
+  if (std::error_code ec = make_tls_context()) return ec;
   std::vector<std::vector<transport::listener>> per_thread(thread_count_);
-  if (std::error_code ec = bind_all(per_thread)) {
+  std::vector<std::vector<bool>> per_thread_tls(thread_count_);
+  if (std::error_code ec = bind_all(per_thread, per_thread_tls)) {
     bound_.clear();
+    bound_tls_.clear();
     return ec;
   }
   choose_io_backend();
@@ -178,10 +217,13 @@ std::error_code server::start() {
     unit_options.access_log_flush_interval = options_.access_log_flush_interval;
     unit_options.access_log_errors = options_.access_log_errors;
     unit_options.on_error = options_.on_error;
+    if (options_.tls) unit_options.tls_handshake_timeout = options_.tls->handshake_timeout;
+    unit_options.on_tls_error = options_.on_tls_error;
     w.unit = std::make_unique<server_loop>(*w.loop, *handler, unit_options);
     w.unit->publish_open_connections(&w.open);
-    for (transport::listener& source : per_thread[i]) {
-      if (std::error_code ec = w.unit->add_listener(std::move(source))) {
+    for (std::size_t k = 0; k < per_thread[i].size(); ++k) {
+      const transport::tls_context* tls = per_thread_tls[i][k] ? &*tls_ : nullptr;
+      if (std::error_code ec = w.unit->add_listener(std::move(per_thread[i][k]), tls)) {
         bound_.clear();
         return ec;
       }

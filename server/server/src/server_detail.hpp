@@ -187,11 +187,14 @@ class connection_driver final : public connection_info, public connection_observ
   void settle() noexcept;
   void log_open() noexcept;
   void log_close() noexcept;
+  void check_handshake(time_point now) noexcept;
+  void handshake_failed(std::error_code error) noexcept;
 
   connection conn_;
   transport::stream stream_;
   transport::timer timer_;
   log_track* log_ = nullptr;
+
   bool busy_ = false;
   bool again_ = false;
   bool timer_due_ = false;
@@ -204,6 +207,10 @@ class connection_driver final : public connection_info, public connection_observ
   bool write_shut_ = false;
   bool stream_closed_ = false;  // closed, or handed to an upgrade_handler
   bool hangup_ = false;         // the peer's FIN or an error was reported: read until EOF
+  // A TLS stream whose handshake has not finished: the timer holds the handshake's deadline
+  // instead of the connection's (whose header timeout starts anew once the handshake is done).
+  bool handshaking_ = false;
+  bool tls_ = false;  // a short read says nothing of the socket: records may wait
 };
 
 /// The loop's live drivers and the pool they come from.

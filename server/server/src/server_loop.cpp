@@ -58,10 +58,14 @@ void deferred_response::drop(detail::deferred_state* state) {
 
 // --- server_loop --------------------------------------------------------------------------------
 
-server_loop::listening::listening(server_loop& owner)
-    : acceptor(
+server_loop::listening::listening(server_loop& owner, const transport::tls_context* tls_context)
+    : tls(tls_context != nullptr ? std::optional<transport::tls_context>(*tls_context)
+                                 : std::nullopt),
+      acceptor(
           owner.loop(),
-          [&owner](transport::stream&& accepted) { owner.on_accept(std::move(accepted)); },
+          [&owner, this](transport::stream&& accepted) {
+            owner.on_accept(std::move(accepted), tls ? &*tls : nullptr);
+          },
           [&owner](std::error_code error) { owner.on_accept_error(error); },
           owner.options_.accept) {}
 
@@ -104,26 +108,29 @@ server_loop::~server_loop() {
   // the class comment forbids destroying a server_loop then. Their memory goes with the pool.
 }
 
-std::error_code server_loop::add_listener(transport::listener&& source) {
+std::error_code server_loop::add_listener(transport::listener&& source,
+                                          const transport::tls_context* tls) {
   if (shutting_down_) return std::make_error_code(std::errc::operation_canceled);
-  auto entry = std::make_unique<listening>(*this);
+  auto entry = std::make_unique<listening>(*this, tls);
   if (std::error_code ec = entry->acceptor.start(std::move(source))) return ec;
   if (limit_paused_) entry->acceptor.pause();
   listeners_.push_back(std::move(entry));
   return {};
 }
 
-bool server_loop::adopt(transport::stream&& stream) {
+bool server_loop::adopt(transport::stream&& stream, const transport::tls_context* tls) {
   if (shutting_down_) {
     (void)stream.close();
     return false;
   }
+  if (tls != nullptr && !wrap_tls(stream, *tls)) return false;
   const bool served = serve(std::move(stream));
   if (served) after_open();
   return served;
 }
 
-void server_loop::on_accept(transport::stream&& stream) noexcept {
+void server_loop::on_accept(transport::stream&& stream,
+                            const transport::tls_context* tls) noexcept {
   if (shutting_down_) {
     (void)stream.close();
     return;
@@ -134,7 +141,22 @@ void server_loop::on_accept(transport::stream&& stream) noexcept {
     stream.abort();
     return;
   }
+  // The TLS session is made on the loop that serves the connection; its handshake runs inside
+  // the driver's first reads and writes.
+  if (tls != nullptr && !wrap_tls(stream, *tls)) return;
   if (serve(std::move(stream))) after_open();
+}
+
+bool server_loop::wrap_tls(transport::stream& stream, const transport::tls_context& tls) noexcept {
+  transport::result<transport::stream> wrapped = transport::tls_accept(std::move(stream), tls);
+  if (!wrapped) {
+    // No session could be made (out of memory): nothing was said on the socket yet.
+    ++stats_.tls_handshake_failures;
+    if (stream.is_open()) stream.abort();
+    return false;
+  }
+  stream = std::move(*wrapped);
+  return true;
 }
 
 void server_loop::after_open() noexcept {

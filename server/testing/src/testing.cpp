@@ -3,6 +3,7 @@
 
 #include <array>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -118,7 +119,15 @@ std::string request::serialize() const {
 
 // --- server --------------------------------------------------------------------------------------
 
+void server::make_tls(const server_options& options) {
+  if (!options.tls) return;
+  transport::result<transport::tls_context> made = transport::tls_context::server(*options.tls);
+  if (!made) throw std::system_error(made.error(), "taut::testing::server: TLS");
+  tls_ = std::move(*made);
+}
+
 server::server(request_handler& handler, const server_options& options) {
+  make_tls(options);
   auto loop = transport::event_loop::create({.clock = &clock_});
   if (!loop) throw std::system_error(loop.error(), "taut::testing::server: event loop");
   loop_ = std::move(*loop);
@@ -127,6 +136,7 @@ server::server(request_handler& handler, const server_options& options) {
 
 server::server(taut::handler handler, const server_options& options)
     : owned_(std::make_unique<mux>()) {
+  make_tls(options);
   // Every method and path: "/" is a subtree pattern without a method.
   owned_->handle("/", std::move(handler));
   auto loop = transport::event_loop::create({.clock = &clock_});
@@ -189,6 +199,18 @@ void client::connect() {
   to_client.max_write = options_.read_piece;
   to_client.capacity = options_.capacity;
   auto [client_end, server_end] = transport::memory_pair(to_server, to_client);
+  const transport::tls_context* server_tls = server_->tls();
+  if (server_tls != nullptr) {
+    if (!tls_) {
+      transport::result<transport::tls_context> made = transport::tls_context::client(options_.tls);
+      if (!made) throw std::system_error(made.error(), "taut::testing::client: TLS");
+      tls_ = std::move(*made);
+    }
+    transport::result<transport::stream> wrapped =
+        transport::tls_connect(std::move(client_end), *tls_, options_.server_name);
+    if (!wrapped) throw std::system_error(wrapped.error(), "taut::testing::client: TLS");
+    client_end = std::move(*wrapped);
+  }
   stream_ = std::move(client_end);
   inbox_.clear();
   outbox_.clear();
@@ -196,10 +218,21 @@ void client::connect() {
   methods_.clear();
   eof_ = reset_ = false;
   track_ = true;
-  if (!server_->server_->adopt(std::move(server_end))) {
+  if (!server_->server_->adopt(std::move(server_end), server_tls)) {
     throw std::runtime_error("taut::testing::client: the server refused the connection");
   }
   server_->run();
+  if (server_tls != nullptr) handshake();
+}
+
+void client::handshake() {
+  // Each side's reads move the handshake on (the client's first read sends its hello); a few
+  // rounds finish it, or end it when a side refuses (the client then reads the close).
+  for (int round = 0; round < 8 && !eof_; ++round) {
+    (void)drain_stream();
+    server_->run();
+    if (transport::tls_info(stream_).handshake_done) break;
+  }
 }
 
 void client::reconnect() {

@@ -476,6 +476,10 @@ class connection {
 
   /// Time has passed; handles every deadline at or before `now`.
   void on_timer(time_point now) noexcept;
+  /// The transport's own set-up (a TLS handshake) ended at `now`: the first request's header
+  /// timeout starts again from there, as the time spent on the handshake was not the client's
+  /// to send a head in. No effect once a request byte has arrived.
+  void restart_header_timer(time_point now) noexcept;
   /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
   /// finished and answered with `Connection: close`, and nothing more is read.
   void begin_shutdown(time_point now) noexcept;

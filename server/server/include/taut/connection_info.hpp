@@ -1,5 +1,5 @@
-// What a handler may learn about the connection it is called for (transport, addresses, the loop,
-// an id), in its own header so the application layer can name it without the server loop's
+// What a handler may learn about the connection it is called for (transport, TLS, addresses, the
+// loop, an id), in its own header so the application layer can name it without the server loop's
 // internals. The server layer creates these; handlers only read them.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include "taut/transport/address.hpp"
 #include "taut/transport/error.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
 
@@ -19,6 +20,12 @@ class connection_info {
  public:
   /// TCP, Unix socket or memory.
   [[nodiscard]] transport::transport_kind transport() const noexcept { return stream_->kind(); }
+  /// Whether the connection speaks TLS (https).
+  [[nodiscard]] bool is_tls() const noexcept { return transport::tls_info(*stream_).is_tls; }
+  /// What TLS negotiated: version ("TLSv1.3"), ALPN ("http/1.1" or empty), the SNI name the
+  /// client sent, the cipher, whether the session was resumed and whether kTLS carries it. Views
+  /// into the session, valid during the handler call; all empty/false for a plain connection.
+  [[nodiscard]] transport::tls_state tls() const noexcept { return transport::tls_info(*stream_); }
   /// The client's address (a system call: copy it if needed more than once).
   [[nodiscard]] transport::result<transport::address> peer_address() const noexcept {
     return stream_->peer_address();

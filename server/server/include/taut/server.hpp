@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -22,8 +23,23 @@
 #include "taut/server_loop.hpp"
 #include "taut/transport/address.hpp"
 #include "taut/transport/event_loop.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
+
+/// HTTPS: the TLS settings of a server (see server_options::tls).
+struct server_tls_options {
+  /// Certificates (the first is the default; SNI picks among them), ALPN, session tickets, kTLS
+  /// and cipher choices, as transport::tls_server_options describes them.
+  transport::tls_server_options transport{};
+  /// Time a new connection has to finish its TLS handshake; past it the connection is closed
+  /// (there is nothing to answer on). The header timeout of the first request starts when the
+  /// handshake ends.
+  std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+  /// Whether Unix-socket listeners speak TLS too; by default they stay plain (a local socket is
+  /// usually behind a TLS-terminating proxy).
+  bool tls_unix = false;
+};
 
 /// How to run a server. Every field has a default; set listen and/or unix_paths.
 struct server_options {
@@ -72,6 +88,15 @@ struct server_options {
   /// otherwise (or as the TAUT_IO environment variable says); an explicit io_uring that the
   /// system refuses makes start() fail with the reason (see transport::io_uring_available()).
   transport::io_backend io = transport::io_backend::automatic;
+  /// Set: every TCP listener (and Unix one with tls_unix) speaks TLS, with one context made in
+  /// start() and shared by every thread. A certificate or key that cannot be loaded makes start()
+  /// fail with transport::errc::tls_bad_certificate or tls_bad_key (error_address() names the
+  /// file); a build without OpenSSL fails with tls_unavailable.
+  std::optional<server_tls_options> tls{};
+  /// Called (on the loop thread) for each connection whose TLS handshake failed or timed out
+  /// (std::errc::timed_out), before it is closed without an answer. Empty: not called (the
+  /// failures are still counted in server_loop_stats).
+  std::function<void(const connection_info& connection, std::error_code error)> on_tls_error{};
 };
 
 /// Makes the handler of one loop thread (0 to threads-1); called on the thread that calls
@@ -143,12 +168,23 @@ class server {
   [[nodiscard]] std::string_view io_backend_reason() const noexcept { return io_reason_; }
   /// Connections open now, summed over threads (each thread publishes its count as it changes).
   [[nodiscard]] std::size_t open_connections() const noexcept;
+  /// Whether local_addresses()[index] speaks TLS.
+  [[nodiscard]] bool is_tls(std::size_t index) const noexcept {
+    return index < bound_tls_.size() && bound_tls_[index];
+  }
+  /// Which record layer the TLS listeners use, from transport::tls_context::offload_status():
+  /// "ktls", or "no kTLS: <why>" for OpenSSL's user-space record layer; empty without TLS.
+  [[nodiscard]] std::string_view tls_offload_status() const noexcept {
+    return tls_ ? tls_->offload_status() : std::string_view{};
+  }
   [[nodiscard]] const server_options& options() const noexcept { return options_; }
 
  private:
   struct worker;
 
-  std::error_code bind_all(std::vector<std::vector<transport::listener>>& per_thread);
+  std::error_code bind_all(std::vector<std::vector<transport::listener>>& per_thread,
+                           std::vector<std::vector<bool>>& per_thread_tls);
+  std::error_code make_tls_context();
   void run_worker(worker& w) noexcept;
   void choose_io_backend();
   void wake_all() noexcept;
@@ -160,6 +196,8 @@ class server {
   unsigned thread_count_ = 0;
   std::unique_ptr<worker[]> workers_;
   std::vector<transport::address> bound_;
+  std::vector<bool> bound_tls_;
+  std::optional<transport::tls_context> tls_;
   std::string error_address_;
   transport::io_backend io_backend_ = transport::io_backend::automatic;
   std::string io_reason_;

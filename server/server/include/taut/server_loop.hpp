@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -36,6 +37,7 @@
 #include "taut/transport/listener.hpp"
 #include "taut/transport/small_fn.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
 
@@ -86,6 +88,14 @@ struct server_loop_options {
   /// 408, 413, a bad body, ...) with the connection and the response_record: its status, error
   /// code and offset. Keep it short; it runs inside the loop. Empty: not called.
   std::function<void(const connection_info& connection, const response_record& record)> on_error{};
+  /// Time a connection of a TLS listener (or a stream adopted with a TLS context) has to finish
+  /// its handshake; past it the connection is closed without an answer. The first request's
+  /// header timeout starts when the handshake ends.
+  std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(10);
+  /// Called on the loop's thread for each connection whose TLS handshake failed (the stream's
+  /// error: transport::errc::tls_handshake_failed, tls_protocol_too_old, ...) or timed out
+  /// (std::errc::timed_out), just before it is closed. Empty: not called.
+  std::function<void(const connection_info& connection, std::error_code error)> on_tls_error{};
 };
 
 /// A response finished later, from any thread. A handler that must block (a database call, a
@@ -158,6 +168,12 @@ struct server_loop_stats {
   std::uint64_t hard_closed = 0;     // closed by close_all() or the drain deadline
   std::uint64_t accept_errors = 0;   // accept failures (EMFILE, ECONNABORTED, ...)
   std::uint64_t file_sends = 0;      // stream::sendfile calls that sent file bodies
+
+  /// TLS handshakes completed, failed (a bad, refused or unfinished hello: the stream reported
+  /// an error) and cut by tls_handshake_timeout.
+  std::uint64_t tls_handshakes = 0;
+  std::uint64_t tls_handshake_failures = 0;
+  std::uint64_t tls_handshake_timeouts = 0;
 };
 
 /// An HTTP/1.1 server on one event loop that the caller runs. It owns the loop's buffer pool,
@@ -184,11 +200,14 @@ class server_loop {
   server_loop& operator=(const server_loop&) = delete;
 
   /// Accepts connections from `source` (TCP, Unix or memory listener) until begin_shutdown().
-  std::error_code add_listener(transport::listener&& source);
+  /// With `tls` (a server context, copied), each accepted stream speaks TLS
+  /// (transport::tls_accept).
+  std::error_code add_listener(transport::listener&& source,
+                               const transport::tls_context* tls = nullptr);
   /// Serves an already-connected stream (one end of transport::memory_pair(), a socket accepted
-  /// elsewhere). Counts against max_connections; returns false (closing `stream`) while shutting
-  /// down or when the stream cannot be watched.
-  bool adopt(transport::stream&& stream);
+  /// elsewhere), as the server side of TLS when `tls` is given. Counts against max_connections;
+  /// returns false (closing `stream`) while shutting down or when the stream cannot be watched.
+  bool adopt(transport::stream&& stream, const transport::tls_context* tls = nullptr);
 
   /// Graceful shutdown: closes the listeners (new connections are refused), closes idle
   /// connections at once, lets each in-flight request finish and answers it with
@@ -224,11 +243,13 @@ class server_loop {
   friend class deferred_response;
 
   struct listening {
-    explicit listening(server_loop& owner);
+    listening(server_loop& owner, const transport::tls_context* tls);
+    std::optional<transport::tls_context> tls;
     transport::acceptor acceptor;
   };
 
-  void on_accept(transport::stream&& stream) noexcept;
+  void on_accept(transport::stream&& stream, const transport::tls_context* tls) noexcept;
+  bool wrap_tls(transport::stream& stream, const transport::tls_context& tls) noexcept;
   void on_accept_error(std::error_code error) noexcept;
   bool serve(transport::stream&& stream) noexcept;
   void after_open() noexcept;

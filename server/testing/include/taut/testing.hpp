@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "taut/transport/event_loop.hpp"
 #include "taut/transport/memory.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
 class mux;
@@ -104,6 +106,11 @@ class request {
 struct server_options {
   /// Connection limits and timeouts, access log, drain timeout... (see server_loop_options).
   server_loop_options loop{};
+  /// HTTPS in memory: every client connection speaks TLS with these certificates (the server
+  /// side of transport::tls_accept over the memory pipe), so handlers see connection_info's TLS
+  /// facts as they would over TCP. The server's constructor throws std::system_error when the
+  /// certificates cannot be loaded (or taut was built without TLS).
+  std::optional<transport::tls_server_options> tls{};
 };
 
 /// How a client's connection misbehaves (see transport::memory_faults).
@@ -115,6 +122,11 @@ struct client_options {
   std::size_t read_piece = 0;
   /// Bytes the server may have in flight to the client before its writes block.
   std::size_t capacity = 256 * 1024;
+  /// The client's TLS settings when the server speaks TLS: by default no certificate check (the
+  /// handler is under test, not the certificate); give ca_file and verify to check it.
+  transport::tls_client_options tls{.verify = false};
+  /// The name the client sends in SNI (and checks the certificate against when verifying).
+  std::string server_name = "localhost";
 };
 
 /// An HTTP server on a memory transport and a manual clock, driven on the calling thread: the
@@ -138,9 +150,16 @@ class server {
   [[nodiscard]] transport::manual_clock& clock() noexcept { return clock_; }
   [[nodiscard]] transport::event_loop& loop() noexcept { return *loop_; }
   [[nodiscard]] server_loop& loop_server() noexcept { return *server_; }
+  /// The server's TLS context when server_options::tls was set, else nullptr.
+  [[nodiscard]] const transport::tls_context* tls() const noexcept {
+    return tls_ ? &*tls_ : nullptr;
+  }
 
  private:
   friend class client;
+  void make_tls(const server_options& options);
+
+  std::optional<transport::tls_context> tls_;
   transport::manual_clock clock_;
   std::unique_ptr<mux> owned_;
   std::unique_ptr<transport::event_loop> loop_;
@@ -208,6 +227,7 @@ class client {
 
  private:
   void connect();
+  void handshake();
   void pump();
   bool flush();
   std::size_t drain_stream();
@@ -217,6 +237,7 @@ class client {
   std::unique_ptr<testing::server> owned_;
   testing::server* server_;
   client_options options_;
+  std::optional<transport::tls_context> tls_;  // kept across reconnects: sessions resume
   transport::stream stream_;
   std::string inbox_;
   std::string outbox_;   // written bytes whose requests are not yet known whole

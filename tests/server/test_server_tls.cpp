@@ -1,0 +1,498 @@
+// HTTPS from the user's side: a taut::server with server_options::tls, as an application would set
+// it up, and a handler that reads the connection's TLS facts; clients are plain OpenSSL (blocking,
+// with timeouts) so the server is checked against another implementation. Also start() errors for
+// bad certificates and keys, the handshake timeout (real sockets, and exactly on a manual clock
+// over memory pipes), and handshake failures reported to on_tls_error. Loopback only; every wait
+// is bounded. Certificates are made at test time (tests/support/tls_certs.hpp).
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "taut/server.hpp"
+#include "taut/testing.hpp"
+#include "taut/transport/memory.hpp"
+#include "taut/transport/tls.hpp"
+#include "tls_certs.hpp"
+
+namespace taut::test {
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+const tls_test_files& files() {
+  static const tls_test_files made = make_tls_test_files();
+  return made;
+}
+
+/// A blocking TCP connection to 127.0.0.1:port whose reads and writes give up after `limit`.
+int connect_tcp(std::uint16_t port, std::chrono::milliseconds limit = 5000ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(limit.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((limit.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// A blocking OpenSSL client connection (what curl or a browser would be), verifying the server
+/// against the test CA.
+class openssl_client {
+ public:
+  openssl_client(std::uint16_t port, const char* server_name, const char* alpn = "http/1.1")
+      : ctx_(SSL_CTX_new(TLS_client_method())) {
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+    SSL_CTX_load_verify_locations(ctx_, files().ca_cert.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    fd_ = connect_tcp(port);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, server_name);
+    SSL_set1_host(ssl_, server_name);
+    if (alpn != nullptr) {
+      std::string wire(1, static_cast<char>(std::strlen(alpn)));
+      wire += alpn;
+      SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(wire.data()),
+                          static_cast<unsigned>(wire.size()));
+    }
+  }
+  ~openssl_client() {
+    SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  openssl_client(const openssl_client&) = delete;
+  openssl_client& operator=(const openssl_client&) = delete;
+
+  bool handshake() {
+    if (fd_ < 0) return false;
+    ERR_clear_error();
+    int done = SSL_connect(ssl_);
+    // A blocking call interrupted (EINTR) reports want-read: try again, as a blocking client does.
+    for (int retry = 0; done != 1 && retry < 100 && retried(done); ++retry)
+      done = SSL_connect(ssl_);
+    if (done == 1) return true;
+    std::fprintf(stderr, "handshake: SSL_get_error %d, %s, errno %d\n", SSL_get_error(ssl_, done),
+                 ERR_error_string(ERR_peek_error(), nullptr), errno);
+    return false;
+  }
+  [[nodiscard]] SSL* ssl() const noexcept { return ssl_; }
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+
+  /// Whether a failed blocking call was only interrupted (EINTR), not timed out or failed.
+  bool retried(int result) const {
+    const int error = SSL_get_error(ssl_, result);
+    return (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) && errno == EINTR;
+  }
+  bool send(std::string_view bytes) {
+    return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
+           static_cast<int>(bytes.size());
+  }
+  /// Reads one response with a Content-Length body; "" when the connection ends first.
+  std::string read_response() {
+    for (;;) {
+      const std::size_t head_end = inbox_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        std::size_t length = 0;
+        const std::size_t at = inbox_.find("Content-Length: ");
+        if (at != std::string::npos && at < head_end) length = std::stoul(inbox_.substr(at + 16));
+        if (inbox_.size() >= head_end + 4 + length) {
+          std::string out = inbox_.substr(0, head_end + 4 + length);
+          inbox_.erase(0, out.size());
+          return out;
+        }
+      }
+      char buffer[4096];
+      int got = SSL_read(ssl_, buffer, sizeof buffer);
+      for (int retry = 0; got <= 0 && retry < 100 && retried(got); ++retry) {
+        got = SSL_read(ssl_, buffer, sizeof buffer);
+      }
+      if (got <= 0) return {};
+      inbox_.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  std::string get(std::string_view target) {
+    if (!send("GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n\r\n")) return {};
+    return read_response();
+  }
+
+ private:
+  SSL_CTX* ctx_;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  std::string inbox_;
+};
+
+/// Reads until the peer closes (or `limit`); returns what came and how long it took.
+std::pair<std::string, std::chrono::milliseconds> read_until_closed(
+    int fd, std::chrono::milliseconds limit) {
+  const auto start = clock_type::now();
+  std::string got;
+  for (;;) {
+    const auto left =
+        limit - std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start);
+    if (left <= 0ms) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    got.append(buffer, static_cast<std::size_t>(n));
+  }
+  return {got, std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start)};
+}
+
+/// The handler an application would write to see how it was reached.
+class tls_facts_handler final : public request_handler {
+ public:
+  body_mode on_head(server_request&) override { return body_mode::buffer; }
+  void on_request(server_request&, response_writer response) override {
+    const connection_info* connection = current_connection();
+    std::string body;
+    if (connection == nullptr) {
+      body = "no connection";
+    } else if (!connection->is_tls()) {
+      body = "plain";
+    } else {
+      const transport::tls_state tls = connection->tls();
+      body = std::string(tls.version) + " alpn=" + std::string(tls.alpn) +
+             " sni=" + std::string(tls.server_name) + " resumed=" + (tls.resumed ? "1" : "0") +
+             " done=" + (tls.handshake_done ? "1" : "0");
+    }
+    response.send(200, body, "text/plain");
+  }
+};
+
+server_options tls_options(std::chrono::milliseconds handshake_timeout = 10s) {
+  server_options options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = 1;
+  server_tls_options tls;
+  tls.transport.certificates = {{files().cert, files().key},
+                                {files().other_cert, files().other_key}};
+  tls.handshake_timeout = handshake_timeout;
+  options.tls = tls;
+  return options;
+}
+
+std::string body_of(const std::string& response) {
+  const std::size_t at = response.find("\r\n\r\n");
+  return at == std::string::npos ? std::string() : response.substr(at + 4);
+}
+
+class ServerTls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!transport::tls_available()) GTEST_SKIP() << "taut was built without TLS";
+    ASSERT_TRUE(files().ok) << files().error;
+  }
+};
+
+TEST_F(ServerTls, HandlerSeesTheNegotiatedFacts) {
+  tls_facts_handler handler;
+  server_options options = tls_options();
+  const std::string unix_path =
+      "@taut-tls-facts-" + std::to_string(::getpid());  // Unix sockets stay plain by default
+  options.unix_paths = {unix_path};
+  taut::server server(handler, options);
+  ASSERT_FALSE(server.start()) << server.error_address();
+  ASSERT_EQ(server.local_addresses().size(), 2u);
+  EXPECT_TRUE(server.is_tls(0));
+  EXPECT_FALSE(server.is_tls(1));
+  EXPECT_FALSE(server.tls_offload_status().empty());
+  const std::uint16_t port = server.local_addresses()[0].port();
+
+  {
+    openssl_client client(port, "localhost");
+    ASSERT_TRUE(client.handshake());
+    EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+    // Keep-alive: the second request on the same session.
+    EXPECT_EQ(body_of(client.get("/again")),
+              "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+  }
+  {
+    // SNI picks the second certificate; the handler sees the name.
+    openssl_client client(port, "other.test", nullptr);
+    ASSERT_TRUE(client.handshake());
+    X509* peer = SSL_get1_peer_certificate(client.ssl());
+    ASSERT_NE(peer, nullptr);
+    char subject[256] = {};
+    X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+    X509_free(peer);
+    EXPECT_NE(std::string(subject).find("/CN=other.test"), std::string::npos) << subject;
+    EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn= sni=other.test resumed=0 done=1");
+  }
+
+  // The plain Unix listener: the same handler sees no TLS.
+  transport::result<transport::address> at = transport::address::unix_abstract(unix_path.substr(1));
+  ASSERT_TRUE(at);
+  transport::result<transport::stream> plain = transport::connect(*at);
+  ASSERT_TRUE(plain);
+  const int fd = plain->native_handle();
+  const std::string request = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  const auto [got, took] = read_until_closed(fd, 5000ms);
+  EXPECT_EQ(body_of(got), "plain");
+  (void)plain->close();  // or the server lingers on it (linger_timeout) before stopping
+  server.stop();
+  server.wait();
+}
+
+TEST_F(ServerTls, StartFailsNamingTheCertificateOrKeyFile) {
+  tls_facts_handler handler;
+  {
+    server_options options = tls_options();
+    const std::string missing = files().directory + "/missing.pem";
+    options.tls->transport.certificates = {{files().cert, files().key}, {missing, files().key}};
+    taut::server server(handler, options);
+    EXPECT_EQ(server.start(), transport::errc::tls_bad_certificate);
+    EXPECT_EQ(server.error_address(), missing);
+    EXPECT_TRUE(server.local_addresses().empty());  // no port taken
+  }
+  {
+    server_options options = tls_options();
+    options.tls->transport.certificates = {{files().cert, files().other_key}};
+    taut::server server(handler, options);
+    EXPECT_EQ(server.start(), transport::errc::tls_bad_key);
+    EXPECT_EQ(server.error_address(), files().other_key);
+  }
+}
+
+TEST_F(ServerTls, SilentClientIsCutByTheHandshakeTimeout) {
+  tls_facts_handler handler;
+  server_options options = tls_options(400ms);
+  options.connection.header_timeout = 10s;  // not what cuts it
+  std::atomic<int> timeouts{0};
+  std::atomic<int> other_errors{0};
+  options.on_tls_error = [&](const connection_info&, std::error_code ec) {
+    ++(ec == std::errc::timed_out ? timeouts : other_errors);
+  };
+  taut::server server(handler, options);
+  ASSERT_FALSE(server.start());
+  const std::uint16_t port = server.local_addresses()[0].port();
+
+  const int fd = connect_tcp(port);
+  ASSERT_GE(fd, 0);
+  const auto [got, took] = read_until_closed(fd, 5000ms);
+  ::close(fd);
+  EXPECT_TRUE(got.empty()) << "no HTTP answer without a session";
+  EXPECT_GE(took, 350ms);
+  EXPECT_LT(took, 3000ms);
+  for (int i = 0; i < 100 && timeouts.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(timeouts.load(), 1);
+  EXPECT_EQ(other_errors.load(), 0);
+
+  // Served as usual after that.
+  openssl_client client(port, "localhost");
+  ASSERT_TRUE(client.handshake());
+  EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+  server.stop();
+  server.wait();
+}
+
+TEST_F(ServerTls, HeaderTimeoutStartsWhenTheHandshakeEnds) {
+  tls_facts_handler handler;
+  server_options options = tls_options(5s);
+  options.connection.header_timeout = 1500ms;
+  taut::server server(handler, options);
+  ASSERT_FALSE(server.start());
+  const std::uint16_t port = server.local_addresses()[0].port();
+
+  openssl_client client(port, "localhost");
+  std::this_thread::sleep_for(1200ms);  // a slow client: most of the header timeout goes here
+  ASSERT_TRUE(client.handshake());
+  std::this_thread::sleep_for(800ms);  // 2 s after connecting, 0.8 s after the handshake
+  EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+
+  // And it does apply after the handshake: a client that says nothing more is closed by it.
+  openssl_client idle(port, "localhost");
+  ASSERT_TRUE(idle.handshake());
+  const auto start = clock_type::now();
+  char byte = 0;
+  const int got = SSL_read(idle.ssl(), &byte, 1);  // the server's close ends it
+  const auto took = clock_type::now() - start;
+  EXPECT_LE(got, 0);
+  EXPECT_GE(took, 1300ms);
+  EXPECT_LT(took, 4000ms);
+  server.stop();
+  server.wait();
+}
+
+TEST_F(ServerTls, GarbageFailsTheHandshakeWithoutAnAnswer) {
+  tls_facts_handler handler;
+  server_options options = tls_options();
+  std::mutex lock;
+  std::vector<std::error_code> errors;
+  options.on_tls_error = [&](const connection_info& connection, std::error_code ec) {
+    EXPECT_TRUE(connection.is_tls());
+    const std::lock_guard<std::mutex> hold(lock);
+    errors.push_back(ec);
+  };
+  taut::server server(handler, options);
+  ASSERT_FALSE(server.start());
+  const std::uint16_t port = server.local_addresses()[0].port();
+
+  const int fd = connect_tcp(port);
+  ASSERT_GE(fd, 0);
+  const std::string plain_http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  ASSERT_EQ(::send(fd, plain_http.data(), plain_http.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(plain_http.size()));
+  const auto [got, took] = read_until_closed(fd, 5000ms);
+  ::close(fd);
+  EXPECT_EQ(got.find("HTTP/"), std::string::npos) << got;
+  EXPECT_LT(took, 3000ms);
+  for (int i = 0; i < 100; ++i) {
+    {
+      const std::lock_guard<std::mutex> hold(lock);
+      if (!errors.empty()) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  {
+    const std::lock_guard<std::mutex> hold(lock);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0], transport::errc::tls_handshake_failed) << errors[0].message();
+  }
+  openssl_client client(port, "localhost");
+  ASSERT_TRUE(client.handshake());
+  EXPECT_EQ(body_of(client.get("/")), "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+  server.stop();
+  server.wait();
+}
+
+// Requests in separate records that arrive together: a TLS read returns one record at a time, so
+// a short read must not be taken for an empty socket (the rest would wait for an edge that never
+// comes).
+TEST_F(ServerTls, PipelinedRecordsAreAllServed) {
+  tls_facts_handler handler;
+  taut::server server(handler, tls_options());
+  ASSERT_FALSE(server.start());
+  openssl_client client(server.local_addresses()[0].port(), "localhost");
+  ASSERT_TRUE(client.handshake());
+  std::string requests;
+  for (int i = 0; i < 4; ++i) requests += "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  // Four records (one per SSL_write) in one TCP segment: corked until all are written.
+  int on = 1;
+  ::setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  const std::size_t one = requests.size() / 4;
+  for (std::size_t i = 0; i < 4; ++i) ASSERT_TRUE(client.send(requests.substr(i * one, one)));
+  on = 0;
+  ::setsockopt(client.fd(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(body_of(client.read_response()),
+              "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1")
+        << "response " << i;
+  }
+  server.stop();
+  server.wait();
+}
+
+TEST_F(ServerTls, GracefulStopSendsCloseNotify) {
+  tls_facts_handler handler;
+  taut::server server(handler, tls_options());
+  ASSERT_FALSE(server.start());
+  openssl_client client(server.local_addresses()[0].port(), "localhost");
+  ASSERT_TRUE(client.handshake());
+  EXPECT_FALSE(body_of(client.get("/")).empty());
+  server.stop();  // the connection is idle: closed at once, in order
+  char byte = 0;
+  EXPECT_EQ(SSL_read(client.ssl(), &byte, 1), 0);
+  EXPECT_EQ(SSL_get_error(client.ssl(), 0), SSL_ERROR_ZERO_RETURN) << "close_notify expected";
+  EXPECT_TRUE((SSL_get_shutdown(client.ssl()) & SSL_RECEIVED_SHUTDOWN) != 0);
+  server.wait();
+}
+
+// The handshake timeout is exact on the loop's clock: a server_loop on a manual clock (the
+// in-memory harness's) with a TLS stream adopted over a memory pipe.
+TEST_F(ServerTls, HandshakeTimeoutOnAManualClock) {
+  tls_facts_handler handler;
+  testing::server_options options;
+  options.loop.tls_handshake_timeout = 2s;
+  options.loop.connection.header_timeout = 500ms;  // would cut first if it ran
+  testing::server memory_server(handler, options);
+  transport::result<transport::tls_context> context =
+      transport::tls_context::server({.certificates = {{files().cert, files().key}}});
+  ASSERT_TRUE(context) << context.error().message();
+
+  auto [client_end, server_end] = transport::memory_pair();
+  ASSERT_TRUE(memory_server.loop_server().adopt(std::move(server_end), &*context));
+  memory_server.run();
+  const auto open = [&] {
+    char byte = 0;
+    const transport::io_result r = client_end.read({&byte, 1});
+    return r.would_block();
+  };
+  memory_server.advance(1999ms);
+  EXPECT_TRUE(open());
+  EXPECT_EQ(memory_server.loop_server().stats().tls_handshake_timeouts, 0u);
+  memory_server.advance(1ms);
+  EXPECT_FALSE(open());
+  EXPECT_EQ(memory_server.loop_server().stats().tls_handshake_timeouts, 1u);
+  EXPECT_EQ(memory_server.loop_server().open_connections(), 0u);
+}
+
+// A user testing an HTTPS handler in memory: server_options::tls on taut::testing, and the
+// client speaks TLS over the memory pipe (no socket, no thread, the manual clock).
+TEST_F(ServerTls, InMemoryHarnessSpeaksTls) {
+  tls_facts_handler handler;
+  testing::server_options options;
+  options.tls = transport::tls_server_options{.certificates = {{files().cert, files().key}}};
+  testing::server shared(handler, options);
+
+  testing::client client(shared);
+  testing::response r = client.get("/");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(r.body, "TLSv1.3 alpn=http/1.1 sni=localhost resumed=0 done=1");
+  r = client.post("/upload", std::string(100000, 'x'));  // several records each way
+  EXPECT_EQ(r.status, 200) << r.error;
+  // A new connection of the same client resumes its session (a ticket).
+  client.reconnect();
+  r = client.get("/");
+  EXPECT_EQ(r.body, "TLSv1.3 alpn=http/1.1 sni=localhost resumed=1 done=1");
+  EXPECT_EQ(shared.loop_server().stats().tls_handshakes, 2u);
+
+  // Verifying the certificate: right against the test CA, refused for a name it does not carry.
+  testing::client_options checked;
+  checked.tls = {.ca_file = files().ca_cert, .verify = true};
+  testing::client verified(shared, checked);
+  EXPECT_EQ(verified.get("/").status, 200);
+  checked.server_name = "other.test";
+  testing::client wrong_name(shared, checked);
+  r = wrong_name.get("/");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(wrong_name.closed());
+  EXPECT_EQ(shared.loop_server().stats().tls_handshake_failures, 1u);
+
+  // Plain connections of a plain harness are unchanged.
+  testing::client plain(handler);
+  EXPECT_EQ(plain.get("/").body, "plain");
+}
+
+}  // namespace
+}  // namespace taut::test
