@@ -115,7 +115,13 @@ taut_install_library(taut_parser
   PKGCONFIG_LIBS ${taut_cxx_runtime})
 set(_taut_transport_libs "")
 if(TAUT_HAVE_IO_URING)
-  set(_taut_transport_libs PKGCONFIG_LIBS -luring)
+  list(APPEND _taut_transport_libs -luring)
+endif()
+if(TAUT_HAVE_TLS)
+  list(APPEND _taut_transport_libs -lssl -lcrypto)
+endif()
+if(_taut_transport_libs)
+  set(_taut_transport_libs PKGCONFIG_LIBS ${_taut_transport_libs})
 endif()
 taut_install_library(taut_transport
   DESCRIPTION "TCP, Unix-socket and in-memory byte transports with an epoll or io_uring event loop"

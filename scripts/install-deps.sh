@@ -55,8 +55,8 @@ require_packages() {
 }
 
 require_packages build build-essential g++ cmake ninja-build pkg-config git ca-certificates ccache \
-  liburing-dev
-require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl
+  liburing-dev libssl-dev
+require_packages test libgtest-dev libgmock-dev librapidcheck-dev curl openssl
 # tests/client runs taut::client against an nginx it starts on loopback (skipped without it).
 require_packages client-test nginx-light
 require_packages fuzz clang llvm libclang-rt-14-dev node-llhttp zip unzip python3

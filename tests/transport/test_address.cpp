@@ -140,7 +140,18 @@ TEST(Address, EveryErrorCodeHasItsOwnNameAndMessage) {
                                         "bad_path",
                                         "not_a_socket_file",
                                         "not_supported",
-                                        "not_connected"};
+                                        "not_connected",
+                                        "tls_unavailable",
+                                        "tls_bad_certificate",
+                                        "tls_bad_key",
+                                        "tls_handshake_failed",
+                                        "tls_unknown_ca",
+                                        "tls_wrong_name",
+                                        "tls_expired",
+                                        "tls_protocol_too_old",
+                                        "tls_no_application_protocol",
+                                        "tls_truncated",
+                                        "tls_protocol_error"};
   std::set<std::string> messages;
   for (std::size_t i = 0; i < std::size(names); ++i) {
     const auto code = static_cast<errc>(i);
@@ -156,6 +167,12 @@ TEST(Address, EveryErrorCodeHasItsOwnNameAndMessage) {
     }
   }
   EXPECT_EQ(std::error_code(errc::not_connected), std::errc::not_connected);
+  EXPECT_EQ(std::error_code(errc::tls_unavailable), std::errc::operation_not_supported);
+  EXPECT_EQ(std::error_code(errc::tls_truncated), std::errc::connection_aborted);
+  // An io_result carries a transport code as well as an errno value.
+  EXPECT_EQ(taut::transport::io_result::failure(errc::tls_truncated).error(),
+            std::error_code(errc::tls_truncated));
+  EXPECT_EQ(taut::transport::io_result::failure(ECONNRESET).error(), std::errc::connection_reset);
   const auto past_the_end = static_cast<errc>(std::size(names));
   EXPECT_STREQ(taut::transport::to_string(past_the_end), "unknown");
   EXPECT_EQ(std::error_code(past_the_end).message(), "unknown transport error");

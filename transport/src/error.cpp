@@ -42,6 +42,28 @@ const char* to_string(errc code) noexcept {
       return "not_supported";
     case errc::not_connected:
       return "not_connected";
+    case errc::tls_unavailable:
+      return "tls_unavailable";
+    case errc::tls_bad_certificate:
+      return "tls_bad_certificate";
+    case errc::tls_bad_key:
+      return "tls_bad_key";
+    case errc::tls_handshake_failed:
+      return "tls_handshake_failed";
+    case errc::tls_unknown_ca:
+      return "tls_unknown_ca";
+    case errc::tls_wrong_name:
+      return "tls_wrong_name";
+    case errc::tls_expired:
+      return "tls_expired";
+    case errc::tls_protocol_too_old:
+      return "tls_protocol_too_old";
+    case errc::tls_no_application_protocol:
+      return "tls_no_application_protocol";
+    case errc::tls_truncated:
+      return "tls_truncated";
+    case errc::tls_protocol_error:
+      return "tls_protocol_error";
   }
   return "unknown";
 }
@@ -86,6 +108,28 @@ const char* describe(errc code) noexcept {
       return "operation not supported by this transport";
     case errc::not_connected:
       return "stream or listener is not open";
+    case errc::tls_unavailable:
+      return "TLS is not available (built without OpenSSL)";
+    case errc::tls_bad_certificate:
+      return "cannot load the TLS certificate or CA file";
+    case errc::tls_bad_key:
+      return "cannot load the TLS private key, or it does not match the certificate";
+    case errc::tls_handshake_failed:
+      return "TLS handshake failed";
+    case errc::tls_unknown_ca:
+      return "TLS certificate signed by an unknown certificate authority";
+    case errc::tls_wrong_name:
+      return "TLS certificate does not match the host name";
+    case errc::tls_expired:
+      return "TLS certificate expired or not yet valid";
+    case errc::tls_protocol_too_old:
+      return "TLS peer offered only a protocol version older than TLS 1.2";
+    case errc::tls_no_application_protocol:
+      return "TLS: no application protocol (ALPN) in common";
+    case errc::tls_truncated:
+      return "TLS connection closed without close_notify (truncated)";
+    case errc::tls_protocol_error:
+      return "TLS protocol error (bad record or alert)";
   }
   return "unknown transport error";
 }
@@ -109,6 +153,10 @@ class category final : public std::error_category {
         return std::errc::operation_not_supported;
       case errc::not_connected:
         return std::errc::not_connected;
+      case errc::tls_unavailable:
+        return std::errc::operation_not_supported;
+      case errc::tls_truncated:
+        return std::errc::connection_aborted;
       default:
         return {value, *this};
     }

@@ -21,7 +21,7 @@
 
 namespace taut::transport {
 
-static_assert(sizeof(stream) <= 56, "a stream is meant to stay a few dozen bytes");
+static_assert(sizeof(stream) <= 64, "a stream is meant to stay a few dozen bytes");
 static_assert(sizeof(const_buffer) == sizeof(iovec) &&
                   offsetof(const_buffer, data) == offsetof(iovec, iov_base) &&
                   offsetof(const_buffer, size) == offsetof(iovec, iov_len),

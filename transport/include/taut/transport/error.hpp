@@ -37,6 +37,18 @@ enum class errc : std::uint8_t {
   not_a_socket_file,  // a listen path exists and is not a socket: taut never deletes it
   not_supported,      // the operation does not apply to this transport (dial() on TCP, ...)
   not_connected,      // the stream or listener is closed or was never opened
+  // TLS (tls.hpp).
+  tls_unavailable,              // taut was built without OpenSSL
+  tls_bad_certificate,          // a certificate or CA file cannot be loaded
+  tls_bad_key,                  // the key cannot be loaded or does not match the certificate
+  tls_handshake_failed,         // any other handshake failure (garbage from the peer included)
+  tls_unknown_ca,               // the peer's certificate chains to no trusted CA
+  tls_wrong_name,               // the certificate is not for the name (or IP) asked for
+  tls_expired,                  // the certificate has expired or is not valid yet
+  tls_protocol_too_old,         // the peer offered only SSLv3 / TLS 1.0 / TLS 1.1
+  tls_no_application_protocol,  // ALPN: no protocol both sides accept
+  tls_truncated,                // the peer closed without close_notify (instead of EOF)
+  tls_protocol_error,           // a bad record or alert after the handshake
 };
 
 /// The stable, printable name of a code ("missing_port", ...).
@@ -138,7 +150,9 @@ enum class io_status : std::uint8_t {
 /// The result of stream::read, write, writev and sendfile: 16 bytes, returned in registers.
 struct io_result {
   std::size_t bytes = 0;
-  int error_value = 0;  // an errno value when status == error
+  /// When status == error: an errno value (> 0), or a transport errc negated (< 0; TLS streams
+  /// report their failures so). error() gives the std::error_code either way.
+  int error_value = 0;
   io_status status = io_status::done;
 
   [[nodiscard]] bool done() const noexcept { return status == io_status::done; }
@@ -146,7 +160,9 @@ struct io_result {
   [[nodiscard]] bool eof() const noexcept { return status == io_status::eof; }
   [[nodiscard]] bool failed() const noexcept { return status == io_status::error; }
   [[nodiscard]] std::error_code error() const noexcept {
-    return status == io_status::error ? errno_code(error_value) : std::error_code{};
+    if (status != io_status::error) return {};
+    return error_value < 0 ? make_error_code(static_cast<errc>(-error_value))
+                           : errno_code(error_value);
   }
 
   [[nodiscard]] static constexpr io_result transferred(std::size_t n) noexcept {
@@ -160,6 +176,9 @@ struct io_result {
   }
   [[nodiscard]] static constexpr io_result failure(int errno_value) noexcept {
     return {0, errno_value, io_status::error};
+  }
+  [[nodiscard]] static constexpr io_result failure(errc code) noexcept {
+    return {0, -static_cast<int>(code), io_status::error};
   }
 };
 

@@ -18,6 +18,8 @@ namespace detail {
 struct memory_pipe;
 struct memory_access;
 struct ring_stream;
+struct tls_session;
+struct stream_access;
 }  // namespace detail
 class memory_control;
 
@@ -33,7 +35,7 @@ struct const_buffer {
       : data(text.data()), size(text.size()) {}
 };
 
-/// A connected byte stream. 56 bytes and a file descriptor; it owns no buffers (the layer above
+/// A connected byte stream. 64 bytes and a file descriptor; it owns no buffers (the layer above
 /// brings its own, from a pool; on an io_uring loop, received bytes wait in the loop's shared
 /// buffers and written ones in its send chunks until the kernel takes them). Every operation is
 /// non-blocking and reports would_block instead of waiting; no operation throws. Move-only; closing
@@ -58,6 +60,8 @@ class stream {
   [[nodiscard]] transport_kind kind() const noexcept {
     return static_cast<transport_kind>(handle_.kind);
   }
+  /// Whether tls_accept() or tls_connect() made this a TLS stream (see tls.hpp).
+  [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
   /// The socket's descriptor, or -1 for memory pipes.
   [[nodiscard]] int native_handle() const noexcept { return handle_.fd; }
 
@@ -107,12 +111,24 @@ class stream {
  private:
   friend class listener;
   friend struct detail::memory_access;
+  friend struct detail::stream_access;
   friend result<stream> connect(const address& to) noexcept;
   void take(stream& other) noexcept;
+  // The transport's own operations, under TLS when tls_ is set.
+  [[nodiscard]] bool raw_readable() const noexcept;
+  [[nodiscard]] bool raw_writable() const noexcept;
+  io_result raw_read(std::span<char> into) noexcept;
+  io_result raw_writev(std::span<const const_buffer> parts) noexcept;
+  io_result raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept;
+  std::error_code raw_shutdown_write() noexcept;
+  std::error_code raw_watch(event_loop& loop, ready_callback on_ready) noexcept;
+  void raw_abort() noexcept;
+  std::error_code raw_close() noexcept;
 
   detail::io_handle handle_;
   detail::memory_pipe* pipe_ = nullptr;
   detail::ring_stream* ring_ = nullptr;  // set by the first watch on an io_uring loop
+  detail::tls_session* tls_ = nullptr;   // set by tls_accept / tls_connect
 };
 
 /// Opens a non-blocking connection. A TCP connect to loopback usually completes later: wait until
