@@ -586,9 +586,9 @@ bool client_connection::receive() noexcept {
   if (r.would_block()) return false;
   if (r.done()) {
     // A read that did not fill the room emptied the socket at that moment: what comes later
-    // raises a new readiness edge, so an idle connection need not read again to stay sound. Not
-    // so over TLS: a read may end at a record's end with the next record still in the socket.
-    drained_ = r.bytes < capacity_ - in_end_ && !stream_.is_tls();
+    // raises a new readiness edge, so an idle connection need not read again to stay sound (a
+    // TLS stream's read goes on through records until the room is full or the socket empty).
+    drained_ = r.bytes < capacity_ - in_end_;
     if (timing_ == timing::body_idle) arm(timing::body_idle, owner_->options().body_idle_timeout);
     in_end_ += r.bytes;
     exchange_received_ += r.bytes;
@@ -848,8 +848,14 @@ void client_connection::close_stream() noexcept {
   timer_.cancel();
   timing_ = timing::none;
   stream_.unwatch();
-  // A connection closed with a response half read would otherwise linger: reset it.
-  stream_.abort();
+  if (state_ == state::idle && stream_.is_tls()) {
+    // An idle TLS connection ends with close_notify: OpenSSL keeps the session resumable only
+    // after a clean close, and the next connection to the origin resumes it.
+    (void)stream_.close();
+  } else {
+    // A connection closed with a response half read would otherwise linger: reset it.
+    stream_.abort();
+  }
   state_ = state::closed;
 }
 
