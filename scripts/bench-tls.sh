@@ -6,9 +6,9 @@
 #      it is missing or older than the sources, as scripts/bench-server.sh does;
 #   3. builds the full-handshake load client bench/load/tls_handshakes.c (OpenSSL) into
 #      build/bench-tls;
-#   4. runs bench/load/tls_run.py: both servers pinned to CPU 0 with one worker, the clients on
-#      CPU 1, the same ECDSA P-256 certificate (made at run time) and the same TLS 1.3 suite and
-#      group: keep-alive requests/s and CPU us/request over TLS (wrk over https, handshakes
+#   4. runs bench/load/tls_run.py: taut-serve (on epoll and on io_uring) and nginx, each pinned to
+#      CPU 0 with one worker, the clients on CPU 1, the same ECDSA P-256 certificate (made at run
+#      time) and the same TLS 1.3 suite and group: keep-alive requests/s and CPU us/request over TLS (wrk over https, handshakes
 #      excluded), full TLS 1.3 handshakes per second per core (no resumption), and memory per
 #      idle TLS keep-alive connection (10,000 held);
 #   5. writes into bench/results/: tls-table.md (the tables and the ratios of taut to nginx),
@@ -20,7 +20,7 @@
 # Environment: TAUT_SERVE (a taut-serve binary to use as is; it needs --tls-cert/--tls-key),
 # TAUT_LOAD_ROUNDS (3), TAUT_LOAD_SECONDS (5), TAUT_LOAD_CONNECTIONS (100, wrk's),
 # TAUT_TLS_HANDSHAKE_CONNECTIONS (32), TAUT_LOAD_IDLE_CONNECTIONS (10000), TAUT_TLS_PHASES
-# (keepalive,handshakes,idle), TAUT_TLS_SUITE (TLS_AES_128_GCM_SHA256), TAUT_TLS_GROUP (X25519),
+# (keepalive,handshakes,idle), TAUT_TLS_SERVERS (taut-tls,taut-tls-uring,nginx-tls), TAUT_TLS_SUITE (TLS_AES_128_GCM_SHA256), TAUT_TLS_GROUP (X25519),
 # TAUT_LOAD_SERVER_CPUS (0), TAUT_LOAD_CLIENT_CPUS (1), TAUT_LOAD_NICE (0), TAUT_SERVE_ARGS,
 # TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR (build/bench-tls).
 set -euo pipefail

@@ -21,11 +21,12 @@ OPENSSL_CONF of their own. Phases (TAUT_TLS_PHASES [keepalive,handshakes,idle]):
   idle         idle_hold.py --tls opens N TLS connections (full handshake, one GET each) and holds
                them; the growth of the server's VmRSS over N.
 
-Results: tls-table.md, tls-results.tsv in the results directory, and `ratio taut <figure> nginx
-<x>` lines on standard output, in the format of run.py's. Environment: run.py's (TAUT_LOAD_ROUNDS,
+Servers (TAUT_TLS_SERVERS [taut-tls,taut-tls-uring,nginx-tls]): taut-serve on its epoll backend
+and on io_uring, and nginx. Results: tls-table.md, tls-results.tsv in the results directory, and
+`ratio <taut|taut-uring> <figure> nginx <x>` lines on standard output, in the format of run.py's. Environment: run.py's (TAUT_LOAD_ROUNDS,
 TAUT_LOAD_SECONDS, TAUT_LOAD_CONNECTIONS, TAUT_LOAD_SERVER_CPUS, TAUT_LOAD_CLIENT_CPUS,
 TAUT_LOAD_IDLE_CONNECTIONS, TAUT_LOAD_NICE, TAUT_SERVE_ARGS), plus TAUT_TLS_PHASES,
-TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP.
+TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP, TAUT_TLS_SERVERS.
 """
 
 import argparse
@@ -44,7 +45,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run  # noqa: E402  (bench/load/run.py: the servers, /proc readings, pinning, formatting)
 
-run.LABELS.update({"taut-tls": "taut-serve TLS", "nginx-tls": "nginx TLS"})
+run.LABELS.update({"taut-tls": "taut-serve TLS epoll", "taut-tls-uring": "taut-serve TLS io_uring",
+                   "nginx-tls": "nginx TLS"})
+TAUTS = ("taut-tls", "taut-tls-uring")
+# The prefix of each taut's `ratio` lines, as run.py's: taut (epoll) and taut-uring.
+RATIO_NAMES = {"taut-tls": "taut", "taut-tls-uring": "taut-uring"}
+ALL_SERVERS = ["taut-tls", "taut-tls-uring", "nginx-tls"]
+SERVERS = [s for s in os.environ.get("TAUT_TLS_SERVERS", ",".join(ALL_SERVERS)).split(",") if s]
 SUITE = os.environ.get("TAUT_TLS_SUITE", "") or "TLS_AES_128_GCM_SHA256"
 GROUP = os.environ.get("TAUT_TLS_GROUP", "") or "X25519"
 HANDSHAKE_CONNECTIONS = run.env_int("TAUT_TLS_HANDSHAKE_CONNECTIONS", 32)
@@ -149,17 +156,22 @@ def make_servers(args, workdir, cert, key):
     env = dict(os.environ)
     for name in ("LD_PRELOAD", "OPENSSL_CONF"):
         env.pop(name, None)
-    if args.taut_serve:
-        servers["taut-tls"] = TlsServer(
-            "taut-tls",
+    for name, backend in (("taut-tls", "epoll"), ("taut-tls-uring", "io_uring")):
+        if name not in SERVERS:
+            continue
+        if not args.taut_serve:
+            log("taut-serve: not built; measuring nginx alone")
+            break
+        servers[name] = TlsServer(
+            name,
             [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(run.THREADS),
              "--max-connections", "16384", "--max-requests-per-connection", "0",
-             "--tls-cert", cert, "--tls-key", key]
+             "--io", backend, "--tls-cert", cert, "--tls-key", key]
             + os.environ.get("TAUT_SERVE_ARGS", "").split(),
             env, workdir)
-    else:
-        log("taut-serve: not built; measuring nginx alone")
-    if args.nginx:
+    if "nginx-tls" not in SERVERS:
+        pass
+    elif args.nginx:
         prefix = os.path.join(workdir, "nginx-tls")
         os.makedirs(prefix, exist_ok=True)
         os.chmod(prefix, 0o755)
@@ -306,7 +318,8 @@ def median(runs, key):
 
 def write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
                   load_end):
-    names = [n for n in ("taut-tls", "nginx-tls") if n in servers]
+    names = [n for n in ALL_SERVERS if n in servers]
+    tauts = [n for n in names if n in TAUTS]
     fmt, ratio = run.fmt, run.ratio
     k = {n: {key: median(keepalive.get(n, []), key) for key in
              ("rps", "cpu_us", "user_us", "server_busy", "client_busy")} for n in names}
@@ -328,28 +341,38 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
     md.append("")
     md.append("Negotiated (from the handshake client): " +
               "; ".join(f"{run.LABELS[n]}: {negotiated[n] or 'n/a'}" for n in names) + ".")
-    offload = [line for line in getattr(args, "taut_log_lines", []) if "tls" in line.lower()]
-    if offload:
-        md.append("")
-        md.append("taut-serve's log: " + " / ".join(f"`{line}`" for line in offload[:3]))
+    for name in tauts:
+        offload = [line for line in getattr(args, "taut_log_lines", {}).get(name, [])
+                   if "TLS" in line or "I/O on" in line]
+        if offload:
+            md.append("")
+            md.append(f"{run.LABELS[name]}'s log: " + " / ".join(f"`{line}`" for line in offload))
     md.append("")
-    if "taut-tls" in names and "nginx-tls" in names:
+    if tauts and "nginx-tls" in names:
         md.append("## taut / nginx (same run)")
         md.append("")
-        md.append("| figure | taut-serve | nginx | taut / nginx |")
-        md.append("|---|---:|---:|---:|")
-        rows = [("keep-alive requests/s", k, "rps", 0), ("keep-alive CPU us/request", k,
-                                                         "cpu_us", 2),
+        md.append("Ratio = taut / nginx: requests/s and handshakes above 1, CPU and memory below 1 "
+                  "favour taut.")
+        md.append("")
+        md.append("| figure | " + " | ".join(run.LABELS[t] for t in tauts) + " | nginx | " +
+                  " | ".join(f"{run.LABELS[t]} / nginx" for t in tauts) + " |")
+        md.append("|---|" + "---:|" * (2 * len(tauts) + 1))
+        rows = [("keep-alive requests/s", k, "rps", 0),
+                ("keep-alive CPU us/request", k, "cpu_us", 2),
                 ("full handshakes/s", h, "per_second", 0),
                 ("server CPU us per handshake (+ 1 request)", h, "cpu_us", 1),
                 ("handshakes per second per core", h, "per_core_second", 0)]
         for label, table, key, digits in rows:
-            t, p = table["taut-tls"][key], table["nginx-tls"][key]
-            md.append(f"| {label} | {fmt(t, digits)} | {fmt(p, digits)} | {ratio(t, p)} |")
-        if "taut-tls" in idle and "nginx-tls" in idle:
-            t, p = (idle["taut-tls"]["bytes_per_connection"],
-                    idle["nginx-tls"]["bytes_per_connection"])
-            md.append(f"| bytes per idle TLS connection | {fmt(t)} | {fmt(p)} | {ratio(t, p)} |")
+            p = table["nginx-tls"][key]
+            values = [table[t][key] for t in tauts]
+            md.append(f"| {label} | " + " | ".join(fmt(v, digits) for v in values) +
+                      f" | {fmt(p, digits)} | " + " | ".join(ratio(v, p) for v in values) + " |")
+        if "nginx-tls" in idle and all(t in idle for t in tauts):
+            p = idle["nginx-tls"]["bytes_per_connection"]
+            values = [idle[t]["bytes_per_connection"] for t in tauts]
+            md.append("| bytes per idle TLS connection | " +
+                      " | ".join(fmt(v) for v in values) + f" | {fmt(p)} | " +
+                      " | ".join(ratio(v, p) for v in values) + " |")
         md.append("")
     md.append("## Keep-alive over TLS (handshakes excluded)")
     md.append("")
@@ -422,19 +445,20 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
             for key, value in idle.get(n, {}).items():
                 out.write(f"{n}\tidle.{key}\t{value}\n")
     print("\n".join(md))
-    if "taut-tls" in names and "nginx-tls" in names:
-        pairs = [("tls.rps", k, "rps"), ("tls.cpu_us", k, "cpu_us"),
-                 ("tls.handshakes_per_core", h, "per_core_second"),
-                 ("tls.handshake_cpu_us", h, "cpu_us")]
+    if "nginx-tls" not in names:
+        return
+    pairs = [("tls.rps", k, "rps"), ("tls.cpu_us", k, "cpu_us"),
+             ("tls.handshakes_per_core", h, "per_core_second"),
+             ("tls.handshake_cpu_us", h, "cpu_us")]
+    for name in tauts:
         for label, table, key in pairs:
-            t, p = table["taut-tls"][key], table["nginx-tls"][key]
+            t, p = table[name][key], table["nginx-tls"][key]
             if t == t and p == p and p:
-                print(f"ratio taut {label} nginx {t / p:.3f}")
-        if "taut-tls" in idle and "nginx-tls" in idle:
-            t, p = (idle["taut-tls"]["bytes_per_connection"],
-                    idle["nginx-tls"]["bytes_per_connection"])
+                print(f"ratio {RATIO_NAMES[name]} {label} nginx {t / p:.3f}")
+        if name in idle and "nginx-tls" in idle:
+            t, p = idle[name]["bytes_per_connection"], idle["nginx-tls"]["bytes_per_connection"]
             if p:
-                print(f"ratio taut tls.idle_bytes nginx {t / p:.3f}")
+                print(f"ratio {RATIO_NAMES[name]} tls.idle_bytes nginx {t / p:.3f}")
 
 
 def main():
@@ -522,9 +546,10 @@ def main():
     except KeyboardInterrupt:
         problems.append("interrupted")
     finally:
+        args.taut_log_lines = {}
         for server in running:
-            if server.name == "taut-tls":
-                args.taut_log_lines = server.log_tail(20).splitlines()
+            if server.name in TAUTS:
+                args.taut_log_lines[server.name] = server.log_tail(20).splitlines()
             server.stop()
     load_end = open("/proc/loadavg").read().split()[:3]
     write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
