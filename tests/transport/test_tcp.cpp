@@ -477,8 +477,9 @@ TEST(Tcp, AWatchedListenerCanBeMoved) {
 }
 
 TEST(Tcp, StreamIsSmall) {
-  // Per-connection memory matters at 10,000 idle connections: the stream itself stays tiny.
-  EXPECT_LE(sizeof(stream), 56u);
+  // Per-connection memory matters at 10,000 idle connections: the stream itself stays tiny (64
+  // bytes since TLS streams added their session pointer).
+  EXPECT_LE(sizeof(stream), 64u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "memory_state.hpp"
 #include "ring.hpp"
 #include "taut/transport/memory.hpp"
+#include "tls_session.hpp"
 
 namespace taut::transport {
 
@@ -56,6 +57,8 @@ void stream::take(stream& other) noexcept {
   handle_ = other.handle_;
   pipe_ = other.pipe_;
   ring_ = other.ring_;
+  tls_ = other.tls_;
+  if (tls_ != nullptr) detail::tls_move(*tls_, *this);
   if (ring_ != nullptr) {
     detail::ring_move(*ring_, handle_);
   } else if (handle_.loop != nullptr) {
@@ -68,6 +71,7 @@ void stream::take(stream& other) noexcept {
   other.handle_ = detail::io_handle{};
   other.pipe_ = nullptr;
   other.ring_ = nullptr;
+  other.tls_ = nullptr;
 }
 
 result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
@@ -83,6 +87,11 @@ result<stream> stream::adopt(int fd, transport_kind kind) noexcept {
 // ---- watching -------------------------------------------------------------------------------
 
 std::error_code stream::watch(event_loop& loop, ready_callback on_ready) noexcept {
+  if (tls_ != nullptr && is_open()) return raw_watch(loop, detail::tls_watch(*tls_, on_ready));
+  return raw_watch(loop, on_ready);
+}
+
+std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noexcept {
   if (!is_open()) return errc::not_connected;
   unwatch();
   handle_.on_ready = on_ready;
@@ -123,12 +132,22 @@ void stream::unwatch() noexcept {
 }
 
 bool stream::readable() const noexcept {
+  if (tls_ != nullptr) return detail::tls_readable(*tls_);
+  return raw_readable();
+}
+
+bool stream::writable() const noexcept {
+  if (tls_ != nullptr) return detail::tls_writable(*tls_);
+  return raw_writable();
+}
+
+bool stream::raw_readable() const noexcept {
   if (pipe_ != nullptr) return pipe_->readable(handle_.side);
   if (ring_ != nullptr) return detail::ring_readable(*ring_);
   return has(handle_.ready, readable_bit);
 }
 
-bool stream::writable() const noexcept {
+bool stream::raw_writable() const noexcept {
   if (pipe_ != nullptr) return pipe_->writable(handle_.side);
   return has(handle_.ready, writable_bit);
 }
@@ -136,6 +155,11 @@ bool stream::writable() const noexcept {
 // ---- I/O ------------------------------------------------------------------------------------
 
 io_result stream::read(std::span<char> into) noexcept {
+  if (tls_ != nullptr) return detail::tls_read(*tls_, into);
+  return raw_read(into);
+}
+
+io_result stream::raw_read(std::span<char> into) noexcept {
   if (pipe_ != nullptr) return pipe_->read(handle_.side, into);
   if (ring_ != nullptr) return detail::ring_read(*ring_, handle_, into);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
@@ -161,6 +185,10 @@ io_result stream::read(std::span<char> into) noexcept {
 }
 
 io_result stream::write(std::string_view bytes) noexcept {
+  if (tls_ != nullptr) {
+    const const_buffer part(bytes.data(), bytes.size());
+    return detail::tls_writev(*tls_, std::span<const const_buffer>(&part, 1));
+  }
   if (pipe_ != nullptr) {
     const const_buffer part(bytes.data(), bytes.size());
     return pipe_->writev(handle_.side, std::span<const const_buffer>(&part, 1));
@@ -187,6 +215,11 @@ io_result stream::write(std::string_view bytes) noexcept {
 }
 
 io_result stream::writev(std::span<const const_buffer> parts) noexcept {
+  if (tls_ != nullptr) return detail::tls_writev(*tls_, parts);
+  return raw_writev(parts);
+}
+
+io_result stream::raw_writev(std::span<const const_buffer> parts) noexcept {
   if (pipe_ != nullptr) return pipe_->writev(handle_.side, parts);
   if (ring_ != nullptr) return detail::ring_writev(*ring_, handle_, parts);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
@@ -211,6 +244,11 @@ io_result stream::writev(std::span<const const_buffer> parts) noexcept {
 }
 
 io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
+  if (tls_ != nullptr) return detail::tls_sendfile(*tls_, file_fd, offset, count);
+  return raw_sendfile(file_fd, offset, count);
+}
+
+io_result stream::raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
   if (pipe_ != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
   if (ring_ != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
@@ -233,6 +271,11 @@ io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count
 // ---- closing --------------------------------------------------------------------------------
 
 std::error_code stream::shutdown_write() noexcept {
+  if (tls_ != nullptr) return detail::tls_shutdown_write(*tls_);
+  return raw_shutdown_write();
+}
+
+std::error_code stream::raw_shutdown_write() noexcept {
   if (pipe_ != nullptr) {
     pipe_->shutdown_write(handle_.side);
     return {};
@@ -244,6 +287,11 @@ std::error_code stream::shutdown_write() noexcept {
 }
 
 void stream::abort() noexcept {
+  if (tls_ != nullptr) detail::tls_end(tls_, false);
+  raw_abort();
+}
+
+void stream::raw_abort() noexcept {
   if (pipe_ != nullptr) {
     unwatch();
     pipe_->close(handle_.side, true);
@@ -263,10 +311,15 @@ void stream::abort() noexcept {
     const linger abortive{1, 0};
     ::setsockopt(handle_.fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive);
   }
-  (void)close();
+  (void)raw_close();
 }
 
 std::error_code stream::close() noexcept {
+  if (tls_ != nullptr) detail::tls_end(tls_, true);
+  return raw_close();
+}
+
+std::error_code stream::raw_close() noexcept {
   if (ring_ != nullptr) {
     // The ring closes the descriptor once the queued bytes are sent.
     detail::ring_close(ring_, handle_, false);

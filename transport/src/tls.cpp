@@ -1,15 +1,898 @@
-// TLS streams: declarations only so far (every call reports tls_unavailable); the OpenSSL
-// implementation follows.
+// TLS streams on OpenSSL 3: a per-connection session behind stream's private tls_ pointer.
+//
+// The session's BIO is, by default, a small custom BIO over the stream's own operations
+// (stream_access): one path for TCP, Unix sockets, memory pipes and io_uring streams, which keeps
+// the stream's readiness bookkeeping exact and follows the stream when it moves (the BIO points at
+// the session, the session at the stream). OpenSSL turns kernel TLS on only over its socket BIO,
+// so a TCP stream on an epoll loop whose context has kTLS gets the socket BIO instead (chosen at
+// the first operation, when it is known whether the stream is on a ring).
 #include "taut/transport/tls.hpp"
 
+#include "loop_access.hpp"
+#include "tls_session.hpp"
+
+#if TAUT_HAVE_TLS
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+#endif
+
 namespace taut::transport {
+
+#if TAUT_HAVE_TLS
+
+namespace detail {
+
+namespace {
+
+// One TLS record's worth of plaintext: what writev gathers and sendfile copies per call.
+constexpr std::size_t record_size = 16 * 1024;
+
+struct identity {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  STACK_OF(X509) * chain = nullptr;  // intermediates, leaf excluded
+};
+
+}  // namespace
+
+struct tls_context_state {
+  SSL_CTX* ctx = nullptr;
+  bool server = false;
+  bool ktls = false;  // SSL_OP_ENABLE_KTLS is set
+  std::string_view offload;
+  std::string alpn_wire;  // server: the accepted protocols, ALPN wire format
+  std::vector<identity> identities;
+  // Client: the last resumable session per server name.
+  std::mutex sessions_mutex;
+  std::unordered_map<std::string, SSL_SESSION*> sessions;
+
+  tls_context_state() = default;
+  tls_context_state(const tls_context_state&) = delete;
+  tls_context_state& operator=(const tls_context_state&) = delete;
+  ~tls_context_state() {
+    for (auto& [name, session] : sessions) SSL_SESSION_free(session);
+    for (identity& id : identities) {
+      X509_free(id.cert);
+      EVP_PKEY_free(id.key);
+      sk_X509_pop_free(id.chain, X509_free);
+    }
+    SSL_CTX_free(ctx);
+  }
+};
+
+struct tls_session {
+  SSL* ssl = nullptr;
+  stream* owner = nullptr;  // the stream this session belongs to; follows its moves
+  std::shared_ptr<tls_context_state> context;
+  ready_callback user;  // the watcher's callback
+  // A readable notification of our own: a read that returned bytes and then found the peer's
+  // close_notify or a failure must make sure the caller comes back for it, since no readiness
+  // change of the stream will.
+  soft_event wake;
+  event_loop* wake_loop = nullptr;
+  std::string name;  // client: the key its sessions are kept under
+  int io_error = 0;  // errno of a failed stream operation inside OpenSSL
+  int failure_errno = 0;
+  errc failure = errc::ok;  // sticky: every later operation reports it
+  bool bio_attached = false;
+  bool socket_bio = false;
+  bool read_wants_write = false;  // the last read blocked because OpenSSL had to write
+  bool write_wants_read = false;  // the last write blocked because OpenSSL had to read
+  bool read_filled = false;       // the last read filled its buffer: more may wait inside OpenSSL
+  bool received_any = false;      // the peer sent at least one byte
+  bool established = false;       // the handshake was seen complete (a fatal error hides it)
+  bool raw_eof = false;
+  bool write_shut = false;
+  bool shutdown_pending = false;  // close_notify not taken by the stream yet
+
+  tls_session() = default;
+  tls_session(const tls_session&) = delete;
+  tls_session& operator=(const tls_session&) = delete;
+  ~tls_session() {
+    if (wake_loop != nullptr) loop_access::withdraw(*wake_loop, wake);
+    SSL_free(ssl);
+  }
+};
+
+namespace {
+
+// ---- the BIO over the stream's own operations -------------------------------------------------
+
+tls_session& session_of(BIO* bio) noexcept {
+  return *static_cast<tls_session*>(BIO_get_data(bio));
+}
+
+int bio_read(BIO* bio, char* out, int size) {
+  BIO_clear_retry_flags(bio);
+  tls_session& session = session_of(bio);
+  stream& raw = *session.owner;
+  // A watched stream's readiness is kept current by its loop: skip the read that would only
+  // learn EAGAIN.
+  if (raw.watched() && !stream_access::readable(raw)) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  const io_result got = stream_access::read(raw, {out, static_cast<std::size_t>(size)});
+  switch (got.status) {
+    case io_status::done:
+      if (got.bytes == 0 && size > 0) break;
+      session.received_any = true;
+      return static_cast<int>(got.bytes);
+    case io_status::eof:
+      session.raw_eof = true;
+      return 0;
+    case io_status::error:
+      session.io_error = got.error_value > 0 ? got.error_value : ECONNRESET;
+      return -1;
+    case io_status::would_block:
+      break;
+  }
+  BIO_set_retry_read(bio);
+  return -1;
+}
+
+int bio_write(BIO* bio, const char* bytes, int size) {
+  BIO_clear_retry_flags(bio);
+  tls_session& session = session_of(bio);
+  const const_buffer part(bytes, static_cast<std::size_t>(size));
+  const io_result sent = stream_access::writev(*session.owner, {&part, 1});
+  if (sent.done() && (sent.bytes > 0 || size == 0)) return static_cast<int>(sent.bytes);
+  if (sent.failed()) {
+    session.io_error = sent.error_value > 0 ? sent.error_value : EPIPE;
+    return -1;
+  }
+  BIO_set_retry_write(bio);
+  return -1;
+}
+
+long bio_ctrl(BIO* bio, int command, long, void*) {
+  switch (command) {
+    case BIO_CTRL_FLUSH:
+      return 1;  // every write went to the stream already
+    case BIO_CTRL_EOF:
+      return session_of(bio).raw_eof ? 1 : 0;  // tells OpenSSL an EOF is the peer's, not an error
+    default:
+      return 0;
+  }
+}
+
+int bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+BIO_METHOD* stream_bio_method() noexcept {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "taut stream");
+    if (made != nullptr) {
+      BIO_meth_set_read(made, bio_read);
+      BIO_meth_set_write(made, bio_write);
+      BIO_meth_set_ctrl(made, bio_ctrl);
+      BIO_meth_set_create(made, bio_create);
+    }
+    return made;
+  }();
+  return method;
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+errc from_verify_result(long result) noexcept {
+  switch (result) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      return errc::tls_unknown_ca;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+      return errc::tls_wrong_name;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return errc::tls_expired;
+    default:
+      return errc::tls_handshake_failed;
+  }
+}
+
+errc from_reason(int reason, bool handshake_done) noexcept {
+  switch (reason) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+    case SSL_R_VERSION_TOO_LOW:
+      return errc::tls_protocol_too_old;
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+      return errc::tls_no_application_protocol;
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+      return errc::tls_unknown_ca;
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+      return errc::tls_expired;
+    case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+      return handshake_done ? errc::tls_truncated : errc::tls_handshake_failed;
+    default:
+      return handshake_done ? errc::tls_protocol_error : errc::tls_handshake_failed;
+  }
+}
+
+/// Records why an OpenSSL call failed, then empties the thread's error queue so that this
+/// connection's error never shows up in another's.
+void record_failure(tls_session& session, int ssl_error) noexcept {
+  const bool done = session.established;
+  if (ssl_error == SSL_ERROR_SYSCALL && session.io_error != 0) {
+    session.failure_errno = session.io_error;
+  } else if (ssl_error == SSL_ERROR_SYSCALL && session.socket_bio && errno != 0 &&
+             errno != EAGAIN) {
+    session.failure_errno = errno;
+  } else {
+    const unsigned long code = ERR_peek_error();
+    const long verified = SSL_get_verify_result(session.ssl);
+    if (!done && !session.context->server && verified != X509_V_OK) {
+      session.failure = from_verify_result(verified);
+    } else if (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL) {
+      session.failure = from_reason(ERR_GET_REASON(code), done);
+    } else if (session.raw_eof) {
+      session.failure = done ? errc::tls_truncated : errc::tls_handshake_failed;
+    } else {
+      session.failure = done ? errc::tls_protocol_error : errc::tls_handshake_failed;
+    }
+  }
+  if (session.failure == errc::ok && session.failure_errno == 0) {
+    session.failure = errc::tls_protocol_error;
+  }
+  ERR_clear_error();
+}
+
+io_result failed(const tls_session& session) noexcept {
+  return session.failure_errno != 0 ? io_result::failure(session.failure_errno)
+                                    : io_result::failure(session.failure);
+}
+
+bool has_failed(const tls_session& session) noexcept {
+  return session.failure != errc::ok || session.failure_errno != 0;
+}
+
+void attach_bio(tls_session& session) noexcept {
+  if (session.bio_attached) return;
+  session.bio_attached = true;
+  stream& raw = *session.owner;
+  BIO* bio = nullptr;
+  if (session.context->ktls && raw.kind() == transport_kind::tcp && !stream_access::on_ring(raw) &&
+      raw.native_handle() >= 0) {
+    bio = BIO_new_socket(raw.native_handle(), BIO_NOCLOSE);
+    session.socket_bio = bio != nullptr;
+  } else if (BIO_METHOD* method = stream_bio_method(); method != nullptr) {
+    bio = BIO_new(method);
+    if (bio != nullptr) BIO_set_data(bio, &session);
+  }
+  if (bio == nullptr) {
+    session.failure = errc::tls_handshake_failed;
+    ERR_clear_error();
+    return;
+  }
+  SSL_set_bio(session.ssl, bio, bio);
+}
+
+/// After OpenSSL's socket BIO found the socket without data or room: the stream's cached
+/// readiness must say so too, or an edge-triggered caller would spin.
+void note_blocked(tls_session& session, readiness bits) noexcept {
+  if (session.socket_bio) stream_access::clear_ready(*session.owner, bits);
+}
+
+std::error_code flush_shutdown(tls_session& session) noexcept {
+  const int rc = SSL_shutdown(session.ssl);
+  if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    note_blocked(session, readiness::writable);
+    return {};  // the stream is full: the next operation or writable event sends it
+  }
+  ERR_clear_error();
+  session.shutdown_pending = false;
+  return stream_access::shutdown_write(*session.owner);
+}
+
+void wake_reader(tls_session& session) noexcept {
+  io_handle& handle = stream_access::handle(*session.owner);
+  if (handle.loop == nullptr) return;
+  if (session.wake_loop != nullptr && session.wake_loop != handle.loop) {
+    loop_access::withdraw(*session.wake_loop, session.wake);
+  }
+  session.wake_loop = handle.loop;
+  session.wake.target = &handle;
+  loop_access::raise(*handle.loop, session.wake, readiness::readable);
+}
+
+thread_local std::array<char, record_size> gather_buffer;
+
+void note_established(tls_session& session) noexcept {
+  if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
+}
+
+io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
+  std::size_t written = 0;
+  note_established(session);
+  const int rc = SSL_write_ex(session.ssl, data, size, &written);
+  note_established(session);
+  if (rc == 1) {
+    session.write_wants_read = false;
+    return io_result::transferred(written);
+  }
+  const int error = SSL_get_error(session.ssl, rc);
+  switch (error) {
+    case SSL_ERROR_WANT_WRITE:
+      session.write_wants_read = false;
+      note_blocked(session, readiness::writable);
+      return io_result::blocked();
+    case SSL_ERROR_WANT_READ:
+      session.write_wants_read = true;
+      note_blocked(session, readiness::readable);
+      return io_result::blocked();
+    default:
+      record_failure(session, error);
+      return failed(session);
+  }
+}
+
+bool is_ip_literal(const std::string& name) noexcept {
+  unsigned char bytes[16];
+  return ::inet_pton(AF_INET, name.c_str(), bytes) == 1 ||
+         ::inet_pton(AF_INET6, name.c_str(), bytes) == 1;
+}
+
+// ---- contexts ------------------------------------------------------------------------------
+
+bool kernel_has_tls() noexcept {
+  std::ifstream ulps("/proc/sys/net/ipv4/tcp_available_ulp");
+  std::string ulp;
+  while (ulps >> ulp) {
+    if (ulp == "tls") return true;
+  }
+  // Not loaded yet but loadable: the first TCP_ULP request loads it.
+  if (::access("/sys/module/tls", F_OK) == 0) return true;
+  utsname system{};
+  if (::uname(&system) != 0) return false;
+  const std::string modules = std::string("/lib/modules/") + system.release + "/kernel/net/tls";
+  return ::access(modules.c_str(), F_OK) == 0;
+}
+
+std::string_view offload_for(bool wanted) noexcept {
+#if defined(OPENSSL_NO_KTLS)
+  (void)wanted;
+  return "no kTLS: OpenSSL built without it";
+#else
+  if (!wanted) return "no kTLS: disabled";
+  static const bool kernel = kernel_has_tls();
+  return kernel ? "ktls" : "no kTLS: the kernel has no tls module";
+#endif
+}
+
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const std::string& protocol : protocols) {
+    if (protocol.empty() || protocol.size() > 255) continue;
+    wire += static_cast<char>(protocol.size());
+    wire += protocol;
+  }
+  return wire;
+}
+
+void set_common_options(SSL_CTX* ctx) noexcept {
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Partial writes and a moving buffer: writes report what one record took, and the retry after
+  // would_block may come from another buffer (writev's gathering) with the same bytes.
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                            SSL_MODE_RELEASE_BUFFERS);
+  // Whole buffers per stream read instead of a header then a body.
+  SSL_CTX_set_read_ahead(ctx, 1);
+}
+
+std::error_code load_identity(const tls_certificate& files, identity& loaded) noexcept {
+  BIO* cert_file = BIO_new_file(files.cert_file.c_str(), "r");
+  if (cert_file == nullptr) return errc::tls_bad_certificate;
+  loaded.cert = PEM_read_bio_X509(cert_file, nullptr, nullptr, nullptr);
+  if (loaded.cert != nullptr) {
+    loaded.chain = sk_X509_new_null();
+    while (X509* next = PEM_read_bio_X509(cert_file, nullptr, nullptr, nullptr)) {
+      sk_X509_push(loaded.chain, next);
+    }
+  }
+  BIO_free(cert_file);
+  ERR_clear_error();  // the end of the chain reads as an error
+  if (loaded.cert == nullptr) return errc::tls_bad_certificate;
+  BIO* key_file = BIO_new_file(files.key_file.c_str(), "r");
+  if (key_file == nullptr) return errc::tls_bad_key;
+  loaded.key = PEM_read_bio_PrivateKey(key_file, nullptr, nullptr, nullptr);
+  BIO_free(key_file);
+  if (loaded.key == nullptr || X509_check_private_key(loaded.cert, loaded.key) != 1) {
+    return errc::tls_bad_key;
+  }
+  return {};
+}
+
+int select_certificate(SSL* ssl, void* argument) {
+  const auto& state = *static_cast<const tls_context_state*>(argument);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return 1;
+  for (std::size_t i = 0; i < state.identities.size(); ++i) {
+    const identity& id = state.identities[i];
+    if (X509_check_host(id.cert, name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) != 1) {
+      continue;
+    }
+    if (i == 0) return 1;  // the context's own certificate already
+    return SSL_use_cert_and_key(ssl, id.cert, id.key, id.chain, 1) == 1 ? 1 : 0;
+  }
+  return 1;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const unsigned char* in,
+                unsigned int in_size, void* argument) {
+  const auto& state = *static_cast<const tls_context_state*>(argument);
+  unsigned char* chosen = nullptr;
+  const int found = SSL_select_next_proto(
+      &chosen, out_size, reinterpret_cast<const unsigned char*>(state.alpn_wire.data()),
+      static_cast<unsigned int>(state.alpn_wire.size()), in, in_size);
+  if (found != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+int keep_session(SSL* ssl, SSL_SESSION* made) {
+  auto* session = static_cast<tls_session*>(SSL_get_app_data(ssl));
+  if (session == nullptr || SSL_SESSION_is_resumable(made) != 1) return 0;
+  tls_context_state& state = *session->context;
+  const std::lock_guard lock(state.sessions_mutex);
+  SSL_SESSION*& slot = state.sessions[session->name];
+  if (slot != nullptr) SSL_SESSION_free(slot);
+  slot = made;
+  return 1;  // the map owns the reference OpenSSL handed over
+}
+
+}  // namespace
+
+struct tls_access {
+  static const std::shared_ptr<tls_context_state>& state(const tls_context& context) noexcept {
+    return context.state_;
+  }
+};
+
+namespace {
+
+result<stream> wrap(stream&& raw, const tls_context& context, bool server,
+                    std::string_view server_name) noexcept {
+  tls_context_state* state = tls_access::state(context).get();
+  if (!raw.is_open()) return errc::not_connected;
+  if (state == nullptr || state->server != server || raw.is_tls()) {
+    (void)raw.close();
+    return errno_code(EINVAL);
+  }
+  auto* session = new (std::nothrow) tls_session;
+  if (session != nullptr) session->ssl = SSL_new(state->ctx);
+  if (session == nullptr || session->ssl == nullptr) {
+    delete session;
+    ERR_clear_error();
+    (void)raw.close();
+    return errno_code(ENOMEM);
+  }
+  session->context = tls_access::state(context);
+  // A client's first read must be able to start the handshake (its ClientHello): until then it
+  // reads when it could write, as after a read that needed to write.
+  session->read_wants_write = !server;
+  SSL_set_app_data(session->ssl, session);
+  if (server) {
+    SSL_set_accept_state(session->ssl);
+  } else {
+    SSL_set_connect_state(session->ssl);
+    std::string name(server_name);
+    if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+      name = name.substr(1, name.size() - 2);
+    }
+    const bool ip = is_ip_literal(name);
+    bool named = true;
+    if (!ip && !name.empty()) named = SSL_set_tlsext_host_name(session->ssl, name.c_str()) == 1;
+    if (SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE && !name.empty()) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(session->ssl);
+      named = named && (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
+                           : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size()) == 1);
+    }
+    if (!named) {
+      delete session;
+      ERR_clear_error();
+      (void)raw.close();
+      return errno_code(EINVAL);
+    }
+    const std::lock_guard lock(state->sessions_mutex);
+    if (auto found = state->sessions.find(name); found != state->sessions.end()) {
+      SSL_set_session(session->ssl, found->second);
+    }
+    session->name = std::move(name);
+  }
+  stream made = std::move(raw);
+  stream_access::session(made) = session;
+  session->owner = &made;
+  return made;
+}
+
+}  // namespace
+
+// ---- the hooks stream.cpp calls -------------------------------------------------------------
+
+bool tls_readable(const tls_session& session) noexcept {
+  if (has_failed(session)) return true;
+  const stream& raw = *session.owner;
+  if (session.read_filled && SSL_has_pending(session.ssl) == 1) return true;
+  if ((SSL_get_shutdown(session.ssl) & SSL_RECEIVED_SHUTDOWN) != 0) return true;
+  if (session.read_wants_write) return stream_access::writable(raw);
+  return stream_access::readable(raw);
+}
+
+bool tls_writable(const tls_session& session) noexcept {
+  if (has_failed(session)) return true;
+  const stream& raw = *session.owner;
+  if (session.write_wants_read) return stream_access::readable(raw);
+  return stream_access::writable(raw);
+}
+
+io_result tls_read(tls_session& session, std::span<char> into) noexcept {
+  attach_bio(session);
+  if (has_failed(session)) return failed(session);
+  if (session.shutdown_pending) (void)flush_shutdown(session);
+  if (into.empty()) return io_result::transferred(0);
+  // Reads until the buffer is full or the stream has nothing more: a short read then means the
+  // stream was drained, as a short socket read does (edge-triggered callers wait for an event).
+  std::size_t total = 0;
+  session.read_filled = false;
+  note_established(session);
+  for (;;) {
+    std::size_t got = 0;
+    const int rc = SSL_read_ex(session.ssl, into.data() + total, into.size() - total, &got);
+    if (rc == 1 || !session.established) note_established(session);
+    if (rc == 1) {
+      total += got;
+      session.read_wants_write = false;
+      if (total == into.size()) {
+        session.read_filled = true;
+        return io_result::transferred(total);
+      }
+      continue;
+    }
+    const int error = SSL_get_error(session.ssl, rc);
+    switch (error) {
+      case SSL_ERROR_WANT_READ:
+        session.read_wants_write = false;
+        note_blocked(session, readiness::readable);
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        session.read_wants_write = true;
+        note_blocked(session, readiness::writable);
+        break;
+      case SSL_ERROR_ZERO_RETURN:  // close_notify: the next read says EOF again
+        ERR_clear_error();
+        if (total == 0) return io_result::end_of_stream();
+        wake_reader(session);
+        break;
+      default:
+        if (!session.received_any && session.raw_eof && !session.established) {
+          // Connected and left without a byte: an ordinary EOF, as on a plain stream.
+          ERR_clear_error();
+          if (total == 0) return io_result::end_of_stream();
+          wake_reader(session);
+          break;
+        }
+        record_failure(session, error);
+        if (total == 0) return failed(session);
+        wake_reader(session);
+        break;  // the bytes first; the failure is sticky
+    }
+    return total > 0 ? io_result::transferred(total) : io_result::blocked();
+  }
+}
+
+io_result tls_writev(tls_session& session, std::span<const const_buffer> parts) noexcept {
+  attach_bio(session);
+  if (has_failed(session)) return failed(session);
+  if (session.write_shut) return io_result::failure(EPIPE);
+  while (!parts.empty() && parts.front().size == 0) parts = parts.subspan(1);
+  if (parts.empty()) return io_result::transferred(0);
+  if (parts.size() == 1 || parts.front().size >= record_size) {
+    return write_bytes(session, parts.front().data, parts.front().size);
+  }
+  // Several small parts: one record. A retry after would_block gathers at least as much (the
+  // caller presents the same bytes first), which is all OpenSSL asks of the retried buffer.
+  std::size_t gathered = 0;
+  for (const const_buffer& part : parts) {
+    const std::size_t take = std::min(part.size, record_size - gathered);
+    std::memcpy(gather_buffer.data() + gathered, part.data, take);
+    gathered += take;
+    if (gathered == record_size) break;
+  }
+  return write_bytes(session, gather_buffer.data(), gathered);
+}
+
+io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
+                       std::size_t count) noexcept {
+  attach_bio(session);
+  if (has_failed(session)) return failed(session);
+  if (session.write_shut) return io_result::failure(EPIPE);
+  if (count == 0) return io_result::transferred(0);
+#if !defined(OPENSSL_NO_KTLS)
+  if (session.socket_bio && BIO_get_ktls_send(SSL_get_wbio(session.ssl)) == 1) {
+    const ossl_ssize_t sent =
+        SSL_sendfile(session.ssl, file_fd, static_cast<off_t>(offset), count, 0);
+    if (sent >= 0) {
+      offset += static_cast<std::uint64_t>(sent);
+      return io_result::transferred(static_cast<std::size_t>(sent));
+    }
+    const int error = SSL_get_error(session.ssl, static_cast<int>(sent));
+    if (error == SSL_ERROR_WANT_WRITE) {
+      ERR_clear_error();
+      note_blocked(session, readiness::writable);
+      return io_result::blocked();
+    }
+    record_failure(session, error);
+    return failed(session);
+  }
+#endif
+  // Without kTLS the bytes must pass through OpenSSL: one record's worth per call.
+  const ssize_t got = ::pread(file_fd, gather_buffer.data(), std::min(count, record_size),
+                              static_cast<off_t>(offset));
+  if (got < 0) return io_result::failure(errno);
+  if (got == 0) return io_result::transferred(0);
+  const io_result sent = write_bytes(session, gather_buffer.data(), static_cast<std::size_t>(got));
+  if (sent.done()) offset += sent.bytes;
+  return sent;
+}
+
+std::error_code tls_shutdown_write(tls_session& session) noexcept {
+  if (session.write_shut) return {};
+  session.write_shut = true;
+  attach_bio(session);
+  if (has_failed(session) || SSL_is_init_finished(session.ssl) != 1) {
+    return stream_access::shutdown_write(*session.owner);
+  }
+  session.shutdown_pending = true;
+  return flush_shutdown(session);
+}
+
+ready_callback tls_watch(tls_session& session, ready_callback on_ready) noexcept {
+  session.user = on_ready;
+  tls_session* const self = &session;
+  return [self](readiness bits) {
+    if (self->shutdown_pending && has(bits, readiness::writable)) (void)flush_shutdown(*self);
+    // Translated, so that whoever waits for the direction it asked for gets it.
+    if (self->read_wants_write && has(bits, readiness::writable)) bits |= readiness::readable;
+    if (self->write_wants_read && has(bits, readiness::readable)) bits |= readiness::writable;
+    self->user(bits);  // may destroy the stream and this session: nothing after it
+  };
+}
+
+void tls_move(tls_session& session, stream& now_at) noexcept {
+  session.owner = &now_at;
+  if (session.wake.target != nullptr) session.wake.target = &stream_access::handle(now_at);
+}
+
+void tls_end(tls_session*& session, bool notify) noexcept {
+  if (session == nullptr) return;
+  if (notify && session->bio_attached && !has_failed(*session) &&
+      SSL_is_init_finished(session->ssl) == 1 &&
+      (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0) {
+    (void)SSL_shutdown(session->ssl);  // best effort: a full stream loses it
+  }
+  ERR_clear_error();
+  delete session;
+  session = nullptr;
+}
+
+}  // namespace detail
+
+// ---- the public API -------------------------------------------------------------------------
+
+bool tls_context::is_server() const noexcept {
+  return state_ != nullptr && state_->server;
+}
+
+std::string_view tls_context::offload_status() const noexcept {
+  return state_ != nullptr ? state_->offload : std::string_view("no kTLS: no context");
+}
+
+result<tls_context> tls_context::server(const tls_server_options& options) noexcept {
+  if (options.certificates.empty()) return errc::tls_bad_certificate;
+  auto state = std::make_shared<detail::tls_context_state>();
+  state->server = true;
+  ERR_clear_error();
+  state->ctx = SSL_CTX_new(TLS_server_method());
+  if (state->ctx == nullptr) {
+    ERR_clear_error();
+    return errno_code(ENOMEM);
+  }
+  SSL_CTX* ctx = state->ctx;
+  detail::set_common_options(ctx);
+  if (options.session_tickets) {
+    // Stateless tickets only: the server keeps no session cache.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  } else {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  }
+  static constexpr unsigned char session_context[] = "taut";
+  SSL_CTX_set_session_id_context(ctx, session_context, sizeof session_context - 1);
+  if ((!options.cipher_list.empty() &&
+       SSL_CTX_set_cipher_list(ctx, options.cipher_list.c_str()) != 1) ||
+      (!options.ciphersuites.empty() &&
+       SSL_CTX_set_ciphersuites(ctx, options.ciphersuites.c_str()) != 1)) {
+    ERR_clear_error();
+    return errno_code(EINVAL);
+  }
+  for (const tls_certificate& files : options.certificates) {
+    detail::identity& loaded = state->identities.emplace_back();
+    if (const std::error_code ec = detail::load_identity(files, loaded)) {
+      ERR_clear_error();
+      return ec;
+    }
+  }
+  const detail::identity& first = state->identities.front();
+  if (SSL_CTX_use_cert_and_key(ctx, first.cert, first.key, first.chain, 1) != 1) {
+    ERR_clear_error();
+    return errc::tls_bad_key;
+  }
+  if (state->identities.size() > 1) {
+    SSL_CTX_set_cert_cb(ctx, detail::select_certificate, state.get());
+  }
+  state->alpn_wire = detail::alpn_wire(options.alpn);
+  if (!state->alpn_wire.empty()) SSL_CTX_set_alpn_select_cb(ctx, detail::select_alpn, state.get());
+  state->offload = detail::offload_for(options.ktls);
+  state->ktls = state->offload == "ktls";
+#if !defined(OPENSSL_NO_KTLS)
+  if (state->ktls) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+#endif
+  tls_context made;
+  made.state_ = std::move(state);
+  return made;
+}
+
+result<tls_context> tls_context::client(const tls_client_options& options) noexcept {
+  auto state = std::make_shared<detail::tls_context_state>();
+  ERR_clear_error();
+  state->ctx = SSL_CTX_new(TLS_client_method());
+  if (state->ctx == nullptr) {
+    ERR_clear_error();
+    return errno_code(ENOMEM);
+  }
+  SSL_CTX* ctx = state->ctx;
+  detail::set_common_options(ctx);
+  if (options.verify) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    const int loaded = options.ca_file.empty()
+                           ? SSL_CTX_set_default_verify_paths(ctx)
+                           : SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr);
+    if (loaded != 1) {
+      ERR_clear_error();
+      return errc::tls_bad_certificate;
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+  const std::string wire = detail::alpn_wire(options.alpn);
+  if (!wire.empty() &&
+      SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
+                              static_cast<unsigned int>(wire.size())) != 0) {
+    ERR_clear_error();
+    return errno_code(EINVAL);
+  }
+  if (options.session_resumption) {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, detail::keep_session);
+  } else {
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  }
+  // Client streams use the stream BIO: kTLS pays off for servers' sendfile.
+  state->offload = "no kTLS: client streams do not use it";
+  tls_context made;
+  made.state_ = std::move(state);
+  return made;
+}
+
+result<stream> tls_accept(stream&& raw, const tls_context& server) noexcept {
+  return detail::wrap(std::move(raw), server, true, {});
+}
+
+result<stream> tls_connect(stream&& raw, const tls_context& client,
+                           std::string_view server_name) noexcept {
+  return detail::wrap(std::move(raw), client, false, server_name);
+}
+
+tls_state tls_info(const stream& s) noexcept {
+  const detail::tls_session* session = detail::stream_access::session(s);
+  tls_state info;
+  if (session == nullptr) return info;
+  info.is_tls = true;
+  SSL* ssl = session->ssl;
+  info.handshake_done = SSL_is_init_finished(ssl) == 1;
+  if (!info.handshake_done) return info;
+  info.resumed = SSL_session_reused(ssl) == 1;
+#if !defined(OPENSSL_NO_KTLS)
+  if (session->socket_bio) {
+    info.ktls_send = BIO_get_ktls_send(SSL_get_wbio(ssl)) == 1;
+    info.ktls_receive = BIO_get_ktls_recv(SSL_get_rbio(ssl)) == 1;
+  }
+#endif
+  info.version = SSL_get_version(ssl);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_size = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_size);
+  if (alpn != nullptr) info.alpn = {reinterpret_cast<const char*>(alpn), alpn_size};
+  if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) {
+    info.server_name = name;
+  }
+  if (const char* cipher = SSL_get_cipher_name(ssl)) info.cipher = cipher;
+  return info;
+}
+
+bool tls_available() noexcept {
+  return true;
+}
+
+#else  // built without OpenSSL: no stream ever has a session, so the hooks are never reached.
+
+namespace detail {
+struct tls_context_state {
+  bool server = false;
+};
+bool tls_readable(const tls_session&) noexcept {
+  return false;
+}
+bool tls_writable(const tls_session&) noexcept {
+  return false;
+}
+io_result tls_read(tls_session&, std::span<char>) noexcept {
+  return io_result::failure(errc::tls_unavailable);
+}
+io_result tls_writev(tls_session&, std::span<const const_buffer>) noexcept {
+  return io_result::failure(errc::tls_unavailable);
+}
+io_result tls_sendfile(tls_session&, int, std::uint64_t&, std::size_t) noexcept {
+  return io_result::failure(errc::tls_unavailable);
+}
+std::error_code tls_shutdown_write(tls_session&) noexcept {
+  return errc::tls_unavailable;
+}
+ready_callback tls_watch(tls_session&, ready_callback on_ready) noexcept {
+  return on_ready;
+}
+void tls_move(tls_session&, stream&) noexcept {}
+void tls_end(tls_session*& session, bool) noexcept {
+  session = nullptr;
+}
+}  // namespace detail
 
 bool tls_context::is_server() const noexcept {
   return false;
 }
 
 std::string_view tls_context::offload_status() const noexcept {
-  return "no kTLS: TLS unavailable";
+  return "no kTLS: built without TLS";
 }
 
 result<tls_context> tls_context::server(const tls_server_options&) noexcept {
@@ -37,5 +920,7 @@ tls_state tls_info(const stream&) noexcept {
 bool tls_available() noexcept {
   return false;
 }
+
+#endif
 
 }  // namespace taut::transport

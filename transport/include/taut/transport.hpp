@@ -11,3 +11,4 @@
 #include "taut/transport/memory.hpp"
 #include "taut/transport/small_fn.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"

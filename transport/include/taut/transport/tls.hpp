@@ -15,6 +15,7 @@ namespace taut::transport {
 
 namespace detail {
 struct tls_context_state;
+struct tls_access;
 }  // namespace detail
 
 /// A certificate chain (leaf first) and its private key, both PEM files.
@@ -71,13 +72,11 @@ class tls_context {
   [[nodiscard]] bool is_server() const noexcept;
   /// Whether streams of this (server) context will try kTLS, and why not when not: "ktls",
   /// "no kTLS: the kernel has no tls module", "no kTLS: disabled", "no kTLS: OpenSSL built
-  /// without it" (for the log). A client context says the same for its streams.
+  /// without it" (for the log). Client streams never use kTLS.
   [[nodiscard]] std::string_view offload_status() const noexcept;
 
-  /// The shared state (for the implementation).
-  [[nodiscard]] detail::tls_context_state* state() const noexcept { return state_.get(); }
-
  private:
+  friend struct detail::tls_access;
   std::shared_ptr<detail::tls_context_state> state_;
 };
 

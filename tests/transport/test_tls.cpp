@@ -1,0 +1,810 @@
+// TLS streams: handshakes and echo over memory pipes and loopback TCP, every would_block path
+// with tiny pipes, writev/sendfile, close_notify and truncation, each named handshake failure,
+// SNI, resumption, garbage, moves mid-handshake. Peers are driven the way the server driver
+// drives a connection: a read after a readable notification or while readable(), and a short
+// read means "wait for the next notification".
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "taut/transport.hpp"
+#include "tls_certs.hpp"
+#include "transport_test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace taut::transport;
+using taut::transport::testing::make_loop;
+using taut::transport::testing::run_until;
+
+const taut::test::tls_test_files& files() {
+  static const taut::test::tls_test_files made = taut::test::make_tls_test_files();
+  return made;
+}
+
+std::string pattern_bytes(std::size_t size, unsigned seed = 1) {
+  std::string bytes(size, '\0');
+  unsigned state = seed;
+  for (char& c : bytes) {
+    state = state * 1103515245u + 12345u;
+    c = static_cast<char>(state >> 16);
+  }
+  return bytes;
+}
+
+tls_context server_context(std::vector<tls_certificate> certificates = {},
+                           std::vector<std::string> alpn = {"http/1.1"}) {
+  tls_server_options options;
+  options.certificates = certificates.empty()
+                             ? std::vector<tls_certificate>{{files().cert, files().key}}
+                             : std::move(certificates);
+  options.alpn = std::move(alpn);
+  auto made = tls_context::server(options);
+  EXPECT_TRUE(made) << made.error().message();
+  return made ? *made : tls_context{};
+}
+
+tls_context client_context(std::vector<std::string> alpn = {"http/1.1"}, bool resumption = true) {
+  tls_client_options options;
+  options.ca_file = files().ca_cert;
+  options.alpn = std::move(alpn);
+  options.session_resumption = resumption;
+  auto made = tls_context::client(options);
+  EXPECT_TRUE(made) << made.error().message();
+  return made ? *made : tls_context{};
+}
+
+/// One end of a connection, driven like the server driver drives a connection: writes while
+/// writable(), reads while readable() unless a short read said the stream was drained, which
+/// only a readable notification undoes. Optionally echoes what it reads.
+class peer {
+ public:
+  explicit peer(stream s, bool echo = false) : stream_(std::move(s)), echo_(echo) {}
+  peer(const peer&) = delete;
+  peer& operator=(const peer&) = delete;
+
+  void start(event_loop& loop) {
+    ASSERT_FALSE(stream_.watch(loop, [this](readiness bits) {
+      if (has(bits, readiness::readable)) drained_ = false;
+      pump();
+    }));
+  }
+  void send(std::string bytes, bool then_shut = false) {
+    output_ += bytes;
+    shut_after_ = then_shut;
+    pump();
+  }
+  void use_writev(bool on) { writev_ = on; }
+
+  void pump() {
+    for (int round = 0; round < 1000000; ++round) {
+      bool progress = false;
+      if (sent_ < output_.size() && !failed() && stream_.writable()) {
+        const std::size_t left = output_.size() - sent_;
+        io_result r;
+        if (writev_ && left > 1) {
+          // Two pieces: the retry rule holds because both start at sent_.
+          const std::size_t first = std::min<std::size_t>(left / 2, 1000);
+          const std::array<const_buffer, 2> parts{
+              const_buffer(output_.data() + sent_, first),
+              const_buffer(output_.data() + sent_ + first, left - first)};
+          r = stream_.writev(parts);
+        } else {
+          r = stream_.write({output_.data() + sent_, left});
+        }
+        if (r.done()) {
+          sent_ += r.bytes;
+          progress = r.bytes > 0;
+        } else if (r.failed()) {
+          error_ = r.error();
+        }
+      }
+      if (sent_ == output_.size() && shut_after_ && !shut_ && !failed()) {
+        shut_ = true;
+        EXPECT_FALSE(stream_.shutdown_write());
+        progress = true;
+      }
+      if (!eof_ && !failed() && !drained_ && stream_.readable()) {
+        std::array<char, 32 * 1024> buffer;
+        const io_result r = stream_.read(buffer);
+        if (r.done()) {
+          received_.append(buffer.data(), r.bytes);
+          if (echo_) output_.append(buffer.data(), r.bytes);
+          if (r.bytes < buffer.size()) drained_ = true;
+          progress = true;
+        } else if (r.eof()) {
+          eof_ = true;
+          if (echo_) shut_after_ = true;
+          progress = true;
+        } else if (r.failed()) {
+          error_ = r.error();
+        }
+      }
+      if (!progress) return;
+    }
+    ADD_FAILURE() << "pump() went round a million times";
+  }
+
+  [[nodiscard]] stream& s() { return stream_; }
+  [[nodiscard]] const std::string& received() const { return received_; }
+  [[nodiscard]] bool eof() const { return eof_; }
+  [[nodiscard]] bool failed() const { return static_cast<bool>(error_); }
+  [[nodiscard]] std::error_code error() const { return error_; }
+  [[nodiscard]] bool all_sent() const { return sent_ == output_.size(); }
+  [[nodiscard]] bool handshake_done() const { return tls_info(stream_).handshake_done; }
+
+ private:
+  stream stream_;
+  std::string output_;
+  std::size_t sent_ = 0;
+  std::string received_;
+  std::error_code error_;
+  bool echo_ = false;
+  bool writev_ = false;
+  bool shut_after_ = false;
+  bool shut_ = false;
+  bool eof_ = false;
+  bool drained_ = false;
+};
+
+struct tls_pair {
+  std::unique_ptr<peer> client;
+  std::unique_ptr<peer> server;
+};
+
+tls_pair wrap_pair(stream client_raw, stream server_raw, const tls_context& client_ctx,
+                   const tls_context& server_ctx, std::string_view name = "localhost",
+                   bool echo = true) {
+  tls_pair pair;
+  auto client = tls_connect(std::move(client_raw), client_ctx, name);
+  auto server = tls_accept(std::move(server_raw), server_ctx);
+  EXPECT_TRUE(client) << client.error().message();
+  EXPECT_TRUE(server) << server.error().message();
+  if (client) pair.client = std::make_unique<peer>(std::move(*client));
+  if (server) pair.server = std::make_unique<peer>(std::move(*server), echo);
+  return pair;
+}
+
+// Client sends `payload` then close_notify; the server echoes and answers EOF with its own.
+void echo_through(event_loop& loop, tls_pair& pair, const std::string& payload, bool writev = false,
+                  std::chrono::milliseconds limit = 20000ms) {
+  ASSERT_TRUE(pair.client && pair.server);
+  pair.client->start(loop);
+  pair.server->start(loop);
+  pair.client->use_writev(writev);
+  pair.client->send(payload, true);
+  EXPECT_TRUE(run_until(
+      loop, [&] { return pair.client->eof() || pair.client->failed() || pair.server->failed(); },
+      limit));
+  EXPECT_TRUE(pair.client->eof()) << pair.client->error().message() << " client got "
+                                  << pair.client->received().size() << " server got "
+                                  << pair.server->received().size() << " client sent all "
+                                  << pair.client->all_sent() << " server sent all "
+                                  << pair.server->all_sent() << " handshakes "
+                                  << pair.client->handshake_done() << pair.server->handshake_done()
+                                  << " server eof " << pair.server->eof();
+  EXPECT_FALSE(pair.server->failed()) << pair.server->error().message();
+  EXPECT_TRUE(pair.client->eof());
+  EXPECT_EQ(pair.server->received().size(), payload.size());
+  EXPECT_TRUE(pair.client->received() == payload) << "echo differs";
+}
+
+class Tls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(tls_available());
+    ASSERT_TRUE(files().ok) << files().error;
+  }
+};
+
+TEST_F(Tls, ContextErrors) {
+  tls_server_options none;
+  EXPECT_EQ(tls_context::server(none).error(), errc::tls_bad_certificate);
+  tls_server_options missing;
+  missing.certificates = {{files().directory + "/nope.pem", files().key}};
+  EXPECT_EQ(tls_context::server(missing).error(), errc::tls_bad_certificate);
+  tls_server_options wrong_key;
+  wrong_key.certificates = {{files().cert, files().other_key}};
+  EXPECT_EQ(tls_context::server(wrong_key).error(), errc::tls_bad_key);
+  tls_server_options no_key;
+  no_key.certificates = {{files().cert, files().directory + "/nope-key.pem"}};
+  EXPECT_EQ(tls_context::server(no_key).error(), errc::tls_bad_key);
+  tls_client_options bad_ca;
+  bad_ca.ca_file = files().directory + "/nope-ca.pem";
+  EXPECT_EQ(tls_context::client(bad_ca).error(), errc::tls_bad_certificate);
+  // A plain stream has no TLS state.
+  auto [a, b] = memory_pair();
+  EXPECT_FALSE(tls_info(a).is_tls);
+  EXPECT_FALSE(a.is_tls());
+}
+
+TEST_F(Tls, HandshakeAndEchoOverMemoryPipes) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(300 * 1024));
+  const tls_state client = tls_info(pair.client->s());
+  const tls_state server = tls_info(pair.server->s());
+  EXPECT_TRUE(client.is_tls && client.handshake_done);
+  EXPECT_EQ(client.version, "TLSv1.3");
+  EXPECT_EQ(client.alpn, "http/1.1");
+  EXPECT_EQ(server.alpn, "http/1.1");
+  EXPECT_EQ(server.server_name, "localhost");
+  EXPECT_FALSE(server.cipher.empty());
+  EXPECT_FALSE(client.resumed);
+}
+
+TEST_F(Tls, EveryWouldBlockPathWithTinyPipes) {
+  auto loop = make_loop();
+  memory_faults tiny;
+  tiny.capacity = 97;
+  tiny.max_write = 13;
+  tiny.max_read = 7;
+  auto [c, s] = memory_pair(tiny, tiny);
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(200 * 1024, 7));
+}
+
+TEST_F(Tls, WritevGathersIntoOneRecord) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(100 * 1024, 3), true);
+
+  // A head and a body in one writev leave as one TLS 1.3 record: 5 bytes of header, the
+  // plaintext, its content type byte and a 16-byte tag.
+  auto [c2, s2] = memory_pair();
+  tls_pair second = wrap_pair(std::move(c2), std::move(s2), client_context(), server_context(),
+                              "localhost", false);
+  second.client->start(*loop);
+  second.server->start(*loop);
+  second.client->send("x");
+  ASSERT_TRUE(run_until(*loop, [&] {
+    return second.server->received() == "x" && second.client->s().memory().in_flight() == 0;
+  }));
+  const std::string head(100, 'h');
+  const std::string body(200, 'b');
+  const std::array<const_buffer, 2> parts{const_buffer(head), const_buffer(body)};
+  const io_result wrote = second.client->s().writev(parts);
+  ASSERT_TRUE(wrote.done());
+  EXPECT_EQ(wrote.bytes, 300u);
+  EXPECT_EQ(second.client->s().memory().in_flight(), 300u + 22u);
+  EXPECT_TRUE(run_until(*loop, [&] { return second.server->received() == "x" + head + body; }));
+}
+
+// The watch callback reports the direction the caller waits for: a server whose read had to
+// write (its handshake flight did not fit) is told "readable" when the pipe has room again, and
+// a client whose write had to read (its handshake) is told "writable" when the answer arrives.
+TEST_F(Tls, ReadinessIsTranslated) {
+  auto loop = make_loop();
+  memory_faults narrow;
+  narrow.capacity = 40;
+  auto [c, s] = memory_pair({}, narrow);
+  auto client = tls_connect(std::move(c), client_context(), "localhost");
+  auto server = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(client && server);
+  readiness client_seen = readiness::none;
+  readiness server_seen = readiness::none;
+  ASSERT_FALSE(client->watch(*loop, [&](readiness bits) { client_seen |= bits; }));
+  ASSERT_FALSE(server->watch(*loop, [&](readiness bits) { server_seen |= bits; }));
+  loop->run_until_idle();
+  std::array<char, 256> buffer;
+
+  // The client's write sends its ClientHello, then must read the server's answer.
+  ASSERT_TRUE(client->write("hello").would_block());
+  EXPECT_FALSE(client->writable());
+  loop->run_until_idle();
+  client_seen = server_seen = readiness::none;
+  // The server's read takes the ClientHello and must write more than the pipe holds.
+  ASSERT_TRUE(server->read(buffer).would_block());
+  EXPECT_FALSE(server->readable()) << "nothing to read and no room to write";
+  loop->run_until_idle();
+  EXPECT_TRUE(has(client_seen, readiness::writable)) << "the answer arrived: the write may go on";
+  EXPECT_TRUE(client->writable());
+  server_seen = readiness::none;
+  // The client's write takes in the first 40 bytes: room for the server's next ones.
+  ASSERT_TRUE(client->write("hello").would_block());
+  loop->run_until_idle();
+  EXPECT_TRUE(has(server_seen, readiness::readable)) << "room again: the read may go on";
+  EXPECT_TRUE(server->readable());
+}
+
+// A connected (client, server) pair of plain TCP streams over loopback.
+std::pair<stream, stream> tcp_pair(event_loop& loop, listener& server) {
+  auto connected = connect(server.local_address());
+  EXPECT_TRUE(connected) << connected.error().message();
+  stream accepted;
+  EXPECT_TRUE(run_until(loop, [&] {
+    auto got = server.accept();
+    if (got) accepted = std::move(*got);
+    return accepted.is_open();
+  }));
+  return {connected ? std::move(*connected) : stream{}, std::move(accepted)};
+}
+
+listener tcp_listener() {
+  auto made = listener::listen("127.0.0.1:0");
+  EXPECT_TRUE(made) << made.error().message();
+  return made ? std::move(*made) : listener{};
+}
+
+TEST_F(Tls, HandshakeAndEchoOverTcp) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(2 * 1024 * 1024, 5));
+  EXPECT_EQ(tls_info(pair.client->s()).version, "TLSv1.3");
+  EXPECT_EQ(tls_info(pair.server->s()).server_name, "localhost");
+}
+
+TEST_F(Tls, IpAddressNameIsCheckedAsAnAddressAndNotSentAsSni) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "127.0.0.1");
+  echo_through(*loop, pair, "ping");
+  EXPECT_EQ(tls_info(pair.server->s()).server_name, "");
+}
+
+TEST_F(Tls, SendfileOverTls) {
+  auto loop = make_loop();
+  taut::transport::testing::temp_dir dir;
+  const std::string content = pattern_bytes(1024 * 1024 + 123, 9);
+  {
+    std::ofstream out(dir.file("file.bin"), std::ios::binary);
+    out << content;
+  }
+  const int fd = ::open(dir.file("file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (const bool over_tcp : {false, true}) {
+    SCOPED_TRACE(over_tcp ? "tcp" : "memory");
+    std::optional<listener> server;
+    std::pair<stream, stream> raw;
+    if (over_tcp) {
+      server.emplace(tcp_listener());
+      raw = tcp_pair(*loop, *server);
+    } else {
+      memory_faults small;
+      small.capacity = 5000;
+      raw = memory_pair(small, small);
+    }
+    tls_pair pair = wrap_pair(std::move(raw.first), std::move(raw.second), client_context(),
+                              server_context(), "localhost", false);
+    pair.client->start(*loop);
+    // The server side sends the file as the driver does: sendfile while writable().
+    std::uint64_t offset = 0;
+    std::error_code failure;
+    stream& sender = pair.server->s();
+    const auto send_some = [&] {
+      while (offset < content.size() && !failure && sender.writable()) {
+        const io_result sent = sender.sendfile(fd, offset, content.size() - offset);
+        if (sent.failed()) failure = sent.error();
+        if (!sent.done()) break;
+      }
+      if (offset == content.size()) (void)sender.shutdown_write();
+    };
+    ASSERT_FALSE(sender.watch(*loop, [&](readiness) { send_some(); }));
+    send_some();
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.client->eof() || pair.client->failed(); }));
+    EXPECT_FALSE(failure) << failure.message();
+    EXPECT_FALSE(pair.client->failed()) << pair.client->error().message();
+    EXPECT_EQ(offset, content.size());
+    EXPECT_TRUE(pair.client->received() == content);
+  }
+  ::close(fd);
+}
+
+TEST_F(Tls, CloseNotifyIsEofAndEofWithoutItIsTruncation) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  // close(): close_notify first, so the peer reads EOF.
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    pair.server->start(*loop);
+    pair.client->send("hello");
+    ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+    (void)pair.client->s().close();
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.server->eof() || pair.server->failed(); }));
+    EXPECT_TRUE(pair.server->eof()) << pair.server->error().message();
+  }
+  // The socket's FIN without close_notify: tls_truncated, not EOF.
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    pair.server->start(*loop);
+    pair.client->send("hello");
+    ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+    ASSERT_EQ(::shutdown(pair.client->s().native_handle(), SHUT_WR), 0);
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.server->eof() || pair.server->failed(); }));
+    EXPECT_EQ(pair.server->error(), errc::tls_truncated) << pair.server->error().message();
+  }
+}
+
+TEST_F(Tls, ShutdownWriteSendsCloseNotifyAndKeepsReading) {
+  auto loop = make_loop();
+  memory_faults tiny;
+  tiny.capacity = 50;
+  auto [c, s] = memory_pair(tiny, tiny);
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  // The client half-closes; the server echoes, sees EOF, then half-closes too: the client reads
+  // everything and then EOF, through pipes too small for one record.
+  echo_through(*loop, pair, pattern_bytes(40000, 11));
+}
+
+// The client's verdict and the server's on a handshake that must fail.
+struct failed_handshake {
+  std::error_code client;
+  std::error_code server;
+};
+
+failed_handshake handshake_between(const tls_context& client_ctx, const tls_context& server_ctx,
+                                   std::string_view name) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_ctx, server_ctx, name, false);
+  pair.client->start(*loop);
+  pair.server->start(*loop);
+  pair.client->send("hello");
+  EXPECT_TRUE(run_until(*loop, [&] {
+    return (pair.client->failed() || pair.client->eof()) &&
+           (pair.server->failed() || pair.server->eof());
+  }));
+  return {pair.client->error(), pair.server->error()};
+}
+
+TEST_F(Tls, UnknownCa) {
+  const failed_handshake result = handshake_between(
+      client_context(), server_context({{files().untrusted_cert, files().untrusted_key}}),
+      "localhost");
+  EXPECT_EQ(result.client, errc::tls_unknown_ca) << result.client.message();
+  EXPECT_EQ(result.server, errc::tls_unknown_ca) << result.server.message();
+}
+
+TEST_F(Tls, WrongName) {
+  const failed_handshake result =
+      handshake_between(client_context(), server_context(), "wrong.test");
+  EXPECT_EQ(result.client, errc::tls_wrong_name) << result.client.message();
+  EXPECT_TRUE(result.server) << "the server learns of it from the client's alert";
+  const failed_handshake by_address =
+      handshake_between(client_context(), server_context(), "10.9.8.7");
+  EXPECT_EQ(by_address.client, errc::tls_wrong_name) << by_address.client.message();
+}
+
+TEST_F(Tls, Expired) {
+  const failed_handshake result = handshake_between(
+      client_context(), server_context({{files().expired_cert, files().expired_key}}), "localhost");
+  EXPECT_EQ(result.client, errc::tls_expired) << result.client.message();
+  EXPECT_EQ(result.server, errc::tls_expired) << result.server.message();
+}
+
+TEST_F(Tls, AlpnMismatch) {
+  const failed_handshake result =
+      handshake_between(client_context({"h2"}), server_context(), "localhost");
+  EXPECT_EQ(result.client, errc::tls_no_application_protocol) << result.client.message();
+  EXPECT_EQ(result.server, errc::tls_no_application_protocol) << result.server.message();
+  // A client that offers no ALPN is served.
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context({}), server_context());
+  echo_through(*loop, pair, "no alpn");
+  EXPECT_EQ(tls_info(pair.client->s()).alpn, "");
+}
+
+TEST_F(Tls, ProtocolTooOld) {
+  // A client capped at TLS 1.1, played with OpenSSL directly over a loopback socket.
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted));
+  server_peer.start(*loop);
+
+  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(old, nullptr);
+  SSL_CTX_set_security_level(old, 0);  // TLS 1.0/1.1 need SHA-1, refused at the default level
+  SSL_CTX_set_min_proto_version(old, TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(old, TLS1_1_VERSION);
+  SSL* ssl = SSL_new(old);
+  SSL_set_fd(ssl, c.native_handle());
+  SSL_set_connect_state(ssl);
+  int client_error = 0;
+  EXPECT_TRUE(run_until(*loop, [&] {
+    if (client_error == 0) {
+      const int rc = SSL_do_handshake(ssl);
+      const int error = SSL_get_error(ssl, rc);
+      if (rc != 1 && error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+        client_error = error;
+      }
+    }
+    return client_error != 0 && server_peer.failed();
+  }));
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(old);
+  EXPECT_EQ(server_peer.error(), errc::tls_protocol_too_old) << server_peer.error().message();
+}
+
+TEST_F(Tls, SniChoosesTheSecondCertificate) {
+  const tls_context two =
+      server_context({{files().cert, files().key}, {files().other_cert, files().other_key}});
+  for (const char* name : {"other.test", "www.other.test", "localhost"}) {
+    SCOPED_TRACE(name);
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    // The client checks the certificate against the name: only the right one passes.
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), two, name);
+    echo_through(*loop, pair, "sni");
+    EXPECT_EQ(tls_info(pair.server->s()).server_name, name);
+  }
+  // With the localhost certificate alone, other.test is refused: the choice above was real.
+  const failed_handshake refused =
+      handshake_between(client_context(), server_context(), "other.test");
+  EXPECT_EQ(refused.client, errc::tls_wrong_name);
+}
+
+TEST_F(Tls, SessionResumption) {
+  const tls_context server_ctx = server_context();
+  const tls_context client_ctx = client_context();
+  for (int round = 0; round < 2; ++round) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_ctx, server_ctx);
+    echo_through(*loop, pair, "resume me");
+    EXPECT_EQ(tls_info(pair.client->s()).resumed, round == 1) << "round " << round;
+    EXPECT_EQ(tls_info(pair.server->s()).resumed, round == 1) << "round " << round;
+  }
+  // A client without resumption never resumes.
+  const tls_context forgetful = client_context({"http/1.1"}, false);
+  for (int round = 0; round < 2; ++round) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), forgetful, server_ctx);
+    echo_through(*loop, pair, "no resumption");
+    EXPECT_FALSE(tls_info(pair.client->s()).resumed);
+  }
+}
+
+TEST_F(Tls, GarbageBeforeTheHandshake) {
+  for (const std::string& garbage :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string(5000, '\x16'),
+        std::string("\x16\x03\x01\x00\x05hello", 10), pattern_bytes(70000, 13)}) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    auto accepted = tls_accept(std::move(s), server_context());
+    ASSERT_TRUE(accepted);
+    peer server_peer(std::move(*accepted));
+    server_peer.start(*loop);
+    (void)c.write(garbage);
+    (void)c.shutdown_write();
+    EXPECT_TRUE(run_until(*loop, [&] { return server_peer.failed() || server_peer.eof(); }));
+    EXPECT_EQ(server_peer.error(), errc::tls_handshake_failed) << server_peer.error().message();
+  }
+  // The client side: a "server" that answers with plain HTTP.
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  auto connected = tls_connect(std::move(c), client_context(), "localhost");
+  ASSERT_TRUE(connected);
+  peer client_peer(std::move(*connected));
+  client_peer.start(*loop);
+  client_peer.send("x");
+  (void)s.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(run_until(*loop, [&] { return client_peer.failed() || client_peer.eof(); }));
+  EXPECT_EQ(client_peer.error(), errc::tls_handshake_failed) << client_peer.error().message();
+}
+
+TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted));
+  server_peer.start(*loop);
+  (void)c.shutdown_write();
+  EXPECT_TRUE(run_until(*loop, [&] { return server_peer.failed() || server_peer.eof(); }));
+  EXPECT_TRUE(server_peer.eof()) << server_peer.error().message();
+}
+
+TEST_F(Tls, MovingStreamsMidHandshake) {
+  auto loop = make_loop();
+  memory_faults tiny;
+  tiny.capacity = 64;
+  auto [c, s] = memory_pair(tiny, tiny);
+  auto client = tls_connect(std::move(c), client_context(), "localhost");
+  auto server = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(client && server);
+  std::vector<stream> client_homes(1);
+  std::vector<stream> server_homes(1);
+  client_homes[0] = std::move(*client);
+  server_homes[0] = std::move(*server);
+  const std::string message = pattern_bytes(50000, 17);
+  std::string received;
+  std::size_t sent = 0;
+  bool client_ready = false;
+  bool server_ready = false;
+  ASSERT_FALSE(client_homes.back().watch(*loop, [&](readiness) { client_ready = true; }));
+  ASSERT_FALSE(server_homes.back().watch(*loop, [&](readiness) { server_ready = true; }));
+  for (int step = 0; step < 200000 && received.size() < message.size(); ++step) {
+    // Every few steps both streams move to a new home (the watch and the BIO follow).
+    if (step % 3 == 0) {
+      client_homes.emplace_back(std::move(client_homes.back()));
+      server_homes.emplace_back(std::move(server_homes.back()));
+    }
+    stream& cs = client_homes.back();
+    stream& ss = server_homes.back();
+    if (sent < message.size() && cs.writable()) {
+      const io_result r = cs.write({message.data() + sent, message.size() - sent});
+      ASSERT_FALSE(r.failed()) << r.error().message();
+      if (r.done()) sent += r.bytes;
+    }
+    if (cs.readable()) {
+      // Nothing comes but the server's session tickets, which must be taken in: with pipes this
+      // small the server cannot go on while they wait.
+      std::array<char, 1000> buffer;
+      const io_result r = cs.read(buffer);
+      ASSERT_FALSE(r.failed()) << r.error().message();
+    }
+    if (ss.readable()) {
+      std::array<char, 1000> buffer;
+      const io_result r = ss.read(buffer);
+      ASSERT_FALSE(r.failed()) << r.error().message();
+      if (r.done()) received.append(buffer.data(), r.bytes);
+    }
+    loop->run_once(0ms);
+  }
+  EXPECT_TRUE(client_ready && server_ready);
+  EXPECT_TRUE(received == message)
+      << "sent " << sent << " received " << received.size() << " client r/w "
+      << client_homes.back().readable() << client_homes.back().writable() << " server r/w "
+      << server_homes.back().readable() << server_homes.back().writable();
+  EXPECT_TRUE(tls_info(server_homes.back()).handshake_done);
+  EXPECT_FALSE(client_homes.front().is_open());
+}
+
+TEST_F(Tls, OffloadStatusSaysWhy) {
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ktls = false;
+  auto off = tls_context::server(options);
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->offload_status(), "no kTLS: disabled");
+  options.ktls = true;
+  auto on = tls_context::server(options);
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->offload_status() == "ktls" ||
+              on->offload_status() == "no kTLS: the kernel has no tls module")
+      << on->offload_status();
+  EXPECT_TRUE(on->is_server());
+}
+
+// Kernel TLS: where the kernel has the tls module, a TCP stream on an epoll loop gets kTLS and
+// sendfile goes through the kernel; elsewhere the test says why it cannot run.
+TEST_F(Tls, KernelTlsSendfile) {
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ciphersuites = "TLS_AES_128_GCM_SHA256";  // what every kTLS kernel offers
+  auto server_ctx = tls_context::server(options);
+  ASSERT_TRUE(server_ctx);
+  if (server_ctx->offload_status() != "ktls") GTEST_SKIP() << server_ctx->offload_status();
+  auto loop = make_loop();
+  if (loop->backend() != io_backend::epoll) {
+    GTEST_SKIP() << "kTLS needs OpenSSL's socket BIO: TCP streams on an epoll loop";
+  }
+  taut::transport::testing::temp_dir dir;
+  const std::string content = pattern_bytes(3 * 1024 * 1024 + 7, 21);
+  {
+    std::ofstream out(dir.file("file.bin"), std::ios::binary);
+    out << content;
+  }
+  const int fd = ::open(dir.file("file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), *server_ctx, "localhost", false);
+  pair.client->start(*loop);
+  pair.server->start(*loop);
+  pair.client->send("go");
+  ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "go"; }));
+  const tls_state info = tls_info(pair.server->s());
+  if (!info.ktls_send) {
+    ::close(fd);
+    GTEST_SKIP() << "the kernel refused kTLS for " << info.cipher << " (" << info.version << ")";
+  }
+  std::uint64_t offset = 0;
+  stream& sender = pair.server->s();
+  std::error_code failure;
+  const auto send_some = [&] {
+    while (offset < content.size() && !failure && sender.writable()) {
+      const io_result sent = sender.sendfile(fd, offset, content.size() - offset);
+      if (sent.failed()) failure = sent.error();
+      if (!sent.done()) break;
+    }
+    if (offset == content.size()) (void)sender.shutdown_write();
+  };
+  ASSERT_FALSE(sender.watch(*loop, [&](readiness) { send_some(); }));
+  send_some();
+  EXPECT_TRUE(run_until(
+      *loop, [&] { return pair.client->eof() || pair.client->failed(); }, 20000ms));
+  ::close(fd);
+  EXPECT_FALSE(failure) << failure.message();
+  EXPECT_TRUE(pair.client->received() == content);
+}
+
+// What an idle TLS connection costs once the handshake is over: OpenSSL's buffers are released
+// while idle (SSL_MODE_RELEASE_BUFFERS), leaving the SSL objects and taut's session.
+TEST_F(Tls, IdleConnectionMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the sanitizer runtime owns malloc: heap figures mean nothing here";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "the sanitizer runtime owns malloc: heap figures mean nothing here";
+#endif
+#endif
+  const tls_context server_ctx = server_context();
+  const tls_context client_ctx = client_context({"http/1.1"}, false);
+  auto loop = make_loop();
+  constexpr std::size_t count = 300;
+  const auto heap = [] { return ::mallinfo2().uordblks; };
+  // The same connections with and without TLS: the difference is what TLS costs.
+  const auto per_pair = [&](bool tls) {
+    std::vector<tls_pair> pairs;
+    pairs.reserve(count);
+    const std::size_t before = heap();
+    for (std::size_t i = 0; i < count; ++i) {
+      auto [c, s] = memory_pair();
+      if (tls) {
+        pairs.push_back(wrap_pair(std::move(c), std::move(s), client_ctx, server_ctx));
+      } else {
+        tls_pair plain;
+        plain.client = std::make_unique<peer>(std::move(c));
+        plain.server = std::make_unique<peer>(std::move(s), true);
+        pairs.push_back(std::move(plain));
+      }
+      pairs.back().client->start(*loop);
+      pairs.back().server->start(*loop);
+      pairs.back().client->send("ping");
+    }
+    EXPECT_TRUE(run_until(*loop, [&] {
+      for (const tls_pair& pair : pairs) {
+        if (pair.client->received() != "ping") return false;
+      }
+      return true;
+    }));
+    loop->run_until_idle();
+    return (heap() - before) / count;
+  };
+  (void)per_pair(true);  // warm-up: OpenSSL's one-time tables are not per connection
+  const std::size_t plain = per_pair(false);
+  const std::size_t with_tls = per_pair(true);
+  const std::size_t cost = with_tls > plain ? with_tls - plain : 0;
+  std::printf(
+      "[ memory   ] an idle TLS connection costs %zu bytes for both ends together "
+      "(%zu with TLS, %zu without)\n",
+      cost, with_tls, plain);
+  // Without SSL_MODE_RELEASE_BUFFERS each end keeps ~34 KiB more: its record buffers.
+  EXPECT_LT(cost, 80u * 1024u);
+}
+
+}  // namespace
