@@ -297,8 +297,8 @@ bool client_connection::start_tls() noexcept {
 }
 
 bool client_connection::handshake() noexcept {
-  // A read drives the handshake (the server speaks first in no HTTP/1.1 exchange, so it can only
-  // end in would_block once the handshake is done: TLS 1.3 tickets are taken inside).
+  // A read drives the handshake. An HTTP/1.1 server never speaks first, so once the handshake is
+  // done the read ends in would_block (TLS 1.3 session tickets are consumed inside it).
   const transport::io_result r = stream_.read({in_.get(), capacity_});
   if (r.would_block()) {
     const transport::tls_state negotiated = transport::tls_info(stream_);
