@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "../../transport/src/tls_session.hpp"  // tls_force_socket_bio, for the kTLS path
 #include "taut/transport.hpp"
 #include "tls_certs.hpp"
 #include "transport_test_support.hpp"
@@ -323,7 +324,7 @@ TEST_F(Tls, ReadinessIsTranslated) {
   EXPECT_TRUE(server->readable());
 }
 
-// A connected (client, server) pair of plain TCP streams over loopback.
+// A connected (client, server) pair of plain streams (TCP over loopback, or Unix).
 std::pair<stream, stream> tcp_pair(event_loop& loop, listener& server) {
   auto connected = connect(server.local_address());
   EXPECT_TRUE(connected) << connected.error().message();
@@ -350,6 +351,20 @@ TEST_F(Tls, HandshakeAndEchoOverTcp) {
   echo_through(*loop, pair, pattern_bytes(2 * 1024 * 1024, 5));
   EXPECT_EQ(tls_info(pair.client->s()).version, "TLSv1.3");
   EXPECT_EQ(tls_info(pair.server->s()).server_name, "localhost");
+}
+
+TEST_F(Tls, HandshakeAndEchoOverUnixSockets) {
+  auto loop = make_loop();
+  taut::transport::testing::temp_dir dir;
+  auto where = address::parse(dir.file("tls.sock"));
+  ASSERT_TRUE(where) << where.error().message();
+  auto made = listener::listen(*where);
+  ASSERT_TRUE(made) << made.error().message();
+  listener server = std::move(*made);
+  auto [c, s] = tcp_pair(*loop, server);
+  EXPECT_EQ(s.kind(), transport_kind::unix_socket);
+  tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+  echo_through(*loop, pair, pattern_bytes(600 * 1024, 19));
 }
 
 TEST_F(Tls, IpAddressNameIsCheckedAsAnAddressAndNotSentAsSni) {
@@ -546,6 +561,75 @@ TEST_F(Tls, ProtocolTooOld) {
   EXPECT_EQ(server_peer.error(), errc::tls_protocol_too_old) << server_peer.error().message();
 }
 
+TEST_F(Tls, RenegotiationIsRefused) {
+  // A TLS 1.2 client played with OpenSSL directly asks to renegotiate after the handshake.
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted), true);
+  server_peer.start(*loop);
+
+  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(old, nullptr);
+  SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION);
+  SSL_CTX_set_verify(old, SSL_VERIFY_NONE, nullptr);
+  SSL* ssl = SSL_new(old);
+  SSL_set_fd(ssl, c.native_handle());
+  SSL_set_connect_state(ssl);
+  const auto step = [&](auto&& operation) {
+    int error = 0;
+    EXPECT_TRUE(run_until(*loop, [&] {
+      const int rc = operation();
+      error = rc > 0 ? 0 : SSL_get_error(ssl, rc);
+      return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
+    }));
+    return error;
+  };
+  ASSERT_EQ(step([&] { return SSL_do_handshake(ssl); }), 0);
+  EXPECT_STREQ(SSL_get_version(ssl), "TLSv1.2");
+  ASSERT_EQ(SSL_renegotiate(ssl), 1);
+  const int refused = step([&] { return SSL_do_handshake(ssl); });
+  EXPECT_NE(refused, 0) << "the server must not renegotiate";
+  if (refused == SSL_ERROR_SSL) {
+    EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_NO_RENEGOTIATION);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(old);
+}
+
+// Another library's error left in the thread's OpenSSL error queue does not turn a would_block
+// into a failure; and abort() sends no close_notify: the peer sees a reset.
+TEST_F(Tls, ForeignErrorsAndAbort) {
+  auto loop = make_loop();
+  auto [c, s] = memory_pair();
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost", false);
+  pair.client->start(*loop);
+  pair.server->start(*loop);
+  pair.client->send("hello");
+  ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+  // Nothing more to read: would_block, whatever the queue holds.
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+  std::array<char, 64> buffer;
+  const io_result nothing = pair.server->s().read(buffer);
+  EXPECT_TRUE(nothing.would_block()) << nothing.error().message();
+  ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+  pair.client->send(" again");
+  ASSERT_TRUE(run_until(*loop, [&] {
+    return pair.server->received() == "hello again" || pair.server->failed() ||
+           pair.client->failed();
+  }));
+  EXPECT_FALSE(pair.server->failed()) << pair.server->error().message();
+  EXPECT_FALSE(pair.client->failed()) << pair.client->error().message();
+  ERR_clear_error();
+  pair.client->s().abort();
+  EXPECT_TRUE(run_until(*loop, [&] { return pair.server->failed() || pair.server->eof(); }));
+  EXPECT_EQ(pair.server->error(), std::errc::connection_reset) << pair.server->error().message();
+}
+
 TEST_F(Tls, SniChoosesTheSecondCertificate) {
   const tls_context two =
       server_context({{files().cert, files().key}, {files().other_cert, files().other_key}});
@@ -707,6 +791,7 @@ TEST_F(Tls, KernelTlsSendfile) {
   auto server_ctx = tls_context::server(options);
   ASSERT_TRUE(server_ctx);
   if (server_ctx->offload_status() != "ktls") GTEST_SKIP() << server_ctx->offload_status();
+  ignore_sigpipe();  // the kTLS path writes with write(2)
   auto loop = make_loop();
   if (loop->backend() != io_backend::epoll) {
     GTEST_SKIP() << "kTLS needs OpenSSL's socket BIO: TCP streams on an epoll loop";
@@ -805,6 +890,166 @@ TEST_F(Tls, IdleConnectionMemory) {
       cost, with_tls, plain);
   // Without SSL_MODE_RELEASE_BUFFERS each end keeps ~34 KiB more: its record buffers.
   EXPECT_LT(cost, 80u * 1024u);
+}
+
+// The path kTLS takes (OpenSSL's socket BIO on TCP streams of an epoll loop), forced here without
+// kTLS so that it is tested on every machine: echo, sendfile and truncation.
+class TlsSocketBio : public Tls {
+ protected:
+  void SetUp() override {
+    Tls::SetUp();
+    ignore_sigpipe();  // OpenSSL's socket BIO writes with write(2), as the header says
+    taut::transport::detail::tls_force_socket_bio(true);
+  }
+  void TearDown() override { taut::transport::detail::tls_force_socket_bio(false); }
+};
+
+TEST_F(TlsSocketBio, EchoSendfileAndTruncation) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context());
+    echo_through(*loop, pair, pattern_bytes(3 * 1024 * 1024, 23));
+  }
+  {
+    taut::transport::testing::temp_dir dir;
+    const std::string content = pattern_bytes(2 * 1024 * 1024 + 5, 29);
+    {
+      std::ofstream out(dir.file("file.bin"), std::ios::binary);
+      out << content;
+    }
+    const int fd = ::open(dir.file("file.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    std::uint64_t offset = 0;
+    std::error_code failure;
+    stream& sender = pair.server->s();
+    const auto send_some = [&] {
+      while (offset < content.size() && !failure && sender.writable()) {
+        const io_result sent = sender.sendfile(fd, offset, content.size() - offset);
+        if (sent.failed()) failure = sent.error();
+        if (!sent.done()) break;
+      }
+      if (offset == content.size()) (void)sender.shutdown_write();
+    };
+    ASSERT_FALSE(sender.watch(*loop, [&](readiness) { send_some(); }));
+    send_some();
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.client->eof() || pair.client->failed(); }));
+    ::close(fd);
+    EXPECT_FALSE(failure) << failure.message();
+    EXPECT_TRUE(pair.client->received() == content);
+  }
+  {
+    auto [c, s] = tcp_pair(*loop, server);
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(), server_context(),
+                              "localhost", false);
+    pair.client->start(*loop);
+    pair.server->start(*loop);
+    pair.client->send("hello");
+    ASSERT_TRUE(run_until(*loop, [&] { return pair.server->received() == "hello"; }));
+    ASSERT_EQ(::shutdown(pair.client->s().native_handle(), SHUT_WR), 0);
+    EXPECT_TRUE(run_until(*loop, [&] { return pair.server->eof() || pair.server->failed(); }));
+    EXPECT_EQ(pair.server->error(), errc::tls_truncated) << pair.server->error().message();
+  }
+}
+
+// What a user writes: the README's echo server, made TLS by one call in the accept callback, and
+// a client that sends a message, half-closes and reads the echo.
+struct tls_echo {
+  stream s;
+  std::array<char, 4096> buffer{};
+  std::string pending;  // read but not yet written back
+  void on_ready(readiness) {
+    for (;;) {
+      if (!pending.empty()) {
+        if (!s.writable()) return;
+        const io_result wrote = s.write(pending);  // after would_block: the same bytes again
+        if (wrote.failed()) return (void)s.close();
+        if (!wrote.done()) return;
+        pending.erase(0, wrote.bytes);
+        continue;
+      }
+      if (!s.readable()) return;
+      const io_result got = s.read(buffer);
+      if (got.would_block()) return;
+      if (got.eof()) return (void)s.shutdown_write();  // close_notify: the client reads EOF
+      if (got.failed()) return (void)s.close();
+      pending.assign(buffer.data(), got.bytes);
+    }
+  }
+};
+
+struct tls_echo_server {
+  event_loop& loop;
+  tls_context context;
+  std::vector<std::unique_ptr<tls_echo>> connections;
+
+  void on_accept(stream&& accepted) {
+    auto tls = tls_accept(std::move(accepted), context);  // the one TLS line
+    if (!tls) return;
+    auto& c = connections.emplace_back(new tls_echo{std::move(*tls), {}, {}});
+    (void)c->s.watch(loop, [e = c.get()](readiness r) { e->on_ready(r); });
+  }
+};
+
+struct tls_echo_client {
+  tls_echo_client(stream tls, std::string text) : s(std::move(tls)), message(std::move(text)) {}
+
+  stream s;
+  std::string message;
+  std::size_t sent = 0;
+  std::string echoed;
+  bool ended = false;
+  std::error_code failure;
+  std::array<char, 8192> buffer{};
+
+  void on_ready(readiness) {
+    while (sent < message.size() && s.writable()) {
+      const io_result wrote = s.write(std::string_view(message).substr(sent));
+      if (wrote.failed()) failure = wrote.error();
+      if (!wrote.done()) break;
+      sent += wrote.bytes;
+      if (sent == message.size()) (void)s.shutdown_write();
+    }
+    while (!ended && !failure && s.readable()) {
+      const io_result got = s.read(buffer);
+      if (got.done()) echoed.append(buffer.data(), got.bytes);
+      if (got.eof()) ended = true;
+      if (got.failed()) failure = got.error();
+      if (!got.done()) break;
+    }
+  }
+};
+
+TEST(TlsUserProgram, EchoServerOverTls) {
+  ASSERT_TRUE(files().ok) << files().error;
+  auto loop = event_loop::create().value();
+  auto made = tls_context::server({.certificates = {{files().cert, files().key}}});
+  ASSERT_TRUE(made) << made.error().message();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server) << server.error().message();
+  const address where = server->local_address();
+  tls_echo_server echo{*loop, *made, {}};
+  acceptor accepting(*loop, [&echo](stream&& accepted) { echo.on_accept(std::move(accepted)); });
+  ASSERT_FALSE(accepting.start(std::move(*server)));
+
+  auto client_ctx = tls_context::client({.ca_file = files().ca_cert});
+  ASSERT_TRUE(client_ctx) << client_ctx.error().message();
+  auto connected = connect(where);
+  ASSERT_TRUE(connected);
+  auto tls = tls_connect(std::move(*connected), *client_ctx, "localhost");
+  ASSERT_TRUE(tls) << tls.error().message();
+  tls_echo_client client{std::move(*tls), pattern_bytes(100000, 31)};
+  ASSERT_FALSE(client.s.watch(*loop, [&client](readiness r) { client.on_ready(r); }));
+  EXPECT_TRUE(run_until(
+      *loop, [&] { return client.ended || static_cast<bool>(client.failure); }, 20000ms));
+  EXPECT_FALSE(client.failure) << client.failure.message();
+  EXPECT_TRUE(client.echoed == client.message);
+  EXPECT_EQ(tls_info(client.s).alpn, "http/1.1");
 }
 
 }  // namespace

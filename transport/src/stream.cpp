@@ -22,7 +22,7 @@
 
 namespace taut::transport {
 
-static_assert(sizeof(stream) <= 64, "a stream is meant to stay a few dozen bytes");
+static_assert(sizeof(stream) <= 56, "a stream is meant to stay a few dozen bytes");
 static_assert(sizeof(const_buffer) == sizeof(iovec) &&
                   offsetof(const_buffer, data) == offsetof(iovec, iov_base) &&
                   offsetof(const_buffer, size) == offsetof(iovec, iov_len),
@@ -55,21 +55,23 @@ stream& stream::operator=(stream&& other) noexcept {
 
 void stream::take(stream& other) noexcept {
   handle_ = other.handle_;
-  pipe_ = other.pipe_;
-  ring_ = other.ring_;
+  if (other.kind() == transport_kind::memory) {
+    pipe_ = other.pipe_;
+  } else {
+    ring_ = other.ring_;
+  }
   tls_ = other.tls_;
   if (tls_ != nullptr) detail::tls_move(*tls_, *this);
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     detail::ring_move(*ring_, handle_);
   } else if (handle_.loop != nullptr) {
-    if (pipe_ != nullptr) {
+    if (pipe() != nullptr) {
       pipe_->end[handle_.side].event.target = &handle_;
     } else {
       detail::loop_access::move_fd(*handle_.loop, other.handle_, handle_);
     }
   }
   other.handle_ = detail::io_handle{};
-  other.pipe_ = nullptr;
   other.ring_ = nullptr;
   other.tls_ = nullptr;
 }
@@ -96,11 +98,11 @@ std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noe
   unwatch();
   handle_.on_ready = on_ready;
   handle_.loop = &loop;
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->watch(handle_.side, handle_);
     return {};
   }
-  if (detail::ring_of(loop) != nullptr || ring_ != nullptr) {
+  if (detail::ring_of(loop) != nullptr || ring() != nullptr) {
     std::error_code ec = detail::ring_of(loop) != nullptr
                              ? detail::ring_watch(loop, ring_, handle_)
                              : std::error_code(errno_code(EBUSY));  // still busy on a ring
@@ -120,9 +122,9 @@ std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noe
 
 void stream::unwatch() noexcept {
   if (handle_.loop == nullptr) return;
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->unwatch(handle_.side);
-  } else if (ring_ != nullptr) {
+  } else if (ring() != nullptr) {
     detail::ring_unwatch(*ring_);
   } else {
     detail::loop_access::remove_fd(*handle_.loop, handle_);
@@ -142,13 +144,13 @@ bool stream::writable() const noexcept {
 }
 
 bool stream::raw_readable() const noexcept {
-  if (pipe_ != nullptr) return pipe_->readable(handle_.side);
-  if (ring_ != nullptr) return detail::ring_readable(*ring_);
+  if (pipe() != nullptr) return pipe_->readable(handle_.side);
+  if (ring() != nullptr) return detail::ring_readable(*ring_);
   return has(handle_.ready, readable_bit);
 }
 
 bool stream::raw_writable() const noexcept {
-  if (pipe_ != nullptr) return pipe_->writable(handle_.side);
+  if (pipe() != nullptr) return pipe_->writable(handle_.side);
   return has(handle_.ready, writable_bit);
 }
 
@@ -160,8 +162,8 @@ io_result stream::read(std::span<char> into) noexcept {
 }
 
 io_result stream::raw_read(std::span<char> into) noexcept {
-  if (pipe_ != nullptr) return pipe_->read(handle_.side, into);
-  if (ring_ != nullptr) return detail::ring_read(*ring_, handle_, into);
+  if (pipe() != nullptr) return pipe_->read(handle_.side, into);
+  if (ring() != nullptr) return detail::ring_read(*ring_, handle_, into);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     const ssize_t got = ::read(handle_.fd, into.data(), into.size());
@@ -189,11 +191,11 @@ io_result stream::write(std::string_view bytes) noexcept {
     const const_buffer part(bytes.data(), bytes.size());
     return detail::tls_writev(*tls_, std::span<const const_buffer>(&part, 1));
   }
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     const const_buffer part(bytes.data(), bytes.size());
     return pipe_->writev(handle_.side, std::span<const const_buffer>(&part, 1));
   }
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     const const_buffer part(bytes.data(), bytes.size());
     return detail::ring_writev(*ring_, handle_, std::span<const const_buffer>(&part, 1));
   }
@@ -220,8 +222,8 @@ io_result stream::writev(std::span<const const_buffer> parts) noexcept {
 }
 
 io_result stream::raw_writev(std::span<const const_buffer> parts) noexcept {
-  if (pipe_ != nullptr) return pipe_->writev(handle_.side, parts);
-  if (ring_ != nullptr) return detail::ring_writev(*ring_, handle_, parts);
+  if (pipe() != nullptr) return pipe_->writev(handle_.side, parts);
+  if (ring() != nullptr) return detail::ring_writev(*ring_, handle_, parts);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   if (parts.size() > IOV_MAX) parts = parts.first(IOV_MAX);
   msghdr message{};
@@ -249,8 +251,8 @@ io_result stream::sendfile(int file_fd, std::uint64_t& offset, std::size_t count
 }
 
 io_result stream::raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t count) noexcept {
-  if (pipe_ != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
-  if (ring_ != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
+  if (pipe() != nullptr) return pipe_->sendfile(handle_.side, file_fd, offset, count);
+  if (ring() != nullptr) return detail::ring_sendfile(*ring_, handle_, file_fd, offset, count);
   if (handle_.fd < 0) return io_result::failure(ENOTCONN);
   for (;;) {
     off_t position = static_cast<off_t>(offset);
@@ -276,12 +278,12 @@ std::error_code stream::shutdown_write() noexcept {
 }
 
 std::error_code stream::raw_shutdown_write() noexcept {
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->shutdown_write(handle_.side);
     return {};
   }
   if (handle_.fd < 0) return errc::not_connected;
-  if (ring_ != nullptr) return detail::ring_shutdown_write(*ring_, handle_);
+  if (ring() != nullptr) return detail::ring_shutdown_write(*ring_, handle_);
   if (::shutdown(handle_.fd, SHUT_WR) != 0) return errno_code(errno);
   return {};
 }
@@ -292,14 +294,14 @@ void stream::abort() noexcept {
 }
 
 void stream::raw_abort() noexcept {
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     unwatch();
     pipe_->close(handle_.side, true);
     pipe_ = nullptr;
     handle_ = detail::io_handle{};
     return;
   }
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     handle_.loop = nullptr;  // ring_close unwatches
     handle_.on_ready = {};
     detail::ring_close(ring_, handle_, true);
@@ -320,7 +322,7 @@ std::error_code stream::close() noexcept {
 }
 
 std::error_code stream::raw_close() noexcept {
-  if (ring_ != nullptr) {
+  if (ring() != nullptr) {
     // The ring closes the descriptor once the queued bytes are sent.
     detail::ring_close(ring_, handle_, false);
     handle_ = detail::io_handle{};
@@ -328,7 +330,7 @@ std::error_code stream::raw_close() noexcept {
   }
   unwatch();
   std::error_code ec;
-  if (pipe_ != nullptr) {
+  if (pipe() != nullptr) {
     pipe_->close(handle_.side, false);
     pipe_ = nullptr;
   } else if (handle_.fd >= 0) {
@@ -342,9 +344,9 @@ std::error_code stream::raw_close() noexcept {
 // ---- information ----------------------------------------------------------------------------
 
 std::error_code stream::connect_error() const noexcept {
-  if (pipe_ != nullptr) return {};
+  if (pipe() != nullptr) return {};
   if (handle_.fd < 0) return errc::not_connected;
-  if (ring_ != nullptr && detail::ring_connect_error(*ring_) != 0) {
+  if (ring() != nullptr && detail::ring_connect_error(*ring_) != 0) {
     return errno_code(detail::ring_connect_error(*ring_));
   }
   int error = 0;
@@ -356,7 +358,7 @@ std::error_code stream::connect_error() const noexcept {
 }
 
 result<address> stream::peer_address() const noexcept {
-  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (pipe() != nullptr) return address::memory(pipe_->id);
   if (handle_.fd < 0) return errc::not_connected;
   sockaddr_storage storage{};
   socklen_t size = sizeof storage;
@@ -367,7 +369,7 @@ result<address> stream::peer_address() const noexcept {
 }
 
 result<address> stream::local_address() const noexcept {
-  if (pipe_ != nullptr) return address::memory(pipe_->id);
+  if (pipe() != nullptr) return address::memory(pipe_->id);
   if (handle_.fd < 0) return errc::not_connected;
   sockaddr_storage storage{};
   socklen_t size = sizeof storage;
@@ -397,7 +399,7 @@ result<bool> stream::no_delay() const noexcept {
 }
 
 memory_control stream::memory() const noexcept {
-  if (pipe_ == nullptr) return {};
+  if (pipe() == nullptr) return {};
   return memory_control(pipe_, handle_.side);
 }
 

@@ -5,7 +5,7 @@
 // the stream's readiness bookkeeping exact and follows the stream when it moves (the BIO points at
 // the session, the session at the stream). OpenSSL turns kernel TLS on only over its socket BIO,
 // so a TCP stream on an epoll loop whose context has kTLS gets the socket BIO instead (chosen at
-// the first operation, when it is known whether the stream is on a ring).
+// the first operation, when it is known whether the stream is watched on a ring or on epoll).
 #include "taut/transport/tls.hpp"
 
 #include "loop_access.hpp"
@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -272,13 +273,19 @@ bool has_failed(const tls_session& session) noexcept {
   return session.failure != errc::ok || session.failure_errno != 0;
 }
 
+std::atomic<bool> force_socket_bio{false};
+
 void attach_bio(tls_session& session) noexcept {
   if (session.bio_attached) return;
   session.bio_attached = true;
   stream& raw = *session.owner;
   BIO* bio = nullptr;
-  if (session.context->ktls && raw.kind() == transport_kind::tcp && !stream_access::on_ring(raw) &&
-      raw.native_handle() >= 0) {
+  const bool socket_wanted =
+      session.context->ktls || force_socket_bio.load(std::memory_order_relaxed);
+  // Only on a stream already watched on an epoll loop: one not watched yet might be watched on an
+  // io_uring loop later, whose receives would then race OpenSSL's reads for the bytes.
+  if (socket_wanted && raw.kind() == transport_kind::tcp && raw.watched() &&
+      !stream_access::on_ring(raw) && raw.native_handle() >= 0) {
     bio = BIO_new_socket(raw.native_handle(), BIO_NOCLOSE);
     session.socket_bio = bio != nullptr;
   } else if (BIO_METHOD* method = stream_bio_method(); method != nullptr) {
@@ -300,6 +307,7 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
 }
 
 std::error_code flush_shutdown(tls_session& session) noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -324,6 +332,12 @@ void wake_reader(tls_session& session) noexcept {
 
 thread_local std::array<char, record_size> gather_buffer;
 
+/// SSL_get_error() reads the thread's error queue: an error another library (or the
+/// application) left there would turn a plain would_block into a failure.
+void forget_foreign_errors() noexcept {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 void note_established(tls_session& session) noexcept {
   if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
 }
@@ -331,6 +345,7 @@ void note_established(tls_session& session) noexcept {
 io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
   std::size_t written = 0;
   note_established(session);
+  forget_foreign_errors();
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
   if (rc == 1) {
@@ -486,9 +501,10 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     (void)raw.close();
     return errno_code(EINVAL);
   }
-  auto* session = new (std::nothrow) tls_session;
-  if (session != nullptr) session->ssl = SSL_new(state->ctx);
-  if (session == nullptr || session->ssl == nullptr) {
+  // One allocation per connection (allocation failure aborts, as everywhere in the library).
+  auto* session = new tls_session;
+  session->ssl = SSL_new(state->ctx);
+  if (session->ssl == nullptr) {
     delete session;
     ERR_clear_error();
     (void)raw.close();
@@ -537,6 +553,10 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
 
 // ---- the hooks stream.cpp calls -------------------------------------------------------------
 
+void tls_force_socket_bio(bool on) noexcept {
+  force_socket_bio.store(on, std::memory_order_relaxed);
+}
+
 bool tls_readable(const tls_session& session) noexcept {
   if (has_failed(session)) return true;
   const stream& raw = *session.owner;
@@ -563,6 +583,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
   std::size_t total = 0;
   session.read_filled = false;
   note_established(session);
+  forget_foreign_errors();
   for (;;) {
     std::size_t got = 0;
     const int rc = SSL_read_ex(session.ssl, into.data() + total, into.size() - total, &got);
@@ -881,6 +902,7 @@ std::error_code tls_shutdown_write(tls_session&) noexcept {
 ready_callback tls_watch(tls_session&, ready_callback on_ready) noexcept {
   return on_ready;
 }
+void tls_force_socket_bio(bool) noexcept {}
 void tls_move(tls_session&, stream&) noexcept {}
 void tls_end(tls_session*& session, bool) noexcept {
   session = nullptr;

@@ -22,7 +22,7 @@ struct stream_access {
     return s.raw_writev(parts);
   }
   static std::error_code shutdown_write(stream& s) noexcept { return s.raw_shutdown_write(); }
-  static bool on_ring(const stream& s) noexcept { return s.ring_ != nullptr; }
+  static bool on_ring(const stream& s) noexcept { return s.ring() != nullptr; }
   /// Forgets readiness the kernel was found not to have (the socket BIO reads behind the
   /// stream's back).
   static void clear_ready(stream& s, readiness bits) noexcept { s.handle_.ready &= ~bits; }
@@ -30,6 +30,10 @@ struct stream_access {
   static tls_session*& session(stream& s) noexcept { return s.tls_; }
   static const tls_session* session(const stream& s) noexcept { return s.tls_; }
 };
+
+/// Tests only: TCP streams on epoll get OpenSSL's socket BIO even without kTLS, so that the path
+/// kTLS takes is tested on machines whose kernel has no tls module.
+void tls_force_socket_bio(bool on) noexcept;
 
 bool tls_readable(const tls_session& session) noexcept;
 bool tls_writable(const tls_session& session) noexcept;

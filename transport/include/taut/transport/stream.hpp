@@ -35,7 +35,7 @@ struct const_buffer {
       : data(text.data()), size(text.size()) {}
 };
 
-/// A connected byte stream. 64 bytes and a file descriptor; it owns no buffers (the layer above
+/// A connected byte stream. 56 bytes and a file descriptor; it owns no buffers (the layer above
 /// brings its own, from a pool; on an io_uring loop, received bytes wait in the loop's shared
 /// buffers and written ones in its send chunks until the kernel takes them). Every operation is
 /// non-blocking and reports would_block instead of waiting; no operation throws. Move-only; closing
@@ -56,7 +56,7 @@ class stream {
   /// Takes ownership of a connected socket (made non-blocking here).
   static result<stream> adopt(int fd, transport_kind kind) noexcept;
 
-  [[nodiscard]] bool is_open() const noexcept { return handle_.fd >= 0 || pipe_ != nullptr; }
+  [[nodiscard]] bool is_open() const noexcept { return handle_.fd >= 0 || pipe() != nullptr; }
   [[nodiscard]] transport_kind kind() const noexcept {
     return static_cast<transport_kind>(handle_.kind);
   }
@@ -125,10 +125,21 @@ class stream {
   void raw_abort() noexcept;
   std::error_code raw_close() noexcept;
 
+  // A memory stream's pipe, or a socket stream's state on an io_uring loop (set by its first
+  // watch there): a stream never has both, so they share one place and kind() says which.
+  [[nodiscard]] detail::memory_pipe* pipe() const noexcept {
+    return kind() == transport_kind::memory ? pipe_ : nullptr;
+  }
+  [[nodiscard]] detail::ring_stream* ring() const noexcept {
+    return kind() != transport_kind::memory ? ring_ : nullptr;
+  }
+
   detail::io_handle handle_;
-  detail::memory_pipe* pipe_ = nullptr;
-  detail::ring_stream* ring_ = nullptr;  // set by the first watch on an io_uring loop
-  detail::tls_session* tls_ = nullptr;   // set by tls_accept / tls_connect
+  union {
+    detail::memory_pipe* pipe_;
+    detail::ring_stream* ring_ = nullptr;
+  };
+  detail::tls_session* tls_ = nullptr;  // set by tls_accept / tls_connect
 };
 
 /// Opens a non-blocking connection. A TCP connect to loopback usually completes later: wait until

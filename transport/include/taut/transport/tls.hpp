@@ -119,6 +119,9 @@ struct tls_state {
 //   to 16 KiB, so a response head and a small body leave together.
 // - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise it reads at most
 //   16 KiB of the file and encrypts it, with the same retry rule as write().
+// - kTLS runs over OpenSSL's own socket BIO, which writes with write(2): on a server context with
+//   kTLS on, any write to a peer that is gone may raise SIGPIPE, as sendfile() does on plain
+//   streams. A server ignores SIGPIPE (ignore_sigpipe(); taut::server does).
 // - readable() is true while decrypted bytes wait inside OpenSSL, and when a read blocked because
 //   OpenSSL had to write and the socket is writable again (writable() likewise for a write that
 //   needs to read); the watch callback reports these too, so edge-triggered callers never stall.
