@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -80,6 +81,24 @@ struct tls_context_state {
   }
 };
 
+/// Follows the plaintext handshake records a server receives (the ClientHello, and a second one
+/// after a HelloRetryRequest) and refuses a handshake message declared larger than any honest
+/// client sends: OpenSSL grows its buffer to the declared length (up to 128 KiB for a
+/// ClientHello) as soon as the 4-byte message header arrives, so 9 bytes would otherwise hold
+/// that much memory per connection until the connection times out.
+struct handshake_guard {
+  static constexpr std::uint32_t max_message = 16 * 1024;
+
+  bool active = false;
+  std::uint8_t header_have = 0;   // record header bytes collected
+  std::uint8_t message_have = 0;  // handshake message header bytes collected
+  std::uint8_t record_type = 0;
+  std::uint32_t record_left = 0;   // body bytes of the current record still to come
+  std::uint32_t message_left = 0;  // body bytes of the current handshake message still to come
+  std::array<std::uint8_t, 5> header{};
+  std::array<std::uint8_t, 4> message{};
+};
+
 struct tls_session {
   SSL* ssl = nullptr;
   stream* owner = nullptr;  // the stream this session belongs to; follows its moves
@@ -104,6 +123,7 @@ struct tls_session {
   bool raw_eof = false;
   bool write_shut = false;
   bool shutdown_pending = false;  // close_notify not taken by the stream yet
+  handshake_guard guard;
 
   tls_session() = default;
   tls_session(const tls_session&) = delete;
@@ -122,6 +142,50 @@ tls_session& session_of(BIO* bio) noexcept {
   return *static_cast<tls_session*>(BIO_get_data(bio));
 }
 
+/// Whether the bytes about to go to OpenSSL declare no oversized handshake message. Stops looking
+/// at the first encrypted byte: an application data record, or TLS 1.2's ChangeCipherSpec (TLS
+/// 1.3's is a dummy, possibly before a second ClientHello).
+bool within_limits(tls_session& session, const unsigned char* bytes, std::size_t size) noexcept {
+  handshake_guard& guard = session.guard;
+  while (size > 0 && guard.active) {
+    if (guard.record_left == 0) {
+      guard.header[guard.header_have++] = *bytes++;
+      --size;
+      if (guard.header_have < guard.header.size()) continue;
+      guard.header_have = 0;
+      guard.record_type = guard.header[0];
+      guard.record_left = (std::uint32_t{guard.header[3]} << 8) | guard.header[4];
+      if (guard.record_type == SSL3_RT_CHANGE_CIPHER_SPEC) {
+        guard.active = SSL_version(session.ssl) == TLS1_3_VERSION;
+      } else if (guard.record_type != SSL3_RT_HANDSHAKE && guard.record_type != SSL3_RT_ALERT) {
+        guard.active = false;  // encrypted from here on, or garbage OpenSSL refuses itself
+      }
+      continue;
+    }
+    const std::size_t take = std::min<std::size_t>(size, guard.record_left);
+    guard.record_left -= static_cast<std::uint32_t>(take);
+    if (guard.record_type == SSL3_RT_HANDSHAKE) {
+      for (std::size_t i = 0; i < take;) {
+        if (guard.message_left > 0) {
+          const std::size_t skip = std::min<std::size_t>(take - i, guard.message_left);
+          guard.message_left -= static_cast<std::uint32_t>(skip);
+          i += skip;
+          continue;
+        }
+        guard.message[guard.message_have++] = bytes[i++];
+        if (guard.message_have < guard.message.size()) continue;
+        guard.message_have = 0;
+        guard.message_left = (std::uint32_t{guard.message[1]} << 16) |
+                             (std::uint32_t{guard.message[2]} << 8) | guard.message[3];
+        if (guard.message_left > handshake_guard::max_message) return false;
+      }
+    }
+    bytes += take;
+    size -= take;
+  }
+  return true;
+}
+
 int bio_read(BIO* bio, char* out, int size) {
   BIO_clear_retry_flags(bio);
   tls_session& session = session_of(bio);
@@ -137,6 +201,11 @@ int bio_read(BIO* bio, char* out, int size) {
     case io_status::done:
       if (got.bytes == 0 && size > 0) break;
       session.received_any = true;
+      if (session.guard.active &&
+          !within_limits(session, reinterpret_cast<unsigned char*>(out), got.bytes)) {
+        session.failure = errc::tls_handshake_failed;
+        return -1;
+      }
       return static_cast<int>(got.bytes);
     case io_status::eof:
       session.raw_eof = true;
@@ -239,6 +308,10 @@ errc from_reason(int reason, bool handshake_done) noexcept {
 /// Records why an OpenSSL call failed, then empties the thread's error queue so that this
 /// connection's error never shows up in another's.
 void record_failure(tls_session& session, int ssl_error) noexcept {
+  if (session.failure != errc::ok) {  // the BIO refused the peer's bytes and said why
+    ERR_clear_error();
+    return;
+  }
   const bool done = session.established;
   if (ssl_error == SSL_ERROR_SYSCALL && session.io_error != 0) {
     session.failure_errno = session.io_error;
@@ -319,7 +392,7 @@ std::error_code flush_shutdown(tls_session& session) noexcept {
   return stream_access::shutdown_write(*session.owner);
 }
 
-void wake_reader(tls_session& session) noexcept {
+void wake(tls_session& session, readiness bits) noexcept {
   io_handle& handle = stream_access::handle(*session.owner);
   if (handle.loop == nullptr) return;
   if (session.wake_loop != nullptr && session.wake_loop != handle.loop) {
@@ -327,7 +400,29 @@ void wake_reader(tls_session& session) noexcept {
   }
   session.wake_loop = handle.loop;
   session.wake.target = &handle;
-  loop_access::raise(*handle.loop, session.wake, readiness::readable);
+  loop_access::raise(*handle.loop, session.wake, bits);
+}
+
+void wake_reader(tls_session& session) noexcept {
+  wake(session, readiness::readable);
+}
+
+/// An operation got as far as wanting to read, or succeeded: OpenSSL's output is all in the
+/// stream, so a read that was waiting to write no longer is. readable() then follows the stream's
+/// readability, which no event may announce again (it was already true): wake the reader.
+void output_flushed(tls_session& session) noexcept {
+  if (!session.read_wants_write) return;
+  session.read_wants_write = false;
+  if (tls_readable(session)) wake(session, readiness::readable);
+}
+
+/// Once the handshake is over a write never needs to read (renegotiation is refused): when a read
+/// finished it, writable() follows the stream's writability again, which no event will announce
+/// (it did not change): wake the writer.
+void note_handshake_over(tls_session& session) noexcept {
+  if (!session.write_wants_read || SSL_is_init_finished(session.ssl) != 1) return;
+  session.write_wants_read = false;
+  if (tls_writable(session)) wake(session, readiness::writable);
 }
 
 thread_local std::array<char, record_size> gather_buffer;
@@ -340,6 +435,7 @@ void forget_foreign_errors() noexcept {
 
 void note_established(tls_session& session) noexcept {
   if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
+  if (session.established) session.guard.active = false;
 }
 
 io_result write_bytes(tls_session& session, const void* data, std::size_t size) noexcept {
@@ -350,6 +446,7 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   note_established(session);
   if (rc == 1) {
     session.write_wants_read = false;
+    output_flushed(session);
     return io_result::transferred(written);
   }
   const int error = SSL_get_error(session.ssl, rc);
@@ -361,6 +458,7 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
     case SSL_ERROR_WANT_READ:
       session.write_wants_read = true;
       note_blocked(session, readiness::readable);
+      output_flushed(session);
       return io_result::blocked();
     default:
       record_failure(session, error);
@@ -517,16 +615,19 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
   SSL_set_app_data(session->ssl, session);
   if (server) {
     SSL_set_accept_state(session->ssl);
+    session->guard.active = true;
   } else {
     SSL_set_connect_state(session->ssl);
     std::string name(server_name);
     if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
       name = name.substr(1, name.size() - 2);
     }
+    const bool verifying = SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE;
     const bool ip = is_ip_literal(name);
-    bool named = true;
+    // Verifying without a name would accept any certificate a trusted CA ever signed.
+    bool named = !(verifying && name.empty());
     if (!ip && !name.empty()) named = SSL_set_tlsext_host_name(session->ssl, name.c_str()) == 1;
-    if (SSL_get_verify_mode(session->ssl) != SSL_VERIFY_NONE && !name.empty()) {
+    if (verifying && named) {
       X509_VERIFY_PARAM* param = SSL_get0_param(session->ssl);
       named = named && (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) == 1
                            : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size()) == 1);
@@ -591,6 +692,7 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
     if (rc == 1) {
       total += got;
       session.read_wants_write = false;
+      note_handshake_over(session);
       if (total == into.size()) {
         session.read_filled = true;
         return io_result::transferred(total);
@@ -600,8 +702,9 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
     const int error = SSL_get_error(session.ssl, rc);
     switch (error) {
       case SSL_ERROR_WANT_READ:
-        session.read_wants_write = false;
         note_blocked(session, readiness::readable);
+        output_flushed(session);
+        note_handshake_over(session);
         break;
       case SSL_ERROR_WANT_WRITE:
         session.read_wants_write = true;
@@ -658,20 +761,31 @@ io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
   if (count == 0) return io_result::transferred(0);
 #if !defined(OPENSSL_NO_KTLS)
   if (session.socket_bio && BIO_get_ktls_send(SSL_get_wbio(session.ssl)) == 1) {
+    forget_foreign_errors();
     const ossl_ssize_t sent =
         SSL_sendfile(session.ssl, file_fd, static_cast<off_t>(offset), count, 0);
     if (sent >= 0) {
       offset += static_cast<std::uint64_t>(sent);
       return io_result::transferred(static_cast<std::size_t>(sent));
     }
+    const int system_error =
+        ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_SYS ? ERR_GET_REASON(ERR_peek_error()) : errno;
     const int error = SSL_get_error(session.ssl, static_cast<int>(sent));
     if (error == SSL_ERROR_WANT_WRITE) {
       ERR_clear_error();
       note_blocked(session, readiness::writable);
       return io_result::blocked();
     }
-    record_failure(session, error);
-    return failed(session);
+    // sendfile(2) refusing this file (no splice support, an offset too large) says nothing about
+    // the connection: the bytes take the copying path below instead, and nothing is sticky.
+    const bool file_refused =
+        error == SSL_ERROR_SYSCALL && (system_error == EINVAL || system_error == ENOSYS ||
+                                       system_error == EOVERFLOW || system_error == EOPNOTSUPP);
+    if (!file_refused) {
+      record_failure(session, error);
+      return failed(session);
+    }
+    ERR_clear_error();
   }
 #endif
   // Without kTLS the bytes must pass through OpenSSL: one record's worth per call.

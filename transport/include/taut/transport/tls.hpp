@@ -86,7 +86,8 @@ class tls_context {
 /// On failure `raw` is closed.
 [[nodiscard]] result<stream> tls_accept(stream&& raw, const tls_context& server) noexcept;
 /// The client side; `server_name` goes in SNI and is what the certificate is checked against (an
-/// IP literal is checked as an IP address and not sent as SNI). On failure `raw` is closed.
+/// IP literal is checked as an IP address and not sent as SNI). An empty name is refused (EINVAL)
+/// unless the context does not verify. On failure `raw` is closed.
 [[nodiscard]] result<stream> tls_connect(stream&& raw, const tls_context& client,
                                          std::string_view server_name) noexcept;
 
@@ -117,8 +118,9 @@ struct tls_state {
 //   unsent part of a record is already encrypted inside OpenSSL): the layers above commit only
 //   what a write reported, which is exactly that. writev gathers its parts into one record of up
 //   to 16 KiB, so a response head and a small body leave together.
-// - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise it reads at most
-//   16 KiB of the file and encrypts it, with the same retry rule as write().
+// - sendfile() uses the kernel (kTLS) when the socket has kTLS send; otherwise, or when
+//   sendfile(2) refuses the file, it reads at most 16 KiB of the file and encrypts it, with the
+//   same retry rule as write().
 // - kTLS runs over OpenSSL's own socket BIO, which writes with write(2): on a server context with
 //   kTLS on, any write to a peer that is gone may raise SIGPIPE, as sendfile() does on plain
 //   streams. A server ignores SIGPIPE (ignore_sigpipe(); taut::server does).
