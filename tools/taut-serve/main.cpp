@@ -64,6 +64,8 @@ Reverse proxy (repeatable):
   --proxy-timeout T       deadline of one upstream exchange [60s]
   --proxy-connections N   connections per upstream and loop thread [256]
   --proxy-upgrades        tunnel Upgrade requests (WebSocket) to the upstream after its 101
+  --tls-cert FILE         speak TLS on every listener with this certificate chain (PEM)
+  --tls-key FILE          ... and this private key (PEM); both or neither
   --proxy-cacert FILE     trust the CA certificates of the PEM file FILE for https upstreams
                           (instead of the system's store); the upstream's certificate must
                           name the host of its URL, which is also sent in SNI
@@ -162,6 +164,8 @@ struct config {
   std::uint64_t proxy_connections = 256;
   bool proxy_upgrades = false;
   std::string proxy_cacert;
+  std::string tls_cert;
+  std::string tls_key;
   bool help = false;
   bool version = false;
 };
@@ -290,6 +294,10 @@ config parse_args(int argc, char** argv) {
       out.proxy_upgrades = true;
     } else if (flag == "--proxy-connections") {
       out.proxy_connections = count();
+    } else if (flag == "--tls-cert") {
+      out.tls_cert = std::string(value());
+    } else if (flag == "--tls-key") {
+      out.tls_key = std::string(value());
     } else if (flag == "--proxy-cacert") {
       const std::string_view v = value();
       // Loaded once here so that a bad file stops the start, not every proxied request.
@@ -301,6 +309,16 @@ config parse_args(int argc, char** argv) {
     } else {
       throw usage_error{"unexpected argument \"" + std::string(flag) + "\" (see --help)"};
     }
+  }
+  if (out.tls_cert.empty() != out.tls_key.empty()) {
+    throw usage_error{"--tls-cert and --tls-key go together"};
+  }
+  if (!out.tls_cert.empty()) {
+    taut::transport::tls_server_options tls;
+    tls.certificates.push_back({out.tls_cert, out.tls_key});
+    auto context = taut::transport::tls_context::server(tls);
+    if (!context) throw usage_error{"--tls-cert/--tls-key: " + context.error().message()};
+    out.server.tls = *context;
   }
   if (out.server.listen.empty() && out.server.unix_paths.empty()) {
     out.server.listen.emplace_back("127.0.0.1:8080");
@@ -420,10 +438,15 @@ int main(int argc, char** argv) {
   for (const taut::transport::address& at : server.local_addresses()) {
     const std::string text = at.to_string();
     if (at.transport() == taut::transport::transport_kind::tcp) {
-      std::fprintf(stderr, "taut-serve: listening on http://%s/\n", text.c_str());
+      std::fprintf(stderr, "taut-serve: listening on %s://%s/\n",
+                   cfg.server.tls.valid() ? "https" : "http", text.c_str());
     } else {
       std::fprintf(stderr, "taut-serve: listening on unix:%s\n", text.c_str());
     }
+  }
+  if (cfg.server.tls.valid()) {
+    std::fprintf(stderr, "taut-serve: TLS record layer: %s\n",
+                 std::string(cfg.server.tls.offload_status()).c_str());
   }
   std::fprintf(stderr, "taut-serve: I/O on %s (%s)\n",
                taut::transport::to_string(server.io_backend()),

@@ -178,6 +178,7 @@ std::error_code server::start() {
     unit_options.access_log_flush_interval = options_.access_log_flush_interval;
     unit_options.access_log_errors = options_.access_log_errors;
     unit_options.on_error = options_.on_error;
+    unit_options.tls = options_.tls;
     w.unit = std::make_unique<server_loop>(*w.loop, *handler, unit_options);
     w.unit->publish_open_connections(&w.open);
     for (transport::listener& source : per_thread[i]) {

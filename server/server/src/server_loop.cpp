@@ -134,6 +134,15 @@ void server_loop::on_accept(transport::stream&& stream) noexcept {
     stream.abort();
     return;
   }
+  if (options_.tls.valid()) {
+    auto wrapped = transport::tls_accept(std::move(stream), options_.tls);
+    if (!wrapped) {
+      ++stats_.accept_errors;
+      return;
+    }
+    if (serve(std::move(*wrapped))) after_open();
+    return;
+  }
   if (serve(std::move(stream))) after_open();
 }
 

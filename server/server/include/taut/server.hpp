@@ -60,6 +60,8 @@ struct server_options {
   /// with the parse error code, offset and status in the record (see server_loop_options).
   /// Rejections otherwise leave no trace but their status in the access log.
   std::function<void(const connection_info& connection, const response_record& record)> on_error{};
+  /// A valid server context: every accepted connection speaks TLS (see server_loop_options::tls).
+  transport::tls_context tls{};
   /// Timeouts and limits of every connection: header, body, idle, write and linger timeouts;
   /// header, body and pipeline limits (see connection_options for each default).
   connection_options connection{};

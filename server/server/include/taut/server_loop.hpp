@@ -36,6 +36,7 @@
 #include "taut/transport/listener.hpp"
 #include "taut/transport/small_fn.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
 
@@ -86,6 +87,9 @@ struct server_loop_options {
   /// 408, 413, a bad body, ...) with the connection and the response_record: its status, error
   /// code and offset. Keep it short; it runs inside the loop. Empty: not called.
   std::function<void(const connection_info& connection, const response_record& record)> on_error{};
+  /// A valid server context: every accepted stream is wrapped with transport::tls_accept (a
+  /// minimal TLS listener for the TLS benchmark; the tls-server branch has the real settings).
+  transport::tls_context tls{};
 };
 
 /// A response finished later, from any thread. A handler that must block (a database call, a
