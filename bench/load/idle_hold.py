@@ -14,6 +14,9 @@ Protocol on stdout/stdin, one line each:
 
 Every connection gets one GET and reads its whole response (Content-Length or chunked), so it is a
 used keep-alive connection, in the state a server keeps between two requests.
+
+With --tls (scripts/bench-tls.sh), each connection is a TLS one: a full handshake (no session
+offered; the certificate is not verified: the benchmark measures the server), then the same GET.
 """
 
 import argparse
@@ -21,6 +24,7 @@ import errno
 import resource
 import select
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -50,7 +54,17 @@ def response_complete(data):
     return False
 
 
-def open_batch(host, port, request, count, timeout):
+def tls_context():
+    """A client context for --tls: no verification, no session kept (every handshake full)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.options |= ssl.OP_NO_TICKET
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def open_batch(host, port, request, count, timeout, tls=None, server_name=None):
     """Opens count connections, sends the request on each, waits for every response."""
     sockets = []
     failed = 0
@@ -59,6 +73,8 @@ def open_batch(host, port, request, count, timeout):
         sock.settimeout(timeout)
         try:
             sock.connect((host, port))
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=server_name)
             sock.sendall(request)
             sockets.append(sock)
         except OSError:
@@ -93,6 +109,16 @@ def open_batch(host, port, request, count, timeout):
     return sockets, failed
 
 
+def still_open_tls(sockets):
+    """TLS sockets cannot be peeked at: an open connection is one whose end has not come."""
+    poller = select.poll()
+    for sock in sockets:
+        poller.register(sock.fileno(), select.POLLRDHUP)
+    closed = {fd for fd, events in poller.poll(0)
+              if events & (select.POLLRDHUP | select.POLLHUP | select.POLLERR)}
+    return sum(1 for sock in sockets if sock.fileno() not in closed)
+
+
 def still_open(sockets):
     count = 0
     for sock in sockets:
@@ -116,6 +142,8 @@ def main():
     parser.add_argument("--connections", type=int, default=10000)
     parser.add_argument("--batch", type=int, default=200, help="connections opened at once")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per batch")
+    parser.add_argument("--tls", action="store_true", help="TLS connections")
+    parser.add_argument("--server-name", default="localhost", help="SNI with --tls")
     args = parser.parse_args()
 
     limit = raise_fd_limit(args.connections + 64)
@@ -125,12 +153,14 @@ def main():
         return 1
 
     request = f"GET {args.path} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n\r\n".encode()
+    tls = tls_context() if args.tls else None
     start = time.monotonic()
     held = []
     failed = 0
     while len(held) + failed < args.connections:
         count = min(args.batch, args.connections - len(held) - failed)
-        sockets, batch_failed = open_batch(args.host, args.port, request, count, args.timeout)
+        sockets, batch_failed = open_batch(args.host, args.port, request, count, args.timeout, tls,
+                                            args.server_name)
         held += sockets
         failed += batch_failed
         if batch_failed == count:
@@ -141,7 +171,7 @@ def main():
 
     for line in sys.stdin:
         if line.strip() == "check":
-            print(f"open {still_open(held)}", flush=True)
+            print(f"open {(still_open_tls if tls else still_open)(held)}", flush=True)
     # Reset rather than close: no TIME_WAIT left behind on this side for the next server's turn.
     linger = struct.pack("ii", 1, 0)
     for sock in held:

@@ -27,8 +27,10 @@ constexpr int exit_usage = 2;
 
 constexpr std::string_view help_text = R"(usage: taut-fetch [options] URL
 
-Sends one request to URL (http://HOST[:PORT]/PATH, or unix:/PATH.sock) and prints the response
-body on standard output. Host names are resolved without blocking the client's event loop.
+Sends one request to URL (http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH, or unix:/PATH.sock)
+and prints the response body on standard output. Host names are resolved without blocking the
+client's event loop. An https server's certificate is checked against the system's CA store
+(or --cacert) and must name HOST.
 
   -X, --method METHOD     request method [GET, or POST with a body]
   -H, --header 'N: V'     a request field (repeatable)
@@ -38,6 +40,9 @@ body on standard output. Host names are resolved without blocking the client's e
                           URL's path and Host
       --expect-continue   send Expect: 100-continue and hold the body until the server agrees
       --timeout T         deadline of each exchange (500ms, 10s, 2m; a number means seconds)
+      --cacert FILE       trust the CA certificates of the PEM file FILE (instead of the
+                          system's store) for https
+  -k, --insecure          do not check the https server's certificate at all (tests only)
   -i, --include           print the status line and fields before the body
   -v, --verbose           print the request head sent and the response head received on
                           standard error ("> " and "< " lines)
@@ -91,6 +96,8 @@ struct options {
   std::string unix_path;
   bool expect_continue = false;
   std::chrono::milliseconds timeout{0};
+  std::string ca_file;
+  bool insecure = false;
   bool include = false;
   bool verbose = false;
   std::uint64_t count = 0;
@@ -133,6 +140,11 @@ options parse_args(int argc, char** argv) {
       const auto t = parse_duration(text);
       if (!t) throw usage_error{"--timeout: not a duration: " + std::string(text)};
       o.timeout = *t;
+    } else if (arg == "--cacert") {
+      o.ca_file = value();
+      if (o.ca_file.empty()) throw usage_error{"--cacert needs a file"};
+    } else if (arg == "-k" || arg == "--insecure") {
+      o.insecure = true;
     } else if (arg == "-i" || arg == "--include") {
       o.include = true;
     } else if (arg == "-v" || arg == "--verbose") {
@@ -275,7 +287,7 @@ int main(int argc, char** argv) {
   }
   auto parsed = taut::parse_url(o.url);
   if (!parsed) {
-    std::fprintf(stderr, "taut-fetch: not an http:// or unix: URL: %s\n", o.url.c_str());
+    std::fprintf(stderr, "taut-fetch: not an http://, https:// or unix: URL: %s\n", o.url.c_str());
     return exit_usage;
   }
   taut::origin where = parsed->origin;
@@ -296,8 +308,12 @@ int main(int argc, char** argv) {
   }
   taut::transport::ignore_sigpipe();
 
+  taut::client_options settings;
+  settings.tls.ca_file = o.ca_file;
+  settings.tls.verify = !o.insecure;
+
   if (o.count == 0) {
-    taut::client client(**loop);
+    taut::client client(**loop, settings);
     printer exchange(o);
     if (o.verbose) print_request(o, where, request);
     if (const taut::client_error refused = client.send(where, request, exchange)) {
@@ -314,8 +330,9 @@ int main(int argc, char** argv) {
   }
 
   const std::uint64_t concurrency = std::min(o.concurrency, o.count);
-  taut::client client(
-      **loop, {.max_idle_per_origin = concurrency, .max_connections_per_origin = concurrency});
+  settings.max_idle_per_origin = concurrency;
+  settings.max_connections_per_origin = concurrency;
+  taut::client client(**loop, settings);
   std::uint64_t started = 0;
   std::uint64_t completed = 0;
   std::uint64_t failed = 0;
@@ -351,6 +368,10 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(completed + failed), static_cast<unsigned long long>(failed),
       static_cast<unsigned long long>(client.stats().connections_opened), seconds,
       seconds > 0 ? static_cast<double>(completed) / seconds : 0.0);
+  if (where.tls()) {
+    std::printf("tls handshakes: %llu\n",
+                static_cast<unsigned long long>(client.stats().tls_handshakes));
+  }
   if (failed != 0) {
     std::fprintf(stderr, "taut-fetch: first error: %s\n", first_error.message().c_str());
     return exit_failure;

@@ -20,6 +20,7 @@
 #include "taut/proxy.hpp"
 #include "taut/server.hpp"
 #include "taut/transport/address.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace {
 
@@ -61,7 +62,8 @@ Serving:
                           Unix-socket client is logged by the socket's path)
 
 Reverse proxy (repeatable):
-  --proxy URL             forward every request to URL (http://HOST:PORT[/PATH], unix:/PATH):
+  --proxy URL             forward every request to URL (http://HOST:PORT[/PATH],
+                          https://HOST[:PORT][/PATH], unix:/PATH):
                           hop-by-hop fields removed, X-Forwarded-For/-Host/-Proto and Via added,
                           the request written anew from its parsed form, 502 when the upstream
                           fails, 504 when it times out (--proxy-timeout)
@@ -70,6 +72,9 @@ Reverse proxy (repeatable):
   --proxy-timeout T       deadline of one upstream exchange [60s]
   --proxy-connections N   connections per upstream and loop thread [256]
   --proxy-upgrades        tunnel Upgrade requests (WebSocket) to the upstream after its 101
+  --proxy-cacert FILE     trust the CA certificates of the PEM file FILE for https upstreams
+                          (instead of the system's store); the upstream's certificate must
+                          name the host of its URL, which is also sent in SNI
 
 Limits (defaults in brackets):
   --max-connections N               connections served at once [10000]; 0: no limit
@@ -165,6 +170,7 @@ struct config {
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(60);
   std::uint64_t proxy_connections = 256;
   bool proxy_upgrades = false;
+  std::string proxy_cacert;
   std::vector<std::string> tls_certs;
   std::vector<std::string> tls_keys;
   bool tls_unix = false;
@@ -297,7 +303,7 @@ config parse_args(int argc, char** argv) {
         while (prefix.size() > 1 && prefix.ends_with("/")) prefix.remove_suffix(1);
       }
       auto parsed = taut::parse_url(url);
-      if (!parsed) throw bad(v, "not an http:// or unix: URL");
+      if (!parsed) throw bad(v, "not an http://, https:// or unix: URL");
       out.proxies.push_back({std::string(prefix == "/" ? "" : prefix), std::move(*parsed)});
     } else if (flag == "--proxy-timeout") {
       out.proxy_timeout = duration();
@@ -306,6 +312,12 @@ config parse_args(int argc, char** argv) {
       out.proxy_upgrades = true;
     } else if (flag == "--proxy-connections") {
       out.proxy_connections = count();
+    } else if (flag == "--proxy-cacert") {
+      const std::string_view v = value();
+      // Loaded once here so that a bad file stops the start, not every proxied request.
+      const auto loaded = taut::transport::tls_context::client({.ca_file = std::string(v)});
+      if (!loaded) throw bad(v, loaded.error().message());
+      out.proxy_cacert = std::string(v);
     } else if (flag.starts_with("-")) {
       throw usage_error{"unknown flag " + std::string(flag) + " (see --help)"};
     } else {
@@ -349,6 +361,7 @@ class proxy_app final : public taut::request_handler {
       options.client.max_connections_per_origin = cfg.proxy_connections;
       options.client.max_idle_per_origin = cfg.proxy_connections;
       options.upgrades = cfg.proxy_upgrades;
+      options.client.tls.ca_file = cfg.proxy_cacert;
       std::string_view path = route.upstream.target;
       while (!path.empty() && path.back() == '/') path.remove_suffix(1);
       options.upstream_path = std::string(path);

@@ -63,6 +63,18 @@ std::size_t head_size(const origin& where, const client_request& request) noexce
 
 // ---- origin ----------------------------------------------------------------------------------
 
+origin origin::https(std::string_view host, std::uint16_t port) {
+  origin o = tcp(host, port);
+  o.tls_ = true;
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string authority = v6 ? "[" + std::string(host) + "]" : std::string(host);
+  if (port != 443) authority += ":" + std::to_string(port);
+  o.authority_ = authority;
+  // Never the pool of the plain origin on the same port.
+  o.key_.replace(0, 3, "tls");
+  return o;
+}
+
 origin origin::tcp(std::string_view host, std::uint16_t port) {
   origin o;
   o.kind_ = transport::transport_kind::tcp;
@@ -108,11 +120,14 @@ transport::result<url> parse_url(std::string_view text) {
     if (path.empty()) return invalid;
     return url{origin::unix_socket(path), "/"};
   }
-  constexpr std::string_view scheme = "http://";
-  if (text.size() < scheme.size() || !chars::iequals(text.substr(0, scheme.size()), scheme)) {
-    return invalid;
-  }
-  text.remove_prefix(scheme.size());
+  constexpr std::string_view http = "http://";
+  constexpr std::string_view https = "https://";
+  const auto has_scheme = [&](std::string_view scheme) {
+    return text.size() >= scheme.size() && chars::iequals(text.substr(0, scheme.size()), scheme);
+  };
+  const bool tls = has_scheme(https);
+  if (!tls && !has_scheme(http)) return invalid;
+  text.remove_prefix(tls ? https.size() : http.size());
   const std::size_t end = std::min(text.find_first_of("/?#"), text.size());
   std::string_view authority = text.substr(0, end);
   std::string target(text.substr(end));
@@ -122,7 +137,7 @@ transport::result<url> parse_url(std::string_view text) {
     authority.remove_prefix(at + 1);  // userinfo is never sent (RFC 9110 section 4.2.4)
   }
   std::string_view host = authority;
-  std::uint16_t port = 80;
+  std::uint16_t port = tls ? 443 : 80;
   if (!authority.empty() && authority.front() == '[') {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) return invalid;
@@ -139,7 +154,7 @@ transport::result<url> parse_url(std::string_view text) {
   for (char c : host) {
     if (!is_target_char(c) || c == '/' || c == '@') return invalid;
   }
-  return url{origin::tcp(host, port), std::move(target)};
+  return url{tls ? origin::https(host, port) : origin::tcp(host, port), std::move(target)};
 }
 
 // ---- validation ------------------------------------------------------------------------------
@@ -498,6 +513,9 @@ client_error client::send(const origin& where, const client_request& request,
     return {client_errc::invalid_request, client_phase::validating,
             std::make_error_code(std::errc::message_size)};
   }
+  if (where.tls_) {
+    if (client_error unusable = prepare_tls()) return unusable;
+  }
   detail::origin_pool& pool = pool_for(where);
   exchange.owner_ = this;
   exchange.request_ = &request;
@@ -515,6 +533,14 @@ client_error client::send(const origin& where, const client_request& request,
   client_error queued = pool.dispatch(exchange, false);
   if (queued) detail::client_access::end(exchange);
   return queued;
+}
+
+client_error client::prepare_tls() {
+  if (tls_.valid()) return {};
+  auto made = transport::tls_context::client(options_.tls);
+  if (!made) return {client_errc::tls_setup_failed, client_phase::validating, made.error()};
+  tls_ = std::move(*made);
+  return {};
 }
 
 void client::close_idle() noexcept {

@@ -217,6 +217,11 @@ void client_connection::pump() noexcept {
       case state::closed:
         return;
       case state::connecting: {
+        if (handshaking_) {
+          if (!handshake()) return;
+          progress = true;
+          break;
+        }
         if (!stream_.writable() && !hangup_) return;
         if (stream_.kind() == transport::transport_kind::tcp ||
             stream_.kind() == transport::transport_kind::unix_socket) {
@@ -229,7 +234,11 @@ void client_connection::pump() noexcept {
             return;
           }
         }
-        connected();
+        if (pool_->where.tls_) {
+          if (!start_tls()) return;
+        } else {
+          connected();
+        }
         progress = true;
         break;
       }
@@ -266,6 +275,51 @@ void client_connection::pump() noexcept {
   // A peer that never pauses: continue in a coming iteration, after the loop served others
   // (nothing else would wake this connection: the stream's readiness was not used up).
   if (!kick_.armed()) kick_.arm_in({});
+}
+
+bool client_connection::start_tls() noexcept {
+  // The handshake is part of connecting: connect_timeout bounds both, and its failures are
+  // reported in that phase, before any request byte is written.
+  stream_.unwatch();
+  auto wrapped = transport::tls_connect(std::move(stream_), owner_->tls_, pool_->where.host_);
+  if (!wrapped) {
+    fail(client_errc::tls_handshake_failed, client_phase::connecting, wrapped.error());
+    return false;
+  }
+  stream_ = std::move(*wrapped);
+  if (auto ec = stream_.watch(owner_->loop(),
+                              [this](transport::readiness events) { on_ready(events); })) {
+    fail(client_errc::connect_failed, client_phase::connecting, ec);
+    return false;
+  }
+  handshaking_ = true;
+  return true;
+}
+
+bool client_connection::handshake() noexcept {
+  // A read drives the handshake. An HTTP/1.1 server never speaks first, so once the handshake is
+  // done the read ends in would_block (TLS 1.3 session tickets are consumed inside it).
+  const transport::io_result r = stream_.read({in_.get(), capacity_});
+  if (r.would_block()) {
+    const transport::tls_state negotiated = transport::tls_info(stream_);
+    if (!negotiated.handshake_done) return false;
+    handshaking_ = false;
+    ++owner_->stats_.tls_handshakes;
+    if (negotiated.resumed) ++owner_->stats_.tls_resumed;
+    connected();
+    return true;
+  }
+  if (r.done()) {
+    // Application bytes before any request: nothing a server may send.
+    fail(client_errc::bad_response, client_phase::connecting,
+         std::make_error_code(std::errc::protocol_error));
+  } else if (r.eof()) {
+    fail(client_errc::tls_handshake_failed, client_phase::connecting,
+         std::make_error_code(std::errc::connection_aborted));
+  } else {
+    fail(client_errc::tls_handshake_failed, client_phase::connecting, r.error());
+  }
+  return false;
 }
 
 void client_connection::connected() noexcept {
@@ -532,7 +586,8 @@ bool client_connection::receive() noexcept {
   if (r.would_block()) return false;
   if (r.done()) {
     // A read that did not fill the room emptied the socket at that moment: what comes later
-    // raises a new readiness edge, so an idle connection need not read again to stay sound.
+    // raises a new readiness edge, so an idle connection need not read again to stay sound (a
+    // TLS stream's read goes on through records until the room is full or the socket empty).
     drained_ = r.bytes < capacity_ - in_end_;
     if (timing_ == timing::body_idle) arm(timing::body_idle, owner_->options().body_idle_timeout);
     in_end_ += r.bytes;
@@ -793,8 +848,14 @@ void client_connection::close_stream() noexcept {
   timer_.cancel();
   timing_ = timing::none;
   stream_.unwatch();
-  // A connection closed with a response half read would otherwise linger: reset it.
-  stream_.abort();
+  if (state_ == state::idle && stream_.is_tls()) {
+    // An idle TLS connection ends with close_notify: OpenSSL keeps the session resumable only
+    // after a clean close, and the next connection to the origin resumes it.
+    (void)stream_.close();
+  } else {
+    // A connection closed with a response half read would otherwise linger: reset it.
+    stream_.abort();
+  }
   state_ = state::closed;
 }
 

@@ -101,6 +101,10 @@ class client_connection {
   void drive() noexcept;
   void pump() noexcept;
   void connected() noexcept;
+  /// An https origin: wraps the connected TCP stream in TLS. False when that failed (closed).
+  bool start_tls() noexcept;
+  /// Runs the TLS handshake on; true once it completed (the connection is then connected()).
+  bool handshake() noexcept;
   void serialize_head() noexcept;
   bool flush() noexcept;
   void request_written() noexcept;
@@ -158,6 +162,8 @@ class client_connection {
   bool hangup_ = false;
   bool drained_ = false;   // the last read left the socket empty (no readiness since)
   bool in_start_ = false;  // inside start(): failures wait for the loop (no callback in send)
+  // Connecting, TCP is up and the TLS handshake is not done yet.
+  bool handshaking_ = false;
 };
 
 /// What client_exchange and client share privately.

@@ -41,6 +41,10 @@ std::string_view to_string(client_errc code) noexcept {
       return "canceled";
     case client_errc::body_timeout:
       return "body_timeout";
+    case client_errc::tls_setup_failed:
+      return "tls_setup_failed";
+    case client_errc::tls_handshake_failed:
+      return "tls_handshake_failed";
   }
   return "unknown";
 }

@@ -51,7 +51,8 @@ class blocking_client {
 
   /// Sends `request` to `where` and reads the whole response.
   fetch_result send(const origin& where, const client_request& request);
-  /// GET of an http URL ("http://127.0.0.1:8080/x") or "unix:/path.sock".
+  /// GET of an http or https URL ("http://127.0.0.1:8080/x", "https://example.com/") or
+  /// "unix:/path.sock".
   fetch_result get(std::string_view url);
 
   [[nodiscard]] taut::client& client() noexcept { return *client_; }

@@ -1,8 +1,9 @@
 // taut::client: an HTTP/1.1 client on taut's event loop, with a connection pool per origin (as Go's
-// Transport keeps one), over TCP (host names resolved off the loop thread), Unix sockets and the
-// in-memory transport. Responses are read with taut's response parser and body decoder, so the
-// client decides framing as strictly as the server: a response it cannot frame for certain is an
-// error, and its connection is never reused.
+// Transport keeps one), over TCP (host names resolved off the loop thread), TLS over TCP (https://
+// origins, the certificate verified against the system store or a given CA file), Unix sockets
+// and the in-memory transport. Responses are read with taut's response parser and body decoder, so
+// the client decides framing as strictly as the server: a response it cannot frame for certain is
+// an error, and its connection is never reused.
 //
 //     auto loop = taut::transport::event_loop::create().value();
 //     taut::client client(*loop);
@@ -36,6 +37,7 @@
 #include "taut/transport/event_loop.hpp"
 #include "taut/transport/memory.hpp"
 #include "taut/transport/stream.hpp"
+#include "taut/transport/tls.hpp"
 
 namespace taut {
 
@@ -46,28 +48,35 @@ struct origin_pool;
 struct client_access;
 }  // namespace detail
 
-/// Where requests go: a TCP host and port, a Unix socket (path or abstract name), or a memory
-/// listener; plus the authority sent as Host. Two origins share a pool when their key() matches.
+/// Where requests go: a TCP host and port (plain or TLS), a Unix socket (path or abstract name), or
+/// a memory listener; plus the authority sent as Host. Two origins share a pool when their key()
+/// matches.
 class origin {
  public:
   /// "http://host[:port]" (port 80 by default; the host an IPv4 literal, a bracketed IPv6
-  /// literal or a name, resolved without blocking the loop), "unix:/path/to.sock" or
-  /// "unix:@abstract" (Host "localhost"). A path after the authority is ignored: see parse_url.
+  /// literal or a name, resolved without blocking the loop), "https://host[:port]" (the same over
+  /// TLS, port 443 by default), "unix:/path/to.sock" or "unix:@abstract" (Host "localhost"). A
+  /// path after the authority is ignored: see parse_url.
   static transport::result<origin> parse(std::string_view text);
   /// A TCP origin; `host` is a name, an IPv4 literal or an IPv6 literal (without brackets).
   static origin tcp(std::string_view host, std::uint16_t port);
+  /// A TLS origin over TCP (https): `host` as for tcp(); it is also the name sent in SNI and the
+  /// name (or IP address) the server's certificate must carry.
+  static origin https(std::string_view host, std::uint16_t port = 443);
   /// A Unix socket: a path, or an abstract name written "@name"; Host is `authority`.
   static origin unix_socket(std::string_view path, std::string_view authority = "localhost");
   /// A memory listener's dialer (transport::listener::dialer()); Host is `authority`.
   static origin memory(transport::memory_dialer dialer, std::string_view authority = "memory");
 
   [[nodiscard]] transport::transport_kind kind() const noexcept { return kind_; }
+  /// Whether connections to this origin speak TLS (an https origin).
+  [[nodiscard]] bool tls() const noexcept { return tls_; }
   /// The host name or literal (TCP), the socket path (Unix), empty (memory).
   [[nodiscard]] std::string_view host() const noexcept { return host_; }
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
   /// The Host field value requests to this origin carry unless they set their own.
   [[nodiscard]] std::string_view authority() const noexcept { return authority_; }
-  /// Identifies the pool: the same transport, host and port (or path, or listener).
+  /// Identifies the pool: the same transport, TLS or not, host and port (or path, or listener).
   [[nodiscard]] std::string_view key() const noexcept { return key_; }
 
  private:
@@ -80,14 +89,16 @@ class origin {
   std::string authority_;
   std::string key_;
   transport::memory_dialer dialer_;
+  bool tls_ = false;
 };
 
-/// An origin and a request-target, from a URL such as "http://example.com:8080/a?b=1".
+/// An origin and a request-target, from a URL such as "http://example.com:8080/a?b=1" or
+/// "https://example.com/a".
 struct url {
   taut::origin origin;
   std::string target;  // "/a?b=1"; "/" when the URL has no path
 };
-/// Splits an http URL (or "unix:/path.sock" followed by nothing: target "/").
+/// Splits an http or https URL (or "unix:/path.sock" followed by nothing: target "/").
 [[nodiscard]] transport::result<url> parse_url(std::string_view text);
 
 /// One request. Views must stay valid until the exchange ends (on_complete or on_error returned):
@@ -218,6 +229,10 @@ struct client_options {
   /// Retry an idempotent request once on a new connection when a reused one fails before any
   /// response byte arrives (RFC 9110 section 9.2.2; Go's Transport rule).
   bool retry_idempotent = true;
+  /// TLS for https origins: the CA bundle to trust (empty: the system store), verification (on;
+  /// off only for tests), ALPN, session resumption. The client builds one context from these on
+  /// its first https request; the handshake counts towards connect_timeout.
+  transport::tls_client_options tls{};
 };
 
 /// Counters of one client, for tests and taut-fetch.
@@ -227,6 +242,8 @@ struct client_stats {
   std::uint64_t reused = 0;              // of those, on a connection taken from the pool
   std::uint64_t retries = 0;             // idempotent requests retried on a new connection
   std::uint64_t resolutions = 0;         // host names resolved
+  std::uint64_t tls_handshakes = 0;      // TLS handshakes completed (https connections)
+  std::uint64_t tls_resumed = 0;         // of those, resuming an earlier session
 };
 
 /// An HTTP/1.1 client on one event loop: requests go through a pool per origin. Not thread-safe;
@@ -240,8 +257,10 @@ class client {
   client& operator=(const client&) = delete;
 
   /// Starts `request` to `where`; the result comes through `exchange`'s callbacks, never from
-  /// inside this call. An invalid request (client_errc::invalid_request) is refused here: nothing
-  /// is sent, no callback is called, and the error is returned.
+  /// inside this call. An invalid request (client_errc::invalid_request), or an https origin when
+  /// the TLS settings cannot be used (client_errc::tls_setup_failed: a CA file that cannot be
+  /// loaded, a build without TLS), is refused here: nothing is sent, no callback is called, and
+  /// the error is returned.
   client_error send(const origin& where, const client_request& request, client_exchange& exchange);
 
   /// Closes every idle connection now.
@@ -260,12 +279,16 @@ class client {
   friend struct detail::client_access;
 
   detail::origin_pool& pool_for(const origin& where);
+  /// Builds the TLS context on the first https request (a client that never speaks TLS loads no
+  /// CA store).
+  client_error prepare_tls();
   [[nodiscard]] const detail::origin_pool* find_pool(const origin& where) const noexcept;
 
   transport::event_loop* loop_;
   client_options options_;
   client_stats stats_{};
   std::vector<std::unique_ptr<detail::origin_pool>> pools_;
+  transport::tls_context tls_;
   std::shared_ptr<bool> alive_;
 };
 

@@ -30,6 +30,13 @@ enum class client_errc : std::uint8_t {
   deadline_exceeded,   // the exchange's client_request::timeout passed
   canceled,            // client_exchange::cancel(), or the client was destroyed
   body_timeout,        // client_options::body_idle_timeout passed with no body byte arriving
+  // client_options::tls cannot be used (an unreadable CA file, a build without TLS; see cause):
+  // nothing was sent.
+  tls_setup_failed,
+  // The TLS handshake failed; `cause` says why: a transport::errc (tls_unknown_ca,
+  // tls_wrong_name, tls_expired, tls_protocol_too_old, tls_no_application_protocol,
+  // tls_handshake_failed) or a system error.
+  tls_handshake_failed,
 };
 
 /// Where the exchange was when it failed.
@@ -55,9 +62,10 @@ enum class client_phase : std::uint8_t {
   return {static_cast<int>(code), client_category()};
 }
 
-/// What failed and where. `cause` is the system error (ECONNREFUSED, ...) or the parse error
-/// (taut::errc) behind the code, when there is one; `offset` is the byte offset of a parse error
-/// in the response (from the first byte of its head, or of its body in reading_body).
+/// What failed and where. `cause` is the system error (ECONNREFUSED, ...), the parse error
+/// (taut::errc) or the TLS error (taut::transport::errc: tls_unknown_ca, ...; tls_truncated behind
+/// a connection_closed) behind the code, when there is one; `offset` is the byte offset of a parse
+/// error in the response (from the first byte of its head, or of its body in reading_body).
 struct client_error {
   client_errc code = client_errc::ok;
   client_phase phase = client_phase::validating;

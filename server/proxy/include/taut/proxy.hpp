@@ -30,7 +30,8 @@ class proxy_tunnel;
 
 /// How a reverse_proxy forwards.
 struct proxy_options {
-  /// Where requests go.
+  /// Where requests go. An https origin is reached over TLS: SNI and the certificate check use
+  /// its host, against the CA file of client.tls (the system store when empty).
   origin upstream;
   /// Prepended to the forwarded target's path (the path of a URL like http://up:8080/base).
   std::string upstream_path{};

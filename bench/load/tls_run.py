@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""The measuring half of scripts/bench-tls.sh: taut-serve against nginx over TLS.
+
+Both servers get the same ECDSA P-256 certificate (made at run time, never committed) and are
+pinned as bench/load/run.py pins them (SERVER_CPUS, one worker per CPU; the clients on
+CLIENT_CPUS). Every client asks for one TLS 1.3 suite and one group (TAUT_TLS_SUITE
+[TLS_AES_128_GCM_SHA256], TAUT_TLS_GROUP [X25519]), so both servers negotiate the same: the
+handshake client reports what it negotiated, and wrk and the idle holder get it through an
+OPENSSL_CONF of their own. Phases (TAUT_TLS_PHASES [keepalive,handshakes,idle]):
+
+  keepalive    wrk -t1 -cC over https, keep-alive, R rounds of S seconds in rotating server order,
+               the median: requests/s and the server's CPU time per request (utime + stime of its
+               process tree over the round / requests). The handshakes of the C connections happen
+               once, in the warm-up, and are not counted.
+  handshakes   bench/load/tls_handshakes (built by bench-tls.sh): K connections at once, each a
+               full TLS 1.3 handshake (no session offered, no ticket kept), one GET with
+               `Connection: close`, then a new connection; R rounds of S seconds. Handshakes/s,
+               the server's CPU time per handshake, and handshakes per second per core: the
+               handshakes over the server's CPU seconds (what one core fully busy would do; the
+               client's own core may saturate first).
+  idle         idle_hold.py --tls opens N TLS connections (full handshake, one GET each) and holds
+               them; the growth of the server's VmRSS over N.
+
+Servers (TAUT_TLS_SERVERS [taut-tls,taut-tls-uring,nginx-tls]): taut-serve on its epoll backend
+and on io_uring, and nginx. Results: tls-table.md, tls-results.tsv in the results directory, and
+`ratio <taut|taut-uring> <figure> nginx <x>` lines on standard output, in the format of run.py's. Environment: run.py's (TAUT_LOAD_ROUNDS,
+TAUT_LOAD_SECONDS, TAUT_LOAD_CONNECTIONS, TAUT_LOAD_SERVER_CPUS, TAUT_LOAD_CLIENT_CPUS,
+TAUT_LOAD_IDLE_CONNECTIONS, TAUT_LOAD_NICE, TAUT_SERVE_ARGS), plus TAUT_TLS_PHASES,
+TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP, TAUT_TLS_SERVERS.
+"""
+
+import argparse
+import datetime
+import os
+import select
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run  # noqa: E402  (bench/load/run.py: the servers, /proc readings, pinning, formatting)
+
+run.LABELS.update({"taut-tls": "taut-serve TLS epoll", "taut-tls-uring": "taut-serve TLS io_uring",
+                   "nginx-tls": "nginx TLS"})
+TAUTS = ("taut-tls", "taut-tls-uring")
+# The prefix of each taut's `ratio` lines, as run.py's: taut (epoll) and taut-uring.
+RATIO_NAMES = {"taut-tls": "taut", "taut-tls-uring": "taut-uring"}
+ALL_SERVERS = ["taut-tls", "taut-tls-uring", "nginx-tls"]
+SERVERS = [s for s in os.environ.get("TAUT_TLS_SERVERS", ",".join(ALL_SERVERS)).split(",") if s]
+SUITE = os.environ.get("TAUT_TLS_SUITE", "") or "TLS_AES_128_GCM_SHA256"
+GROUP = os.environ.get("TAUT_TLS_GROUP", "") or "X25519"
+HANDSHAKE_CONNECTIONS = run.env_int("TAUT_TLS_HANDSHAKE_CONNECTIONS", 32)
+ALL_PHASES = ["keepalive", "handshakes", "idle"]
+PHASES = [p for p in os.environ.get("TAUT_TLS_PHASES", ",".join(ALL_PHASES)).split(",") if p]
+
+
+def log(message):
+    print(f"bench-tls: {message}", file=sys.stderr, flush=True)
+
+
+def tls_exchange(port, timeout=2.0):
+    """One GET /plaintext over TLS; returns (status, body, raw response, negotiated cipher)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(run.get_request(port))
+            data = b""
+            while True:
+                head_end = data.find(b"\r\n\r\n")
+                if head_end >= 0:
+                    head = data[:head_end].decode("latin-1")
+                    length = None
+                    for line in head.split("\r\n")[1:]:
+                        name, _, value = line.partition(":")
+                        if name.strip().lower() == "content-length":
+                            length = int(value)
+                    if length is not None and len(data) >= head_end + 4 + length:
+                        status = int(head.split(" ", 2)[1])
+                        body = data[head_end + 4:head_end + 4 + length]
+                        return status, body, data[:head_end + 4 + length], sock.cipher()
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed before a whole response")
+                data += chunk
+
+
+class TlsServer(run.Server):
+    """run.Server with a readiness probe over TLS."""
+
+    def start(self, port, tag=""):
+        self.port = port
+        argv = [part.replace("@PORT@", str(port)) for part in self.argv]
+        self.log_path = os.path.join(self.workdir, f"{self.name}{tag}.log")
+        with open(self.log_path, "wb") as output:
+
+            def pin_and_raise_limits():
+                os.sched_setaffinity(0, run.SERVER_CPUS)
+                run.apply_niceness()
+                _, hard = run.resource.getrlimit(run.resource.RLIMIT_NOFILE)
+                run.resource.setrlimit(run.resource.RLIMIT_NOFILE, (hard, hard))
+
+            self.process = subprocess.Popen(
+                argv, env=self.env, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT, preexec_fn=pin_and_raise_limits,
+                start_new_session=True)
+        deadline = time.monotonic() + 15
+        last_error = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.label} exited with status {self.process.returncode}")
+            try:
+                status, body, raw, cipher = tls_exchange(port)
+                if status == 200 and body == run.BODY:
+                    self.response_bytes = len(raw)
+                    self.cipher = cipher
+                    self.refresh_tree()
+                    return
+                last_error = f"answered {status} {body[:40]!r}"
+            except (OSError, ValueError, IndexError) as error:
+                last_error = str(error)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.label} not ready after 15 s ({last_error})")
+
+
+def make_certificate(workdir):
+    """An ECDSA P-256 certificate for localhost and 127.0.0.1, self-signed, for both servers."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days",
+                    "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    os.chmod(key, 0o644)  # nginx's workers run as nobody; the directory is private to this run
+    return cert, key
+
+
+def client_openssl_conf(workdir):
+    """An OPENSSL_CONF that makes wrk's and the idle holder's OpenSSL offer SUITE and GROUP only."""
+    path = os.path.join(workdir, "client-openssl.cnf")
+    with open(path, "w") as conf:
+        conf.write("openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n"
+                   "[ssl_sect]\nsystem_default = system_default_sect\n[system_default_sect]\n"
+                   f"MinProtocol = TLSv1.3\nCiphersuites = {SUITE}\nGroups = {GROUP}\n")
+    return path
+
+
+def make_servers(args, workdir, cert, key):
+    servers = {}
+    env = dict(os.environ)
+    for name in ("LD_PRELOAD", "OPENSSL_CONF"):
+        env.pop(name, None)
+    for name, backend in (("taut-tls", "epoll"), ("taut-tls-uring", "io_uring")):
+        if name not in SERVERS:
+            continue
+        if not args.taut_serve:
+            log("taut-serve: not built; measuring nginx alone")
+            break
+        servers[name] = TlsServer(
+            name,
+            [args.taut_serve, "--listen", "127.0.0.1:@PORT@", "--threads", str(run.THREADS),
+             "--max-connections", "16384", "--max-requests-per-connection", "0",
+             "--io", backend, "--tls-cert", cert, "--tls-key", key]
+            + os.environ.get("TAUT_SERVE_ARGS", "").split(),
+            env, workdir)
+    if "nginx-tls" not in SERVERS:
+        pass
+    elif args.nginx:
+        prefix = os.path.join(workdir, "nginx-tls")
+        os.makedirs(prefix, exist_ok=True)
+        os.chmod(prefix, 0o755)
+        servers["nginx-tls"] = TlsServer(
+            "nginx-tls", [args.nginx, "-p", prefix, "-c", os.path.join(prefix, "nginx.conf")],
+            env, workdir)
+        servers["nginx-tls"].prefix = prefix
+    else:
+        log("nginx: not installed (apt-get install nginx-light); skipped")
+    return servers
+
+
+def start_server(server, cert, key):
+    port = run.free_port()
+    if server.name == "nginx-tls":
+        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+        with open(os.path.join(HERE, "nginx-tls.conf.in")) as template:
+            text = template.read()
+        text = (text.replace("@PREFIX@", server.prefix).replace("@PORT@", str(port))
+                .replace("@USER_DIRECTIVE@", user).replace("@THREADS@", str(run.THREADS))
+                .replace("@CERT@", cert).replace("@KEY@", key))
+        with open(os.path.join(server.prefix, "nginx.conf"), "w") as config:
+            config.write(text)
+    server.start(port)
+
+
+def run_wrk(server, seconds, openssl_conf):
+    """wrk over https with keep-alive; the figures of run.run_wrk."""
+    argv = run.client(["wrk", f"-t{len(run.CLIENT_CPUS)}", f"-c{run.CONNECTIONS}",
+                       f"-d{seconds}s", "--timeout", "5s", "-s", os.path.join(HERE, "wrk.lua"),
+                       f"https://127.0.0.1:{server.port}/plaintext"])
+    env = dict(os.environ, WRK_PIPELINE="1", OPENSSL_CONF=openssl_conf)
+    tree = server.refresh_tree()
+    user_before, system_before = run.cpu_times(tree)
+    client_before = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30,
+                            **run.client_options())
+    user_after, system_after = run.cpu_times(tree)
+    client_after = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
+    line = next((l for l in result.stdout.splitlines() if l.startswith("wrk-result ")), None)
+    if result.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()[:300]}")
+    figures = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
+    requests, wall = figures["requests"], figures["duration_us"] / 1e6
+    server_cpu = user_after + system_after - user_before - system_before
+    client_cpu = (client_after.ru_utime + client_after.ru_stime - client_before.ru_utime -
+                  client_before.ru_stime)
+    return {
+        "requests": requests,
+        "rps": requests / wall if wall > 0 else 0.0,
+        "cpu_us": server_cpu * 1e6 / requests if requests else float("nan"),
+        "user_us": (user_after - user_before) * 1e6 / requests if requests else float("nan"),
+        "server_busy": server_cpu / wall if wall > 0 else 0.0,
+        "client_busy": client_cpu / wall if wall > 0 else 0.0,
+        "errors": sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                           "status_errors", "timeouts")),
+    }
+
+
+def run_handshakes(server, seconds, tool):
+    argv = run.client([tool, "--port", str(server.port), "--connections",
+                       str(HANDSHAKE_CONNECTIONS), "--seconds", str(seconds), "--ciphersuite",
+                       SUITE, "--group", GROUP])
+    tree = server.refresh_tree()
+    before = run.cpu_seconds(tree)
+    client_before = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30,
+                            **run.client_options())
+    server_cpu = run.cpu_seconds(tree) - before
+    client_after = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
+    line = next((l for l in result.stdout.splitlines() if l.startswith("tls-handshakes ")), None)
+    if result.returncode != 0 or line is None:
+        raise RuntimeError(f"tls_handshakes failed ({result.returncode}): "
+                           f"{(result.stderr or result.stdout).strip()[:300]}")
+    fields = dict(item.split("=", 1) for item in line.split()[1:])
+    done, wall = int(fields["completed"]), float(fields["seconds"])
+    client_cpu = (client_after.ru_utime + client_after.ru_stime - client_before.ru_utime -
+                  client_before.ru_stime)
+    return {
+        "handshakes": done,
+        "failed": int(fields["failed"]),
+        "per_second": done / wall if wall > 0 else 0.0,
+        "cpu_us": server_cpu * 1e6 / done if done else float("nan"),
+        "per_core_second": done / server_cpu if server_cpu > 0 else float("nan"),
+        "server_busy": server_cpu / wall if wall > 0 else 0.0,
+        "client_busy": client_cpu / wall if wall > 0 else 0.0,
+        "negotiated": f"{fields['version']} {fields['cipher']} {fields['group']}",
+    }
+
+
+def measure_idle(server, openssl_conf):
+    tree = server.refresh_tree()
+    before = run.rss_kib(tree)
+    holder = subprocess.Popen(
+        run.client([sys.executable, os.path.join(HERE, "idle_hold.py"), "--port",
+                    str(server.port), "--connections", str(run.IDLE_CONNECTIONS), "--tls",
+                    "--timeout", "30"]),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, OPENSSL_CONF=openssl_conf), **run.client_options())
+
+    def read_line(timeout):
+        ready, _, _ = select.select([holder.stdout], [], [], timeout)
+        if not ready:
+            raise RuntimeError(f"idle holder silent for {timeout} s")
+        return holder.stdout.readline().strip()
+
+    try:
+        ready = read_line(300)
+        if not ready.startswith("ready "):
+            raise RuntimeError(f"idle holder: {ready or 'exited'}")
+        figures = dict(item.split("=") for item in ready.split()[1:])
+        opened = int(figures["opened"])
+        if opened == 0:
+            raise RuntimeError("no connection could be opened")
+        time.sleep(1.0)
+        after = run.rss_kib(server.refresh_tree())
+        holder.stdin.write("check\n")
+        holder.stdin.flush()
+        still_open = int(read_line(60).split()[1])
+    finally:
+        try:
+            holder.stdin.close()
+        except OSError:
+            pass
+        try:
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+    return {
+        "connections": opened,
+        "failed": int(figures["failed"]),
+        "open_seconds": float(figures["seconds"]),
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "bytes_per_connection": (after - before) * 1024 / opened,
+        "still_open": still_open,
+    }
+
+
+def median(runs, key):
+    return statistics.median(r[key] for r in runs) if runs else float("nan")
+
+
+def write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
+                  load_end):
+    names = [n for n in ALL_SERVERS if n in servers]
+    tauts = [n for n in names if n in TAUTS]
+    fmt, ratio = run.fmt, run.ratio
+    k = {n: {key: median(keepalive.get(n, []), key) for key in
+             ("rps", "cpu_us", "user_us", "server_busy", "client_busy")} for n in names}
+    h = {n: {key: median(handshakes.get(n, []), key) for key in
+             ("per_second", "cpu_us", "per_core_second", "server_busy", "client_busy")}
+         for n in names}
+    negotiated = {n: (handshakes[n][-1]["negotiated"] if handshakes.get(n) else
+                      " ".join(str(x) for x in (getattr(servers[n], "cipher", None) or ())[:2]))
+                  for n in names}
+    md = ["# taut-serve against nginx over TLS", ""]
+    md.append(f"Measured by `scripts/bench-tls.sh` on {started_at:%Y-%m-%d %H:%M} UTC: "
+              f"{run.machine_line()}; load average {' '.join(load_start)} at the start and "
+              f"{' '.join(load_end)} at the end (a shared machine: CPU time per request or per "
+              f"handshake is the steadier figure). Each server pinned to CPU "
+              f"{run.cpu_list(run.SERVER_CPUS)} with {run.THREADS} worker(s), the clients to CPU "
+              f"{run.cpu_list(run.CLIENT_CPUS)}; the same ECDSA P-256 certificate for both; the "
+              f"clients offer {SUITE} and {GROUP} only. {run.ROUNDS} rounds of {run.SECONDS} s "
+              f"per figure in rotating server order, the median.")
+    md.append("")
+    md.append("Negotiated (from the handshake client): " +
+              "; ".join(f"{run.LABELS[n]}: {negotiated[n] or 'n/a'}" for n in names) + ".")
+    for name in tauts:
+        offload = [line for line in getattr(args, "taut_log_lines", {}).get(name, [])
+                   if "TLS" in line or "I/O on" in line]
+        if offload:
+            md.append("")
+            md.append(f"{run.LABELS[name]}'s log: " + " / ".join(f"`{line}`" for line in offload))
+    md.append("")
+    if tauts and "nginx-tls" in names:
+        md.append("## taut / nginx (same run)")
+        md.append("")
+        md.append("Ratio = taut / nginx: requests/s and handshakes above 1, CPU and memory below 1 "
+                  "favour taut.")
+        md.append("")
+        md.append("| figure | " + " | ".join(run.LABELS[t] for t in tauts) + " | nginx | " +
+                  " | ".join(f"{run.LABELS[t]} / nginx" for t in tauts) + " |")
+        md.append("|---|" + "---:|" * (2 * len(tauts) + 1))
+        rows = [("keep-alive requests/s", k, "rps", 0),
+                ("keep-alive CPU us/request", k, "cpu_us", 2),
+                ("full handshakes/s", h, "per_second", 0),
+                ("server CPU us per handshake (+ 1 request)", h, "cpu_us", 1),
+                ("handshakes per second per core", h, "per_core_second", 0)]
+        for label, table, key, digits in rows:
+            p = table["nginx-tls"][key]
+            values = [table[t][key] for t in tauts]
+            md.append(f"| {label} | " + " | ".join(fmt(v, digits) for v in values) +
+                      f" | {fmt(p, digits)} | " + " | ".join(ratio(v, p) for v in values) + " |")
+        if "nginx-tls" in idle and all(t in idle for t in tauts):
+            p = idle["nginx-tls"]["bytes_per_connection"]
+            values = [idle[t]["bytes_per_connection"] for t in tauts]
+            md.append("| bytes per idle TLS connection | " +
+                      " | ".join(fmt(v) for v in values) + f" | {fmt(p)} | " +
+                      " | ".join(ratio(v, p) for v in values) + " |")
+        md.append("")
+    md.append("## Keep-alive over TLS (handshakes excluded)")
+    md.append("")
+    md.append(f"`wrk -t{len(run.CLIENT_CPUS)} -c{run.CONNECTIONS}` over https, GET /plaintext; "
+              f"the connections' handshakes happen in a warm-up run before the measured rounds.")
+    md.append("")
+    md.append("| server | req/s | CPU us/req | of which user | server busy | wrk busy | errors |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|")
+    for n in names:
+        m = k[n]
+        errors = sum(r["errors"] for r in keepalive.get(n, []))
+        md.append(f"| {run.LABELS[n]} | {fmt(m['rps'])} | {fmt(m['cpu_us'], 2)} | "
+                  f"{fmt(m['user_us'], 2)} | {fmt(m['server_busy'] * 100)}% | "
+                  f"{fmt(m['client_busy'] * 100)}% | {errors} |")
+    md.append("")
+    md.append("## Full TLS 1.3 handshakes")
+    md.append("")
+    md.append(f"`bench/load/tls_handshakes` with {HANDSHAKE_CONNECTIONS} connections at once: "
+              f"each a full handshake (no session offered, no ticket kept), GET /plaintext with "
+              f"`Connection: close`, the response, a reset. \"per core\" is handshakes over the "
+              f"server's CPU seconds: the handshake client needs about as much CPU as the server "
+              f"(it verifies a signature, the server makes one), so its core can saturate first.")
+    md.append("")
+    md.append("| server | handshakes/s | server CPU us each | per second per core | server busy "
+              "| client busy |")
+    md.append("|---|---:|---:|---:|---:|---:|")
+    for n in names:
+        m = h[n]
+        md.append(f"| {run.LABELS[n]} | {fmt(m['per_second'])} | {fmt(m['cpu_us'], 1)} | "
+                  f"{fmt(m['per_core_second'])} | {fmt(m['server_busy'] * 100)}% | "
+                  f"{fmt(m['client_busy'] * 100)}% |")
+    md.append("")
+    if idle:
+        md.append("## Memory per idle TLS keep-alive connection")
+        md.append("")
+        md.append(f"`bench/load/idle_hold.py --tls` opens {run.IDLE_CONNECTIONS:,} TLS "
+                  f"connections (full handshake, one GET each) and holds them; the growth of the "
+                  f"server's VmRSS (whole process tree) over the connections held.")
+        md.append("")
+        md.append("| server | connections | RSS before KiB | RSS after KiB | bytes per connection "
+                  "| still open |")
+        md.append("|---|---:|---:|---:|---:|---:|")
+        for n in names:
+            if n in idle:
+                i = idle[n]
+                md.append(f"| {run.LABELS[n]} | {fmt(i['connections'])} | "
+                          f"{fmt(i['rss_before_kib'])} | {fmt(i['rss_after_kib'])} | "
+                          f"{fmt(i['bytes_per_connection'])} | {fmt(i['still_open'])} |")
+        md.append("")
+    if problems:
+        md.append("## Problems in this run")
+        md.append("")
+        md += [f"- {p}" for p in problems]
+        md.append("")
+    with open(os.path.join(args.results, "tls-table.md"), "w") as out:
+        out.write("\n".join(md))
+    with open(os.path.join(args.results, "tls-results.tsv"), "w") as out:
+        out.write("server\tmeasurement\tvalue\n")
+        for n in names:
+            for key, value in k[n].items():
+                out.write(f"{n}\tkeepalive.{key}\t{value:.4f}\n")
+            for index, r in enumerate(keepalive.get(n, [])):
+                out.write(f"{n}\tkeepalive.round{index + 1}.rps\t{r['rps']:.1f}\n")
+                out.write(f"{n}\tkeepalive.round{index + 1}.cpu_us\t{r['cpu_us']:.4f}\n")
+            for key, value in h[n].items():
+                out.write(f"{n}\thandshake.{key}\t{value:.4f}\n")
+            for index, r in enumerate(handshakes.get(n, [])):
+                out.write(f"{n}\thandshake.round{index + 1}.per_second\t{r['per_second']:.1f}\n")
+                out.write(f"{n}\thandshake.round{index + 1}.cpu_us\t{r['cpu_us']:.4f}\n")
+            for key, value in idle.get(n, {}).items():
+                out.write(f"{n}\tidle.{key}\t{value}\n")
+    print("\n".join(md))
+    if "nginx-tls" not in names:
+        return
+    pairs = [("tls.rps", k, "rps"), ("tls.cpu_us", k, "cpu_us"),
+             ("tls.handshakes_per_core", h, "per_core_second"),
+             ("tls.handshake_cpu_us", h, "cpu_us")]
+    for name in tauts:
+        for label, table, key in pairs:
+            t, p = table[name][key], table["nginx-tls"][key]
+            if t == t and p == p and p:
+                print(f"ratio {RATIO_NAMES[name]} {label} nginx {t / p:.3f}")
+        if name in idle and "nginx-tls" in idle:
+            t, p = idle[name]["bytes_per_connection"], idle["nginx-tls"]["bytes_per_connection"]
+            if p:
+                print(f"ratio {RATIO_NAMES[name]} tls.idle_bytes nginx {t / p:.3f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="taut-serve against nginx over TLS")
+    parser.add_argument("--taut-serve", default="", help="taut-serve binary ('' to skip taut)")
+    parser.add_argument("--nginx", default="", help="nginx binary")
+    parser.add_argument("--handshake-tool", required=True, help="bench/load/tls_handshakes built")
+    parser.add_argument("--results", required=True, help="directory for tls-* results")
+    args = parser.parse_args()
+
+    os.makedirs(args.results, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="taut-bench-tls.")
+    os.chmod(workdir, 0o755)
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    load_start = open("/proc/loadavg").read().split()[:3]
+    cert, key = make_certificate(workdir)
+    openssl_conf = client_openssl_conf(workdir)
+    servers = make_servers(args, workdir, cert, key)
+    running, problems = [], []
+    keepalive, handshakes, idle = {}, {}, {}
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    run.signal.signal(run.signal.SIGTERM, interrupted)
+    try:
+        for name, server in list(servers.items()):
+            try:
+                start_server(server, cert, key)
+                running.append(server)
+                log(f"{server.label}: ready on 127.0.0.1:{server.port} (pid "
+                    f"{server.process.pid}, {server.cipher[1]} {server.cipher[0]})")
+            except (RuntimeError, OSError) as error:
+                problems.append(f"{server.label} did not start: {error}")
+                log(f"{problems[-1]}\n{server.log_tail()}")
+                server.stop()
+                del servers[name]
+
+        def rounds(phase, measure, into, describe):
+            for round_index in range(run.ROUNDS):
+                shift = round_index % max(1, len(running))
+                for server in running[shift:] + running[:shift]:
+                    if server.process.poll() is not None:
+                        continue
+                    try:
+                        figures = measure(server)
+                    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                        problems.append(f"{server.label} {phase} round {round_index + 1}: "
+                                        f"{error}")
+                        log(problems[-1])
+                        continue
+                    into.setdefault(server.name, []).append(figures)
+                    log(f"round {round_index + 1} {phase} {server.label:15} {describe(figures)}")
+
+        if "keepalive" in PHASES:
+            for server in running:  # the warm-up: every connection's handshake happens here
+                try:
+                    run_wrk(server, max(1, run.WARMUP_SECONDS), openssl_conf)
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+                    log(f"{server.label} warm-up: {error}")
+            rounds("keepalive", lambda s: run_wrk(s, run.SECONDS, openssl_conf), keepalive,
+                   lambda f: f"{f['rps']:>10,.0f} req/s {f['cpu_us']:6.2f} us/req server "
+                             f"{f['server_busy'] * 100:3.0f}% wrk {f['client_busy'] * 100:3.0f}%"
+                             + (f" errors {f['errors']}" if f["errors"] else ""))
+        if "handshakes" in PHASES:
+            rounds("handshakes", lambda s: run_handshakes(s, run.SECONDS, args.handshake_tool),
+                   handshakes,
+                   lambda f: f"{f['per_second']:>8,.0f}/s {f['cpu_us']:7.1f} us each, "
+                             f"{f['per_core_second']:,.0f} per core-second, server "
+                             f"{f['server_busy'] * 100:3.0f}% client "
+                             f"{f['client_busy'] * 100:3.0f}% ({f['negotiated']})"
+                             + (f" failed {f['failed']}" if f["failed"] else ""))
+        if "idle" in PHASES:
+            for server in running:
+                try:
+                    idle[server.name] = measure_idle(server, openssl_conf)
+                    i = idle[server.name]
+                    log(f"idle {server.label:15} {i['connections']} connections: RSS "
+                        f"{i['rss_before_kib']} -> {i['rss_after_kib']} KiB, "
+                        f"{i['bytes_per_connection']:.0f} bytes each, {i['still_open']} still "
+                        f"open")
+                except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+                    problems.append(f"{server.label} idle memory: {error}")
+                    log(problems[-1])
+    except KeyboardInterrupt:
+        problems.append("interrupted")
+    finally:
+        args.taut_log_lines = {}
+        for server in running:
+            if server.name in TAUTS:
+                args.taut_log_lines[server.name] = server.log_tail(20).splitlines()
+            server.stop()
+    load_end = open("/proc/loadavg").read().split()[:3]
+    write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
+                  load_end)
+    subprocess.run(["rm", "-rf", "--", workdir], check=False)
+    return 1 if "interrupted" in problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Benchmarks taut-serve over TLS against nginx over TLS (issue 16), in one command:
+#   1. installs the missing Debian packages (scripts/install-deps.sh: nginx-light, wrk, openssl,
+#      libssl-dev, util-linux for taskset);
+#   2. finds taut-serve under build/ (or TAUT_SERVE=path), building it with the release preset if
+#      it is missing or older than the sources, as scripts/bench-server.sh does;
+#   3. builds the full-handshake load client bench/load/tls_handshakes.c (OpenSSL) into
+#      build/bench-tls;
+#   4. runs bench/load/tls_run.py: taut-serve (on epoll and on io_uring) and nginx, each pinned to
+#      CPU 0 with one worker, the clients on CPU 1, the same ECDSA P-256 certificate (made at run
+#      time) and the same TLS 1.3 suite and group: keep-alive requests/s and CPU us/request over TLS (wrk over https, handshakes
+#      excluded), full TLS 1.3 handshakes per second per core (no resumption), and memory per
+#      idle TLS keep-alive connection (10,000 held);
+#   5. writes into bench/results/: tls-table.md (the tables and the ratios of taut to nginx),
+#      tls-results.tsv (every figure) and tls-output.txt (the log, with `ratio taut ... nginx X`
+#      lines).
+# A run takes about 5 minutes (3 rounds of 5 s per phase and server, and the idle connections).
+#
+# Usage: bash scripts/bench-tls.sh
+# Environment: TAUT_SERVE (a taut-serve binary to use as is; it needs --tls-cert/--tls-key),
+# TAUT_LOAD_ROUNDS (3), TAUT_LOAD_SECONDS (5), TAUT_LOAD_CONNECTIONS (100, wrk's),
+# TAUT_TLS_HANDSHAKE_CONNECTIONS (32), TAUT_LOAD_IDLE_CONNECTIONS (10000), TAUT_TLS_PHASES
+# (keepalive,handshakes,idle), TAUT_TLS_SERVERS (taut-tls,taut-tls-uring,nginx-tls), TAUT_TLS_SUITE (TLS_AES_128_GCM_SHA256), TAUT_TLS_GROUP (X25519),
+# TAUT_LOAD_SERVER_CPUS (0), TAUT_LOAD_CLIENT_CPUS (1), TAUT_LOAD_NICE (0), TAUT_SERVE_ARGS,
+# TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR (build/bench-tls).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+results=${TAUT_LOAD_RESULTS_DIR:-$root/bench/results}
+work=${TAUT_LOAD_BUILD_DIR:-$root/build/bench-tls}
+load=$root/bench/load
+
+log() { echo "bench-tls: $*" >&2; }
+
+find_program() {
+  local name
+  for name in "$@"; do
+    if command -v "$name" >/dev/null 2>&1; then
+      command -v "$name"
+      return
+    fi
+    if [[ -x /usr/sbin/$name ]]; then
+      echo "/usr/sbin/$name"
+      return
+    fi
+  done
+}
+
+# 1. Packages.
+missing=0
+for program in nginx wrk taskset cc python3 openssl; do
+  [[ -n $(find_program "$program") ]] || missing=1
+done
+[[ -f /usr/include/openssl/ssl.h ]] || missing=1
+if [[ $missing -eq 1 ]]; then
+  log "installing the missing packages (scripts/install-deps.sh)"
+  bash "$root/scripts/install-deps.sh" || log "install-deps.sh failed: going on with what is there"
+fi
+for program in wrk taskset cc python3 openssl; do
+  [[ -n $(find_program "$program") ]] || {
+    log "$program is required (scripts/install-deps.sh installs it)"
+    exit 1
+  }
+done
+mkdir -p "$work" "$results"
+
+# 2. taut-serve.
+find_taut_serve() {
+  local candidate
+  for candidate in "$root/build/release/tools/taut-serve/taut-serve" \
+    "$root/build/release/tools/taut-serve"; do
+    [[ -x $candidate && -f $candidate ]] && {
+      echo "$candidate"
+      return
+    }
+  done
+}
+newer_sources() {
+  [[ -n $(find "$root/parser" "$root/transport" "$root/server" "$root/tools" \
+    \( -name '*.cpp' -o -name '*.hpp' -o -name CMakeLists.txt \) -newer "$1" -print -quit 2>/dev/null) ]]
+}
+build_taut_serve() {
+  log "building taut-serve (cmake --preset release, target taut-serve; log in $work/taut-serve.build.log)"
+  (cd "$root" && { [[ -f build/release/CMakeCache.txt ]] || cmake --preset release; } &&
+    cmake --build --preset release --target taut-serve) >"$work/taut-serve.build.log" 2>&1 || {
+    log "building taut-serve failed:"
+    tail -n 20 "$work/taut-serve.build.log" >&2
+    return 1
+  }
+}
+taut_serve=${TAUT_SERVE:-}
+if [[ -z $taut_serve ]]; then
+  taut_serve=$(find_taut_serve)
+  if [[ -z $taut_serve ]]; then
+    build_taut_serve && taut_serve=$(find_taut_serve)
+  elif newer_sources "$taut_serve"; then
+    log "$taut_serve is older than the sources: rebuilding it"
+    build_taut_serve || log "keeping the existing $taut_serve"
+  fi
+fi
+if [[ -n $taut_serve ]] && ! "$taut_serve" --help 2>&1 | grep -q -- --tls-cert; then
+  log "$taut_serve has no --tls-cert flag (built without TLS?): measuring nginx alone"
+  taut_serve=""
+fi
+log "taut-serve: ${taut_serve:-SKIPPED}"
+
+# 3. The handshake client.
+if [[ ! -x $work/tls_handshakes || $load/tls_handshakes.c -nt $work/tls_handshakes ]]; then
+  cc -O2 -Wall -Wextra -Werror -o "$work/tls_handshakes" "$load/tls_handshakes.c" -lssl -lcrypto
+fi
+
+# 4. Measure.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+log "file-descriptor limit $(ulimit -n); running bench/load/tls_run.py (about 5 minutes)"
+status=0
+timeout -k 30 1200 python3 "$load/tls_run.py" \
+  --taut-serve "$taut_serve" \
+  --nginx "$(find_program nginx)" \
+  --handshake-tool "$work/tls_handshakes" \
+  --results "$results" 2>&1 | tee "$results/tls-output.txt" || status=$?
+log "results in $results (tls-table.md, tls-results.tsv)"
+exit "$status"
