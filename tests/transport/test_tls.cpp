@@ -1311,6 +1311,21 @@ TEST_F(TlsSocketBio, ConnectedAndLeftWithoutAByteIsEof) {
   EXPECT_TRUE(server_peer.eof()) << server_peer.error().message();
 }
 
+// The handshake guard holds on this path too: 9 bytes declaring a 128 KiB ClientHello are refused.
+TEST_F(TlsSocketBio, OversizedHandshakeMessageIsRefused) {
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  auto [c, s] = tcp_pair(*loop, server);
+  auto accepted = tls_accept(std::move(s), server_context());
+  ASSERT_TRUE(accepted);
+  peer server_peer(std::move(*accepted));
+  server_peer.start(*loop);
+  using namespace std::string_view_literals;
+  ASSERT_TRUE(c.write("\x16\x03\x01\x00\x04\x01\x02\x01\x44"sv).done());
+  EXPECT_TRUE(run_until(*loop, [&] { return server_peer.failed() || server_peer.eof(); }));
+  EXPECT_EQ(server_peer.error(), errc::tls_handshake_failed) << server_peer.error().message();
+}
+
 TEST_F(TlsSocketBio, EchoSendfileAndTruncation) {
   auto loop = make_loop();
   listener server = tcp_listener();

@@ -4,8 +4,9 @@
 // (stream_access): one path for TCP, Unix sockets, memory pipes and io_uring streams, which keeps
 // the stream's readiness bookkeeping exact and follows the stream when it moves (the BIO points at
 // the session, the session at the stream). OpenSSL turns kernel TLS on only over its socket BIO,
-// so a TCP stream on an epoll loop whose context has kTLS gets the socket BIO instead (chosen at
-// the first operation, when it is known whether the stream is watched on a ring or on epoll).
+// so a TCP stream on an epoll loop whose context has kTLS writes through the socket BIO instead
+// (chosen at the first operation, when it is known whether the stream is watched on a ring or on
+// epoll); it still reads through the stream BIO.
 #include "taut/transport/tls.hpp"
 
 #include "loop_access.hpp"
@@ -377,25 +378,32 @@ void attach_bio(tls_session& session) noexcept {
   if (session.bio_attached) return;
   session.bio_attached = true;
   stream& raw = *session.owner;
-  BIO* bio = nullptr;
   const bool socket_wanted =
       session.context->ktls || force_socket_bio.load(std::memory_order_relaxed);
   // Only on a stream already watched on an epoll loop: one not watched yet might be watched on an
-  // io_uring loop later, whose receives would then race OpenSSL's reads for the bytes.
-  if (socket_wanted && raw.kind() == transport_kind::tcp && raw.watched() &&
-      !stream_access::on_ring(raw) && raw.native_handle() >= 0) {
-    bio = BIO_new_socket(raw.native_handle(), BIO_NOCLOSE);
-    session.socket_bio = bio != nullptr;
-  } else if (BIO_METHOD* method = stream_bio_method(); method != nullptr) {
-    bio = BIO_new(method);
-    if (bio != nullptr) BIO_set_data(bio, &session);
+  // io_uring loop later, whose sends would then race OpenSSL's writes.
+  const bool socket_writes = socket_wanted && raw.kind() == transport_kind::tcp && raw.watched() &&
+                             !stream_access::on_ring(raw) && raw.native_handle() >= 0;
+  // Reads always go through the stream BIO, which sees the peer's bytes before OpenSSL does (the
+  // handshake guard, EOF): kTLS pays off for sending (sendfile), and OpenSSL 3.0 turns it on per
+  // direction, on the BIO of that direction.
+  BIO* read_bio = nullptr;
+  if (BIO_METHOD* method = stream_bio_method(); method != nullptr) {
+    read_bio = BIO_new(method);
+    if (read_bio != nullptr) BIO_set_data(read_bio, &session);
   }
-  if (bio == nullptr) {
+  BIO* write_bio = read_bio;
+  if (socket_writes && read_bio != nullptr) {
+    write_bio = BIO_new_socket(raw.native_handle(), BIO_NOCLOSE);
+    session.socket_bio = write_bio != nullptr;
+  }
+  if (read_bio == nullptr || write_bio == nullptr) {
+    BIO_free(read_bio);
     session.failure = errc::tls_handshake_failed;
     ERR_clear_error();
     return;
   }
-  SSL_set_bio(session.ssl, bio, bio);
+  SSL_set_bio(session.ssl, read_bio, write_bio);
 }
 
 /// After OpenSSL's socket BIO found the socket without data or room: the stream's cached
