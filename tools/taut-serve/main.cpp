@@ -478,8 +478,9 @@ int main(int argc, char** argv) {
     }
     // Which record layer carries the bytes: the kernel's (kTLS, TCP only) or OpenSSL's.
     const std::string_view offload = server.tls_offload_status();
-    const std::string path = tcp && offload == "ktls"
-                                 ? std::string("kTLS")
+    // "ktls if the kernel loads its tls module": the context asks for kTLS and the kernel decides.
+    const std::string path = tcp && offload.starts_with("ktls")
+                                 ? "kTLS send" + std::string(offload.substr(4))
                                  : "OpenSSL user-space records (" +
                                        (tcp ? std::string(offload) : "no kTLS on Unix sockets") +
                                        ")";
