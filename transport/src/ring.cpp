@@ -618,6 +618,12 @@ class uring_backend final : public ring_backend {
 
   void close_descriptor(ring_stream& state, bool abortive) noexcept {
     if (state.fd < 0) return;
+    // Queued operations name the descriptor by number, and the kernel resolves the number when
+    // they are submitted: submit them while it is still this socket. Once closed, the number goes
+    // to the next accept (one completing as close() returns, or another thread's); a receive a
+    // read had just queued would then take that connection's first bytes for this closed stream,
+    // which drops them.
+    if (::io_uring_sq_ready(&ring_) != 0) submit_now();
     if (abortive) {
       const linger reset{1, 0};
       ::setsockopt(state.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);

@@ -1,0 +1,132 @@
+// A stream's descriptor number is free for reuse the moment close() returns: an accept completing
+// then (io_uring installs accepted descriptors as the loop thread leaves a system call, close()
+// included) or another thread's socket() takes it at once. Nothing the closed stream had queued
+// may then act on the new owner. On io_uring a read that consumed a receive buffer queues the next
+// receive (by descriptor number) for the next submission; a stream closed before that submission
+// (a TLS server refusing garbage, which answers nothing) must not send it to whoever holds the
+// number next: that receive took the next connection's first bytes (its ClientHello) and dropped
+// them with the closed stream.
+//
+// This executable is linked with -Wl,--wrap=close: the library's close(2) calls come here first,
+// which lets a test hand the number to another socket exactly when it is freed, as a racing
+// accept would. Every other close goes straight through.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "transport_test_support.hpp"
+
+extern "C" int __real_close(int fd);  // NOLINT: the name the linker's --wrap gives the original
+
+namespace {
+
+// The descriptor whose close hands its number to `successor` (-1: none).
+std::atomic<int> reused_number{-1};
+std::atomic<int> successor{-1};
+std::atomic<bool> reused{false};
+
+}  // namespace
+
+extern "C" int __wrap_close(int fd) {  // NOLINT: see __real_close
+  const int rc = __real_close(fd);
+  int expected = fd;
+  if (rc == 0 && reused_number.compare_exchange_strong(expected, -1)) {
+    if (::dup2(successor.load(), fd) == fd) reused = true;
+  }
+  return rc;
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace taut::transport;
+using taut::transport::testing::make_loop;
+using taut::transport::testing::run_until;
+
+enum class ending { close, abort };
+
+// A connection whose bytes are read, then the stream ended from the same callback, before the
+// loop next enters the kernel; its number goes to the receiving end of a socket pair that holds
+// bytes nobody has read yet (a connection accepted just after, its first bytes already in).
+void end_right_after_reading(ending how) {
+  auto loop = make_loop();
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  std::vector<stream> accepted;
+  ASSERT_TRUE(run_until(*loop, [&] {
+    auto got = server_side->accept();
+    if (got) accepted.push_back(std::move(*got));
+    return !accepted.empty();
+  }));
+  stream& server = accepted.front();
+
+  std::array<int, 2> next{-1, -1};
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, next.data()), 0);
+  const std::string_view first_bytes = "the next connection's first bytes";
+  ASSERT_EQ(::send(next[1], first_bytes.data(), first_bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(first_bytes.size()));
+
+  const int number = server.native_handle();
+  // What the stream's callback needs, behind one pointer (a callback holds two).
+  struct reader {
+    stream* server;
+    ending how;
+    int number;
+    int successor_fd;
+    bool ended = false;
+  } state{&server, how, number, next[0]};
+  ASSERT_FALSE(server.watch(*loop, [at = &state](readiness) {
+    std::array<char, 64> into{};
+    const io_result got = at->server->read(into);
+    if (!got.done() || got.bytes == 0) return;
+    successor = at->successor_fd;
+    reused = false;
+    reused_number = at->number;
+    if (at->how == ending::close) {
+      (void)at->server->close();
+    } else {
+      at->server->abort();
+    }
+    at->ended = true;
+  }));
+  bool connected = false;
+  ASSERT_FALSE(client->watch(*loop, [&](readiness) { connected = true; }));
+  ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
+  ASSERT_TRUE(client->write("refused at once").done());
+  ASSERT_TRUE(run_until(*loop, [&] { return state.ended; }));
+  reused_number = -1;
+  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
+  // Whatever the loop still had queued for the closed stream is submitted and completed by now.
+  for (int i = 0; i < 5; ++i) loop->run_once(10ms);
+
+  std::array<char, 64> kept{};
+  const ssize_t got = ::recv(next[0], kept.data(), kept.size(), MSG_DONTWAIT);
+  const int error = errno;
+  EXPECT_EQ(got, static_cast<ssize_t>(first_bytes.size()))
+      << "the closed stream's receive took the bytes (errno " << error << ")";
+  if (got > 0) {
+    EXPECT_EQ(std::string_view(kept.data(), static_cast<std::size_t>(got)), first_bytes);
+  }
+  __real_close(number);
+  __real_close(next[0]);
+  __real_close(next[1]);
+}
+
+TEST(DescriptorReuse, ClosingRightAfterAReadLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::close);
+}
+
+TEST(DescriptorReuse, AbortingRightAfterAReadLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::abort);
+}
+
+}  // namespace
