@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -54,8 +55,22 @@ int connect_tcp(std::uint16_t port, std::chrono::milliseconds limit = 5000ms) {
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
+    // A connect interrupted under a send timeout returns EINTR and goes on in the background
+    // (seen once with the server's io_uring loops in this process): wait for it then.
+    int error = errno;
+    if (error == EINTR) {
+      pollfd ready{.fd = fd, .events = POLLOUT, .revents = 0};
+      socklen_t size = sizeof error;
+      error = ::poll(&ready, 1, static_cast<int>(limit.count())) == 1 &&
+                      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0
+                  ? error
+                  : ETIMEDOUT;
+    }
+    if (error != 0) {
+      std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", port, std::strerror(error));
+      ::close(fd);
+      return -1;
+    }
   }
   return fd;
 }
