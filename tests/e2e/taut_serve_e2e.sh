@@ -7,42 +7,10 @@ set -uo pipefail
 
 server_bin=$1
 group=$2
-scratch=$(mktemp -d /tmp/taut-e2e-XXXXXX)
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-
-# check NAME EXPECTED ACTUAL
-check() {
-  if [[ "$2" == "$3" ]]; then
-    pass
-  else
-    fail "$1: expected [$2], got [$3]"
-  fi
-}
-
-# check_contains NAME NEEDLE HAYSTACK
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then
-    pass
-  else
-    fail "$1: [$2] not found in [$3]"
-  fi
-}
+scratch_with_cleanup taut-e2e server_pid
 
 curl_() { curl --silent --show-error --max-time 5 "$@"; }
 

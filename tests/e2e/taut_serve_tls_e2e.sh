@@ -16,36 +16,11 @@ for tool in curl openssl; do
   fi
 done
 
-scratch=$(mktemp -d /tmp/taut-tls-e2e-XXXXXX)
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 server_pid=
 client_pid=
-cleanup() {
-  for pid in $client_pid $server_pid; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-    fi
-  done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-check() {
-  if [[ "$2" == "$3" ]]; then pass; else fail "$1: expected [$2], got [$3]"; fi
-}
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then pass; else fail "$1: [$2] not found in [$3]"; fi
-}
-check_lacks() {
-  if [[ "$3" != *"$2"* ]]; then pass; else fail "$1: [$2] found in [$3]"; fi
-}
+scratch_with_cleanup taut-tls-e2e client_pid server_pid
 
 # --- Certificates: a CA and two server certificates it signs (ECDSA P-256, valid two days).
 certs="$scratch/certs"
