@@ -46,3 +46,16 @@ cleanup_scratch() {
   done
   rm -rf "$scratch"
 }
+
+# wait_for_line FILE SED_SCRIPT PID: prints what `sed -n SED_SCRIPT FILE` prints (a port from a
+# "listening on" line), once it prints anything; gives up after 10 s, or once PID has exited.
+wait_for_line() {
+  local found=
+  for _ in $(seq 1 100); do
+    found=$(sed -n "$2" "$1")
+    [[ -n $found ]] && break
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$found"
+}

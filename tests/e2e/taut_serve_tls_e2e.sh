@@ -77,14 +77,8 @@ unix_socket="$scratch/plain.sock"
   --tls-cert "$certs/other.test.pem" --tls-key "$certs/other.test.key" \
   --access-log --max-body 64K >"$scratch/access.log" 2>"$scratch/server.err" &
 server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|^taut-serve: listening on https://127\.0\.0\.1:\([0-9]*\)/ (TLS, .*)$|\1|p' \
-    "$scratch/server.err")
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
+port=$(wait_for_line "$scratch/server.err" \
+  's|^taut-serve: listening on https://127\.0\.0\.1:\([0-9]*\)/ (TLS, .*)$|\1|p' "$server_pid")
 if [[ -z $port ]]; then
   echo "taut-serve did not start:" >&2
   cat "$scratch/server.err" >&2

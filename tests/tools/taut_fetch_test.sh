@@ -17,12 +17,8 @@ socket="$scratch/serve.sock"
 "$server_bin" --listen 127.0.0.1:0 --unix "$socket" --threads 1 \
   --max-requests-per-connection 0 >/dev/null 2>"$scratch/server.err" &
 server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$scratch/server.err")
-  [[ -n $port ]] && break
-  sleep 0.1
-done
+port=$(wait_for_line "$scratch/server.err" \
+  's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$server_pid")
 [[ -n $port ]] || { echo "taut-serve did not start" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 

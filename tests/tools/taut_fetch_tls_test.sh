@@ -103,12 +103,8 @@ check_contains "-n/-c over TLS: two handshakes" "tls handshakes: 2" "$report"
 "$server_bin" --listen 127.0.0.1:0 --threads 1 --proxy "https://localhost:$port" \
   --proxy-cacert "$scratch/ca.pem" >/dev/null 2>"$scratch/serve.err" &
 serve_pid=$!
-front=
-for _ in $(seq 1 100); do
-  front=$(sed -n 's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$scratch/serve.err")
-  [[ -n $front ]] && break
-  sleep 0.1
-done
+front=$(wait_for_line "$scratch/serve.err" \
+  's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$serve_pid")
 check "proxy to https upstream" "hello nginx" "$(fetch "http://127.0.0.1:$front/hello")"
 kill -TERM "$serve_pid"
 wait "$serve_pid"
