@@ -851,6 +851,48 @@ TEST_F(Tls, ProtocolTooOld) {
   EXPECT_EQ(server_peer.error(), errc::tls_protocol_too_old) << server_peer.error().message();
 }
 
+// A TLS 1.2 client played with OpenSSL directly on a socket, for what taut's own client never
+// does (renegotiate, prefer a weaker cipher).
+class openssl_tls12_client {
+ public:
+  explicit openssl_tls12_client(int fd, const char* cipher_list = nullptr) {
+    if (ctx_ == nullptr) return;
+    SSL_CTX_set_max_proto_version(ctx_, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+    if (cipher_list != nullptr && SSL_CTX_set_cipher_list(ctx_, cipher_list) != 1) return;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd);
+    SSL_set_connect_state(ssl_);
+  }
+  openssl_tls12_client(const openssl_tls12_client&) = delete;
+  openssl_tls12_client& operator=(const openssl_tls12_client&) = delete;
+  ~openssl_tls12_client() {
+    ERR_clear_error();  // what the refusals left must not reach the next test
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+  }
+
+  // Null if OpenSSL refused the set-up (the cipher list, say).
+  [[nodiscard]] SSL* ssl() const { return ssl_; }
+
+  // Runs `operation` (an SSL call on ssl()) on the loop until it wants neither to read nor to
+  // write; returns SSL_get_error's verdict, 0 for success.
+  template <class Operation>
+  int step(event_loop& loop, Operation&& operation) {
+    int error = 0;
+    EXPECT_TRUE(run_until(loop, [&] {
+      const int rc = operation();
+      error = rc > 0 ? 0 : SSL_get_error(ssl_, rc);
+      return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
+    }));
+    return error;
+  }
+
+ private:
+  SSL_CTX* ctx_ = SSL_CTX_new(TLS_client_method());
+  SSL* ssl_ = nullptr;
+};
+
 TEST_F(Tls, RenegotiationIsRefused) {
   // A TLS 1.2 client played with OpenSSL directly asks to renegotiate after the handshake.
   auto loop = make_loop();
@@ -861,33 +903,17 @@ TEST_F(Tls, RenegotiationIsRefused) {
   peer server_peer(std::move(*accepted), true);
   server_peer.start(*loop);
 
-  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
-  ASSERT_NE(old, nullptr);
-  SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION);
-  SSL_CTX_set_verify(old, SSL_VERIFY_NONE, nullptr);
-  SSL* ssl = SSL_new(old);
-  SSL_set_fd(ssl, c.native_handle());
-  SSL_set_connect_state(ssl);
-  const auto step = [&](auto&& operation) {
-    int error = 0;
-    EXPECT_TRUE(run_until(*loop, [&] {
-      const int rc = operation();
-      error = rc > 0 ? 0 : SSL_get_error(ssl, rc);
-      return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
-    }));
-    return error;
-  };
-  ASSERT_EQ(step([&] { return SSL_do_handshake(ssl); }), 0);
+  openssl_tls12_client client(c.native_handle());
+  SSL* ssl = client.ssl();
+  ASSERT_NE(ssl, nullptr);
+  ASSERT_EQ(client.step(*loop, [&] { return SSL_do_handshake(ssl); }), 0);
   EXPECT_STREQ(SSL_get_version(ssl), "TLSv1.2");
   ASSERT_EQ(SSL_renegotiate(ssl), 1);
-  const int refused = step([&] { return SSL_do_handshake(ssl); });
+  const int refused = client.step(*loop, [&] { return SSL_do_handshake(ssl); });
   EXPECT_NE(refused, 0) << "the server must not renegotiate";
   if (refused == SSL_ERROR_SSL) {
     EXPECT_EQ(ERR_GET_REASON(ERR_peek_error()), SSL_R_NO_RENEGOTIATION);
   }
-  ERR_clear_error();
-  SSL_free(ssl);
-  SSL_CTX_free(old);
 }
 
 // The server's cipher order wins: a TLS 1.2 client (played with OpenSSL) listing CBC with SHA-1
@@ -900,26 +926,12 @@ TEST_F(Tls, ServerChoosesTheCipher) {
   ASSERT_TRUE(accepted);
   peer server_peer(std::move(*accepted), true);
   server_peer.start(*loop);
-  SSL_CTX* old = SSL_CTX_new(TLS_client_method());
-  ASSERT_NE(old, nullptr);
-  SSL_CTX_set_max_proto_version(old, TLS1_2_VERSION);
-  SSL_CTX_set_verify(old, SSL_VERIFY_NONE, nullptr);
-  ASSERT_EQ(SSL_CTX_set_cipher_list(old, "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES128-GCM-SHA256"),
-            1);
-  SSL* ssl = SSL_new(old);
-  SSL_set_fd(ssl, c.native_handle());
-  SSL_set_connect_state(ssl);
-  int error = 0;
-  EXPECT_TRUE(run_until(*loop, [&] {
-    const int rc = SSL_do_handshake(ssl);
-    error = rc > 0 ? 0 : SSL_get_error(ssl, rc);
-    return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
-  }));
-  EXPECT_EQ(error, 0);
+  openssl_tls12_client client(c.native_handle(),
+                              "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES128-GCM-SHA256");
+  SSL* ssl = client.ssl();
+  ASSERT_NE(ssl, nullptr);
+  EXPECT_EQ(client.step(*loop, [&] { return SSL_do_handshake(ssl); }), 0);
   EXPECT_STREQ(SSL_get_cipher_name(ssl), "ECDHE-ECDSA-AES128-GCM-SHA256");
-  ERR_clear_error();
-  SSL_free(ssl);
-  SSL_CTX_free(old);
 }
 
 // Another library's error left in the thread's OpenSSL error queue does not turn a would_block
