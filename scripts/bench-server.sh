@@ -37,78 +37,16 @@ load=$root/bench/load
 
 log() { echo "bench-server: $*" >&2; }
 
-find_program() {
-  local name
-  for name in "$@"; do
-    if command -v "$name" >/dev/null 2>&1; then
-      command -v "$name"
-      return
-    fi
-    if [[ -x /usr/sbin/$name ]]; then
-      echo "/usr/sbin/$name"
-      return
-    fi
-  done
-}
+# shellcheck source=scripts/bench-common.sh
+source "$root/scripts/bench-common.sh"
 
 # 1. Packages.
-missing=0
-for program in nginx h2o go wrk h2load taskset gnuplot cc python3 strace; do
-  [[ -n $(find_program "$program") ]] || missing=1
-done
-if [[ $missing -eq 1 ]]; then
-  log "installing the missing packages (scripts/install-deps.sh)"
-  bash "$root/scripts/install-deps.sh" || log "install-deps.sh failed: going on with what is there"
-fi
-for program in wrk h2load taskset python3 strace; do
-  [[ -n $(find_program "$program") ]] || {
-    log "$program is required (scripts/install-deps.sh installs it)"
-    exit 1
-  }
-done
+install_missing nginx h2o go wrk h2load taskset gnuplot cc python3 strace
+require wrk h2load taskset python3 strace
 mkdir -p "$work" "$results"
 
 # 2. taut-serve.
-find_taut_serve() {
-  local candidate
-  for candidate in "$root/build/release/tools/taut-serve/taut-serve" \
-    "$root/build/release/tools/taut-serve" "$root/build/release/server/taut-serve"; do
-    [[ -x $candidate && -f $candidate ]] && {
-      echo "$candidate"
-      return
-    }
-  done
-  find "$root/build" -type f -name taut-serve -perm -u+x 2>/dev/null | head -n1
-}
-# newer_sources <binary>: true if a source file of the server is newer than the binary.
-newer_sources() {
-  [[ -n $(find "$root/parser" "$root/transport" "$root/server" "$root/tools" \
-    \( -name '*.cpp' -o -name '*.hpp' -o -name CMakeLists.txt \) -newer "$1" -print -quit 2>/dev/null) ]]
-}
-build_taut_serve() {
-  log "building taut-serve (cmake --preset release, target taut-serve; log in $work/taut-serve.build.log)"
-  if ! (cd "$root" && { [[ -f build/release/CMakeCache.txt ]] || cmake --preset release; } &&
-    cmake --build --preset release --target taut-serve) >"$work/taut-serve.build.log" 2>&1; then
-    if grep -qiE "unknown target|no rule to make target|target .taut-serve. .*not" \
-      "$work/taut-serve.build.log"; then
-      log "the build has no taut-serve target yet"
-    else
-      log "building taut-serve failed:"
-      tail -n 20 "$work/taut-serve.build.log" >&2
-    fi
-    return 1
-  fi
-}
-taut_serve=${TAUT_SERVE:-}
-if [[ -z $taut_serve ]]; then
-  taut_serve=$(find_taut_serve)
-  if [[ -z $taut_serve ]]; then
-    build_taut_serve && taut_serve=$(find_taut_serve)
-  elif [[ $taut_serve == "$root/build/release/"* ]] && newer_sources "$taut_serve"; then
-    log "$taut_serve is older than the sources: rebuilding it"
-    build_taut_serve || log "keeping the existing $taut_serve"
-  fi
-fi
+locate_taut_serve
 if [[ -n $taut_serve ]]; then
   log "taut-serve: $taut_serve"
 else

@@ -193,27 +193,33 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def read_response(sock):
+    """Reads one response with a Content-Length from sock (a plain or a TLS socket); returns
+    (status, head, body, the bytes read)."""
+    data = b""
+    while True:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1")
+            length = None
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if length is not None and len(data) >= head_end + 4 + length:
+                status = int(head.split(" ", 2)[1])
+                return status, head, data[head_end + 4 : head_end + 4 + length], data
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before a whole response")
+        data += chunk
+
+
 def http_exchange(port, request, timeout=2.0):
     """Sends one request on a new connection; returns (status, head, body) of the response."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request)
-        data = b""
-        while True:
-            head_end = data.find(b"\r\n\r\n")
-            if head_end >= 0:
-                head = data[:head_end].decode("latin-1")
-                length = None
-                for line in head.split("\r\n")[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value)
-                if length is not None and len(data) >= head_end + 4 + length:
-                    status = int(head.split(" ", 2)[1])
-                    return status, head, data[head_end + 4 : head_end + 4 + length], data
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed before a whole response")
-            data += chunk
+        return read_response(sock)
 
 
 def get_request(port, path="/plaintext"):
@@ -263,7 +269,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.label} exited with status {self.process.returncode}")
             try:
-                status, _, body, raw = http_exchange(port, get_request(port))
+                status, body, raw = self.probe(port)
                 if status == 200 and body == BODY:
                     self.response_bytes = len(raw)
                     self.refresh_tree()
@@ -273,6 +279,11 @@ class Server:
                 last_error = str(error)
             time.sleep(0.1)
         raise RuntimeError(f"{self.label} not ready after 15 s ({last_error})")
+
+    def probe(self, port):
+        """One GET /plaintext, the readiness check; returns (status, body, raw response)."""
+        status, _, body, raw = http_exchange(port, get_request(port))
+        return status, body, raw
 
     def refresh_tree(self):
         self.tree = process_tree(self.process.pid)
@@ -408,12 +419,13 @@ def client_options():
     return {"start_new_session": True, "preexec_fn": apply_niceness} if NICE else {}
 
 
-def run_wrk(server, pipeline, seconds):
-    """One wrk run against server; returns a dict of its figures."""
-    env = dict(os.environ, WRK_PIPELINE=str(pipeline))
+def run_wrk(server, pipeline, seconds, scheme="http", extra_env=None):
+    """One wrk run against server (scheme http or https; extra_env for wrk, e.g. its
+    OPENSSL_CONF); returns a dict of its figures."""
+    env = dict(os.environ, WRK_PIPELINE=str(pipeline), **(extra_env or {}))
     argv = client(["wrk", f"-t{len(CLIENT_CPUS)}", f"-c{CONNECTIONS}", f"-d{seconds}s",
                    "--timeout", "5s", "-s", os.path.join(HERE, "wrk.lua"),
-                   f"http://127.0.0.1:{server.port}/plaintext"])
+                   f"{scheme}://127.0.0.1:{server.port}/plaintext"])
     tree = server.refresh_tree()
     user_before, system_before = cpu_times(tree)
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -542,13 +554,15 @@ def measure_latency(server, workdir):
     }
 
 
-def measure_idle(server):
+def measure_idle(server, holder_args=(), env=None, ready_timeout=120, exit_timeout=30):
+    """Memory per idle connection: idle_hold.py (with holder_args, in env) opens the connections;
+    ready_timeout bounds their opening, exit_timeout the holder's exit."""
     tree = server.refresh_tree()
     before = rss_kib(tree)
     holder = subprocess.Popen(
         client([sys.executable, os.path.join(HERE, "idle_hold.py"), "--port", str(server.port),
-                "--connections", str(IDLE_CONNECTIONS)]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **client_options())
+                "--connections", str(IDLE_CONNECTIONS)] + list(holder_args)),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, **client_options())
 
     def read_line(timeout):
         ready, _, _ = select.select([holder.stdout], [], [], timeout)
@@ -557,7 +571,7 @@ def measure_idle(server):
         return holder.stdout.readline().strip()
 
     try:
-        ready = read_line(120)
+        ready = read_line(ready_timeout)
         if not ready.startswith("ready "):
             raise RuntimeError(f"idle holder: {ready or 'exited'}")
         figures = dict(item.split("=") for item in ready.split()[1:])
@@ -575,7 +589,7 @@ def measure_idle(server):
         except OSError:
             pass
         try:
-            holder.wait(timeout=30)
+            holder.wait(timeout=exit_timeout)
         except subprocess.TimeoutExpired:
             holder.kill()
             holder.wait()
@@ -681,6 +695,26 @@ def ratio(a, b, digits=2):
     if not a or not b or a != a or b != b:
         return "n/a"
     return f"{a / b:.{digits}f}x"
+
+
+def idle_table(names, idle):
+    """The memory-per-idle-connection table: its head and a row per server measured."""
+    lines = ["| server | connections | RSS before KiB | RSS after KiB | bytes per connection "
+             "| still open |", "|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        if name in idle:
+            i = idle[name]
+            lines.append(f"| {LABELS[name]} | {fmt(i['connections'])} | "
+                         f"{fmt(i['rss_before_kib'])} | {fmt(i['rss_after_kib'])} | "
+                         f"{fmt(i['bytes_per_connection'])} | {fmt(i['still_open'])} |")
+    return lines
+
+
+def problems_section(problems):
+    """The report's closing section listing what went wrong; nothing when all went well."""
+    if not problems:
+        return []
+    return ["## Problems in this run", ""] + [f"- {p}" for p in problems] + [""]
 
 
 def machine_line():
@@ -999,15 +1033,7 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
                   f"(whole process tree, user-space memory; socket buffers are kernel memory and "
                   f"not counted) divided by the connections held.")
         md.append("")
-        md.append("| server | connections | RSS before KiB | RSS after KiB | bytes per connection "
-                  "| still open |")
-        md.append("|---|---:|---:|---:|---:|---:|")
-        for name in names:
-            if name in idle:
-                i = idle[name]
-                md.append(f"| {LABELS[name]} | {fmt(i['connections'])} | {fmt(i['rss_before_kib'])}"
-                          f" | {fmt(i['rss_after_kib'])} | {fmt(i['bytes_per_connection'])} | "
-                          f"{fmt(i['still_open'])} |")
+        md += idle_table(names, idle)
         md.append("")
 
     if syscalls:
@@ -1063,11 +1089,7 @@ def write_results(args, servers, modes, throughput, latency, idle, allocations, 
         md.append("")
         md += goals
         md.append("")
-    if problems:
-        md.append("## Problems in this run")
-        md.append("")
-        md += [f"- {p}" for p in problems]
-        md.append("")
+    md += problems_section(problems)
 
     with open(os.path.join(args.results, "server-table.md"), "w") as out:
         out.write("\n".join(md))

@@ -32,14 +32,11 @@ TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP, TAUT_TLS_SE
 import argparse
 import datetime
 import os
-import select
 import socket
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -71,62 +68,16 @@ def tls_exchange(port, timeout=2.0):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as sock:
             sock.sendall(run.get_request(port))
-            data = b""
-            while True:
-                head_end = data.find(b"\r\n\r\n")
-                if head_end >= 0:
-                    head = data[:head_end].decode("latin-1")
-                    length = None
-                    for line in head.split("\r\n")[1:]:
-                        name, _, value = line.partition(":")
-                        if name.strip().lower() == "content-length":
-                            length = int(value)
-                    if length is not None and len(data) >= head_end + 4 + length:
-                        status = int(head.split(" ", 2)[1])
-                        body = data[head_end + 4:head_end + 4 + length]
-                        return status, body, data[:head_end + 4 + length], sock.cipher()
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("connection closed before a whole response")
-                data += chunk
+            status, _, body, data = run.read_response(sock)
+            return status, body, data, sock.cipher()
 
 
 class TlsServer(run.Server):
-    """run.Server with a readiness probe over TLS."""
+    """run.Server with a readiness probe over TLS, which keeps the cipher it negotiated."""
 
-    def start(self, port, tag=""):
-        self.port = port
-        argv = [part.replace("@PORT@", str(port)) for part in self.argv]
-        self.log_path = os.path.join(self.workdir, f"{self.name}{tag}.log")
-        with open(self.log_path, "wb") as output:
-
-            def pin_and_raise_limits():
-                os.sched_setaffinity(0, run.SERVER_CPUS)
-                run.apply_niceness()
-                _, hard = run.resource.getrlimit(run.resource.RLIMIT_NOFILE)
-                run.resource.setrlimit(run.resource.RLIMIT_NOFILE, (hard, hard))
-
-            self.process = subprocess.Popen(
-                argv, env=self.env, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, preexec_fn=pin_and_raise_limits,
-                start_new_session=True)
-        deadline = time.monotonic() + 15
-        last_error = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} exited with status {self.process.returncode}")
-            try:
-                status, body, raw, cipher = tls_exchange(port)
-                if status == 200 and body == run.BODY:
-                    self.response_bytes = len(raw)
-                    self.cipher = cipher
-                    self.refresh_tree()
-                    return
-                last_error = f"answered {status} {body[:40]!r}"
-            except (OSError, ValueError, IndexError) as error:
-                last_error = str(error)
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.label} not ready after 15 s ({last_error})")
+    def probe(self, port):
+        status, body, raw, self.cipher = tls_exchange(port)
+        return status, body, raw
 
 
 def make_certificate(workdir):
@@ -200,35 +151,8 @@ def start_server(server, cert, key):
 
 def run_wrk(server, seconds, openssl_conf):
     """wrk over https with keep-alive; the figures of run.run_wrk."""
-    argv = run.client(["wrk", f"-t{len(run.CLIENT_CPUS)}", f"-c{run.CONNECTIONS}",
-                       f"-d{seconds}s", "--timeout", "5s", "-s", os.path.join(HERE, "wrk.lua"),
-                       f"https://127.0.0.1:{server.port}/plaintext"])
-    env = dict(os.environ, WRK_PIPELINE="1", OPENSSL_CONF=openssl_conf)
-    tree = server.refresh_tree()
-    user_before, system_before = run.cpu_times(tree)
-    client_before = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 30,
-                            **run.client_options())
-    user_after, system_after = run.cpu_times(tree)
-    client_after = run.resource.getrusage(run.resource.RUSAGE_CHILDREN)
-    line = next((l for l in result.stdout.splitlines() if l.startswith("wrk-result ")), None)
-    if result.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr.strip()[:300]}")
-    figures = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
-    requests, wall = figures["requests"], figures["duration_us"] / 1e6
-    server_cpu = user_after + system_after - user_before - system_before
-    client_cpu = (client_after.ru_utime + client_after.ru_stime - client_before.ru_utime -
-                  client_before.ru_stime)
-    return {
-        "requests": requests,
-        "rps": requests / wall if wall > 0 else 0.0,
-        "cpu_us": server_cpu * 1e6 / requests if requests else float("nan"),
-        "user_us": (user_after - user_before) * 1e6 / requests if requests else float("nan"),
-        "server_busy": server_cpu / wall if wall > 0 else 0.0,
-        "client_busy": client_cpu / wall if wall > 0 else 0.0,
-        "errors": sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors",
-                                           "status_errors", "timeouts")),
-    }
+    return run.run_wrk(server, 1, seconds, scheme="https",
+                       extra_env={"OPENSSL_CONF": openssl_conf})
 
 
 def run_handshakes(server, seconds, tool):
@@ -263,57 +187,10 @@ def run_handshakes(server, seconds, tool):
 
 
 def measure_idle(server, openssl_conf):
-    tree = server.refresh_tree()
-    before = run.rss_kib(tree)
-    holder = subprocess.Popen(
-        run.client([sys.executable, os.path.join(HERE, "idle_hold.py"), "--port",
-                    str(server.port), "--connections", str(run.IDLE_CONNECTIONS), "--tls",
-                    "--timeout", "30"]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, OPENSSL_CONF=openssl_conf), **run.client_options())
-
-    def read_line(timeout):
-        ready, _, _ = select.select([holder.stdout], [], [], timeout)
-        if not ready:
-            raise RuntimeError(f"idle holder silent for {timeout} s")
-        return holder.stdout.readline().strip()
-
-    try:
-        ready = read_line(300)
-        if not ready.startswith("ready "):
-            raise RuntimeError(f"idle holder: {ready or 'exited'}")
-        figures = dict(item.split("=") for item in ready.split()[1:])
-        opened = int(figures["opened"])
-        if opened == 0:
-            raise RuntimeError("no connection could be opened")
-        time.sleep(1.0)
-        after = run.rss_kib(server.refresh_tree())
-        holder.stdin.write("check\n")
-        holder.stdin.flush()
-        still_open = int(read_line(60).split()[1])
-    finally:
-        try:
-            holder.stdin.close()
-        except OSError:
-            pass
-        try:
-            holder.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            holder.kill()
-            holder.wait()
-    return {
-        "connections": opened,
-        "failed": int(figures["failed"]),
-        "open_seconds": float(figures["seconds"]),
-        "rss_before_kib": before,
-        "rss_after_kib": after,
-        "bytes_per_connection": (after - before) * 1024 / opened,
-        "still_open": still_open,
-    }
-
-
-def median(runs, key):
-    return statistics.median(r[key] for r in runs) if runs else float("nan")
+    """run.measure_idle with idle_hold.py over TLS; full handshakes take longer to open."""
+    return run.measure_idle(server, holder_args=["--tls", "--timeout", "30"],
+                            env=dict(os.environ, OPENSSL_CONF=openssl_conf), ready_timeout=300,
+                            exit_timeout=60)
 
 
 def write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
@@ -321,9 +198,9 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
     names = [n for n in ALL_SERVERS if n in servers]
     tauts = [n for n in names if n in TAUTS]
     fmt, ratio = run.fmt, run.ratio
-    k = {n: {key: median(keepalive.get(n, []), key) for key in
+    k = {n: {key: run.median_of(keepalive.get(n, []), key) for key in
              ("rps", "cpu_us", "user_us", "server_busy", "client_busy")} for n in names}
-    h = {n: {key: median(handshakes.get(n, []), key) for key in
+    h = {n: {key: run.median_of(handshakes.get(n, []), key) for key in
              ("per_second", "cpu_us", "per_core_second", "server_busy", "client_busy")}
          for n in names}
     negotiated = {n: (handshakes[n][-1]["negotiated"] if handshakes.get(n) else
@@ -412,21 +289,9 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
                   f"connections (full handshake, one GET each) and holds them; the growth of the "
                   f"server's VmRSS (whole process tree) over the connections held.")
         md.append("")
-        md.append("| server | connections | RSS before KiB | RSS after KiB | bytes per connection "
-                  "| still open |")
-        md.append("|---|---:|---:|---:|---:|---:|")
-        for n in names:
-            if n in idle:
-                i = idle[n]
-                md.append(f"| {run.LABELS[n]} | {fmt(i['connections'])} | "
-                          f"{fmt(i['rss_before_kib'])} | {fmt(i['rss_after_kib'])} | "
-                          f"{fmt(i['bytes_per_connection'])} | {fmt(i['still_open'])} |")
+        md += run.idle_table(names, idle)
         md.append("")
-    if problems:
-        md.append("## Problems in this run")
-        md.append("")
-        md += [f"- {p}" for p in problems]
-        md.append("")
+    md += run.problems_section(problems)
     with open(os.path.join(args.results, "tls-table.md"), "w") as out:
         out.write("\n".join(md))
     with open(os.path.join(args.results, "tls-results.tsv"), "w") as out:

@@ -7,42 +7,10 @@ set -uo pipefail
 
 server_bin=$1
 group=$2
-scratch=$(mktemp -d /tmp/taut-e2e-XXXXXX)
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-
-# check NAME EXPECTED ACTUAL
-check() {
-  if [[ "$2" == "$3" ]]; then
-    pass
-  else
-    fail "$1: expected [$2], got [$3]"
-  fi
-}
-
-# check_contains NAME NEEDLE HAYSTACK
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then
-    pass
-  else
-    fail "$1: [$2] not found in [$3]"
-  fi
-}
+scratch_with_cleanup taut-e2e server_pid
 
 curl_() { curl --silent --show-error --max-time 5 "$@"; }
 
@@ -105,13 +73,8 @@ if [[ $group == flags ]]; then
   # --threads 0: one loop thread per core, as taut::server_options::threads = 0.
   "$server_bin" --listen 127.0.0.1:0 --threads 0 >/dev/null 2>"$scratch/threads.err" &
   server_pid=$!
-  threads=
-  for _ in $(seq 1 100); do
-    threads=$(sed -n 's|^taut-serve: \([0-9]*\) threads,.*|\1|p' "$scratch/threads.err")
-    [[ -n $threads ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  threads=$(wait_for_line "$scratch/threads.err" 's|^taut-serve: \([0-9]*\) threads,.*|\1|p' \
+    "$server_pid")
   check "--threads 0 is one per core" "$(nproc)" "$threads"
   if kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid"
@@ -145,13 +108,8 @@ if grep -qs ' lo$' /proc/net/if_inet6; then ipv6=(--listen '[::1]:0'); fi
 server_pid=$!
 
 # Wait (at most 10 s) for the "listening on http://127.0.0.1:PORT/" line, then for an answer.
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|^taut-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$scratch/server.err")
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
+port=$(wait_for_line "$scratch/server.err" \
+  's|^taut-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$server_pid")
 if [[ -z $port ]]; then
   echo "taut-serve did not start:" >&2
   cat "$scratch/server.err" >&2

@@ -16,36 +16,11 @@ for tool in curl openssl; do
   fi
 done
 
-scratch=$(mktemp -d /tmp/taut-tls-e2e-XXXXXX)
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 server_pid=
 client_pid=
-cleanup() {
-  for pid in $client_pid $server_pid; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-    fi
-  done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL: $*" >&2
-}
-check() {
-  if [[ "$2" == "$3" ]]; then pass; else fail "$1: expected [$2], got [$3]"; fi
-}
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then pass; else fail "$1: [$2] not found in [$3]"; fi
-}
-check_lacks() {
-  if [[ "$3" != *"$2"* ]]; then pass; else fail "$1: [$2] found in [$3]"; fi
-}
+scratch_with_cleanup taut-tls-e2e client_pid server_pid
 
 # --- Certificates: a CA and two server certificates it signs (ECDSA P-256, valid two days).
 certs="$scratch/certs"
@@ -102,14 +77,8 @@ unix_socket="$scratch/plain.sock"
   --tls-cert "$certs/other.test.pem" --tls-key "$certs/other.test.key" \
   --access-log --max-body 64K >"$scratch/access.log" 2>"$scratch/server.err" &
 server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|^taut-serve: listening on https://127\.0\.0\.1:\([0-9]*\)/ (TLS, .*)$|\1|p' \
-    "$scratch/server.err")
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
+port=$(wait_for_line "$scratch/server.err" \
+  's|^taut-serve: listening on https://127\.0\.0\.1:\([0-9]*\)/ (TLS, .*)$|\1|p' "$server_pid")
 if [[ -z $port ]]; then
   echo "taut-serve did not start:" >&2
   cat "$scratch/server.err" >&2

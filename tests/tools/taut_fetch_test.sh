@@ -7,43 +7,18 @@ set -uo pipefail
 
 fetch_bin=$1
 server_bin=$2
-scratch=$(mktemp -d /tmp/taut-fetch-XXXXXX)
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-  if [[ "$2" == "$3" ]]; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $1: expected [$2], got [$3]" >&2
-  fi
-}
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $1: [$2] not found in [$3]" >&2
-  fi
-}
+scratch_with_cleanup taut-fetch server_pid
 fetch() { "$fetch_bin" --timeout 5s "$@"; }
 
 socket="$scratch/serve.sock"
 "$server_bin" --listen 127.0.0.1:0 --unix "$socket" --threads 1 \
   --max-requests-per-connection 0 >/dev/null 2>"$scratch/server.err" &
 server_pid=$!
-port=
-for _ in $(seq 1 100); do
-  port=$(sed -n 's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$scratch/server.err")
-  [[ -n $port ]] && break
-  sleep 0.1
-done
+port=$(wait_for_line "$scratch/server.err" \
+  's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$server_pid")
 [[ -n $port ]] || { echo "taut-serve did not start" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 

@@ -9,20 +9,12 @@ set -uo pipefail
 
 fetch_bin=$1
 server_bin=$2
-scratch=$(mktemp -d /tmp/taut-fetch-tls-XXXXXX)
-chmod 755 "$scratch"
+# shellcheck source=tests/shell_checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 nginx_pid=
 serve_pid=
-cleanup() {
-  for pid in $nginx_pid $serve_pid; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null
-      wait "$pid" 2>/dev/null
-    fi
-  done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
+scratch_with_cleanup taut-fetch-tls nginx_pid serve_pid
+chmod 755 "$scratch"
 
 nginx_bin=$(command -v nginx || true)
 [[ -z $nginx_bin && -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx
@@ -34,20 +26,6 @@ if [[ $probe == *"TLS is not available"* ]]; then
   exit 77
 fi
 
-passed=0
-failed=0
-check() {
-  if [[ "$2" == "$3" ]]; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $1: expected [$2], got [$3]" >&2
-  fi
-}
-check_contains() {
-  if [[ "$3" == *"$2"* ]]; then passed=$((passed + 1)); else
-    failed=$((failed + 1))
-    echo "FAIL: $1: [$2] not found in [$3]" >&2
-  fi
-}
 fetch() { "$fetch_bin" --timeout 5s "$@"; }
 
 # A CA and a certificate it signs for localhost and 127.0.0.1 (ECDSA P-256).
@@ -91,6 +69,7 @@ http {
 }
 CONF
 "$nginx_bin" -p "$scratch" -c "$scratch/nginx.conf" >/dev/null 2>&1 &
+# shellcheck disable=SC2034 # cleanup_scratch kills it by this name
 nginx_pid=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -124,12 +103,8 @@ check_contains "-n/-c over TLS: two handshakes" "tls handshakes: 2" "$report"
 "$server_bin" --listen 127.0.0.1:0 --threads 1 --proxy "https://localhost:$port" \
   --proxy-cacert "$scratch/ca.pem" >/dev/null 2>"$scratch/serve.err" &
 serve_pid=$!
-front=
-for _ in $(seq 1 100); do
-  front=$(sed -n 's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$scratch/serve.err")
-  [[ -n $front ]] && break
-  sleep 0.1
-done
+front=$(wait_for_line "$scratch/serve.err" \
+  's|^taut-serve: listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$serve_pid")
 check "proxy to https upstream" "hello nginx" "$(fetch "http://127.0.0.1:$front/hello")"
 kill -TERM "$serve_pid"
 wait "$serve_pid"

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Sourced by the shell tests under tests/ (not run on its own): the pass/fail counters and checks
+# they report with, and a scratch directory removed on exit after the processes the test started
+# are killed (only those: the PIDs in the variables it names).
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+
+# check NAME EXPECTED ACTUAL
+check() {
+  if [[ "$2" == "$3" ]]; then pass; else fail "$1: expected [$2], got [$3]"; fi
+}
+
+# check_contains NAME NEEDLE HAYSTACK
+check_contains() {
+  if [[ "$3" == *"$2"* ]]; then pass; else fail "$1: [$2] not found in [$3]"; fi
+}
+
+# check_lacks NAME NEEDLE HAYSTACK
+check_lacks() {
+  if [[ "$3" != *"$2"* ]]; then pass; else fail "$1: [$2] found in [$3]"; fi
+}
+
+# scratch_with_cleanup PREFIX PID_VARIABLE...: makes the directory $scratch (/tmp/PREFIX-XXXXXX)
+# and, on exit, kills the processes whose PIDs the named variables hold then (a test restarts
+# its server under the same variable), and removes the directory.
+scratch_with_cleanup() {
+  scratch=$(mktemp -d "/tmp/$1-XXXXXX")
+  shift
+  cleanup_pid_variables=("$@")
+  trap cleanup_scratch EXIT
+}
+cleanup_scratch() {
+  local name pid
+  for name in "${cleanup_pid_variables[@]}"; do
+    pid=${!name:-}
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+    fi
+  done
+  rm -rf "$scratch"
+}
+
+# wait_for_line FILE SED_SCRIPT PID: prints what `sed -n SED_SCRIPT FILE` prints (a port from a
+# "listening on" line), once it prints anything; gives up after 10 s, or once PID has exited.
+wait_for_line() {
+  local found=
+  for _ in $(seq 1 100); do
+    found=$(sed -n "$2" "$1")
+    [[ -n $found ]] && break
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$found"
+}
