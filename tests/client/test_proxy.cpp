@@ -129,17 +129,9 @@ class proxy_world {
   /// Writes raw bytes on a new connection to the front and returns what came back once the
   /// loop is idle.
   std::string raw(std::string_view bytes) {
-    auto s = front_dialer_.dial().value();
-    EXPECT_FALSE(s.watch(*loop_, [](transport::readiness) {}));
+    auto s = open_raw();
     (void)s.write(bytes);
-    loop_->run_until_idle();
-    std::string got;
-    char buffer[65536];
-    for (;;) {
-      const auto r = s.read(buffer);
-      if (!r.done()) break;
-      got.append(buffer, r.bytes);
-    }
+    std::string got = read_all(s);
     s.unwatch();
     return got;
   }
