@@ -3,101 +3,19 @@
 // with the proxy -> upstream), everything on one loop. Replaces the global operator new to count,
 // so it is an executable of its own. TAUT_TRACE_ALLOCATIONS=1 prints a backtrace per allocation
 // counted.
-#include <execinfo.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <string_view>
 
+#include "counting_new.hpp"
 #include "taut/client.hpp"
 #include "taut/mux.hpp"
 #include "taut/proxy.hpp"
 #include "taut/server_loop.hpp"
 #include "taut/transport.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-std::atomic<bool> tracing{false};
-
-void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (tracing.load(std::memory_order_relaxed)) {
-    // TAUT_TRACE_ALLOCATIONS=1: where each counted allocation comes from.
-    tracing.store(false);
-    void* frames[24];
-    const int n = backtrace(frames, 24);
-    backtrace_symbols_fd(frames, n, 2);
-    tracing.store(true);
-  }
-  if (size == 0) size = 1;
-  void* p = alignment > alignof(std::max_align_t)
-                ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
-                : std::malloc(size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new[](std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new(std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
 
 namespace taut {
 namespace {
@@ -122,20 +40,20 @@ long allocations_over(transport::event_loop& loop, client& c, const origin& wher
                       const client_request& request, int count) {
   counting exchange;
   const bool trace = std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr;
-  const long before = allocations.load();
-  tracing.store(trace);
+  const long before = taut::test::operator_new_calls();
+  taut::test::trace_operator_new(trace);
   for (int i = 0; i < count; ++i) {
     exchange.done = false;
     exchange.bytes = 0;
     if (c.send(where, request, exchange)) return -1;
     loop.run_until_idle();
     if (!exchange.done || exchange.failed || exchange.status != 200 || exchange.bytes == 0) {
-      tracing.store(false);
+      taut::test::trace_operator_new(false);
       return -2;
     }
   }
-  tracing.store(false);
-  return allocations.load() - before;
+  taut::test::trace_operator_new(false);
+  return taut::test::operator_new_calls() - before;
 }
 
 TEST(ClientAllocation, NoAllocationPerRequestOnAPooledConnection) {

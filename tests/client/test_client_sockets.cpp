@@ -1,17 +1,13 @@
 // taut::client over real sockets: a taut::server started in the test on loopback TCP (IPv4 and
 // IPv6) and on Unix sockets (path and abstract name), as Go's httptest.NewServer does, driven
 // with the blocking client; and a host name resolved off the loop thread.
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "client_test_support.hpp"
+#include "nginx_process.hpp"
 #include "taut/blocking_client.hpp"
 #include "taut/server.hpp"
 
@@ -164,79 +160,14 @@ TEST(ClientSockets, ServerClosingIdleConnectionsIsRetriedTransparently) {
 namespace taut::test {
 namespace {
 
-/// nginx in the foreground with a private prefix on a loopback port, stopped by its PID.
-class nginx_process {
- public:
-  nginx_process() {
-    const char* candidates[] = {"/usr/sbin/nginx", "/usr/bin/nginx"};
-    for (const char* c : candidates) {
-      if (::access(c, X_OK) == 0) binary_ = c;
-    }
-    if (binary_.empty()) return;
-    char dir[] = "/tmp/taut-client-nginx-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) return;
-    prefix_ = dir;
-    auto probe = transport::listener::listen("127.0.0.1:0").value();
-    port_ = probe.port();
-    (void)probe.close();
-    const std::string conf = prefix_ + "/nginx.conf";
-    std::FILE* f = std::fopen(conf.c_str(), "w");
-    if (f == nullptr) return;
-    std::fprintf(f,
-                 "%s\nworker_processes 1;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
-                 "error_log %s/error.log warn;\nevents { worker_connections 256; }\n"
-                 "http {\n access_log off;\n client_body_temp_path %s/body;\n"
-                 " proxy_temp_path %s/proxy;\n fastcgi_temp_path %s/fastcgi;\n"
-                 " uwsgi_temp_path %s/uwsgi;\n scgi_temp_path %s/scgi;\n"
-                 " server {\n  listen 127.0.0.1:%u;\n"
-                 "  location = /hello { default_type text/plain; return 200 \"hello nginx\"; }\n"
-                 "  location = /gone { return 410; }\n }\n}\n",
-                 ::geteuid() == 0 ? "user nobody nogroup;" : "", prefix_.c_str(), prefix_.c_str(),
-                 prefix_.c_str(), prefix_.c_str(), prefix_.c_str(), prefix_.c_str(),
-                 prefix_.c_str(), port_);
-    std::fclose(f);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::execl(binary_.c_str(), binary_.c_str(), "-p", prefix_.c_str(), "-c", conf.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    // Ready once it accepts (at most 5 s).
-    for (int i = 0; i < 100 && !ready_; ++i) {
-      auto at = transport::address::parse_tcp("127.0.0.1:" + std::to_string(port_)).value();
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      ready_ = ::connect(fd, at.sockaddr_data(), at.sockaddr_size()) == 0;
-      ::close(fd);
-      if (!ready_) ::usleep(50000);
-    }
-  }
-  ~nginx_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (!prefix_.empty()) {
-      const std::string cleanup = "rm -rf '" + prefix_ + "'";
-      (void)std::system(cleanup.c_str());
-    }
-  }
-  [[nodiscard]] bool installed() const { return !binary_.empty(); }
-  [[nodiscard]] bool ready() const { return ready_; }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-
- private:
-  std::string binary_;
-  std::string prefix_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
-  bool ready_ = false;
-};
+/// nginx answering /hello and /gone over plain HTTP.
+constexpr std::string_view nginx_hello_server =
+    "  listen 127.0.0.1:@port@;\n"
+    "  location = /hello { default_type text/plain; return 200 \"hello nginx\"; }\n"
+    "  location = /gone { return 410; }\n";
 
 TEST(ClientNginx, KeepAliveHeadAndErrorsAgainstNginx) {
-  nginx_process nginx;
+  nginx_process nginx(nginx_hello_server);
   if (!nginx.installed()) GTEST_SKIP() << "nginx is not installed";
   ASSERT_TRUE(nginx.ready());
   blocking_client http;

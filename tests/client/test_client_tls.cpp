@@ -3,24 +3,20 @@
 // with TLS; each handshake failure as its own error; reuse (two requests, one handshake); the
 // reverse proxy to an https upstream. Certificates are made at test time (tests/support).
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <list>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "client_test_support.hpp"
+#include "nginx_process.hpp"
 #include "taut/blocking_client.hpp"
 #include "taut/proxy.hpp"
 #include "taut/server.hpp"
@@ -491,93 +487,24 @@ TEST(ClientTls, TheProxyForwardsToAnHttpsUpstream) {
   EXPECT_EQ(http.get(refused.base() + "/hello").status, 502);
 }
 
-/// nginx with TLS in the foreground, a private prefix, stopped by its PID.
-class nginx_tls {
- public:
-  nginx_tls(const std::string& cert, const std::string& key) {
-    for (const char* c : {"/usr/sbin/nginx", "/usr/bin/nginx"}) {
-      if (::access(c, X_OK) == 0) binary_ = c;
-    }
-    if (binary_.empty()) return;
-    char dir[] = "/tmp/taut-client-nginx-tls-XXXXXX";
-    if (::mkdtemp(dir) == nullptr) return;
-    prefix_ = dir;
-    ::chmod(prefix_.c_str(), 0755);
-    // nginx's worker runs as nobody: it reads copies of the files in its own prefix.
-    const std::string copy = "cp '" + cert + "' '" + prefix_ + "/cert.pem' && cp '" + key + "' '" +
-                             prefix_ + "/key.pem' && chmod 644 '" + prefix_ + "/key.pem'";
-    if (std::system(copy.c_str()) != 0) return;
-    auto probe = transport::listener::listen("127.0.0.1:0").value();
-    port_ = probe.port();
-    (void)probe.close();
-    const std::string conf = prefix_ + "/nginx.conf";
-    std::FILE* f = std::fopen(conf.c_str(), "w");
-    if (f == nullptr) return;
-    const char* p = prefix_.c_str();
-    std::fprintf(f,
-                 "%s\nworker_processes 1;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
-                 "error_log %s/error.log warn;\nevents { worker_connections 256; }\n"
-                 "http {\n access_log off;\n client_body_temp_path %s/body;\n"
-                 " proxy_temp_path %s/proxy;\n fastcgi_temp_path %s/fastcgi;\n"
-                 " uwsgi_temp_path %s/uwsgi;\n scgi_temp_path %s/scgi;\n"
-                 " server {\n  listen 127.0.0.1:%u ssl;\n"
-                 "  ssl_certificate %s/cert.pem;\n  ssl_certificate_key %s/key.pem;\n"
-                 "  ssl_protocols TLSv1.2 TLSv1.3;\n"
-                 "  location = /hello { default_type text/plain; return 200 \"hello nginx\"; }\n"
-                 " }\n}\n",
-                 ::geteuid() == 0 ? "user nobody nogroup;" : "", p, p, p, p, p, p, p, port_, p, p);
-    std::fclose(f);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::execl(binary_.c_str(), binary_.c_str(), "-p", prefix_.c_str(), "-c", conf.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 100 && !ready_; ++i) {
-      auto at = transport::address::parse_tcp("127.0.0.1:" + std::to_string(port_)).value();
-      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      ready_ = ::connect(fd, at.sockaddr_data(), at.sockaddr_size()) == 0;
-      ::close(fd);
-      if (!ready_) ::usleep(50000);
-    }
-  }
-  ~nginx_tls() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (!prefix_.empty()) {
-      const std::string cleanup = "rm -rf '" + prefix_ + "'";
-      (void)std::system(cleanup.c_str());
-    }
-  }
-  nginx_tls(const nginx_tls&) = delete;
-  nginx_tls& operator=(const nginx_tls&) = delete;
-  [[nodiscard]] bool installed() const { return !binary_.empty(); }
-  [[nodiscard]] bool ready() const { return ready_; }
-  [[nodiscard]] std::string base(std::string_view host = "127.0.0.1") const {
-    return "https://" + std::string(host) + ":" + std::to_string(port_);
-  }
-
- private:
-  std::string binary_;
-  std::string prefix_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
-  bool ready_ = false;
-};
+/// nginx answering /hello over TLS 1.2 and 1.3 with the given certificate.
+nginx_process nginx_tls(const std::string& cert, const std::string& key) {
+  return nginx_process(
+      "  listen 127.0.0.1:@port@ ssl;\n"
+      "  ssl_certificate @prefix@/cert.pem;\n  ssl_certificate_key @prefix@/key.pem;\n"
+      "  ssl_protocols TLSv1.2 TLSv1.3;\n"
+      "  location = /hello { default_type text/plain; return 200 \"hello nginx\"; }\n",
+      {{cert, "cert.pem"}, {key, "key.pem"}});
+}
 
 TEST(ClientTlsNginx, GetsFromNginxOverTlsAndReuses) {
   REQUIRE_TLS_FILES();
-  nginx_tls nginx(certificates().cert, certificates().key);
+  const nginx_process nginx = nginx_tls(certificates().cert, certificates().key);
   if (!nginx.installed()) GTEST_SKIP() << "nginx is not installed (apt-get install nginx-light)";
   ASSERT_TRUE(nginx.ready());
   blocking_client https(trusting_the_test_ca());
   for (int i = 0; i < 3; ++i) {
-    const fetch_result r = https.get(nginx.base() + "/hello");
+    const fetch_result r = https.get(nginx.base("https") + "/hello");
     ASSERT_FALSE(r.error) << r.error.message();
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, "hello nginx");
@@ -586,26 +513,26 @@ TEST(ClientTlsNginx, GetsFromNginxOverTlsAndReuses) {
   EXPECT_EQ(https.client().stats().tls_handshakes, 1u);
   // A new connection resumes nginx's session (a ticket) after the first closed cleanly.
   https.client().close_idle();
-  ASSERT_FALSE(https.get(nginx.base() + "/hello").error);
+  ASSERT_FALSE(https.get(nginx.base("https") + "/hello").error);
   EXPECT_EQ(https.client().stats().tls_handshakes, 2u);
   EXPECT_EQ(https.client().stats().tls_resumed, 1u);
-  const fetch_result named = https.get(nginx.base("localhost") + "/hello");
+  const fetch_result named = https.get(nginx.base("https", "localhost") + "/hello");
   ASSERT_FALSE(named.error) << named.error.message();
   EXPECT_EQ(named.body, "hello nginx");
   // The system store does not trust the test CA.
   blocking_client system_store;
-  const client_error e = system_store.get(nginx.base() + "/hello").error;
+  const client_error e = system_store.get(nginx.base("https") + "/hello").error;
   EXPECT_EQ(e.code, client_errc::tls_handshake_failed) << e.message();
   EXPECT_EQ(e.cause, transport::make_error_code(transport::errc::tls_unknown_ca));
 }
 
 TEST(ClientTlsNginx, AnExpiredCertificateFromNginxIsExpired) {
   REQUIRE_TLS_FILES();
-  nginx_tls nginx(certificates().expired_cert, certificates().expired_key);
+  const nginx_process nginx = nginx_tls(certificates().expired_cert, certificates().expired_key);
   if (!nginx.installed()) GTEST_SKIP() << "nginx is not installed (apt-get install nginx-light)";
   ASSERT_TRUE(nginx.ready());
   blocking_client https(trusting_the_test_ca());
-  const client_error e = https.get(nginx.base() + "/hello").error;
+  const client_error e = https.get(nginx.base("https") + "/hello").error;
   EXPECT_EQ(e.code, client_errc::tls_handshake_failed) << e.message();
   EXPECT_EQ(e.cause, transport::make_error_code(transport::errc::tls_expired)) << e.message();
 }

@@ -129,17 +129,9 @@ class proxy_world {
   /// Writes raw bytes on a new connection to the front and returns what came back once the
   /// loop is idle.
   std::string raw(std::string_view bytes) {
-    auto s = front_dialer_.dial().value();
-    EXPECT_FALSE(s.watch(*loop_, [](transport::readiness) {}));
+    auto s = open_raw();
     (void)s.write(bytes);
-    loop_->run_until_idle();
-    std::string got;
-    char buffer[65536];
-    for (;;) {
-      const auto r = s.read(buffer);
-      if (!r.done()) break;
-      got.append(buffer, r.bytes);
-    }
+    std::string got = read_all(s);
     s.unwatch();
     return got;
   }
@@ -417,6 +409,38 @@ TEST(Proxy, UpgradeIsHopByHopWhenTunnellingIsOff) {
   EXPECT_FALSE(got.starts_with("HTTP/1.1 101")) << got;
 }
 
+/// What a held upload's last part brought: the body bytes the upstream received, and the answer.
+struct drained_upload {
+  std::size_t received = 0;
+  std::string answer;
+};
+
+/// The scripted upstream's first connection, which stopped reading an upload, reads again: the
+/// rest of `body` (from `sent` on) is written to `client` while the upstream reads, for at most
+/// `rounds` rounds, then the upstream answers 200 "ok" and the client's answer is read.
+drained_upload drain_upload(proxy_world& w, transport::stream& client, std::string_view body,
+                            std::size_t sent, int rounds) {
+  auto& up = *w.scripted().connections()[0];
+  drained_upload out;
+  out.received = up.received.size() - up.scanned;
+  char buffer[65536];
+  for (int round = 0; round < rounds && out.received < body.size(); ++round) {
+    if (sent < body.size()) {
+      const auto wrote = client.write(body.substr(sent));
+      if (wrote.done()) sent += wrote.bytes;
+    }
+    w.run();
+    for (;;) {
+      const auto r = up.stream.read(buffer);
+      if (!r.done()) break;
+      out.received += r.bytes;
+    }
+  }
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  out.answer = w.read_all(client);
+  return out;
+}
+
 // An upload streamed through the proxy to an upstream that stops reading: the front stops reading
 // the client too (the proxy holds the body), so what the proxy keeps is bounded; once the
 // upstream reads again, the whole body arrives, framed with its Content-Length.
@@ -448,23 +472,8 @@ TEST(Proxy, StreamsUploadsWithBackPressure) {
   ASSERT_EQ(w.scripted().accepted(), 1u);
   auto& up = *w.scripted().connections()[0];
   EXPECT_NE(up.received.find("Content-Length: " + std::to_string(size)), std::string::npos);
-  std::size_t received = up.received.size() - up.scanned;
-  char buffer[65536];
-  for (int round = 0; round < 100000 && received < size; ++round) {
-    if (sent < size) {
-      const auto wrote = s.write(std::string_view(body).substr(sent));
-      if (wrote.done()) sent += wrote.bytes;
-    }
-    w.run();
-    for (;;) {
-      const auto r = up.stream.read(buffer);
-      if (!r.done()) break;
-      received += r.bytes;
-    }
-  }
+  const auto [received, answer] = drain_upload(w, s, body, sent, 100000);
   EXPECT_EQ(received, size);
-  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  const std::string answer = w.read_all(s);
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer;
   EXPECT_TRUE(answer.ends_with("\r\n\r\nok")) << answer;
   s.unwatch();
@@ -522,24 +531,8 @@ TEST(Proxy, AHeldUploadOutlastsTheFrontsBodyTimeout) {
   }
   ASSERT_LT(sent, size) << "the upstream's stall did not hold the upload";
   w.advance(45s);  // over the front's 30 s body timeout, all of it held
-  auto& up = *w.scripted().connections()[0];
-  std::size_t received = up.received.size() - up.scanned;
-  char buffer[65536];
-  for (int round = 0; round < 10000 && received < size; ++round) {
-    if (sent < size) {
-      const auto wrote = s.write(std::string_view(body).substr(sent));
-      if (wrote.done()) sent += wrote.bytes;
-    }
-    w.run();
-    for (;;) {
-      const auto r = up.stream.read(buffer);
-      if (!r.done()) break;
-      received += r.bytes;
-    }
-  }
+  const auto [received, answer] = drain_upload(w, s, body, sent, 10000);
   EXPECT_EQ(received, size);
-  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  const std::string answer = w.read_all(s);
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 200 OK\r\n")) << answer.substr(0, 200);
   s.unwatch();
 }

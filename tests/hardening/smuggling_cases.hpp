@@ -4,10 +4,16 @@
 // body differently from taut would read it as a new request.
 #pragma once
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "harness.hpp"
 
 namespace taut::hardening {
 
@@ -205,6 +211,54 @@ inline std::vector<smuggling_case> cases() {
                      "GET /hello/smuggled HTTP/1.1\r\nHost: hardening\r\nConnection: close\r\n\r\n",
                  200, "hello", 2});
   return all;
+}
+
+enum class delivery { whole, byte_by_byte };
+
+/// The server's answer to one case: its complete responses, and what is wrong with them (empty
+/// when nothing is).
+struct case_answer {
+  std::string failure;
+  split parsed;
+};
+
+/// Sends the case on a new loopback connection to `port` (whole, or one byte per send()), reads
+/// until the server closes, and checks what every server must answer, alone or as a proxy: closed
+/// within 5 s, never the smuggled response, exactly the case's responses and nothing after them,
+/// the case's status, the echoed body for a 200 and `Connection: close` on an error.
+inline case_answer deliver(std::uint16_t port, const smuggling_case& c, delivery how) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return {"connect failed", {}};
+  if (how == delivery::whole) {
+    (void)send_all(fd, c.bytes, clock_type::now() + 2s);
+  } else {
+    // Once the server has answered an error it may reset: stop sending then.
+    for (const char byte : c.bytes) {
+      if (::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) break;
+    }
+  }
+  const read_outcome got = read_until_close(fd, 5000ms);
+  ::close(fd);
+  if (got.how == ending::timeout) return {"not closed within 5 s", {}};
+  if (c.responses == 1 && got.bytes.find(smuggled_answer) != std::string::npos) {
+    return {"the smuggled request was served", {}};
+  }
+  case_answer answer{{}, split_responses(got.bytes)};
+  const split& parsed = answer.parsed;
+  if (parsed.malformed || parsed.used != got.bytes.size()) {
+    answer.failure = "bytes after the responses: " + got.bytes.substr(parsed.used, 80);
+  } else if (parsed.responses.size() != c.responses) {
+    answer.failure = std::to_string(parsed.responses.size()) + " responses";
+  } else if (const response& r = parsed.responses.front(); r.status != c.status) {
+    answer.failure = "status " + std::to_string(r.status);
+  } else if (c.status == 200) {
+    if (r.body.find("\"body\":" + json_string(c.body) + "}") == std::string::npos) {
+      answer.failure = "echoed body differs: " + r.body;
+    }
+  } else if (r.header("Connection") != "close") {
+    answer.failure = "error answered without Connection: close";
+  }
+  return answer;
 }
 
 }  // namespace taut::hardening

@@ -5,9 +5,6 @@
 // refused request, one for a valid one (two for the control), each with the framing the front
 // decided (a Content-Length body equal to what the front decoded, never Transfer-Encoding).
 // Each case is sent whole and again one byte per send().
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -79,44 +76,13 @@ class recording_upstream {
   bool ok_ = false;
 };
 
-enum class delivery { whole, byte_by_byte };
-
 /// Sends the case to the front, reads until it closes, and checks the front's answer and what
 /// the upstream saw; returns the failure, or nothing.
 std::string run_case(std::uint16_t port, recording_upstream& upstream, const smuggling_case& c,
                      delivery how) {
   (void)upstream.take();
-  const int fd = connect_loopback(port);
-  if (fd < 0) return "connect failed";
-  if (how == delivery::whole) {
-    (void)send_all(fd, c.bytes, clock_type::now() + 2s);
-  } else {
-    for (const char byte : c.bytes) {
-      if (::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) break;
-    }
-  }
-  const read_outcome got = read_until_close(fd, 5000ms);
-  ::close(fd);
-  if (got.how == ending::timeout) return "not closed within 5 s";
-  if (c.responses == 1 && got.bytes.find(smuggled_answer) != std::string::npos) {
-    return "the smuggled request was served";
-  }
-  const split parsed = split_responses(got.bytes);
-  if (parsed.malformed || parsed.used != got.bytes.size()) {
-    return "bytes after the responses: " + got.bytes.substr(parsed.used, 80);
-  }
-  if (parsed.responses.size() != c.responses) {
-    return std::to_string(parsed.responses.size()) + " responses";
-  }
-  const response& r = parsed.responses.front();
-  if (r.status != c.status) return "status " + std::to_string(r.status);
-  if (c.status == 200) {
-    if (r.body.find("\"body\":" + json_string(c.body) + "}") == std::string::npos) {
-      return "echoed body differs: " + r.body;
-    }
-  } else if (r.header("Connection") != "close") {
-    return "error answered without Connection: close";
-  }
+  const std::string failure = deliver(port, c, how).failure;
+  if (!failure.empty()) return failure;
 
   const std::vector<recorded> seen = upstream.take();
   const std::size_t expected = c.status == 200 ? c.responses : 0;

@@ -8,9 +8,6 @@
 // as the RFC says: the echo shows the body, and the smuggled bytes stay body or go unread after
 // `Connection: close`. A control case proves the test sees a second response when there is one.
 // Each case is sent whole and again one byte per send().
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -21,43 +18,11 @@
 namespace taut::hardening {
 namespace {
 
-enum class delivery { whole, byte_by_byte };
-
 /// Sends the case, reads until the server closes; returns the failure, or nothing.
 std::string run_case(std::uint16_t port, const smuggling_case& c, delivery how) {
-  const int fd = connect_loopback(port);
-  if (fd < 0) return "connect failed";
-  if (how == delivery::whole) {
-    (void)send_all(fd, c.bytes, clock_type::now() + 2s);
-  } else {
-    // Once the server has answered an error it may reset: stop sending then.
-    for (const char byte : c.bytes) {
-      if (::send(fd, &byte, 1, MSG_NOSIGNAL) != 1) break;
-    }
-  }
-  const read_outcome got = read_until_close(fd, 5000ms);
-  ::close(fd);
-  if (got.how == ending::timeout) return "not closed within 5 s";
-  if (c.responses == 1 && got.bytes.find(smuggled_answer) != std::string::npos) {
-    return "the smuggled request was served";
-  }
-  const split parsed = split_responses(got.bytes);
-  if (parsed.malformed || parsed.used != got.bytes.size()) {
-    return "bytes after the responses: " + got.bytes.substr(parsed.used, 80);
-  }
-  if (parsed.responses.size() != c.responses) {
-    return std::to_string(parsed.responses.size()) + " responses";
-  }
-  const response& r = parsed.responses.front();
-  if (r.status != c.status) return "status " + std::to_string(r.status);
-  if (c.status == 200) {
-    if (r.body.find("\"body\":" + json_string(c.body) + "}") == std::string::npos) {
-      return "echoed body differs: " + r.body;
-    }
-  } else if (r.header("Connection") != "close") {
-    return "error answered without Connection: close";
-  }
-  if (c.responses == 2 && parsed.responses[1].body != "Hello, smuggled!\n") {
+  const case_answer answer = deliver(port, c, how);
+  if (!answer.failure.empty()) return answer.failure;
+  if (c.responses == 2 && answer.parsed.responses[1].body != "Hello, smuggled!\n") {
     return "the control's second response is missing";
   }
   return {};

@@ -3,89 +3,16 @@
 // requests of every common shape must not allocate at all.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "taut/buffer_pool.hpp"
 #include "taut/connection.hpp"
 #include "taut/date_cache.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-
-void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (size == 0) size = 1;
-  void* p = alignment > alignof(std::max_align_t)
-                ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
-                : std::malloc(size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new[](std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new(std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
 
 namespace taut {
 namespace {
@@ -149,7 +76,7 @@ class Allocation : public ::testing::Test {
 
   long count_allocations(connection& conn, std::string_view requests, int rounds) {
     for (int i = 0; i < 10; ++i) round_trip(conn, requests);  // warm up the pools
-    const long before = allocations.load();
+    const long before = taut::test::operator_new_calls();
     const std::uint32_t requests_before = conn.requests();
     std::uint32_t per_round = 0;
     for (std::size_t at = requests.find(" HTTP/1.1\r\n"); at != std::string_view::npos;
@@ -162,7 +89,7 @@ class Allocation : public ::testing::Test {
       date.update(std::chrono::system_clock::time_point(1700000000s) + i * 1ms);
       out += round_trip(conn, requests);
     }
-    const long counted = allocations.load() - before;
+    const long counted = taut::test::operator_new_calls() - before;
     EXPECT_GT(out, 0u);
     EXPECT_EQ(conn.requests() - requests_before, static_cast<std::uint32_t>(rounds) * per_round)
         << "every request answered";
@@ -211,7 +138,7 @@ TEST_F(Allocation, NoneForANewConnectionPerRequest) {
     connection warm(context, now);
     round_trip(warm, request);
   }
-  const long before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   for (int i = 0; i < 500; ++i) {
     connection conn(context, now);
     round_trip(conn, request);
@@ -219,7 +146,7 @@ TEST_F(Allocation, NoneForANewConnectionPerRequest) {
     conn.receive_eof(now);
     EXPECT_TRUE(conn.wants().close);
   }
-  EXPECT_EQ(allocations.load() - before, 0);
+  EXPECT_EQ(taut::test::operator_new_calls() - before, 0);
 }
 
 TEST_F(Allocation, IdleConnectionsHoldOnlyTheirObject) {

@@ -4,116 +4,19 @@
 // two readings of the counter.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "taut/router.hpp"
 
 namespace {
 
-std::atomic<long> allocations{0};
-
-// Out of line, so the compiler does not pair malloc with operator delete's free and warn.
-[[gnu::noinline]] void* counted_new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
+// operator new and the C allocator both: a malloc inside the router would count too.
+long heap_calls() {
+  return taut::test::operator_new_calls() + taut::test::malloc_calls();
 }
-
-[[gnu::noinline]] void* counted_new(std::size_t size, std::align_val_t align) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto alignment = static_cast<std::size_t>(align);
-  const std::size_t rounded = (size + alignment - 1) / alignment * alignment;
-  if (void* p = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded)) return p;
-  throw std::bad_alloc();
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) {
-  return counted_new(size);
-}
-void* operator new[](std::size_t size) {
-  return counted_new(size);
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new(std::size_t size, std::align_val_t align) {
-  return counted_new(size, align);
-}
-void* operator new[](std::size_t size, std::align_val_t align) {
-  return counted_new(size, align);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-
-#if !defined(TAUT_TEST_NO_MALLOC_HOOK)
-// glibc's own entry points, so a malloc call inside the router would be counted too.
-extern "C" {
-void* __libc_malloc(std::size_t size);
-void* __libc_calloc(std::size_t count, std::size_t size);
-void* __libc_realloc(void* p, std::size_t size);
-
-void* malloc(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(size);
-}
-void* calloc(std::size_t count, std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(count, size);
-}
-void* realloc(void* p, std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_realloc(p, size);
-}
-}
-#endif
-
-namespace {
 
 TEST(RouterAllocation, MatchingNeverAllocates) {
   taut::route_table table;
@@ -157,7 +60,7 @@ TEST(RouterAllocation, MatchingNeverAllocates) {
   std::vector<char> scratch(table.scratch_size(256));
   taut::route_match external(scratch);
 
-  const long before = allocations.load();
+  const long before = heap_calls();
   for (int round = 0; round < 1000; ++round) {
     for (const auto& r : requests) {
       if (table.match(r.method, r.host, r.target, match) != r.expected) {
@@ -168,15 +71,15 @@ TEST(RouterAllocation, MatchingNeverAllocates) {
       }
     }
   }
-  EXPECT_EQ(allocations.load() - before, 0);
+  EXPECT_EQ(heap_calls() - before, 0);
 }
 
 TEST(RouterAllocation, TheCounterSeesAllocations) {
   // Guards the test above: if operator new were not replaced, it would pass vacuously.
-  const long before = allocations.load();
+  const long before = heap_calls();
   taut::route_table table;
   ASSERT_FALSE(table.add("/a/{b}", 0));
-  EXPECT_GT(allocations.load() - before, 0);
+  EXPECT_GT(heap_calls() - before, 0);
 }
 
 }  // namespace

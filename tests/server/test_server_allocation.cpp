@@ -9,81 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 
+#include "counting_new.hpp"
 #include "taut/server_loop.hpp"
 #include "taut/transport.hpp"
-
-namespace {
-std::atomic<long> allocations{0};
-
-void* counted_allocation(std::size_t size, std::size_t alignment = 0) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (size == 0) size = 1;
-  void* p = alignment > alignof(std::max_align_t)
-                ? std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)
-                : std::malloc(size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new[](std::size_t size) {
-  return counted_allocation(size);
-}
-void* operator new(std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return counted_allocation(size, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_allocation(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
 
 namespace taut {
 namespace {
@@ -202,9 +135,9 @@ TEST_P(ServerAllocation, KeepAlivePlaintext) {
   const std::size_t size = r.exchange(plaintext_request);
   ASSERT_GT(size, 0u);
   for (int i = 0; i < 200; ++i) ASSERT_EQ(r.exchange(plaintext_request, size), size);
-  const long before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(r.exchange(plaintext_request, size), size);
-  EXPECT_EQ(allocations.load() - before, 0) << "allocations in 1000 requests";
+  EXPECT_EQ(taut::test::operator_new_calls() - before, 0) << "allocations in 1000 requests";
 }
 
 TEST_P(ServerAllocation, PipelinedPlaintext) {
@@ -214,9 +147,10 @@ TEST_P(ServerAllocation, PipelinedPlaintext) {
   for (int i = 0; i < 16; ++i) batch += plaintext_request;
   const std::size_t size = r.exchange(plaintext_request) * 16;
   for (int i = 0; i < 50; ++i) ASSERT_EQ(r.exchange(batch, size), size);
-  const long before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   for (int i = 0; i < 200; ++i) ASSERT_EQ(r.exchange(batch, size), size);
-  EXPECT_EQ(allocations.load() - before, 0) << "allocations in 3200 pipelined requests";
+  EXPECT_EQ(taut::test::operator_new_calls() - before, 0)
+      << "allocations in 3200 pipelined requests";
 }
 
 TEST_P(ServerAllocation, EchoOneKibibyte) {
@@ -226,9 +160,9 @@ TEST_P(ServerAllocation, EchoOneKibibyte) {
   const std::size_t size = r.exchange(request);
   ASSERT_GT(size, 1024u);
   for (int i = 0; i < 100; ++i) ASSERT_EQ(r.exchange(request, size), size);
-  const long before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   for (int i = 0; i < 500; ++i) ASSERT_EQ(r.exchange(request, size), size);
-  EXPECT_EQ(allocations.load() - before, 0) << "allocations in 500 echo requests";
+  EXPECT_EQ(taut::test::operator_new_calls() - before, 0) << "allocations in 500 echo requests";
 }
 
 TEST_P(ServerAllocation, NewConnectionsOnceWarm) {
@@ -241,13 +175,13 @@ TEST_P(ServerAllocation, NewConnectionsOnceWarm) {
     ASSERT_EQ(r.exchange(plaintext_request, size), size);
     r.disconnect();
   }
-  const long before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   for (int i = 0; i < 200; ++i) {
     r.connect();
     ASSERT_EQ(r.exchange(plaintext_request, size), size);
     r.disconnect();
   }
-  const long per_connection = (allocations.load() - before) / 200;
+  const long per_connection = (taut::test::operator_new_calls() - before) / 200;
   if (GetParam().tcp) {
     EXPECT_EQ(per_connection, 0) << "allocations per TCP connection";
   } else {
@@ -255,7 +189,7 @@ TEST_P(ServerAllocation, NewConnectionsOnceWarm) {
     // exchange costs over a bare pipe, and require the server to add nothing to it.
     const std::string response(size, 'r');
     std::array<char, 4096> scratch{};
-    const long pipe_before = allocations.load();
+    const long pipe_before = taut::test::operator_new_calls();
     for (int i = 0; i < 200; ++i) {
       auto [client, server] = transport::memory_pair();
       (void)client.write(plaintext_request);
@@ -263,7 +197,7 @@ TEST_P(ServerAllocation, NewConnectionsOnceWarm) {
       (void)server.write(response);
       (void)client.read(scratch);
     }
-    const long per_pipe = (allocations.load() - pipe_before) / 200;
+    const long per_pipe = (taut::test::operator_new_calls() - pipe_before) / 200;
     EXPECT_EQ(per_connection, per_pipe) << "allocations per memory connection beyond the pipe's";
   }
   EXPECT_EQ(r.unit().open_connections(), 0u);

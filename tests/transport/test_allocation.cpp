@@ -3,42 +3,13 @@
 // process, so it lives in its own executable.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
+#include "counting_new.hpp"
 #include "transport_test_support.hpp"
 #if TAUT_TEST_TLS
 #include "tls_certs.hpp"
 #endif
-
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace {
 
@@ -50,9 +21,9 @@ using taut::transport::testing::run_until;
 // Counts allocations made while `work` runs.
 template <class F>
 std::size_t allocations_during(F&& work) {
-  const std::size_t before = allocations.load();
+  const long before = taut::test::operator_new_calls();
   work();
-  return allocations.load() - before;
+  return static_cast<std::size_t>(taut::test::operator_new_calls() - before);
 }
 
 TEST(Allocation, ArmingCancellingAndFiringTimers) {

@@ -19,7 +19,6 @@
 #include <cerrno>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "transport_test_support.hpp"
 
@@ -47,6 +46,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace taut::transport;
+using taut::transport::testing::accepted_pair;
 using taut::transport::testing::make_loop;
 using taut::transport::testing::run_until;
 
@@ -57,17 +57,10 @@ enum class ending { close, abort };
 // bytes nobody has read yet (a connection accepted just after, its first bytes already in).
 void end_right_after_reading(ending how) {
   auto loop = make_loop();
-  auto server_side = listener::listen("127.0.0.1:0");
-  ASSERT_TRUE(server_side);
-  auto client = connect(server_side->local_address());
-  ASSERT_TRUE(client);
-  std::vector<stream> accepted;
-  ASSERT_TRUE(run_until(*loop, [&] {
-    auto got = server_side->accept();
-    if (got) accepted.push_back(std::move(*got));
-    return !accepted.empty();
-  }));
-  stream& server = accepted.front();
+  auto pair = accepted_pair(*loop);
+  ASSERT_TRUE(pair);
+  stream& client = pair->client;
+  stream& server = pair->server;
 
   std::array<int, 2> next{-1, -1};
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, next.data()), 0);
@@ -99,9 +92,9 @@ void end_right_after_reading(ending how) {
     at->ended = true;
   }));
   bool connected = false;
-  ASSERT_FALSE(client->watch(*loop, [&](readiness) { connected = true; }));
+  ASSERT_FALSE(client.watch(*loop, [&](readiness) { connected = true; }));
   ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
-  ASSERT_TRUE(client->write("refused at once").done());
+  ASSERT_TRUE(client.write("refused at once").done());
   ASSERT_TRUE(run_until(*loop, [&] { return state.ended; }));
   reused_number = -1;
   ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";

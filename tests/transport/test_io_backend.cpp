@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,6 +28,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace taut::transport;
+using taut::transport::testing::accept_one;
+using taut::transport::testing::accepted_pair;
 using taut::transport::testing::collecting_client;
 using taut::transport::testing::echo_server;
 using taut::transport::testing::make_loop;
@@ -181,17 +184,10 @@ TEST(IoBackend, AStreamNobodyReadsDoesNotStarveTheOthers) {
 // them, then EOF (on io_uring they may still be queued in user space at close()).
 TEST(IoBackend, BytesWrittenJustBeforeCloseArriveThenEof) {
   auto loop = make_loop();
-  auto server_side = listener::listen("127.0.0.1:0");
-  ASSERT_TRUE(server_side);
-  auto client = connect(server_side->local_address());
-  ASSERT_TRUE(client);
-  std::vector<stream> accepted;
-  ASSERT_TRUE(run_until(*loop, [&] {
-    auto got = server_side->accept();
-    if (got) accepted.push_back(std::move(*got));
-    return !accepted.empty();
-  }));
-  stream& server = accepted.front();
+  auto pair = accepted_pair(*loop);
+  ASSERT_TRUE(pair);
+  stream& client = pair->client;
+  stream& server = pair->server;
   bool ready = false;
   ASSERT_FALSE(server.watch(*loop, [&](readiness) { ready = true; }));
   ASSERT_TRUE(run_until(*loop, [&] { return ready; }));
@@ -207,13 +203,13 @@ TEST(IoBackend, BytesWrittenJustBeforeCloseArriveThenEof) {
 
   std::string received;
   bool eof = false;
-  ASSERT_FALSE(client->watch(*loop, [](readiness) {}));
+  ASSERT_FALSE(client.watch(*loop, [](readiness) {}));
   ASSERT_TRUE(run_until(
       *loop,
       [&] {
         std::array<char, 65536> chunk{};
         for (;;) {
-          const io_result got = client->read(chunk);
+          const io_result got = client.read(chunk);
           if (got.done()) {
             received.append(chunk.data(), got.bytes);
             continue;
@@ -233,31 +229,24 @@ TEST(IoBackend, BytesWrittenJustBeforeCloseArriveThenEof) {
 // bytes off the socket already and must make the reset itself.
 TEST(IoBackend, ClosingWithUnreadBytesResetsThePeer) {
   auto loop = make_loop();
-  auto server_side = listener::listen("127.0.0.1:0");
-  ASSERT_TRUE(server_side);
-  auto client = connect(server_side->local_address());
-  ASSERT_TRUE(client);
-  std::vector<stream> accepted;
-  ASSERT_TRUE(run_until(*loop, [&] {
-    auto got = server_side->accept();
-    if (got) accepted.push_back(std::move(*got));
-    return !accepted.empty();
-  }));
-  stream& server = accepted.front();
+  auto pair = accepted_pair(*loop);
+  ASSERT_TRUE(pair);
+  stream& client = pair->client;
+  stream& server = pair->server;
   bool got_bytes = false;
   ASSERT_FALSE(server.watch(*loop, [&](readiness r) {
     if (has(r, readiness::readable)) got_bytes = true;
   }));
   bool connected = false;
-  ASSERT_FALSE(client->watch(*loop, [&](readiness) { connected = true; }));
+  ASSERT_FALSE(client.watch(*loop, [&](readiness) { connected = true; }));
   ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
-  ASSERT_TRUE(client->write("unread").done());
+  ASSERT_TRUE(client.write("unread").done());
   ASSERT_TRUE(run_until(*loop, [&] { return got_bytes && server.readable(); }));
   ASSERT_FALSE(server.close());
   io_result last;
   ASSERT_TRUE(run_until(*loop, [&] {
     std::array<char, 64> chunk{};
-    last = client->read(chunk);
+    last = client.read(chunk);
     return !last.would_block();
   }));
   ASSERT_TRUE(last.failed()) << "expected a reset, got " << (last.eof() ? "EOF" : "bytes");
@@ -334,13 +323,9 @@ TEST(IoBackend, BytesWrittenBeforeCloseArriveWhenTheLoopNeverRunsAgain) {
   ASSERT_FALSE(client->watch(**client_loop, [](readiness) {}));
   {
     auto loop = make_loop();
-    std::vector<stream> accepted;
-    ASSERT_TRUE(run_until(*loop, [&] {
-      auto got = server_side->accept();
-      if (got) accepted.push_back(std::move(*got));
-      return !accepted.empty();
-    }));
-    stream& server = accepted.front();
+    auto accepted = accept_one(*loop, *server_side);
+    ASSERT_TRUE(accepted);
+    stream& server = *accepted;
     bool ready = false;
     ASSERT_FALSE(server.watch(*loop, [&](readiness) { ready = true; }));
     ASSERT_TRUE(run_until(*loop, [&] { return ready; }));
@@ -371,35 +356,32 @@ TEST(IoBackend, AnUnwatchedStreamOutlivesItsLoop) {
   ASSERT_TRUE(server_side);
   auto client = connect(server_side->local_address());
   ASSERT_TRUE(client);
-  std::vector<stream> accepted;
+  std::optional<stream> accepted;
   {
     auto loop = make_loop();
-    ASSERT_TRUE(run_until(*loop, [&] {
-      auto got = server_side->accept();
-      if (got) accepted.push_back(std::move(*got));
-      return !accepted.empty();
-    }));
+    accepted = accept_one(*loop, *server_side);
+    ASSERT_TRUE(accepted);
     bool readable = false;
-    ASSERT_FALSE(accepted.front().watch(*loop, [&](readiness r) {
+    ASSERT_FALSE(accepted->watch(*loop, [&](readiness r) {
       if (has(r, readiness::readable)) readable = true;
     }));
     ASSERT_EQ(::send(client->native_handle(), "first", 5, MSG_NOSIGNAL), 5);
     ASSERT_TRUE(run_until(*loop, [&] { return readable; }));
-    accepted.front().unwatch();
+    accepted->unwatch();
     server_side->unwatch();
   }
   ASSERT_EQ(::send(client->native_handle(), "second", 6, MSG_NOSIGNAL), 6);
   std::string received;
   for (int i = 0; i < 200 && received.size() < 11; ++i) {
     std::array<char, 64> chunk{};
-    const io_result got = accepted.front().read(chunk);
+    const io_result got = accepted->read(chunk);
     if (got.done()) received.append(chunk.data(), got.bytes);
     if (got.failed() || got.eof()) break;
     if (got.would_block()) std::this_thread::sleep_for(5ms);
   }
   EXPECT_EQ(received, "firstsecond");
-  ASSERT_EQ(accepted.front().write("reply").bytes, 5u);
-  EXPECT_FALSE(accepted.front().close());
+  ASSERT_EQ(accepted->write("reply").bytes, 5u);
+  EXPECT_FALSE(accepted->close());
   std::array<char, 16> reply{};
   timeval limit{2, 0};
   ::setsockopt(client->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -410,20 +392,13 @@ TEST(IoBackend, AnUnwatchedStreamOutlivesItsLoop) {
 // not mistaken for a connection still being made: what the peer sends is still received.
 TEST(IoBackend, RewatchedAfterAFullSendQueueStillReceives) {
   auto loop = make_loop();
-  auto server_side = listener::listen("127.0.0.1:0");
-  ASSERT_TRUE(server_side);
-  auto client = connect(server_side->local_address());
-  ASSERT_TRUE(client);
-  std::vector<stream> accepted;
-  ASSERT_TRUE(run_until(*loop, [&] {
-    auto got = server_side->accept();
-    if (got) accepted.push_back(std::move(*got));
-    return !accepted.empty();
-  }));
-  stream& server = accepted.front();
+  auto pair = accepted_pair(*loop);
+  ASSERT_TRUE(pair);
+  stream& client = pair->client;
+  stream& server = pair->server;
   const int small = 4096;
   ::setsockopt(server.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-  ::setsockopt(client->native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ::setsockopt(client.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   ASSERT_FALSE(server.watch(*loop, [](readiness) {}));
   // Fill the peer's receive buffer and our own send path until writes are refused for good.
   const std::string block(65536, 'x');
@@ -440,7 +415,7 @@ TEST(IoBackend, RewatchedAfterAFullSendQueueStillReceives) {
   ASSERT_FALSE(server.watch(*loop, [&](readiness r) {
     if (has(r, readiness::readable)) readable = true;
   }));
-  ASSERT_EQ(::send(client->native_handle(), "ping", 4, MSG_NOSIGNAL), 4);
+  ASSERT_EQ(::send(client.native_handle(), "ping", 4, MSG_NOSIGNAL), 4);
   EXPECT_TRUE(run_until(
       *loop, [&] { return readable && server.readable(); }, 2000ms));
   std::array<char, 16> got{};

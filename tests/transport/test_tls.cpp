@@ -607,34 +607,29 @@ TEST_F(Tls, HandshakeAndEchoOverUnixSockets) {
   echo_through(*loop, pair, pattern_bytes(600 * 1024, 19));
 }
 
+// The name the server saw in SNI once "ping" went through, the client having connected to
+// `name` over `ends` (client first).
+std::string server_name_after_ping(event_loop& loop, std::pair<stream, stream> ends,
+                                   std::string_view name) {
+  tls_pair pair = wrap_pair(std::move(ends.first), std::move(ends.second), client_context(),
+                            server_context(), name);
+  echo_through(loop, pair, "ping");
+  if (!pair.server) return "(no server stream)";
+  return std::string(tls_info(pair.server->s()).server_name);
+}
+
 TEST_F(Tls, IpAddressNameIsCheckedAsAnAddressAndNotSentAsSni) {
   auto loop = make_loop();
   listener server = tcp_listener();
-  auto [c, s] = tcp_pair(*loop, server);
-  tls_pair pair =
-      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "127.0.0.1");
-  echo_through(*loop, pair, "ping");
-  EXPECT_EQ(tls_info(pair.server->s()).server_name, "");
+  EXPECT_EQ(server_name_after_ping(*loop, tcp_pair(*loop, server), "127.0.0.1"), "");
 }
 
 // The root's trailing dot and an IPv6 zone are not part of the name the certificate is checked
 // against, nor of the SNI sent.
 TEST_F(Tls, TrailingDotAndIpv6ZoneAreLeftOut) {
   auto loop = make_loop();
-  {
-    auto [c, s] = memory_pair();
-    tls_pair pair =
-        wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost.");
-    echo_through(*loop, pair, "ping");
-    EXPECT_EQ(tls_info(pair.server->s()).server_name, "localhost");
-  }
-  {
-    auto [c, s] = memory_pair();
-    tls_pair pair =
-        wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "[::1%lo]");
-    echo_through(*loop, pair, "ping");
-    EXPECT_EQ(tls_info(pair.server->s()).server_name, "");
-  }
+  EXPECT_EQ(server_name_after_ping(*loop, memory_pair(), "localhost."), "localhost");
+  EXPECT_EQ(server_name_after_ping(*loop, memory_pair(), "[::1%lo]"), "");
 }
 
 TEST_F(Tls, SendfileOverTls) {

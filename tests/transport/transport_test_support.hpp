@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,46 @@ inline bool run_until(event_loop& loop, const std::function<bool()>& done,
     loop.run_once(10ms);
   }
   return true;
+}
+
+/// Runs `loop` until `server_side` hands over one connection, for at most run_until's default
+/// limit. Nothing when none came in that time.
+inline std::optional<stream> accept_one(event_loop& loop, listener& server_side) {
+  std::optional<stream> accepted;
+  run_until(loop, [&] {
+    auto got = server_side.accept();
+    if (got) accepted.emplace(std::move(*got));
+    return accepted.has_value();
+  });
+  return accepted;
+}
+
+/// Both ends of one loopback TCP connection, and the listener it came through (still open).
+struct tcp_pair {
+  listener server_side;
+  stream client;
+  stream server;
+};
+
+/// Listens on a free 127.0.0.1 port, connects to it and accepts that connection by running
+/// `loop`. Nothing when a step fails, which is then reported as a test failure.
+inline std::optional<tcp_pair> accepted_pair(event_loop& loop) {
+  auto server_side = listener::listen("127.0.0.1:0");
+  if (!server_side) {
+    ADD_FAILURE() << "listen: " << server_side.error().message();
+    return std::nullopt;
+  }
+  auto client = connect(server_side->local_address());
+  if (!client) {
+    ADD_FAILURE() << "connect: " << client.error().message();
+    return std::nullopt;
+  }
+  auto server = accept_one(loop, *server_side);
+  if (!server) {
+    ADD_FAILURE() << "nothing accepted in time";
+    return std::nullopt;
+  }
+  return tcp_pair{std::move(*server_side), std::move(*client), std::move(*server)};
 }
 
 /// A private directory under $TMPDIR (or /tmp), removed with its contents afterwards.
