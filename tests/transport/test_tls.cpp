@@ -1004,6 +1004,43 @@ TEST_F(Tls, SessionResumption) {
   }
 }
 
+// Ticket keys rotate on the context's clock: a ticket resumes while its key encrypts and for one
+// interval after it retired, never after; a ticket renewed under a newer key resumes on.
+TEST_F(Tls, TicketKeysRotate) {
+  manual_clock time;
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ticket_key_interval = 1h;
+  options.ticket_clock = &time;
+  const auto server_ctx = tls_context::server(options);
+  ASSERT_TRUE(server_ctx) << server_ctx.error().message();
+  const auto resumes = [&](const tls_context& client_ctx) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_ctx, *server_ctx);
+    echo_through(*loop, pair, "ticket");
+    EXPECT_EQ(tls_info(pair.client->s()).resumed, tls_info(pair.server->s()).resumed);
+    return tls_info(pair.server->s()).resumed;
+  };
+  // Each client holds the ticket of its last connection (one server name).
+  const tls_context regular = client_context();
+  const tls_context late = client_context();
+  const tls_context too_late = client_context();
+  for (const tls_context* client : {&regular, &late, &too_late}) EXPECT_FALSE(resumes(*client));
+  EXPECT_TRUE(resumes(regular)) << "the current key decrypts";
+  time.advance(1h);
+  EXPECT_TRUE(resumes(regular)) << "the retired key still decrypts";
+  time.advance(59min);
+  EXPECT_TRUE(resumes(late)) << "a ticket just under two intervals old";
+  time.advance(1min);
+  EXPECT_FALSE(resumes(too_late)) << "the first key is gone";
+  EXPECT_TRUE(resumes(regular)) << "its ticket was renewed under the second key";
+  // An idle server's first handshake after two intervals retires every key it had.
+  time.advance(2h);
+  EXPECT_FALSE(resumes(regular));
+  EXPECT_TRUE(resumes(regular));
+}
+
 // The client keeps sessions for its 32 most recently used server names only.
 TEST_F(Tls, SessionCacheKeepsTheRecentNames) {
   const tls_context server_ctx = server_context();

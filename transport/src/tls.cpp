@@ -15,8 +15,12 @@
 #if TAUT_HAVE_TLS
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -57,6 +61,38 @@ struct identity {
   STACK_OF(X509) * chain = nullptr;  // intermediates, leaf excluded
 };
 
+/// What encrypts and authenticates session tickets (AES-256-CBC and HMAC-SHA256, as OpenSSL's own
+/// keys), named so that a ticket says which key made it.
+struct ticket_key {
+  std::array<unsigned char, 16> name{};
+  std::array<unsigned char, 32> cipher_key{};
+  std::array<unsigned char, 32> mac_key{};
+};
+
+/// A server context's ticket keys: the current one encrypts, the previous one (retired at the
+/// last rotation) only decrypts. Rotation happens inside the ticket callback when the clock says
+/// it is due, so an idle server rotates too (its first handshake after a long pause drops both).
+struct ticket_keys {
+  std::mutex mutex;  // several loops' handshakes share the context
+  ticket_key current;
+  ticket_key previous;
+  bool has_current = false;
+  bool has_previous = false;
+  time_point rotate_at{};
+  duration interval{};
+  const clock* time = nullptr;
+  EVP_CIPHER* cipher = nullptr;  // fetched once: no lookup per handshake
+
+  ticket_keys() = default;
+  ticket_keys(const ticket_keys&) = delete;
+  ticket_keys& operator=(const ticket_keys&) = delete;
+  ~ticket_keys() {
+    OPENSSL_cleanse(&current, sizeof current);
+    OPENSSL_cleanse(&previous, sizeof previous);
+    EVP_CIPHER_free(cipher);
+  }
+};
+
 }  // namespace
 
 struct tls_context_state {
@@ -78,6 +114,8 @@ struct tls_context_state {
   std::mutex sessions_mutex;
   std::array<cached_session, max_cached_sessions> sessions{};
   std::uint64_t sessions_clock = 0;
+  // Server with session tickets: its own rotating ticket keys.
+  std::unique_ptr<ticket_keys> tickets;
 
   /// The entry for `name`, or null (the caller holds sessions_mutex).
   cached_session* cached(std::string_view name) noexcept {
@@ -668,6 +706,99 @@ std::error_code load_identity(const tls_certificate& files, identity& loaded) no
   return {};
 }
 
+/// A fresh key from the generator OpenSSL keeps for private values.
+bool make_ticket_key(ticket_key& key) noexcept {
+  return RAND_priv_bytes(key.name.data(), key.name.size()) == 1 &&
+         RAND_priv_bytes(key.cipher_key.data(), key.cipher_key.size()) == 1 &&
+         RAND_priv_bytes(key.mac_key.data(), key.mac_key.size()) == 1;
+}
+
+/// Retires the current key when its interval is over (the caller holds keys.mutex). More than one
+/// interval late (an idle server), the retired key's decrypting interval is over as well.
+void rotate_ticket_keys(ticket_keys& keys) noexcept {
+  const time_point now = keys.time->now();
+  if (keys.has_current && now < keys.rotate_at) return;
+  keys.has_previous = keys.has_current && now - keys.rotate_at < keys.interval;
+  keys.previous = keys.current;
+  if (!keys.has_previous) OPENSSL_cleanse(&keys.previous, sizeof keys.previous);
+  keys.has_current = make_ticket_key(keys.current);
+  if (!keys.has_current) OPENSSL_cleanse(&keys.current, sizeof keys.current);
+  if (now >= keys.rotate_at) {
+    keys.rotate_at += ((now - keys.rotate_at) / keys.interval + 1) * keys.interval;
+  }
+}
+
+/// OpenSSL's ticket key callback: `encrypt` 1 asks for the key of a new ticket (0: issue none),
+/// 0 for the key named in a ticket (0: unknown, a full handshake; 2: decrypted, and OpenSSL is to
+/// issue a new ticket under the current key).
+int ticket_key_callback(SSL* ssl, unsigned char* name, unsigned char* iv,
+                        EVP_CIPHER_CTX* cipher_context, EVP_MAC_CTX* mac_context, int encrypt) {
+  const auto* session = static_cast<const tls_session*>(SSL_get_app_data(ssl));
+  if (session == nullptr || session->context->tickets == nullptr) return 0;
+  ticket_keys& keys = *session->context->tickets;
+  ticket_key key;
+  bool found = false;
+  bool retired = false;
+  {
+    const std::lock_guard lock(keys.mutex);
+    rotate_ticket_keys(keys);
+    if (encrypt != 0) {
+      found = keys.has_current;
+      if (found) key = keys.current;
+    } else if (keys.has_current && std::memcmp(name, keys.current.name.data(), 16) == 0) {
+      found = true;
+      key = keys.current;
+    } else if (keys.has_previous && std::memcmp(name, keys.previous.name.data(), 16) == 0) {
+      found = retired = true;
+      key = keys.previous;
+    }
+  }
+  if (!found) return 0;
+  const int iv_size = EVP_CIPHER_get_iv_length(keys.cipher);
+  std::array<char, 7> digest{"SHA256"};
+  const std::array<OSSL_PARAM, 3> mac_parameters{
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.mac_key.data(), key.mac_key.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+      OSSL_PARAM_construct_end()};
+  int result = -1;
+  if (encrypt != 0) {
+    std::memcpy(name, key.name.data(), key.name.size());
+    if (RAND_bytes(iv, iv_size) != 1) {
+      result = 0;  // no ticket this time; the handshake goes on
+    } else if (EVP_EncryptInit_ex(cipher_context, keys.cipher, nullptr, key.cipher_key.data(),
+                                  iv) == 1 &&
+               EVP_MAC_CTX_set_params(mac_context, mac_parameters.data()) == 1) {
+      result = 1;
+    }
+  } else if (EVP_DecryptInit_ex(cipher_context, keys.cipher, nullptr, key.cipher_key.data(), iv) ==
+                 1 &&
+             EVP_MAC_CTX_set_params(mac_context, mac_parameters.data()) == 1) {
+    // A TLS 1.3 client uses a ticket once: without a new one on every resumption it would make a
+    // full handshake next time (OpenSSL's own keys renew too). TLS 1.2 tickets can be reused.
+    result = retired || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
+  }
+  OPENSSL_cleanse(&key, sizeof key);
+  return result;
+}
+
+/// Ticket keys of our own instead of OpenSSL's single key for the life of the context.
+std::error_code use_rotating_ticket_keys(tls_context_state& state,
+                                         const tls_server_options& options) noexcept {
+  using namespace std::chrono_literals;
+  auto keys = std::make_unique<ticket_keys>();
+  keys->time = options.ticket_clock != nullptr ? options.ticket_clock : &steady_clock();
+  keys->interval = std::clamp<duration>(options.ticket_key_interval, 1s, 24h * 365);
+  keys->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  if (keys->cipher == nullptr || !make_ticket_key(keys->current)) return errno_code(ENOMEM);
+  keys->has_current = true;
+  keys->rotate_at = keys->time->now() + keys->interval;
+  state.tickets = std::move(keys);
+  if (SSL_CTX_set_tlsext_ticket_key_evp_cb(state.ctx, ticket_key_callback) != 1) {
+    return errno_code(ENOMEM);
+  }
+  return {};
+}
+
 int select_certificate(SSL* ssl, void* argument) {
   const auto& state = *static_cast<const tls_context_state*>(argument);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -1053,6 +1184,10 @@ result<tls_context> tls_context::server(const tls_server_options& options) noexc
   if (options.session_tickets) {
     // Stateless tickets only: the server keeps no session cache.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (const std::error_code ec = detail::use_rotating_ticket_keys(*state, options)) {
+      ERR_clear_error();
+      return ec;
+    }
   } else {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);
