@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -1154,6 +1155,70 @@ TEST_F(Tls, OversizedHandshakeMessageIsRefusedBeforeOpenSslAllocatesForIt) {
       "bytes of heap (%zu resident), a 512-byte one %zu (%zu resident)\n",
       large.heap, large.resident, small.heap, small.resident);
   EXPECT_LT(large.heap, small.heap + 8 * 1024);
+}
+
+// Copies what `from` has received into `to` (both raw memory streams, unwatched): the test stands
+// between a TLS client and a TLS server and may add bytes of its own.
+void relay(stream& from, stream& to) {
+  std::array<char, 64 * 1024> buffer;
+  for (;;) {
+    const io_result got = from.read(buffer);
+    if (!got.done() || got.bytes == 0) return;
+    const io_result put = to.write({buffer.data(), got.bytes});
+    ASSERT_TRUE(put.done() && put.bytes == got.bytes);
+  }
+}
+
+// The server's verdict on a connection whose client finished the handshake and then, in the same
+// flight as its Finished, did `after_finished` to the server's raw stream: the server's one read
+// finishes the handshake and meets the failure.
+std::error_code failure_right_after_finished(bool tickets,
+                                             const std::function<void(stream&)>& after_finished) {
+  auto [client_raw, client_relay] = memory_pair();
+  auto [server_relay, server_raw] = memory_pair();
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.session_tickets = tickets;
+  const auto server_ctx = tls_context::server(options);
+  EXPECT_TRUE(server_ctx);
+  auto client = tls_connect(std::move(client_raw), client_context(), "localhost");
+  auto server = tls_accept(std::move(server_raw), *server_ctx);
+  EXPECT_TRUE(client && server);
+  if (!client || !server) return {};
+  std::array<char, 256> buffer;
+  EXPECT_TRUE(client->read(buffer).would_block());  // the ClientHello
+  relay(client_relay, server_relay);
+  EXPECT_TRUE(server->read(buffer).would_block());  // the server's flight up to its Finished
+  relay(server_relay, client_relay);
+  EXPECT_TRUE(client->read(buffer).would_block());  // the client's Finished
+  EXPECT_TRUE(tls_info(*client).handshake_done);
+  EXPECT_FALSE(tls_info(*server).handshake_done);
+  relay(client_relay, server_relay);
+  after_finished(server_relay);
+  const io_result verdict = server->read(buffer);
+  EXPECT_TRUE(verdict.failed());
+  // Sticky: the next read says the same.
+  EXPECT_EQ(server->read(buffer).error(), verdict.error());
+  EXPECT_TRUE(tls_info(*server).handshake_done) << "the handshake itself succeeded";
+  return verdict.error();
+}
+
+TEST_F(Tls, FailureInTheCallThatFinishedTheHandshakeIsNamedForAfterIt) {
+  // A record that does not decrypt: a protocol error, not a failed handshake.
+  const auto bad_record = [](stream& raw) {
+    const std::array<char, 10> record{0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5};
+    EXPECT_TRUE(raw.write({record.data(), record.size()}).done());
+  };
+  for (const bool tickets : {true, false}) {
+    const std::error_code failure = failure_right_after_finished(tickets, bad_record);
+    EXPECT_EQ(failure, errc::tls_protocol_error) << failure.message() << " tickets " << tickets;
+  }
+  // The stream ends without close_notify: truncation.
+  const auto end_without_close_notify = [](stream& raw) { EXPECT_FALSE(raw.shutdown_write()); };
+  for (const bool tickets : {true, false}) {
+    const std::error_code failure = failure_right_after_finished(tickets, end_without_close_notify);
+    EXPECT_EQ(failure, errc::tls_truncated) << failure.message() << " tickets " << tickets;
+  }
 }
 
 TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {

@@ -181,7 +181,7 @@ struct tls_session {
   bool write_wants_read = false;  // the last write blocked because OpenSSL had to read
   bool read_filled = false;       // the last read filled its buffer: more may wait inside OpenSSL
   bool received_any = false;      // the peer sent at least one byte
-  bool established = false;       // the handshake was seen complete (a fatal error hides it)
+  bool established = false;       // the handshake completed (see note_established)
   bool raw_eof = false;
   bool write_shut = false;
   bool shutdown_pending = false;  // close_notify not taken by the stream yet
@@ -505,8 +505,14 @@ void forget_foreign_errors() noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
+/// Whether the handshake completed, even when the call that completed it then failed (a bad record
+/// or an EOF right after the peer's Finished): a fatal error puts OpenSSL back "in init", so
+/// SSL_is_init_finished() says no, but the handshake state it reached stays TLS_ST_OK.
 void note_established(tls_session& session) noexcept {
-  if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
+  if (!session.established) {
+    session.established =
+        SSL_is_init_finished(session.ssl) == 1 || SSL_get_state(session.ssl) == TLS_ST_OK;
+  }
   if (session.established) session.guard.active = false;
 }
 
@@ -1287,7 +1293,7 @@ tls_state tls_info(const stream& s) noexcept {
   if (session == nullptr) return info;
   info.is_tls = true;
   SSL* ssl = session->ssl;
-  info.handshake_done = SSL_is_init_finished(ssl) == 1;
+  info.handshake_done = session->established || SSL_is_init_finished(ssl) == 1;
   if (!info.handshake_done) return info;
   info.resumed = SSL_session_reused(ssl) == 1;
 #if !defined(OPENSSL_NO_KTLS)

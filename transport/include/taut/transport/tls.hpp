@@ -112,6 +112,7 @@ class tls_context {
 /// The views stay valid while the stream is open.
 struct tls_state {
   bool is_tls = false;
+  /// The handshake completed (still true when the connection failed right after it).
   bool handshake_done = false;
   bool resumed = false;
   bool ktls_send = false;
