@@ -116,6 +116,10 @@ struct tls_state {
   bool handshake_done = false;
   bool resumed = false;
   bool ktls_send = false;
+  /// Always false: kTLS is used for sending only. Receiving stays on taut's own BIO, which sees
+  /// the peer's bytes before OpenSSL does (the handshake guard bounds a half-done handshake's
+  /// memory, EOF and readiness stay exact); receive offload would only move the decryption of small
+  /// requests into the kernel, while sendfile, the reason for kTLS, is a sending path.
   bool ktls_receive = false;
   std::string_view version{};      // "TLSv1.3"
   std::string_view alpn{};         // "http/1.1" or empty
