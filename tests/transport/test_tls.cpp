@@ -1221,6 +1221,49 @@ TEST_F(Tls, FailureInTheCallThatFinishedTheHandshakeIsNamedForAfterIt) {
   }
 }
 
+// The caller shuts down instead of retrying a write that blocked halfway through its record (found
+// by fuzz_tls's established mode): the rest of the record goes, then close_notify, and the peer
+// reads every byte of it and a clean EOF. Before, OpenSSL refused close_notify behind the record
+// (bad write retry), the peer saw a cut record, and the writer's reads wanted to write forever.
+TEST_F(Tls, ShutdownWriteAfterABlockedWriteFinishesTheRecordFirst) {
+  memory_faults narrow;
+  narrow.capacity = 100;
+  auto [client_raw, server_raw] = memory_pair(narrow, {});
+  auto client = tls_connect(std::move(client_raw), client_context(), "localhost");
+  auto server = tls_accept(std::move(server_raw), server_context());
+  ASSERT_TRUE(client && server);
+  std::array<char, 32 * 1024> buffer;
+  for (int round = 0;
+       round < 200 && !(tls_info(*client).handshake_done && tls_info(*server).handshake_done);
+       ++round) {
+    ASSERT_FALSE(client->read(buffer).failed());
+    ASSERT_FALSE(server->read(buffer).failed());
+  }
+  ASSERT_TRUE(tls_info(*client).handshake_done && tls_info(*server).handshake_done);
+  const std::string payload = pattern_bytes(5000, 3);
+  ASSERT_TRUE(client->write(payload).would_block());  // 100 bytes of the record in the pipe
+  EXPECT_FALSE(client->shutdown_write());
+  std::string received;
+  bool server_eof = false;
+  bool client_eof = false;
+  for (int round = 0; round < 500 && !(server_eof && client_eof); ++round) {
+    const io_result got = server->read(buffer);
+    if (got.done()) received.append(buffer.data(), got.bytes);
+    ASSERT_FALSE(got.failed()) << got.error().message() << " after " << received.size();
+    if (got.eof() && !server_eof) {
+      server_eof = true;
+      EXPECT_FALSE(server->shutdown_write());
+    }
+    const io_result back = client->read(buffer);  // also what moves the client's output on
+    ASSERT_FALSE(back.failed()) << back.error().message();
+    ASSERT_FALSE(back.done() && back.bytes > 0);
+    client_eof = back.eof();
+  }
+  EXPECT_TRUE(server_eof);
+  EXPECT_TRUE(client_eof);
+  EXPECT_TRUE(received == payload) << received.size();
+}
+
 TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {
   auto loop = make_loop();
   auto [c, s] = memory_pair();

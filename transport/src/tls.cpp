@@ -185,6 +185,9 @@ struct tls_session {
   bool raw_eof = false;
   bool write_shut = false;
   bool shutdown_pending = false;  // close_notify not taken by the stream yet
+  // The size of an SSL_write that blocked: its record is encrypted and partly sent, and OpenSSL
+  // sends nothing else (close_notify included) until a write of that size finishes it.
+  std::size_t blocked_write = 0;
   handshake_guard guard;
 
   tls_session() = default;
@@ -450,9 +453,30 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
   if (session.socket_bio) stream_access::clear_ready(*session.owner, bits);
 }
 
+thread_local std::array<char, record_size> gather_buffer;
+
+/// Sends the rest of the record of a write that blocked, when the caller shuts down or closes
+/// instead of retrying it: OpenSSL would refuse to send close_notify before it (bad write retry)
+/// and keep wanting to write. OpenSSL sends it from its own buffer; a write of the same size only
+/// says "go on", so the bytes handed here are never read. false while the stream is still full.
+bool finish_blocked_record(tls_session& session) noexcept {
+  if (session.blocked_write == 0) return true;
+  std::size_t written = 0;
+  const int sent = SSL_write_ex(session.ssl, gather_buffer.data(), session.blocked_write, &written);
+  if (sent != 1 && SSL_get_error(session.ssl, sent) == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    note_blocked(session, readiness::writable);
+    return false;
+  }
+  ERR_clear_error();  // sent, or the stream failed (then close_notify cannot go either)
+  session.blocked_write = 0;
+  return true;
+}
+
 std::error_code flush_shutdown(tls_session& session) noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
   session.io_error = 0;
+  if (!finish_blocked_record(session)) return {};  // the next writable event goes on
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -496,8 +520,6 @@ void note_handshake_over(tls_session& session) noexcept {
   session.write_wants_read = false;
   if (tls_writable(session)) wake(session, readiness::writable);
 }
-
-thread_local std::array<char, record_size> gather_buffer;
 
 /// SSL_get_error() reads the thread's error queue: an error another library (or the
 /// application) left there would turn a plain would_block into a failure.
@@ -602,12 +624,17 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   // OpenSSL's multi-block path, which keeps up to 128 KiB pending and asks the retry for more
   // than writev's gathering can present (SSL_R_BAD_LENGTH).
   size = std::min(size, record_size);
+  // A retry writes exactly the record that blocked: OpenSSL would otherwise go on to a second
+  // record in the same call, and a blocked second record would leave blocked_write not knowing
+  // how much is pending.
+  if (session.blocked_write > 0) size = std::min(size, session.blocked_write);
   std::size_t written = 0;
   note_established(session);
   forget_foreign_errors();
   session.io_error = 0;  // only this call's stream errors explain its failure
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
+  session.blocked_write = rc != 1 && SSL_want_write(session.ssl) ? size : 0;
   if (rc == 1) {
     session.write_wants_read = false;
     output_flushed(session);
@@ -1010,6 +1037,15 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
         note_handshake_over(session);
         break;
       case SSL_ERROR_WANT_WRITE:
+        if (session.write_shut && !session.shutdown_pending) {
+          // The writing side is shut (FIN sent): what OpenSSL wants to write can never go, and
+          // waiting for writability would spin.
+          ERR_clear_error();
+          session.failure_errno = EPIPE;
+          if (total == 0) return failed(session);
+          wake_reader(session);
+          break;
+        }
         session.read_wants_write = true;
         note_blocked(session, readiness::writable);
         break;
@@ -1155,7 +1191,8 @@ void tls_end(tls_session*& session, bool notify) noexcept {
   if (session == nullptr) return;
   if (notify && session->bio_attached && !has_failed(*session) &&
       SSL_is_init_finished(session->ssl) == 1 &&
-      (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0) {
+      (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0 &&
+      finish_blocked_record(*session)) {
     (void)SSL_shutdown(session->ssl);  // best effort: a full stream loses it
   }
   ERR_clear_error();

@@ -153,6 +153,7 @@ struct tls_state {
 //   OpenSSL had to write and the socket is writable again (writable() likewise for a write that
 //   needs to read); the watch callback reports these too, so edge-triggered callers never stall.
 // - shutdown_write() sends close_notify, then half-closes; close() sends close_notify (best
-//   effort) and closes; abort() sends nothing.
+//   effort) and closes; abort() sends nothing. Both first send the rest of a record whose write
+//   said would_block and was not retried (its bytes were encrypted already: the peer gets them).
 
 }  // namespace taut::transport
