@@ -917,6 +917,52 @@ TEST_F(Tls, RenegotiationIsRefused) {
   }
 }
 
+// TLS 1.2 tickets rotate too (a client may reuse a TLS 1.2 ticket, so the server renews it only
+// when the retired key decrypted it): a client played with OpenSSL keeps its session by hand.
+TEST_F(Tls, TicketKeysRotateForTls12) {
+  manual_clock time;
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ticket_key_interval = 1h;
+  options.ticket_clock = &time;
+  const auto server_ctx = tls_context::server(options);
+  ASSERT_TRUE(server_ctx);
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  SSL_SESSION* kept = nullptr;
+  // One connection offering `kept`; keeps the session it ends with. Whether it resumed.
+  const auto resumes = [&] {
+    auto [c, s] = tcp_pair(*loop, server);
+    auto accepted = tls_accept(std::move(s), *server_ctx);
+    EXPECT_TRUE(accepted);
+    if (!accepted) return false;
+    peer server_peer(std::move(*accepted), true);
+    server_peer.start(*loop);
+    openssl_tls12_client client(c.native_handle());
+    SSL* ssl = client.ssl();
+    if (kept != nullptr) SSL_set_session(ssl, kept);
+    EXPECT_EQ(client.step(*loop, [&] { return SSL_do_handshake(ssl); }), 0);
+    EXPECT_STREQ(SSL_get_version(ssl), "TLSv1.2");
+    const bool reused = SSL_session_reused(ssl) == 1;
+    SSL_SESSION_free(kept);
+    kept = SSL_get1_session(ssl);
+    // Ended as if by close_notify: OpenSSL marks the session of a connection freed without it
+    // not resumable.
+    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    server_peer.s().unwatch();
+    return reused;
+  };
+  EXPECT_FALSE(resumes());
+  EXPECT_TRUE(resumes()) << "the current key decrypts";
+  time.advance(1h);
+  EXPECT_TRUE(resumes()) << "the retired key decrypts, and the ticket is renewed";
+  time.advance(1h);
+  EXPECT_TRUE(resumes()) << "the renewed ticket's key just retired";
+  time.advance(2h);
+  EXPECT_FALSE(resumes()) << "both keys are gone";
+  SSL_SESSION_free(kept);
+}
+
 // The server's cipher order wins: a TLS 1.2 client (played with OpenSSL) listing CBC with SHA-1
 // first still gets AES-GCM.
 TEST_F(Tls, ServerChoosesTheCipher) {
