@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "client_test_support.hpp"
@@ -39,9 +41,11 @@ client_options trusting_the_test_ca() {
 
 /// How the test server answers.
 enum class answer : std::uint8_t {
-  keep_alive,   // 200 with a Content-Length, the connection kept ("/big": 200,000 bytes)
-  until_close,  // 200 without a length, then close_notify and close: a whole body
-  until_cut,    // 200 without a length, then a TCP FIN with no close_notify: truncated
+  keep_alive,    // 200 with a Content-Length, the connection kept ("/big": 200,000 bytes)
+  until_close,   // 200 without a length, then close_notify and close: a whole body
+  until_cut,     // 200 without a length, then a TCP FIN with no close_notify: truncated
+  upgrade_echo,  // 101 to an Upgrade, then echoes upper-cased; at the client's end "BYE" and
+                 // close_notify
 };
 
 /// A small HTTP/1.1 server over TLS on a thread of its own: a loopback listener, every accepted
@@ -94,7 +98,14 @@ class tls_http_server {
     std::string in;
     std::string out;
     bool closing = false;
+    bool tunnel = false;  // after a 101: bytes, not requests
   };
+
+  static std::string upper(std::string_view bytes) {
+    std::string out(bytes);
+    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+  }
 
   void accept_all() {
     for (;;) {
@@ -117,10 +128,19 @@ class tls_http_server {
     for (;;) {
       const transport::io_result r = c.stream.read(buffer);
       if (r.done()) {
-        c.in.append(buffer.data(), r.bytes);
+        if (c.tunnel) {
+          c.out += upper({buffer.data(), r.bytes});
+        } else {
+          c.in.append(buffer.data(), r.bytes);
+        }
         continue;
       }
       if (r.would_block()) break;
+      if (r.eof() && c.tunnel) {  // the client's half-close came through the tunnel
+        c.out += "BYE";
+        c.closing = true;
+        break;
+      }
       c.stream.unwatch();
       // The client left, or its handshake failed: a close, not a reset, so that the alert OpenSSL
       // sent reaches the client before the end of the connection.
@@ -130,6 +150,14 @@ class tls_http_server {
     for (std::size_t end; !c.closing && (end = c.in.find("\r\n\r\n")) != std::string::npos;) {
       const bool big = c.in.starts_with("GET /big");
       c.in.erase(0, end + 4);
+      if (how_ == answer::upgrade_echo) {
+        c.out +=
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        c.out += upper(c.in);  // what the client sent after its head
+        c.in.clear();
+        c.tunnel = true;
+        break;
+      }
       if (how_ == answer::keep_alive) {
         const std::string body = big ? std::string(200000, 'x') : std::string("hello tls");
         c.out +=
@@ -151,7 +179,7 @@ class tls_http_server {
     }
     if (!c.closing) return;
     c.stream.unwatch();
-    if (how_ == answer::until_close) {
+    if (how_ == answer::until_close || how_ == answer::upgrade_echo) {
       (void)c.stream.close();  // close_notify, then close
     } else {
       ::shutdown(c.stream.native_handle(), SHUT_WR);  // a FIN without close_notify
@@ -451,9 +479,8 @@ class proxy_front {
     server_.wait();
   }
   [[nodiscard]] bool ok() const { return ok_; }
-  [[nodiscard]] std::string base() const {
-    return "http://127.0.0.1:" + std::to_string(server_.local_addresses().front().port());
-  }
+  [[nodiscard]] std::uint16_t port() const { return server_.local_addresses().front().port(); }
+  [[nodiscard]] std::string base() const { return "http://127.0.0.1:" + std::to_string(port()); }
 
  private:
   taut::server server_;
@@ -485,6 +512,91 @@ TEST(ClientTls, TheProxyForwardsToAnHttpsUpstream) {
   proxy_front refused(wrong);
   ASSERT_TRUE(refused.ok());
   EXPECT_EQ(http.get(refused.base() + "/hello").status, 502);
+}
+
+/// A blocking loopback TCP connection whose reads give up after 5 s; -1 on failure.
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval limit{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Blocking calls with a timeout return EINTR (or a short count) now and then in a process whose
+// servers run io_uring loops: the helpers below go on.
+
+/// Reads from `fd` until `got` ends with `wanted` (true), or EOF / the read timeout (false).
+bool read_until(int fd, std::string& got, std::string_view wanted) {
+  char buffer[4096];
+  while (!std::string_view(got).ends_with(wanted)) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got.append(buffer, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+/// Sends all of `bytes` (false on an error or the send timeout).
+bool send_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// A WebSocket-style Upgrade through the proxy to an https upstream: the 101 comes back, bytes go
+// both ways through the TLS upstream connection, and the client's half-close reaches the upstream
+// (which answers and ends with close_notify) and comes back as the end of the tunnel.
+TEST(ClientTls, TheProxyTunnelsAnUpgradeToAnHttpsUpstream) {
+  REQUIRE_TLS_FILES();
+  tls_http_server upstream(certificates().cert, certificates().key, answer::upgrade_echo);
+  ASSERT_TRUE(upstream.ok()) << upstream.error();
+  proxy_options options{.upstream = origin::parse(upstream.base("localhost")).value()};
+  options.client.tls.ca_file = certificates().ca_cert;
+  options.upgrades = true;
+  proxy_front front(options);
+  ASSERT_TRUE(front.ok());
+  const int fd = connect_loopback(front.port());
+  ASSERT_GE(fd, 0);
+  const std::string ask =
+      "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello";
+  ASSERT_TRUE(send_all(fd, ask));
+  std::string got;
+  EXPECT_TRUE(read_until(fd, got, "\r\n\r\nHELLO")) << got;
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << got;
+  EXPECT_NE(got.find("Upgrade: websocket\r\n"), std::string::npos) << got;
+  // More than a TLS record each way.
+  const std::string big(70000, 'w');
+  ASSERT_TRUE(send_all(fd, big));
+  got.clear();
+  EXPECT_TRUE(read_until(fd, got, std::string(70000, 'W'))) << got.size();
+  EXPECT_EQ(got.size(), big.size());
+  // The client's end passes through to the upstream, whose answer and end come back.
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);
+  got.clear();
+  EXPECT_FALSE(read_until(fd, got, "never")) << "the tunnel must end";
+  EXPECT_EQ(got, "BYE");
+  char after = 0;
+  ssize_t last = 0;
+  do {
+    last = ::recv(fd, &after, 1, 0);
+  } while (last < 0 && errno == EINTR);
+  EXPECT_EQ(last, 0) << "an EOF, not a read timeout";
+  ::close(fd);
+  EXPECT_EQ(upstream.accepts(), 1);
 }
 
 /// nginx answering /hello over TLS 1.2 and 1.3 with the given certificate.

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -476,6 +477,49 @@ TEST_F(ServerTls, HandshakeTimeoutOnAManualClock) {
 
 // A user testing an HTTPS handler in memory: server_options::tls on taut::testing, and the
 // client speaks TLS over the memory pipe (no socket, no thread, the manual clock).
+// Copies what `from` received into `to` (raw memory ends): the test stands between a TLS client
+// and the server.
+void relay(transport::stream& from, transport::stream& to) {
+  std::array<char, 16384> buffer;
+  for (;;) {
+    const transport::io_result got = from.read(buffer);
+    if (!got.done() || got.bytes == 0) return;
+    ASSERT_EQ(to.write({buffer.data(), got.bytes}).bytes, got.bytes);
+  }
+}
+
+// A client whose Finished is followed by a FIN without close_notify, in the one read that ends
+// the handshake: a handshake (then an EOF without a request), not a handshake failure.
+TEST_F(ServerTls, AHandshakeEndedByTheReadThatThenFailsCountsAsAHandshake) {
+  tls_facts_handler handler;
+  testing::server_options options;
+  testing::server memory_server(handler, options);
+  const auto server_context =
+      transport::tls_context::server({.certificates = {{files().cert, files().key}}});
+  const auto client_context = transport::tls_context::client({.verify = false});
+  ASSERT_TRUE(server_context && client_context);
+  auto client_pipe = transport::memory_pair();
+  auto server_pipe = transport::memory_pair();
+  transport::stream& client_wire = client_pipe.second;
+  transport::stream& server_wire = server_pipe.first;
+  ASSERT_TRUE(memory_server.loop_server().adopt(std::move(server_pipe.second), &*server_context));
+  auto client = transport::tls_connect(std::move(client_pipe.first), *client_context, "localhost");
+  ASSERT_TRUE(client);
+  std::array<char, 256> buffer;
+  EXPECT_TRUE(client->read(buffer).would_block());  // the ClientHello
+  relay(client_wire, server_wire);
+  memory_server.run();
+  relay(server_wire, client_wire);
+  EXPECT_TRUE(client->read(buffer).would_block());  // the client's Finished
+  ASSERT_TRUE(transport::tls_info(*client).handshake_done);
+  relay(client_wire, server_wire);
+  EXPECT_FALSE(server_wire.shutdown_write());
+  memory_server.run();
+  EXPECT_EQ(memory_server.loop_server().stats().tls_handshakes, 1u);
+  EXPECT_EQ(memory_server.loop_server().stats().tls_handshake_failures, 0u);
+  EXPECT_EQ(memory_server.loop_server().open_connections(), 0u);
+}
+
 TEST_F(ServerTls, InMemoryHarnessSpeaksTls) {
   tls_facts_handler handler;
   testing::server_options options;

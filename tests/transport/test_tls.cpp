@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -911,6 +912,52 @@ TEST_F(Tls, RenegotiationIsRefused) {
   }
 }
 
+// TLS 1.2 tickets rotate too (a client may reuse a TLS 1.2 ticket, so the server renews it only
+// when the retired key decrypted it): a client played with OpenSSL keeps its session by hand.
+TEST_F(Tls, TicketKeysRotateForTls12) {
+  manual_clock time;
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ticket_key_interval = 1h;
+  options.ticket_clock = &time;
+  const auto server_ctx = tls_context::server(options);
+  ASSERT_TRUE(server_ctx);
+  auto loop = make_loop();
+  listener server = tcp_listener();
+  SSL_SESSION* kept = nullptr;
+  // One connection offering `kept`; keeps the session it ends with. Whether it resumed.
+  const auto resumes = [&] {
+    auto [c, s] = tcp_pair(*loop, server);
+    auto accepted = tls_accept(std::move(s), *server_ctx);
+    EXPECT_TRUE(accepted);
+    if (!accepted) return false;
+    peer server_peer(std::move(*accepted), true);
+    server_peer.start(*loop);
+    openssl_tls12_client client(c.native_handle());
+    SSL* ssl = client.ssl();
+    if (kept != nullptr) SSL_set_session(ssl, kept);
+    EXPECT_EQ(client.step(*loop, [&] { return SSL_do_handshake(ssl); }), 0);
+    EXPECT_STREQ(SSL_get_version(ssl), "TLSv1.2");
+    const bool reused = SSL_session_reused(ssl) == 1;
+    SSL_SESSION_free(kept);
+    kept = SSL_get1_session(ssl);
+    // Ended as if by close_notify: OpenSSL marks the session of a connection freed without it
+    // not resumable.
+    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    server_peer.s().unwatch();
+    return reused;
+  };
+  EXPECT_FALSE(resumes());
+  EXPECT_TRUE(resumes()) << "the current key decrypts";
+  time.advance(1h);
+  EXPECT_TRUE(resumes()) << "the retired key decrypts, and the ticket is renewed";
+  time.advance(1h);
+  EXPECT_TRUE(resumes()) << "the renewed ticket's key just retired";
+  time.advance(2h);
+  EXPECT_FALSE(resumes()) << "both keys are gone";
+  SSL_SESSION_free(kept);
+}
+
 // The server's cipher order wins: a TLS 1.2 client (played with OpenSSL) listing CBC with SHA-1
 // first still gets AES-GCM.
 TEST_F(Tls, ServerChoosesTheCipher) {
@@ -997,6 +1044,43 @@ TEST_F(Tls, SessionResumption) {
     echo_through(*loop, pair, "no resumption");
     EXPECT_FALSE(tls_info(pair.client->s()).resumed);
   }
+}
+
+// Ticket keys rotate on the context's clock: a ticket resumes while its key encrypts and for one
+// interval after it retired, never after; a ticket renewed under a newer key resumes on.
+TEST_F(Tls, TicketKeysRotate) {
+  manual_clock time;
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.ticket_key_interval = 1h;
+  options.ticket_clock = &time;
+  const auto server_ctx = tls_context::server(options);
+  ASSERT_TRUE(server_ctx) << server_ctx.error().message();
+  const auto resumes = [&](const tls_context& client_ctx) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_ctx, *server_ctx);
+    echo_through(*loop, pair, "ticket");
+    EXPECT_EQ(tls_info(pair.client->s()).resumed, tls_info(pair.server->s()).resumed);
+    return tls_info(pair.server->s()).resumed;
+  };
+  // Each client holds the ticket of its last connection (one server name).
+  const tls_context regular = client_context();
+  const tls_context late = client_context();
+  const tls_context too_late = client_context();
+  for (const tls_context* client : {&regular, &late, &too_late}) EXPECT_FALSE(resumes(*client));
+  EXPECT_TRUE(resumes(regular)) << "the current key decrypts";
+  time.advance(1h);
+  EXPECT_TRUE(resumes(regular)) << "the retired key still decrypts";
+  time.advance(59min);
+  EXPECT_TRUE(resumes(late)) << "a ticket just under two intervals old";
+  time.advance(1min);
+  EXPECT_FALSE(resumes(too_late)) << "the first key is gone";
+  EXPECT_TRUE(resumes(regular)) << "its ticket was renewed under the second key";
+  // An idle server's first handshake after two intervals retires every key it had.
+  time.advance(2h);
+  EXPECT_FALSE(resumes(regular));
+  EXPECT_TRUE(resumes(regular));
 }
 
 // The client keeps sessions for its 32 most recently used server names only.
@@ -1112,6 +1196,113 @@ TEST_F(Tls, OversizedHandshakeMessageIsRefusedBeforeOpenSslAllocatesForIt) {
       "bytes of heap (%zu resident), a 512-byte one %zu (%zu resident)\n",
       large.heap, large.resident, small.heap, small.resident);
   EXPECT_LT(large.heap, small.heap + 8 * 1024);
+}
+
+// Copies what `from` has received into `to` (both raw memory streams, unwatched): the test stands
+// between a TLS client and a TLS server and may add bytes of its own.
+void relay(stream& from, stream& to) {
+  std::array<char, 64 * 1024> buffer;
+  for (;;) {
+    const io_result got = from.read(buffer);
+    if (!got.done() || got.bytes == 0) return;
+    const io_result put = to.write({buffer.data(), got.bytes});
+    ASSERT_TRUE(put.done() && put.bytes == got.bytes);
+  }
+}
+
+// The server's verdict on a connection whose client finished the handshake and then, in the same
+// flight as its Finished, did `after_finished` to the server's raw stream: the server's one read
+// finishes the handshake and meets the failure.
+std::error_code failure_right_after_finished(bool tickets,
+                                             const std::function<void(stream&)>& after_finished) {
+  auto [client_raw, client_relay] = memory_pair();
+  auto [server_relay, server_raw] = memory_pair();
+  tls_server_options options;
+  options.certificates = {{files().cert, files().key}};
+  options.session_tickets = tickets;
+  const auto server_ctx = tls_context::server(options);
+  EXPECT_TRUE(server_ctx);
+  auto client = tls_connect(std::move(client_raw), client_context(), "localhost");
+  auto server = tls_accept(std::move(server_raw), *server_ctx);
+  EXPECT_TRUE(client && server);
+  if (!client || !server) return {};
+  std::array<char, 256> buffer;
+  EXPECT_TRUE(client->read(buffer).would_block());  // the ClientHello
+  relay(client_relay, server_relay);
+  EXPECT_TRUE(server->read(buffer).would_block());  // the server's flight up to its Finished
+  relay(server_relay, client_relay);
+  EXPECT_TRUE(client->read(buffer).would_block());  // the client's Finished
+  EXPECT_TRUE(tls_info(*client).handshake_done);
+  EXPECT_FALSE(tls_info(*server).handshake_done);
+  relay(client_relay, server_relay);
+  after_finished(server_relay);
+  const io_result verdict = server->read(buffer);
+  EXPECT_TRUE(verdict.failed());
+  // Sticky: the next read says the same.
+  EXPECT_EQ(server->read(buffer).error(), verdict.error());
+  EXPECT_TRUE(tls_info(*server).handshake_done) << "the handshake itself succeeded";
+  return verdict.error();
+}
+
+TEST_F(Tls, FailureInTheCallThatFinishedTheHandshakeIsNamedForAfterIt) {
+  // A record that does not decrypt: a protocol error, not a failed handshake.
+  const auto bad_record = [](stream& raw) {
+    const std::array<char, 10> record{0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5};
+    EXPECT_TRUE(raw.write({record.data(), record.size()}).done());
+  };
+  for (const bool tickets : {true, false}) {
+    const std::error_code failure = failure_right_after_finished(tickets, bad_record);
+    EXPECT_EQ(failure, errc::tls_protocol_error) << failure.message() << " tickets " << tickets;
+  }
+  // The stream ends without close_notify: truncation.
+  const auto end_without_close_notify = [](stream& raw) { EXPECT_FALSE(raw.shutdown_write()); };
+  for (const bool tickets : {true, false}) {
+    const std::error_code failure = failure_right_after_finished(tickets, end_without_close_notify);
+    EXPECT_EQ(failure, errc::tls_truncated) << failure.message() << " tickets " << tickets;
+  }
+}
+
+// The caller shuts down instead of retrying a write that blocked halfway through its record (found
+// by fuzz_tls's established mode): the rest of the record goes, then close_notify, and the peer
+// reads every byte of it and a clean EOF. Before, OpenSSL refused close_notify behind the record
+// (bad write retry), the peer saw a cut record, and the writer's reads wanted to write forever.
+TEST_F(Tls, ShutdownWriteAfterABlockedWriteFinishesTheRecordFirst) {
+  memory_faults narrow;
+  narrow.capacity = 100;
+  auto [client_raw, server_raw] = memory_pair(narrow, {});
+  auto client = tls_connect(std::move(client_raw), client_context(), "localhost");
+  auto server = tls_accept(std::move(server_raw), server_context());
+  ASSERT_TRUE(client && server);
+  std::array<char, 32 * 1024> buffer;
+  for (int round = 0;
+       round < 200 && !(tls_info(*client).handshake_done && tls_info(*server).handshake_done);
+       ++round) {
+    ASSERT_FALSE(client->read(buffer).failed());
+    ASSERT_FALSE(server->read(buffer).failed());
+  }
+  ASSERT_TRUE(tls_info(*client).handshake_done && tls_info(*server).handshake_done);
+  const std::string payload = pattern_bytes(5000, 3);
+  ASSERT_TRUE(client->write(payload).would_block());  // 100 bytes of the record in the pipe
+  EXPECT_FALSE(client->shutdown_write());
+  std::string received;
+  bool server_eof = false;
+  bool client_eof = false;
+  for (int round = 0; round < 500 && !(server_eof && client_eof); ++round) {
+    const io_result got = server->read(buffer);
+    if (got.done()) received.append(buffer.data(), got.bytes);
+    ASSERT_FALSE(got.failed()) << got.error().message() << " after " << received.size();
+    if (got.eof() && !server_eof) {
+      server_eof = true;
+      EXPECT_FALSE(server->shutdown_write());
+    }
+    const io_result back = client->read(buffer);  // also what moves the client's output on
+    ASSERT_FALSE(back.failed()) << back.error().message();
+    ASSERT_FALSE(back.done() && back.bytes > 0);
+    client_eof = back.eof();
+  }
+  EXPECT_TRUE(server_eof);
+  EXPECT_TRUE(client_eof);
+  EXPECT_TRUE(received == payload) << received.size();
 }
 
 TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {

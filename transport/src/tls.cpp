@@ -15,8 +15,12 @@
 #if TAUT_HAVE_TLS
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -57,6 +61,38 @@ struct identity {
   STACK_OF(X509) * chain = nullptr;  // intermediates, leaf excluded
 };
 
+/// What encrypts and authenticates session tickets (AES-256-CBC and HMAC-SHA256, as OpenSSL's own
+/// keys), named so that a ticket says which key made it.
+struct ticket_key {
+  std::array<unsigned char, 16> name{};
+  std::array<unsigned char, 32> cipher_key{};
+  std::array<unsigned char, 32> mac_key{};
+};
+
+/// A server context's ticket keys: the current one encrypts, the previous one (retired at the
+/// last rotation) only decrypts. Rotation happens inside the ticket callback when the clock says
+/// it is due, so an idle server rotates too (its first handshake after a long pause drops both).
+struct ticket_keys {
+  std::mutex mutex;  // several loops' handshakes share the context
+  ticket_key current;
+  ticket_key previous;
+  bool has_current = false;
+  bool has_previous = false;
+  time_point rotate_at{};
+  duration interval{};
+  const clock* time = nullptr;
+  EVP_CIPHER* cipher = nullptr;  // fetched once: no lookup per handshake
+
+  ticket_keys() = default;
+  ticket_keys(const ticket_keys&) = delete;
+  ticket_keys& operator=(const ticket_keys&) = delete;
+  ~ticket_keys() {
+    OPENSSL_cleanse(&current, sizeof current);
+    OPENSSL_cleanse(&previous, sizeof previous);
+    EVP_CIPHER_free(cipher);
+  }
+};
+
 }  // namespace
 
 struct tls_context_state {
@@ -78,6 +114,8 @@ struct tls_context_state {
   std::mutex sessions_mutex;
   std::array<cached_session, max_cached_sessions> sessions{};
   std::uint64_t sessions_clock = 0;
+  // Server with session tickets: its own rotating ticket keys.
+  std::unique_ptr<ticket_keys> tickets;
 
   /// The entry for `name`, or null (the caller holds sessions_mutex).
   cached_session* cached(std::string_view name) noexcept {
@@ -143,10 +181,13 @@ struct tls_session {
   bool write_wants_read = false;  // the last write blocked because OpenSSL had to read
   bool read_filled = false;       // the last read filled its buffer: more may wait inside OpenSSL
   bool received_any = false;      // the peer sent at least one byte
-  bool established = false;       // the handshake was seen complete (a fatal error hides it)
+  bool established = false;       // the handshake completed (see note_established)
   bool raw_eof = false;
   bool write_shut = false;
   bool shutdown_pending = false;  // close_notify not taken by the stream yet
+  // The size of an SSL_write that blocked: its record is encrypted and partly sent, and OpenSSL
+  // sends nothing else (close_notify included) until a write of that size finishes it.
+  std::size_t blocked_write = 0;
   handshake_guard guard;
 
   tls_session() = default;
@@ -412,9 +453,30 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
   if (session.socket_bio) stream_access::clear_ready(*session.owner, bits);
 }
 
+thread_local std::array<char, record_size> gather_buffer;
+
+/// Sends the rest of the record of a write that blocked, when the caller shuts down or closes
+/// instead of retrying it: OpenSSL would refuse to send close_notify before it (bad write retry)
+/// and keep wanting to write. OpenSSL sends it from its own buffer; a write of the same size only
+/// says "go on", so the bytes handed here are never read. false while the stream is still full.
+bool finish_blocked_record(tls_session& session) noexcept {
+  if (session.blocked_write == 0) return true;
+  std::size_t written = 0;
+  const int sent = SSL_write_ex(session.ssl, gather_buffer.data(), session.blocked_write, &written);
+  if (sent != 1 && SSL_get_error(session.ssl, sent) == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    note_blocked(session, readiness::writable);
+    return false;
+  }
+  ERR_clear_error();  // sent, or the stream failed (then close_notify cannot go either)
+  session.blocked_write = 0;
+  return true;
+}
+
 std::error_code flush_shutdown(tls_session& session) noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
   session.io_error = 0;
+  if (!finish_blocked_record(session)) return {};  // the next writable event goes on
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -459,16 +521,20 @@ void note_handshake_over(tls_session& session) noexcept {
   if (tls_writable(session)) wake(session, readiness::writable);
 }
 
-thread_local std::array<char, record_size> gather_buffer;
-
 /// SSL_get_error() reads the thread's error queue: an error another library (or the
 /// application) left there would turn a plain would_block into a failure.
 void forget_foreign_errors() noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
 }
 
+/// Whether the handshake completed, even when the call that completed it then failed (a bad record
+/// or an EOF right after the peer's Finished): a fatal error puts OpenSSL back "in init", so
+/// SSL_is_init_finished() says no, but the handshake state it reached stays TLS_ST_OK.
 void note_established(tls_session& session) noexcept {
-  if (!session.established) session.established = SSL_is_init_finished(session.ssl) == 1;
+  if (!session.established) {
+    session.established =
+        SSL_is_init_finished(session.ssl) == 1 || SSL_get_state(session.ssl) == TLS_ST_OK;
+  }
   if (session.established) session.guard.active = false;
 }
 
@@ -558,12 +624,17 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   // OpenSSL's multi-block path, which keeps up to 128 KiB pending and asks the retry for more
   // than writev's gathering can present (SSL_R_BAD_LENGTH).
   size = std::min(size, record_size);
+  // A retry writes exactly the record that blocked: OpenSSL would otherwise go on to a second
+  // record in the same call, and a blocked second record would leave blocked_write not knowing
+  // how much is pending.
+  if (session.blocked_write > 0) size = std::min(size, session.blocked_write);
   std::size_t written = 0;
   note_established(session);
   forget_foreign_errors();
   session.io_error = 0;  // only this call's stream errors explain its failure
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
+  session.blocked_write = rc != 1 && SSL_want_write(session.ssl) ? size : 0;
   if (rc == 1) {
     session.write_wants_read = false;
     output_flushed(session);
@@ -664,6 +735,99 @@ std::error_code load_identity(const tls_certificate& files, identity& loaded) no
   BIO_free(key_file);
   if (loaded.key == nullptr || X509_check_private_key(loaded.cert, loaded.key) != 1) {
     return errc::tls_bad_key;
+  }
+  return {};
+}
+
+/// A fresh key from the generator OpenSSL keeps for private values.
+bool make_ticket_key(ticket_key& key) noexcept {
+  return RAND_priv_bytes(key.name.data(), key.name.size()) == 1 &&
+         RAND_priv_bytes(key.cipher_key.data(), key.cipher_key.size()) == 1 &&
+         RAND_priv_bytes(key.mac_key.data(), key.mac_key.size()) == 1;
+}
+
+/// Retires the current key when its interval is over (the caller holds keys.mutex). More than one
+/// interval late (an idle server), the retired key's decrypting interval is over as well.
+void rotate_ticket_keys(ticket_keys& keys) noexcept {
+  const time_point now = keys.time->now();
+  if (keys.has_current && now < keys.rotate_at) return;
+  keys.has_previous = keys.has_current && now - keys.rotate_at < keys.interval;
+  keys.previous = keys.current;
+  if (!keys.has_previous) OPENSSL_cleanse(&keys.previous, sizeof keys.previous);
+  keys.has_current = make_ticket_key(keys.current);
+  if (!keys.has_current) OPENSSL_cleanse(&keys.current, sizeof keys.current);
+  if (now >= keys.rotate_at) {
+    keys.rotate_at += ((now - keys.rotate_at) / keys.interval + 1) * keys.interval;
+  }
+}
+
+/// OpenSSL's ticket key callback: `encrypt` 1 asks for the key of a new ticket (0: issue none),
+/// 0 for the key named in a ticket (0: unknown, a full handshake; 2: decrypted, and OpenSSL is to
+/// issue a new ticket under the current key).
+int ticket_key_callback(SSL* ssl, unsigned char* name, unsigned char* iv,
+                        EVP_CIPHER_CTX* cipher_context, EVP_MAC_CTX* mac_context, int encrypt) {
+  const auto* session = static_cast<const tls_session*>(SSL_get_app_data(ssl));
+  if (session == nullptr || session->context->tickets == nullptr) return 0;
+  ticket_keys& keys = *session->context->tickets;
+  ticket_key key;
+  bool found = false;
+  bool retired = false;
+  {
+    const std::lock_guard lock(keys.mutex);
+    rotate_ticket_keys(keys);
+    if (encrypt != 0) {
+      found = keys.has_current;
+      if (found) key = keys.current;
+    } else if (keys.has_current && std::memcmp(name, keys.current.name.data(), 16) == 0) {
+      found = true;
+      key = keys.current;
+    } else if (keys.has_previous && std::memcmp(name, keys.previous.name.data(), 16) == 0) {
+      found = retired = true;
+      key = keys.previous;
+    }
+  }
+  if (!found) return 0;
+  const int iv_size = EVP_CIPHER_get_iv_length(keys.cipher);
+  std::array<char, 7> digest{"SHA256"};
+  const std::array<OSSL_PARAM, 3> mac_parameters{
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.mac_key.data(), key.mac_key.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
+      OSSL_PARAM_construct_end()};
+  int result = -1;
+  if (encrypt != 0) {
+    std::memcpy(name, key.name.data(), key.name.size());
+    if (RAND_bytes(iv, iv_size) != 1) {
+      result = 0;  // no ticket this time; the handshake goes on
+    } else if (EVP_EncryptInit_ex(cipher_context, keys.cipher, nullptr, key.cipher_key.data(),
+                                  iv) == 1 &&
+               EVP_MAC_CTX_set_params(mac_context, mac_parameters.data()) == 1) {
+      result = 1;
+    }
+  } else if (EVP_DecryptInit_ex(cipher_context, keys.cipher, nullptr, key.cipher_key.data(), iv) ==
+                 1 &&
+             EVP_MAC_CTX_set_params(mac_context, mac_parameters.data()) == 1) {
+    // A TLS 1.3 client uses a ticket once: without a new one on every resumption it would make a
+    // full handshake next time (OpenSSL's own keys renew too). TLS 1.2 tickets can be reused.
+    result = retired || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
+  }
+  OPENSSL_cleanse(&key, sizeof key);
+  return result;
+}
+
+/// Ticket keys of our own instead of OpenSSL's single key for the life of the context.
+std::error_code use_rotating_ticket_keys(tls_context_state& state,
+                                         const tls_server_options& options) noexcept {
+  using namespace std::chrono_literals;
+  auto keys = std::make_unique<ticket_keys>();
+  keys->time = options.ticket_clock != nullptr ? options.ticket_clock : &steady_clock();
+  keys->interval = std::clamp<duration>(options.ticket_key_interval, 1s, 24h * 365);
+  keys->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  if (keys->cipher == nullptr || !make_ticket_key(keys->current)) return errno_code(ENOMEM);
+  keys->has_current = true;
+  keys->rotate_at = keys->time->now() + keys->interval;
+  state.tickets = std::move(keys);
+  if (SSL_CTX_set_tlsext_ticket_key_evp_cb(state.ctx, ticket_key_callback) != 1) {
+    return errno_code(ENOMEM);
   }
   return {};
 }
@@ -873,6 +1037,15 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
         note_handshake_over(session);
         break;
       case SSL_ERROR_WANT_WRITE:
+        if (session.write_shut && !session.shutdown_pending) {
+          // The writing side is shut (FIN sent): what OpenSSL wants to write can never go, and
+          // waiting for writability would spin.
+          ERR_clear_error();
+          session.failure_errno = EPIPE;
+          if (total == 0) return failed(session);
+          wake_reader(session);
+          break;
+        }
         session.read_wants_write = true;
         note_blocked(session, readiness::writable);
         break;
@@ -1018,7 +1191,8 @@ void tls_end(tls_session*& session, bool notify) noexcept {
   if (session == nullptr) return;
   if (notify && session->bio_attached && !has_failed(*session) &&
       SSL_is_init_finished(session->ssl) == 1 &&
-      (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0) {
+      (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0 &&
+      finish_blocked_record(*session)) {
     (void)SSL_shutdown(session->ssl);  // best effort: a full stream loses it
   }
   ERR_clear_error();
@@ -1053,6 +1227,10 @@ result<tls_context> tls_context::server(const tls_server_options& options) noexc
   if (options.session_tickets) {
     // Stateless tickets only: the server keeps no session cache.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (const std::error_code ec = detail::use_rotating_ticket_keys(*state, options)) {
+      ERR_clear_error();
+      return ec;
+    }
   } else {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     SSL_CTX_set_num_tickets(ctx, 0);
@@ -1152,7 +1330,7 @@ tls_state tls_info(const stream& s) noexcept {
   if (session == nullptr) return info;
   info.is_tls = true;
   SSL* ssl = session->ssl;
-  info.handshake_done = SSL_is_init_finished(ssl) == 1;
+  info.handshake_done = session->established || SSL_is_init_finished(ssl) == 1;
   if (!info.handshake_done) return info;
   info.resumed = SSL_session_reused(ssl) == 1;
 #if !defined(OPENSSL_NO_KTLS)

@@ -261,12 +261,15 @@ bool connection_driver::read_some(time_point now) noexcept {
   if (into.empty()) return false;
   const transport::io_result got = stream_.read(into);
   if (handshaking_) {
-    if (got.failed()) {
+    // Before the first request bytes reach the connection; and a read that finished the
+    // handshake and then failed (the client's Finished, then its FIN without close_notify) is an
+    // established connection's failure, not the handshake's.
+    check_handshake(now);
+    if (handshaking_ && got.failed()) {
       ++owner_->stats_.tls_handshake_failures;
       handshake_failed(got.error());
       return true;
     }
-    check_handshake(now);  // before the first request bytes reach the connection
   }
   switch (got.status) {
     case transport::io_status::done:

@@ -3,11 +3,13 @@
 // readiness rules, and need no TLS-specific I/O code. No OpenSSL header is included here.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "taut/transport/clock.hpp"
 #include "taut/transport/error.hpp"
 #include "taut/transport/stream.hpp"
 
@@ -35,6 +37,15 @@ struct tls_server_options {
   std::vector<std::string> alpn{"http/1.1"};
   /// Stateless resumption (TLS 1.3 tickets, TLS 1.2 tickets); the server keeps no session cache.
   bool session_tickets = true;
+  /// How long one ticket key encrypts new tickets before a fresh random key takes over; the
+  /// retired key still decrypts for one more interval, then is forgotten. A ticket is thus
+  /// accepted for one to two intervals (and no longer than OpenSSL's session lifetime, 2 h), and
+  /// a stolen key opens no ticket issued more than two intervals before. Clamped to between a
+  /// second and a year.
+  std::chrono::seconds ticket_key_interval{std::chrono::hours{12}};
+  /// The time source of ticket key rotation; null = steady_clock(). Tests pass a manual_clock to
+  /// age keys without waiting. It must outlive the context.
+  const clock* ticket_clock = nullptr;
   /// Asks for kernel TLS when the kernel and OpenSSL offer it (see tls_context::offload_status).
   bool ktls = true;
   /// TLS 1.2 ciphers (OpenSSL syntax); empty = OpenSSL's default.
@@ -101,9 +112,14 @@ class tls_context {
 /// The views stay valid while the stream is open.
 struct tls_state {
   bool is_tls = false;
+  /// The handshake completed (still true when the connection failed right after it).
   bool handshake_done = false;
   bool resumed = false;
   bool ktls_send = false;
+  /// Always false: kTLS is used for sending only. Receiving stays on taut's own BIO, which sees
+  /// the peer's bytes before OpenSSL does (the handshake guard bounds a half-done handshake's
+  /// memory, EOF and readiness stay exact); receive offload would only move the decryption of small
+  /// requests into the kernel, while sendfile, the reason for kTLS, is a sending path.
   bool ktls_receive = false;
   std::string_view version{};      // "TLSv1.3"
   std::string_view alpn{};         // "http/1.1" or empty
@@ -137,6 +153,7 @@ struct tls_state {
 //   OpenSSL had to write and the socket is writable again (writable() likewise for a write that
 //   needs to read); the watch callback reports these too, so edge-triggered callers never stall.
 // - shutdown_write() sends close_notify, then half-closes; close() sends close_notify (best
-//   effort) and closes; abort() sends nothing.
+//   effort) and closes; abort() sends nothing. Both first send the rest of a record whose write
+//   said would_block and was not retried (its bytes were encrypted already: the peer gets them).
 
 }  // namespace taut::transport
