@@ -510,7 +510,7 @@ client_error client::send(const origin& where, const client_request& request,
             std::make_error_code(std::errc::invalid_argument)};
   }
   if (head_size(where, request) > options_.buffer_size) {
-    return {client_errc::invalid_request, client_phase::validating,
+    return {client_errc::request_too_large, client_phase::validating,
             std::make_error_code(std::errc::message_size)};
   }
   if (where.tls_) {

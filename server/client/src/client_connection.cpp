@@ -674,6 +674,13 @@ bool client_connection::take_head() {
     parser_.reset();
     return true;
   }
+  if (head.status == 101 && !has_field(head.headers, "upgrade")) {
+    // RFC 9110 section 15.2.2: a 101 names the protocol switched to. Without it nobody knows
+    // what the bytes after it are: a bad response, and the connection is closed.
+    fail(client_errc::bad_response, client_phase::reading_head,
+         std::make_error_code(std::errc::protocol_error), r.consumed);
+    return false;
+  }
   if (head.status == 101 || (method_ == taut::method::connect && head.status < 300)) {
     upgrade(r.consumed);
     return false;

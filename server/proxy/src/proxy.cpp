@@ -9,9 +9,11 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "taut/connection_info.hpp"
 #include "taut/http_chars.hpp"
+#include "taut/path.hpp"
 #include "taut/server_loop.hpp"
 
 namespace taut {
@@ -85,6 +87,30 @@ std::string_view target_authority(std::string_view target) noexcept {
     rest.remove_prefix(at + 1);
   }
   return rest;
+}
+
+// Whether `path` holds a separator an upstream may see that the routing did not: an escaped slash
+// ("%2F": "/api/..%2Fadmin" is one segment here, "/api/../admin" to a server that decodes
+// first) or a backslash, raw or escaped (a separator on Windows servers).
+bool has_hidden_separator(std::string_view path) noexcept {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '\\') return true;
+    if (path[i] != '%' || i + 2 >= path.size()) continue;
+    const char hi = path[i + 1];
+    const char lo = static_cast<char>(path[i + 2] | 0x20);
+    if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) return true;
+  }
+  return false;
+}
+
+// A Max-Forwards value (RFC 9110 section 7.6.2: 1*DIGIT), or nothing when it is not one.
+std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept {
+  std::uint64_t value = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || parsed.ec != std::errc{} || parsed.ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 }  // namespace
@@ -207,6 +233,7 @@ class proxy_exchange final : public client_exchange, public body_sink {
  public:
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
     fields_.reserve(owner.options().client.parse.max_headers + 10);
+    interim_fields_.reserve(owner.options().client.parse.max_headers);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
   }
@@ -247,6 +274,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
   client_request request_{};
   std::string text_;
   std::vector<header> fields_;
+  std::vector<header> interim_fields_;  // a 1xx's fields on their way to the client
+  std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
   bool head_sent_ = false;
@@ -272,18 +301,64 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     return false;
   }
   std::string_view target = origin_form(req.target());
-  if (!o.strip_prefix.empty()) {
-    if (!target.starts_with(o.strip_prefix)) {
+  // Asterisk-form (OPTIONS *, RFC 9112 section 3.2.4) names the server, not a path: it goes
+  // upstream as it came, never under upstream_path, and only from a proxy of the whole server.
+  const bool asterisk = target == "*";
+  std::string_view query;
+  if (asterisk) {
+    if (!o.strip_prefix.empty()) {
       res.error(404);
       return false;
     }
-    target.remove_prefix(o.strip_prefix.size());
-    if (target.empty() || (target.front() != '/' && target.front() != '?')) {
-      if (!target.empty()) {
+  } else {
+    // The prefix is checked on the path the upstream will get, and that path is the one the
+    // check saw: cleaned of "//", "." and ".." (escaped dots too) as taut's router cleans it, so
+    // "/api/../admin" is "/admin" (outside "/api") and "/api/x/../y" goes up as "/y". What
+    // cleaning cannot settle is refused: a malformed escape, or a separator hidden from it.
+    const std::size_t question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    if (question != std::string_view::npos) query = target.substr(question);
+    if (path.empty()) path = "/";
+    if (!valid_percent_escapes(path) || (!o.allow_encoded_slashes && has_hidden_separator(path))) {
+      res.error(400);
+      return false;
+    }
+    if (!is_clean_path(path)) {
+      if (clean_.size() < path.size() + 1) clean_.resize(path.size() + 1);
+      path = *clean_path(path, {clean_.data(), path.size() + 1});
+    }
+    if (!o.strip_prefix.empty()) {
+      if (!path.starts_with(o.strip_prefix) ||
+          (path.size() > o.strip_prefix.size() && path[o.strip_prefix.size()] != '/')) {
         res.error(404);
         return false;
       }
+      path.remove_prefix(o.strip_prefix.size());
     }
+    target = path;
+  }
+  // Max-Forwards (RFC 9110 section 7.6.2) counts down on TRACE and OPTIONS; at 0 this proxy is
+  // the last recipient and answers itself.
+  const bool counted = req.method() == taut::method::options || req.method() == taut::method::trace;
+  std::optional<std::uint64_t> max_forwards;
+  if (counted) {
+    for (const header& h : in) {
+      if (chars::iequals(h.name, "max-forwards")) {
+        max_forwards = max_forwards_value(chars::trim_ows(h.value));
+        break;
+      }
+    }
+  }
+  if (max_forwards == std::uint64_t{0}) {
+    if (req.method() == taut::method::options) {
+      // Allow is left out: which methods the target resource allows is the upstream's to say.
+      res.send(200, std::string_view{});
+    } else {
+      // TRACE would echo the request, credentials and cookies included (cross-site tracing):
+      // the front implements none.
+      res.error(501);
+    }
+    return false;
   }
   const std::string_view ip = owner_->peer_ip(req);
   // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces the Host field.
@@ -292,7 +367,8 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
 
   // Everything the upstream request refers to is copied here first, so that no view moves:
   // reserve once for the whole, then append.
-  std::size_t need = req.method_name().size() + o.upstream_path.size() + target.size() + 2;
+  std::size_t need =
+      req.method_name().size() + o.upstream_path.size() + target.size() + query.size() + 2 + 24;
   for (const header& h : in) need += h.name.size() + h.value.size() + 2;
   need += 2 * ip.size() + 2 * host.size() + o.proto.size() + o.via_name.size() + 128;
   text_.clear();
@@ -304,9 +380,10 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   request_.method = keep(req.method_name());
   {
     const std::size_t at = text_.size();
-    text_.append(o.upstream_path);
-    if (target.empty() || target.front() == '?') text_.push_back('/');
+    if (!asterisk) text_.append(o.upstream_path);
+    if (target.empty()) text_.push_back('/');
     text_.append(target);
+    text_.append(query);
     request_.target = std::string_view(text_.data() + at, text_.size() - at);
   }
 
@@ -336,8 +413,15 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
       continue;
     }
     if (o.x_forwarded && chars::iequals(h.name, "x-forwarded-for")) continue;
-    if (fields_.size() + 9 >= fields_.capacity()) break;  // the parser's field limit bounds this
+    if (max_forwards && chars::iequals(h.name, "max-forwards")) continue;  // counted down below
+    if (fields_.size() + 10 >= fields_.capacity()) break;  // the parser's field limit bounds this
     fields_.push_back({keep(h.name), keep(h.value)});
+  }
+  if (max_forwards) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), *max_forwards - 1);
+    fields_.push_back(
+        {"Max-Forwards", keep({digits.data(), static_cast<std::size_t>(end.ptr - digits.data())})});
   }
   if (absolute && o.preserve_host && !host.empty()) fields_.push_back({"Host", keep(host)});
   if (o.x_forwarded) {
@@ -490,7 +574,19 @@ void proxy_exchange::on_informational(const taut::response& head) {
     cancel();
     return;
   }
-  (void)writer_.send_informational(head.status, {});
+  // 103 Early Hints and the like go on with their fields (Link, ...), as Go's ReverseProxy
+  // passes them; what is hop-by-hop or the front's own (framing, Date) stays behind.
+  const connection_tokens tokens = tokens_of(head.headers);
+  interim_fields_.clear();
+  for (const header& h : head.headers) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date") ||
+        chars::iequals(h.name, "content-length") ||
+        interim_fields_.size() == interim_fields_.capacity()) {
+      continue;
+    }
+    interim_fields_.push_back(h);
+  }
+  (void)writer_.send_informational(head.status, interim_fields_);
 }
 
 void proxy_exchange::on_head(const client_response& response) {
@@ -532,13 +628,19 @@ void proxy_exchange::on_head(const client_response& response) {
       (void)writer_.begin();
       break;
     case body_kind::none: {
-      // HEAD keeps the length the upstream declared; 204 and 304 have none.
+      // HEAD keeps the length the upstream declared, and declares none when it declared none
+      // (RFC 9110 section 8.6: a HEAD's Content-Length is the GET's; 0 would be a lie). Its
+      // fields are then those this proxy's GET would carry for a body of unknown length (RFC
+      // 9110 section 9.3.2): chunked for HTTP/1.1, a close for HTTP/1.0. 204 and 304 have none.
+      if (method_ != taut::method::head) break;
       std::uint64_t length = 0;
       const auto parsed = std::from_chars(declared_length.data(),
                                           declared_length.data() + declared_length.size(), length);
-      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty() &&
+      if (parsed.ec == std::errc{} && !declared_length.empty() &&
           parsed.ptr == declared_length.data() + declared_length.size()) {
         (void)writer_.begin(length);
+      } else {
+        (void)writer_.begin();
       }
       break;
     }
@@ -620,6 +722,14 @@ void proxy_exchange::on_error(const client_error& error) {
   } else if (timeout) {
     ++owner_->stats_.timed_out;
     (void)writer_.send(504, "504 Gateway Timeout\n", "text/plain; charset=utf-8");
+  } else if (error.code == client_errc::request_too_large) {
+    // The client's head does not fit the upstream connection's buffer: its fault, not the
+    // upstream's, and said as a server would (RFC 6585 section 5).
+    (void)writer_.send(431, "431 Request Header Fields Too Large\n", "text/plain; charset=utf-8");
+  } else if (error.code == client_errc::too_many_waiting) {
+    // Every upstream connection is busy and the queue is full: a passing overload.
+    (void)writer_.add_header("Retry-After", "1");
+    (void)writer_.send(503, "503 Service Unavailable\n", "text/plain; charset=utf-8");
   } else {
     ++owner_->stats_.bad_gateway;
     (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");

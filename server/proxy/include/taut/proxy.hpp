@@ -36,8 +36,15 @@ struct proxy_options {
   /// Prepended to the forwarded target's path (the path of a URL like http://up:8080/base).
   std::string upstream_path{};
   /// Removed from the front of the request-target before forwarding (a mount point such as
-  /// "/api"); a request whose target does not start with it is answered 404.
+  /// "/api"); a request whose target does not start with it is answered 404. The check runs on
+  /// the cleaned path ("//", "." and ".." segments removed, escaped dots too), which is the path
+  /// forwarded: "/api/../admin" is outside "/api", "/api/a/../b" goes up as "/b".
   std::string strip_prefix{};
+  /// Forward paths holding an escaped slash or backslash ("%2F", "%5C") or a raw backslash,
+  /// unchanged. Off: 400, because an upstream that decodes them before resolving ".." would
+  /// route "/api/..%2Fadmin" outside the prefix the front checked (Apache's
+  /// AllowEncodedSlashes is off by default for the same reason).
+  bool allow_encoded_slashes = false;
   /// Keep the client's Host field (true, like Go's ReverseProxy) or send the upstream's authority.
   bool preserve_host = true;
   /// X-Forwarded-For (appended to), X-Forwarded-Host and X-Forwarded-Proto (replaced).
