@@ -694,11 +694,13 @@ TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
   proxy_options queued;
   queued.client.max_connections_per_origin = 1;
   queued.client.max_waiting_per_origin = 1;
+  queued.timeout = 5s;
   proxy_world q(queued, true, [](upstream_connection&, std::size_t) {});  // never answers
   recorder first, second, third;
-  ASSERT_FALSE(q.client.send(q.where, {.method = "GET", .target = "/1"}, first));
-  ASSERT_FALSE(q.client.send(q.where, {.method = "GET", .target = "/2"}, second));
-  ASSERT_FALSE(q.client.send(q.where, {.method = "GET", .target = "/3"}, third));
+  const client_request get{.method = "GET", .target = "/"};  // outlives the exchanges
+  ASSERT_FALSE(q.client.send(q.where, get, first));
+  ASSERT_FALSE(q.client.send(q.where, get, second));
+  ASSERT_FALSE(q.client.send(q.where, get, third));
   q.run();
   EXPECT_FALSE(first.done);
   EXPECT_FALSE(second.done);  // waiting in the queue
@@ -706,6 +708,9 @@ TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
   EXPECT_EQ(third.status, 503);
   EXPECT_EQ(third.header("Retry-After"), "1");
   EXPECT_EQ(q.proxy().stats().bad_gateway, 0u);
+  q.advance(6s);  // the two in flight time out (504): nothing is pending when the world ends
+  EXPECT_EQ(first.status, 504);
+  EXPECT_EQ(second.status, 504);
 }
 
 // RFC 9110 section 8.6: a HEAD response's Content-Length, when sent, is the GET's; an upstream
@@ -765,6 +770,69 @@ TEST(ProxyInterim, EarlyHintsArePassedOnWithTheirLinks) {
   EXPECT_TRUE(got.ends_with("ok")) << got;
   const std::string old = w.raw("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
   EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+}
+
+// What the upstream sends right behind its 101 is in the proxy's client buffer (64 KiB here) before
+// the tunnel has a place for it: none of it may be lost, however much it is. Meanwhile the
+// upstream is not read further (the tunnel's buffer is the bound).
+TEST(ProxyUpgrade, BytesBehindThe101BeyondTheTunnelBufferAllArrive) {
+  proxy_options options;
+  options.upgrades = true;
+  options.client.buffer_size = 64 * 1024;
+  std::string after(40000, 'x');
+  for (std::size_t i = 0; i < after.size(); i += 1000)
+    after[i] = static_cast<char>('a' + i / 1000 % 26);
+  proxy_world w(options, true, [&after](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+        "Upgrade: websocket\r\n\r\n" +
+        after);
+  });
+  auto s = w.open_raw();
+  (void)s.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  std::string got;
+  for (int i = 0; i < 100; ++i) {
+    const std::string more = w.read_all(s);
+    if (more.empty() && got.size() > after.size()) break;
+    got += more;
+  }
+  const std::size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << got.substr(0, 200);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << got.substr(0, 200);
+  EXPECT_EQ(got.size() - body - 4, after.size());
+  EXPECT_TRUE(got.substr(body + 4) == after);
+  EXPECT_EQ(w.proxy().stats().tunnels, 1u);
+  s.unwatch();
+}
+
+// After a peak the proxy gives its per-request states back: one trim_interval keeps what the
+// peak used, the next (idle) frees them; a steady load keeps what it uses and allocates nothing.
+TEST(ProxyMemory, StatesBeyondTheLastIntervalsPeakAreFreed) {
+  proxy_world w;
+  const client_request request{.method = "GET", .target = "/big/10"};
+  const auto burst = [&](int n) {
+    std::vector<std::unique_ptr<recorder>> exchanges;
+    for (int i = 0; i < n; ++i) {
+      exchanges.push_back(std::make_unique<recorder>());
+      ASSERT_FALSE(w.client.send(w.where, request, *exchanges.back()));
+    }
+    w.run();
+    for (auto& r : exchanges) ASSERT_TRUE(r->completed) << r->error.message();
+  };
+  burst(40);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 40u);
+  w.advance(31s);  // the interval that held the peak: nothing goes
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 0u);
+  burst(3);
+  w.advance(31s);  // at most 3 were needed in this one
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 37u);
+  burst(3);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 40u);  // the 3 kept were enough
+  w.advance(31s);
+  w.advance(31s);  // idle: the rest goes too
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 40u);
+  burst(1);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 41u);
 }
 
 }  // namespace

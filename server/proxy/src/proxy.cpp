@@ -137,20 +137,16 @@ class proxy_tunnel final : public upgrade_handler {
 
   [[nodiscard]] bool idle() const noexcept { return !in_use_; }
   /// Holds the upstream stream and what it sent after its 101, until the client side arrives.
-  void prepare(transport::stream&& upstream, std::string_view leftover) noexcept {
+  void prepare(transport::stream&& upstream, std::string_view leftover) {
     in_use_ = true;
     up_ = std::move(upstream);
-    to_client_ = {};
-    to_upstream_ = {};
-    const std::size_t n = std::min(leftover.size(), to_client_.bytes.size());
-    std::memcpy(to_client_.bytes.data(), leftover.data(), n);
-    to_client_.end = n;
+    to_client_.reset();
+    to_upstream_.reset();
+    to_client_.take(leftover);
   }
   void on_upgrade(std::string_view leftover, void* stream) override {
     down_ = std::move(*static_cast<transport::stream*>(stream));
-    const std::size_t n = std::min(leftover.size(), to_upstream_.bytes.size());
-    std::memcpy(to_upstream_.bytes.data(), leftover.data(), n);
-    to_upstream_.end = n;
+    to_upstream_.take(leftover);
     ++owner_->stats_.tunnels;
     transport::event_loop& loop = owner_->client_->loop();
     if (down_.watch(loop, [this](transport::readiness) { pump(); }) ||
@@ -172,6 +168,34 @@ class proxy_tunnel final : public upgrade_handler {
     std::size_t end = 0;
     bool ended = false;  // the source reached its end
     bool shut = false;   // and the destination was half-closed
+    // What was read before the tunnel began (after the 101, in the reading connection's buffer,
+    // which may be larger than `bytes`) and does not fit `bytes`: sent before anything more is
+    // read from the source, never dropped.
+    std::string spill;
+    std::size_t spill_at = 0;
+
+    void reset() noexcept {
+      begin = end = 0;
+      ended = shut = false;
+      spill.clear();
+      spill_at = 0;
+    }
+    void take(std::string_view leftover) {
+      const std::size_t n = std::min(leftover.size(), bytes.size());
+      if (n > 0) std::memcpy(bytes.data(), leftover.data(), n);  // an empty view may be null
+      end = n;
+      spill.assign(leftover.substr(n));  // allocates only for a leftover over 16 KiB
+    }
+    // Refills `bytes` from the spill; false when it is empty.
+    bool refill() noexcept {
+      if (spill_at == spill.size()) return false;
+      const std::size_t n = std::min(spill.size() - spill_at, bytes.size());
+      std::memcpy(bytes.data(), spill.data() + spill_at, n);
+      spill_at += n;
+      begin = 0;
+      end = n;
+      return true;
+    }
   };
 
   // Moves what it can from `from` to `to`; false when the tunnel must close.
@@ -185,6 +209,7 @@ class proxy_tunnel final : public upgrade_handler {
         continue;
       }
       d.begin = d.end = 0;
+      if (d.refill()) continue;
       if (d.ended) {
         if (!d.shut) {
           (void)to.shutdown_write();
@@ -749,6 +774,7 @@ void proxy_exchange::done() noexcept {
 reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options)) {}
 
 reverse_proxy::~reverse_proxy() {
+  trim_timer_.reset();
   // The exchanges refer to the client: they go first (cancelling what is pending, silently).
   all_.clear();
   tunnels_.clear();
@@ -769,6 +795,10 @@ void reverse_proxy::serve(request_context& req, reply& res) {
   transport::event_loop& loop = connection->owner().loop();
   if (!client_) {
     client_ = std::make_unique<taut::client>(loop, options_.client);
+    if (options_.trim_interval.count() > 0) {
+      trim_timer_.emplace(loop);
+      trim_timer_->set_callback([this] { trim(); });
+    }
   } else if (&client_->loop() != &loop) {
     res.error(500);  // one proxy per loop (see the class comment)
     return;
@@ -781,6 +811,10 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     all_.push_back(std::make_unique<detail::proxy_exchange>(*this));
     exchange = all_.back().get();
     ++stats_.exchanges_made;
+  }
+  peak_in_use_ = std::max(peak_in_use_, all_.size() - free_.size());
+  if (trim_timer_ && !trim_timer_->armed() && all_.size() > 1) {
+    trim_timer_->arm_in(options_.trim_interval);
   }
   if (!exchange->prepare(req, res)) {
     free_.push_back(exchange);
@@ -813,6 +847,21 @@ detail::proxy_tunnel& reverse_proxy::take_tunnel() {
   }
   tunnels_.push_back(std::make_unique<detail::proxy_tunnel>(*this));
   return *tunnels_.back();
+}
+
+void reverse_proxy::trim() noexcept {
+  // Keep what the busiest moment of the interval used: a steady load allocates nothing, and a
+  // peak that passed gives its memory back one interval later.
+  const std::size_t in_use = all_.size() - free_.size();
+  while (all_.size() > std::max(peak_in_use_, in_use) && !free_.empty()) {
+    const detail::proxy_exchange* doomed = free_.back();
+    free_.pop_back();
+    std::erase_if(all_, [doomed](const auto& e) { return e.get() == doomed; });
+    ++stats_.exchanges_freed;
+  }
+  std::erase_if(tunnels_, [](const auto& t) { return t->idle(); });
+  peak_in_use_ = in_use;
+  if (all_.size() > in_use) trim_timer_->arm_in(options_.trim_interval);  // more may go next time
 }
 
 void reverse_proxy::release(detail::proxy_exchange& done) noexcept {
