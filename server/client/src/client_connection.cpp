@@ -153,14 +153,16 @@ void client_connection::next_address(client_errc code, std::error_code cause) no
   // None answered: the name may have moved (a restarted upstream, a DNS change), so the next
   // connection resolves it again instead of trusting this answer forever.
   if (!pool_->literal) pool_->stale = true;
-  if (exchange_ == nullptr) {
-    close_stream();
-    return;
-  }
   if (busy_) {
-    fail(code, client_phase::connecting, cause);
+    if (exchange_ != nullptr) {
+      fail(code, client_phase::connecting, cause);
+    } else {
+      close_stream();  // freed when the pump ends
+    }
     return;
   }
+  // Outside the pump (inside client::send, or from the resolver's answer): reported, or the
+  // connection closed and freed, from the loop.
   deferred_code_ = code;
   deferred_error_ = cause;
   arm(timing::deferred_error, {});
