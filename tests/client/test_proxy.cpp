@@ -70,8 +70,9 @@ class upper_echo final : public upgrade_handler {
 class proxy_world {
  public:
   explicit proxy_world(proxy_options options = {}, bool scripted = false,
-                       scripted_upstream::script script = {})
+                       scripted_upstream::script script = {}, router_options front_routing = {})
       : loop_(transport::event_loop::create({.clock = &clock}).value()),
+        front_app_(front_routing),
         upstream_(*loop_, upstream_app_),
         front_(*loop_, front_app_),
         echo(*loop_),
@@ -575,6 +576,256 @@ TEST(Proxy, ConnectionRefusedIs502) {
   ASSERT_TRUE(r.completed) << r.error.message();
   EXPECT_EQ(r.status, 502);
   EXPECT_EQ(r.body, "502 Bad Gateway\n");
+}
+
+// The prefix is checked on the cleaned path, and the cleaned path is what goes upstream: no
+// dot segment (escaped or not) or empty segment reaches an upstream route the prefix did not
+// allow. The front's mux here does not redirect unclean paths, so the proxy sees them as sent.
+TEST(ProxyPaths, DotSegmentsAreResolvedBeforeThePrefixCheck) {
+  proxy_options options;
+  options.strip_prefix = "/api";
+  options.upstream_path = "/base";
+  proxy_world w(options, false, {}, {.redirect_unclean_paths = false});
+  const auto status_of = [&](std::string_view target) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    return got.substr(0, std::min<std::size_t>(got.find("\r\n"), got.size()));
+  };
+  EXPECT_EQ(status_of("/api/../admin"), "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(status_of("/api/%2e%2E/admin"), "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(status_of("/api/.%2e/admin?x=1"), "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(status_of("/api/sub/../../admin"), "HTTP/1.1 404 Not Found");
+  EXPECT_TRUE(w.seen.empty());  // none reached the upstream
+
+  EXPECT_EQ(status_of("/api/x/../y?q=/../z"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(status_of("/api//a/./b/"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(status_of("/api/./"), "HTTP/1.1 200 OK");
+  EXPECT_EQ(status_of("/api?q=1"), "HTTP/1.1 200 OK");
+  ASSERT_EQ(w.seen.size(), 4u);
+  EXPECT_EQ(w.seen[0].target, "/base/y?q=/../z");  // the query is not a path
+  EXPECT_EQ(w.seen[1].target, "/base/a/b/");
+  EXPECT_EQ(w.seen[2].target, "/base/");
+  EXPECT_EQ(w.seen[3].target, "/base/?q=1");
+}
+
+// An escaped slash or backslash hides a separator from the front: "/api/..%2Fadmin" is one
+// segment here and "/api/../admin" to an upstream that decodes before it resolves dot segments.
+TEST(ProxyPaths, EscapedSlashesAndBackslashesAreRefusedUnlessAllowed) {
+  proxy_options options;
+  options.strip_prefix = "/api";
+  options.upstream_path = "/base";
+  proxy_world w(options, false, {}, {.redirect_unclean_paths = false});
+  for (const char* target : {"/api/..%2Fadmin", "/api/..%2fadmin", "/api/..%5Cadmin", "/api/a%5cb",
+                             "/api/%zz", "/api/%2"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 400 Bad Request\r\n")) << target << "\n" << got;
+  }
+  EXPECT_TRUE(w.seen.empty());
+
+  options.allow_encoded_slashes = true;
+  proxy_world allowed(options, false, {}, {.redirect_unclean_paths = false});
+  const std::string got =
+      allowed.raw("GET /api/group%2Fproject HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  ASSERT_EQ(allowed.seen.size(), 1u);
+  EXPECT_EQ(allowed.seen[0].target, "/base/group%2Fproject");  // unchanged, never decoded
+}
+
+// Behind taut's mux (its default), an unclean path is redirected to the clean one before the
+// proxy is reached: what the upstream gets is always the path the route was chosen on.
+TEST(ProxyPaths, BehindTheMuxUncleanPathsAreRedirectedNotForwarded) {
+  proxy_options options;
+  options.strip_prefix = "/api";
+  proxy_world w(options);
+  const std::string got =
+      w.raw("GET /api/%2e%2e/admin HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 301 Moved Permanently\r\n")) << got;
+  EXPECT_NE(got.find("Location: /admin\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(w.seen.empty());
+}
+
+// RFC 9110 section 7.6.2: Max-Forwards counts down on TRACE and OPTIONS; at 0 the proxy is the
+// final recipient and answers itself. Other methods carry it unchanged.
+TEST(ProxyMaxForwards, ZeroIsAnsweredByTheProxyAndOtherValuesAreCountedDown) {
+  proxy_world w;
+  const std::string options0 =
+      w.raw("OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(options0.starts_with("HTTP/1.1 200 OK\r\n")) << options0;
+  EXPECT_NE(options0.find("Content-Length: 0\r\n"), std::string::npos) << options0;
+  const std::string trace0 =
+      w.raw("TRACE /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(trace0.starts_with("HTTP/1.1 501 Not Implemented\r\n")) << trace0;
+  EXPECT_TRUE(w.seen.empty());
+
+  (void)w.raw("OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\nConnection: close\r\n\r\n");
+  (void)w.raw("TRACE /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 1\r\nConnection: close\r\n\r\n");
+  (void)w.raw("GET /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n");
+  (void)w.raw("OPTIONS /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(w.seen.size(), 4u);
+  EXPECT_EQ(w.seen[0].method, "OPTIONS");
+  EXPECT_EQ(w.seen[0].count("Max-Forwards"), 1u);
+  EXPECT_EQ(w.seen[0].value("Max-Forwards"), "4");
+  EXPECT_EQ(w.seen[1].method, "TRACE");
+  EXPECT_EQ(w.seen[1].value("Max-Forwards"), "0");
+  EXPECT_EQ(w.seen[2].value("Max-Forwards"), "0");  // GET: not this proxy's to count
+  EXPECT_EQ(w.seen[3].count("Max-Forwards"), 0u);
+}
+
+// A request head the upstream connection's buffer cannot hold is the client's fault (431), and
+// a full wait queue is an overload (503 with Retry-After): neither is a bad gateway.
+TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
+  proxy_options options;
+  options.client.buffer_size = 2048;
+  proxy_world w(options);
+  const std::string got = w.raw("GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(3000, 'a') +
+                                "\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n")) << got;
+  EXPECT_TRUE(w.seen.empty());
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+
+  proxy_options queued;
+  queued.client.max_connections_per_origin = 1;
+  queued.client.max_waiting_per_origin = 1;
+  queued.timeout = 5s;
+  proxy_world q(queued, true, [](upstream_connection&, std::size_t) {});  // never answers
+  recorder first, second, third;
+  const client_request get{.method = "GET", .target = "/"};  // outlives the exchanges
+  ASSERT_FALSE(q.client.send(q.where, get, first));
+  ASSERT_FALSE(q.client.send(q.where, get, second));
+  ASSERT_FALSE(q.client.send(q.where, get, third));
+  q.run();
+  EXPECT_FALSE(first.done);
+  EXPECT_FALSE(second.done);  // waiting in the queue
+  ASSERT_TRUE(third.completed) << third.error.message();
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.header("Retry-After"), "1");
+  EXPECT_EQ(q.proxy().stats().bad_gateway, 0u);
+  q.advance(6s);  // the two in flight time out (504): nothing is pending when the world ends
+  EXPECT_EQ(first.status, 504);
+  EXPECT_EQ(second.status, 504);
+}
+
+// RFC 9110 section 8.6: a HEAD response's Content-Length, when sent, is the GET's; an upstream
+// that sent none must not gain "Content-Length: 0" on the way.
+TEST(ProxyHead, AHeadWithoutLengthGainsNoneAndALengthIsKept) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    (void)c.stream.write(index == 0 ? "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
+                                    : "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n");
+  });
+  const std::string unknown = w.raw("HEAD /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(unknown.starts_with("HTTP/1.1 200 OK\r\n")) << unknown;
+  EXPECT_NE(unknown.find("X-A: 1\r\n"), std::string::npos) << unknown;
+  EXPECT_EQ(unknown.find("Content-Length"), std::string::npos) << unknown;
+  // What this proxy's GET would carry for a body of unknown length (RFC 9110 section 9.3.2).
+  EXPECT_NE(unknown.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << unknown;
+  EXPECT_TRUE(unknown.ends_with("\r\n\r\n")) << unknown;  // and no chunk follows
+  const std::string known = w.raw("HEAD /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(known.find("Content-Length: 1234\r\n"), std::string::npos) << known;
+  EXPECT_TRUE(known.ends_with("\r\n\r\n")) << known;
+}
+
+// RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad
+// response: 502, and the upstream connection is not kept.
+TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write("HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\nbytes");
+  });
+  const std::string got =
+      w.raw("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << got;
+  EXPECT_EQ(w.proxy().stats().tunnels, 0u);
+  EXPECT_EQ(w.proxy().client()->open_connections(w.proxy().options().upstream), 0u);
+  ASSERT_EQ(w.scripted().connections().size(), 1u);
+  char byte[16];
+  const auto r = w.scripted().connections()[0]->stream.read(byte);
+  EXPECT_TRUE(r.eof() || r.failed());  // the proxy closed its side
+}
+
+// 103 Early Hints reach an HTTP/1.1 client with their Link fields (as Go's ReverseProxy passes
+// them); hop-by-hop fields stay behind; an HTTP/1.0 client gets no 1xx at all.
+TEST(ProxyInterim, EarlyHintsArePassedOnWithTheirLinks) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n"
+        "Link: </app.js>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  const std::string got = w.raw("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(
+      got.starts_with("HTTP/1.1 103 Early Hints\r\n"
+                      "Link: </style.css>; rel=preload; as=style\r\n"
+                      "Link: </app.js>; rel=preload\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\n"))
+      << got;
+  EXPECT_TRUE(got.ends_with("ok")) << got;
+  const std::string old = w.raw("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+}
+
+// What the upstream sends right behind its 101 is in the proxy's client buffer (64 KiB here) before
+// the tunnel has a place for it: none of it may be lost, however much it is. Meanwhile the
+// upstream is not read further (the tunnel's buffer is the bound).
+TEST(ProxyUpgrade, BytesBehindThe101BeyondTheTunnelBufferAllArrive) {
+  proxy_options options;
+  options.upgrades = true;
+  options.client.buffer_size = 64 * 1024;
+  std::string after(40000, 'x');
+  for (std::size_t i = 0; i < after.size(); i += 1000)
+    after[i] = static_cast<char>('a' + i / 1000 % 26);
+  proxy_world w(options, true, [&after](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
+        "Upgrade: websocket\r\n\r\n" +
+        after);
+  });
+  auto s = w.open_raw();
+  (void)s.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  std::string got;
+  for (int i = 0; i < 100; ++i) {
+    const std::string more = w.read_all(s);
+    if (more.empty() && got.size() > after.size()) break;
+    got += more;
+  }
+  const std::size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos) << got.substr(0, 200);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << got.substr(0, 200);
+  EXPECT_EQ(got.size() - body - 4, after.size());
+  EXPECT_TRUE(got.substr(body + 4) == after);
+  EXPECT_EQ(w.proxy().stats().tunnels, 1u);
+  s.unwatch();
+}
+
+// After a peak the proxy gives its per-request states back: one trim_interval keeps what the
+// peak used, the next (idle) frees them; a steady load keeps what it uses and allocates nothing.
+TEST(ProxyMemory, StatesBeyondTheLastIntervalsPeakAreFreed) {
+  proxy_world w;
+  const client_request request{.method = "GET", .target = "/big/10"};
+  const auto burst = [&](int n) {
+    std::vector<std::unique_ptr<recorder>> exchanges;
+    for (int i = 0; i < n; ++i) {
+      exchanges.push_back(std::make_unique<recorder>());
+      ASSERT_FALSE(w.client.send(w.where, request, *exchanges.back()));
+    }
+    w.run();
+    for (auto& r : exchanges) ASSERT_TRUE(r->completed) << r->error.message();
+  };
+  burst(40);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 40u);
+  w.advance(31s);  // the interval that held the peak: nothing goes
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 0u);
+  burst(3);
+  w.advance(31s);  // at most 3 were needed in this one
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 37u);
+  burst(3);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 40u);  // the 3 kept were enough
+  w.advance(31s);
+  w.advance(31s);  // idle: the rest goes too
+  EXPECT_EQ(w.proxy().stats().exchanges_freed, 40u);
+  burst(1);
+  EXPECT_EQ(w.proxy().stats().exchanges_made, 41u);
 }
 
 }  // namespace

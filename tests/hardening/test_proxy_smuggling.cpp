@@ -139,5 +139,52 @@ TEST(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
   EXPECT_EQ(front.terminate(), 0);
 }
 
+// A user's `taut-serve --proxy /api=URL`: no dot segment (plain or escaped), empty segment or
+// escaped slash takes a request to an upstream path outside the prefix it was routed by.
+TEST(ProxyPaths, TautServeForwardsOnlyTheCleanedPathUnderItsPrefix) {
+  recording_upstream upstream;
+  ASSERT_TRUE(upstream.ok());
+  server_process front(
+      {.args = {"--threads", "1", "--proxy",
+                "/api=http://127.0.0.1:" + std::to_string(upstream.port()) + "/base"}});
+  ASSERT_TRUE(front.ready()) << front.stderr_text();
+  const auto ask = [&](const std::string& request_line) {
+    const int fd = connect_loopback(front.port());
+    EXPECT_GE(fd, 0);
+    (void)send_all(fd, request_line + "\r\nHost: h\r\nConnection: close\r\n\r\n",
+                   clock_type::now() + 2s);
+    const read_outcome got = read_until_close(fd, 5000ms);
+    ::close(fd);
+    const split parsed = split_responses(got.bytes);
+    return parsed.responses.empty() ? response{} : parsed.responses.front();
+  };
+  struct refused_case {
+    const char* line;
+    int status;
+    const char* location;
+  };
+  for (const refused_case& c :
+       {refused_case{"GET /api/../hello/x HTTP/1.1", 301, "/hello/x"},
+        refused_case{"GET /api/%2e%2E/hello/x HTTP/1.1", 301, "/hello/x"},
+        refused_case{"GET /api//a/./b HTTP/1.1", 301, "/api/a/b"},
+        refused_case{"GET /api/..%2fhello/x HTTP/1.1", 400, ""},
+        refused_case{"GET /api/..%5Chello/x HTTP/1.1", 400, ""},
+        refused_case{"OPTIONS /api/x HTTP/1.1\r\nMax-Forwards: 0", 200, ""},
+        refused_case{"TRACE /api/x HTTP/1.1\r\nMax-Forwards: 0", 501, ""}}) {
+    const response r = ask(c.line);
+    EXPECT_EQ(r.status, c.status) << c.line;
+    if (*c.location != '\0') {
+      EXPECT_EQ(r.header("Location"), c.location) << c.line;
+    }
+    EXPECT_TRUE(upstream.take().empty()) << c.line << " reached the upstream";
+  }
+  const response forwarded = ask("GET /api/a/b?c=../d HTTP/1.1");
+  EXPECT_EQ(forwarded.status, 200);
+  const std::vector<recorded> seen = upstream.take();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].target, "/base/a/b?c=../d");
+  EXPECT_EQ(front.terminate(), 0);
+}
+
 }  // namespace
 }  // namespace taut::hardening

@@ -10,7 +10,7 @@ namespace {
 // Gathers a whole response into a fetch_result.
 class collector final : public client_exchange {
  public:
-  explicit collector(fetch_result& out) noexcept : out_(&out) {}
+  collector(fetch_result& out, std::size_t max_body) noexcept : out_(&out), max_body_(max_body) {}
 
   void on_informational(const taut::response& head) override {
     out_->informational.push_back(head.status);
@@ -26,7 +26,14 @@ class collector final : public client_exchange {
       out_->headers.push_back({std::string(field.name), std::string(field.value)});
     }
   }
-  void on_body(std::string_view piece) override { out_->body.append(piece); }
+  void on_body(std::string_view piece) override {
+    if (piece.size() > max_body_ - out_->body.size()) {
+      too_large_ = true;
+      cancel();  // on_error says why
+      return;
+    }
+    out_->body.append(piece);
+  }
   void on_complete(std::span<const header> trailers) override {
     for (const header& field : trailers) {
       out_->trailers.push_back({std::string(field.name), std::string(field.value)});
@@ -35,6 +42,10 @@ class collector final : public client_exchange {
   }
   void on_error(const client_error& error) override {
     out_->error = error;
+    if (too_large_) {
+      out_->error = {client_errc::body_too_large, client_phase::reading_body,
+                     std::make_error_code(std::errc::message_size), out_->body.size()};
+    }
     done = true;
   }
   void on_upgrade(const taut::response& head, transport::stream&& stream,
@@ -49,6 +60,8 @@ class collector final : public client_exchange {
 
  private:
   fetch_result* out_;
+  std::size_t max_body_;
+  bool too_large_ = false;
 };
 
 }  // namespace
@@ -60,9 +73,10 @@ std::string_view fetch_result::header(std::string_view name) const noexcept {
   return {};
 }
 
-blocking_client::blocking_client(const client_options& options)
+blocking_client::blocking_client(const client_options& options, const blocking_limits& limits)
     : loop_(transport::event_loop::create().value()),
-      client_(std::make_unique<taut::client>(*loop_, options)) {}
+      client_(std::make_unique<taut::client>(*loop_, options)),
+      limits_(limits) {}
 
 blocking_client::~blocking_client() {
   client_.reset();  // before the loop it watches with
@@ -70,8 +84,10 @@ blocking_client::~blocking_client() {
 
 fetch_result blocking_client::send(const origin& where, const client_request& request) {
   fetch_result result;
-  collector exchange(result);
-  if (client_error refused = client_->send(where, request, exchange)) {
+  collector exchange(result, limits_.max_body);
+  client_request bounded = request;  // lives until the exchange ended (below)
+  if (bounded.timeout.count() == 0) bounded.timeout = limits_.timeout;
+  if (client_error refused = client_->send(where, bounded, exchange)) {
     result.error = refused;
     return result;
   }

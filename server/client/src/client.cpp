@@ -284,14 +284,18 @@ origin_pool::origin_pool(client& owner_client, const origin& at) : owner(&owner_
     auto parsed = where.host_.starts_with("@")
                       ? transport::address::unix_abstract(std::string_view(where.host_).substr(1))
                       : transport::address::unix_path(where.host_);
-    if (parsed) address = *parsed;
+    if (parsed) addresses.push_back(*parsed);
+    literal = true;
   } else if (where.kind_ == transport::transport_kind::tcp) {
     // Literals (and "localhost") need no resolver.
     const bool v6 = where.host_.find(':') != std::string::npos;
     const std::string text =
         (v6 ? "[" + where.host_ + "]" : where.host_) + ":" + std::to_string(where.port_);
     auto parsed = transport::address::parse_tcp(text);
-    if (parsed) address = *parsed;
+    if (parsed) {
+      addresses.push_back(*parsed);
+      literal = true;
+    }
   }
   idle.reserve(owner->options().max_idle_per_origin + 1);
 }
@@ -372,6 +376,13 @@ void origin_pool::release(client_connection& connection, bool reusable) noexcept
     connection.abandon();
     return;
   }
+  if (wait_head != nullptr && wait_head->retried_ && connection.served()) {
+    // A retry waits for a new connection (RFC 9110 section 9.2.2): a reused one may fail the
+    // same way, and then nothing could tell the server never saw the request. This one makes
+    // room for it: closed, and destroy() dials for the head of the queue.
+    connection.abandon();
+    return;
+  }
   if (wait_head != nullptr) {
     client_exchange* next = wait_head;
     wait_head = next->next_;
@@ -416,46 +427,66 @@ void origin_pool::start_resolving() {
   if (resolving) return;
   resolving = true;
   ++owner->stats_.resolutions;
-  // getaddrinfo blocks (DNS, /etc/hosts); it runs on a thread of its own and the answer is posted
+  // Resolution blocks (DNS, /etc/hosts); it runs on a thread of its own and the answer is posted
   // back to the loop. The shared flag tells that thread whether the client still exists.
   struct job {
     std::string host;
-    std::string port;
+    std::uint16_t port;
     transport::event_loop* loop;
     std::shared_ptr<bool> alive;
     origin_pool* pool;
+    resolver_function resolver;
   };
-  job work{where.host_, std::to_string(where.port_), &owner->loop(), owner->alive_, this};
+  job work{where.host_,   where.port_, &owner->loop(),
+           owner->alive_, this,        owner->options().resolver};
   std::thread([work = std::move(work)]() mutable {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(work.host.c_str(), work.port.c_str(), &hints, &found);
-    std::optional<transport::address> answer;
+    std::vector<transport::address> answer;
     std::error_code error;
-    if (rc == 0 && found != nullptr) {
-      auto made = transport::address::from_sockaddr(found->ai_addr, found->ai_addrlen);
-      if (made)
-        answer = *made;
-      else
-        error = made.error();
+    if (work.resolver) {
+      auto found = work.resolver(work.host, work.port);
+      if (found) {
+        answer = std::move(*found);
+      } else {
+        error = found.error();
+      }
     } else {
-      error = std::make_error_code(std::errc::host_unreachable);
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      const int rc =
+          ::getaddrinfo(work.host.c_str(), std::to_string(work.port).c_str(), &hints, &found);
+      // Every address, in the order getaddrinfo sorted them (RFC 6724: IPv6 and IPv4 as the
+      // host's policy prefers): a connection tries the next when one does not answer.
+      for (const addrinfo* at = found; rc == 0 && at != nullptr; at = at->ai_next) {
+        auto made = transport::address::from_sockaddr(at->ai_addr, at->ai_addrlen);
+        if (made) {
+          answer.push_back(*made);
+        } else {
+          error = made.error();
+        }
+      }
+      if (found != nullptr) ::freeaddrinfo(found);
     }
-    if (found != nullptr) ::freeaddrinfo(found);
+    if (!answer.empty()) error = {};
+    if (answer.empty() && !error) error = std::make_error_code(std::errc::host_unreachable);
     const std::lock_guard<std::mutex> lock(resolver_mutex());
     if (!*work.alive) return;
-    work.loop->post([alive = work.alive, pool = work.pool, answer, error]() {
+    work.loop->post([alive = work.alive, pool = work.pool, answer = std::move(answer), error]() {
       if (*alive) pool->resolved(answer, error);
     });
   }).detach();
 }
 
-void origin_pool::resolved(std::optional<transport::address> result,
-                           std::error_code error) noexcept {
+void origin_pool::resolved(std::vector<transport::address> result, std::error_code error) noexcept {
   resolving = false;
-  if (result) address = *result;
+  if (!result.empty()) {
+    addresses = std::move(result);
+    stale = false;
+    error = {};
+  } else if (!error) {
+    error = std::make_error_code(std::errc::host_unreachable);
+  }
   // Each connection waiting for the name fails or dials now; iterate over a copy, as failing
   // frees connections.
   std::vector<client_connection*> waiting_for_name;
@@ -463,7 +494,7 @@ void origin_pool::resolved(std::optional<transport::address> result,
     if (c->current() == client_connection::state::resolving) waiting_for_name.push_back(c.get());
   }
   for (client_connection* c : waiting_for_name) {
-    c->on_resolved(result ? &*address : nullptr, error);
+    c->on_resolved(error);
   }
 }
 
@@ -510,7 +541,7 @@ client_error client::send(const origin& where, const client_request& request,
             std::make_error_code(std::errc::invalid_argument)};
   }
   if (head_size(where, request) > options_.buffer_size) {
-    return {client_errc::invalid_request, client_phase::validating,
+    return {client_errc::request_too_large, client_phase::validating,
             std::make_error_code(std::errc::message_size)};
   }
   if (where.tls_) {

@@ -73,6 +73,8 @@ client_connection::~client_connection() {
 void client_connection::open() noexcept {
   const origin& where = pool_->where;
   ++owner_->stats_.connections_opened;
+  // connect_timeout bounds the whole of connecting: the name's resolution and every address.
+  connect_deadline_ = owner_->loop().now() + owner_->options().connect_timeout;
   if (where.kind_ == transport::transport_kind::memory) {
     auto dialed = where.dialer_.dial();
     if (!dialed) {
@@ -82,11 +84,12 @@ void client_connection::open() noexcept {
       return;
     }
     stream_ = std::move(*dialed);
-  } else if (pool_->address) {
-    on_resolved(&*pool_->address, {});
+  } else if (!pool_->addresses.empty() && !pool_->stale) {
+    dial(0);
     return;
   } else {
     state_ = state::resolving;
+    arm(timing::connect, owner_->options().connect_timeout);  // a resolver that never answers
     pool_->start_resolving();
     return;
   }
@@ -99,32 +102,70 @@ void client_connection::open() noexcept {
   }
 }
 
-void client_connection::on_resolved(const transport::address* at, std::error_code error) noexcept {
-  if (at == nullptr) {
+void client_connection::on_resolved(std::error_code error) noexcept {
+  if (error) {
     state_ = state::connecting;
     deferred_code_ = client_errc::resolve_failed;
     deferred_error_ = error;
     arm(timing::deferred_error, {});
     return;
   }
+  dial(0);
+}
+
+void client_connection::dial(std::size_t index) noexcept {
   state_ = state::connecting;
-  auto made = transport::connect(*at);
+  address_index_ = index;
+  const std::size_t count = pool_->addresses.size();
+  if (index >= count) {
+    next_address(client_errc::connect_failed, std::make_error_code(std::errc::host_unreachable));
+    return;
+  }
+  auto made = transport::connect(pool_->addresses[index]);
   if (!made) {
-    deferred_code_ = client_errc::connect_failed;
-    deferred_error_ = made.error();
-    arm(timing::deferred_error, {});
+    next_address(client_errc::connect_failed, made.error());
     return;
   }
   stream_ = std::move(*made);
   if (stream_.kind() == transport::transport_kind::tcp) (void)stream_.set_no_delay(true);
   if (auto ec = stream_.watch(owner_->loop(),
                               [this](transport::readiness events) { on_ready(events); })) {
-    deferred_code_ = client_errc::connect_failed;
-    deferred_error_ = ec;
-    arm(timing::deferred_error, {});
+    next_address(client_errc::connect_failed, ec);
     return;
   }
-  arm(timing::connect, owner_->options().connect_timeout);
+  // Each address gets an even share of the time left (at least 2 s, as Go's dialer gives), so a
+  // first address that never answers (an IPv6 route that drops packets) leaves time for the
+  // next instead of taking all of connect_timeout.
+  const transport::duration left = connect_deadline_ - owner_->loop().now();
+  const auto share = left / static_cast<transport::duration::rep>(count - index);
+  const transport::duration floor = std::chrono::seconds(2);
+  arm(timing::connect, std::max(transport::duration{}, std::min(left, std::max(share, floor))));
+}
+
+void client_connection::next_address(client_errc code, std::error_code cause) noexcept {
+  stream_.unwatch();
+  stream_.abort();
+  hangup_ = false;
+  if (address_index_ + 1 < pool_->addresses.size() && owner_->loop().now() < connect_deadline_) {
+    dial(address_index_ + 1);
+    return;
+  }
+  // None answered: the name may have moved (a restarted upstream, a DNS change), so the next
+  // connection resolves it again instead of trusting this answer forever.
+  if (!pool_->literal) pool_->stale = true;
+  if (busy_) {
+    if (exchange_ != nullptr) {
+      fail(code, client_phase::connecting, cause);
+    } else {
+      close_stream();  // freed when the pump ends
+    }
+    return;
+  }
+  // Outside the pump (inside client::send, or from the resolver's answer): reported, or the
+  // connection closed and freed, from the loop.
+  deferred_code_ = code;
+  deferred_error_ = cause;
+  arm(timing::deferred_error, {});
 }
 
 void client_connection::on_ready(transport::readiness events) noexcept {
@@ -150,7 +191,16 @@ void client_connection::on_timer() noexcept {
       }
       break;
     case timing::connect:
-      if (state_ == state::connecting) {
+      if (state_ == state::resolving) {
+        if (exchange_ != nullptr) {
+          fail(client_errc::connect_timeout, client_phase::resolving,
+               std::make_error_code(std::errc::timed_out));
+        } else {
+          close_stream();
+        }
+      } else if (state_ == state::connecting && !handshaking_) {
+        next_address(client_errc::connect_timeout, std::make_error_code(std::errc::timed_out));
+      } else if (state_ == state::connecting) {
         if (exchange_ != nullptr) {
           fail(client_errc::connect_timeout, client_phase::connecting,
                std::make_error_code(std::errc::timed_out));
@@ -226,12 +276,10 @@ void client_connection::pump() noexcept {
         if (stream_.kind() == transport::transport_kind::tcp ||
             stream_.kind() == transport::transport_kind::unix_socket) {
           if (auto ec = stream_.connect_error()) {
-            if (exchange_ != nullptr) {
-              fail(client_errc::connect_failed, client_phase::connecting, ec);
-            } else {
-              close_stream();
-            }
-            return;
+            next_address(client_errc::connect_failed, ec);
+            if (state_ != state::connecting) return;
+            progress = true;
+            break;
           }
         }
         if (pool_->where.tls_) {
@@ -673,6 +721,13 @@ bool client_connection::take_head() {
     in_begin_ += r.consumed;
     parser_.reset();
     return true;
+  }
+  if (head.status == 101 && !has_field(head.headers, "upgrade")) {
+    // RFC 9110 section 15.2.2: a 101 names the protocol switched to. Without it nobody knows
+    // what the bytes after it are: a bad response, and the connection is closed.
+    fail(client_errc::bad_response, client_phase::reading_head,
+         std::make_error_code(std::errc::protocol_error), r.consumed);
+    return false;
   }
   if (head.status == 101 || (method_ == taut::method::connect && head.status < 300)) {
     upgrade(r.consumed);

@@ -35,14 +35,18 @@ struct origin_pool {
   /// Frees a closed connection, then dials for a waiting exchange if the limit allows it now.
   void destroy(client_connection& connection) noexcept;
   void remove_waiting(client_exchange& exchange) noexcept;
-  /// Name resolution finished (on the loop thread).
-  void resolved(std::optional<transport::address> result, std::error_code error) noexcept;
+  /// Name resolution finished (on the loop thread): every address, in getaddrinfo's order.
+  void resolved(std::vector<transport::address> result, std::error_code error) noexcept;
   void open_for(client_exchange& exchange);
   void start_resolving();
 
   client* owner;
   origin where;
-  std::optional<transport::address> address;  // resolved once, for every later connection
+  // Where connections go, tried in turn; a literal's (or a socket path's) is fixed, a name's is
+  // resolved again once a connection found none of them answering (`stale`).
+  std::vector<transport::address> addresses;
+  bool literal = false;
+  bool stale = false;
   bool resolving = false;
   std::vector<std::unique_ptr<client_connection>> connections;
   std::vector<client_connection*> idle;  // most recently used last
@@ -63,8 +67,8 @@ class client_connection {
 
   /// Opens the stream (or waits for the pool's resolution).
   void open() noexcept;
-  /// The pool's host name resolved (or failed).
-  void on_resolved(const transport::address* at, std::error_code error) noexcept;
+  /// The pool's host name resolved (or failed: `error`); dials its first address.
+  void on_resolved(std::error_code error) noexcept;
   /// Starts an exchange on this idle (or just connected) connection.
   void start(client_exchange& exchange) noexcept;
   /// Ends the exchange with an error (deadline, cancel), closing the connection.
@@ -84,6 +88,8 @@ class client_connection {
 
   [[nodiscard]] state current() const noexcept { return state_; }
   [[nodiscard]] bool closed() const noexcept { return state_ == state::closed; }
+  /// Whether a response came on this connection already (it is a reused one).
+  [[nodiscard]] bool served() const noexcept { return served_ > 0; }
 
  private:
   enum class timing : std::uint8_t {
@@ -97,6 +103,11 @@ class client_connection {
   };
 
   void on_ready(transport::readiness events) noexcept;
+  /// Dials the pool's address number `index`, within what is left of connect_timeout.
+  void dial(std::size_t index) noexcept;
+  /// A dial failed (`code`, `cause`): the next address if there is one and time is left, else the
+  /// exchange fails (and the pool's name is resolved again for the next connection).
+  void next_address(client_errc code, std::error_code cause) noexcept;
   void on_timer() noexcept;
   void drive() noexcept;
   void pump() noexcept;
@@ -143,6 +154,8 @@ class client_connection {
   std::uint64_t stream_left_ = 0;        // a streamed Content-Length body's bytes still expected
   std::uint64_t exchange_received_ = 0;  // response bytes of this exchange
   std::uint32_t served_ = 0;
+  std::size_t address_index_ = 0;             // the pool's address being dialed
+  transport::time_point connect_deadline_{};  // connect_timeout, from open()
   std::error_code deferred_error_;
   client_errc deferred_code_ = client_errc::ok;
   taut::method method_ = taut::method::get;

@@ -45,6 +45,10 @@ std::string_view to_string(client_errc code) noexcept {
       return "tls_setup_failed";
     case client_errc::tls_handshake_failed:
       return "tls_handshake_failed";
+    case client_errc::request_too_large:
+      return "request_too_large";
+    case client_errc::body_too_large:
+      return "body_too_large";
   }
   return "unknown";
 }

@@ -9,9 +9,11 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "taut/connection_info.hpp"
 #include "taut/http_chars.hpp"
+#include "taut/path.hpp"
 #include "taut/server_loop.hpp"
 
 namespace taut {
@@ -87,6 +89,30 @@ std::string_view target_authority(std::string_view target) noexcept {
   return rest;
 }
 
+// Whether `path` holds a separator an upstream may see that the routing did not: an escaped slash
+// ("%2F": "/api/..%2Fadmin" is one segment here, "/api/../admin" to a server that decodes
+// first) or a backslash, raw or escaped (a separator on Windows servers).
+bool has_hidden_separator(std::string_view path) noexcept {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '\\') return true;
+    if (path[i] != '%' || i + 2 >= path.size()) continue;
+    const char hi = path[i + 1];
+    const char lo = static_cast<char>(path[i + 2] | 0x20);
+    if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) return true;
+  }
+  return false;
+}
+
+// A Max-Forwards value (RFC 9110 section 7.6.2: 1*DIGIT), or nothing when it is not one.
+std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept {
+  std::uint64_t value = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || parsed.ec != std::errc{} || parsed.ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
@@ -111,20 +137,16 @@ class proxy_tunnel final : public upgrade_handler {
 
   [[nodiscard]] bool idle() const noexcept { return !in_use_; }
   /// Holds the upstream stream and what it sent after its 101, until the client side arrives.
-  void prepare(transport::stream&& upstream, std::string_view leftover) noexcept {
+  void prepare(transport::stream&& upstream, std::string_view leftover) {
     in_use_ = true;
     up_ = std::move(upstream);
-    to_client_ = {};
-    to_upstream_ = {};
-    const std::size_t n = std::min(leftover.size(), to_client_.bytes.size());
-    std::memcpy(to_client_.bytes.data(), leftover.data(), n);
-    to_client_.end = n;
+    to_client_.reset();
+    to_upstream_.reset();
+    to_client_.take(leftover);
   }
   void on_upgrade(std::string_view leftover, void* stream) override {
     down_ = std::move(*static_cast<transport::stream*>(stream));
-    const std::size_t n = std::min(leftover.size(), to_upstream_.bytes.size());
-    std::memcpy(to_upstream_.bytes.data(), leftover.data(), n);
-    to_upstream_.end = n;
+    to_upstream_.take(leftover);
     ++owner_->stats_.tunnels;
     transport::event_loop& loop = owner_->client_->loop();
     if (down_.watch(loop, [this](transport::readiness) { pump(); }) ||
@@ -146,6 +168,34 @@ class proxy_tunnel final : public upgrade_handler {
     std::size_t end = 0;
     bool ended = false;  // the source reached its end
     bool shut = false;   // and the destination was half-closed
+    // What was read before the tunnel began (after the 101, in the reading connection's buffer,
+    // which may be larger than `bytes`) and does not fit `bytes`: sent before anything more is
+    // read from the source, never dropped.
+    std::string spill;
+    std::size_t spill_at = 0;
+
+    void reset() noexcept {
+      begin = end = 0;
+      ended = shut = false;
+      spill.clear();
+      spill_at = 0;
+    }
+    void take(std::string_view leftover) {
+      const std::size_t n = std::min(leftover.size(), bytes.size());
+      if (n > 0) std::memcpy(bytes.data(), leftover.data(), n);  // an empty view may be null
+      end = n;
+      spill.assign(leftover.substr(n));  // allocates only for a leftover over 16 KiB
+    }
+    // Refills `bytes` from the spill; false when it is empty.
+    bool refill() noexcept {
+      if (spill_at == spill.size()) return false;
+      const std::size_t n = std::min(spill.size() - spill_at, bytes.size());
+      std::memcpy(bytes.data(), spill.data() + spill_at, n);
+      spill_at += n;
+      begin = 0;
+      end = n;
+      return true;
+    }
   };
 
   // Moves what it can from `from` to `to`; false when the tunnel must close.
@@ -159,6 +209,7 @@ class proxy_tunnel final : public upgrade_handler {
         continue;
       }
       d.begin = d.end = 0;
+      if (d.refill()) continue;
       if (d.ended) {
         if (!d.shut) {
           (void)to.shutdown_write();
@@ -207,6 +258,7 @@ class proxy_exchange final : public client_exchange, public body_sink {
  public:
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
     fields_.reserve(owner.options().client.parse.max_headers + 10);
+    interim_fields_.reserve(owner.options().client.parse.max_headers);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
   }
@@ -247,6 +299,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
   client_request request_{};
   std::string text_;
   std::vector<header> fields_;
+  std::vector<header> interim_fields_;  // a 1xx's fields on their way to the client
+  std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
   bool head_sent_ = false;
@@ -272,18 +326,64 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     return false;
   }
   std::string_view target = origin_form(req.target());
-  if (!o.strip_prefix.empty()) {
-    if (!target.starts_with(o.strip_prefix)) {
+  // Asterisk-form (OPTIONS *, RFC 9112 section 3.2.4) names the server, not a path: it goes
+  // upstream as it came, never under upstream_path, and only from a proxy of the whole server.
+  const bool asterisk = target == "*";
+  std::string_view query;
+  if (asterisk) {
+    if (!o.strip_prefix.empty()) {
       res.error(404);
       return false;
     }
-    target.remove_prefix(o.strip_prefix.size());
-    if (target.empty() || (target.front() != '/' && target.front() != '?')) {
-      if (!target.empty()) {
+  } else {
+    // The prefix is checked on the path the upstream will get, and that path is the one the
+    // check saw: cleaned of "//", "." and ".." (escaped dots too) as taut's router cleans it, so
+    // "/api/../admin" is "/admin" (outside "/api") and "/api/x/../y" goes up as "/y". What
+    // cleaning cannot settle is refused: a malformed escape, or a separator hidden from it.
+    const std::size_t question = target.find('?');
+    std::string_view path = target.substr(0, question);
+    if (question != std::string_view::npos) query = target.substr(question);
+    if (path.empty()) path = "/";
+    if (!valid_percent_escapes(path) || (!o.allow_encoded_slashes && has_hidden_separator(path))) {
+      res.error(400);
+      return false;
+    }
+    if (!is_clean_path(path)) {
+      if (clean_.size() < path.size() + 1) clean_.resize(path.size() + 1);
+      path = *clean_path(path, {clean_.data(), path.size() + 1});
+    }
+    if (!o.strip_prefix.empty()) {
+      if (!path.starts_with(o.strip_prefix) ||
+          (path.size() > o.strip_prefix.size() && path[o.strip_prefix.size()] != '/')) {
         res.error(404);
         return false;
       }
+      path.remove_prefix(o.strip_prefix.size());
     }
+    target = path;
+  }
+  // Max-Forwards (RFC 9110 section 7.6.2) counts down on TRACE and OPTIONS; at 0 this proxy is
+  // the last recipient and answers itself.
+  const bool counted = req.method() == taut::method::options || req.method() == taut::method::trace;
+  std::optional<std::uint64_t> max_forwards;
+  if (counted) {
+    for (const header& h : in) {
+      if (chars::iequals(h.name, "max-forwards")) {
+        max_forwards = max_forwards_value(chars::trim_ows(h.value));
+        break;
+      }
+    }
+  }
+  if (max_forwards == std::uint64_t{0}) {
+    if (req.method() == taut::method::options) {
+      // Allow is left out: which methods the target resource allows is the upstream's to say.
+      res.send(200, std::string_view{});
+    } else {
+      // TRACE would echo the request, credentials and cookies included (cross-site tracing):
+      // the front implements none.
+      res.error(501);
+    }
+    return false;
   }
   const std::string_view ip = owner_->peer_ip(req);
   // RFC 9112 section 3.2.2: the authority of an absolute-form target replaces the Host field.
@@ -292,7 +392,8 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
 
   // Everything the upstream request refers to is copied here first, so that no view moves:
   // reserve once for the whole, then append.
-  std::size_t need = req.method_name().size() + o.upstream_path.size() + target.size() + 2;
+  std::size_t need =
+      req.method_name().size() + o.upstream_path.size() + target.size() + query.size() + 2 + 24;
   for (const header& h : in) need += h.name.size() + h.value.size() + 2;
   need += 2 * ip.size() + 2 * host.size() + o.proto.size() + o.via_name.size() + 128;
   text_.clear();
@@ -304,9 +405,10 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   request_.method = keep(req.method_name());
   {
     const std::size_t at = text_.size();
-    text_.append(o.upstream_path);
-    if (target.empty() || target.front() == '?') text_.push_back('/');
+    if (!asterisk) text_.append(o.upstream_path);
+    if (target.empty()) text_.push_back('/');
     text_.append(target);
+    text_.append(query);
     request_.target = std::string_view(text_.data() + at, text_.size() - at);
   }
 
@@ -336,8 +438,15 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
       continue;
     }
     if (o.x_forwarded && chars::iequals(h.name, "x-forwarded-for")) continue;
-    if (fields_.size() + 9 >= fields_.capacity()) break;  // the parser's field limit bounds this
+    if (max_forwards && chars::iequals(h.name, "max-forwards")) continue;  // counted down below
+    if (fields_.size() + 10 >= fields_.capacity()) break;  // the parser's field limit bounds this
     fields_.push_back({keep(h.name), keep(h.value)});
+  }
+  if (max_forwards) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), *max_forwards - 1);
+    fields_.push_back(
+        {"Max-Forwards", keep({digits.data(), static_cast<std::size_t>(end.ptr - digits.data())})});
   }
   if (absolute && o.preserve_host && !host.empty()) fields_.push_back({"Host", keep(host)});
   if (o.x_forwarded) {
@@ -490,7 +599,19 @@ void proxy_exchange::on_informational(const taut::response& head) {
     cancel();
     return;
   }
-  (void)writer_.send_informational(head.status, {});
+  // 103 Early Hints and the like go on with their fields (Link, ...), as Go's ReverseProxy
+  // passes them; what is hop-by-hop or the front's own (framing, Date) stays behind.
+  const connection_tokens tokens = tokens_of(head.headers);
+  interim_fields_.clear();
+  for (const header& h : head.headers) {
+    if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date") ||
+        chars::iequals(h.name, "content-length") ||
+        interim_fields_.size() == interim_fields_.capacity()) {
+      continue;
+    }
+    interim_fields_.push_back(h);
+  }
+  (void)writer_.send_informational(head.status, interim_fields_);
 }
 
 void proxy_exchange::on_head(const client_response& response) {
@@ -532,13 +653,19 @@ void proxy_exchange::on_head(const client_response& response) {
       (void)writer_.begin();
       break;
     case body_kind::none: {
-      // HEAD keeps the length the upstream declared; 204 and 304 have none.
+      // HEAD keeps the length the upstream declared, and declares none when it declared none
+      // (RFC 9110 section 8.6: a HEAD's Content-Length is the GET's; 0 would be a lie). Its
+      // fields are then those this proxy's GET would carry for a body of unknown length (RFC
+      // 9110 section 9.3.2): chunked for HTTP/1.1, a close for HTTP/1.0. 204 and 304 have none.
+      if (method_ != taut::method::head) break;
       std::uint64_t length = 0;
       const auto parsed = std::from_chars(declared_length.data(),
                                           declared_length.data() + declared_length.size(), length);
-      if (method_ == taut::method::head && parsed.ec == std::errc{} && !declared_length.empty() &&
+      if (parsed.ec == std::errc{} && !declared_length.empty() &&
           parsed.ptr == declared_length.data() + declared_length.size()) {
         (void)writer_.begin(length);
+      } else {
+        (void)writer_.begin();
       }
       break;
     }
@@ -620,6 +747,14 @@ void proxy_exchange::on_error(const client_error& error) {
   } else if (timeout) {
     ++owner_->stats_.timed_out;
     (void)writer_.send(504, "504 Gateway Timeout\n", "text/plain; charset=utf-8");
+  } else if (error.code == client_errc::request_too_large) {
+    // The client's head does not fit the upstream connection's buffer: its fault, not the
+    // upstream's, and said as a server would (RFC 6585 section 5).
+    (void)writer_.send(431, "431 Request Header Fields Too Large\n", "text/plain; charset=utf-8");
+  } else if (error.code == client_errc::too_many_waiting) {
+    // Every upstream connection is busy and the queue is full: a passing overload.
+    (void)writer_.add_header("Retry-After", "1");
+    (void)writer_.send(503, "503 Service Unavailable\n", "text/plain; charset=utf-8");
   } else {
     ++owner_->stats_.bad_gateway;
     (void)writer_.send(502, "502 Bad Gateway\n", "text/plain; charset=utf-8");
@@ -639,6 +774,7 @@ void proxy_exchange::done() noexcept {
 reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options)) {}
 
 reverse_proxy::~reverse_proxy() {
+  trim_timer_.reset();
   // The exchanges refer to the client: they go first (cancelling what is pending, silently).
   all_.clear();
   tunnels_.clear();
@@ -659,6 +795,10 @@ void reverse_proxy::serve(request_context& req, reply& res) {
   transport::event_loop& loop = connection->owner().loop();
   if (!client_) {
     client_ = std::make_unique<taut::client>(loop, options_.client);
+    if (options_.trim_interval.count() > 0) {
+      trim_timer_.emplace(loop);
+      trim_timer_->set_callback([this] { trim(); });
+    }
   } else if (&client_->loop() != &loop) {
     res.error(500);  // one proxy per loop (see the class comment)
     return;
@@ -671,6 +811,10 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     all_.push_back(std::make_unique<detail::proxy_exchange>(*this));
     exchange = all_.back().get();
     ++stats_.exchanges_made;
+  }
+  peak_in_use_ = std::max(peak_in_use_, all_.size() - free_.size());
+  if (trim_timer_ && !trim_timer_->armed() && all_.size() > 1) {
+    trim_timer_->arm_in(options_.trim_interval);
   }
   if (!exchange->prepare(req, res)) {
     free_.push_back(exchange);
@@ -703,6 +847,21 @@ detail::proxy_tunnel& reverse_proxy::take_tunnel() {
   }
   tunnels_.push_back(std::make_unique<detail::proxy_tunnel>(*this));
   return *tunnels_.back();
+}
+
+void reverse_proxy::trim() noexcept {
+  // Keep what the busiest moment of the interval used: a steady load allocates nothing, and a
+  // peak that passed gives its memory back one interval later.
+  const std::size_t in_use = all_.size() - free_.size();
+  while (all_.size() > std::max(peak_in_use_, in_use) && !free_.empty()) {
+    const detail::proxy_exchange* doomed = free_.back();
+    free_.pop_back();
+    std::erase_if(all_, [doomed](const auto& e) { return e.get() == doomed; });
+    ++stats_.exchanges_freed;
+  }
+  std::erase_if(tunnels_, [](const auto& t) { return t->idle(); });
+  peak_in_use_ = in_use;
+  if (all_.size() > in_use) trim_timer_->arm_in(options_.trim_interval);  // more may go next time
 }
 
 void reverse_proxy::release(detail::proxy_exchange& done) noexcept {

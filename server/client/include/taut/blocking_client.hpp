@@ -6,6 +6,8 @@
 //     if (r.error) std::puts(r.error.message().c_str()); else std::puts(r.body.c_str());
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,11 +42,22 @@ struct fetch_result {
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
 };
 
+/// What a blocking_client gathers and how long it waits, so that a server that never ends its
+/// body (or never answers) cannot take all memory or block the caller forever.
+struct blocking_limits {
+  /// Largest response body gathered; beyond it the exchange fails with
+  /// client_errc::body_too_large (in reading_body) and its connection is closed.
+  std::size_t max_body = 64 * 1024 * 1024;
+  /// Deadline of a request whose client_request::timeout is zero (deadline_exceeded); zero:
+  /// none.
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+};
+
 /// A client and the event loop it runs on, owned together; every call blocks until its response
 /// ended. Connections stay pooled between calls.
 class blocking_client {
  public:
-  explicit blocking_client(const client_options& options = {});
+  explicit blocking_client(const client_options& options = {}, const blocking_limits& limits = {});
   ~blocking_client();
   blocking_client(const blocking_client&) = delete;
   blocking_client& operator=(const blocking_client&) = delete;
@@ -61,6 +74,7 @@ class blocking_client {
  private:
   std::unique_ptr<transport::event_loop> loop_;
   std::unique_ptr<taut::client> client_;
+  blocking_limits limits_;
 };
 
 }  // namespace taut

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -202,6 +203,11 @@ class client_exchange {
   bool paused_ = false;
 };
 
+/// Resolves a host name to the addresses to try, in order (what getaddrinfo does by default).
+/// Called on a thread of its own, never the loop's: it may block.
+using resolver_function = std::function<transport::result<std::vector<transport::address>>(
+    const std::string& host, std::uint16_t port)>;
+
 /// How a client pools and times out.
 struct client_options {
   using duration = std::chrono::milliseconds;
@@ -211,6 +217,9 @@ struct client_options {
   std::size_t max_connections_per_origin = 256;
   /// Requests waiting for a connection per origin; one more fails with too_many_waiting.
   std::size_t max_waiting_per_origin = 4096;
+  /// Bounds the whole of connecting: resolving the name (a resolver that does not answer in
+  /// time is connect_timeout in phase resolving), then each resolved address in turn (each gets
+  /// an even share of what is left, at least 2 s), then the TLS handshake.
   duration connect_timeout = std::chrono::seconds(10);
   /// From the end of writing the request to the end of the response head.
   duration response_header_timeout = std::chrono::seconds(30);
@@ -233,6 +242,9 @@ struct client_options {
   /// off only for tests), ALPN, session resumption. The client builds one context from these on
   /// its first https request; the handshake counts towards connect_timeout.
   transport::tls_client_options tls{};
+  /// Host-name resolution (empty: getaddrinfo, IPv6 and IPv4). A name is resolved when its pool
+  /// first needs it, and again after a connection found none of its addresses answering.
+  resolver_function resolver{};
 };
 
 /// Counters of one client, for tests and taut-fetch.

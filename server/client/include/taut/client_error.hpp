@@ -37,6 +37,11 @@ enum class client_errc : std::uint8_t {
   // tls_wrong_name, tls_expired, tls_protocol_too_old, tls_no_application_protocol,
   // tls_handshake_failed) or a system error.
   tls_handshake_failed,
+  // The request head does not fit client_options::buffer_size (a proxy answers 431): nothing
+  // was sent.
+  request_too_large,
+  // The response body passed blocking_client's body limit (blocking_limits::max_body).
+  body_too_large,
 };
 
 /// Where the exchange was when it failed.

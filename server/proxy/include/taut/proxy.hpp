@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,8 +37,15 @@ struct proxy_options {
   /// Prepended to the forwarded target's path (the path of a URL like http://up:8080/base).
   std::string upstream_path{};
   /// Removed from the front of the request-target before forwarding (a mount point such as
-  /// "/api"); a request whose target does not start with it is answered 404.
+  /// "/api"); a request whose target does not start with it is answered 404. The check runs on
+  /// the cleaned path ("//", "." and ".." segments removed, escaped dots too), which is the path
+  /// forwarded: "/api/../admin" is outside "/api", "/api/a/../b" goes up as "/b".
   std::string strip_prefix{};
+  /// Forward paths holding an escaped slash or backslash ("%2F", "%5C") or a raw backslash,
+  /// unchanged. Off: 400, because an upstream that decodes them before resolving ".." would
+  /// route "/api/..%2Fadmin" outside the prefix the front checked (Apache's
+  /// AllowEncodedSlashes is off by default for the same reason).
+  bool allow_encoded_slashes = false;
   /// Keep the client's Host field (true, like Go's ReverseProxy) or send the upstream's authority.
   bool preserve_host = true;
   /// X-Forwarded-For (appended to), X-Forwarded-Host and X-Forwarded-Proto (replaced).
@@ -55,6 +63,10 @@ struct proxy_options {
   /// through a 16 KiB buffer (reading stops while it is full). Off: Upgrade is hop-by-hop and
   /// dropped like the others.
   bool upgrades = false;
+  /// Memory follows the load down after a peak: every `trim_interval`, per-request states and
+  /// idle tunnel buffers beyond the most in use at once during the interval are freed (an
+  /// idle proxy keeps at most one after two intervals). Zero: never (they stay at the peak).
+  std::chrono::milliseconds trim_interval = std::chrono::seconds(30);
   /// Deadline of one upstream exchange up to its response head; 504 when it passes. The body
   /// then has no deadline: client.body_idle_timeout bounds each wait for its next bytes.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
@@ -67,12 +79,13 @@ struct proxy_options {
 
 /// Counters of one proxy, read on its loop thread.
 struct proxy_stats {
-  std::uint64_t forwarded = 0;       // requests sent upstream
-  std::uint64_t bad_gateway = 0;     // answered 502
-  std::uint64_t timed_out = 0;       // answered 504
-  std::uint64_t cut_short = 0;       // responses cut after their head (upstream or client failed)
-  std::uint64_t exchanges_made = 0;  // per-request states allocated (reused afterwards)
-  std::uint64_t tunnels = 0;         // upgraded connections joined to their upstream
+  std::uint64_t forwarded = 0;        // requests sent upstream
+  std::uint64_t bad_gateway = 0;      // answered 502
+  std::uint64_t timed_out = 0;        // answered 504
+  std::uint64_t cut_short = 0;        // responses cut after their head (upstream or client failed)
+  std::uint64_t exchanges_made = 0;   // per-request states allocated (reused afterwards)
+  std::uint64_t exchanges_freed = 0;  // of those, freed by a trim (see trim_interval)
+  std::uint64_t tunnels = 0;          // upgraded connections joined to their upstream
 };
 
 /// Forwards requests to one upstream. One per event loop: its client and per-request states live
@@ -101,6 +114,8 @@ class reverse_proxy {
   void release(detail::proxy_exchange& done) noexcept;
   detail::proxy_tunnel& take_tunnel();
   std::string_view peer_ip(const request_context& req) noexcept;
+  /// Frees what the last trim_interval did not need (see proxy_options::trim_interval).
+  void trim() noexcept;
 
   struct peer_entry {
     std::uint64_t id = 0;
@@ -116,6 +131,8 @@ class reverse_proxy {
   std::vector<detail::proxy_exchange*> free_;
   std::vector<std::unique_ptr<detail::proxy_tunnel>> tunnels_;  // idle ones are reused
   std::array<peer_entry, 64> peers_{};                          // client addresses by connection id
+  std::optional<transport::timer> trim_timer_;
+  std::size_t peak_in_use_ = 0;  // per-request states in use at once since the last trim
 };
 
 /// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,
