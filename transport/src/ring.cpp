@@ -18,6 +18,7 @@
 #if TAUT_HAVE_IO_URING
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -261,6 +262,8 @@ class uring_backend final : public ring_backend {
       take_completions();
       ::io_uring_queue_exit(&ring_);
     }
+    // Their queued operations were never submitted, and now never will be.
+    for (const int fd : closes_after_submit_) ::close(fd);
     for (ring_stream* state : all_streams_) {
       if (!state->closed) {
         detach(*state);  // the stream owns it from now on
@@ -384,6 +387,8 @@ class uring_backend final : public ring_backend {
   }
 
   int wait(int timeout_ms) noexcept override {
+    owner_ = std::this_thread::get_id();
+    if (!backlog_.empty()) take_backlog();
     spill_unread();
     flush_sends();
     int rc = 0;
@@ -400,6 +405,10 @@ class uring_backend final : public ring_backend {
                                               nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
+    if (!closes_after_submit_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
+      for (const int fd : closes_after_submit_) ::close(fd);
+      closes_after_submit_.clear();
+    }
     const int taken = take_completions();
     // A receive that ran out of buffers after others were given back in the same batch: re-armed
     // now, since no later return of a buffer may come to do it.
@@ -623,12 +632,19 @@ class uring_backend final : public ring_backend {
     // to the next accept (one completing as close() returns, or another thread's); a receive a
     // read had just queued would then take that connection's first bytes for this closed stream,
     // which drops them.
-    if (::io_uring_sq_ready(&ring_) != 0) submit_now();
+    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
+    if (queued) submit_now();
     if (abortive) {
       const linger reset{1, 0};
       ::setsockopt(state.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     }
-    ::close(state.fd);
+    if (queued && !tearing_down_ && !on_loop_thread()) {
+      // Only the loop's thread submits (see submit_now): the number stays this socket's until it
+      // has.
+      closes_after_submit_.push_back(state.fd);
+    } else {
+      ::close(state.fd);
+    }
     state.fd = -1;
   }
 
@@ -718,9 +734,19 @@ class uring_backend final : public ring_backend {
   event_loop& loop() noexcept { return *loop_; }
 
   // Submits now rather than with the next wait: after a close, the peer must see the end of the
-  // connection even if this loop does not run again soon.
+  // connection even if this loop does not run again soon. Only on the thread that runs the loop:
+  // the kernel delivers an operation's completion through the thread that submitted it, which
+  // interrupts that thread's blocking calls (EINTR), and tells every thread that ever submitted
+  // to the ring when the ring goes. Another thread (one closing streams of a loop that has
+  // stopped, or of one not yet run) leaves its operations for the loop's next wait.
   void submit_now() noexcept {
-    if (!tearing_down_) (void)::io_uring_submit(&ring_);
+    if (tearing_down_ || !on_loop_thread()) return;
+    if (!backlog_.empty()) take_backlog();
+    (void)::io_uring_submit(&ring_);
+  }
+
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return owner_ == std::this_thread::get_id();
   }
 
  private:
@@ -732,7 +758,17 @@ class uring_backend final : public ring_backend {
   }
 
   io_uring_sqe* next_sqe() noexcept {
+    if (!backlog_.empty()) {
+      // Behind what another thread queued, in order.
+      if (!on_loop_thread()) return &backlog_.emplace_back();
+      take_backlog();
+    }
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (sqe == nullptr && !on_loop_thread()) {
+      // A full queue that this thread may not hand to the kernel (see submit_now): the entry
+      // waits in memory until the loop's thread takes it.
+      return &backlog_.emplace_back();
+    }
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
       const int rc = ::io_uring_submit(&ring_);
@@ -747,6 +783,15 @@ class uring_backend final : public ring_backend {
       sqe = ::io_uring_get_sqe(&ring_);
     }
     return sqe;
+  }
+
+  // On the loop's thread: what other threads queued past a full submission queue goes in now.
+  void take_backlog() noexcept {
+    std::vector<io_uring_sqe> waiting;
+    waiting.swap(backlog_);
+    for (const io_uring_sqe& entry : waiting) *next_sqe() = entry;
+    waiting.clear();
+    if (backlog_.empty()) backlog_.swap(waiting);  // keeps the capacity
   }
 
   void defer_completions() noexcept {
@@ -1056,6 +1101,10 @@ class uring_backend final : public ring_backend {
     unsigned flags;
   };
   std::vector<deferred_completion> deferred_;  // taken off a full completion queue by next_sqe
+  // The thread that last waited: the only one that submits (see submit_now).
+  std::thread::id owner_{};
+  std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
+  std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
@@ -1079,9 +1128,35 @@ uring_backend& backend_of(event_loop& loop) noexcept {
 
 }  // namespace
 
+namespace {
+
+struct ring_opening {
+  uring_backend* backend;
+  int wake_fd;
+  std::error_code result;
+};
+
+extern "C" void* open_ring(void* argument) {
+  auto& opening = *static_cast<ring_opening*>(argument);
+  opening.result = opening.backend->open(opening.wake_fd);
+  return nullptr;
+}
+
+}  // namespace
+
 result<std::unique_ptr<ring_backend>> ring_backend::create(event_loop& loop, int wake_fd) noexcept {
   auto made = std::unique_ptr<uring_backend>(new uring_backend(loop));
-  if (auto ec = made->open(wake_fd)) return ec;
+  // The ring is made on a thread that ends at once. The kernel tells every live thread that made
+  // or submitted to a ring when the ring goes, with a notification that interrupts that thread's
+  // blocking calls (EINTR); a thread gone by then is not told. So the thread that creates and
+  // destroys the loop (a server's start() and its destructor, often main) never hears of it.
+  ring_opening opening{made.get(), wake_fd, {}};
+  pthread_t opener{};
+  if (const int error = ::pthread_create(&opener, nullptr, open_ring, &opening)) {
+    return errno_code(error);
+  }
+  ::pthread_join(opener, nullptr);
+  if (opening.result) return opening.result;
   return std::unique_ptr<ring_backend>(std::move(made));
 }
 
