@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -149,6 +150,37 @@ TEST(LoopInterruptions, ALoopNeverRunLeavesNoInterruptionBehind) {
     ASSERT_TRUE(loop);
   }
   EXPECT_EQ(interrupted_receives(300ms), 0);
+}
+
+// io_uring_mode() names how io_uring loops take completions wherever they can be made.
+TEST(LoopInterruptions, TheIoUringModeIsNamedWhereIoUringRuns) {
+  const std::string_view mode = io_uring_mode();
+  if (io_uring_available()) {
+    EXPECT_EQ(mode, "");
+  } else {
+    EXPECT_TRUE(mode == "single issuer, deferred task running" ||
+                mode == "cooperative task running" || mode == "task running by interrupt")
+        << mode;
+  }
+}
+
+// A single-issuer ring (deferred task running) takes submissions from one thread only: the first
+// that runs the loop. Another thread's run() says so instead of running the loop.
+TEST(LoopInterruptions, ASingleIssuerLoopRunsOnTheFirstThreadThatRunsIt) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  if (loop->backend() != io_backend::io_uring ||
+      std::string_view(io_uring_mode()) != "single issuer, deferred task running") {
+    GTEST_SKIP() << "not a single-issuer io_uring loop here";
+  }
+  loop->run_once(0ms);  // this thread is now the loop's
+  std::error_code elsewhere;
+  std::thread other([&] { elsewhere = loop->run(); });
+  other.join();
+  EXPECT_EQ(elsewhere, std::errc::file_exists);
+  // Still the loop's thread's to run.
+  loop->stop();
+  EXPECT_FALSE(loop->run());
 }
 
 }  // namespace

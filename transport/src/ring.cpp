@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -63,6 +64,10 @@ namespace taut::transport {
 
 std::error_code io_uring_available() noexcept {
   return errc::not_supported;
+}
+
+const char* io_uring_mode() noexcept {
+  return "";
 }
 
 namespace detail {
@@ -343,14 +348,30 @@ class uring_backend final : public ring_backend {
   std::error_code open(int wake_fd) noexcept {
     if (auto ec = probe_kernel_version()) return ec;
     io_uring_params params{};
-    // COOP_TASKRUN: completions are run when we enter the ring, not by interrupting the thread.
-    params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+    // SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1): completions are run only when the loop's thread
+    // waits for them, never as task work that interrupts a thread. The ring starts disabled
+    // (R_DISABLED): the thread that first waits enables it and becomes its only submitter.
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                   IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL;
+    mode_ = ring_mode::deferred;
     int rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
     if (rc == -EINVAL) {
+      // Older kernels. COOP_TASKRUN (5.19): completions are run when the submitting thread
+      // enters the ring or returns from a system call, without an interprocessor interrupt; they
+      // still wake that thread from an interruptible sleep, which is why only the loop's thread
+      // submits (see submit_now).
       params = io_uring_params{};
+      params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+      mode_ = ring_mode::cooperative;
+      rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    }
+    if (rc == -EINVAL) {
+      params = io_uring_params{};
+      mode_ = ring_mode::plain;
       rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
     }
     if (rc < 0) return errno_code(-rc);
+    enabled_ = mode_ != ring_mode::deferred;
     ring_open_ = true;
     if ((params.features & IORING_FEAT_EXT_ARG) == 0) return errno_code(EINVAL);
 
@@ -377,17 +398,33 @@ class uring_backend final : public ring_backend {
     }
     ::io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
     wake_fd_ = wake_fd;
-    // Enter once now, so a ring that the system refuses to run fails here, not later. Nothing is
-    // submitted here: the wake poll goes with the first wait(), from the thread that runs the
-    // loop (an operation's completion is posted through the thread that submitted it).
-    rc = ::io_uring_get_events(&ring_);
-    if (rc < 0) return errno_code(-rc);
+    // Enter once now, so a ring that the system refuses to run fails here, not later (a disabled
+    // ring cannot be entered: the registration above went through it). Nothing is submitted
+    // here: the wake poll goes with the first wait(), from the thread that runs the loop.
+    if (enabled_) {
+      rc = ::io_uring_get_events(&ring_);
+      if (rc < 0) return errno_code(-rc);
+    }
     arm_wake();
     return {};
   }
 
   int wait(int timeout_ms) noexcept override {
-    owner_ = std::this_thread::get_id();
+    if (!enabled_) {
+      // The system call itself: liburing 2.3 (Debian 12) declares io_uring_enable_rings() but
+      // does not export it.
+      if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr,
+                    0) != 0) {
+        return -errno;
+      }
+      enabled_ = true;
+      owner_ = std::this_thread::get_id();
+    }
+    if (mode_ != ring_mode::deferred) {
+      owner_ = std::this_thread::get_id();
+    } else if (!on_loop_thread()) {
+      return -EEXIST;  // a single-issuer ring: the kernel would refuse this thread too
+    }
     if (!backlog_.empty()) take_backlog();
     spill_unread();
     flush_sends();
@@ -742,8 +779,17 @@ class uring_backend final : public ring_backend {
   void submit_now() noexcept {
     if (tearing_down_ || !on_loop_thread()) return;
     if (!backlog_.empty()) take_backlog();
-    (void)::io_uring_submit(&ring_);
+    if (mode_ == ring_mode::deferred) {
+      // A cancelled receive lets go of its socket only when its completion is run, which a
+      // deferred ring does only when asked: ask now, or a closed socket would stay open (its
+      // peer seeing no end) until the loop waits again, which a loop at its end never does.
+      (void)::io_uring_submit_and_get_events(&ring_);
+    } else {
+      (void)::io_uring_submit(&ring_);
+    }
   }
+
+  [[nodiscard]] ring_mode mode() const noexcept { return mode_; }
 
   [[nodiscard]] bool on_loop_thread() const noexcept {
     return owner_ == std::this_thread::get_id();
@@ -1101,8 +1147,11 @@ class uring_backend final : public ring_backend {
     unsigned flags;
   };
   std::vector<deferred_completion> deferred_;  // taken off a full completion queue by next_sqe
-  // The thread that last waited: the only one that submits (see submit_now).
+  // The thread that last waited (in deferred mode: the first, for good): the only one that
+  // submits (see submit_now).
   std::thread::id owner_{};
+  ring_mode mode_ = ring_mode::plain;
+  bool enabled_ = true;
   std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
   std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
   int wake_fd_ = -1;
@@ -1162,6 +1211,10 @@ result<std::unique_ptr<ring_backend>> ring_backend::create(event_loop& loop, int
 
 ring_backend* ring_of(event_loop& loop) noexcept {
   return loop_access::ring(loop);
+}
+
+ring_mode mode_of(const ring_backend& ring) noexcept {
+  return static_cast<const uring_backend&>(ring).mode();
 }
 
 // ---- streams --------------------------------------------------------------------------------
@@ -1507,6 +1560,10 @@ void ring_close_listener(ring_listener*& pointer) noexcept {
 
 namespace taut::transport {
 
+namespace {
+const char* probed_mode = "";  // written once, by the probe
+}  // namespace
+
 std::error_code io_uring_available() noexcept {
   // One probe per process: a ring with the buffer group, as a loop makes it, then closed.
   static const std::error_code answer = [] {
@@ -1521,13 +1578,32 @@ std::error_code io_uring_available() noexcept {
         ec = loop.error();
       } else {
         auto made = detail::ring_backend::create(**loop, wake);
-        if (!made) ec = made.error();
+        if (!made) {
+          ec = made.error();
+        } else {
+          switch (detail::mode_of(**made)) {
+            case detail::ring_mode::deferred:
+              probed_mode = "single issuer, deferred task running";
+              break;
+            case detail::ring_mode::cooperative:
+              probed_mode = "cooperative task running";
+              break;
+            case detail::ring_mode::plain:
+              probed_mode = "task running by interrupt";
+              break;
+          }
+        }
       }
     }
     ::close(wake);
     return ec;
   }();
   return answer;
+}
+
+const char* io_uring_mode() noexcept {
+  (void)io_uring_available();
+  return probed_mode;
 }
 
 }  // namespace taut::transport
