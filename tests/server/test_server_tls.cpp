@@ -55,23 +55,12 @@ int connect_tcp(std::uint16_t port, std::chrono::milliseconds limit = 5000ms) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // No EINTR to wait out: the server's io_uring loops never interrupt this thread (issue 14,
+  // tests/server/test_server_interruptions.cpp).
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    // A connect interrupted under a send timeout returns EINTR and goes on in the background
-    // (seen once with the server's io_uring loops in this process): wait for it then.
-    int error = errno;
-    if (error == EINTR) {
-      pollfd ready{.fd = fd, .events = POLLOUT, .revents = 0};
-      socklen_t size = sizeof error;
-      error = ::poll(&ready, 1, static_cast<int>(limit.count())) == 1 &&
-                      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0
-                  ? error
-                  : ETIMEDOUT;
-    }
-    if (error != 0) {
-      std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", port, std::strerror(error));
-      ::close(fd);
-      return -1;
-    }
+    std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", port, std::strerror(errno));
+    ::close(fd);
+    return -1;
   }
   return fd;
 }
@@ -108,10 +97,7 @@ class openssl_client {
   bool handshake() {
     if (fd_ < 0) return false;
     ERR_clear_error();
-    int done = SSL_connect(ssl_);
-    // A blocking call interrupted (EINTR) reports want-read: try again, as a blocking client does.
-    for (int retry = 0; done != 1 && retry < 100 && retried(done); ++retry)
-      done = SSL_connect(ssl_);
+    const int done = SSL_connect(ssl_);
     if (done == 1) return true;
     std::fprintf(stderr, "handshake: SSL_get_error %d, %s, errno %d\n", SSL_get_error(ssl_, done),
                  ERR_error_string(ERR_peek_error(), nullptr), errno);
@@ -120,11 +106,6 @@ class openssl_client {
   [[nodiscard]] SSL* ssl() const noexcept { return ssl_; }
   [[nodiscard]] int fd() const noexcept { return fd_; }
 
-  /// Whether a failed blocking call was only interrupted (EINTR), not timed out or failed.
-  bool retried(int result) const {
-    const int error = SSL_get_error(ssl_, result);
-    return (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) && errno == EINTR;
-  }
   bool send(std::string_view bytes) {
     return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
@@ -144,10 +125,7 @@ class openssl_client {
         }
       }
       char buffer[4096];
-      int got = SSL_read(ssl_, buffer, sizeof buffer);
-      for (int retry = 0; got <= 0 && retry < 100 && retried(got); ++retry) {
-        got = SSL_read(ssl_, buffer, sizeof buffer);
-      }
+      const int got = SSL_read(ssl_, buffer, sizeof buffer);
       if (got <= 0) return {};
       inbox_.append(buffer, static_cast<std::size_t>(got));
     }

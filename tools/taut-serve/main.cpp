@@ -489,9 +489,11 @@ int main(int argc, char** argv) {
                      : "taut-serve: listening on unix:%s (TLS, %s)\n",
                  text.c_str(), path.c_str());
   }
-  std::fprintf(stderr, "taut-serve: I/O on %s (%s)\n",
+  const bool ring = server.io_backend() == taut::transport::io_backend::io_uring;
+  std::fprintf(stderr, "taut-serve: I/O on %s (%s%s%s)\n",
                taut::transport::to_string(server.io_backend()),
-               std::string(server.io_backend_reason()).c_str());
+               std::string(server.io_backend_reason()).c_str(), ring ? "; " : "",
+               ring ? taut::transport::io_uring_mode() : "");
   std::fprintf(stderr, "taut-serve: %u threads, serving /static/ from %s; Ctrl-C stops\n",
                server.threads(), cfg.demo.root.c_str());
   server.wait();

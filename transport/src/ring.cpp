@@ -18,9 +18,11 @@
 #if TAUT_HAVE_IO_URING
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -62,6 +64,10 @@ namespace taut::transport {
 
 std::error_code io_uring_available() noexcept {
   return errc::not_supported;
+}
+
+const char* io_uring_mode() noexcept {
+  return "";
 }
 
 namespace detail {
@@ -261,6 +267,8 @@ class uring_backend final : public ring_backend {
       take_completions();
       ::io_uring_queue_exit(&ring_);
     }
+    // Their queued operations were never submitted, and now never will be.
+    for (const int fd : closes_after_submit_) ::close(fd);
     for (ring_stream* state : all_streams_) {
       if (!state->closed) {
         detach(*state);  // the stream owns it from now on
@@ -340,14 +348,30 @@ class uring_backend final : public ring_backend {
   std::error_code open(int wake_fd) noexcept {
     if (auto ec = probe_kernel_version()) return ec;
     io_uring_params params{};
-    // COOP_TASKRUN: completions are run when we enter the ring, not by interrupting the thread.
-    params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+    // SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1): completions are run only when the loop's thread
+    // waits for them, never as task work that interrupts a thread. The ring starts disabled
+    // (R_DISABLED): the thread that first waits enables it and becomes its only submitter.
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                   IORING_SETUP_R_DISABLED | IORING_SETUP_SUBMIT_ALL;
+    mode_ = ring_mode::deferred;
     int rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
     if (rc == -EINVAL) {
+      // Older kernels. COOP_TASKRUN (5.19): completions are run when the submitting thread
+      // enters the ring or returns from a system call, without an interprocessor interrupt; they
+      // still wake that thread from an interruptible sleep, which is why only the loop's thread
+      // submits (see submit_now).
       params = io_uring_params{};
+      params.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+      mode_ = ring_mode::cooperative;
+      rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
+    }
+    if (rc == -EINVAL) {
+      params = io_uring_params{};
+      mode_ = ring_mode::plain;
       rc = ::io_uring_queue_init_params(kRingEntries, &ring_, &params);
     }
     if (rc < 0) return errno_code(-rc);
+    enabled_ = mode_ != ring_mode::deferred;
     ring_open_ = true;
     if ((params.features & IORING_FEAT_EXT_ARG) == 0) return errno_code(EINVAL);
 
@@ -374,16 +398,34 @@ class uring_backend final : public ring_backend {
     }
     ::io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
     wake_fd_ = wake_fd;
-    // Enter once now, so a ring that the system refuses to run fails here, not later. Nothing is
-    // submitted here: the wake poll goes with the first wait(), from the thread that runs the
-    // loop (an operation's completion is posted through the thread that submitted it).
-    rc = ::io_uring_get_events(&ring_);
-    if (rc < 0) return errno_code(-rc);
+    // Enter once now, so a ring that the system refuses to run fails here, not later (a disabled
+    // ring cannot be entered: the registration above went through it). Nothing is submitted
+    // here: the wake poll goes with the first wait(), from the thread that runs the loop.
+    if (enabled_) {
+      rc = ::io_uring_get_events(&ring_);
+      if (rc < 0) return errno_code(-rc);
+    }
     arm_wake();
     return {};
   }
 
   int wait(int timeout_ms) noexcept override {
+    if (!enabled_) {
+      // The system call itself: liburing 2.3 (Debian 12) declares io_uring_enable_rings() but
+      // does not export it.
+      if (::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr,
+                    0) != 0) {
+        return -errno;
+      }
+      enabled_ = true;
+      owner_ = std::this_thread::get_id();
+    }
+    if (mode_ != ring_mode::deferred) {
+      owner_ = std::this_thread::get_id();
+    } else if (!on_loop_thread()) {
+      return -EEXIST;  // a single-issuer ring: the kernel would refuse this thread too
+    }
+    if (!backlog_.empty()) take_backlog();
     spill_unread();
     flush_sends();
     int rc = 0;
@@ -400,6 +442,10 @@ class uring_backend final : public ring_backend {
                                               nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
+    if (!closes_after_submit_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
+      for (const int fd : closes_after_submit_) ::close(fd);
+      closes_after_submit_.clear();
+    }
     const int taken = take_completions();
     // A receive that ran out of buffers after others were given back in the same batch: re-armed
     // now, since no later return of a buffer may come to do it.
@@ -623,12 +669,19 @@ class uring_backend final : public ring_backend {
     // to the next accept (one completing as close() returns, or another thread's); a receive a
     // read had just queued would then take that connection's first bytes for this closed stream,
     // which drops them.
-    if (::io_uring_sq_ready(&ring_) != 0) submit_now();
+    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
+    if (queued) submit_now();
     if (abortive) {
       const linger reset{1, 0};
       ::setsockopt(state.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     }
-    ::close(state.fd);
+    if (queued && !tearing_down_ && !on_loop_thread()) {
+      // Only the loop's thread submits (see submit_now): the number stays this socket's until it
+      // has.
+      closes_after_submit_.push_back(state.fd);
+    } else {
+      ::close(state.fd);
+    }
     state.fd = -1;
   }
 
@@ -718,9 +771,28 @@ class uring_backend final : public ring_backend {
   event_loop& loop() noexcept { return *loop_; }
 
   // Submits now rather than with the next wait: after a close, the peer must see the end of the
-  // connection even if this loop does not run again soon.
+  // connection even if this loop does not run again soon. Only on the thread that runs the loop:
+  // the kernel delivers an operation's completion through the thread that submitted it, which
+  // interrupts that thread's blocking calls (EINTR), and tells every thread that ever submitted
+  // to the ring when the ring goes. Another thread (one closing streams of a loop that has
+  // stopped, or of one not yet run) leaves its operations for the loop's next wait.
   void submit_now() noexcept {
-    if (!tearing_down_) (void)::io_uring_submit(&ring_);
+    if (tearing_down_ || !on_loop_thread()) return;
+    if (!backlog_.empty()) take_backlog();
+    if (mode_ == ring_mode::deferred) {
+      // A cancelled receive lets go of its socket only when its completion is run, which a
+      // deferred ring does only when asked: ask now, or a closed socket would stay open (its
+      // peer seeing no end) until the loop waits again, which a loop at its end never does.
+      (void)::io_uring_submit_and_get_events(&ring_);
+    } else {
+      (void)::io_uring_submit(&ring_);
+    }
+  }
+
+  [[nodiscard]] ring_mode mode() const noexcept { return mode_; }
+
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return owner_ == std::this_thread::get_id();
   }
 
  private:
@@ -732,7 +804,17 @@ class uring_backend final : public ring_backend {
   }
 
   io_uring_sqe* next_sqe() noexcept {
+    if (!backlog_.empty()) {
+      // Behind what another thread queued, in order.
+      if (!on_loop_thread()) return &backlog_.emplace_back();
+      take_backlog();
+    }
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (sqe == nullptr && !on_loop_thread()) {
+      // A full queue that this thread may not hand to the kernel (see submit_now): the entry
+      // waits in memory until the loop's thread takes it.
+      return &backlog_.emplace_back();
+    }
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
       const int rc = ::io_uring_submit(&ring_);
@@ -747,6 +829,15 @@ class uring_backend final : public ring_backend {
       sqe = ::io_uring_get_sqe(&ring_);
     }
     return sqe;
+  }
+
+  // On the loop's thread: what other threads queued past a full submission queue goes in now.
+  void take_backlog() noexcept {
+    std::vector<io_uring_sqe> waiting;
+    waiting.swap(backlog_);
+    for (const io_uring_sqe& entry : waiting) *next_sqe() = entry;
+    waiting.clear();
+    if (backlog_.empty()) backlog_.swap(waiting);  // keeps the capacity
   }
 
   void defer_completions() noexcept {
@@ -1056,6 +1147,13 @@ class uring_backend final : public ring_backend {
     unsigned flags;
   };
   std::vector<deferred_completion> deferred_;  // taken off a full completion queue by next_sqe
+  // The thread that last waited (in deferred mode: the first, for good): the only one that
+  // submits (see submit_now).
+  std::thread::id owner_{};
+  ring_mode mode_ = ring_mode::plain;
+  bool enabled_ = true;
+  std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
+  std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
@@ -1079,14 +1177,44 @@ uring_backend& backend_of(event_loop& loop) noexcept {
 
 }  // namespace
 
+namespace {
+
+struct ring_opening {
+  uring_backend* backend;
+  int wake_fd;
+  std::error_code result;
+};
+
+extern "C" void* open_ring(void* argument) {
+  auto& opening = *static_cast<ring_opening*>(argument);
+  opening.result = opening.backend->open(opening.wake_fd);
+  return nullptr;
+}
+
+}  // namespace
+
 result<std::unique_ptr<ring_backend>> ring_backend::create(event_loop& loop, int wake_fd) noexcept {
   auto made = std::unique_ptr<uring_backend>(new uring_backend(loop));
-  if (auto ec = made->open(wake_fd)) return ec;
+  // The ring is made on a thread that ends at once. The kernel tells every live thread that made
+  // or submitted to a ring when the ring goes, with a notification that interrupts that thread's
+  // blocking calls (EINTR); a thread gone by then is not told. So the thread that creates and
+  // destroys the loop (a server's start() and its destructor, often main) never hears of it.
+  ring_opening opening{made.get(), wake_fd, {}};
+  pthread_t opener{};
+  if (const int error = ::pthread_create(&opener, nullptr, open_ring, &opening)) {
+    return errno_code(error);
+  }
+  ::pthread_join(opener, nullptr);
+  if (opening.result) return opening.result;
   return std::unique_ptr<ring_backend>(std::move(made));
 }
 
 ring_backend* ring_of(event_loop& loop) noexcept {
   return loop_access::ring(loop);
+}
+
+ring_mode mode_of(const ring_backend& ring) noexcept {
+  return static_cast<const uring_backend&>(ring).mode();
 }
 
 // ---- streams --------------------------------------------------------------------------------
@@ -1432,6 +1560,10 @@ void ring_close_listener(ring_listener*& pointer) noexcept {
 
 namespace taut::transport {
 
+namespace {
+const char* probed_mode = "";  // written once, by the probe
+}  // namespace
+
 std::error_code io_uring_available() noexcept {
   // One probe per process: a ring with the buffer group, as a loop makes it, then closed.
   static const std::error_code answer = [] {
@@ -1446,13 +1578,32 @@ std::error_code io_uring_available() noexcept {
         ec = loop.error();
       } else {
         auto made = detail::ring_backend::create(**loop, wake);
-        if (!made) ec = made.error();
+        if (!made) {
+          ec = made.error();
+        } else {
+          switch (detail::mode_of(**made)) {
+            case detail::ring_mode::deferred:
+              probed_mode = "single issuer, deferred task running";
+              break;
+            case detail::ring_mode::cooperative:
+              probed_mode = "cooperative task running";
+              break;
+            case detail::ring_mode::plain:
+              probed_mode = "task running by interrupt";
+              break;
+          }
+        }
       }
     }
     ::close(wake);
     return ec;
   }();
   return answer;
+}
+
+const char* io_uring_mode() noexcept {
+  (void)io_uring_available();
+  return probed_mode;
 }
 
 }  // namespace taut::transport

@@ -76,4 +76,12 @@ void ring_close_listener(ring_listener*& state) noexcept;
 /// The ring of `loop`, or null for an epoll loop.
 ring_backend* ring_of(event_loop& loop) noexcept;
 
+/// How a ring's completions reach the loop, by what the kernel accepted (newest first).
+enum class ring_mode : std::uint8_t {
+  deferred,     // SINGLE_ISSUER | DEFER_TASKRUN: run only when the loop's thread waits (6.1+)
+  cooperative,  // COOP_TASKRUN: run as task work on the submitting thread, without an IPI (5.19+)
+  plain,        // task work on the submitting thread, with an IPI
+};
+[[nodiscard]] ring_mode mode_of(const ring_backend& ring) noexcept;
+
 }  // namespace taut::transport::detail

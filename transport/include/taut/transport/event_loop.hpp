@@ -102,6 +102,13 @@ enum class io_backend : std::uint8_t {
 /// and remembers the answer.
 [[nodiscard]] std::error_code io_uring_available() noexcept;
 
+/// How io_uring loops here take their completions, as the probe found ("" when
+/// io_uring_available() fails): "single issuer, deferred task running" (Linux 6.1+: only when
+/// the loop's thread waits; the first thread that runs a loop is the only one that may run it),
+/// "cooperative task running" (older kernels: as task work on the thread that submitted, which
+/// is always the loop's) or "task running by interrupt" (the same, with an interrupt).
+[[nodiscard]] const char* io_uring_mode() noexcept;
+
 /// What io_backend::automatic resolves to here (the TAUT_IO variable, then io_uring_available()).
 [[nodiscard]] io_backend resolve_io_backend(io_backend wanted) noexcept;
 

@@ -1,0 +1,187 @@
+// An event loop made on one thread and run on another must not interrupt the blocking calls of
+// the thread that made it, neither while it runs nor when it is destroyed (issue 14). On io_uring
+// the kernel delivers an operation's completion through the thread that submitted it, and tells
+// every thread that ever used a ring when the ring goes; either wakes that thread's interruptible
+// sleeps, and a receive with a timeout then returns EINTR instead of restarting.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "taut/transport.hpp"
+#include "transport_test_support.hpp"
+
+namespace taut::transport::testing {
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Blocks in receives with a timeout on a socket pair nobody writes to, for `span`; returns how
+/// many came back interrupted (EINTR) rather than timed out (EAGAIN).
+int interrupted_receives(std::chrono::milliseconds span, std::chrono::milliseconds each = 250ms) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  timeval tv{};
+  tv.tv_usec = static_cast<suseconds_t>(each.count() * 1000);
+  ::setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int interrupted = 0;
+  const auto until = steady::now() + span;
+  do {
+    char byte = 0;
+    const ssize_t got = ::recv(pair[0], &byte, 1, 0);
+    const int error = errno;
+    EXPECT_EQ(got, -1);
+    EXPECT_TRUE(error == EINTR || error == EAGAIN) << std::strerror(error);
+    if (error == EINTR) ++interrupted;
+  } while (steady::now() < until);
+  ::close(pair[0]);
+  ::close(pair[1]);
+  return interrupted;
+}
+
+/// Echoes what each accepted connection sends, on the loop's thread.
+struct echo_service {
+  event_loop* loop = nullptr;
+  std::vector<std::unique_ptr<stream>> connections;
+
+  void adopt(stream&& accepted) {
+    auto owned = std::make_unique<stream>(std::move(accepted));
+    stream* s = owned.get();
+    connections.push_back(std::move(owned));
+    (void)s->watch(*loop, [s](readiness) {
+      char buffer[512];
+      for (;;) {
+        const io_result got = s->read(buffer);
+        if (got.would_block()) return;
+        if (!got.done()) {
+          (void)s->close();
+          return;
+        }
+        (void)s->write(std::string_view(buffer, got.bytes));
+      }
+    });
+  }
+};
+
+/// One blocking client exchange ("ping" back and forth) on a new connection; counts EINTRs.
+bool ping(std::uint16_t port, std::atomic<int>& interrupted) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
+  if (!ok && errno == EINTR) ++interrupted;
+  ok = ok && ::send(fd, "ping", 4, MSG_NOSIGNAL) == 4;
+  std::string echoed;
+  while (ok && echoed.size() < 4) {
+    char buffer[8];
+    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+    if (got < 0 && errno == EINTR) ++interrupted;
+    if (got <= 0) ok = false;
+    if (got > 0) echoed.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return ok && echoed == "ping";
+}
+
+// A loop made, given a listener and destroyed on this thread, but run on another: this thread's
+// blocking calls go on undisturbed throughout, and so do those of a client thread.
+TEST(LoopInterruptions, TheThreadThatMadeALoopRunByAnotherIsNotInterrupted) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  auto listening = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(listening);
+  const std::uint16_t port = listening->local_address().port();
+  echo_service service;
+  service.loop = loop.get();
+  echo_service* target = &service;
+  acceptor accepting(*loop, [target](stream&& s) { target->adopt(std::move(s)); });
+  ASSERT_FALSE(accepting.start(std::move(*listening)));
+
+  std::thread runner([&] { (void)loop->run(); });
+  std::atomic<bool> done{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> client_interrupted{0};
+  std::thread clients([&] {
+    while (!done.load(std::memory_order_relaxed)) {
+      ++(ping(port, client_interrupted) ? answered : failed);
+    }
+  });
+
+  const int while_running = interrupted_receives(1500ms);
+  done = true;
+  clients.join();
+  loop->stop();
+  runner.join();
+  (void)accepting.stop();
+  service.connections.clear();
+  loop.reset();
+  // Whatever the kernel still does for the destroyed loop must not reach this thread either.
+  const int after_destruction = interrupted_receives(500ms);
+
+  EXPECT_GT(answered.load(), 10) << "the loop was not busy while this thread waited";
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(while_running, 0) << "interrupted while the loop ran on another thread";
+  EXPECT_EQ(after_destruction, 0) << "interrupted after the loop was destroyed";
+  EXPECT_EQ(client_interrupted.load(), 0) << "the client thread was interrupted";
+}
+
+// The simplest case: a loop made and destroyed on this thread, never run. Its ring (on io_uring)
+// must leave no trace that interrupts this thread later.
+TEST(LoopInterruptions, ALoopNeverRunLeavesNoInterruptionBehind) {
+  {
+    auto loop = make_loop();
+    ASSERT_TRUE(loop);
+  }
+  EXPECT_EQ(interrupted_receives(300ms), 0);
+}
+
+// io_uring_mode() names how io_uring loops take completions wherever they can be made.
+TEST(LoopInterruptions, TheIoUringModeIsNamedWhereIoUringRuns) {
+  const std::string_view mode = io_uring_mode();
+  if (io_uring_available()) {
+    EXPECT_EQ(mode, "");
+  } else {
+    EXPECT_TRUE(mode == "single issuer, deferred task running" ||
+                mode == "cooperative task running" || mode == "task running by interrupt")
+        << mode;
+  }
+}
+
+// A single-issuer ring (deferred task running) takes submissions from one thread only: the first
+// that runs the loop. Another thread's run() says so instead of running the loop.
+TEST(LoopInterruptions, ASingleIssuerLoopRunsOnTheFirstThreadThatRunsIt) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  if (loop->backend() != io_backend::io_uring ||
+      std::string_view(io_uring_mode()) != "single issuer, deferred task running") {
+    GTEST_SKIP() << "not a single-issuer io_uring loop here";
+  }
+  loop->run_once(0ms);  // this thread is now the loop's
+  std::error_code elsewhere;
+  std::thread other([&] { elsewhere = loop->run(); });
+  other.join();
+  EXPECT_EQ(elsewhere, std::errc::file_exists);
+  // Still the loop's thread's to run.
+  loop->stop();
+  EXPECT_FALSE(loop->run());
+}
+
+}  // namespace
+}  // namespace taut::transport::testing
