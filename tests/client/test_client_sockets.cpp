@@ -3,8 +3,10 @@
 // with the blocking client; and a host name resolved off the loop thread.
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "client_test_support.hpp"
 #include "nginx_process.hpp"
@@ -68,6 +70,29 @@ TEST(ClientSockets, TcpLoopbackReusesConnections) {
   EXPECT_EQ(post.body, "over tcp");
   EXPECT_EQ(http.client().stats().connections_opened, 1u);
   EXPECT_EQ(http.client().stats().requests, 52u);
+}
+
+// A program that makes one blocking_client and calls it from a worker thread as well as from
+// main: each call is answered (on io_uring a ring runs on one thread only, so the client follows
+// the calling thread with a loop of its own; a call used to spin until its deadline).
+TEST(ClientSockets, ABlockingClientAnswersCallsFromAnyThread) {
+  live_server s({.listen = {"127.0.0.1:0"}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http({}, {.timeout = std::chrono::seconds(5)});
+  const std::string url = "http://127.0.0.1:" + std::to_string(s.port()) + "/hello";
+  const fetch_result first = http.get(url);
+  ASSERT_FALSE(first.error) << first.error.message();
+  fetch_result from_worker;
+  std::thread worker([&] {
+    from_worker = http.get(url);
+    (void)http.get(url);
+  });
+  worker.join();
+  ASSERT_FALSE(from_worker.error) << from_worker.error.message();
+  EXPECT_EQ(from_worker.body, "hello");
+  const fetch_result again = http.get(url);
+  ASSERT_FALSE(again.error) << again.error.message();
+  EXPECT_EQ(again.body, "hello");
 }
 
 TEST(ClientSockets, TcpIpv6Loopback) {

@@ -74,15 +74,30 @@ std::string_view fetch_result::header(std::string_view name) const noexcept {
 }
 
 blocking_client::blocking_client(const client_options& options, const blocking_limits& limits)
-    : loop_(transport::event_loop::create().value()),
-      client_(std::make_unique<taut::client>(*loop_, options)),
+    : options_(options),
+      loop_(transport::event_loop::create().value()),
+      client_(std::make_unique<taut::client>(*loop_, options_)),
       limits_(limits) {}
 
 blocking_client::~blocking_client() {
   client_.reset();  // before the loop it watches with
 }
 
+void blocking_client::follow_calling_thread() {
+  const std::thread::id caller = std::this_thread::get_id();
+  if (last_caller_ != std::thread::id{} && last_caller_ != caller &&
+      loop_->backend() == transport::io_backend::io_uring) {
+    // The ring belongs to the thread that first waited on it (single issuer): the kernel would
+    // refuse this one, so the pool starts again on a loop of this thread's own.
+    client_.reset();
+    loop_ = transport::event_loop::create().value();
+    client_ = std::make_unique<taut::client>(*loop_, options_);
+  }
+  last_caller_ = caller;
+}
+
 fetch_result blocking_client::send(const origin& where, const client_request& request) {
+  follow_calling_thread();
   fetch_result result;
   collector exchange(result, limits_.max_body);
   client_request bounded = request;  // lives until the exchange ended (below)

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "taut/client.hpp"
@@ -54,7 +55,9 @@ struct blocking_limits {
 };
 
 /// A client and the event loop it runs on, owned together; every call blocks until its response
-/// ended. Connections stay pooled between calls.
+/// ended. Connections stay pooled between calls made on one thread. A call from another thread
+/// than the last one's starts a new loop and pool when the loop is on io_uring (a single-issuer
+/// ring runs on one thread only), so client() and loop() references are good until then.
 class blocking_client {
  public:
   explicit blocking_client(const client_options& options = {}, const blocking_limits& limits = {});
@@ -72,9 +75,13 @@ class blocking_client {
   [[nodiscard]] transport::event_loop& loop() noexcept { return *loop_; }
 
  private:
+  void follow_calling_thread();
+
+  client_options options_;
   std::unique_ptr<transport::event_loop> loop_;
   std::unique_ptr<taut::client> client_;
   blocking_limits limits_;
+  std::thread::id last_caller_{};
 };
 
 }  // namespace taut
