@@ -802,6 +802,25 @@ TEST(ProxyInterim, EarlyHintsArePassedOnWithTheirLinks) {
   EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
 }
 
+// A 103 that also carries fields the front's connection writes itself (Date) or that are
+// hop-by-hop (Transfer-Encoding) loses only those: its Link still reaches the client.
+TEST(ProxyInterim, EarlyHintsWithManagedFieldsKeepTheirLinks) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 103 Early Hints\r\nDate: Sun, 06 Dec 2026 18:00:00 GMT\r\n"
+        "Link: </style.css>; rel=preload; as=style\r\nDATE: x\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Length: 0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  const std::string got = w.raw("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(
+      got.starts_with("HTTP/1.1 103 Early Hints\r\n"
+                      "Link: </style.css>; rel=preload; as=style\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\n"))
+      << got;
+  EXPECT_TRUE(got.ends_with("ok")) << got;
+}
+
 // What the upstream sends right behind its 101 is in the proxy's client buffer (64 KiB here) before
 // the tunnel has a place for it: none of it may be lost, however much it is. Meanwhile the
 // upstream is not read further (the tunnel's buffer is the bound).
