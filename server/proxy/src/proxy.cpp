@@ -378,7 +378,8 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     // The prefix is checked on the path the upstream will get, and that path is the one the
     // check saw: cleaned of "//", "." and ".." (escaped dots too) as taut's router cleans it, so
     // "/api/../admin" is "/admin" (outside "/api") and "/api/x/../y" goes up as "/y". What
-    // cleaning cannot settle is refused: a malformed escape, or a separator hidden from it.
+    // cleaning cannot settle is refused: a malformed escape, a NUL, a dot segment behind path
+    // parameters ("..;") or a separator hidden from it.
     const std::size_t question = target.find('?');
     std::string_view path = target.substr(0, question);
     if (question != std::string_view::npos) query = target.substr(question);
