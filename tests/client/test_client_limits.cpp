@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client_test_support.hpp"
 #include "taut/blocking_client.hpp"
@@ -119,6 +120,42 @@ TEST(ClientResolve, AResolverThatDoesNotAnswerIsCutByTheConnectTimeout) {
   EXPECT_EQ(r.error.code, client_errc::connect_timeout) << r.error.message();
   EXPECT_EQ(r.error.phase, client_phase::resolving);
   EXPECT_LT(took, 3s);
+}
+
+// A resolver call still to be made when its client is destroyed is not made: a resolver that
+// reaches into what dies with the client (a reference captured, say) is not called on freed
+// memory. Each round starts a resolution and destroys the client at once; its thread starts
+// after that nearly every time, so before the check every round counts as late.
+TEST(ClientResolve, NoResolverIsCalledAfterItsClientIsDestroyed) {
+  struct shared {
+    std::atomic<bool> destroyed{false};
+    std::atomic<int> late{0};
+  };
+  constexpr int rounds = 20;
+  std::vector<std::shared_ptr<shared>> all;
+  for (int i = 0; i < rounds; ++i) {
+    auto state = std::make_shared<shared>();
+    all.push_back(state);
+    client_options options;
+    options.resolver = [state](const std::string&, std::uint16_t) {
+      if (state->destroyed) ++state->late;
+      return transport::result<std::vector<transport::address>>(
+          std::make_error_code(std::errc::host_unreachable));
+    };
+    auto loop = transport::event_loop::create().value();
+    auto c = std::make_unique<taut::client>(*loop, options);
+    auto exchange = std::make_unique<recorder>();
+    const client_error sent =
+        c->send(origin::tcp("gone.example", 80), {.method = "GET", .target = "/"}, *exchange);
+    ASSERT_FALSE(sent) << sent.message();
+    exchange.reset();
+    c.reset();
+    state->destroyed = true;
+  }
+  std::this_thread::sleep_for(200ms);  // every thread has made its call or left
+  int late = 0;
+  for (const auto& state : all) late += state->late;
+  EXPECT_EQ(late, 0);
 }
 
 struct scripted_client {

@@ -632,6 +632,36 @@ TEST(ProxyPaths, EscapedSlashesAndBackslashesAreRefusedUnlessAllowed) {
   EXPECT_EQ(allowed.seen[0].target, "/base/group%2Fproject");  // unchanged, never decoded
 }
 
+// A dot segment with path parameters ("..;") is no dot segment to the cleaning here, but Tomcat
+// and Spring drop the parameters and then resolve it: "/api/..;/admin" is "/admin" there. It is
+// refused, as is a NUL (raw is refused by the parser; "%00" ends a C string early upstream).
+TEST(ProxyPaths, DotSegmentsWithParametersAndNulsAreRefused) {
+  proxy_options options;
+  options.strip_prefix = "/api";
+  options.upstream_path = "/base";
+  proxy_world w(options, false, {}, {.redirect_unclean_paths = false});
+  for (const char* target :
+       {"/api/..;/admin", "/api/..;x=1/admin", "/api/.;/x", "/api/%2e%2E;/admin",
+        "/api/.%2e;v=1/admin", "/api/..%3b/admin", "/api/..%3B", "/api/x/..;", "/api/%2e%2e%00",
+        "/api/a%00b", "/api/..;?q=1"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 400 Bad Request\r\n")) << target << "\n" << got;
+  }
+  EXPECT_TRUE(w.seen.empty());
+
+  // Parameters on other segments, and dots that make no dot segment, still go up as they came.
+  for (const char* target :
+       {"/api/a;v=1/b", "/api/...;x", "/api/..a;x", "/api/x;..", "/api/a%3bb"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << target << "\n" << got;
+  }
+  ASSERT_EQ(w.seen.size(), 5u);
+  EXPECT_EQ(w.seen[0].target, "/base/a;v=1/b");
+  EXPECT_EQ(w.seen[3].target, "/base/x;..");
+}
+
 // Behind taut's mux (its default), an unclean path is redirected to the clean one before the
 // proxy is reached: what the upstream gets is always the path the route was chosen on.
 TEST(ProxyPaths, BehindTheMuxUncleanPathsAreRedirectedNotForwarded) {
@@ -763,6 +793,25 @@ TEST(ProxyInterim, EarlyHintsArePassedOnWithTheirLinks) {
   EXPECT_TRUE(got.ends_with("ok")) << got;
   const std::string old = w.raw("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
   EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+}
+
+// A 103 that also carries fields the front's connection writes itself (Date) or that are
+// hop-by-hop (Transfer-Encoding) loses only those: its Link still reaches the client.
+TEST(ProxyInterim, EarlyHintsWithManagedFieldsKeepTheirLinks) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 103 Early Hints\r\nDate: Sun, 06 Dec 2026 18:00:00 GMT\r\n"
+        "Link: </style.css>; rel=preload; as=style\r\nDATE: x\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Length: 0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  });
+  const std::string got = w.raw("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(
+      got.starts_with("HTTP/1.1 103 Early Hints\r\n"
+                      "Link: </style.css>; rel=preload; as=style\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\n"))
+      << got;
+  EXPECT_TRUE(got.ends_with("ok")) << got;
 }
 
 // What the upstream sends right behind its 101 is in the proxy's client buffer (64 KiB here) before

@@ -146,8 +146,9 @@ TEST(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
   EXPECT_EQ(front.terminate(), 0);
 }
 
-// A user's `taut-serve --proxy /api=URL`: no dot segment (plain or escaped), empty segment or
-// escaped slash takes a request to an upstream path outside the prefix it was routed by.
+// A user's `taut-serve --proxy /api=URL`: no dot segment (plain, escaped or with path parameters
+// as in "..;"), empty segment, escaped slash or NUL takes a request to an upstream path outside the
+// prefix it was routed by.
 TEST(ProxyPaths, TautServeForwardsOnlyTheCleanedPathUnderItsPrefix) {
   recording_upstream upstream;
   ASSERT_TRUE(upstream.ok());
@@ -176,6 +177,9 @@ TEST(ProxyPaths, TautServeForwardsOnlyTheCleanedPathUnderItsPrefix) {
         refused_case{"GET /api//a/./b HTTP/1.1", 301, "/api/a/b"},
         refused_case{"GET /api/..%2fhello/x HTTP/1.1", 400, ""},
         refused_case{"GET /api/..%5Chello/x HTTP/1.1", 400, ""},
+        refused_case{"GET /api/..;/hello/x HTTP/1.1", 400, ""},
+        refused_case{"GET /api/%2e%2e;x/hello/x HTTP/1.1", 400, ""},
+        refused_case{"GET /api/%2e%2e%00 HTTP/1.1", 400, ""},
         refused_case{"OPTIONS /api/x HTTP/1.1\r\nMax-Forwards: 0", 200, ""},
         refused_case{"TRACE /api/x HTTP/1.1\r\nMax-Forwards: 0", 501, ""}}) {
     const response r = ask(c.line);

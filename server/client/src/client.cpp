@@ -428,7 +428,8 @@ void origin_pool::start_resolving() {
   resolving = true;
   ++owner->stats_.resolutions;
   // Resolution blocks (DNS, /etc/hosts); it runs on a thread of its own and the answer is posted
-  // back to the loop. The shared flag tells that thread whether the client still exists.
+  // back to the loop. The shared flag tells that thread whether the client still exists. The
+  // thread owns a copy of the resolver, so what it calls never dies with the client's options.
   struct job {
     std::string host;
     std::uint16_t port;
@@ -443,6 +444,14 @@ void origin_pool::start_resolving() {
     std::vector<transport::address> answer;
     std::error_code error;
     if (work.resolver) {
+      // A client destroyed before this thread got here does not have its resolver called: one
+      // that captured references to what died with the client would touch freed memory. A call
+      // under way when the client is destroyed is not waited for (a resolver that does not answer
+      // would hold the destructor), which client_options::resolver documents.
+      {
+        const std::lock_guard<std::mutex> lock(resolver_mutex());
+        if (!*work.alive) return;
+      }
       auto found = work.resolver(work.host, work.port);
       if (found) {
         answer = std::move(*found);

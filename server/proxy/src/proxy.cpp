@@ -103,6 +103,45 @@ bool has_hidden_separator(std::string_view path) noexcept {
   return false;
 }
 
+// Whether `path` holds what an upstream may resolve in a way the cleaning here did not: a NUL,
+// raw or escaped ("%2e%2e%00" ends as ".." where C strings do), or a dot segment followed by
+// path parameters ("..;", "..;x", "%2e%2e%3b"): Tomcat and Spring drop the ";..." part and then
+// resolve the "..", so "/api/..;/admin" would reach "/admin" upstream. A strict front refuses
+// both rather than guess how far the upstream goes.
+bool has_hidden_dot_segment_or_nul(std::string_view path) noexcept {
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '\0' || (path[i] == '%' && path.substr(i + 1, 2) == "00")) return true;
+  }
+  // Each segment's part before its first ';' (raw or "%3B"), read as a dot segment would be.
+  for (std::size_t start = 0; start < path.size();) {
+    const std::size_t slash = path.find('/', start);
+    const std::string_view segment =
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start);
+    std::size_t dots = 0;
+    for (std::size_t i = 0; i < segment.size();) {
+      const bool escape = segment[i] == '%' && i + 2 < segment.size();
+      const char hi = escape ? segment[i + 1] : '\0';
+      const char lo = escape ? static_cast<char>(segment[i + 2] | 0x20) : '\0';
+      if (segment[i] == ';' || (hi == '3' && lo == 'b')) {
+        if (dots == 1 || dots == 2) return true;
+        break;
+      }
+      if (segment[i] == '.') {
+        ++dots;
+        ++i;
+      } else if (hi == '2' && lo == 'e') {
+        ++dots;
+        i += 3;
+      } else {
+        break;
+      }
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return false;
+}
+
 // A Max-Forwards value (RFC 9110 section 7.6.2: 1*DIGIT), or nothing when it is not one.
 std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept {
   std::uint64_t value = 0;
@@ -339,12 +378,14 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     // The prefix is checked on the path the upstream will get, and that path is the one the
     // check saw: cleaned of "//", "." and ".." (escaped dots too) as taut's router cleans it, so
     // "/api/../admin" is "/admin" (outside "/api") and "/api/x/../y" goes up as "/y". What
-    // cleaning cannot settle is refused: a malformed escape, or a separator hidden from it.
+    // cleaning cannot settle is refused: a malformed escape, a NUL, a dot segment behind path
+    // parameters ("..;") or a separator hidden from it.
     const std::size_t question = target.find('?');
     std::string_view path = target.substr(0, question);
     if (question != std::string_view::npos) query = target.substr(question);
     if (path.empty()) path = "/";
-    if (!valid_percent_escapes(path) || (!o.allow_encoded_slashes && has_hidden_separator(path))) {
+    if (!valid_percent_escapes(path) || has_hidden_dot_segment_or_nul(path) ||
+        (!o.allow_encoded_slashes && has_hidden_separator(path))) {
       res.error(400);
       return false;
     }

@@ -204,7 +204,10 @@ class client_exchange {
 };
 
 /// Resolves a host name to the addresses to try, in order (what getaddrinfo does by default).
-/// Called on a thread of its own, never the loop's: it may block.
+/// Called on a thread of its own, never the loop's: it may block. That thread holds its own copy
+/// of the function. It is not called once its client is destroyed, but a call already under way
+/// is not waited for and may end after the client is gone: capture by value or shared_ptr, never
+/// references to objects that may die before the call returns.
 using resolver_function = std::function<transport::result<std::vector<transport::address>>(
     const std::string& host, std::uint16_t port)>;
 
