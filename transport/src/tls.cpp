@@ -824,7 +824,9 @@ int ticket_key_callback(SSL* ssl, unsigned char* name, unsigned char* iv,
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.mac_key.data(), key.mac_key.size()),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
       OSSL_PARAM_construct_end()};
-  int result = -1;
+  // A key that cannot be set up is 0, as a missing one: no ticket, or a full handshake instead of
+  // a resumption. A negative result would fail the handshake for what is only a lost shortcut.
+  int result = 0;
   if (encrypt != 0) {
     std::memcpy(name, key.name.data(), key.name.size());
     if (RAND_bytes(iv, iv_size) != 1) {
