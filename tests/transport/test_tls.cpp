@@ -1305,6 +1305,87 @@ TEST_F(Tls, ShutdownWriteAfterABlockedWriteFinishesTheRecordFirst) {
   EXPECT_TRUE(received == payload) << received.size();
 }
 
+// A client that negotiated max_fragment_length 512 (OpenSSL servers accept it by default) gets
+// records of 512 bytes: a blocked write then has one such record pending, and finishing it before
+// close_notify must send that record only. Finishing it with a write of the whole blocked size
+// made OpenSSL encrypt the rest of a shared scratch buffer as application data: bytes the
+// connection never wrote (another connection's plaintext) reached the peer.
+TEST_F(Tls, ShutdownWriteAfterABlockedWriteSendsOnlyTheSmallRecordNegotiated) {
+  for (const int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    SCOPED_TRACE(version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2");
+    auto loop = make_loop();
+    listener server = tcp_listener();
+    auto [c, s] = tcp_pair(*loop, server);
+    // Small socket buffers: the server's write blocks after a few records.
+    const int small = 4096;
+    ASSERT_EQ(::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    ASSERT_EQ(::setsockopt(c.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    auto accepted = tls_accept(std::move(s), server_context());
+    ASSERT_TRUE(accepted);
+    stream& tls_server = *accepted;
+
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    ASSERT_NE(ctx, nullptr);
+    SSL_CTX_set_max_proto_version(ctx, version);
+    SSL* ssl = SSL_new(ctx);
+    ASSERT_NE(ssl, nullptr);
+    ASSERT_EQ(SSL_set_tlsext_max_fragment_length(ssl, TLSEXT_max_fragment_length_512), 1);
+    SSL_set_fd(ssl, c.native_handle());  // non-blocking, as taut's streams are
+    SSL_set_connect_state(ssl);
+    std::array<char, 32 * 1024> buffer;
+    bool client_done = false;
+    for (int round = 0; round < 2000 && !(client_done && tls_info(tls_server).handshake_done);
+         ++round) {
+      if (!client_done) client_done = SSL_do_handshake(ssl) == 1;
+      ASSERT_FALSE(tls_server.read(buffer).failed());
+      ERR_clear_error();
+    }
+    ASSERT_TRUE(client_done && tls_info(tls_server).handshake_done);
+    ASSERT_EQ(SSL_SESSION_get_max_fragment_length(SSL_get_session(ssl)),
+              TLSEXT_max_fragment_length_512);
+
+    // Large writes until one blocks (the client reads nothing meanwhile).
+    const std::string payload = pattern_bytes(64 * 1024, 9);
+    std::string sent;
+    bool blocked = false;
+    for (int round = 0; round < 10000 && !blocked; ++round) {
+      const std::size_t from = sent.size() % payload.size();
+      const io_result w = tls_server.write({payload.data() + from, payload.size() - from});
+      ASSERT_FALSE(w.failed()) << w.error().message();
+      blocked = w.would_block();
+      if (w.done()) sent.append(payload, from, w.bytes);
+      // The record of the blocked write is encrypted already: it goes out before close_notify.
+      if (blocked) sent.append(payload, from, 512);
+    }
+    ASSERT_TRUE(blocked);
+    EXPECT_FALSE(tls_server.shutdown_write());
+
+    // The client takes everything: exactly the bytes written (and the blocked record), then
+    // close_notify.
+    std::string received;
+    bool closed = false;
+    for (int round = 0; round < 100000 && !closed; ++round) {
+      std::size_t got = 0;
+      const int rc = SSL_read_ex(ssl, buffer.data(), buffer.size(), &got);
+      if (rc == 1) {
+        received.append(buffer.data(), got);
+      } else {
+        const int error = SSL_get_error(ssl, rc);
+        closed = error == SSL_ERROR_ZERO_RETURN;
+        ASSERT_TRUE(closed || error == SSL_ERROR_WANT_READ) << "error " << error;
+      }
+      ERR_clear_error();
+      ASSERT_FALSE(tls_server.read(buffer).failed());  // moves the server's output on
+    }
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(received.size(), sent.size());
+    EXPECT_TRUE(received == sent) << "bytes the server never wrote reached the peer";
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+}
+
 TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {
   auto loop = make_loop();
   auto [c, s] = memory_pair();

@@ -455,20 +455,39 @@ void note_blocked(tls_session& session, readiness bits) noexcept {
 
 thread_local std::array<char, record_size> gather_buffer;
 
+/// The most plaintext one record carries: 16 KiB, or less once the peer negotiated
+/// max_fragment_length (OpenSSL servers accept it by default), when OpenSSL cuts a larger write
+/// into records of that size. A write capped at it is one record, so a blocked write has exactly
+/// its own bytes pending (see finish_blocked_record).
+std::size_t record_limit(const tls_session& session) noexcept {
+  const SSL_SESSION* negotiated = SSL_get_session(session.ssl);
+  const std::uint8_t mode =
+      negotiated != nullptr ? SSL_SESSION_get_max_fragment_length(negotiated) : 0;
+  if (mode >= TLSEXT_max_fragment_length_512 && mode <= TLSEXT_max_fragment_length_4096) {
+    return std::size_t{512} << (mode - 1);
+  }
+  return record_size;
+}
+
 /// Sends the rest of the record of a write that blocked, when the caller shuts down or closes
 /// instead of retrying it: OpenSSL would refuse to send close_notify before it (bad write retry)
 /// and keep wanting to write. OpenSSL sends it from its own buffer; a write of the same size only
-/// says "go on", so the bytes handed here are never read. false while the stream is still full.
+/// says "go on". Should OpenSSL still encrypt some of the bytes handed here (more than the record
+/// pending), they are zeros, never a shared buffer's plaintext of another connection, and the
+/// session fails: the peer sees a truncation, not a clean end after bytes never written. false
+/// while the stream is still full.
 bool finish_blocked_record(tls_session& session) noexcept {
   if (session.blocked_write == 0) return true;
+  static constexpr std::array<char, record_size> filler{};
   std::size_t written = 0;
-  const int sent = SSL_write_ex(session.ssl, gather_buffer.data(), session.blocked_write, &written);
+  const int sent = SSL_write_ex(session.ssl, filler.data(), session.blocked_write, &written);
   if (sent != 1 && SSL_get_error(session.ssl, sent) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
     note_blocked(session, readiness::writable);
     return false;
   }
   ERR_clear_error();  // sent, or the stream failed (then close_notify cannot go either)
+  if (sent == 1 && written != session.blocked_write) session.failure = errc::tls_protocol_error;
   session.blocked_write = 0;
   return true;
 }
@@ -477,6 +496,11 @@ std::error_code flush_shutdown(tls_session& session) noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
   session.io_error = 0;
   if (!finish_blocked_record(session)) return {};  // the next writable event goes on
+  if (has_failed(session)) {
+    // Filler went out as data: close_notify would vouch for it.
+    session.shutdown_pending = false;
+    return stream_access::shutdown_write(*session.owner);
+  }
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -623,7 +647,8 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   // One record per call: from 64 KiB on, a TLS 1.2 CBC cipher without encrypt-then-MAC would take
   // OpenSSL's multi-block path, which keeps up to 128 KiB pending and asks the retry for more
   // than writev's gathering can present (SSL_R_BAD_LENGTH).
-  size = std::min(size, record_size);
+  // And one record of the size the peer negotiated (max_fragment_length): see record_limit.
+  size = std::min(size, record_limit(session));
   // A retry writes exactly the record that blocked: OpenSSL would otherwise go on to a second
   // record in the same call, and a blocked second record would leave blocked_write not knowing
   // how much is pending.
@@ -634,7 +659,13 @@ io_result write_bytes(tls_session& session, const void* data, std::size_t size) 
   session.io_error = 0;  // only this call's stream errors explain its failure
   const int rc = SSL_write_ex(session.ssl, data, size, &written);
   note_established(session);
-  session.blocked_write = rc != 1 && SSL_want_write(session.ssl) ? size : 0;
+  // Pending is the first record of this write: its size is known only once the handshake is over
+  // (this call may have finished it, and with it negotiated a smaller record). Before, what blocked
+  // is the handshake's output, which needs no application data to finish.
+  session.blocked_write =
+      rc != 1 && SSL_want_write(session.ssl) && SSL_is_init_finished(session.ssl) == 1
+          ? std::min(size, record_limit(session))
+          : 0;
   if (rc == 1) {
     session.write_wants_read = false;
     output_flushed(session);
@@ -793,7 +824,9 @@ int ticket_key_callback(SSL* ssl, unsigned char* name, unsigned char* iv,
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.mac_key.data(), key.mac_key.size()),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest.data(), 0),
       OSSL_PARAM_construct_end()};
-  int result = -1;
+  // A key that cannot be set up is 0, as a missing one: no ticket, or a full handshake instead of
+  // a resumption. A negative result would fail the handshake for what is only a lost shortcut.
+  int result = 0;
   if (encrypt != 0) {
     std::memcpy(name, key.name.data(), key.name.size());
     if (RAND_bytes(iv, iv_size) != 1) {
@@ -1135,7 +1168,7 @@ io_result tls_sendfile(tls_session& session, int file_fd, std::uint64_t& offset,
   }
 #endif
   // Without kTLS the bytes must pass through OpenSSL: one record's worth per call.
-  const ssize_t got = ::pread(file_fd, gather_buffer.data(), std::min(count, record_size),
+  const ssize_t got = ::pread(file_fd, gather_buffer.data(), std::min(count, record_limit(session)),
                               static_cast<off_t>(offset));
   if (got < 0) return io_result::failure(errno);
   if (got == 0) return io_result::transferred(0);
@@ -1192,7 +1225,7 @@ void tls_end(tls_session*& session, bool notify) noexcept {
   if (notify && session->bio_attached && !has_failed(*session) &&
       SSL_is_init_finished(session->ssl) == 1 &&
       (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0 &&
-      finish_blocked_record(*session)) {
+      finish_blocked_record(*session) && !has_failed(*session)) {
     (void)SSL_shutdown(session->ssl);  // best effort: a full stream loses it
   }
   ERR_clear_error();
