@@ -183,5 +183,66 @@ TEST(LoopInterruptions, ASingleIssuerLoopRunsOnTheFirstThreadThatRunsIt) {
   EXPECT_FALSE(loop->run());
 }
 
+/// A connected TCP client socket (blocking, receives time out after 2 s) and the accepted stream,
+/// watched by `loop`.
+std::pair<int, stream> watched_connection(event_loop& loop, listener& listening) {
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(listening.local_address().port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  stream accepted;
+  for (int i = 0; i < 200 && !accepted.is_open(); ++i) {
+    auto got = listening.accept();
+    if (got) {
+      accepted = std::move(*got);
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  EXPECT_TRUE(accepted.is_open());
+  EXPECT_FALSE(accepted.watch(loop, [](readiness) {}));
+  return {client, std::move(accepted)};
+}
+
+/// Everything the client socket receives until its end of stream (or an error: then "!").
+std::string receive_all(int client) {
+  std::string received;
+  for (;;) {
+    char buffer[4096];
+    const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+    if (got == 0) break;
+    if (got < 0) return received + "!" + std::strerror(errno);
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(client);
+  return received;
+}
+
+// A loop run on another thread, then a stream of it written to and closed on this one, then the
+// loop destroyed without running again: the written bytes still reach the peer before its end of
+// stream (io_uring: this thread may not submit the send, so the loop's destruction sends them
+// itself rather than count them as in flight).
+TEST(LoopInterruptions, BytesClosedOffTheLoopThreadReachThePeerWhenTheLoopGoes) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  auto listening = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(listening);
+  auto [client, accepted] = watched_connection(*loop, *listening);
+  std::thread runner([&loop] { (void)loop->run_once(0ms); });  // that thread is now the loop's
+  runner.join();
+
+  const std::string body = pattern(6000);
+  const io_result wrote = accepted.write(body);
+  ASSERT_TRUE(wrote.done());
+  ASSERT_EQ(wrote.bytes, body.size());
+  (void)accepted.close();
+  loop.reset();
+  EXPECT_TRUE(receive_all(client) == body);
+}
+
 }  // namespace
 }  // namespace taut::transport::testing

@@ -201,6 +201,9 @@ struct alignas(8) ring_stream {
   bool eof = false;
   bool starved = false;  // the receive ended for want of buffers: re-armed when one frees
   bool send_in_flight = false;
+  // Which entry of the submission queue the send in flight is (the n-th queued, 0 while it waits
+  // in the backlog): a send queued by a thread that may not submit may never reach the kernel.
+  std::uint64_t send_entry = 0;
   std::uint8_t sending_chunks = 0;  // chunks the send in flight reads
   bool poll_armed = false;
   bool flush_queued = false;
@@ -277,8 +280,9 @@ class uring_backend final : public ring_backend {
       if (state->fd >= 0) {
         // Closed with bytes still queued (an orphan): a last try to send them, as a kernel socket
         // closed with bytes in its send buffer would, then the descriptor goes. A send still in
-        // flight sent an unknown part of them: those are not sent twice.
-        if (!state->send_in_flight) send_directly(*state);
+        // flight sent an unknown part of them: those are not sent twice. One never submitted
+        // (queued by a thread that may not submit, the loop not waiting since) sent nothing.
+        if (!state->send_in_flight || !submitted(*state)) send_directly(*state);
         ::close(state->fd);
       }
       free_spill(*state);
@@ -319,7 +323,7 @@ class uring_backend final : public ring_backend {
   // the stream then uses its socket directly (ring_read and the others see no backend).
   void detach(ring_stream& state) noexcept {
     if (state.rx_head != kNoBuffer) spill(state);
-    if (state.send_in_flight) {
+    if (state.send_in_flight && submitted(state)) {
       state.tx_error = EPIPE;  // how much of it the kernel sent is unknown
     } else {
       send_directly(state);
@@ -433,6 +437,7 @@ class uring_backend final : public ring_backend {
       // With nothing to submit, still enter: completions are posted when the ring is entered
       // (COOP_TASKRUN), as epoll_wait(0) would report what is ready now.
       rc = ::io_uring_submit_and_get_events(&ring_);
+      count_submitted();
     } else {
       io_uring_cqe* first = nullptr;
       __kernel_timespec limit{};
@@ -440,6 +445,7 @@ class uring_backend final : public ring_backend {
       limit.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
       rc = ::io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ms < 0 ? nullptr : &limit,
                                               nullptr);
+      count_submitted();
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
     if (!closes_after_submit_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
@@ -787,6 +793,12 @@ class uring_backend final : public ring_backend {
     } else {
       (void)::io_uring_submit(&ring_);
     }
+    count_submitted();
+  }
+
+  // Whether the kernel has taken the stream's send in flight from the submission queue.
+  [[nodiscard]] bool submitted(const ring_stream& state) const noexcept {
+    return state.send_entry != 0 && state.send_entry <= submitted_entries_;
   }
 
   [[nodiscard]] ring_mode mode() const noexcept { return mode_; }
@@ -810,14 +822,20 @@ class uring_backend final : public ring_backend {
       take_backlog();
     }
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (sqe == nullptr && !on_loop_thread()) {
+    if (sqe != nullptr) {
+      last_entry_ = ++queued_entries_;
+      return sqe;
+    }
+    if (!on_loop_thread()) {
       // A full queue that this thread may not hand to the kernel (see submit_now): the entry
       // waits in memory until the loop's thread takes it.
+      last_entry_ = 0;
       return &backlog_.emplace_back();
     }
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
       const int rc = ::io_uring_submit(&ring_);
+      count_submitted();
       if (rc == -EBUSY) {
         // The completion queue overflowed and the kernel takes nothing more until it is read:
         // set its entries aside (wait() handles them; handling them here would re-enter the
@@ -828,14 +846,28 @@ class uring_backend final : public ring_backend {
       }
       sqe = ::io_uring_get_sqe(&ring_);
     }
+    last_entry_ = ++queued_entries_;
     return sqe;
+  }
+
+  // The kernel takes entries in order, advancing the queue's head by as many (32 bits, wrapping):
+  // after each submission, the count of entries taken so far.
+  void count_submitted() noexcept {
+    const unsigned head = io_uring_smp_load_acquire(ring_.sq.khead);
+    submitted_entries_ += head - last_head_;
+    last_head_ = head;
   }
 
   // On the loop's thread: what other threads queued past a full submission queue goes in now.
   void take_backlog() noexcept {
     std::vector<io_uring_sqe> waiting;
     waiting.swap(backlog_);
-    for (const io_uring_sqe& entry : waiting) *next_sqe() = entry;
+    for (const io_uring_sqe& entry : waiting) {
+      *next_sqe() = entry;
+      if ((entry.user_data & kOpMask) == op_send) {
+        reinterpret_cast<ring_stream*>(entry.user_data & ~kOpMask)->send_entry = last_entry_;
+      }
+    }
     waiting.clear();
     if (backlog_.empty()) backlog_.swap(waiting);  // keeps the capacity
   }
@@ -941,6 +973,7 @@ class uring_backend final : public ring_backend {
     ::io_uring_prep_sendmsg(sqe, state.fd, &first->message, MSG_NOSIGNAL | MSG_WAITALL);
     ::io_uring_sqe_set_data64(sqe, tag(&state, op_send));
     state.sending_chunks = static_cast<std::uint8_t>(count);
+    state.send_entry = last_entry_;
     state.send_in_flight = true;
     ++state.in_flight;
   }
@@ -1154,6 +1187,10 @@ class uring_backend final : public ring_backend {
   bool enabled_ = true;
   std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
   std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
+  std::uint64_t queued_entries_ = 0;      // put in the submission queue, ever
+  std::uint64_t submitted_entries_ = 0;   // of those, taken by the kernel
+  std::uint64_t last_entry_ = 0;          // the entry next_sqe() gave last (0: the backlog's)
+  unsigned last_head_ = 0;                // the queue's head at the last count
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
