@@ -3,6 +3,7 @@
 // the kernel delivers an operation's completion through the thread that submitted it, and tells
 // every thread that ever used a ring when the ring goes; either wakes that thread's interruptible
 // sleeps, and a receive with a timeout then returns EINTR instead of restarting.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -242,6 +243,45 @@ TEST(LoopInterruptions, BytesClosedOffTheLoopThreadReachThePeerWhenTheLoopGoes) 
   (void)accepted.close();
   loop.reset();
   EXPECT_TRUE(receive_all(client) == body);
+}
+
+// A listener watched by a loop not yet run, then closed on this thread: its multishot accept,
+// queued but not submitted, must not run on whatever socket gets its number next (it would take
+// that socket's connections and close them). The number stays the listener's until the loop has
+// submitted what names it.
+TEST(LoopInterruptions, AListenerClosedBeforeItsLoopRunsLeavesItsNumberToNoOtherSocket) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  auto closing = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(closing);
+  const int number = closing->native_handle();
+  ASSERT_FALSE(closing->watch(*loop, [](readiness) {}));
+  (void)closing->close();
+
+  int fresh = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fresh, reinterpret_cast<const sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(fresh, 8), 0);
+  socklen_t size = sizeof at;
+  ASSERT_EQ(::getsockname(fresh, reinterpret_cast<sockaddr*>(&at), &size), 0);
+  if (::fcntl(number, F_GETFD) < 0) {
+    // The number is free: the new socket takes it, as the next socket() or accept() would.
+    ASSERT_EQ(::dup2(fresh, number), number);
+    ::close(fresh);
+    fresh = number;
+  }
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&at), sizeof at), 0);
+  (void)loop->run_once(0ms);
+
+  const int accepted = ::accept4(fresh, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  EXPECT_GE(accepted, 0) << "the connection went elsewhere: " << std::strerror(errno);
+  if (accepted >= 0) ::close(accepted);
+  ::close(client);
+  ::close(fresh);
+  loop.reset();
 }
 
 }  // namespace

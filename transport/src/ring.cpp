@@ -110,7 +110,9 @@ bool ring_listener_readable(const ring_listener&) noexcept {
 int ring_accept(ring_listener&) noexcept {
   return -ENOTSUP;
 }
-void ring_close_listener(ring_listener*&) noexcept {}
+bool ring_close_listener(ring_listener*&) noexcept {
+  return false;
+}
 void ring_pause_listener(ring_listener&) noexcept {}
 void ring_resume_listener(ring_listener&) noexcept {}
 ring_backend* ring_of(event_loop& loop) noexcept {
@@ -799,6 +801,16 @@ class uring_backend final : public ring_backend {
   // Whether the kernel has taken the stream's send in flight from the submission queue.
   [[nodiscard]] bool submitted(const ring_stream& state) const noexcept {
     return state.send_entry != 0 && state.send_entry <= submitted_entries_;
+  }
+
+  // Keeps `fd` open until the loop's thread has submitted the entries queued now (see
+  // close_descriptor), if there are any and this thread may not submit them. Returns whether it
+  // kept it; if not, the caller closes it.
+  bool close_after_submit(int fd) noexcept {
+    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
+    if (!queued || tearing_down_ || on_loop_thread()) return false;
+    closes_after_submit_.push_back(fd);
+    return true;
   }
 
   [[nodiscard]] ring_mode mode() const noexcept { return mode_; }
@@ -1574,13 +1586,13 @@ void ring_resume_listener(ring_listener& state) noexcept {
   if (state.backend != nullptr) state.backend->arm_accept(state);
 }
 
-void ring_close_listener(ring_listener*& pointer) noexcept {
+bool ring_close_listener(ring_listener*& pointer) noexcept {
   ring_listener& state = *pointer;
   pointer = nullptr;
   if (state.backend == nullptr) {
     for (std::size_t i = state.head; i < state.queued.size(); ++i) ::close(state.queued[i]);
     delete &state;
-    return;
+    return false;
   }
   if (state.handle != nullptr) ring_unwatch_listener(state);
   state.closed = true;
@@ -1590,7 +1602,11 @@ void ring_close_listener(ring_listener*& pointer) noexcept {
   state.queued.clear();
   state.head = 0;
   state.backend->submit_now();
+  // An accept queued but not submitted (a loop not yet run, this not its thread) would run on
+  // whatever socket takes the number next: the number stays this socket's until it is submitted.
+  const bool kept = state.backend->close_after_submit(state.fd);
   state.backend->maybe_release(state);
+  return kept;
 }
 
 }  // namespace taut::transport::detail
