@@ -2,14 +2,19 @@
 // stop(), and the in-place callback type.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
+#include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -358,6 +363,35 @@ TEST(Loop, NowIsCachedPerIteration) {
   EXPECT_EQ(loop->now(), before + 5s);
   clock.advance(1s);
   EXPECT_EQ(loop->update_time(), before + 6s);
+}
+
+// A wait that fails (here every one: the loop's epoll instance or ring is replaced by /dev/null)
+// is the loop's failure(), so that a caller driving it with run_once() can stop instead of
+// spinning; run() returns it at once.
+TEST(EventLoop, AFailedWaitIsTheLoopsFailure) {
+  auto loop = taut::transport::testing::make_loop();
+  ASSERT_TRUE(loop);
+  (void)loop->run_once(0ms);  // an io_uring loop's ring is this thread's from now on
+  EXPECT_FALSE(loop->failure());
+  // The newest epoll instance or ring of the process is this loop's.
+  int kernel_object = -1;
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[64] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
+    const std::string_view name(target);
+    if (name == "anon_inode:[eventpoll]" || name == "anon_inode:[io_uring]") kernel_object = fd;
+  }
+  ASSERT_GE(kernel_object, 0);
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(::dup2(null, kernel_object), kernel_object);
+  ::close(null);
+
+  (void)loop->run_once(0ms);
+  const std::error_code failed = loop->failure();
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(loop->run(), failed);
+  EXPECT_FALSE(loop->failure()) << "run() returned it";
 }
 
 }  // namespace

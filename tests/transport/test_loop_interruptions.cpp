@@ -3,6 +3,7 @@
 // the kernel delivers an operation's completion through the thread that submitted it, and tells
 // every thread that ever used a ring when the ring goes; either wakes that thread's interruptible
 // sleeps, and a receive with a timeout then returns EINTR instead of restarting.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -181,6 +182,106 @@ TEST(LoopInterruptions, ASingleIssuerLoopRunsOnTheFirstThreadThatRunsIt) {
   // Still the loop's thread's to run.
   loop->stop();
   EXPECT_FALSE(loop->run());
+}
+
+/// A connected TCP client socket (blocking, receives time out after 2 s) and the accepted stream,
+/// watched by `loop`.
+std::pair<int, stream> watched_connection(event_loop& loop, listener& listening) {
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{2, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(listening.local_address().port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  stream accepted;
+  for (int i = 0; i < 200 && !accepted.is_open(); ++i) {
+    auto got = listening.accept();
+    if (got) {
+      accepted = std::move(*got);
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  EXPECT_TRUE(accepted.is_open());
+  EXPECT_FALSE(accepted.watch(loop, [](readiness) {}));
+  return {client, std::move(accepted)};
+}
+
+/// Everything the client socket receives until its end of stream (or an error: then "!").
+std::string receive_all(int client) {
+  std::string received;
+  for (;;) {
+    char buffer[4096];
+    const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+    if (got == 0) break;
+    if (got < 0) return received + "!" + std::strerror(errno);
+    received.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(client);
+  return received;
+}
+
+// A loop run on another thread, then a stream of it written to and closed on this one, then the
+// loop destroyed without running again: the written bytes still reach the peer before its end of
+// stream (io_uring: this thread may not submit the send, so the loop's destruction sends them
+// itself rather than count them as in flight).
+TEST(LoopInterruptions, BytesClosedOffTheLoopThreadReachThePeerWhenTheLoopGoes) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  auto listening = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(listening);
+  auto [client, accepted] = watched_connection(*loop, *listening);
+  std::thread runner([&loop] { (void)loop->run_once(0ms); });  // that thread is now the loop's
+  runner.join();
+
+  const std::string body = pattern(6000);
+  const io_result wrote = accepted.write(body);
+  ASSERT_TRUE(wrote.done());
+  ASSERT_EQ(wrote.bytes, body.size());
+  (void)accepted.close();
+  loop.reset();
+  EXPECT_TRUE(receive_all(client) == body);
+}
+
+// A listener watched by a loop not yet run, then closed on this thread: its multishot accept,
+// queued but not submitted, must not run on whatever socket gets its number next (it would take
+// that socket's connections and close them). The number stays the listener's until the loop has
+// submitted what names it.
+TEST(LoopInterruptions, AListenerClosedBeforeItsLoopRunsLeavesItsNumberToNoOtherSocket) {
+  auto loop = make_loop();
+  ASSERT_TRUE(loop);
+  auto closing = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(closing);
+  const int number = closing->native_handle();
+  ASSERT_FALSE(closing->watch(*loop, [](readiness) {}));
+  (void)closing->close();
+
+  int fresh = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fresh, reinterpret_cast<const sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(fresh, 8), 0);
+  socklen_t size = sizeof at;
+  ASSERT_EQ(::getsockname(fresh, reinterpret_cast<sockaddr*>(&at), &size), 0);
+  if (::fcntl(number, F_GETFD) < 0) {
+    // The number is free: the new socket takes it, as the next socket() or accept() would.
+    ASSERT_EQ(::dup2(fresh, number), number);
+    ::close(fresh);
+    fresh = number;
+  }
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&at), sizeof at), 0);
+  (void)loop->run_once(0ms);
+
+  const int accepted = ::accept4(fresh, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  EXPECT_GE(accepted, 0) << "the connection went elsewhere: " << std::strerror(errno);
+  if (accepted >= 0) ::close(accepted);
+  ::close(client);
+  ::close(fresh);
+  loop.reset();
 }
 
 }  // namespace

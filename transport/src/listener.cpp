@@ -332,7 +332,7 @@ std::error_code listener::close() noexcept {
     memory_->release();
     memory_ = nullptr;
   } else if (handle_.fd >= 0) {
-    if (ring_ != nullptr) detail::ring_close_listener(ring_);
+    const bool ring_closes = ring_ != nullptr && detail::ring_close_listener(ring_);
     if ((handle_.flags & detail::handle_unlink) != 0) {
       // Only if the path still names the socket this listener created: a newer server may have
       // replaced it already.
@@ -343,7 +343,7 @@ std::error_code listener::close() noexcept {
         ::unlink(path.c_str());
       }
     }
-    if (::close(handle_.fd) != 0 && errno != EINTR) ec = errno_code(errno);
+    if (!ring_closes && ::close(handle_.fd) != 0 && errno != EINTR) ec = errno_code(errno);
   }
   handle_ = detail::io_handle{};
   return ec;

@@ -110,7 +110,9 @@ bool ring_listener_readable(const ring_listener&) noexcept {
 int ring_accept(ring_listener&) noexcept {
   return -ENOTSUP;
 }
-void ring_close_listener(ring_listener*&) noexcept {}
+bool ring_close_listener(ring_listener*&) noexcept {
+  return false;
+}
 void ring_pause_listener(ring_listener&) noexcept {}
 void ring_resume_listener(ring_listener&) noexcept {}
 ring_backend* ring_of(event_loop& loop) noexcept {
@@ -201,6 +203,9 @@ struct alignas(8) ring_stream {
   bool eof = false;
   bool starved = false;  // the receive ended for want of buffers: re-armed when one frees
   bool send_in_flight = false;
+  // Which entry of the submission queue the send in flight is (the n-th queued, 0 while it waits
+  // in the backlog): a send queued by a thread that may not submit may never reach the kernel.
+  std::uint64_t send_entry = 0;
   std::uint8_t sending_chunks = 0;  // chunks the send in flight reads
   bool poll_armed = false;
   bool flush_queued = false;
@@ -277,8 +282,9 @@ class uring_backend final : public ring_backend {
       if (state->fd >= 0) {
         // Closed with bytes still queued (an orphan): a last try to send them, as a kernel socket
         // closed with bytes in its send buffer would, then the descriptor goes. A send still in
-        // flight sent an unknown part of them: those are not sent twice.
-        if (!state->send_in_flight) send_directly(*state);
+        // flight sent an unknown part of them: those are not sent twice. One never submitted
+        // (queued by a thread that may not submit, the loop not waiting since) sent nothing.
+        if (!state->send_in_flight || !submitted(*state)) send_directly(*state);
         ::close(state->fd);
       }
       free_spill(*state);
@@ -319,7 +325,7 @@ class uring_backend final : public ring_backend {
   // the stream then uses its socket directly (ring_read and the others see no backend).
   void detach(ring_stream& state) noexcept {
     if (state.rx_head != kNoBuffer) spill(state);
-    if (state.send_in_flight) {
+    if (state.send_in_flight && submitted(state)) {
       state.tx_error = EPIPE;  // how much of it the kernel sent is unknown
     } else {
       send_directly(state);
@@ -433,6 +439,7 @@ class uring_backend final : public ring_backend {
       // With nothing to submit, still enter: completions are posted when the ring is entered
       // (COOP_TASKRUN), as epoll_wait(0) would report what is ready now.
       rc = ::io_uring_submit_and_get_events(&ring_);
+      count_submitted();
     } else {
       io_uring_cqe* first = nullptr;
       __kernel_timespec limit{};
@@ -440,6 +447,7 @@ class uring_backend final : public ring_backend {
       limit.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1000000;
       rc = ::io_uring_submit_and_wait_timeout(&ring_, &first, 1, timeout_ms < 0 ? nullptr : &limit,
                                               nullptr);
+      count_submitted();
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
     if (!closes_after_submit_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
@@ -787,6 +795,22 @@ class uring_backend final : public ring_backend {
     } else {
       (void)::io_uring_submit(&ring_);
     }
+    count_submitted();
+  }
+
+  // Whether the kernel has taken the stream's send in flight from the submission queue.
+  [[nodiscard]] bool submitted(const ring_stream& state) const noexcept {
+    return state.send_entry != 0 && state.send_entry <= submitted_entries_;
+  }
+
+  // Keeps `fd` open until the loop's thread has submitted the entries queued now (see
+  // close_descriptor), if there are any and this thread may not submit them. Returns whether it
+  // kept it; if not, the caller closes it.
+  bool close_after_submit(int fd) noexcept {
+    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
+    if (!queued || tearing_down_ || on_loop_thread()) return false;
+    closes_after_submit_.push_back(fd);
+    return true;
   }
 
   [[nodiscard]] ring_mode mode() const noexcept { return mode_; }
@@ -810,14 +834,20 @@ class uring_backend final : public ring_backend {
       take_backlog();
     }
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (sqe == nullptr && !on_loop_thread()) {
+    if (sqe != nullptr) {
+      last_entry_ = ++queued_entries_;
+      return sqe;
+    }
+    if (!on_loop_thread()) {
       // A full queue that this thread may not hand to the kernel (see submit_now): the entry
       // waits in memory until the loop's thread takes it.
+      last_entry_ = 0;
       return &backlog_.emplace_back();
     }
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
       const int rc = ::io_uring_submit(&ring_);
+      count_submitted();
       if (rc == -EBUSY) {
         // The completion queue overflowed and the kernel takes nothing more until it is read:
         // set its entries aside (wait() handles them; handling them here would re-enter the
@@ -828,14 +858,28 @@ class uring_backend final : public ring_backend {
       }
       sqe = ::io_uring_get_sqe(&ring_);
     }
+    last_entry_ = ++queued_entries_;
     return sqe;
+  }
+
+  // The kernel takes entries in order, advancing the queue's head by as many (32 bits, wrapping):
+  // after each submission, the count of entries taken so far.
+  void count_submitted() noexcept {
+    const unsigned head = io_uring_smp_load_acquire(ring_.sq.khead);
+    submitted_entries_ += head - last_head_;
+    last_head_ = head;
   }
 
   // On the loop's thread: what other threads queued past a full submission queue goes in now.
   void take_backlog() noexcept {
     std::vector<io_uring_sqe> waiting;
     waiting.swap(backlog_);
-    for (const io_uring_sqe& entry : waiting) *next_sqe() = entry;
+    for (const io_uring_sqe& entry : waiting) {
+      *next_sqe() = entry;
+      if ((entry.user_data & kOpMask) == op_send) {
+        reinterpret_cast<ring_stream*>(entry.user_data & ~kOpMask)->send_entry = last_entry_;
+      }
+    }
     waiting.clear();
     if (backlog_.empty()) backlog_.swap(waiting);  // keeps the capacity
   }
@@ -941,6 +985,7 @@ class uring_backend final : public ring_backend {
     ::io_uring_prep_sendmsg(sqe, state.fd, &first->message, MSG_NOSIGNAL | MSG_WAITALL);
     ::io_uring_sqe_set_data64(sqe, tag(&state, op_send));
     state.sending_chunks = static_cast<std::uint8_t>(count);
+    state.send_entry = last_entry_;
     state.send_in_flight = true;
     ++state.in_flight;
   }
@@ -1154,6 +1199,10 @@ class uring_backend final : public ring_backend {
   bool enabled_ = true;
   std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
   std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
+  std::uint64_t queued_entries_ = 0;      // put in the submission queue, ever
+  std::uint64_t submitted_entries_ = 0;   // of those, taken by the kernel
+  std::uint64_t last_entry_ = 0;          // the entry next_sqe() gave last (0: the backlog's)
+  unsigned last_head_ = 0;                // the queue's head at the last count
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
@@ -1537,13 +1586,13 @@ void ring_resume_listener(ring_listener& state) noexcept {
   if (state.backend != nullptr) state.backend->arm_accept(state);
 }
 
-void ring_close_listener(ring_listener*& pointer) noexcept {
+bool ring_close_listener(ring_listener*& pointer) noexcept {
   ring_listener& state = *pointer;
   pointer = nullptr;
   if (state.backend == nullptr) {
     for (std::size_t i = state.head; i < state.queued.size(); ++i) ::close(state.queued[i]);
     delete &state;
-    return;
+    return false;
   }
   if (state.handle != nullptr) ring_unwatch_listener(state);
   state.closed = true;
@@ -1553,7 +1602,11 @@ void ring_close_listener(ring_listener*& pointer) noexcept {
   state.queued.clear();
   state.head = 0;
   state.backend->submit_now();
+  // An accept queued but not submitted (a loop not yet run, this not its thread) would run on
+  // whatever socket takes the number next: the number stays this socket's until it is submitted.
+  const bool kept = state.backend->close_after_submit(state.fd);
   state.backend->maybe_release(state);
+  return kept;
 }
 
 }  // namespace taut::transport::detail

@@ -70,8 +70,10 @@ int ring_accept(ring_listener& state) noexcept;
 /// until resumed; for acceptor::pause().
 void ring_pause_listener(ring_listener& state) noexcept;
 void ring_resume_listener(ring_listener& state) noexcept;
-/// Closes the queued descriptors and lets go of the state; the caller closes the listener's own.
-void ring_close_listener(ring_listener*& state) noexcept;
+/// Closes the queued descriptors and lets go of the state. Returns true if the ring took the
+/// listener's own descriptor (entries naming it wait for the loop's thread to submit them; it
+/// closes it then), false if the caller closes it.
+[[nodiscard]] bool ring_close_listener(ring_listener*& state) noexcept;
 
 /// The ring of `loop`, or null for an epoll loop.
 ring_backend* ring_of(event_loop& loop) noexcept;

@@ -199,9 +199,14 @@ class event_loop {
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
 
-  /// Runs until stop(). Returns the error that ended it, if epoll failed (it does not, short of a
-  /// bug); a stop() request is not an error.
+  /// Runs until stop() or a failed wait. Returns the error that ended it (see failure()); a stop()
+  /// request is not an error.
   std::error_code run();
+  /// The error of a failed wait (epoll_wait, or the io_uring ring: EEXIST from a thread other than
+  /// the single-issuer ring's, a ring the kernel will not enable), kept until run() returns it.
+  /// Such a failure repeats at every wait: a caller driving the loop with run_once() checks it,
+  /// or it spins.
+  [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
   /// One iteration: waits up to `max_wait` (less if a timer is due sooner; not at all if work is
   /// already pending), then delivers readiness, fires due timers and runs posted tasks. Returns the
   /// number of callbacks run.
