@@ -1,6 +1,7 @@
 // taut::client over real sockets: a taut::server started in the test on loopback TCP (IPv4 and
 // IPv6) and on Unix sockets (path and abstract name), as Go's httptest.NewServer does, driven
 // with the blocking client; and a host name resolved off the loop thread.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -90,6 +91,36 @@ TEST(ClientSockets, ABlockingClientAnswersCallsFromAnyThread) {
   worker.join();
   ASSERT_FALSE(from_worker.error) << from_worker.error.message();
   EXPECT_EQ(from_worker.body, "hello");
+  const fetch_result again = http.get(url);
+  ASSERT_FALSE(again.error) << again.error.message();
+  EXPECT_EQ(again.body, "hello");
+}
+
+// A loop whose waits fail (here its epoll instance or ring is replaced by /dev/null) ends the call
+// at once with the loop's error instead of spinning until the deadline; the next call works.
+TEST(ClientSockets, ABlockingClientWhoseLoopFailsEndsTheCallAndRecovers) {
+  live_server s({.listen = {"127.0.0.1:0"}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http({}, {.timeout = std::chrono::seconds(5)});
+  const std::string url = "http://127.0.0.1:" + std::to_string(s.port()) + "/hello";
+  ASSERT_FALSE(http.get(url).error);
+  int kernel_object = -1;  // the newest epoll instance or ring of the process is the client's
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[64] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
+    const std::string_view name(target);
+    if (name == "anon_inode:[eventpoll]" || name == "anon_inode:[io_uring]") kernel_object = fd;
+  }
+  ASSERT_GE(kernel_object, 0);
+  const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(::dup2(null, kernel_object), kernel_object);
+  ::close(null);
+  const auto started = std::chrono::steady_clock::now();
+  const fetch_result failed = http.get(url);
+  EXPECT_EQ(failed.error.code, client_errc::canceled) << failed.error.message();
+  EXPECT_TRUE(failed.error.cause);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4));
   const fetch_result again = http.get(url);
   ASSERT_FALSE(again.error) << again.error.message();
   EXPECT_EQ(again.body, "hello");

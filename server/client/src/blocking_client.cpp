@@ -106,7 +106,19 @@ fetch_result blocking_client::send(const origin& where, const client_request& re
     result.error = refused;
     return result;
   }
-  while (!exchange.done) loop_->run_once();
+  while (!exchange.done) {
+    loop_->run_once();
+    if (const std::error_code failed = loop_->failure()) {
+      // The loop cannot wait any more: every further iteration would fail at once, so the call
+      // ends now (not at its deadline) and the next call gets a loop that works.
+      exchange.cancel();
+      client_.reset();
+      loop_ = transport::event_loop::create().value();
+      client_ = std::make_unique<taut::client>(*loop_, options_);
+      result.error = client_error{client_errc::canceled, result.error.phase, failed};
+      break;
+    }
+  }
   return result;
 }
 
