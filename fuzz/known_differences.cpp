@@ -440,17 +440,36 @@ bool has_tab_after_value(const difference_case& c, std::string_view field_name) 
   return false;
 }
 
+// True when the head has a `field_name` line with a tab after the value's first byte: trailing
+// OWS, or OWS around a list comma ("chunked\t,").
+bool has_tab_inside_value(const difference_case& c, std::string_view field_name) {
+  std::string_view head = c.input.substr(0, c.taut.head_size);
+  while (!head.empty()) {
+    const auto end = head.find('\n');
+    const std::string_view line = head.substr(0, end);
+    head.remove_prefix(end == std::string_view::npos ? head.size() : end + 1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || !iequals(line.substr(0, colon), field_name)) continue;
+    const std::string_view value = line.substr(colon + 1);
+    const auto first = value.find_first_not_of(" \t");
+    if (first != std::string_view::npos && value.find('\t', first) != std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool framing_value_trailing_tab(const difference_case& c) {
   if (llhttp_rejected(c, {HPE_INVALID_CONTENT_LENGTH, HPE_INVALID_TRANSFER_ENCODING})) {
     return has_tab_after_value(
         c, c.llhttp.error == HPE_INVALID_CONTENT_LENGTH ? "content-length" : "transfer-encoding");
   }
-  // In an upgrade request llhttp may not see "chunked<TAB>" as chunked and frame no body, while
-  // taut decodes the chunked body (and may reject it or wait for more).
+  // In an upgrade request llhttp may not see "chunked<TAB>" or "chunked<TAB>," as chunked and
+  // frame no body, while taut decodes the chunked body (and may reject it or wait for more).
   const bool taut_body_differs =
       c.taut.head_size > 0 && (c.taut.body_error || c.taut.outcome == verdict::incomplete);
   return c.llhttp.outcome == verdict::accept && c.llhttp.upgrade && taut_body_differs &&
-         has_tab_after_value(c, "transfer-encoding");
+         has_tab_inside_value(c, "transfer-encoding");
 }
 
 bool transfer_encoding_list(const difference_case& c) {
@@ -564,8 +583,9 @@ constexpr known_difference table[] = {
      "frame anything, and leaves them apart from the header section",
      trailer_framing_fields},
     {"framing-value-trailing-tab", "RFC 9112 section 5, RFC 9110 section 5.6.3",
-     "llhttp rejects a Content-Length or Transfer-Encoding value followed by HTAB; trailing "
-     "OWS (SP or HTAB) is not part of a field value",
+     "llhttp rejects a Content-Length or Transfer-Encoding value followed by HTAB (or, in an "
+     "upgrade request, frames no body after \"chunked<HTAB>\" or \"chunked<HTAB>,\"); OWS (SP "
+     "or HTAB) is not part of a field value or a list element",
      framing_value_trailing_tab},
     {"transfer-encoding-list", "RFC 9110 section 5.6.1",
      "llhttp rejects empty list elements in Transfer-Encoding (\"chunked,\"); taut ignores them",
