@@ -310,8 +310,8 @@ void connection::take_over(void* stream) noexcept {
 // --- connection: the state machine ------------------------------------------------------------
 
 /// Every transition the connection makes, and only these (h11's rule: what changes the state
-/// lives in one place). reading_head and reading_body alternate per request, each whole head
-/// passing through holding until it may start (at once unless an earlier request is unanswered);
+/// lives in one place). reading_head and reading_body alternate per request, a whole head
+/// passing through holding while earlier requests are unanswered, until it may start;
 /// finishing reads no more requests and answers those it has; then closing flushes, lingering
 /// drains, closed ends. A switch of protocols leaves through upgrading to detached.
 bool connection::allowed(state from, state to) noexcept {

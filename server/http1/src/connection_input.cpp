@@ -338,11 +338,13 @@ bool safe_method(method m) noexcept {
 /// the response) unless both are safe. A finished response still queued behind another holds
 /// nothing up: its request's side effects are done, and responses leave in order anyway.
 bool connection::must_wait(method next) const noexcept {
-  if (st_ == nullptr) return false;
-  const bool safe = safe_method(next);
+  if (st_ == nullptr || st_->count == 0) return false;
+  if (st_->unsafe_unanswered > 0) return true;
+  if (safe_method(next)) return false;
+  std::size_t index = st_->front;
   for (std::size_t i = 0; i < st_->count; ++i) {
-    const response_slot& slot = st_->slots[(st_->front + i) % st_->slots.size()];
-    if (slot.phase != slot_phase::done && (!safe || slot.unsafe)) return true;
+    if (st_->slots[index].phase != slot_phase::done) return true;
+    if (++index == st_->slots.size()) index = 0;
   }
   return false;
 }
@@ -371,6 +373,8 @@ bool connection::parse_head() noexcept {
     reject(r.error.status, make_error_code(r.error.code), r.error.offset);
     return false;
   }
+  // Nothing before it is unanswered (every synchronous handler's case): it starts at once.
+  if (st_->count == 0 && !outside_call_) return dispatch(r.consumed);
   // The head (and the parser's views into the input) stays put while it waits: nothing is read
   // in the meantime.
   st_->held_head = static_cast<std::uint32_t>(r.consumed);
@@ -399,6 +403,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   slot->upgrade_request = req.upgrade;
   slot->hold = req.upgrade || req.method == method::connect;
   slot->unsafe = !safe_method(req.method);
+  if (slot->unsafe) ++st.unsafe_unanswered;
   slot->has_body = has_body;
   slot->expect_continue = has_body && req.expect_continue;
   slot->close = !keep_alive;

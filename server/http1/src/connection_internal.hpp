@@ -135,7 +135,8 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
-  std::uint16_t drain_waiters = 0;  // slots with an on_drained callback
+  std::uint16_t drain_waiters = 0;      // slots with an on_drained callback
+  std::uint16_t unsafe_unanswered = 0;  // slots of unsafe requests not yet done (see must_wait)
   // Why the connection refused the request it answered itself (at most one: reading stops).
   std::error_code rejection{};
   std::uint64_t rejection_offset = 0;
