@@ -284,6 +284,11 @@ TEST(Connection, PipelinedBytesAlreadyReadWaitForASlot) {
   h.send(get("/1") + get("/2") + get("/3"));
   EXPECT_EQ(h.writers.size(), 2u) << "the third request is read but not handled yet";
   h.writers[0].send("1");
+  // A slot freed, from outside every call of the connection: the third request starts at the
+  // owner's next call, which the connection asks for at once.
+  EXPECT_EQ(h.writers.size(), 2u) << "no handler runs inside another request's writer call";
+  EXPECT_LE(h.wants().deadline, h.now);
+  h.advance(0ms);
   EXPECT_EQ(h.writers.size(), 3u) << "a slot freed: the third request is handled";
   h.writers[1].send("2");
   h.writers[2].send("3");

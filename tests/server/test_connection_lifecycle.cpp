@@ -626,10 +626,13 @@ std::string run_conversation(const std::vector<std::size_t>& cuts) {
     } else {
       w.send(200, target + ":" + std::string(r.body()), "text/plain");
     }
-    if (!h.writers.empty() && target == "/e") {
-      h.writers[0].send("async answer");
-      h.writers.clear();
-    }
+  };
+  // The async answer comes from outside the connection's calls after the piece that started it
+  // (POST /e waits for it: it is not a safe method).
+  const auto answer_async = [&h] {
+    if (h.writers.empty()) return;
+    h.writers[0].send("async answer");
+    h.writers.clear();
   };
   const std::string input = conversation();
   std::string out;
@@ -638,6 +641,7 @@ std::string run_conversation(const std::vector<std::size_t>& cuts) {
     const std::size_t end = std::min(input.size(), offset + cut);
     while (offset < end) {
       const std::size_t n = h.send(std::string_view(input).substr(offset, end - offset));
+      answer_async();
       out += h.drain();
       if (n == 0) break;
       offset += n;
@@ -645,6 +649,7 @@ std::string run_conversation(const std::vector<std::size_t>& cuts) {
   }
   while (offset < input.size()) {
     const std::size_t n = h.send(std::string_view(input).substr(offset));
+    answer_async();
     out += h.drain();
     if (n == 0) break;
     offset += n;

@@ -13,6 +13,11 @@
 //     expects (the handler's, or 400, 408, 413, 500), and nothing after a response that closes;
 //   - keep-alive per RFC 9112 section 9.3 (HTTP/1.0 persists only with keep-alive, `close`
 //     closes, errors close), and no request processed after a `close` was sent (section 9.6);
+//   - pipelined requests are processed in parallel only if all have safe methods (section
+//     9.3.2): a POST's handler never starts while an earlier response is unfinished, nor any
+//     handler while an earlier POST's response is (checked by the handler itself too); a whole
+//     head that waits is not read past, times nothing out and survives the client's EOF; and no
+//     handler starts inside a writer call made outside the connection's calls;
 //   - every deadline (header, body, idle, write, linger) acts at its time and not before;
 //   - what the connection wants (read, write, shut down, close) is what the model expects, so a
 //     write from a detached writer is flushed at once; a writer works exactly while its response
@@ -303,6 +308,8 @@ struct model {
   std::vector<int> dispatched;  // request ids given to on_request, in order
   std::size_t cursor = 0;       // the request being read
   bool in_body = false;
+  bool held = false;       // the head at the cursor is whole and waits for earlier answers
+  int waits = 0;           // heads that waited (for the statistics)
   bool stopped = false;    // reads no more requests
   bool last_body = false;  // reads the body in progress to its end, and then no more requests
   life state = life::open;
@@ -336,8 +343,19 @@ struct model {
     return state != life::closed && e < dropped_from && !entries[e].complete;
   }
 
+  /// RFC 9112 section 9.3.2: whether request `request` (whose head is whole) must wait for the
+  /// unfinished responses before it: unless it and they all have safe methods.
+  [[nodiscard]] bool must_wait(std::size_t request) const {
+    const bool safe = requests[request].method != taut::method::post;
+    for (std::size_t e = advanced; e < entries.size() && e < dropped_from; ++e) {
+      if (entries[e].complete) continue;
+      if (!safe || requests[entries[e].request].method == taut::method::post) return true;
+    }
+    return false;
+  }
+
   [[nodiscard]] time_point read_deadline() const {
-    if (!reading()) return time_point::max();
+    if (!reading() || held) return time_point::max();
     if (in_body) return read_since + body_timeout;
     if (unconsumed() || heads.empty()) return read_since + header_timeout;
     if (advanced == entries.size() && !output) return read_since + idle_timeout;
@@ -450,6 +468,7 @@ struct model {
     if (stopped) return;
     stopped = true;
     in_body = false;
+    held = false;
     if (advanced < entries.size()) entries.back().close = true;
   }
 
@@ -521,6 +540,12 @@ struct model {
           return;
         }
         if (delivered < begin + r.head_size) return;
+        if (must_wait(cursor)) {
+          if (!held) ++waits;
+          held = true;
+          return;
+        }
+        held = false;
         heads.push_back(r.id);
         const std::size_t e = new_entry(cursor);
         if (r.has_body() && !r.chunked && r.body.size() > max_body_bytes) {
@@ -612,7 +637,13 @@ struct model {
   void half_close() {
     eof_sent = true;
     if (state == life::lingering) state = life::closed;  // what lingering waited for
-    if (state == life::open && !stopped) {
+    see_eof();
+    settle();
+  }
+
+  /// The connection reads the client's EOF once it reads again: not while a head waits.
+  void see_eof() {
+    if (state == life::open && !stopped && !held && !eof_seen) {
       eof_seen = true;
       if (in_body) {
         // The body is cut short: 400 if nobody answered yet.
@@ -626,7 +657,15 @@ struct model {
       }
       stop_reading();
     }
-    settle();
+  }
+
+  /// A waiting head starts if its turn has come (then what was delivered after it is read, and
+  /// an EOF that waited behind it).
+  void release_held() {
+    if (!held || !reading()) return;
+    held = false;
+    read_input();
+    if (eof_sent) see_eof();
   }
 
   /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
@@ -640,6 +679,8 @@ struct model {
           return;
         }
         stop_reading();
+      } else if (held) {
+        // A whole head waiting for its turn is in flight too: it is answered, with `close`.
       } else if (advanced < entries.size()) {
         entries.back().close = true;
       }
@@ -753,6 +794,7 @@ struct model {
       default:
         break;
     }
+    release_held();  // at the owner's next call, which the connection asks for at once
     settle();
   }
 
@@ -824,6 +866,15 @@ class scripted_handler final : public taut::request_handler {
     if (r == nullptr) {
       problems.push_back("on_head for a request never sent: " + std::string(request.target()));
       return taut::body_mode::buffer;
+    }
+    // RFC 9112 section 9.3.2, as the handler sees it: a request starts while an earlier
+    // response is unfinished (its writer still valid) only if both have safe methods.
+    for (const auto& [other, writer] : writers) {
+      if (other >= id || !writer.valid()) continue;
+      if (r->method == taut::method::post || spec(other)->method == taut::method::post) {
+        problems.push_back("request " + std::to_string(id) + " started while request " +
+                           std::to_string(other) + " was unanswered");
+      }
     }
     switch (r->mode) {
       case delivery::stream:
@@ -1201,7 +1252,7 @@ void check(const model& m, system& s) {
   if (m.state != life::closed) {
     RC_ASSERT(w.write == m.output);
     RC_ASSERT(w.shutdown_write == (m.state == life::lingering));
-    RC_ASSERT(w.read == (m.reading() || m.state == life::lingering));
+    RC_ASSERT(w.read == ((m.reading() && !m.held) || m.state == life::lingering));
     // The connection asks to be woken no later than the model's next deadline.
     if (m.deadline() != time_point::max()) {
       RC_LOG() << "deadline: connection " << since_start(w.deadline) << " ms, model "
@@ -1341,10 +1392,17 @@ struct tick final : command {
     const auto e = m.entry_of(request);
     const bool alive = e.has_value() && m.writer_alive(*e);
     s.context->set_time(s.now);
+    const std::size_t heads = s.handler.heads.size();
+    const std::size_t dispatched = s.handler.dispatched.size();
     const std::optional<bool> ok = s.handler.tick(r.id, e ? m.entries[*e].ticks : 0);
     RC_ASSERT(ok.has_value());
     // A writer works while its response is owed, and does nothing once the connection is gone.
     RC_ASSERT(*ok == alive);
+    // No handler runs inside a writer call made outside the connection's calls: a request whose
+    // turn came waits for the owner's next call, which the connection asks for at once.
+    RC_ASSERT(s.handler.heads.size() == heads);
+    RC_ASSERT(s.handler.dispatched.size() == dispatched);
+    if (s.conn->wants().deadline <= s.now) s.conn->on_timer(s.now);
     s.pump();
   }
   void run(const model& m, system& s) const override { run_and_check(*this, m, s); }
@@ -1499,6 +1557,7 @@ void check_model_sequence() {
   if (m.state == life::closed) RC_TAG("closed");
   if (m.output_lost) RC_TAG("closed with output unsent");
   if (m.eof_sent) RC_TAG("half-closed");
+  if (m.waits > 0) RC_TAG("a head waited");
 }
 
 // Sequences and their largest size in an ordinary ctest run: a few seconds.

@@ -265,11 +265,13 @@ connection_wants connection::wants() const noexcept {
       w.deadline = write_deadline;
       break;
     case state::reading_head:
+    case state::holding:
     case state::reading_body:
     case state::finishing:
       w.read = want_read();
       w.write = out_.head != nullptr;
       w.deadline = std::min(w.read ? read_deadline() : time_point::max(), write_deadline);
+      if (start_due_) w.deadline = std::min(w.deadline, ctx_->now_);
       break;
   }
   return w;
@@ -287,7 +289,8 @@ void connection::begin_shutdown(time_point now) noexcept {
       stop_reading();
     } else if (st_ != nullptr) {
       st_->last_request = true;
-      if (st_->count > 0)
+      // A head waiting for its turn is in flight too: it is answered last, with the close.
+      if (st_->count > 0 && state_ != state::holding)
         close_after(st_->slots[(st_->front + st_->count - 1) % st_->slots.size()]);
     }
   }
@@ -307,13 +310,17 @@ void connection::take_over(void* stream) noexcept {
 // --- connection: the state machine ------------------------------------------------------------
 
 /// Every transition the connection makes, and only these (h11's rule: what changes the state
-/// lives in one place). reading_head and reading_body alternate per request; finishing reads no
-/// more requests and answers those it has; then closing flushes, lingering drains, closed ends.
-/// A switch of protocols leaves through upgrading to detached.
+/// lives in one place). reading_head and reading_body alternate per request, a whole head
+/// passing through holding while earlier requests are unanswered, until it may start;
+/// finishing reads no more requests and answers those it has; then closing flushes, lingering
+/// drains, closed ends. A switch of protocols leaves through upgrading to detached.
 bool connection::allowed(state from, state to) noexcept {
   switch (from) {
     case state::reading_head:
-      return to == state::reading_body || to == state::finishing || to == state::closed;
+      return to == state::holding || to == state::reading_body || to == state::finishing ||
+             to == state::closed;
+    case state::holding:
+      return to == state::reading_head || to == state::finishing || to == state::closed;
     case state::reading_body:
       return to == state::reading_head || to == state::finishing || to == state::closed;
     case state::finishing:

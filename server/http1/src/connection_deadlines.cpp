@@ -36,6 +36,7 @@ void connection::on_timer(time_point now) noexcept {
       if (now >= read_since_ + options.linger_timeout) close_now();
       return;
     case state::reading_head:
+    case state::holding:
     case state::reading_body:
     case state::finishing:
     case state::closing:

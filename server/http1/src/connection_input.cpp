@@ -75,6 +75,10 @@ void connection::receive_eof(time_point now) noexcept {
   if (open()) {
     if (state_ == state::reading_body) {
       fail_body(make_error_code(errc::body_cut_short), default_status(errc::body_cut_short));
+    } else if (state_ == state::holding) {
+      // A whole request waiting for its turn is still answered (RFC 9112 section 9.6: the
+      // client only half-closed), with `close`; nothing after it is read.
+      st_->last_request = true;
     } else {
       stop_reading();  // a partial head is dropped: nobody is left to read an answer to it
     }
@@ -242,6 +246,7 @@ bool connection::append_body(std::string_view data) noexcept {
 void connection::process() noexcept {
   if (processing_) return;  // a writer call from inside a handler: the outer loop continues
   processing_ = true;
+  if (!outside_call_) start_due_ = false;  // the owner's call: whatever may start, starts now
   do {
     while (step()) {
     }
@@ -254,10 +259,19 @@ bool connection::step() noexcept {
   if (!open() || broken_) return false;
   honour_sent_close();
   if (state_ == state::reading_body) {
-    if (!body_paused()) return read_body();
-    read_since_ = ctx_->now_;  // waiting for our own output, not the client: the timer restarts
+    if (body_paused()) {
+      read_since_ = ctx_->now_;  // waiting for our own output, not the client: the timer restarts
+      return false;
+    }
+    if (read_body()) return true;
+    // A request that waited its turn past the client's EOF: what was read of its body is all
+    // there will be.
+    if (peer_eof_ && state_ == state::reading_body) {
+      fail_body(make_error_code(errc::body_cut_short), default_status(errc::body_cut_short));
+    }
     return false;
   }
+  if (state_ == state::holding) return start_held();
   if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
   return parse_head();
 }
@@ -312,6 +326,41 @@ bool connection::may_start_request() const noexcept {
   return true;
 }
 
+namespace {
+/// RFC 9110 section 9.2.1.
+bool safe_method(method m) noexcept {
+  return m == method::get || m == method::head || m == method::options || m == method::trace;
+}
+}  // namespace
+
+/// RFC 9112 section 9.3.2: only pipelined requests with safe methods may be processed in
+/// parallel. So a request waits while an earlier one is unanswered (its handler has not finished
+/// the response) unless both are safe. A finished response still queued behind another holds
+/// nothing up: its request's side effects are done, and responses leave in order anyway.
+bool connection::must_wait(method next) const noexcept {
+  if (st_ == nullptr || st_->count == 0) return false;
+  if (st_->unsafe_unanswered > 0) return true;
+  if (safe_method(next)) return false;
+  std::size_t index = st_->front;
+  for (std::size_t i = 0; i < st_->count; ++i) {
+    if (st_->slots[index].phase != slot_phase::done) return true;
+    if (++index == st_->slots.size()) index = 0;
+  }
+  return false;
+}
+
+/// Starts the request whose head waits in the parser, if its turn has come and the owner is
+/// calling; false while it waits.
+bool connection::start_held() noexcept {
+  if (must_wait(st_->parser.request().method)) return false;
+  if (outside_call_) {
+    start_due_ = true;  // see wants(): the owner calls on_timer() at once
+    return false;
+  }
+  enter(state::reading_head);
+  return dispatch(std::exchange(st_->held_head, 0));
+}
+
 bool connection::parse_head() noexcept {
   if (!ensure_state()) {
     close_now();
@@ -324,7 +373,13 @@ bool connection::parse_head() noexcept {
     reject(r.error.status, make_error_code(r.error.code), r.error.offset);
     return false;
   }
-  return dispatch(r.consumed);
+  // Nothing before it is unanswered (every synchronous handler's case): it starts at once.
+  if (st_->count == 0 && !outside_call_) return dispatch(r.consumed);
+  // The head (and the parser's views into the input) stays put while it waits: nothing is read
+  // in the meantime.
+  st_->held_head = static_cast<std::uint32_t>(r.consumed);
+  enter(state::holding);
+  return start_held();
 }
 
 bool connection::dispatch(std::size_t head_size) noexcept {
@@ -339,7 +394,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   request.sequence_ = requests_;
   request.body_limit_ = options.max_body_bytes;
   response_slot* slot = push_slot();
-  const bool keep_alive = req.keep_alive && !shutdown_ &&
+  const bool keep_alive = req.keep_alive && !shutdown_ && !peer_eof_ &&
                           (options.max_requests == 0 || requests_ < options.max_requests);
   const bool has_body = request.has_body();
   slot->head_request = req.method == method::head;
@@ -347,6 +402,8 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   slot->connect = req.method == method::connect;
   slot->upgrade_request = req.upgrade;
   slot->hold = req.upgrade || req.method == method::connect;
+  slot->unsafe = !safe_method(req.method);
+  if (slot->unsafe) ++st.unsafe_unanswered;
   slot->has_body = has_body;
   slot->expect_continue = has_body && req.expect_continue;
   slot->close = !keep_alive;

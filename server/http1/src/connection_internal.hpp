@@ -66,7 +66,8 @@ struct response_slot {
   bool http10 = false;
   bool connect = false;
   bool upgrade_request = false;
-  bool hold = false;  // an Upgrade or CONNECT request: read nothing more until it is answered
+  bool hold = false;    // an Upgrade or CONNECT request: read nothing more until it is answered
+  bool unsafe = false;  // not a safe method: nothing starts while it is unanswered
   bool has_body = false;
   // What has happened to the request and its response since.
   bool body_read = false;  // the request body was read to its end (nothing left to discard)
@@ -125,6 +126,7 @@ struct connection_state {
   bool last_request = false;        // nothing is read after this request's body
   bool body_held = false;           // a streamed body's reading held by its handler (hold_body)
   bool body_released = false;       // and released: the body timer restarts at the next on_timer
+  std::uint32_t held_head = 0;      // bytes of the head waiting to start (state holding)
   std::uint32_t head_size = 0;      // bytes of the head of the request whose body is being read
   std::uint64_t body_consumed = 0;  // and bytes of its body read so far, framing included
   std::uint32_t head_end = 0;  // buffered body: the head is [msg_begin_, head_end) of the input
@@ -133,7 +135,8 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
-  std::uint16_t drain_waiters = 0;  // slots with an on_drained callback
+  std::uint16_t drain_waiters = 0;      // slots with an on_drained callback
+  std::uint16_t unsafe_unanswered = 0;  // slots of unsafe requests not yet done (see must_wait)
   // Why the connection refused the request it answered itself (at most one: reading stops).
   std::error_code rejection{};
   std::uint64_t rejection_offset = 0;

@@ -246,7 +246,9 @@ void connection::report(response_slot& slot, bool complete) noexcept {
 
 void connection::after_writer_call() noexcept {
   if (processing_) return;  // inside a call of the connection: its owner looks at wants() after
+  outside_call_ = true;
   process();
+  outside_call_ = false;
   // From outside every call of the connection (a timer, another connection's handler): only the
   // owner can send what this call wrote, or free a closed connection whose last writer is gone.
   if (ctx_->wake_ != nullptr) ctx_->wake_(owner_);

@@ -37,6 +37,10 @@ bool connection::allowed(slot_phase from, slot_phase to) noexcept {
 
 void connection::set_phase(response_slot& slot, slot_phase next) noexcept {
   assert(allowed(slot.phase, next) && "a response slot transition outside the table");
+  const auto unanswered = [](slot_phase phase) {
+    return phase != slot_phase::free && phase != slot_phase::done;
+  };
+  if (slot.unsafe && unanswered(slot.phase) && !unanswered(next)) --st_->unsafe_unanswered;
   slot.phase = next;
 }
 

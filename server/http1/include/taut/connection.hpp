@@ -54,7 +54,10 @@ struct connection_options {
   /// 0 means no limit.
   std::uint32_t max_requests = 1000;
   /// Responses pending (handled or being handled, not yet fully written) before the connection
-  /// stops reading further pipelined requests. At least 1, at most 1024.
+  /// stops reading further pipelined requests. At least 1, at most 1024. Only requests with safe
+  /// methods (GET, HEAD, OPTIONS, TRACE) are handled in parallel: any other request starts once
+  /// every response before it is finished, and nothing starts while it is unfinished (RFC 9112
+  /// section 9.3.2).
   std::uint16_t max_pipeline_depth = 16;
   /// Queued output bytes above which the connection stops reading further requests (a client
   /// that pipelines and never reads cannot make the server buffer without bound) and pauses a
@@ -187,7 +190,10 @@ class server_request {
 
 /// Writes one response. A movable handle: a handler may answer inside on_request() or keep the
 /// writer and finish later (from the connection's thread; the server marshals other threads).
-/// Responses to pipelined requests leave in request order whatever order they finish in.
+/// Responses to pipelined requests leave in request order whatever order they finish in. A
+/// pipelined request waits for the responses before it to be finished (not sent) unless it and
+/// they all have safe methods (see connection_options::max_pipeline_depth); it then starts at the
+/// owner's next call, never inside the writer call that finished the last of them.
 ///
 /// Order of calls: set_status() (default 200) and add_header() in any order, then either
 /// send(body), or begin() / begin(length), write()..., finish(trailers). Framing headers
@@ -511,6 +517,7 @@ class connection {
   /// The connection's one state; every change goes through enter(), checked against allowed().
   enum class state : std::uint8_t {
     reading_head,  // waiting for or reading a request head (idle between requests too)
+    holding,       // a whole request head waits for its turn to start (see must_wait())
     reading_body,  // reading the body of the last request
     finishing,     // reading no more requests; answering those it has
     closing,       // every response queued: flushing the output, then shutting the write side
@@ -539,7 +546,9 @@ class connection {
   void honour_sent_close() noexcept;
   [[nodiscard]] bool body_paused() const noexcept;
   bool may_start_request() const noexcept;
+  [[nodiscard]] bool must_wait(method next) const noexcept;
   bool parse_head() noexcept;
+  bool start_held() noexcept;
   bool dispatch(std::size_t head_size) noexcept;
   void call_handler(std::uint16_t index) noexcept;
   bool read_body() noexcept;
@@ -641,6 +650,11 @@ class connection {
   bool idle_ = false;
   bool writing_ = false;
   bool in_heap_ = false;
+  // Handlers run only inside the owner's calls (where it has set up what they may ask of it,
+  // such as current_connection()), never inside a writer call made from outside them: there a
+  // request that may now start waits, and wants() asks the owner to call on_timer() at once.
+  bool outside_call_ = false;  // inside a writer call made outside every call of the connection
+  bool start_due_ = false;     // a request may start at the owner's next call
 };
 
 }  // namespace taut

@@ -1,0 +1,186 @@
+// Pipelined requests and their methods with plain calls (RFC 9112 section 9.3.2): a request
+// starts while earlier ones are unanswered only if it and they all have safe methods; a waiting
+// head survives the client's EOF, a shutdown and time; and no handler runs inside a writer call
+// made from outside the connection's calls.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "connection_test_support.hpp"
+
+namespace taut::test {
+namespace {
+
+std::string post(std::string_view target, std::string_view body, std::string_view fields = {}) {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: example.com\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + std::string(fields) + "\r\n" + std::string(body);
+}
+
+/// A harness whose handler keeps every writer (answers come later, from the test) and logs the
+/// targets it was given, on_head and on_request alike.
+struct later_harness : harness {
+  explicit later_harness(connection_options options = {}) : harness(options) {
+    handler.head = [this](server_request& r) {
+      log.push_back("head " + std::string(r.target()));
+      return body_mode::buffer;
+    };
+    handler.request = [this](server_request& r, response_writer w) {
+      log.push_back("request " + std::string(r.target()) + " " + std::string(r.body()));
+      writers.push_back(std::move(w));
+    };
+  }
+  std::vector<std::string> log;
+};
+
+TEST(ConnectionOrder, AnUnsafeRequestWaitsForTheAnswersBeforeIt) {
+  later_harness h;
+  h.send(get("/a") + post("/b", "xy"));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"head /a", "request /a "}));
+  EXPECT_FALSE(h.wants().read) << "a whole head waits: nothing more is read meanwhile";
+  EXPECT_EQ(h.wants().deadline, time_point::max()) << "waiting for ourselves, not the client";
+  h.advance(std::chrono::hours(1));
+  EXPECT_EQ(h.log.size(), 2u) << "no timeout while it waits";
+
+  h.writers[0].send("a");
+  EXPECT_EQ(h.log.size(), 2u) << "not inside the writer call that finished the answer";
+  EXPECT_LE(h.wants().deadline, h.now) << "the owner is asked to call at once";
+  h.advance(0ms);
+  EXPECT_EQ(h.log,
+            (std::vector<std::string>{"head /a", "request /a ", "head /b", "request /b xy"}));
+  h.writers[1].send("b");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].body, "a");
+  EXPECT_EQ(responses[1].body, "b");
+  EXPECT_TRUE(h.wants().read);
+}
+
+TEST(ConnectionOrder, NothingStartsWhileAnUnsafeRequestIsUnanswered) {
+  later_harness h;
+  h.send(post("/a", "1") + get("/b") + "HEAD /c HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  EXPECT_EQ(h.log.size(), 2u);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  // Both safe requests start once the POST is answered, in parallel.
+  EXPECT_EQ(h.log, (std::vector<std::string>{"head /a", "request /a 1", "head /b", "request /b ",
+                                             "head /c", "request /c "}));
+}
+
+TEST(ConnectionOrder, SafeRequestsStartInParallel) {
+  later_harness h;
+  h.send(get("/a") + "OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n" +
+         "TRACE /t HTTP/1.1\r\nHost: example.com\r\n\r\n" + get("/d"));
+  EXPECT_EQ(h.writers.size(), 4u);
+}
+
+TEST(ConnectionOrder, AnAnswerFinishedButNotSentHoldsNothingUp) {
+  later_harness h;
+  h.send(get("/a") + post("/b", "1") + post("/c", "2"));
+  h.writers[0].send("a");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].send("b");  // not sent: the client reads nothing
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 3u);
+  h.writers[2].send("c");
+  EXPECT_EQ(parse_responses(h.drain()).size(), 3u);
+}
+
+TEST(ConnectionOrder, AMethodUnknownToTheServerIsNotSafe) {
+  later_harness h;
+  h.send(get("/a") + "PROPFIND /b HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  EXPECT_EQ(h.writers.size(), 1u);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 2u);
+}
+
+TEST(ConnectionOrder, AWaitingRequestIsAnsweredAfterTheClientsEof) {
+  later_harness h;
+  h.send(post("/a", "1") + get("/b"));
+  EXPECT_EQ(h.handler.heads, 1);
+  h.conn->receive_eof(h.now);  // RFC 9112 section 9.6: only the client's sending side is done
+  EXPECT_FALSE(h.wants().close);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].send("b");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Connection"), "");
+  EXPECT_EQ(responses[1].body, "b");
+  EXPECT_EQ(responses[1].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+}
+
+TEST(ConnectionOrder, AWaitingRequestWhoseBodyTheEofCutIsAnswered400) {
+  later_harness h;
+  const std::string cut = post("/b", "0123456789");
+  h.send(get("/a") + cut.substr(0, cut.size() - 4));
+  EXPECT_EQ(h.handler.heads, 1);
+  h.conn->receive_eof(h.now);
+  EXPECT_EQ(h.drain(), "") << "the waiting request is not answered before the one before it";
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 1u) << "its handler never gets the body";
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].status, 400);
+  EXPECT_TRUE(h.wants().close);
+}
+
+TEST(ConnectionOrder, AWaitingRequestIsAnsweredWithCloseAtShutdown) {
+  later_harness h;
+  h.send(get("/a") + post("/b", "1"));
+  EXPECT_EQ(h.handler.heads, 1);
+  h.conn->begin_shutdown(h.now);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].send("b");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Connection"), "");
+  EXPECT_EQ(responses[1].field("Connection"), "close");
+}
+
+TEST(ConnectionOrder, AWaitingRequestAfterAClosingAnswerNeverStarts) {
+  later_harness h;
+  h.send(get("/a") + post("/b", "1"));
+  h.writers[0].close_after();
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 1u);  // RFC 9112 section 9.6: no request after a close
+  EXPECT_EQ(parse_responses(h.drain()).size(), 1u);
+}
+
+TEST(ConnectionOrder, ContinueIsSentOnlyOnceAWaitingRequestStarts) {
+  later_harness h;
+  h.send(get("/a") +
+         "POST /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n"
+         "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(h.handler.heads, 1);
+  EXPECT_EQ(h.drain(), "") << "no 100 Continue while it waits";
+  h.writers[0].send("a");
+  const std::string out = h.drain();  // the owner's call: the POST starts
+  ASSERT_EQ(h.handler.heads, 2);
+  const std::size_t answer = out.find("\r\n\r\na");
+  const std::size_t go_on = out.find("HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_NE(answer, std::string::npos);
+  ASSERT_NE(go_on, std::string::npos);
+  EXPECT_LT(answer, go_on);
+}
+
+TEST(ConnectionOrder, ConnectWaitsToo) {
+  later_harness h;
+  h.send(get("/a") + "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+  EXPECT_EQ(h.writers.size(), 1u);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 2u);
+}
+
+}  // namespace
+}  // namespace taut::test
