@@ -500,6 +500,8 @@ class connection {
   /// Response writers still held by handlers. The owner keeps the connection object alive (it
   /// may be closed) until this is 0.
   [[nodiscard]] std::uint32_t outstanding_writers() const noexcept { return writers_; }
+  /// The context this connection was made with (its wake function finds the owner's state).
+  [[nodiscard]] connection_context& context() const noexcept { return *ctx_; }
   /// Whether the connection holds no buffer and no working state.
   [[nodiscard]] bool holds_nothing() const noexcept;
   /// Output bytes queued, including responses waiting behind an unfinished one.
