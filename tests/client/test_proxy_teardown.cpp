@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "client_test_support.hpp"
@@ -83,12 +84,20 @@ struct teardown {
   bool closed_first;  // server_loop::close_all() and a loop run before the program ends
 };
 
-std::string name_of(const testing::TestParamInfo<teardown>& info) {
-  std::string name = info.param.closed_first ? "ClosedThen" : "";
-  for (part p : info.param.order) {
+std::string label(const teardown& t) {
+  std::string name = t.closed_first ? "ClosedThen" : "";
+  for (part p : t.order)
     name += p == part::server ? "Server" : p == part::proxy ? "Proxy" : "Client";
-  }
   return name;
+}
+
+std::string name_of(const testing::TestParamInfo<teardown>& info) {
+  return label(info.param);
+}
+
+// How GoogleTest (and the ctest names gtest_discover_tests makes) shows a parameter.
+void PrintTo(const teardown& t, std::ostream* out) {
+  *out << label(t);
 }
 
 std::vector<teardown> every_order() {
