@@ -24,6 +24,10 @@ mux make_app() {
   app.handle("GET /big/{n}", [](request_context& req, reply& res) {
     res.send(200, std::string(std::stoul(std::string(req.param("n"))), 'y'));
   });
+  // Which of the loop's connections the request came on.
+  app.handle("GET /connection", [](request_context& req, reply& res) {
+    res.text(200, std::to_string(req.connection()->id()));
+  });
   return app;
 }
 
@@ -94,6 +98,42 @@ TEST(ClientSockets, ABlockingClientAnswersCallsFromAnyThread) {
   const fetch_result again = http.get(url);
   ASSERT_FALSE(again.error) << again.error.message();
   EXPECT_EQ(again.body, "hello");
+}
+
+// A worker thread's call after main's: an epoll loop (or a ring of a mode that lets any thread
+// run it) moves with its caller, so the call goes on the connection main's call left in the pool
+// and the server sees one connection; a single-issuer ring cannot, and the worker's call opens a
+// connection of its own loop.
+TEST(ClientSockets, ABlockingClientKeepsItsPooledConnectionForAnotherThreadWhenItsLoopCanMove) {
+  live_server s({.listen = {"127.0.0.1:0"}});
+  ASSERT_TRUE(s.ok());
+  blocking_client http({}, {.timeout = std::chrono::seconds(5)});
+  const bool loop_moves =
+      http.loop().backend() == transport::io_backend::epoll ||
+      std::string_view(transport::io_uring_mode()) != "single issuer, deferred task running";
+  const std::string url = "http://127.0.0.1:" + std::to_string(s.port()) + "/connection";
+  const fetch_result first = http.get(url);
+  ASSERT_FALSE(first.error) << first.error.message();
+  fetch_result from_worker;
+  std::uint64_t opened_by_worker = 0;
+  std::thread worker([&] {
+    from_worker = http.get(url);
+    opened_by_worker = http.client().stats().connections_opened;
+  });
+  worker.join();
+  ASSERT_FALSE(from_worker.error) << from_worker.error.message();
+  // One connection opened by the client the worker used: main's, or the worker's new one.
+  EXPECT_EQ(opened_by_worker, 1u);
+  if (loop_moves) {
+    EXPECT_TRUE(from_worker.reused_connection);
+    EXPECT_EQ(from_worker.body, first.body);  // the same connection of the server's one loop
+  } else {
+    EXPECT_FALSE(from_worker.reused_connection);
+    EXPECT_NE(from_worker.body, first.body);
+  }
+  const fetch_result back = http.get(url);  // main again, after the worker's thread ended
+  ASSERT_FALSE(back.error) << back.error.message();
+  EXPECT_EQ(back.reused_connection, loop_moves);
 }
 
 // A loop whose waits fail (here its epoll instance or ring is replaced by /dev/null) ends the call

@@ -70,11 +70,12 @@ class upper_echo final : public upgrade_handler {
 class proxy_world {
  public:
   explicit proxy_world(proxy_options options = {}, bool scripted = false,
-                       scripted_upstream::script script = {}, router_options front_routing = {})
+                       scripted_upstream::script script = {}, router_options front_routing = {},
+                       const server_loop_options& front_options = {})
       : loop_(transport::event_loop::create({.clock = &clock}).value()),
         front_app_(front_routing),
         upstream_(*loop_, upstream_app_),
-        front_(*loop_, front_app_),
+        front_(*loop_, front_app_, front_options),
         echo(*loop_),
         client(*loop_) {
     upstream_app_.handle("GET /ws", [this](request_context& req, reply& res) {
@@ -812,6 +813,113 @@ TEST(ProxyInterim, EarlyHintsWithManagedFieldsKeepTheirLinks) {
                       "HTTP/1.1 200 OK\r\n"))
       << got;
   EXPECT_TRUE(got.ends_with("ok")) << got;
+}
+
+/// The values of every `name` field of the response head at the start of `response`.
+std::vector<std::string> fields_named(std::string_view response, std::string_view name) {
+  std::vector<std::string> values;
+  const std::string_view head = response.substr(0, response.find("\r\n\r\n"));
+  for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;) {
+    const std::size_t end = std::min(head.find("\r\n", at + 2), head.size());
+    const std::string_view line = head.substr(at + 2, end - at - 2);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos && chars::iequals(line.substr(0, colon), name)) {
+      values.emplace_back(chars::trim_ows(line.substr(colon + 1)));
+    }
+    at = end == head.size() ? std::string_view::npos : end;
+  }
+  return values;
+}
+
+// RFC 9110 section 6.6.1: Date is the origin's, generated when it made the response (caches
+// compute a response's age from it, RFC 9111 section 4.2.3); a proxy passes it on, and adds one
+// only to a response that came without. Never two.
+TEST(ProxyDate, TheUpstreamsDateIsKeptAndOneIsAddedWhenItHasNone) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    switch (index) {
+      case 0:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 2\r\n"
+            "\r\nok");
+        break;
+      case 1:
+        (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        break;
+      case 2:  // two Dates: the first goes on, alone
+        (void)c.stream.write(
+            "HTTP/1.1 404 Not Found\r\nDate: Mon, 07 Nov 1994 08:49:37 GMT\r\n"
+            "Content-Length: 0\r\ndate: Tue, 08 Nov 1994 08:49:37 GMT\r\n\r\n");
+        break;
+      case 3:  // an obsolete form (RFC 9110 section 5.6.7) goes on as the same time in IMF-fixdate
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nDate: Sunday, 06-Nov-94 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n");
+        break;
+      default:  // an invalid one is replaced by the front's
+        (void)c.stream.write("HTTP/1.1 200 OK\r\nDate: yesterday\r\nContent-Length: 0\r\n\r\n");
+        break;
+    }
+  });
+  const std::string request = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  const std::string dated = w.raw(request);
+  EXPECT_TRUE(dated.starts_with("HTTP/1.1 200 OK\r\n")) << dated;
+  EXPECT_EQ(fields_named(dated, "Date"), std::vector<std::string>{"Sun, 06 Nov 1994 08:49:37 GMT"})
+      << dated;
+  const std::string undated = w.raw(request);
+  EXPECT_TRUE(undated.starts_with("HTTP/1.1 200 OK\r\n")) << undated;
+  const std::vector<std::string> added = fields_named(undated, "Date");
+  ASSERT_EQ(added.size(), 1u) << undated;
+  EXPECT_TRUE(is_imf_fixdate(added[0])) << undated;  // the front's clock's: the present
+  EXPECT_EQ(added[0].find("1994"), std::string::npos) << undated;
+  const std::string twice = w.raw(request);
+  EXPECT_TRUE(twice.starts_with("HTTP/1.1 404 Not Found\r\n")) << twice;
+  EXPECT_EQ(fields_named(twice, "Date"), std::vector<std::string>{"Mon, 07 Nov 1994 08:49:37 GMT"})
+      << twice;
+  const std::string obsolete = w.raw(request);
+  EXPECT_EQ(fields_named(obsolete, "Date"),
+            std::vector<std::string>{"Sun, 06 Nov 1994 08:49:37 GMT"})
+      << obsolete;
+  const std::string invalid = w.raw(request);
+  const std::vector<std::string> replaced = fields_named(invalid, "Date");
+  ASSERT_EQ(replaced.size(), 1u) << invalid;
+  EXPECT_TRUE(is_imf_fixdate(replaced[0])) << invalid;  // the front's, as for no Date at all
+}
+
+// The 101 of a tunnelled upgrade is the upstream's response too: its Date goes on.
+TEST(ProxyDate, AnUpgradesDateIsTheUpstreams) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
+        "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n");
+  });
+  auto s = w.open_raw();
+  (void)s.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const std::string got = w.read_all(s);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << got;
+  EXPECT_EQ(fields_named(got, "Date"), std::vector<std::string>{"Sun, 06 Nov 1994 08:49:37 GMT"})
+      << got;
+  s.unwatch();
+}
+
+// A front that names itself (connection_options::server_name) still sends one Server field: the
+// upstream's when it sent one (as Go's ReverseProxy passes it on), its own otherwise.
+TEST(ProxyServer, TheUpstreamsServerFieldReplacesTheFrontsName) {
+  server_loop_options front;
+  front.connection.server_name = "taut-front";
+  proxy_world w(
+      {}, true,
+      [](upstream_connection& c, std::size_t index) {
+        (void)c.stream.write(index == 0 ? "HTTP/1.1 200 OK\r\nServer: origin/1.0\r\n"
+                                          "Content-Length: 2\r\n\r\nok"
+                                        : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      },
+      {}, front);
+  const std::string request = "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  const std::string named = w.raw(request);
+  EXPECT_EQ(fields_named(named, "Server"), std::vector<std::string>{"origin/1.0"}) << named;
+  const std::string unnamed = w.raw(request);
+  EXPECT_EQ(fields_named(unnamed, "Server"), std::vector<std::string>{"taut-front"}) << unnamed;
 }
 
 // What the upstream sends right behind its 101 is in the proxy's client buffer (64 KiB here) before

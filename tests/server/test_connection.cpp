@@ -36,6 +36,25 @@ TEST(DateCache, FormatsImfFixdate) {
   EXPECT_EQ(std::string_view(text, 29), "Wed, 31 Dec 1969 23:59:59 GMT");
 }
 
+TEST(DateCache, RecognisesImfFixdatesOnly) {
+  for (const std::string_view date :
+       {"Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Wed, 31 Dec 9999 23:59:60 GMT"}) {
+    EXPECT_TRUE(is_imf_fixdate(date)) << date;
+  }
+  for (const std::string_view date :
+       {"", "yesterday", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+        "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT ",
+        "sun, 06 Nov 1994 08:49:37 GMT", "Sun, 06 NOV 1994 08:49:37 GMT",
+        "Sun, 00 Nov 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT",
+        "Sun, 06 Nov 1994 08:49:61 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 94 08:49:37 GMT", "Sun; 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08-49-37 GMT", "Sun, 06 Nov 19x4 08:49:37 GMT"}) {
+    EXPECT_FALSE(is_imf_fixdate(date)) << date;
+  }
+}
+
 TEST(DateCache, FormatsOncePerSecond) {
   const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(rfc_date_seconds));
   date_cache cache(t);
@@ -454,6 +473,51 @@ TEST(ResponseWriter, RefusesHeadersThatWouldSplitOrReframeTheResponse) {
   EXPECT_EQ(responses[0].field("X-Fine"), "tab\there, obs-text \xff");
   EXPECT_EQ(out.find("Evil"), std::string::npos);
   EXPECT_EQ(responses[0].count("Content-Length"), 1);
+}
+
+// A handler may give the Date (a proxy passing on its origin's, RFC 9110 section 6.6.1): one
+// valid IMF-fixdate replaces the connection's. A second one, or one in another form, is refused:
+// a response never carries two.
+TEST(ResponseWriter, AHandlersDateReplacesTheConnectionsOwn) {
+  harness h;
+  h.handler.request = [](server_request& request, response_writer w) {
+    if (request.target() == "/given") {
+      EXPECT_TRUE(w.add_header("Date", "Tue, 15 Nov 1994 08:12:31 GMT"));
+      EXPECT_FALSE(w.add_header("date", "Wed, 16 Nov 1994 08:12:31 GMT"));
+    } else {
+      EXPECT_FALSE(w.add_header("Date", "Tuesday, 15-Nov-94 08:12:31 GMT"));  // RFC 850 form
+      EXPECT_FALSE(w.add_header("Date", "Tue, 15 Nov 1994 08:12:31 UTC"));
+      EXPECT_FALSE(w.add_header("Date", "Tue, 15 Nov 1994 08:12:31 GMT\r\nX-Evil: 1"));
+    }
+    w.send("ok");
+  };
+  const std::string out = h.exchange(get("/given") + get("/refused"));
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].count("Date"), 1);
+  EXPECT_EQ(responses[0].field("Date"), "Tue, 15 Nov 1994 08:12:31 GMT");
+  EXPECT_EQ(responses[1].count("Date"), 1);
+  EXPECT_EQ(responses[1].field("Date"), "Sun, 06 Nov 1994 08:49:37 GMT");  // the connection's
+  EXPECT_EQ(out.find("Evil"), std::string::npos);
+}
+
+// One Server field: the handler's (a proxy passing on its origin's) or server_name.
+TEST(ResponseWriter, AHandlersServerFieldReplacesTheServerName) {
+  connection_options options;
+  options.server_name = "taut";
+  harness h(options);
+  h.handler.request = [](server_request& request, response_writer w) {
+    if (request.target() == "/named") {
+      EXPECT_TRUE(w.add_header("Server", "origin/2.0"));
+    }
+    w.send("ok");
+  };
+  const auto responses = parse_responses(h.exchange(get("/named") + get("/")));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].count("Server"), 1);
+  EXPECT_EQ(responses[0].field("Server"), "origin/2.0");
+  EXPECT_EQ(responses[1].count("Server"), 1);
+  EXPECT_EQ(responses[1].field("Server"), "taut");
 }
 
 TEST(ResponseWriter, RejectsStatusesOutsideTheFinalRange) {

@@ -490,6 +490,30 @@ TEST(ServerLoop, ResponseFinishedOnAnotherThread) {
   EXPECT_EQ(responses[1].body, "hello");
 }
 
+// A program that ends while workers still hold deferred responses: the server_loop is destroyed
+// first (its connections closed), then one worker completes its response and the other drops
+// its own, and the event loop runs what they posted. Nothing is written; under ASan, nothing of
+// the destroyed loop is touched and nothing leaks.
+TEST(ServerLoop, DeferredResponsesMayOutliveTheirServerLoop) {
+  memory_server server;
+  memory_client completed = server.connect();
+  memory_client dropped = server.connect();
+  completed.exchange(get("/defer"));
+  dropped.exchange(get("/defer"));
+  ASSERT_EQ(server.handler.deferred.size(), 2u);
+  server.unit.reset();
+  server.handler.deferred[0].send(200, "too late");
+  server.handler.deferred.clear();
+  server.loop().run_until_idle();
+  completed.settle();
+  dropped.settle();
+  EXPECT_TRUE(completed.closed());
+  EXPECT_TRUE(dropped.closed());
+  EXPECT_EQ(completed.received, "");
+  EXPECT_EQ(dropped.received, "");
+  EXPECT_EQ(server.loop().armed_timers(), 0u);
+}
+
 TEST(ServerLoop, DeferredOutsideAHandlerIsInvalid) {
   deferred_response outside{response_writer{}};
   EXPECT_FALSE(outside.valid());

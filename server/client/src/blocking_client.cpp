@@ -7,6 +7,9 @@ namespace taut {
 
 namespace {
 
+// What io_uring_mode() says of rings that only the thread that first waited on them may run.
+constexpr std::string_view single_issuer_mode = "single issuer, deferred task running";
+
 // Gathers a whole response into a fetch_result.
 class collector final : public client_exchange {
  public:
@@ -83,15 +86,21 @@ blocking_client::~blocking_client() {
   client_.reset();  // before the loop it watches with
 }
 
+void blocking_client::start_over() {
+  client_.reset();  // before the loop it watches with
+  loop_ = transport::event_loop::create().value();
+  client_ = std::make_unique<taut::client>(*loop_, options_);
+}
+
 void blocking_client::follow_calling_thread() {
   const std::thread::id caller = std::this_thread::get_id();
   if (last_caller_ != std::thread::id{} && last_caller_ != caller &&
-      loop_->backend() == transport::io_backend::io_uring) {
-    // The ring belongs to the thread that first waited on it (single issuer): the kernel would
-    // refuse this one, so the pool starts again on a loop of this thread's own.
-    client_.reset();
-    loop_ = transport::event_loop::create().value();
-    client_ = std::make_unique<taut::client>(*loop_, options_);
+      loop_->backend() == transport::io_backend::io_uring &&
+      std::string_view(transport::io_uring_mode()) == single_issuer_mode) {
+    // A single-issuer ring belongs to the thread that first waited on it: the kernel would refuse
+    // this one, so the pool starts again on a loop of this thread's own. An epoll loop, or a ring
+    // whose completions are task work on whichever thread waits, moves with its caller.
+    start_over();
   }
   last_caller_ = caller;
 }
@@ -112,9 +121,7 @@ fetch_result blocking_client::send(const origin& where, const client_request& re
       // The loop cannot wait any more: every further iteration would fail at once, so the call
       // ends now (not at its deadline) and the next call gets a loop that works.
       exchange.cancel();
-      client_.reset();
-      loop_ = transport::event_loop::create().value();
-      client_ = std::make_unique<taut::client>(*loop_, options_);
+      start_over();
       result.error = client_error{client_errc::canceled, result.error.phase, failed};
       break;
     }

@@ -79,6 +79,10 @@ struct response_slot {
   bool switching = false;
   bool rejected = false;   // answered by the connection for the reason in connection_state
   bool answering = false;  // inside the on_request() call that received its writer
+  // The handler gave the Date (the connection writes none) or a Server field (server_name
+  // stays out).
+  bool own_date = false;
+  bool own_server = false;
   // A streaming producer waiting for the output to drain (response_writer::on_drained).
   response_writer::drained_function drain = nullptr;
   void* drain_data = nullptr;

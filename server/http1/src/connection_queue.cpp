@@ -89,10 +89,10 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
   const std::size_t queued_before = queued_;
   // The status line is written only now, so a handler may set the status after its fields.
   bool ok = write_status_line(slot) && move_fields(slot);
-  if (!options.server_name.empty()) {
+  if (!options.server_name.empty() && !slot.own_server) {
     ok = ok && append(out, "Server: ") && append(out, options.server_name) && append(out, "\r\n");
   }
-  ok = ok && append(out, ctx_->date_->field_line());
+  if (!slot.own_date) ok = ok && append(out, ctx_->date_->field_line());
   if (framing == framing_length) {
     char digits[24];
     const auto end = std::to_chars(digits, digits + sizeof digits, length).ptr;

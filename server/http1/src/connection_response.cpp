@@ -54,7 +54,15 @@ bool connection::set_response_status(response_slot& slot, int status) noexcept {
 bool connection::add_response_field(response_slot& slot, std::string_view name,
                                     std::string_view value) noexcept {
   if (!head_open(slot)) return false;
+  if (iequals(name, "date")) {
+    // One Date: the handler's when it gives a valid one (a proxy passing on its origin's, RFC
+    // 9110 section 6.6.1), else the connection's.
+    if (slot.own_date || !is_imf_fixdate(value)) return false;
+    slot.own_date = true;
+    return add_field(slot, name, value);
+  }
   if (!is_token(name) || !is_field_value(value) || detail::managed_field(name)) return false;
+  if (iequals(name, "server")) slot.own_server = true;
   if (iequals(name, "connection")) {
     bool other = false;
     detail::for_each_token(value, [&](std::string_view token) {

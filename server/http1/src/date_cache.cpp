@@ -1,5 +1,7 @@
 #include "taut/date_cache.hpp"
 
+#include <string_view>
+
 namespace taut {
 
 namespace {
@@ -27,7 +29,41 @@ void civil_from_days(std::int64_t days, std::int64_t& year, unsigned& month,
   year = static_cast<std::int64_t>(year_of_era) + era * 400 + (month <= 2 ? 1 : 0);
 }
 
+// The value of two digits at `text[at]`, or -1 when they are not digits.
+int two_digits(std::string_view text, std::size_t at) noexcept {
+  const char tens = text[at];
+  const char ones = text[at + 1];
+  if (tens < '0' || tens > '9' || ones < '0' || ones > '9') return -1;
+  return (tens - '0') * 10 + (ones - '0');
+}
+
+// Whether `name` is one of the three-letter names packed in `names`.
+bool one_of(std::string_view name, std::string_view names) noexcept {
+  for (std::size_t at = 0; at < names.size(); at += 3) {
+    if (names.substr(at, 3) == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool is_imf_fixdate(std::string_view text) noexcept {
+  // day-name "," SP day SP month SP year SP hour ":" minute ":" second SP "GMT"
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text[7] != ' ' || text[11] != ' ' ||
+      text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
+    return false;
+  }
+  const int day = two_digits(text, 5);
+  const int century = two_digits(text, 12);
+  const int year = two_digits(text, 14);
+  const int hour = two_digits(text, 17);
+  const int minute = two_digits(text, 20);
+  const int second = two_digits(text, 23);
+  return one_of(text.substr(0, 3), "MonTueWedThuFriSatSun") &&
+         one_of(text.substr(8, 3), "JanFebMarAprMayJunJulAugSepOctNovDec") && day >= 1 &&
+         day <= 31 && century >= 0 && year >= 0 && hour >= 0 && hour <= 23 && minute >= 0 &&
+         minute <= 59 && second >= 0 && second <= 60;  // 60: a leap second
+}
 
 void date_cache::format(std::int64_t seconds, char* out) noexcept {
   static constexpr char weekdays[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday

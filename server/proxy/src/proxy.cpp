@@ -15,6 +15,7 @@
 #include "taut/http_chars.hpp"
 #include "taut/path.hpp"
 #include "taut/server_loop.hpp"
+#include "taut/static_files.hpp"
 
 namespace taut {
 
@@ -150,6 +151,19 @@ std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept 
     return std::nullopt;
   }
   return value;
+}
+
+// Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
+// has none, and caches compute a response's age from the origin's, RFC 9111 section 4.2.3): as
+// it came when it is an IMF-fixdate, rewritten as one from the obsolete forms. False when the
+// writer keeps none (an invalid date, or a second one): the front's own then goes out, alone.
+bool forward_date(response_writer& writer, std::string_view value) noexcept {
+  if (writer.add_header("Date", value)) return true;
+  const std::optional<std::int64_t> seconds = parse_http_date(value);
+  if (!seconds) return false;
+  std::array<char, 29> text{};
+  date_cache::format(*seconds, text.data());
+  return writer.add_header("Date", std::string_view(text.data(), text.size()));
 }
 
 }  // namespace
@@ -673,8 +687,11 @@ void proxy_exchange::on_head(const client_response& response) {
       declared_length = h.value;
       continue;
     }
-    if (chars::iequals(h.name, "date")) continue;  // the front's own Date goes out
-    (void)writer_.add_header(h.name, h.value);
+    if (chars::iequals(h.name, "date")) {
+      (void)forward_date(writer_, h.value);
+      continue;
+    }
+    (void)writer_.add_header(h.name, h.value);  // Server too: it replaces the front's name
   }
   if (!owner_->options().via_name.empty()) {
     std::array<char, 96> via{};
@@ -751,7 +768,11 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
       ok = ok && writer_.add_header(h.name, h.value);
       continue;
     }
-    if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date")) continue;
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    if (chars::iequals(h.name, "date")) {
+      (void)forward_date(writer_, h.value);
+      continue;
+    }
     (void)writer_.add_header(h.name, h.value);  // Sec-WebSocket-Accept and the like
   }
   if (!ok || !writer_.upgrade(tunnel)) tunnel.abandon();

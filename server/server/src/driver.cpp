@@ -129,8 +129,36 @@ void connection_driver::on_wake(void* driver) noexcept {
   if (!self.timer_.armed() || self.timer_.deadline() > now) self.timer_.arm_at(now);
 }
 
+void connection_driver::orphan() noexcept {
+  timer_.cancel();
+  woken_ = false;
+  owner_ = nullptr;
+}
+
+void connection_driver::on_orphan_wake(void* driver) noexcept {
+  auto& self = *static_cast<connection_driver*>(driver);
+  if (self.conn_.outstanding_writers() != 0) return;
+  // Called last in the dropped writer's release: nothing touches the driver or the context after.
+  auto& context = static_cast<loop_context&>(self.conn_.context());
+  driver_pool& orphans = *context.orphans;
+  orphans.unlink(self);
+  orphans.pool.destroy(&self);
+  if (orphans.first == nullptr) delete &context;
+}
+
 void connection_driver::complete(deferred_state& state,
                                  transport::small_fn<void(response_writer&)> finish) noexcept {
+  if (owner_ == nullptr) {
+    // The server_loop is gone and the connection closed: every call of `finish` fails, and
+    // dropping the writer may free this driver.
+    try {
+      finish(state.writer);
+    } catch (...) {
+      // Nothing was written; nothing is owed to a closed connection.
+    }
+    response_writer done = std::move(state.writer);
+    return;
+  }
   busy_ = true;
   {
     current_scope scope(this);

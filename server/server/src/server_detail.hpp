@@ -130,9 +130,10 @@ class logging_handler final : public request_handler {
 
 class connection_driver;
 
-/// What a deferred_response points to: the writer, and the driver to wake after using it.
+/// What a deferred_response points to: the loop to post its work to, the writer, and the driver
+/// to wake after using it (which may have outlived its server_loop: see loop_context).
 struct deferred_state {
-  server_loop* owner;
+  transport::event_loop* loop;
   connection_driver* driver;
   response_writer writer;
 };
@@ -163,6 +164,12 @@ class connection_driver final : public connection_info, public connection_observ
   /// The connection's wake function (connection_context::set_wake): a response_writer was used
   /// outside every event of this connection.
   static void on_wake(void* driver) noexcept;
+  /// Cuts a closed connection off from its server_loop, which is being destroyed while a handler
+  /// still holds writers of it: nothing of the loop is used again (see loop_context).
+  void orphan() noexcept;
+  /// The wake function of a destroyed server_loop's connections: frees the driver once its last
+  /// writer is gone, and the context with the last driver.
+  static void on_orphan_wake(void* driver) noexcept;
 
   /// Access log: a request head arrived (called by logging_handler inside a handler call).
   void log_request(const server_request& request) noexcept;
@@ -233,6 +240,18 @@ struct driver_pool {
     if (d.next != nullptr) d.next->prev = d.prev;
     d.prev = d.next = nullptr;
   }
+};
+
+/// A server_loop's connection_context. Response writers point into their connection and its
+/// context, so when a server_loop is destroyed while handlers still hold writers (a
+/// reverse_proxy waiting for its upstream), the context takes over those closed connections and
+/// lives on with them; the last writer dropped frees it all (connection_driver::on_orphan_wake).
+/// Until then only the writers use them: every call fails, as on any closed connection.
+class loop_context final : public connection_context {
+ public:
+  using connection_context::connection_context;
+  /// A destroyed server_loop's drivers still held by writers; null while the loop lives.
+  std::unique_ptr<driver_pool> orphans;
 };
 
 /// The driver whose connection code runs on this thread now.

@@ -22,7 +22,7 @@ deferred_response::deferred_response(response_writer&& writer) {
     response_writer dropped = std::move(writer);
     return;
   }
-  state_ = new detail::deferred_state{&driver->owner(), driver, std::move(writer)};
+  state_ = new detail::deferred_state{&driver->owner().loop(), driver, std::move(writer)};
 }
 
 deferred_response& deferred_response::operator=(deferred_response&& other) noexcept {
@@ -43,7 +43,7 @@ void deferred_response::send(int status, std::string_view body, std::string_view
 }
 
 transport::event_loop& deferred_response::loop_of(detail::deferred_state* state) noexcept {
-  return state->owner->loop();
+  return *state->loop;
 }
 
 void deferred_response::run(detail::deferred_state* state, finisher finish) noexcept {
@@ -85,7 +85,8 @@ server_loop::server_loop(transport::event_loop& loop, request_handler& handler,
       date_(std::chrono::system_clock::now()),
       logging_(options.access_log_fd >= 0 ? std::make_unique<detail::logging_handler>(handler)
                                           : nullptr),
-      context_(chosen(logging_, handler), pool_, date_, options.connection),
+      context_(std::make_unique<detail::loop_context>(chosen(logging_, handler), pool_, date_,
+                                                      options.connection)),
       log_(options.access_log_fd >= 0 ? std::make_unique<detail::access_log_writer>(
                                             options.access_log_fd, options.access_log_buffer_bytes)
                                       : nullptr),
@@ -93,8 +94,8 @@ server_loop::server_loop(transport::event_loop& loop, request_handler& handler,
       drain_timer_(loop, [this] { on_drain_deadline(); }),
       log_timer_(loop, [this] { on_log_timer(); }),
       last_tick_(loop.now()) {
-  context_.set_time(loop.now());
-  context_.set_wake(&detail::connection_driver::on_wake);
+  context_->set_time(loop.now());
+  context_->set_wake(&detail::connection_driver::on_wake);
   if (log_ != nullptr) log_timer_.arm_in(options_.access_log_flush_interval);
 }
 
@@ -104,8 +105,29 @@ server_loop::~server_loop() {
   listeners_.clear();
   close_all();
   flush_access_log();
-  // Drivers still waiting for deferred responses cannot be freed (the writers point into them);
-  // the class comment forbids destroying a server_loop then. Their memory goes with the pool.
+  // Every connection is closed now. Those whose writers are all gone are freed here, among them
+  // any whose last writer was dropped outside the loop's calls and that waits for its timer to
+  // free it: that timer must not outlive the driver it is in.
+  for (detail::connection_driver* driver = drivers_->first; driver != nullptr;) {
+    detail::connection_driver* next = driver->next;
+    if (driver->conn().outstanding_writers() == 0) on_driver_freed(*driver);
+    driver = next;
+  }
+  if (drivers_->first == nullptr) return;
+  // Handlers still hold writers of the others (a proxy waiting for its upstream, a deferred
+  // response): the writers point into those connections and into the context, so both stay,
+  // cut off from this loop, until the last writer is dropped.
+  for (detail::connection_driver* driver = drivers_->first; driver != nullptr;
+       driver = driver->next) {
+    driver->orphan();
+  }
+  context_->set_wake(&detail::connection_driver::on_orphan_wake);
+  context_->orphans = std::move(drivers_);
+  (void)context_.release();  // owned by its drivers now
+}
+
+connection_context& server_loop::context() noexcept {
+  return *context_;
 }
 
 std::error_code server_loop::add_listener(transport::listener&& source,
@@ -283,7 +305,7 @@ void server_loop::tick() noexcept {
   const transport::time_point now = loop_->now();
   if (now == last_tick_) return;
   last_tick_ = now;
-  context_.set_time(now);
+  context_->set_time(now);
   date_.update(std::chrono::system_clock::now());
 }
 

@@ -238,8 +238,9 @@ class reply {
 
   /// 200..599 (default 200); before or after header(), until the head is written.
   bool status(int code) noexcept;
-  /// Adds a field (names must be tokens, values free of CR, LF, NUL; framing fields, Date and
-  /// Connection other than `Connection: close` are the connection's).
+  /// Adds a field (names must be tokens, values free of CR, LF, NUL; framing fields and
+  /// Connection other than `Connection: close` are the connection's; so is Date, unless one valid
+  /// IMF-fixdate is given, which then replaces the connection's).
   bool header(std::string_view name, std::string_view value) noexcept;
 
   /// The whole body with a Content-Length; finishes the reply.

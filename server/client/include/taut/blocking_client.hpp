@@ -55,9 +55,12 @@ struct blocking_limits {
 };
 
 /// A client and the event loop it runs on, owned together; every call blocks until its response
-/// ended. Connections stay pooled between calls made on one thread. A call from another thread
-/// than the last one's starts a new loop and pool when the loop is on io_uring (a single-issuer
-/// ring runs on one thread only), so client() and loop() references are good until then.
+/// ended, running the loop on the calling thread. Calls may come from any thread, one at a time;
+/// connections stay pooled between them. A call from another thread than the last one's starts a
+/// new loop and pool when the loop is a single-issuer io_uring ring (transport::io_uring_mode()
+/// "single issuer, deferred task running": it runs on one thread only), as does a call whose loop
+/// failed; client() and loop() references are good until then. An epoll loop, or a ring of
+/// another mode, is kept with its pooled connections.
 class blocking_client {
  public:
   explicit blocking_client(const client_options& options = {}, const blocking_limits& limits = {});
@@ -75,6 +78,8 @@ class blocking_client {
   [[nodiscard]] transport::event_loop& loop() noexcept { return *loop_; }
 
  private:
+  /// A new loop and client: the pool starts empty.
+  void start_over();
   void follow_calling_thread();
 
   client_options options_;

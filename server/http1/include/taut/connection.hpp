@@ -87,7 +87,8 @@ struct connection_options {
   /// destroy the response in flight (RFC 9112 section 9.6).
   duration linger_timeout = std::chrono::seconds(2);
 
-  /// Value of a `Server` header on every response; empty (the default) sends none.
+  /// Value of a `Server` header on every response whose handler gave none; empty (the default)
+  /// sends none.
   std::string_view server_name{};
 };
 
@@ -197,11 +198,13 @@ class server_request {
 ///
 /// Order of calls: set_status() (default 200) and add_header() in any order, then either
 /// send(body), or begin() / begin(length), write()..., finish(trailers). Framing headers
-/// (Content-Length, Transfer-Encoding), Date and Connection are the connection's: add_header()
-/// refuses them. A writer dropped unfinished answers 500 if nothing was written, finishes an empty
-/// body if only headers were, and otherwise closes the connection so the client sees the body cut
-/// short. Every call returns false (and does nothing) once the response is finished or the
-/// connection is gone. A writer must not outlive its connection (see
+/// (Content-Length, Transfer-Encoding) and Connection are the connection's: add_header() refuses
+/// them. So is Date, unless the handler gives one valid IMF-fixdate (a proxy passing on its
+/// origin's): the connection then writes none. A Server field replaces
+/// connection_options::server_name. A writer dropped unfinished answers 500 if nothing was written,
+/// finishes an empty body if only headers were, and otherwise closes the connection so the client
+/// sees the body cut short. Every call returns false (and does nothing) once the response is
+/// finished or the connection is gone. A writer must not outlive its connection (see
 /// connection::outstanding_writers()).
 class response_writer {
  public:
@@ -224,7 +227,8 @@ class response_writer {
   bool set_status(int status) noexcept;
   /// A field for the head, written straight into the output. Names must be tokens and values
   /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
-  /// response instead of being copied.
+  /// response instead of being copied. Date is taken once, as an IMF-fixdate (is_imf_fixdate),
+  /// in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the origin's).
   bool add_header(std::string_view name, std::string_view value) noexcept;
   /// The whole body with a Content-Length; finishes the response.
   bool send(std::string_view body) noexcept;
@@ -506,6 +510,8 @@ class connection {
   /// Response writers still held by handlers. The owner keeps the connection object alive (it
   /// may be closed) until this is 0.
   [[nodiscard]] std::uint32_t outstanding_writers() const noexcept { return writers_; }
+  /// The context this connection was made with (its wake function finds the owner's state).
+  [[nodiscard]] connection_context& context() const noexcept { return *ctx_; }
   /// Whether the connection holds no buffer and no working state.
   [[nodiscard]] bool holds_nothing() const noexcept;
   /// Output bytes queued, including responses waiting behind an unfinished one.

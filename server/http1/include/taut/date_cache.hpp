@@ -36,4 +36,9 @@ class date_cache {
   char text_[line_size] = {'D', 'a', 't', 'e', ':', ' '};
 };
 
+/// Whether `text` is an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form of HTTP-date
+/// every sender generates (RFC 9110 section 5.6.7): names, digits and ranges are checked, the
+/// day name against the date is not.
+[[nodiscard]] bool is_imf_fixdate(std::string_view text) noexcept;
+
 }  // namespace taut

@@ -90,7 +90,8 @@ struct proxy_stats {
 
 /// Forwards requests to one upstream. One per event loop: its client and per-request states live
 /// on the loop of the first request it handles (under taut::server, make one per thread with a
-/// handler_factory). Destroy it on that thread before the loop, after its server stopped.
+/// handler_factory). Destroy it on that thread before the event loop: before or after the
+/// server_loop it serves, even with requests in flight (their writers then fail harmlessly).
 class reverse_proxy {
  public:
   explicit reverse_proxy(proxy_options options);

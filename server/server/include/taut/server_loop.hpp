@@ -48,6 +48,7 @@ class access_log_writer;
 struct deferred_state;
 struct driver_pool;
 class logging_handler;
+class loop_context;
 }  // namespace detail
 
 /// What happens to a connection that arrives while a loop serves max_connections already.
@@ -187,8 +188,12 @@ struct server_loop_stats {
 ///
 /// Everything here runs on the loop's thread (before run() starts, or from a callback of the
 /// loop); only deferred_response::complete() and event_loop::post()/stop() cross threads.
-/// Destroying a server_loop hard-closes its connections; it must not be destroyed while a
-/// deferred_response of it is outstanding, and before its event_loop.
+/// Destroying a server_loop hard-closes its connections, on its thread and before its event_loop
+/// (not from inside one of its callbacks). Handlers may still hold response writers and
+/// deferred_responses of it then (a reverse_proxy waiting for its upstream, destroyed later):
+/// their calls fail as on any closed connection, and what they point to is freed when the last
+/// of them is dropped; a deferred_response must be completed or dropped while the event_loop
+/// lives, and run there, or that memory stays.
 class server_loop {
  public:
   using drained_callback = transport::small_fn<void()>;
@@ -232,7 +237,7 @@ class server_loop {
   /// Whether accepting is paused at the connection limit.
   [[nodiscard]] bool at_limit() const noexcept { return limit_paused_; }
   [[nodiscard]] transport::event_loop& loop() const noexcept { return *loop_; }
-  [[nodiscard]] connection_context& context() noexcept { return context_; }
+  [[nodiscard]] connection_context& context() noexcept;
   [[nodiscard]] const server_loop_options& options() const noexcept { return options_; }
   [[nodiscard]] block_pool& buffers() noexcept { return pool_; }
   [[nodiscard]] date_cache& dates() noexcept { return date_; }
@@ -266,7 +271,7 @@ class server_loop {
   block_pool pool_;
   date_cache date_;
   std::unique_ptr<detail::logging_handler> logging_;  // wraps the handler when logging
-  connection_context context_;
+  std::unique_ptr<detail::loop_context> context_;     // outlives this loop while writers do
   std::unique_ptr<detail::access_log_writer> log_;
   std::unique_ptr<detail::driver_pool> drivers_;
   std::vector<std::unique_ptr<listening>> listeners_;
