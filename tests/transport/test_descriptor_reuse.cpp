@@ -9,7 +9,9 @@
 //
 // This executable is linked with -Wl,--wrap=close: the library's close(2) calls come here first,
 // which lets a test hand the number to another socket exactly when it is freed, as a racing
-// accept would. Every other close goes straight through.
+// accept would. Every other close goes straight through. The library's io_uring_submit and
+// io_uring_submit_and_get_events calls are wrapped too, so that a test can make one submission
+// fail as the kernel may (EBUSY while its completion queue overflows: nothing is submitted).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +25,12 @@
 #include "transport_test_support.hpp"
 
 extern "C" int __real_close(int fd);  // NOLINT: the name the linker's --wrap gives the original
+#if TAUT_TEST_WRAP_URING
+#include <liburing.h>
+
+extern "C" int __real_io_uring_submit(io_uring* ring);                 // NOLINT: see __real_close
+extern "C" int __real_io_uring_submit_and_get_events(io_uring* ring);  // NOLINT: see __real_close
+#endif
 
 namespace {
 
@@ -30,8 +38,34 @@ namespace {
 std::atomic<int> reused_number{-1};
 std::atomic<int> successor{-1};
 std::atomic<bool> reused{false};
+// How many of the next submissions fail with EBUSY, submitting nothing.
+std::atomic<int> failing_submissions{0};
+std::atomic<int> failed_submissions{0};
+
+#if TAUT_TEST_WRAP_URING
+bool fail_this_submission() {
+  int left = failing_submissions.load();
+  while (left > 0) {
+    if (failing_submissions.compare_exchange_weak(left, left - 1)) {
+      ++failed_submissions;
+      return true;
+    }
+  }
+  return false;
+}
+#endif
 
 }  // namespace
+
+#if TAUT_TEST_WRAP_URING
+extern "C" int __wrap_io_uring_submit(io_uring* ring) {  // NOLINT: see __real_close
+  return fail_this_submission() ? -EBUSY : __real_io_uring_submit(ring);
+}
+
+extern "C" int __wrap_io_uring_submit_and_get_events(io_uring* ring) {  // NOLINT: see __real_close
+  return fail_this_submission() ? -EBUSY : __real_io_uring_submit_and_get_events(ring);
+}
+#endif
 
 extern "C" int __wrap_close(int fd) {  // NOLINT: see __real_close
   const int rc = __real_close(fd);
@@ -51,12 +85,18 @@ using taut::transport::testing::make_loop;
 using taut::transport::testing::run_until;
 
 enum class ending { close, abort };
+enum class submission { succeeds, fails };
 
 // A connection whose bytes are read, then the stream ended from the same callback, before the
 // loop next enters the kernel; its number goes to the receiving end of a socket pair that holds
-// bytes nobody has read yet (a connection accepted just after, its first bytes already in).
-void end_right_after_reading(ending how) {
+// bytes nobody has read yet (a connection accepted just after, its first bytes already in). With
+// submission::fails, the submission that the close makes fails, leaving the receive queued.
+void end_right_after_reading(ending how, submission close_submits = submission::succeeds) {
   auto loop = make_loop();
+  const bool fail_submission = close_submits == submission::fails;
+  if (fail_submission && loop->backend() != io_backend::io_uring) {
+    GTEST_SKIP() << "only an io_uring loop submits";
+  }
   auto pair = accepted_pair(*loop);
   ASSERT_TRUE(pair);
   stream& client = pair->client;
@@ -75,8 +115,9 @@ void end_right_after_reading(ending how) {
     ending how;
     int number;
     int successor_fd;
+    bool fail_submission;
     bool ended = false;
-  } state{&server, how, number, next[0]};
+  } state{&server, how, number, next[0], fail_submission};
   ASSERT_FALSE(server.watch(*loop, [at = &state](readiness) {
     std::array<char, 64> into{};
     const io_result got = at->server->read(into);
@@ -84,6 +125,8 @@ void end_right_after_reading(ending how) {
     successor = at->successor_fd;
     reused = false;
     reused_number = at->number;
+    failed_submissions = 0;
+    if (at->fail_submission) failing_submissions = 1;
     if (at->how == ending::close) {
       (void)at->server->close();
     } else {
@@ -96,10 +139,14 @@ void end_right_after_reading(ending how) {
   ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
   ASSERT_TRUE(client.write("refused at once").done());
   ASSERT_TRUE(run_until(*loop, [&] { return state.ended; }));
-  reused_number = -1;
-  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
   // Whatever the loop still had queued for the closed stream is submitted and completed by now.
   for (int i = 0; i < 5; ++i) loop->run_once(10ms);
+  failing_submissions = 0;
+  reused_number = -1;
+  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
+  if (fail_submission) {
+    ASSERT_EQ(failed_submissions, 1) << "no submission failed: the test proves nothing";
+  }
 
   std::array<char, 64> kept{};
   const ssize_t got = ::recv(next[0], kept.data(), kept.size(), MSG_DONTWAIT);
@@ -120,6 +167,17 @@ TEST(DescriptorReuse, ClosingRightAfterAReadLeavesTheNextOwnerItsBytes) {
 
 TEST(DescriptorReuse, AbortingRightAfterAReadLeavesTheNextOwnerItsBytes) {
   end_right_after_reading(ending::abort);
+}
+
+// The kernel may refuse the submission that a close makes (EBUSY: its completion queue
+// overflowing); the receive then still waits in the queue, and the number must stay the closed
+// socket's until it is submitted.
+TEST(DescriptorReuse, ClosingWhenTheSubmissionFailsLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::close, submission::fails);
+}
+
+TEST(DescriptorReuse, AbortingWhenTheSubmissionFailsLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::abort, submission::fails);
 }
 
 }  // namespace
