@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.hpp"
 #include "taut/transport.hpp"
 #include "transport_test_support.hpp"
 
@@ -77,15 +78,8 @@ struct echo_service {
 
 /// One blocking client exchange ("ping" back and forth) on a new connection; counts EINTRs.
 bool ping(std::uint16_t port, std::atomic<int>& interrupted) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
+  const int fd = taut::test::connect_loopback(port, 2000ms);
+  bool ok = fd >= 0;
   if (!ok && errno == EINTR) ++interrupted;
   ok = ok && ::send(fd, "ping", 4, MSG_NOSIGNAL) == 4;
   std::string echoed;
@@ -198,17 +192,11 @@ TEST(LoopInterruptions, ASingleIssuerLoopRunsOnTheFirstThreadThatRunsIt) {
   EXPECT_FALSE(loop->run());
 }
 
-/// A connected TCP client socket (blocking, receives time out after 2 s) and the accepted stream,
-/// watched by `loop`.
+/// A connected TCP client socket (blocking, receives and sends time out after 2 s) and the
+/// accepted stream, watched by `loop`.
 std::pair<int, stream> watched_connection(event_loop& loop, listener& listening) {
-  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
-  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(listening.local_address().port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+  const int client = taut::test::connect_loopback(listening.local_address().port(), 2000ms);
+  EXPECT_GE(client, 0);
   stream accepted;
   for (int i = 0; i < 200 && !accepted.is_open(); ++i) {
     auto got = listening.accept();
