@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client_test_support.hpp"
+#include "loopback.hpp"
 #include "nginx_process.hpp"
 #include "taut/blocking_client.hpp"
 #include "taut/server.hpp"
@@ -144,14 +145,8 @@ TEST(ClientSockets, ABlockingClientWhoseLoopFailsEndsTheCallAndRecovers) {
   blocking_client http({}, {.timeout = std::chrono::seconds(5)});
   const std::string url = "http://127.0.0.1:" + std::to_string(s.port()) + "/hello";
   ASSERT_FALSE(http.get(url).error);
-  int kernel_object = -1;  // the newest epoll instance or ring of the process is the client's
-  for (int fd = 0; fd < 1024; ++fd) {
-    char target[64] = {};
-    const std::string link = "/proc/self/fd/" + std::to_string(fd);
-    if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
-    const std::string_view name(target);
-    if (name == "anon_inode:[eventpoll]" || name == "anon_inode:[io_uring]") kernel_object = fd;
-  }
+  // The newest epoll instance or ring of the process is the client's.
+  const int kernel_object = newest_loop_descriptor();
   ASSERT_GE(kernel_object, 0);
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_EQ(::dup2(null, kernel_object), kernel_object);

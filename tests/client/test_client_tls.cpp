@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "client_test_support.hpp"
+#include "loopback.hpp"
 #include "nginx_process.hpp"
 #include "taut/blocking_client.hpp"
 #include "taut/proxy.hpp"
@@ -515,23 +516,6 @@ TEST(ClientTls, TheProxyForwardsToAnHttpsUpstream) {
   EXPECT_EQ(http.get(refused.base() + "/hello").status, 502);
 }
 
-/// A blocking loopback TCP connection whose reads give up after 5 s; -1 on failure.
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval limit{.tv_sec = 5, .tv_usec = 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Blocking calls with a timeout return EINTR (or a short count) now and then in a process whose
 // servers run io_uring loops: the helpers below go on.
 
@@ -570,7 +554,7 @@ TEST(ClientTls, TheProxyTunnelsAnUpgradeToAnHttpsUpstream) {
   options.upgrades = true;
   proxy_front front(options);
   ASSERT_TRUE(front.ok());
-  const int fd = connect_loopback(front.port());
+  const int fd = connect_loopback(front.port(), std::chrono::seconds(5));
   ASSERT_GE(fd, 0);
   const std::string ask =
       "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello";

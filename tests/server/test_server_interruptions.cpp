@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "loopback.hpp"
 #include "taut/server.hpp"
 
 namespace taut::test {
@@ -49,15 +50,8 @@ struct client_tally {
 /// One connection, one request, one response read to its end, with blocking calls under
 /// timeouts (as a simple blocking client is written).
 void one_request(std::uint16_t port, client_tally& tally) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0;
+  const int fd = connect_loopback(port, 2000ms);
+  bool ok = fd >= 0;
   if (!ok && errno == EINTR) ++tally.interrupted;
   static constexpr std::string_view request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   if (ok) {

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.hpp"
 #include "taut/server.hpp"
 #include "taut/testing.hpp"
 #include "taut/transport/memory.hpp"
@@ -43,28 +44,6 @@ const tls_test_files& files() {
   return made;
 }
 
-/// A blocking TCP connection to 127.0.0.1:port whose reads and writes give up after `limit`.
-int connect_tcp(std::uint16_t port, std::chrono::milliseconds limit = 5000ms) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(limit.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((limit.count() % 1000) * 1000);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  // No EINTR to wait out: the server's io_uring loops never interrupt this thread (issue 14,
-  // tests/server/test_server_interruptions.cpp).
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-    std::fprintf(stderr, "connect to 127.0.0.1:%u: %s\n", port, std::strerror(errno));
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /// A blocking OpenSSL client connection (what curl or a browser would be), verifying the server
 /// against the test CA.
 class openssl_client {
@@ -74,7 +53,7 @@ class openssl_client {
     SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
     SSL_CTX_load_verify_locations(ctx_, files().ca_cert.c_str(), nullptr);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    fd_ = connect_tcp(port);
+    fd_ = connect_loopback(port, 5000ms);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, server_name);
@@ -291,7 +270,7 @@ TEST_F(ServerTls, SilentClientIsCutByTheHandshakeTimeout) {
   ASSERT_FALSE(server.start());
   const std::uint16_t port = server.local_addresses()[0].port();
 
-  const int fd = connect_tcp(port);
+  const int fd = connect_loopback(port, 5000ms);
   ASSERT_GE(fd, 0);
   const auto [got, took] = read_until_closed(fd, 5000ms);
   ::close(fd);
@@ -352,7 +331,7 @@ TEST_F(ServerTls, GarbageFailsTheHandshakeWithoutAnAnswer) {
   ASSERT_FALSE(server.start());
   const std::uint16_t port = server.local_addresses()[0].port();
 
-  const int fd = connect_tcp(port);
+  const int fd = connect_loopback(port, 5000ms);
   ASSERT_GE(fd, 0);
   const std::string plain_http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
   ASSERT_EQ(::send(fd, plain_http.data(), plain_http.size(), MSG_NOSIGNAL),

@@ -9,7 +9,9 @@
 //
 // This executable is linked with -Wl,--wrap=close: the library's close(2) calls come here first,
 // which lets a test hand the number to another socket exactly when it is freed, as a racing
-// accept would. Every other close goes straight through.
+// accept would. Every other close goes straight through. The library's io_uring_submit and
+// io_uring_submit_and_get_events calls are wrapped too, so that a test can make one submission
+// fail as the kernel may (EBUSY while its completion queue overflows: nothing is submitted).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +25,12 @@
 #include "transport_test_support.hpp"
 
 extern "C" int __real_close(int fd);  // NOLINT: the name the linker's --wrap gives the original
+#if TAUT_TEST_WRAP_URING
+#include <liburing.h>
+
+extern "C" int __real_io_uring_submit(io_uring* ring);                 // NOLINT: see __real_close
+extern "C" int __real_io_uring_submit_and_get_events(io_uring* ring);  // NOLINT: see __real_close
+#endif
 
 namespace {
 
@@ -30,8 +38,30 @@ namespace {
 std::atomic<int> reused_number{-1};
 std::atomic<int> successor{-1};
 std::atomic<bool> reused{false};
+// While set, every wrapped submission fails with EBUSY, submitting nothing, as the kernel's do
+// until the loop reads its overflowing completion queue; counted in failed_submissions.
+std::atomic<bool> failing_submissions{false};
+std::atomic<int> failed_submissions{0};
+
+#if TAUT_TEST_WRAP_URING
+bool fail_this_submission() {
+  if (!failing_submissions) return false;
+  ++failed_submissions;
+  return true;
+}
+#endif
 
 }  // namespace
+
+#if TAUT_TEST_WRAP_URING
+extern "C" int __wrap_io_uring_submit(io_uring* ring) {  // NOLINT: see __real_close
+  return fail_this_submission() ? -EBUSY : __real_io_uring_submit(ring);
+}
+
+extern "C" int __wrap_io_uring_submit_and_get_events(io_uring* ring) {  // NOLINT: see __real_close
+  return fail_this_submission() ? -EBUSY : __real_io_uring_submit_and_get_events(ring);
+}
+#endif
 
 extern "C" int __wrap_close(int fd) {  // NOLINT: see __real_close
   const int rc = __real_close(fd);
@@ -51,12 +81,18 @@ using taut::transport::testing::make_loop;
 using taut::transport::testing::run_until;
 
 enum class ending { close, abort };
+enum class submission { succeeds, fails };
 
 // A connection whose bytes are read, then the stream ended from the same callback, before the
 // loop next enters the kernel; its number goes to the receiving end of a socket pair that holds
-// bytes nobody has read yet (a connection accepted just after, its first bytes already in).
-void end_right_after_reading(ending how) {
+// bytes nobody has read yet (a connection accepted just after, its first bytes already in). With
+// submission::fails, the submission that the close makes fails, leaving the receive queued.
+void end_right_after_reading(ending how, submission close_submits = submission::succeeds) {
   auto loop = make_loop();
+  const bool fail_submission = close_submits == submission::fails;
+  if (fail_submission && loop->backend() != io_backend::io_uring) {
+    GTEST_SKIP() << "only an io_uring loop submits";
+  }
   auto pair = accepted_pair(*loop);
   ASSERT_TRUE(pair);
   stream& client = pair->client;
@@ -75,8 +111,9 @@ void end_right_after_reading(ending how) {
     ending how;
     int number;
     int successor_fd;
+    bool fail_submission;
     bool ended = false;
-  } state{&server, how, number, next[0]};
+  } state{&server, how, number, next[0], fail_submission};
   ASSERT_FALSE(server.watch(*loop, [at = &state](readiness) {
     std::array<char, 64> into{};
     const io_result got = at->server->read(into);
@@ -84,11 +121,14 @@ void end_right_after_reading(ending how) {
     successor = at->successor_fd;
     reused = false;
     reused_number = at->number;
+    failed_submissions = 0;
+    failing_submissions = at->fail_submission;
     if (at->how == ending::close) {
       (void)at->server->close();
     } else {
       at->server->abort();
     }
+    failing_submissions = false;  // the loop's wait submits: it reads the completion queue
     at->ended = true;
   }));
   bool connected = false;
@@ -96,10 +136,13 @@ void end_right_after_reading(ending how) {
   ASSERT_TRUE(run_until(*loop, [&] { return connected; }));
   ASSERT_TRUE(client.write("refused at once").done());
   ASSERT_TRUE(run_until(*loop, [&] { return state.ended; }));
-  reused_number = -1;
-  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
   // Whatever the loop still had queued for the closed stream is submitted and completed by now.
   for (int i = 0; i < 5; ++i) loop->run_once(10ms);
+  reused_number = -1;
+  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
+  if (fail_submission) {
+    ASSERT_GE(failed_submissions, 1) << "no submission failed: the test proves nothing";
+  }
 
   std::array<char, 64> kept{};
   const ssize_t got = ::recv(next[0], kept.data(), kept.size(), MSG_DONTWAIT);
@@ -120,6 +163,54 @@ TEST(DescriptorReuse, ClosingRightAfterAReadLeavesTheNextOwnerItsBytes) {
 
 TEST(DescriptorReuse, AbortingRightAfterAReadLeavesTheNextOwnerItsBytes) {
   end_right_after_reading(ending::abort);
+}
+
+// The kernel may refuse the submission that a close makes (EBUSY: its completion queue
+// overflowing); the receive then still waits in the queue, and the number must stay the closed
+// socket's until it is submitted.
+TEST(DescriptorReuse, ClosingWhenTheSubmissionFailsLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::close, submission::fails);
+}
+
+TEST(DescriptorReuse, AbortingWhenTheSubmissionFailsLeavesTheNextOwnerItsBytes) {
+  end_right_after_reading(ending::abort, submission::fails);
+}
+
+// A listener watched (its multishot accept queued) and closed on its loop's thread while every
+// submission fails: the accept must not run on the socket that takes the number next, a listener
+// with a connection waiting, which it would take and close with the closed listener.
+TEST(DescriptorReuse, AListenerClosedWhenTheSubmissionFailsLeavesTheNextOwnerItsConnection) {
+  auto loop = make_loop();
+  if (loop->backend() != io_backend::io_uring) GTEST_SKIP() << "only an io_uring loop submits";
+  loop->run_once(0ms);  // this thread is the loop's now: it submits, so it closes at once
+  auto closing = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(closing);
+  const int number = closing->native_handle();
+  ASSERT_FALSE(closing->watch(*loop, [](readiness) {}));
+
+  auto next = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(next);
+  auto waiting =
+      taut::transport::connect(next->local_address());  // in the next owner's backlog, not accepted
+  ASSERT_TRUE(waiting);
+  successor = next->native_handle();
+  reused = false;
+  reused_number = number;
+  failed_submissions = 0;
+  failing_submissions = true;
+  (void)closing->close();
+  failing_submissions = false;
+  for (int i = 0; i < 5; ++i) loop->run_once(10ms);
+  reused_number = -1;
+  ASSERT_TRUE(reused) << "the test did not hand the number over: it proves nothing";
+  ASSERT_GE(failed_submissions, 1) << "no submission failed: the test proves nothing";
+
+  const int accepted = ::accept4(number, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int error = errno;
+  EXPECT_GE(accepted, 0) << "the closed listener's accept took the connection (errno " << error
+                         << ")";
+  if (accepted >= 0) __real_close(accepted);
+  __real_close(number);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback.hpp"
 #include "transport_test_support.hpp"
 
 namespace {
@@ -374,14 +375,7 @@ TEST(EventLoop, AFailedWaitIsTheLoopsFailure) {
   (void)loop->run_once(0ms);  // an io_uring loop's ring is this thread's from now on
   EXPECT_FALSE(loop->failure());
   // The newest epoll instance or ring of the process is this loop's.
-  int kernel_object = -1;
-  for (int fd = 0; fd < 1024; ++fd) {
-    char target[64] = {};
-    const std::string link = "/proc/self/fd/" + std::to_string(fd);
-    if (::readlink(link.c_str(), target, sizeof target - 1) <= 0) continue;
-    const std::string_view name(target);
-    if (name == "anon_inode:[eventpoll]" || name == "anon_inode:[io_uring]") kernel_object = fd;
-  }
+  const int kernel_object = taut::test::newest_loop_descriptor();
   ASSERT_GE(kernel_object, 0);
   const int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_EQ(::dup2(null, kernel_object), kernel_object);

@@ -1386,6 +1386,172 @@ TEST_F(Tls, ShutdownWriteAfterABlockedWriteSendsOnlyTheSmallRecordNegotiated) {
   }
 }
 
+// A raw OpenSSL TLS 1.3 client over memory BIOs, its bytes carried by hand to and from one end of
+// a memory pipe, so that a test decides exactly how much of the server's output it takes.
+class hand_driven_client {
+ public:
+  explicit hand_driven_client(stream raw) : raw_(std::move(raw)) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_bio(ssl_, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+    SSL_set_connect_state(ssl_);
+  }
+  ~hand_driven_client() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+  }
+  hand_driven_client(const hand_driven_client&) = delete;
+  hand_driven_client& operator=(const hand_driven_client&) = delete;
+
+  SSL* ssl() { return ssl_; }
+
+  /// Carries what the client wrote to the server's end.
+  void send_out() {
+    std::array<char, 4096> chunk;
+    int got = 0;
+    while ((got = BIO_read(SSL_get_wbio(ssl_), chunk.data(), chunk.size())) > 0) {
+      ASSERT_EQ(raw_.write({chunk.data(), static_cast<std::size_t>(got)}).bytes,
+                static_cast<std::size_t>(got));
+    }
+  }
+  /// Takes at most `limit` bytes of what the server sent (freeing that much of the pipe) and gives
+  /// them to the client's OpenSSL. Returns how many it took.
+  std::size_t take_in(std::size_t limit) {
+    std::array<char, 4096> chunk;
+    std::size_t taken = 0;
+    while (taken < limit) {
+      const io_result got = raw_.read({chunk.data(), std::min(chunk.size(), limit - taken)});
+      if (!got.done() || got.bytes == 0) break;
+      BIO_write(SSL_get_rbio(ssl_), chunk.data(), static_cast<int>(got.bytes));
+      taken += got.bytes;
+    }
+    return taken;
+  }
+  /// Reads what OpenSSL decrypted so far into received(); true once close_notify came. A failure
+  /// (a cut or bad record) is a test failure.
+  bool read_all() {
+    std::array<char, 4096> chunk;
+    for (;;) {
+      std::size_t got = 0;
+      const int rc = SSL_read_ex(ssl_, chunk.data(), chunk.size(), &got);
+      if (rc == 1) {
+        received_.append(chunk.data(), got);
+        continue;
+      }
+      const int error = SSL_get_error(ssl_, rc);
+      ERR_clear_error();
+      EXPECT_TRUE(error == SSL_ERROR_WANT_READ || error == SSL_ERROR_ZERO_RETURN)
+          << "the client's read failed: SSL error " << error;
+      send_out();  // a KeyUpdate answer, if OpenSSL made one
+      return error == SSL_ERROR_ZERO_RETURN;
+    }
+  }
+  [[nodiscard]] const std::string& received() const { return received_; }
+
+ private:
+  stream raw_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string received_;
+};
+
+// After the handshake, the peer asks for a KeyUpdate (SSL_KEY_UPDATE_REQUESTED): the server's next
+// write must send its own KeyUpdate before any application data, and here the pipe has no room for
+// it, so the write blocks on handshake output, with no record of its own pending. Then the caller
+// retries the write, or shuts down instead (the KeyUpdate partly sent, or not at all). Either way
+// the peer reads exactly the bytes the writes reported, never the zeros that finish a blocked
+// application record (there is none here: blocked_write stays 0 while OpenSSL is in init; counting
+// the write as blocked sent its 1000 zeros), then close_notify. Before, a shutdown there sent a
+// bare FIN (OpenSSL refuses close_notify while the KeyUpdate is under way): the peer saw a
+// truncation, and the server's own reads then failed with EPIPE.
+TEST_F(Tls, AWriteBlockedByAKeyUpdateSendsOnlyTheWrittenBytesThenCloseNotify) {
+  enum class then { retry, shut_down, shut_down_mid_key_update };
+  for (const then next : {then::retry, then::shut_down, then::shut_down_mid_key_update}) {
+    SCOPED_TRACE(next == then::retry ? "retry" : next == then::shut_down ? "shut down" : "mid");
+    memory_faults narrow;
+    narrow.capacity = 2000;
+    auto [server_raw, client_raw] = memory_pair(narrow, {});
+    auto accepted = tls_accept(std::move(server_raw), server_context());
+    ASSERT_TRUE(accepted);
+    stream& server = *accepted;
+    hand_driven_client client(std::move(client_raw));
+    std::array<char, 32 * 1024> buffer;
+    bool client_done = false;
+    for (int round = 0; round < 200 && !(client_done && tls_info(server).handshake_done); ++round) {
+      if (!client_done) client_done = SSL_do_handshake(client.ssl()) == 1;
+      ERR_clear_error();
+      client.send_out();
+      ASSERT_FALSE(server.read(buffer).failed());
+      client.take_in(SIZE_MAX);
+    }
+    ASSERT_TRUE(client_done && tls_info(server).handshake_done);
+    ASSERT_FALSE(client.read_all());  // the server's tickets
+
+    // Fill the pipe exactly: write until a write blocks, then free one byte at a time and retry
+    // until the blocked record is out. The pipe is then full and nothing of the server's pending.
+    const std::string payload = pattern_bytes(3000, 5);
+    std::string sent;
+    bool blocked = false;
+    while (!blocked) {
+      const io_result w = server.write({payload.data(), 1500});
+      ASSERT_FALSE(w.failed()) << w.error().message();
+      blocked = w.would_block();
+      if (w.done()) sent.append(payload, 0, w.bytes);
+    }
+    for (int round = 0; round < 5000; ++round) {
+      ASSERT_EQ(client.take_in(1), 1u);
+      const io_result w = server.write({payload.data(), 1500});
+      ASSERT_FALSE(w.failed()) << w.error().message();
+      if (w.done()) {
+        sent.append(payload, 0, w.bytes);
+        break;
+      }
+    }
+
+    // The peer asks for a KeyUpdate; the server's read takes it in.
+    ASSERT_EQ(SSL_key_update(client.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+    ASSERT_EQ(SSL_do_handshake(client.ssl()), 1);
+    client.send_out();
+    ASSERT_TRUE(server.read(buffer).would_block());
+    ASSERT_EQ(SSL_get_key_update_type(client.ssl()), SSL_KEY_UPDATE_NONE) << "not sent";
+
+    // The server's KeyUpdate has no room: the write blocks on it.
+    const std::size_t second = 1000;
+    io_result w = server.write({payload.data() + 1500, second});
+    ASSERT_TRUE(w.would_block()) << (w.done() ? "written" : w.error().message());
+    if (next == then::shut_down_mid_key_update) {
+      ASSERT_EQ(client.take_in(10), 10u);  // room for part of the KeyUpdate record
+      w = server.write({payload.data() + 1500, second});
+      ASSERT_TRUE(w.would_block()) << (w.done() ? "written" : w.error().message());
+    }
+    if (next == then::retry) {
+      for (int round = 0; round < 1000 && !w.done(); ++round) {
+        client.take_in(SIZE_MAX);
+        (void)client.read_all();
+        w = server.write({payload.data() + 1500, second});
+        ASSERT_FALSE(w.failed()) << w.error().message();
+      }
+      ASSERT_TRUE(w.done());
+      sent.append(payload, 1500, w.bytes);
+    }
+    EXPECT_FALSE(server.shutdown_write());
+
+    bool closed = false;
+    for (int round = 0; round < 1000 && !closed; ++round) {
+      client.take_in(SIZE_MAX);
+      closed = client.read_all();
+      const io_result r = server.read(buffer);  // also what moves the server's output on
+      EXPECT_FALSE(r.failed()) << "the server's read: " << r.error().message();
+      if (r.failed()) break;
+      ASSERT_FALSE(r.done() && r.bytes > 0);
+    }
+    EXPECT_TRUE(closed) << "no close_notify reached the peer";
+    EXPECT_EQ(client.received().size(), sent.size());
+    EXPECT_TRUE(client.received() == sent) << "bytes the server never wrote reached the peer";
+  }
+}
+
 TEST_F(Tls, ConnectedAndLeftWithoutAByteIsEof) {
   auto loop = make_loop();
   auto [c, s] = memory_pair();

@@ -677,15 +677,15 @@ class uring_backend final : public ring_backend {
     // to the next accept (one completing as close() returns, or another thread's); a receive a
     // read had just queued would then take that connection's first bytes for this closed stream,
     // which drops them.
-    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
-    if (queued) submit_now();
+    if (entries_waiting()) submit_now();
     if (abortive) {
       const linger reset{1, 0};
       ::setsockopt(state.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     }
-    if (queued && !tearing_down_ && !on_loop_thread()) {
-      // Only the loop's thread submits (see submit_now): the number stays this socket's until it
-      // has.
+    if (!tearing_down_ && entries_waiting()) {
+      // Not submitted: only the loop's thread submits (see submit_now), and the kernel may refuse
+      // a submission (EBUSY with its completion queue overflowing, EAGAIN short of memory). The
+      // number stays this socket's until the loop's thread has submitted them.
       closes_after_submit_.push_back(state.fd);
     } else {
       ::close(state.fd);
@@ -804,13 +804,17 @@ class uring_backend final : public ring_backend {
   }
 
   // Keeps `fd` open until the loop's thread has submitted the entries queued now (see
-  // close_descriptor), if there are any and this thread may not submit them. Returns whether it
-  // kept it; if not, the caller closes it.
+  // close_descriptor), if any are still waiting after submit_now(). Returns whether it kept it;
+  // if not, the caller closes it.
   bool close_after_submit(int fd) noexcept {
-    const bool queued = ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
-    if (!queued || tearing_down_ || on_loop_thread()) return false;
+    if (tearing_down_ || !entries_waiting()) return false;
     closes_after_submit_.push_back(fd);
     return true;
+  }
+
+  // Whether queued entries, which name descriptors by number, have not reached the kernel yet.
+  [[nodiscard]] bool entries_waiting() const noexcept {
+    return ::io_uring_sq_ready(&ring_) != 0 || !backlog_.empty();
   }
 
   [[nodiscard]] ring_mode mode() const noexcept { return mode_; }

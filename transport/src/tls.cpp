@@ -492,6 +492,28 @@ bool finish_blocked_record(tls_session& session) noexcept {
   return true;
 }
 
+/// Sends the rest of a post-handshake message that a write began and the stream had no room for
+/// (the KeyUpdate a peer's request makes the next write send first): OpenSSL refuses close_notify
+/// while one is under way (shutdown while in init), and a FIN instead would cut that message and
+/// leave the peer a truncated stream. false while the stream is still full.
+bool finish_post_handshake_message(tls_session& session) noexcept {
+  if (SSL_in_init(session.ssl) == 0) return true;
+  const int rc = SSL_do_handshake(session.ssl);
+  if (rc != 1 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    note_blocked(session, readiness::writable);
+    return false;
+  }
+  ERR_clear_error();  // sent, or failed: SSL_shutdown then fails too and the stream ends bare
+  return true;
+}
+
+/// Whether the handshake is over, a post-handshake message under way notwithstanding (OpenSSL is
+/// "in init" again while it sends a KeyUpdate): close_notify is due then, a bare FIN before.
+bool handshake_over(tls_session& session) noexcept {
+  return session.established || SSL_is_init_finished(session.ssl) == 1;
+}
+
 std::error_code flush_shutdown(tls_session& session) noexcept {
   if (ERR_peek_error() != 0) ERR_clear_error();
   session.io_error = 0;
@@ -501,6 +523,7 @@ std::error_code flush_shutdown(tls_session& session) noexcept {
     session.shutdown_pending = false;
     return stream_access::shutdown_write(*session.owner);
   }
+  if (!finish_post_handshake_message(session)) return {};  // likewise
   const int rc = SSL_shutdown(session.ssl);
   if (rc < 0 && SSL_get_error(session.ssl, rc) == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
@@ -1181,7 +1204,7 @@ std::error_code tls_shutdown_write(tls_session& session) noexcept {
   if (session.write_shut) return {};
   session.write_shut = true;
   attach_bio(session);
-  if (has_failed(session) || SSL_is_init_finished(session.ssl) != 1) {
+  if (has_failed(session) || !handshake_over(session)) {
     return stream_access::shutdown_write(*session.owner);
   }
   session.shutdown_pending = true;
@@ -1222,10 +1245,10 @@ void tls_move(tls_session& session, stream& now_at) noexcept {
 
 void tls_end(tls_session*& session, bool notify) noexcept {
   if (session == nullptr) return;
-  if (notify && session->bio_attached && !has_failed(*session) &&
-      SSL_is_init_finished(session->ssl) == 1 &&
+  if (notify && session->bio_attached && !has_failed(*session) && handshake_over(*session) &&
       (SSL_get_shutdown(session->ssl) & SSL_SENT_SHUTDOWN) == 0 &&
-      finish_blocked_record(*session) && !has_failed(*session)) {
+      finish_blocked_record(*session) && !has_failed(*session) &&
+      finish_post_handshake_message(*session)) {
     (void)SSL_shutdown(session->ssl);  // best effort: a full stream loses it
   }
   ERR_clear_error();
