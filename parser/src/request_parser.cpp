@@ -454,6 +454,11 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
+  // The only framing field of 4 bytes: Host, which every request has, without the dispatch.
+  if (field.name.size() == 4) {
+    return detail::iequals(field.name, "host") ? detail::interpret_host(data, field, fields_)
+                                               : detail::step{};
+  }
   return detail::interpret_field(data, field, true, request_.version_minor,
                                  options_.allow_transfer_codings, fields_);
 }
