@@ -53,7 +53,7 @@ inline step interpret_host(const char* data, const header& field, framing_fields
   fields.host_value_size = field.value.size();
   const std::size_t value_end = value_offset + field.value.size();
   // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
-  const std::size_t i = skip_class(data, value_offset, value_end, host_char);
+  const std::size_t i = scan().skip_host(data, value_offset, value_end);
   if (i == value_end) return {};
   return check_host_rest(data, value_offset, i, value_end);
 }

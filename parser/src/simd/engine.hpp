@@ -77,6 +77,28 @@ __attribute__((flatten)) std::size_t skip(const char* data, std::size_t i,
   }
 }
 
+/// skip for a range that may be shorter than a vector, in a buffer whose bytes [data, data + end)
+/// are all readable (data its start): a short range ending at least V::width bytes in is read by
+/// one load ending at `end`, the bytes before i shifted out. A Host value, a dozen bytes well into
+/// the head, costs a vector lookup instead of a byte loop.
+template <const nibble_tables& T, char_class Class, class V, class... Narrower>
+__attribute__((flatten)) std::size_t skip_in_buffer(const char* data, std::size_t i,
+                                                    std::size_t end) noexcept {
+  const std::size_t n = end - i;
+  if (n >= V::width) return skip_vectors<V, T>(data, i, end);
+  if (n == 0) return end;
+  if (end >= V::width) {
+    const std::uint64_t mask =
+        class_lookup<V, T>{}.outside(V::load(data + end - V::width)) >> (V::width - n);
+    return mask != 0 ? i + first_bit(mask) : end;
+  }
+  if constexpr (sizeof...(Narrower) != 0) {
+    return skip_in_buffer<T, Class, Narrower...>(data, i, end);
+  } else {
+    return skip_class(data, i, end, Class);
+  }
+}
+
 // ---- The fast head loop ----------------------------------------------------------------------
 
 /// Which bytes of a 64-byte block end a field name (outside tchar), a field value (a control,
@@ -362,8 +384,12 @@ void fast_request_line(fast_request_line_args& args) noexcept {
 /// skips use the widest of `Skip...` (widest first) that a range fills.
 template <class Block, class... Skip>
 constexpr scan_ops make_scan_ops() noexcept {
-  return {skip<field_tables, field_char, Skip...>, skip<token_tables, tchar, Skip...>,
-          skip<target_tables, path_char, Skip...>, fast_fields<Block>, fast_request_line<Block>};
+  return {skip<field_tables, field_char, Skip...>,
+          skip<token_tables, tchar, Skip...>,
+          skip<target_tables, path_char, Skip...>,
+          skip_in_buffer<host_tables, host_char, Skip...>,
+          fast_fields<Block>,
+          fast_request_line<Block>};
 }
 
 }  // namespace
