@@ -309,7 +309,9 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
       while (data[value_begin] == ' ') ++value_begin;
     }
     std::size_t value_end = end;
-    if (value_begin != end) {
+    // Trailing SP is rare: the usual value costs one compare, outside the loop. (An empty value,
+    // value_begin == end, is never trimmed: its end is the colon or SP skipped above.)
+    if (value_begin != end && data[end - 1] == ' ') [[unlikely]] {
       while (data[value_end - 1] == ' ') --value_end;
     }
     const std::size_t name_size = name_end - pos;
