@@ -295,6 +295,14 @@ TEST(FieldLine, HostByteOutsideTheAuthorityIsRejectedAtOnce) {
   expect_field_rejected_at_last_byte("Host: \x80", errc::bad_host, 6);
 }
 
+TEST(FieldLine, OneByteHostValueInAHeadTakenWholeIsJudged) {
+  // A whole head's Host line is taken by the vector paths' fast field loop, and its value checked
+  // afterwards by one vector load however short it is: a value of a single byte as well.
+  expect_request_error("GET / HTTP/1.1\r\nHost: @\r\n\r\n", errc::bad_host, first_field + 6);
+  expect_request_error("GET / HTTP/1.1\r\nHost: [\r\n\r\n", errc::bad_host, first_field + 6);
+  EXPECT_EQ(expect_request_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n").host, "a");
+}
+
 TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
   expect_field_rejected_at_last_byte("Host: a%g", errc::bad_host, 7);
   expect_field_rejected_at_last_byte("Host: a%4g", errc::bad_host, 7);
