@@ -90,7 +90,7 @@ __attribute__((flatten)) std::size_t skip_in_buffer(const char* data, std::size_
   if (end >= V::width) {
     const std::uint64_t mask =
         class_lookup<V, T>{}.outside(V::load(data + end - V::width)) >> (V::width - n);
-    return mask != 0 ? i + first_bit(mask) : end;
+    return mask == 0 ? end : i + first_bit(mask);
   }
   if constexpr (sizeof...(Narrower) != 0) {
     return skip_in_buffer<T, Class, Narrower...>(data, i, end);
