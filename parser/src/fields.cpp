@@ -185,6 +185,24 @@ std::size_t for_each_element(std::string_view v, Visit&& visit) {
 
 }  // namespace
 
+step check_host_rest(const char* data, std::size_t value_offset, std::size_t i,
+                     std::size_t value_end) noexcept {
+  // The other usual forms, an IP-literal and a port, in a few more skips. Each form taken here
+  // is one host_value_fault takes as well; all else is judged by it, byte by byte, as the
+  // field loop judges the value as it arrives: one rule for where a fault is.
+  if (i == value_offset && data[i] == '[') {
+    const std::size_t literal = ++i;
+    while (i < value_end && (is(data[i], host_char) || data[i] == ':')) ++i;
+    // Anything but the usual IP-literal is left to the judge.
+    i = i != literal && i < value_end && data[i] == ']' ? i + 1 : value_offset;
+  }
+  if (i < value_end && data[i] == ':') i = skip_class(data, i + 1, value_end, digit);
+  if (i == value_end) return {};
+  const std::size_t bad = host_value_fault(data, value_offset, value_end);
+  if (bad != valid) return {errc::bad_host, bad};
+  return {};
+}
+
 step interpret_field(const char* data, const header& field, bool is_request, int version_minor,
                      bool allow_codings, framing_fields& fields) noexcept {
   const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
@@ -193,31 +211,9 @@ step interpret_field(const char* data, const header& field, bool is_request, int
   switch (classify(field.name)) {
     case known_field::other:
       return {};
-    case known_field::host: {
+    case known_field::host:
       if (!is_request) return {};
-      if (++fields.host_count > 1) return {errc::duplicate_host, name_offset};
-      fields.host_offset = name_offset;
-      fields.host_value_offset = value_offset;
-      fields.host_value_size = value.size();
-      const std::size_t value_end = value_offset + value.size();
-      // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
-      std::size_t i = skip_class(data, value_offset, value_end, host_char);
-      if (i == value_end) return {};
-      // The other usual forms, an IP-literal and a port, in a few more skips. Each form taken here
-      // is one host_value_fault takes as well; all else is judged by it, byte by byte, as the
-      // field loop judges the value as it arrives: one rule for where a fault is.
-      if (i == value_offset && data[i] == '[') {
-        const std::size_t literal = ++i;
-        while (i < value_end && (is(data[i], host_char) || data[i] == ':')) ++i;
-        // Anything but the usual IP-literal is left to the judge.
-        i = i != literal && i < value_end && data[i] == ']' ? i + 1 : value_offset;
-      }
-      if (i < value_end && data[i] == ':') i = skip_class(data, i + 1, value_end, digit);
-      if (i == value_end) return {};
-      const std::size_t bad = host_value_fault(data, value_offset, value_end);
-      if (bad != valid) return {errc::bad_host, bad};
-      return {};
-    }
+      return interpret_host(data, field, fields);
     case known_field::expect:
       if (iequals(value, "100-continue")) fields.expect_continue = true;
       return {};

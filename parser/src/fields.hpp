@@ -37,6 +37,27 @@ step interpret_field(const char* data, const header& field, bool is_request, int
 
 inline constexpr std::size_t valid = static_cast<std::size_t>(-1);
 
+/// The Host value check past its plain reg-name prefix, which ends at i (interpret_host): an
+/// IP-literal, a port, or the first byte no valid Host value holds (bad_host).
+step check_host_rest(const char* data, std::size_t value_offset, std::size_t i,
+                     std::size_t value_end) noexcept;
+
+/// interpret_field's part for a request's Host field. Inline and small, so that the one framing
+/// field every request has costs neither interpret_field's dispatch nor its frame.
+inline step interpret_host(const char* data, const header& field, framing_fields& fields) noexcept {
+  const auto name_offset = static_cast<std::size_t>(field.name.data() - data);
+  const auto value_offset = static_cast<std::size_t>(field.value.data() - data);
+  if (++fields.host_count > 1) return {errc::duplicate_host, name_offset};
+  fields.host_offset = name_offset;
+  fields.host_value_offset = value_offset;
+  fields.host_value_size = field.value.size();
+  const std::size_t value_end = value_offset + field.value.size();
+  // A plain reg-name (or nothing) is valid: the usual Host needs no more than this skip.
+  const std::size_t i = scan().skip_host(data, value_offset, value_end);
+  if (i == value_end) return {};
+  return check_host_rest(data, value_offset, i, value_end);
+}
+
 }  // namespace taut::detail
 
 namespace taut::detail {

@@ -46,7 +46,9 @@ parse_result request_parser::fail(errc code, std::size_t offset) noexcept {
   return result_;
 }
 
-void request_parser::rebase(const char* data) noexcept {
+// Inlined: on a new message (base cleared by reset()) or the same buffer it is a compare and a
+// store, which a call cost more than.
+[[gnu::always_inline]] inline void request_parser::rebase(const char* data) noexcept {
   if (section_.base == data) return;
   if (section_.base != nullptr) {
     detail::rebase_views(storage_, section_.count, section_.base, data);
@@ -340,8 +342,10 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   return line_progress::complete;
 }
 
-request_parser::fast_head request_parser::take_fast_head(const char* data,
-                                                         std::size_t size) noexcept {
+// Inlined into parse_more, its one caller: a frame of its own (six saved registers) was a
+// tenth of a small request's time.
+[[gnu::always_inline]] inline request_parser::fast_head request_parser::take_fast_head(
+    const char* data, std::size_t size) noexcept {
   const detail::scan_ops& ops = detail::scan();
   if (ops.fast_request_line == nullptr) return fast_head::not_taken;
   detail::fast_fields_args fields{
@@ -454,6 +458,11 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
 detail::step request_parser::on_field(const char* data, const header& field) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
+  // The only framing field of 4 bytes: Host, which every request has, without the dispatch.
+  if (field.name.size() == 4) {
+    return detail::iequals(field.name, "host") ? detail::interpret_host(data, field, fields_)
+                                               : detail::step{};
+  }
   return detail::interpret_field(data, field, true, request_.version_minor,
                                  options_.allow_transfer_codings, fields_);
 }

@@ -62,6 +62,9 @@ struct scan_ops {
   std::size_t (*skip_token)(const char* data, std::size_t i, std::size_t end) noexcept;  // tchar
   std::size_t (*skip_target)(const char* data, std::size_t i,
                              std::size_t end) noexcept;  // path_char
+  /// host_char, for a short range too: [data, data + end) must be readable (data the buffer's
+  /// start), since a range shorter than a vector is read by one load that ends at `end`.
+  std::size_t (*skip_host)(const char* data, std::size_t i, std::size_t end) noexcept;
   void (*fast_fields)(fast_fields_args& args) noexcept;
   void (*fast_request_line)(fast_request_line_args& args) noexcept;
 };

@@ -77,6 +77,28 @@ __attribute__((flatten)) std::size_t skip(const char* data, std::size_t i,
   }
 }
 
+/// skip for a range that may be shorter than a vector, in a buffer whose bytes [data, data + end)
+/// are all readable (data its start): a short range ending at least V::width bytes in is read by
+/// one load ending at `end`, the bytes before i shifted out. A Host value, a dozen bytes well into
+/// the head, costs a vector lookup instead of a byte loop.
+template <const nibble_tables& T, char_class Class, class V, class... Narrower>
+__attribute__((flatten)) std::size_t skip_in_buffer(const char* data, std::size_t i,
+                                                    std::size_t end) noexcept {
+  const std::size_t n = end - i;
+  if (n >= V::width) return skip_vectors<V, T>(data, i, end);
+  if (n == 0) return end;
+  if (end >= V::width) {
+    const std::uint64_t mask =
+        class_lookup<V, T>{}.outside(V::load(data + end - V::width)) >> (V::width - n);
+    return mask == 0 ? end : i + first_bit(mask);
+  }
+  if constexpr (sizeof...(Narrower) != 0) {
+    return skip_in_buffer<T, Class, Narrower...>(data, i, end);
+  } else {
+    return skip_class(data, i, end, Class);
+  }
+}
+
 // ---- The fast head loop ----------------------------------------------------------------------
 
 /// Which bytes of a 64-byte block end a field name (outside tchar), a field value (a control,
@@ -112,8 +134,8 @@ struct block_classifier {
 
 /// The masks of the 64 bytes from p, all readable.
 template <class V, bool WithPath>
-[[nodiscard]] inline block_masks block_at(const char* p) noexcept {
-  const block_classifier<V, WithPath> classify;
+[[nodiscard]] inline block_masks block_at(const block_classifier<V, WithPath>& classify,
+                                          const char* p) noexcept {
   block_masks m;
   // Unrolled, as the hand-written engines were: GCC keeps a two-step loop where it inlines this
   // into a cold-looking spot, at a cost of a dozen instructions a block.
@@ -130,33 +152,34 @@ template <class V, bool WithPath>
 /// The masks of the 64 bytes from `at` for an input shorter than 64 bytes from there, from the
 /// input's last 64 bytes shifted into place (nothing past `size` is read), or from a copy.
 template <class V, bool WithPath>
-[[nodiscard]] block_masks copied_block(const char* data, std::size_t at,
+[[nodiscard]] block_masks copied_block(const block_classifier<V, WithPath>& classify,
+                                       const char* data, std::size_t at,
                                        std::size_t size) noexcept {
   const std::size_t available = size - at;
   if (size >= 64) {
-    return shifted_right(block_at<V, WithPath>(data + size - 64),
+    return shifted_right(block_at<V, WithPath>(classify, data + size - 64),
                          static_cast<unsigned>(64 - available));
   }
   alignas(64) char copy[64] = {};
   std::memcpy(copy, data + at, available);
-  return block_at<V, WithPath>(copy);
+  return block_at<V, WithPath>(classify, copy);
 }
 
 /// The masks of the bytes from `at` to `size`, fewer than 64, right for those bytes (the rest is
 /// marked by load_block), read the way V::tail says.
 template <class V, bool WithPath>
-[[nodiscard]] inline block_masks short_block(const char* data, std::size_t at,
+[[nodiscard]] inline block_masks short_block(const block_classifier<V, WithPath>& classify,
+                                             const char* data, std::size_t at,
                                              std::size_t size) noexcept {
   if constexpr (V::tail == tail_read::masked) {
     static_assert(V::width == 64);
-    return block_classifier<V, WithPath>{}.masks(V::load_first(data + at, size - at));
+    return classify.masks(V::load_first(data + at, size - at));
   } else if constexpr (V::tail == tail_read::end_aligned) {
     // Vector loads that end at `size` (shifted into place) rather than a copy, unless the whole
     // input is shorter than a vector.
     static_assert(V::width == 32);
     const std::size_t available = size - at;
-    if (size < V::width) return copied_block<V, WithPath>(data, at, size);
-    const block_classifier<V, WithPath> classify;
+    if (size < V::width) return copied_block<V, WithPath>(classify, data, at, size);
     // The input's last 32 bytes hold the bytes from at + 32 (when available >= 32) or from at.
     const block_masks last = shifted_right(classify.masks(V::load(data + size - V::width)),
                                            static_cast<unsigned>(32 - available % 32));
@@ -165,18 +188,19 @@ template <class V, bool WithPath>
     return {first.non_token | (last.non_token << 32), first.non_field | (last.non_field << 32),
             first.non_path | (last.non_path << 32)};
   } else {
-    return copied_block<V, WithPath>(data, at, size);
+    return copied_block<V, WithPath>(classify, data, at, size);
   }
 }
 
 /// The masks of the 64 bytes from `at`, with every byte at or past `size` marked in all.
 template <class V, bool WithPath>
 [[nodiscard]] __attribute__((always_inline)) inline block_masks load_block(
-    const char* data, std::size_t at, std::size_t size) noexcept {
+    const block_classifier<V, WithPath>& classify, const char* data, std::size_t at,
+    std::size_t size) noexcept {
   if (at >= size) return {all_bits, all_bits, all_bits};
   const std::size_t available = size - at;
-  if (available >= 64) return block_at<V, WithPath>(data + at);
-  const block_masks m = short_block<V, WithPath>(data, at, size);
+  if (available >= 64) return block_at<V, WithPath>(classify, data + at);
+  const block_masks m = short_block<V, WithPath>(classify, data, at, size);
   const std::uint64_t past = all_bits << available;
   return {m.non_token | past, m.non_field | past, m.non_path | past};
 }
@@ -199,7 +223,8 @@ struct block_cursor {
 /// The first offset at or after `from` whose bit is set in `which` of the masks, moving the cursor
 /// forward block by block; at or past `size` when the input ends first.
 template <class V, bool WithPath>
-[[nodiscard]] inline std::size_t next_marked(const char* data, std::size_t size,
+[[nodiscard]] inline std::size_t next_marked(const block_classifier<V, WithPath>& classify,
+                                             const char* data, std::size_t size,
                                              block_cursor& cursor, std::size_t from,
                                              std::uint64_t block_masks::*which) noexcept {
   while (true) {
@@ -209,7 +234,7 @@ template <class V, bool WithPath>
       if (bits != 0) return cursor.base + first_bit(bits);
     }
     cursor.base += 64;
-    cursor.masks = load_block<V, WithPath>(data, cursor.base, size);
+    cursor.masks = load_block<V, WithPath>(classify, data, cursor.base, size);
     if (from < cursor.base) from = cursor.base;
   }
 }
@@ -221,6 +246,9 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
   // and the loop is short enough for its state to live in registers.
   const char* const data = args.data;
   const std::size_t size = args.size;
+  // The table constants once, before the loop: built where a line runs into the next block, they
+  // were loaded again at every such line.
+  const block_classifier<V, false> classify;
   // A taken line ends (CRLF included) at or before both the input's end and the limit.
   const std::size_t line_stop = size < args.limit ? size : args.limit;
   // Fields go to [out, out_end): pointers rather than a count, fewer values to keep live.
@@ -233,7 +261,7 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
   while (out < out_end) {
     while (pos - base >= 64) {
       base += 64;
-      block = load_block<V, false>(data, base, size);
+      block = load_block<V, false>(classify, data, base, size);
     }
     // The name ends at the first byte outside tchar, the line at the first control (its CR):
     // two searches from the line start, independent of each other. Every control is outside
@@ -249,14 +277,14 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
     } else {  // the line runs into the next blocks
       while (name_bits == 0) {
         base += 64;
-        block = load_block<V, false>(data, base, size);
+        block = load_block<V, false>(classify, data, base, size);
         name_bits = block.non_token;
       }
       name_end = base + first_bit(name_bits);
       end_bits = block.non_field & (all_bits << (name_end - base));  // none before name_end
       while (end_bits == 0) {
         base += 64;
-        block = load_block<V, false>(data, base, size);
+        block = load_block<V, false>(classify, data, base, size);
         end_bits = block.non_field;
       }
       end = base + first_bit(end_bits);
@@ -287,7 +315,9 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
       while (data[value_begin] == ' ') ++value_begin;
     }
     std::size_t value_end = end;
-    if (value_begin != end) {
+    // Trailing SP is rare: the usual value costs one compare, outside the loop. (An empty value,
+    // value_begin == end, is never trimmed: its end is the colon or SP skipped above.)
+    if (value_begin != end && data[end - 1] == ' ') [[unlikely]] {
       while (data[value_end - 1] == ' ') --value_end;
     }
     const std::size_t name_size = name_end - pos;
@@ -302,17 +332,19 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
 
 template <class V>
 void fast_fields(fast_fields_args& args) noexcept {
-  field_loop<V>(args, args.pos, load_block<V, false>(args.data, args.pos, args.size));
+  field_loop<V>(args, args.pos,
+                load_block<V, false>(block_classifier<V, false>{}, args.data, args.pos, args.size));
 }
 
 template <class V>
 void fast_request_line(fast_request_line_args& args) noexcept {
   const char* const data = args.data;
   const std::size_t size = args.size;
-  block_cursor cursor{0, load_block<V, true>(data, 0, size)};
+  const block_classifier<V, true> classify;
+  block_cursor cursor{0, load_block<V, true>(classify, data, 0, size)};
   args.taken = false;
   const std::size_t method_end =
-      next_marked<V, true>(data, size, cursor, 0, &block_masks::non_token);
+      next_marked<V, true>(classify, data, size, cursor, 0, &block_masks::non_token);
   const std::size_t target_begin = method_end + 1;
   if (method_end == 0 || target_begin >= size || data[method_end] != ' ' ||
       data[target_begin] != '/') {
@@ -321,7 +353,8 @@ void fast_request_line(fast_request_line_args& args) noexcept {
   }
   std::size_t target_end = target_begin;
   while (true) {
-    target_end = next_marked<V, true>(data, size, cursor, target_end, &block_masks::non_path);
+    target_end =
+        next_marked<V, true>(classify, data, size, cursor, target_end, &block_masks::non_path);
     if (target_end + 2 < size && data[target_end] == '%' && is(data[target_end + 1], hex_digit) &&
         is(data[target_end + 2], hex_digit)) {
       target_end += 3;
@@ -354,7 +387,8 @@ void fast_request_line(fast_request_line_args& args) noexcept {
   if (next - cursor.base < 64) {
     field_loop<V>(*fields, cursor.base, cursor.masks);
   } else {
-    field_loop<V>(*fields, next, load_block<V, false>(data, next, size));
+    field_loop<V>(*fields, next,
+                  load_block<V, false>(block_classifier<V, false>{}, data, next, size));
   }
 }
 
@@ -362,8 +396,12 @@ void fast_request_line(fast_request_line_args& args) noexcept {
 /// skips use the widest of `Skip...` (widest first) that a range fills.
 template <class Block, class... Skip>
 constexpr scan_ops make_scan_ops() noexcept {
-  return {skip<field_tables, field_char, Skip...>, skip<token_tables, tchar, Skip...>,
-          skip<target_tables, path_char, Skip...>, fast_fields<Block>, fast_request_line<Block>};
+  return {skip<field_tables, field_char, Skip...>,
+          skip<token_tables, tchar, Skip...>,
+          skip<target_tables, path_char, Skip...>,
+          skip_in_buffer<host_tables, host_char, Skip...>,
+          fast_fields<Block>,
+          fast_request_line<Block>};
 }
 
 }  // namespace

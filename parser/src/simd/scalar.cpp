@@ -14,7 +14,11 @@ std::size_t skip_scalar(const char* data, std::size_t i, std::size_t end) noexce
 
 }  // namespace
 
-constinit const scan_ops scalar_ops{skip_scalar<field_char>, skip_scalar<tchar>,
-                                    skip_scalar<path_char>, nullptr, nullptr};
+constinit const scan_ops scalar_ops{skip_scalar<field_char>,
+                                    skip_scalar<tchar>,
+                                    skip_scalar<path_char>,
+                                    skip_scalar<host_char>,
+                                    nullptr,
+                                    nullptr};
 
 }  // namespace taut::detail::simd

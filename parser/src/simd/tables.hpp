@@ -57,6 +57,7 @@ namespace {
 constexpr nibble_tables field_tables = make_tables(field_char);
 constexpr nibble_tables token_tables = make_tables(tchar);
 constexpr nibble_tables target_tables = make_tables(path_char);
+constexpr nibble_tables host_tables = make_tables(host_char);
 
 // Constants as memory: each vector type loads what it needs (see vec256::constant for why).
 constexpr byte_row low_nibble = splat(0x0f);
