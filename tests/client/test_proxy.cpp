@@ -884,6 +884,22 @@ TEST(ProxyDate, TheUpstreamsDateIsKeptAndOneIsAddedWhenItHasNone) {
   EXPECT_TRUE(is_imf_fixdate(replaced[0])) << invalid;  // the front's, as for no Date at all
 }
 
+// A Date shaped as an IMF-fixdate but naming no day (31 February) is as invalid as "yesterday":
+// it neither goes on nor is carried over into March; the front's own replaces it.
+TEST(ProxyDate, AnImpossibleDateIsReplacedByTheFronts) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nDate: Sat, 31 Feb 2024 10:00:00 GMT\r\nContent-Length: 0\r\n\r\n");
+  });
+  const std::string got = w.raw("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  const std::vector<std::string> dates = fields_named(got, "Date");
+  ASSERT_EQ(dates.size(), 1u) << got;
+  EXPECT_TRUE(is_imf_fixdate(dates[0])) << got;
+  EXPECT_NE(dates[0], "Sat, 02 Mar 2024 10:00:00 GMT") << got;
+  EXPECT_EQ(dates[0].find("2024"), std::string::npos) << got;
+}
+
 // The 101 of a tunnelled upgrade is the upstream's response too: its Date goes on.
 TEST(ProxyDate, AnUpgradesDateIsTheUpstreams) {
   proxy_options options;

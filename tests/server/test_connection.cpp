@@ -39,7 +39,8 @@ TEST(DateCache, FormatsImfFixdate) {
 TEST(DateCache, RecognisesImfFixdatesOnly) {
   for (const std::string_view date :
        {"Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 01 Jan 1970 00:00:00 GMT",
-        "Wed, 31 Dec 9999 23:59:60 GMT"}) {
+        "Fri, 31 Dec 9999 23:59:60 GMT", "Thu, 29 Feb 2024 10:00:00 GMT",
+        "Sat, 01 Jan 0000 00:00:00 GMT", "Tue, 29 Feb 2000 12:00:00 GMT"}) {
     EXPECT_TRUE(is_imf_fixdate(date)) << date;
   }
   for (const std::string_view date :
@@ -50,7 +51,14 @@ TEST(DateCache, RecognisesImfFixdatesOnly) {
         "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT",
         "Sun, 06 Nov 1994 08:49:61 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
         "Sun, 06 Nov 94 08:49:37 GMT", "Sun; 06 Nov 1994 08:49:37 GMT",
-        "Sun, 06 Nov 1994 08-49-37 GMT", "Sun, 06 Nov 19x4 08:49:37 GMT"}) {
+        "Sun, 06 Nov 1994 08-49-37 GMT", "Sun, 06 Nov 19x4 08:49:37 GMT",
+        // impossible dates: no 31st in February or April, no 29 February in 2023 or 1900
+        "Sat, 31 Feb 2024 10:00:00 GMT", "Mon, 31 Apr 2024 10:00:00 GMT",
+        "Wed, 29 Feb 2023 10:00:00 GMT", "Thu, 29 Feb 1900 10:00:00 GMT",
+        // a day-name that is not the date's
+        "Mon, 06 Nov 1994 08:49:37 GMT", "Wed, 31 Dec 9999 23:59:60 GMT",
+        // a leap second other than the last of a day
+        "Sun, 06 Nov 1994 08:49:60 GMT", "Sun, 06 Nov 1994 22:59:60 GMT"}) {
     EXPECT_FALSE(is_imf_fixdate(date)) << date;
   }
 }

@@ -461,6 +461,10 @@ TEST(HttpDate, ParsesTheThreeFormats) {
   EXPECT_FALSE(taut::parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"));
   EXPECT_FALSE(taut::parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT"));
   EXPECT_FALSE(taut::parse_http_date("Sun, 6 Nov 1994 08:49:37 GMT"));
+  EXPECT_FALSE(taut::parse_http_date("Sat, 31 Feb 2024 10:00:00 GMT"));
+  EXPECT_FALSE(taut::parse_http_date("Wednesday, 31-Apr-24 10:00:00 GMT"));
+  EXPECT_FALSE(taut::parse_http_date("Wed Feb 29 10:00:00 2023"));
+  EXPECT_EQ(taut::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), 1709164800);
 }
 
 TEST(HttpDate, RoundTripsWithTheDateFormatter) {

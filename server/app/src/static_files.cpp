@@ -124,7 +124,13 @@ bool read_time(std::string_view text, std::size_t at, int& h, int& m, int& s) no
 }
 
 std::optional<std::int64_t> to_seconds(int year, int month, int day, int h, int m, int s) noexcept {
-  if (month < 1 || month > 12 || day < 1 || day > 31) return std::nullopt;
+  // A day past the month's end (31 April, 29 February 2023) is no date: refused, not carried over
+  // into the next month, so that a proxy replaces it rather than passing on a day nobody meant.
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  const int last = month == 2                                                ? (leap ? 29 : 28)
+                   : (month == 4 || month == 6 || month == 9 || month == 11) ? 30
+                                                                             : 31;
+  if (month < 1 || month > 12 || day < 1 || day > last) return std::nullopt;
   return days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
          h * 3600 + m * 60 + s;
 }

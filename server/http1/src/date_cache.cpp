@@ -37,12 +37,27 @@ int two_digits(std::string_view text, std::size_t at) noexcept {
   return (tens - '0') * 10 + (ones - '0');
 }
 
-// Whether `name` is one of the three-letter names packed in `names`.
-bool one_of(std::string_view name, std::string_view names) noexcept {
+// The index of the three-letter name in the names packed in `names`, or -1.
+int index_of(std::string_view name, std::string_view names) noexcept {
   for (std::size_t at = 0; at < names.size(); at += 3) {
-    if (names.substr(at, 3) == name) return true;
+    if (names.substr(at, 3) == name) return static_cast<int>(at / 3);
   }
-  return false;
+  return -1;
+}
+
+/// The inverse of civil_from_days: days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) noexcept {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);  // [0, 399]
+  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+unsigned days_in_month(int year, int month) noexcept {
+  if (month == 2) return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28;
+  return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
 }
 
 }  // namespace
@@ -53,16 +68,27 @@ bool is_imf_fixdate(std::string_view text) noexcept {
       text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
     return false;
   }
+  const int weekday = index_of(text.substr(0, 3), "ThuFriSatSunMonTueWed");  // from 1970-01-01
+  const int month = index_of(text.substr(8, 3), "JanFebMarAprMayJunJulAugSepOctNovDec") + 1;
   const int day = two_digits(text, 5);
   const int century = two_digits(text, 12);
   const int year = two_digits(text, 14);
   const int hour = two_digits(text, 17);
   const int minute = two_digits(text, 20);
   const int second = two_digits(text, 23);
-  return one_of(text.substr(0, 3), "MonTueWedThuFriSatSun") &&
-         one_of(text.substr(8, 3), "JanFebMarAprMayJunJulAugSepOctNovDec") && day >= 1 &&
-         day <= 31 && century >= 0 && year >= 0 && hour >= 0 && hour <= 23 && minute >= 0 &&
-         minute <= 59 && second >= 0 && second <= 60;  // 60: a leap second
+  if (weekday < 0 || month < 1 || century < 0 || year < 0 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 60) {
+    return false;
+  }
+  // UTC inserts a leap second only as the last second of a day, 23:59:60, so a 60 elsewhere is
+  // no instant at all.
+  if (second == 60 && (hour != 23 || minute != 59)) return false;
+  const int full_year = century * 100 + year;
+  if (day < 1 || static_cast<unsigned>(day) > days_in_month(full_year, month)) return false;
+  // The day-name is redundant with the date; one that disagrees makes the date ambiguous.
+  const std::int64_t days =
+      days_from_civil(full_year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return ((days % 7) + 7) % 7 == weekday;
 }
 
 void date_cache::format(std::int64_t seconds, char* out) noexcept {

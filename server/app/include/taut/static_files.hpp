@@ -42,7 +42,8 @@ struct static_options {
 [[nodiscard]] std::string_view content_type_for(std::string_view file_name) noexcept;
 
 /// Seconds since the Unix epoch for an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, and the
-/// obsolete RFC 850 and asctime forms; nothing when `text` is none of them.
+/// obsolete RFC 850 and asctime forms; nothing when `text` is none of them, or names a day its
+/// month does not have (31 April). The day name is not checked.
 [[nodiscard]] std::optional<std::int64_t> parse_http_date(std::string_view text) noexcept;
 
 /// A Range field (RFC 9110 section 14) applied to a representation of `size` bytes.

@@ -37,8 +37,8 @@ class date_cache {
 };
 
 /// Whether `text` is an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form of HTTP-date
-/// every sender generates (RFC 9110 section 5.6.7): names, digits and ranges are checked, the
-/// day name against the date is not.
+/// every sender generates (RFC 9110 section 5.6.7) and a real instant: the day exists in its
+/// month (leap years counted), the day name is the date's, and a second 60 is only 23:59:60.
 [[nodiscard]] bool is_imf_fixdate(std::string_view text) noexcept;
 
 }  // namespace taut
