@@ -900,6 +900,18 @@ TEST(ProxyDate, AnImpossibleDateIsReplacedByTheFronts) {
   EXPECT_EQ(dates[0].find("2024"), std::string::npos) << got;
 }
 
+// Of several Date lines the first HTTP-date goes on: an invalid one before it is skipped.
+TEST(ProxyDate, TheFirstValidOfSeveralDatesGoesOn) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nDate: garbage\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        "Date: Mon, 07 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n");
+  });
+  const std::string got = w.raw("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(fields_named(got, "Date"), std::vector<std::string>{"Sun, 06 Nov 1994 08:49:37 GMT"})
+      << got;
+}
+
 // The 101 of a tunnelled upgrade is the upstream's response too: its Date goes on.
 TEST(ProxyDate, AnUpgradesDateIsTheUpstreams) {
   proxy_options options;
