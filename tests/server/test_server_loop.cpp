@@ -434,6 +434,22 @@ TEST(ServerLoop, DrainWithNoConnectionsIsImmediate) {
   EXPECT_TRUE(drained);
 }
 
+// The drained callback is the owner's code, which may use the server_loop: a loop destroyed
+// before the drain ended closes the rest itself and must not call it from its destructor.
+TEST(ServerLoop, DestroyedBeforeTheDrainEndsDoesNotCallOnDrained) {
+  memory_server server;
+  memory_client reading = server.connect();  // a request half sent: the drain waits for it
+  (void)reading.stream().write("GET /hello HTTP/1.1\r\nHost: h\r\n");
+  server.loop().run_until_idle();
+  int drained = 0;
+  server.unit->begin_shutdown([&drained] { ++drained; });
+  ASSERT_EQ(drained, 0);
+  server.unit.reset();
+  EXPECT_EQ(drained, 0);
+  server.loop().run_until_idle();
+  EXPECT_EQ(drained, 0);
+}
+
 // --- deferred and cross-thread ------------------------------------------------------------------
 
 TEST(ServerLoop, DeferredResponsesKeepPipelineOrder) {

@@ -217,7 +217,8 @@ class server_loop {
   /// Graceful shutdown: closes the listeners (new connections are refused), closes idle
   /// connections at once, lets each in-flight request finish and answers it with
   /// `Connection: close`, and closes hard whatever is still open drain_timeout later. Calls
-  /// `on_drained` on the loop thread once no connection is left (at once if none is).
+  /// `on_drained` on the loop thread once no connection is left (at once if none is); never
+  /// from the destructor, which closes what is left without reporting a drain.
   void begin_shutdown(drained_callback on_drained = {});
   /// Closes every connection now (the stream is closed; handlers' writers become invalid).
   void close_all() noexcept;
