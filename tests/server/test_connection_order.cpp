@@ -88,6 +88,25 @@ TEST(ConnectionOrder, AnAnswerFinishedButNotSentHoldsNothingUp) {
   EXPECT_EQ(parse_responses(h.drain()).size(), 3u);
 }
 
+// A request whose turn comes while the output is over max_output_bytes waits for the client to
+// take it, as any other start does: its answer would only add to what the client does not read.
+TEST(ConnectionOrder, AWaitingRequestWaitsForTheOutputToDrain) {
+  connection_options options;
+  options.max_output_bytes = 16;
+  later_harness h(options);
+  h.send(get("/a") + post("/b", "1"));
+  ASSERT_EQ(h.writers.size(), 1u);
+  h.writers[0].send(std::string(64, 'a'));
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 1u) << "started with the output over its limit";
+  const auto first = parse_responses(h.drain());
+  ASSERT_EQ(h.writers.size(), 2u) << "taking the output starts it";
+  h.writers[1].send("b");
+  const auto second = parse_responses(h.drain());
+  ASSERT_EQ(first.size() + second.size(), 2u);
+  EXPECT_EQ(second.back().body, "b");
+}
+
 TEST(ConnectionOrder, AMethodUnknownToTheServerIsNotSafe) {
   later_harness h;
   h.send(get("/a") + "PROPFIND /b HTTP/1.1\r\nHost: example.com\r\n\r\n");

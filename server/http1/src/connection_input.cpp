@@ -353,6 +353,9 @@ bool connection::must_wait(method next) const noexcept {
 /// calling; false while it waits.
 bool connection::start_held() noexcept {
   if (must_wait(st_->parser.request().method)) return false;
+  // As may_start_request(): no new answer on top of output the client has not taken; the
+  // commit_write() that brings it under the limit calls again.
+  if (queued_ >= ctx_->options_.max_output_bytes) return false;
   if (outside_call_) {
     start_due_ = true;  // see wants(): the owner calls on_timer() at once
     return false;
