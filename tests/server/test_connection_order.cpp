@@ -134,6 +134,44 @@ TEST(ConnectionOrder, AWaitingRequestIsAnsweredAfterTheClientsEof) {
   EXPECT_TRUE(h.wants().close);
 }
 
+// The same with a safe first request and no free slot: the whole head behind it was not parsed
+// yet when the EOF came, and is answered all the same; a partial head is dropped.
+TEST(ConnectionOrder, AWholeUnparsedRequestIsAnsweredAfterTheClientsEof) {
+  connection_options options;
+  options.max_pipeline_depth = 1;
+  later_harness h(options);
+  h.send(get("/a") + get("/b"));
+  ASSERT_EQ(h.writers.size(), 1u);
+  h.conn->receive_eof(h.now);
+  EXPECT_FALSE(h.wants().close);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].send("b");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].field("Connection"), "");
+  EXPECT_EQ(responses[1].body, "b");
+  EXPECT_EQ(responses[1].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+}
+
+TEST(ConnectionOrder, APartialHeadBehindABusySlotIsDroppedAtTheClientsEof) {
+  connection_options options;
+  options.max_pipeline_depth = 1;
+  later_harness h(options);
+  h.send(get("/a") + "GET /b HTTP/1.1\r\nHost: exa");
+  ASSERT_EQ(h.writers.size(), 1u);
+  h.conn->receive_eof(h.now);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 1u);
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+}
+
 TEST(ConnectionOrder, AWaitingRequestWhoseBodyTheEofCutIsAnswered400) {
   later_harness h;
   const std::string cut = post("/b", "0123456789");

@@ -79,6 +79,9 @@ void connection::receive_eof(time_point now) noexcept {
       // A whole request waiting for its turn is still answered (RFC 9112 section 9.6: the
       // client only half-closed), with `close`; nothing after it is read.
       st_->last_request = true;
+    } else if (state_ == state::reading_head && !may_start_request() && whole_head_buffered()) {
+      // The same for a whole head not parsed yet because no slot is free: it starts when one
+      // frees, and is answered with `close` (dispatch() sees peer_eof_).
     } else {
       stop_reading();  // a partial head is dropped: nobody is left to read an answer to it
     }
@@ -272,8 +275,19 @@ bool connection::step() noexcept {
     return false;
   }
   if (state_ == state::holding) return start_held();
-  if (state_ != state::reading_head || in_begin_ == in_end_ || !may_start_request()) return false;
-  return parse_head();
+  if (state_ != state::reading_head || !may_start_request()) return false;
+  if (in_begin_ != in_end_ && parse_head()) return true;
+  // Past the client's EOF nothing more arrives: what is left cannot become a request.
+  if (peer_eof_ && state_ == state::reading_head) stop_reading();
+  return false;
+}
+
+/// Whether the unparsed input holds the empty line that ends a head (the parser takes a bare LF
+/// as a line end too): the parser will then complete it or refuse it, never wait for more.
+bool connection::whole_head_buffered() const noexcept {
+  const std::string_view rest(in_ + msg_begin_, in_end_ - msg_begin_);
+  return rest.find("\n\r\n") != std::string_view::npos ||
+         rest.find("\n\n") != std::string_view::npos;
 }
 
 /// A streamed body is not read while the output is over max_output_bytes: a handler that answers

@@ -552,6 +552,7 @@ class connection {
   void honour_sent_close() noexcept;
   [[nodiscard]] bool body_paused() const noexcept;
   bool may_start_request() const noexcept;
+  bool whole_head_buffered() const noexcept;
   [[nodiscard]] bool must_wait(method next) const noexcept;
   bool parse_head() noexcept;
   bool start_held() noexcept;
