@@ -450,7 +450,9 @@ class uring_backend final : public ring_backend {
       count_submitted();
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
-    if (!closes_after_submit_.empty() && ::io_uring_sq_ready(&ring_) == 0) {
+    // The same test as the one that deferred these closes: entries still in the backlog name
+    // the descriptors too, so a number freed before they reach the kernel could be reused.
+    if (!closes_after_submit_.empty() && !entries_waiting()) {
       for (const int fd : closes_after_submit_) ::close(fd);
       closes_after_submit_.clear();
     }
