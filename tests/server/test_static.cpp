@@ -8,6 +8,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -465,6 +466,27 @@ TEST(HttpDate, ParsesTheThreeFormats) {
   EXPECT_FALSE(taut::parse_http_date("Wednesday, 31-Apr-24 10:00:00 GMT"));
   EXPECT_FALSE(taut::parse_http_date("Wed Feb 29 10:00:00 2023"));
   EXPECT_EQ(taut::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), 1709164800);
+}
+
+// RFC 9110 section 5.6.7: an RFC 850 two-digit year up to 50 years ahead of this one is in the
+// future; one more is the most recent past year with those digits.
+TEST(HttpDate, TwoDigitYearsPivotOnTheCurrentYear) {
+  using namespace std::chrono;
+  const int current = static_cast<int>(year_month_day(floor<days>(system_clock::now())).year());
+  const auto rfc850 = [](int full) {
+    char text[40];
+    std::snprintf(text, sizeof text, "Sunday, 01-Jan-%02d 00:00:00 GMT", full % 100);
+    return std::string(text);
+  };
+  const auto seconds = [](int full) {
+    return static_cast<std::int64_t>(
+        sys_seconds(sys_days(year_month_day(year(full), January, day(1))))
+            .time_since_epoch()
+            .count());
+  };
+  for (const int full : {current - 49, current, current + 1, current + 50}) {
+    EXPECT_EQ(taut::parse_http_date(rfc850(full)), seconds(full)) << rfc850(full) << " " << full;
+  }
 }
 
 TEST(HttpDate, RoundTripsWithTheDateFormatter) {

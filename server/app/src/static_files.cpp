@@ -123,6 +123,21 @@ bool read_time(std::string_view text, std::size_t at, int& h, int& m, int& s) no
          read_number(text, at + 6, 2, s) && h < 24 && m < 60 && s < 61;
 }
 
+/// RFC 9110 section 5.6.7: a two-digit year that would be more than 50 years in the future is
+/// the most recent past year with those digits. Pivoting on this year rather than a fixed one
+/// keeps that true as the years pass.
+int full_year(int two_digits) noexcept {
+  using namespace std::chrono;
+  const int current = static_cast<int>(year_month_day(floor<days>(system_clock::now())).year());
+  int year = current - current % 100 + two_digits;
+  if (year > current + 50) {
+    year -= 100;
+  } else if (year <= current - 50) {
+    year += 100;
+  }
+  return year;
+}
+
 std::optional<std::int64_t> to_seconds(int year, int month, int day, int h, int m, int s) noexcept {
   // A day past the month's end (31 April, 29 February 2023) is no date: refused, not carried over
   // into the next month, so that a proxy replaces it rather than passing on a day nobody meant.
@@ -531,8 +546,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) noexcept {
     if (read_number(text, at, 2, day) && text[at + 2] == '-' && text[at + 6] == '-' &&
         read_number(text, at + 7, 2, year) && text[at + 9] == ' ' &&
         read_time(text, at + 10, h, m, s)) {
-      // Two-digit years: RFC 9110 says to read a year more than 50 years ahead as the past.
-      year += year < 70 ? 2000 : 1900;
+      year = full_year(year);
       return to_seconds(year, month_from_name(text.substr(at + 3, 3)), day, h, m, s);
     }
   }

@@ -43,7 +43,8 @@ struct static_options {
 
 /// Seconds since the Unix epoch for an HTTP-date (RFC 9110 section 5.6.7): IMF-fixdate, and the
 /// obsolete RFC 850 and asctime forms; nothing when `text` is none of them, or names a day its
-/// month does not have (31 April). The day name is not checked.
+/// month does not have (31 April). The day name is not checked. An RFC 850 two-digit year more
+/// than 50 years after the current one is read as the most recent past year with those digits.
 [[nodiscard]] std::optional<std::int64_t> parse_http_date(std::string_view text) noexcept;
 
 /// A Range field (RFC 9110 section 14) applied to a representation of `size` bytes.
