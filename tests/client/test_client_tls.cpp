@@ -21,6 +21,7 @@
 #include "client_test_support.hpp"
 #include "loopback.hpp"
 #include "nginx_process.hpp"
+#include "proxy_test_support.hpp"
 #include "taut/blocking_client.hpp"
 #include "taut/proxy.hpp"
 #include "taut/server.hpp"
@@ -448,22 +449,6 @@ TEST(ClientTls, AServerOnlyOfferingTls11IsProtocolTooOld) {
       << r.error.message();
   EXPECT_NE(r.error.message().find("older than TLS 1.2"), std::string::npos) << r.error.message();
 }
-
-/// A handler for taut::server: a reverse proxy per loop thread, mounted at "/".
-class proxy_handler final : public request_handler {
- public:
-  explicit proxy_handler(proxy_options options) : proxy_(std::move(options)) {
-    mux_.handle("/", proxy_.handler());
-  }
-  body_mode on_head(server_request& request) override { return mux_.on_head(request); }
-  void on_request(server_request& request, response_writer writer) override {
-    mux_.on_request(request, std::move(writer));
-  }
-
- private:
-  reverse_proxy proxy_;
-  mux mux_;
-};
 
 /// A plain taut::server on loopback whose every request goes to `upstream` through the proxy.
 class proxy_front {

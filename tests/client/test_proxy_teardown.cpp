@@ -3,18 +3,28 @@
 // loop, which also keeps an idle pooled connection), and then everything destroyed without
 // running the loop again, in every order of server, proxy and client (the loop last, as every
 // object registered with a loop requires). Meant for the asan preset: a freed connection whose
-// timer the loop still held was a heap-use-after-free in ~event_loop.
+// timer the loop still held was a heap-use-after-free in ~event_loop. Then the same under
+// taut::server, stopped hard with the request in flight: the stop does not wait for the proxy.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <ostream>
 #include <string>
+#include <thread>
 
 #include "client_test_support.hpp"
+#include "loopback.hpp"
+#include "proxy_test_support.hpp"
 #include "taut/proxy.hpp"
+#include "taut/server.hpp"
 
 namespace taut::test {
 namespace {
@@ -128,6 +138,57 @@ TEST_P(ProxyTeardown, EveryOrderEndsCleanly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AnyOrder, ProxyTeardown, testing::ValuesIn(every_order()), name_of);
+
+// --- taut::server stopped with a request at its proxy ------------------------------------------
+
+/// Starts a one-thread server proxying to an upstream that never answers (the proxy would wait
+/// 30 s for it), sends it a request from a plain socket, stops it with `stop`, and checks that
+/// wait() returns within 2 s.
+template <class Stop>
+void stop_with_a_request_at_the_proxy(Stop stop) {
+  transport::listener silent_upstream = transport::listener::listen("127.0.0.1:0").value();
+  std::atomic<int> arrived{0};
+  server_options options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = 1;
+  options.drain_timeout = std::chrono::milliseconds(100);
+  server srv(
+      [&silent_upstream, &arrived](unsigned) -> std::unique_ptr<request_handler> {
+        return std::make_unique<proxy_handler>(
+            proxy_options{.upstream = origin::tcp("127.0.0.1", silent_upstream.port()),
+                          .timeout = 30s},
+            &arrived);
+      },
+      options);
+  ASSERT_FALSE(srv.start());
+
+  const int front = connect_loopback(srv.local_addresses()[0].port(), 5s);
+  ASSERT_GE(front, 0);
+  const std::string request = "GET /slow HTTP/1.1\r\nHost: front\r\n\r\n";
+  ASSERT_EQ(::send(front, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  for (const auto give_up = std::chrono::steady_clock::now() + 5s;
+       arrived.load(std::memory_order_acquire) == 0;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the request never reached the proxy";
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(50ms);  // the upstream connect and write settle
+
+  stop(srv);
+  auto waited = std::async(std::launch::async, [&srv] { srv.wait(); });
+  EXPECT_EQ(waited.wait_for(2s), std::future_status::ready)
+      << "the stop waited for the proxy's upstream timeout";
+  waited.wait();
+  ::close(front);
+}
+
+TEST(ServerProxyStop, StopNowEndsAtOnceWithARequestAtTheProxy) {
+  stop_with_a_request_at_the_proxy([](server& srv) { srv.stop_now(); });
+}
+
+TEST(ServerProxyStop, StopEndsAtItsDrainDeadlineWithARequestAtTheProxy) {
+  stop_with_a_request_at_the_proxy([](server& srv) { srv.stop(); });
+}
 
 }  // namespace
 }  // namespace taut::test

@@ -212,6 +212,12 @@ class waiting_routes final : public request_handler {
     if (!released_set_) released_.set_value();
     released_set_ = true;
   }
+  /// release(), then waits until the response is completed (posted to its loop): after a hard
+  /// stop nothing waits for it, and it must be done before the server is destroyed.
+  void finish() {
+    release();
+    if (worker_.joinable()) worker_.join();
+  }
 
  private:
   std::promise<void> started_;
@@ -475,20 +481,36 @@ TEST(ServerTcp, GracefulShutdown) {
   EXPECT_EQ(srv.open_connections(), 0u);
 }
 
-TEST(ServerTcp, DrainDeadlineClosesHard) {
+/// Stops a one-thread server with `stop` while its handler holds a deferred response that it does
+/// not complete: the connection is closed hard and wait() returns within 2 s (a hard stop waits
+/// for no handler). The response is completed afterwards, from the handler's thread, on the
+/// closed connection (nothing is sent, nothing freed is touched).
+template <class Stop>
+void stop_with_a_held_response(Stop stop) {
   waiting_routes handler;
   server_options options = loopback(1);
-  options.drain_timeout = 200ms;
+  options.drain_timeout = 100ms;
   server srv(handler, options);
   ASSERT_FALSE(srv.start());
   raw_client busy(srv.local_addresses()[0]);
   ASSERT_TRUE(busy.send(get("/wait")));
   ASSERT_TRUE(handler.wait_started());
-  srv.stop();
+  stop(srv);
+  auto waited = std::async(std::launch::async, [&srv] { srv.wait(); });
+  EXPECT_EQ(waited.wait_for(2s), std::future_status::ready)
+      << "the stop waited for the held response";
   EXPECT_TRUE(busy.wait_closed());
   EXPECT_TRUE(busy.received.empty());
-  handler.release();  // the loop waits for the deferred response before its thread ends
-  srv.wait();
+  handler.finish();
+  waited.wait();
+}
+
+TEST(ServerTcp, StopNowDoesNotWaitForAHeldResponse) {
+  stop_with_a_held_response([](server& srv) { srv.stop_now(); });
+}
+
+TEST(ServerTcp, DrainDeadlineClosesHard) {
+  stop_with_a_held_response([](server& srv) { srv.stop(); });
 }
 
 TEST(ServerTcp, ConnectionLimitQueuesUntilOneCloses) {

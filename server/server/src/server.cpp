@@ -35,6 +35,16 @@ server::~server() {
     wait();
   }
   remove_signal_handlers_for(this);
+  // A hard stop left its loops without running them again: deferred responses completed since
+  // (from other threads, posted to the loop) run here, on connections already closed, and free
+  // them; those completed after this are the caller's to avoid (see deferred_response).
+  if (workers_ != nullptr) {
+    for (unsigned i = 0; i < thread_count_; ++i) {
+      if (workers_[i].unit == nullptr && workers_[i].loop != nullptr) {
+        (void)workers_[i].loop->run_until_idle();
+      }
+    }
+  }
   workers_.reset();  // each server_loop before its event_loop (member order)
 }
 
@@ -253,17 +263,34 @@ void server::run_worker(worker& w) noexcept {
   server_loop& unit = *w.unit;
   if (stop_requests_.load(std::memory_order_acquire) == 0) (void)loop.run();
   if (!hard_stop_.load(std::memory_order_acquire)) {
+    // The drain ends when the last connection is gone, at the drain deadline (the server_loop
+    // then closes what is left, but connections whose writers handlers hold stay open in its
+    // count: waiting for them is the hard stop's wait, below), or at a hard stop.
+    bool deadline_passed = false;
+    transport::timer deadline(loop, [&deadline_passed, &loop] {
+      deadline_passed = true;
+      loop.stop();
+    });
+    deadline.arm_in(options_.drain_timeout);
     unit.begin_shutdown([&loop] { loop.stop(); });
     // run() returns when the drain is over, or when stop() is called again (hard stop). The
     // first run() may return at once for a stop() that came before this thread ran.
-    while (!unit.drained() && !hard_stop_.load(std::memory_order_acquire)) (void)loop.run();
-  }
-  if (!unit.drained()) {
-    unit.close_all();
-    // Connections whose handlers hold deferred responses stay until those are completed.
-    while (!unit.drained()) loop.run_once(std::chrono::milliseconds(100));
+    while (!unit.drained() && !deadline_passed && !hard_stop_.load(std::memory_order_acquire)) {
+      (void)loop.run();
+    }
   }
   unit.flush_access_log();
+  if (unit.drained()) return;
+  // A hard stop does not wait for the handlers that hold response writers (a reverse_proxy
+  // waiting up to its timeout for an upstream, a deferred_response): the connections are closed,
+  // and the server_loop is destroyed here, on its thread, which hands the connections still
+  // held to a context that outlives it (their writers' calls fail; the last one dropped frees
+  // them). The per-thread handler goes too, as what it runs on this loop (a proxy's upstream
+  // exchanges, cancelled) would otherwise never end: the loop does not run again.
+  unit.close_all();
+  w.unit.reset();
+  w.own_handler.reset();
+  w.open.store(0, std::memory_order_relaxed);
 }
 
 void server::wait() {

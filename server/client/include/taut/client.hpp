@@ -266,7 +266,8 @@ struct client_stats {
 class client {
  public:
   explicit client(transport::event_loop& loop, const client_options& options = {});
-  /// Cancels what is pending (without callbacks) and closes every connection.
+  /// Ends every exchange in flight or waiting with client_errc::canceled (its on_error runs from
+  /// here and must not send on this client) and closes every connection.
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;

@@ -62,7 +62,7 @@ struct server_options {
   std::size_t max_connections = 10000;
   limit_policy over_limit = limit_policy::queue;
   /// After stop() (or SIGINT/SIGTERM), in-flight requests get this long to finish before their
-  /// connections are closed hard.
+  /// connections are closed hard (see stop_now(): then nothing more is waited for).
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(5);
   /// Common Log Format, one line per response, off by default; written to access_log_fd
   /// (standard output unless set) by each thread in whole-line batches, at least every
@@ -144,7 +144,11 @@ class server {
   /// `Connection: close`) for up to drain_timeout, then closes the rest. A second call stops at
   /// once. Any thread; async-signal-safe.
   void stop() noexcept;
-  /// Closes every connection without draining. Any thread; async-signal-safe.
+  /// Closes every connection without draining. Any thread; async-signal-safe. A hard stop (this,
+  /// a second stop(), or the end of drain_timeout) waits for no handler: each thread destroys
+  /// its server_loop and its handler_factory's handler (a reverse_proxy's upstream exchanges end,
+  /// cancelled) and returns. Writers and deferred_responses a shared handler still holds fail
+  /// harmlessly when used; complete or drop them before the server is destroyed.
   void stop_now() noexcept;
   /// Whether stop() or stop_now() was called.
   [[nodiscard]] bool stopping() const noexcept {

@@ -114,7 +114,8 @@ struct server_loop_options {
 ///
 /// A deferred_response dropped without complete() answers 500 (if nothing was written), on the
 /// loop thread. The server keeps a connection, and its loop, alive until its deferred responses
-/// are completed or dropped: complete them before the process exits.
+/// are completed or dropped: complete them before the process exits. (taut::server's hard stop
+/// does not wait for them: see server::stop_now.)
 class deferred_response {
  public:
   deferred_response() noexcept = default;
