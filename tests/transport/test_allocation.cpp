@@ -187,7 +187,7 @@ struct tls_ping_pong {
     auto client = tls_connect(std::move(pair.first), client_ctx, "localhost");
     auto server = tls_accept(std::move(pair.second), server_ctx);
     ASSERT_TRUE(client && server);
-    game.emplace(std::move(*client), std::move(*server));
+    game.emplace(ping_pong{std::move(*client), std::move(*server)});
     game->start(loop);
     // The first ping's write drives the handshake (retried with the same bytes until it is
     // taken).
