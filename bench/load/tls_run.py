@@ -149,10 +149,74 @@ def start_server(server, cert, key):
     server.start(port)
 
 
+def core_jiffies(cpus):
+    """(busy, steal, total) clock ticks of these CPUs so far, from /proc/stat: what every process
+    (and the hypervisor, as steal) took of them, whoever it was. The kernel's softirq work counts
+    as busy here and also in the utime + stime of the process it interrupted (tick accounting),
+    so busy less the server's own time is what the other processes took."""
+    busy = steal = total = 0
+    wanted = {f"cpu{c}" for c in cpus}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            fields = line.split()
+            if fields and fields[0] in wanted:
+                # user nice system idle iowait irq softirq steal
+                values = [int(v) for v in fields[1:9]]
+                busy += values[0] + values[1] + values[2] + values[5] + values[6]
+                steal += values[7]
+                total += sum(values)
+    return busy, steal, total
+
+
+def run_queue_seconds(tree):
+    """Seconds the tree's threads spent runnable but waiting for a CPU (/proc/.../schedstat)."""
+    waited = 0
+    for pid, _ in tree:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as schedstat:
+                    waited += int(schedstat.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return waited / 1e9
+
+
 def run_wrk(server, seconds, openssl_conf):
-    """wrk over https with keep-alive; the figures of run.run_wrk."""
-    return run.run_wrk(server, 1, seconds, scheme="https",
-                       extra_env={"OPENSSL_CONF": openssl_conf})
+    """wrk over https with keep-alive; the figures of run.run_wrk, plus requests per second of the
+    server's CPU (its capacity on one core, whatever its share of the core was) and why it was not
+    busier: how long it waited for its core (run queue), and what the rest of the machine took of
+    the server's and the clients' cores."""
+    tree = server.refresh_tree()
+    waited_before = run_queue_seconds(tree)
+    server_core_before = core_jiffies(run.SERVER_CPUS)
+    client_core_before = core_jiffies(run.CLIENT_CPUS)
+    figures = run.run_wrk(server, 1, seconds, scheme="https",
+                          extra_env={"OPENSSL_CONF": openssl_conf})
+    server_core_after = core_jiffies(run.SERVER_CPUS)
+    client_core_after = core_jiffies(run.CLIENT_CPUS)
+    waited = run_queue_seconds(tree) - waited_before
+    wall = seconds  # wrk's own duration is within a few ms of it
+    figures["per_core_second"] = 1e6 / figures["cpu_us"] if figures["cpu_us"] else float("nan")
+    figures["server_waited"] = waited / wall
+    # The client's side of the same requests: when it is near the server's, one wrk thread on a
+    # core of its own saturates about when the server does, and requests/s is the pair's rate.
+    figures["client_cpu_us"] = (figures["client_busy"] * 1e6 / figures["rps"] if figures["rps"]
+                                else float("nan"))
+    for side, cpus, before, after in (("server", run.SERVER_CPUS, server_core_before,
+                                       server_core_after),
+                                      ("client", run.CLIENT_CPUS, client_core_before,
+                                       client_core_after)):
+        own = figures[f"{side}_busy"] / len(cpus)
+        ticks = after[2] - before[2]
+        busy = (after[0] - before[0]) / ticks if ticks else float("nan")
+        figures[f"{side}_core_others"] = max(0.0, busy - own)
+        figures[f"{side}_core_steal"] = (after[1] - before[1]) / ticks if ticks else float("nan")
+        figures[f"{side}_core_idle"] = max(0.0, 1.0 - busy - figures[f"{side}_core_steal"])
+    return figures
 
 
 def run_handshakes(server, seconds, tool):
@@ -199,7 +263,10 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
     tauts = [n for n in names if n in TAUTS]
     fmt, ratio = run.fmt, run.ratio
     k = {n: {key: run.median_of(keepalive.get(n, []), key) for key in
-             ("rps", "cpu_us", "user_us", "server_busy", "client_busy")} for n in names}
+             ("rps", "cpu_us", "user_us", "server_busy", "client_busy", "per_core_second",
+              "server_waited", "server_core_others", "server_core_steal", "server_core_idle",
+              "client_core_others", "client_core_steal", "client_core_idle", "client_cpu_us")}
+         for n in names}
     h = {n: {key: run.median_of(handshakes.get(n, []), key) for key in
              ("per_second", "cpu_us", "per_core_second", "server_busy", "client_busy")}
          for n in names}
@@ -235,6 +302,8 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
                   " | ".join(f"{run.LABELS[t]} / nginx" for t in tauts) + " |")
         md.append("|---|" + "---:|" * (2 * len(tauts) + 1))
         rows = [("keep-alive requests/s", k, "rps", 0),
+                ("keep-alive requests per second per core (server CPU-second)", k,
+                 "per_core_second", 0),
                 ("keep-alive CPU us/request", k, "cpu_us", 2),
                 ("full handshakes/s", h, "per_second", 0),
                 ("server CPU us per handshake (+ 1 request)", h, "cpu_us", 1),
@@ -254,16 +323,42 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
     md.append("## Keep-alive over TLS (handshakes excluded)")
     md.append("")
     md.append(f"`wrk -t{len(run.CLIENT_CPUS)} -c{run.CONNECTIONS}` over https, GET /plaintext; "
-              f"the connections' handshakes happen in a warm-up run before the measured rounds.")
+              f"the connections' handshakes happen in a warm-up run before the measured rounds. "
+              f"\"req/s per core\" is the issue's \"requests/s per core\": the requests over the "
+              f"server's CPU seconds (utime + stime of its process tree), what the server does "
+              f"with one core whatever share of it it got. Raw req/s is the rate of the pair, "
+              f"not the server's capacity: wrk needs about as much CPU per request as the server "
+              f"(the wrk CPU us/req column), so with a core each both run at about the same "
+              f"load and neither saturates (each waits for the other's bytes part of the time); "
+              f"a client that could outpace one server core would need more than the one other "
+              f"core this machine has. Servers and clients ran at niceness {run.NICE} "
+              f"(TAUT_LOAD_NICE, the same for every server; negative keeps the other jobs of a "
+              f"shared machine off their cores: see the next table).")
     md.append("")
-    md.append("| server | req/s | CPU us/req | of which user | server busy | wrk busy | errors |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|")
+    md.append("| server | req/s | req/s per core | CPU us/req | of which user | server busy | "
+              "wrk busy | wrk CPU us/req | errors |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in names:
         m = k[n]
         errors = sum(r["errors"] for r in keepalive.get(n, []))
-        md.append(f"| {run.LABELS[n]} | {fmt(m['rps'])} | {fmt(m['cpu_us'], 2)} | "
-                  f"{fmt(m['user_us'], 2)} | {fmt(m['server_busy'] * 100)}% | "
-                  f"{fmt(m['client_busy'] * 100)}% | {errors} |")
+        md.append(f"| {run.LABELS[n]} | {fmt(m['rps'])} | {fmt(m['per_core_second'])} | "
+                  f"{fmt(m['cpu_us'], 2)} | {fmt(m['user_us'], 2)} | "
+                  f"{fmt(m['server_busy'] * 100)}% | {fmt(m['client_busy'] * 100)}% | "
+                  f"{fmt(m['client_cpu_us'], 2)} | {errors} |")
+    md.append("")
+    md.append("Where the cores went in those rounds (medians): the server's time waiting for its "
+              "core while runnable (run queue), and what other processes and the hypervisor "
+              "(steal) took of the server's and the client's cores; \"idle\" is what nobody used.")
+    md.append("")
+    md.append("| server | server waited | server core: others | steal | idle | client core: "
+              "others | steal | idle |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for n in names:
+        m = k[n]
+        md.append(f"| {run.LABELS[n]} | {fmt(m['server_waited'] * 100)}% | " +
+                  " | ".join(f"{fmt(m[f'{side}_core_{part}'] * 100)}%"
+                             for side in ("server", "client")
+                             for part in ("others", "steal", "idle")) + " |")
     md.append("")
     md.append("## Full TLS 1.3 handshakes")
     md.append("")
@@ -314,7 +409,8 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
         return
     pairs = [("tls.rps", k, "rps"), ("tls.cpu_us", k, "cpu_us"),
              ("tls.handshakes_per_core", h, "per_core_second"),
-             ("tls.handshake_cpu_us", h, "cpu_us")]
+             ("tls.handshake_cpu_us", h, "cpu_us"),
+             ("tls.rps_per_core", k, "per_core_second")]
     for name in tauts:
         for label, table, key in pairs:
             t, p = table[name][key], table["nginx-tls"][key]
@@ -385,8 +481,16 @@ def main():
                 except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
                     log(f"{server.label} warm-up: {error}")
             rounds("keepalive", lambda s: run_wrk(s, run.SECONDS, openssl_conf), keepalive,
-                   lambda f: f"{f['rps']:>10,.0f} req/s {f['cpu_us']:6.2f} us/req server "
-                             f"{f['server_busy'] * 100:3.0f}% wrk {f['client_busy'] * 100:3.0f}%"
+                   lambda f: f"{f['rps']:>10,.0f} req/s {f['cpu_us']:6.2f} us/req "
+                             f"{f['per_core_second']:,.0f} per core-second, server "
+                             f"{f['server_busy'] * 100:3.0f}% (waited "
+                             f"{f['server_waited'] * 100:.0f}%, others on its core "
+                             f"{f['server_core_others'] * 100:.0f}%, idle "
+                             f"{f['server_core_idle'] * 100:.0f}%) wrk "
+                             f"{f['client_busy'] * 100:3.0f}% {f['client_cpu_us']:.2f} us/req "
+                             f"(others on its core "
+                             f"{f['client_core_others'] * 100:.0f}%, idle "
+                             f"{f['client_core_idle'] * 100:.0f}%)"
                              + (f" errors {f['errors']}" if f["errors"] else ""))
         if "handshakes" in PHASES:
             rounds("handshakes", lambda s: run_handshakes(s, run.SECONDS, args.handshake_tool),

@@ -3,11 +3,17 @@
 // process, so it lives in its own executable.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
 #include "counting_new.hpp"
 #include "transport_test_support.hpp"
 #if TAUT_TEST_TLS
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <cstddef>
+
 #include "tls_certs.hpp"
 #endif
 
@@ -145,37 +151,68 @@ TEST(Allocation, TcpPingPongThroughTheLoop) {
 }
 
 #if TAUT_TEST_TLS
+std::atomic<long> ssl_read_calls{0};
+
+}  // namespace
+
+// Linked with -Wl,--wrap=SSL_read_ex: taut's calls of SSL_read_ex arrive here.
+extern "C" int __real_SSL_read_ex(SSL* ssl, void* buffer, std::size_t size, std::size_t* got);
+extern "C" int __wrap_SSL_read_ex(SSL* ssl, void* buffer, std::size_t size, std::size_t* got) {
+  ssl_read_calls.fetch_add(1, std::memory_order_relaxed);
+  return __real_SSL_read_ex(ssl, buffer, size, got);
+}
+
+namespace {
+
+// A TLS client and server over a memory pipe, playing ping_pong on `loop` past the handshake and
+// the session tickets (two rounds played). Fails the calling test when it cannot be set up.
+struct tls_ping_pong {
+  tls_context server_ctx;
+  tls_context client_ctx;
+  std::optional<ping_pong> game;
+
+  void start(event_loop& loop) {
+    const taut::test::tls_test_files files = taut::test::make_tls_test_files();
+    ASSERT_TRUE(files.ok) << files.error;
+    tls_server_options server_options;
+    server_options.certificates.emplace_back(tls_certificate{files.cert, files.key});
+    auto server_made = tls_context::server(server_options);
+    tls_client_options client_options;
+    client_options.ca_file = files.ca_cert;
+    auto client_made = tls_context::client(client_options);
+    ASSERT_TRUE(server_made && client_made);
+    server_ctx = *server_made;
+    client_ctx = *client_made;
+    auto pair = memory_pair();
+    auto client = tls_connect(std::move(pair.first), client_ctx, "localhost");
+    auto server = tls_accept(std::move(pair.second), server_ctx);
+    ASSERT_TRUE(client && server);
+    game.emplace(ping_pong{std::move(*client), std::move(*server)});
+    game->start(loop);
+    // The first ping's write drives the handshake (retried with the same bytes until it is
+    // taken).
+    bool sent = false;
+    game->client_waiting = true;
+    for (int i = 0; i < 1000 && !sent; ++i) {
+      sent = game->client.write("ping").done();
+      loop.run_until_idle();
+    }
+    ASSERT_TRUE(sent);
+    ASSERT_TRUE(run_until(loop, [&] { return !game->client_waiting; }));
+    game->send();
+    loop.run_until_idle();  // warm-up: the session tickets have been taken in
+    ASSERT_EQ(game->rounds, 2);
+  }
+};
+
 // The same over TLS: once the handshake is done, taut allocates nothing per read or write (the
 // session came from the heap once; OpenSSL's record buffers come from malloc, not counted here,
 // and are released while idle).
 TEST(Allocation, TlsPingPongOverMemoryPipes) {
-  const taut::test::tls_test_files files = taut::test::make_tls_test_files();
-  ASSERT_TRUE(files.ok) << files.error;
-  tls_server_options server_options;
-  server_options.certificates.emplace_back(tls_certificate{files.cert, files.key});
-  auto server_ctx = tls_context::server(server_options);
-  tls_client_options client_options;
-  client_options.ca_file = files.ca_cert;
-  auto client_ctx = tls_context::client(client_options);
-  ASSERT_TRUE(server_ctx && client_ctx);
   auto loop = make_loop();
-  auto pair = memory_pair();
-  auto client = tls_connect(std::move(pair.first), *client_ctx, "localhost");
-  auto server = tls_accept(std::move(pair.second), *server_ctx);
-  ASSERT_TRUE(client && server);
-  ping_pong game{std::move(*client), std::move(*server)};
-  game.start(*loop);
-  // The first ping's write drives the handshake (retried with the same bytes until it is taken).
-  bool sent = false;
-  game.client_waiting = true;
-  for (int i = 0; i < 1000 && !sent; ++i) {
-    sent = game.client.write("ping").done();
-    loop->run_until_idle();
-  }
-  ASSERT_TRUE(sent);
-  ASSERT_TRUE(run_until(*loop, [&] { return !game.client_waiting; }));
-  game.send();
-  loop->run_until_idle();  // warm-up: the session tickets have been taken in
+  tls_ping_pong tls;
+  ASSERT_NO_FATAL_FAILURE(tls.start(*loop));
+  ping_pong& game = *tls.game;
   const std::size_t during = allocations_during([&] {
     for (int i = 0; i < 1000; ++i) {
       game.send();
@@ -184,6 +221,26 @@ TEST(Allocation, TlsPingPongOverMemoryPipes) {
   });
   EXPECT_EQ(during, 0u);
   EXPECT_EQ(game.rounds, 1002);
+}
+
+// OpenSSL mallocs a record buffer for each SSL_read that finds none and frees it once drained
+// (SSL_MODE_RELEASE_BUFFERS). A read that got a record and drained a watched stream returns
+// without another SSL_read, which would only learn would_block at the cost of a second buffer
+// and a pass through the record layer: one SSL_read per record received.
+TEST(Allocation, TlsReadsCallOpenSslOncePerRecord) {
+  auto loop = make_loop();
+  tls_ping_pong tls;
+  ASSERT_NO_FATAL_FAILURE(tls.start(*loop));
+  ping_pong& game = *tls.game;
+  constexpr int rounds = 1000;
+  const long before = ssl_read_calls.load();
+  for (int i = 0; i < rounds; ++i) {
+    game.send();
+    loop->run_until_idle();
+  }
+  EXPECT_EQ(game.rounds, rounds + 2);
+  // A record each way per round: the server's read and the client's.
+  EXPECT_EQ(ssl_read_calls.load() - before, 2 * rounds);
 }
 #endif
 
