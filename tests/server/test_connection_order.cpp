@@ -4,6 +4,7 @@
 // made from outside the connection's calls.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -232,6 +233,126 @@ TEST(ConnectionOrder, ConnectWaitsToo) {
   h.writers[0].send("a");
   h.advance(0ms);
   EXPECT_EQ(h.writers.size(), 2u);
+}
+
+// RFC 9112 section 9.6: once the connection knows that a response will close it, no request
+// behind that response starts, whatever makes it close and whatever the methods. `first` is sent
+// behind an unanswered GET (so that nothing of its response is on its way out when the close is
+// known) and before a safe request; `in_handler` runs in its handler call, with its writer, which
+// the harness then keeps. The safe request's handler must never run.
+struct closing_first {
+  std::string first;
+  std::function<void(response_writer&)> in_handler = [](response_writer&) {};
+  connection_options options{};
+};
+
+void expect_nothing_starts_behind(const closing_first& c) {
+  harness h(c.options);
+  int later_starts = 0;
+  h.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() == "/b") ++later_starts;
+    if (r.target() == "/a") c.in_handler(w);
+    h.writers.push_back(std::move(w));
+  };
+  h.send(get("/0") + c.first + get("/b"));
+  ASSERT_GE(h.writers.size(), 2u);
+  h.writers[0].send("0");
+  if (!h.writers[1].send("a")) h.writers[1].finish();
+  h.advance(0ms);
+  EXPECT_EQ(later_starts, 0) << "a request behind a closing response started";
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].field("Connection"), "close");
+}
+
+TEST(ConnectionOrder, NothingStartsBehindAHandlersCloseAfter) {
+  expect_nothing_starts_behind({get("/a"), [](response_writer& w) { w.close_after(); }});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindAHandlersConnectionCloseField) {
+  expect_nothing_starts_behind(
+      {get("/a"), [](response_writer& w) { w.add_header("Connection", "close"); }});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindARequestSayingClose) {
+  expect_nothing_starts_behind(
+      {"GET /a HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindAnHttp10RequestWithoutKeepAlive) {
+  expect_nothing_starts_behind({"GET /a HTTP/1.0\r\n\r\n"});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindTheLastRequestAllowed) {
+  connection_options options;
+  options.max_requests = 2;
+  expect_nothing_starts_behind({get("/a"), [](response_writer&) {}, options});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindABodyDelimitedByTheClose) {
+  // HTTP/1.0 knows no chunked coding: a body of unknown length ends with the connection.
+  expect_nothing_starts_behind(
+      {"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", [](response_writer& w) { w.begin(); }});
+}
+
+TEST(ConnectionOrder, NothingStartsBehindAnAnswerCutShort) {
+  // A response cut short (its writer dropped mid-body) can only end with the close. It is
+  // finished, but behind an unanswered one, so nothing but this rule holds the third request.
+  harness h;
+  int third_starts = 0;
+  h.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() == "/c") ++third_starts;
+    if (r.target() == "/b") {
+      w.begin();
+      w.write("part");
+      return;  // dropped unfinished
+    }
+    h.writers.push_back(std::move(w));
+  };
+  h.send(get("/a") + get("/b") + get("/c"));
+  EXPECT_EQ(third_starts, 0);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(third_starts, 0);
+  const std::string out = h.drain();
+  EXPECT_NE(out.find("part"), std::string::npos);
+  EXPECT_EQ(out.find("HTTP/1.1 200", out.find("part")), std::string::npos);
+  EXPECT_TRUE(h.wants().shutdown_write) << "the cut body ends with the close";
+}
+
+TEST(ConnectionOrder, NothingStartsBehindACloseLearnedWhileItWaits) {
+  // The close becomes known from outside every call of the connection, while the POST behind
+  // waits for both GETs: it never starts, even once they are answered.
+  harness h;
+  int post_starts = 0;
+  h.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() == "/c") ++post_starts;
+    h.writers.push_back(std::move(w));
+  };
+  h.send(get("/a") + get("/b") + post("/c", "1"));
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].close_after();
+  h.writers[1].send("b");
+  h.advance(0ms);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(post_starts, 0);
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].field("Connection"), "close");
+}
+
+// A safe request that started before the close was known runs on; only its answer is dropped.
+TEST(ConnectionOrder, ARequestStartedBeforeTheCloseWasKnownRunsOn) {
+  later_harness h;
+  h.send(get("/a") + get("/b"));
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[0].close_after();
+  h.writers[0].send("a");
+  EXPECT_FALSE(h.writers[1].send("b")) << "its answer has nowhere to go";
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "a");
 }
 
 }  // namespace

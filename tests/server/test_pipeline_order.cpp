@@ -37,6 +37,7 @@ class slow_app {
   taut::mux app;
   std::vector<std::string> log;
   bool connection_known = true;  // every request started with its connection_info
+  std::string closing;           // the name whose answer closes the connection
 
  private:
   struct pending {
@@ -49,6 +50,7 @@ class slow_app {
     const std::string name = std::string(req.method_name()) + " " + std::string(req.param("name"));
     log.push_back("start " + name);
     if (req.connection() == nullptr) connection_known = false;
+    if (!closing.empty() && req.param("name") == closing) res.close_after();
     auto p = std::make_unique<pending>();
     pending* raw = p.get();
     p->writer = res.detach();
@@ -189,6 +191,24 @@ TEST(PipelineOrder, ARequestStartedWhenAnotherIsAnsweredLaterKnowsItsConnection)
   EXPECT_EQ(c.read().body, "GET a");
   EXPECT_EQ(c.read().body, "GET b");
   EXPECT_TRUE(s.connection_known);
+}
+
+TEST(PipelineOrder, NothingStartsBehindAnAnswerThatWillClose) {
+  // RFC 9112 section 9.6: a logout that answers later and closes the connection. The GET
+  // pipelined behind it is never handled: its answer could not be sent.
+  slow_app s(5s);
+  s.closing = "logout";
+  client& c = s.connect();
+  c.write(request("GET", "/logout"));
+  c.write(request("GET", "/profile"));
+  c.run();
+  c.advance(5s);
+  c.advance(5s);
+  EXPECT_EQ(s.log, (std::vector<std::string>{"start GET logout", "answer GET logout"}));
+  const auto logout = c.read();
+  EXPECT_EQ(logout.body, "GET logout");
+  EXPECT_FALSE(logout.keep_alive);
+  EXPECT_TRUE(c.closed());
 }
 
 }  // namespace

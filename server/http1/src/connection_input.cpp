@@ -260,7 +260,7 @@ void connection::process() noexcept {
 
 bool connection::step() noexcept {
   if (!open() || broken_) return false;
-  honour_sent_close();
+  honour_close();
   if (state_ == state::reading_body) {
     if (body_paused()) {
       read_since_ = ctx_->now_;  // waiting for our own output, not the client: the timer restarts
@@ -313,15 +313,14 @@ bool connection::hold_body(response_slot& slot, bool hold) noexcept {
   return true;
 }
 
-/// RFC 9112 section 9.6: once a response saying `close` is on its way out, no further request is
-/// processed. The body of the request it answers is still read to its end (a handler may answer
-/// an upload while reading it); any other request in progress is given up.
-void connection::honour_sent_close() noexcept {
-  if (!reading() || st_ == nullptr || st_->count == 0) return;
-  const response_slot& front = st_->slots[st_->front];
-  if (head_open(front) || !front.announced_close) return;
-  if (state_ == state::reading_body && st_->body_slot == st_->front &&
-      st_->body_generation == front.generation) {
+/// RFC 9112 section 9.6: once the connection knows that a response will close it (whatever says
+/// so: the request, the handler, an answer cut short), no request behind that response starts:
+/// its answer could never be sent. The body of the request that response answers is still read
+/// to its end (a handler may answer an upload while reading it); a later request already in
+/// progress (a safe one, started before the close was known) is given up.
+void connection::honour_close() noexcept {
+  if (st_ == nullptr || st_->closing_generation == 0 || !reading()) return;
+  if (state_ == state::reading_body && st_->body_generation == st_->closing_generation) {
     st_->last_request = true;
   } else {
     stop_reading();
@@ -423,7 +422,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   if (slot->unsafe) ++st.unsafe_unanswered;
   slot->has_body = has_body;
   slot->expect_continue = has_body && req.expect_continue;
-  slot->close = !keep_alive;
+  if (!keep_alive) close_after(*slot);
   slot->sequence = requests_;
   const std::uint16_t index = index_of(*slot);
   const std::uint32_t generation = slot->generation;
