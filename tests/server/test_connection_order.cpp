@@ -152,6 +152,69 @@ TEST(ConnectionOrder, AWholeUnparsedRequestIsAnsweredAfterTheClientsEof) {
   expect_second_answered_after_eof(h);
 }
 
+// RFC 9112 section 9.6: a half-close ends only the client's sending. Every whole request it sent
+// is answered, each in its turn, the last with `close`; only the partial head after them is
+// dropped.
+TEST(ConnectionOrder, EveryWholeRequestIsAnsweredAfterTheClientsEof) {
+  later_harness h;
+  h.send(post("/a", "1") + post("/b", "xy") + get("/c") + "GET /d HTTP/1.1\r\nHost: exa");
+  h.conn->receive_eof(h.now);
+  EXPECT_FALSE(h.wants().close);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 2u);
+  h.writers[1].send("b");
+  h.advance(0ms);
+  ASSERT_EQ(h.writers.size(), 3u) << "the GET behind the POST was dropped";
+  h.writers[2].send("c");
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].field("Connection"), "");
+  EXPECT_EQ(responses[1].body, "b");
+  EXPECT_EQ(responses[1].field("Connection"), "");
+  EXPECT_EQ(responses[2].body, "c");
+  EXPECT_EQ(responses[2].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+  EXPECT_EQ(h.log.back(), "request /c ") << "the partial head never started";
+}
+
+TEST(ConnectionOrder, WholeRequestsWaitingForASlotAreAllAnsweredAfterTheClientsEof) {
+  connection_options options;
+  options.max_pipeline_depth = 1;
+  later_harness h(options);
+  h.send(get("/a") + get("/b") + get("/c"));
+  h.conn->receive_eof(h.now);
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(h.writers.size(), i + 1);
+    h.writers[i].send(std::string(1, static_cast<char>('a' + i)));
+    h.advance(0ms);
+  }
+  EXPECT_EQ(h.writers.size(), 3u);
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[1].field("Connection"), "");
+  EXPECT_EQ(responses[2].body, "c");
+  EXPECT_EQ(responses[2].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+}
+
+// Empty lines before a request line are skipped (RFC 9112 section 2.2): they end no head, so
+// what follows them at the EOF is a partial head, and the answer before it is the last.
+TEST(ConnectionOrder, EmptyLinesBeforeAPartialHeadAtTheEofLeaveTheCloseOnTheLastAnswer) {
+  connection_options options;
+  options.max_pipeline_depth = 1;
+  later_harness h(options);
+  h.send(get("/a") + "\r\n\r\nGET /b HTTP/1.1\r\nHost: exa");
+  h.conn->receive_eof(h.now);
+  h.writers[0].send("a");
+  h.advance(0ms);
+  EXPECT_EQ(h.writers.size(), 1u);
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  EXPECT_TRUE(h.wants().close);
+}
+
 TEST(ConnectionOrder, APartialHeadBehindABusySlotIsDroppedAtTheClientsEof) {
   connection_options options;
   options.max_pipeline_depth = 1;

@@ -155,6 +155,26 @@ TEST(PipelineOrder, ARequestWaitingWhenTheClientHalfClosesIsStillAnswered) {
   EXPECT_TRUE(c.closed());
 }
 
+TEST(PipelineOrder, EveryRequestSentBeforeAHalfCloseIsAnswered) {
+  slow_app s(5s);
+  client& c = s.connect();
+  c.write(request("POST", "/order").body("x"));
+  c.write(request("POST", "/pay").body("y"));
+  c.write(request("GET", "/status"));
+  c.shutdown_write();
+  c.run();
+  for (int i = 0; i < 3; ++i) c.advance(5s);
+  EXPECT_EQ(s.log,
+            (std::vector<std::string>{"start POST order", "answer POST order", "start POST pay",
+                                      "answer POST pay", "start GET status", "answer GET status"}));
+  EXPECT_TRUE(c.read().keep_alive);
+  EXPECT_EQ(c.read().body, "POST pay");
+  const auto status = c.read();
+  EXPECT_EQ(status.body, "GET status");
+  EXPECT_FALSE(status.keep_alive);
+  EXPECT_TRUE(c.closed());
+}
+
 TEST(PipelineOrder, AWaitingRequestDoesNotTimeOut) {
   // The client sent the whole head in time: waiting is the server's doing, so the header timeout
   // does not run while the request waits for the one before it.

@@ -554,6 +554,7 @@ class connection {
   [[nodiscard]] bool body_paused() const noexcept;
   bool may_start_request() const noexcept;
   bool whole_head_buffered() const noexcept;
+  bool whole_head_from(std::uint64_t offset) const noexcept;
   [[nodiscard]] bool must_wait(method next) const noexcept;
   bool parse_head() noexcept;
   bool start_held() noexcept;
