@@ -175,6 +175,48 @@ TEST(PipelineOrder, EveryRequestSentBeforeAHalfCloseIsAnswered) {
   EXPECT_TRUE(c.closed());
 }
 
+// Handlers that answer through deferred_response::complete() (from a worker; here from the test,
+// between loop runs) while the client reads nothing: the first answer fills the pipe, so none of
+// the second can be written when it completes. The GET waiting behind the second starts in the
+// loop pass that runs that completion, not one pass later from a timer.
+TEST(PipelineOrder, ARequestBehindADeferredAnswerStartsInTheSamePass) {
+  taut::mux app;
+  taut::deferred_response big_later;
+  taut::deferred_response order_later;
+  std::uint64_t started_in = 0;
+  std::unique_ptr<client> c;
+  app.handle("GET /big", [&](request_context&, reply& res) {
+    big_later = taut::deferred_response(res.detach());
+  });
+  app.handle("POST /order", [&](request_context&, reply& res) {
+    order_later = taut::deferred_response(res.detach());
+  });
+  app.handle("GET /status", [&](request_context&, reply& res) {
+    started_in = c->server().loop().iterations();
+    res.text(200, "ok");
+  });
+  c = std::make_unique<client>(app, taut::testing::client_options{.capacity = 64});
+  c->write_raw(request("GET", "/big").serialize() +
+               request("POST", "/order").body("x").serialize() +
+               request("GET", "/status").serialize());
+  ASSERT_TRUE(big_later.valid());
+  big_later.send(200, std::string(500, 'x'));
+  c->server().run();  // the client reads nothing: 64 bytes fill the pipe
+  ASSERT_TRUE(order_later.valid()) << "the POST did not start once the GET was answered";
+  std::uint64_t answered_in = 0;
+  order_later.complete([&](taut::response_writer& w) {
+    answered_in = c->server().loop().iterations();
+    w.send(200, "ordered", "text/plain");
+  });
+  c->server().run();
+  EXPECT_NE(answered_in, 0u);
+  EXPECT_EQ(started_in, answered_in);
+  c->run();
+  EXPECT_EQ(c->read().body.size(), 500u);
+  EXPECT_EQ(c->read().body, "ordered");
+  EXPECT_EQ(c->read().body, "ok");
+}
+
 TEST(PipelineOrder, AWaitingRequestDoesNotTimeOut) {
   // The client sent the whole head in time: waiting is the server's doing, so the header timeout
   // does not run while the request waits for the one before it.
