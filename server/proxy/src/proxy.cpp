@@ -850,9 +850,9 @@ void reverse_proxy::end_all() noexcept {
   peak_in_use_ = 0;
 }
 
-void reverse_proxy::on_loop_end(server_loop&) noexcept {
+void reverse_proxy::loop_end::on_loop_end(server_loop&) noexcept {
   // Its loop may never run again (taut::server's hard stop): nothing here would ever end.
-  end_all();
+  owner->end_all();
 }
 
 taut::handler reverse_proxy::handler() {
@@ -869,7 +869,7 @@ void reverse_proxy::serve(request_context& req, reply& res) {
   transport::event_loop& loop = connection->owner().loop();
   if (!client_) {
     client_ = std::make_unique<taut::client>(loop, options_.client);
-    connection->owner().watch_end(*this);
+    connection->owner().watch_end(loop_end_);
     if (options_.trim_interval.count() > 0) {
       trim_timer_.emplace(loop);
       trim_timer_->set_callback([this] { trim(); });
