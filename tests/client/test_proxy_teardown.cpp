@@ -5,6 +5,7 @@
 // object registered with a loop requires). Meant for the asan preset: a freed connection whose
 // timer the loop still held was a heap-use-after-free in ~event_loop. Then the same under
 // taut::server, stopped hard with the request in flight: the stop does not wait for the proxy.
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -141,6 +142,21 @@ INSTANTIATE_TEST_SUITE_P(AnyOrder, ProxyTeardown, testing::ValuesIn(every_order(
 
 // --- taut::server stopped with a request at its proxy ------------------------------------------
 
+/// Sends a GET from a plain socket (`front`) to the server on `port`, and waits until the proxy's
+/// handler has it.
+void send_to_the_proxy(std::uint16_t port, const std::atomic<int>& arrived, int& front) {
+  front = connect_loopback(port, 5s);
+  ASSERT_GE(front, 0);
+  const std::string request = "GET /slow HTTP/1.1\r\nHost: front\r\n\r\n";
+  ASSERT_EQ(::send(front, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  for (const auto give_up = std::chrono::steady_clock::now() + 5s;
+       arrived.load(std::memory_order_acquire) == 0;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the request never reached the proxy";
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
 /// Starts a one-thread server proxying to an upstream that never answers (the proxy would wait
 /// 30 s for it), sends it a request from a plain socket, stops it with `stop`, and checks that
 /// wait() returns within 2 s.
@@ -162,16 +178,8 @@ void stop_with_a_request_at_the_proxy(Stop stop) {
       options);
   ASSERT_FALSE(srv.start());
 
-  const int front = connect_loopback(srv.local_addresses()[0].port(), 5s);
-  ASSERT_GE(front, 0);
-  const std::string request = "GET /slow HTTP/1.1\r\nHost: front\r\n\r\n";
-  ASSERT_EQ(::send(front, request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
-  for (const auto give_up = std::chrono::steady_clock::now() + 5s;
-       arrived.load(std::memory_order_acquire) == 0;) {
-    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the request never reached the proxy";
-    std::this_thread::sleep_for(5ms);
-  }
+  int front = -1;
+  ASSERT_NO_FATAL_FAILURE(send_to_the_proxy(srv.local_addresses()[0].port(), arrived, front));
   std::this_thread::sleep_for(50ms);  // the upstream connect and write settle
 
   stop(srv);
@@ -188,6 +196,54 @@ TEST(ServerProxyStop, StopNowEndsAtOnceWithARequestAtTheProxy) {
 
 TEST(ServerProxyStop, StopEndsAtItsDrainDeadlineWithARequestAtTheProxy) {
   stop_with_a_request_at_the_proxy([](server& srv) { srv.stop(); });
+}
+
+/// Whether the peer of `fd` ends its stream within `limit` (what it sent before is read and
+/// dropped): EOF or a reset.
+bool ends_within(int fd, std::chrono::milliseconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  std::array<char, 4096> buffer{};
+  while (std::chrono::steady_clock::now() < give_up) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10) <= 0) continue;
+    const ssize_t got = ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (got <= 0) return true;
+  }
+  return false;
+}
+
+// A user's program with one proxy shared by a one-thread server (no handler_factory), declared
+// before it so that it outlives it. A hard stop ends the proxy's exchange as it ends a
+// per-thread proxy (which the server destroys): the upstream connection closes, so does the
+// client's, and the proxy may then be destroyed after the server (under ASan: nothing of the
+// gone loop is touched).
+TEST(ServerProxyStop, AHardStopEndsASharedProxysExchanges) {
+  transport::listener silent_upstream = transport::listener::listen("127.0.0.1:0").value();
+  std::atomic<int> arrived{0};
+  auto shared = std::make_unique<proxy_handler>(
+      proxy_options{.upstream = origin::tcp("127.0.0.1", silent_upstream.port()), .timeout = 30s},
+      &arrived);
+  server_options options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = 1;
+  auto srv = std::make_unique<server>(*shared, options);
+  ASSERT_FALSE(srv->start());
+  int front = -1;
+  ASSERT_NO_FATAL_FAILURE(send_to_the_proxy(srv->local_addresses()[0].port(), arrived, front));
+  // The proxy's upstream connection waits in the silent upstream's backlog.
+  pollfd queued{silent_upstream.native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&queued, 1, 5000), 1);
+  const int upstream = ::accept(silent_upstream.native_handle(), nullptr, nullptr);
+  ASSERT_GE(upstream, 0);
+
+  srv->stop_now();
+  srv->wait();
+  EXPECT_TRUE(ends_within(upstream, 2s)) << "the upstream exchange was not cancelled";
+  EXPECT_TRUE(ends_within(front, 2s)) << "the client's connection stayed open";
+  srv.reset();
+  shared.reset();
+  ::close(upstream);
+  ::close(front);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 //   - the client reads one final response per request, in request order, each the one the model
 //     expects (the handler's, or 400, 408, 413, 500), and nothing after a response that closes;
 //   - keep-alive per RFC 9112 section 9.3 (HTTP/1.0 persists only with keep-alive, `close`
-//     closes, errors close), and no request processed after a `close` was sent (section 9.6);
+//     closes, errors close), and no request processed once a response is known to close, sent
+//     or not (section 9.6);
 //   - pipelined requests are processed in parallel only if all have safe methods (section
 //     9.3.2): a POST's handler never starts while an earlier response is unfinished, nor any
 //     handler while an earlier POST's response is (checked by the handler itself too); a whole
@@ -104,6 +105,11 @@ constexpr bool tolerate_consumed_body_close = false;
 // RFC 9112 section 9.6: the server MUST NOT process further requests. While true the model
 // expects the old behaviour.
 constexpr bool tolerate_reading_after_close_sent = false;
+// Fixed with it: a request pipelined behind an unfinished response known to close (its handler
+// called close_after(), began a body that ends with the close, or dropped its writer mid-body)
+// still started when the methods allowed, and its answer was dropped. While true the model
+// expects that (only a closing head sent at the front stops reading).
+constexpr bool tolerate_request_behind_close = false;
 
 // ----- requests ---------------------------------------------------------------------------------
 
@@ -379,7 +385,7 @@ struct model {
   void produce(std::size_t e, bool bytes) {
     entries[e].started = true;
     if (bytes) emit(e);
-    if (e == advanced) close_sent();
+    if (e == advanced) close_known();
   }
   /// Bytes for entry `e`: out at once when it is the front response, held back otherwise.
   void emit(std::size_t e) {
@@ -394,17 +400,26 @@ struct model {
     entries[e].continued = true;
     emit(e);
   }
-  /// RFC 9112 section 9.6: once a response with `close` is sent, no further request is processed.
-  /// The request whose own answer is the closing one is still read to its end (a handler may
-  /// answer an upload as it reads it); any other request in progress is given up.
-  void close_sent() {
-    if (tolerate_reading_after_close_sent || advanced >= entries.size() || !reading()) return;
-    const entry& front = entries[advanced];
-    if (!front.started || front.head != head_says::close) return;
-    if (front.request == cursor && cursor < requests.size()) {
-      last_body = true;
-    } else {
-      stop_reading();
+  /// RFC 9112 section 9.6: once the connection knows that a response will close it (sent or
+  /// not, at the front or behind unfinished ones), no further request is processed. The request
+  /// whose own answer is the closing one is still read to its end (a handler may answer an
+  /// upload as it reads it); any other request in progress is given up.
+  void close_known() {
+    if (!reading()) return;
+    for (std::size_t e = advanced; e < entries.size(); ++e) {
+      const entry& x = entries[e];
+      if (tolerate_request_behind_close &&
+          (x.head != head_says::close || e != advanced || !x.started)) {
+        continue;
+      }
+      if (tolerate_reading_after_close_sent && e == advanced) continue;
+      if (!x.close) continue;
+      if (x.request == cursor && cursor < requests.size()) {
+        last_body = true;
+      } else {
+        stop_reading();
+      }
+      return;
     }
   }
   void show_output() {
@@ -452,7 +467,7 @@ struct model {
       if (advanced < entries.size() && std::exchange(entries[advanced].buffered, false)) {
         show_output();  // the next response's bytes so far follow at once
       }
-      close_sent();
+      close_known();
     }
   }
   /// A response the connection writes itself (400, 408, 413, 500).
@@ -529,6 +544,11 @@ struct model {
 
   /// Reads what was delivered, as far as the connection goes.
   void read_input() {
+    close_known();
+    read_requests();
+    close_known();  // a request just handled may be the one whose answer closes
+  }
+  void read_requests() {
     while (reading() && cursor < requests.size()) {
       const request_spec& r = requests[cursor];
       const std::size_t begin = begins[cursor];
@@ -540,6 +560,8 @@ struct model {
           return;
         }
         if (delivered < begin + r.head_size) return;
+        close_known();
+        if (!reading()) return;
         if (must_wait(cursor)) {
           if (!held) ++waits;
           held = true;
@@ -682,7 +704,9 @@ struct model {
       } else if (held) {
         // A whole head waiting for its turn is in flight too: it is answered, with `close`.
       } else if (advanced < entries.size()) {
+        // The last response says `close`: a partial head behind it is dropped (section 9.6).
         entries.back().close = true;
+        close_known();
       }
     }
     settle();
@@ -794,6 +818,7 @@ struct model {
       default:
         break;
     }
+    close_known();   // nothing starts behind a response now known to close
     release_held();  // at the owner's next call, which the connection asks for at once
     settle();
   }

@@ -37,6 +37,7 @@ class slow_app {
   taut::mux app;
   std::vector<std::string> log;
   bool connection_known = true;  // every request started with its connection_info
+  std::string closing;           // the name whose answer closes the connection
 
  private:
   struct pending {
@@ -49,6 +50,7 @@ class slow_app {
     const std::string name = std::string(req.method_name()) + " " + std::string(req.param("name"));
     log.push_back("start " + name);
     if (req.connection() == nullptr) connection_known = false;
+    if (!closing.empty() && req.param("name") == closing) res.close_after();
     auto p = std::make_unique<pending>();
     pending* raw = p.get();
     p->writer = res.detach();
@@ -153,6 +155,68 @@ TEST(PipelineOrder, ARequestWaitingWhenTheClientHalfClosesIsStillAnswered) {
   EXPECT_TRUE(c.closed());
 }
 
+TEST(PipelineOrder, EveryRequestSentBeforeAHalfCloseIsAnswered) {
+  slow_app s(5s);
+  client& c = s.connect();
+  c.write(request("POST", "/order").body("x"));
+  c.write(request("POST", "/pay").body("y"));
+  c.write(request("GET", "/status"));
+  c.shutdown_write();
+  c.run();
+  for (int i = 0; i < 3; ++i) c.advance(5s);
+  EXPECT_EQ(s.log,
+            (std::vector<std::string>{"start POST order", "answer POST order", "start POST pay",
+                                      "answer POST pay", "start GET status", "answer GET status"}));
+  EXPECT_TRUE(c.read().keep_alive);
+  EXPECT_EQ(c.read().body, "POST pay");
+  const auto status = c.read();
+  EXPECT_EQ(status.body, "GET status");
+  EXPECT_FALSE(status.keep_alive);
+  EXPECT_TRUE(c.closed());
+}
+
+// Handlers that answer through deferred_response::complete() (from a worker; here from the test,
+// between loop runs) while the client reads nothing: the first answer fills the pipe, so none of
+// the second can be written when it completes. The GET waiting behind the second starts in the
+// loop pass that runs that completion, not one pass later from a timer.
+TEST(PipelineOrder, ARequestBehindADeferredAnswerStartsInTheSamePass) {
+  taut::mux app;
+  taut::deferred_response big_later;
+  taut::deferred_response order_later;
+  std::uint64_t started_in = 0;
+  std::unique_ptr<client> c;
+  app.handle("GET /big", [&](request_context&, reply& res) {
+    big_later = taut::deferred_response(res.detach());
+  });
+  app.handle("POST /order", [&](request_context&, reply& res) {
+    order_later = taut::deferred_response(res.detach());
+  });
+  app.handle("GET /status", [&](request_context&, reply& res) {
+    started_in = c->server().loop().iterations();
+    res.text(200, "ok");
+  });
+  c = std::make_unique<client>(app, taut::testing::client_options{.capacity = 64});
+  c->write_raw(request("GET", "/big").serialize() +
+               request("POST", "/order").body("x").serialize() +
+               request("GET", "/status").serialize());
+  ASSERT_TRUE(big_later.valid());
+  big_later.send(200, std::string(500, 'x'));
+  c->server().run();  // the client reads nothing: 64 bytes fill the pipe
+  ASSERT_TRUE(order_later.valid()) << "the POST did not start once the GET was answered";
+  std::uint64_t answered_in = 0;
+  order_later.complete([&](taut::response_writer& w) {
+    answered_in = c->server().loop().iterations();
+    w.send(200, "ordered", "text/plain");
+  });
+  c->server().run();
+  EXPECT_NE(answered_in, 0u);
+  EXPECT_EQ(started_in, answered_in);
+  c->run();
+  EXPECT_EQ(c->read().body.size(), 500u);
+  EXPECT_EQ(c->read().body, "ordered");
+  EXPECT_EQ(c->read().body, "ok");
+}
+
 TEST(PipelineOrder, AWaitingRequestDoesNotTimeOut) {
   // The client sent the whole head in time: waiting is the server's doing, so the header timeout
   // does not run while the request waits for the one before it.
@@ -189,6 +253,24 @@ TEST(PipelineOrder, ARequestStartedWhenAnotherIsAnsweredLaterKnowsItsConnection)
   EXPECT_EQ(c.read().body, "GET a");
   EXPECT_EQ(c.read().body, "GET b");
   EXPECT_TRUE(s.connection_known);
+}
+
+TEST(PipelineOrder, NothingStartsBehindAnAnswerThatWillClose) {
+  // RFC 9112 section 9.6: a logout that answers later and closes the connection. The GET
+  // pipelined behind it is never handled: its answer could not be sent.
+  slow_app s(5s);
+  s.closing = "logout";
+  client& c = s.connect();
+  c.write(request("GET", "/logout"));
+  c.write(request("GET", "/profile"));
+  c.run();
+  c.advance(5s);
+  c.advance(5s);
+  EXPECT_EQ(s.log, (std::vector<std::string>{"start GET logout", "answer GET logout"}));
+  const auto logout = c.read();
+  EXPECT_EQ(logout.body, "GET logout");
+  EXPECT_FALSE(logout.keep_alive);
+  EXPECT_TRUE(c.closed());
 }
 
 }  // namespace

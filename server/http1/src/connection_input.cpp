@@ -75,13 +75,10 @@ void connection::receive_eof(time_point now) noexcept {
   if (open()) {
     if (state_ == state::reading_body) {
       fail_body(make_error_code(errc::body_cut_short), default_status(errc::body_cut_short));
-    } else if (state_ == state::holding) {
-      // A whole request waiting for its turn is still answered (RFC 9112 section 9.6: the
-      // client only half-closed), with `close`; nothing after it is read.
-      st_->last_request = true;
-    } else if (state_ == state::reading_head && !may_start_request() && whole_head_buffered()) {
-      // The same for a whole head not parsed yet because no slot is free: it starts when one
-      // frees, and is answered with `close` (dispatch() sees peer_eof_).
+    } else if (state_ == state::holding || whole_head_buffered()) {
+      // RFC 9112 section 9.6: the client only half-closed. Every whole request it sent is still
+      // answered, each in its turn (a head waiting for earlier answers, or unparsed because no
+      // slot is free), the last with `close` (dispatch() looks ahead once peer_eof_ is set).
     } else {
       stop_reading();  // a partial head is dropped: nobody is left to read an answer to it
     }
@@ -260,7 +257,7 @@ void connection::process() noexcept {
 
 bool connection::step() noexcept {
   if (!open() || broken_) return false;
-  honour_sent_close();
+  honour_close();
   if (state_ == state::reading_body) {
     if (body_paused()) {
       read_since_ = ctx_->now_;  // waiting for our own output, not the client: the timer restarts
@@ -285,7 +282,15 @@ bool connection::step() noexcept {
 /// Whether the unparsed input holds the empty line that ends a head (the parser takes a bare LF
 /// as a line end too): the parser will then complete it or refuse it, never wait for more.
 bool connection::whole_head_buffered() const noexcept {
-  const std::string_view rest(in_ + msg_begin_, in_end_ - msg_begin_);
+  return in_ != nullptr && whole_head_from(msg_begin_);
+}
+
+/// Whether the input from `offset` holds a whole head. Empty lines before a request line are
+/// skipped, as the parser skips them (RFC 9112 section 2.2): they end no head.
+bool connection::whole_head_from(std::uint64_t offset) const noexcept {
+  if (offset >= in_end_) return false;
+  std::string_view rest(in_ + offset, in_end_ - offset);
+  while (!rest.empty() && (rest.front() == '\r' || rest.front() == '\n')) rest.remove_prefix(1);
   return rest.find("\n\r\n") != std::string_view::npos ||
          rest.find("\n\n") != std::string_view::npos;
 }
@@ -313,15 +318,14 @@ bool connection::hold_body(response_slot& slot, bool hold) noexcept {
   return true;
 }
 
-/// RFC 9112 section 9.6: once a response saying `close` is on its way out, no further request is
-/// processed. The body of the request it answers is still read to its end (a handler may answer
-/// an upload while reading it); any other request in progress is given up.
-void connection::honour_sent_close() noexcept {
-  if (!reading() || st_ == nullptr || st_->count == 0) return;
-  const response_slot& front = st_->slots[st_->front];
-  if (head_open(front) || !front.announced_close) return;
-  if (state_ == state::reading_body && st_->body_slot == st_->front &&
-      st_->body_generation == front.generation) {
+/// RFC 9112 section 9.6: once the connection knows that a response will close it (whatever says
+/// so: the request, the handler, an answer cut short), no request behind that response starts:
+/// its answer could never be sent. The body of the request that response answers is still read
+/// to its end (a handler may answer an upload while reading it); a later request already in
+/// progress (a safe one, started before the close was known) is given up.
+void connection::honour_close() noexcept {
+  if (st_ == nullptr || st_->closing_generation == 0 || !reading()) return;
+  if (state_ == state::reading_body && st_->body_generation == st_->closing_generation) {
     st_->last_request = true;
   } else {
     stop_reading();
@@ -411,7 +415,13 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   request.sequence_ = requests_;
   request.body_limit_ = options.max_body_bytes;
   response_slot* slot = push_slot();
-  const bool keep_alive = req.keep_alive && !shutdown_ && !peer_eof_ &&
+  // Past the client's EOF, the last whole request it sent is answered with `close`. A chunked
+  // body's end is not known yet: end_body() decides for it.
+  const bool last_before_eof =
+      peer_eof_ &&
+      !whole_head_from(std::uint64_t{in_begin_} + head_size +
+                       (req.body.kind == body_kind::content_length ? req.body.content_length : 0));
+  const bool keep_alive = req.keep_alive && !shutdown_ && !last_before_eof &&
                           (options.max_requests == 0 || requests_ < options.max_requests);
   const bool has_body = request.has_body();
   slot->head_request = req.method == method::head;
@@ -423,7 +433,7 @@ bool connection::dispatch(std::size_t head_size) noexcept {
   if (slot->unsafe) ++st.unsafe_unanswered;
   slot->has_body = has_body;
   slot->expect_continue = has_body && req.expect_continue;
-  slot->close = !keep_alive;
+  if (!keep_alive) close_after(*slot);
   slot->sequence = requests_;
   const std::uint16_t index = index_of(*slot);
   const std::uint32_t generation = slot->generation;
@@ -586,7 +596,14 @@ bool connection::read_body() noexcept {
 void connection::end_body() noexcept {
   detail::connection_state& st = *st_;
   const body_phase phase = take_body();
-  if (response_slot* s = slot_at(st.body_slot, st.body_generation)) s->body_read = true;
+  if (response_slot* s = slot_at(st.body_slot, st.body_generation)) {
+    s->body_read = true;
+    // Past the client's EOF with no whole request after this one: its answer is the last.
+    if (peer_eof_ && !whole_head_from(in_begin_)) {
+      st.last_request = true;
+      close_after(*s);
+    }
+  }
   switch (phase) {
     case body_phase::buffer: {
       st.request.body_ = st.spill != nullptr

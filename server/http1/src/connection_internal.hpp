@@ -73,9 +73,8 @@ struct response_slot {
   bool body_read = false;  // the request body was read to its end (nothing left to discard)
   bool expect_continue = false;
   bool continue_sent = false;
-  bool close = false;            // answer with Connection: close, and close after this response
-  bool announced_close = false;  // its head, written, says Connection: close
-  bool suppress = false;         // body bytes are counted but not sent (HEAD, 204, 304)
+  bool close = false;     // answer with Connection: close, and close after this response
+  bool suppress = false;  // body bytes are counted but not sent (HEAD, 204, 304)
   bool switching = false;
   bool rejected = false;   // answered by the connection for the reason in connection_state
   bool answering = false;  // inside the on_request() call that received its writer
@@ -141,6 +140,9 @@ struct connection_state {
   std::uint64_t discarded = 0;
   std::uint16_t drain_waiters = 0;      // slots with an on_drained callback
   std::uint16_t unsafe_unanswered = 0;  // slots of unsafe requests not yet done (see must_wait)
+  // The generation of the first slot known to close the connection (0: none), whose answer is
+  // the last one sent: nothing behind it starts (see honour_close).
+  std::uint32_t closing_generation = 0;
   // Why the connection refused the request it answered itself (at most one: reading stops).
   std::error_code rejection{};
   std::uint64_t rejection_offset = 0;

@@ -102,7 +102,6 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
   } else if (framing == framing_chunked) {
     ok = ok && append(out, "Transfer-Encoding: chunked\r\n");
   }
-  slot.announced_close = slot.close && !slot.switching;
   if (!slot.switching) {
     if (slot.close) {
       ok = ok && append(out, "Connection: close\r\n");

@@ -79,6 +79,10 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
 
 void connection::close_after(response_slot& slot) noexcept {
   slot.close = true;
+  // Generations grow with each request: the smallest is the first response that closes.
+  if (st_->closing_generation == 0 || slot.generation < st_->closing_generation) {
+    st_->closing_generation = slot.generation;
+  }
 }
 
 /// How the body after the head now being written is framed (a framing_kind), from the status,

@@ -836,11 +836,23 @@ void proxy_exchange::done() noexcept {
 reverse_proxy::reverse_proxy(proxy_options options) : options_(std::move(options)) {}
 
 reverse_proxy::~reverse_proxy() {
+  end_all();
+}
+
+void reverse_proxy::end_all() noexcept {
   trim_timer_.reset();
   // The exchanges refer to the client: they go first (cancelling what is pending, silently).
+  free_.clear();
   all_.clear();
   tunnels_.clear();
   client_.reset();
+  peers_ = {};
+  peak_in_use_ = 0;
+}
+
+void reverse_proxy::loop_end::on_loop_end(server_loop&) noexcept {
+  // Its loop may never run again (taut::server's hard stop): nothing here would ever end.
+  owner->end_all();
 }
 
 taut::handler reverse_proxy::handler() {
@@ -857,6 +869,7 @@ void reverse_proxy::serve(request_context& req, reply& res) {
   transport::event_loop& loop = connection->owner().loop();
   if (!client_) {
     client_ = std::make_unique<taut::client>(loop, options_.client);
+    connection->owner().watch_end(loop_end_);
     if (options_.trim_interval.count() > 0) {
       trim_timer_.emplace(loop);
       trim_timer_->set_callback([this] { trim(); });

@@ -169,6 +169,10 @@ void connection_driver::complete(deferred_state& state,
       // Dropping the writer below answers 500 if nothing was written, else cuts the response.
     }
     { response_writer done = std::move(state.writer); }
+    // A request whose turn came with this answer waits for the owner's next call (handlers start
+    // only there, where current_connection() is set up); this is one, so it starts now rather
+    // than a loop pass later from the timer: pump() calls on_timer() if the deadline is now.
+    timer_due_ = true;
     do {
       again_ = false;
       pump(owner_->loop().now());

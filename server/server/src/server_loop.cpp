@@ -105,6 +105,14 @@ server_loop::~server_loop() {
   listeners_.clear();
   close_all();
   flush_access_log();
+  // What shared handlers run on this loop ends with it (their writers go too, so the
+  // connections they held are freed below). One at a time: a watcher's call may end another.
+  while (!end_watchers_.empty()) {
+    loop_end_watcher* watcher = end_watchers_.back();
+    end_watchers_.pop_back();
+    watcher->watched_ = nullptr;
+    watcher->on_loop_end(*this);
+  }
   // Every connection is closed now. Those whose writers are all gone are freed here, among them
   // any whose last writer was dropped outside the loop's calls and that waits for its timer to
   // free it: that timer must not outlive the driver it is in.
@@ -266,6 +274,22 @@ void server_loop::begin_shutdown(drained_callback on_drained) {
   }
   flush_access_log();
   check_drained();
+}
+
+void server_loop::watch_end(loop_end_watcher& watcher) {
+  if (watcher.watched_ == this) return;
+  if (watcher.watched_ != nullptr) watcher.watched_->unwatch_end(watcher);
+  end_watchers_.push_back(&watcher);
+  watcher.watched_ = this;
+}
+
+void server_loop::unwatch_end(loop_end_watcher& watcher) noexcept {
+  std::erase(end_watchers_, &watcher);
+  watcher.watched_ = nullptr;
+}
+
+loop_end_watcher::~loop_end_watcher() {
+  if (watched_ != nullptr) watched_->unwatch_end(*this);
 }
 
 void server_loop::close_all() noexcept {

@@ -491,7 +491,8 @@ class connection {
   /// to send a head in. No effect once a request byte has arrived.
   void restart_header_timer(time_point now) noexcept;
   /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
-  /// finished and answered with `Connection: close`, and nothing more is read.
+  /// finished and answered with `Connection: close`, and nothing more is read (a partial head
+  /// behind unanswered requests is dropped: the last of their answers says `close`).
   void begin_shutdown(time_point now) noexcept;
   /// The stream failed (reset) or the owner gives up: drops everything; streaming sinks get
   /// connection_aborted and outstanding writers become invalid.
@@ -549,10 +550,11 @@ class connection {
   // Processing.
   void process() noexcept;
   bool step() noexcept;
-  void honour_sent_close() noexcept;
+  void honour_close() noexcept;
   [[nodiscard]] bool body_paused() const noexcept;
   bool may_start_request() const noexcept;
   bool whole_head_buffered() const noexcept;
+  bool whole_head_from(std::uint64_t offset) const noexcept;
   [[nodiscard]] bool must_wait(method next) const noexcept;
   bool parse_head() noexcept;
   bool start_held() noexcept;

@@ -147,8 +147,9 @@ class server {
   /// Closes every connection without draining. Any thread; async-signal-safe. A hard stop (this,
   /// a second stop(), or the end of drain_timeout) waits for no handler: each thread destroys
   /// its server_loop and its handler_factory's handler (a reverse_proxy's upstream exchanges end,
-  /// cancelled) and returns. Writers and deferred_responses a shared handler still holds fail
-  /// harmlessly when used; complete or drop them before the server is destroyed.
+  /// cancelled; a shared reverse_proxy's too, through loop_end_watcher) and returns. Writers and
+  /// deferred_responses another shared handler still holds fail harmlessly when used; complete or
+  /// drop them before the server is destroyed.
   void stop_now() noexcept;
   /// Whether stop() or stop_now() was called.
   [[nodiscard]] bool stopping() const noexcept {

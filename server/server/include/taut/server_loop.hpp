@@ -160,6 +160,29 @@ class deferred_response {
   detail::deferred_state* state_ = nullptr;
 };
 
+/// What a shared handler runs on a server_loop's event loop beyond its connections (a
+/// reverse_proxy's upstream exchanges, pooled connections and timers), to be ended with that
+/// server_loop: taut::server destroys its server_loops at a hard stop and never runs their loops
+/// again, so nothing else would end it. Register with server_loop::watch_end(); on_loop_end() is
+/// then called once, on the loop thread, from the server_loop's destructor, once every connection
+/// is closed. Destroying either of the two first unlinks them.
+class loop_end_watcher {
+ public:
+  loop_end_watcher() noexcept = default;
+  loop_end_watcher(const loop_end_watcher&) = delete;
+  loop_end_watcher& operator=(const loop_end_watcher&) = delete;
+
+  /// `ending` is being destroyed (its event loop still lives): end what runs there now.
+  virtual void on_loop_end(server_loop& ending) noexcept = 0;
+
+ protected:
+  ~loop_end_watcher();
+
+ private:
+  friend class server_loop;
+  server_loop* watched_ = nullptr;
+};
+
 /// Counters of one loop, read on its thread.
 struct server_loop_stats {
   std::size_t open_connections = 0;  // accepted or adopted, not yet freed
@@ -231,6 +254,10 @@ class server_loop {
   /// or closes), for another thread to read; nullptr stops it.
   void publish_open_connections(std::atomic<std::size_t>* counter) noexcept;
 
+  /// Calls watcher.on_loop_end() when this server_loop is destroyed (see loop_end_watcher). A
+  /// watcher watches one server_loop at a time: watching another first stops watching the last.
+  void watch_end(loop_end_watcher& watcher);
+
   /// Writes the buffered access-log lines now (also done on a timer and when shutting down).
   void flush_access_log() noexcept;
 
@@ -248,6 +275,7 @@ class server_loop {
   friend class detail::connection_driver;
   friend class detail::logging_handler;
   friend class deferred_response;
+  friend class loop_end_watcher;
 
   struct listening {
     listening(server_loop& owner, const transport::tls_context* tls);
@@ -267,6 +295,7 @@ class server_loop {
   void on_log_timer() noexcept;
   void tick() noexcept;
   void check_drained() noexcept;
+  void unwatch_end(loop_end_watcher& watcher) noexcept;
 
   transport::event_loop* loop_;
   server_loop_options options_;
@@ -280,6 +309,7 @@ class server_loop {
   transport::timer drain_timer_;
   transport::timer log_timer_;
   drained_callback on_drained_;
+  std::vector<loop_end_watcher*> end_watchers_;
   std::atomic<std::size_t>* published_open_ = nullptr;
   transport::time_point last_tick_{};
   server_loop_stats stats_;
