@@ -890,7 +890,10 @@ void client_connection::shut() noexcept {
 bool client_connection::still_idle() noexcept {
   if (state_ != state::idle) return false;
   // The readiness of bytes that came after the last read may not have been processed yet: an
-  // idle connection with anything to read (stray bytes, the end of the stream) is not lent.
+  // idle connection with anything to read (stray bytes, the end of the stream) is not lent. On
+  // io_uring they may still wait in the ring's completions, unseen by read(), when the loop has
+  // not run since (blocking_client runs it only during a call): taken in first.
+  stream_.take_ready();
   std::array<char, 64> sink;
   const transport::io_result r = stream_.read(sink);
   if (r.would_block()) return true;
