@@ -49,6 +49,8 @@ std::string_view to_string(client_errc code) noexcept {
       return "request_too_large";
     case client_errc::body_too_large:
       return "body_too_large";
+    case client_errc::body_incomplete:
+      return "body_incomplete";
   }
   return "unknown";
 }

@@ -42,6 +42,9 @@ enum class client_errc : std::uint8_t {
   request_too_large,
   // The response body passed blocking_client's body limit (blocking_limits::max_body).
   body_too_large,
+  // finish_body() came before a streamed body had its client_request::stream_length bytes: the
+  // request is cut short and its connection closed.
+  body_incomplete,
 };
 
 /// Where the exchange was when it failed.
