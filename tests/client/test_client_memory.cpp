@@ -437,6 +437,67 @@ TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
   EXPECT_EQ(w.server.stats().accepted, 0u);
 }
 
+// RFC 9112 section 3.2 and RFC 9110 section 7.2: requests a server would read otherwise than the
+// caller meant are refused before anything is sent, each with a cause that says what is wrong.
+TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
+  mux app = make_app();
+  memory_world w(app);
+  const header two_hosts[] = {{"Host", "a.example"}, {"host", "b.example"}};
+  const header spaced_host[] = {{"Host", "a b"}};
+  const header empty_host[] = {{"Host", ""}};
+  const header other_host[] = {{"Host", "b.example"}};
+  const header length[] = {{"Content-Length", "5"}};
+  const header te[] = {{"TE", "trailers"}};
+  const header expect[] = {{"Expect", "100-continue"}};
+  const header keep_alive_upgrade[] = {{"Connection", "keep-alive, Upgrade"}};
+  const struct {
+    client_request request;
+    request_errc cause;
+  } cases[] = {
+      {{.target = "/", .headers = two_hosts}, request_errc::duplicate_host},
+      {{.target = "/", .headers = spaced_host}, request_errc::bad_host},
+      {{.target = "/", .headers = empty_host}, request_errc::bad_host},
+      {{.target = "healthz"}, request_errc::bad_target_form},
+      {{.target = "*"}, request_errc::bad_target_form},
+      {{.method = "CONNECT", .target = "/x"}, request_errc::bad_target_form},
+      {{.target = "http://b.example/x"}, request_errc::host_mismatch},
+      {{.target = "http://a.example/x", .headers = other_host}, request_errc::host_mismatch},
+      {{.target = "/", .headers = length}, request_errc::framing_field},
+      {{.target = "/", .headers = te}, request_errc::framing_field},
+      {{.target = "/", .headers = expect}, request_errc::framing_field},
+      {{.target = "/", .headers = keep_alive_upgrade}, request_errc::connection_option},
+      {{.method = "POST", .target = "/", .body = "x", .stream_body = true},
+       request_errc::body_and_stream_body},
+  };
+  const origin& a = w.where;  // Host: test.example
+  for (const auto& [request, cause] : cases) {
+    recorder r;
+    const client_error refused = w.client.send(a, request, r);
+    EXPECT_EQ(refused.code, client_errc::invalid_request) << request.target;
+    EXPECT_EQ(refused.phase, client_phase::validating) << request.target;
+    EXPECT_EQ(refused.cause, make_error_code(cause)) << request.target << ": " << refused.message();
+    EXPECT_FALSE(r.pending());
+  }
+  EXPECT_EQ(make_error_code(request_errc::duplicate_host).message(), "more than one Host field");
+  w.run();
+  EXPECT_EQ(w.client.stats().connections_opened, 0u);
+  EXPECT_EQ(w.server.stats().accepted, 0u);
+
+  // The forms that are right still go: absolute-form with its own Host, asterisk-form.
+  const header same_host[] = {{"Host", "Test.Example"}};
+  recorder absolute;
+  const client_error sent =
+      w.client.send(a, {.target = "http://test.example/hello", .headers = same_host}, absolute);
+  ASSERT_FALSE(sent) << sent.message();
+  w.run();
+  EXPECT_TRUE(absolute.completed) << absolute.error.message();
+  EXPECT_EQ(absolute.body, "hello");
+  recorder asterisk;
+  EXPECT_FALSE(w.client.send(a, {.method = "OPTIONS", .target = "*"}, asterisk));
+  w.run();
+  EXPECT_TRUE(asterisk.done);
+}
+
 // ---- scripted upstreams ----------------------------------------------------------------------
 
 struct scripted_world {
