@@ -486,14 +486,15 @@ TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
   // The forms that are right still go: absolute-form with its own Host, asterisk-form.
   const header same_host[] = {{"Host", "Test.Example"}};
   recorder absolute;
-  const client_error sent =
-      w.client.send(a, {.target = "http://test.example/hello", .headers = same_host}, absolute);
+  const client_request absolute_form{.target = "http://test.example/hello", .headers = same_host};
+  const client_error sent = w.client.send(a, absolute_form, absolute);
   ASSERT_FALSE(sent) << sent.message();
   w.run();
   EXPECT_TRUE(absolute.completed) << absolute.error.message();
   EXPECT_EQ(absolute.body, "hello");
   recorder asterisk;
-  EXPECT_FALSE(w.client.send(a, {.method = "OPTIONS", .target = "*"}, asterisk));
+  const client_request asterisk_form{.method = "OPTIONS", .target = "*"};
+  EXPECT_FALSE(w.client.send(a, asterisk_form, asterisk));
   w.run();
   EXPECT_TRUE(asterisk.done);
 }

@@ -378,9 +378,11 @@ TEST(ClientSockets, StrayBytesRetireAConnectionOfAClientWhoseLoopRanOnlyDuringCa
   auto loop = transport::event_loop::create({}).value();
   taut::client http(*loop);
   const origin where = origin::parse("http://127.0.0.1:" + std::to_string(upstream.port())).value();
+  const client_request post{.method = "POST", .target = "/submit", .body = "x"};
   for (int i = 1; i <= 2; ++i) {
     recorder r;
-    http.send(where, {.method = "POST", .target = "/submit", .body = "x"}, r);
+    const client_error refused = http.send(where, post, r);
+    ASSERT_FALSE(refused) << refused.message();
     const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!r.done && std::chrono::steady_clock::now() < limit) {
       loop->run_once(std::chrono::milliseconds(50));
