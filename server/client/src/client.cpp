@@ -180,7 +180,11 @@ std::optional<std::string_view> absolute_form_authority(std::string_view target)
   return authority;
 }
 
-client_error validate(const origin& where, const client_request& request) noexcept {
+namespace {
+
+// validate(), with the Host the origin sends when the request sets none (empty: unknown, then
+// only a caller's Host is compared with an absolute-form target).
+client_error check_request(std::string_view origin_host, const client_request& request) noexcept {
   const auto refuse = [](auto why) {
     return client_error{client_errc::invalid_request, client_phase::validating,
                         make_error_code(why)};
@@ -231,7 +235,8 @@ client_error validate(const origin& where, const client_request& request) noexce
     if (const auto authority = absolute_form_authority(target)) {
       // Host carries the target's authority (section 3.2.2): a different one would have the
       // server route by one and the request mean the other.
-      if (!chars::iequals(*authority, host.value_or(where.authority()))) {
+      const std::string_view sent = host.value_or(origin_host);
+      if ((host || !origin_host.empty()) && !chars::iequals(*authority, sent)) {
         return refuse(request_errc::host_mismatch);
       }
     } else if (target != "*" || request.method != "OPTIONS") {
@@ -242,6 +247,12 @@ client_error validate(const origin& where, const client_request& request) noexce
     return refuse(request_errc::body_and_stream_body);
   }
   return {};
+}
+
+}  // namespace
+
+client_error validate(const client_request& request) noexcept {
+  return check_request({}, request);
 }
 
 // ---- client_response -------------------------------------------------------------------------
@@ -594,7 +605,7 @@ client_error client::send(const origin& where, const client_request& request,
     return {client_errc::invalid_request, client_phase::validating,
             std::make_error_code(std::errc::operation_in_progress)};
   }
-  if (client_error invalid = validate(where, request)) return invalid;
+  if (client_error invalid = check_request(where.authority(), request)) return invalid;
   if (where.kind_ == transport::transport_kind::none || !valid_authority(where.authority_)) {
     return {client_errc::invalid_origin, client_phase::validating,
             std::make_error_code(std::errc::invalid_argument)};

@@ -312,8 +312,10 @@ class client {
 };
 
 /// Validates a request without sending it: the method is a token, the target has no byte below
-/// 0x21 or DEL, field names are tokens and values hold no CR, LF or NUL, and no framing field is
-/// set. What client::send checks first.
+/// 0x21 or DEL and has a form its method allows, field names are tokens and values hold no CR, LF
+/// or NUL, no framing field is set, and a Host is single and an authority. What client::send
+/// checks first (send also compares an absolute-form target with the origin's Host when the
+/// request sets none; here only a Host the request sets is compared).
 [[nodiscard]] client_error validate(const client_request& request) noexcept;
 
 }  // namespace taut
