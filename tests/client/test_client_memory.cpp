@@ -318,6 +318,86 @@ TEST(ClientMemory, APieceLargerThanTheBufferIsWrittenWhenTheSocketTakesEverythin
   EXPECT_EQ(r.body, piece + piece);
 }
 
+// The pump a user writes first: one function that writes what it can, called once after send()
+// and again from on_body_writable(). It must never find itself running inside itself.
+class self_pumping_streamer final : public recorder {
+ public:
+  explicit self_pumping_streamer(std::vector<std::string> pieces) : pieces_(std::move(pieces)) {}
+  void pump() {
+    if (in_pump_) {
+      ++reentered;
+      return;
+    }
+    in_pump_ = true;
+    while (next_ < pieces_.size()) {
+      const std::size_t taken = write_body(pieces_[next_]);
+      if (taken == 0) break;
+      pieces_[next_].erase(0, taken);
+      if (!pieces_[next_].empty()) break;
+      ++next_;
+    }
+    if (next_ == pieces_.size() && !finished) finished = finish_body();
+    in_pump_ = false;
+  }
+  void on_body_writable() override { pump(); }
+
+  int reentered = 0;
+  bool finished = false;
+
+ private:
+  std::vector<std::string> pieces_;
+  std::size_t next_ = 0;
+  bool in_pump_ = false;
+};
+
+TEST(ClientMemory, OnBodyWritableIsNeverCalledFromInsideWriteBody) {
+  mux app = make_app();
+  for (const std::size_t capacity : {std::size_t{4096}, std::size_t{1} << 20}) {
+    memory_world w(app, {.buffer_size = 1024}, {.client_to_server = {.capacity = capacity}});
+    recorder warm;  // an idle connection in the pool: the streamed request starts on it at once
+    w.exchange({.target = "/hello"}, warm);
+    ASSERT_TRUE(warm.completed) << warm.error.message();
+    const std::string large(100000, 'z');
+    for (const std::int64_t length :
+         {static_cast<std::int64_t>(large.size() + 6), std::int64_t{-1}}) {
+      self_pumping_streamer s({"hel", "lo ", large});
+      const client_request request{
+          .method = "POST", .target = "/echo", .stream_body = true, .stream_length = length};
+      ASSERT_FALSE(w.client.send(w.where, request, s));
+      s.pump();
+      w.run();
+      ASSERT_TRUE(s.completed) << s.error.message() << " capacity=" << capacity;
+      EXPECT_TRUE(s.finished);
+      EXPECT_EQ(s.reentered, 0) << "capacity=" << capacity << " length=" << length;
+      EXPECT_EQ(s.body, "hello " + large);
+    }
+  }
+}
+
+TEST(ClientMemory, AStreamedBodyShorterThanItsLengthIsBodyIncomplete) {
+  mux app = make_app();
+  memory_world w(app);
+  recorder warm;
+  w.exchange({.target = "/hello"}, warm);
+  ASSERT_TRUE(warm.completed) << warm.error.message();
+  self_pumping_streamer s({"abc"});
+  const client_request request{
+      .method = "POST", .target = "/echo", .stream_body = true, .stream_length = 10};
+  ASSERT_FALSE(w.client.send(w.where, request, s));
+  s.pump();
+  w.run();
+  EXPECT_FALSE(s.finished);
+  EXPECT_FALSE(s.completed);
+  EXPECT_EQ(s.error.code, client_errc::body_incomplete) << s.error.message();
+  EXPECT_EQ(s.error.phase, client_phase::writing_request);
+  EXPECT_EQ(s.error.message(), "body_incomplete while writing_request");
+  // The connection cut short is not reused; the next request is answered.
+  recorder next;
+  w.exchange({.target = "/hello"}, next);
+  ASSERT_TRUE(next.completed) << next.error.message();
+  EXPECT_FALSE(next.reused);
+}
+
 TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
   mux app = make_app();
   memory_world w(app);
@@ -355,6 +435,68 @@ TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
   w.run();
   EXPECT_EQ(w.client.stats().connections_opened, 0u);
   EXPECT_EQ(w.server.stats().accepted, 0u);
+}
+
+// RFC 9112 section 3.2 and RFC 9110 section 7.2: requests a server would read otherwise than the
+// caller meant are refused before anything is sent, each with a cause that says what is wrong.
+TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
+  mux app = make_app();
+  memory_world w(app);
+  const header two_hosts[] = {{"Host", "a.example"}, {"host", "b.example"}};
+  const header spaced_host[] = {{"Host", "a b"}};
+  const header empty_host[] = {{"Host", ""}};
+  const header other_host[] = {{"Host", "b.example"}};
+  const header length[] = {{"Content-Length", "5"}};
+  const header te[] = {{"TE", "trailers"}};
+  const header expect[] = {{"Expect", "100-continue"}};
+  const header keep_alive_upgrade[] = {{"Connection", "keep-alive, Upgrade"}};
+  const struct {
+    client_request request;
+    request_errc cause;
+  } cases[] = {
+      {{.target = "/", .headers = two_hosts}, request_errc::duplicate_host},
+      {{.target = "/", .headers = spaced_host}, request_errc::bad_host},
+      {{.target = "/", .headers = empty_host}, request_errc::bad_host},
+      {{.target = "healthz"}, request_errc::bad_target_form},
+      {{.target = "*"}, request_errc::bad_target_form},
+      {{.method = "CONNECT", .target = "/x"}, request_errc::bad_target_form},
+      {{.target = "http://b.example/x"}, request_errc::host_mismatch},
+      {{.target = "http://a.example/x", .headers = other_host}, request_errc::host_mismatch},
+      {{.target = "/", .headers = length}, request_errc::framing_field},
+      {{.target = "/", .headers = te}, request_errc::framing_field},
+      {{.target = "/", .headers = expect}, request_errc::framing_field},
+      {{.target = "/", .headers = keep_alive_upgrade}, request_errc::connection_option},
+      {{.method = "POST", .target = "/", .body = "x", .stream_body = true},
+       request_errc::body_and_stream_body},
+  };
+  const origin& a = w.where;  // Host: test.example
+  for (const auto& [request, cause] : cases) {
+    recorder r;
+    const client_error refused = w.client.send(a, request, r);
+    EXPECT_EQ(refused.code, client_errc::invalid_request) << request.target;
+    EXPECT_EQ(refused.phase, client_phase::validating) << request.target;
+    EXPECT_EQ(refused.cause, make_error_code(cause)) << request.target << ": " << refused.message();
+    EXPECT_FALSE(r.pending());
+  }
+  EXPECT_EQ(make_error_code(request_errc::duplicate_host).message(), "more than one Host field");
+  w.run();
+  EXPECT_EQ(w.client.stats().connections_opened, 0u);
+  EXPECT_EQ(w.server.stats().accepted, 0u);
+
+  // The forms that are right still go: absolute-form with its own Host, asterisk-form.
+  const header same_host[] = {{"Host", "Test.Example"}};
+  recorder absolute;
+  const client_request absolute_form{.target = "http://test.example/hello", .headers = same_host};
+  const client_error sent = w.client.send(a, absolute_form, absolute);
+  ASSERT_FALSE(sent) << sent.message();
+  w.run();
+  EXPECT_TRUE(absolute.completed) << absolute.error.message();
+  EXPECT_EQ(absolute.body, "hello");
+  recorder asterisk;
+  const client_request asterisk_form{.method = "OPTIONS", .target = "*"};
+  EXPECT_FALSE(w.client.send(a, asterisk_form, asterisk));
+  w.run();
+  EXPECT_TRUE(asterisk.done);
 }
 
 // ---- scripted upstreams ----------------------------------------------------------------------

@@ -1,13 +1,21 @@
 // taut::client over real sockets: a taut::server started in the test on loopback TCP (IPv4 and
 // IPv6) and on Unix sockets (path and abstract name), as Go's httptest.NewServer does, driven
 // with the blocking client; and a host name resolved off the loop thread.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "client_test_support.hpp"
 #include "loopback.hpp"
@@ -243,6 +251,167 @@ TEST(ClientSockets, ServerClosingIdleConnectionsIsRetriedTransparently) {
     ASSERT_FALSE(r.error) << r.error.message();
   }
   EXPECT_EQ(http.client().stats().connections_opened, 3u);
+}
+
+/// A raw HTTP/1.1 upstream on loopback TCP, one thread per connection: answers every request
+/// "real<N>" (N counting the requests of all its connections) and, 100 ms after its first answer
+/// on the first connection, sends that connection a second response nobody asked for ("EVIL"),
+/// keeping it open, as a confused or malicious upstream may.
+class stray_response_upstream {
+ public:
+  stray_response_upstream() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in where{};
+    where.sin_family = AF_INET;
+    where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof where;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&where), size) != 0 ||
+        ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&where), &size) != 0) {
+      return;
+    }
+    port_ = ntohs(where.sin_port);
+    acceptor_ = std::thread([this] { accept_all(); });
+  }
+  ~stray_response_upstream() {
+    ::shutdown(listener_, SHUT_RDWR);  // ends the blocked accept()
+    if (acceptor_.joinable()) acceptor_.join();
+    {
+      const std::lock_guard lock(mutex_);
+      for (const int fd : connections_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (std::thread& t : workers_) t.join();
+    for (const int fd : connections_) ::close(fd);
+    ::close(listener_);
+  }
+  stray_response_upstream(const stray_response_upstream&) = delete;
+  stray_response_upstream& operator=(const stray_response_upstream&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  [[nodiscard]] int connections() {
+    const std::lock_guard lock(mutex_);
+    return static_cast<int>(connections_.size());
+  }
+
+ private:
+  void accept_all() {
+    for (;;) {
+      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      const std::lock_guard lock(mutex_);
+      const bool first = connections_.empty();
+      connections_.push_back(fd);
+      workers_.emplace_back([this, fd, first] { serve(fd, first); });
+    }
+  }
+
+  void serve(int fd, bool stray) {
+    std::string in;
+    const auto fill = [&](std::size_t at_least) {
+      while (in.size() < at_least) {
+        char buffer[4096];
+        const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+        if (got <= 0) return false;
+        in.append(buffer, static_cast<std::size_t>(got));
+      }
+      return true;
+    };
+    for (;;) {
+      std::size_t end = 0;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+        if (!fill(in.size() + 1)) return;
+      }
+      std::string head = in.substr(0, end);
+      std::transform(head.begin(), head.end(), head.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::size_t length = 0;
+      if (const std::size_t at = head.find("\r\ncontent-length:"); at != std::string::npos) {
+        length = std::stoul(head.substr(at + 17));
+      }
+      if (!fill(end + 4 + length)) return;
+      in.erase(0, end + 4 + length);
+      const std::string body = "real" + std::to_string(++answered_);
+      const std::string response =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (::send(fd, response.data(), response.size(), MSG_NOSIGNAL) < 0) return;
+      if (std::exchange(stray, false)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        constexpr std::string_view evil = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL\n";
+        if (::send(fd, evil.data(), evil.size(), MSG_NOSIGNAL) < 0) return;
+      }
+    }
+  }
+
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<int> answered_{0};
+  std::mutex mutex_;
+  std::vector<int> connections_;
+  std::vector<std::thread> workers_;
+  std::thread acceptor_;
+};
+
+// README "Sound reuse": bytes that arrive on an idle connection retire it. The blocking client does
+// not run its loop between calls, so on io_uring the stray response waited, unseen, in the ring's
+// completions, and each POST got the answer meant for the one before.
+TEST(ClientSockets, StrayBytesOnAnIdleConnectionRetireItWhileTheLoopIsNotRunning) {
+  stray_response_upstream upstream;
+  ASSERT_NE(upstream.port(), 0);
+  blocking_client http;
+  const origin where = origin::parse("http://127.0.0.1:" + std::to_string(upstream.port())).value();
+  for (int i = 1; i <= 3; ++i) {
+    const fetch_result r = http.send(
+        where, {.method = "POST", .target = "/submit", .body = "call " + std::to_string(i)});
+    ASSERT_FALSE(r.error) << i << ": " << r.error.message();
+    EXPECT_EQ(r.body, "real" + std::to_string(i));
+    // The second call finds the first connection spoilt and opens another, which stays sound.
+    EXPECT_EQ(r.reused_connection, i == 3) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(upstream.connections(), 2);
+}
+
+// The same with taut::client on a loop the caller runs only while it waits for an answer.
+TEST(ClientSockets, StrayBytesRetireAConnectionOfAClientWhoseLoopRanOnlyDuringCalls) {
+  stray_response_upstream upstream;
+  ASSERT_NE(upstream.port(), 0);
+  auto loop = transport::event_loop::create({}).value();
+  taut::client http(*loop);
+  const origin where = origin::parse("http://127.0.0.1:" + std::to_string(upstream.port())).value();
+  const client_request post{.method = "POST", .target = "/submit", .body = "x"};
+  for (int i = 1; i <= 2; ++i) {
+    recorder r;
+    const client_error refused = http.send(where, post, r);
+    ASSERT_FALSE(refused) << refused.message();
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!r.done && std::chrono::steady_clock::now() < limit) {
+      loop->run_once(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(r.completed) << i << ": " << r.error.message();
+    EXPECT_EQ(r.body, "real" + std::to_string(i));
+    EXPECT_FALSE(r.reused) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+// A server's idle timeout closes the pooled connection while the caller sleeps: a POST (never
+// retried) after it goes on a new connection instead of failing on the closed one.
+TEST(ClientSockets, AnIdleConnectionTheServerClosedIsNotLentToAPost) {
+  server_options options{.listen = {"127.0.0.1:0"}};
+  options.connection.idle_timeout = std::chrono::milliseconds(100);
+  live_server s(options);
+  ASSERT_TRUE(s.ok());
+  blocking_client http;
+  const origin where = origin::parse("http://127.0.0.1:" + std::to_string(s.port())).value();
+  const fetch_result first = http.send(where, {.target = "/hello"});
+  ASSERT_FALSE(first.error) << first.error.message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const fetch_result post =
+      http.send(where, {.method = "POST", .target = "/echo", .body = "after the close"});
+  ASSERT_FALSE(post.error) << post.error.message();
+  EXPECT_EQ(post.body, "after the close");
+  EXPECT_FALSE(post.reused_connection);
+  EXPECT_EQ(http.client().stats().connections_opened, 2u);
 }
 
 }  // namespace

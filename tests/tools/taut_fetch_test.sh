@@ -66,6 +66,15 @@ check "bad -H exit status" 2 $?
 "$fetch_bin" -H $'X: a\rb' "$base/" >/dev/null 2>"$scratch/err"
 check "CR in a field is refused" 1 $?
 check_contains "CR in a field: invalid_request" "invalid_request" "$(cat "$scratch/err")"
+# -v prints the request head only when it is sent: a refused request shows none.
+fetch -v "$base/a b" >/dev/null 2>"$scratch/err"
+check "refused target exit status" 1 $?
+check_contains "refused target: invalid_request" "invalid_request while validating" "$(cat "$scratch/err")"
+check "refused target: no head printed as sent" 0 "$(grep -c '^> ' "$scratch/err")"
+# No TLS over a Unix socket in the client: an https URL with --unix is refused, not sent in clear.
+fetch --unix "$socket" "https://localhost/hello/unix" >/dev/null 2>"$scratch/err"
+check "--unix https exit status" 2 $?
+check_contains "--unix https says why" "does not speak TLS over a Unix socket" "$(cat "$scratch/err")"
 check_contains "--help" "-n N" "$("$fetch_bin" --help)"
 
 kill -TERM "$server_pid"

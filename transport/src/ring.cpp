@@ -83,6 +83,7 @@ void ring_move(ring_stream&, io_handle&) noexcept {}
 bool ring_readable(const ring_stream&) noexcept {
   return false;
 }
+void ring_take_ready(ring_stream&) noexcept {}
 int ring_connect_error(const ring_stream&) noexcept {
   return 0;
 }
@@ -461,6 +462,14 @@ class uring_backend final : public ring_backend {
     // now, since no later return of a buffer may come to do it.
     if (!starved_.empty() && free_buffers_ != 0) after_buffers_returned();
     return taken;
+  }
+
+  // A pass of wait() without waiting, for a caller that must know what has arrived before the
+  // loop runs again; the notifications it raises are delivered by the loop. wait() itself refuses
+  // a thread that may not enter a single-issuer ring; one not enabled yet has nothing in flight.
+  void take_ready() noexcept {
+    if (!enabled_ || tearing_down_) return;
+    (void)wait(0);  // a ring that failed fails the loop's own next wait() the same way
   }
 
   int take_completions() noexcept {
@@ -1353,6 +1362,13 @@ int ring_connect_error(const ring_stream& state) noexcept {
 bool ring_readable(const ring_stream& state) noexcept {
   return state.rx_head != kNoBuffer || state.spill_begin != state.spill_end || state.eof ||
          state.rx_error != 0;
+}
+
+void ring_take_ready(ring_stream& state) noexcept {
+  // Only a receive in the kernel (or queued for it) can hold what ring_read() does not see yet;
+  // without one, ring_read() reads the socket itself.
+  if (state.backend == nullptr || ring_readable(state) || !state.recv_armed) return;
+  state.backend->take_ready();
 }
 
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept {

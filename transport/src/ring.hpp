@@ -46,6 +46,10 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
 void ring_unwatch(ring_stream& state) noexcept;
 void ring_move(ring_stream& state, io_handle& to) noexcept;
 [[nodiscard]] bool ring_readable(const ring_stream& state) noexcept;
+/// Takes in what the kernel has ready for the stream's ring now, as the loop's next pass would
+/// (without waiting), so that ring_read() also sees bytes or an end of stream that arrived while
+/// the loop was not running. Does nothing off the loop's thread.
+void ring_take_ready(ring_stream& state) noexcept;
 /// The errno value a failed connect left (taken from SO_ERROR when its completion came), or 0.
 [[nodiscard]] int ring_connect_error(const ring_stream& state) noexcept;
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept;

@@ -143,6 +143,10 @@ bool stream::readable() const noexcept {
   return raw_readable();
 }
 
+void stream::take_ready() noexcept {
+  if (ring() != nullptr) detail::ring_take_ready(*ring_);
+}
+
 bool stream::writable() const noexcept {
   if (tls_ != nullptr) return detail::tls_writable(*tls_);
   return raw_writable();

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -159,9 +160,36 @@ transport::result<url> parse_url(std::string_view text) {
 
 // ---- validation ------------------------------------------------------------------------------
 
-client_error validate(const client_request& request) noexcept {
-  const client_error invalid{client_errc::invalid_request, client_phase::validating,
-                             make_error_code(errc::bad_header_name)};
+// The authority of an absolute-form target ("http://user@host:8080/x" -> "host:8080"), or
+// nothing if the target is not absolute-form.
+std::optional<std::string_view> absolute_form_authority(std::string_view target) noexcept {
+  const std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0 ||
+      !std::all_of(target.begin(), target.begin() + static_cast<std::ptrdiff_t>(scheme_end),
+                   [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+                   })) {
+    return std::nullopt;
+  }
+  std::string_view rest = target.substr(scheme_end + 3);
+  std::string_view authority = rest.substr(0, std::min(rest.find_first_of("/?#"), rest.size()));
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);  // userinfo is not part of Host (RFC 9110 section 7.2)
+  }
+  return authority;
+}
+
+namespace {
+
+// validate(), with the Host the origin sends when the request sets none (empty: unknown, then
+// only a caller's Host is compared with an absolute-form target).
+client_error check_request(std::string_view origin_host, const client_request& request) noexcept {
+  const auto refuse = [](auto why) {
+    return client_error{client_errc::invalid_request, client_phase::validating,
+                        make_error_code(why)};
+  };
+  const client_error invalid = refuse(errc::bad_header_name);
   if (!chars::is_token(request.method)) {
     return {client_errc::invalid_request, client_phase::validating,
             make_error_code(errc::bad_method)};
@@ -171,6 +199,7 @@ client_error validate(const client_request& request) noexcept {
     return {client_errc::invalid_request, client_phase::validating,
             make_error_code(errc::bad_target)};
   }
+  std::optional<std::string_view> host;
   for (const header& field : request.headers) {
     if (!chars::is_token(field.name)) return invalid;
     if (!chars::is_field_value(field.value)) {
@@ -182,16 +211,48 @@ client_error validate(const client_request& request) noexcept {
     if (chars::iequals(field.name, "content-length") ||
         chars::iequals(field.name, "transfer-encoding") || chars::iequals(field.name, "te") ||
         chars::iequals(field.name, "expect")) {
-      return {client_errc::invalid_request, client_phase::validating,
-              make_error_code(errc::transfer_encoding_with_content_length)};
+      return refuse(request_errc::framing_field);
     }
     if (chars::iequals(field.name, "connection") && !chars::iequals(field.value, "close") &&
         !chars::iequals(field.value, "upgrade")) {
-      return invalid;
+      return refuse(request_errc::connection_option);
+    }
+    if (chars::iequals(field.name, "host")) {
+      if (host) return refuse(request_errc::duplicate_host);
+      if (field.value.empty() || !valid_authority(field.value)) {
+        return refuse(request_errc::bad_host);
+      }
+      host = field.value;
     }
   }
-  if (request.stream_body && !request.body.empty()) return invalid;
+  // RFC 9112 section 3.2: the four forms of a request target, each for its methods.
+  const std::string_view target = request.target;
+  if (request.method == "CONNECT") {
+    if (target == "*" || target.find_first_of("/?#") != std::string_view::npos) {
+      return refuse(request_errc::bad_target_form);  // authority-form only
+    }
+  } else if (target.front() != '/') {
+    if (const auto authority = absolute_form_authority(target)) {
+      // Host carries the target's authority (section 3.2.2): a different one would have the
+      // server route by one and the request mean the other.
+      const std::string_view sent = host.value_or(origin_host);
+      if ((host || !origin_host.empty()) && !chars::iequals(*authority, sent)) {
+        return refuse(request_errc::host_mismatch);
+      }
+    } else if (target != "*" || request.method != "OPTIONS") {
+      return refuse(request_errc::bad_target_form);
+    }
+  }
+  if (request.stream_body && !request.body.empty()) {
+    return refuse(request_errc::body_and_stream_body);
+  }
   return {};
+}
+
+}  // namespace
+
+client_error validate(const client_request& request) noexcept {
+  return check_request({}, request);
 }
 
 // ---- client_response -------------------------------------------------------------------------
@@ -544,7 +605,7 @@ client_error client::send(const origin& where, const client_request& request,
     return {client_errc::invalid_request, client_phase::validating,
             std::make_error_code(std::errc::operation_in_progress)};
   }
-  if (client_error invalid = validate(request)) return invalid;
+  if (client_error invalid = check_request(where.authority(), request)) return invalid;
   if (where.kind_ == transport::transport_kind::none || !valid_authority(where.authority_)) {
     return {client_errc::invalid_origin, client_phase::validating,
             std::make_error_code(std::errc::invalid_argument)};

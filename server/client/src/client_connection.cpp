@@ -497,6 +497,10 @@ bool client_connection::flush() noexcept {
           body_wanted_) {
         if (in_start_) {
           again_ = true;  // told from the loop, not from inside client::send
+        } else if (in_write_body_) {
+          // Not from inside write_body(): the caller's pump, which called it, would run nested
+          // in itself. The loop's next pass tells it (body_wanted_ stays set for that).
+          if (!kick_.armed()) kick_.arm_in({});
         } else {
           body_wanted_ = false;
           exchange_->on_body_writable();
@@ -570,21 +574,21 @@ std::size_t client_connection::write_body(std::string_view piece) noexcept {
     append(out_.get(), out_end_, piece.substr(0, take));
     stream_left_ -= take;
   }
-  if (busy_ || take == piece.size()) {
-    drive();
+  if (busy_) {
+    again_ = true;  // from a callback of the pump: it runs again once that callback returns
     return take;
   }
-  // The caller keeps the rest and writes it from on_body_writable(): a flush here that empties
-  // the output would spend that call before the caller holds anything, and no later write would
-  // come to call it again. It is due whatever this pump does, and comes from the loop when
-  // nothing is left to write.
   busy_ = true;
+  in_write_body_ = true;
   do {
     again_ = false;
     pump();
   } while (again_);
+  in_write_body_ = false;
   busy_ = false;
-  if (state_ == state::busy && exchange_ != nullptr) {
+  // The caller keeps the rest and writes it from on_body_writable(): it is due whatever this pump
+  // did, and comes from the loop when nothing is left to write.
+  if (take < piece.size() && state_ == state::busy && exchange_ != nullptr) {
     body_wanted_ = true;
     if (out_begin_ == out_end_ && !kick_.armed()) kick_.arm_in({});
   }
@@ -595,8 +599,7 @@ std::size_t client_connection::write_body(std::string_view piece) noexcept {
 bool client_connection::finish_body() noexcept {
   if (exchange_ == nullptr || !body_streaming_ || body_finished_) return false;
   if (!body_chunked_ && stream_left_ != 0) {
-    fail(client_errc::invalid_request, client_phase::writing_request,
-         std::make_error_code(std::errc::message_size));
+    fail(client_errc::body_incomplete, client_phase::writing_request, {});
     settle();
     return false;
   }
@@ -890,7 +893,10 @@ void client_connection::shut() noexcept {
 bool client_connection::still_idle() noexcept {
   if (state_ != state::idle) return false;
   // The readiness of bytes that came after the last read may not have been processed yet: an
-  // idle connection with anything to read (stray bytes, the end of the stream) is not lent.
+  // idle connection with anything to read (stray bytes, the end of the stream) is not lent. On
+  // io_uring they may still wait in the ring's completions, unseen by read(), when the loop has
+  // not run since (blocking_client runs it only during a call): taken in first.
+  stream_.take_ready();
   std::array<char, 64> sink;
   const transport::io_result r = stream_.read(sink);
   if (r.would_block()) return true;

@@ -173,8 +173,9 @@ class client_connection {
   bool busy_ = false;
   bool again_ = false;
   bool hangup_ = false;
-  bool drained_ = false;   // the last read left the socket empty (no readiness since)
-  bool in_start_ = false;  // inside start(): failures wait for the loop (no callback in send)
+  bool drained_ = false;        // the last read left the socket empty (no readiness since)
+  bool in_write_body_ = false;  // inside write_body(): on_body_writable() waits for the loop
+  bool in_start_ = false;       // inside start(): failures wait for the loop (no callback in send)
   // Connecting, TCP is up and the TLS handshake is not done yet.
   bool handshaking_ = false;
 };

@@ -49,6 +49,8 @@ std::string_view to_string(client_errc code) noexcept {
       return "request_too_large";
     case client_errc::body_too_large:
       return "body_too_large";
+    case client_errc::body_incomplete:
+      return "body_incomplete";
   }
   return "unknown";
 }
@@ -84,6 +86,40 @@ class category final : public std::error_category {
 };
 
 }  // namespace
+
+namespace {
+
+class request_category_impl final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "taut.client.request"; }
+  [[nodiscard]] std::string message(int value) const override {
+    switch (static_cast<request_errc>(value)) {
+      case request_errc::framing_field:
+        return "Content-Length, Transfer-Encoding, TE and Expect are written by the client";
+      case request_errc::connection_option:
+        return "Connection may only be close or upgrade";
+      case request_errc::duplicate_host:
+        return "more than one Host field";
+      case request_errc::bad_host:
+        return "Host is not a valid authority";
+      case request_errc::bad_target_form:
+        return "the target is not origin-form (/path), absolute-form, authority-form (CONNECT) "
+               "or * (OPTIONS)";
+      case request_errc::host_mismatch:
+        return "the absolute-form target's authority differs from Host";
+      case request_errc::body_and_stream_body:
+        return "both a body and stream_body";
+    }
+    return "unknown request error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& request_category() noexcept {
+  static const request_category_impl instance;
+  return instance;
+}
 
 const std::error_category& client_category() noexcept {
   static const category instance;

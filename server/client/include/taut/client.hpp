@@ -167,7 +167,8 @@ class client_exchange {
   /// Ends the exchange like on_complete.
   virtual void on_upgrade(const taut::response& head, transport::stream&& stream,
                           std::string_view leftover);
-  /// For a streamed request body: write_body() may take bytes again.
+  /// For a streamed request body: write_body() may take bytes again. Called from the loop, never
+  /// from inside write_body() or finish_body(), so a pump that writes from here does not nest.
   virtual void on_body_writable() {}
 
   /// Stops reading the response body until resume() (back-pressure towards the server).
@@ -183,8 +184,10 @@ class client_exchange {
   /// the room left in the connection's output buffer; 0 until the connection is ready or while
   /// the buffer is full: wait for on_body_writable()).
   std::size_t write_body(std::string_view piece) noexcept;
-  /// Ends a streamed body (the last chunk when chunked). False if the declared length was not
-  /// written (the exchange then fails) or there is no streamed body.
+  /// Ends a streamed body (the last chunk when chunked). False if there is no streamed body, while
+  /// the buffer has no room for the last chunk (call again from on_body_writable()), or if fewer
+  /// than `stream_length` bytes were written: the exchange then fails with
+  /// client_errc::body_incomplete (on_error runs inside this call).
   bool finish_body() noexcept;
 
  private:
@@ -309,8 +312,10 @@ class client {
 };
 
 /// Validates a request without sending it: the method is a token, the target has no byte below
-/// 0x21 or DEL, field names are tokens and values hold no CR, LF or NUL, and no framing field is
-/// set. What client::send checks first.
+/// 0x21 or DEL and has a form its method allows, field names are tokens and values hold no CR, LF
+/// or NUL, no framing field is set, and a Host is single and an authority. What client::send
+/// checks first (send also compares an absolute-form target with the origin's Host when the
+/// request sets none; here only a Host the request sets is compared).
 [[nodiscard]] client_error validate(const client_request& request) noexcept;
 
 }  // namespace taut

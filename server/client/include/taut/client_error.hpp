@@ -42,6 +42,9 @@ enum class client_errc : std::uint8_t {
   request_too_large,
   // The response body passed blocking_client's body limit (blocking_limits::max_body).
   body_too_large,
+  // finish_body() came before a streamed body had its client_request::stream_length bytes: the
+  // request is cut short and its connection closed.
+  body_incomplete,
 };
 
 /// Where the exchange was when it failed.
@@ -55,6 +58,25 @@ enum class client_phase : std::uint8_t {
   reading_body,
 };
 
+/// Why client::send refused a request as client_errc::invalid_request (its `cause`), when the
+/// parser's codes (bad_method, bad_target, bad_header_name, bad_header_value) do not say it.
+/// Nothing was sent. The names are stable and the values never renumbered.
+enum class request_errc : std::uint8_t {
+  // Content-Length, Transfer-Encoding, TE or Expect set by the caller: the client writes them
+  // from client_request::body, stream_body and expect_continue.
+  framing_field = 1,
+  // A Connection field other than "close" or "upgrade" (keep-alive is the default; options the
+  // client does not implement cannot be promised).
+  connection_option,
+  duplicate_host,  // more than one Host field (RFC 9110 section 7.2)
+  bad_host,        // a Host value that is not an authority ("a b", "a/b", empty)
+  // A target that is none of origin-form ("/path"), absolute-form ("http://host/path"),
+  // authority-form (CONNECT only) and "*" (OPTIONS only): RFC 9112 section 3.2.
+  bad_target_form,
+  host_mismatch,        // an absolute-form target whose authority is not the Host sent with it
+  body_and_stream_body  // both client_request::body and stream_body
+};
+
 /// The stable name of a code ("connect_failed", ...).
 [[nodiscard]] std::string_view to_string(client_errc code) noexcept;
 /// The stable name of a phase ("reading_head", ...).
@@ -62,9 +84,14 @@ enum class client_phase : std::uint8_t {
 
 /// The std::error_category of client_errc ("taut.client").
 [[nodiscard]] const std::error_category& client_category() noexcept;
+/// The std::error_category of request_errc ("taut.client.request"; messages say what to fix).
+[[nodiscard]] const std::error_category& request_category() noexcept;
 
 [[nodiscard]] inline std::error_code make_error_code(client_errc code) noexcept {
   return {static_cast<int>(code), client_category()};
+}
+[[nodiscard]] inline std::error_code make_error_code(request_errc code) noexcept {
+  return {static_cast<int>(code), request_category()};
 }
 
 /// What failed and where. `cause` is the system error (ECONNREFUSED, ...), the parse error
@@ -86,3 +113,5 @@ struct client_error {
 
 template <>
 struct std::is_error_code_enum<taut::client_errc> : std::true_type {};
+template <>
+struct std::is_error_code_enum<taut::request_errc> : std::true_type {};

@@ -77,6 +77,13 @@ class stream {
 
   /// Reads up to `into.size()` bytes.
   io_result read(std::span<char> into) noexcept;
+  /// Makes the next read() see everything that has arrived by now, even when the loop has not run
+  /// since: on an io_uring loop received bytes and the peer's close reach the stream through the
+  /// loop's completions, which this takes in as the loop's next pass would (raising the usual
+  /// notifications, delivered by the loop). For a caller on the loop's thread that must know the
+  /// stream's state exactly before the loop runs again (is an idle connection still sound?); does
+  /// nothing elsewhere, and nothing for epoll and memory streams, whose reads are always exact.
+  void take_ready() noexcept;
   /// Writes a prefix of `bytes` (maybe all, maybe none: would_block). Never raises SIGPIPE.
   io_result write(std::string_view bytes) noexcept;
   /// Gathered write (sendmsg): a prefix of the concatenated parts. Never raises SIGPIPE.
