@@ -243,4 +243,82 @@ TEST(Reply, StatusAfterHeadersIsHonoured) {
   EXPECT_EQ(made.body, "made");
 }
 
+// A failure before the head is written answers a plain 500: the fields the handler set for the
+// success that never came (a day's Cache-Control, a Set-Cookie, a secret) and its status are
+// dropped, and with recover() the connection stays usable.
+TEST(Middleware, RecoverDropsTheFieldsAndStatusSetBeforeTheFailure) {
+  taut::mux app;
+  app.handle("GET /rfail", taut::recover(
+                               [](request_context&, reply& res) {
+                                 EXPECT_TRUE(res.header("Cache-Control", "public, max-age=86400"));
+                                 EXPECT_TRUE(res.header("Set-Cookie", "sid=1"));
+                                 EXPECT_TRUE(res.status(201));
+                                 EXPECT_FALSE(res.started());
+                                 throw std::runtime_error("db down");
+                               },
+                               nullptr));
+  app.handle("GET /ok", [](request_context&, reply& res) { res.text(200, "fine"); });
+  client c(app);
+  const auto r = c.get("/rfail");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "500 Internal Server Error\n");
+  EXPECT_FALSE(r.has_header("Cache-Control"));
+  EXPECT_FALSE(r.has_header("Set-Cookie"));
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_FALSE(c.closed());
+  EXPECT_EQ(c.get("/ok").body, "fine");
+}
+
+TEST(Middleware, WithoutRecoverAFailureAfterFieldsAnswersAPlain500AndCloses) {
+  taut::mux app;
+  app.handle("GET /throw", [](request_context&, reply& res) {
+    res.header("Set-Cookie", "sid=1");
+    res.header("X-Secret", "s3");
+    res.status(201);
+    throw std::runtime_error("boom");
+  });
+  client c(app);
+  const auto r = c.get("/throw");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_FALSE(r.has_header("Set-Cookie"));
+  EXPECT_FALSE(r.has_header("X-Secret"));
+  EXPECT_EQ(r.body, "Internal Server Error\n");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(Middleware, LoggingCountsAFailureAfterFieldsAs500) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /f", taut::recover(taut::logging(log.get(),
+                                                   [](request_context&, reply& res) {
+                                                     res.status(201);
+                                                     res.header("X-A", "1");
+                                                     throw std::runtime_error("x");
+                                                   }),
+                                     nullptr));
+  client c(app);
+  EXPECT_EQ(c.get("/f").status, 500);
+  EXPECT_NE(log.text().find("\"GET /f HTTP/1.1\" 500 -"), std::string::npos) << log.text();
+}
+
+TEST(Reply, ResetForgetsHeldStatusAndFieldsOnly) {
+  taut::mux app;
+  app.handle("GET /r", [](request_context&, reply& res) {
+    res.status(404);
+    res.header("X-Gone", "1");
+    EXPECT_TRUE(res.reset());
+    EXPECT_EQ(res.status_code(), 200);
+    res.header("X-Kept", "1");
+    res.text(200, "again");
+    EXPECT_FALSE(res.reset());  // the head is out
+  });
+  client c(app);
+  const auto r = c.get("/r");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.has_header("X-Gone"));
+  EXPECT_EQ(r.header("X-Kept"), "1");
+  EXPECT_EQ(r.body, "again");
+}
+
 }  // namespace

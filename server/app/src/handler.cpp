@@ -103,13 +103,16 @@ std::optional<std::string_view> request_context::query(std::string_view name) no
 bool reply::status(int code) noexcept {
   if (!writer_.set_status(code)) return false;
   status_ = code;
-  started_ = true;
   return true;
 }
 
 bool reply::header(std::string_view name, std::string_view value) noexcept {
-  if (!writer_.add_header(name, value)) return false;
-  started_ = true;
+  return writer_.add_header(name, value);
+}
+
+bool reply::reset() noexcept {
+  if (!writer_.reset()) return false;
+  status_ = 200;
   return true;
 }
 
@@ -154,7 +157,7 @@ bool reply::error(int code) noexcept {
   }
   text[n++] = '\n';
   // A caller may have set the status already to add fields first (405 with Allow).
-  if ((status_ != code || !started_) && !status(code)) return false;
+  if (!status(code)) return false;
   if (!header("Content-Type", "text/plain; charset=utf-8")) return false;
   if (!header("X-Content-Type-Options", "nosniff")) return false;
   return send(std::string_view(text, n));

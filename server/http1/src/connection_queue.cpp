@@ -209,10 +209,13 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
         // nothing may follow it but the close.
         close_after(slot);
         write_head_end(slot, framing_none, 0);
+        finish_slot(slot);
       } else {
-        write_head_end(slot, body_framing(slot, true), 0);
+        // Nothing of the head is out: its status and fields described a response the handler
+        // never made (a failure after header(), a return without sending). A plain 500.
+        discard_head(slot);
+        write_error(slot, 500, unwinding);
       }
-      finish_slot(slot);
       break;
     case slot_phase::body_length:
     case slot_phase::body_chunked:

@@ -228,8 +228,10 @@ class request_context {
 /// Writes one response: the connection's response_writer plus the common shapes (text, HTML,
 /// JSON, errors, redirects) and a record of what was sent (status, body bytes) for middleware.
 /// Calls return false and do nothing once the response is finished (or the connection is gone).
-/// A reply not finished when the handler returns is finished by the connection: 500 if nothing
-/// was written, an empty body if only the head was; to answer later, detach() the writer.
+/// A reply not finished when the handler returns is finished by the connection: a plain 500
+/// (none of the status and fields set) if the head was not written yet (no send, begin, finish,
+/// error, redirect); after begin(), a body cut short and the close (unless its declared length
+/// was all written); to answer later, detach() the writer.
 class reply {
  public:
   explicit reply(response_writer writer) noexcept : writer_(std::move(writer)) {}
@@ -268,6 +270,9 @@ class reply {
   bool finish(std::span<const taut::header> trailers = {}) noexcept;
   /// Answer with `Connection: close` (if the head is not out yet) and close after this response.
   void close_after() noexcept { writer_.close_after(); }
+  /// Forgets the status and fields set so far, while the head is not written (started() false),
+  /// to answer something else instead (recover() answers a plain 500 so). False afterwards.
+  bool reset() noexcept;
 
   /// Whether body bytes are dropped by the connection (HEAD, 1xx, 204, 304). Content-Length is
   /// still sent for HEAD, so a handler may write the body as for GET.
@@ -277,7 +282,8 @@ class reply {
   [[nodiscard]] int status_code() const noexcept { return status_; }
   /// Body bytes handed to the reply so far (counted for HEAD too).
   [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
-  /// Whether anything was written: a status change, a header, or the head itself.
+  /// Whether the head was written (send, begin, finish, error, redirect): from then on the
+  /// status and fields can no longer change. status() and header() alone only hold them.
   [[nodiscard]] bool started() const noexcept { return started_; }
   /// Whether the response was finished through this reply.
   [[nodiscard]] bool finished() const noexcept { return finished_; }
