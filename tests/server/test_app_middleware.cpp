@@ -321,4 +321,84 @@ TEST(Reply, ResetForgetsHeldStatusAndFieldsOnly) {
   EXPECT_EQ(r.body, "again");
 }
 
+// RFC 9110 section 5.3: a field that is not a list has one line. For these a later set replaces
+// an earlier one; a convenience's default Content-Type yields to the handler's own; lists and
+// Set-Cookie still add lines.
+TEST(Reply, SingletonFieldsAreNeverSentTwice) {
+  taut::mux app;
+  app.handle("GET /json", [](request_context&, reply& res) {
+    res.header("Content-Type", "application/json");
+    res.text(200, "{}");
+  });
+  app.handle("GET /send", [](request_context&, reply& res) {
+    res.header("content-type", "text/html");
+    res.send(200, "x", "text/plain");
+  });
+  app.handle("GET /redirect", [](request_context&, reply& res) {
+    res.header("Location", "/first");
+    res.redirect(302, "/second");
+  });
+  app.handle("GET /server", [](request_context&, reply& res) {
+    res.header("Server", "mine");
+    res.header("Server", "second");
+    res.text(200, "s");
+  });
+  app.handle("GET /lists", [](request_context&, reply& res) {
+    res.header("Set-Cookie", "a=1");
+    res.header("X-Other", "keep");
+    res.header("ETag", "\"1\"");
+    res.header("Set-Cookie", "b=2");
+    res.header("Vary", "Accept");
+    res.header("ETag", "\"2\"");
+    res.header("Vary", "Origin");
+    res.json(200, "[]");
+  });
+  client c(app);
+  const auto json = c.get("/json");
+  EXPECT_EQ(json.header_count("Content-Type"), 1u);
+  EXPECT_EQ(json.header("Content-Type"), "application/json");
+  const auto send = c.get("/send");
+  EXPECT_EQ(send.header_count("Content-Type"), 1u);
+  EXPECT_EQ(send.header("Content-Type"), "text/plain");
+  const auto redirect = c.get("/redirect");
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_EQ(redirect.header_count("Location"), 1u);
+  EXPECT_EQ(redirect.header("Location"), "/second");
+  const auto server = c.get("/server");
+  EXPECT_EQ(server.header_count("Server"), 1u);
+  EXPECT_EQ(server.header("Server"), "second");
+  const auto lists = c.get("/lists");
+  EXPECT_EQ(lists.header_count("Set-Cookie"), 2u);
+  EXPECT_EQ(lists.header_count("Vary"), 2u);
+  EXPECT_EQ(lists.header_count("ETag"), 1u);
+  EXPECT_EQ(lists.header("ETag"), "\"2\"");
+  EXPECT_EQ(lists.header("X-Other"), "keep");
+  EXPECT_EQ(lists.header("Content-Type"), "application/json");
+  EXPECT_EQ(lists.body, "[]");
+}
+
+// The held lines are cut out across the connection's output blocks: many long fields, the
+// replaced one among them, still come out whole and in order.
+TEST(Reply, ReplacingASingletonAmongManyLongFieldsKeepsTheOthersWhole) {
+  taut::mux app;
+  const std::string long_value(3000, 'v');
+  app.handle("GET /many", [&](request_context&, reply& res) {
+    for (int i = 0; i < 8; ++i) {
+      res.header("X-F" + std::to_string(i), long_value + std::to_string(i));
+      if (i == 2) res.header("Content-Location", "/old");
+    }
+    res.header("Content-Location", "/new");
+    res.text(200, "m");
+  });
+  client c(app);
+  const auto r = c.get("/many");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header_count("Content-Location"), 1u);
+  EXPECT_EQ(r.header("Content-Location"), "/new");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(r.header("X-F" + std::to_string(i)), long_value + std::to_string(i));
+  }
+  EXPECT_EQ(r.body, "m");
+}
+
 }  // namespace

@@ -107,12 +107,15 @@ bool reply::status(int code) noexcept {
 }
 
 bool reply::header(std::string_view name, std::string_view value) noexcept {
-  return writer_.add_header(name, value);
+  if (!writer_.add_header(name, value)) return false;
+  if (chars::iequals(name, "content-type")) typed_ = true;
+  return true;
 }
 
 bool reply::reset() noexcept {
   if (!writer_.reset()) return false;
   status_ = 200;
+  typed_ = false;
   return true;
 }
 
@@ -129,16 +132,18 @@ bool reply::send(int code, std::string_view body, std::string_view content_type)
   return send(body);
 }
 
+// A default type yields to a Content-Type the handler set itself ("application/problem+json"
+// before json()); send(code, body, type)'s explicit one replaces it.
 bool reply::text(int code, std::string_view body) noexcept {
-  return send(code, body, "text/plain; charset=utf-8");
+  return send(code, body, typed_ ? std::string_view() : "text/plain; charset=utf-8");
 }
 
 bool reply::html(int code, std::string_view body) noexcept {
-  return send(code, body, "text/html; charset=utf-8");
+  return send(code, body, typed_ ? std::string_view() : "text/html; charset=utf-8");
 }
 
 bool reply::json(int code, std::string_view body) noexcept {
-  return send(code, body, "application/json");
+  return send(code, body, typed_ ? std::string_view() : "application/json");
 }
 
 bool reply::error(int code) noexcept {

@@ -242,22 +242,28 @@ class reply {
   bool status(int code) noexcept;
   /// Adds a field (names must be tokens, values free of CR, LF, NUL; framing fields and
   /// Connection other than `Connection: close` are the connection's; so is Date, unless one valid
-  /// IMF-fixdate is given, which then replaces the connection's).
+  /// IMF-fixdate is given, which then replaces the connection's). A field that is not a list
+  /// (Content-Type, Location, Server, ETag, Last-Modified, Expires, Retry-After, Age,
+  /// Content-Range, Content-Location, Strict-Transport-Security, X-Content-Type-Options,
+  /// X-Frame-Options, the single-valued Access-Control-Allow-*/Max-Age) replaces the line set
+  /// before; others (Set-Cookie, Vary, Cache-Control, ...) add a line each time.
   bool header(std::string_view name, std::string_view value) noexcept;
 
   /// The whole body with a Content-Length; finishes the reply.
   bool send(std::string_view body) noexcept;
-  /// Status, a Content-Type (if not empty) and the whole body.
+  /// Status, a Content-Type (if not empty: it replaces one set before) and the whole body.
   bool send(int code, std::string_view body, std::string_view content_type = {}) noexcept;
-  /// text/plain; charset=utf-8.
+  /// text/plain; charset=utf-8, unless header() set a Content-Type.
   bool text(int code, std::string_view body) noexcept;
-  /// text/html; charset=utf-8.
+  /// text/html; charset=utf-8, unless header() set a Content-Type.
   bool html(int code, std::string_view body) noexcept;
-  /// application/json (the caller provides the JSON text).
+  /// application/json (the caller provides the JSON text), unless header() set a Content-Type.
   bool json(int code, std::string_view body) noexcept;
-  /// `code` with its reason phrase as a text/plain body ("404 Not Found\n").
+  /// `code` with its reason phrase as a text/plain body ("404 Not Found\n"); its Content-Type
+  /// replaces one set before, as the body is that text.
   bool error(int code) noexcept;
-  /// A redirect (301, 302, 303, 307, 308) to `location` with a short text body.
+  /// A redirect (301, 302, 303, 307, 308) to `location` (replacing a Location set before) with a
+  /// short text body.
   bool redirect(int code, std::string_view location) noexcept;
 
   /// Streaming: ends the head for a body of unknown length (chunked on HTTP/1.1).
@@ -307,6 +313,7 @@ class reply {
   int status_ = 200;
   bool started_ = false;
   bool finished_ = false;
+  bool typed_ = false;  // header() set a Content-Type: text()/html()/json() keep it
   bool detached_ = false;
 };
 

@@ -598,6 +598,7 @@ class connection {
   bool add_field(detail::response_slot& slot, std::string_view name,
                  std::string_view value) noexcept;
   bool move_fields(detail::response_slot& slot) noexcept;
+  void drop_held_field(detail::response_slot& slot, std::string_view name) noexcept;
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
