@@ -401,4 +401,29 @@ TEST(Reply, ReplacingASingletonAmongManyLongFieldsKeepsTheOthersWhole) {
   EXPECT_EQ(r.body, "m");
 }
 
+// redirect() and error() keep to their documented codes: anything else sends nothing, so the
+// handler can still answer, and never a 200 dressed as a redirect or an error.
+TEST(Reply, RedirectAndErrorRefuseCodesOutsideTheirRange) {
+  taut::mux app;
+  app.handle("GET /r", [](request_context&, reply& res) {
+    EXPECT_FALSE(res.redirect(200, "/x"));
+    EXPECT_FALSE(res.redirect(300, "/x"));
+    EXPECT_FALSE(res.redirect(404, "/x"));
+    EXPECT_FALSE(res.error(200));
+    EXPECT_FALSE(res.error(302));
+    EXPECT_FALSE(res.error(600));
+    EXPECT_FALSE(res.started());
+    EXPECT_TRUE(res.redirect(308, "/y"));
+  });
+  app.handle("GET /e", [](request_context&, reply& res) {
+    EXPECT_FALSE(res.error(399));
+    EXPECT_TRUE(res.error(599));
+  });
+  client c(app);
+  const auto r = c.get("/r");
+  EXPECT_EQ(r.status, 308);
+  EXPECT_EQ(r.header("Location"), "/y");
+  EXPECT_EQ(c.get("/e").status, 599);
+}
+
 }  // namespace

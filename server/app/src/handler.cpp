@@ -150,7 +150,8 @@ bool reply::error(int code) noexcept {
   // "404 Not Found\n": the status digits, a space, the reason and a newline, without allocating.
   const std::string_view reason = reason_phrase(code);
   char text[64];
-  if (code < 100 || code > 999 || reason.size() + 6 > sizeof text) return false;
+  // An error is a 4xx or 5xx: error(200) would dress a failure as a success.
+  if (code < 400 || code > 599 || reason.size() + 6 > sizeof text) return false;
   text[0] = static_cast<char>('0' + code / 100);
   text[1] = static_cast<char>('0' + code / 10 % 10);
   text[2] = static_cast<char>('0' + code % 10);
@@ -169,6 +170,8 @@ bool reply::error(int code) noexcept {
 }
 
 bool reply::redirect(int code, std::string_view location) noexcept {
+  // Only the codes that redirect with a Location (RFC 9110 section 15.4); 300 and 305 do not.
+  if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308) return false;
   if (!status(code)) return false;
   if (!header("Location", location)) return false;
   if (!header("Content-Type", "text/plain; charset=utf-8")) return false;

@@ -259,11 +259,12 @@ class reply {
   bool html(int code, std::string_view body) noexcept;
   /// application/json (the caller provides the JSON text), unless header() set a Content-Type.
   bool json(int code, std::string_view body) noexcept;
-  /// `code` with its reason phrase as a text/plain body ("404 Not Found\n"); its Content-Type
-  /// replaces one set before, as the body is that text.
+  /// `code` (400..599; false, nothing sent, for any other) with its reason phrase as a
+  /// text/plain body ("404 Not Found\n"); its Content-Type replaces one set before, as the body
+  /// is that text.
   bool error(int code) noexcept;
-  /// A redirect (301, 302, 303, 307, 308) to `location` (replacing a Location set before) with a
-  /// short text body.
+  /// A redirect (301, 302, 303, 307 or 308; false, nothing sent, for any other code) to
+  /// `location` (replacing a Location set before) with a short text body.
   bool redirect(int code, std::string_view location) noexcept;
 
   /// Streaming: ends the head for a body of unknown length (chunked on HTTP/1.1).
