@@ -205,6 +205,25 @@ TEST(Proxy, ForwardsAndAnswers) {
   EXPECT_EQ(w.seen[0].value("X-Forwarded-Proto"), "http");
 }
 
+// RFC 9110 section 7.6.1: fields named in Connection go first, X-Forwarded-For included, before
+// the proxy adds its own forwarding fields (as Via named so already was).
+TEST(Proxy, ForwardingFieldsNamedInConnectionAreDropped) {
+  proxy_options options;
+  options.forwarded = true;
+  proxy_world w(options);
+  const std::string got = w.raw(
+      "GET /x HTTP/1.1\r\nHost: h.example\r\nConnection: X-Forwarded-For, Forwarded, Via\r\n"
+      "X-Forwarded-For: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\nVia: 1.1 spoof\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 1u);
+  const seen_request& s = w.seen[0];
+  EXPECT_EQ(s.count("X-Forwarded-For"), 0u);  // and no address of its own on a memory pipe
+  EXPECT_EQ(s.count("Forwarded"), 1u);
+  EXPECT_EQ(s.value("Forwarded"), "host=h.example;proto=http");
+  EXPECT_EQ(s.count("Via"), 1u);
+  EXPECT_EQ(s.value("Via"), "1.1 taut");
+}
+
 TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
   proxy_options options;
   options.forwarded = true;

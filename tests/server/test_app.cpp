@@ -381,13 +381,44 @@ TEST(App, DeferredReplyFinishesFromAnotherThread) {
 TEST(App, UnfinishedReplyIsCompletedByTheConnection) {
   taut::mux app;
   app.handle("GET /nothing", [](request_context&, reply&) {});
-  app.handle("GET /head-only", [](request_context&, reply& res) { res.header("X-A", "1"); });
+  // Status and fields only held, never sent: a plain 500 without them, the connection kept.
+  app.handle("GET /head-only", [](request_context&, reply& res) {
+    res.header("X-Secret", "s3");
+    res.status(201);
+  });
+  app.handle("GET /begun", [](request_context&, reply& res) {
+    res.header("X-A", "1");
+    res.begin();
+    res.write("part");
+  });
   client c(app);
   EXPECT_EQ(c.get("/nothing").status, 500);
   const auto r = c.get("/head-only");
-  EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.header("X-A"), "1");
-  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_FALSE(r.has_header("X-Secret"));
+  EXPECT_EQ(r.body, "Internal Server Error\n");
+  EXPECT_TRUE(r.keep_alive);
+  // Once the head is out, the body is cut short: the client sees an incomplete response.
+  EXPECT_EQ(c.get("/begun").status, 0);
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(App, DeferredReplyDroppedAfterFieldsAnswersAPlain500) {
+  taut::mux app;
+  std::thread worker;
+  app.handle("GET /drop", [&](request_context&, reply& res) {
+    res.header("Cache-Control", "public, max-age=86400");
+    taut::deferred_response later(res.detach());
+    worker = std::thread([later = std::move(later)]() mutable {
+      taut::deferred_response dropped = std::move(later);
+    });
+  });
+  client c(app);
+  c.write(request("GET", "/drop"));
+  const auto r = c.read_within(std::chrono::seconds(10));
+  worker.join();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_FALSE(r.has_header("Cache-Control"));
 }
 
 TEST(App, ReplyHelpers) {

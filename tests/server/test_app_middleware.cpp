@@ -243,4 +243,187 @@ TEST(Reply, StatusAfterHeadersIsHonoured) {
   EXPECT_EQ(made.body, "made");
 }
 
+// A failure before the head is written answers a plain 500: the fields the handler set for the
+// success that never came (a day's Cache-Control, a Set-Cookie, a secret) and its status are
+// dropped, and with recover() the connection stays usable.
+TEST(Middleware, RecoverDropsTheFieldsAndStatusSetBeforeTheFailure) {
+  taut::mux app;
+  app.handle("GET /rfail", taut::recover(
+                               [](request_context&, reply& res) {
+                                 EXPECT_TRUE(res.header("Cache-Control", "public, max-age=86400"));
+                                 EXPECT_TRUE(res.header("Set-Cookie", "sid=1"));
+                                 EXPECT_TRUE(res.status(201));
+                                 EXPECT_FALSE(res.started());
+                                 throw std::runtime_error("db down");
+                               },
+                               nullptr));
+  app.handle("GET /ok", [](request_context&, reply& res) { res.text(200, "fine"); });
+  client c(app);
+  const auto r = c.get("/rfail");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "500 Internal Server Error\n");
+  EXPECT_FALSE(r.has_header("Cache-Control"));
+  EXPECT_FALSE(r.has_header("Set-Cookie"));
+  EXPECT_TRUE(r.keep_alive);
+  EXPECT_FALSE(c.closed());
+  EXPECT_EQ(c.get("/ok").body, "fine");
+}
+
+TEST(Middleware, WithoutRecoverAFailureAfterFieldsAnswersAPlain500AndCloses) {
+  taut::mux app;
+  app.handle("GET /throw", [](request_context&, reply& res) {
+    res.header("Set-Cookie", "sid=1");
+    res.header("X-Secret", "s3");
+    res.status(201);
+    throw std::runtime_error("boom");
+  });
+  client c(app);
+  const auto r = c.get("/throw");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_FALSE(r.has_header("Set-Cookie"));
+  EXPECT_FALSE(r.has_header("X-Secret"));
+  EXPECT_EQ(r.body, "Internal Server Error\n");
+  EXPECT_FALSE(r.keep_alive);
+  EXPECT_TRUE(c.closed());
+}
+
+TEST(Middleware, LoggingCountsAFailureAfterFieldsAs500) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /f", taut::recover(taut::logging(log.get(),
+                                                   [](request_context&, reply& res) {
+                                                     res.status(201);
+                                                     res.header("X-A", "1");
+                                                     throw std::runtime_error("x");
+                                                   }),
+                                     nullptr));
+  client c(app);
+  EXPECT_EQ(c.get("/f").status, 500);
+  EXPECT_NE(log.text().find("\"GET /f HTTP/1.1\" 500 -"), std::string::npos) << log.text();
+}
+
+TEST(Reply, ResetForgetsHeldStatusAndFieldsOnly) {
+  taut::mux app;
+  app.handle("GET /r", [](request_context&, reply& res) {
+    res.status(404);
+    res.header("X-Gone", "1");
+    EXPECT_TRUE(res.reset());
+    EXPECT_EQ(res.status_code(), 200);
+    res.header("X-Kept", "1");
+    res.text(200, "again");
+    EXPECT_FALSE(res.reset());  // the head is out
+  });
+  client c(app);
+  const auto r = c.get("/r");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.has_header("X-Gone"));
+  EXPECT_EQ(r.header("X-Kept"), "1");
+  EXPECT_EQ(r.body, "again");
+}
+
+// RFC 9110 section 5.3: a field that is not a list has one line. For these a later set replaces
+// an earlier one; a convenience's default Content-Type yields to the handler's own; lists and
+// Set-Cookie still add lines.
+TEST(Reply, SingletonFieldsAreNeverSentTwice) {
+  taut::mux app;
+  app.handle("GET /json", [](request_context&, reply& res) {
+    res.header("Content-Type", "application/json");
+    res.text(200, "{}");
+  });
+  app.handle("GET /send", [](request_context&, reply& res) {
+    res.header("content-type", "text/html");
+    res.send(200, "x", "text/plain");
+  });
+  app.handle("GET /redirect", [](request_context&, reply& res) {
+    res.header("Location", "/first");
+    res.redirect(302, "/second");
+  });
+  app.handle("GET /server", [](request_context&, reply& res) {
+    res.header("Server", "mine");
+    res.header("Server", "second");
+    res.text(200, "s");
+  });
+  app.handle("GET /lists", [](request_context&, reply& res) {
+    res.header("Set-Cookie", "a=1");
+    res.header("X-Other", "keep");
+    res.header("ETag", "\"1\"");
+    res.header("Set-Cookie", "b=2");
+    res.header("Vary", "Accept");
+    res.header("ETag", "\"2\"");
+    res.header("Vary", "Origin");
+    res.json(200, "[]");
+  });
+  client c(app);
+  const auto json = c.get("/json");
+  EXPECT_EQ(json.header_count("Content-Type"), 1u);
+  EXPECT_EQ(json.header("Content-Type"), "application/json");
+  const auto send = c.get("/send");
+  EXPECT_EQ(send.header_count("Content-Type"), 1u);
+  EXPECT_EQ(send.header("Content-Type"), "text/plain");
+  const auto redirect = c.get("/redirect");
+  EXPECT_EQ(redirect.status, 302);
+  EXPECT_EQ(redirect.header_count("Location"), 1u);
+  EXPECT_EQ(redirect.header("Location"), "/second");
+  const auto server = c.get("/server");
+  EXPECT_EQ(server.header_count("Server"), 1u);
+  EXPECT_EQ(server.header("Server"), "second");
+  const auto lists = c.get("/lists");
+  EXPECT_EQ(lists.header_count("Set-Cookie"), 2u);
+  EXPECT_EQ(lists.header_count("Vary"), 2u);
+  EXPECT_EQ(lists.header_count("ETag"), 1u);
+  EXPECT_EQ(lists.header("ETag"), "\"2\"");
+  EXPECT_EQ(lists.header("X-Other"), "keep");
+  EXPECT_EQ(lists.header("Content-Type"), "application/json");
+  EXPECT_EQ(lists.body, "[]");
+}
+
+// The held lines are cut out across the connection's output blocks: many long fields, the
+// replaced one among them, still come out whole and in order.
+TEST(Reply, ReplacingASingletonAmongManyLongFieldsKeepsTheOthersWhole) {
+  taut::mux app;
+  const std::string long_value(3000, 'v');
+  app.handle("GET /many", [&](request_context&, reply& res) {
+    for (int i = 0; i < 8; ++i) {
+      res.header("X-F" + std::to_string(i), long_value + std::to_string(i));
+      if (i == 2) res.header("Content-Location", "/old");
+    }
+    res.header("Content-Location", "/new");
+    res.text(200, "m");
+  });
+  client c(app);
+  const auto r = c.get("/many");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header_count("Content-Location"), 1u);
+  EXPECT_EQ(r.header("Content-Location"), "/new");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(r.header("X-F" + std::to_string(i)), long_value + std::to_string(i));
+  }
+  EXPECT_EQ(r.body, "m");
+}
+
+// redirect() and error() keep to their documented codes: anything else sends nothing, so the
+// handler can still answer, and never a 200 dressed as a redirect or an error.
+TEST(Reply, RedirectAndErrorRefuseCodesOutsideTheirRange) {
+  taut::mux app;
+  app.handle("GET /r", [](request_context&, reply& res) {
+    EXPECT_FALSE(res.redirect(200, "/x"));
+    EXPECT_FALSE(res.redirect(300, "/x"));
+    EXPECT_FALSE(res.redirect(404, "/x"));
+    EXPECT_FALSE(res.error(200));
+    EXPECT_FALSE(res.error(302));
+    EXPECT_FALSE(res.error(600));
+    EXPECT_FALSE(res.started());
+    EXPECT_TRUE(res.redirect(308, "/y"));
+  });
+  app.handle("GET /e", [](request_context&, reply& res) {
+    EXPECT_FALSE(res.error(399));
+    EXPECT_TRUE(res.error(599));
+  });
+  client c(app);
+  const auto r = c.get("/r");
+  EXPECT_EQ(r.status, 308);
+  EXPECT_EQ(r.header("Location"), "/y");
+  EXPECT_EQ(c.get("/e").status, 599);
+}
+
 }  // namespace

@@ -578,16 +578,37 @@ TEST(ResponseWriter, DroppedWithoutAnswerSends500) {
   EXPECT_TRUE(responses[0].keep_alive) << "a forgotten answer is a bug, not a reason to close";
 }
 
-TEST(ResponseWriter, DroppedAfterHeadersFinishesAnEmptyBody) {
+// The held status and fields described a response that never came: a plain 500 without them.
+TEST(ResponseWriter, DroppedAfterHeadersAnswersAPlain500) {
   harness h;
   h.handler.request = [](server_request&, response_writer w) {
     w.set_status(201);
     w.add_header("Location", "/x");
+    w.add_header("Server", "mine");
+  };
+  const auto responses = parse_responses(h.exchange(get("/") + get("/")));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0].status, 500);
+  EXPECT_EQ(responses[0].field("Location"), "");
+  EXPECT_EQ(responses[0].field("Server"), "");
+  EXPECT_TRUE(responses[0].keep_alive);
+}
+
+TEST(ResponseWriter, ResetDropsTheHeldHeadUntilItIsWritten) {
+  harness h;
+  h.handler.request = [](server_request&, response_writer w) {
+    EXPECT_TRUE(w.set_status(404));
+    EXPECT_TRUE(w.add_header("X-Gone", "1"));
+    EXPECT_TRUE(w.reset());
+    EXPECT_TRUE(w.add_header("X-Kept", "1"));
+    EXPECT_TRUE(w.send("ok"));
+    EXPECT_FALSE(w.reset());
   };
   const auto responses = parse_responses(h.exchange(get("/")));
   ASSERT_EQ(responses.size(), 1u);
-  EXPECT_EQ(responses[0].status, 201);
-  EXPECT_EQ(responses[0].field("Content-Length"), "0");
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_EQ(responses[0].field("X-Gone"), "");
+  EXPECT_EQ(responses[0].field("X-Kept"), "1");
 }
 
 TEST(ResponseWriter, DroppedMidChunkedBodyCutsTheConnection) {

@@ -17,6 +17,7 @@
 #include "demo_app.hpp"
 #include "taut/client.hpp"
 #include "taut/mux.hpp"
+#include "taut/path.hpp"
 #include "taut/proxy.hpp"
 #include "taut/server.hpp"
 #include "taut/transport/address.hpp"
@@ -390,9 +391,14 @@ class proxy_app final : public taut::request_handler {
  private:
   taut::request_handler& route(taut::server_request& request) {
     if (demo_ == nullptr) return mux_;
+    // An absolute-form target ("http://x/up/a", RFC 9112 section 3.2.2) is routed by its path,
+    // as the mux routes it.
+    std::string_view target = request.target();
+    if (request.head().target_form == taut::target_form::absolute) {
+      if (const auto parts = taut::split_absolute_form(target)) target = parts->path_and_query;
+    }
     for (const auto& p : proxies_) {
       const std::string_view prefix = p->options().strip_prefix;
-      const std::string_view target = request.target();
       if (target.starts_with(prefix) &&
           (target.size() == prefix.size() || target[prefix.size()] == '/' ||
            target[prefix.size()] == '?')) {

@@ -103,13 +103,19 @@ std::optional<std::string_view> request_context::query(std::string_view name) no
 bool reply::status(int code) noexcept {
   if (!writer_.set_status(code)) return false;
   status_ = code;
-  started_ = true;
   return true;
 }
 
 bool reply::header(std::string_view name, std::string_view value) noexcept {
   if (!writer_.add_header(name, value)) return false;
-  started_ = true;
+  if (chars::iequals(name, "content-type")) typed_ = true;
+  return true;
+}
+
+bool reply::reset() noexcept {
+  if (!writer_.reset()) return false;
+  status_ = 200;
+  typed_ = false;
   return true;
 }
 
@@ -126,23 +132,26 @@ bool reply::send(int code, std::string_view body, std::string_view content_type)
   return send(body);
 }
 
+// A default type yields to a Content-Type the handler set itself ("application/problem+json"
+// before json()); send(code, body, type)'s explicit one replaces it.
 bool reply::text(int code, std::string_view body) noexcept {
-  return send(code, body, "text/plain; charset=utf-8");
+  return send(code, body, typed_ ? std::string_view() : "text/plain; charset=utf-8");
 }
 
 bool reply::html(int code, std::string_view body) noexcept {
-  return send(code, body, "text/html; charset=utf-8");
+  return send(code, body, typed_ ? std::string_view() : "text/html; charset=utf-8");
 }
 
 bool reply::json(int code, std::string_view body) noexcept {
-  return send(code, body, "application/json");
+  return send(code, body, typed_ ? std::string_view() : "application/json");
 }
 
 bool reply::error(int code) noexcept {
   // "404 Not Found\n": the status digits, a space, the reason and a newline, without allocating.
   const std::string_view reason = reason_phrase(code);
   char text[64];
-  if (code < 100 || code > 999 || reason.size() + 6 > sizeof text) return false;
+  // An error is a 4xx or 5xx: error(200) would dress a failure as a success.
+  if (code < 400 || code > 599 || reason.size() + 6 > sizeof text) return false;
   text[0] = static_cast<char>('0' + code / 100);
   text[1] = static_cast<char>('0' + code / 10 % 10);
   text[2] = static_cast<char>('0' + code % 10);
@@ -154,13 +163,15 @@ bool reply::error(int code) noexcept {
   }
   text[n++] = '\n';
   // A caller may have set the status already to add fields first (405 with Allow).
-  if ((status_ != code || !started_) && !status(code)) return false;
+  if (!status(code)) return false;
   if (!header("Content-Type", "text/plain; charset=utf-8")) return false;
   if (!header("X-Content-Type-Options", "nosniff")) return false;
   return send(std::string_view(text, n));
 }
 
 bool reply::redirect(int code, std::string_view location) noexcept {
+  // Only the codes that redirect with a Location (RFC 9110 section 15.4); 300 and 305 do not.
+  if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308) return false;
   if (!status(code)) return false;
   if (!header("Location", location)) return false;
   if (!header("Content-Type", "text/plain; charset=utf-8")) return false;

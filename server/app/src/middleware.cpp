@@ -103,7 +103,9 @@ handler recover(handler next, std::FILE* log) {
           }
         }
         if (response.detached() || response.finished()) return;
-        if (!response.started()) {
+        // While the head is only held, the fields set before the failure (a Cache-Control, a
+        // Set-Cookie) belong to the success that never came: the 500 carries none of them.
+        if (!response.started() && response.reset()) {
           response.error(500);
           return;
         }

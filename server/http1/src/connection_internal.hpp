@@ -154,6 +154,19 @@ inline bool managed_field(std::string_view name) noexcept {
          chars::iequals(name, "date");
 }
 
+/// Response fields that are not lists (RFC 9110 section 5.3: a sender must not generate two lines
+/// of such a field): a handler setting one again replaces the line it set before.
+inline bool singleton_field(std::string_view name) noexcept {
+  using chars::iequals;
+  return iequals(name, "content-type") || iequals(name, "location") || iequals(name, "server") ||
+         iequals(name, "etag") || iequals(name, "last-modified") || iequals(name, "expires") ||
+         iequals(name, "retry-after") || iequals(name, "age") || iequals(name, "content-range") ||
+         iequals(name, "content-location") || iequals(name, "access-control-allow-origin") ||
+         iequals(name, "access-control-allow-credentials") ||
+         iequals(name, "access-control-max-age") || iequals(name, "strict-transport-security") ||
+         iequals(name, "x-content-type-options") || iequals(name, "x-frame-options");
+}
+
 /// Calls `each` with every token of a comma-separated list, whitespace trimmed.
 template <typename Each>
 void for_each_token(std::string_view list, Each&& each) {

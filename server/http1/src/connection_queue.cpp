@@ -65,6 +65,79 @@ bool connection::move_fields(response_slot& slot) noexcept {
   return ok;
 }
 
+void connection::drop_held_field(response_slot& slot, std::string_view name) noexcept {
+  // The held lines are "name: value\r\n" (add_field), a line possibly split over two blocks:
+  // walk them a byte at a time, moving each line that stays over the ones that go (the write
+  // position never passes the read one), then cut what is left at the end. No allocation.
+  struct cursor {
+    out_block* block;
+    std::uint32_t at;
+    // Past the last byte of the chain.
+    [[nodiscard]] bool done() const noexcept { return at == block->end && block->next == nullptr; }
+    // On a byte to read or write: steps over the end of a block.
+    void settle() noexcept {
+      while (at == block->end && block->next != nullptr) {
+        block = block->next;
+        at = block->begin;
+      }
+    }
+    char& byte() noexcept {
+      settle();
+      return block->data()[at];
+    }
+  };
+  const auto fold = [](char c) noexcept {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  };
+  if (slot.fields.head == nullptr) return;
+  cursor read{slot.fields.head, slot.fields.head->begin};
+  cursor write = read;
+  std::size_t dropped = 0;
+  read.settle();
+  while (!read.done()) {
+    cursor line = read;
+    std::size_t length = 0;
+    std::size_t matched = 0;
+    bool in_name = true;
+    bool same = true;
+    while (!read.done()) {
+      const char c = read.byte();
+      ++read.at;
+      ++length;
+      if (in_name) {
+        if (c == ':') {
+          in_name = false;
+          same = same && matched == name.size();
+        } else if (matched < name.size() && fold(c) == fold(name[matched])) {
+          ++matched;
+        } else {
+          same = false;
+        }
+      }
+      if (c == '\n') break;
+    }
+    if (same && !in_name) {
+      dropped += length;
+    } else if (dropped == 0) {
+      write = read;
+    } else {
+      for (; length > 0; --length) {
+        write.byte() = line.byte();
+        ++write.at;
+        ++line.at;
+      }
+    }
+    read.settle();
+  }
+  if (dropped == 0) return;
+  queued_ -= write.block->end - write.at;
+  write.block->end = write.at;
+  out_chain rest{write.block->next, slot.fields.tail};
+  write.block->next = nullptr;
+  slot.fields.tail = write.block;
+  drop_chain(rest);
+}
+
 bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length) noexcept {
   const connection_options& options = ctx_->options_;
   // A request body nobody reads: a client awaiting 100 Continue may never send it, and a large
@@ -208,10 +281,13 @@ void connection::abandon(response_slot& slot, bool unwinding) noexcept {
         // nothing may follow it but the close.
         close_after(slot);
         write_head_end(slot, framing_none, 0);
+        finish_slot(slot);
       } else {
-        write_head_end(slot, body_framing(slot, true), 0);
+        // Nothing of the head is out: its status and fields described a response the handler
+        // never made (a failure after header(), a return without sending). A plain 500.
+        discard_head(slot);
+        write_error(slot, 500, unwinding);
       }
-      finish_slot(slot);
       break;
     case slot_phase::body_length:
     case slot_phase::body_chunked:

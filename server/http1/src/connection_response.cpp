@@ -23,8 +23,9 @@ bool connection::allowed(slot_phase from, slot_phase to) noexcept {
     case slot_phase::free:
       return to == slot_phase::waiting;
     case slot_phase::waiting:
-    case slot_phase::head:
       return to != slot_phase::waiting;
+    case slot_phase::head:
+      return true;  // back to waiting when its held fields are dropped (discard_head)
     case slot_phase::body_length:
     case slot_phase::body_chunked:
     case slot_phase::body_close:
@@ -74,7 +75,18 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
     });
     if (!other) return true;  // the connection writes its own close / keep-alive
   }
+  if (detail::singleton_field(name)) drop_held_field(slot, name);
   return add_field(slot, name, value);
+}
+
+bool connection::discard_head(response_slot& slot) noexcept {
+  if (!head_open(slot)) return false;
+  drop_chain(slot.fields);
+  slot.status = 200;
+  slot.own_date = false;
+  slot.own_server = false;
+  if (slot.phase == slot_phase::head) set_phase(slot, slot_phase::waiting);
+  return true;
 }
 
 void connection::close_after(response_slot& slot) noexcept {

@@ -178,4 +178,9 @@ void response_writer::close_after() noexcept {
   if (response_slot* s = slot()) conn_->close_after(*s);
 }
 
+bool response_writer::reset() noexcept {
+  response_slot* s = slot();
+  return s != nullptr && conn_->discard_head(*s);
+}
+
 }  // namespace taut

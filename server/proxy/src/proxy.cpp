@@ -473,7 +473,9 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   if (o.x_forwarded) {
     const std::size_t at = text_.size();
     for (const header& h : in) {
-      if (!chars::iequals(h.name, "x-forwarded-for")) continue;
+      // Named in Connection, the client's list is hop-by-hop (RFC 9110 section 7.6.1): dropped
+      // before this proxy adds the address, as every other named field is.
+      if (!chars::iequals(h.name, "x-forwarded-for") || tokens.named(h.name)) continue;
       if (text_.size() != at) text_.append(", ");
       text_.append(h.value);
     }

@@ -228,8 +228,10 @@ class request_context {
 /// Writes one response: the connection's response_writer plus the common shapes (text, HTML,
 /// JSON, errors, redirects) and a record of what was sent (status, body bytes) for middleware.
 /// Calls return false and do nothing once the response is finished (or the connection is gone).
-/// A reply not finished when the handler returns is finished by the connection: 500 if nothing
-/// was written, an empty body if only the head was; to answer later, detach() the writer.
+/// A reply not finished when the handler returns is finished by the connection: a plain 500
+/// (none of the status and fields set) if the head was not written yet (no send, begin, finish,
+/// error, redirect); after begin(), a body cut short and the close (unless its declared length
+/// was all written); to answer later, detach() the writer.
 class reply {
  public:
   explicit reply(response_writer writer) noexcept : writer_(std::move(writer)) {}
@@ -240,22 +242,29 @@ class reply {
   bool status(int code) noexcept;
   /// Adds a field (names must be tokens, values free of CR, LF, NUL; framing fields and
   /// Connection other than `Connection: close` are the connection's; so is Date, unless one valid
-  /// IMF-fixdate is given, which then replaces the connection's).
+  /// IMF-fixdate is given, which then replaces the connection's). A field that is not a list
+  /// (Content-Type, Location, Server, ETag, Last-Modified, Expires, Retry-After, Age,
+  /// Content-Range, Content-Location, Strict-Transport-Security, X-Content-Type-Options,
+  /// X-Frame-Options, the single-valued Access-Control-Allow-*/Max-Age) replaces the line set
+  /// before; others (Set-Cookie, Vary, Cache-Control, ...) add a line each time.
   bool header(std::string_view name, std::string_view value) noexcept;
 
   /// The whole body with a Content-Length; finishes the reply.
   bool send(std::string_view body) noexcept;
-  /// Status, a Content-Type (if not empty) and the whole body.
+  /// Status, a Content-Type (if not empty: it replaces one set before) and the whole body.
   bool send(int code, std::string_view body, std::string_view content_type = {}) noexcept;
-  /// text/plain; charset=utf-8.
+  /// text/plain; charset=utf-8, unless header() set a Content-Type.
   bool text(int code, std::string_view body) noexcept;
-  /// text/html; charset=utf-8.
+  /// text/html; charset=utf-8, unless header() set a Content-Type.
   bool html(int code, std::string_view body) noexcept;
-  /// application/json (the caller provides the JSON text).
+  /// application/json (the caller provides the JSON text), unless header() set a Content-Type.
   bool json(int code, std::string_view body) noexcept;
-  /// `code` with its reason phrase as a text/plain body ("404 Not Found\n").
+  /// `code` (400..599; false, nothing sent, for any other) with its reason phrase as a
+  /// text/plain body ("404 Not Found\n"); its Content-Type replaces one set before, as the body
+  /// is that text.
   bool error(int code) noexcept;
-  /// A redirect (301, 302, 303, 307, 308) to `location` with a short text body.
+  /// A redirect (301, 302, 303, 307 or 308; false, nothing sent, for any other code) to
+  /// `location` (replacing a Location set before) with a short text body.
   bool redirect(int code, std::string_view location) noexcept;
 
   /// Streaming: ends the head for a body of unknown length (chunked on HTTP/1.1).
@@ -268,6 +277,9 @@ class reply {
   bool finish(std::span<const taut::header> trailers = {}) noexcept;
   /// Answer with `Connection: close` (if the head is not out yet) and close after this response.
   void close_after() noexcept { writer_.close_after(); }
+  /// Forgets the status and fields set so far, while the head is not written (started() false),
+  /// to answer something else instead (recover() answers a plain 500 so). False afterwards.
+  bool reset() noexcept;
 
   /// Whether body bytes are dropped by the connection (HEAD, 1xx, 204, 304). Content-Length is
   /// still sent for HEAD, so a handler may write the body as for GET.
@@ -277,7 +289,8 @@ class reply {
   [[nodiscard]] int status_code() const noexcept { return status_; }
   /// Body bytes handed to the reply so far (counted for HEAD too).
   [[nodiscard]] std::uint64_t body_bytes() const noexcept { return body_bytes_; }
-  /// Whether anything was written: a status change, a header, or the head itself.
+  /// Whether the head was written (send, begin, finish, error, redirect): from then on the
+  /// status and fields can no longer change. status() and header() alone only hold them.
   [[nodiscard]] bool started() const noexcept { return started_; }
   /// Whether the response was finished through this reply.
   [[nodiscard]] bool finished() const noexcept { return finished_; }
@@ -301,6 +314,7 @@ class reply {
   int status_ = 200;
   bool started_ = false;
   bool finished_ = false;
+  bool typed_ = false;  // header() set a Content-Type: text()/html()/json() keep it
   bool detached_ = false;
 };
 

@@ -16,10 +16,11 @@ namespace taut {
 /// stack and written with one fwrite (stdio locks the stream, so threads do not interleave lines).
 [[nodiscard]] handler logging(std::FILE* out, handler next);
 
-/// Turns an exception escaping `next` into a 500 answer when nothing was written yet (the
-/// connection stays open), or ends the response and closes the connection when the head is already
-/// out. The exception's what() (if any) goes to `log` (nullptr: not logged). Without recover(), the
-/// connection answers 500 too but then closes.
+/// Turns an exception escaping `next` into a plain 500 answer when the head was not written yet
+/// (without the status or any field set before the throw; the connection stays open), or ends the
+/// response and closes the connection when the head is already out. The exception's what() (if any)
+/// goes to `log` (nullptr: not logged). Without recover(), the connection answers 500 too but then
+/// closes.
 [[nodiscard]] handler recover(handler next, std::FILE* log = stderr);
 
 /// Accepts request bodies of at most `max_bytes` for `next` (413 beyond), raising or lowering the

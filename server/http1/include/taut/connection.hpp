@@ -201,11 +201,12 @@ class server_request {
 /// (Content-Length, Transfer-Encoding) and Connection are the connection's: add_header() refuses
 /// them. So is Date, unless the handler gives one valid IMF-fixdate (a proxy passing on its
 /// origin's): the connection then writes none. A Server field replaces
-/// connection_options::server_name. A writer dropped unfinished answers 500 if nothing was written,
-/// finishes an empty body if only headers were, and otherwise closes the connection so the client
-/// sees the body cut short. Every call returns false (and does nothing) once the response is
-/// finished or the connection is gone. A writer must not outlive its connection (see
-/// connection::outstanding_writers()).
+/// connection_options::server_name. A writer dropped before the head is written answers a plain
+/// 500 (the status and fields it set are dropped: they described a response that never came);
+/// one dropped after begin() ends the body if it can (chunked) and otherwise closes the
+/// connection so the client sees the body cut short. Every call returns false (and does nothing)
+/// once the response is finished or the connection is gone. A writer must not outlive its
+/// connection (see connection::outstanding_writers()).
 class response_writer {
  public:
   response_writer() noexcept = default;
@@ -305,6 +306,10 @@ class response_writer {
   bool hold_body(bool hold) noexcept;
   /// Answer with `Connection: close` (if the head is not written yet) and close after this.
   void close_after() noexcept;
+  /// Forgets the status and every field set so far, while the head is not written, so that the
+  /// response starts over from a plain 200 with no fields (a failure then answers an error that
+  /// carries none of them). A close asked for stays. False once the head is written.
+  bool reset() noexcept;
 
  private:
   friend class connection;
@@ -328,8 +333,8 @@ class request_handler {
     return body_mode::buffer;
   }
   /// Called once per request: after the whole body for body_mode::buffer, right after on_head()
-  /// otherwise. Answer through `response`, now or later. An exception escaping it answers 500
-  /// (if nothing was written) and closes the connection after the responses before it.
+  /// otherwise. Answer through `response`, now or later. An exception escaping it answers a plain
+  /// 500 (if the head was not written) and closes the connection after the responses before it.
   virtual void on_request(server_request& request, response_writer response) = 0;
 };
 
@@ -595,6 +600,7 @@ class connection {
   bool add_field(detail::response_slot& slot, std::string_view name,
                  std::string_view value) noexcept;
   bool move_fields(detail::response_slot& slot) noexcept;
+  void drop_held_field(detail::response_slot& slot, std::string_view name) noexcept;
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
@@ -610,6 +616,7 @@ class connection {
   bool set_response_status(detail::response_slot& slot, int status) noexcept;
   bool add_response_field(detail::response_slot& slot, std::string_view name,
                           std::string_view value) noexcept;
+  bool discard_head(detail::response_slot& slot) noexcept;
   void close_after(detail::response_slot& slot) noexcept;
   int body_framing(detail::response_slot& slot, bool length_known) noexcept;
   bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;

@@ -112,10 +112,10 @@ struct server_loop_options {
 ///       });
 ///     }
 ///
-/// A deferred_response dropped without complete() answers 500 (if nothing was written), on the
-/// loop thread. The server keeps a connection, and its loop, alive until its deferred responses
-/// are completed or dropped: complete them before the process exits. (taut::server's hard stop
-/// does not wait for them: see server::stop_now.)
+/// A deferred_response dropped without complete() answers a plain 500 (if its head was not
+/// written: the fields set before are dropped), on the loop thread. The server keeps a connection,
+/// and its loop, alive until its deferred responses are completed or dropped: complete them before
+/// the process exits. (taut::server's hard stop does not wait for them: see server::stop_now.)
 class deferred_response {
  public:
   deferred_response() noexcept = default;
@@ -134,7 +134,7 @@ class deferred_response {
 
   /// Any thread, at most once: runs `finish(response_writer&)` on the loop thread in a coming
   /// iteration, then sends what it wrote. An exception from `finish` is caught there (the writer
-  /// is dropped: a 500 if nothing was written). Allocates the posted task.
+  /// is dropped: a plain 500 if the head was not written). Allocates the posted task.
   template <class F>
   requires std::is_invocable_v < std::decay_t<F>
   &, response_writer& > void complete(F&& finish) {
