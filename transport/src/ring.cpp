@@ -1222,14 +1222,14 @@ class uring_backend final : public ring_backend {
   std::thread::id owner_{};
   ring_mode mode_ = ring_mode::plain;
   bool enabled_ = true;
-  std::vector<io_uring_sqe>
-      backlog_;  // past a full queue: by other threads, or refused by the kernel
+  std::vector<io_uring_sqe> backlog_;     // past a full queue: other threads', or refused ones
   std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
   std::uint64_t queued_entries_ = 0;      // put in the submission queue, ever
   std::uint64_t submitted_entries_ = 0;   // of those, taken by the kernel
   std::uint64_t last_entry_ = 0;          // the entry next_sqe() gave last (0: the backlog's)
-  int submit_error_ = 0;    // -errno of a submission the kernel refused since the last wait()
-  unsigned last_head_ = 0;  // the queue's head at the last count
+  unsigned last_head_ = 0;                // the queue's head at the last count
+  // -errno of a submission the kernel refused since the last wait(); 0 when none was.
+  int submit_error_ = 0;
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
