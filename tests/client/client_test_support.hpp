@@ -89,12 +89,13 @@ class recorder : public client_exchange {
 class memory_world {
  public:
   explicit memory_world(request_handler& app, const client_options& options = {},
-                        const transport::memory_options& faults = {})
+                        const transport::memory_options& faults = {},
+                        std::string_view authority = "test.example")
       : loop_(transport::event_loop::create({.clock = &clock}).value()),
         server(*loop_, app),
         client(*loop_, options) {
     auto listener = transport::listener::memory(faults);
-    where = origin::memory(listener.dialer(), "test.example");
+    where = origin::memory(listener.dialer(), authority);
     EXPECT_FALSE(server.add_listener(std::move(listener)));
   }
 

@@ -499,6 +499,60 @@ TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
   EXPECT_TRUE(asterisk.done);
 }
 
+// RFC 9110 section 4.2.3: an authority that omits the scheme's default port names the same origin
+// as one that spells it out, and hosts compare case-insensitively; only a real difference in host
+// or port is a mismatch.
+TEST(ClientMemory, AbsoluteFormAuthorityMatchesHostUpToTheDefaultPort) {
+  const struct {
+    std::string_view target;
+    std::string_view host;
+    bool same;
+  } cases[] = {
+      {"http://example.com/x", "example.com:80", true},
+      {"http://example.com:80/x", "example.com", true},
+      {"http://Example.COM:80/x", "example.com:80", true},
+      {"http://example.com:/x", "example.com", true},
+      {"http://user@example.com:80/x", "example.com", true},
+      {"https://example.com/x", "example.com:443", true},
+      {"HTTPS://example.com:443/x", "EXAMPLE.com", true},
+      {"http://[::1]/x", "[::1]:80", true},
+      {"http://[::1]:8080/x", "[::1]:8080", true},
+      {"http://example.com:8080/x", "example.com:8080", true},
+      {"http://example.com/x", "example.com:8080", false},
+      {"http://example.com:443/x", "example.com", false},
+      {"https://example.com/x", "example.com:80", false},
+      {"https://example.com:80/x", "example.com", false},
+      {"http://other.example:80/x", "example.com", false},
+      {"http://example.com:80/x", "other.example:80", false},
+      {"http://[::1]/x", "[::2]", false},
+      {"http://[::1]:80/x", "[::1]:81", false},
+  };
+  for (const auto& [target, host, same] : cases) {
+    const header fields[] = {{"Host", host}};
+    const client_request request{.target = target, .headers = fields};
+    const client_error checked = validate(request);
+    if (same) {
+      EXPECT_FALSE(checked) << target << " with Host " << host << ": " << checked.message();
+    } else {
+      EXPECT_EQ(checked.cause, make_error_code(request_errc::host_mismatch))
+          << target << " with Host " << host << ": " << checked.message();
+    }
+  }
+
+  // The Host an origin sends counts the same way: one given with its default port takes a target
+  // without it, and the request goes.
+  mux app = make_app();
+  memory_world w(app, {}, {}, "test.example:80");
+  recorder plain;
+  w.exchange({.target = "http://test.example/hello"}, plain);
+  EXPECT_TRUE(plain.completed) << plain.error.message();
+  EXPECT_EQ(plain.body, "hello");
+  recorder other_port;
+  const client_request elsewhere{.target = "http://test.example:8080/hello"};
+  EXPECT_EQ(w.client.send(w.where, elsewhere, other_port).cause,
+            make_error_code(request_errc::host_mismatch));
+}
+
 // ---- scripted upstreams ----------------------------------------------------------------------
 
 struct scripted_world {

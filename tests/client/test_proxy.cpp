@@ -1,7 +1,11 @@
 // taut::reverse_proxy over the memory transport, on one loop and a manual clock: a client (raw
 // bytes or taut::client) -> a taut server_loop with the proxy -> an upstream taut server_loop
 // that records what it receives, or a scripted upstream that misbehaves.
+#include <array>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "client_test_support.hpp"
 #include "taut/http_chars.hpp"
@@ -1030,6 +1034,74 @@ TEST(ProxyMemory, StatesBeyondTheLastIntervalsPeakAreFreed) {
   EXPECT_EQ(w.proxy().stats().exchanges_freed, 40u);
   burst(1);
   EXPECT_EQ(w.proxy().stats().exchanges_made, 41u);
+}
+
+// Two server_loops on one event loop share one proxy (one handler mounted on both): each upstream
+// exchange ends with the server_loop whose request it carries, never with the other one, and the
+// proxy lets go of the loop (its client, pooled connections) only when the last of them ends.
+TEST(ProxyShared, EachServerLoopEndsOnlyItsOwnExchanges) {
+  transport::manual_clock clock;
+  const auto loop = transport::event_loop::create({.clock = &clock}).value();
+  // A slow upstream: it answers only when the test says.
+  std::vector<std::pair<std::string, response_writer>> held;
+  mux upstream_app;
+  upstream_app.handle("GET /slow", [&held](request_context& req, reply& res) {
+    held.emplace_back(std::string(req.target()), res.detach());
+  });
+  server_loop upstream(*loop, upstream_app);
+  auto up = transport::listener::memory({});
+  reverse_proxy proxy({.upstream = origin::memory(up.dialer(), "upstream")});
+  ASSERT_FALSE(upstream.add_listener(std::move(up)));
+  mux front_app;
+  front_app.handle("/", proxy.handler());
+  std::array<std::unique_ptr<server_loop>, 2> fronts;
+  std::vector<origin> where;
+  for (auto& front : fronts) {
+    front = std::make_unique<server_loop>(*loop, front_app);
+    auto listener = transport::listener::memory({});
+    where.push_back(origin::memory(listener.dialer(), "front.example"));
+    ASSERT_FALSE(front->add_listener(std::move(listener)));
+  }
+  taut::client client(*loop);
+  recorder first;
+  recorder second;
+  const client_request to_first{.target = "/slow?from=first"};
+  const client_request to_second{.target = "/slow?from=second"};
+  ASSERT_FALSE(client.send(where[0], to_first, first));
+  ASSERT_FALSE(client.send(where[1], to_second, second));
+  loop->run_until_idle();
+  ASSERT_EQ(held.size(), 2u);
+  ASSERT_EQ(proxy.stats().forwarded, 2u);
+
+  fronts[0].reset();
+  loop->run_until_idle();
+  EXPECT_TRUE(first.done);
+  EXPECT_FALSE(first.completed);
+  EXPECT_FALSE(second.done) << "the second server_loop's exchange ended with the first's";
+  EXPECT_NE(proxy.client(), nullptr);
+
+  for (auto& [target, writer] : held) {
+    (void)writer.send(200, "answer to " + target, "text/plain");
+  }
+  loop->run_until_idle();
+  EXPECT_TRUE(second.completed) << second.error.message();
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.body, "answer to /slow?from=second");
+
+  // A request that arrives after the first server_loop ended is proxied as usual.
+  recorder third;
+  const client_request to_third{.target = "/slow?from=third"};
+  ASSERT_FALSE(client.send(where[1], to_third, third));
+  loop->run_until_idle();
+  ASSERT_EQ(held.size(), 3u);
+  (void)held.back().second.send(200, "late", "text/plain");
+  loop->run_until_idle();
+  EXPECT_TRUE(third.completed) << third.error.message();
+  EXPECT_EQ(third.body, "late");
+
+  fronts[1].reset();
+  EXPECT_EQ(proxy.client(), nullptr) << "the last server_loop's end ends what the proxy runs";
+  held.clear();
 }
 
 }  // namespace

@@ -237,6 +237,29 @@ TEST_F(ServerTls, HandlerSeesTheNegotiatedFacts) {
   server.wait();
 }
 
+// An HTTP/1.0 client over TLS that offers ALPN "http/1.0" (and nothing else) is served as it is
+// over plain TCP; one offering only h2 is still refused.
+TEST_F(ServerTls, AnHttp10ClientOfferingAlpnHttp10IsServed) {
+  tls_facts_handler handler;
+  server server(handler, tls_options());
+  ASSERT_FALSE(server.start());
+  const std::uint16_t port = server.local_addresses()[0].port();
+  {
+    openssl_client client(port, "localhost", "http/1.0");
+    ASSERT_TRUE(client.handshake());
+    ASSERT_TRUE(client.send("GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"));
+    const std::string response = client.read_response();
+    EXPECT_TRUE(response.starts_with("HTTP/1.1 200 ")) << response;
+    EXPECT_EQ(body_of(response), "TLSv1.3 alpn=http/1.0 sni=localhost resumed=0 done=1");
+  }
+  {
+    openssl_client client(port, "localhost", "h2");
+    EXPECT_FALSE(client.handshake());
+  }
+  server.stop();
+  server.wait();
+}
+
 TEST_F(ServerTls, StartFailsNamingTheCertificateOrKeyFile) {
   tls_facts_handler handler;
   {

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "transport_test_support.hpp"
 
@@ -129,6 +130,56 @@ void refused_io_uring() {
 TEST(IoBackend, IoUringRefusedBySeccompFallsBackToEpoll) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(refused_io_uring(), ::testing::ExitedWithCode(0), "fell back to epoll");
+}
+
+// What a kernel that refuses a ring looks like from user space: every io_uring_enter fails (EPERM
+// here, through seccomp; EOWNERDEAD or EBADFD from a ring the kernel gave up on).
+bool forbid_io_uring_enter() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+void ring_the_kernel_refuses() {
+  loop_options options;
+  options.backend = io_backend::io_uring;
+  auto loop = event_loop::create(options);
+  CHILD_CHECK(loop.has_value(), 10);
+  (void)(*loop)->run_once(0ms);  // the ring enabled on this thread
+  // More streams than the submission queue has entries (1024): watching each queues a receive,
+  // so a full queue must be handed to a kernel that refuses it.
+  std::vector<stream> streams;
+  std::vector<int> peers;
+  for (int i = 0; i < 1200; ++i) {
+    int ends[2];
+    CHILD_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, ends) == 0,
+                12);
+    auto adopted = stream::adopt(ends[0], transport_kind::unix_socket);
+    CHILD_CHECK(adopted.has_value(), 13);
+    streams.push_back(std::move(*adopted));
+    peers.push_back(ends[1]);
+  }
+  CHILD_CHECK(forbid_io_uring_enter(), 14);
+  for (stream& s : streams) CHILD_CHECK(!s.watch(**loop, [](readiness) {}), 15);
+  // The error comes back from the loop's run, as an epoll_wait() failure would.
+  const std::error_code failed = (*loop)->run();
+  CHILD_CHECK(failed == std::errc::operation_not_permitted, 16);
+  std::fprintf(stderr, "run() failed: %s\n", failed.message().c_str());
+  std::_Exit(0);
+}
+
+// A library must not abort the process that embeds it on a kernel error: a full submission
+// queue the kernel refuses to take fails the loop's run() instead.
+TEST(IoBackend, ARingTheKernelRefusesFailsRunInsteadOfAborting) {
+  if (const std::error_code why = io_uring_available()) GTEST_SKIP() << why.message();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(ring_the_kernel_refuses(), ::testing::ExitedWithCode(0), "run\\(\\) failed");
 }
 
 // A connection whose bytes nobody reads (a handler that does not consume its body, a client

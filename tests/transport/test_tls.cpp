@@ -781,6 +781,37 @@ TEST_F(Tls, AlpnMismatch) {
   EXPECT_EQ(tls_info(pair.client->s()).alpn, "");
 }
 
+// The default server accepts HTTP/1.0 clients that say so in ALPN ("http/1.0", RFC 7301's
+// registry), preferring http/1.1 when a client offers both, and still refuses a client that
+// offers only protocols it does not speak (h2).
+TEST_F(Tls, DefaultAlpnAcceptsHttp10AndPrefersHttp11) {
+  tls_server_options options;  // ALPN left at its default
+  options.certificates = {{files().cert, files().key}};
+  const auto made = tls_context::server(options);
+  ASSERT_TRUE(made) << made.error().message();
+  const tls_context& server = *made;
+  const struct {
+    std::vector<std::string> offered;
+    std::string_view chosen;
+  } cases[] = {
+      {{"http/1.0"}, "http/1.0"},
+      {{"http/1.0", "http/1.1"}, "http/1.1"},
+      {{"h2", "http/1.1", "http/1.0"}, "http/1.1"},
+      {{"h2", "http/1.0"}, "http/1.0"},
+  };
+  for (const auto& [offered, chosen] : cases) {
+    auto loop = make_loop();
+    auto [c, s] = memory_pair();
+    tls_pair pair = wrap_pair(std::move(c), std::move(s), client_context(offered), server);
+    echo_through(*loop, pair, "alpn");
+    EXPECT_EQ(tls_info(pair.client->s()).alpn, chosen) << offered.front();
+    EXPECT_EQ(tls_info(pair.server->s()).alpn, chosen) << offered.front();
+  }
+  const failed_handshake h2_only = handshake_between(client_context({"h2"}), server, "localhost");
+  EXPECT_EQ(h2_only.client, errc::tls_no_application_protocol) << h2_only.client.message();
+  EXPECT_EQ(h2_only.server, errc::tls_no_application_protocol) << h2_only.server.message();
+}
+
 // A client that does not verify is not told of certificate problems it asked to ignore: the
 // server's flight (an expired certificate) is cut short before its Finished, and the client
 // reports a failed handshake, not tls_expired.

@@ -432,7 +432,9 @@ class uring_backend final : public ring_backend {
     } else if (!on_loop_thread()) {
       return -EEXIST;  // a single-issuer ring: the kernel would refuse this thread too
     }
+    submit_error_ = 0;  // try the kernel again: the backlog goes first, in order
     if (!backlog_.empty()) take_backlog();
+    if (submit_error_ != 0) return submit_error_;
     spill_unread();
     flush_sends();
     int rc = 0;
@@ -844,8 +846,11 @@ class uring_backend final : public ring_backend {
 
   io_uring_sqe* next_sqe() noexcept {
     if (!backlog_.empty()) {
-      // Behind what another thread queued, in order.
-      if (!on_loop_thread()) return &backlog_.emplace_back();
+      // Behind what another thread queued (or what a failed submission left), in order.
+      if (!on_loop_thread() || submit_error_ != 0) {
+        last_entry_ = 0;
+        return &backlog_.emplace_back();
+      }
       take_backlog();
     }
     io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
@@ -869,7 +874,12 @@ class uring_backend final : public ring_backend {
         // caller), which frees room for the kernel's overflowed ones.
         defer_completions();
       } else if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
-        std::abort();  // a ring that cannot submit at all: nothing sensible remains
+        // The kernel refuses the ring itself. A library must not take the process down: the
+        // entry waits in memory with the rest, and wait() tries again and, failing the same way,
+        // fails the loop's run with the error, as it would if its own submission failed.
+        submit_error_ = rc;
+        last_entry_ = 0;
+        return &backlog_.emplace_back();
       }
       sqe = ::io_uring_get_sqe(&ring_);
     }
@@ -1212,12 +1222,14 @@ class uring_backend final : public ring_backend {
   std::thread::id owner_{};
   ring_mode mode_ = ring_mode::plain;
   bool enabled_ = true;
-  std::vector<io_uring_sqe> backlog_;     // queued by other threads past a full queue
+  std::vector<io_uring_sqe> backlog_;     // past a full queue: other threads', or refused ones
   std::vector<int> closes_after_submit_;  // descriptors named by entries not yet submitted
   std::uint64_t queued_entries_ = 0;      // put in the submission queue, ever
   std::uint64_t submitted_entries_ = 0;   // of those, taken by the kernel
   std::uint64_t last_entry_ = 0;          // the entry next_sqe() gave last (0: the backlog's)
   unsigned last_head_ = 0;                // the queue's head at the last count
+  // -errno of a submission the kernel refused since the last wait(); 0 when none was.
+  int submit_error_ = 0;
   int wake_fd_ = -1;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;

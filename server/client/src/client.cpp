@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "absolute_form.hpp"
 #include "client_detail.hpp"
 #include "taut/http_chars.hpp"
 
@@ -160,26 +161,6 @@ transport::result<url> parse_url(std::string_view text) {
 
 // ---- validation ------------------------------------------------------------------------------
 
-// The authority of an absolute-form target ("http://user@host:8080/x" -> "host:8080"), or
-// nothing if the target is not absolute-form.
-std::optional<std::string_view> absolute_form_authority(std::string_view target) noexcept {
-  const std::size_t scheme_end = target.find("://");
-  if (scheme_end == std::string_view::npos || scheme_end == 0 ||
-      !std::all_of(target.begin(), target.begin() + static_cast<std::ptrdiff_t>(scheme_end),
-                   [](char c) {
-                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
-                   })) {
-    return std::nullopt;
-  }
-  std::string_view rest = target.substr(scheme_end + 3);
-  std::string_view authority = rest.substr(0, std::min(rest.find_first_of("/?#"), rest.size()));
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority.remove_prefix(at + 1);  // userinfo is not part of Host (RFC 9110 section 7.2)
-  }
-  return authority;
-}
-
 namespace {
 
 // validate(), with the Host the origin sends when the request sets none (empty: unknown, then
@@ -232,11 +213,17 @@ client_error check_request(std::string_view origin_host, const client_request& r
       return refuse(request_errc::bad_target_form);  // authority-form only
     }
   } else if (target.front() != '/') {
-    if (const auto authority = absolute_form_authority(target)) {
+    if (const auto absolute = detail::split_absolute_form_target(target)) {
       // Host carries the target's authority (section 3.2.2): a different one would have the
-      // server route by one and the request mean the other.
+      // server route by one and the request mean the other. Spellings of the same origin
+      // ("example.com" and "example.com:80" for http) are not different.
+      std::string_view authority = absolute->authority;
+      if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);  // userinfo is not part of Host (RFC 9110 section 7.2)
+      }
       const std::string_view sent = host.value_or(origin_host);
-      if ((host || !origin_host.empty()) && !chars::iequals(*authority, sent)) {
+      if ((host || !origin_host.empty()) &&
+          !detail::same_authority(absolute->scheme, authority, sent)) {
         return refuse(request_errc::host_mismatch);
       }
     } else if (target != "*" || request.method != "OPTIONS") {

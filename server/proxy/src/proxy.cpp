@@ -189,9 +189,14 @@ class proxy_tunnel final : public upgrade_handler {
   proxy_tunnel& operator=(const proxy_tunnel&) = delete;
 
   [[nodiscard]] bool idle() const noexcept { return !in_use_; }
+  /// Whether the tunnel joins a connection of `served`.
+  [[nodiscard]] bool serves(const server_loop& served) const noexcept {
+    return in_use_ && served_by_ == &served;
+  }
   /// Holds the upstream stream and what it sent after its 101, until the client side arrives.
-  void prepare(transport::stream&& upstream, std::string_view leftover) {
+  void prepare(transport::stream&& upstream, std::string_view leftover, server_loop* served_by) {
     in_use_ = true;
+    served_by_ = served_by;
     up_ = std::move(upstream);
     to_client_.reset();
     to_upstream_.reset();
@@ -302,6 +307,7 @@ class proxy_tunnel final : public upgrade_handler {
   transport::stream up_;    // the upstream connection
   direction to_upstream_;
   direction to_client_;
+  server_loop* served_by_ = nullptr;
   bool in_use_ = false;
 };
 
@@ -321,6 +327,9 @@ class proxy_exchange final : public client_exchange, public body_sink {
   /// Sends the request upstream, streaming a Content-Length body as it arrives; a chunked body is
   /// read whole first (it goes upstream with the Content-Length the front counted).
   void start(request_context& req, response_writer writer) noexcept;
+  /// The server_loop whose request this is, from start() until the exchange is done; null while
+  /// the state is free.
+  [[nodiscard]] server_loop* served_by() const noexcept { return served_by_; }
 
   // The request body, from the front (body_sink).
   void on_body_data(std::string_view piece) override;
@@ -348,6 +357,7 @@ class proxy_exchange final : public client_exchange, public body_sink {
   void done() noexcept;
 
   reverse_proxy* owner_;
+  server_loop* served_by_ = nullptr;
   response_writer writer_;
   client_request request_{};
   std::string text_;
@@ -551,6 +561,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
 }
 
 void proxy_exchange::start(request_context& req, response_writer writer) noexcept {
+  served_by_ = &req.connection()->owner();  // serve() answers a request without one itself
   writer_ = std::move(writer);
   head_sent_ = false;
   interim_ = 0;
@@ -762,7 +773,7 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
     return;
   }
   proxy_tunnel& tunnel = owner_->take_tunnel();
-  tunnel.prepare(std::move(stream), leftover);
+  tunnel.prepare(std::move(stream), leftover, served_by_);
   const connection_tokens tokens = tokens_of(head.headers);
   bool ok = writer_.set_status(101);
   for (const header& h : head.headers) {
@@ -830,6 +841,7 @@ void proxy_exchange::done() noexcept {
   collecting_ = streaming_ = false;
   (void)writer_.hold_body(false);
   writer_ = response_writer();  // a body sink still attached is detached by now
+  served_by_ = nullptr;
   owner_->release(*this);
 }
 
@@ -850,11 +862,36 @@ void reverse_proxy::end_all() noexcept {
   client_.reset();
   peers_ = {};
   peak_in_use_ = 0;
+  loop_ends_.clear();
 }
 
-void reverse_proxy::loop_end::on_loop_end(server_loop&) noexcept {
-  // Its loop may never run again (taut::server's hard stop): nothing here would ever end.
-  owner->end_all();
+void reverse_proxy::loop_end::on_loop_end(server_loop& ending) noexcept {
+  // Its loop may never run again (taut::server's hard stop): nothing here would ever end. This
+  // watcher is destroyed by the call; nothing of it is used after.
+  owner->end_loop(ending);
+}
+
+void reverse_proxy::watch(server_loop& served) {
+  for (const auto& watcher : loop_ends_) {
+    if (watcher->loop == &served) return;
+  }
+  loop_ends_.push_back(std::make_unique<loop_end>(*this, served));
+  served.watch_end(*loop_ends_.back());
+}
+
+void reverse_proxy::end_loop(server_loop& ending) noexcept {
+  std::erase_if(loop_ends_, [&ending](const auto& watcher) { return watcher->loop == &ending; });
+  if (loop_ends_.empty()) {
+    end_all();
+    return;
+  }
+  // Another server_loop on the same loop still uses the client and its pool: only this one's
+  // exchanges go (destroyed, they cancel their upstream exchange silently and drop their
+  // writers), and its tunnels close.
+  std::erase_if(all_, [&ending](const auto& exchange) { return exchange->served_by() == &ending; });
+  for (const auto& tunnel : tunnels_) {
+    if (tunnel->serves(ending)) tunnel->abandon();
+  }
 }
 
 taut::handler reverse_proxy::handler() {
@@ -868,10 +905,10 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     res.error(500);  // not under a server_loop: no event loop to run the client on
     return;
   }
-  transport::event_loop& loop = connection->owner().loop();
+  server_loop& served = connection->owner();
+  transport::event_loop& loop = served.loop();
   if (!client_) {
     client_ = std::make_unique<taut::client>(loop, options_.client);
-    connection->owner().watch_end(loop_end_);
     if (options_.trim_interval.count() > 0) {
       trim_timer_.emplace(loop);
       trim_timer_->set_callback([this] { trim(); });
@@ -880,6 +917,7 @@ void reverse_proxy::serve(request_context& req, reply& res) {
     res.error(500);  // one proxy per loop (see the class comment)
     return;
   }
+  watch(served);
   detail::proxy_exchange* exchange = nullptr;
   if (!free_.empty()) {
     exchange = free_.back();

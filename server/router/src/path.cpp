@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absolute_form.hpp"
 #include "percent.hpp"
 #include "taut/http_chars.hpp"
 
@@ -14,17 +15,9 @@ target_parts split_target(std::string_view target) noexcept {
 }
 
 std::optional<absolute_target> split_absolute_form(std::string_view target) noexcept {
-  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 section 3.1)
-  if (target.empty() || !detail::is(target.front(), detail::alpha)) return std::nullopt;
-  std::size_t i = 1;
-  while (i < target.size() && detail::is(target[i], detail::scheme_char)) ++i;
-  if (target.substr(i, 3) != "://") return std::nullopt;
-  const std::size_t authority_begin = i + 3;
-  std::size_t authority_end = target.find_first_of("/?", authority_begin);
-  if (authority_end == std::string_view::npos) authority_end = target.size();
-  return absolute_target{target.substr(0, i),
-                         target.substr(authority_begin, authority_end - authority_begin),
-                         target.substr(authority_end)};
+  const auto parts = detail::split_absolute_form_target(target);
+  if (!parts) return std::nullopt;
+  return absolute_target{parts->scheme, parts->authority, parts->path_and_query};
 }
 
 bool valid_percent_escapes(std::string_view text) noexcept {

@@ -93,10 +93,12 @@ struct proxy_stats {
 /// on the loop of the first request it handles (under taut::server, make one per thread with a
 /// handler_factory). Destroy it on that thread before the event loop: before or after the
 /// server_loop it serves, even with requests in flight (their writers then fail harmlessly).
-/// When the server_loop of its first request is destroyed (a taut::server's hard stop, or the
-/// server's end), everything it runs on that loop ends with it, as its destructor would end it
-/// (upstream exchanges cancelled, tunnels and pooled connections closed); the next request, on
-/// whatever loop, starts afresh. So one proxy shared by a one-thread taut::server may outlive it.
+/// When a server_loop it serves is destroyed (a taut::server's hard stop, or the server's end),
+/// what it runs for that server_loop's requests ends with it (their upstream exchanges cancelled,
+/// their tunnels closed), and the requests of other server_loops on the same loop go on; when the
+/// last of them ends, everything else ends too, as its destructor would end it (pooled
+/// connections closed); the next request, on whatever loop, starts afresh. So one proxy shared by
+/// a one-thread taut::server may outlive it.
 class reverse_proxy {
  public:
   explicit reverse_proxy(proxy_options options);
@@ -121,12 +123,18 @@ class reverse_proxy {
   /// Ends every exchange, tunnel and pooled connection, and lets go of the loop.
   void end_all() noexcept;
 
-  /// Calls end_all() when the server_loop of the first request ends (see the class comment).
+  /// Calls end_loop() when a server_loop this proxy serves ends (see the class comment).
   struct loop_end final : loop_end_watcher {
-    explicit loop_end(reverse_proxy& proxy) noexcept : owner(&proxy) {}
+    loop_end(reverse_proxy& proxy, server_loop& watched) noexcept : owner(&proxy), loop(&watched) {}
     void on_loop_end(server_loop& ending) noexcept override;
     reverse_proxy* owner;
+    server_loop* loop;
   };
+  /// Watches the end of `served` unless it is watched already.
+  void watch(server_loop& served);
+  /// Ends the exchanges and tunnels of `ending`'s requests, or everything (end_all()) when it was
+  /// the last server_loop served.
+  void end_loop(server_loop& ending) noexcept;
   detail::proxy_tunnel& take_tunnel();
   std::string_view peer_ip(const request_context& req) noexcept;
   /// Frees what the last trim_interval did not need (see proxy_options::trim_interval).
@@ -148,7 +156,7 @@ class reverse_proxy {
   std::array<peer_entry, 64> peers_{};                          // client addresses by connection id
   std::optional<transport::timer> trim_timer_;
   std::size_t peak_in_use_ = 0;  // per-request states in use at once since the last trim
-  loop_end loop_end_{*this};
+  std::vector<std::unique_ptr<loop_end>> loop_ends_;  // one per server_loop served, on one loop
 };
 
 /// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,

@@ -33,8 +33,9 @@ struct tls_server_options {
   /// there is no SAN). An unknown or absent SNI name gets the first.
   std::vector<tls_certificate> certificates;
   /// ALPN protocols accepted, in preference order; a client that offers ALPN but none of these is
-  /// refused (no_application_protocol alert). A client offering no ALPN is served.
-  std::vector<std::string> alpn{"http/1.1"};
+  /// refused (no_application_protocol alert). A client offering no ALPN is served. HTTP/1.0
+  /// clients that say so ("http/1.0") are served like those that say nothing.
+  std::vector<std::string> alpn{"http/1.1", "http/1.0"};
   /// Stateless resumption (TLS 1.3 tickets, TLS 1.2 tickets); the server keeps no session cache.
   bool session_tickets = true;
   /// How long one ticket key encrypts new tickets before a fresh random key takes over; the
