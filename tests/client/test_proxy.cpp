@@ -224,6 +224,88 @@ TEST(Proxy, ForwardingFieldsNamedInConnectionAreDropped) {
   EXPECT_EQ(s.value("Via"), "1.1 taut");
 }
 
+// Host names the target, not the connection (RFC 9112 section 3.2): a client naming it in
+// Connection must not make the proxy drop it (and so choose the upstream's virtual host).
+TEST(ProxyConnectionOptions, HostNamedInConnectionIsKept) {
+  proxy_world w;
+  const std::string got = w.raw(
+      "GET /named HTTP/1.1\r\nHost: public.example\r\nConnection: Host\r\n\r\n"
+      "GET /lower HTTP/1.1\r\nHost: public.example\r\nConnection: keep-alive, host\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 2u);
+  for (const seen_request& s : w.seen) {
+    EXPECT_EQ(s.count("Host"), 1u) << s.target;
+    EXPECT_EQ(s.value("Host"), "public.example") << s.target;
+    EXPECT_EQ(s.value("X-Forwarded-Host"), "public.example") << s.target;
+  }
+}
+
+// Connection options never change the framing of what goes upstream, nor remove the proxy's own
+// forwarding fields: only the client's copies of those go.
+TEST(ProxyConnectionOptions, FramingAndTheProxysOwnFieldsSurviveConnectionOptions) {
+  proxy_options options;
+  options.forwarded = true;
+  proxy_world w(options);
+  const std::string got = w.raw(
+      "POST /length HTTP/1.1\r\nHost: h.example\r\nConnection: Content-Length\r\n"
+      "Content-Length: 5\r\n\r\nabcde"
+      "POST /chunked HTTP/1.1\r\nHost: h.example\r\nConnection: Transfer-Encoding\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nfgh\r\n0\r\n\r\n"
+      "GET /own HTTP/1.1\r\nHost: h.example\r\n"
+      "Connection: X-Forwarded-Host, X-Forwarded-Proto, Forwarded, Via\r\n"
+      "X-Forwarded-Host: forged\r\nX-Forwarded-Proto: gopher\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 3u);
+  EXPECT_EQ(w.seen[0].framing, body_kind::content_length);
+  EXPECT_EQ(w.seen[0].value("Content-Length"), "5");
+  EXPECT_EQ(w.seen[0].body, "abcde");
+  EXPECT_EQ(w.seen[1].framing, body_kind::content_length);
+  EXPECT_EQ(w.seen[1].value("Content-Length"), "3");
+  EXPECT_EQ(w.seen[1].body, "fgh");
+  const seen_request& own = w.seen[2];
+  EXPECT_EQ(own.count("X-Forwarded-Host"), 1u);
+  EXPECT_EQ(own.value("X-Forwarded-Host"), "h.example");
+  EXPECT_EQ(own.count("X-Forwarded-Proto"), 1u);
+  EXPECT_EQ(own.value("X-Forwarded-Proto"), "http");
+  EXPECT_EQ(own.value("Forwarded"), "host=h.example;proto=http");
+  EXPECT_EQ(own.value("Via"), "1.1 taut");
+  EXPECT_EQ(own.value("Host"), "h.example");
+}
+
+// The same on the way back: an upstream naming its framing fields in Connection keeps its
+// framing (a HEAD's declared length included), and its Via never replaces the proxy's.
+TEST(ProxyConnectionOptions, AResponsesFramingSurvivesConnectionOptions) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    switch (index) {
+      case 0:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 1234\r\n\r\n");
+        break;
+      case 1:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Content-Length, Via\r\nVia: 1.1 up\r\n"
+            "Content-Length: 5\r\n\r\nhello");
+        break;
+      default:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n");
+        break;
+    }
+  });
+  const std::string head = w.raw("HEAD /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(head.find("Content-Length: 1234\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+  const std::string length = w.raw("GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos) << length;
+  EXPECT_TRUE(length.ends_with("\r\n\r\nhello")) << length;
+  EXPECT_NE(length.find("Via: 1.1 taut\r\n"), std::string::npos) << length;
+  EXPECT_EQ(length.find("1.1 up"), std::string::npos) << length;
+  const std::string chunked = w.raw("GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(chunked.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << chunked;
+  EXPECT_TRUE(chunked.ends_with("5\r\nworld\r\n0\r\n\r\n")) << chunked;
+}
+
 TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
   proxy_options options;
   options.forwarded = true;

@@ -486,7 +486,11 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     forwarded_for = std::string_view(text_.data() + at, text_.size() - at);
   }
   for (const header& h : in) {
-    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // Host names the target, not the connection (RFC 9112 section 3.2): a Connection option
+    // naming it must not let the client pick the upstream's virtual host by removing it.
+    if (is_hop_by_hop(h.name) || (tokens.named(h.name) && !chars::iequals(h.name, "host"))) {
+      continue;
+    }
     // The body is framed anew from what the front read; an Expect was answered by the front.
     if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
     if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute)) continue;
@@ -684,11 +688,13 @@ void proxy_exchange::on_head(const client_response& response) {
   }
   std::string_view declared_length;
   for (const header& h : head.headers) {
-    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // Content-Length frames the message whatever Connection names: a HEAD's declared length
+    // goes on even then, rather than turning into a chunked head.
     if (chars::iequals(h.name, "content-length")) {
       declared_length = h.value;
       continue;
     }
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
     if (chars::iequals(h.name, "date")) {
       (void)forward_date(writer_, h.value);
       continue;
