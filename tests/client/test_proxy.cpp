@@ -857,6 +857,80 @@ TEST(ProxyHead, AHeadWithoutLengthGainsNoneAndALengthIsKept) {
   EXPECT_TRUE(known.ends_with("\r\n\r\n")) << known;
 }
 
+// Transfer-Encoding is hop-by-hop, but the codings on the bytes are not removed by the proxy:
+// they go on to an HTTP/1.1 client as "<codings>, chunked" over the still-coded bytes (RFC 9112
+// section 6.1), whether the upstream chunked them or delimited them by its close.
+const std::string coded_bytes("\x1f\x8b\x08\x00coded", 9);
+
+TEST(ProxyCodings, AResponsesTransferCodingsGoOnWithItsBytes) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + coded_bytes);
+      (void)c.stream.close();
+      return;
+    }
+    if (index == 1) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n9\r\n" +
+                           coded_bytes + "\r\n0\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: br,gzip, chunked\r\n\r\n0\r\n\r\n");
+  });
+  const std::string chunked_body = "9\r\n" + coded_bytes + "\r\n0\r\n\r\n";
+  for (const char* target : {"/close", "/chunked"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    EXPECT_NE(got.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << got;
+    EXPECT_EQ(got.find("Transfer-Encoding: chunked"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\n" + chunked_body)) << got;
+  }
+  const std::string head = w.raw("HEAD /head HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(head.find("Transfer-Encoding: br,gzip, chunked\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+}
+
+// Where the client cannot be told (HTTP/1.0 knows no transfer codings) or the codings cannot be
+// chunked again (they already hold chunked), the proxy answers 502 before any byte of them.
+TEST(ProxyCodings, CodingsTheClientCannotBeToldAre502) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n9\r\n" +
+                           coded_bytes + "\r\n0\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" +
+                         coded_bytes);
+    (void)c.stream.close();
+  });
+  const std::string old = w.raw("GET /old HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << old;
+  EXPECT_EQ(old.find(coded_bytes), std::string::npos) << old;
+  const std::string twice = w.raw("GET /twice HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(twice.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << twice;
+  EXPECT_EQ(twice.find(coded_bytes), std::string::npos) << twice;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 2u);
+}
+
+// The other way: a front that accepts transfer codings (parse.allow_transfer_codings) hands the
+// proxy a body still coded; it would go up with a Content-Length and no label, so the proxy
+// refuses it (501, RFC 9112 section 6.1) and nothing reaches the upstream.
+TEST(ProxyCodings, ARequestStillCodedIsRefused) {
+  server_loop_options front;
+  front.connection.parse.allow_transfer_codings = true;
+  proxy_world w({}, false, {}, {}, front);
+  const std::string got = w.raw(
+      "POST /coded HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n"
+      "POST /plain HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 501 Not Implemented\r\n")) << got;
+  EXPECT_NE(got.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << got;  // only chunked: on
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].target, "/plain");
+  EXPECT_EQ(w.seen[0].body, "abc");
+}
+
 // RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad
 // response: 502, and the upstream connection is not kept.
 TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {

@@ -153,6 +153,31 @@ std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept 
   return value;
 }
 
+// Whether a list of transfer codings names chunked: applied again, chunked could not be undone
+// by the next hop (RFC 9112 section 6.1: never twice), so such codings are not passed on.
+bool names_chunked(std::string_view codings) noexcept {
+  while (!codings.empty()) {
+    const std::size_t comma = std::min(codings.find(','), codings.size());
+    std::string_view coding = chars::trim_ows(codings.substr(0, comma));
+    coding = coding.substr(0, std::min(coding.find(';'), coding.size()));
+    if (chars::iequals(chars::trim_ows(coding), "chunked")) return true;
+    codings.remove_prefix(std::min(comma + 1, codings.size()));
+  }
+  return false;
+}
+
+// The codings a Transfer-Encoding value applies before a final chunked ("gzip" of "gzip, chunked",
+// all of "gzip"): what the parser reports as transfer_codings, for a HEAD response, whose
+// Transfer-Encoding it does not read (there is no body to decode).
+std::string_view codings_before_chunked(std::string_view value) noexcept {
+  value = chars::trim_ows(value);
+  const std::size_t comma = value.rfind(',');
+  const std::size_t last = comma == std::string_view::npos ? 0 : comma + 1;
+  if (!chars::iequals(chars::trim_ows(value.substr(last)), "chunked")) return value;
+  return comma == std::string_view::npos ? std::string_view{}
+                                         : chars::trim_ows(value.substr(0, comma));
+}
+
 // Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
 // has none, and caches compute a response's age from the origin's, RFC 9111 section 4.2.3): as
 // it came when it is an IMF-fixdate, rewritten as one from the obsolete forms. False when the
@@ -356,6 +381,7 @@ class proxy_exchange final : public client_exchange, public body_sink {
   std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
+  bool client_http10_ = false;  // the client cannot be sent chunked (nor transfer codings)
   bool head_sent_ = false;
   std::uint8_t interim_ = 0;  // 1xx responses passed on in this exchange
   bool upgrading_ = false;    // the client asked to upgrade and upgrades are tunnelled
@@ -376,6 +402,13 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   const connection_tokens tokens = tokens_of(in);
   if (tokens.overflow) {
     res.error(400);
+    return false;
+  }
+  // A body still coded (parse.allow_transfer_codings) would go up re-framed with a Content-Length
+  // and nothing saying it is coded: the upstream would take the coded bytes for the content. The
+  // proxy does not forward transfer codings it cannot label (RFC 9112 section 6.1).
+  if (!req.raw().head().transfer_codings.empty()) {
+    res.error(501);
     return false;
   }
   std::string_view target = origin_form(req.target());
@@ -457,6 +490,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   body_.clear();
 
   method_ = req.method();
+  client_http10_ = req.version_minor() == 0;
   request_.method = keep(req.method_name());
   {
     const std::size_t at = text_.size();
@@ -682,6 +716,23 @@ void proxy_exchange::on_head(const client_response& response) {
     cancel();  // fields named past the 16th token would pass: a bad gateway, not a guess
     return;
   }
+  // Transfer-Encoding is hop-by-hop (RFC 9110 section 7.6.1), but the codings it names other
+  // than chunked stay on the bytes: they go on to the client as `<codings>, chunked`, the bytes
+  // still coded. An HTTP/1.0 client knows no transfer codings, and a coding list holding chunked
+  // cannot be chunked again: a bad gateway rather than coded bytes nobody labels.
+  // A HEAD's Transfer-Encoding is read here: the client is told what its GET would carry.
+  std::string_view codings = head.transfer_codings;
+  if (method_ == taut::method::head && head.body.kind == body_kind::none) {
+    for (const header& h : head.headers) {
+      if (chars::iequals(h.name, "transfer-encoding")) codings = codings_before_chunked(h.value);
+    }
+  }
+  const bool coded =
+      !codings.empty() && (head.body.kind != body_kind::none || method_ == taut::method::head);
+  if (coded && (client_http10_ || names_chunked(codings))) {
+    cancel();
+    return;
+  }
   if (!writer_.set_status(head.status)) {
     cancel();  // the client is gone, or the status is not one a server may send
     return;
@@ -716,7 +767,11 @@ void proxy_exchange::on_head(const client_response& response) {
       break;
     case body_kind::chunked:
     case body_kind::until_close:
-      (void)writer_.begin();
+      if (!coded) {
+        (void)writer_.begin();
+      } else if (!writer_.begin_coded(codings)) {
+        cancel();  // the client is gone: nothing may go on unlabelled
+      }
       break;
     case body_kind::none: {
       // HEAD keeps the length the upstream declared, and declares none when it declared none
@@ -730,8 +785,8 @@ void proxy_exchange::on_head(const client_response& response) {
       if (parsed.ec == std::errc{} && !declared_length.empty() &&
           parsed.ptr == declared_length.data() + declared_length.size()) {
         (void)writer_.begin(length);
-      } else {
-        (void)writer_.begin();
+      } else if (!coded || !writer_.begin_coded(codings)) {
+        (void)writer_.begin();  // a 204 or 304 says nothing of codings
       }
       break;
     }
