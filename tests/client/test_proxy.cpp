@@ -931,6 +931,41 @@ TEST(ProxyCodings, ARequestStillCodedIsRefused) {
   EXPECT_EQ(w.seen[0].body, "abc");
 }
 
+// RFC 9110 section 6.6.2: trailer fields are announced with Trailer. Where the proxy forwards
+// them (chunked to an HTTP/1.1 client) the upstream's Trailer goes on, less the names it drops
+// (hop-by-hop, named in Connection, or framing); where it cannot, neither goes on.
+TEST(ProxyTrailers, TrailerGoesOnWithTheTrailersItAnnounces) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index < 2) {
+      (void)c.stream.write(
+          "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\n"
+          "Trailer: X-Checksum, Keep-Alive, X-Hop\r\nTrailer: Content-Length,X-Digest\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nKeep-Alive: timeout=1\r\nX-Hop: h\r\n"
+          "X-Digest: d\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\nContent-Length: 5\r\n\r\nhello");
+  });
+  const std::string got = w.raw("GET /t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_NE(got.find("Trailer: X-Checksum, X-Digest\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Digest: d\r\n\r\n")) << got;
+  EXPECT_EQ(got.find("Keep-Alive"), std::string::npos) << got;
+  EXPECT_EQ(got.find("X-Hop"), std::string::npos) << got;
+  // HTTP/1.0: a close-delimited body carries no trailers, so nothing announces them.
+  const std::string old = w.raw("GET /t HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+  EXPECT_EQ(old.find("Trailer"), std::string::npos) << old;
+  EXPECT_EQ(old.find("X-Checksum"), std::string::npos) << old;
+  EXPECT_TRUE(old.ends_with("\r\n\r\nhello")) << old;
+  // A Content-Length body has no trailers to announce.
+  const std::string length = w.raw("GET /l HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos) << length;
+  EXPECT_EQ(length.find("Trailer"), std::string::npos) << length;
+}
+
 // RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad
 // response: 502, and the upstream connection is not kept.
 TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {

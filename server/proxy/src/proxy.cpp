@@ -178,6 +178,13 @@ std::string_view codings_before_chunked(std::string_view value) noexcept {
                                          : chars::trim_ows(value.substr(0, comma));
 }
 
+// A trailer field the proxy does not pass on: hop-by-hop, or one the front frames or writes
+// itself (a response writer drops those from trailers too).
+bool dropped_trailer(std::string_view name) noexcept {
+  return is_hop_by_hop(name) || chars::iequals(name, "content-length") ||
+         chars::iequals(name, "date");
+}
+
 // Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
 // has none, and caches compute a response's age from the origin's, RFC 9111 section 4.2.3): as
 // it came when it is an IMF-fixdate, rewritten as one from the obsolete forms. False when the
@@ -337,6 +344,9 @@ class proxy_exchange final : public client_exchange, public body_sink {
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
     fields_.reserve(owner.options().client.parse.max_headers + 10);
     interim_fields_.reserve(owner.options().client.parse.max_headers);
+    trailers_.reserve(owner.options().client.parse.max_headers);
+    trailer_names_.reserve(256);
+    named_.reserve(256);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
   }
@@ -368,6 +378,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
     return {text_.data() + at, bytes.size()};
   }
   void drained() noexcept;
+  /// Appends the names of a Trailer list the client may be sent to trailer_names_.
+  void add_trailer_names(std::string_view list, const connection_tokens& tokens);
   void send_upstream() noexcept;
   void flush_body() noexcept;
   void done() noexcept;
@@ -378,6 +390,9 @@ class proxy_exchange final : public client_exchange, public body_sink {
   std::string text_;
   std::vector<header> fields_;
   std::vector<header> interim_fields_;  // a 1xx's fields on their way to the client
+  std::vector<header> trailers_;        // the upstream's trailer fields the client gets
+  std::string trailer_names_;           // the upstream's Trailer list, as the client gets it
+  std::string named_;                   // the response's Connection options, kept for its trailers
   std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
@@ -738,11 +753,21 @@ void proxy_exchange::on_head(const client_response& response) {
     return;
   }
   std::string_view declared_length;
+  trailer_names_.clear();
+  named_.clear();
+  for (std::size_t i = 0; i < tokens.count; ++i) {
+    if (i != 0) named_.push_back(',');
+    named_.append(tokens.names[i]);
+  }
   for (const header& h : head.headers) {
     // Content-Length frames the message whatever Connection names: a HEAD's declared length
     // goes on even then, rather than turning into a chunked head.
     if (chars::iequals(h.name, "content-length")) {
       declared_length = h.value;
+      continue;
+    }
+    if (chars::iequals(h.name, "trailer") && !tokens.named(h.name)) {
+      add_trailer_names(h.value, tokens);
       continue;
     }
     if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
@@ -759,6 +784,16 @@ void proxy_exchange::on_head(const client_response& response) {
     std::memcpy(via.data(), version.data(), version.size());
     std::memcpy(via.data() + version.size(), owner_->options().via_name.data(), n);
     (void)writer_.add_header("Via", std::string_view(via.data(), version.size() + n));
+  }
+  // Trailer announces the trailer fields (RFC 9110 section 6.6.2): it goes on where they can, in
+  // a chunked response to an HTTP/1.1 client (a HEAD says what its GET would), and not where
+  // they are dropped (HTTP/1.0, a Content-Length or close-delimited body).
+  const bool trailers_go_on =
+      !client_http10_ && (head.body.kind == body_kind::chunked ||
+                          (method_ == taut::method::head && head.body.kind == body_kind::none &&
+                           declared_length.empty()));
+  if (trailers_go_on && !trailer_names_.empty()) {
+    (void)writer_.add_header("Trailer", trailer_names_);
   }
   head_sent_ = true;
   switch (head.body.kind) {
@@ -790,6 +825,17 @@ void proxy_exchange::on_head(const client_response& response) {
       }
       break;
     }
+  }
+}
+
+void proxy_exchange::add_trailer_names(std::string_view list, const connection_tokens& tokens) {
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    const std::string_view name = chars::trim_ows(list.substr(0, comma));
+    list.remove_prefix(std::min(comma + 1, list.size()));
+    if (name.empty() || dropped_trailer(name) || tokens.named(name)) continue;
+    if (!trailer_names_.empty()) trailer_names_.append(", ");
+    trailer_names_.append(name);
   }
 }
 
@@ -846,7 +892,17 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
 void proxy_exchange::on_complete(std::span<const header> trailers) {
   (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
                                    // front reads (and drops) the rest, or closes
-  (void)writer_.finish(trailers);
+  trailers_.clear();
+  connection_tokens named;
+  named.add_list(named_);
+  for (const header& h : trailers) {
+    if (dropped_trailer(h.name) || named.named(h.name) ||
+        trailers_.size() == trailers_.capacity()) {
+      continue;
+    }
+    trailers_.push_back(h);
+  }
+  (void)writer_.finish(trailers_);
   done();
 }
 
