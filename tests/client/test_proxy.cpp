@@ -228,6 +228,88 @@ TEST(Proxy, ForwardingFieldsNamedInConnectionAreDropped) {
   EXPECT_EQ(s.value("Via"), "1.1 taut");
 }
 
+// Host names the target, not the connection (RFC 9112 section 3.2): a client naming it in
+// Connection must not make the proxy drop it (and so choose the upstream's virtual host).
+TEST(ProxyConnectionOptions, HostNamedInConnectionIsKept) {
+  proxy_world w;
+  const std::string got = w.raw(
+      "GET /named HTTP/1.1\r\nHost: public.example\r\nConnection: Host\r\n\r\n"
+      "GET /lower HTTP/1.1\r\nHost: public.example\r\nConnection: keep-alive, host\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 2u);
+  for (const seen_request& s : w.seen) {
+    EXPECT_EQ(s.count("Host"), 1u) << s.target;
+    EXPECT_EQ(s.value("Host"), "public.example") << s.target;
+    EXPECT_EQ(s.value("X-Forwarded-Host"), "public.example") << s.target;
+  }
+}
+
+// Connection options never change the framing of what goes upstream, nor remove the proxy's own
+// forwarding fields: only the client's copies of those go.
+TEST(ProxyConnectionOptions, FramingAndTheProxysOwnFieldsSurviveConnectionOptions) {
+  proxy_options options;
+  options.forwarded = true;
+  proxy_world w(options);
+  const std::string got = w.raw(
+      "POST /length HTTP/1.1\r\nHost: h.example\r\nConnection: Content-Length\r\n"
+      "Content-Length: 5\r\n\r\nabcde"
+      "POST /chunked HTTP/1.1\r\nHost: h.example\r\nConnection: Transfer-Encoding\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nfgh\r\n0\r\n\r\n"
+      "GET /own HTTP/1.1\r\nHost: h.example\r\n"
+      "Connection: X-Forwarded-Host, X-Forwarded-Proto, Forwarded, Via\r\n"
+      "X-Forwarded-Host: forged\r\nX-Forwarded-Proto: gopher\r\n\r\n");
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  ASSERT_EQ(w.seen.size(), 3u);
+  EXPECT_EQ(w.seen[0].framing, body_kind::content_length);
+  EXPECT_EQ(w.seen[0].value("Content-Length"), "5");
+  EXPECT_EQ(w.seen[0].body, "abcde");
+  EXPECT_EQ(w.seen[1].framing, body_kind::content_length);
+  EXPECT_EQ(w.seen[1].value("Content-Length"), "3");
+  EXPECT_EQ(w.seen[1].body, "fgh");
+  const seen_request& own = w.seen[2];
+  EXPECT_EQ(own.count("X-Forwarded-Host"), 1u);
+  EXPECT_EQ(own.value("X-Forwarded-Host"), "h.example");
+  EXPECT_EQ(own.count("X-Forwarded-Proto"), 1u);
+  EXPECT_EQ(own.value("X-Forwarded-Proto"), "http");
+  EXPECT_EQ(own.value("Forwarded"), "host=h.example;proto=http");
+  EXPECT_EQ(own.value("Via"), "1.1 taut");
+  EXPECT_EQ(own.value("Host"), "h.example");
+}
+
+// The same on the way back: an upstream naming its framing fields in Connection keeps its
+// framing (a HEAD's declared length included), and its Via never replaces the proxy's.
+TEST(ProxyConnectionOptions, AResponsesFramingSurvivesConnectionOptions) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    switch (index) {
+      case 0:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 1234\r\n\r\n");
+        break;
+      case 1:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Content-Length, Via\r\nVia: 1.1 up\r\n"
+            "Content-Length: 5\r\n\r\nhello");
+        break;
+      default:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nworld\r\n0\r\n\r\n");
+        break;
+    }
+  });
+  const std::string head = w.raw("HEAD /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(head.find("Content-Length: 1234\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Transfer-Encoding"), std::string::npos) << head;
+  const std::string length = w.raw("GET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos) << length;
+  EXPECT_TRUE(length.ends_with("\r\n\r\nhello")) << length;
+  EXPECT_NE(length.find("Via: 1.1 taut\r\n"), std::string::npos) << length;
+  EXPECT_EQ(length.find("1.1 up"), std::string::npos) << length;
+  const std::string chunked = w.raw("GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(chunked.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << chunked;
+  EXPECT_TRUE(chunked.ends_with("5\r\nworld\r\n0\r\n\r\n")) << chunked;
+}
+
 TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
   proxy_options options;
   options.forwarded = true;
@@ -777,6 +859,115 @@ TEST(ProxyHead, AHeadWithoutLengthGainsNoneAndALengthIsKept) {
   const std::string known = w.raw("HEAD /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_NE(known.find("Content-Length: 1234\r\n"), std::string::npos) << known;
   EXPECT_TRUE(known.ends_with("\r\n\r\n")) << known;
+}
+
+// Transfer-Encoding is hop-by-hop, but the codings on the bytes are not removed by the proxy:
+// they go on to an HTTP/1.1 client as "<codings>, chunked" over the still-coded bytes (RFC 9112
+// section 6.1), whether the upstream chunked them or delimited them by its close.
+const std::string coded_bytes("\x1f\x8b\x08\x00coded", 9);
+
+TEST(ProxyCodings, AResponsesTransferCodingsGoOnWithItsBytes) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + coded_bytes);
+      (void)c.stream.close();
+      return;
+    }
+    if (index == 1) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n9\r\n" +
+                           coded_bytes + "\r\n0\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: br,gzip, chunked\r\n\r\n0\r\n\r\n");
+  });
+  const std::string chunked_body = "9\r\n" + coded_bytes + "\r\n0\r\n\r\n";
+  for (const char* target : {"/close", "/chunked"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    EXPECT_NE(got.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << got;
+    EXPECT_EQ(got.find("Transfer-Encoding: chunked"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\n" + chunked_body)) << got;
+  }
+  const std::string head = w.raw("HEAD /head HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(head.find("Transfer-Encoding: br,gzip, chunked\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+}
+
+// Where the client cannot be told (HTTP/1.0 knows no transfer codings) or the codings cannot be
+// chunked again (they already hold chunked), the proxy answers 502 before any byte of them.
+TEST(ProxyCodings, CodingsTheClientCannotBeToldAre502) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n9\r\n" +
+                           coded_bytes + "\r\n0\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" +
+                         coded_bytes);
+    (void)c.stream.close();
+  });
+  const std::string old = w.raw("GET /old HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << old;
+  EXPECT_EQ(old.find(coded_bytes), std::string::npos) << old;
+  const std::string twice = w.raw("GET /twice HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(twice.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << twice;
+  EXPECT_EQ(twice.find(coded_bytes), std::string::npos) << twice;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 2u);
+}
+
+// The other way: a front that accepts transfer codings (parse.allow_transfer_codings) hands the
+// proxy a body still coded; it would go up with a Content-Length and no label, so the proxy
+// refuses it (501, RFC 9112 section 6.1) and nothing reaches the upstream.
+TEST(ProxyCodings, ARequestStillCodedIsRefused) {
+  server_loop_options front;
+  front.connection.parse.allow_transfer_codings = true;
+  proxy_world w({}, false, {}, {}, front);
+  const std::string got = w.raw(
+      "POST /coded HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n"
+      "POST /plain HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 501 Not Implemented\r\n")) << got;
+  EXPECT_NE(got.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << got;  // only chunked: on
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].target, "/plain");
+  EXPECT_EQ(w.seen[0].body, "abc");
+}
+
+// RFC 9110 section 6.6.2: trailer fields are announced with Trailer. Where the proxy forwards
+// them (chunked to an HTTP/1.1 client) the upstream's Trailer goes on, less the names it drops
+// (hop-by-hop, named in Connection, or framing); where it cannot, neither goes on.
+TEST(ProxyTrailers, TrailerGoesOnWithTheTrailersItAnnounces) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    if (index < 2) {
+      (void)c.stream.write(
+          "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\n"
+          "Trailer: X-Checksum, Keep-Alive, X-Hop\r\nTrailer: Content-Length,X-Digest\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nKeep-Alive: timeout=1\r\nX-Hop: h\r\n"
+          "X-Digest: d\r\n\r\n");
+      return;
+    }
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nTrailer: X-Checksum\r\nContent-Length: 5\r\n\r\nhello");
+  });
+  const std::string got = w.raw("GET /t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_NE(got.find("Trailer: X-Checksum, X-Digest\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Digest: d\r\n\r\n")) << got;
+  EXPECT_EQ(got.find("Keep-Alive"), std::string::npos) << got;
+  EXPECT_EQ(got.find("X-Hop"), std::string::npos) << got;
+  // HTTP/1.0: a close-delimited body carries no trailers, so nothing announces them.
+  const std::string old = w.raw("GET /t HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+  EXPECT_EQ(old.find("Trailer"), std::string::npos) << old;
+  EXPECT_EQ(old.find("X-Checksum"), std::string::npos) << old;
+  EXPECT_TRUE(old.ends_with("\r\n\r\nhello")) << old;
+  // A Content-Length body has no trailers to announce.
+  const std::string length = w.raw("GET /l HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos) << length;
+  EXPECT_EQ(length.find("Trailer"), std::string::npos) << length;
 }
 
 // RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad

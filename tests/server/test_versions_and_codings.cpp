@@ -70,4 +70,35 @@ TEST(TransferCodings, ARouteReadsTheCodingsItMustUndo) {
   EXPECT_EQ(c.read().body, "|hi");  // no coding: nothing to undo
 }
 
+/// Answers a body still carrying gzip (as a proxy passes on its origin's), or "unlabelled" with a
+/// Content-Length where the response cannot say so.
+struct coded_sender final : taut::request_handler {
+  void on_request(taut::server_request&, taut::response_writer response) override {
+    if (!response.begin_coded("gzip")) {
+      response.send(200, "unlabelled");
+      return;
+    }
+    response.write("zz");
+    response.finish();
+  }
+};
+
+// response_writer::begin_coded names the codings before the chunked it frames with, and refuses
+// (writing nothing) where it cannot: an HTTP/1.0 client knows no transfer codings.
+TEST(TransferCodings, AWriterLabelsTheCodingsItsBodyCarries) {
+  coded_sender handler;
+  client c(handler);
+  c.write_raw("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const auto coded = c.read();
+  EXPECT_EQ(coded.status, 200) << coded.error;
+  EXPECT_EQ(coded.header("Transfer-Encoding"), "gzip, chunked");
+  EXPECT_EQ(coded.body, "zz");
+  client old(handler);
+  old.write_raw("GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+  const auto refused = old.read();
+  EXPECT_EQ(refused.status, 200) << refused.error;
+  EXPECT_FALSE(refused.has_header("Transfer-Encoding"));
+  EXPECT_EQ(refused.body, "unlabelled");
+}
+
 }  // namespace

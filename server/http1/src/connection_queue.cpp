@@ -138,7 +138,8 @@ void connection::drop_held_field(response_slot& slot, std::string_view name) noe
   drop_chain(rest);
 }
 
-bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length) noexcept {
+bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length,
+                                std::string_view codings) noexcept {
   const connection_options& options = ctx_->options_;
   // A request body nobody reads: a client awaiting 100 Continue may never send it, and a large
   // one is cheaper to drop with the connection than to drain. A body read to its end (a sink
@@ -172,6 +173,9 @@ bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t 
     ok = ok && append(out, "Content-Length: ") &&
          append(out, std::string_view(digits, static_cast<std::size_t>(end - digits))) &&
          append(out, "\r\n");
+  } else if (framing == framing_chunked && !codings.empty()) {
+    ok = ok && append(out, "Transfer-Encoding: ") && append(out, codings) &&
+         append(out, ", chunked\r\n");
   } else if (framing == framing_chunked) {
     ok = ok && append(out, "Transfer-Encoding: chunked\r\n");
   }

@@ -153,14 +153,16 @@ bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
   return ok;
 }
 
-bool connection::open_body(response_slot& slot, bool declared, std::uint64_t length) noexcept {
+bool connection::open_body(response_slot& slot, bool declared, std::uint64_t length,
+                           std::string_view codings) noexcept {
   if (!head_open(slot) || becomes_tunnel(slot)) return false;
   const int framing = body_framing(slot, declared);
+  if (!codings.empty() && framing != framing_chunked) return false;  // nothing could label them
   if (framing == framing_none) length = 0;
   const slot_phase phase = framing == framing_chunked ? slot_phase::body_chunked
                            : framing == framing_close ? slot_phase::body_close
                                                       : slot_phase::body_length;
-  write_head_end(slot, framing, length);
+  write_head_end(slot, framing, length, codings);
   set_phase(slot, phase);
   slot.remaining = phase == slot_phase::body_length ? length : 0;
   return true;

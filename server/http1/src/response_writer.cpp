@@ -113,6 +113,16 @@ bool response_writer::begin() noexcept {
   return true;
 }
 
+bool response_writer::begin_coded(std::string_view codings) noexcept {
+  response_slot* s = slot();
+  if (s == nullptr || codings.empty() || !is_field_value(codings) ||
+      !conn_->open_body(*s, /*declared=*/false, 0, codings)) {
+    return false;
+  }
+  conn_->after_writer_call();
+  return true;
+}
+
 bool response_writer::begin(std::uint64_t content_length) noexcept {
   response_slot* s = slot();
   if (s == nullptr || !conn_->open_body(*s, /*declared=*/true, content_length)) return false;

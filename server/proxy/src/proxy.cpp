@@ -153,6 +153,38 @@ std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept 
   return value;
 }
 
+// Whether a list of transfer codings names chunked: applied again, chunked could not be undone
+// by the next hop (RFC 9112 section 6.1: never twice), so such codings are not passed on.
+bool names_chunked(std::string_view codings) noexcept {
+  while (!codings.empty()) {
+    const std::size_t comma = std::min(codings.find(','), codings.size());
+    std::string_view coding = chars::trim_ows(codings.substr(0, comma));
+    coding = coding.substr(0, std::min(coding.find(';'), coding.size()));
+    if (chars::iequals(chars::trim_ows(coding), "chunked")) return true;
+    codings.remove_prefix(std::min(comma + 1, codings.size()));
+  }
+  return false;
+}
+
+// The codings a Transfer-Encoding value applies before a final chunked ("gzip" of "gzip, chunked",
+// all of "gzip"): what the parser reports as transfer_codings, for a HEAD response, whose
+// Transfer-Encoding it does not read (there is no body to decode).
+std::string_view codings_before_chunked(std::string_view value) noexcept {
+  value = chars::trim_ows(value);
+  const std::size_t comma = value.rfind(',');
+  const std::size_t last = comma == std::string_view::npos ? 0 : comma + 1;
+  if (!chars::iequals(chars::trim_ows(value.substr(last)), "chunked")) return value;
+  return comma == std::string_view::npos ? std::string_view{}
+                                         : chars::trim_ows(value.substr(0, comma));
+}
+
+// A trailer field the proxy does not pass on: hop-by-hop, or one the front frames or writes
+// itself (a response writer drops those from trailers too).
+bool dropped_trailer(std::string_view name) noexcept {
+  return is_hop_by_hop(name) || chars::iequals(name, "content-length") ||
+         chars::iequals(name, "date");
+}
+
 // Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
 // has none, and caches compute a response's age from the origin's, RFC 9111 section 4.2.3): as
 // it came when it is an IMF-fixdate, rewritten as one from the obsolete forms. False when the
@@ -318,6 +350,9 @@ class proxy_exchange final : public client_exchange, public body_sink {
   explicit proxy_exchange(reverse_proxy& owner) : owner_(&owner) {
     fields_.reserve(owner.options().client.parse.max_headers + 10);
     interim_fields_.reserve(owner.options().client.parse.max_headers);
+    trailers_.reserve(owner.options().client.parse.max_headers);
+    trailer_names_.reserve(256);
+    named_.reserve(256);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
   }
@@ -352,6 +387,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
     return {text_.data() + at, bytes.size()};
   }
   void drained() noexcept;
+  /// Appends the names of a Trailer list the client may be sent to trailer_names_.
+  void add_trailer_names(std::string_view list, const connection_tokens& tokens);
   void send_upstream() noexcept;
   void flush_body() noexcept;
   void done() noexcept;
@@ -363,9 +400,13 @@ class proxy_exchange final : public client_exchange, public body_sink {
   std::string text_;
   std::vector<header> fields_;
   std::vector<header> interim_fields_;  // a 1xx's fields on their way to the client
+  std::vector<header> trailers_;        // the upstream's trailer fields the client gets
+  std::string trailer_names_;           // the upstream's Trailer list, as the client gets it
+  std::string named_;                   // the response's Connection options, kept for its trailers
   std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
+  bool client_http10_ = false;  // the client cannot be sent chunked (nor transfer codings)
   bool head_sent_ = false;
   std::uint8_t interim_ = 0;  // 1xx responses passed on in this exchange
   bool upgrading_ = false;    // the client asked to upgrade and upgrades are tunnelled
@@ -386,6 +427,13 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   const connection_tokens tokens = tokens_of(in);
   if (tokens.overflow) {
     res.error(400);
+    return false;
+  }
+  // A body still coded (parse.allow_transfer_codings) would go up re-framed with a Content-Length
+  // and nothing saying it is coded: the upstream would take the coded bytes for the content. The
+  // proxy does not forward transfer codings it cannot label (RFC 9112 section 6.1).
+  if (!req.raw().head().transfer_codings.empty()) {
+    res.error(501);
     return false;
   }
   std::string_view target = origin_form(req.target());
@@ -467,6 +515,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   body_.clear();
 
   method_ = req.method();
+  client_http10_ = req.version_minor() == 0;
   request_.method = keep(req.method_name());
   {
     const std::size_t at = text_.size();
@@ -496,7 +545,11 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     forwarded_for = std::string_view(text_.data() + at, text_.size() - at);
   }
   for (const header& h : in) {
-    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // Host names the target, not the connection (RFC 9112 section 3.2): a Connection option
+    // naming it must not let the client pick the upstream's virtual host by removing it.
+    if (is_hop_by_hop(h.name) || (tokens.named(h.name) && !chars::iequals(h.name, "host"))) {
+      continue;
+    }
     // The body is framed anew from what the front read; an Expect was answered by the front.
     if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
     if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute)) continue;
@@ -689,17 +742,46 @@ void proxy_exchange::on_head(const client_response& response) {
     cancel();  // fields named past the 16th token would pass: a bad gateway, not a guess
     return;
   }
+  // Transfer-Encoding is hop-by-hop (RFC 9110 section 7.6.1), but the codings it names other
+  // than chunked stay on the bytes: they go on to the client as `<codings>, chunked`, the bytes
+  // still coded. An HTTP/1.0 client knows no transfer codings, and a coding list holding chunked
+  // cannot be chunked again: a bad gateway rather than coded bytes nobody labels.
+  // A HEAD's Transfer-Encoding is read here: the client is told what its GET would carry.
+  std::string_view codings = head.transfer_codings;
+  if (method_ == taut::method::head && head.body.kind == body_kind::none) {
+    for (const header& h : head.headers) {
+      if (chars::iequals(h.name, "transfer-encoding")) codings = codings_before_chunked(h.value);
+    }
+  }
+  const bool coded =
+      !codings.empty() && (head.body.kind != body_kind::none || method_ == taut::method::head);
+  if (coded && (client_http10_ || names_chunked(codings))) {
+    cancel();
+    return;
+  }
   if (!writer_.set_status(head.status)) {
     cancel();  // the client is gone, or the status is not one a server may send
     return;
   }
   std::string_view declared_length;
+  trailer_names_.clear();
+  named_.clear();
+  for (std::size_t i = 0; i < tokens.count; ++i) {
+    if (i != 0) named_.push_back(',');
+    named_.append(tokens.names[i]);
+  }
   for (const header& h : head.headers) {
-    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
+    // Content-Length frames the message whatever Connection names: a HEAD's declared length
+    // goes on even then, rather than turning into a chunked head.
     if (chars::iequals(h.name, "content-length")) {
       declared_length = h.value;
       continue;
     }
+    if (chars::iequals(h.name, "trailer") && !tokens.named(h.name)) {
+      add_trailer_names(h.value, tokens);
+      continue;
+    }
+    if (is_hop_by_hop(h.name) || tokens.named(h.name)) continue;
     if (chars::iequals(h.name, "date")) {
       (void)forward_date(writer_, h.value);
       continue;
@@ -714,6 +796,16 @@ void proxy_exchange::on_head(const client_response& response) {
     std::memcpy(via.data() + version.size(), owner_->options().via_name.data(), n);
     (void)writer_.add_header("Via", std::string_view(via.data(), version.size() + n));
   }
+  // Trailer announces the trailer fields (RFC 9110 section 6.6.2): it goes on where they can, in
+  // a chunked response to an HTTP/1.1 client (a HEAD says what its GET would), and not where
+  // they are dropped (HTTP/1.0, a Content-Length or close-delimited body).
+  const bool trailers_go_on =
+      !client_http10_ && (head.body.kind == body_kind::chunked ||
+                          (method_ == taut::method::head && head.body.kind == body_kind::none &&
+                           declared_length.empty()));
+  if (trailers_go_on && !trailer_names_.empty()) {
+    (void)writer_.add_header("Trailer", trailer_names_);
+  }
   head_sent_ = true;
   switch (head.body.kind) {
     case body_kind::content_length:
@@ -721,7 +813,11 @@ void proxy_exchange::on_head(const client_response& response) {
       break;
     case body_kind::chunked:
     case body_kind::until_close:
-      (void)writer_.begin();
+      if (!coded) {
+        (void)writer_.begin();
+      } else if (!writer_.begin_coded(codings)) {
+        cancel();  // the client is gone: nothing may go on unlabelled
+      }
       break;
     case body_kind::none: {
       // HEAD keeps the length the upstream declared, and declares none when it declared none
@@ -735,11 +831,22 @@ void proxy_exchange::on_head(const client_response& response) {
       if (parsed.ec == std::errc{} && !declared_length.empty() &&
           parsed.ptr == declared_length.data() + declared_length.size()) {
         (void)writer_.begin(length);
-      } else {
-        (void)writer_.begin();
+      } else if (!coded || !writer_.begin_coded(codings)) {
+        (void)writer_.begin();  // a 204 or 304 says nothing of codings
       }
       break;
     }
+  }
+}
+
+void proxy_exchange::add_trailer_names(std::string_view list, const connection_tokens& tokens) {
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    const std::string_view name = chars::trim_ows(list.substr(0, comma));
+    list.remove_prefix(std::min(comma + 1, list.size()));
+    if (name.empty() || dropped_trailer(name) || tokens.named(name)) continue;
+    if (!trailer_names_.empty()) trailer_names_.append(", ");
+    trailer_names_.append(name);
   }
 }
 
@@ -796,7 +903,17 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
 void proxy_exchange::on_complete(std::span<const header> trailers) {
   (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
                                    // front reads (and drops) the rest, or closes
-  (void)writer_.finish(trailers);
+  trailers_.clear();
+  connection_tokens named;
+  named.add_list(named_);
+  for (const header& h : trailers) {
+    if (dropped_trailer(h.name) || named.named(h.name) ||
+        trailers_.size() == trailers_.capacity()) {
+      continue;
+    }
+    trailers_.push_back(h);
+  }
+  (void)writer_.finish(trailers_);
   done();
 }
 

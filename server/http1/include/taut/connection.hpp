@@ -239,6 +239,11 @@ class response_writer {
   bool begin() noexcept;
   /// Ends the head for a body of exactly `content_length` bytes.
   bool begin(std::uint64_t content_length) noexcept;
+  /// begin() for a body still carrying the transfer codings `codings` ("gzip", "gzip, br"), as a
+  /// proxy passes on its origin's: chunked with `Transfer-Encoding: <codings>, chunked` (RFC 9112
+  /// section 6.1), the writes being the coded bytes. False, writing nothing, when the response
+  /// cannot say so (an HTTP/1.0 client, a status without a body) or `codings` is no field value.
+  bool begin_coded(std::string_view codings) noexcept;
   /// A piece of body after begin(); false if it would exceed the declared length. Sent without
   /// waiting for anything else to happen on the connection, even from outside every handler call
   /// (a timer, another connection's handler), through the owner's wake (connection_context).
@@ -602,7 +607,8 @@ class connection {
   bool move_fields(detail::response_slot& slot) noexcept;
   void drop_held_field(detail::response_slot& slot, std::string_view name) noexcept;
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
-  bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length) noexcept;
+  bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length,
+                      std::string_view codings = {}) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
   void write_continue(detail::response_slot& slot) noexcept;
   void finish_slot(detail::response_slot& slot) noexcept;
@@ -622,7 +628,8 @@ class connection {
   bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;
   bool respond_file(detail::response_slot& slot, int fd, std::uint64_t offset,
                     std::uint64_t length) noexcept;
-  bool open_body(detail::response_slot& slot, bool declared, std::uint64_t length) noexcept;
+  bool open_body(detail::response_slot& slot, bool declared, std::uint64_t length,
+                 std::string_view codings = {}) noexcept;
   bool write_body(detail::response_slot& slot, std::string_view piece) noexcept;
   bool end_response(detail::response_slot& slot, std::span<const header> trailers) noexcept;
   bool write_interim(detail::response_slot& slot, int status,
