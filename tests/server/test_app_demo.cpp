@@ -119,6 +119,21 @@ TEST_F(Demo, EchoTakesABodyOfManyTinyChunks) {
   EXPECT_NE(ext.body.find(std::string(1000, 'z')), std::string::npos);
 }
 
+TEST_F(Demo, UnrecognisedMethodsAre501) {
+  // The tester's requests: RFC 9110 section 9.1 says 501 for a method the server does not
+  // recognise; methods are case-sensitive, so "get" is not GET. A known method is still 405.
+  client c(app);
+  for (const char* method : {"FOO", "get"}) {
+    const auto r = c.send(request(method, "/healthz"));
+    EXPECT_EQ(r.status, 501) << method;
+    EXPECT_FALSE(r.has_header("Allow")) << method;
+  }
+  const auto known = c.send(request("DELETE", "/healthz"));
+  EXPECT_EQ(known.status, 405);
+  EXPECT_EQ(known.header("Allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(c.get("/healthz").status, 200);
+}
+
 TEST_F(Demo, JsonStringsAreAlwaysValid) {
   EXPECT_EQ(json(""), "\"\"");
   EXPECT_EQ(json("plain"), "\"plain\"");
