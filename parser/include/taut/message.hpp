@@ -102,9 +102,12 @@ struct parse_options {
   /// request::transfer_codings names the codings left to decode. Turn on only where the handler
   /// decodes them (or wants the coded bytes). Risk: a handler that ignores transfer_codings takes
   /// compressed bytes for the content, and decompressing is the handler's to bound (a small coded
-  /// body can inflate without limit). The codings must come in one Transfer-Encoding field line
-  /// (bad_transfer_encoding otherwise). The response parser accepts any coding whatever this says:
-  /// a client cannot answer 501, and RFC 9112 lets it read the coded body (see response).
+  /// body can inflate without limit). The codings other than chunked must all come in one
+  /// Transfer-Encoding field line, the first that names a coding (bad_transfer_encoding for one in
+  /// a later line), so that transfer_codings is one view; the final chunked may come in a line of
+  /// its own ("gzip" then "chunked" is accepted, as RFC 9110 section 5.3 combines field lines).
+  /// The response parser accepts any coding whatever this says: a client cannot answer 501, and
+  /// RFC 9112 lets it read the coded body (see response).
   bool allow_transfer_codings = false;
   leniency lenient{};
 };
