@@ -90,7 +90,7 @@ struct parse_options {
   std::size_t max_chunk_extension = 1024;
   /// Framing bytes a chunked body may carry beyond what its data pays for
   /// (chunk_overhead_too_large, 400). Size lines with their extensions and the CRLFs around chunk
-  /// data count one each; every chunk-size line, once read, earns 16 bytes plus twice its chunk's
+  /// data count one each; every chunk-size line, once read, earns 20 bytes plus twice its chunk's
   /// size back, and the excess never drops below zero. So a sender cannot make the receiver read
   /// far more bytes than the body holds (tiny chunks with long extensions, or endless leading
   /// zeros), while chunks of any size with short size lines never reach it. The trailer section is
