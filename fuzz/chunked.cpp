@@ -4,7 +4,7 @@
 //  * streaming, all at once: the reference;
 //  * streaming in random pieces (cut points from the input's hash) and one byte at a time;
 //  * in place, all at once: the body is moved to the front of the buffer;
-//  * with a tight chunk-extension limit and little trailer storage;
+//  * with tight chunk-extension and chunk-overhead limits and little trailer storage;
 //
 // and all of them must agree on the decoded bytes, the trailers, the bytes consumed, and the error
 // code and offset. Every step's views must lie inside its input.
@@ -116,10 +116,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_agree(reference, in_place, "in place");
   }
 
-  // Tight limits: a chunk extension over the limit and trailers beyond the storage must be errors,
-  // and anything accepted must be what the default limits accept.
+  // Tight limits: a chunk extension over the limit, framing beyond the overhead bound and trailers
+  // beyond the storage must be errors, and anything accepted must be what the default limits
+  // accept (the framing excess grows the same whatever the bound, so a smaller one only refuses
+  // sooner).
   parse_options small;
   small.max_chunk_extension = 4;
+  small.max_chunk_overhead = 64;
   small.max_headers = 2;
   const std::string_view whole[] = {input, std::string_view{}};
   const body_outcome loose = decode_streaming(input, whole, parse_options{}, trailer_storage);

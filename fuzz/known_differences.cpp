@@ -301,11 +301,16 @@ bool transfer_codings(const difference_case& c) {
 }
 
 bool limits(const difference_case& c) {
-  if (!taut_rejected(c, {errc::request_line_too_long, errc::header_section_too_large,
-                         errc::too_many_headers, errc::chunk_extension_too_long})) {
+  if (!taut_rejected(
+          c, {errc::request_line_too_long, errc::header_section_too_large, errc::too_many_headers,
+              errc::chunk_extension_too_long, errc::chunk_overhead_too_large})) {
     return false;
   }
   const parse_options defaults;
+  // The framing excess counts input bytes, so it can only pass the bound with more input than it.
+  if (c.taut.code == errc::chunk_overhead_too_large) {
+    return c.input.size() > defaults.max_chunk_overhead;
+  }
   if (c.taut.code == errc::chunk_extension_too_long) {
     const std::string_view line = line_at(c.input, c.taut.error_at);
     const auto extension = line.find_first_not_of("0123456789abcdefABCDEF");
@@ -545,7 +550,8 @@ constexpr known_difference table[] = {
      transfer_codings},
     {"limits", "RFC 9110 section 15.5.15, RFC 6585 section 5, RFC 9112 section 7.1.1",
      "taut enforces default limits (8 KiB request-line, 32 KiB and 100 fields per header or "
-     "trailer section, 1 KiB of chunk extensions per chunk); llhttp has none",
+     "trailer section, 1 KiB of chunk extensions per chunk, 16 KiB of chunk framing beyond what "
+     "the data pays for); llhttp has none",
      limits},
     {"chunk-extension-value", "RFC 9112 section 7.1.1",
      "llhttp accepts an empty chunk-ext-val (\"3;a=\"); taut requires a token or quoted-string",

@@ -120,6 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case taut::route_status::not_found:
       case taut::route_status::uri_too_long:
+      case taut::route_status::not_implemented:
         break;
     }
 

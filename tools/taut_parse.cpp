@@ -18,7 +18,8 @@ constexpr int exit_ok = 0;
 constexpr int exit_parse_error = 1;
 constexpr int exit_usage = 2;
 
-constexpr std::string_view usage_line = "usage: taut-parse [--lenient] [FILE]\n";
+constexpr std::string_view usage_line =
+    "usage: taut-parse [--lenient] [--allow-transfer-codings] [FILE]\n";
 
 constexpr std::string_view help_text = R"(
 Parses FILE (stdin when FILE is absent or "-") as a sequence of pipelined HTTP/1.1 requests, bodies

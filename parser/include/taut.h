@@ -59,7 +59,8 @@ typedef enum taut_errc {
   TAUT_ERRC_BAD_CHUNK_EXTENSION = 34,
   TAUT_ERRC_CHUNK_EXTENSION_TOO_LONG = 35,
   TAUT_ERRC_BAD_CHUNK_DATA_END = 36,
-  TAUT_ERRC_BODY_CUT_SHORT = 37
+  TAUT_ERRC_BODY_CUT_SHORT = 37,
+  TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE = 38
 } taut_errc;
 
 /** What went wrong: a taut_errc value, the byte offset where the input went wrong (from the start
@@ -209,6 +210,8 @@ typedef struct taut_parse_options {
   size_t max_header_bytes;    /* bytes of the header section after the start-line (431) */
   size_t max_headers;         /* field lines per message, also capped by the header array (431) */
   size_t max_chunk_extension; /* bytes of chunk extensions on one chunk-size line */
+  /* chunk framing bytes beyond what the data earns (20 bytes plus twice each chunk's size) */
+  size_t max_chunk_overhead;
   /* accept request transfer codings other than chunked (gzip, ...) before the final chunked,
    * leaving the body coded and naming them in taut_request.transfer_codings; off: 501 */
   bool allow_transfer_codings;
@@ -225,9 +228,9 @@ taut_leniency taut_leniency_all(void);
 /* ---- Parser objects in caller memory ------------------------------------------------------ */
 
 /** Bytes of a taut_request_parser (also taut_request_parser_size()). */
-#define TAUT_REQUEST_PARSER_SIZE 512
+#define TAUT_REQUEST_PARSER_SIZE 576
 /** Bytes of a taut_response_parser (also taut_response_parser_size()). */
-#define TAUT_RESPONSE_PARSER_SIZE 512
+#define TAUT_RESPONSE_PARSER_SIZE 576
 /** Bytes of a taut_body_decoder (also taut_body_decoder_size()). */
 #define TAUT_BODY_DECODER_SIZE 384
 

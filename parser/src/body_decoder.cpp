@@ -17,6 +17,7 @@ void chunked_decoder::reset() noexcept {
   chunk_remaining_ = 0;
   body_size_ = 0;
   offset_ = 0;
+  overhead_ = 0;
   extension_length_ = 0;
   examined_ = 0;
   state_ = state::size_first;
@@ -27,6 +28,21 @@ body_result chunked_decoder::fail(errc code, std::size_t index, std::size_t back
   state_ = state::failed;
   error_ = {code, static_cast<std::size_t>(offset_) + index - back, default_status(code)};
   return {parse_status::error, 0, {}, error_};
+}
+
+void chunked_decoder::end_size_line() noexcept {
+  // Each chunk earns 20 bytes (a 16-byte size line and its two CRLFs: streaming one byte per chunk
+  // stays legitimate) and twice its size, the allowance Go settled on for CVE-2023-39326. The
+  // credit does not accumulate, so a large chunk early on cannot pay for a flood of tiny chunks
+  // with long extensions later.
+  constexpr std::uint64_t per_chunk = 20;
+  const std::uint64_t data_credit =
+      chunk_remaining_ > (std::numeric_limits<std::uint64_t>::max() / 4)
+          ? std::numeric_limits<std::uint64_t>::max() / 2
+          : chunk_remaining_ * 2;
+  const std::uint64_t credit = per_chunk + data_credit;
+  overhead_ = overhead_ > credit ? overhead_ - credit : 0;
+  state_ = chunk_remaining_ == 0 ? state::trailers : state::data;
 }
 
 body_result chunked_decoder::decode_trailers(std::string_view input, std::size_t start) noexcept {
@@ -71,6 +87,11 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
   auto extension_byte = [this] { return ++extension_length_ > options_.max_chunk_extension; };
   for (; i < n; ++i) {
     const char c = input[i];
+    // Every byte outside chunk data and the trailer section is framing (the data state returns
+    // before the next loop iteration, the trailers state hands over to decode_trailers).
+    if (state_ != state::data && state_ != state::trailers && framing_byte()) {
+      return fail(errc::chunk_overhead_too_large, i);
+    }
     switch (state_) {
       case state::size_first: {
         const int v = detail::hex_value(c);
@@ -93,7 +114,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
           state_ = state::size_lf;
         } else if (c == '\n') {
           if (!bare_lf) return fail(errc::bare_lf, i);
-          state_ = chunk_remaining_ == 0 ? state::trailers : state::data;
+          end_size_line();
         } else if (c == ';' || detail::is_ws(c)) {
           if (extension_byte()) return fail(errc::chunk_extension_too_long, i);
           state_ = c == ';' ? state::ext_name_start : state::ext_bws;
@@ -119,7 +140,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
           if (!may_end) return fail(errc::bad_chunk_extension, i);
           if (c == '\n') {
             if (!bare_lf) return fail(errc::bare_lf, i);
-            state_ = chunk_remaining_ == 0 ? state::trailers : state::data;
+            end_size_line();
           } else {
             state_ = state::size_lf;
           }
@@ -188,7 +209,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
       }
       case state::size_lf:
         if (c != '\n') return fail(errc::bare_cr, i, 1);  // at the CR, maybe in the previous call
-        state_ = chunk_remaining_ == 0 ? state::trailers : state::data;
+        end_size_line();
         break;
       case state::data: {
         const std::size_t available = n - i;

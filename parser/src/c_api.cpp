@@ -69,8 +69,9 @@ static_assert(TAUT_ERRC_BAD_CHUNK_EXTENSION == value(errc::bad_chunk_extension))
 static_assert(TAUT_ERRC_CHUNK_EXTENSION_TOO_LONG == value(errc::chunk_extension_too_long));
 static_assert(TAUT_ERRC_BAD_CHUNK_DATA_END == value(errc::bad_chunk_data_end));
 static_assert(TAUT_ERRC_BODY_CUT_SHORT == value(errc::body_cut_short));
-// A code added after body_cut_short still gets its name from taut_error_name (it forwards to
-// taut::to_string); test_c_api.cpp fails until it also gets a TAUT_ERRC_ constant here.
+static_assert(TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE == value(errc::chunk_overhead_too_large));
+// A code added after chunk_overhead_too_large still gets its name from taut_error_name (it forwards
+// to taut::to_string); test_c_api.cpp fails until it also gets a TAUT_ERRC_ constant here.
 
 static_assert(TAUT_PARSE_COMPLETE == value(taut::parse_status::complete));
 static_assert(TAUT_PARSE_INCOMPLETE == value(taut::parse_status::incomplete));
@@ -116,7 +117,7 @@ constexpr bool has_fields = brace_initialisable<T>(std::make_index_sequence<N>()
 
 static_assert(has_fields<taut::leniency, 4>,
               "taut::leniency changed: mirror it in taut.h's taut_leniency and in to_cpp() below");
-static_assert(has_fields<taut::parse_options, 6>,
+static_assert(has_fields<taut::parse_options, 7>,
               "taut::parse_options changed: mirror it in taut.h's taut_parse_options and below");
 
 taut::parse_options to_cpp(const taut_parse_options* options) noexcept {
@@ -125,6 +126,7 @@ taut::parse_options to_cpp(const taut_parse_options* options) noexcept {
           .max_header_bytes = options->max_header_bytes,
           .max_headers = options->max_headers,
           .max_chunk_extension = options->max_chunk_extension,
+          .max_chunk_overhead = options->max_chunk_overhead,
           .allow_transfer_codings = options->allow_transfer_codings,
           .lenient = {.bare_lf = options->lenient.bare_lf,
                       .obs_fold = options->lenient.obs_fold,
@@ -138,8 +140,8 @@ taut_leniency to_c(const taut::leniency& l) noexcept {
 }
 
 taut_parse_options to_c(const taut::parse_options& o) noexcept {
-  return {o.max_request_line,    o.max_header_bytes,       o.max_headers,
-          o.max_chunk_extension, o.allow_transfer_codings, to_c(o.lenient)};
+  return {o.max_request_line,   o.max_header_bytes,       o.max_headers,  o.max_chunk_extension,
+          o.max_chunk_overhead, o.allow_transfer_codings, to_c(o.lenient)};
 }
 
 // ---- Header arrays shared by both languages ----------------------------------------------------

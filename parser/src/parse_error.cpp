@@ -82,6 +82,8 @@ std::string_view to_string(errc code) noexcept {
       return "bad_chunk_data_end";
     case errc::body_cut_short:
       return "body_cut_short";
+    case errc::chunk_overhead_too_large:
+      return "chunk_overhead_too_large";
   }
   return "unknown";
 }

@@ -111,6 +111,7 @@ static void defaults_match_the_cpp_parse_options(void) {
   CHECK(options.max_header_bytes == 32 * 1024);
   CHECK(options.max_headers == 100);
   CHECK(options.max_chunk_extension == 1024);
+  CHECK(options.max_chunk_overhead == 16 * 1024);
   CHECK(!options.lenient.bare_lf && !options.lenient.obs_fold);
   CHECK(!options.lenient.space_before_colon);
   CHECK(!options.lenient.transfer_encoding_with_content_length);
@@ -305,7 +306,9 @@ static void errors_carry_code_offset_status_and_name(void) {
 
   CHECK(strcmp(taut_error_name(TAUT_ERRC_OK), "ok") == 0);
   CHECK(strcmp(taut_error_name(TAUT_ERRC_BODY_CUT_SHORT), "body_cut_short") == 0);
-  CHECK(strcmp(taut_error_name(TAUT_ERRC_BODY_CUT_SHORT + 1), "unknown") == 0);
+  CHECK(strcmp(taut_error_name(TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE), "chunk_overhead_too_large") ==
+        0);
+  CHECK(strcmp(taut_error_name(TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE + 1), "unknown") == 0);
   CHECK(strcmp(taut_error_name(-1), "unknown") == 0);
   CHECK(strcmp(taut_error_name(256 + TAUT_ERRC_BAD_METHOD), "unknown") == 0);
 }

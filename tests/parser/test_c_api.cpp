@@ -89,6 +89,7 @@ taut_parse_options c_options_of(const parse_options& o) {
   c.max_header_bytes = o.max_header_bytes;
   c.max_headers = o.max_headers;
   c.max_chunk_extension = o.max_chunk_extension;
+  c.max_chunk_overhead = o.max_chunk_overhead;
   c.lenient = {o.lenient.bare_lf, o.lenient.obs_fold, o.lenient.space_before_colon,
                o.lenient.transfer_encoding_with_content_length};
   return c;
@@ -201,14 +202,15 @@ TEST(CApi, ChunkedBodiesGiveWhatTheCppDecoderGives) {
 }
 
 TEST(CApi, EveryErrorCodeHasTheSameNameAndAConstant) {
-  // The C enum ends where errc ends: one past TAUT_ERRC_BODY_CUT_SHORT is no C++ code either.
+  // The C enum ends where errc ends: one past TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE is no C++ code
+  // either.
   int codes = 0;
   for (int v = 0; v < 256; ++v) {
     const std::string cpp_name(to_string(static_cast<errc>(v)));
     EXPECT_STREQ(taut_error_name(v), cpp_name.c_str()) << v;
     if (cpp_name != "unknown") ++codes;
   }
-  EXPECT_EQ(codes, TAUT_ERRC_BODY_CUT_SHORT + 1)
+  EXPECT_EQ(codes, TAUT_ERRC_CHUNK_OVERHEAD_TOO_LARGE + 1)
       << "taut::errc gained a code: add its TAUT_ERRC_ constant to taut.h and c_api.cpp";
   EXPECT_STREQ(taut_error_name(-1), "unknown");
   EXPECT_STREQ(taut_error_name(1000), "unknown");
@@ -223,6 +225,7 @@ TEST(CApi, DefaultsAreTheCppDefaults) {
   EXPECT_EQ(c.max_header_bytes, cpp.max_header_bytes);
   EXPECT_EQ(c.max_headers, cpp.max_headers);
   EXPECT_EQ(c.max_chunk_extension, cpp.max_chunk_extension);
+  EXPECT_EQ(c.max_chunk_overhead, cpp.max_chunk_overhead);
   EXPECT_FALSE(c.lenient.bare_lf || c.lenient.obs_fold || c.lenient.space_before_colon ||
                c.lenient.transfer_encoding_with_content_length);
   std::array<taut_header, 1> storage;

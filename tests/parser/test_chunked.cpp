@@ -164,6 +164,81 @@ TEST(ChunkExtensions, DefaultLimitStopsEndlessExtensions) {
   expect_chunked_error(endless, errc::chunk_extension_too_long, 1 + 1024);
 }
 
+// ---- framing overhead (parse_options::max_chunk_overhead) --------------------------------------
+
+/// One chunk of `size` 'x' bytes whose size line carries `extension`.
+std::string chunk_of(std::size_t size, const std::string& extension = {}) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string hex;
+  for (std::size_t n = size; hex.empty() || n != 0; n /= 16)
+    hex.insert(hex.begin(), digits[n % 16]);
+  return hex + extension + "\r\n" + std::string(size, 'x') + "\r\n";
+}
+
+std::string repeated(const std::string& piece, std::size_t times) {
+  std::string out;
+  for (std::size_t i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+TEST(ChunkOverhead, TinyChunksWithLongExtensionsAreRefusedEarly) {
+  // The outside tester's body: 1,000 one-byte chunks, each with a 1,000-byte extension (just under
+  // max_chunk_extension), about 1 MB of input for 1,000 body bytes. Each chunk adds about 1,000
+  // framing bytes and pays back 22, so the default 16 KiB is passed in the 17th chunk.
+  const std::string body =
+      repeated("1;" + std::string(1000, 'a') + "\r\nx\r\n", 1000) + "0\r\n\r\n";
+  expect_chunked_error(body, errc::chunk_overhead_too_large, 16752);
+  EXPECT_EQ(default_status(errc::chunk_overhead_too_large), 400);
+}
+
+TEST(ChunkOverhead, ExcessBuildsUpAcrossChunksExactly) {
+  parse_options options;
+  options.max_chunk_overhead = 100;
+  // Size line 44 bytes, data CRLF 2, credit 20 + 2: the excess after each chunk is 24, 48, 72,
+  // and the fourth size line passes 100 at its 29th byte: 3 * 47 + 28.
+  const std::string ext(";" + std::string(40, 'a'));
+  expect_chunked_error(repeated(chunk_of(1, ext), 10) + "0\r\n\r\n", errc::chunk_overhead_too_large,
+                       169, options);
+  // Three such chunks stay within it.
+  expect_chunked_ok(repeated(chunk_of(1, ext), 3) + "0\r\n\r\n", "xxx", options);
+  // A single size line is counted as it arrives, before its chunk pays back.
+  options.max_chunk_overhead = 10;
+  expect_chunked_error("1;abcdefgh\r\nx\r\n0\r\n\r\n", errc::chunk_overhead_too_large, 10, options);
+}
+
+TEST(ChunkOverhead, CreditDoesNotAccumulate) {
+  // A 256-byte chunk first earns 532 bytes, but the excess never goes below zero: the long
+  // extensions after it fail as they would from the start, 263 bytes (and the 2 CRLF bytes that
+  // chunk left over) later.
+  parse_options options;
+  options.max_chunk_overhead = 100;
+  const std::string ext(";" + std::string(40, 'a'));
+  expect_chunked_error(chunk_of(256) + repeated(chunk_of(1, ext), 10) + "0\r\n\r\n",
+                       errc::chunk_overhead_too_large, 430, options);
+}
+
+TEST(ChunkOverhead, EndlessLeadingZerosAreRefused) {
+  // Leading zeros never overflow the size, so only the overhead bound stops them.
+  expect_chunked_error(std::string(20000, '0') + "1\r\nx\r\n0\r\n\r\n",
+                       errc::chunk_overhead_too_large, 16 * 1024);
+}
+
+TEST(ChunkOverhead, ManySmallChunksAreStillAccepted) {
+  // Streaming one byte at a time (5 framing bytes a byte), or with a short extension on every
+  // chunk, is legitimate however long it goes on: past 16,384 chunks, where any per-chunk growth
+  // of the excess would have reached the default bound. Long inputs: whole, and byte by byte.
+  for (const std::string& extension : {std::string(), std::string(";abcdefghijklmno")}) {
+    const std::string body = repeated(chunk_of(1, extension), 20000) + "0\r\n\r\n";
+    const body_outcome whole = decode_chunked_whole(body);
+    EXPECT_EQ(whole.status, parse_status::complete) << whole;
+    EXPECT_EQ(whole.data, std::string(20000, 'x'));
+    EXPECT_EQ(decode_chunked_pieces(body, every_byte(body.size())), whole);
+  }
+  expect_chunked_ok(repeated(chunk_of(3, ";name=value"), 300) + "0\r\n\r\n", std::string(900, 'x'));
+  // One long extension (within max_chunk_extension) on an ordinary body is fine too.
+  expect_chunked_ok(chunk_of(5, ";" + std::string(1000, 'e')) + "0\r\n\r\n", "xxxxx");
+}
+
 // ---- chunk-data CRLF --------------------------------------------------------------------------
 
 TEST(ChunkData, MustEndWithCrlf) {

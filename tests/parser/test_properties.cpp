@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -417,6 +419,7 @@ parse_options draw_options() {
     options.max_header_bytes = *gen::inRange<std::size_t>(1, 2000);
     options.max_headers = *gen::inRange<std::size_t>(0, 20);
     options.max_chunk_extension = *gen::inRange<std::size_t>(0, 50);
+    options.max_chunk_overhead = *gen::inRange<std::size_t>(0, 300);
   }
   return options;
 }
@@ -480,6 +483,58 @@ RC_GTEST_PROP(RoundTrip, ChunkedBodiesDecodeInPlaceToTheSameBytes, ()) {
   RC_ASSERT(in_place.status == parse_status::complete);
   RC_ASSERT(in_place.data == m.body);
   RC_ASSERT(in_place.trailers == m.expected_trailers());
+}
+
+/// Where the framing of `m`'s valid chunked body first exceeds `bound` as max_chunk_overhead
+/// documents it (every framing byte counts, a size line's end pays back 20 plus twice the chunk's
+/// size, the excess never below zero), or nothing if it never does.
+std::optional<std::size_t> overhead_failure(const message_model& m, std::uint64_t bound) {
+  std::uint64_t excess = 0;
+  std::size_t at = 0;
+  const auto framing = [&](std::size_t bytes) -> std::optional<std::size_t> {
+    if (excess + bytes > bound) return at + static_cast<std::size_t>(bound - excess);
+    excess += bytes;
+    at += bytes;
+    return std::nullopt;
+  };
+  const auto pay_back = [&](std::size_t size) {
+    const std::uint64_t credit = 20 + 2 * static_cast<std::uint64_t>(size);
+    excess = excess > credit ? excess - credit : 0;
+  };
+  for (const chunk& c : m.chunks) {
+    if (auto f = framing(c.size_text.size() + c.extension.size() + 2)) return f;
+    pay_back(c.size);
+    at += c.size;
+    if (auto f = framing(2)) return f;
+  }
+  if (auto f = framing(1 + m.last_chunk_extension.size() + 2)) return f;
+  return std::nullopt;
+}
+
+RC_GTEST_PROP(RoundTrip, ChunkFramingBeyondTheOverheadBoundFailsWhereTheRuleSays, ()) {
+  message_model m;
+  m.mode = body_mode::chunked;
+  m.body = *gen::string<std::string>();
+  m.chunks = *chunking(m.body.size());
+  m.last_chunk_extension = *chunk_extension();
+  m.trailers = *plain_fields(3);
+  parse_options options;
+  options.max_chunk_overhead = *gen::inRange<std::size_t>(0, 120);
+  const std::string encoded = m.encoded_body();
+  RC_LOG() << testing::PrintToString(encoded) << " bound " << options.max_chunk_overhead << "\n";
+  const body_outcome whole = decode_chunked_whole(encoded, options);
+  const auto at = overhead_failure(m, options.max_chunk_overhead);
+  RC_TAG(at ? "refused" : "accepted");
+  if (at) {
+    RC_ASSERT(whole.status == parse_status::error);
+    RC_ASSERT(whole.code == errc::chunk_overhead_too_large);
+    RC_ASSERT(whole.offset == *at);
+  } else {
+    RC_ASSERT(whole.status == parse_status::complete);
+    RC_ASSERT(whole.data == m.body);
+  }
+  RC_ASSERT(decode_chunked_pieces(encoded, draw_cuts(encoded.size()), options) == whole);
+  RC_ASSERT(decode_chunked_pieces(encoded, every_byte(encoded.size()), options) == whole);
 }
 
 // ---- 2. Split invariance ----------------------------------------------------------------------

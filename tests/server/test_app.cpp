@@ -83,6 +83,30 @@ TEST(App, WrongMethodIs405WithExactlyTheMatchingMethods) {
   EXPECT_EQ(c.get("/r").status, 200);
 }
 
+TEST(App, UnrecognisedMethodIs501AndACustomRouteMakesItKnown) {
+  taut::mux app;
+  app.handle("GET /r", describe);
+  app.handle("PURGE /cache/{name}", describe);
+  app.handle("/any", describe);  // a method-less route takes every method, unknown ones too
+  client c(app);
+  const auto unknown = c.send(request("FOO", "/r"));
+  EXPECT_EQ(unknown.status, 501);
+  EXPECT_FALSE(unknown.has_header("Allow"));
+  EXPECT_EQ(unknown.body, "501 Not Implemented\n");
+  EXPECT_TRUE(unknown.keep_alive);  // an ordinary answer: the connection goes on
+  EXPECT_EQ(c.send(request("FOO", "/nothing")).status, 501);
+  EXPECT_EQ(c.send(request("FOO", "/any")).status, 200);
+  // PURGE is registered (on another path): known, so 405 with Allow here.
+  const auto purge = c.send(request("PURGE", "/r"));
+  EXPECT_EQ(purge.status, 405);
+  EXPECT_EQ(purge.header("Allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(c.send(request("PURGE", "/cache/x")).status, 200);
+  // Standard methods the path lacks stay 405, and a body is discarded either way.
+  EXPECT_EQ(c.send(request("PATCH", "/r").body("x")).status, 405);
+  EXPECT_EQ(c.send(request("BREW", "/r").body("coffee")).status, 501);
+  EXPECT_EQ(c.get("/r").status, 200);
+}
+
 TEST(App, HeadIsServedByGetWithoutABody) {
   taut::mux app;
   std::vector<taut::method> seen;

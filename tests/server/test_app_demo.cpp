@@ -84,6 +84,56 @@ TEST_F(Demo, EchoRefusesBodiesOverTheLimit) {
   EXPECT_EQ(c.get("/echo").status, 405);
 }
 
+TEST_F(Demo, EchoRefusesChunkFramingThatOutweighsTheBodyEarly) {
+  // The outside tester's request: a 1,000-byte body (within the 1 KiB limit) as 1,000 one-byte
+  // chunks, each with a 1,000-byte extension: about 1 MB on the wire. The server answers 400 once
+  // the framing passes parse_options::max_chunk_overhead (16 KiB by default), so the first 20,000
+  // body bytes already get the answer and the rest need never be read.
+  std::string body;
+  for (int i = 0; i < 1000; ++i) body += "1;" + std::string(1000, 'a') + "\r\nx\r\n";
+  body += "0\r\n\r\n";
+  client c(app);
+  c.write_raw(
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+      body.substr(0, 20000));
+  const auto r = c.read();
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(Demo, EchoTakesABodyOfManyTinyChunks) {
+  // Streaming a byte per chunk (5 framing bytes per body byte), with short extensions, is fine.
+  std::vector<std::string> chunks(1000, "y");
+  client c(app);
+  const auto r = c.send(request("POST", "/echo").chunked(chunks));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(std::string(1000, 'y')), std::string::npos);
+  std::string wire =
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+  for (int i = 0; i < 1000; ++i) wire += "1;n=v\r\nz\r\n";
+  wire += "0\r\n\r\n";
+  c.reconnect();
+  c.write_raw(wire);
+  const auto ext = c.read();
+  EXPECT_EQ(ext.status, 200) << ext.error;
+  EXPECT_NE(ext.body.find(std::string(1000, 'z')), std::string::npos);
+}
+
+TEST_F(Demo, UnrecognisedMethodsAre501) {
+  // The tester's requests: RFC 9110 section 9.1 says 501 for a method the server does not
+  // recognise; methods are case-sensitive, so "get" is not GET. A known method is still 405.
+  client c(app);
+  for (const char* method : {"FOO", "get"}) {
+    const auto r = c.send(request(method, "/healthz"));
+    EXPECT_EQ(r.status, 501) << method;
+    EXPECT_FALSE(r.has_header("Allow")) << method;
+  }
+  const auto known = c.send(request("DELETE", "/healthz"));
+  EXPECT_EQ(known.status, 405);
+  EXPECT_EQ(known.header("Allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(c.get("/healthz").status, 200);
+}
+
 TEST_F(Demo, JsonStringsAreAlwaysValid) {
   EXPECT_EQ(json(""), "\"\"");
   EXPECT_EQ(json("plain"), "\"plain\"");

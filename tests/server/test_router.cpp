@@ -25,7 +25,8 @@ class Router : public ::testing::Test {
 
   taut::route_error try_add(std::string_view pattern) { return table.add(pattern, table.size()); }
 
-  // "pattern" when matched, "404", "405 <Allow>", "OPTIONS <Allow>", "301 <Location>", "400".
+  // "pattern" when matched, "404", "405 <Allow>", "OPTIONS <Allow>", "301 <Location>", "400",
+  // "414", "501".
   std::string route(std::string_view method, std::string_view target, std::string_view host = "") {
     switch (table.match(method, host, target, match)) {
       case route_status::matched:
@@ -42,6 +43,8 @@ class Router : public ::testing::Test {
         return "400";
       case route_status::uri_too_long:
         return "414";
+      case route_status::not_implemented:
+        return "501";
     }
     return "?";
   }
@@ -278,8 +281,13 @@ TEST_F(Router, HeadPrefersGetRouteOverMethodlessRoute) {
 }
 
 TEST_F(Router, MethodsAreCaseSensitive) {
+  // "get" is not GET but an unrecognised method (RFC 9110 section 9.1: 501), unless some
+  // pattern names it.
   add("GET /x");
+  EXPECT_EQ(route("get", "/x"), "501");
+  add("get /y");
   EXPECT_EQ(route("get", "/x"), "405 GET, HEAD, OPTIONS");
+  EXPECT_EQ(route("get", "/y"), "get /y");
 }
 
 // ----- conflicts ---------------------------------------------------------------------------------
@@ -369,6 +377,27 @@ TEST_F(Router, MethodNotAllowedListsExactlyTheMatchingMethods) {
   EXPECT_EQ(route("PATCH", "/items/1"), "405 GET, HEAD, OPTIONS, POST, PUT");
   EXPECT_EQ(route("PATCH", "/items/special"), "405 DELETE, GET, HEAD, OPTIONS, POST, PUT");
   EXPECT_EQ(route("PATCH", "/items/1/x"), "405 OPTIONS, POST");
+}
+
+TEST_F(Router, UnrecognisedMethodIs501) {
+  add("GET /healthz");
+  EXPECT_EQ(route("FOO", "/healthz"), "501");
+  EXPECT_EQ(taut::http_status(match.status()), 501);
+  EXPECT_TRUE(match.allow().empty());
+  EXPECT_EQ(route("get", "/healthz"), "501");  // methods are case-sensitive
+  EXPECT_EQ(route("FOO", "/nothing"), "501");
+  // Every standard method is recognised: 405 (or 404) as before.
+  for (const char* known : {"POST", "PUT", "DELETE", "TRACE", "PATCH"}) {
+    EXPECT_EQ(route(known, "/healthz"), "405 GET, HEAD, OPTIONS") << known;
+  }
+  EXPECT_EQ(route("POST", "/nothing"), "404");
+  // A method some pattern names is recognised everywhere; a method-less pattern takes any.
+  add("PURGE /cache/{key}");
+  EXPECT_EQ(route("PURGE", "/healthz"), "405 GET, HEAD, OPTIONS");
+  EXPECT_EQ(route("PURGE", "/nothing"), "404");
+  add("/any/");
+  EXPECT_EQ(route("FOO", "/any/x"), "/any/");
+  EXPECT_EQ(route("FOO", "/healthz"), "501");
 }
 
 TEST_F(Router, AllowListIncludesCustomMethodsSorted) {

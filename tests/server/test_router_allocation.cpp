@@ -50,6 +50,7 @@ TEST(RouterAllocation, MatchingNeverAllocates) {
       {"GET", "EXAMPLE.com:80", "/special/x", taut::route_status::matched},
       {"GET", "", "/nope/nothing", taut::route_status::not_found},
       {"PATCH", "", "/api/v1/users/42", taut::route_status::method_not_allowed},
+      {"FOO", "", "/api/v1/users/42", taut::route_status::not_implemented},
       {"OPTIONS", "", "/api/v1/users", taut::route_status::options},
       {"OPTIONS", "", "*", taut::route_status::options},
       {"GET", "", "/api//v1/./users/../users?x=1", taut::route_status::redirect},

@@ -227,6 +227,12 @@ codings() {
   expect "--allow-transfer-codings leaves a plain chunked body as it was" 0 \
     "--allow-transfer-codings" 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n' \
     '{"method":"POST","target":"/","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","chunked"]],"body":"z","keep_alive":true}'
+  expect "--allow-transfer-codings takes the final chunked in a field line of its own" 0 \
+    "--allow-transfer-codings" 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' \
+    '{"method":"POST","target":"/x","version":"1.1","headers":[["Host","a"],["Transfer-Encoding","gzip"],["Transfer-Encoding","chunked"]],"body":"abc","transfer_codings":"gzip","keep_alive":true}'
+  expect "--allow-transfer-codings refuses a second coding in a later field line: at 71" 1 \
+    "--allow-transfer-codings" 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: deflate, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' \
+    '{"error":"bad_transfer_encoding","status":400,"offset":71}'
   expect "--allow-transfer-codings still refuses a coding after chunked (RFC 9112 6.3)" 1 \
     "--allow-transfer-codings" 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n' \
     '{"error":"chunked_not_final","status":400,"offset":54}'
@@ -243,7 +249,7 @@ usage() {
   local help status
   help=$("$tool" --help </dev/null)
   status=$?
-  if [[ $status -eq 0 && "$help" == "usage: taut-parse [--lenient] [FILE]"* && "$help" == *--lenient* ]]; then
+  if [[ $status -eq 0 && "$help" == "usage: taut-parse [--lenient] [--allow-transfer-codings] [FILE]"* && "$help" == *--lenient* ]]; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))

@@ -32,7 +32,9 @@ struct in_place_result {
 };
 
 /// Decodes the chunked transfer coding: chunk sizes in hex with overflow checks, validated and
-/// length-limited chunk extensions, and trailer fields parsed like header fields.
+/// length-limited chunk extensions, and trailer fields parsed like header fields. The framing as a
+/// whole is bounded relative to the data (parse_options::max_chunk_overhead), so a body of N bytes
+/// costs at most about 16 KiB plus 23 bytes per body byte of input (one-byte chunks, the worst).
 class chunked_decoder {
  public:
   explicit chunked_decoder(parse_options options = {},
@@ -86,6 +88,10 @@ class chunked_decoder {
     return storage_.empty() ? std::span<header>(&discard_slot_, 1) : storage_;
   }
   body_result decode_trailers(std::string_view input, std::size_t start) noexcept;
+  /// Counts one framing byte; true once the framing costs more than max_chunk_overhead allows.
+  bool framing_byte() noexcept { return ++overhead_ > options_.max_chunk_overhead; }
+  /// Where a chunk-size line ends: the chunk pays back for framing, then data or trailers follow.
+  void end_size_line() noexcept;
 
   std::span<header> storage_;
   header discard_slot_{};  // where trailers go when the caller keeps none
@@ -93,7 +99,8 @@ class chunked_decoder {
   detail::field_section_state trailers_{};
   std::uint64_t chunk_remaining_ = 0;
   std::uint64_t body_size_ = 0;
-  std::uint64_t offset_ = 0;  // body bytes consumed before the current call
+  std::uint64_t offset_ = 0;    // body bytes consumed before the current call
+  std::uint64_t overhead_ = 0;  // framing bytes not yet paid for by data
   std::size_t extension_length_ = 0;
   std::size_t examined_ = 0;
   state state_ = state::size_first;

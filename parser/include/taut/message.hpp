@@ -88,15 +88,26 @@ struct parse_options {
   std::size_t max_headers = 100;
   /// Bytes of chunk extensions on one chunk-size line.
   std::size_t max_chunk_extension = 1024;
+  /// Framing bytes a chunked body may carry beyond what its data pays for
+  /// (chunk_overhead_too_large, 400). Size lines with their extensions and the CRLFs around chunk
+  /// data count one each; every chunk-size line, once read, earns 20 bytes plus twice its chunk's
+  /// size back, and the excess never drops below zero. So a sender cannot make the receiver read
+  /// far more bytes than the body holds (tiny chunks with long extensions, or endless leading
+  /// zeros), while chunks of any size with short size lines never reach it. The trailer section is
+  /// bounded by max_header_bytes.
+  std::size_t max_chunk_overhead = 16 * 1024;
   /// Requests only: accept transfer codings other than chunked (gzip, deflate, br, ...) before the
   /// final chunked, instead of rejecting them with unknown_transfer_coding (501, RFC 9112 section
   /// 6.1). The parser still decodes only chunked: the body reaches the caller still coded, and
   /// request::transfer_codings names the codings left to decode. Turn on only where the handler
   /// decodes them (or wants the coded bytes). Risk: a handler that ignores transfer_codings takes
   /// compressed bytes for the content, and decompressing is the handler's to bound (a small coded
-  /// body can inflate without limit). The codings must come in one Transfer-Encoding field line
-  /// (bad_transfer_encoding otherwise). The response parser accepts any coding whatever this says:
-  /// a client cannot answer 501, and RFC 9112 lets it read the coded body (see response).
+  /// body can inflate without limit). The codings other than chunked must all come in one
+  /// Transfer-Encoding field line, the first that names a coding (bad_transfer_encoding for one in
+  /// a later line), so that transfer_codings is one view; the final chunked may come in a line of
+  /// its own ("gzip" then "chunked" is accepted, as RFC 9110 section 5.3 combines field lines).
+  /// The response parser accepts any coding whatever this says: a client cannot answer 501, and
+  /// RFC 9112 lets it read the coded body (see response).
   bool allow_transfer_codings = false;
   leniency lenient{};
 };

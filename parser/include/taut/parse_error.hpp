@@ -57,6 +57,8 @@ enum class errc : std::uint8_t {
   chunk_extension_too_long,  // longer than parse_options::max_chunk_extension
   bad_chunk_data_end,        // chunk-data not followed by CRLF
   body_cut_short,            // the connection ended before a delimited body did
+  // Appended here so the values above (and taut.h's) keep their numbers.
+  chunk_overhead_too_large,  // more chunk framing than parse_options::max_chunk_overhead allows
 };
 
 /// The stable, printable name of a code ("bad_method", ...).

@@ -208,6 +208,9 @@ void mux::answer(request_context& request, reply& response, const route_match& m
     case route_status::uri_too_long:
       response.error(414);
       break;
+    case route_status::not_implemented:
+      response.error(501);
+      break;
   }
 }
 

@@ -996,6 +996,9 @@ route_status route_table::match(std::string_view method, std::string_view host,
     return finish(route_status::matched);
   }
 
+  // RFC 9110 section 9.1: a method the server does not recognise is 501, not 405 or 404 (a
+  // method-less pattern, which takes any method, has matched above if there is one).
+  if (method_index == unknown_method) return finish(route_status::not_implemented);
   std::uint64_t mask = 0;
   if (host_tree != no_index) t.collect_methods(host_tree, path, 1, escaped, mask);
   t.collect_methods(0, path, 1, escaped, mask);

@@ -24,6 +24,7 @@ parse_options client_parse_options() noexcept {
   options.max_header_bytes = 1024 * 1024;
   options.max_headers = 1000;
   options.max_chunk_extension = 64 * 1024;
+  options.max_chunk_overhead = 1024 * 1024;
   options.allow_transfer_codings = true;  // a request it sends with one is still tracked
   return options;
 }

@@ -23,6 +23,9 @@
 // one by one, so "%2F" never splits a segment. A request for "/dir" when only "/dir/" would match
 // it is redirected to "/dir/". When patterns match the path but not the method the answer is 405
 // with an Allow list; OPTIONS for such a path, and "OPTIONS *", are answered with the Allow list.
+// A method the table does not recognise (none of GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS,
+// TRACE, PATCH, nor a method some pattern names; methods are case-sensitive, so "get" is one)
+// that no method-less pattern takes is 501 (RFC 9110 section 9.1), whatever the path.
 // Absolute-form targets ("http://example.com/a?b") are routed by their path (an empty one is "/")
 // with their authority as the host, which RFC 9112 section 3.2.2 puts before the Host field.
 // CONNECT's authority-form target ("example.com:443") is never routed: it gets 405 with the
@@ -85,6 +88,7 @@ enum class route_status : std::uint8_t {
   redirect,            // 301 to route_match::location() (unclean path or missing trailing slash)
   bad_request,         // 400: malformed percent-escape, or a target of no routable form
   uri_too_long,        // 414: the route_match's scratch space is too small for this target
+  not_implemented,     // 501: a method no pattern names and that is not a standard one
 };
 
 /// The HTTP status code that goes with a route_status (200 for matched and options).
@@ -103,6 +107,8 @@ enum class route_status : std::uint8_t {
       return 400;
     case route_status::uri_too_long:
       return 414;
+    case route_status::not_implemented:
+      return 501;
   }
   return 500;
 }
