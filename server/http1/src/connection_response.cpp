@@ -75,7 +75,7 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
     });
     if (!other) return true;  // the connection writes its own close / keep-alive
   }
-  if (detail::singleton_field(name)) drop_held_field(slot, name);
+  if (detail::singleton_field(name) >= 0) drop_held_field(slot, name);
   return add_field(slot, name, value);
 }
 
