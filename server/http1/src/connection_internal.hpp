@@ -83,6 +83,9 @@ struct response_slot {
   // stays out).
   bool own_date = false;
   bool own_server = false;
+  // Bit i: a line of detail::singleton_names[i] may be held in `fields`, so setting that field
+  // again must drop it. A clear bit spares the walk over the held lines.
+  std::uint16_t held_singletons = 0;
   // A streaming producer waiting for the output to drain (response_writer::on_drained).
   response_writer::drained_function drain = nullptr;
   void* drain_data = nullptr;
@@ -199,6 +202,7 @@ inline constexpr singleton_candidates singleton_by_length = [] {
   return table;
 }();
 static_assert(!singleton_by_length.overflow, "singleton_field() looks at two names per length");
+static_assert(std::size(singleton_names) <= 16, "response_slot::held_singletons has 16 bits");
 
 /// The index in singleton_names of `name` (any case), or -1 when it is not one of them.
 inline int singleton_field(std::string_view name) noexcept {
