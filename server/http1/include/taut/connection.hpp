@@ -394,7 +394,7 @@ class connection_context {
   /// Bytes of one connection's working state (borrowed while it has a request in flight).
   [[nodiscard]] std::size_t state_bytes() const noexcept { return state_pool_.block_size(); }
   /// Working states lent out now.
-  [[nodiscard]] std::size_t states_in_use() const noexcept { return state_pool_.in_use(); }
+  [[nodiscard]] std::size_t states_in_use() const noexcept;
 
   /// The current time, for timers that start inside a response_writer call made outside any
   /// connection call (an asynchronous completion). The owner's loop sets it once per iteration;
@@ -421,6 +421,9 @@ class connection_context {
   date_cache* date_;
   std::size_t header_slots_;
   block_pool state_pool_;
+  // States given back, still constructed for the next connection to take (see ensure_state).
+  char* kept_states_ = nullptr;
+  std::size_t kept_count_ = 0;
   std::chrono::steady_clock::time_point now_{};
   wake_function wake_ = nullptr;
 };
