@@ -86,6 +86,7 @@ connection_context::connection_context(request_handler& handler, buffer_pool& po
       pool_(&pool),
       date_(&date),
       header_slots_(options_.parse.max_headers + trailer_room),
+      out_capacity_(static_cast<std::uint32_t>(pool.block_size() - sizeof(detail::out_block))),
       // No free list of its own: released states are kept constructed in kept_states_ instead.
       state_pool_(headers_offset(options_.max_pipeline_depth) + header_slots_ * sizeof(header), 0) {
   if (pool.block_size() < min_block_size || pool.block_size() > max_block_size) {

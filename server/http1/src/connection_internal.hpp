@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <span>
@@ -240,6 +241,24 @@ inline void rebase(std::string_view& view, const char* old_base, std::size_t old
 enum framing_kind : int { framing_none, framing_length, framing_chunked, framing_close };
 
 }  // namespace detail
+
+// The output chain's common cases, inline: a response head is some fifteen small appends, each
+// of a few bytes into the block the last one used (a literal's length known here lets the copy
+// be a move or two), and a slot's chains are dropped, empty, every time it is released.
+inline bool connection::append(out_chain& chain, std::string_view bytes) noexcept {
+  out_block* tail = chain.tail;
+  if (tail == nullptr || tail->file_fd >= 0 || ctx_->out_capacity_ - tail->end < bytes.size()) {
+    return append_blocks(chain, bytes);
+  }
+  if (!bytes.empty()) std::memcpy(tail->data() + tail->end, bytes.data(), bytes.size());
+  tail->end += static_cast<std::uint32_t>(bytes.size());
+  queued_ += bytes.size();
+  return true;
+}
+
+inline void connection::drop_chain(out_chain& chain) noexcept {
+  if (chain.head != nullptr) drop_blocks(chain);
+}
 
 // The names every part of the connection uses, declared once for all its source files.
 using chars::iequals;

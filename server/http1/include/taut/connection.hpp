@@ -420,6 +420,7 @@ class connection_context {
   buffer_pool* pool_;
   date_cache* date_;
   std::size_t header_slots_;
+  std::uint32_t out_capacity_;  // bytes an output block holds (the pool's block size is fixed)
   block_pool state_pool_;
   // States given back, still constructed for the next connection to take (see ensure_state).
   char* kept_states_ = nullptr;
@@ -590,8 +591,12 @@ class connection {
   bool spill_body() noexcept;
   bool append_body(std::string_view data) noexcept;
   out_block* new_block() noexcept;
+  // append() and drop_chain() are inline (connection_internal.hpp) for their common case: bytes
+  // that fit in the last block, a chain already empty. The rest is in these.
   bool append(out_chain& chain, std::string_view bytes) noexcept;
+  bool append_blocks(out_chain& chain, std::string_view bytes) noexcept;
   void drop_chain(out_chain& chain) noexcept;
+  void drop_blocks(out_chain& chain) noexcept;
   void splice(out_chain& chain) noexcept;
 
   // The response queue.
