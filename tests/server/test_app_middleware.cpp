@@ -2,8 +2,8 @@
 // limit_body, composition keeping the inner handler's body options.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <stdexcept>
