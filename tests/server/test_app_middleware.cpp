@@ -2,11 +2,13 @@
 // limit_body, composition keeping the inner handler's body options.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "taut/middleware.hpp"
 #include "taut/mux.hpp"
@@ -375,6 +377,62 @@ TEST(Reply, SingletonFieldsAreNeverSentTwice) {
   EXPECT_EQ(lists.header("X-Other"), "keep");
   EXPECT_EQ(lists.header("Content-Type"), "application/json");
   EXPECT_EQ(lists.body, "[]");
+}
+
+// Every field that is not a list, in either case, keeps one line (the last set); names of the
+// same lengths that are lists, or no known field at all, keep every line.
+TEST(Reply, EverySingletonFieldIsReplacedAndNoOtherField) {
+  const std::vector<std::string> singletons = {"Content-Type",
+                                               "Location",
+                                               "Server",
+                                               "ETag",
+                                               "Last-Modified",
+                                               "Expires",
+                                               "Retry-After",
+                                               "Age",
+                                               "Content-Range",
+                                               "Content-Location",
+                                               "Access-Control-Allow-Origin",
+                                               "Access-Control-Allow-Credentials",
+                                               "Access-Control-Max-Age",
+                                               "Strict-Transport-Security",
+                                               "X-Content-Type-Options",
+                                               "X-Frame-Options"};
+  // The same lengths as singletons, one byte apart, and common list fields.
+  const std::vector<std::string> lists = {"Content-Typf",
+                                          "Locatioo",
+                                          "Servee",
+                                          "ETaf",
+                                          "Vary",
+                                          "Via",
+                                          "Cache-Control",
+                                          "Access-Control-Allow-Originn",
+                                          "Access-Control-Allow-Credential",
+                                          "X-Frame-Optionz",
+                                          "Content-Language",
+                                          "Access-Control-Max-Agf",
+                                          "X-Content-Type-Optionz"};
+  auto upper = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text;
+  };
+  taut::mux app;
+  app.handle("GET /fields", [&](request_context&, reply& res) {
+    for (const auto& name : singletons) EXPECT_TRUE(res.header(name, "first"));
+    for (const auto& name : lists) EXPECT_TRUE(res.header(name, "a"));
+    for (const auto& name : singletons) EXPECT_TRUE(res.header(upper(name), "second"));
+    for (const auto& name : lists) EXPECT_TRUE(res.header(upper(name), "b"));
+    res.send("f");
+  });
+  client c(app);
+  const auto r = c.get("/fields");
+  EXPECT_EQ(r.status, 200);
+  for (const auto& name : singletons) {
+    EXPECT_EQ(r.header_count(name), 1u) << name;
+    EXPECT_EQ(r.header(name), "second") << name;
+  }
+  for (const auto& name : lists) EXPECT_EQ(r.header_count(name), 2u) << name;
+  EXPECT_EQ(r.body, "f");
 }
 
 // The held lines are cut out across the connection's output blocks: many long fields, the

@@ -118,6 +118,56 @@ TEST(Connection, AnswersAGetWithExactBytes) {
   EXPECT_EQ(h.context->states_in_use(), 0u);
 }
 
+// A connection gives its working state (response slots, header array) back to the context when
+// it goes idle, and the next request, on it or on another connection, borrows one again: a
+// state that served a full, out-of-order pipeline must come back as good as new.
+TEST(Connection, AWorkingStateGivenBackServesTheNextRequestsAsNew) {
+  connection_options options;
+  options.max_pipeline_depth = 3;
+  harness h(options);
+  h.handler.request = [&](server_request&, response_writer w) {
+    h.writers.push_back(std::move(w));
+  };
+  h.send(get("/1") + get("/2") + get("/3"));
+  ASSERT_EQ(h.writers.size(), 3u);
+  EXPECT_TRUE(h.writers[2].add_header("Content-Type", "text/a"));
+  EXPECT_TRUE(h.writers[2].add_header("Content-Type", "text/b"));
+  EXPECT_TRUE(h.writers[2].send("three"));
+  EXPECT_TRUE(h.writers[1].begin());
+  EXPECT_TRUE(h.writers[1].write("two"));
+  EXPECT_TRUE(h.writers[0].send(404, "one"));
+  EXPECT_TRUE(h.writers[1].finish());
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[0].status, 404);
+  EXPECT_EQ(responses[1].body, "two");
+  EXPECT_EQ(responses[2].body, "three");
+  EXPECT_EQ(responses[2].field("Content-Type"), "text/b");
+  EXPECT_EQ(responses[2].count("Content-Type"), 1);
+  h.writers.clear();
+  EXPECT_TRUE(h.conn->holds_nothing());
+  EXPECT_EQ(h.context->states_in_use(), 0u);
+
+  const std::string expected = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
+                               std::string(rfc_date_line) + "Content-Length: 10\r\n\r\nGET /again";
+  h.handler.request = nullptr;
+  for (int round = 0; round < 4; ++round) {
+    EXPECT_EQ(h.exchange(get("/again")), expected) << round;
+    EXPECT_EQ(h.context->states_in_use(), 0u);
+  }
+  // Another connection of the same context borrows the state this one gave back.
+  connection other(*h.context, h.now);
+  EXPECT_EQ(other.receive(get("/again"), h.now), get("/again").size());
+  std::string out;
+  while (other.wants().write) {
+    out += other.output();
+    other.commit_write(other.output().size(), h.now);
+  }
+  EXPECT_EQ(out, expected);
+  EXPECT_TRUE(other.holds_nothing());
+  EXPECT_EQ(h.context->states_in_use(), 0u);
+}
+
 TEST(Connection, ContextRefusesBlocksTooSmallForAStatusLine) {
   block_pool tiny(64);
   date_cache date;

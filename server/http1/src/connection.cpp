@@ -36,6 +36,15 @@ constexpr std::size_t min_block_size = 256;
 constexpr std::size_t max_block_size = std::size_t{1} << 30;  // offsets are 32-bit
 /// Header slots beyond the parser's limit, where trailer fields of a chunked body land.
 constexpr std::size_t trailer_room = 16;
+/// Working states a context keeps for reuse when connections give them back (beyond, they go to
+/// the heap): as many as its block_pool used to keep free.
+constexpr std::size_t kept_states = 1024;
+
+/// What a kept state's block holds in place of its connection_state: the next kept one. Its
+/// response slots and header array stay constructed behind it.
+struct kept_state {
+  char* next;
+};
 
 }  // namespace
 
@@ -77,8 +86,9 @@ connection_context::connection_context(request_handler& handler, buffer_pool& po
       pool_(&pool),
       date_(&date),
       header_slots_(options_.parse.max_headers + trailer_room),
-      state_pool_(headers_offset(options_.max_pipeline_depth) + header_slots_ * sizeof(header),
-                  1024) {
+      out_capacity_(static_cast<std::uint32_t>(pool.block_size() - sizeof(detail::out_block))),
+      // No free list of its own: released states are kept constructed in kept_states_ instead.
+      state_pool_(headers_offset(options_.max_pipeline_depth) + header_slots_ * sizeof(header), 0) {
   if (pool.block_size() < min_block_size || pool.block_size() > max_block_size) {
     throw std::invalid_argument(
         "taut::connection_context: buffer_pool blocks must hold 256 bytes "
@@ -86,7 +96,17 @@ connection_context::connection_context(request_handler& handler, buffer_pool& po
   }
 }
 
-connection_context::~connection_context() = default;
+connection_context::~connection_context() {
+  while (kept_states_ != nullptr) {
+    char* block = kept_states_;
+    kept_states_ = reinterpret_cast<kept_state*>(block)->next;
+    state_pool_.release(block);
+  }
+}
+
+std::size_t connection_context::states_in_use() const noexcept {
+  return state_pool_.in_use() - kept_count_;
+}
 
 // --- connection: lifetime -----------------------------------------------------------------------
 
@@ -106,15 +126,26 @@ bool connection::holds_nothing() const noexcept {
 
 bool connection::ensure_state() noexcept {
   if (st_ != nullptr) return true;
-  char* block = ctx_->state_pool_.acquire();
-  if (block == nullptr) return false;
   const std::size_t depth = ctx_->options_.max_pipeline_depth;
-  auto* slots = reinterpret_cast<response_slot*>(block + slots_offset());
-  for (std::size_t i = 0; i < depth; ++i) ::new (static_cast<void*>(slots + i)) response_slot{};
-  auto* headers = reinterpret_cast<header*>(block + headers_offset(depth));
-  for (std::size_t i = 0; i < ctx_->header_slots_; ++i) {
-    ::new (static_cast<void*>(headers + i)) header{};
+  char* block = ctx_->kept_states_;
+  if (block != nullptr) {
+    // Kept by release_state(): its slots are free and empty and its headers constructed, so
+    // only the connection_state in front of them is new (per request on a keep-alive
+    // connection, constructing the 16 slots and 116 headers again was most of its cost).
+    ctx_->kept_states_ = reinterpret_cast<kept_state*>(block)->next;
+    --ctx_->kept_count_;
+  } else {
+    block = ctx_->state_pool_.acquire();
+    if (block == nullptr) return false;
+    auto* slots = reinterpret_cast<response_slot*>(block + slots_offset());
+    for (std::size_t i = 0; i < depth; ++i) ::new (static_cast<void*>(slots + i)) response_slot{};
+    auto* headers = reinterpret_cast<header*>(block + headers_offset(depth));
+    for (std::size_t i = 0; i < ctx_->header_slots_; ++i) {
+      ::new (static_cast<void*>(headers + i)) header{};
+    }
   }
+  auto* slots = std::launder(reinterpret_cast<response_slot*>(block + slots_offset()));
+  auto* headers = std::launder(reinterpret_cast<header*>(block + headers_offset(depth)));
   st_ = ::new (static_cast<void*>(block))
       detail::connection_state(std::span<header>(headers, ctx_->header_slots_),
                                std::span<response_slot>(slots, depth), ctx_->options_.parse);
@@ -127,10 +158,19 @@ void connection::release_state() noexcept {
   for (response_slot& slot : st_->slots) {
     drop_chain(slot.out);
     drop_chain(slot.fields);
+    // A kept state's slots must read as free to a stale writer (slot_at) and to its next user.
+    if (slot.phase != slot_phase::free) set_phase(slot, slot_phase::free);
   }
+  char* block = reinterpret_cast<char*>(st_);
   st_->~connection_state();
-  ctx_->state_pool_.release(reinterpret_cast<char*>(st_));
   st_ = nullptr;
+  if (ctx_->kept_count_ < kept_states) {
+    ::new (static_cast<void*>(block)) kept_state{ctx_->kept_states_};
+    ctx_->kept_states_ = block;
+    ++ctx_->kept_count_;
+  } else {
+    ctx_->state_pool_.release(block);
+  }
 }
 
 bool connection::ensure_input() noexcept {

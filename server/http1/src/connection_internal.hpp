@@ -14,7 +14,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <iterator>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -82,6 +84,9 @@ struct response_slot {
   // stays out).
   bool own_date = false;
   bool own_server = false;
+  // Bit i: a line of detail::singleton_names[i] may be held in `fields`, so setting that field
+  // again must drop it. A clear bit spares the walk over the held lines.
+  std::uint16_t held_singletons = 0;
   // A streaming producer waiting for the output to drain (response_writer::on_drained).
   response_writer::drained_function drain = nullptr;
   void* drain_data = nullptr;
@@ -156,15 +161,58 @@ inline bool managed_field(std::string_view name) noexcept {
 
 /// Response fields that are not lists (RFC 9110 section 5.3: a sender must not generate two lines
 /// of such a field): a handler setting one again replaces the line it set before.
-inline bool singleton_field(std::string_view name) noexcept {
-  using chars::iequals;
-  return iequals(name, "content-type") || iequals(name, "location") || iequals(name, "server") ||
-         iequals(name, "etag") || iequals(name, "last-modified") || iequals(name, "expires") ||
-         iequals(name, "retry-after") || iequals(name, "age") || iequals(name, "content-range") ||
-         iequals(name, "content-location") || iequals(name, "access-control-allow-origin") ||
-         iequals(name, "access-control-allow-credentials") ||
-         iequals(name, "access-control-max-age") || iequals(name, "strict-transport-security") ||
-         iequals(name, "x-content-type-options") || iequals(name, "x-frame-options");
+inline constexpr std::string_view singleton_names[] = {"content-type",
+                                                       "location",
+                                                       "server",
+                                                       "etag",
+                                                       "last-modified",
+                                                       "expires",
+                                                       "retry-after",
+                                                       "age",
+                                                       "content-range",
+                                                       "content-location",
+                                                       "access-control-allow-origin",
+                                                       "access-control-allow-credentials",
+                                                       "access-control-max-age",
+                                                       "strict-transport-security",
+                                                       "x-content-type-options",
+                                                       "x-frame-options"};
+
+/// For each name length, the singleton_names of that length (-1: none). No length has more than
+/// two, so a name is compared with at most two candidates instead of all sixteen: every handler
+/// field goes through singleton_field().
+struct singleton_candidates {
+  std::int8_t first[64];
+  std::int8_t second[64];
+  bool overflow;  // a third name of one length, or a name of 64 bytes or more
+};
+inline constexpr singleton_candidates singleton_by_length = [] {
+  singleton_candidates table{};
+  for (auto& index : table.first) index = -1;
+  for (auto& index : table.second) index = -1;
+  for (std::size_t i = 0; i < std::size(singleton_names); ++i) {
+    const std::size_t length = singleton_names[i].size();
+    if (length >= 64) {
+      table.overflow = true;
+      continue;
+    }
+    auto& slot = table.first[length] < 0 ? table.first[length] : table.second[length];
+    if (slot >= 0) table.overflow = true;
+    slot = static_cast<std::int8_t>(i);
+  }
+  return table;
+}();
+static_assert(!singleton_by_length.overflow, "singleton_field() looks at two names per length");
+static_assert(std::size(singleton_names) <= 16, "response_slot::held_singletons has 16 bits");
+
+/// The index in singleton_names of `name` (any case), or -1 when it is not one of them.
+inline int singleton_field(std::string_view name) noexcept {
+  if (name.size() >= std::size(singleton_by_length.first)) return -1;
+  const int first = singleton_by_length.first[name.size()];
+  if (first < 0) return -1;
+  if (chars::iequals(name, singleton_names[first])) return first;
+  const int second = singleton_by_length.second[name.size()];
+  return second >= 0 && chars::iequals(name, singleton_names[second]) ? second : -1;
 }
 
 /// Calls `each` with every token of a comma-separated list, whitespace trimmed.
@@ -193,6 +241,24 @@ inline void rebase(std::string_view& view, const char* old_base, std::size_t old
 enum framing_kind : int { framing_none, framing_length, framing_chunked, framing_close };
 
 }  // namespace detail
+
+// The output chain's common cases, inline: a response head is some fifteen small appends, each
+// of a few bytes into the block the last one used (a literal's length known here lets the copy
+// be a move or two), and a slot's chains are dropped, empty, every time it is released.
+inline bool connection::append(out_chain& chain, std::string_view bytes) noexcept {
+  out_block* tail = chain.tail;
+  if (tail == nullptr || tail->file_fd >= 0 || ctx_->out_capacity_ - tail->end < bytes.size()) {
+    return append_blocks(chain, bytes);
+  }
+  if (!bytes.empty()) std::memcpy(tail->data() + tail->end, bytes.data(), bytes.size());
+  tail->end += static_cast<std::uint32_t>(bytes.size());
+  queued_ += bytes.size();
+  return true;
+}
+
+inline void connection::drop_chain(out_chain& chain) noexcept {
+  if (chain.head != nullptr) drop_blocks(chain);
+}
 
 // The names every part of the connection uses, declared once for all its source files.
 using chars::iequals;

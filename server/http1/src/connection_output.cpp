@@ -19,8 +19,8 @@ connection::out_block* connection::new_block() noexcept {
   return ::new (static_cast<void*>(memory)) out_block{};
 }
 
-bool connection::append(out_chain& chain, std::string_view bytes) noexcept {
-  const auto capacity = static_cast<std::uint32_t>(ctx_->pool_->block_size() - sizeof(out_block));
+bool connection::append_blocks(out_chain& chain, std::string_view bytes) noexcept {
+  const std::uint32_t capacity = ctx_->out_capacity_;
   while (!bytes.empty()) {
     out_block* tail = chain.tail;
     if (tail == nullptr || tail->end == capacity || tail->file_fd >= 0) {
@@ -42,7 +42,7 @@ bool connection::append(out_chain& chain, std::string_view bytes) noexcept {
   return true;
 }
 
-void connection::drop_chain(out_chain& chain) noexcept {
+void connection::drop_blocks(out_chain& chain) noexcept {
   for (out_block* block = chain.head; block != nullptr;) {
     out_block* next = block->next;
     queued_ -= block->end - block->begin;

@@ -75,7 +75,11 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
     });
     if (!other) return true;  // the connection writes its own close / keep-alive
   }
-  if (detail::singleton_field(name)) drop_held_field(slot, name);
+  if (const int singleton = detail::singleton_field(name); singleton >= 0) {
+    const auto bit = static_cast<std::uint16_t>(1U << singleton);
+    if ((slot.held_singletons & bit) != 0) drop_held_field(slot, name);
+    slot.held_singletons |= bit;
+  }
   return add_field(slot, name, value);
 }
 
@@ -85,6 +89,7 @@ bool connection::discard_head(response_slot& slot) noexcept {
   slot.status = 200;
   slot.own_date = false;
   slot.own_server = false;
+  slot.held_singletons = 0;
   if (slot.phase == slot_phase::head) set_phase(slot, slot_phase::waiting);
   return true;
 }

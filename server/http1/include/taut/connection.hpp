@@ -399,7 +399,7 @@ class connection_context {
   /// Bytes of one connection's working state (borrowed while it has a request in flight).
   [[nodiscard]] std::size_t state_bytes() const noexcept { return state_pool_.block_size(); }
   /// Working states lent out now.
-  [[nodiscard]] std::size_t states_in_use() const noexcept { return state_pool_.in_use(); }
+  [[nodiscard]] std::size_t states_in_use() const noexcept;
 
   /// The current time, for timers that start inside a response_writer call made outside any
   /// connection call (an asynchronous completion). The owner's loop sets it once per iteration;
@@ -425,7 +425,11 @@ class connection_context {
   buffer_pool* pool_;
   date_cache* date_;
   std::size_t header_slots_;
+  std::uint32_t out_capacity_;  // bytes an output block holds (the pool's block size is fixed)
   block_pool state_pool_;
+  // States given back, still constructed for the next connection to take (see ensure_state).
+  char* kept_states_ = nullptr;
+  std::size_t kept_count_ = 0;
   std::chrono::steady_clock::time_point now_{};
   wake_function wake_ = nullptr;
 };
@@ -592,8 +596,12 @@ class connection {
   bool spill_body() noexcept;
   bool append_body(std::string_view data) noexcept;
   out_block* new_block() noexcept;
+  // append() and drop_chain() are inline (connection_internal.hpp) for their common case: bytes
+  // that fit in the last block, a chain already empty. The rest is in these.
   bool append(out_chain& chain, std::string_view bytes) noexcept;
+  bool append_blocks(out_chain& chain, std::string_view bytes) noexcept;
   void drop_chain(out_chain& chain) noexcept;
+  void drop_blocks(out_chain& chain) noexcept;
   void splice(out_chain& chain) noexcept;
 
   // The response queue.
