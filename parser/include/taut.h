@@ -210,7 +210,9 @@ typedef struct taut_parse_options {
   size_t max_header_bytes;    /* bytes of the header section after the start-line (431) */
   size_t max_headers;         /* field lines per message, also capped by the header array (431) */
   size_t max_chunk_extension; /* bytes of chunk extensions on one chunk-size line */
-  /* chunk framing bytes beyond what the data earns (20 bytes plus twice each chunk's size) */
+  /* chunk framing bytes beyond what the data earns (20 bytes plus twice each chunk's size); new
+   * in this version, so a struct filled field by field rather than from
+   * taut_parse_options_default() has 0 here, which refuses every chunked body */
   size_t max_chunk_overhead;
   /* accept request transfer codings other than chunked (gzip, ...) before the final chunked,
    * leaving the body coded and naming them in taut_request.transfer_codings; off: 501 */

@@ -99,7 +99,7 @@ connection_context::connection_context(request_handler& handler, buffer_pool& po
 connection_context::~connection_context() {
   while (kept_states_ != nullptr) {
     char* block = kept_states_;
-    kept_states_ = reinterpret_cast<kept_state*>(block)->next;
+    kept_states_ = std::launder(reinterpret_cast<kept_state*>(block))->next;
     state_pool_.release(block);
   }
 }
@@ -132,7 +132,7 @@ bool connection::ensure_state() noexcept {
     // Kept by release_state(): its slots are free and empty and its headers constructed, so
     // only the connection_state in front of them is new (per request on a keep-alive
     // connection, constructing the 16 slots and 116 headers again was most of its cost).
-    ctx_->kept_states_ = reinterpret_cast<kept_state*>(block)->next;
+    ctx_->kept_states_ = std::launder(reinterpret_cast<kept_state*>(block))->next;
     --ctx_->kept_count_;
   } else {
     block = ctx_->state_pool_.acquire();

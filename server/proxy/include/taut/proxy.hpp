@@ -161,7 +161,9 @@ class reverse_proxy {
 
 /// Whether `name` is a hop-by-hop field a proxy never forwards (RFC 9110 section 7.6.1: Connection,
 /// Proxy-Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade; and Trailer, Proxy-Authorization
-/// and Proxy-Authenticate, which are for the next hop, as Go's ReverseProxy treats them).
+/// and Proxy-Authenticate, which are for the next hop, as Go's ReverseProxy treats them). A
+/// response's Trailer is rebuilt rather than passed on: the proxy announces the trailer fields it
+/// forwards itself.
 [[nodiscard]] bool is_hop_by_hop(std::string_view name) noexcept;
 
 }  // namespace taut
