@@ -916,6 +916,24 @@ TEST(ProxyCodings, CodingsTheClientCannotBeToldAre502) {
   EXPECT_EQ(w.proxy().stats().bad_gateway, 2u);
 }
 
+// A HEAD says what its GET would carry: codings written over two lines ("gzip", then "chunked", as
+// the parser takes a GET's) go on together, and an HTTP/1.0 client's HEAD, with no body to label,
+// is answered without them rather than refused.
+TEST(ProxyCodings, AHeadSaysWhatItsGetWouldCarry) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n");
+  });
+  const std::string two = w.raw("HEAD /two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(two.starts_with("HTTP/1.1 200 OK\r\n")) << two;
+  EXPECT_NE(two.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << two;
+  EXPECT_TRUE(two.ends_with("\r\n\r\n")) << two;
+  const std::string old = w.raw("HEAD /old HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+  EXPECT_EQ(old.find("gzip"), std::string::npos) << old;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+}
+
 // The other way: a front that accepts transfer codings (parse.allow_transfer_codings) hands the
 // proxy a body still coded; it would go up with a Content-Length and no label, so the proxy
 // refuses it (501, RFC 9112 section 6.1) and nothing reaches the upstream.

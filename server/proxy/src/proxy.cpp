@@ -746,15 +746,27 @@ void proxy_exchange::on_head(const client_response& response) {
   // than chunked stay on the bytes: they go on to the client as `<codings>, chunked`, the bytes
   // still coded. An HTTP/1.0 client knows no transfer codings, and a coding list holding chunked
   // cannot be chunked again: a bad gateway rather than coded bytes nobody labels.
-  // A HEAD's Transfer-Encoding is read here: the client is told what its GET would carry.
+  // A HEAD's Transfer-Encoding is read here: the client is told what its GET would carry. The
+  // codings are all on the first line (a final chunked may follow on its own line, as the
+  // parser takes a GET's); anything else on a later line would fail the GET, so it fails here.
   std::string_view codings = head.transfer_codings;
-  if (method_ == taut::method::head && head.body.kind == body_kind::none) {
+  const bool head_request = method_ == taut::method::head && head.body.kind == body_kind::none;
+  if (head_request) {
+    bool first = true;
     for (const header& h : head.headers) {
-      if (chars::iequals(h.name, "transfer-encoding")) codings = codings_before_chunked(h.value);
+      if (!chars::iequals(h.name, "transfer-encoding")) continue;
+      if (first) {
+        codings = codings_before_chunked(h.value);
+        first = false;
+      } else if (!chars::iequals(chars::trim_ows(h.value), "chunked")) {
+        cancel();
+        return;
+      }
     }
   }
+  // An HTTP/1.0 client's HEAD carries no body to label, and that client is told of no codings.
   const bool coded =
-      !codings.empty() && (head.body.kind != body_kind::none || method_ == taut::method::head);
+      !codings.empty() && (head.body.kind != body_kind::none || (head_request && !client_http10_));
   if (coded && (client_http10_ || names_chunked(codings))) {
     cancel();
     return;
