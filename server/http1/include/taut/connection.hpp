@@ -632,6 +632,7 @@ class connection {
                           std::string_view value) noexcept;
   bool discard_head(detail::response_slot& slot) noexcept;
   void close_after(detail::response_slot& slot) noexcept;
+  static int framing_for(const detail::response_slot& slot, bool length_known) noexcept;
   int body_framing(detail::response_slot& slot, bool length_known) noexcept;
   bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;
   bool respond_file(detail::response_slot& slot, int fd, std::uint64_t offset,
