@@ -182,4 +182,44 @@ TEST(TransferCodings, ARefusedCodedBodyLeavesTheResponseAsItWas) {
   EXPECT_TRUE(c.unread().empty());
 }
 
+// chunked is the writer's to add, once: codings that name it are refused (RFC 9112 section 6.1
+// forbids applying it twice, and a recipient rejects "chunked, chunked"), leaving the response to
+// go out another way.
+/// Tries begin_coded(codings); answers "plain" when it is refused.
+struct chunked_coder final : taut::request_handler {
+  std::string_view codings;
+  bool refused = false;
+  void on_request(taut::server_request&, taut::response_writer response) override {
+    refused = !response.begin_coded(codings);
+    if (refused) {
+      response.send(200, "plain");
+      return;
+    }
+    response.write("zz");
+    response.finish();
+  }
+};
+
+TEST(TransferCodings, CodingsThatNameChunkedAreRefused) {
+  for (const std::string_view codings :
+       {"chunked", "gzip, chunked", "CHUNKED , gzip", "chunked;a=1"}) {
+    SCOPED_TRACE(codings);
+    chunked_coder handler;
+    handler.codings = codings;
+    client c(handler);
+    const auto r = c.get("/");
+    EXPECT_TRUE(handler.refused);
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_FALSE(r.has_header("Transfer-Encoding"));
+    EXPECT_EQ(r.body, "plain");
+  }
+  chunked_coder handler;  // and a coding merely containing the word is a coding like any other
+  handler.codings = "x-chunked-gzip";
+  client c(handler);
+  const auto r = c.get("/");
+  EXPECT_FALSE(handler.refused);
+  EXPECT_EQ(r.header("Transfer-Encoding"), "x-chunked-gzip, chunked");
+  EXPECT_EQ(r.body, "zz");
+}
+
 }  // namespace
