@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "simd/engines.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/simd.hpp"
 
 namespace taut::detail {
@@ -78,6 +79,14 @@ const scan_ops* choose_scan() noexcept {
   const scan_ops* ops = ops_for(path);
   active_scan.store(ops, std::memory_order_relaxed);
   return ops;
+}
+
+std::size_t skip_token_run(const char* data, std::size_t i, std::size_t end) noexcept {
+  return scan().skip_token(data, i, end);
+}
+
+std::size_t skip_field_value_run(const char* data, std::size_t i, std::size_t end) noexcept {
+  return scan().skip_field(data, i, end);
 }
 
 }  // namespace taut::detail

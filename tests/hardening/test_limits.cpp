@@ -1,9 +1,11 @@
 // Oversized requests, each pushed far past its limit (16 MiB of it, sent as fast as the server
 // takes it while the client reads): a request-line (414), a header section and a field count
-// (431), a declared and a chunked body (413), a chunk extension (400). Each must be answered with
-// exactly that status and `Connection: close`, then closed, without the server buffering what
-// follows (its memory would show it). And a flood of pipelined requests: answered in order up to
-// the per-connection request limit, the last with `Connection: close`, then the end.
+// (431), a declared and a chunked body (413), a chunk extension and tiny chunks with long size
+// lines past the chunk-overhead budget (400). Each must be answered with exactly that status and
+// `Connection: close`, then closed, without the server buffering what follows (its memory would
+// show it); chunked uploads within the budget, however small their chunks, are served. And a flood
+// of pipelined requests: answered in order up to the per-connection request limit, the last with
+// `Connection: close`, then the end.
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -109,6 +111,12 @@ std::vector<oversized> cases() {
        repeat(chunk, flood_bytes), 413},
       {"chunk extension of 16 MiB", post + "Transfer-Encoding: chunked\r\n\r\n5;ext=",
        repeat(std::string(65536, 'e'), flood_bytes), 400},
+      // Each extension within its own limit (1 KiB), each size line a few hundred times its
+      // one byte of data: the chunk-overhead budget (parse_options::max_chunk_overhead) ends it.
+      {"1-byte chunks with 1000-byte extensions", post + "Transfer-Encoding: chunked\r\n\r\n",
+       repeat("1;e=" + std::string(996, 'x') + "\r\nd\r\n", flood_bytes), 400},
+      {"1-byte chunks with 1000 leading zeros", post + "Transfer-Encoding: chunked\r\n\r\n",
+       repeat(std::string(999, '0') + "1\r\nd\r\n", flood_bytes), 400},
   };
 }
 
@@ -150,6 +158,45 @@ TEST(Limits, OversizedRequestsAreAnsweredWithTheirStatusAndClosed) {
   EXPECT_LE(fds_after, base_fds);
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 20u);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+// The other side of the chunk-overhead budget: chunks of one byte with short size lines, and
+// chunks with short extensions, earn back their framing and are served whatever their number; a
+// few of the attack's chunks (1000-byte extensions) stay within the budget and are served too, so
+// what ends the attack above is the budget, not a per-line limit. All on one connection that
+// stays open.
+TEST(Limits, ChunkedUploadsWithinTheOverheadBudgetAreServed) {
+  server_process server({.args = {"--threads", "1"}});
+  ASSERT_TRUE(server.ready()) << server.stderr_text();
+  const std::string post =
+      "POST /echo HTTP/1.1\r\nHost: hardening\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string tiny = post;
+  for (int i = 0; i < 8192; ++i) tiny += "1\r\nt\r\n";
+  tiny += "0\r\n\r\n";
+  std::string labelled = post;
+  for (int i = 0; i < 64; ++i)
+    labelled += "400;part=" + std::to_string(i) + "\r\n" + std::string(0x400, 'l') + "\r\n";
+  labelled += "0\r\n\r\n";
+  std::string few_long = post;
+  for (int i = 0; i < 8; ++i) few_long += "1;e=" + std::string(996, 'x') + "\r\nd\r\n";
+  few_long += "0\r\n\r\n";
+  const int fd = connect_loopback(server.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(send_all(fd, tiny + labelled + few_long, clock_type::now() + 10s));
+  const read_outcome got = read_responses(fd, 3, 10s);
+  ::close(fd);
+  EXPECT_EQ(got.how, ending::complete) << to_string(got.how);
+  const split parsed = split_responses(got.bytes);
+  ASSERT_EQ(parsed.responses.size(), 3u) << got.bytes.substr(0, 200);
+  const std::string want[] = {std::string(8192, 't'), std::string(64 * 0x400, 'l'),
+                              std::string(8, 'd')};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(parsed.responses[i].status, 200) << parsed.responses[i].body.substr(0, 200);
+    EXPECT_NE(parsed.responses[i].body.find("\"body\":\"" + want[i] + "\""), std::string::npos)
+        << "upload " << i << " not echoed whole";
+    EXPECT_TRUE(parsed.responses[i].keep_alive);
+  }
   EXPECT_EQ(server.terminate(), 0);
 }
 

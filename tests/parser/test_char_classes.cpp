@@ -121,6 +121,35 @@ void on_every_path(Check check) {
 constexpr std::size_t run_length = 40;
 constexpr std::size_t field_line_at = 25;
 
+// chars::is_token and chars::is_field_value at run time take the parser's vector scan from
+// detail::vector_check_min bytes on, the four-byte table loop below it; each must still find every
+// byte outside its class at every position of every length, on every vector path, and agree with
+// the byte loop they keep for compile time.
+TEST(CharClasses, TheStringChecksFindEveryBadByteAtEveryLengthAndPosition) {
+  static_assert(chars::is_token("Content-Type") && !chars::is_token("a b") && !chars::is_token(""));
+  static_assert(chars::is_field_value("text/plain; q=1") && !chars::is_field_value("a\r\nb"));
+  on_every_path([] {
+    for (std::size_t length = 1; length <= 100; ++length) {
+      const std::string token(length, 't');
+      const std::string value(length, 'v');
+      ASSERT_TRUE(chars::is_token(token)) << length;
+      ASSERT_TRUE(chars::is_field_value(value)) << length;
+      for (std::size_t at = 0; at < length; ++at) {
+        for (int b = 0; b < 256; ++b) {
+          std::string t = token;
+          t[at] = static_cast<char>(b);
+          ASSERT_EQ(chars::is_token(t), expected(detail::tchar, b))
+              << "byte " << b << " at " << at << " of " << length;
+          std::string v = value;
+          v[at] = static_cast<char>(b);
+          ASSERT_EQ(chars::is_field_value(v), expected(detail::field_char, b))
+              << "byte " << b << " at " << at << " of " << length;
+        }
+      }
+    }
+  });
+}
+
 TEST(CharClasses, EveryByteOutsideTcharEndsAFieldNameWhereItIs) {
   on_every_path([] {
     for (int b = 0; b < 256; ++b) {

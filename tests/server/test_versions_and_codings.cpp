@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "taut/app.hpp"
 #include "taut/testing.hpp"
@@ -99,6 +101,125 @@ TEST(TransferCodings, AWriterLabelsTheCodingsItsBodyCarries) {
   EXPECT_EQ(refused.status, 200) << refused.error;
   EXPECT_FALSE(refused.has_header("Transfer-Encoding"));
   EXPECT_EQ(refused.body, "unlabelled");
+}
+
+/// The handler a user writes around begin_coded: try the coded body, and where the response cannot
+/// carry it (HEAD, 204, 304, an HTTP/1.0 client) send the body plain. With `try_coded` false it
+/// goes straight to the plain body: what a refused begin_coded must leave possible unchanged.
+struct coded_or_plain final : taut::request_handler {
+  bool try_coded = true;
+  void on_request(taut::server_request& request, taut::response_writer response) override {
+    const std::string_view target = request.target();
+    response.set_status(target == "/204" ? 204 : target == "/304" ? 304 : 200);
+    response.add_header("X-Handler", "kept");
+    if (try_coded && response.begin_coded("gzip")) {
+      response.write("zz");
+      response.finish();
+      return;
+    }
+    response.add_header("X-Fallback", "plain");
+    response.send("plain");
+  }
+};
+
+std::vector<taut::testing::field> fields_but_date(const taut::testing::response& r) {
+  std::vector<taut::testing::field> kept;
+  for (const auto& f : r.headers) {
+    if (f.name != "Date") kept.push_back(f);
+  }
+  return kept;
+}
+
+// A refused begin_coded changes nothing of the response: the plain body sent after it is the same
+// response, byte for byte but the Date, as a handler that never tried gives, and the connection
+// goes on serving.
+TEST(TransferCodings, ARefusedCodedBodyLeavesTheResponseAsItWas) {
+  coded_or_plain trying;
+  coded_or_plain plain;
+  plain.try_coded = false;
+  for (const std::string_view request :
+       {"GET /204 HTTP/1.1\r\nHost: h\r\n\r\n", "GET /304 HTTP/1.1\r\nHost: h\r\n\r\n",
+        "HEAD / HTTP/1.0\r\nHost: h\r\n\r\n", "GET / HTTP/1.0\r\nHost: h\r\n\r\n",
+        "GET /204 HTTP/1.0\r\nHost: h\r\n\r\n"}) {
+    SCOPED_TRACE(request);
+    client tried(trying);
+    tried.write_raw(request);
+    const auto refused = tried.read();
+    client straight(plain);
+    straight.write_raw(request);
+    const auto expected = straight.read();
+    ASSERT_NE(expected.status, 0) << expected.error;
+    EXPECT_EQ(refused.status, expected.status) << refused.error;
+    EXPECT_EQ(refused.header("X-Fallback"), "plain");
+    EXPECT_FALSE(refused.has_header("Transfer-Encoding"));
+    const auto got_fields = fields_but_date(refused);
+    const auto want_fields = fields_but_date(expected);
+    ASSERT_EQ(got_fields.size(), want_fields.size());
+    for (std::size_t i = 0; i < got_fields.size(); ++i) {
+      EXPECT_EQ(got_fields[i].name, want_fields[i].name);
+      EXPECT_EQ(got_fields[i].value, want_fields[i].value);
+    }
+    EXPECT_EQ(refused.body, expected.body);
+    EXPECT_EQ(refused.framing, expected.framing);
+    EXPECT_EQ(refused.keep_alive, expected.keep_alive);
+    EXPECT_TRUE(tried.unread().empty());
+    if (refused.keep_alive) {  // the next response on the connection is coded again
+      tried.write_raw("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+      const auto next = tried.read();
+      EXPECT_EQ(next.status, 200) << next.error;
+      EXPECT_EQ(next.header("Transfer-Encoding"), "gzip, chunked");
+      EXPECT_EQ(next.body, "zz");
+    }
+  }
+  // A HEAD over HTTP/1.1 can say its codings: the head is the GET's, without the body.
+  client c(trying);
+  c.write_raw("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const auto head = c.read();
+  EXPECT_EQ(head.status, 200) << head.error;
+  EXPECT_EQ(head.header("Transfer-Encoding"), "gzip, chunked");
+  EXPECT_FALSE(head.has_header("X-Fallback"));
+  EXPECT_EQ(head.body, "");
+  EXPECT_TRUE(c.unread().empty());
+}
+
+// chunked is the writer's to add, once: codings that name it are refused (RFC 9112 section 6.1
+// forbids applying it twice, and a recipient rejects "chunked, chunked"), leaving the response to
+// go out another way.
+/// Tries begin_coded(codings); answers "plain" when it is refused.
+struct chunked_coder final : taut::request_handler {
+  std::string_view codings;
+  bool refused = false;
+  void on_request(taut::server_request&, taut::response_writer response) override {
+    refused = !response.begin_coded(codings);
+    if (refused) {
+      response.send(200, "plain");
+      return;
+    }
+    response.write("zz");
+    response.finish();
+  }
+};
+
+TEST(TransferCodings, CodingsThatNameChunkedAreRefused) {
+  for (const std::string_view codings :
+       {"chunked", "gzip, chunked", "CHUNKED , gzip", "chunked;a=1"}) {
+    SCOPED_TRACE(codings);
+    chunked_coder handler;
+    handler.codings = codings;
+    client c(handler);
+    const auto r = c.get("/");
+    EXPECT_TRUE(handler.refused);
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_FALSE(r.has_header("Transfer-Encoding"));
+    EXPECT_EQ(r.body, "plain");
+  }
+  chunked_coder handler;  // and a coding merely containing the word is a coding like any other
+  handler.codings = "x-chunked-gzip";
+  client c(handler);
+  const auto r = c.get("/");
+  EXPECT_FALSE(handler.refused);
+  EXPECT_EQ(r.header("Transfer-Encoding"), "x-chunked-gzip, chunked");
+  EXPECT_EQ(r.body, "zz");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -81,13 +82,15 @@ TEST(IoBackend, AnExplicitChoiceIsTaken) {
     }                                                                         \
   } while (false)
 
-// What a container runtime's default seccomp profile or kernel.io_uring_disabled=2 does:
-// io_uring_setup fails with EPERM.
-bool forbid_io_uring_setup() {
+// Makes one system call fail with `error` for this thread and the ones it starts, as a container
+// runtime's seccomp profile does (EPERM); the rest stay allowed. Only in a death test's child
+// process: the filter can never be lifted.
+bool forbid_syscall(long number, int error = EPERM) {
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(number), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K,
+               SECCOMP_RET_ERRNO | (static_cast<std::uint32_t>(error) & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
@@ -96,7 +99,9 @@ bool forbid_io_uring_setup() {
 }
 
 void refused_io_uring() {
-  CHILD_CHECK(forbid_io_uring_setup(), 10);
+  // What a container runtime's default seccomp profile or kernel.io_uring_disabled=2 does:
+  // io_uring_setup fails with EPERM.
+  CHILD_CHECK(forbid_syscall(__NR_io_uring_setup), 10);
   ::unsetenv("TAUT_IO");
   CHILD_CHECK(io_uring_available() == std::errc::operation_not_permitted ||
                   io_uring_available() == errc::not_supported,
@@ -132,21 +137,10 @@ TEST(IoBackend, IoUringRefusedBySeccompFallsBackToEpoll) {
   EXPECT_EXIT(refused_io_uring(), ::testing::ExitedWithCode(0), "fell back to epoll");
 }
 
-// What a kernel that refuses a ring looks like from user space: every io_uring_enter fails (EPERM
-// here, through seccomp; EOWNERDEAD or EBADFD from a ring the kernel gave up on).
-bool forbid_io_uring_enter() {
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
-  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
-}
-
-void ring_the_kernel_refuses() {
+// `error`: what every io_uring_enter returns from the moment the submission queue is full.
+void ring_the_kernel_refuses(int error) {
+  // A loop spinning on the refusal is a failure too, not a hang of the test run.
+  ::alarm(20);
   loop_options options;
   options.backend = io_backend::io_uring;
   auto loop = event_loop::create(options);
@@ -165,11 +159,14 @@ void ring_the_kernel_refuses() {
     streams.push_back(std::move(*adopted));
     peers.push_back(ends[1]);
   }
-  CHILD_CHECK(forbid_io_uring_enter(), 14);
+  // What a kernel that refuses a ring looks like from user space: every io_uring_enter fails
+  // (EPERM here; EOWNERDEAD or EBADFD from a ring the kernel gave up on; EAGAIN while it is short
+  // of memory).
+  CHILD_CHECK(forbid_syscall(__NR_io_uring_enter, error), 14);
   for (stream& s : streams) CHILD_CHECK(!s.watch(**loop, [](readiness) {}), 15);
   // The error comes back from the loop's run, as an epoll_wait() failure would.
   const std::error_code failed = (*loop)->run();
-  CHILD_CHECK(failed == std::errc::operation_not_permitted, 16);
+  CHILD_CHECK(failed == std::error_code(error, std::generic_category()), 16);
   std::fprintf(stderr, "run() failed: %s\n", failed.message().c_str());
   std::_Exit(0);
 }
@@ -179,7 +176,16 @@ void ring_the_kernel_refuses() {
 TEST(IoBackend, ARingTheKernelRefusesFailsRunInsteadOfAborting) {
   if (const std::error_code why = io_uring_available()) GTEST_SKIP() << why.message();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(ring_the_kernel_refuses(), ::testing::ExitedWithCode(0), "run\\(\\) failed");
+  EXPECT_EXIT(ring_the_kernel_refuses(EPERM), ::testing::ExitedWithCode(0), "run\\(\\) failed");
+}
+
+// Nor spin: a kernel that keeps answering EAGAIN (short of memory) to a full queue is asked a few
+// times, then the entries wait in memory and the loop's run() fails with EAGAIN, as with any
+// other refusal.
+TEST(IoBackend, ARingTheKernelKeepsRefusingForWantOfMemoryFailsRunInsteadOfSpinning) {
+  if (const std::error_code why = io_uring_available()) GTEST_SKIP() << why.message();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(ring_the_kernel_refuses(EAGAIN), ::testing::ExitedWithCode(0), "run\\(\\) failed");
 }
 
 // A connection whose bytes nobody reads (a handler that does not consume its body, a client

@@ -156,6 +156,9 @@ constexpr std::size_t kChunksPerSlab = 16;
 // A closed stream whose queued bytes the peer does not take within this long is reset (the
 // kernel would keep an orphaned socket's data a while too, but not forever).
 constexpr auto kOrphanLinger = std::chrono::seconds(5);
+// Submissions a full queue tries in a row while the kernel answers EAGAIN (short of memory)
+// before it gives up for this turn of the loop: more would spin while nothing changes.
+constexpr int kTriesShortOfMemory = 4;
 // Accepted descriptors queued before the multishot accept is cancelled (a paused acceptor).
 constexpr std::size_t kMaxQueuedAccepts = 64;
 
@@ -846,7 +849,10 @@ class uring_backend final : public ring_backend {
 
   io_uring_sqe* next_sqe() noexcept {
     if (!backlog_.empty()) {
-      // Behind what another thread queued (or what a failed submission left), in order.
+      // Behind what another thread queued (or what a failed submission left), in order. Another
+      // thread queues only while no thread runs the loop (a stream closed after the loop stopped,
+      // or before it first ran: everything but post() and stop() is the loop thread's), so the
+      // backlog, like the submission queue it stands in for, is never used by two at once.
       if (!on_loop_thread() || submit_error_ != 0) {
         last_entry_ = 0;
         return &backlog_.emplace_back();
@@ -864,6 +870,7 @@ class uring_backend final : public ring_backend {
       last_entry_ = 0;
       return &backlog_.emplace_back();
     }
+    int short_of_memory = 0;
     while (sqe == nullptr) {
       // The submission queue is full: hand it to the kernel now and take a fresh slot.
       const int rc = ::io_uring_submit(&ring_);
@@ -873,10 +880,12 @@ class uring_backend final : public ring_backend {
         // set its entries aside (wait() handles them; handling them here would re-enter the
         // caller), which frees room for the kernel's overflowed ones.
         defer_completions();
-      } else if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
-        // The kernel refuses the ring itself. A library must not take the process down: the
-        // entry waits in memory with the rest, and wait() tries again and, failing the same way,
-        // fails the loop's run with the error, as it would if its own submission failed.
+      } else if (rc < 0 && rc != -EINTR &&
+                 (rc != -EAGAIN || ++short_of_memory == kTriesShortOfMemory)) {
+        // The kernel refuses the ring itself, or keeps refusing for now (EAGAIN: short of
+        // memory). A library must not take the process down nor spin: the entry waits in memory
+        // with the rest, and wait() tries again and, failing the same way, fails the loop's run
+        // with the error, as it would if its own submission failed.
         submit_error_ = rc;
         last_entry_ = 0;
         return &backlog_.emplace_back();

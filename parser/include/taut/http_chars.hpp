@@ -113,6 +113,17 @@ inline constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
   return i;
 }
 
+/// The index of the first byte of [i, end) outside tchar (skip_token_run) or field_char
+/// (skip_field_value_run): the parser's own vectorized scans, for the instruction set picked at run
+/// time (parser/src/scan.hpp). Nothing outside [data + i, data + end) is read. For chars::is_token
+/// and chars::is_field_value on longer strings; not constexpr.
+[[nodiscard]] std::size_t skip_token_run(const char* data, std::size_t i, std::size_t end) noexcept;
+[[nodiscard]] std::size_t skip_field_value_run(const char* data, std::size_t i,
+                                               std::size_t end) noexcept;
+/// From this many bytes on, a string is checked by the vector scan: below it the call and the
+/// vector setup cost more than the four-byte table loop (skip_class).
+inline constexpr std::size_t vector_check_min = 16;
+
 /// framing_first_letter[n % 32]: the lower-case first letter of the framing field (Host, Expect,
 /// Upgrade, Connection, Content-Length, Transfer-Encoding) whose name has n bytes, else 0.
 inline constexpr std::array<char, 32> framing_first_letter = {0,   0, 0, 0, 'h', 0, 'e', 'u', 0, 0,
@@ -139,6 +150,11 @@ namespace taut::chars {
 /// A token: one or more tchar.
 [[nodiscard]] constexpr bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;
+  if (!std::is_constant_evaluated()) {  // checked for every field a server or client writes
+    return (s.size() >= detail::vector_check_min
+                ? detail::skip_token_run(s.data(), 0, s.size())
+                : detail::skip_class(s.data(), 0, s.size(), detail::tchar)) == s.size();
+  }
   for (char c : s) {
     if (!is_tchar(c)) return false;
   }
@@ -151,6 +167,11 @@ namespace taut::chars {
 }
 /// A field value as a sender may write it: field-value bytes only (empty is allowed).
 [[nodiscard]] constexpr bool is_field_value(std::string_view s) noexcept {
+  if (!std::is_constant_evaluated()) {
+    return (s.size() >= detail::vector_check_min
+                ? detail::skip_field_value_run(s.data(), 0, s.size())
+                : detail::skip_class(s.data(), 0, s.size(), detail::field_char)) == s.size();
+  }
   for (char c : s) {
     if (!is_field_value_char(c)) return false;
   }

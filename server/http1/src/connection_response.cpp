@@ -102,15 +102,21 @@ void connection::close_after(response_slot& slot) noexcept {
   }
 }
 
-/// How the body after the head now being written is framed (a framing_kind), from the status,
-/// the request and whether the length is known; and whether its bytes are sent at all: for HEAD,
-/// 1xx, 204 and 304 they are counted against a declared length but never sent.
-int connection::body_framing(response_slot& slot, bool length_known) noexcept {
-  slot.suppress = slot.head_request || status_forbids_body(slot.status);
+/// How the body after the head now being written would be framed (a framing_kind), from the
+/// status, the request and whether the length is known. Changes nothing: a call may still refuse.
+int connection::framing_for(const response_slot& slot, bool length_known) noexcept {
   if (status_forbids_body(slot.status)) return framing_none;
   if (length_known) return framing_length;
   return slot.http10 ? framing_close  // HTTP/1.0 knows no chunked coding (RFC 9112 section 7)
                      : framing_chunked;
+}
+
+/// framing_for() for the head being written now, which also settles whether the body's bytes are
+/// sent at all: for HEAD, 1xx, 204 and 304 they are counted against a declared length but never
+/// sent.
+int connection::body_framing(response_slot& slot, bool length_known) noexcept {
+  slot.suppress = slot.head_request || status_forbids_body(slot.status);
+  return framing_for(slot, length_known);
 }
 
 bool connection::respond_whole(response_slot& slot, std::string_view body) noexcept {
@@ -161,8 +167,10 @@ bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
 bool connection::open_body(response_slot& slot, bool declared, std::uint64_t length,
                            std::string_view codings) noexcept {
   if (!head_open(slot) || becomes_tunnel(slot)) return false;
+  // Only chunked framing can label codings. Refused before anything changes, so the handler can
+  // still answer another way (an error, a plain body).
+  if (!codings.empty() && framing_for(slot, declared) != framing_chunked) return false;
   const int framing = body_framing(slot, declared);
-  if (!codings.empty() && framing != framing_chunked) return false;  // nothing could label them
   if (framing == framing_none) length = 0;
   const slot_phase phase = framing == framing_chunked ? slot_phase::body_chunked
                            : framing == framing_close ? slot_phase::body_close

@@ -114,8 +114,14 @@ bool response_writer::begin() noexcept {
 }
 
 bool response_writer::begin_coded(std::string_view codings) noexcept {
+  // The writer adds the one chunked itself: chunked among the codings would be applied twice,
+  // which RFC 9112 section 6.1 forbids and a recipient (this parser too) rejects.
+  bool names_chunked = false;
+  detail::for_each_token(codings, [&names_chunked](std::string_view coding) {
+    names_chunked |= iequals(chars::trim_ows(coding.substr(0, coding.find(';'))), "chunked");
+  });
   response_slot* s = slot();
-  if (s == nullptr || codings.empty() || !is_field_value(codings) ||
+  if (s == nullptr || codings.empty() || names_chunked || !is_field_value(codings) ||
       !conn_->open_body(*s, /*declared=*/false, 0, codings)) {
     return false;
   }

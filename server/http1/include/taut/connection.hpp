@@ -242,7 +242,8 @@ class response_writer {
   /// begin() for a body still carrying the transfer codings `codings` ("gzip", "gzip, br"), as a
   /// proxy passes on its origin's: chunked with `Transfer-Encoding: <codings>, chunked` (RFC 9112
   /// section 6.1), the writes being the coded bytes. False, writing nothing, when the response
-  /// cannot say so (an HTTP/1.0 client, a status without a body) or `codings` is no field value.
+  /// cannot say so (an HTTP/1.0 client, a status without a body), `codings` is no field value, or
+  /// it names chunked (which would then be applied twice).
   bool begin_coded(std::string_view codings) noexcept;
   /// A piece of body after begin(); false if it would exceed the declared length. Sent without
   /// waiting for anything else to happen on the connection, even from outside every handler call
@@ -632,6 +633,7 @@ class connection {
                           std::string_view value) noexcept;
   bool discard_head(detail::response_slot& slot) noexcept;
   void close_after(detail::response_slot& slot) noexcept;
+  static int framing_for(const detail::response_slot& slot, bool length_known) noexcept;
   int body_framing(detail::response_slot& slot, bool length_known) noexcept;
   bool respond_whole(detail::response_slot& slot, std::string_view body) noexcept;
   bool respond_file(detail::response_slot& slot, int fd, std::uint64_t offset,
