@@ -448,9 +448,8 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
     // judge where it is. (Any other byte, and a Content-Length's digits, are the judge's.)
     return false;
   }
-  const std::size_t limit =
-      detail::saturating_add(section_.section_start, options_.max_header_bytes);
-  if (size > limit) return false;
+  // Past the section's limit (section_start <= from < size: no overflow, unlike the sum).
+  if (size - section_.section_start > options_.max_header_bytes) return false;
   for (std::size_t i = from; i < size; ++i) {
     if (!detail::is(data[i], continues)) return false;
   }
