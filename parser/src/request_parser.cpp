@@ -548,6 +548,9 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
+  // In the fields of the same buffer, parse() has just found that the new bytes do not only
+  // extend the current line: not tried again.
+  const bool line_tried = phase_ == head_phase::fields && section_.base == data;
   rebase(data);
   if (phase_ == head_phase::start_line && line_.checked == 0) {
     switch (take_fast_head(data, buffer.size())) {
@@ -571,7 +574,7 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
         break;
     }
   }
-  if (extends_current_line(data, buffer.size())) return {};
+  if (!line_tried && extends_current_line(data, buffer.size())) return {};
   const detail::section_result r = detail::run_section(
       data, buffer.size(), options_, storage_, section_,
       // advance_request_line took the request-line: the loop starts at the field lines.
