@@ -394,7 +394,8 @@ inline bool request_parser::extends_request_line(const char* data, std::size_t s
   // time: exactly what it would do with them, without its set-up.
   constexpr std::size_t short_piece = 16;
   const std::size_t from = line_.checked;
-  if (from == 0 || size <= from || size - from > short_piece || size > options_.max_request_line) {
+  // 1 to short_piece new bytes: one unsigned comparison (no new byte wraps around).
+  if (from == 0 || size - from - 1 >= short_piece || size > options_.max_request_line) {
     return false;
   }
   detail::char_class continues{};
@@ -418,8 +419,8 @@ namespace {
 /// The bytes that only lengthen the field line being read, by its state (field_section_state::
 /// line): none in the states where a byte may decide something. judged_value's entry holds only
 /// for a Host's reg-name, tested apart.
-constexpr std::array<detail::char_class, 16> continuing_bytes = [] {
-  std::array<detail::char_class, 16> by_state{};
+constexpr std::array<detail::char_class, 256> continuing_bytes = [] {
+  std::array<detail::char_class, 256> by_state{};
   by_state[detail::field_line::name] = detail::tchar;
   by_state[detail::field_line::value] = detail::field_char;
   by_state[detail::field_line::fold] = detail::field_char;
@@ -436,11 +437,13 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   // advance_field_line would do. (The request-line is advance_request_line's.)
   constexpr std::size_t short_piece = 16;
   const std::size_t from = section_.scan;
-  if (from == section_.pos || size <= from || size - from > short_piece) return false;
+  // 1 to short_piece new bytes: one unsigned comparison (no new byte wraps around).
+  if (from == section_.pos || size - from - 1 >= short_piece) return false;
   const std::uint8_t line = section_.line;
   // One load instead of a chain of tests: with no taken branch before the loop for a name or a
   // value, the 1-byte call (the usual one) is measurably cheaper.
-  const detail::char_class continues = continuing_bytes[line & (continuing_bytes.size() - 1)];
+  // (A table for every value of the byte: no masking of the index.)
+  const detail::char_class continues = continuing_bytes[line];
   if (continues == detail::char_class{}) return false;
   if (line == detail::field_line::judged_value &&
       (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
