@@ -265,8 +265,7 @@ template <class V, bool WithPath>
   }
 }
 
-/// The field loop from args.pos, whose block [base, base + 64) is already computed. Inlined into
-/// both callers: a frame of its own was a fixed cost of every head.
+/// The field loop from args.pos, whose block [base, base + 64) is already computed.
 template <class V>
 inline void field_loop(fast_fields_args& args, std::size_t base, block_masks block) noexcept {
   // Everything in locals, not in args or a struct: the header stores could alias args' fields,
@@ -363,6 +362,8 @@ void fast_fields(fast_fields_args& args) noexcept {
                 load_block<V, false>(block_classifier<V, false>{}, args.data, args.pos, args.size));
 }
 
+// Flattened: the field loop and the block loads inlined here, one frame for a whole head (a
+// frame of the field loop's own was a fixed cost of every request).
 template <class V>
 __attribute__((flatten)) void fast_request_line(fast_request_line_args& args) noexcept {
   const char* const data = args.data;
