@@ -149,6 +149,34 @@ template <class V, bool WithPath>
   return m;
 }
 
+/// The masks of the 64 bytes from `at` of an input shorter than 64 bytes, from a copy.
+template <class V, bool WithPath>
+[[nodiscard]] block_masks copy_and_classify(const block_classifier<V, WithPath>& classify,
+                                            const char* data, std::size_t at,
+                                            std::size_t size) noexcept {
+  alignas(64) char copy[64] = {};
+  std::memcpy(copy, data + at, size - at);
+  return block_at<V, WithPath>(classify, copy);
+}
+
+/// copy_and_classify out of line with its own tables, for the request-line's first block:
+/// inlined, its 64-byte-aligned copy made fast_request_line realign its stack and keep the tables
+/// in memory, a fixed cost of every request however long. (The field loop keeps it inline: out of
+/// line, a response's loop compiled to more instructions a line.)
+template <class V, bool WithPath>
+[[nodiscard]] block_masks copied_short_input(const block_classifier<V, WithPath>& classify,
+                                             const char* data, std::size_t at,
+                                             std::size_t size) noexcept {
+  if constexpr (WithPath) {
+    return [](const char* d, std::size_t a, std::size_t s) __attribute__((noinline, cold)) {
+      return copy_and_classify<V, WithPath>(block_classifier<V, WithPath>{}, d, a, s);
+    }
+    (data, at, size);
+  } else {
+    return copy_and_classify<V, WithPath>(classify, data, at, size);
+  }
+}
+
 /// The masks of the 64 bytes from `at` for an input shorter than 64 bytes from there, from the
 /// input's last 64 bytes shifted into place (nothing past `size` is read), or from a copy.
 template <class V, bool WithPath>
@@ -160,9 +188,7 @@ template <class V, bool WithPath>
     return shifted_right(block_at<V, WithPath>(classify, data + size - 64),
                          static_cast<unsigned>(64 - available));
   }
-  alignas(64) char copy[64] = {};
-  std::memcpy(copy, data + at, available);
-  return block_at<V, WithPath>(classify, copy);
+  return copied_short_input<V, WithPath>(classify, data, at, size);
 }
 
 /// The masks of the bytes from `at` to `size`, fewer than 64, right for those bytes (the rest is
@@ -179,7 +205,7 @@ template <class V, bool WithPath>
     // input is shorter than a vector.
     static_assert(V::width == 32);
     const std::size_t available = size - at;
-    if (size < V::width) return copied_block<V, WithPath>(classify, data, at, size);
+    if (size < V::width) return copied_short_input<V, WithPath>(classify, data, at, size);
     // The input's last 32 bytes hold the bytes from at + 32 (when available >= 32) or from at.
     const block_masks last = shifted_right(classify.masks(V::load(data + size - V::width)),
                                            static_cast<unsigned>(32 - available % 32));
@@ -336,8 +362,10 @@ void fast_fields(fast_fields_args& args) noexcept {
                 load_block<V, false>(block_classifier<V, false>{}, args.data, args.pos, args.size));
 }
 
+// Flattened: the field loop and the block loads inlined here, one frame for a whole head (a
+// frame of the field loop's own was a fixed cost of every request).
 template <class V>
-void fast_request_line(fast_request_line_args& args) noexcept {
+__attribute__((flatten)) void fast_request_line(fast_request_line_args& args) noexcept {
   const char* const data = args.data;
   const std::size_t size = args.size;
   const block_classifier<V, true> classify;
