@@ -5,6 +5,7 @@
 #include <string>
 
 #include "client_test_support.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/testing.hpp"
 
 namespace taut::test {
@@ -439,6 +440,22 @@ TEST(ClientMemory, RefusesRequestsThatWouldSmuggleOrSplit) {
 
 // RFC 9112 section 3.2 and RFC 9110 section 7.2: requests a server would read otherwise than the
 // caller meant are refused before anything is sent, each with a cause that says what is wrong.
+// A Host is visible ASCII or obs-text without the URI delimiters '/', '?', '#', '@' and ',' (the
+// client checks it a table lookup a byte): every byte in the middle of one, against that rule.
+TEST(ClientMemory, EveryByteOfAHostIsCheckedAgainstTheAuthorityRule) {
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const std::string host = std::string("a") + c + "b.example";
+    const header fields[] = {{"Host", host}};
+    const client_error refused = validate({.target = "/", .headers = fields});
+    const bool allowed =
+        b > 0x20 && b != 0x7f && c != '/' && c != '?' && c != '#' && c != '@' && c != ',';
+    EXPECT_EQ(!refused, allowed) << "byte " << b;
+    if (allowed || !chars::is_field_value(host)) continue;  // a CR is a bad value before a bad Host
+    EXPECT_EQ(refused.cause, make_error_code(request_errc::bad_host)) << "byte " << b;
+  }
+}
+
 TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
   mux app = make_app();
   memory_world w(app);

@@ -150,6 +150,31 @@ TEST(CharClasses, TheStringChecksFindEveryBadByteAtEveryLengthAndPosition) {
   });
 }
 
+// chars::iequals compares a word at a time (and two overlapping words for 4 to 7 bytes, the last
+// word again past a multiple of eight): every pair of bytes at every position of every length must
+// still give what a byte-by-byte ASCII fold gives, letters of either case alike and no other byte
+// (not '@' against '`', nor 0xC1 against 0xE1) folded.
+TEST(CharClasses, IequalsFoldsOnlyAsciiLettersAtEveryLengthAndPosition) {
+  static_assert(chars::iequals("Content-Length", "content-LENGTH") && !chars::iequals("@", "`"));
+  const auto folded = [](int x) { return x >= 'A' && x <= 'Z' ? x + ('a' - 'A') : x; };
+  for (std::size_t length = 1; length <= 20; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (int x = 0; x < 256; ++x) {
+        for (int y = 0; y < 256; ++y) {
+          std::string a(length, 'k');
+          std::string b(length, 'K');
+          a[at] = static_cast<char>(x);
+          b[at] = static_cast<char>(y);
+          ASSERT_EQ(chars::iequals(a, b), folded(x) == folded(y))
+              << x << " against " << y << " at " << at << " of " << length;
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(chars::iequals("date", "dates"));
+  EXPECT_TRUE(chars::iequals("", ""));
+}
+
 TEST(CharClasses, EveryByteOutsideTcharEndsAFieldNameWhereItIs) {
   on_every_path([] {
     for (int b = 0; b < 256; ++b) {

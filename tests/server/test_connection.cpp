@@ -58,7 +58,9 @@ TEST(DateCache, RecognisesImfFixdatesOnly) {
         // a day-name that is not the date's
         "Mon, 06 Nov 1994 08:49:37 GMT", "Wed, 31 Dec 9999 23:59:60 GMT",
         // a leap second other than the last of a day
-        "Sun, 06 Nov 1994 08:49:60 GMT", "Sun, 06 Nov 1994 22:59:60 GMT"}) {
+        "Sun, 06 Nov 1994 08:49:60 GMT", "Sun, 06 Nov 1994 22:59:60 GMT",
+        // three letters of the packed name lists that straddle two names
+        "unM, 06 Nov 1994 08:49:37 GMT", "Sun, 06 ovD 1994 08:49:37 GMT"}) {
     EXPECT_FALSE(is_imf_fixdate(date)) << date;
   }
 }

@@ -6,6 +6,7 @@
 #include <netdb.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -39,17 +40,27 @@ bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
   return true;
 }
 
-bool is_target_char(char c) noexcept {
+constexpr bool is_target_char(char c) noexcept {
   const auto byte = static_cast<unsigned char>(c);
   return byte > 0x20 && byte != 0x7f;
 }
 
+// The bytes valid_authority() allows, one lookup a byte instead of six comparisons: every
+// proxied request's Host goes through it.
+constexpr std::array<bool, 256> authority_bytes = [] {
+  std::array<bool, 256> allowed{};
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    allowed[b] = is_target_char(c) && c != '/' && c != '?' && c != '#' && c != '@' && c != ',';
+  }
+  return allowed;
+}();
+
 // An origin's authority goes out as the Host field: visible ASCII without the URI delimiters that
 // cannot be in one (a CR or LF would inject a header line).
 bool valid_authority(std::string_view authority) noexcept {
-  return std::all_of(authority.begin(), authority.end(), [](char c) {
-    return is_target_char(c) && c != '/' && c != '?' && c != '#' && c != '@' && c != ',';
-  });
+  return std::all_of(authority.begin(), authority.end(),
+                     [](char c) { return authority_bytes[static_cast<unsigned char>(c)]; });
 }
 
 // The header of a request as the client writes it, to check it fits the output buffer.
