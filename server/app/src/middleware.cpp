@@ -109,10 +109,11 @@ handler recover(handler next, std::FILE* log) {
           response.error(500);
           return;
         }
-        // The head (or part of it) is out: the status cannot change any more. End the response and
-        // the connection, so the client does not take a cut-short body for a whole one.
+        // The head (or part of it) is out: the status cannot change any more. Close after it and
+        // leave the body unfinished: the connection cuts it short when the reply is dropped (a
+        // chunked body without its last chunk, a declared length not reached), so the client
+        // does not take it for a whole one. finish() would write the last chunk.
         response.close_after();
-        response.finish();
       },
       options);
 }
