@@ -1,7 +1,7 @@
 // taut::client at its limits: every resolved address tried in turn, a name resolved again after
 // none answered, a resolver cut by connect_timeout, a retry that never lands on a reused
-// connection, a request head too large for the buffer, a 101 without Upgrade; and
-// blocking_client's body limit and default deadline.
+// connection, a request head too large for the buffer, a 101 without Upgrade or to a request
+// that offered none; and blocking_client's body limit and default deadline.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -227,6 +227,24 @@ TEST(ClientLimits, A101WithoutUpgradeIsABadResponse) {
   });
   const header fields[] = {{"Connection", "upgrade"}, {"Upgrade", "websocket"}};
   const client_request request{.method = "GET", .target = "/", .headers = fields};
+  recorder r;
+  ASSERT_FALSE(w.client->send(w.where, request, r));
+  w.loop->run_until_idle();
+  EXPECT_EQ(r.error.code, client_errc::bad_response) << r.error.message();
+  EXPECT_EQ(r.error.phase, client_phase::reading_head);
+  EXPECT_FALSE(r.upgraded.is_open());
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// RFC 9110 section 7.8: a server switches only to a protocol the request's Upgrade offered. A
+// 101 to a plain GET cannot be a switch the client asked for: nobody knows what follows it.
+TEST(ClientLimits, A101ToARequestWithoutUpgradeIsABadResponse) {
+  scripted_client w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+        "GARBAGE");
+  });
+  const client_request request{.method = "GET", .target = "/"};
   recorder r;
   ASSERT_FALSE(w.client->send(w.where, request, r));
   w.loop->run_until_idle();

@@ -732,6 +732,13 @@ bool client_connection::take_head() {
          std::make_error_code(std::errc::protocol_error), r.consumed);
     return false;
   }
+  if (head.status == 101 && !has_field(exchange_->request_->headers, "upgrade")) {
+    // RFC 9110 section 7.8: a server switches only to a protocol the request's Upgrade offered.
+    // A 101 to a request that offered none is no switch this client asked for.
+    fail(client_errc::bad_response, client_phase::reading_head,
+         std::make_error_code(std::errc::protocol_error), r.consumed);
+    return false;
+  }
   if (head.status == 101 || (method_ == taut::method::connect && head.status < 300)) {
     upgrade(r.consumed);
     return false;
