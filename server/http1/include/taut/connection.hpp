@@ -203,10 +203,11 @@ class server_request {
 /// origin's): the connection then writes none. A Server field replaces
 /// connection_options::server_name. A writer dropped before the head is written answers a plain
 /// 500 (the status and fields it set are dropped: they described a response that never came);
-/// one dropped after begin() ends the body if it can (chunked) and otherwise closes the
-/// connection so the client sees the body cut short. Every call returns false (and does nothing)
-/// once the response is finished or the connection is gone. A writer must not outlive its
-/// connection (see connection::outstanding_writers()).
+/// one dropped after begin() with body still owed (any chunked body, a declared length not
+/// reached) closes the connection without ending the body (no last chunk), so the client sees it
+/// cut short; an HTTP/1.0 body ended by the close cannot show that. Every call returns false (and
+/// does nothing) once the response is finished or the connection is gone. A writer must not outlive
+/// its connection (see connection::outstanding_writers()).
 class response_writer {
  public:
   response_writer() noexcept = default;
