@@ -101,4 +101,40 @@ TEST(TransferCodings, AWriterLabelsTheCodingsItsBodyCarries) {
   EXPECT_EQ(refused.body, "unlabelled");
 }
 
+/// Tries to label its body with `codings` that name chunked themselves.
+struct double_chunked_sender final : taut::request_handler {
+  explicit double_chunked_sender(std::string_view codings) : codings(codings) {}
+  void on_request(taut::server_request&, taut::response_writer response) override {
+    if (!response.begin_coded(codings)) {
+      response.send(200, "unlabelled");
+      return;
+    }
+    response.write("zz");
+    response.finish();
+  }
+  std::string_view codings;
+};
+
+// RFC 9112 section 6.1: chunked is applied once, last, by the connection. Codings that name it
+// again would frame the body twice ("chunked, chunked"), which no recipient can read.
+TEST(TransferCodings, AWriterRefusesCodingsThatNameChunked) {
+  for (const std::string_view codings :
+       {"chunked", "gzip, chunked", "gzip,Chunked ; x=1", "CHUNKED , gzip"}) {
+    double_chunked_sender handler(codings);
+    client c(handler);
+    c.write_raw("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    const auto r = c.read();
+    EXPECT_EQ(r.status, 200) << codings << ": " << r.error;
+    EXPECT_FALSE(r.has_header("Transfer-Encoding")) << codings;
+    EXPECT_EQ(r.body, "unlabelled") << codings;
+  }
+  // A coding whose name only contains the word is no chunked.
+  double_chunked_sender unchunked("x-chunked-gzip");
+  client c(unchunked);
+  c.write_raw("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  const auto r = c.read();
+  EXPECT_EQ(r.header("Transfer-Encoding"), "x-chunked-gzip, chunked") << r.error;
+  EXPECT_EQ(r.body, "zz");
+}
+
 }  // namespace

@@ -8,9 +8,33 @@
 #include <exception>
 #include <utility>
 
+#include "taut/http_chars.hpp"
 #include "taut/status.hpp"
 
 namespace taut {
+
+namespace {
+
+// Whether the list of transfer codings names chunked ("gzip, chunked", "Chunked;x=1"): the
+// connection applies chunked itself, once and last (RFC 9112 section 6.1).
+bool names_chunked(std::string_view codings) noexcept {
+  for (;;) {
+    const std::size_t comma = codings.find(',');
+    std::string_view member = codings.substr(0, comma);
+    member = member.substr(0, member.find(';'));
+    while (!member.empty() && (member.front() == ' ' || member.front() == '\t')) {
+      member.remove_prefix(1);
+    }
+    while (!member.empty() && (member.back() == ' ' || member.back() == '\t')) {
+      member.remove_suffix(1);
+    }
+    if (chars::iequals(member, "chunked")) return true;
+    if (comma == std::string_view::npos) return false;
+    codings.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
 
 response_writer::response_writer(connection* owner, std::uint16_t slot,
                                  std::uint32_t generation) noexcept
@@ -115,7 +139,7 @@ bool response_writer::begin() noexcept {
 
 bool response_writer::begin_coded(std::string_view codings) noexcept {
   response_slot* s = slot();
-  if (s == nullptr || codings.empty() || !is_field_value(codings) ||
+  if (s == nullptr || codings.empty() || !is_field_value(codings) || names_chunked(codings) ||
       !conn_->open_body(*s, /*declared=*/false, 0, codings)) {
     return false;
   }

@@ -243,7 +243,8 @@ class response_writer {
   /// begin() for a body still carrying the transfer codings `codings` ("gzip", "gzip, br"), as a
   /// proxy passes on its origin's: chunked with `Transfer-Encoding: <codings>, chunked` (RFC 9112
   /// section 6.1), the writes being the coded bytes. False, writing nothing, when the response
-  /// cannot say so (an HTTP/1.0 client, a status without a body) or `codings` is no field value.
+  /// cannot say so (an HTTP/1.0 client, a status without a body), or `codings` is no field value
+  /// or names chunked itself (it would be applied twice).
   bool begin_coded(std::string_view codings) noexcept;
   /// A piece of body after begin(); false if it would exceed the declared length. Sent without
   /// waiting for anything else to happen on the connection, even from outside every handler call
