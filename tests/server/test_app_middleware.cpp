@@ -335,6 +335,20 @@ TEST(Middleware, LoggingCountsAFailureAfterFieldsAs500) {
   EXPECT_NE(log.text().find("\"GET /f HTTP/1.1\" 500 -"), std::string::npos) << log.text();
 }
 
+// A handler that returns without answering gets the connection's plain 500: the log says so,
+// not the 200 (or the status it held) that never went out.
+TEST(Middleware, LoggingCountsAnUnansweredReplyAs500) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /forgot", taut::logging(log.get(), [](request_context&, reply& res) {
+               res.status(201);
+               res.header("X-A", "1");
+             }));
+  client c(app);
+  EXPECT_EQ(c.get("/forgot").status, 500);
+  EXPECT_NE(log.text().find("\"GET /forgot HTTP/1.1\" 500 -"), std::string::npos) << log.text();
+}
+
 TEST(Reply, ResetForgetsHeldStatusAndFieldsOnly) {
   taut::mux app;
   app.handle("GET /r", [](request_context&, reply& res) {

@@ -14,7 +14,7 @@ namespace {
 
 /// One line per request, by the same formatter as the server's access log, plus the handler's
 /// time in seconds.
-void write_log_line(std::FILE* out, const request_context& request, const reply& response,
+void write_log_line(std::FILE* out, const request_context& request, reply& response,
                     std::chrono::system_clock::time_point started,
                     std::chrono::steady_clock::duration took, bool threw) noexcept {
   char host[128];
@@ -43,7 +43,8 @@ void write_log_line(std::FILE* out, const request_context& request, const reply&
   fields.version_minor = request.version_minor();
   if (response.detached()) {
     fields.status = 0;  // finished later, by whoever took the writer: "- -"
-  } else if (threw && !response.started()) {
+  } else if (!response.started() && (threw || response.writer().valid())) {
+    // Nothing was answered: the connection answers a plain 500 when the reply is dropped.
     fields.status = 500;
   } else {
     fields.status = response.status_code();
