@@ -1,7 +1,8 @@
 // taut::client at its limits: every resolved address tried in turn, a name resolved again after
 // none answered, a resolver cut by connect_timeout, a retry that never lands on a reused
 // connection, a request head too large for the buffer, a 101 without Upgrade or to a request
-// that offered none; and blocking_client's body limit and default deadline.
+// that offered none, a storm of interim responses; and blocking_client's body limit and default
+// deadline.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -252,6 +253,37 @@ TEST(ClientLimits, A101ToARequestWithoutUpgradeIsABadResponse) {
   EXPECT_EQ(r.error.phase, client_phase::reading_head);
   EXPECT_FALSE(r.upgraded.is_open());
   EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// Interim responses are bounded together like one head: a storm of 103s ends as
+// response_too_large instead of running until the head timeout, and a few of them still pass.
+TEST(ClientLimits, InterimResponsesTogetherAreBoundedLikeOneHead) {
+  const std::string early_hints = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n";
+  const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const auto storm = [&](std::size_t count) {
+    return [=](upstream_connection& c, std::size_t) {
+      std::string bytes;
+      for (std::size_t i = 0; i < count; ++i) bytes += early_hints;
+      bytes += final_response;
+      (void)c.stream.write(bytes);
+    };
+  };
+  scripted_client few(storm(3), {.buffer_size = 1024});
+  recorder passed;
+  ASSERT_FALSE(few.client->send(few.where, {.method = "GET", .target = "/"}, passed));
+  few.loop->run_until_idle();
+  ASSERT_TRUE(passed.completed) << passed.error.message();
+  EXPECT_EQ(passed.informational.size(), 3u);
+  EXPECT_EQ(passed.body, "ok");
+
+  scripted_client many(storm(40), {.buffer_size = 1024});  // about 1,900 bytes of 103s
+  recorder refused;
+  ASSERT_FALSE(many.client->send(many.where, {.method = "GET", .target = "/"}, refused));
+  many.loop->run_until_idle();
+  EXPECT_EQ(refused.error.code, client_errc::response_too_large) << refused.error.message();
+  EXPECT_EQ(refused.error.phase, client_phase::reading_head);
+  EXPECT_LT(refused.informational.size(), 40u);
+  EXPECT_EQ(many.client->open_connections(many.where), 0u);
 }
 
 // What a user of blocking_client writes: a limit on what one response may hold, and a deadline

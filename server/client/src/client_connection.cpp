@@ -407,6 +407,7 @@ void client_connection::start(client_exchange& exchange) noexcept {
   body_left_ = request.stream_body ? std::string_view{} : request.body;
   const bool has_body = request.stream_body || !request.body.empty();
   awaiting_continue_ = request.expect_continue && has_body;
+  interim_bytes_ = 0;
   state_ = state::busy;
   ++owner_->stats_.requests;
   if (served_ > 0) ++owner_->stats_.reused;
@@ -711,6 +712,15 @@ bool client_connection::take_head() {
   }
   const taut::response& head = parser_.response();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
+    // A server may send any number of interim responses, each one small: together they may hold
+    // no more than a final head may, so that a storm of them ends instead of running (and
+    // filling a blocking_client's list) until the head timeout.
+    interim_bytes_ += r.consumed;
+    if (interim_bytes_ > capacity_) {
+      fail(client_errc::response_too_large, client_phase::reading_head,
+           std::make_error_code(std::errc::message_size));
+      return false;
+    }
     if (head.status == 100 && awaiting_continue_) {
       awaiting_continue_ = false;
       if (timing_ == timing::expect_continue) {
