@@ -3,6 +3,11 @@
 // connection, a request head too large for the buffer, a 101 without Upgrade or to a request
 // that offered none, a storm of interim responses; and blocking_client's body limit and default
 // deadline.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -284,6 +289,35 @@ TEST(ClientLimits, InterimResponsesTogetherAreBoundedLikeOneHead) {
   EXPECT_EQ(refused.error.phase, client_phase::reading_head);
   EXPECT_LT(refused.informational.size(), 40u);
   EXPECT_EQ(many.client->open_connections(many.where), 0u);
+}
+
+// A listener whose accept queue is full drops new SYNs, so a connection to it never completes:
+// connect_timeout must end it as such (nothing was sent), not as a closed connection that had
+// read part of its answer.
+TEST(ClientLimits, AConnectionThatNeverCompletesIsConnectTimeout) {
+  const int listening = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listening, 0);
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof where;
+  ASSERT_EQ(::bind(listening, reinterpret_cast<sockaddr*>(&where), size), 0);
+  ASSERT_EQ(::listen(listening, 0), 0);
+  ASSERT_EQ(::getsockname(listening, reinterpret_cast<sockaddr*>(&where), &size), 0);
+  std::vector<int> fillers;  // never accepted: they fill the queue
+  for (int i = 0; i < 3; ++i) {
+    const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)::connect(filler, reinterpret_cast<sockaddr*>(&where), size);
+    fillers.push_back(filler);
+  }
+  std::this_thread::sleep_for(50ms);
+  blocking_client http({.connect_timeout = 300ms}, {.timeout = 0ms});
+  const fetch_result r =
+      http.get("http://127.0.0.1:" + std::to_string(ntohs(where.sin_port)) + "/");
+  EXPECT_EQ(r.error.code, client_errc::connect_timeout) << r.error.message();
+  EXPECT_EQ(r.error.phase, client_phase::connecting) << r.error.message();
+  for (const int filler : fillers) ::close(filler);
+  ::close(listening);
 }
 
 // What a user of blocking_client writes: a limit on what one response may hold, and a deadline

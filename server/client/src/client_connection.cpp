@@ -272,6 +272,9 @@ void client_connection::pump() noexcept {
           progress = true;
           break;
         }
+        // No stream: every address failed or timed out, and the error waits for its timer. A
+        // closed stream must not pass for a connected one (and the request go nowhere).
+        if (!stream_.is_open()) return;
         if (!stream_.writable() && !hangup_) return;
         if (stream_.kind() == transport::transport_kind::tcp ||
             stream_.kind() == transport::transport_kind::unix_socket) {
