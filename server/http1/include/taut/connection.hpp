@@ -103,7 +103,9 @@ enum class body_mode : std::uint8_t {
 };
 
 /// Receives a streamed request body. It belongs to the handler and must stay alive until one of
-/// its end calls, or until the response is finished (which detaches it).
+/// its end calls, or until the response is finished (which detaches it). An exception from one
+/// of its calls closes that connection (the sink gets no more calls; a response under way is cut
+/// short); other connections are not affected.
 class body_sink {
  public:
   /// A piece of body, valid during the call.
@@ -581,6 +583,9 @@ class connection {
   void fail_body(std::error_code error, int status) noexcept;
   void fail_body(std::error_code error, int status, std::uint64_t body_offset) noexcept;
   void stop_reading() noexcept;
+  void feed_sink(std::string_view data) noexcept;
+  void end_sink(body_sink& sink, std::span<const header> trailers) noexcept;
+  void fail_sink(body_sink& sink, std::error_code error) noexcept;
   void settle() noexcept;
   void close_now() noexcept;
   [[nodiscard]] bool idle() const noexcept;
