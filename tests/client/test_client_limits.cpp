@@ -273,9 +273,10 @@ TEST(ClientLimits, InterimResponsesTogetherAreBoundedLikeOneHead) {
       (void)c.stream.write(bytes);
     };
   };
+  const client_request get{.method = "GET", .target = "/"};  // lives as long as the exchanges
   scripted_client few(storm(3), {.buffer_size = 1024});
   recorder passed;
-  ASSERT_FALSE(few.client->send(few.where, {.method = "GET", .target = "/"}, passed));
+  ASSERT_FALSE(few.client->send(few.where, get, passed));
   few.loop->run_until_idle();
   ASSERT_TRUE(passed.completed) << passed.error.message();
   EXPECT_EQ(passed.informational.size(), 3u);
@@ -283,7 +284,7 @@ TEST(ClientLimits, InterimResponsesTogetherAreBoundedLikeOneHead) {
 
   scripted_client many(storm(40), {.buffer_size = 1024});  // about 1,900 bytes of 103s
   recorder refused;
-  ASSERT_FALSE(many.client->send(many.where, {.method = "GET", .target = "/"}, refused));
+  ASSERT_FALSE(many.client->send(many.where, get, refused));
   many.loop->run_until_idle();
   EXPECT_EQ(refused.error.code, client_errc::response_too_large) << refused.error.message();
   EXPECT_EQ(refused.error.phase, client_phase::reading_head);
