@@ -1,7 +1,13 @@
 // taut::client at its limits: every resolved address tried in turn, a name resolved again after
 // none answered, a resolver cut by connect_timeout, a retry that never lands on a reused
-// connection, a request head too large for the buffer, a 101 without Upgrade; and
-// blocking_client's body limit and default deadline.
+// connection, a request head too large for the buffer, a 101 without Upgrade or to a request
+// that offered none, a storm of interim responses; and blocking_client's body limit and default
+// deadline.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -234,6 +240,85 @@ TEST(ClientLimits, A101WithoutUpgradeIsABadResponse) {
   EXPECT_EQ(r.error.phase, client_phase::reading_head);
   EXPECT_FALSE(r.upgraded.is_open());
   EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// RFC 9110 section 7.8: a server switches only to a protocol the request's Upgrade offered. A
+// 101 to a plain GET cannot be a switch the client asked for: nobody knows what follows it.
+TEST(ClientLimits, A101ToARequestWithoutUpgradeIsABadResponse) {
+  scripted_client w([](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+        "GARBAGE");
+  });
+  const client_request request{.method = "GET", .target = "/"};
+  recorder r;
+  ASSERT_FALSE(w.client->send(w.where, request, r));
+  w.loop->run_until_idle();
+  EXPECT_EQ(r.error.code, client_errc::bad_response) << r.error.message();
+  EXPECT_EQ(r.error.phase, client_phase::reading_head);
+  EXPECT_FALSE(r.upgraded.is_open());
+  EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// Interim responses are bounded together like one head: a storm of 103s ends as
+// response_too_large instead of running until the head timeout, and a few of them still pass.
+TEST(ClientLimits, InterimResponsesTogetherAreBoundedLikeOneHead) {
+  const std::string early_hints = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n";
+  const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const auto storm = [&](std::size_t count) {
+    return [=](upstream_connection& c, std::size_t) {
+      std::string bytes;
+      for (std::size_t i = 0; i < count; ++i) bytes += early_hints;
+      bytes += final_response;
+      (void)c.stream.write(bytes);
+    };
+  };
+  const client_request get{.method = "GET", .target = "/"};  // lives as long as the exchanges
+  scripted_client few(storm(3), {.buffer_size = 1024});
+  recorder passed;
+  ASSERT_FALSE(few.client->send(few.where, get, passed));
+  few.loop->run_until_idle();
+  ASSERT_TRUE(passed.completed) << passed.error.message();
+  EXPECT_EQ(passed.informational.size(), 3u);
+  EXPECT_EQ(passed.body, "ok");
+
+  scripted_client many(storm(40), {.buffer_size = 1024});  // about 1,900 bytes of 103s
+  recorder refused;
+  ASSERT_FALSE(many.client->send(many.where, get, refused));
+  many.loop->run_until_idle();
+  EXPECT_EQ(refused.error.code, client_errc::response_too_large) << refused.error.message();
+  EXPECT_EQ(refused.error.phase, client_phase::reading_head);
+  EXPECT_LT(refused.informational.size(), 40u);
+  EXPECT_EQ(many.client->open_connections(many.where), 0u);
+}
+
+// A listener whose accept queue is full drops new SYNs, so a connection to it never completes:
+// connect_timeout must end it as such (nothing was sent), not as a closed connection that had
+// read part of its answer.
+TEST(ClientLimits, AConnectionThatNeverCompletesIsConnectTimeout) {
+  const int listening = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listening, 0);
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof where;
+  ASSERT_EQ(::bind(listening, reinterpret_cast<sockaddr*>(&where), size), 0);
+  ASSERT_EQ(::listen(listening, 0), 0);
+  ASSERT_EQ(::getsockname(listening, reinterpret_cast<sockaddr*>(&where), &size), 0);
+  std::vector<int> fillers;  // never accepted: they fill the queue
+  for (int i = 0; i < 3; ++i) {
+    const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)::connect(filler, reinterpret_cast<sockaddr*>(&where), size);
+    fillers.push_back(filler);
+  }
+  std::this_thread::sleep_for(50ms);
+  blocking_client http({.connect_timeout = 300ms}, {.timeout = 0ms});
+  const fetch_result r =
+      http.get("http://127.0.0.1:" + std::to_string(ntohs(where.sin_port)) + "/");
+  EXPECT_EQ(r.error.code, client_errc::connect_timeout) << r.error.message();
+  EXPECT_EQ(r.error.phase, client_phase::connecting) << r.error.message();
+  for (const int filler : fillers) ::close(filler);
+  ::close(listening);
 }
 
 // What a user of blocking_client writes: a limit on what one response may hold, and a deadline

@@ -278,6 +278,53 @@ TEST(App, StreamingRouteReceivesTheBodyInPieces) {
   EXPECT_TRUE(body_was_empty);
 }
 
+/// A sink that throws from one of its calls; it keeps the writer so that the test drops it.
+struct throwing_sink final : taut::body_sink {
+  enum class when { data, end, error };
+  explicit throwing_sink(when at) : at(at) {}
+  void on_body_data(std::string_view) override {
+    if (at == when::data) throw std::runtime_error("bad piece");
+  }
+  void on_body_end(std::span<const taut::header>) override {
+    if (at == when::end) throw std::runtime_error("bad end");
+    writer.send(200, "whole");
+  }
+  void on_body_error(std::error_code) override {
+    if (at == when::error) throw std::runtime_error("bad error");
+  }
+  when at;
+  taut::response_writer writer;
+};
+
+// A sink's exception cannot reach the client's request (it left the handler long ago): it ends
+// that connection, which gets no more calls, and the server goes on serving others.
+TEST(App, ASinkThatThrowsClosesItsConnectionOnly) {
+  for (const throwing_sink::when at :
+       {throwing_sink::when::data, throwing_sink::when::end, throwing_sink::when::error}) {
+    throwing_sink sink(at);
+    taut::mux app;
+    app.handle("PUT /upload", taut::handler([&](request_context& req, reply& res) {
+                                sink.writer = res.detach();
+                                EXPECT_TRUE(req.stream_body(sink));
+                              }).streaming());
+    app.handle("GET /ok", [](request_context&, reply& res) { res.text(200, "ok"); });
+    client c(app);
+    if (at == throwing_sink::when::error) {
+      c.write_raw(
+          "PUT /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\r\nzz\r\n");  // not a chunk size: the body fails
+    } else {
+      c.write_raw("PUT /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+    }
+    const auto r = c.read();
+    EXPECT_NE(r.status, 200) << static_cast<int>(at);
+    EXPECT_TRUE(c.closed()) << static_cast<int>(at);
+    c.reconnect();
+    EXPECT_EQ(c.get("/ok").body, "ok") << static_cast<int>(at);
+    sink.writer = {};
+  }
+}
+
 TEST(App, RouteBodyLimitRefusesBeforeReading) {
   taut::mux app;
   int calls = 0;

@@ -119,6 +119,37 @@ TEST(Middleware, RecoverAfterTheHeadEndsTheResponseAndTheConnection) {
   EXPECT_TRUE(c.closed());
 }
 
+// A chunked body has no declared length: only a missing last chunk and the close tell the client
+// that it was cut short. recover() must not write that last chunk after a failure.
+TEST(Middleware, RecoverAfterAChunkedHeadCutsTheBodyShort) {
+  taut::mux app;
+  app.handle("GET /half", taut::recover(
+                              [](request_context&, reply& res) {
+                                res.begin();
+                                res.write("12345");
+                                throw std::logic_error("half way");
+                              },
+                              nullptr));
+  app.handle("GET /whole", taut::recover(
+                               [](request_context&, reply& res) {
+                                 res.begin(5);
+                                 res.write("12345");
+                                 throw std::logic_error("after the last byte");
+                               },
+                               nullptr));
+  client c(app);
+  const auto r = c.get("/half");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(c.closed());
+  // Every declared byte was written before the failure: the response is whole (its head went out
+  // before the failure, so only the close says the connection ends).
+  c.reconnect();
+  const auto whole = c.get("/whole");
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, "12345");
+  EXPECT_TRUE(c.closed());
+}
+
 TEST(Middleware, RecoverCatchesNonStandardExceptions) {
   taut::mux app;
   app.handle("GET /int", taut::recover([](request_context&, reply&) { throw 42; }, nullptr));
@@ -302,6 +333,20 @@ TEST(Middleware, LoggingCountsAFailureAfterFieldsAs500) {
   client c(app);
   EXPECT_EQ(c.get("/f").status, 500);
   EXPECT_NE(log.text().find("\"GET /f HTTP/1.1\" 500 -"), std::string::npos) << log.text();
+}
+
+// A handler that returns without answering gets the connection's plain 500: the log says so,
+// not the 200 (or the status it held) that never went out.
+TEST(Middleware, LoggingCountsAnUnansweredReplyAs500) {
+  memory_file log;
+  taut::mux app;
+  app.handle("GET /forgot", taut::logging(log.get(), [](request_context&, reply& res) {
+               res.status(201);
+               res.header("X-A", "1");
+             }));
+  client c(app);
+  EXPECT_EQ(c.get("/forgot").status, 500);
+  EXPECT_NE(log.text().find("\"GET /forgot HTTP/1.1\" 500 -"), std::string::npos) << log.text();
 }
 
 TEST(Reply, ResetForgetsHeldStatusAndFieldsOnly) {

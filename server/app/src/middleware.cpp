@@ -14,7 +14,7 @@ namespace {
 
 /// One line per request, by the same formatter as the server's access log, plus the handler's
 /// time in seconds.
-void write_log_line(std::FILE* out, const request_context& request, const reply& response,
+void write_log_line(std::FILE* out, const request_context& request, reply& response,
                     std::chrono::system_clock::time_point started,
                     std::chrono::steady_clock::duration took, bool threw) noexcept {
   char host[128];
@@ -43,7 +43,8 @@ void write_log_line(std::FILE* out, const request_context& request, const reply&
   fields.version_minor = request.version_minor();
   if (response.detached()) {
     fields.status = 0;  // finished later, by whoever took the writer: "- -"
-  } else if (threw && !response.started()) {
+  } else if (!response.started() && (threw || response.writer().valid())) {
+    // Nothing was answered: the connection answers a plain 500 when the reply is dropped.
     fields.status = 500;
   } else {
     fields.status = response.status_code();
@@ -109,10 +110,11 @@ handler recover(handler next, std::FILE* log) {
           response.error(500);
           return;
         }
-        // The head (or part of it) is out: the status cannot change any more. End the response and
-        // the connection, so the client does not take a cut-short body for a whole one.
+        // The head (or part of it) is out: the status cannot change any more. Close after it and
+        // leave the body unfinished: the connection cuts it short when the reply is dropped (a
+        // chunked body without its last chunk, a declared length not reached), so the client
+        // does not take it for a whole one. finish() would write the last chunk.
         response.close_after();
-        response.finish();
       },
       options);
 }

@@ -272,6 +272,9 @@ void client_connection::pump() noexcept {
           progress = true;
           break;
         }
+        // No stream: every address failed or timed out, and the error waits for its timer. A
+        // closed stream must not pass for a connected one (and the request go nowhere).
+        if (!stream_.is_open()) return;
         if (!stream_.writable() && !hangup_) return;
         if (stream_.kind() == transport::transport_kind::tcp ||
             stream_.kind() == transport::transport_kind::unix_socket) {
@@ -407,6 +410,7 @@ void client_connection::start(client_exchange& exchange) noexcept {
   body_left_ = request.stream_body ? std::string_view{} : request.body;
   const bool has_body = request.stream_body || !request.body.empty();
   awaiting_continue_ = request.expect_continue && has_body;
+  interim_bytes_ = 0;
   state_ = state::busy;
   ++owner_->stats_.requests;
   if (served_ > 0) ++owner_->stats_.reused;
@@ -711,6 +715,15 @@ bool client_connection::take_head() {
   }
   const taut::response& head = parser_.response();
   if (head.status >= 100 && head.status < 200 && head.status != 101) {
+    // A server may send any number of interim responses, each one small: together they may hold
+    // no more than a final head may, so that a storm of them ends instead of running (and
+    // filling a blocking_client's list) until the head timeout.
+    interim_bytes_ += r.consumed;
+    if (interim_bytes_ > capacity_) {
+      fail(client_errc::response_too_large, client_phase::reading_head,
+           std::make_error_code(std::errc::message_size));
+      return false;
+    }
     if (head.status == 100 && awaiting_continue_) {
       awaiting_continue_ = false;
       if (timing_ == timing::expect_continue) {
@@ -728,6 +741,13 @@ bool client_connection::take_head() {
   if (head.status == 101 && !has_field(head.headers, "upgrade")) {
     // RFC 9110 section 15.2.2: a 101 names the protocol switched to. Without it nobody knows
     // what the bytes after it are: a bad response, and the connection is closed.
+    fail(client_errc::bad_response, client_phase::reading_head,
+         std::make_error_code(std::errc::protocol_error), r.consumed);
+    return false;
+  }
+  if (head.status == 101 && !has_field(exchange_->request_->headers, "upgrade")) {
+    // RFC 9110 section 7.8: a server switches only to a protocol the request's Upgrade offered.
+    // A 101 to a request that offered none is no switch this client asked for.
     fail(client_errc::bad_response, client_phase::reading_head,
          std::make_error_code(std::errc::protocol_error), r.consumed);
     return false;

@@ -158,6 +158,7 @@ class client_connection {
   transport::time_point connect_deadline_{};  // connect_timeout, from open()
   std::error_code deferred_error_;
   client_errc deferred_code_ = client_errc::ok;
+  std::size_t interim_bytes_ = 0;  // this exchange's 1xx heads so far: bounded like one head
   taut::method method_ = taut::method::get;
   state state_ = state::connecting;
   timing timing_ = timing::none;

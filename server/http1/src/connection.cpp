@@ -202,7 +202,7 @@ void connection::close_now() noexcept {
     if (st_->body == body_phase::stream) {
       set_body(body_phase::none);
       if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
-        sink->on_body_error(std::make_error_code(std::errc::connection_aborted));
+        fail_sink(*sink, std::make_error_code(std::errc::connection_aborted));
       }
     }
   }

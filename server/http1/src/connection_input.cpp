@@ -563,7 +563,8 @@ bool connection::read_body() noexcept {
           fail_body(std::make_error_code(std::errc::message_size), 413);
           return false;
         }
-        st.request.sink_->on_body_data(r.data);
+        feed_sink(r.data);
+        if (state_ != state::reading_body) return false;  // the sink threw: nothing more
         break;
       case body_phase::discard:
         st.discarded += r.data.size();
@@ -621,7 +622,7 @@ void connection::end_body() noexcept {
     }
     case body_phase::stream:
       if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) {
-        sink->on_body_end(st.decoder.trailers());
+        end_sink(*sink, st.decoder.trailers());
       }
       break;
     case body_phase::discard:
@@ -650,7 +651,7 @@ void connection::fail_body(std::error_code error, int status, std::uint64_t body
   detail::connection_state& st = *st_;
   const body_phase phase = take_body();
   if (phase == body_phase::stream) {
-    if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) sink->on_body_error(error);
+    if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) fail_sink(*sink, error);
   }
   if (response_slot* s = slot_at(st.body_slot, st.body_generation)) {
     if (s->phase == slot_phase::waiting && phase != body_phase::discard) {
@@ -665,13 +666,44 @@ void connection::fail_body(std::error_code error, int status, std::uint64_t body
   stop_reading();
 }
 
+// A body_sink is the handler's code, called long after on_request() returned: an exception
+// from it cannot become an answer. The sink gets no more calls, nothing more is read, and the
+// connection closes (its response, if any, cut short); the server and its other connections go
+// on. Without this, the exception would leave a noexcept function and end the process.
+void connection::feed_sink(std::string_view data) noexcept {
+  try {
+    st_->request.sink_->on_body_data(data);
+  } catch (...) {
+    st_->request.sink_ = nullptr;
+    broken_ = true;
+    stop_reading();
+  }
+}
+
+void connection::end_sink(body_sink& sink, std::span<const header> trailers) noexcept {
+  try {
+    sink.on_body_end(trailers);
+  } catch (...) {
+    broken_ = true;
+    stop_reading();
+  }
+}
+
+void connection::fail_sink(body_sink& sink, std::error_code error) noexcept {
+  try {
+    sink.on_body_error(error);
+  } catch (...) {
+    broken_ = true;
+  }
+}
+
 void connection::stop_reading() noexcept {
   if (!reading()) return;
   if (state_ == state::reading_body && st_ != nullptr && st_->body != body_phase::none) {
     const body_phase phase = take_body();
     if (phase == body_phase::stream) {
       if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) {
-        sink->on_body_error(std::make_error_code(std::errc::connection_aborted));
+        fail_sink(*sink, std::make_error_code(std::errc::connection_aborted));
       }
     }
     if (response_slot* s = slot_at(st_->body_slot, st_->body_generation);

@@ -25,7 +25,7 @@ enum class client_errc : std::uint8_t {
   connection_reset,    // the peer reset the connection
   bad_response,        // the response is not valid HTTP/1.1 (see client_error::cause, offset)
   ambiguous_framing,   // both Content-Length and Transfer-Encoding: never trusted, never reused
-  response_too_large,  // the response head does not fit client_options::buffer_size
+  response_too_large,  // the response head (or its 1xx heads together) does not fit buffer_size
   header_timeout,      // client_options::response_header_timeout passed before the head came
   deadline_exceeded,   // the exchange's client_request::timeout passed
   canceled,            // client_exchange::cancel(), or the client was destroyed

@@ -103,7 +103,9 @@ enum class body_mode : std::uint8_t {
 };
 
 /// Receives a streamed request body. It belongs to the handler and must stay alive until one of
-/// its end calls, or until the response is finished (which detaches it).
+/// its end calls, or until the response is finished (which detaches it). An exception from one
+/// of its calls closes that connection (the sink gets no more calls; a response under way is cut
+/// short); other connections are not affected.
 class body_sink {
  public:
   /// A piece of body, valid during the call.
@@ -203,10 +205,11 @@ class server_request {
 /// origin's): the connection then writes none. A Server field replaces
 /// connection_options::server_name. A writer dropped before the head is written answers a plain
 /// 500 (the status and fields it set are dropped: they described a response that never came);
-/// one dropped after begin() ends the body if it can (chunked) and otherwise closes the
-/// connection so the client sees the body cut short. Every call returns false (and does nothing)
-/// once the response is finished or the connection is gone. A writer must not outlive its
-/// connection (see connection::outstanding_writers()).
+/// one dropped after begin() with body still owed (any chunked body, a declared length not
+/// reached) closes the connection without ending the body (no last chunk), so the client sees it
+/// cut short; an HTTP/1.0 body ended by the close cannot show that. Every call returns false (and
+/// does nothing) once the response is finished or the connection is gone. A writer must not outlive
+/// its connection (see connection::outstanding_writers()).
 class response_writer {
  public:
   response_writer() noexcept = default;
@@ -580,6 +583,9 @@ class connection {
   void fail_body(std::error_code error, int status) noexcept;
   void fail_body(std::error_code error, int status, std::uint64_t body_offset) noexcept;
   void stop_reading() noexcept;
+  void feed_sink(std::string_view data) noexcept;
+  void end_sink(body_sink& sink, std::span<const header> trailers) noexcept;
+  void fail_sink(body_sink& sink, std::error_code error) noexcept;
   void settle() noexcept;
   void close_now() noexcept;
   [[nodiscard]] bool idle() const noexcept;
