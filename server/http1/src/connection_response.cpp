@@ -9,6 +9,7 @@
 // on; the queue (connection_queue.cpp) writes heads and hands finished responses out in order.
 #include "connection_internal.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -132,16 +133,21 @@ bool connection::respond_whole(response_slot& slot, std::string_view body) noexc
 
 bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
                               std::uint64_t length) noexcept {
-  if (!head_open(slot) || becomes_tunnel(slot)) {
+  // Checked before anything is written, so a refusal leaves the response as it was: the handler
+  // can still answer another way (a 404, a 500). A file that shrinks later is the owner's to
+  // catch (it closes the connection).
+  struct stat file {};
+  const bool usable = fd >= 0 && ::fstat(fd, &file) == 0 && S_ISREG(file.st_mode) &&
+                      offset <= static_cast<std::uint64_t>(file.st_size) &&
+                      length <= static_cast<std::uint64_t>(file.st_size) - offset;
+  if (!usable || !head_open(slot) || becomes_tunnel(slot)) {
     if (fd >= 0) ::close(fd);
     return false;
   }
   write_head_end(slot, body_framing(slot, true), length);
   bool ok = true;
-  if (slot.suppress || length == 0 || fd < 0) {
-    if (fd >= 0) ::close(fd);
-    ok = fd >= 0 || slot.suppress || length == 0;
-    if (!ok) close_after(slot);  // a length was declared and nothing can follow it
+  if (slot.suppress || length == 0) {
+    ::close(fd);
   } else if (out_block* block = new_block()) {
     block->file_fd = fd;
     block->file_offset = offset;

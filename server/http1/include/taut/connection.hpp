@@ -297,8 +297,10 @@ class response_writer {
   /// finishes the response. The bytes never pass through the connection's buffers: the owner
   /// sends them with sendfile(2) (see connection::pending_file()). Takes ownership of `fd` in
   /// every case: it is closed once sent, at once when the body is suppressed (HEAD, 204, 304) or
-  /// the call fails, or when the connection dies first. If the file turns out shorter than
-  /// `length`, the owner closes the connection (the client sees the body cut short).
+  /// the call fails, or when the connection dies first. False, writing nothing (the handler can
+  /// still answer another way, a 404 or 500), when `fd` is not an open regular file or the region
+  /// lies past its end. If the file shrinks after the call, the owner closes the connection (the
+  /// client sees the body cut short).
   bool send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
   /// An interim 1xx response (103 Early Hints, ...) before the final one; not 100 or 101.
   bool send_informational(int status, std::span<const header> fields = {}) noexcept;
