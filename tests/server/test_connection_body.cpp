@@ -218,6 +218,63 @@ TEST(Body, AnEarlyAnswerDetachesTheSinkAndDiscardsTheRest) {
   EXPECT_EQ(responses[1].body, "next") << "the body was discarded; the connection lives";
 }
 
+/// A sink that answers its request whole at the first piece of body, as an upload handler
+/// refusing early does.
+class answering_sink final : public body_sink {
+ public:
+  response_writer writer;
+  void on_body_data(std::string_view) override { writer.send(200, "early"); }
+  void on_body_end(std::span<const header>) override {}
+  void on_body_error(std::error_code) override {}
+};
+
+TEST(Body, AnEarlyAnswerSaysCloseWhenTheRestIsTooLargeToDiscard) {
+  connection_options options;
+  options.max_discard_bytes = 100;
+  // Content-Length 500 with 50 bytes read: 450 left, more than the connection discards, so it
+  // will close after the answer and the head must say so (RFC 9112 section 9.6).
+  harness h(options);
+  answering_sink sink;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&](server_request& r, response_writer w) {
+    sink.writer = std::move(w);
+    EXPECT_TRUE(r.stream_body(sink));
+  };
+  const std::string request = post("/up", std::string(500, 'u'));
+  h.send(request.substr(0, request.size() - 450));
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "early");
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  h.send(request.substr(request.size() - 450) + get("/next"));
+  EXPECT_EQ(h.drain(), "") << "the rest passes max_discard_bytes: nothing more is answered";
+  EXPECT_TRUE(h.wants().shutdown_write);
+
+  // 70 left: discarded, the connection lives and its head says nothing of closing.
+  harness small(options);
+  answering_sink small_sink;
+  small.handler.head = [](server_request& r) {
+    return r.target() == "/up" ? body_mode::stream : body_mode::buffer;
+  };
+  small.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() != "/up") {
+      w.send("next");
+      return;
+    }
+    small_sink.writer = std::move(w);
+    EXPECT_TRUE(r.stream_body(small_sink));
+  };
+  const std::string short_request = post("/up", std::string(120, 'u'));
+  small.send(short_request.substr(0, short_request.size() - 70));
+  const auto first = parse_responses(small.drain());
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].field("Connection"), "");
+  const auto rest = parse_responses(
+      small.exchange(short_request.substr(short_request.size() - 70) + get("/next")));
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].body, "next");
+}
+
 TEST(Body, StreamRefusedWithoutBodyOrOutsideStreamMode) {
   harness h;
   recording_sink sink;

@@ -181,7 +181,7 @@ bool connection::open_body(response_slot& slot, bool declared, std::uint64_t len
   const slot_phase phase = framing == framing_chunked ? slot_phase::body_chunked
                            : framing == framing_close ? slot_phase::body_close
                                                       : slot_phase::body_length;
-  write_head_end(slot, framing, length, codings);
+  write_head_end(slot, framing, length, codings, /*body_follows=*/true);
   set_phase(slot, phase);
   slot.remaining = phase == slot_phase::body_length ? length : 0;
   return true;

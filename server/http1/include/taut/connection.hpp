@@ -624,8 +624,10 @@ class connection {
   bool move_fields(detail::response_slot& slot) noexcept;
   void drop_held_field(detail::response_slot& slot, std::string_view name) noexcept;
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
+  // body_follows: the response goes on after its head (begin()), so whether the rest of a
+  // streamed request body is discarded is not known yet.
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length,
-                      std::string_view codings = {}) noexcept;
+                      std::string_view codings = {}, bool body_follows = false) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
   void write_continue(detail::response_slot& slot) noexcept;
   void finish_slot(detail::response_slot& slot) noexcept;
