@@ -546,6 +546,52 @@ TEST(ResponseBody, ChunkedWithTrailers) {
   EXPECT_EQ(responses[0].trailers[0].first, "X-Checksum");
 }
 
+TEST(ResponseBody, FieldsThatCannotBeTrailersAreDropped) {
+  harness h;
+  bool finished = false;
+  h.handler.request = [&finished](server_request&, response_writer w) {
+    w.begin();
+    w.write("body");
+    // RFC 9110 section 6.5.1: none of these may follow the content; the last one may.
+    const header trailers[] = {{"Host", "evil.example"},
+                               {"Content-Type", "text/html"},
+                               {"Connection", "close"},
+                               {"Set-Cookie", "session=stolen"},
+                               {"Content-Encoding", "gzip"},
+                               {"Content-Range", "bytes 0-3/4"},
+                               {"Transfer-Encoding", "chunked"},
+                               {"Trailer", "X-Sum"},
+                               {"TE", "trailers"},
+                               {"Keep-Alive", "timeout=5"},
+                               {"Upgrade", "h2c"},
+                               {"Authorization", "Basic eA=="},
+                               {"WWW-Authenticate", "Basic"},
+                               {"Proxy-Authenticate", "Basic"},
+                               {"Proxy-Connection", "close"},
+                               {"Cache-Control", "no-store"},
+                               {"Expires", "0"},
+                               {"Location", "/elsewhere"},
+                               {"Retry-After", "5"},
+                               {"Vary", "*"},
+                               {"Age", "1"},
+                               {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                               {"Max-Forwards", "1"},
+                               {"Expect", "100-continue"},
+                               {"Range", "bytes=0-1"},
+                               {"If-None-Match", "*"},
+                               {"X-Sum", "ok"}};
+    finished = w.finish(trailers);
+  };
+  const std::string out = h.exchange(get("/"));
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(out.ends_with("\r\n4\r\nbody\r\n0\r\nX-Sum: ok\r\n\r\n")) << out;
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 1u);
+  ASSERT_EQ(responses[0].trailers.size(), 1u);
+  EXPECT_EQ(responses[0].trailers[0].first, "X-Sum");
+  EXPECT_FALSE(h.wants().close);
+}
+
 TEST(ResponseBody, UnknownLengthForHttp10IsDelimitedByClose) {
   harness h;
   h.handler.request = [](server_request&, response_writer w) {

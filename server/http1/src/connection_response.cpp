@@ -240,7 +240,7 @@ bool connection::end_response(response_slot& slot, std::span<const header> trail
         append(out, "0\r\n");
         for (const header& field : trailers) {
           if (!is_token(field.name) || !is_field_value(field.value) ||
-              detail::managed_field(field.name)) {
+              detail::forbidden_trailer(field.name)) {
             continue;
           }
           append(out, field.name);

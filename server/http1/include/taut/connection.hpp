@@ -291,7 +291,13 @@ class response_writer {
   }
   /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
   /// head with an empty body. A Content-Length body not fully written closes the connection,
-  /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing.
+  /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing. Trailer fields that
+  /// are invalid or that RFC 9110 section 6.5.1 keeps out of trailers are dropped silently (the
+  /// others still go, and the call succeeds): framing, routing, authentication, request
+  /// modifiers, response controls and content format (Content-Length, Transfer-Encoding, Host,
+  /// Connection and every hop-by-hop field, Content-Type, Content-Encoding, Content-Range,
+  /// Set-Cookie, Cookie, Authorization, WWW-Authenticate, Proxy-*, Cache-Control, Pragma,
+  /// Expires, Location, Retry-After, Vary, Age, Date, Max-Forwards, Expect, Range, If-*).
   bool finish(std::span<const header> trailers = {}) noexcept;
   /// The whole body from a file: `length` bytes of `fd` from `offset`, with a Content-Length;
   /// finishes the response. The bytes never pass through the connection's buffers: the owner
