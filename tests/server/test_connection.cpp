@@ -519,6 +519,9 @@ TEST(ResponseWriter, RefusesHeadersThatWouldSplitOrReframeTheResponse) {
     EXPECT_FALSE(w.add_header("Content-Length", "5"));
     EXPECT_FALSE(w.add_header("transfer-encoding", "chunked"));
     EXPECT_FALSE(w.add_header("Date", "yesterday"));
+    EXPECT_FALSE(w.add_header("X-Evil", " leading space"));  // RFC 9110 section 5.5
+    EXPECT_FALSE(w.add_header("X-Evil", "trailing tab\t"));
+    EXPECT_FALSE(w.add_header("X-Evil", "trailing space "));
     EXPECT_TRUE(w.add_header("X-Fine", "tab\there, obs-text \xff"));
     EXPECT_FALSE(w.set_status(99));
     w.send("ok");

@@ -63,7 +63,13 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
     slot.own_date = true;
     return add_field(slot, name, value);
   }
-  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name)) return false;
+  // A field value has no leading or trailing whitespace (RFC 9110 section 5.5): refused like
+  // CR and LF rather than trimmed, so what is written is what the handler gave.
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name) ||
+      (!value.empty() && (blank(value.front()) || blank(value.back())))) {
+    return false;
+  }
   if (iequals(name, "server")) slot.own_server = true;
   if (iequals(name, "connection")) {
     bool other = false;

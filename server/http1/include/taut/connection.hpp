@@ -230,9 +230,11 @@ class response_writer {
   /// back and the status line is written first when the head ends.
   bool set_status(int status) noexcept;
   /// A field for the head, written straight into the output. Names must be tokens and values
-  /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
-  /// response instead of being copied. Date is taken once, as an IMF-fixdate (is_imf_fixdate),
-  /// in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the origin's).
+  /// free of CR, LF and NUL (no response splitting), with no leading or trailing space or tab
+  /// (RFC 9110 section 5.5); false, nothing kept, otherwise. `Connection: close` asks to close
+  /// after this response instead of being copied. Date is taken once, as an IMF-fixdate
+  /// (is_imf_fixdate), in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the
+  /// origin's).
   bool add_header(std::string_view name, std::string_view value) noexcept;
   /// The whole body with a Content-Length; finishes the response.
   bool send(std::string_view body) noexcept;
