@@ -492,6 +492,21 @@ TEST(App, DeferredReplyDroppedAfterFieldsAnswersAPlain500) {
   EXPECT_FALSE(r.has_header("Cache-Control"));
 }
 
+TEST(App, RedirectRefusesALocationNoUriReferenceHas) {
+  taut::mux app;
+  app.handle("GET /bad", [](request_context&, reply& res) {
+    EXPECT_FALSE(res.redirect(302, "/a b"));
+    EXPECT_FALSE(res.redirect(302, "/tab\there"));
+    EXPECT_FALSE(res.redirect(302, "/caf\xc3\xa9"));  // non-ASCII must be percent-encoded
+    EXPECT_FALSE(res.started());
+    EXPECT_TRUE(res.redirect(303, "https://example.com/caf%C3%A9?q=1#top"));
+  });
+  client c(app);
+  const auto r = c.get("/bad");
+  EXPECT_EQ(r.status, 303);
+  EXPECT_EQ(r.header("Location"), "https://example.com/caf%C3%A9?q=1#top");
+}
+
 TEST(App, ReplyHelpers) {
   taut::mux app;
   app.handle("GET /json", [](request_context&, reply& res) { res.json(201, "{\"a\":1}"); });

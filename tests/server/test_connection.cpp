@@ -519,6 +519,9 @@ TEST(ResponseWriter, RefusesHeadersThatWouldSplitOrReframeTheResponse) {
     EXPECT_FALSE(w.add_header("Content-Length", "5"));
     EXPECT_FALSE(w.add_header("transfer-encoding", "chunked"));
     EXPECT_FALSE(w.add_header("Date", "yesterday"));
+    EXPECT_FALSE(w.add_header("X-Evil", " leading space"));  // RFC 9110 section 5.5
+    EXPECT_FALSE(w.add_header("X-Evil", "trailing tab\t"));
+    EXPECT_FALSE(w.add_header("X-Evil", "trailing space "));
     EXPECT_TRUE(w.add_header("X-Fine", "tab\there, obs-text \xff"));
     EXPECT_FALSE(w.set_status(99));
     w.send("ok");
@@ -853,6 +856,43 @@ TEST(ConnectionFile, RefusedCallStillClosesTheFile) {
   const auto responses = parse_responses(h.exchange(get("/")));
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].body, "done");
+}
+
+TEST(ConnectionFile, UnusableFileIsRefusedBeforeTheHeadSoTheHandlerCanFallBack) {
+  harness h;
+  int past_end_fd = -1;
+  int pipe_fds[2] = {-1, -1};
+  h.handler.request = [&](server_request& r, response_writer w) {
+    w.add_header("X-Kept", "yes");
+    bool sent = false;
+    if (r.target() == "/bad-fd") {
+      sent = w.send_file(-1, 0, 10);
+    } else if (r.target() == "/past-end") {
+      past_end_fd = temp_file("short");
+      ASSERT_GE(past_end_fd, 0);
+      sent = w.send_file(past_end_fd, 2, 4);  // bytes 2..5 of a 5-byte file
+      EXPECT_TRUE(fd_closed(past_end_fd));
+    } else {
+      ASSERT_EQ(::pipe(pipe_fds), 0);
+      sent = w.send_file(pipe_fds[0], 0, 1);  // no regular file: sendfile cannot read it
+      EXPECT_TRUE(fd_closed(pipe_fds[0]));
+      ::close(pipe_fds[1]);
+    }
+    EXPECT_FALSE(sent);
+    EXPECT_TRUE(w.valid());
+    EXPECT_TRUE(w.send(404, "no file\n", "text/plain"));
+  };
+  const std::string out = h.exchange(get("/bad-fd") + get("/past-end") + get("/pipe"));
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 3u) << out;
+  for (const auto& response : responses) {
+    EXPECT_EQ(response.status, 404);
+    EXPECT_EQ(response.body, "no file\n");
+    EXPECT_EQ(response.field("X-Kept"), "yes");
+    EXPECT_EQ(response.field("Connection"), "");
+  }
+  EXPECT_EQ(out.find("200"), std::string::npos);
+  EXPECT_FALSE(h.wants().close);
 }
 
 }  // namespace

@@ -218,6 +218,63 @@ TEST(Body, AnEarlyAnswerDetachesTheSinkAndDiscardsTheRest) {
   EXPECT_EQ(responses[1].body, "next") << "the body was discarded; the connection lives";
 }
 
+/// A sink that answers its request whole at the first piece of body, as an upload handler
+/// refusing early does.
+class answering_sink final : public body_sink {
+ public:
+  response_writer writer;
+  void on_body_data(std::string_view) override { writer.send(200, "early"); }
+  void on_body_end(std::span<const header>) override {}
+  void on_body_error(std::error_code) override {}
+};
+
+TEST(Body, AnEarlyAnswerSaysCloseWhenTheRestIsTooLargeToDiscard) {
+  connection_options options;
+  options.max_discard_bytes = 100;
+  // Content-Length 500 with 50 bytes read: 450 left, more than the connection discards, so it
+  // will close after the answer and the head must say so (RFC 9112 section 9.6).
+  harness h(options);
+  answering_sink sink;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&](server_request& r, response_writer w) {
+    sink.writer = std::move(w);
+    EXPECT_TRUE(r.stream_body(sink));
+  };
+  const std::string request = post("/up", std::string(500, 'u'));
+  h.send(request.substr(0, request.size() - 450));
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].body, "early");
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  h.send(request.substr(request.size() - 450) + get("/next"));
+  EXPECT_EQ(h.drain(), "") << "the rest passes max_discard_bytes: nothing more is answered";
+  EXPECT_TRUE(h.wants().shutdown_write);
+
+  // 70 left: discarded, the connection lives and its head says nothing of closing.
+  harness small(options);
+  answering_sink small_sink;
+  small.handler.head = [](server_request& r) {
+    return r.target() == "/up" ? body_mode::stream : body_mode::buffer;
+  };
+  small.handler.request = [&](server_request& r, response_writer w) {
+    if (r.target() != "/up") {
+      w.send("next");
+      return;
+    }
+    small_sink.writer = std::move(w);
+    EXPECT_TRUE(r.stream_body(small_sink));
+  };
+  const std::string short_request = post("/up", std::string(120, 'u'));
+  small.send(short_request.substr(0, short_request.size() - 70));
+  const auto first = parse_responses(small.drain());
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].field("Connection"), "");
+  const auto rest = parse_responses(
+      small.exchange(short_request.substr(short_request.size() - 70) + get("/next")));
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].body, "next");
+}
+
 TEST(Body, StreamRefusedWithoutBodyOrOutsideStreamMode) {
   harness h;
   recording_sink sink;
@@ -487,6 +544,52 @@ TEST(ResponseBody, ChunkedWithTrailers) {
   EXPECT_EQ(responses[0].body, "hello world");
   ASSERT_EQ(responses[0].trailers.size(), 2u);
   EXPECT_EQ(responses[0].trailers[0].first, "X-Checksum");
+}
+
+TEST(ResponseBody, FieldsThatCannotBeTrailersAreDropped) {
+  harness h;
+  bool finished = false;
+  h.handler.request = [&finished](server_request&, response_writer w) {
+    w.begin();
+    w.write("body");
+    // RFC 9110 section 6.5.1: none of these may follow the content; the last one may.
+    const header trailers[] = {{"Host", "evil.example"},
+                               {"Content-Type", "text/html"},
+                               {"Connection", "close"},
+                               {"Set-Cookie", "session=stolen"},
+                               {"Content-Encoding", "gzip"},
+                               {"Content-Range", "bytes 0-3/4"},
+                               {"Transfer-Encoding", "chunked"},
+                               {"Trailer", "X-Sum"},
+                               {"TE", "trailers"},
+                               {"Keep-Alive", "timeout=5"},
+                               {"Upgrade", "h2c"},
+                               {"Authorization", "Basic eA=="},
+                               {"WWW-Authenticate", "Basic"},
+                               {"Proxy-Authenticate", "Basic"},
+                               {"Proxy-Connection", "close"},
+                               {"Cache-Control", "no-store"},
+                               {"Expires", "0"},
+                               {"Location", "/elsewhere"},
+                               {"Retry-After", "5"},
+                               {"Vary", "*"},
+                               {"Age", "1"},
+                               {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                               {"Max-Forwards", "1"},
+                               {"Expect", "100-continue"},
+                               {"Range", "bytes=0-1"},
+                               {"If-None-Match", "*"},
+                               {"X-Sum", "ok"}};
+    finished = w.finish(trailers);
+  };
+  const std::string out = h.exchange(get("/"));
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(out.ends_with("\r\n4\r\nbody\r\n0\r\nX-Sum: ok\r\n\r\n")) << out;
+  const auto responses = parse_responses(out);
+  ASSERT_EQ(responses.size(), 1u);
+  ASSERT_EQ(responses[0].trailers.size(), 1u);
+  EXPECT_EQ(responses[0].trailers[0].first, "X-Sum");
+  EXPECT_FALSE(h.wants().close);
 }
 
 TEST(ResponseBody, UnknownLengthForHttp10IsDelimitedByClose) {

@@ -172,6 +172,14 @@ bool reply::error(int code) noexcept {
 bool reply::redirect(int code, std::string_view location) noexcept {
   // Only the codes that redirect with a Location (RFC 9110 section 15.4); 300 and 305 do not.
   if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308) return false;
+  // A URI-reference (RFC 3986 section 4.1) holds only these characters, non-ASCII ones
+  // percent-encoded: a space or control would make a Location no client reads as meant.
+  for (const char c : location) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') ||
+                         std::strchr("-._~:/?#[]@!$&'()*+,;=%", c) != nullptr;
+    if (!allowed || c == '\0') return false;
+  }
   if (!status(code)) return false;
   if (!header("Location", location)) return false;
   if (!header("Content-Type", "text/plain; charset=utf-8")) return false;

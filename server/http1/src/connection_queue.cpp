@@ -139,18 +139,25 @@ void connection::drop_held_field(response_slot& slot, std::string_view name) noe
 }
 
 bool connection::write_head_end(response_slot& slot, int framing, std::uint64_t length,
-                                std::string_view codings) noexcept {
+                                std::string_view codings, bool body_follows) noexcept {
   const connection_options& options = ctx_->options_;
   // A request body nobody reads: a client awaiting 100 Continue may never send it, and a large
   // one is cheaper to drop with the connection than to drain. A body read to its end (a sink
-  // answering from on_body_end) is neither.
+  // answering from on_body_end) is neither. Whenever the close is already certain, the head says
+  // so (RFC 9112 section 9.6).
   if (st_->body_slot == index_of(slot) && st_->body_generation == slot.generation &&
-      slot.has_body && !slot.body_read && st_->body != body_phase::buffer &&
-      st_->request.sink_ == nullptr) {
+      slot.has_body && !slot.body_read && st_->body != body_phase::buffer) {
     const auto& body = st_->request.head_.body;
-    if ((slot.expect_continue && !slot.continue_sent) ||
-        (body.kind == body_kind::content_length &&
-         body.content_length > options.max_discard_bytes)) {
+    if (st_->request.sink_ == nullptr) {
+      if ((slot.expect_continue && !slot.continue_sent) ||
+          (body.kind == body_kind::content_length &&
+           body.content_length > options.max_discard_bytes)) {
+        close_after(slot);
+      }
+    } else if (!body_follows && body.kind == body_kind::content_length &&
+               body.content_length - st_->decoder.body_size() > options.max_discard_bytes) {
+      // A sink's request answered whole before its body ended: the sink is detached with this
+      // head (finish_slot) and the rest discarded, which stops at max_discard_bytes.
       close_after(slot);
     }
   }

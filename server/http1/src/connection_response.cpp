@@ -9,6 +9,7 @@
 // on; the queue (connection_queue.cpp) writes heads and hands finished responses out in order.
 #include "connection_internal.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -62,7 +63,13 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
     slot.own_date = true;
     return add_field(slot, name, value);
   }
-  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name)) return false;
+  // A field value has no leading or trailing whitespace (RFC 9110 section 5.5): refused like
+  // CR and LF rather than trimmed, so what is written is what the handler gave.
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name) ||
+      (!value.empty() && (blank(value.front()) || blank(value.back())))) {
+    return false;
+  }
   if (iequals(name, "server")) slot.own_server = true;
   if (iequals(name, "connection")) {
     bool other = false;
@@ -132,16 +139,21 @@ bool connection::respond_whole(response_slot& slot, std::string_view body) noexc
 
 bool connection::respond_file(response_slot& slot, int fd, std::uint64_t offset,
                               std::uint64_t length) noexcept {
-  if (!head_open(slot) || becomes_tunnel(slot)) {
+  // Checked before anything is written, so a refusal leaves the response as it was: the handler
+  // can still answer another way (a 404, a 500). A file that shrinks later is the owner's to
+  // catch (it closes the connection).
+  struct stat file {};
+  const bool usable = fd >= 0 && ::fstat(fd, &file) == 0 && S_ISREG(file.st_mode) &&
+                      offset <= static_cast<std::uint64_t>(file.st_size) &&
+                      length <= static_cast<std::uint64_t>(file.st_size) - offset;
+  if (!usable || !head_open(slot) || becomes_tunnel(slot)) {
     if (fd >= 0) ::close(fd);
     return false;
   }
   write_head_end(slot, body_framing(slot, true), length);
   bool ok = true;
-  if (slot.suppress || length == 0 || fd < 0) {
-    if (fd >= 0) ::close(fd);
-    ok = fd >= 0 || slot.suppress || length == 0;
-    if (!ok) close_after(slot);  // a length was declared and nothing can follow it
+  if (slot.suppress || length == 0) {
+    ::close(fd);
   } else if (out_block* block = new_block()) {
     block->file_fd = fd;
     block->file_offset = offset;
@@ -175,7 +187,7 @@ bool connection::open_body(response_slot& slot, bool declared, std::uint64_t len
   const slot_phase phase = framing == framing_chunked ? slot_phase::body_chunked
                            : framing == framing_close ? slot_phase::body_close
                                                       : slot_phase::body_length;
-  write_head_end(slot, framing, length, codings);
+  write_head_end(slot, framing, length, codings, /*body_follows=*/true);
   set_phase(slot, phase);
   slot.remaining = phase == slot_phase::body_length ? length : 0;
   return true;
@@ -234,7 +246,7 @@ bool connection::end_response(response_slot& slot, std::span<const header> trail
         append(out, "0\r\n");
         for (const header& field : trailers) {
           if (!is_token(field.name) || !is_field_value(field.value) ||
-              detail::managed_field(field.name)) {
+              detail::forbidden_trailer(field.name)) {
             continue;
           }
           append(out, field.name);

@@ -264,7 +264,9 @@ class reply {
   /// is that text.
   bool error(int code) noexcept;
   /// A redirect (301, 302, 303, 307 or 308; false, nothing sent, for any other code) to
-  /// `location` (replacing a Location set before) with a short text body.
+  /// `location` (replacing a Location set before) with a short text body. False, nothing sent,
+  /// when `location` has a character no URI-reference has (a space, a control, non-ASCII bytes
+  /// not percent-encoded).
   bool redirect(int code, std::string_view location) noexcept;
 
   /// Streaming: ends the head for a body of unknown length (chunked on HTTP/1.1).

@@ -230,9 +230,11 @@ class response_writer {
   /// back and the status line is written first when the head ends.
   bool set_status(int status) noexcept;
   /// A field for the head, written straight into the output. Names must be tokens and values
-  /// free of CR, LF and NUL (no response splitting). `Connection: close` asks to close after this
-  /// response instead of being copied. Date is taken once, as an IMF-fixdate (is_imf_fixdate),
-  /// in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the origin's).
+  /// free of CR, LF and NUL (no response splitting), with no leading or trailing space or tab
+  /// (RFC 9110 section 5.5); false, nothing kept, otherwise. `Connection: close` asks to close
+  /// after this response instead of being copied. Date is taken once, as an IMF-fixdate
+  /// (is_imf_fixdate), in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the
+  /// origin's).
   bool add_header(std::string_view name, std::string_view value) noexcept;
   /// The whole body with a Content-Length; finishes the response.
   bool send(std::string_view body) noexcept;
@@ -291,14 +293,22 @@ class response_writer {
   }
   /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
   /// head with an empty body. A Content-Length body not fully written closes the connection,
-  /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing.
+  /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing. Trailer fields that
+  /// are invalid or that RFC 9110 section 6.5.1 keeps out of trailers are dropped silently (the
+  /// others still go, and the call succeeds): framing, routing, authentication, request
+  /// modifiers, response controls and content format (Content-Length, Transfer-Encoding, Host,
+  /// Connection and every hop-by-hop field, Content-Type, Content-Encoding, Content-Range,
+  /// Set-Cookie, Cookie, Authorization, WWW-Authenticate, Proxy-*, Cache-Control, Pragma,
+  /// Expires, Location, Retry-After, Vary, Age, Date, Max-Forwards, Expect, Range, If-*).
   bool finish(std::span<const header> trailers = {}) noexcept;
   /// The whole body from a file: `length` bytes of `fd` from `offset`, with a Content-Length;
   /// finishes the response. The bytes never pass through the connection's buffers: the owner
   /// sends them with sendfile(2) (see connection::pending_file()). Takes ownership of `fd` in
   /// every case: it is closed once sent, at once when the body is suppressed (HEAD, 204, 304) or
-  /// the call fails, or when the connection dies first. If the file turns out shorter than
-  /// `length`, the owner closes the connection (the client sees the body cut short).
+  /// the call fails, or when the connection dies first. False, writing nothing (the handler can
+  /// still answer another way, a 404 or 500), when `fd` is not an open regular file or the region
+  /// lies past its end. If the file shrinks after the call, the owner closes the connection (the
+  /// client sees the body cut short).
   bool send_file(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
   /// An interim 1xx response (103 Early Hints, ...) before the final one; not 100 or 101.
   bool send_informational(int status, std::span<const header> fields = {}) noexcept;
@@ -622,8 +632,10 @@ class connection {
   bool move_fields(detail::response_slot& slot) noexcept;
   void drop_held_field(detail::response_slot& slot, std::string_view name) noexcept;
   [[nodiscard]] bool rejected_message_is_head() const noexcept;
+  // body_follows: the response goes on after its head (begin()), so whether the rest of a
+  // streamed request body is discarded is not known yet.
   bool write_head_end(detail::response_slot& slot, int framing, std::uint64_t length,
-                      std::string_view codings = {}) noexcept;
+                      std::string_view codings = {}, bool body_follows = false) noexcept;
   bool write_error(detail::response_slot& slot, int status, bool close = true) noexcept;
   void write_continue(detail::response_slot& slot) noexcept;
   void finish_slot(detail::response_slot& slot) noexcept;
