@@ -571,6 +571,13 @@ probe::report probe::finish() {
   return report_;
 }
 
+void probe::wait_for_answers(std::uint64_t count, milliseconds timeout) {
+  const auto deadline = clock_type::now() + timeout;
+  while (answered_.load() < count && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(interval_);
+  }
+}
+
 void probe::run() {
   const std::string request = get_request("/plaintext");
   int fd = -1;
@@ -623,6 +630,7 @@ void probe::run() {
       continue;
     }
     ++report_.ok;
+    answered_.fetch_add(1);
     report_.max_ms = std::max(report_.max_ms, ms);
     if (++served_here >= reconnect_every_ || !r.keep_alive) {
       ::close(fd);

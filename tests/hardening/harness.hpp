@@ -207,6 +207,10 @@ class probe {
 
   /// Stops the thread and returns what it saw.
   report finish();
+  /// Waits until `count` requests were answered well, or `timeout` passed: a test whose load is
+  /// over in less time than that many probes take holds it until they were (its bound is then a
+  /// count of requests served under load, not of how long the load lasted).
+  void wait_for_answers(std::uint64_t count, milliseconds timeout);
 
  private:
   void run();
@@ -216,6 +220,7 @@ class probe {
   milliseconds interval_;
   int reconnect_every_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> answered_{0};
   report report_;
   std::thread thread_;
 };
