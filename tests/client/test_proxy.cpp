@@ -988,6 +988,27 @@ TEST(ProxyTrailers, TrailerGoesOnWithTheTrailersItAnnounces) {
   EXPECT_EQ(length.find("Trailer"), std::string::npos) << length;
 }
 
+// The Trailer list the client gets names only fields the front's writer lets through as
+// trailers (RFC 9110 section 6.5.1): an origin announcing Content-Type, Set-Cookie or an If-*
+// field has them dropped from the trailer section, so they go from the announcement too.
+TEST(ProxyTrailers, TrailerAnnouncesOnlyFieldsAllowedAsTrailers) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\n"
+        "Trailer: Content-Type, X-Checksum, Set-Cookie, If-Match, Proxy-Status-X, Vary\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nContent-Type: text/html\r\nX-Checksum: abc\r\n"
+        "Set-Cookie: a=b\r\nIf-Match: x\r\nProxy-Status-X: y\r\nVary: *\r\n\r\n");
+  });
+  const std::string got = w.raw("GET /t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_NE(got.find("Trailer: X-Checksum\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n")) << got;
+  for (const char* dropped : {"Content-Type", "Set-Cookie", "If-Match", "Proxy-Status-X", "Vary"}) {
+    EXPECT_EQ(got.find(dropped), std::string::npos) << dropped << "\n" << got;
+  }
+}
+
 // RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad
 // response: 502, and the upstream connection is not kept.
 TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {

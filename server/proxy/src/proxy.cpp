@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 
+#include "forbidden_trailer.hpp"
 #include "taut/connection_info.hpp"
 #include "taut/http_chars.hpp"
 #include "taut/path.hpp"
@@ -176,13 +177,6 @@ std::string_view codings_before_chunked(std::string_view value) noexcept {
   if (!chars::iequals(chars::trim_ows(value.substr(last)), "chunked")) return value;
   return comma == std::string_view::npos ? std::string_view{}
                                          : chars::trim_ows(value.substr(0, comma));
-}
-
-// A trailer field the proxy does not pass on: hop-by-hop, or one the front frames or writes
-// itself (a response writer drops those from trailers too).
-bool dropped_trailer(std::string_view name) noexcept {
-  return is_hop_by_hop(name) || chars::iequals(name, "content-length") ||
-         chars::iequals(name, "date");
 }
 
 // Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
@@ -856,7 +850,9 @@ void proxy_exchange::add_trailer_names(std::string_view list, const connection_t
     const std::size_t comma = std::min(list.find(','), list.size());
     const std::string_view name = chars::trim_ows(list.substr(0, comma));
     list.remove_prefix(std::min(comma + 1, list.size()));
-    if (name.empty() || dropped_trailer(name) || tokens.named(name)) continue;
+    // Only the names the client may be sent as trailers: the front's writer drops the others from
+    // the trailer section (RFC 9110 section 6.5.1), so announcing them would be a lie.
+    if (name.empty() || detail::forbidden_trailer(name) || tokens.named(name)) continue;
     if (!trailer_names_.empty()) trailer_names_.append(", ");
     trailer_names_.append(name);
   }
@@ -919,7 +915,8 @@ void proxy_exchange::on_complete(std::span<const header> trailers) {
   connection_tokens named;
   named.add_list(named_);
   for (const header& h : trailers) {
-    if (dropped_trailer(h.name) || named.named(h.name) ||
+    // What the writer would drop anyway (RFC 9110 section 6.5.1; hop-by-hop fields included).
+    if (detail::forbidden_trailer(h.name) || named.named(h.name) ||
         trailers_.size() == trailers_.capacity()) {
       continue;
     }
