@@ -58,6 +58,13 @@ connection_tokens tokens_of(std::span<const header> fields) noexcept {
   return tokens;
 }
 
+// Whether a parser with `options` gives only field names that are tokens and values that are
+// field values without edge whitespace: what taut's parsers guarantee unless they fold lines or
+// end them at a bare LF. The proxy then passes its fields on marked as parsed (not scanned again).
+bool strict_fields(const parse_options& options) noexcept {
+  return !options.lenient.obs_fold && !options.lenient.bare_lf;
+}
+
 // The client's IP address as X-Forwarded-For and Forwarded write it, without the port; empty
 // for a client that is not on TCP. `into` holds the text.
 std::string_view client_ip(const request_context& request, std::span<char> into) noexcept {
@@ -349,6 +356,11 @@ class proxy_exchange final : public client_exchange, public body_sink {
     named_.reserve(256);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
+    // The options' text goes into fields the proxy builds (X-Forwarded-Proto, Forwarded, Via):
+    // checked once here, so that those fields may be passed on as parsed.
+    const proxy_options& o = owner.options();
+    built_fields_checked_ = chars::is_field_value(o.proto) && chars::is_field_value(o.via_name);
+    response_fields_parsed_ = strict_fields(o.client.parse);
   }
 
   /// Copies and rewrites the request; false (and a response sent) when it cannot be forwarded.
@@ -413,6 +425,10 @@ class proxy_exchange final : public client_exchange, public body_sink {
   bool body_finished_ = false;
   std::error_code body_error_;
   std::string pending_;
+  // The fields prepare() builds from the request's and the options' text are field values.
+  bool built_fields_checked_ = false;
+  // The upstream's responses come from a parser that checked their fields' bytes (strict_fields).
+  bool response_fields_parsed_ = false;
 };
 
 bool proxy_exchange::prepare(request_context& req, reply& res) {
@@ -556,6 +572,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     if (fields_.size() + 10 >= fields_.capacity()) break;  // the parser's field limit bounds this
     fields_.push_back({keep(h.name), keep(h.value)});
   }
+  const std::size_t copied = fields_.size();
   if (max_forwards) {
     std::array<char, 24> digits{};
     const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), *max_forwards - 1);
@@ -601,6 +618,12 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     fields_.push_back({"Upgrade", keep(req.raw().head().upgrade_protocols)});
   }
   request_.headers = fields_;
+  // The fields copied from the request are as the front's parser checked them, and those built
+  // here hold only bytes of the request's head (itself parsed), the client's address and options
+  // checked in the constructor: the client need not scan them again, unless the front's parser
+  // folds lines or takes a bare LF as a line end.
+  const bool parsed = strict_fields(req.connection()->owner().options().connection.parse);
+  request_.parsed_headers = !parsed ? 0 : built_fields_checked_ ? fields_.size() : copied;
   request_.body = body_;
   request_.timeout = o.timeout;
   request_.timeout_ends_at_head = true;  // a body takes as long as it flows (body_idle_timeout)
@@ -792,7 +815,12 @@ void proxy_exchange::on_head(const client_response& response) {
       (void)forward_date(writer_, h.value);
       continue;
     }
-    (void)writer_.add_header(h.name, h.value);  // Server too: it replaces the front's name
+    // Server too: it replaces the front's name.
+    if (response_fields_parsed_) {
+      (void)writer_.add_header(h.name, h.value, parsed_field);
+    } else {
+      (void)writer_.add_header(h.name, h.value);
+    }
   }
   if (!owner_->options().via_name.empty()) {
     std::array<char, 96> via{};
