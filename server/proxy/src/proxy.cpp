@@ -25,9 +25,15 @@ namespace {
 constexpr std::size_t max_connection_tokens = 16;
 constexpr std::uint8_t max_interim_responses = 8;
 
-// The tokens of every Connection field: the fields they name are hop-by-hop too.
+// The tokens of every Connection field: the fields they name are hop-by-hop too. Three of
+// these are made for every proxied request: only the first `count` tokens are ever written or
+// read, so the array is left uninitialized rather than zeroed each time.
 struct connection_tokens {
-  std::array<std::string_view, max_connection_tokens> names{};
+  struct token {
+    const char* data;
+    std::size_t size;
+  };
+  std::array<token, max_connection_tokens> names;
   std::size_t count = 0;
   bool overflow = false;
 
@@ -41,21 +47,35 @@ struct connection_tokens {
         overflow = true;
         return;
       }
-      names[count++] = token;
+      names[count++] = {token.data(), token.size()};
     }
   }
+  /// add_list() of every Connection field of `fields`.
+  void add_fields(std::span<const header> fields) noexcept {
+    for (const header& h : fields) {
+      if (chars::iequals(h.name, "connection")) add_list(h.value);
+    }
+  }
+  [[nodiscard]] std::string_view name(std::size_t i) const noexcept {
+    return {names[i].data, names[i].size};
+  }
   [[nodiscard]] bool named(std::string_view field) const noexcept {
-    return std::any_of(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count),
-                       [field](std::string_view t) { return chars::iequals(t, field); });
+    for (std::size_t i = 0; i < count; ++i) {
+      if (chars::iequals(name(i), field)) return true;
+    }
+    return false;
   }
 };
 
-connection_tokens tokens_of(std::span<const header> fields) noexcept {
-  connection_tokens tokens;
-  for (const header& h : fields) {
-    if (chars::iequals(h.name, "connection")) tokens.add_list(h.value);
+// Whether the comma-separated `list` names `field` (any case): connection_tokens::named() for a
+// list that was checked when it was made.
+bool list_names(std::string_view list, std::string_view field) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    if (chars::iequals(chars::trim_ows(list.substr(0, comma)), field)) return true;
+    list.remove_prefix(std::min(comma + 1, list.size()));
   }
-  return tokens;
+  return false;
 }
 
 // Whether a parser with `options` gives only field names that are tokens and values that are
@@ -202,11 +222,26 @@ bool forward_date(response_writer& writer, std::string_view value) noexcept {
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  return chars::iequals(name, "connection") || chars::iequals(name, "proxy-connection") ||
-         chars::iequals(name, "keep-alive") || chars::iequals(name, "te") ||
-         chars::iequals(name, "transfer-encoding") || chars::iequals(name, "upgrade") ||
-         chars::iequals(name, "trailer") || chars::iequals(name, "proxy-authorization") ||
-         chars::iequals(name, "proxy-authenticate");
+  // By length first: every field of every proxied message comes through here, and most names
+  // then need no comparison at all, the others one or two.
+  switch (name.size()) {
+    case 2:
+      return chars::iequals(name, "te");
+    case 7:
+      return chars::iequals(name, "upgrade") || chars::iequals(name, "trailer");
+    case 10:
+      return chars::iequals(name, "connection") || chars::iequals(name, "keep-alive");
+    case 16:
+      return chars::iequals(name, "proxy-connection");
+    case 17:
+      return chars::iequals(name, "transfer-encoding");
+    case 18:
+      return chars::iequals(name, "proxy-authenticate");
+    case 19:
+      return chars::iequals(name, "proxy-authorization");
+    default:
+      return false;
+  }
 }
 
 namespace detail {
@@ -434,7 +469,8 @@ class proxy_exchange final : public client_exchange, public body_sink {
 bool proxy_exchange::prepare(request_context& req, reply& res) {
   const proxy_options& o = owner_->options();
   const std::span<const header> in = req.headers();
-  const connection_tokens tokens = tokens_of(in);
+  connection_tokens tokens;
+  tokens.add_fields(in);
   if (tokens.overflow) {
     res.error(400);
     return false;
@@ -739,7 +775,8 @@ void proxy_exchange::on_informational(const taut::response& head) {
   }
   // 103 Early Hints and the like go on with their fields (Link, ...), as Go's ReverseProxy
   // passes them; what is hop-by-hop or the front's own (framing, Date) stays behind.
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   interim_fields_.clear();
   for (const header& h : head.headers) {
     if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date") ||
@@ -754,7 +791,8 @@ void proxy_exchange::on_informational(const taut::response& head) {
 
 void proxy_exchange::on_head(const client_response& response) {
   const taut::response& head = response.head;
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   if (tokens.overflow) {
     cancel();  // fields named past the 16th token would pass: a bad gateway, not a guess
     return;
@@ -797,7 +835,7 @@ void proxy_exchange::on_head(const client_response& response) {
   named_.clear();
   for (std::size_t i = 0; i < tokens.count; ++i) {
     if (i != 0) named_.push_back(',');
-    named_.append(tokens.names[i]);
+    named_.append(tokens.name(i));
   }
   for (const header& h : head.headers) {
     // Content-Length frames the message whatever Connection names: a HEAD's declared length
@@ -917,7 +955,8 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
   }
   proxy_tunnel& tunnel = owner_->take_tunnel();
   tunnel.prepare(std::move(stream), leftover, served_by_);
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   bool ok = writer_.set_status(101);
   for (const header& h : head.headers) {
     if (chars::iequals(h.name, "upgrade")) {
@@ -940,11 +979,10 @@ void proxy_exchange::on_complete(std::span<const header> trailers) {
   (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
                                    // front reads (and drops) the rest, or closes
   trailers_.clear();
-  connection_tokens named;
-  named.add_list(named_);
   for (const header& h : trailers) {
-    // What the writer would drop anyway (RFC 9110 section 6.5.1; hop-by-hop fields included).
-    if (detail::forbidden_trailer(h.name) || named.named(h.name) ||
+    // What the writer would drop anyway (RFC 9110 section 6.5.1; hop-by-hop fields included),
+    // and what the response's Connection named (named_ holds at most 16 tokens).
+    if (detail::forbidden_trailer(h.name) || list_names(named_, h.name) ||
         trailers_.size() == trailers_.capacity()) {
       continue;
     }
