@@ -456,6 +456,30 @@ TEST(ClientMemory, EveryByteOfAHostIsCheckedAgainstTheAuthorityRule) {
   }
 }
 
+// client_request::parsed_headers spares only the byte scan of the fields it counts (a proxy's,
+// copied from what taut's parser checked): what the fields mean is still checked for every one
+// of them, and the fields after them are scanned as always.
+TEST(ClientMemory, ParsedHeadersStillHaveTheirMeaningChecked) {
+  const header framing[] = {{"X-A", "1"}, {"Content-Length", "5"}};
+  client_error refused = validate({.target = "/", .headers = framing, .parsed_headers = 2});
+  EXPECT_EQ(refused.cause, make_error_code(request_errc::framing_field));
+  const header hosts[] = {{"Host", "a.example"}, {"Host", "b.example"}};
+  refused = validate({.target = "/", .headers = hosts, .parsed_headers = 2});
+  EXPECT_EQ(refused.cause, make_error_code(request_errc::duplicate_host));
+  const header connection[] = {{"Connection", "keep-alive, X-Hop"}};
+  refused = validate({.target = "/", .headers = connection, .parsed_headers = 1});
+  EXPECT_EQ(refused.cause, make_error_code(request_errc::connection_option));
+  // Past the count, every byte is checked again; a count past the end means all of them.
+  const header injected[] = {{"X-A", "1"}, {"X-B", "2\r\nX-Injected: 3"}};
+  refused = validate({.target = "/", .headers = injected, .parsed_headers = 1});
+  EXPECT_EQ(refused.cause, make_error_code(errc::bad_header_value));
+  const header bad_name[] = {{"X-A", "1"}, {"X B", "2"}};
+  refused = validate({.target = "/", .headers = bad_name, .parsed_headers = 1});
+  EXPECT_EQ(refused.cause, make_error_code(errc::bad_header_name));
+  const header fine[] = {{"X-A", "1"}, {"Host", "a.example"}};
+  EXPECT_FALSE(validate({.target = "/", .headers = fine, .parsed_headers = 7}));
+}
+
 TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
   mux app = make_app();
   memory_world w(app);

@@ -338,6 +338,45 @@ TEST(Proxy, RemovesHopByHopFieldsAndRewritesForwarding) {
   EXPECT_EQ(s.body, "abcde");
 }
 
+// The proxy passes the fields it copies on as already checked only when the parser that read
+// them guarantees their bytes. A front that accepts obs-fold hands it values spanning the fold
+// (CR LF and whitespace): those must still be refused, never written upstream as a second line.
+TEST(ProxyParsedFields, AFoldedRequestFieldFromALenientFrontIsNotForwarded) {
+  server_loop_options front;
+  front.connection.parse.lenient.obs_fold = true;
+  proxy_world w({}, false, {}, {}, front);
+  const std::string got = w.raw(
+      "GET /folded HTTP/1.1\r\nHost: h\r\nX-Folded: a\r\n Injected: yes\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << got;
+  EXPECT_TRUE(w.seen.empty());
+  // The same request unfolded goes on, its fields copied as parsed.
+  const std::string plain =
+      w.raw("GET /plain HTTP/1.1\r\nHost: h\r\nX-Plain: a\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(plain.starts_with("HTTP/1.1 200 OK\r\n")) << plain;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].value("X-Plain"), "a");
+  EXPECT_EQ(w.seen[0].count("Injected"), 0u);
+}
+
+// The same on the way back: with a client parser that accepts obs-fold, a folded response field
+// is dropped by the front's writer (CR LF in a value) while the others go on.
+TEST(ProxyParsedFields, AFoldedResponseFieldFromALenientClientIsDropped) {
+  proxy_options options;
+  options.client.parse.lenient.obs_fold = true;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nX-Folded: a\r\n Injected: yes\r\nX-Kept: yes\r\n"
+        "Content-Length: 2\r\n\r\nok");
+  });
+  const std::string got = w.raw("GET /r HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_NE(got.find("\r\nX-Kept: yes\r\n"), std::string::npos) << got;
+  EXPECT_EQ(got.find("X-Folded"), std::string::npos) << got;
+  EXPECT_EQ(got.find("Injected"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("\r\n\r\nok")) << got;
+}
+
 // RFC 9112 section 3.2.2: an absolute-form target's authority replaces the client's Host.
 TEST(Proxy, AnAbsoluteFormTargetsAuthorityIsTheHost) {
   proxy_world w;
@@ -986,6 +1025,27 @@ TEST(ProxyTrailers, TrailerGoesOnWithTheTrailersItAnnounces) {
   const std::string length = w.raw("GET /l HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_NE(length.find("Content-Length: 5\r\n"), std::string::npos) << length;
   EXPECT_EQ(length.find("Trailer"), std::string::npos) << length;
+}
+
+// The Trailer list the client gets names only fields the front's writer lets through as
+// trailers (RFC 9110 section 6.5.1): an origin announcing Content-Type, Set-Cookie or an If-*
+// field has them dropped from the trailer section, so they go from the announcement too.
+TEST(ProxyTrailers, TrailerAnnouncesOnlyFieldsAllowedAsTrailers) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\n"
+        "Trailer: Content-Type, X-Checksum, Set-Cookie, If-Match, Proxy-Status-X, Vary\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\nContent-Type: text/html\r\nX-Checksum: abc\r\n"
+        "Set-Cookie: a=b\r\nIf-Match: x\r\nProxy-Status-X: y\r\nVary: *\r\n\r\n");
+  });
+  const std::string got = w.raw("GET /t HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  EXPECT_NE(got.find("Trailer: X-Checksum\r\n"), std::string::npos) << got;
+  EXPECT_TRUE(got.ends_with("5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n")) << got;
+  for (const char* dropped : {"Content-Type", "Set-Cookie", "If-Match", "Proxy-Status-X", "Vary"}) {
+    EXPECT_EQ(got.find(dropped), std::string::npos) << dropped << "\n" << got;
+  }
 }
 
 // RFC 9110 section 15.2.2: a 101 must say what it switched to. Without Upgrade it is a bad

@@ -542,6 +542,28 @@ TEST_F(Router, TrailingSlashRedirectToASubtreeBelowAWildcard) {
   EXPECT_EQ(get("/a"), "404");  // "/a/" does not match: {x} needs a non-empty segment
 }
 
+// The trailing-slash probe is skipped when no route ends in a slash at the path's depth: every
+// kind of such route still gets its redirect, at its own depth only, deep paths included.
+TEST_F(Router, TrailingSlashRedirectForEveryKindOfSlashRouteAtItsDepth) {
+  add("/");
+  add("/one/{$}");
+  add("/two/{x}/{rest...}");
+  add("example.com/host/");
+  EXPECT_EQ(get("/one"), "301 /one/");
+  EXPECT_EQ(get("/one/b"), "/");
+  EXPECT_EQ(get("/two"), "/");  // {rest...} below {x}: two segments before the slash
+  EXPECT_EQ(get("/two/a"), "301 /two/a/");
+  EXPECT_EQ(get("/two/a/b"), "/two/{x}/{rest...}");
+  EXPECT_EQ(get("/host"), "/");
+  EXPECT_EQ(route("GET", "/host", "example.com"), "301 /host/");
+  std::string deep;
+  for (int i = 0; i < 70; ++i) deep += "/d";
+  add(deep + "/");
+  EXPECT_EQ(get(deep), "301 " + deep + "/");
+  EXPECT_EQ(get(deep + "/d"), deep + "/");
+  EXPECT_EQ(get(deep.substr(2)), "/");
+}
+
 TEST_F(Router, RedirectNeverStartsWithABackslash) {
   add("/");
   EXPECT_EQ(get("/\\evil.example//"), "400");

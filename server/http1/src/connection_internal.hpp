@@ -21,6 +21,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "forbidden_trailer.hpp"
 #include "taut/body_decoder.hpp"
 #include "taut/connection.hpp"
 #include "taut/http_chars.hpp"
@@ -157,45 +158,6 @@ struct connection_state {
 inline bool managed_field(std::string_view name) noexcept {
   return chars::iequals(name, "content-length") || chars::iequals(name, "transfer-encoding") ||
          chars::iequals(name, "date");
-}
-
-/// Fields a response must not carry as trailers (RFC 9110 section 6.5.1): those that frame,
-/// route or authenticate the message, modify a request, control the response or its caching, or
-/// describe the content's format, and every hop-by-hop field. A recipient may have acted on the
-/// head before the trailers arrive, so such a field there is dropped.
-inline bool forbidden_trailer(std::string_view name) noexcept {
-  static constexpr std::string_view names[] = {"content-length",
-                                               "transfer-encoding",
-                                               "date",
-                                               "host",
-                                               "connection",
-                                               "keep-alive",
-                                               "upgrade",
-                                               "te",
-                                               "trailer",
-                                               "content-type",
-                                               "content-encoding",
-                                               "content-range",
-                                               "set-cookie",
-                                               "cookie",
-                                               "authorization",
-                                               "www-authenticate",
-                                               "cache-control",
-                                               "pragma",
-                                               "expires",
-                                               "location",
-                                               "retry-after",
-                                               "vary",
-                                               "age",
-                                               "max-forwards",
-                                               "expect",
-                                               "range"};
-  if (name.size() > 3 && chars::iequals(name.substr(0, 3), "if-")) return true;
-  if (name.size() > 6 && chars::iequals(name.substr(0, 6), "proxy-")) return true;
-  for (const std::string_view forbidden : names) {
-    if (chars::iequals(name, forbidden)) return true;
-  }
-  return false;
 }
 
 /// Response fields that are not lists (RFC 9110 section 5.3: a sender must not generate two lines

@@ -54,7 +54,7 @@ bool connection::set_response_status(response_slot& slot, int status) noexcept {
 }
 
 bool connection::add_response_field(response_slot& slot, std::string_view name,
-                                    std::string_view value) noexcept {
+                                    std::string_view value, bool parsed) noexcept {
   if (!head_open(slot)) return false;
   if (iequals(name, "date")) {
     // One Date: the handler's when it gives a valid one (a proxy passing on its origin's, RFC
@@ -65,11 +65,15 @@ bool connection::add_response_field(response_slot& slot, std::string_view name,
   }
   // A field value has no leading or trailing whitespace (RFC 9110 section 5.5): refused like
   // CR and LF rather than trimmed, so what is written is what the handler gave.
+  // A field from taut's own parser (response_writer::add_header with parsed_field) has had its
+  // bytes checked there: only what the parser does not know (the managed fields) is checked.
   const auto blank = [](char c) { return c == ' ' || c == '\t'; };
-  if (!is_token(name) || !is_field_value(value) || detail::managed_field(name) ||
-      (!value.empty() && (blank(value.front()) || blank(value.back())))) {
-    return false;
-  }
+  const auto well_formed = [&] {
+    return is_token(name) && is_field_value(value) &&
+           (value.empty() || (!blank(value.front()) && !blank(value.back())));
+  };
+  assert((!parsed || well_formed()) && "a parsed_field that taut's parser would not give");
+  if ((!parsed && !well_formed()) || detail::managed_field(name)) return false;
   if (iequals(name, "server")) slot.own_server = true;
   if (iequals(name, "connection")) {
     bool other = false;

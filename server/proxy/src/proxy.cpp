@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 
+#include "forbidden_trailer.hpp"
 #include "taut/connection_info.hpp"
 #include "taut/http_chars.hpp"
 #include "taut/path.hpp"
@@ -24,9 +25,15 @@ namespace {
 constexpr std::size_t max_connection_tokens = 16;
 constexpr std::uint8_t max_interim_responses = 8;
 
-// The tokens of every Connection field: the fields they name are hop-by-hop too.
+// The tokens of every Connection field: the fields they name are hop-by-hop too. Three of
+// these are made for every proxied request: only the first `count` tokens are ever written or
+// read, so the array is left uninitialized rather than zeroed each time.
 struct connection_tokens {
-  std::array<std::string_view, max_connection_tokens> names{};
+  struct token {
+    const char* data;
+    std::size_t size;
+  };
+  std::array<token, max_connection_tokens> names;
   std::size_t count = 0;
   bool overflow = false;
 
@@ -40,21 +47,42 @@ struct connection_tokens {
         overflow = true;
         return;
       }
-      names[count++] = token;
+      names[count++] = {token.data(), token.size()};
     }
   }
+  /// add_list() of every Connection field of `fields`.
+  void add_fields(std::span<const header> fields) noexcept {
+    for (const header& h : fields) {
+      if (chars::iequals(h.name, "connection")) add_list(h.value);
+    }
+  }
+  [[nodiscard]] std::string_view name(std::size_t i) const noexcept {
+    return {names[i].data, names[i].size};
+  }
   [[nodiscard]] bool named(std::string_view field) const noexcept {
-    return std::any_of(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(count),
-                       [field](std::string_view t) { return chars::iequals(t, field); });
+    for (std::size_t i = 0; i < count; ++i) {
+      if (chars::iequals(name(i), field)) return true;
+    }
+    return false;
   }
 };
 
-connection_tokens tokens_of(std::span<const header> fields) noexcept {
-  connection_tokens tokens;
-  for (const header& h : fields) {
-    if (chars::iequals(h.name, "connection")) tokens.add_list(h.value);
+// Whether the comma-separated `list` names `field` (any case): connection_tokens::named() for a
+// list that was checked when it was made.
+bool list_names(std::string_view list, std::string_view field) noexcept {
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    if (chars::iequals(chars::trim_ows(list.substr(0, comma)), field)) return true;
+    list.remove_prefix(std::min(comma + 1, list.size()));
   }
-  return tokens;
+  return false;
+}
+
+// Whether a parser with `options` gives only field names that are tokens and values that are
+// field values without edge whitespace: what taut's parsers guarantee unless they fold lines or
+// end them at a bare LF. The proxy then passes its fields on marked as parsed (not scanned again).
+bool strict_fields(const parse_options& options) noexcept {
+  return !options.lenient.obs_fold && !options.lenient.bare_lf;
 }
 
 // The client's IP address as X-Forwarded-For and Forwarded write it, without the port; empty
@@ -178,13 +206,6 @@ std::string_view codings_before_chunked(std::string_view value) noexcept {
                                          : chars::trim_ows(value.substr(0, comma));
 }
 
-// A trailer field the proxy does not pass on: hop-by-hop, or one the front frames or writes
-// itself (a response writer drops those from trailers too).
-bool dropped_trailer(std::string_view name) noexcept {
-  return is_hop_by_hop(name) || chars::iequals(name, "content-length") ||
-         chars::iequals(name, "date");
-}
-
 // Passes on the origin's Date (RFC 9110 section 6.6.1: a proxy adds one only to a response that
 // has none, and caches compute a response's age from the origin's, RFC 9111 section 4.2.3): as
 // it came when it is an IMF-fixdate, rewritten as one from the obsolete forms. False when the
@@ -201,11 +222,26 @@ bool forward_date(response_writer& writer, std::string_view value) noexcept {
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  return chars::iequals(name, "connection") || chars::iequals(name, "proxy-connection") ||
-         chars::iequals(name, "keep-alive") || chars::iequals(name, "te") ||
-         chars::iequals(name, "transfer-encoding") || chars::iequals(name, "upgrade") ||
-         chars::iequals(name, "trailer") || chars::iequals(name, "proxy-authorization") ||
-         chars::iequals(name, "proxy-authenticate");
+  // By length first: every field of every proxied message comes through here, and most names
+  // then need no comparison at all, the others one or two.
+  switch (name.size()) {
+    case 2:
+      return chars::iequals(name, "te");
+    case 7:
+      return chars::iequals(name, "upgrade") || chars::iequals(name, "trailer");
+    case 10:
+      return chars::iequals(name, "connection") || chars::iequals(name, "keep-alive");
+    case 16:
+      return chars::iequals(name, "proxy-connection");
+    case 17:
+      return chars::iequals(name, "transfer-encoding");
+    case 18:
+      return chars::iequals(name, "proxy-authenticate");
+    case 19:
+      return chars::iequals(name, "proxy-authorization");
+    default:
+      return false;
+  }
 }
 
 namespace detail {
@@ -355,6 +391,11 @@ class proxy_exchange final : public client_exchange, public body_sink {
     named_.reserve(256);
     text_.reserve(4096);
     pending_.reserve(16 * 1024);
+    // The options' text goes into fields the proxy builds (X-Forwarded-Proto, Forwarded, Via):
+    // checked once here, so that those fields may be passed on as parsed.
+    const proxy_options& o = owner.options();
+    built_fields_checked_ = chars::is_field_value(o.proto) && chars::is_field_value(o.via_name);
+    response_fields_parsed_ = strict_fields(o.client.parse);
   }
 
   /// Copies and rewrites the request; false (and a response sent) when it cannot be forwarded.
@@ -419,12 +460,17 @@ class proxy_exchange final : public client_exchange, public body_sink {
   bool body_finished_ = false;
   std::error_code body_error_;
   std::string pending_;
+  // The fields prepare() builds from the request's and the options' text are field values.
+  bool built_fields_checked_ = false;
+  // The upstream's responses come from a parser that checked their fields' bytes (strict_fields).
+  bool response_fields_parsed_ = false;
 };
 
 bool proxy_exchange::prepare(request_context& req, reply& res) {
   const proxy_options& o = owner_->options();
   const std::span<const header> in = req.headers();
-  const connection_tokens tokens = tokens_of(in);
+  connection_tokens tokens;
+  tokens.add_fields(in);
   if (tokens.overflow) {
     res.error(400);
     return false;
@@ -562,6 +608,7 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     if (fields_.size() + 10 >= fields_.capacity()) break;  // the parser's field limit bounds this
     fields_.push_back({keep(h.name), keep(h.value)});
   }
+  const std::size_t copied = fields_.size();
   if (max_forwards) {
     std::array<char, 24> digits{};
     const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), *max_forwards - 1);
@@ -607,6 +654,12 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     fields_.push_back({"Upgrade", keep(req.raw().head().upgrade_protocols)});
   }
   request_.headers = fields_;
+  // The fields copied from the request are as the front's parser checked them, and those built
+  // here hold only bytes of the request's head (itself parsed), the client's address and options
+  // checked in the constructor: the client need not scan them again, unless the front's parser
+  // folds lines or takes a bare LF as a line end.
+  const bool parsed = strict_fields(req.connection()->owner().options().connection.parse);
+  request_.parsed_headers = !parsed ? 0 : built_fields_checked_ ? fields_.size() : copied;
   request_.body = body_;
   request_.timeout = o.timeout;
   request_.timeout_ends_at_head = true;  // a body takes as long as it flows (body_idle_timeout)
@@ -722,7 +775,8 @@ void proxy_exchange::on_informational(const taut::response& head) {
   }
   // 103 Early Hints and the like go on with their fields (Link, ...), as Go's ReverseProxy
   // passes them; what is hop-by-hop or the front's own (framing, Date) stays behind.
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   interim_fields_.clear();
   for (const header& h : head.headers) {
     if (is_hop_by_hop(h.name) || tokens.named(h.name) || chars::iequals(h.name, "date") ||
@@ -737,7 +791,8 @@ void proxy_exchange::on_informational(const taut::response& head) {
 
 void proxy_exchange::on_head(const client_response& response) {
   const taut::response& head = response.head;
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   if (tokens.overflow) {
     cancel();  // fields named past the 16th token would pass: a bad gateway, not a guess
     return;
@@ -780,7 +835,7 @@ void proxy_exchange::on_head(const client_response& response) {
   named_.clear();
   for (std::size_t i = 0; i < tokens.count; ++i) {
     if (i != 0) named_.push_back(',');
-    named_.append(tokens.names[i]);
+    named_.append(tokens.name(i));
   }
   for (const header& h : head.headers) {
     // Content-Length frames the message whatever Connection names: a HEAD's declared length
@@ -798,7 +853,12 @@ void proxy_exchange::on_head(const client_response& response) {
       (void)forward_date(writer_, h.value);
       continue;
     }
-    (void)writer_.add_header(h.name, h.value);  // Server too: it replaces the front's name
+    // Server too: it replaces the front's name.
+    if (response_fields_parsed_) {
+      (void)writer_.add_header(h.name, h.value, parsed_field);
+    } else {
+      (void)writer_.add_header(h.name, h.value);
+    }
   }
   if (!owner_->options().via_name.empty()) {
     std::array<char, 96> via{};
@@ -856,7 +916,9 @@ void proxy_exchange::add_trailer_names(std::string_view list, const connection_t
     const std::size_t comma = std::min(list.find(','), list.size());
     const std::string_view name = chars::trim_ows(list.substr(0, comma));
     list.remove_prefix(std::min(comma + 1, list.size()));
-    if (name.empty() || dropped_trailer(name) || tokens.named(name)) continue;
+    // Only the names the client may be sent as trailers: the front's writer drops the others from
+    // the trailer section (RFC 9110 section 6.5.1), so announcing them would be a lie.
+    if (name.empty() || detail::forbidden_trailer(name) || tokens.named(name)) continue;
     if (!trailer_names_.empty()) trailer_names_.append(", ");
     trailer_names_.append(name);
   }
@@ -893,7 +955,8 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
   }
   proxy_tunnel& tunnel = owner_->take_tunnel();
   tunnel.prepare(std::move(stream), leftover, served_by_);
-  const connection_tokens tokens = tokens_of(head.headers);
+  connection_tokens tokens;
+  tokens.add_fields(head.headers);
   bool ok = writer_.set_status(101);
   for (const header& h : head.headers) {
     if (chars::iequals(h.name, "upgrade")) {
@@ -916,10 +979,10 @@ void proxy_exchange::on_complete(std::span<const header> trailers) {
   (void)writer_.hold_body(false);  // an upstream that answered before the whole body: the
                                    // front reads (and drops) the rest, or closes
   trailers_.clear();
-  connection_tokens named;
-  named.add_list(named_);
   for (const header& h : trailers) {
-    if (dropped_trailer(h.name) || named.named(h.name) ||
+    // What the writer would drop anyway (RFC 9110 section 6.5.1; hop-by-hop fields included),
+    // and what the response's Connection named (named_ holds at most 16 tokens).
+    if (detail::forbidden_trailer(h.name) || list_names(named_, h.name) ||
         trailers_.size() == trailers_.capacity()) {
       continue;
     }

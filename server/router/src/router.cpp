@@ -415,6 +415,15 @@ struct route_table::impl {
   std::vector<std::string_view> param_names;
   std::vector<node> nodes;                                   // nodes[0]: the host-less root
   std::vector<std::pair<std::string, std::uint32_t>> hosts;  // lower-case host -> root, sorted
+  // Bit k (63: k >= 63) is set when some route could match a path ending in '/' after k
+  // segments exactly: a tail (trailing slash or {name...}) after k segments, or {$} as segment
+  // k + 1. match() probes "<path>/" for a trailing-slash redirect only when the path has such a
+  // k: "/plaintext" under a table whose only route is "/" (k = 0) is never probed.
+  std::uint64_t slash_depths = 0;
+
+  [[nodiscard]] static std::uint64_t depth_bit(std::size_t k) noexcept {
+    return std::uint64_t{1} << std::min<std::size_t>(k, 63);
+  }
 
   impl() {
     for (auto m : standard_methods) methods.emplace_back(m);
@@ -818,6 +827,13 @@ route_error route_table::add(std::string_view text, std::size_t id) {
   }
   target.methods |= bit(method);
   t.mark_path(stored.pattern, method);
+  const auto& elements = stored.pattern.elements;
+  if (stored.pattern.multi) {
+    t.slash_depths |= impl::depth_bit(elements.size());
+  } else if (!elements.empty() && elements.back().kind == element_kind::literal &&
+             elements.back().text.empty()) {
+    t.slash_depths |= impl::depth_bit(elements.size() - 1);
+  }
   return {};
 }
 
@@ -947,7 +963,14 @@ route_status route_table::match(std::string_view method, std::string_view host,
 
   impl::searcher searcher(t.nodes, t, path, escaped, method_index, head);
   const candidate* best = search(searcher);
-  if (t.options.redirect_trailing_slash && (!best || !best->exact) && path.back() != '/') {
+  // A path of k segments ("/a/b": k = 2) has k slashes; "<path>/" can only match exactly a
+  // route counted in slash_depths at k.
+  const auto slash_probe_may_match = [&]() noexcept {
+    const std::size_t k = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
+    return (t.slash_depths & impl::depth_bit(k)) != 0;
+  };
+  if (t.options.redirect_trailing_slash && (!best || !best->exact) && path.back() != '/' &&
+      slash_probe_may_match()) {
     // Would "<path>/" match exactly (a route for the directory itself)? Then send the client
     // there, as Go does for subtrees.
     const std::size_t mark = out.scratch_used_;

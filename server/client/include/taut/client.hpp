@@ -112,6 +112,12 @@ struct client_request {
   /// client's own (an error here), except `Connection: close`, which asks to close after the
   /// response; Host replaces the origin's authority.
   std::span<const header> headers{};
+  /// How many of `headers`, from the first, came from taut's own parser (a proxy forwarding a
+  /// request's fields): the caller vouches that their names are tokens and their values field
+  /// values, as that parser gives them unless leniency::obs_fold or bare_lf is on. Not
+  /// scanned again (debug builds assert them); every other check of the fields (framing fields,
+  /// Connection, Host) still applies. 0, the default: every field is checked.
+  std::size_t parsed_headers = 0;
   /// The whole body, sent with a Content-Length (which is also sent, as 0, for an empty body of
   /// POST, PUT and PATCH), unless `stream_body`.
   std::string_view body{};

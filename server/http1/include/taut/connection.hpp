@@ -191,6 +191,14 @@ class server_request {
   bool may_stream_ = false;
 };
 
+/// The tag of response_writer::add_header(name, value, parsed_field): the field came from taut's
+/// own parser, which already checked its bytes.
+struct parsed_field_t {
+  explicit parsed_field_t() = default;
+};
+/// The one value of parsed_field_t.
+inline constexpr parsed_field_t parsed_field{};
+
 /// Writes one response. A movable handle: a handler may answer inside on_request() or keep the
 /// writer and finish later (from the connection's thread; the server marshals other threads).
 /// Responses to pipelined requests leave in request order whatever order they finish in. A
@@ -236,6 +244,12 @@ class response_writer {
   /// (is_imf_fixdate), in place of the connection's (RFC 9110 section 6.6.1: a proxy keeps the
   /// origin's).
   bool add_header(std::string_view name, std::string_view value) noexcept;
+  /// add_header() for a field that came from taut's own parser (a proxy passing on its origin's
+  /// response fields): the caller vouches that the name is a token and the value a field value
+  /// with no leading or trailing whitespace, as that parser gives them unless leniency::obs_fold
+  /// or bare_lf is on. Those bytes are not scanned again (debug builds assert them);
+  /// every other rule of add_header() still applies. Never for fields from anywhere else.
+  bool add_header(std::string_view name, std::string_view value, parsed_field_t) noexcept;
   /// The whole body with a Content-Length; finishes the response.
   bool send(std::string_view body) noexcept;
   /// set_status, a Content-Type (if not empty), send.
@@ -648,7 +662,7 @@ class connection {
   void set_phase(detail::response_slot& slot, detail::slot_phase next) noexcept;
   bool set_response_status(detail::response_slot& slot, int status) noexcept;
   bool add_response_field(detail::response_slot& slot, std::string_view name,
-                          std::string_view value) noexcept;
+                          std::string_view value, bool parsed = false) noexcept;
   bool discard_head(detail::response_slot& slot) noexcept;
   void close_after(detail::response_slot& slot) noexcept;
   static int framing_for(const detail::response_slot& slot, bool length_known) noexcept;
