@@ -667,6 +667,8 @@ class connection {
   bool await_drain(detail::response_slot& slot, response_writer::drained_function callback,
                    void* data) noexcept;
   void after_writer_call() noexcept;
+  // after_writer_call() without processing: for a call that changed nothing the connection acts on.
+  void wake_owner() noexcept;
   void report(detail::response_slot& slot, bool complete) noexcept;
   void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
   [[nodiscard]] std::size_t output_in_memory() const noexcept;
