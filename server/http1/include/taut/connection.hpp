@@ -601,6 +601,8 @@ class connection {
   [[nodiscard]] bool idle() const noexcept;
   [[nodiscard]] bool want_read() const noexcept;
   [[nodiscard]] time_point read_deadline() const noexcept;
+  // read_deadline() in state reading_head once may_start_request() holds.
+  [[nodiscard]] time_point head_deadline() const noexcept;
 
   // Buffers.
   bool ensure_state() noexcept;
