@@ -183,6 +183,7 @@ void connection_driver::complete(deferred_state& state,
 }
 
 void connection_driver::pump(time_point now) noexcept {
+  deadline_known_ = false;
   if (stream_closed_) return;
   if (abort_requested_) {
     abort_requested_ = false;
@@ -227,9 +228,19 @@ void connection_driver::pump(time_point now) noexcept {
       write_shut_ = true;
       (void)stream_.shutdown_write();
     }
-    if (wants.read && !read_drained_ && stream_.readable()) progress = read_some(now) || progress;
+    const bool read_tried = wants.read && !read_drained_ && stream_.readable();
+    if (read_tried) progress = read_some(now) || progress;
     if (!progress) {
-      if (conn_.wants().close) continue;  // read_buffer() may give up for want of memory
+      // Nothing happened to the connection since `wants`, unless a read was tried: read_buffer()
+      // may give up for want of memory, and a read that found nothing gives the buffer back.
+      // settle() arms the timer with the deadline known here rather than asking again.
+      known_deadline_ = wants.deadline;
+      if (read_tried) {
+        const connection_wants after = conn_.wants();
+        if (after.close) continue;
+        known_deadline_ = after.deadline;
+      }
+      deadline_known_ = true;
       return;
     }
   }
@@ -391,7 +402,8 @@ void connection_driver::settle() noexcept {
     if (!timer_.armed()) timer_.arm_at(timer_.deadline());
     return;
   }
-  const time_point deadline = conn_.wants().deadline;
+  const time_point deadline = deadline_known_ ? known_deadline_ : conn_.wants().deadline;
+  deadline_known_ = false;
   if (deadline == time_point::max()) return;
   if (!timer_.armed() || deadline < timer_.deadline()) timer_.arm_at(deadline);
 }
