@@ -144,8 +144,18 @@ bool response_writer::write(std::string_view piece) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
   if (piece.empty()) return body_open(*s);
-  const bool ok = conn_->write_body(*s, piece);
-  conn_->after_writer_call();
+  connection& c = *conn_;
+  const bool ok = c.write_body(*s, piece);
+  // More body behind output already pending (its write timer running), no request body being
+  // read: the output only grew, so processing would find nothing to do that the owner's next
+  // call does not. Only the owner hears of it, to send it. (A failure, a pool run dry, the first
+  // bytes of output or a body being read: processed as every other call.)
+  if (ok && !c.broken_ && c.writing_ && c.out_.head != nullptr &&
+      c.state_ != connection::state::reading_body) {
+    c.wake_owner();
+    return true;
+  }
+  c.after_writer_call();
   return ok;
 }
 
