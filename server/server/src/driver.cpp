@@ -196,16 +196,15 @@ void connection_driver::pump(time_point now) noexcept {
   if (std::exchange(woken_, false) && conn_.wants().write && stream_.writable()) {
     (void)write_some(now);
   }
-  if (timer_due_) {
-    timer_due_ = false;
-    // The timer is lazy (see settle): it may fire before the connection's current deadline.
-    if (handshaking_) {
-      if (now >= timer_.deadline()) {
-        ++owner_->stats_.tls_handshake_timeouts;
-        handshake_failed(std::make_error_code(std::errc::timed_out));
-      }
-    } else if (now >= conn_.wants().deadline) {
-      conn_.on_timer(now);
+  // The timer is lazy (see settle): it may fire before the connection's current deadline, which
+  // the first round's wants() tells.
+  bool timer_check = false;
+  if (std::exchange(timer_due_, false)) {
+    if (!handshaking_) {
+      timer_check = true;
+    } else if (now >= timer_.deadline()) {
+      ++owner_->stats_.tls_handshake_timeouts;
+      handshake_failed(std::make_error_code(std::errc::timed_out));
     }
   }
   for (int round = 0;; ++round) {
@@ -214,6 +213,10 @@ void connection_driver::pump(time_point now) noexcept {
       return;
     }
     const connection_wants wants = conn_.wants();
+    if (std::exchange(timer_check, false) && now >= wants.deadline) {
+      conn_.on_timer(now);
+      continue;  // ask again: the timer may have changed everything
+    }
     if (wants.close) {
       close_stream();
       return;
