@@ -55,6 +55,41 @@ TEST(ConnectionWake, DroppingTheLastWriterOfAClosedConnectionWakesTheOwner) {
   EXPECT_EQ(h.conn->outstanding_writers(), 0u);
 }
 
+TEST(ConnectionWake, FieldsSetOutsideEveryCallWakeTheOwnerOnlyWhenTheHeadEnds) {
+  woken_harness h;
+  h.handler.request = [&h](server_request&, response_writer w) {
+    h.writers.push_back(std::move(w));
+  };
+  EXPECT_EQ(h.exchange(get("/later")), "");
+  ASSERT_EQ(h.writers.size(), 1u);
+  response_writer& w = h.writers[0];
+  ASSERT_TRUE(w.set_status(201));
+  ASSERT_TRUE(w.add_header("Content-Type", "text/plain"));
+  ASSERT_TRUE(w.add_header("X-Trace", "1"));
+  ASSERT_TRUE(w.add_header("Connection", "close"));
+  // Held in the response until its head ends: nothing the owner could send or act on yet, so
+  // the connection is not processed (nor its owner woken) once per field.
+  EXPECT_EQ(h.wakes, 0);
+  EXPECT_FALSE(h.wants().write);
+  ASSERT_TRUE(w.send("made"));
+  EXPECT_EQ(h.wakes, 1);
+  const std::string out = h.drain();
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 201 Created\r\n")) << out;
+  EXPECT_NE(out.find("Content-Type: text/plain\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Trace: 1\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\nmade")) << out;
+  // The close asked for with a field is honoured once the head ended: nothing more is read.
+  EXPECT_TRUE(h.wants().shutdown_write || h.wants().close);
+  h.send(get("/next"));
+  EXPECT_EQ(h.conn->requests(), 1u);
+  EXPECT_EQ(h.writers.size(), 1u);
+  // A finished writer let go: the owner is told (a closed connection's last writer frees it).
+  h.writers.clear();
+  EXPECT_EQ(h.wakes, 2);
+  EXPECT_EQ(h.conn->outstanding_writers(), 0u);
+}
+
 TEST(ResponseWriterBackpressure, OnDrainedRunsOnceHalfTheMarkIsSent) {
   woken_harness h({.max_output_bytes = 4096});
   h.exchange(get("/stream"));

@@ -307,12 +307,24 @@ connection_wants connection::wants() const noexcept {
     case state::reading_head:
     case state::holding:
     case state::reading_body:
-    case state::finishing:
-      w.read = want_read();
+    case state::finishing: {
+      // want_read() and read_deadline() in one: the owner asks several times per request, and
+      // both would ask may_start_request().
+      time_point read_deadline = time_point::max();
+      if (!peer_eof_) {
+        if (state_ == state::reading_body) {
+          w.read = !body_paused();
+          if (w.read) read_deadline = read_since_ + options.body_timeout;
+        } else if (state_ == state::reading_head && may_start_request()) {
+          w.read = true;
+          read_deadline = head_deadline();
+        }
+      }
       w.write = out_.head != nullptr;
-      w.deadline = std::min(w.read ? read_deadline() : time_point::max(), write_deadline);
+      w.deadline = std::min(read_deadline, write_deadline);
       if (start_due_) w.deadline = std::min(w.deadline, ctx_->now_);
       break;
+    }
   }
   return w;
 }

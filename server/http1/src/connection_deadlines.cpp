@@ -10,6 +10,11 @@ connection::time_point connection::read_deadline() const noexcept {
   const connection_options& options = ctx_->options_;
   if (state_ == state::reading_body) return read_since_ + options.body_timeout;
   if (state_ != state::reading_head || !may_start_request()) return time_point::max();
+  return head_deadline();
+}
+
+connection::time_point connection::head_deadline() const noexcept {
+  const connection_options& options = ctx_->options_;
   if (in_begin_ != in_end_ || requests_ == 0) return read_since_ + options.header_timeout;
   if ((st_ == nullptr || st_->count == 0) && out_.head == nullptr) {
     return read_since_ + options.idle_timeout;

@@ -340,6 +340,11 @@ void connection::after_writer_call() noexcept {
   if (ctx_->wake_ != nullptr) ctx_->wake_(owner_);
 }
 
+void connection::wake_owner() noexcept {
+  if (processing_) return;  // inside a call of the connection: its owner looks at wants() after
+  if (ctx_->wake_ != nullptr) ctx_->wake_(owner_);
+}
+
 /// Output bytes queued in memory: file segments are counted in queued_ but stay in their files.
 std::size_t connection::output_in_memory() const noexcept {
   std::size_t in_files = 0;

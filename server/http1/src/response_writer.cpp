@@ -45,10 +45,13 @@ void response_writer::release() noexcept {
   response_slot* s = owner->slot_at(slot_, generation);
   if (s != nullptr && s->phase != slot_phase::done) {
     owner->abandon(*s, std::uncaught_exceptions() > 0);
+    owner->after_writer_call();
+    return;
   }
-  // Also for a finished or dead response: the last writer of a closed connection is what its
-  // owner waits for to free it.
-  owner->after_writer_call();
+  // A finished or dead response: the call that finished it (or the owner's, that dropped it) has
+  // processed the connection already, so only the owner hears of it: the last writer of a closed
+  // connection is what it waits for to free it.
+  owner->wake_owner();
 }
 
 response_slot* response_writer::slot() const noexcept {
@@ -75,9 +78,10 @@ bool response_writer::set_status(int status) noexcept {
 bool response_writer::add_header(std::string_view name, std::string_view value) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
-  const bool ok = conn_->add_response_field(*s, name, value);
-  conn_->after_writer_call();
-  return ok;
+  // Held in the slot until the head ends: nothing the connection or its owner could act on yet
+  // (a `Connection: close` is heeded when the head ends, as close_after() is), so the
+  // connection is not processed again for each field: the call that ends the head does it.
+  return conn_->add_response_field(*s, name, value);
 }
 
 bool response_writer::add_header(std::string_view name, std::string_view value,
@@ -149,8 +153,18 @@ bool response_writer::write(std::string_view piece) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
   if (piece.empty()) return body_open(*s);
-  const bool ok = conn_->write_body(*s, piece);
-  conn_->after_writer_call();
+  connection& c = *conn_;
+  const bool ok = c.write_body(*s, piece);
+  // More body behind output already pending (its write timer running), no request body being
+  // read: the output only grew, so processing would find nothing to do that the owner's next
+  // call does not. Only the owner hears of it, to send it. (A failure, a pool run dry, the first
+  // bytes of output or a body being read: processed as every other call.)
+  if (ok && !c.broken_ && c.writing_ && c.out_.head != nullptr &&
+      c.state_ != connection::state::reading_body) {
+    c.wake_owner();
+    return true;
+  }
+  c.after_writer_call();
   return ok;
 }
 

@@ -183,6 +183,7 @@ void connection_driver::complete(deferred_state& state,
 }
 
 void connection_driver::pump(time_point now) noexcept {
+  deadline_known_ = false;
   if (stream_closed_) return;
   if (abort_requested_) {
     abort_requested_ = false;
@@ -195,16 +196,15 @@ void connection_driver::pump(time_point now) noexcept {
   if (std::exchange(woken_, false) && conn_.wants().write && stream_.writable()) {
     (void)write_some(now);
   }
-  if (timer_due_) {
-    timer_due_ = false;
-    // The timer is lazy (see settle): it may fire before the connection's current deadline.
-    if (handshaking_) {
-      if (now >= timer_.deadline()) {
-        ++owner_->stats_.tls_handshake_timeouts;
-        handshake_failed(std::make_error_code(std::errc::timed_out));
-      }
-    } else if (now >= conn_.wants().deadline) {
-      conn_.on_timer(now);
+  // The timer is lazy (see settle): it may fire before the connection's current deadline, which
+  // the first round's wants() tells.
+  bool timer_check = false;
+  if (std::exchange(timer_due_, false)) {
+    if (!handshaking_) {
+      timer_check = true;
+    } else if (now >= timer_.deadline()) {
+      ++owner_->stats_.tls_handshake_timeouts;
+      handshake_failed(std::make_error_code(std::errc::timed_out));
     }
   }
   for (int round = 0;; ++round) {
@@ -213,6 +213,10 @@ void connection_driver::pump(time_point now) noexcept {
       return;
     }
     const connection_wants wants = conn_.wants();
+    if (std::exchange(timer_check, false) && now >= wants.deadline) {
+      conn_.on_timer(now);
+      continue;  // ask again: the timer may have changed everything
+    }
     if (wants.close) {
       close_stream();
       return;
@@ -227,9 +231,19 @@ void connection_driver::pump(time_point now) noexcept {
       write_shut_ = true;
       (void)stream_.shutdown_write();
     }
-    if (wants.read && !read_drained_ && stream_.readable()) progress = read_some(now) || progress;
+    const bool read_tried = wants.read && !read_drained_ && stream_.readable();
+    if (read_tried) progress = read_some(now) || progress;
     if (!progress) {
-      if (conn_.wants().close) continue;  // read_buffer() may give up for want of memory
+      // Nothing happened to the connection since `wants`, unless a read was tried: read_buffer()
+      // may give up for want of memory, and a read that found nothing gives the buffer back.
+      // settle() arms the timer with the deadline known here rather than asking again.
+      known_deadline_ = wants.deadline;
+      if (read_tried) {
+        const connection_wants after = conn_.wants();
+        if (after.close) continue;
+        known_deadline_ = after.deadline;
+      }
+      deadline_known_ = true;
       return;
     }
   }
@@ -391,7 +405,8 @@ void connection_driver::settle() noexcept {
     if (!timer_.armed()) timer_.arm_at(timer_.deadline());
     return;
   }
-  const time_point deadline = conn_.wants().deadline;
+  const time_point deadline = deadline_known_ ? known_deadline_ : conn_.wants().deadline;
+  deadline_known_ = false;
   if (deadline == time_point::max()) return;
   if (!timer_.armed() || deadline < timer_.deadline()) timer_.arm_at(deadline);
 }

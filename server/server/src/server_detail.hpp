@@ -201,6 +201,9 @@ class connection_driver final : public connection_info, public connection_observ
   transport::stream stream_;
   transport::timer timer_;
   log_track* log_ = nullptr;
+  // The connection's deadline as the last pump() left it (valid while deadline_known_): no call
+  // of the connection came after the wants() it was read from.
+  time_point known_deadline_{};
 
   bool busy_ = false;
   bool again_ = false;
@@ -218,6 +221,7 @@ class connection_driver final : public connection_info, public connection_observ
   // instead of the connection's (whose header timeout starts anew once the handshake is done).
   bool handshaking_ = false;
   bool tls_ = false;  // a short read says nothing of the socket: records may wait
+  bool deadline_known_ = false;
 };
 
 /// The loop's live drivers and the pool they come from.

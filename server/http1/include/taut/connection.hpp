@@ -615,6 +615,8 @@ class connection {
   [[nodiscard]] bool idle() const noexcept;
   [[nodiscard]] bool want_read() const noexcept;
   [[nodiscard]] time_point read_deadline() const noexcept;
+  // read_deadline() in state reading_head once may_start_request() holds.
+  [[nodiscard]] time_point head_deadline() const noexcept;
 
   // Buffers.
   bool ensure_state() noexcept;
@@ -681,6 +683,8 @@ class connection {
   bool await_drain(detail::response_slot& slot, response_writer::drained_function callback,
                    void* data) noexcept;
   void after_writer_call() noexcept;
+  // after_writer_call() without processing: for a call that changed nothing the connection acts on.
+  void wake_owner() noexcept;
   void report(detail::response_slot& slot, bool complete) noexcept;
   void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
   [[nodiscard]] std::size_t output_in_memory() const noexcept;
