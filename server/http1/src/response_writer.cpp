@@ -88,9 +88,8 @@ bool response_writer::add_header(std::string_view name, std::string_view value,
                                  parsed_field_t) noexcept {
   response_slot* s = slot();
   if (s == nullptr) return false;
-  const bool ok = conn_->add_response_field(*s, name, value, /*parsed=*/true);
-  conn_->after_writer_call();
-  return ok;
+  // Held in the slot until the head ends, as add_header()'s fields are.
+  return conn_->add_response_field(*s, name, value, /*parsed=*/true);
 }
 
 bool response_writer::send(std::string_view body) noexcept {
