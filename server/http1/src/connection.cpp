@@ -198,6 +198,7 @@ void connection::release_input() noexcept {
 }
 
 void connection::close_now() noexcept {
+  release_detached_sink();
   if (st_ != nullptr) {
     if (st_->body == body_phase::stream) {
       set_body(body_phase::none);

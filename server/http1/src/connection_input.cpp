@@ -252,7 +252,18 @@ void connection::process() noexcept {
     }
   } while (notify_drained(/*dead_only=*/false));  // a producer may finish and let the next start
   processing_ = false;
+  release_detached_sink();
   settle();
+}
+
+/// Tells a sink detached by an early answer (finish_slot) that it gets no more of its body. Only
+/// from the outermost call (process(), close_now()): never inside the sink's own on_body_data()
+/// or the writer call that finished the response, so the sink may delete itself here.
+void connection::release_detached_sink() noexcept {
+  if (st_ == nullptr) return;
+  if (body_sink* sink = std::exchange(st_->detached_sink, nullptr)) {
+    fail_sink(*sink, std::make_error_code(std::errc::operation_canceled));
+  }
 }
 
 bool connection::step() noexcept {

@@ -233,7 +233,9 @@ void connection::finish_slot(response_slot& slot) noexcept {
   const std::uint16_t index = index_of(slot);
   // A response finished before its request body was read: nobody reads the rest.
   if (st_->body_slot == index && st_->body_generation == slot.generation) {
-    st_->request.sink_ = nullptr;
+    // The sink still attached has not heard the end of its body: it is told once the call that
+    // finished the response is over (release_detached_sink), so that it may delete itself.
+    if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) st_->detached_sink = sink;
     if (st_->body == body_phase::stream) set_body(body_phase::discard);
   }
   if (index == st_->front) advance_front();

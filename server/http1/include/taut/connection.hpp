@@ -103,9 +103,12 @@ enum class body_mode : std::uint8_t {
 };
 
 /// Receives a streamed request body. It belongs to the handler and must stay alive until one of
-/// its end calls, or until the response is finished (which detaches it). An exception from one
-/// of its calls closes that connection (the sink gets no more calls; a response under way is cut
-/// short); other connections are not affected.
+/// its end calls: every sink that stream_body() accepted hears exactly one of on_body_end() and
+/// on_body_error(), as the connection's last call to it, whatever happens (the body ends or
+/// fails, the response is finished first, the connection closes or is destroyed). So a sink
+/// made per request may delete itself in either. An exception from one of its calls closes that
+/// connection (the sink gets no more calls; a response under way is cut short); other
+/// connections are not affected.
 class body_sink {
  public:
   /// A piece of body, valid during the call.
@@ -113,7 +116,13 @@ class body_sink {
   /// The body ended; chunked trailer fields (valid during the call) or none.
   virtual void on_body_end(std::span<const header> trailers) = 0;
   /// The body did not end well: a taut::errc framing error, std::errc::message_size (over the
-  /// limit), std::errc::timed_out, or std::errc::connection_aborted (peer gone, connection shut).
+  /// limit), std::errc::timed_out, std::errc::connection_aborted (peer gone, connection shut),
+  /// or std::errc::operation_canceled: the response was finished before the body ended, so the
+  /// sink gets none of the rest (it is discarded, or the connection closes). That one comes once
+  /// the call that finished the response is over: at the end of the connection's current call
+  /// (after the on_body_data() or handler call that answered returns), or, for a response
+  /// finished from outside every call of the connection (a timer), before that writer call
+  /// returns.
   virtual void on_body_error(std::error_code error) = 0;
 
  protected:
@@ -596,6 +605,7 @@ class connection {
   void feed_sink(std::string_view data) noexcept;
   void end_sink(body_sink& sink, std::span<const header> trailers) noexcept;
   void fail_sink(body_sink& sink, std::error_code error) noexcept;
+  void release_detached_sink() noexcept;
   void settle() noexcept;
   void close_now() noexcept;
   [[nodiscard]] bool idle() const noexcept;
