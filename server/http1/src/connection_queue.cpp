@@ -281,6 +281,32 @@ void connection::drop_slots_after_front() noexcept {
   notify_drained(/*dead_only=*/true);
 }
 
+bool connection::answer_unanswered(int status, time_point now) noexcept {
+  ctx_->now_ = now;
+  if (!open() || st_ == nullptr) return out_.head != nullptr;
+  stop_reading();
+  // Only the front's answer can still be sent: the responses behind it wait for it, and its
+  // answer says close. One whose head is out (a body under way) cannot be answered again.
+  if (st_ != nullptr && st_->count > 0) {
+    response_slot& front = st_->slots[st_->front];
+    if (front.phase == slot_phase::head && !becomes_tunnel(front)) discard_head(front);
+    if (front.phase == slot_phase::waiting) {
+      // The handler did not finish it: one waiting in on_drained() (a proxy waiting for its
+      // upstream) learns there, as when the connection closes, that its writer is done.
+      const response_writer::drained_function callback = std::exchange(front.drain, nullptr);
+      void* const data = front.drain_data;
+      if (callback != nullptr) --st_->drain_waiters;
+      write_error(front, status);
+      if (callback != nullptr) {
+        const bool was_processing = std::exchange(processing_, true);
+        callback(data);
+        processing_ = was_processing;
+      }
+    }
+  }
+  return out_.head != nullptr;
+}
+
 void connection::abandon(response_slot& slot, bool unwinding) noexcept {
   // Dropped while an exception unwinds the handler: whatever state it left, close after this.
   if (unwinding) close_after(slot);

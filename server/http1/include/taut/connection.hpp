@@ -527,10 +527,20 @@ class connection {
   /// timeout starts again from there, as the time spent on the handshake was not the client's
   /// to send a head in. No effect once a request byte has arrived.
   void restart_header_timer(time_point now) noexcept;
-  /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
-  /// finished and answered with `Connection: close`, and nothing more is read (a partial head
-  /// behind unanswered requests is dropped: the last of their answers says `close`).
+  /// Graceful shutdown: the request in flight is finished and answered with `Connection: close`,
+  /// and nothing more is read (a partial head behind unanswered requests is dropped: the last of
+  /// their answers says `close`). An idle connection does not close at once, as a request may be
+  /// on the wire and closing with it unread would reset the connection: it shuts its write side
+  /// and reads and drops what comes for up to linger_timeout (closed at the peer's EOF). A
+  /// partial head with nothing before it gets linger_timeout more at most (header_timeout if
+  /// sooner) to complete, then 408.
   void begin_shutdown(time_point now) noexcept;
+  /// The end of a drain (its deadline, before the owner closes the stream): a request whose
+  /// response head was not written yet (its handler still working, a proxy's upstream stalled)
+  /// is answered `status` (503) with `Connection: close` instead of meeting a silent close; its
+  /// writer becomes invalid. Nothing more is read. Returns whether output is now queued: send
+  /// what the stream takes at once, then close it (abort()).
+  bool answer_unanswered(int status, time_point now) noexcept;
   /// The stream failed (reset) or the owner gives up: drops everything; streaming sinks get
   /// connection_aborted and outstanding writers become invalid.
   void abort() noexcept;
