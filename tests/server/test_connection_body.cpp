@@ -340,8 +340,7 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenTheRestIsDiscarded) {
   EXPECT_EQ(self_deleting_sink::end_calls, 1);
   EXPECT_EQ(self_deleting_sink::last_error, std::errc::operation_canceled);
   EXPECT_EQ(self_deleting_sink::alive, 0);
-  const auto rest =
-      parse_responses(h.exchange(request.substr(request.size() - 70) + get("/next")));
+  const auto rest = parse_responses(h.exchange(request.substr(request.size() - 70) + get("/next")));
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].body, "next") << "the rest was discarded; the connection lives";
   EXPECT_EQ(self_deleting_sink::end_calls, 1) << "one end call, never a second";

@@ -142,9 +142,7 @@ struct client_response {
   /// "gzip" for `gzip, chunked`, "chunked, gzip", "identity"), or "" for a body that is only
   /// chunked or not coded. The client decodes none of them: on_body() then gets the coded bytes,
   /// which are not the content (a proxy passes them on with response_writer::begin_coded).
-  [[nodiscard]] std::string_view transfer_codings() const noexcept {
-    return head.transfer_codings;
-  }
+  [[nodiscard]] std::string_view transfer_codings() const noexcept { return head.transfer_codings; }
 };
 
 /// One exchange as the caller sees it: derive, implement the callbacks, pass it to client::send,
