@@ -346,6 +346,34 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenTheRestIsDiscarded) {
   EXPECT_EQ(self_deleting_sink::end_calls, 1) << "one end call, never a second";
 }
 
+// A sink may be reused for the next request once it heard its end (a pool of them, as the proxy
+// keeps): the end comes before any later request starts, even one already in the same input.
+TEST(Body, AnEarlyAnsweringSinkHearsItsEndBeforeTheNextRequestStarts) {
+  self_deleting_sink::reset();
+  harness h;
+  std::vector<std::string> events;
+  h.handler.head = [&events](server_request& r) {
+    events.push_back("head " + std::string(r.target()));
+    if (self_deleting_sink::end_calls > 0) events.push_back("(the sink had heard its end)");
+    return r.target() == "/up" ? body_mode::stream : body_mode::buffer;
+  };
+  h.handler.request = [](server_request& r, response_writer w) {
+    if (r.target() != "/up") {
+      w.send("next");
+      return;
+    }
+    auto* sink = new self_deleting_sink(/*answer_at_first_piece=*/true);
+    sink->writer = std::move(w);
+    if (!r.stream_body(*sink)) delete sink;
+  };
+  const auto responses = parse_responses(h.exchange(post("/up", std::string(50, 'u')) + get("/n")));
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(self_deleting_sink::end_calls, 1);
+  EXPECT_EQ(self_deleting_sink::alive, 0);
+  const std::vector<std::string> expected{"head /up", "head /n", "(the sink had heard its end)"};
+  EXPECT_EQ(events, expected);
+}
+
 // The rest is larger than max_discard_bytes: the connection closes after the early answer.
 TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenTheConnectionCloses) {
   self_deleting_sink::reset();

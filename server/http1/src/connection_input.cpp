@@ -257,8 +257,8 @@ void connection::process() noexcept {
 }
 
 /// Tells a sink detached by an early answer (finish_slot) that it gets no more of its body. Only
-/// from the outermost call (process(), close_now()): never inside the sink's own on_body_data()
-/// or the writer call that finished the response, so the sink may delete itself here.
+/// between steps of process() and from close_now(): never inside the sink's own on_body_data()
+/// or a handler's call, so the sink may delete itself here; and before any next request starts.
 void connection::release_detached_sink() noexcept {
   if (st_ == nullptr) return;
   if (body_sink* sink = std::exchange(st_->detached_sink, nullptr)) {
@@ -267,6 +267,9 @@ void connection::release_detached_sink() noexcept {
 }
 
 bool connection::step() noexcept {
+  // Before anything else happens (a next request starting), a sink detached by the call that
+  // the last step made (a handler, a sink, a drained callback answering) hears of it.
+  release_detached_sink();
   if (!open() || broken_) return false;
   honour_close();
   if (state_ == state::reading_body) {

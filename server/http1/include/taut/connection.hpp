@@ -119,10 +119,9 @@ class body_sink {
   /// limit), std::errc::timed_out, std::errc::connection_aborted (peer gone, connection shut),
   /// or std::errc::operation_canceled: the response was finished before the body ended, so the
   /// sink gets none of the rest (it is discarded, or the connection closes). That one comes once
-  /// the call that finished the response is over: at the end of the connection's current call
-  /// (after the on_body_data() or handler call that answered returns), or, for a response
-  /// finished from outside every call of the connection (a timer), before that writer call
-  /// returns.
+  /// the call that finished the response is over: when the on_body_data() or handler call that
+  /// answered returns (before any next request starts), or, for a response finished from
+  /// outside every call of the connection (a timer), before that writer call returns.
   virtual void on_body_error(std::error_code error) = 0;
 
  protected:
