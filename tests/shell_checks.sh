@@ -47,6 +47,28 @@ cleanup_scratch() {
   rm -rf "$scratch"
 }
 
+# stop_with_sigterm VARIABLE NAME: SIGTERM to the PID in VARIABLE (a server this test started),
+# then waits for it (10 s at most) and checks it exited with status 0. Once it has exited the
+# variable is emptied, so the exit cleanup does not kill a PID that may have been reused.
+stop_with_sigterm() {
+  local variable=$1 name=$2 pid=${!1} status=
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      status=$?
+      break
+    fi
+    sleep 0.1
+  done
+  if [[ -z $status ]]; then
+    fail "$name still running 10 s after SIGTERM"
+  else
+    printf -v "$variable" '%s' ''
+    check "$name exit status after SIGTERM" 0 "$status"
+  fi
+}
+
 # wait_for_line FILE SED_SCRIPT PID: prints what `sed -n SED_SCRIPT FILE` prints (a port from a
 # "listening on" line), once it prints anything; gives up after 10 s, or once PID has exited.
 wait_for_line() {

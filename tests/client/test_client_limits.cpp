@@ -337,6 +337,55 @@ TEST(BlockingClient, ABodyOverTheLimitIsBodyTooLargeAndTheClientGoesOn) {
   EXPECT_EQ(small.body.size(), 10000u);
 }
 
+// The client decodes no transfer coding but chunked. A body still coded is not the content:
+// blocking_client refuses it (as Go's Transport does) instead of answering 200 with the coded
+// bytes as the body, and says which codings it carried; allow_transfer_codings takes it as is.
+TEST(BlockingClient, ABodyStillCarryingTransferCodingsIsRefused) {
+  struct answer {
+    std::string_view response;
+    std::string_view codings;
+  };
+  const answer answers[] = {
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\ncoded-to-the-close", "gzip"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\ncoded", "chunked, gzip"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nplain?", "identity"},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\ncoded\r\n0\r\n\r\n",
+       "gzip"},
+  };
+  for (const bool allow : {false, true}) {
+    for (const answer& a : answers) {
+      blocking_client http({}, {.allow_transfer_codings = allow});
+      scripted_upstream upstream(http.loop(), [&a](upstream_connection& c, std::size_t) {
+        (void)c.stream.write(a.response);
+        (void)c.stream.close();
+      });
+      const fetch_result r =
+          http.send(origin::memory(upstream.dialer()), {.method = "GET", .target = "/"});
+      EXPECT_EQ(r.transfer_codings, a.codings) << a.response;
+      if (allow) {
+        EXPECT_FALSE(r.error) << r.error.message();
+        EXPECT_EQ(r.status, 200);
+        EXPECT_FALSE(r.body.empty()) << "the coded bytes, as sent";
+      } else {
+        EXPECT_EQ(r.error.code, client_errc::unsupported_transfer_coding) << a.response;
+        EXPECT_EQ(r.error.phase, client_phase::reading_head);
+        EXPECT_TRUE(r.body.empty()) << "no coded byte passed as the content";
+      }
+    }
+  }
+  // Chunked alone is decoded: nothing is left on the body.
+  blocking_client http;
+  scripted_upstream upstream(http.loop(), [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nplain\r\n0\r\n\r\n");
+  });
+  const fetch_result r =
+      http.send(origin::memory(upstream.dialer()), {.method = "GET", .target = "/"});
+  ASSERT_FALSE(r.error) << r.error.message();
+  EXPECT_EQ(r.body, "plain");
+  EXPECT_EQ(r.transfer_codings, "");
+}
+
 TEST(BlockingClient, AServerThatNeverAnswersMeetsTheDefaultDeadline) {
   auto silent = transport::listener::listen("127.0.0.1:0").value();  // accepts, never answers
   blocking_client http({}, {.timeout = 300ms});

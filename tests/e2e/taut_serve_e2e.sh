@@ -76,12 +76,7 @@ if [[ $group == flags ]]; then
   threads=$(wait_for_line "$scratch/threads.err" 's|^taut-serve: \([0-9]*\) threads,.*|\1|p' \
     "$server_pid")
   check "--threads 0 is one per core" "$(nproc)" "$threads"
-  if kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid"
-    wait "$server_pid"
-    check "--threads 0 exit status" 0 $?
-  fi
-  server_pid=
+  stop_with_sigterm server_pid "taut-serve --threads 0"
   finish
 fi
 
@@ -218,22 +213,7 @@ check "clock type" "200 text/event-stream nosniff" \
 check "clock bad n" "400" "$(curl_ -o /dev/null -w '%{http_code}' "$base/clock?n=0")"
 
 # SIGTERM: graceful stop, exit status 0, the socket file removed.
-kill -TERM "$server_pid"
-status=
-for _ in $(seq 1 100); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    wait "$server_pid"
-    status=$?
-    break
-  fi
-  sleep 0.1
-done
-if [[ -z $status ]]; then
-  fail "taut-serve still running 10 s after SIGTERM"
-else
-  server_pid=
-  check "exit status after SIGTERM" 0 "$status"
-fi
+stop_with_sigterm server_pid taut-serve
 check "unix socket file removed" "gone" "$([[ -e $unix_socket ]] && echo present || echo gone)"
 check_contains "stopped message" "taut-serve: stopped" "$(cat "$scratch/server.err")"
 # The access log has a Common Log Format line for the requests above.

@@ -12,7 +12,7 @@ server_bin=$1
 fetch_bin=$2
 # shellcheck source=tests/shell_checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
-# shellcheck disable=SC2034 # set and read through their names (start, stop, the cleanup)
+# shellcheck disable=SC2034 # set and read through their names (start, stop_with_sigterm, the cleanup)
 upstream_pid='' front_pid='' prefix_pid=''
 scratch_with_cleanup taut-proxy-e2e upstream_pid front_pid prefix_pid
 
@@ -35,26 +35,6 @@ start() {
   printf -v "$variable" '%s' $!
   port=$(wait_for_line "$scratch/$name.err" \
     's|^taut-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "${!variable}")
-}
-
-# stop VARIABLE NAME: SIGTERM to the PID in VARIABLE, then its exit status checked (10 s at most).
-stop() {
-  local variable=$1 name=$2 pid=${!1} status=
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      wait "$pid"
-      status=$?
-      break
-    fi
-    sleep 0.1
-  done
-  if [[ -z $status ]]; then
-    fail "$name still running 10 s after SIGTERM"
-  else
-    printf -v "$variable" '%s' ''
-    check "$name exit status after SIGTERM" 0 "$status"
-  fi
 }
 
 give_up() {
@@ -102,13 +82,13 @@ check "outside the prefix: served by the front" "" "$(field_of Via "$prefixed/pl
 check "outside the prefix body" "Hello, World!" "$(fetch "$prefixed/plaintext")"
 
 # The upstream gone: 502 from both fronts, which keep serving what is theirs.
-stop upstream_pid upstream
+stop_with_sigterm upstream_pid upstream
 check "502 without the upstream (TCP)" "502" "$(status_of "$front/plaintext")"
 check "502 without the upstream (Unix)" "502" "$(status_of "$prefixed/api/plaintext")"
 check "front still serves its own routes" "Hello, World!" "$(fetch "$prefixed/plaintext")"
 
-stop front_pid front
-stop prefix_pid prefix
+stop_with_sigterm front_pid front
+stop_with_sigterm prefix_pid prefix
 if [[ $failed -ne 0 && -s $scratch/fetch.err ]]; then
   echo "taut-fetch said:" >&2
   cat "$scratch/fetch.err" >&2

@@ -206,18 +206,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 sleep 0.3  # the session tickets after the TLS 1.3 handshake
-kill -TERM "$server_pid"
-status=
-for _ in $(seq 1 100); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    wait "$server_pid"
-    status=$?
-    break
-  fi
-  sleep 0.1
-done
-server_pid=
-check "exit status after SIGTERM" 0 "${status:-still running}"
+stop_with_sigterm server_pid taut-serve
 for _ in $(seq 1 50); do
   grep -qx 'closed' "$scratch/idle.out" && break
   sleep 0.1
@@ -252,10 +241,7 @@ check "https over unix socket" "ok" \
 plain=$(curl --silent --max-time 5 -w '%{http_code}' --unix-socket "$tls_socket" \
   http://localhost/healthz)
 check "plain http to tls unix socket" "000" "$plain"
-kill -TERM "$server_pid"
-wait "$server_pid"
-check "tls unix exit status" 0 $?
-server_pid=
+stop_with_sigterm server_pid "taut-serve on a tls unix socket"
 
 echo "taut_serve_tls_e2e: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

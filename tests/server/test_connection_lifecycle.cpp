@@ -368,14 +368,95 @@ TEST(Errors, PoolExhaustionClosesInsteadOfCorrupting) {
 
 // --- Graceful shutdown ---------------------------------------------------------------------------
 
-TEST(Shutdown, IdleConnectionClosesAtOnce) {
-  harness h;
+// An idle keep-alive connection may have a request on the wire when the drain starts: closing
+// with it unread would send a reset. The write side is shut at once and what comes is read and
+// dropped (RFC 9112 section 9.6), until the client's EOF or linger_timeout.
+TEST(Shutdown, IdleConnectionShutsItsWriteSideAndLingersInsteadOfClosingWithInputUnread) {
+  connection_options options;
+  options.linger_timeout = 2s;
+  harness h(options);
   h.exchange(get("/"));
   h.conn->begin_shutdown(h.now);
-  EXPECT_TRUE(h.wants().close);
-  harness fresh;
+  EXPECT_FALSE(h.wants().close) << "a close now would reset a request in flight";
+  EXPECT_TRUE(h.wants().shutdown_write);
+  EXPECT_TRUE(h.wants().read);
+  EXPECT_EQ(h.send(get("/in-flight")), get("/in-flight").size()) << "read, not left unread";
+  EXPECT_EQ(h.drain(), "") << "dropped: the client sees the close and may retry";
+  EXPECT_EQ(h.handler.requests, 1);
+  h.conn->receive_eof(h.now);
+  EXPECT_TRUE(h.wants().close) << "the client's EOF ends the linger";
+
+  harness fresh(options);
   fresh.conn->begin_shutdown(fresh.now);
-  EXPECT_TRUE(fresh.wants().close);
+  EXPECT_FALSE(fresh.wants().close);
+  EXPECT_TRUE(fresh.wants().shutdown_write);
+  fresh.advance(1999ms);
+  EXPECT_FALSE(fresh.wants().close);
+  fresh.advance(1ms);
+  EXPECT_TRUE(fresh.wants().close) << "bounded by linger_timeout";
+}
+
+// A partial head may still complete during a drain, but it gets linger_timeout at most, not the
+// whole header_timeout: then 408, and the close.
+TEST(Shutdown, PartialHeadGetsLingerTimeoutAtMost) {
+  connection_options options;
+  options.header_timeout = 10s;
+  options.linger_timeout = 2s;
+  harness h(options);
+  h.exchange(get("/"));
+  h.send("GET /sl");
+  h.pass(1s);
+  h.conn->begin_shutdown(h.now);
+  EXPECT_TRUE(h.wants().read);
+  EXPECT_EQ(h.wants().deadline, h.now + 2s);
+  h.advance(2s);
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 408);
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+
+  // A head timeout already nearer stays as it was.
+  harness near(options);
+  near.exchange(get("/"));
+  near.send("GET /sl");
+  near.pass(9s);
+  near.conn->begin_shutdown(near.now);
+  EXPECT_EQ(near.wants().deadline, near.now + 1s);
+}
+
+// At the end of a drain, a request whose handler has not answered (a proxied request whose
+// upstream stalls) is answered 503 with `Connection: close` rather than meeting a silent close;
+// one whose response head is out cannot be answered again.
+TEST(Shutdown, UnansweredRequestIsAnswered503AtTheDrainsEnd) {
+  harness h;
+  h.handler.request = [&](server_request&, response_writer w) {
+    w.add_header("X-Dropped", "the handler's field, for a response it never made");
+    h.writers.push_back(std::move(w));
+  };
+  h.send(get("/stalled") + get("/behind"));
+  h.conn->begin_shutdown(h.now);
+  EXPECT_EQ(h.drain(), "");
+  EXPECT_TRUE(h.conn->answer_unanswered(503, h.now));
+  const auto responses = parse_responses(h.drain());
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 503);
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  EXPECT_EQ(responses[0].field("X-Dropped"), "");
+  EXPECT_FALSE(h.writers[0].valid());
+  EXPECT_FALSE(h.writers[0].send("too late"));
+  EXPECT_EQ(h.drain(), "");
+
+  harness begun;
+  begun.handler.request = [&](server_request&, response_writer w) {
+    w.begin();
+    w.write("part");
+    begun.writers.push_back(std::move(w));
+  };
+  begun.send(get("/"));
+  const std::string head_and_part = begun.drain();
+  EXPECT_NE(head_and_part.find("part"), std::string::npos);
+  EXPECT_FALSE(begun.conn->answer_unanswered(503, begun.now));
+  EXPECT_EQ(begun.drain(), "") << "no second answer after a head that is out";
 }
 
 TEST(Shutdown, InFlightRequestIsFinishedAndAnsweredWithClose) {

@@ -690,17 +690,19 @@ struct model {
     if (eof_sent) see_eof();
   }
 
-  /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
-  /// finished and answered with `close`, and nothing more is read.
+  /// Graceful shutdown: the request in flight is finished and answered with `close`, and nothing
+  /// more is read; an idle connection lingers (a request may be on the wire). A partial head
+  /// with nothing before it gets linger_timeout more at most.
   void begin_shutdown() {
     shutting_down = true;
     if (state == life::open && !stopped) {
       if (!in_body && !unconsumed()) {
-        if (advanced == entries.size() && !output) {
-          close_now();
-          return;
-        }
         stop_reading();
+      } else if (!in_body && !held && advanced == entries.size() && reading() &&
+                 delivered < begins[cursor] + requests[cursor].head_size) {
+        if (read_since + header_timeout > now + linger_timeout) {
+          read_since = now + linger_timeout - header_timeout;
+        }
       } else if (held) {
         // A whole head waiting for its turn is in flight too: it is answered, with `close`.
       } else if (advanced < entries.size()) {

@@ -400,8 +400,55 @@ TEST(ServerLoop, DrainClosesIdleFinishesInFlightAndRefusesNew) {
   EXPECT_EQ(responses[0].field("Connection"), "close");
   EXPECT_TRUE(busy.eof);
   busy.stream().close();
+  idle.stream().close();  // the idle connection lingered until the client's close
   server.loop().run_until_idle();
   EXPECT_TRUE(drained);
+  EXPECT_TRUE(server.unit->drained());
+}
+
+// Under load, a drain meets idle keep-alive connections whose next request is already on the
+// wire. Closing one with that request unread would reset it; the client must see a clean close
+// (which it may retry), and the drain still ends, at the client's close or linger_timeout.
+TEST(ServerLoop, DrainNeverResetsAnIdleConnectionWithARequestOnTheWire) {
+  memory_server server;
+  memory_client idle = server.connect();
+  ASSERT_EQ(parse_responses(idle.exchange(get("/hello"))).size(), 1u);
+  idle.take();
+  const std::string next = get("/hello");
+  ASSERT_EQ(idle.stream().write(next).bytes, next.size());  // sent; the server has not read it
+  bool drained = false;
+  server.unit->begin_shutdown([&drained] { drained = true; });
+  idle.settle();
+  EXPECT_TRUE(idle.eof);
+  EXPECT_FALSE(idle.error) << "reset: " << idle.error.message();
+  EXPECT_TRUE(idle.received.empty());
+  EXPECT_FALSE(drained);
+  server.advance(server_loop_options{}.connection.linger_timeout);
+  EXPECT_TRUE(drained) << "bounded by linger_timeout";
+}
+
+// At the drain deadline, a request whose handler never answered (a proxy whose upstream
+// stalls) is answered 503 with `Connection: close` before its connection closes.
+TEST(ServerLoop, DrainDeadlineAnswers503ToARequestStillUnanswered) {
+  server_loop_options options;
+  options.drain_timeout = 3s;
+  memory_server server(options);
+  memory_client busy = server.connect();
+  busy.exchange(get("/defer"));
+  ASSERT_EQ(server.handler.deferred.size(), 1u);
+  server.unit->begin_shutdown();
+  server.advance(3s);
+  busy.read_available();
+  EXPECT_TRUE(busy.closed());
+  EXPECT_FALSE(busy.error) << busy.error.message();
+  const auto responses = parse_responses(busy.received);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 503);
+  EXPECT_EQ(responses[0].field("Connection"), "close");
+  server.handler.deferred[0].send(200, "late", "text/plain");  // harmless: answered already
+  server.loop().run_until_idle();
+  server.handler.deferred.clear();
+  server.loop().run_until_idle();
   EXPECT_TRUE(server.unit->drained());
 }
 
@@ -507,9 +554,9 @@ TEST(ServerLoop, ResponseFinishedOnAnotherThread) {
 }
 
 // A program that ends while workers still hold deferred responses: the server_loop is destroyed
-// first (its connections closed), then one worker completes its response and the other drops
-// its own, and the event loop runs what they posted. Nothing is written; under ASan, nothing of
-// the destroyed loop is touched and nothing leaks.
+// first (its connections closed, without the 503 of a drain's end), then one worker completes
+// its response and the other drops its own, and the event loop runs what they posted. Nothing is
+// written; under ASan, nothing of the destroyed loop is touched and nothing leaks.
 TEST(ServerLoop, DeferredResponsesMayOutliveTheirServerLoop) {
   memory_server server;
   memory_client completed = server.connect();

@@ -483,10 +483,12 @@ TEST(ServerTcp, GracefulShutdown) {
 
 /// Stops a one-thread server with `stop` while its handler holds a deferred response that it does
 /// not complete: the connection is closed hard and wait() returns within 2 s (a hard stop waits
-/// for no handler). The response is completed afterwards, from the handler's thread, on the
-/// closed connection (nothing is sent, nothing freed is touched).
+/// for no handler). At the drain's deadline the request is first answered 503 with
+/// `Connection: close` (`answered`); a hard stop sends nothing. The response is completed
+/// afterwards, from the handler's thread, on the closed connection (nothing more is sent,
+/// nothing freed is touched).
 template <class Stop>
-void stop_with_a_held_response(Stop stop) {
+void stop_with_a_held_response(Stop stop, bool answered) {
   waiting_routes handler;
   server_options options = loopback(1);
   options.drain_timeout = 100ms;
@@ -500,17 +502,26 @@ void stop_with_a_held_response(Stop stop) {
   EXPECT_EQ(waited.wait_for(2s), std::future_status::ready)
       << "the stop waited for the held response";
   EXPECT_TRUE(busy.wait_closed());
-  EXPECT_TRUE(busy.received.empty());
+  if (answered) {
+    const auto responses = parse_responses(busy.received);
+    ASSERT_EQ(responses.size(), 1u) << busy.received;
+    EXPECT_EQ(responses[0].status, 503);
+    EXPECT_EQ(responses[0].field("Connection"), "close");
+  } else {
+    EXPECT_TRUE(busy.received.empty());
+  }
   handler.finish();
   waited.wait();
 }
 
 TEST(ServerTcp, StopNowDoesNotWaitForAHeldResponse) {
-  stop_with_a_held_response([](server& srv) { srv.stop_now(); });
+  stop_with_a_held_response([](server& srv) { srv.stop_now(); }, /*answered=*/false);
 }
 
-TEST(ServerTcp, DrainDeadlineClosesHard) {
-  stop_with_a_held_response([](server& srv) { srv.stop(); });
+// A request whose handler has not answered when the drain deadline comes (a proxied request
+// whose upstream stalls) is answered 503 with `Connection: close`, not closed on silently.
+TEST(ServerTcp, DrainDeadlineClosesHardAnswering503First) {
+  stop_with_a_held_response([](server& srv) { srv.stop(); }, /*answered=*/true);
 }
 
 TEST(ServerTcp, ConnectionLimitQueuesUntilOneCloses) {

@@ -175,6 +175,9 @@ TEST(Testing, ShutdownDrainsIdleConnections) {
   EXPECT_EQ(c.get("/").status, 200);
   server.shutdown();
   EXPECT_TRUE(c.closed());
+  // The server lingers, reading what the client may still send, until the client's EOF (or
+  // linger_timeout): a request on the wire meets no reset.
+  c.shutdown_write();
   EXPECT_TRUE(server.loop_server().drained());
 }
 

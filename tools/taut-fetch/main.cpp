@@ -15,9 +15,11 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "taut/client.hpp"
+#include "taut/parse_error.hpp"
 
 namespace {
 
@@ -51,7 +53,9 @@ client's event loop. An https server's certificate is checked against the system
   -h, --help              print this help and exit
 
 Exit status: 0 when every response came (whatever its status), 1 when a request failed (the
-error is printed: what failed, in which phase, why), 2 for a bad flag.
+error is printed: what failed, in which phase, why), 2 for a bad flag. A response whose body
+still carries a transfer coding other than chunked (gzip, ...) is not printed as if it were the
+content: it fails as unsupported_transfer_coding, as Go's Transport refuses it.
 )";
 
 struct usage_error {
@@ -190,6 +194,13 @@ void print_head(std::FILE* to, std::string_view prefix, const taut::response& he
   std::fprintf(to, "%.*s\r\n", static_cast<int>(prefix.size()), prefix.data());
 }
 
+// A body still carrying transfer codings (gzip, ...) is not its content, and taut::client decodes
+// none but chunked: refused as Go's Transport refuses it, rather than printed as if it were.
+taut::client_error coded_body_error() {
+  return {taut::client_errc::unsupported_transfer_coding, taut::client_phase::reading_head,
+          make_error_code(taut::errc::unknown_transfer_coding), 0};
+}
+
 // One request, printed.
 class printer final : public taut::client_exchange {
  public:
@@ -200,6 +211,14 @@ class printer final : public taut::client_exchange {
   void on_head(const taut::client_response& response) override {
     if (o_->verbose) print_head(stderr, "< ", response.head);
     if (o_->include) print_head(stdout, "", response.head);
+    if (const std::string_view codings = response.transfer_codings(); !codings.empty()) {
+      if (o_->verbose) {
+        std::fprintf(stderr, "< (the body still carries the transfer codings \"%.*s\")\n",
+                     static_cast<int>(codings.size()), codings.data());
+      }
+      coded = true;
+      cancel();  // on_error reports it
+    }
   }
   void on_body(std::string_view piece) override {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -214,10 +233,11 @@ class printer final : public taut::client_exchange {
     done = true;
   }
   void on_error(const taut::client_error& e) override {
-    error = e;
+    error = coded ? coded_body_error() : e;
     done = true;
   }
   bool done = false;
+  bool coded = false;
   taut::client_error error;
 
  private:
@@ -227,7 +247,12 @@ class printer final : public taut::client_exchange {
 // One of the C workers of -n/-c: sends again as soon as its response ended.
 class worker final : public taut::client_exchange {
  public:
-  void on_head(const taut::client_response&) override {}
+  void on_head(const taut::client_response& response) override {
+    if (!response.transfer_codings().empty()) {
+      coded = true;
+      cancel();  // on_error counts it
+    }
+  }
   void on_body(std::string_view) override {}
   void on_complete(std::span<const taut::header>) override {
     ++*completed;
@@ -235,7 +260,8 @@ class worker final : public taut::client_exchange {
   }
   void on_error(const taut::client_error& e) override {
     ++*failed;
-    if (!*first_error) *first_error = e;
+    const bool was_coded = std::exchange(coded, false);
+    if (!*first_error) *first_error = was_coded ? coded_body_error() : e;
     next();
   }
   void next() {
@@ -251,6 +277,7 @@ class worker final : public taut::client_exchange {
   std::uint64_t* failed = nullptr;
   taut::client_error* first_error = nullptr;
   bool again = false;
+  bool coded = false;
 };
 
 void print_request(const options& o, const taut::origin& where, const taut::client_request& r) {

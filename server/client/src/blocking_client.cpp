@@ -2,6 +2,7 @@
 #include "taut/blocking_client.hpp"
 
 #include "taut/http_chars.hpp"
+#include "taut/parse_error.hpp"
 
 namespace taut {
 
@@ -13,7 +14,8 @@ constexpr std::string_view single_issuer_mode = "single issuer, deferred task ru
 // Gathers a whole response into a fetch_result.
 class collector final : public client_exchange {
  public:
-  collector(fetch_result& out, std::size_t max_body) noexcept : out_(&out), max_body_(max_body) {}
+  collector(fetch_result& out, std::size_t max_body, bool allow_codings) noexcept
+      : out_(&out), max_body_(max_body), allow_codings_(allow_codings) {}
 
   void on_informational(const taut::response& head) override {
     out_->informational.push_back(head.status);
@@ -27,6 +29,13 @@ class collector final : public client_exchange {
     out_->reused_connection = response.reused_connection;
     for (const header& field : head.headers) {
       out_->headers.push_back({std::string(field.name), std::string(field.value)});
+    }
+    out_->transfer_codings = std::string(response.transfer_codings());
+    if (!out_->transfer_codings.empty() && !allow_codings_) {
+      // The client decodes no coding but chunked: the body would be the coded bytes, not the
+      // content. Refused before a byte of it is read, as Go's Transport refuses it.
+      coded_ = true;
+      cancel();  // on_error says why
     }
   }
   void on_body(std::string_view piece) override {
@@ -48,6 +57,9 @@ class collector final : public client_exchange {
     if (too_large_) {
       out_->error = {client_errc::body_too_large, client_phase::reading_body,
                      std::make_error_code(std::errc::message_size), out_->body.size()};
+    } else if (coded_) {
+      out_->error = {client_errc::unsupported_transfer_coding, client_phase::reading_head,
+                     make_error_code(errc::unknown_transfer_coding), 0};
     }
     done = true;
   }
@@ -64,7 +76,9 @@ class collector final : public client_exchange {
  private:
   fetch_result* out_;
   std::size_t max_body_;
+  bool allow_codings_;
   bool too_large_ = false;
+  bool coded_ = false;
 };
 
 }  // namespace
@@ -108,7 +122,7 @@ void blocking_client::follow_calling_thread() {
 fetch_result blocking_client::send(const origin& where, const client_request& request) {
   follow_calling_thread();
   fetch_result result;
-  collector exchange(result, limits_.max_body);
+  collector exchange(result, limits_.max_body, limits_.allow_transfer_codings);
   client_request bounded = request;  // lives until the exchange ended (below)
   if (bounded.timeout.count() == 0) bounded.timeout = limits_.timeout;
   if (client_error refused = client_->send(where, bounded, exchange)) {

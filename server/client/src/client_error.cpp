@@ -51,6 +51,8 @@ std::string_view to_string(client_errc code) noexcept {
       return "body_too_large";
     case client_errc::body_incomplete:
       return "body_incomplete";
+    case client_errc::unsupported_transfer_coding:
+      return "unsupported_transfer_coding";
   }
   return "unknown";
 }

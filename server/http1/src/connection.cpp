@@ -198,6 +198,7 @@ void connection::release_input() noexcept {
 }
 
 void connection::close_now() noexcept {
+  release_detached_sink();
   if (st_ != nullptr) {
     if (st_->body == body_phase::stream) {
       set_body(body_phase::none);
@@ -334,12 +335,19 @@ void connection::begin_shutdown(time_point now) noexcept {
   shutdown_ = true;
   if (open()) {
     if (state_ == state::reading_head && in_begin_ == in_end_) {
-      if ((st_ == nullptr || st_->count == 0) && out_.head == nullptr) {
-        close_now();
-        return;
-      }
+      // Idle or not, a request may be on the wire: closing with it unread would reset the
+      // connection. The write side is shut and what comes is read and dropped for up to
+      // linger_timeout (RFC 9112 section 9.6): the client sees a clean close, and may retry.
       stop_reading();
     } else if (st_ != nullptr) {
+      // A partial head may complete and be answered, but a drain is no time to wait the whole
+      // header_timeout for it: it gets linger_timeout more at most (then 408 and the close).
+      const connection_options& options = ctx_->options_;
+      if (state_ == state::reading_head && !whole_head_buffered() &&
+          options.header_timeout > options.linger_timeout &&
+          read_since_ + options.header_timeout > now + options.linger_timeout) {
+        read_since_ = now + options.linger_timeout - options.header_timeout;
+      }
       st_->last_request = true;
       // A head waiting for its turn is in flight too: it is answered last, with the close.
       if (st_->count > 0 && state_ != state::holding)

@@ -252,10 +252,24 @@ void connection::process() noexcept {
     }
   } while (notify_drained(/*dead_only=*/false));  // a producer may finish and let the next start
   processing_ = false;
+  release_detached_sink();
   settle();
 }
 
+/// Tells a sink detached by an early answer (finish_slot) that it gets no more of its body. Only
+/// between steps of process() and from close_now(): never inside the sink's own on_body_data()
+/// or a handler's call, so the sink may delete itself here; and before any next request starts.
+void connection::release_detached_sink() noexcept {
+  if (st_ == nullptr) return;
+  if (body_sink* sink = std::exchange(st_->detached_sink, nullptr)) {
+    fail_sink(*sink, std::make_error_code(std::errc::operation_canceled));
+  }
+}
+
 bool connection::step() noexcept {
+  // Before anything else happens (a next request starting), a sink detached by the call that
+  // the last step made (a handler, a sink, a drained callback answering) hears of it.
+  release_detached_sink();
   if (!open() || broken_) return false;
   honour_close();
   if (state_ == state::reading_body) {

@@ -144,6 +144,10 @@ struct connection_state {
   std::size_t spill_size = 0;
   std::size_t spill_cap = 0;
   std::uint64_t discarded = 0;
+  // A sink detached by its response finishing before its body ended: it hears
+  // on_body_error(operation_canceled) at the next step of process() (before a next request
+  // starts), or when the connection closes, never inside the call that finished the response.
+  body_sink* detached_sink = nullptr;
   std::uint16_t drain_waiters = 0;      // slots with an on_drained callback
   std::uint16_t unsafe_unanswered = 0;  // slots of unsafe requests not yet done (see must_wait)
   // The generation of the first slot known to close the connection (0: none), whose answer is

@@ -233,7 +233,9 @@ void connection::finish_slot(response_slot& slot) noexcept {
   const std::uint16_t index = index_of(slot);
   // A response finished before its request body was read: nobody reads the rest.
   if (st_->body_slot == index && st_->body_generation == slot.generation) {
-    st_->request.sink_ = nullptr;
+    // The sink still attached has not heard the end of its body: it is told once the call that
+    // finished the response is over (release_detached_sink), so that it may delete itself.
+    if (body_sink* sink = std::exchange(st_->request.sink_, nullptr)) st_->detached_sink = sink;
     if (st_->body == body_phase::stream) set_body(body_phase::discard);
   }
   if (index == st_->front) advance_front();
@@ -277,6 +279,32 @@ void connection::drop_slots_after_front() noexcept {
     --st.count;
   }
   notify_drained(/*dead_only=*/true);
+}
+
+bool connection::answer_unanswered(int status, time_point now) noexcept {
+  ctx_->now_ = now;
+  if (!open() || st_ == nullptr) return out_.head != nullptr;
+  stop_reading();
+  // Only the front's answer can still be sent: the responses behind it wait for it, and its
+  // answer says close. One whose head is out (a body under way) cannot be answered again.
+  if (st_ != nullptr && st_->count > 0) {
+    response_slot& front = st_->slots[st_->front];
+    if (front.phase == slot_phase::head && !becomes_tunnel(front)) discard_head(front);
+    if (front.phase == slot_phase::waiting) {
+      // The handler did not finish it: one waiting in on_drained() (a proxy waiting for its
+      // upstream) learns there, as when the connection closes, that its writer is done.
+      const response_writer::drained_function callback = std::exchange(front.drain, nullptr);
+      void* const data = front.drain_data;
+      if (callback != nullptr) --st_->drain_waiters;
+      write_error(front, status);
+      if (callback != nullptr) {
+        const bool was_processing = std::exchange(processing_, true);
+        callback(data);
+        processing_ = was_processing;
+      }
+    }
+  }
+  return out_.head != nullptr;
 }
 
 void connection::abandon(response_slot& slot, bool unwinding) noexcept {

@@ -751,6 +751,9 @@ void proxy_exchange::on_body_end(std::span<const header> trailers) {
 }
 
 void proxy_exchange::on_body_error(std::error_code error) {
+  // The front's response was finished before the body ended (the sink was detached then): this
+  // exchange is done, and may already be back in the free list or serving another request.
+  if (error == std::errc::operation_canceled) return;
   body_error_ = error;
   if (collecting_) {
     collecting_ = false;

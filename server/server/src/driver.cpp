@@ -91,9 +91,10 @@ void connection_driver::begin_shutdown() noexcept {
   drive();
 }
 
-void connection_driver::hard_close() noexcept {
+void connection_driver::hard_close(bool answer_unanswered) noexcept {
   if (stream_closed_) return;
   abort_requested_ = true;
+  answer_requested_ = answer_unanswered;
   drive();
 }
 
@@ -187,6 +188,15 @@ void connection_driver::pump(time_point now) noexcept {
   if (stream_closed_) return;
   if (abort_requested_) {
     abort_requested_ = false;
+    // A request whose answer never began (its handler still working) is told 503 with
+    // `Connection: close` rather than meeting a silent close: sent as far as the stream takes
+    // it now, as nothing is waited for any more.
+    if (std::exchange(answer_requested_, false) && !handshaking_ &&
+        conn_.answer_unanswered(503, now)) {
+      while (conn_.wants().write && write_some(now)) {
+      }
+      (void)stream_.shutdown_write();
+    }
     conn_.abort();
   }
   if (shutdown_requested_) {

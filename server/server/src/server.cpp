@@ -287,7 +287,17 @@ void server::run_worker(worker& w) noexcept {
   // held to a context that outlives it (their writers' calls fail; the last one dropped frees
   // them). The per-thread handler goes too, as what it runs on this loop (a proxy's upstream
   // exchanges, cancelled) would otherwise never end: the loop does not run again.
-  unit.close_all();
+  // At the drain's deadline, requests still unanswered are told 503 (end_drain); a hard stop
+  // answers nothing more. The loop then runs a little (100 ms at most) for those answers to
+  // leave: an io_uring stream closed with bytes queued closes once they are sent.
+  if (hard_stop_.load(std::memory_order_acquire)) {
+    unit.close_all();
+  } else {
+    unit.end_drain();
+    for (int round = 0; round < 5 && !hard_stop_.load(std::memory_order_acquire); ++round) {
+      if (loop.run_once(std::chrono::milliseconds(20)) == 0) break;
+    }
+  }
   w.unit.reset();
   w.own_handler.reset();
   w.open.store(0, std::memory_order_relaxed);

@@ -156,8 +156,10 @@ class connection_driver final : public connection_info, public connection_observ
   void drive() noexcept;
   /// Graceful shutdown of this connection (see connection::begin_shutdown).
   void begin_shutdown() noexcept;
-  /// Drops the connection now.
-  void hard_close() noexcept;
+  /// Drops the connection now; with `answer_unanswered` (the end of a drain), after answering 503
+  /// to a request whose response had not begun (connection::answer_unanswered), as far as the
+  /// stream takes it at once.
+  void hard_close(bool answer_unanswered = false) noexcept;
   /// Runs a deferred completion (on the loop thread) and sends what it wrote.
   void complete(deferred_state& state, transport::small_fn<void(response_writer&)> finish) noexcept;
 
@@ -212,6 +214,7 @@ class connection_driver final : public connection_info, public connection_observ
   // timers are looked at, as that call started the write timeout at the context's last time.
   bool woken_ = false;
   bool abort_requested_ = false;
+  bool answer_requested_ = false;  // with the abort: answer 503 to a request not yet answered
   bool shutdown_requested_ = false;
   bool read_drained_ = false;  // a socket read came up short: wait for the next edge
   bool write_shut_ = false;

@@ -293,11 +293,19 @@ loop_end_watcher::~loop_end_watcher() {
 }
 
 void server_loop::close_all() noexcept {
+  close_all(/*answer_unanswered=*/false);
+}
+
+void server_loop::end_drain() noexcept {
+  close_all(/*answer_unanswered=*/true);
+}
+
+void server_loop::close_all(bool answer_unanswered) noexcept {
   for (detail::connection_driver* driver = drivers_->first; driver != nullptr;) {
     detail::connection_driver* next = driver->next;
     if (driver->stream_open()) {
       ++stats_.hard_closed;
-      driver->hard_close();
+      driver->hard_close(answer_unanswered);
     }
     driver = next;
   }
@@ -313,7 +321,7 @@ void server_loop::check_drained() noexcept {
 }
 
 void server_loop::on_drain_deadline() noexcept {
-  close_all();
+  end_drain();
 }
 
 void server_loop::flush_access_log() noexcept {

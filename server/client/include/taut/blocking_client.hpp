@@ -38,6 +38,11 @@ struct fetch_result {
   bool keep_alive = false;
   /// Whether it came on a connection the pool had used before.
   bool reused_connection = false;
+  /// The transfer codings the response's body still carried (client_response::transfer_codings),
+  /// or "". Unless blocking_limits::allow_transfer_codings, such a response is the error
+  /// client_errc::unsupported_transfer_coding (in reading_head, its body not read, its
+  /// connection closed); with it, `body` holds the coded bytes, which are not the content.
+  std::string transfer_codings;
 
   /// The first field named `name` (ASCII case-insensitive), or "".
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
@@ -52,6 +57,11 @@ struct blocking_limits {
   /// Deadline of a request whose client_request::timeout is zero (deadline_exceeded); zero:
   /// none.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  /// Take a response whose body still carries transfer codings other than chunked (gzip, ...),
+  /// which the client does not decode: fetch_result::body is then the coded bytes and
+  /// fetch_result::transfer_codings names the codings. Off by default: such a response is
+  /// client_errc::unsupported_transfer_coding, as Go's Transport refuses it.
+  bool allow_transfer_codings = false;
 };
 
 /// A client and the event loop it runs on, owned together; every call blocks until its response

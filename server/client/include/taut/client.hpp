@@ -144,6 +144,11 @@ struct client_response {
 
   /// The first field named `name` (ASCII case-insensitive), or "".
   [[nodiscard]] std::string_view header(std::string_view name) const noexcept;
+  /// The transfer codings the body still carries once chunked is removed (head.transfer_codings:
+  /// "gzip" for `gzip, chunked`, "chunked, gzip", "identity"), or "" for a body that is only
+  /// chunked or not coded. The client decodes none of them: on_body() then gets the coded bytes,
+  /// which are not the content (a proxy passes them on with response_writer::begin_coded).
+  [[nodiscard]] std::string_view transfer_codings() const noexcept { return head.transfer_codings; }
 };
 
 /// One exchange as the caller sees it: derive, implement the callbacks, pass it to client::send,
@@ -162,7 +167,8 @@ class client_exchange {
   virtual void on_informational(const taut::response& head) { static_cast<void>(head); }
   /// The final response head.
   virtual void on_head(const client_response& response) = 0;
-  /// A piece of decoded body, valid during the call. Call pause() to stop the flow.
+  /// A piece of body, chunked framing removed, valid during the call; still carrying
+  /// client_response::transfer_codings() when those are not empty. Call pause() to stop the flow.
   virtual void on_body(std::string_view piece) = 0;
   /// The body ended (trailer fields of a chunked body, valid during the call).
   virtual void on_complete(std::span<const header> trailers) = 0;

@@ -45,6 +45,11 @@ enum class client_errc : std::uint8_t {
   // finish_body() came before a streamed body had its client_request::stream_length bytes: the
   // request is cut short and its connection closed.
   body_incomplete,
+  // The response body still carries a transfer coding other than chunked ("gzip", "identity",
+  // "chunked, gzip": response::transfer_codings), which the client does not decode: blocking_client
+  // and taut-fetch refuse it (as Go's Transport does) rather than pass coded bytes as the content.
+  // taut::client itself hands such a body over still coded.
+  unsupported_transfer_coding,
 };
 
 /// Where the exchange was when it failed.

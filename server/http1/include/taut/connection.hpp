@@ -103,9 +103,12 @@ enum class body_mode : std::uint8_t {
 };
 
 /// Receives a streamed request body. It belongs to the handler and must stay alive until one of
-/// its end calls, or until the response is finished (which detaches it). An exception from one
-/// of its calls closes that connection (the sink gets no more calls; a response under way is cut
-/// short); other connections are not affected.
+/// its end calls: every sink that stream_body() accepted hears exactly one of on_body_end() and
+/// on_body_error(), as the connection's last call to it, whatever happens (the body ends or
+/// fails, the response is finished first, the connection closes or is destroyed). So a sink
+/// made per request may delete itself in either. An exception from one of its calls closes that
+/// connection (the sink gets no more calls; a response under way is cut short); other
+/// connections are not affected.
 class body_sink {
  public:
   /// A piece of body, valid during the call.
@@ -113,7 +116,12 @@ class body_sink {
   /// The body ended; chunked trailer fields (valid during the call) or none.
   virtual void on_body_end(std::span<const header> trailers) = 0;
   /// The body did not end well: a taut::errc framing error, std::errc::message_size (over the
-  /// limit), std::errc::timed_out, or std::errc::connection_aborted (peer gone, connection shut).
+  /// limit), std::errc::timed_out, std::errc::connection_aborted (peer gone, connection shut),
+  /// or std::errc::operation_canceled: the response was finished before the body ended, so the
+  /// sink gets none of the rest (it is discarded, or the connection closes). That one comes once
+  /// the call that finished the response is over: when the on_body_data() or handler call that
+  /// answered returns (before any next request starts), or, for a response finished from
+  /// outside every call of the connection (a timer), before that writer call returns.
   virtual void on_body_error(std::error_code error) = 0;
 
  protected:
@@ -532,10 +540,20 @@ class connection {
   /// timeout starts again from there, as the time spent on the handshake was not the client's
   /// to send a head in. No effect once a request byte has arrived.
   void restart_header_timer(time_point now) noexcept;
-  /// Graceful shutdown: an idle connection closes at once; otherwise the request in flight is
-  /// finished and answered with `Connection: close`, and nothing more is read (a partial head
-  /// behind unanswered requests is dropped: the last of their answers says `close`).
+  /// Graceful shutdown: the request in flight is finished and answered with `Connection: close`,
+  /// and nothing more is read (a partial head behind unanswered requests is dropped: the last of
+  /// their answers says `close`). An idle connection does not close at once, as a request may be
+  /// on the wire and closing with it unread would reset the connection: it shuts its write side
+  /// and reads and drops what comes for up to linger_timeout (closed at the peer's EOF). A
+  /// partial head with nothing before it gets linger_timeout more at most (header_timeout if
+  /// sooner) to complete, then 408.
   void begin_shutdown(time_point now) noexcept;
+  /// The end of a drain (its deadline, before the owner closes the stream): a request whose
+  /// response head was not written yet (its handler still working, a proxy's upstream stalled)
+  /// is answered `status` (503) with `Connection: close` instead of meeting a silent close; its
+  /// writer becomes invalid. Nothing more is read. Returns whether output is now queued: send
+  /// what the stream takes at once, then close it (abort()).
+  bool answer_unanswered(int status, time_point now) noexcept;
   /// The stream failed (reset) or the owner gives up: drops everything; streaming sinks get
   /// connection_aborted and outstanding writers become invalid.
   void abort() noexcept;
@@ -610,6 +628,7 @@ class connection {
   void feed_sink(std::string_view data) noexcept;
   void end_sink(body_sink& sink, std::span<const header> trailers) noexcept;
   void fail_sink(body_sink& sink, std::error_code error) noexcept;
+  void release_detached_sink() noexcept;
   void settle() noexcept;
   void close_now() noexcept;
   [[nodiscard]] bool idle() const noexcept;

@@ -140,9 +140,12 @@ class server {
   std::error_code run();
 
   /// Graceful shutdown: every thread stops accepting (its listeners close, so new connections
-  /// are refused), closes idle connections, lets in-flight requests finish (answered with
-  /// `Connection: close`) for up to drain_timeout, then closes the rest. A second call stops at
-  /// once. Any thread; async-signal-safe.
+  /// are refused), closes idle connections (write side first, then what the client still sends
+  /// is read and dropped for up to linger_timeout, so a request already on the wire meets a
+  /// clean close, never a reset), lets in-flight requests finish (answered with
+  /// `Connection: close`) for up to drain_timeout, then closes the rest, answering 503 with
+  /// `Connection: close` a request whose response had not begun. A second call stops at once.
+  /// Any thread; async-signal-safe.
   void stop() noexcept;
   /// Closes every connection without draining. Any thread; async-signal-safe. A hard stop (this,
   /// a second stop(), or the end of drain_timeout) waits for no handler: each thread destroys

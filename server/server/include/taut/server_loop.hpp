@@ -239,13 +239,19 @@ class server_loop {
   bool adopt(transport::stream&& stream, const transport::tls_context* tls = nullptr);
 
   /// Graceful shutdown: closes the listeners (new connections are refused), closes idle
-  /// connections at once, lets each in-flight request finish and answers it with
-  /// `Connection: close`, and closes hard whatever is still open drain_timeout later. Calls
+  /// connections (write side at once, then what the client sends is read and dropped for up to
+  /// linger_timeout: see connection::begin_shutdown), lets each in-flight request finish and
+  /// answers it with `Connection: close`, and closes hard whatever is still open drain_timeout
+  /// later, answering 503 to a request whose response had not begun. Calls
   /// `on_drained` on the loop thread once no connection is left (at once if none is); never
   /// from the destructor, which closes what is left without reporting a drain.
   void begin_shutdown(drained_callback on_drained = {});
   /// Closes every connection now (the stream is closed; handlers' writers become invalid).
   void close_all() noexcept;
+  /// The end of a drain (begin_shutdown's deadline calls it): close_all(), but a request whose
+  /// response had not begun (its handler still working, a proxy's upstream stalled) is first
+  /// answered 503 with `Connection: close`, as far as the socket takes it at once.
+  void end_drain() noexcept;
   [[nodiscard]] bool shutting_down() const noexcept { return shutting_down_; }
   /// No connection left (connections waiting for their deferred responses count).
   [[nodiscard]] bool drained() const noexcept { return stats_.open_connections == 0; }
@@ -292,6 +298,7 @@ class server_loop {
   void on_driver_freed(detail::connection_driver& driver) noexcept;
   void on_stream_closed() noexcept;
   void on_drain_deadline() noexcept;
+  void close_all(bool answer_unanswered) noexcept;
   void on_log_timer() noexcept;
   void tick() noexcept;
   void check_drained() noexcept;
