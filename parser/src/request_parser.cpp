@@ -39,6 +39,7 @@ void request_parser::reset() noexcept {
   fields_ = fresh_fields;
   line_ = fresh_line;
   phase_ = head_phase::start_line;
+  shortcut_end_ = 0;
 }
 
 parse_result request_parser::fail(errc code, std::size_t offset) noexcept {
@@ -377,41 +378,18 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   section_.section_start = args.next;
   fields.examined += section_.examined;
   detail::step error;
+  // Inlined as on_field is: its call was a fixed cost of every head (each has a Host).
   const std::size_t end = detail::apply_fast_fields(
       data, fields, storage_, section_,
-      [this](const char* d, const header& field) { return on_field(d, field); }, error,
-      detail::framing_values::request);
+      [this](const char* d, const header& field)
+          __attribute__((always_inline)) { return on_field(d, field); },
+      error, detail::framing_values::request);
   if (error.failed()) {
     fail(error.code, error.offset);
     return fast_head::failed;
   }
   if (end == 0) return fast_head::not_taken;
   return finish(data, end) ? fast_head::complete : fast_head::failed;
-}
-
-inline bool request_parser::extends_request_line(const char* data, std::size_t size) noexcept {
-  // advance_request_line's loop, for the plain bytes of a method or a path that arrive a few at a
-  // time: exactly what it would do with them, without its set-up.
-  constexpr std::size_t short_piece = 16;
-  const std::size_t from = line_.checked;
-  // 1 to short_piece new bytes: one unsigned comparison (no new byte wraps around).
-  if (from == 0 || size - from - 1 >= short_piece || size > options_.max_request_line) {
-    return false;
-  }
-  detail::char_class continues{};
-  if (line_.state == path) {
-    continues = detail::path_char;
-  } else if (line_.state == method_token) {
-    continues = detail::tchar;
-  } else {
-    return false;
-  }
-  for (std::size_t i = from; i < size; ++i) {
-    if (!detail::is(data[i], continues)) return false;
-  }
-  section_.examined += size - from;
-  line_.checked = size;
-  return true;
 }
 
 namespace {
@@ -533,21 +511,95 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   return true;
 }
 
-parse_result request_parser::parse(std::string_view buffer) noexcept {
-  // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
-  // the field line being read, nothing to decide. It is kept apart from the rest, whose frame (six
-  // saved registers and a large stack) was most of the cost of such a call.
-  if (section_.base == buffer.data()) {
-    if (phase_ == head_phase::fields) {
-      if (extends_current_line(buffer.data(), buffer.size())) return {};
-    } else if (phase_ == head_phase::start_line) {
-      if (extends_request_line(buffer.data(), buffer.size())) return {};
+void request_parser::arm_shortcut() noexcept {
+  // The conditions of advance_request_line's and the field line loop's plain runs, worked out
+  // once when a call ends rather than at each resumed call: what extends_current_line tests, in a
+  // form parse() needs one comparison of the buffer's size for.
+  shortcut_end_ = 0;
+  shortcut_stop_ = 256;
+  if (phase_ == head_phase::start_line) {
+    // Not at the line's first byte, which decides more (empty lines may come first).
+    if (line_.checked == 0) return;
+    if (line_.state == path) {
+      shortcut_class_ = detail::path_char;
+    } else if (line_.state == method_token) {
+      shortcut_class_ = detail::tchar;
+    } else {
+      return;
     }
+    shortcut_pos_ = line_.checked;
+    shortcut_end_ = options_.max_request_line;
+    return;
   }
-  return parse_more(buffer);
+  if (phase_ != head_phase::fields || section_.scan == section_.pos) return;
+  const std::uint8_t line = section_.line;
+  const detail::char_class continues = continuing_bytes[line];
+  if (continues == detail::char_class{}) return;
+  if (line == detail::field_line::judged_value &&
+      (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
+    return;
+  }
+  shortcut_class_ = continues;
+  shortcut_pos_ = section_.scan;
+  shortcut_end_ = detail::saturating_add(section_.section_start, options_.max_header_bytes);
+  if (line == detail::field_line::name) {
+    shortcut_stop_ = ':';
+  } else if (line != detail::field_line::judged_value) {
+    shortcut_stop_ = '\r';
+  }
 }
 
-parse_result request_parser::parse_more(std::string_view buffer) noexcept {
+[[gnu::always_inline]] inline void request_parser::disarm_shortcut() noexcept {
+  // What parse() took is recorded where the line loops resume.
+  if (shortcut_end_ == 0) return;
+  if (phase_ == head_phase::start_line) {
+    line_.checked = shortcut_pos_;
+  } else {
+    section_.scan = shortcut_pos_;
+  }
+  shortcut_end_ = 0;
+}
+
+parse_result request_parser::need_more() noexcept {
+  arm_shortcut();
+  return {};
+}
+
+inline bool request_parser::takes_stop(const char* data, std::size_t at) noexcept {
+  // The one byte at `at`, the buffer's last, is shortcut_stop_: exactly what the field line loop
+  // would do with it. A colon ends a name that is neither Content-Length's nor Host's size (those
+  // values are judged byte by byte: the loop's); a CR ends a plain value, whose LF the loop takes.
+  if (data[at] == ':') {
+    const std::size_t name_size = at - section_.pos;
+    if (name_size == 4 || name_size == 14) return false;
+    section_.name_end = at;
+    section_.value_kind = detail::no_framing_value;
+    section_.line = detail::field_line::value;
+    section_.value_state = detail::value_lead;
+    section_.value_digits = 0;
+    section_.value_order = detail::length_digits::same;
+    shortcut_class_ = detail::field_char;
+    shortcut_stop_ = '\r';
+    shortcut_pos_ = at + 1;
+    return true;
+  }
+  section_.line = section_.line == detail::field_line::fold ? detail::field_line::fold_cr
+                                                             : detail::field_line::value_cr;
+  section_.scan = at + 1;
+  shortcut_end_ = 0;
+  return true;
+}
+
+parse_result request_parser::parse_more(std::string_view buffer, std::size_t stop) noexcept {
+  if (stop < buffer.size() && stop + 1 == buffer.size() &&
+      static_cast<unsigned char>(buffer[stop]) == shortcut_stop_ &&
+      takes_stop(buffer.data(), stop)) {
+    // parse() found every new byte before the last one in shortcut_class_.
+    section_.examined += buffer.size() - shortcut_pos_;
+    shortcut_pos_ = buffer.size();
+    return {};
+  }
+  disarm_shortcut();
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
@@ -570,14 +622,14 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
     detail::step error;
     switch (advance_request_line(data, buffer.size(), error)) {
       case line_progress::more:
-        return {};
+        return need_more();
       case line_progress::error:
         return fail(error.code, error.offset);
       case line_progress::complete:
         break;
     }
   }
-  if (!line_tried && extends_current_line(data, buffer.size())) return {};
+  if (!line_tried && extends_current_line(data, buffer.size())) return need_more();
   const detail::section_result r = detail::run_section(
       data, buffer.size(), options_, storage_, section_,
       // advance_request_line took the request-line: the loop starts at the field lines.
@@ -585,7 +637,7 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
       detail::framing_values::request);
   switch (r.outcome) {
     case detail::section_outcome::need_more:
-      return {};
+      return need_more();
     case detail::section_outcome::error:
       return fail(r.error.code, r.error.offset);
     case detail::section_outcome::complete:

@@ -309,6 +309,26 @@ TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
   expect_field_rejected_at_last_byte("Host: a%4 ", errc::bad_host, 7);
 }
 
+// A call resumed at a colon or a CR in a buffer that stays put may take it on parse()'s short path
+// (request_parser.cpp): it must decide what the line loop decides, and leave the judging of Host
+// and Content-Length values, told by the name's size there, to the loop.
+TEST(FieldLine, AColonOrCRTakenByAResumedCallIsDecidedAsByTheLineLoop) {
+  // Names of Host's and Content-Length's sizes that are neither: their values are plain.
+  const request_outcome o = expect_request_ok(
+      get_with("Host: h\r\nHosx: a b%\r\nContent-Lengtx: x y\r\nX: 1\r\nAbcde: \r\n"));
+  ASSERT_EQ(o.headers.size(), 5U);
+  EXPECT_EQ(o.headers[1].second, "a b%");
+  EXPECT_EQ(o.headers[2].second, "x y");
+  EXPECT_EQ(o.headers[4].second, "");
+  // The real ones, of any case, are judged byte by byte: the first byte no value can hold.
+  expect_field_rejected_at_last_byte("hOST: a b", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: h\r\ncontent-LENGTH: 1x", errc::bad_content_length,
+                                     26);
+  // A CR that ends a value, then no LF: bare_cr at the CR.
+  expect_field_rejected_at_last_byte("Host: h\r\nX-A: b\rc", errc::bare_cr, 15);
+  expect_field_rejected_at_last_byte("Host: h\r\nX-A:\rc", errc::bare_cr, 13);
+}
+
 TEST(FieldLine, ContentLengthTooLargeIsRejectedAtTheDigitThatMakesItSo) {
   // 2^64 - 1 is 18446744073709551615: the digit that takes the number past it is the first byte
   // no valid Content-Length can hold, whatever follows it.
