@@ -447,8 +447,14 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   if (!detail::may_be_framing_field(field.name)) return {};
   // The only framing field of 4 bytes: Host, which every request has, without the dispatch.
   if (field.name.size() == 4) {
-    return detail::iequals(field.name, "host") ? detail::interpret_host(data, field, fields_)
-                                               : detail::step{};
+    // "host" in any case, in one word: OR 0x20 maps only 'H', 'O', 'S', 'T' (and themselves) onto
+    // these lower-case letters. (iequals compared it a byte at a time.)
+    std::uint32_t word = 0;
+    std::uint32_t host = 0;
+    std::memcpy(&word, field.name.data(), 4);
+    std::memcpy(&host, "host", 4);
+    return (word | 0x20202020U) == host ? detail::interpret_host(data, field, fields_)
+                                        : detail::step{};
   }
   return detail::interpret_field(data, field, true, request_.version_minor,
                                  options_.allow_transfer_codings, fields_);
