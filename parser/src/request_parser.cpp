@@ -520,9 +520,9 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
 void request_parser::arm_shortcut() noexcept {
   // The conditions of advance_request_line's and the field line loop's plain runs, worked out
   // once when a call ends rather than at each resumed call: what extends_current_line tests, in a
-  // form parse() needs one comparison of the buffer's size for.
+  // form parse() needs one comparison of the buffer's size for. Where a field line's next byte
+  // may only move it on (takes_stop), the shortcut is set up with no class of bytes.
   shortcut_end_ = 0;
-  shortcut_stop_ = 256;
   if (phase_ == head_phase::start_line) {
     // Not at the line's first byte, which decides more (empty lines may come first).
     if (line_.checked == 0) return;
@@ -537,22 +537,23 @@ void request_parser::arm_shortcut() noexcept {
     shortcut_end_ = options_.max_request_line;
     return;
   }
-  if (phase_ != head_phase::fields || section_.scan == section_.pos) return;
+  if (phase_ != head_phase::fields) return;
   const std::uint8_t line = section_.line;
-  const detail::char_class continues = continuing_bytes[line];
-  if (continues == detail::char_class{}) return;
-  if (line == detail::field_line::judged_value &&
-      (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
-    return;
+  if (line == detail::field_line::line_start || line == detail::field_line::value_cr) {
+    if (line == detail::field_line::line_start && section_.scan != section_.pos) return;
+    shortcut_class_ = 0;
+  } else {
+    if (section_.scan == section_.pos) return;
+    const detail::char_class continues = continuing_bytes[line];
+    if (continues == detail::char_class{}) return;
+    if (line == detail::field_line::judged_value &&
+        (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
+      return;
+    }
+    shortcut_class_ = continues;
   }
-  shortcut_class_ = continues;
   shortcut_pos_ = section_.scan;
   shortcut_end_ = detail::saturating_add(section_.section_start, options_.max_header_bytes);
-  if (line == detail::field_line::name) {
-    shortcut_stop_ = ':';
-  } else if (line != detail::field_line::judged_value) {
-    shortcut_stop_ = '\r';
-  }
 }
 
 [[gnu::always_inline]] inline void request_parser::disarm_shortcut() noexcept {
@@ -572,39 +573,69 @@ parse_result request_parser::need_more() noexcept {
 }
 
 inline bool request_parser::takes_stop(const char* data, std::size_t at) noexcept {
-  // The one byte at `at`, the buffer's last, is shortcut_stop_: exactly what the field line loop
-  // would do with it. A colon ends a name that is neither Content-Length's nor Host's size (those
-  // values are judged byte by byte: the loop's); a CR ends a plain value, whose LF the loop takes.
-  if (data[at] == ':') {
-    const std::size_t name_size = at - section_.pos;
-    if (name_size == 4 || name_size == 14) return false;
-    section_.name_end = at;
-    section_.value_kind = detail::no_framing_value;
-    section_.line = detail::field_line::value;
-    section_.value_state = detail::value_lead;
-    section_.value_digits = 0;
-    section_.value_order = detail::length_digits::same;
-    shortcut_class_ = detail::field_char;
-    shortcut_stop_ = '\r';
-    shortcut_pos_ = at + 1;
-    return true;
+  // The one byte at `at`, the buffer's last, which shortcut_class_ does not hold: exactly what the
+  // field line loop (advance_field_line) would do with it when it only moves the line on, or
+  // false. shortcut_pos_ moves past it.
+  if (phase_ != head_phase::fields) return false;
+  const char c = data[at];
+  switch (section_.line) {
+    case detail::field_line::name: {
+      // A colon ends a name of neither Host's nor Content-Length's size (the values of those are
+      // judged byte by byte: the loop's).
+      const std::size_t name_size = at - section_.pos;
+      if (c != ':' || name_size == 4 || name_size == 14) return false;
+      section_.name_end = at;
+      section_.value_kind = detail::no_framing_value;
+      section_.line = detail::field_line::value;
+      section_.value_state = detail::value_lead;
+      section_.value_digits = 0;
+      section_.value_order = detail::length_digits::same;
+      shortcut_class_ = detail::field_char;
+      break;
+    }
+    case detail::field_line::value:
+    case detail::field_line::fold:
+      // A CR ends a plain value.
+      if (c != '\r') return false;
+      section_.line = section_.line == detail::field_line::fold ? detail::field_line::fold_cr
+                                                                : detail::field_line::value_cr;
+      shortcut_class_ = 0;
+      break;
+    case detail::field_line::value_cr:
+      // Its LF ends the field line (not an obs-fold's: those are appended, the loop's).
+      if (c != '\n') return false;
+      detail::store_field_line(data, at - 1, storage_, section_);
+      section_.line = detail::field_line::line_start;
+      section_.pos = at + 1;
+      break;
+    case detail::field_line::line_start:
+      // A name's first byte: the field before is whole, and on_field ignores it unless it may
+      // be a framing field (those are the loop's).
+      if (!detail::is(c, detail::tchar) ||
+          section_.count >= detail::field_capacity(options_, storage_) ||
+          (section_.pending && detail::may_be_framing_field(storage_[section_.count - 1].name))) {
+        return false;
+      }
+      section_.pending = false;
+      section_.line = detail::field_line::name;
+      shortcut_class_ = detail::tchar;
+      break;
+    default:
+      return false;
   }
-  section_.line = section_.line == detail::field_line::fold ? detail::field_line::fold_cr
-                                                             : detail::field_line::value_cr;
-  section_.scan = at + 1;
-  shortcut_end_ = 0;
+  section_.examined += at + 1 - shortcut_pos_;
+  shortcut_pos_ = at + 1;
   return true;
 }
 
-parse_result request_parser::parse_more(std::string_view buffer, std::size_t stop) noexcept {
-  if (stop < buffer.size() && stop + 1 == buffer.size() &&
-      static_cast<unsigned char>(buffer[stop]) == shortcut_stop_ &&
-      takes_stop(buffer.data(), stop)) {
-    // parse() found every new byte before the last one in shortcut_class_.
-    section_.examined += buffer.size() - shortcut_pos_;
-    shortcut_pos_ = buffer.size();
-    return {};
-  }
+parse_result request_parser::parse_at(std::string_view buffer, std::size_t stop) noexcept {
+  // parse() found every new byte before `stop` in shortcut_class_. Apart from parse_more, whose
+  // frame is large.
+  if (stop + 1 == buffer.size() && takes_stop(buffer.data(), stop)) return {};
+  return parse_more(buffer);
+}
+
+parse_result request_parser::parse_more(std::string_view buffer) noexcept {
   disarm_shortcut();
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;

@@ -50,9 +50,9 @@ class request_parser {
   line_progress advance_request_line(const char* data, std::size_t size,
                                      detail::step& error) noexcept;
   // All that parse() does but the usual resumed call; out of line, so that parse() stays small.
-  // `stop`: the first new byte outside shortcut_class_, when parse() checked them.
-  [[gnu::noinline]] parse_result parse_more(std::string_view buffer,
-                                            std::size_t stop = static_cast<std::size_t>(-1)) noexcept;
+  [[gnu::noinline]] parse_result parse_more(std::string_view buffer) noexcept;
+  // parse() with the new bytes before `stop` found in shortcut_class_: takes_stop, or parse_more.
+  [[gnu::noinline]] parse_result parse_at(std::string_view buffer, std::size_t stop) noexcept;
   // The vectorized whole-head path: a failure is in result_.
   fast_head take_fast_head(const char* data, std::size_t size) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
@@ -77,21 +77,20 @@ class request_parser {
   parse_result result_{};  // the error, once failed
   // What parse() may take without parse_more: from shortcut_pos_ (the request-line's `checked` or
   // the field line's `scan`), bytes of shortcut_class_ that leave the buffer no longer than
-  // shortcut_end_ (0: no shortcut), and shortcut_stop_ (':' ending a name, CR ending a value; 256:
-  // none) as the last byte.
+  // shortcut_end_ (0: no shortcut); a last byte outside the class may only move the field line on
+  // (takes_stop).
   std::size_t shortcut_pos_ = 0;
   std::size_t shortcut_end_ = 0;
-  std::uint16_t shortcut_stop_ = 256;
   std::uint8_t shortcut_class_ = 0;  // a detail::char_class
 };
 
 inline parse_result request_parser::parse(std::string_view buffer) noexcept {
   // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
-  // the field line being read, nothing to decide (or a colon or CR that only moves the line on,
-  // parse_more's first test). It is kept apart from the rest, whose frame (six saved registers
-  // and a large stack) was most of the cost of such a call; what it may take was worked out when
-  // the previous call ended (arm_shortcut), so that it is one comparison of the size and a loop
-  // over the new bytes.
+  // the field line being read, nothing to decide (or one byte that only moves the field line on:
+  // a colon, a CR, an LF, a name's first byte; parse_at). It is kept apart from the rest, whose
+  // frame (six saved registers and a large stack) was most of the cost of such a call; what it may
+  // take was worked out when the previous call ended (arm_shortcut), so that it is one comparison
+  // of the size and a loop over the new bytes.
   const char* data = buffer.data();
   const std::size_t size = buffer.size();
   const std::size_t from = shortcut_pos_;
@@ -100,7 +99,7 @@ inline parse_result request_parser::parse(std::string_view buffer) noexcept {
     const auto continues = static_cast<detail::char_class>(shortcut_class_);
     std::size_t i = from;
     do {
-      if (!detail::is(data[i], continues)) return parse_more(buffer, i);
+      if (!detail::is(data[i], continues)) return parse_at(buffer, i);
     } while (++i < size);
     section_.examined += size - from;
     shortcut_pos_ = size;
