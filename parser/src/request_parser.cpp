@@ -39,6 +39,7 @@ void request_parser::reset() noexcept {
   fields_ = fresh_fields;
   line_ = fresh_line;
   phase_ = head_phase::start_line;
+  shortcut_end_ = 0;
 }
 
 parse_result request_parser::fail(errc code, std::size_t offset) noexcept {
@@ -377,41 +378,18 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   section_.section_start = args.next;
   fields.examined += section_.examined;
   detail::step error;
+  // Inlined as on_field is: its call was a fixed cost of every head (each has a Host).
   const std::size_t end = detail::apply_fast_fields(
       data, fields, storage_, section_,
-      [this](const char* d, const header& field) { return on_field(d, field); }, error,
-      detail::framing_values::request);
+      [this](const char* d, const header& field)
+          __attribute__((always_inline)) { return on_field(d, field); },
+      error, detail::framing_values::request);
   if (error.failed()) {
     fail(error.code, error.offset);
     return fast_head::failed;
   }
   if (end == 0) return fast_head::not_taken;
   return finish(data, end) ? fast_head::complete : fast_head::failed;
-}
-
-inline bool request_parser::extends_request_line(const char* data, std::size_t size) noexcept {
-  // advance_request_line's loop, for the plain bytes of a method or a path that arrive a few at a
-  // time: exactly what it would do with them, without its set-up.
-  constexpr std::size_t short_piece = 16;
-  const std::size_t from = line_.checked;
-  // 1 to short_piece new bytes: one unsigned comparison (no new byte wraps around).
-  if (from == 0 || size - from - 1 >= short_piece || size > options_.max_request_line) {
-    return false;
-  }
-  detail::char_class continues{};
-  if (line_.state == path) {
-    continues = detail::path_char;
-  } else if (line_.state == method_token) {
-    continues = detail::tchar;
-  } else {
-    return false;
-  }
-  for (std::size_t i = from; i < size; ++i) {
-    if (!detail::is(data[i], continues)) return false;
-  }
-  section_.examined += size - from;
-  line_.checked = size;
-  return true;
 }
 
 namespace {
@@ -469,8 +447,14 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   if (!detail::may_be_framing_field(field.name)) return {};
   // The only framing field of 4 bytes: Host, which every request has, without the dispatch.
   if (field.name.size() == 4) {
-    return detail::iequals(field.name, "host") ? detail::interpret_host(data, field, fields_)
-                                               : detail::step{};
+    // "host" in any case, in one word: OR 0x20 maps only 'H', 'O', 'S', 'T' (and themselves) onto
+    // these lower-case letters. (iequals compared it a byte at a time.)
+    std::uint32_t word = 0;
+    std::uint32_t host = 0;
+    std::memcpy(&word, field.name.data(), 4);
+    std::memcpy(&host, "host", 4);
+    return (word | 0x20202020U) == host ? detail::interpret_host(data, field, fields_)
+                                        : detail::step{};
   }
   return detail::interpret_field(data, field, true, request_.version_minor,
                                  options_.allow_transfer_codings, fields_);
@@ -533,21 +517,126 @@ inline bool request_parser::extends_current_line(const char* data, std::size_t s
   return true;
 }
 
-parse_result request_parser::parse(std::string_view buffer) noexcept {
-  // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
-  // the field line being read, nothing to decide. It is kept apart from the rest, whose frame (six
-  // saved registers and a large stack) was most of the cost of such a call.
-  if (section_.base == buffer.data()) {
-    if (phase_ == head_phase::fields) {
-      if (extends_current_line(buffer.data(), buffer.size())) return {};
-    } else if (phase_ == head_phase::start_line) {
-      if (extends_request_line(buffer.data(), buffer.size())) return {};
+void request_parser::arm_shortcut() noexcept {
+  // The conditions of advance_request_line's and the field line loop's plain runs, worked out
+  // once when a call ends rather than at each resumed call: what extends_current_line tests, in a
+  // form parse() needs one comparison of the buffer's size for. Where a field line's next byte
+  // may only move it on (takes_stop), the shortcut is set up with no class of bytes.
+  shortcut_end_ = 0;
+  if (phase_ == head_phase::start_line) {
+    // Not at the line's first byte, which decides more (empty lines may come first).
+    if (line_.checked == 0) return;
+    if (line_.state == path) {
+      shortcut_class_ = detail::path_char;
+    } else if (line_.state == method_token) {
+      shortcut_class_ = detail::tchar;
+    } else {
+      return;
     }
+    shortcut_pos_ = line_.checked;
+    shortcut_end_ = options_.max_request_line;
+    return;
   }
+  if (phase_ != head_phase::fields) return;
+  const std::uint8_t line = section_.line;
+  if (line == detail::field_line::line_start || line == detail::field_line::value_cr) {
+    if (line == detail::field_line::line_start && section_.scan != section_.pos) return;
+    shortcut_class_ = 0;
+  } else {
+    if (section_.scan == section_.pos) return;
+    const detail::char_class continues = continuing_bytes[line];
+    if (continues == detail::char_class{}) return;
+    if (line == detail::field_line::judged_value &&
+        (section_.value_kind != detail::host_value || section_.value_state != detail::value_body)) {
+      return;
+    }
+    shortcut_class_ = continues;
+  }
+  shortcut_pos_ = section_.scan;
+  shortcut_end_ = detail::saturating_add(section_.section_start, options_.max_header_bytes);
+}
+
+[[gnu::always_inline]] inline void request_parser::disarm_shortcut() noexcept {
+  // What parse() took is recorded where the line loops resume.
+  if (shortcut_end_ == 0) return;
+  if (phase_ == head_phase::start_line) {
+    line_.checked = shortcut_pos_;
+  } else {
+    section_.scan = shortcut_pos_;
+  }
+  shortcut_end_ = 0;
+}
+
+parse_result request_parser::need_more() noexcept {
+  arm_shortcut();
+  return {};
+}
+
+inline bool request_parser::takes_stop(const char* data, std::size_t at) noexcept {
+  // The one byte at `at`, the buffer's last, which shortcut_class_ does not hold: exactly what the
+  // field line loop (advance_field_line) would do with it when it only moves the line on, or
+  // false. shortcut_pos_ moves past it.
+  if (phase_ != head_phase::fields) return false;
+  const char c = data[at];
+  switch (section_.line) {
+    case detail::field_line::name: {
+      // A colon ends a name of neither Host's nor Content-Length's size (the values of those are
+      // judged byte by byte: the loop's).
+      const std::size_t name_size = at - section_.pos;
+      if (c != ':' || name_size == 4 || name_size == 14) return false;
+      section_.name_end = at;
+      section_.value_kind = detail::no_framing_value;
+      section_.line = detail::field_line::value;
+      section_.value_state = detail::value_lead;
+      section_.value_digits = 0;
+      section_.value_order = detail::length_digits::same;
+      shortcut_class_ = detail::field_char;
+      break;
+    }
+    case detail::field_line::value:
+    case detail::field_line::fold:
+      // A CR ends a plain value.
+      if (c != '\r') return false;
+      section_.line = section_.line == detail::field_line::fold ? detail::field_line::fold_cr
+                                                                : detail::field_line::value_cr;
+      shortcut_class_ = 0;
+      break;
+    case detail::field_line::value_cr:
+      // Its LF ends the field line (not an obs-fold's: those are appended, the loop's).
+      if (c != '\n') return false;
+      detail::store_field_line(data, at - 1, storage_, section_);
+      section_.line = detail::field_line::line_start;
+      section_.pos = at + 1;
+      break;
+    case detail::field_line::line_start:
+      // A name's first byte: the field before is whole, and on_field ignores it unless it may
+      // be a framing field (those are the loop's).
+      if (!detail::is(c, detail::tchar) ||
+          section_.count >= detail::field_capacity(options_, storage_) ||
+          (section_.pending && detail::may_be_framing_field(storage_[section_.count - 1].name))) {
+        return false;
+      }
+      section_.pending = false;
+      section_.line = detail::field_line::name;
+      shortcut_class_ = detail::tchar;
+      break;
+    default:
+      return false;
+  }
+  section_.examined += at + 1 - shortcut_pos_;
+  shortcut_pos_ = at + 1;
+  return true;
+}
+
+parse_result request_parser::parse_at(std::string_view buffer, std::size_t stop) noexcept {
+  // parse() found every new byte before `stop` in shortcut_class_. Apart from parse_more, whose
+  // frame is large.
+  if (stop + 1 == buffer.size() && takes_stop(buffer.data(), stop)) return {};
   return parse_more(buffer);
 }
 
 parse_result request_parser::parse_more(std::string_view buffer) noexcept {
+  disarm_shortcut();
   if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
@@ -570,14 +659,14 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
     detail::step error;
     switch (advance_request_line(data, buffer.size(), error)) {
       case line_progress::more:
-        return {};
+        return need_more();
       case line_progress::error:
         return fail(error.code, error.offset);
       case line_progress::complete:
         break;
     }
   }
-  if (!line_tried && extends_current_line(data, buffer.size())) return {};
+  if (!line_tried && extends_current_line(data, buffer.size())) return need_more();
   const detail::section_result r = detail::run_section(
       data, buffer.size(), options_, storage_, section_,
       // advance_request_line took the request-line: the loop starts at the field lines.
@@ -585,7 +674,7 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
       detail::framing_values::request);
   switch (r.outcome) {
     case detail::section_outcome::need_more:
-      return {};
+      return need_more();
     case detail::section_outcome::error:
       return fail(r.error.code, r.error.offset);
     case detail::section_outcome::complete:

@@ -309,6 +309,37 @@ TEST(FieldLine, HostPercentWithoutTwoHexDigitsIsRejectedAtThePercent) {
   expect_field_rejected_at_last_byte("Host: a%4 ", errc::bad_host, 7);
 }
 
+// A call resumed in a buffer that stays put may take a colon, a CR, an LF or a name's first byte on
+// parse()'s short path (request_parser.cpp): it must decide what the line loop decides, and leave
+// the judging of Host and Content-Length values, told by the name's size there, to the loop.
+TEST(FieldLine, AByteTakenByAResumedCallIsDecidedAsByTheLineLoop) {
+  // Names of Host's and Content-Length's sizes that are neither: their values are plain.
+  const request_outcome o = expect_request_ok(
+      get_with("Host: h\r\nHosx: a b%\r\nContent-Lengtx: x y\r\nX: 1\r\nAbcde: \r\n"));
+  ASSERT_EQ(o.headers.size(), 5U);
+  EXPECT_EQ(o.headers[1].second, "a b%");
+  EXPECT_EQ(o.headers[2].second, "x y");
+  EXPECT_EQ(o.headers[4].second, "");
+  // The real ones, of any case, are judged byte by byte: the first byte no value can hold.
+  expect_field_rejected_at_last_byte("hOST: a b", errc::bad_host, 7);
+  expect_field_rejected_at_last_byte("Host: h\r\ncontent-LENGTH: 1x", errc::bad_content_length, 26);
+  // A CR that ends a value, then no LF: bare_cr at the CR.
+  expect_field_rejected_at_last_byte("Host: h\r\nX-A: b\rc", errc::bare_cr, 15);
+  expect_field_rejected_at_last_byte("Host: h\r\nX-A:\rc", errc::bare_cr, 13);
+  // The LF that ends a line, then a name's first byte: a framing field before it is interpreted
+  // then, and the field capacity is checked there.
+  const request_outcome length =
+      expect_request_ok(get_with("Content-Length: 5\r\nX: y\r\nHost: h\r\n"));
+  EXPECT_EQ(length.body, body_kind::content_length);
+  EXPECT_EQ(length.content_length, 5U);
+  const request_outcome chunked =
+      expect_request_ok(get_with("Host: h\r\nTransfer-Encoding: chunked\r\nY: z\r\n"));
+  EXPECT_EQ(chunked.body, body_kind::chunked);
+  EXPECT_EQ(chunked.host, "h");
+  expect_request_error(get_with("Host: h\r\nA: 1\r\nB: 2\r\n"), errc::too_many_headers,
+                       first_field + 15, {}, 2);
+}
+
 TEST(FieldLine, ContentLengthTooLargeIsRejectedAtTheDigitThatMakesItSo) {
   // 2^64 - 1 is 18446744073709551615: the digit that takes the number past it is the first byte
   // no valid Content-Length can hold, whatever follows it.

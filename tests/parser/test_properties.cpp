@@ -636,7 +636,8 @@ RC_GTEST_PROP(SplitInvariance, FramingValueFaultsAreTheSameOnEveryPathHoweverCut
     const request_outcome pieces = parse_request_pieces(request, request_cuts, options);
     const request_outcome bytes =
         parse_request_pieces(request, every_byte(request.size()), options);
-    // In one growing buffer too, where a resumed call may take its bytes on its short front path.
+    // In one buffer that stays put too, where a resumed call may take its bytes on its short
+    // front path.
     const request_outcome bytes_in_place = parse_request_pieces(
         request, every_byte(request.size()), options, default_header_capacity, false);
     const response_outcome response_whole = parse_response_whole(response, method::get, options);

@@ -191,6 +191,9 @@ template <typename Parser, typename Parse>
 auto feed_in_pieces(Parser& parser, std::string_view input, std::span<const std::size_t> cuts,
                     bool move_buffer, Parse parse) {
   std::string buffer;
+  // Without moves, the buffer stays where it is, as a server's read buffer does: the case in which
+  // a parser may take a resumed call's few bytes by a shortcut (request_parser::parse).
+  if (!move_buffer) buffer.reserve(input.size());
   auto result = parse(parser, std::string_view{buffer});
   std::size_t from = 0;
   auto next_cut = cuts.begin();
@@ -352,7 +355,7 @@ request_outcome parse_request(std::string_view input, const parse_options& optio
       << "1 byte at a time (moving buffer) of " << escaped(input);
   if (small) {
     EXPECT_EQ(parse_request_pieces(input, bytes, options, header_capacity, false), whole)
-        << "1 byte at a time (growing buffer) of " << escaped(input);
+        << "1 byte at a time (buffer that stays put) of " << escaped(input);
   }
   // Uneven pieces: 3, 1, 4, 1, 5, 9, ... bytes.
   std::vector<std::size_t> uneven;

@@ -113,7 +113,8 @@ request_outcome parse_request_whole(std::string_view input, const parse_options&
 /// Feeds `input` cut at `cuts` (ascending offsets), appending each piece to a buffer and calling
 /// parse() with the whole buffer after each append. With `move_buffer`, every call sees a freshly
 /// allocated copy (the old one is freed), so stale pointers are caught (by ASan, and by the check
-/// that every view lies inside the current buffer).
+/// that every view lies inside the current buffer); without, the buffer never moves (room for the
+/// whole input is reserved first), as a server's read buffer.
 request_outcome parse_request_pieces(std::string_view input, std::span<const std::size_t> cuts,
                                      const parse_options& options = {},
                                      std::size_t header_capacity = default_header_capacity,

@@ -4,10 +4,12 @@
 #include "taut/detail/require_cxx20.hpp"  // first: one clear error before C++20
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
 #include "taut/detail/head_state.hpp"
+#include "taut/http_chars.hpp"
 #include "taut/message.hpp"
 #include "taut/parse_error.hpp"
 
@@ -25,7 +27,8 @@ class request_parser {
   explicit request_parser(std::span<header> header_storage, parse_options options = {}) noexcept;
 
   /// Parses as much of the head as `buffer` holds. Calling again after `complete` or `error`
-  /// returns the same result until reset().
+  /// returns the same result until reset(). Inline: the usual resumed call, a few more bytes of a
+  /// name, value, method or target, is decided here, without a call.
   parse_result parse(std::string_view buffer) noexcept;
 
   /// The parsed head; meaningful after parse() returned `complete`.
@@ -48,10 +51,17 @@ class request_parser {
                                      detail::step& error) noexcept;
   // All that parse() does but the usual resumed call; out of line, so that parse() stays small.
   [[gnu::noinline]] parse_result parse_more(std::string_view buffer) noexcept;
+  // parse() with the new bytes before `stop` found in shortcut_class_: takes_stop, or parse_more.
+  [[gnu::noinline]] parse_result parse_at(std::string_view buffer, std::size_t stop) noexcept;
   // The vectorized whole-head path: a failure is in result_.
   fast_head take_fast_head(const char* data, std::size_t size) noexcept;
-  bool extends_request_line(const char* data, std::size_t size) noexcept;
   bool extends_current_line(const char* data, std::size_t size) noexcept;
+  // The resumed call's shortcut (parse()): set up when a call ends incomplete, handed back first
+  // thing in parse_more.
+  void arm_shortcut() noexcept;
+  void disarm_shortcut() noexcept;
+  parse_result need_more() noexcept;
+  bool takes_stop(const char* data, std::size_t at) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   // Decides the framing of the whole head: false for an error, which is then in result_.
   bool finish(const char* data, std::size_t head_size) noexcept;
@@ -65,6 +75,37 @@ class request_parser {
   detail::request_line_state line_{};
   detail::head_phase phase_ = detail::head_phase::start_line;
   parse_result result_{};  // the error, once failed
+  // What parse() may take without parse_more: from shortcut_pos_ (the request-line's `checked` or
+  // the field line's `scan`), bytes of shortcut_class_ that leave the buffer no longer than
+  // shortcut_end_ (0: no shortcut); a last byte outside the class may only move the field line on
+  // (takes_stop).
+  std::size_t shortcut_pos_ = 0;
+  std::size_t shortcut_end_ = 0;
+  std::uint8_t shortcut_class_ = 0;  // a detail::char_class
 };
+
+inline parse_result request_parser::parse(std::string_view buffer) noexcept {
+  // The usual resumed call, when input trickles in: a few more bytes of the method, the target or
+  // the field line being read, nothing to decide (or one byte that only moves the field line on:
+  // a colon, a CR, an LF, a name's first byte; parse_at). It is kept apart from the rest, whose
+  // frame (six saved registers and a large stack) was most of the cost of such a call; what it may
+  // take was worked out when the previous call ended (arm_shortcut), so that it is one comparison
+  // of the size and a loop over the new bytes.
+  const char* data = buffer.data();
+  const std::size_t size = buffer.size();
+  const std::size_t from = shortcut_pos_;
+  // 1 to 16 new bytes (one unsigned comparison: no new byte wraps around), within the limits.
+  if (section_.base == data && size - from - 1 < 16 && size <= shortcut_end_) {
+    const auto continues = static_cast<detail::char_class>(shortcut_class_);
+    std::size_t i = from;
+    do {
+      if (!detail::is(data[i], continues)) return parse_at(buffer, i);
+    } while (++i < size);
+    section_.examined += size - from;
+    shortcut_pos_ = size;
+    return {};
+  }
+  return parse_more(buffer);
+}
 
 }  // namespace taut
