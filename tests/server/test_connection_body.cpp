@@ -2,6 +2,7 @@
 // 100-continue, body limits, and response bodies (chunked with trailers, close-delimited).
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "connection_test_support.hpp"
@@ -451,6 +452,81 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenAnsweredLater) {
     EXPECT_EQ(self_deleting_sink::end_calls, 1);
   }
   EXPECT_EQ(self_deleting_sink::alive, 0);
+}
+
+// A sink that owns its writer may be deleted from outside while its body is still coming (a
+// timer giving up): the writer, dropped unfinished, answers 500, and the sink, which may be what
+// is being destroyed, is detached without a call. Here the sink stays alive to show that no call
+// comes; the asan preset also runs the real deletion below.
+TEST(Body, ASinkWhoseWriterIsDroppedUnfinishedHearsNoMore) {
+  self_deleting_sink::reset();
+  {
+    harness h;
+    self_deleting_sink* kept = nullptr;
+    h.handler.head = [](server_request&) { return body_mode::stream; };
+    h.handler.request = [&kept](server_request& r, response_writer w) {
+      kept = new self_deleting_sink(/*answer_at_first_piece=*/false);
+      kept->writer = std::move(w);
+      if (!r.stream_body(*kept)) delete kept;
+    };
+    const std::string request = post("/up", std::string(60, 'u'));
+    h.send(request.substr(0, request.size() - 30));
+    ASSERT_NE(kept, nullptr);
+    { const response_writer dropped = std::move(kept->writer); }
+    const auto responses = parse_responses(h.exchange(request.substr(request.size() - 30)));
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].status, 500);
+    EXPECT_EQ(self_deleting_sink::end_calls, 0) << "a dropped writer detaches its sink silently";
+    EXPECT_EQ(self_deleting_sink::alive, 1);
+    delete kept;
+  }
+  {
+    harness h;
+    self_deleting_sink* kept = nullptr;
+    h.handler.head = [](server_request&) { return body_mode::stream; };
+    h.handler.request = [&kept](server_request& r, response_writer w) {
+      kept = new self_deleting_sink(/*answer_at_first_piece=*/false);
+      kept->writer = std::move(w);
+      if (!r.stream_body(*kept)) delete kept;
+    };
+    const std::string request = post("/up", std::string(60, 'u'));
+    h.send(request.substr(0, request.size() - 30));
+    ASSERT_NE(kept, nullptr);
+    delete kept;  // with the writer it owns
+    const auto responses = parse_responses(h.exchange(request.substr(request.size() - 30)));
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].status, 500);
+    EXPECT_EQ(self_deleting_sink::end_calls, 0);
+  }
+}
+
+/// Answers at its first piece of body, then throws.
+class answering_then_throwing_sink final : public body_sink {
+ public:
+  void on_body_data(std::string_view) override {
+    writer.send(200, "answered");
+    throw std::runtime_error("after answering");
+  }
+  void on_body_end(std::span<const header>) override { ++end_calls; }
+  void on_body_error(std::error_code) override { ++end_calls; }
+  response_writer writer;
+  int end_calls = 0;
+};
+
+// A sink that throws gets no more calls, even one that answered (and so was detached) first.
+TEST(Body, ASinkThatAnswersAndThenThrowsHearsNoMore) {
+  harness h;
+  answering_then_throwing_sink sink;
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [&sink](server_request& r, response_writer w) {
+    sink.writer = std::move(w);
+    EXPECT_TRUE(r.stream_body(sink));
+  };
+  const std::string request = post("/up", std::string(60, 'u'));
+  h.send(request.substr(0, request.size() - 30));
+  h.send(request.substr(request.size() - 30));
+  (void)h.drain();
+  EXPECT_EQ(sink.end_calls, 0);
 }
 
 TEST(Body, StreamRefusedWithoutBodyOrOutsideStreamMode) {

@@ -685,10 +685,13 @@ void connection::fail_body(std::error_code error, int status, std::uint64_t body
 // connection closes (its response, if any, cut short); the server and its other connections go
 // on. Without this, the exception would leave a noexcept function and end the process.
 void connection::feed_sink(std::string_view data) noexcept {
+  body_sink* const sink = st_->request.sink_;
   try {
-    st_->request.sink_->on_body_data(data);
+    sink->on_body_data(data);
   } catch (...) {
     st_->request.sink_ = nullptr;
+    // It may have answered before throwing, which detached it: it hears nothing of that either.
+    if (st_->detached_sink == sink) st_->detached_sink = nullptr;
     broken_ = true;
     stop_reading();
   }

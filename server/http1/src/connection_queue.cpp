@@ -307,7 +307,14 @@ bool connection::answer_unanswered(int status, time_point now) noexcept {
   return out_.head != nullptr;
 }
 
-void connection::abandon(response_slot& slot, bool unwinding) noexcept {
+void connection::abandon(response_slot& slot, bool unwinding, bool writer_dropped) noexcept {
+  // The writer itself was dropped unfinished: what held it may be the sink, being destroyed (a
+  // sink that owns its writer, deleted mid-body), so the sink is detached without a call rather
+  // than told of it once it is gone.
+  if (writer_dropped && st_->body_slot == index_of(slot) &&
+      st_->body_generation == slot.generation) {
+    st_->request.sink_ = nullptr;
+  }
   // Dropped while an exception unwinds the handler: whatever state it left, close after this.
   if (unwinding) close_after(slot);
   switch (slot.phase) {

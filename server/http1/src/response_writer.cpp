@@ -44,7 +44,7 @@ void response_writer::release() noexcept {
   const std::uint32_t generation = generation_;
   response_slot* s = owner->slot_at(slot_, generation);
   if (s != nullptr && s->phase != slot_phase::done) {
-    owner->abandon(*s, std::uncaught_exceptions() > 0);
+    owner->abandon(*s, std::uncaught_exceptions() > 0, /*writer_dropped=*/true);
     owner->after_writer_call();
     return;
   }

@@ -106,9 +106,12 @@ enum class body_mode : std::uint8_t {
 /// its end calls: every sink that stream_body() accepted hears exactly one of on_body_end() and
 /// on_body_error(), as the connection's last call to it, whatever happens (the body ends or
 /// fails, the response is finished first, the connection closes or is destroyed). So a sink
-/// made per request may delete itself in either. An exception from one of its calls closes that
-/// connection (the sink gets no more calls; a response under way is cut short); other
-/// connections are not affected.
+/// made per request may delete itself in either. Two exceptions, where the sink may be gone: a
+/// response_writer dropped unfinished (taut answers 500; the sink may be the object that held
+/// it, being destroyed) detaches its sink without a call, and so does an exception from one of
+/// its calls, which also closes that connection (a response under way is cut short); other
+/// connections are not affected. (Before, a response finished first detached the sink without
+/// a call: a sink that answered and then deleted itself must now wait for its end call.)
 class body_sink {
  public:
   /// A piece of body, valid during the call.
@@ -550,8 +553,9 @@ class connection {
   void begin_shutdown(time_point now) noexcept;
   /// The end of a drain (its deadline, before the owner closes the stream): a request whose
   /// response head was not written yet (its handler still working, a proxy's upstream stalled)
-  /// is answered `status` (503) with `Connection: close` instead of meeting a silent close; its
-  /// writer becomes invalid. Nothing more is read. Returns whether output is now queued: send
+  /// is answered `status` (503) with `Connection: close` instead of meeting a silent close (the
+  /// kernel may still discard it: closing a TCP socket with request bytes unread sends a reset);
+  /// its writer becomes invalid. Nothing more is read. Returns whether output is now queued: send
   /// what the stream takes at once, then close it (abort()).
   bool answer_unanswered(int status, time_point now) noexcept;
   /// The stream failed (reset) or the owner gives up: drops everything; streaming sinks get
@@ -676,7 +680,7 @@ class connection {
   void finish_slot(detail::response_slot& slot) noexcept;
   void advance_front() noexcept;
   void drop_slots_after_front() noexcept;
-  void abandon(detail::response_slot& slot, bool unwinding) noexcept;
+  void abandon(detail::response_slot& slot, bool unwinding, bool writer_dropped = false) noexcept;
 
   // A response's phases (connection_response.cpp); response_writer calls only these.
   static bool allowed(detail::slot_phase from, detail::slot_phase to) noexcept;
