@@ -313,6 +313,22 @@ class self_deleting_sink final : public body_sink {
   int pieces_ = 0;
 };
 
+/// Streams every request's body into a new self_deleting_sink that keeps the request's writer;
+/// `made`, if given, points at the last one.
+void stream_into_new_sinks(harness& h, bool answer_at_first_piece,
+                           self_deleting_sink** made = nullptr) {
+  h.handler.head = [](server_request&) { return body_mode::stream; };
+  h.handler.request = [answer_at_first_piece, made](server_request& r, response_writer w) {
+    auto* sink = new self_deleting_sink(answer_at_first_piece);
+    sink->writer = std::move(w);
+    if (!r.stream_body(*sink)) {
+      delete sink;
+      sink = nullptr;
+    }
+    if (made != nullptr) *made = sink;
+  };
+}
+
 // Every sink hears exactly one end call, even when its response was finished before its body
 // ended: a sink that frees itself there does not leak (run under the asan preset, LeakSanitizer
 // would also report it). Answered at its first piece, the rest then discarded.
@@ -383,12 +399,7 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenTheConnectionCloses) {
   {
     // Answered at its first piece, 450 bytes still to come.
     harness h(options);
-    h.handler.head = [](server_request&) { return body_mode::stream; };
-    h.handler.request = [](server_request& r, response_writer w) {
-      auto* sink = new self_deleting_sink(/*answer_at_first_piece=*/true);
-      sink->writer = std::move(w);
-      if (!r.stream_body(*sink)) delete sink;
-    };
+    stream_into_new_sinks(h, /*answer_at_first_piece=*/true);
     const std::string request = post("/up", std::string(500, 'u'));
     h.send(request.substr(0, request.size() - 450));
     const auto responses = parse_responses(h.drain());
@@ -432,12 +443,7 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenAnsweredLater) {
   self_deleting_sink* kept = nullptr;
   {
     harness h;
-    h.handler.head = [](server_request&) { return body_mode::stream; };
-    h.handler.request = [&kept](server_request& r, response_writer w) {
-      kept = new self_deleting_sink(/*answer_at_first_piece=*/false);
-      kept->writer = std::move(w);
-      if (!r.stream_body(*kept)) delete kept;
-    };
+    stream_into_new_sinks(h, /*answer_at_first_piece=*/false, &kept);
     const std::string request = post("/up", std::string(60, 'u'));
     h.send(request.substr(0, request.size() - 30));
     ASSERT_NE(kept, nullptr);
@@ -459,44 +465,25 @@ TEST(Body, AnEarlyAnsweringSinkHearsTheEndOfItsBodyWhenAnsweredLater) {
 // is being destroyed, is detached without a call. Here the sink stays alive to show that no call
 // comes; the asan preset also runs the real deletion below.
 TEST(Body, ASinkWhoseWriterIsDroppedUnfinishedHearsNoMore) {
-  self_deleting_sink::reset();
-  {
+  for (const bool delete_the_sink : {false, true}) {
+    self_deleting_sink::reset();
     harness h;
     self_deleting_sink* kept = nullptr;
-    h.handler.head = [](server_request&) { return body_mode::stream; };
-    h.handler.request = [&kept](server_request& r, response_writer w) {
-      kept = new self_deleting_sink(/*answer_at_first_piece=*/false);
-      kept->writer = std::move(w);
-      if (!r.stream_body(*kept)) delete kept;
-    };
+    stream_into_new_sinks(h, /*answer_at_first_piece=*/false, &kept);
     const std::string request = post("/up", std::string(60, 'u'));
     h.send(request.substr(0, request.size() - 30));
     ASSERT_NE(kept, nullptr);
-    { const response_writer dropped = std::move(kept->writer); }
+    if (delete_the_sink) {
+      delete kept;  // with the writer it owns
+    } else {
+      const response_writer dropped = std::move(kept->writer);
+    }
     const auto responses = parse_responses(h.exchange(request.substr(request.size() - 30)));
     ASSERT_EQ(responses.size(), 1u);
     EXPECT_EQ(responses[0].status, 500);
     EXPECT_EQ(self_deleting_sink::end_calls, 0) << "a dropped writer detaches its sink silently";
-    EXPECT_EQ(self_deleting_sink::alive, 1);
-    delete kept;
-  }
-  {
-    harness h;
-    self_deleting_sink* kept = nullptr;
-    h.handler.head = [](server_request&) { return body_mode::stream; };
-    h.handler.request = [&kept](server_request& r, response_writer w) {
-      kept = new self_deleting_sink(/*answer_at_first_piece=*/false);
-      kept->writer = std::move(w);
-      if (!r.stream_body(*kept)) delete kept;
-    };
-    const std::string request = post("/up", std::string(60, 'u'));
-    h.send(request.substr(0, request.size() - 30));
-    ASSERT_NE(kept, nullptr);
-    delete kept;  // with the writer it owns
-    const auto responses = parse_responses(h.exchange(request.substr(request.size() - 30)));
-    ASSERT_EQ(responses.size(), 1u);
-    EXPECT_EQ(responses[0].status, 500);
-    EXPECT_EQ(self_deleting_sink::end_calls, 0);
+    EXPECT_EQ(self_deleting_sink::alive, delete_the_sink ? 0 : 1);
+    if (!delete_the_sink) delete kept;
   }
 }
 
