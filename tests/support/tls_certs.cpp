@@ -9,11 +9,13 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 namespace taut::test {
@@ -148,6 +150,11 @@ tls_test_files make_tls_test_files(std::string directory) {
       return files;
     }
     directory = pattern;
+    files.removal = std::shared_ptr<void>(nullptr, [directory, maker = ::getpid()](void*) {
+      if (::getpid() != maker) return;
+      std::error_code ignored;
+      std::filesystem::remove_all(directory, ignored);
+    });
   } else if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
     files.error = "mkdir " + directory + ": " + std::strerror(errno);
     return files;

@@ -2,6 +2,7 @@
 // committed. Link the taut_test_tls_certs library (defined only when taut is built with TLS).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,15 @@ struct tls_test_files {
   /// "localhost" and 127.0.0.1, signed by a CA nobody trusts (its files: unknown_ca_cert/_key).
   std::string untrusted_cert, untrusted_key;
   std::string unknown_ca_cert, unknown_ca_key;
+  /// Set when make_tls_test_files made the directory itself: the last copy of these files to go
+  /// removes it (in the process that made it only, so a forked child leaves it be). Private keys
+  /// of a test run do not outlive the run.
+  std::shared_ptr<void> removal;
 };
 
-/// Writes every file of tls_test_files into `directory` (created if missing), or into a new
-/// temporary directory when it is empty. Fast (a few milliseconds): call it once per test binary.
+/// Writes every file of tls_test_files into `directory` (created if missing, and left in place),
+/// or into a new temporary directory when it is empty (removed with the last copy of the result).
+/// Fast (a few milliseconds): call it once per test binary.
 [[nodiscard]] tls_test_files make_tls_test_files(std::string directory = {});
 
 }  // namespace taut::test

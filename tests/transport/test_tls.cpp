@@ -285,6 +285,38 @@ class Tls : public ::testing::Test {
   }
 };
 
+// The test certificates' private keys live only as long as the run: a directory the helper made
+// goes with the last copy of its result; one the caller named stays.
+TEST(TlsTestFiles, AMadeDirectoryGoesWithTheLastCopyANamedOneStays) {
+  std::string made_directory;
+  {
+    const taut::test::tls_test_files made = taut::test::make_tls_test_files();
+    ASSERT_TRUE(made.ok) << made.error;
+    made_directory = made.directory;
+    const taut::test::tls_test_files copy = made;
+    {
+      const taut::test::tls_test_files second_copy = copy;
+      EXPECT_EQ(::access(second_copy.key.c_str(), R_OK), 0);
+    }
+    EXPECT_EQ(::access(made.key.c_str(), R_OK), 0) << "removed while a copy still holds it";
+  }
+  EXPECT_NE(::access(made_directory.c_str(), F_OK), 0) << made_directory << " outlived its files";
+
+  const std::string named = made_directory + "-named";
+  {
+    const taut::test::tls_test_files kept = taut::test::make_tls_test_files(named);
+    ASSERT_TRUE(kept.ok) << kept.error;
+  }
+  EXPECT_EQ(::access((named + "/localhost-key.pem").c_str(), R_OK), 0);
+  for (const char* name :
+       {"ca.pem", "ca-key.pem", "localhost.pem", "localhost-key.pem", "other.pem", "other-key.pem",
+        "expired.pem", "expired-key.pem", "unknown-ca.pem", "unknown-ca-key.pem", "untrusted.pem",
+        "untrusted-key.pem"}) {
+    ::unlink((named + "/" + name).c_str());
+  }
+  EXPECT_EQ(::rmdir(named.c_str()), 0) << "the named directory held more than the twelve files";
+}
+
 TEST_F(Tls, ContextErrors) {
   tls_server_options none;
   EXPECT_EQ(tls_context::server(none).error(), errc::tls_bad_certificate);
