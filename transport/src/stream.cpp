@@ -121,6 +121,7 @@ std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noe
     handle_.on_ready = {};
     return ec;
   }
+  handle_.flags |= detail::handle_unpolled;  // what came before waits for the next poll
   return {};
 }
 
@@ -141,6 +142,19 @@ void stream::unwatch() noexcept {
 bool stream::readable() const noexcept {
   if (tls_ != nullptr) return detail::tls_readable(*tls_);
   return raw_readable();
+}
+
+bool stream::nothing_to_read() const noexcept {
+  if (tls_ != nullptr || pipe() != nullptr || handle_.loop == nullptr) return false;
+  if (!handle_.loop->in_loop_thread()) return false;  // the loop is not looking: ask the socket
+  if (ring() != nullptr) return detail::ring_heard_all(*ring_);
+  // Edge-triggered epoll reports every arrival after the registration or after the read that
+  // last found the socket empty (the readable bit cleared): once this iteration's wait took all
+  // that was ready and delivered what it took for this stream, a clear bit means nothing came
+  // before that wait. A stream registered since the wait has not been polled yet.
+  return (handle_.ready & (readable_bit | readiness::hangup)) == readiness::none &&
+         (handle_.flags & detail::handle_unpolled) == 0 &&
+         detail::loop_access::told_all(*handle_.loop, handle_);
 }
 
 void stream::take_ready() noexcept {
@@ -180,8 +194,12 @@ io_result stream::raw_read(std::span<char> into) noexcept {
       // A short read drained the socket: data arriving later raises a new edge, so the next
       // read can wait for it instead of costing a system call to learn EAGAIN. Not once the peer
       // has shut down, whose EOF was announced already and will not be announced again.
+      // The room was not filled, so the socket held less than was asked: it is empty now. (A
+      // read that filled the room says nothing: more may wait.) Once registered with epoll, what
+      // comes next raises an edge even if no poll has reported on this stream yet.
       if (static_cast<std::size_t>(got) < into.size() && !has(handle_.ready, readiness::hangup)) {
         handle_.ready &= ~readable_bit;
+        if (handle_.loop != nullptr) handle_.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
       }
       return io_result::transferred(static_cast<std::size_t>(got));
     }
@@ -189,6 +207,7 @@ io_result stream::raw_read(std::span<char> into) noexcept {
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
       handle_.ready &= ~readable_bit;
+      if (handle_.loop != nullptr) handle_.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
       return io_result::blocked();
     }
     return io_result::failure(errno);
