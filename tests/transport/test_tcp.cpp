@@ -482,9 +482,9 @@ TEST(Tcp, AWatchedListenerCanBeMoved) {
 struct draining {
   explicit draining(stream* own, stream* looked_at = nullptr) : self(own), other(looked_at) {}
   stream* self = nullptr;
-  stream* other = nullptr;      // looked at from this stream's callback, before its own read
+  stream* other = nullptr;  // looked at from this stream's callback, before its own read
   int calls = 0;
-  bool other_quiet = true;      // other->nothing_to_read() at this stream's first callback
+  bool other_quiet = true;  // other->nothing_to_read() at this stream's first callback
   bool quiet_after_read = false;
   std::string got;
 };
@@ -524,7 +524,8 @@ TEST(Tcp, NothingToReadIsKnownInsideTheLoopOnceAReadFoundTheStreamEmpty) {
   // Bytes the loop has reported but nobody read yet, and the peer's end: a read is needed.
   accepted.unwatch();
   bool reported = false;
-  ASSERT_FALSE(accepted.watch(*loop, [&](readiness r) { reported |= has(r, readiness::readable); }));
+  ASSERT_FALSE(
+      accepted.watch(*loop, [&](readiness r) { reported |= has(r, readiness::readable); }));
   ASSERT_TRUE(client.write("more").done());
   ASSERT_TRUE(run_until(*loop, [&] { return reported; }));
   later.arm_in(1ms);

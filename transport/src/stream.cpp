@@ -33,6 +33,13 @@ namespace {
 constexpr readiness readable_bit = readiness::readable;
 constexpr readiness writable_bit = readiness::writable;
 
+// A read found the socket empty: not readable until an edge says so, and, once the socket is
+// registered with epoll, whatever comes next raises that edge even if no poll reported on it yet.
+void found_empty(detail::io_handle& handle) noexcept {
+  handle.ready &= ~readable_bit;
+  if (handle.loop != nullptr) handle.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
+}
+
 std::size_t total_size(std::span<const const_buffer> parts) noexcept {
   std::size_t total = 0;
   for (const const_buffer& part : parts) total += part.size;
@@ -191,23 +198,19 @@ io_result stream::raw_read(std::span<char> into) noexcept {
   for (;;) {
     const ssize_t got = ::read(handle_.fd, into.data(), into.size());
     if (got > 0) {
-      // A short read drained the socket: data arriving later raises a new edge, so the next
-      // read can wait for it instead of costing a system call to learn EAGAIN. Not once the peer
-      // has shut down, whose EOF was announced already and will not be announced again.
-      // The room was not filled, so the socket held less than was asked: it is empty now. (A
-      // read that filled the room says nothing: more may wait.) Once registered with epoll, what
-      // comes next raises an edge even if no poll has reported on this stream yet.
+      // A short read drained the socket (a read takes all there is up to the room, so one that
+      // filled the room says nothing: more may wait): data arriving later raises a new edge, so
+      // the next read can wait for it instead of costing a system call to learn EAGAIN. Not once
+      // the peer has shut down, whose EOF was announced already and will not be announced again.
       if (static_cast<std::size_t>(got) < into.size() && !has(handle_.ready, readiness::hangup)) {
-        handle_.ready &= ~readable_bit;
-        if (handle_.loop != nullptr) handle_.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
+        found_empty(handle_);
       }
       return io_result::transferred(static_cast<std::size_t>(got));
     }
     if (got == 0) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      handle_.ready &= ~readable_bit;
-      if (handle_.loop != nullptr) handle_.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
+      found_empty(handle_);
       return io_result::blocked();
     }
     return io_result::failure(errno);
