@@ -505,7 +505,9 @@ TEST(Tcp, NothingToReadIsKnownInsideTheLoopOnceAReadFoundTheStreamEmpty) {
   auto loop = make_loop();
   auto server = listener::listen("127.0.0.1:0");
   ASSERT_TRUE(server) << server.error().message();
-  auto [client, accepted] = tcp_pair(*loop, *server);
+  auto pair = tcp_pair(*loop, *server);
+  stream& client = pair.first;
+  stream& accepted = pair.second;
   EXPECT_FALSE(accepted.nothing_to_read());  // not watched: only a read can tell
   draining d(&accepted);
   ASSERT_FALSE(accepted.watch(*loop, [&d](readiness) { drain_into(d); }));
@@ -537,8 +539,12 @@ TEST(Tcp, NothingToReadWaitsForEveryReportTheLoopTookInTheSameWait) {
   auto loop = make_loop();
   auto server = listener::listen("127.0.0.1:0");
   ASSERT_TRUE(server) << server.error().message();
-  auto [client_a, a] = tcp_pair(*loop, *server);
-  auto [client_b, b] = tcp_pair(*loop, *server);
+  auto pair_a = tcp_pair(*loop, *server);
+  auto pair_b = tcp_pair(*loop, *server);
+  stream& client_a = pair_a.first;
+  stream& a = pair_a.second;
+  stream& client_b = pair_b.first;
+  stream& b = pair_b.second;
   draining da(&a, &b);
   draining db(&b, &a);
   ASSERT_FALSE(a.watch(*loop, [&da](readiness) { drain_into(da); }));
@@ -568,8 +574,12 @@ TEST(Tcp, NothingToReadIsNotKnownAfterAWaitThatFilledTheEventArray) {
   event_loop& loop = **made;
   auto server = listener::listen("127.0.0.1:0");
   ASSERT_TRUE(server) << server.error().message();
-  auto [client_a, a] = tcp_pair(loop, *server);
-  auto [client_b, b] = tcp_pair(loop, *server);
+  auto pair_a = tcp_pair(loop, *server);
+  auto pair_b = tcp_pair(loop, *server);
+  stream& client_a = pair_a.first;
+  stream& a = pair_a.second;
+  stream& client_b = pair_b.first;
+  stream& b = pair_b.second;
   draining da(&a);
   draining db(&b, &a);
   ASSERT_FALSE(a.watch(loop, [&da](readiness) { drain_into(da); }));
