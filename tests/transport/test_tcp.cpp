@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "privileges.hpp"
@@ -474,6 +475,130 @@ TEST(Tcp, AWatchedListenerCanBeMoved) {
   ASSERT_TRUE(client);
   ASSERT_TRUE(run_until(*loop, [&] { return notifications > 0; }));
   EXPECT_TRUE(moved.accept().has_value());
+}
+
+// nothing_to_read(): what a read would find, known without one, only inside the loop's iteration
+// and only once a read found the stream empty, with no report for it since.
+struct draining {
+  explicit draining(stream* own, stream* looked_at = nullptr) : self(own), other(looked_at) {}
+  stream* self = nullptr;
+  stream* other = nullptr;  // looked at from this stream's callback, before its own read
+  int calls = 0;
+  bool other_quiet = true;  // other->nothing_to_read() at this stream's first callback
+  bool quiet_after_read = false;
+  std::string got;
+};
+
+void drain_into(draining& d) {
+  if (d.calls++ == 0 && d.other != nullptr) d.other_quiet = d.other->nothing_to_read();
+  std::array<char, 256> room{};
+  for (;;) {
+    const io_result r = d.self->read(room);
+    if (!r.done() || r.bytes == 0) break;
+    d.got.append(room.data(), r.bytes);
+    if (r.bytes < room.size()) break;  // short: empty now
+  }
+  d.quiet_after_read = d.self->nothing_to_read();
+}
+
+TEST(Tcp, NothingToReadIsKnownInsideTheLoopOnceAReadFoundTheStreamEmpty) {
+  auto loop = make_loop();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server) << server.error().message();
+  auto pair = tcp_pair(*loop, *server);
+  stream& client = pair.first;
+  stream& accepted = pair.second;
+  EXPECT_FALSE(accepted.nothing_to_read());  // not watched: only a read can tell
+  draining d(&accepted);
+  ASSERT_FALSE(accepted.watch(*loop, [&d](readiness) { drain_into(d); }));
+  EXPECT_FALSE(accepted.nothing_to_read());  // watched, but neither polled nor read yet
+  ASSERT_TRUE(client.write("ping").done());
+  ASSERT_TRUE(run_until(*loop, [&] { return d.got == "ping"; }));
+  EXPECT_TRUE(d.quiet_after_read);           // inside the callback, after a short read
+  EXPECT_FALSE(accepted.nothing_to_read());  // outside the loop: the loop is not looking
+
+  bool quiet_in_timer = false;
+  timer later(*loop, [&] { quiet_in_timer = accepted.nothing_to_read(); });
+  later.arm_in(1ms);
+  ASSERT_TRUE(run_until(*loop, [&] { return !later.armed(); }));
+  EXPECT_TRUE(quiet_in_timer);
+
+  // Bytes the loop has reported but nobody read yet, and the peer's end: a read is needed.
+  accepted.unwatch();
+  bool reported = false;
+  ASSERT_FALSE(
+      accepted.watch(*loop, [&](readiness r) { reported |= has(r, readiness::readable); }));
+  ASSERT_TRUE(client.write("more").done());
+  ASSERT_TRUE(run_until(*loop, [&] { return reported; }));
+  later.arm_in(1ms);
+  ASSERT_TRUE(run_until(*loop, [&] { return !later.armed(); }));
+  EXPECT_FALSE(quiet_in_timer);
+}
+
+TEST(Tcp, NothingToReadWaitsForEveryReportTheLoopTookInTheSameWait) {
+  auto loop = make_loop();
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server) << server.error().message();
+  auto pair_a = tcp_pair(*loop, *server);
+  auto pair_b = tcp_pair(*loop, *server);
+  stream& client_a = pair_a.first;
+  stream& a = pair_a.second;
+  stream& client_b = pair_b.first;
+  stream& b = pair_b.second;
+  draining da(&a, &b);
+  draining db(&b, &a);
+  ASSERT_FALSE(a.watch(*loop, [&da](readiness) { drain_into(da); }));
+  ASSERT_FALSE(b.watch(*loop, [&db](readiness) { drain_into(db); }));
+  // Both found empty by a read inside the loop first.
+  ASSERT_TRUE(client_a.write("1").done());
+  ASSERT_TRUE(client_b.write("1").done());
+  ASSERT_TRUE(run_until(*loop, [&] { return da.got == "1" && db.got == "1"; }));
+  ASSERT_TRUE(da.quiet_after_read && db.quiet_after_read);
+  // Then both written to before one wait: the callback that runs first must not take the other
+  // stream, whose report waits in the same batch (or whose bytes wait in the ring), for quiet.
+  da.calls = db.calls = 0;
+  da.other_quiet = db.other_quiet = true;
+  ASSERT_TRUE(client_a.write("2").done());
+  ASSERT_TRUE(client_b.write("2").done());
+  std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(run_until(*loop, [&] { return da.got == "12" && db.got == "12"; }));
+  EXPECT_FALSE(da.other_quiet && db.other_quiet);
+}
+
+TEST(Tcp, NothingToReadIsNotKnownAfterAWaitThatFilledTheEventArray) {
+  loop_options options;
+  options.max_events = 1;
+  options.backend = io_backend::epoll;
+  auto made = event_loop::create(options);
+  ASSERT_TRUE(made) << made.error().message();
+  event_loop& loop = **made;
+  auto server = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server) << server.error().message();
+  auto pair_a = tcp_pair(loop, *server);
+  auto pair_b = tcp_pair(loop, *server);
+  stream& client_a = pair_a.first;
+  stream& a = pair_a.second;
+  stream& client_b = pair_b.first;
+  stream& b = pair_b.second;
+  draining da(&a);
+  draining db(&b, &a);
+  ASSERT_FALSE(a.watch(loop, [&da](readiness) { drain_into(da); }));
+  ASSERT_FALSE(b.watch(loop, [&db](readiness) { drain_into(db); }));
+  ASSERT_TRUE(client_a.write("1").done());
+  ASSERT_TRUE(client_b.write("1").done());
+  ASSERT_TRUE(run_until(loop, [&] { return da.got == "1" && db.got == "1"; }));
+  // A wait that brought nothing took everything: a is known empty from a timer's callback.
+  bool quiet_in_timer = false;
+  timer later(loop, [&] { quiet_in_timer = a.nothing_to_read(); });
+  later.arm_in(1ms);
+  ASSERT_TRUE(run_until(loop, [&] { return !later.armed(); }));
+  ASSERT_TRUE(quiet_in_timer);
+  // One event per wait: the wait that reports b's bytes may have left a's in the kernel.
+  db.calls = 0;
+  db.other_quiet = true;
+  ASSERT_TRUE(client_b.write("2").done());
+  ASSERT_TRUE(run_until(loop, [&] { return db.got == "12"; }));
+  EXPECT_FALSE(db.other_quiet);
 }
 
 TEST(Tcp, StreamIsSmall) {

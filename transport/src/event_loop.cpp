@@ -112,6 +112,9 @@ std::size_t event_loop::run_once(duration max_wait) {
     now_ = clock_->now();
   } else {
     int count = ::epoll_wait(epoll_fd_, events_.get(), max_events_, timeout);
+    // An interrupted wait took nothing, and a full array may have left ready events in the
+    // kernel for the next call: either way the loop does not know all that is ready.
+    polled_all_ = count >= 0 && count < max_events_;
     if (count < 0) {
       if (errno != EINTR) failure_ = errno_code(errno);
       count = 0;
@@ -176,6 +179,7 @@ std::size_t event_loop::dispatch_events(int count) {
       bits |= readiness::readable | readiness::writable | readiness::hangup;
     }
     handle->ready |= bits;  // hangup included: stream::read must not forget a pending EOF
+    handle->flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
     // Called through a copy: a callback that closes its own stream resets the stored one while
     // it is still running.
     const ready_callback on_ready = handle->on_ready;
@@ -224,6 +228,14 @@ void event_loop::forget(detail::io_handle* handle, detail::io_handle* replacemen
     epoll_event& event = events_[static_cast<std::size_t>(i)];
     if (event.data.ptr == handle) event.data.ptr = replacement;
   }
+}
+
+bool event_loop::told_all(const detail::io_handle& handle) const noexcept {
+  if (!polled_all_) return false;
+  for (int i = dispatch_index_ + 1; i < dispatch_count_; ++i) {
+    if (events_[static_cast<std::size_t>(i)].data.ptr == &handle) return false;
+  }
+  return true;
 }
 
 void event_loop::raise(detail::soft_event& event, readiness bits) noexcept {

@@ -18,6 +18,9 @@ inline constexpr std::uint32_t listener_events = EPOLLIN | EPOLLET;
 inline constexpr std::uint8_t handle_listener = 1;   // registered with listener_events
 inline constexpr std::uint8_t handle_exclusive = 2;  // ... and EPOLLEXCLUSIVE
 inline constexpr std::uint8_t handle_unlink = 4;     // a Unix listener that owns its socket file
+// A stream registered with epoll that no poll has reported on yet, nor a read found empty since:
+// what arrived before its registration waits for the loop's next poll (see nothing_to_read).
+inline constexpr std::uint8_t handle_unpolled = 8;
 
 struct loop_access {
   static std::error_code add_fd(event_loop& loop, io_handle& handle,
@@ -36,6 +39,9 @@ struct loop_access {
     loop.forget(handle, replacement);
   }
   static ring_backend* ring(event_loop& loop) noexcept { return loop.ring_.get(); }
+  static bool told_all(const event_loop& loop, const io_handle& handle) noexcept {
+    return loop.told_all(handle);
+  }
 };
 
 }  // namespace taut::transport::detail

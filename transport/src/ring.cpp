@@ -84,6 +84,9 @@ bool ring_readable(const ring_stream&) noexcept {
   return false;
 }
 void ring_take_ready(ring_stream&) noexcept {}
+bool ring_heard_all(const ring_stream&) noexcept {
+  return false;
+}
 int ring_connect_error(const ring_stream&) noexcept {
   return 0;
 }
@@ -221,6 +224,7 @@ struct alignas(8) ring_stream {
   bool connecting = false;     // a connect() in progress: no receive until it completes
   bool established = false;    // was writable once: a later lack of room is not a connect
   bool spill_check = false;    // in spill_checks_
+  bool heard = false;          // a receive completed since the last watch (see ring_heard_all)
   int connect_error = 0;       // why it failed (read from SO_ERROR, which reading clears)
   ring_stream* next_free = nullptr;
 };
@@ -1053,6 +1057,7 @@ class uring_backend final : public ring_backend {
   }
 
   void on_recv(ring_stream& state, int res, unsigned flags, bool more) noexcept {
+    if (res != -ECANCELED) state.heard = true;
     if (!more) {
       state.recv_armed = false;
       state.recv_cancelling = false;
@@ -1335,6 +1340,7 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
   }
   state->handle = &handle;
   state->event.target = &handle;
+  state->heard = false;
   if (!has(handle.ready, readiness::writable) && state->established) {
     // Re-watched after a write was refused (not a connect): writable again once the queue has
     // room, which a send completing while it was unwatched could not say.
@@ -1390,6 +1396,15 @@ void ring_take_ready(ring_stream& state) noexcept {
   // without one, ring_read() reads the socket itself.
   if (state.backend == nullptr || ring_readable(state) || !state.recv_armed) return;
   state.backend->take_ready();
+}
+
+bool ring_heard_all(const ring_stream& state) noexcept {
+  // A receive that completed since the watch began proves the stream's receives reach the
+  // kernel; what the kernel brought since is in the state, as of the loop's last wait, when the
+  // caller is inside the loop's iteration. A watched stream with nothing received waits for a
+  // receive in the kernel (or for buffers), whose completion the loop's waits take in.
+  return state.backend != nullptr && state.handle != nullptr && state.heard &&
+         !ring_readable(state);
 }
 
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept {

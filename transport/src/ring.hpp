@@ -50,6 +50,10 @@ void ring_move(ring_stream& state, io_handle& to) noexcept;
 /// (without waiting), so that ring_read() also sees bytes or an end of stream that arrived while
 /// the loop was not running. Does nothing off the loop's thread.
 void ring_take_ready(ring_stream& state) noexcept;
+/// Whether the loop's last wait took in everything for the watched stream and it holds nothing to
+/// read (no bytes, no end, no error): read() would report would_block without a system call.
+/// Meaningful only inside an iteration of the loop, on its thread (see stream::nothing_to_read).
+[[nodiscard]] bool ring_heard_all(const ring_stream& state) noexcept;
 /// The errno value a failed connect left (taken from SO_ERROR when its completion came), or 0.
 [[nodiscard]] int ring_connect_error(const ring_stream& state) noexcept;
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept;

@@ -33,6 +33,13 @@ namespace {
 constexpr readiness readable_bit = readiness::readable;
 constexpr readiness writable_bit = readiness::writable;
 
+// A read found the socket empty: not readable until an edge says so, and, once the socket is
+// registered with epoll, whatever comes next raises that edge even if no poll reported on it yet.
+void found_empty(detail::io_handle& handle) noexcept {
+  handle.ready &= ~readable_bit;
+  if (handle.loop != nullptr) handle.flags &= static_cast<std::uint8_t>(~detail::handle_unpolled);
+}
+
 std::size_t total_size(std::span<const const_buffer> parts) noexcept {
   std::size_t total = 0;
   for (const const_buffer& part : parts) total += part.size;
@@ -121,6 +128,7 @@ std::error_code stream::raw_watch(event_loop& loop, ready_callback on_ready) noe
     handle_.on_ready = {};
     return ec;
   }
+  handle_.flags |= detail::handle_unpolled;  // what came before waits for the next poll
   return {};
 }
 
@@ -141,6 +149,19 @@ void stream::unwatch() noexcept {
 bool stream::readable() const noexcept {
   if (tls_ != nullptr) return detail::tls_readable(*tls_);
   return raw_readable();
+}
+
+bool stream::nothing_to_read() const noexcept {
+  if (tls_ != nullptr || pipe() != nullptr || handle_.loop == nullptr) return false;
+  if (!handle_.loop->in_loop_thread()) return false;  // the loop is not looking: ask the socket
+  if (ring() != nullptr) return detail::ring_heard_all(*ring_);
+  // Edge-triggered epoll reports every arrival after the registration or after the read that
+  // last found the socket empty (the readable bit cleared): once this iteration's wait took all
+  // that was ready and delivered what it took for this stream, a clear bit means nothing came
+  // before that wait. A stream registered since the wait has not been polled yet.
+  return (handle_.ready & (readable_bit | readiness::hangup)) == readiness::none &&
+         (handle_.flags & detail::handle_unpolled) == 0 &&
+         detail::loop_access::told_all(*handle_.loop, handle_);
 }
 
 void stream::take_ready() noexcept {
@@ -177,18 +198,19 @@ io_result stream::raw_read(std::span<char> into) noexcept {
   for (;;) {
     const ssize_t got = ::read(handle_.fd, into.data(), into.size());
     if (got > 0) {
-      // A short read drained the socket: data arriving later raises a new edge, so the next
-      // read can wait for it instead of costing a system call to learn EAGAIN. Not once the peer
-      // has shut down, whose EOF was announced already and will not be announced again.
+      // A short read drained the socket (a read takes all there is up to the room, so one that
+      // filled the room says nothing: more may wait): data arriving later raises a new edge, so
+      // the next read can wait for it instead of costing a system call to learn EAGAIN. Not once
+      // the peer has shut down, whose EOF was announced already and will not be announced again.
       if (static_cast<std::size_t>(got) < into.size() && !has(handle_.ready, readiness::hangup)) {
-        handle_.ready &= ~readable_bit;
+        found_empty(handle_);
       }
       return io_result::transferred(static_cast<std::size_t>(got));
     }
     if (got == 0) return into.empty() ? io_result::transferred(0) : io_result::end_of_stream();
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      handle_.ready &= ~readable_bit;
+      found_empty(handle_);
       return io_result::blocked();
     }
     return io_result::failure(errno);

@@ -912,6 +912,14 @@ void client_connection::shut() noexcept {
 
 bool client_connection::still_idle() noexcept {
   if (state_ != state::idle) return false;
+  // Inside the loop's iteration (a proxy lending its upstream connection for a request it just
+  // read) the loop has taken in every report up to its last wait: a stream it has told nothing
+  // since a read found it empty has nothing to read, and the read below would only cost a
+  // system call (an EAGAIN, or on io_uring an enter to take in completions) per request. What
+  // arrives after that wait, as what arrives after the read below, is the race every pool has
+  // (the server closing just as the request goes out); a reused connection failing before any
+  // answer is retried once for an idempotent request.
+  if (!hangup_ && stream_.nothing_to_read()) return true;
   // The readiness of bytes that came after the last read may not have been processed yet: an
   // idle connection with anything to read (stray bytes, the end of the stream) is not lent. On
   // io_uring they may still wait in the ring's completions, unseen by read(), when the loop has

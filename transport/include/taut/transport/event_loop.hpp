@@ -274,6 +274,9 @@ class event_loop {
   void raise(detail::soft_event& event, readiness bits) noexcept;
   void withdraw(detail::soft_event& event) noexcept;
   void forget(detail::io_handle* handle, detail::io_handle* replacement) noexcept;
+  // Whether this iteration's epoll_wait took every ready event (it did not fill the array) and
+  // none of them for `handle` is still to be delivered: the loop has nothing more to tell it.
+  [[nodiscard]] bool told_all(const detail::io_handle& handle) const noexcept;
 
   // Timers.
   void arm(timer& t, time_point deadline);
@@ -302,6 +305,7 @@ class event_loop {
   int max_events_;
   int dispatch_index_ = 0;  // the event being delivered; later ones may be scrubbed
   int dispatch_count_ = 0;
+  bool polled_all_ = false;  // this iteration's epoll_wait left no ready event in the kernel
   detail::io_handle wake_handle_;
 
   std::vector<timer*> timers_;  // binary min-heap on (deadline, sequence)

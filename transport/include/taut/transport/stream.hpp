@@ -84,6 +84,16 @@ class stream {
   /// stream's state exactly before the loop runs again (is an idle connection still sound?); does
   /// nothing elsewhere, and nothing for epoll and memory streams, whose reads are always exact.
   void take_ready() noexcept;
+  /// True when, without a system call, the stream is known to have nothing to read as of the
+  /// loop's latest look: it is watched by a loop now running an iteration on this thread, which
+  /// took in every readiness report the kernel had at that iteration's wait and has none left
+  /// to deliver to it, and since a read last found it empty (or since its first report) nothing
+  /// has come: no bytes, no end of stream, no error. What arrives after that wait is reported by
+  /// the loop's next one. False whenever only a read can tell: outside the loop's iterations
+  /// (between blocking calls), after a wait that left reports in the kernel, for memory streams
+  /// (whose reads cost no system call) and TLS streams. For a pool checking that an idle
+  /// connection is still sound before lending it, with the read it saves where this says false.
+  [[nodiscard]] bool nothing_to_read() const noexcept;
   /// Writes a prefix of `bytes` (maybe all, maybe none: would_block). Never raises SIGPIPE.
   io_result write(std::string_view bytes) noexcept;
   /// Gathered write (sendmsg): a prefix of the concatenated parts. Never raises SIGPIPE.
