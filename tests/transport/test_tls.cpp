@@ -1646,8 +1646,8 @@ ticket_counts tickets_received(const tls_server_options& options) {
 }
 
 // A full TLS 1.3 handshake earns one ticket, not OpenSSL's default two: the second ticket's
-// encryption cost about 4% of a full handshake's CPU and served only a client opening two
-// connections at once. The ticket resumes, and the resumption brings a fresh one.
+// making cost about 6% of a full handshake's server instructions and served only a client opening
+// two connections at once. The ticket resumes, and the resumption brings a fresh one.
 // tickets_per_handshake sets the count; 0 issues none.
 TEST_F(Tls, AFullHandshakeIssuesOneTicketByDefault) {
   tls_server_options options;

@@ -41,7 +41,7 @@ struct tls_server_options {
   bool session_tickets = true;
   /// TLS 1.3 tickets sent after a full handshake (with session_tickets): one resumes the client's
   /// next connection, and every resumption brings a fresh one. OpenSSL's default (and nginx's) is
-  /// two, the second for a client opening two connections at once, at about 4% of a full
+  /// two, the second for a client opening two connections at once, at about 6% of a full
   /// handshake's server CPU. 0 sends none (no TLS 1.3 resumption). After a resumption one is sent
   /// whatever this says (but 0).
   std::size_t tickets_per_handshake = 1;
