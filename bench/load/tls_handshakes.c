@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
   const double start = now_seconds();
   const double end = start + seconds;
   struct epoll_event events[256];
-  while ((handshakes == 0 || completed + failed < (unsigned long)handshakes) && now_seconds() < end) {
+  while ((handshakes == 0 || completed + failed < (unsigned long)handshakes) &&
+         now_seconds() < end) {
     const int n = epoll_wait(poller, events, 256, 100);
     for (int i = 0; i < n; ++i) {
       struct slot* s = events[i].data.ptr;
