@@ -15,6 +15,9 @@
 #      tls-results.tsv (every figure) and tls-output.txt (the log, with `ratio taut ... nginx X`
 #      lines).
 # A run takes about 5 minutes (3 rounds of 5 s per phase and server, and the idle connections).
+# With TAUT_TLS_CALLGRIND=1, tls_run.py also counts the instructions per full handshake of
+# taut-serve (epoll) and nginx under callgrind (valgrind must be installed): about 2 minutes
+# more, and a figure that does not depend on what else the machine runs.
 #
 # Usage: bash scripts/bench-tls.sh
 # Environment: TAUT_SERVE (a taut-serve binary to use as is; it needs --tls-cert/--tls-key),
@@ -22,7 +25,8 @@
 # TAUT_TLS_HANDSHAKE_CONNECTIONS (32), TAUT_LOAD_IDLE_CONNECTIONS (10000), TAUT_TLS_PHASES
 # (keepalive,handshakes,idle), TAUT_TLS_SERVERS (taut-tls,taut-tls-uring,nginx-tls), TAUT_TLS_SUITE (TLS_AES_128_GCM_SHA256), TAUT_TLS_GROUP (X25519),
 # TAUT_LOAD_SERVER_CPUS (0), TAUT_LOAD_CLIENT_CPUS (1), TAUT_LOAD_NICE (-10 as root, else 0),
-# TAUT_SERVE_ARGS,
+# TAUT_SERVE_ARGS, TAUT_TLS_CALLGRIND (0; 1 adds the instruction counts), TAUT_TLS_CALLGRIND_COUNTS
+# (200,1000: the two runs' handshakes),
 # TAUT_LOAD_RESULTS_DIR (bench/results), TAUT_LOAD_BUILD_DIR (build/bench-tls).
 set -euo pipefail
 
@@ -39,6 +43,9 @@ source "$root/scripts/bench-common.sh"
 # 1. Packages.
 install_missing nginx wrk taskset cc python3 openssl /usr/include/openssl/ssl.h
 require wrk taskset cc python3 openssl
+if [[ ${TAUT_TLS_CALLGRIND:-0} == 1 || ,${TAUT_TLS_PHASES:-}, == *,callgrind,* ]]; then
+  require valgrind
+fi
 mkdir -p "$work" "$results"
 
 # 2. taut-serve.

@@ -5,7 +5,11 @@
 //
 //   tls_handshakes --port P [--host 127.0.0.1] [--name localhost] [--connections 32]
 //                  [--seconds 5] [--path /plaintext] [--ciphersuite TLS_AES_128_GCM_SHA256]
-//                  [--group X25519]
+//                  [--group X25519] [--handshakes N]
+//
+// With --handshakes N the run ends once N connections have ended (no more than N are begun), or
+// after S seconds at the latest: an exact count for a deterministic measurement (callgrind,
+// TAUT_TLS_CALLGRIND in bench/load/tls_run.py).
 //
 // Prints one line: "tls-handshakes completed=N failed=F seconds=S version=... cipher=...
 // group=..." (what the last connection negotiated), which bench/load/tls_run.py parses. The
@@ -169,6 +173,7 @@ int main(int argc, char** argv) {
   const char* path = option(argc, argv, "--path", "/plaintext");
   const char* suite = option(argc, argv, "--ciphersuite", "TLS_AES_128_GCM_SHA256");
   const char* group = option(argc, argv, "--group", "X25519");
+  const long handshakes = atol(option(argc, argv, "--handshakes", "0"));
   server_name = option(argc, argv, "--name", "localhost");
   if (port <= 0 || connections <= 0 || seconds <= 0) {
     fprintf(stderr, "usage: tls_handshakes --port P [--connections C] [--seconds S] ...\n");
@@ -201,21 +206,27 @@ int main(int argc, char** argv) {
 
   poller = epoll_create1(EPOLL_CLOEXEC);
   struct slot* slots = calloc((size_t)connections, sizeof *slots);
+  unsigned long begun = 0;
   for (int i = 0; i < connections; ++i) {
     slots[i].fd = -1;
+    if (handshakes > 0 && begun >= (unsigned long)handshakes) break;
     if (open_slot(&slots[i]) != 0) ++failed;
+    ++begun;
   }
   const double start = now_seconds();
   const double end = start + seconds;
   struct epoll_event events[256];
-  while (now_seconds() < end) {
+  while ((handshakes == 0 || completed + failed < (unsigned long)handshakes) &&
+         now_seconds() < end) {
     const int n = epoll_wait(poller, events, 256, 100);
     for (int i = 0; i < n; ++i) {
       struct slot* s = events[i].data.ptr;
       if (s->fd < 0) continue;
       if (advance(s)) {
         drop(s);
+        if (handshakes > 0 && begun >= (unsigned long)handshakes) continue;
         if (open_slot(s) != 0) ++failed;
+        ++begun;
       }
     }
     if (failed > 1000 && completed == 0) break;  // nothing works: stop early

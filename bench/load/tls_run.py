@@ -21,22 +21,35 @@ OPENSSL_CONF of their own. Phases (TAUT_TLS_PHASES [keepalive,handshakes,idle]):
   idle         idle_hold.py --tls opens N TLS connections (full handshake, one GET each) and holds
                them; the growth of the server's VmRSS over N.
 
+  callgrind    (TAUT_TLS_CALLGRIND=1, or `callgrind` in TAUT_TLS_PHASES; after the other phases)
+               instructions per full handshake, deterministic where the CPU time is not: each
+               server alone under `valgrind --tool=callgrind` (one worker; nginx with
+               `master_process off`, so that the process measured is the one that handshakes),
+               tls_handshakes --handshakes N for N = TAUT_TLS_CALLGRIND_COUNTS [200,1000] in
+               fresh runs, and the difference of the two runs' instruction counts over the
+               difference of N (start-up, the readiness probe and exit cancel out). The
+               profiles stay in the results directory (callgrind.<server>.<N>). taut-serve on
+               epoll and nginx only (valgrind does not run io_uring rings).
+
 Servers (TAUT_TLS_SERVERS [taut-tls,taut-tls-uring,nginx-tls]): taut-serve on its epoll backend
 and on io_uring, and nginx. Results: tls-table.md, tls-results.tsv in the results directory, and
 `ratio <taut|taut-uring> <figure> nginx <x>` lines on standard output, in the format of run.py's. Environment: run.py's (TAUT_LOAD_ROUNDS,
 TAUT_LOAD_SECONDS, TAUT_LOAD_CONNECTIONS, TAUT_LOAD_SERVER_CPUS, TAUT_LOAD_CLIENT_CPUS,
 TAUT_LOAD_IDLE_CONNECTIONS, TAUT_LOAD_NICE, TAUT_SERVE_ARGS), plus TAUT_TLS_PHASES,
-TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP, TAUT_TLS_SERVERS.
+TAUT_TLS_HANDSHAKE_CONNECTIONS [32], TAUT_TLS_SUITE, TAUT_TLS_GROUP, TAUT_TLS_SERVERS,
+TAUT_TLS_CALLGRIND, TAUT_TLS_CALLGRIND_COUNTS.
 """
 
 import argparse
 import datetime
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -54,6 +67,11 @@ GROUP = os.environ.get("TAUT_TLS_GROUP", "") or "X25519"
 HANDSHAKE_CONNECTIONS = run.env_int("TAUT_TLS_HANDSHAKE_CONNECTIONS", 32)
 ALL_PHASES = ["keepalive", "handshakes", "idle"]
 PHASES = [p for p in os.environ.get("TAUT_TLS_PHASES", ",".join(ALL_PHASES)).split(",") if p]
+CALLGRIND = os.environ.get("TAUT_TLS_CALLGRIND", "") == "1" or "callgrind" in PHASES
+CALLGRIND_COUNTS = sorted(int(n) for n in
+                          os.environ.get("TAUT_TLS_CALLGRIND_COUNTS", "200,1000").split(",")[:2])
+if len(CALLGRIND_COUNTS) != 2 or CALLGRIND_COUNTS[0] == CALLGRIND_COUNTS[1]:
+    sys.exit("TAUT_TLS_CALLGRIND_COUNTS: two different counts, e.g. 200,1000")
 
 
 def log(message):
@@ -135,17 +153,23 @@ def make_servers(args, workdir, cert, key):
     return servers
 
 
+def write_nginx_conf(server, port, cert, key, single_process=False):
+    user = "user nobody nogroup;" if os.geteuid() == 0 and not single_process else ""
+    with open(os.path.join(HERE, "nginx-tls.conf.in")) as template:
+        text = template.read()
+    text = (text.replace("@PREFIX@", server.prefix).replace("@PORT@", str(port))
+            .replace("@USER_DIRECTIVE@", user).replace("@THREADS@", str(run.THREADS))
+            .replace("@CERT@", cert).replace("@KEY@", key))
+    if single_process:
+        text = text.replace("master_process on;", "master_process off;")
+    with open(os.path.join(server.prefix, "nginx.conf"), "w") as config:
+        config.write(text)
+
+
 def start_server(server, cert, key):
     port = run.free_port()
     if server.name == "nginx-tls":
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-        with open(os.path.join(HERE, "nginx-tls.conf.in")) as template:
-            text = template.read()
-        text = (text.replace("@PREFIX@", server.prefix).replace("@PORT@", str(port))
-                .replace("@USER_DIRECTIVE@", user).replace("@THREADS@", str(run.THREADS))
-                .replace("@CERT@", cert).replace("@KEY@", key))
-        with open(os.path.join(server.prefix, "nginx.conf"), "w") as config:
-            config.write(text)
+        write_nginx_conf(server, port, cert, key)
     server.start(port)
 
 
@@ -257,8 +281,82 @@ def measure_idle(server, openssl_conf):
                             exit_timeout=60)
 
 
+def callgrind_instructions(server, count, tool, results, cert, key):
+    """Instructions the server ran in a fresh run under callgrind that served `count` full
+    handshakes (and its start, one readiness probe and its exit)."""
+    port = run.free_port()
+    out = os.path.join(results, f"callgrind.{server.name}.{count}")
+    argv = [part.replace("@PORT@", str(port)) for part in server.argv]
+    if server.name == "nginx-tls":
+        write_nginx_conf(server, port, cert, key, single_process=True)
+    else:
+        argv[argv.index("--threads") + 1] = "1"
+    argv = ["valgrind", "--tool=callgrind", "--dump-instr=no", f"--callgrind-out-file={out}",
+            "--log-file=" + os.path.join(server.workdir, f"{server.name}.valgrind.log")] + argv
+    with open(os.path.join(server.workdir, f"{server.name}.callgrind.log"), "wb") as output:
+        process = subprocess.Popen(argv, env=server.env, cwd=server.workdir,
+                                   stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, run.SERVER_CPUS))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"exited with status {process.returncode} under valgrind")
+            try:
+                tls_exchange(port, timeout=10)
+                break
+            except (OSError, ValueError, IndexError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("not ready after 120 s under valgrind")
+                time.sleep(0.2)
+        result = subprocess.run(
+            run.client([tool, "--port", str(port), "--connections", str(HANDSHAKE_CONNECTIONS),
+                        "--handshakes", str(count), "--seconds", "600", "--ciphersuite", SUITE,
+                        "--group", GROUP]),
+            capture_output=True, text=True, timeout=660)
+        line = next((l for l in result.stdout.splitlines() if l.startswith("tls-handshakes ")),
+                    "")
+        fields = dict(item.split("=", 1) for item in line.split()[1:])
+        if int(fields.get("completed", 0)) != count or int(fields.get("failed", 1)) != 0:
+            raise RuntimeError(f"tls_handshakes: {line or result.stderr.strip()[:300]}")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # callgrind writes its profile at exit
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    with open(out) as profile:
+        for text in profile:
+            if text.startswith(("summary:", "totals:")):
+                return int(text.split()[1])
+    raise RuntimeError(f"no instruction total in {out}")
+
+
+def measure_callgrind(servers, tool, results, cert, key, problems):
+    """{server: instructions per full handshake} for taut-serve on epoll and nginx."""
+    figures = {}
+    low, high = CALLGRIND_COUNTS
+    for name in ("taut-tls", "nginx-tls"):
+        if name not in servers:
+            continue
+        try:
+            counts = [callgrind_instructions(servers[name], n, tool, results, cert, key)
+                      for n in (low, high)]
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+            problems.append(f"{run.LABELS[name]} callgrind: {error}")
+            log(problems[-1])
+            continue
+        figures[name] = (counts[1] - counts[0]) / (high - low)
+        log(f"callgrind {run.LABELS[name]:15} {counts[0]:,} Ir for {low} handshakes, "
+            f"{counts[1]:,} for {high}: {figures[name]:,.0f} Ir per handshake")
+    return figures
+
+
 def write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
-                  load_end):
+                  load_end, callgrind=None):
     names = [n for n in ALL_SERVERS if n in servers]
     tauts = [n for n in names if n in TAUTS]
     fmt, ratio = run.fmt, run.ratio
@@ -386,6 +484,23 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
         md.append("")
         md += run.idle_table(names, idle)
         md.append("")
+    callgrind = callgrind or {}
+    if callgrind:
+        low, high = CALLGRIND_COUNTS
+        md.append("## Instructions per full TLS 1.3 handshake (callgrind)")
+        md.append("")
+        md.append(f"Each server alone under `valgrind --tool=callgrind`, one worker, "
+                  f"`tls_handshakes --handshakes N` for N = {low} and {high} in fresh runs: the "
+                  f"difference of the instruction counts over {high - low} (the handshake and "
+                  f"one GET, as above). Deterministic, unlike the CPU times: the profiles are "
+                  f"`callgrind.<server>.<N>` beside this table.")
+        md.append("")
+        md.append("| server | instructions per handshake |")
+        md.append("|---|---:|")
+        for n in names:
+            if n in callgrind:
+                md.append(f"| {run.LABELS[n]} | {callgrind[n]:,.0f} |")
+        md.append("")
     md += run.problems_section(problems)
     with open(os.path.join(args.results, "tls-table.md"), "w") as out:
         out.write("\n".join(md))
@@ -404,6 +519,8 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
                 out.write(f"{n}\thandshake.round{index + 1}.cpu_us\t{r['cpu_us']:.4f}\n")
             for key, value in idle.get(n, {}).items():
                 out.write(f"{n}\tidle.{key}\t{value}\n")
+            if n in callgrind:
+                out.write(f"{n}\thandshake.instructions\t{callgrind[n]:.0f}\n")
     print("\n".join(md))
     if "nginx-tls" not in names:
         return
@@ -416,6 +533,9 @@ def write_results(args, servers, keepalive, handshakes, idle, problems, started_
             t, p = table[name][key], table["nginx-tls"][key]
             if t == t and p == p and p:
                 print(f"ratio {RATIO_NAMES[name]} {label} nginx {t / p:.3f}")
+        if name in callgrind and callgrind.get("nginx-tls"):
+            print(f"ratio {RATIO_NAMES[name]} tls.handshake_instructions nginx "
+                  f"{callgrind[name] / callgrind['nginx-tls']:.3f}")
         if name in idle and "nginx-tls" in idle:
             t, p = idle[name]["bytes_per_connection"], idle["nginx-tls"]["bytes_per_connection"]
             if p:
@@ -444,7 +564,7 @@ def main():
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
-    run.signal.signal(run.signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         for name, server in list(servers.items()):
             try:
@@ -520,9 +640,16 @@ def main():
             if server.name in TAUTS:
                 args.taut_log_lines[server.name] = server.log_tail(20).splitlines()
             server.stop()
+    callgrind = {}
+    if CALLGRIND and "interrupted" not in problems:
+        try:
+            callgrind = measure_callgrind(servers, args.handshake_tool, args.results, cert, key,
+                                          problems)
+        except KeyboardInterrupt:
+            problems.append("interrupted")
     load_end = open("/proc/loadavg").read().split()[:3]
     write_results(args, servers, keepalive, handshakes, idle, problems, started_at, load_start,
-                  load_end)
+                  load_end, callgrind)
     subprocess.run(["rm", "-rf", "--", workdir], check=False)
     return 1 if "interrupted" in problems else 0
 

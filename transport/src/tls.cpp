@@ -1297,6 +1297,7 @@ result<tls_context> tls_context::server(const tls_server_options& options) noexc
   if (options.session_tickets) {
     // Stateless tickets only: the server keeps no session cache.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, options.tickets_per_handshake);
     if (const std::error_code ec = detail::use_rotating_ticket_keys(*state, options)) {
       ERR_clear_error();
       return ec;
