@@ -48,8 +48,7 @@ std::unique_ptr<taut_bench::subject> make_subject(std::string_view name) {
 }
 
 // N iterations of taut-bench's input `name` with subject `s`: the requests parsed, or -1.
-long run_input(const taut_bench::corpus& c, std::string_view name, taut_bench::subject& s,
-               long n) {
+long run_input(const taut_bench::corpus& c, std::string_view name, taut_bench::subject& s, long n) {
   long parsed = 0;
   if (name == "rotating") {
     for (long k = 0; k < n; ++k) {
