@@ -218,6 +218,10 @@ TEST(RequestTarget, AbsoluteFormShapesOfTheWholeHeadPass) {
   expect_request_error(with_host("GET http://a/%zz HTTP/1.1"), errc::bad_target, 13);
   expect_request_error(with_host("GET http://a HTTP/2.0"), errc::unsupported_version, 13);
   expect_request_error(with_host("GET h~p://a/ HTTP/1.1"), errc::bad_target, 5);
+  expect_request_error(with_host("GET 1ttp://a/ HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET http:///x HTTP/1.1"), errc::bad_target, 11);
+  expect_request_error(with_host("GET http://a#b HTTP/1.1"), errc::bad_target, 12);
+  expect_request_error(with_host("GET http://a:8#b HTTP/1.1"), errc::bad_target, 14);
   // And cut short: the buffer ends in the scheme, the host, the port or the path.
   for (const char* prefix :
        {"GET http", "GET http://", "GET http://a.b", "GET http://a:80", "GET http://a:80/x"}) {
