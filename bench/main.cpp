@@ -28,19 +28,6 @@
 
 namespace taut_bench {
 
-head_summary subject::parse_response(std::string_view) {
-  return {};
-}
-std::size_t subject::parse_response_pipelined(std::string_view) {
-  return 0;
-}
-std::int64_t subject::decode_chunked(std::string_view, std::size_t) {
-  return -1;
-}
-std::int64_t subject::decode_chunked_in_place(std::span<char>) {
-  return -1;
-}
-
 namespace {
 
 struct options {

@@ -370,7 +370,7 @@ request_parser::line_progress request_parser::advance_request_line(const char* d
   request_.method = m;
   request_.target =
       std::string_view(data + args.method_end + 1, args.target_end - args.method_end - 1);
-  request_.target_form = target_form::origin;
+  request_.target_form = args.absolute ? target_form::absolute : target_form::origin;
   request_.version_minor = args.version_minor;
   phase_ = head_phase::fields;
   section_.pos = args.next;

@@ -36,12 +36,15 @@ struct fast_fields_args {
 
 /// The fast request-line path's input and output: a request-line at offset 0 of the common shape,
 /// token SP origin-form SP "HTTP/1.1" or "HTTP/1.0" CRLF, ending at or before `max_line`, is
-/// `taken`; anything else is left to the generic parser, which alone decides errors.
+/// `taken`; so is an absolute-form target of the plain shape a proxy gets (scheme "://" reg-name
+/// [":" port] and a path, query or nothing, `absolute` set). Anything else is left to the generic
+/// parser, which alone decides errors.
 struct fast_request_line_args {
   const char* data = nullptr;
   std::size_t size = 0;
   std::size_t max_line = 0;
   bool taken = false;
+  bool absolute = false;  // the target is in absolute-form (else origin-form)
   int version_minor = 1;
   std::size_t method_end = 0;  // the SP after the method
   std::size_t target_end = 0;  // the SP after the target

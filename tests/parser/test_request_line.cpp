@@ -182,6 +182,64 @@ TEST(RequestTarget, AbsoluteFormNeedsAnAuthority) {
   expect_request_error(with_host("GET http://a@b/ HTTP/1.1"), errc::bad_target, 12);
 }
 
+// The vector paths take a plain absolute-form (scheme "://" reg-name [":" port], then a path, a
+// query or nothing) in their whole-head pass; every other shape goes to the byte-by-byte parser.
+// Both sides must give what the byte-by-byte parser alone gives (these tests run on every path).
+TEST(RequestTarget, AbsoluteFormShapesOfTheWholeHeadPass) {
+  for (const char* target :
+       {"http://example.com/a/b?c=d", "http://example.com:8080/x", "http://example.com",
+        "http://example.com?q", "http://example.com:/x", "https://a.b-c_d~e!f$g&h'i(j)k*l+m,n;o=p/",
+        "h2c+x.y-z://host/%41%62", "http://example.com:443"}) {
+    const std::string request = request_with(
+        std::string("GET ") + target + " HTTP/1.1",
+        "Host: example.com\r\nContent-Length: 3\r\nX-Long: " + std::string(80, 'v') + "\r\n");
+    const request_outcome o = expect_request_ok(request);
+    EXPECT_EQ(o.target, target);
+    EXPECT_EQ(o.form, target_form::absolute) << target;
+    EXPECT_EQ(o.headers.size(), 3U) << target;
+    EXPECT_EQ(o.body, body_kind::content_length) << target;
+    EXPECT_EQ(o.content_length, 3U) << target;
+    EXPECT_EQ(o.head_size, request.size()) << target;
+  }
+  // The shapes it leaves to the byte-by-byte parser, valid ones ...
+  for (const char* target : {"http://[::1]:8080/", "http://ex%41mple.com/", "http://[v1.x]/"}) {
+    const request_outcome o =
+        expect_request_ok(with_host(std::string("GET ") + target + " HTTP/1.1"));
+    EXPECT_EQ(o.target, target);
+    EXPECT_EQ(o.form, target_form::absolute) << target;
+  }
+  // ... and invalid ones, each reported where the byte-by-byte parser reports it.
+  expect_request_error(with_host("GET http:/x HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET http:x HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET http:// HTTP/1.1"), errc::bad_target, 11);
+  expect_request_error(with_host("GET http://a:8x/ HTTP/1.1"), errc::bad_target, 14);
+  expect_request_error(with_host("GET http://a:80:1/ HTTP/1.1"), errc::bad_target, 15);
+  expect_request_error(with_host("GET http://a/b\x01 HTTP/1.1"), errc::bad_target, 14);
+  expect_request_error(with_host("GET http://a/%zz HTTP/1.1"), errc::bad_target, 13);
+  expect_request_error(with_host("GET http://a HTTP/2.0"), errc::unsupported_version, 13);
+  expect_request_error(with_host("GET h~p://a/ HTTP/1.1"), errc::bad_target, 5);
+  expect_request_error(with_host("GET 1ttp://a/ HTTP/1.1"), errc::bad_target_form, 4);
+  expect_request_error(with_host("GET http:///x HTTP/1.1"), errc::bad_target, 11);
+  expect_request_error(with_host("GET http://a#b HTTP/1.1"), errc::bad_target, 12);
+  expect_request_error(with_host("GET http://a:8#b HTTP/1.1"), errc::bad_target, 14);
+  // And cut short: the buffer ends in the scheme, the host, the port or the path.
+  for (const char* prefix :
+       {"GET http", "GET http://", "GET http://a.b", "GET http://a:80", "GET http://a:80/x"}) {
+    expect_request_incomplete(prefix);
+  }
+}
+
+TEST(RequestTarget, AbsoluteFormHeadIsReadOnce) {
+  // A plain absolute-form head is taken in one pass on every path: no byte is examined twice.
+  const std::string request =
+      request_with("GET http://example.com:8080/a?b HTTP/1.1", "Host: example.com\r\n");
+  std::vector<header> storage(8);
+  request_parser parser(storage);
+  ASSERT_TRUE(parser.parse(request).complete());
+  EXPECT_EQ(parser.request().target_form, target_form::absolute);
+  EXPECT_EQ(parser.bytes_examined(), request.size());
+}
+
 TEST(RequestTarget, TargetMustStartLikeOneOfTheForms) {
   // Neither "/", "*", a scheme nor an authority.
   expect_request_error(with_host("GET ?q HTTP/1.1"), errc::bad_target, 4);
