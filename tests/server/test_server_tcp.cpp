@@ -553,9 +553,8 @@ TEST(ServerTcp, DrainDeadline503SurvivesAnUnreadRequestBody) {
     server srv(handler, options);
     ASSERT_FALSE(srv.start());
     raw_client busy(srv.local_addresses()[0]);
-    ASSERT_TRUE(busy.send(
-        "POST /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
-        std::string(20000, 'a')));
+    ASSERT_TRUE(busy.send("POST /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" +
+                          std::string(20000, 'a')));
     ASSERT_TRUE(handler.wait_started());
     // More of the body after the handler started (which does not read it): it waits in the
     // server's receive buffer.
