@@ -141,7 +141,7 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
   probe well_behaved(server.port());
   std::vector<wave_result> waves;
   std::vector<long> rss_after;
-  for (int wave = 0; wave < 2; ++wave) {
+  for (int wave = 0; wave < 3; ++wave) {
     waves.push_back(run_wave(server));
     // Every attacker closed: back to the baseline, plus the probe's connection if it has one.
     EXPECT_LE(server.wait_fds_at_most(base_fds + 1, 3s), base_fds + 1) << "wave " << wave;
@@ -171,10 +171,20 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
       static_cast<unsigned long long>(seen.failed), seen.max_ms, seen.first_failure.c_str());
   EXPECT_EQ(seen.failed, 0u) << seen.first_failure;
   EXPECT_GT(seen.ok, 50u);
-  // The first wave may leave the allocator and the buffer pools warm; the second must not add.
-  TAUT_EXPECT_MEMORY_LT(rss_after[1] - rss_after[0], 2048) << "KiB grown by the second wave";
+  // A leak: the server's RSS after a wave (freed memory mostly stays with the allocator, so RSS is
+  // the high-water mark of what was held at once) grows by the leaked amount after every wave.
+  // What a wave holds at once also depends on this test's own speed: on a busy machine it opens
+  // the attackers more slowly, so fewer hold an input block at the same moment and the first wave
+  // warms the allocator to a lower mark, which a later wave then raises by a few MiB with no leak
+  // (seen under load: 29.1 MiB after the first wave, 31.8 after the second; 31.5 and 31.9 on an
+  // idle machine). So three waves, and the smaller of the two growths must stay under 2 MiB, about
+  // 1 KiB per attacker: a leak of that size shows in both, a late high-water mark in one only.
+  const long growth = std::min(rss_after[1] - rss_after[0], rss_after[2] - rss_after[1]);
+  TAUT_EXPECT_MEMORY_LT(growth, 2048) << "KiB grown by both the second and the third wave";
   // While attacked, each connection holds at most an input block (8 KiB) and its bookkeeping.
-  TAUT_EXPECT_MEMORY_LT(waves[1].peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);
+  for (const wave_result& w : waves) {
+    TAUT_EXPECT_MEMORY_LT(w.peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);
+  }
   EXPECT_TRUE(server.running());
   EXPECT_EQ(server.terminate(), 0);
 }
