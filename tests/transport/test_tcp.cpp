@@ -514,7 +514,11 @@ TEST(Tcp, NothingToReadIsKnownInsideTheLoopOnceAReadFoundTheStreamEmpty) {
   EXPECT_FALSE(accepted.nothing_to_read());  // watched, but neither polled nor read yet
   ASSERT_TRUE(client.write("ping").done());
   ASSERT_TRUE(run_until(*loop, [&] { return d.got == "ping"; }));
-  EXPECT_TRUE(d.quiet_after_read);           // inside the callback, after a short read
+  // Inside the callback, after a short read: on epoll the read itself found the socket empty; on
+  // io_uring the read took the last received buffer and queued the next receive, which reaches
+  // the kernel only at the next wait, so bytes or an end that followed the taken ones may still
+  // sit in the socket unseen.
+  EXPECT_EQ(d.quiet_after_read, loop->backend() == io_backend::epoll);
   EXPECT_FALSE(accepted.nothing_to_read());  // outside the loop: the loop is not looking
 
   bool quiet_in_timer = false;
@@ -553,7 +557,9 @@ TEST(Tcp, NothingToReadWaitsForEveryReportTheLoopTookInTheSameWait) {
   ASSERT_TRUE(client_a.write("1").done());
   ASSERT_TRUE(client_b.write("1").done());
   ASSERT_TRUE(run_until(*loop, [&] { return da.got == "1" && db.got == "1"; }));
-  ASSERT_TRUE(da.quiet_after_read && db.quiet_after_read);
+  if (loop->backend() == io_backend::epoll) {
+    ASSERT_TRUE(da.quiet_after_read && db.quiet_after_read);
+  }
   // Then both written to before one wait: the callback that runs first must not take the other
   // stream, whose report waits in the same batch (or whose bytes wait in the ring), for quiet.
   da.calls = db.calls = 0;

@@ -217,15 +217,16 @@ struct alignas(8) ring_stream {
   bool poll_armed = false;
   bool flush_queued = false;
   bool shutdown_pending = false;
-  bool write_shut = false;     // shutdown_write() was called: no more writes
-  bool want_writable = false;  // a write was refused: tell the stream when room returns
-  bool want_drained = false;   // ... and sendfile waits for the queue to empty
-  bool closed = false;         // the stream let go; the state lives until its operations end
-  bool connecting = false;     // a connect() in progress: no receive until it completes
-  bool established = false;    // was writable once: a later lack of room is not a connect
-  bool spill_check = false;    // in spill_checks_
-  bool heard = false;          // a receive completed since the last watch (see ring_heard_all)
-  int connect_error = 0;       // why it failed (read from SO_ERROR, which reading clears)
+  bool write_shut = false;       // shutdown_write() was called: no more writes
+  bool want_writable = false;    // a write was refused: tell the stream when room returns
+  bool want_drained = false;     // ... and sendfile waits for the queue to empty
+  bool closed = false;           // the stream let go; the state lives until its operations end
+  bool connecting = false;       // a connect() in progress: no receive until it completes
+  bool established = false;      // was writable once: a later lack of room is not a connect
+  bool spill_check = false;      // in spill_checks_
+  bool heard = false;            // a receive completed since the last watch (see ring_heard_all)
+  std::uint64_t recv_entry = 0;  // the receive's submission entry (0: queued in the backlog)
+  int connect_error = 0;         // why it failed (read from SO_ERROR, which reading clears)
   ring_stream* next_free = nullptr;
 };
 
@@ -466,6 +467,7 @@ class uring_backend final : public ring_backend {
       for (const int fd : closes_after_submit_) ::close(fd);
       closes_after_submit_.clear();
     }
+    waited_entries_ = submitted_entries_;
     const int taken = take_completions();
     // A receive that ran out of buffers after others were given back in the same batch: re-armed
     // now, since no later return of a buffer may come to do it.
@@ -527,6 +529,7 @@ class uring_backend final : public ring_backend {
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
     ::io_uring_sqe_set_data64(sqe, tag(&state, op_recv));
+    state.recv_entry = last_entry_;
     state.recv_armed = true;
     ++state.in_flight;
   }
@@ -816,6 +819,16 @@ class uring_backend final : public ring_backend {
       (void)::io_uring_submit(&ring_);
     }
     count_submitted();
+  }
+
+  // Whether the stream's receive was in the kernel when the loop last waited, and that wait took
+  // in every completion the kernel had: then nothing the socket held before the wait is unseen. A
+  // receive queued since (re-armed after a read took the last buffer, which may have left more
+  // bytes or the peer's FIN in the socket) reaches the kernel only at the next wait.
+  [[nodiscard]] bool receive_waited_on(const ring_stream& state) const noexcept {
+    return state.recv_armed && !state.recv_cancelling && state.recv_entry != 0 &&
+           state.recv_entry <= waited_entries_ && deferred_.empty() &&
+           !::io_uring_cq_has_overflow(&ring_);
   }
 
   // Whether the kernel has taken the stream's send in flight from the submission queue.
@@ -1241,6 +1254,7 @@ class uring_backend final : public ring_backend {
   std::uint64_t queued_entries_ = 0;      // put in the submission queue, ever
   std::uint64_t submitted_entries_ = 0;   // of those, taken by the kernel
   std::uint64_t last_entry_ = 0;          // the entry next_sqe() gave last (0: the backlog's)
+  std::uint64_t waited_entries_ = 0;      // submitted_entries_ as of the last wait()'s reaping
   unsigned last_head_ = 0;                // the queue's head at the last count
   // -errno of a submission the kernel refused since the last wait(); 0 when none was.
   int submit_error_ = 0;
@@ -1400,11 +1414,12 @@ void ring_take_ready(ring_stream& state) noexcept {
 
 bool ring_heard_all(const ring_stream& state) noexcept {
   // A receive that completed since the watch began proves the stream's receives reach the
-  // kernel; what the kernel brought since is in the state, as of the loop's last wait, when the
-  // caller is inside the loop's iteration. A watched stream with nothing received waits for a
-  // receive in the kernel (or for buffers), whose completion the loop's waits take in.
+  // kernel; with its next receive in the kernel at the loop's last wait, what the socket held
+  // then is in the state, as of that wait, when the caller is inside the loop's iteration. A
+  // watched stream with nothing received waits for a receive in the kernel (or for buffers),
+  // whose completion the loop's waits take in.
   return state.backend != nullptr && state.handle != nullptr && state.heard &&
-         !ring_readable(state);
+         !ring_readable(state) && state.backend->receive_waited_on(state);
 }
 
 io_result ring_read(ring_stream& state, io_handle& handle, std::span<char> into) noexcept {
