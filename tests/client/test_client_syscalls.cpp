@@ -108,6 +108,15 @@ bool run_until_done(transport::event_loop& loop, const recorder& r) {
   return r.done;
 }
 
+/// The first exchange, which leaves its connection idle in the pool.
+void first_exchange(transport::event_loop& loop, client& http, const origin& where,
+                    const client_request& request) {
+  recorder first;
+  http.send(where, request, first);
+  ASSERT_TRUE(run_until_done(loop, first));
+  ASSERT_TRUE(first.completed) << first.error.message();
+}
+
 TEST(ClientSyscalls, ALendInsideTheLoopDoesNotLookAtAnIdleConnectionTheLoopHasNothingFor) {
   live_server server({});
   ASSERT_TRUE(server.ok());
@@ -118,10 +127,7 @@ TEST(ClientSyscalls, ALendInsideTheLoopDoesNotLookAtAnIdleConnectionTheLoopHasNo
   const origin where = origin::parse(server.base()).value();
   const client_request request{.method = "GET", .target = "/hello"};
 
-  recorder first;
-  http.send(where, request, first);
-  ASSERT_TRUE(run_until_done(loop, first));
-  ASSERT_TRUE(first.completed) << first.error.message();
+  ASSERT_NO_FATAL_FAILURE(first_exchange(loop, http, where, request));
 
   // Every later request from a timer's callback: inside the loop's iteration, the loop having
   // waited (and heard nothing for the idle connection) since the previous answer.
@@ -160,10 +166,7 @@ TEST(ClientSyscalls, ALendOutsideTheLoopStillFindsAConnectionTheServerClosedMean
   const origin where = origin::parse(server.base()).value();
   const client_request request{.method = "GET", .target = "/hello"};
 
-  recorder first;
-  http.send(where, request, first);
-  ASSERT_TRUE(run_until_done(loop, first));
-  ASSERT_TRUE(first.completed) << first.error.message();
+  ASSERT_NO_FATAL_FAILURE(first_exchange(loop, http, where, request));
 
   // The server closes the idle connection while this loop does not run: only a look at the
   // socket at the next send can tell.

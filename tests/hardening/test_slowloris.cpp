@@ -177,10 +177,11 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
   // the attackers more slowly, so fewer hold an input block at the same moment and the first wave
   // warms the allocator to a lower mark, which a later wave then raises by a few MiB with no leak
   // (seen under load: 29.1 MiB after the first wave, 31.8 after the second; 31.5 and 31.9 on an
-  // idle machine). So three waves, and the smaller of the two growths must stay under 2 MiB, about
-  // 1 KiB per attacker: a leak of that size shows in both, a late high-water mark in one only.
-  const long growth = std::min(rss_after[1] - rss_after[0], rss_after[2] - rss_after[1]);
-  TAUT_EXPECT_MEMORY_LT(growth, 2048) << "KiB grown by both the second and the third wave";
+  // idle machine). So three waves, and the growth over the last two together: a leak grows it by
+  // twice its size per wave, a late high-water mark only once. Under 3.5 MiB: a leak of 1 KiB per
+  // attacker (3.9 MiB over the two waves) exceeds it; the largest late mark seen, 2.7 MiB, not.
+  TAUT_EXPECT_MEMORY_LT(rss_after[2] - rss_after[0], 3584)
+      << "KiB grown by the second and the third wave together";
   // While attacked, each connection holds at most an input block (8 KiB) and its bookkeeping.
   for (const wave_result& w : waves) {
     TAUT_EXPECT_MEMORY_LT(w.peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);

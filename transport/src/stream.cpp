@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <csignal>
@@ -302,6 +303,29 @@ io_result stream::raw_sendfile(int file_fd, std::uint64_t& offset, std::size_t c
 }
 
 // ---- closing --------------------------------------------------------------------------------
+
+std::size_t stream::discard_unread(std::size_t budget) noexcept {
+  std::array<char, 16 * 1024> scratch;  // NOLINT: filled by the reads
+  std::size_t dropped = 0;
+  while (dropped < budget) {
+    const io_result got = read(scratch);
+    if (!got.done() || got.bytes == 0) break;
+    dropped += got.bytes;
+  }
+  // On io_uring a receive may still be armed in the kernel: what it takes later is dropped by the
+  // close. The socket itself is read directly: under TLS its records are dropped undecrypted.
+  while (pipe() == nullptr && handle_.fd >= 0 && dropped < budget) {
+    const ssize_t got = ::recv(handle_.fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
+    if (got > 0) {
+      dropped += static_cast<std::size_t>(got);
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // drained (EAGAIN), the peer's FIN, or an error: nothing more to take now
+    }
+  }
+  return dropped;
+}
 
 std::error_code stream::shutdown_write() noexcept {
   if (tls_ != nullptr) return detail::tls_shutdown_write(*tls_);

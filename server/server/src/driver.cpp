@@ -6,7 +6,6 @@
 // connection's buffer, close, or hand the stream to an upgrade handler. Then the deadline the
 // connection asks for goes on the loop's timer, or, once the stream is closed and no handler
 // holds a response writer, the driver gives itself back to the loop's pool.
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -197,7 +196,9 @@ void connection_driver::pump(time_point now) noexcept {
       while (conn_.wants().write && write_some(now)) {
       }
       (void)stream_.shutdown_write();
-      discard_unread();
+      // Closing with request bytes unread would make the close a reset, which can discard the
+      // 503 before the client reads it; a client sending faster than this still meets one.
+      (void)stream_.discard_unread(256 * 1024);
     }
     conn_.abort();
   }
@@ -361,36 +362,6 @@ bool connection_driver::read_some(time_point now) noexcept {
       break;
   }
   return false;
-}
-
-void connection_driver::discard_unread() noexcept {
-  // Closing a socket with received bytes unread makes the kernel send a reset, which drops what
-  // is still in the send buffer (on io_uring, still queued: the transport resets by hand) and may
-  // make the client's read fail before it sees the answer just written. So what has arrived by
-  // now is read and dropped first, without waiting for more; a client that sends faster than
-  // this budget still meets the reset, so one connection cannot hold the loop.
-  constexpr std::size_t budget = 256 * 1024;
-  std::array<char, 16 * 1024> scratch;  // NOLINT: filled by the reads
-  std::size_t dropped = 0;
-  // What the stream already holds (io_uring's received buffers, a TLS record, a memory pipe)...
-  while (dropped < budget) {
-    const transport::io_result got = stream_.read(scratch);
-    if (!got.done() || got.bytes == 0) break;
-    dropped += got.bytes;
-  }
-  // ...then the socket's own receive queue (on io_uring a receive may still be armed in the
-  // kernel: what it takes later is dropped by the close; the socket is read directly here).
-  const int fd = stream_.native_handle();
-  while (fd >= 0 && dropped < budget) {
-    const ssize_t got = ::recv(fd, scratch.data(), scratch.size(), MSG_DONTWAIT);
-    if (got > 0) {
-      dropped += static_cast<std::size_t>(got);
-    } else if (got < 0 && errno == EINTR) {
-      continue;
-    } else {
-      break;  // drained (EAGAIN), the peer's FIN, or an error: nothing more to take now
-    }
-  }
 }
 
 void connection_driver::check_handshake(time_point now) noexcept {

@@ -191,9 +191,6 @@ class connection_driver final : public connection_info, public connection_observ
   bool write_some(time_point now) noexcept;
   bool send_file_part(time_point now) noexcept;
   bool read_some(time_point now) noexcept;
-  // Reads and drops what has arrived (up to a budget), so that a close after an error answer
-  // is not made a reset by unread request bytes.
-  void discard_unread() noexcept;
   void close_stream() noexcept;
   void hand_over() noexcept;
   void settle() noexcept;

@@ -113,6 +113,11 @@ class stream {
   /// Closes (unwatching first). Like TCP, closing with received bytes left unread makes the kernel
   /// (and the memory pipe) send a reset instead of EOF: drain or half-close first to avoid it.
   std::error_code close() noexcept;
+  /// Reads and drops what has arrived by now, at most `budget` bytes, without waiting: what the
+  /// stream holds (a TLS record, io_uring's received buffers, a memory pipe), then the socket's
+  /// receive queue. Before a close that must not become a reset; a peer sending faster than the
+  /// budget still meets one. Returns the bytes dropped.
+  std::size_t discard_unread(std::size_t budget) noexcept;
 
   /// After connect(): success once the stream is writable, or why the connection failed.
   [[nodiscard]] std::error_code connect_error() const noexcept;
