@@ -182,9 +182,15 @@ TEST(Slowloris, HeaderTimeoutCutsTwoThousandDribblingConnections) {
   // attacker (3.9 MiB over the two waves) exceeds it; the largest late mark seen, 2.7 MiB, not.
   TAUT_EXPECT_MEMORY_LT(rss_after[2] - rss_after[0], 3584)
       << "KiB grown by the second and the third wave together";
-  // While attacked, each connection holds at most an input block (8 KiB) and its bookkeeping.
-  for (const wave_result& w : waves) {
-    TAUT_EXPECT_MEMORY_LT(w.peak_rss_kib - base_rss, static_cast<long>(attackers) * 12 + 4096);
+  // While attacked, each connection holds at most an input block (8 KiB) and its bookkeeping. RSS
+  // keeps the allocator's high-water mark, so a later wave's peak also holds the late mark that
+  // the growth check above allows (seen under load: 28.5 MiB over the baseline in a second wave
+  // whose first peaked at 25.9, with 27.4 MiB the per-connection bound).
+  for (std::size_t i = 0; i < waves.size(); ++i) {
+    const long late_mark = i == 0 ? 0 : 3584;
+    TAUT_EXPECT_MEMORY_LT(waves[i].peak_rss_kib - base_rss,
+                          static_cast<long>(attackers) * 12 + 4096 + late_mark)
+        << "KiB at the peak of wave " << i;
   }
   EXPECT_TRUE(server.running());
   EXPECT_EQ(server.terminate(), 0);
