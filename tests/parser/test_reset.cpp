@@ -152,7 +152,8 @@ const char* const next_requests[] = {
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n",
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
-    "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nExpect: 100-continue\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nExpect: "
+    "100-continue\r\n\r\n",
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: ,\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n",  // no Connection: upgrade
     "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
@@ -193,8 +194,8 @@ TEST(Reset, CallsWithNoBytesLeaveTheRequestParserAsNew) {
       // the vector pass: complete, ending at the buffer's end; an invalid and a duplicate Host
       {"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", parse_status::complete, errc::ok, 0},
       {"GET / HTTP/1.1\r\nHost: exa/mple.com\r\n\r\n", parse_status::error, errc::bad_host, 25},
-      {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", parse_status::error,
-       errc::duplicate_host, 25},
+      {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", parse_status::error, errc::duplicate_host,
+       25},
       // incomplete, in the fields and in the request-line
       {"GET / HTTP/1.1\r\nHost: example.com\r\n", parse_status::incomplete, errc::ok, 0},
       {"GET / HTTP/1.", parse_status::incomplete, errc::ok, 0},
