@@ -36,8 +36,25 @@ void request_parser::reset() noexcept {
   request_.upgrade_protocols = {};
   request_.transfer_codings = {};
   section_ = fresh_section;
-  fields_ = fresh_fields;
-  line_ = fresh_line;
+  // Of the framing fields, the counts, the flags and what is read before it is written
+  // (codings_line, and codings_end, which finish() compares): every offset, size and the length
+  // is written with the flag or count that finish() and interpret_field read it under.
+  fields_.codings_end = fresh_fields.codings_end;
+  fields_.codings_line = fresh_fields.codings_line;
+  fields_.host_count = fresh_fields.host_count;
+  fields_.chunked_count = fresh_fields.chunked_count;
+  fields_.has_content_length = fresh_fields.has_content_length;
+  fields_.has_transfer_encoding = fresh_fields.has_transfer_encoding;
+  fields_.last_coding_chunked = fresh_fields.last_coding_chunked;
+  fields_.connection_close = fresh_fields.connection_close;
+  fields_.connection_keep_alive = fresh_fields.connection_keep_alive;
+  fields_.connection_upgrade = fresh_fields.connection_upgrade;
+  fields_.has_upgrade = fresh_fields.has_upgrade;
+  fields_.expect_continue = fresh_fields.expect_continue;
+  // Of the request-line's state, only where it stands: advance_request_line, from its first
+  // state, writes every other member before it reads it (and the vector pass none).
+  line_.checked = fresh_line.checked;
+  line_.state = fresh_line.state;
   phase_ = head_phase::start_line;
   shortcut_end_ = 0;
 }
@@ -636,15 +653,25 @@ parse_result request_parser::parse_at(std::string_view buffer, std::size_t stop)
 }
 
 parse_result request_parser::parse_more(std::string_view buffer) noexcept {
-  disarm_shortcut();
-  if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
-  if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
-  // In the fields of the same buffer, parse() has just found that the new bytes do not only
-  // extend the current line: not tried again.
-  const bool line_tried = phase_ == head_phase::fields && section_.base == data;
-  rebase(data);
-  if (phase_ == head_phase::start_line && line_.checked == 0) {
+  // A message's first call with bytes (reset() cleared the base, and every call that saw a byte
+  // set it): no shortcut is armed, no view is stored, the request-line is not begun. The usual
+  // whole head goes straight to the vector pass, past the resumed call's bookkeeping below.
+  bool first_line_byte = section_.base == nullptr && phase_ == head_phase::start_line;
+  bool line_tried = false;
+  if (first_line_byte) {
+    section_.base = data;
+  } else {
+    disarm_shortcut();
+    if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
+    if (phase_ == head_phase::failed) return result_;
+    // In the fields of the same buffer, parse() has just found that the new bytes do not only
+    // extend the current line: not tried again.
+    line_tried = phase_ == head_phase::fields && section_.base == data;
+    rebase(data);
+    first_line_byte = phase_ == head_phase::start_line && line_.checked == 0;
+  }
+  if (first_line_byte) {
     switch (take_fast_head(data, buffer.size())) {
       case fast_head::complete:
         return {parse_status::complete, request_.head_size, {}};

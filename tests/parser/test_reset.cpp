@@ -136,6 +136,10 @@ const char* const request_leftovers[] = {
     ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: h2c\r\nExpect: "
      "100-continue\r\n"),
     "GET / HTTP/1.0\r\nConnection: keep-alive\r\n",
+    // the same fields, each followed by a line that hands it over
+    ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, upgrade\r\nUpgrade: h2c\r\nExpect: "
+     "100-continue\r\nX"),
+    "GET / HTTP/1.0\r\nConnection: keep-alive\r\nX",
     "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  // fails: duplicate Host
     "G(T / HTTP/1.1\r\n",                            // fails in the request line
     "GET /done HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 3\r\n\r\n",
@@ -146,7 +150,12 @@ const char* const next_requests[] = {
     "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     "POST /p HTTP/1.1\r\nHost: b\r\nContent-Length: 7\r\n\r\n",
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nExpect: "
+    "100-continue\r\n\r\n",
+    "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: ,\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n",  // no Connection: upgrade
     "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
     "GET /x HTTP/1.1\r\nBad Name: y\r\n\r\n",
 };
@@ -167,6 +176,63 @@ TEST(Reset, RequestParserParsesTheNextRequestAsANewOne) {
                   feed_request(fresh, next, byte_at_a_time))
             << "after " << leftover << " then " << next << (byte_at_a_time ? " byte by byte" : "");
       }
+    }
+  }
+}
+
+// Calls with no bytes before the head (a null view, an empty one in the buffer that then fills),
+// on a new parser and after reset(): the head's first byte meets the same parser as on a new
+// object, whether the vector pass takes the head or leaves it to the byte-by-byte parser.
+TEST(Reset, CallsWithNoBytesLeaveTheRequestParserAsNew) {
+  struct expected_head {
+    const char* input;
+    parse_status status;
+    errc code;
+    std::size_t offset;
+  };
+  const expected_head heads[] = {
+      // the vector pass: complete, ending at the buffer's end; an invalid and a duplicate Host
+      {"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", parse_status::complete, errc::ok, 0},
+      {"GET / HTTP/1.1\r\nHost: exa/mple.com\r\n\r\n", parse_status::error, errc::bad_host, 25},
+      {"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", parse_status::error, errc::duplicate_host,
+       25},
+      // incomplete, in the fields and in the request-line
+      {"GET / HTTP/1.1\r\nHost: example.com\r\n", parse_status::incomplete, errc::ok, 0},
+      {"GET / HTTP/1.", parse_status::incomplete, errc::ok, 0},
+      // left to the byte-by-byte parser: an empty line first, a minor the vector pass does not
+      // take, CONNECT, and an error in the request-line
+      {"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", parse_status::complete, errc::ok, 0},
+      {"GET / HTTP/1.9\r\nHost: a\r\n\r\n", parse_status::complete, errc::ok, 0},
+      {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", parse_status::complete, errc::ok, 0},
+      {"GET / HTTP/2.0\r\n", parse_status::error, errc::unsupported_version, 6},
+  };
+  for (const expected_head& h : heads) {
+    const std::string input(h.input);
+    std::vector<header> fresh_storage(8);
+    request_parser fresh(fresh_storage);
+    const observed want = feed_request(fresh, input, false);
+    // The expected outcome, from a new parser.
+    ASSERT_EQ(want.calls.size(), 1U);
+    parse_result r;
+    r.status = h.status;
+    if (h.status == parse_status::complete) r.consumed = input.size();
+    if (h.status == parse_status::error) r.error = {h.code, h.offset, default_status(h.code)};
+    EXPECT_EQ(want.calls[0], describe(r)) << input;
+    for (const bool after_reset : {false, true}) {
+      std::vector<header> storage(8);
+      request_parser parser(storage);
+      if (after_reset) {
+        feed_request(parser, "POST /x HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\n", false);
+        parser.reset();
+      }
+      std::string buffer;
+      buffer.reserve(input.size());
+      EXPECT_TRUE(parser.parse(std::string_view{}).incomplete());
+      EXPECT_TRUE(parser.parse(std::string_view(buffer.data(), 0)).incomplete());
+      EXPECT_EQ(parser.bytes_examined(), 0U);
+      buffer = input;  // the same buffer, now with the head: no reallocation (reserved)
+      EXPECT_EQ(feed_request(parser, buffer, false), want)
+          << input << (after_reset ? " after reset()" : "");
     }
   }
 }

@@ -265,16 +265,16 @@ template <class V, bool WithPath>
   }
 }
 
-/// The field loop from args.pos, whose block [base, base + 64) is already computed.
+/// The field loop from args.pos, whose block [base, base + 64) is already computed, with the table
+/// constants of `classify` (built once by the caller, before the loop: built where a line runs
+/// into the next block, they were loaded again at every such line).
 template <class V>
-inline void field_loop(fast_fields_args& args, std::size_t base, block_masks block) noexcept {
+inline void field_loop(fast_fields_args& args, std::size_t base, block_masks block,
+                       const block_classifier<V, false>& classify) noexcept {
   // Everything in locals, not in args or a struct: the header stores could alias args' fields,
   // and the loop is short enough for its state to live in registers.
   const char* const data = args.data;
   const std::size_t size = args.size;
-  // The table constants once, before the loop: built where a line runs into the next block, they
-  // were loaded again at every such line.
-  const block_classifier<V, false> classify;
   // A taken line ends (CRLF included) at or before both the input's end and the limit.
   const std::size_t line_stop = size < args.limit ? size : args.limit;
   // Fields go to [out, out_end): pointers rather than a count, fewer values to keep live.
@@ -358,8 +358,9 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
 
 template <class V>
 void fast_fields(fast_fields_args& args) noexcept {
-  field_loop<V>(args, args.pos,
-                load_block<V, false>(block_classifier<V, false>{}, args.data, args.pos, args.size));
+  const block_classifier<V, false> classify;
+  field_loop<V>(args, args.pos, load_block<V, false>(classify, args.data, args.pos, args.size),
+                classify);
 }
 
 /// Where the path of an absolute-form target starting at `begin` (its first byte a letter)
@@ -450,11 +451,14 @@ __attribute__((flatten)) void fast_request_line(fast_request_line_args& args) no
   if (fields == nullptr || (method_end == 7 && std::memcmp(data, "CONNECT", 7) == 0)) return;
   fields->pos = next;
   fields->limit = saturating_add(next, args.max_header_bytes);
+  // The request-line's table constants, already loaded, without the target's class.
+  const block_classifier<V, false> field_classify{classify.tokens, classify.paths,
+                                                  classify.last_control_byte, classify.del_byte};
   if (next - cursor.base < 64) {
-    field_loop<V>(*fields, cursor.base, cursor.masks);
+    field_loop<V>(*fields, cursor.base, cursor.masks, field_classify);
   } else {
-    field_loop<V>(*fields, next,
-                  load_block<V, false>(block_classifier<V, false>{}, data, next, size));
+    field_loop<V>(*fields, next, load_block<V, false>(field_classify, data, next, size),
+                  field_classify);
   }
 }
 
