@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -90,6 +91,76 @@ TEST(StreamAdopt, ASocketpairEndIsMadeNonBlockingAndEchoesThroughTheLoop) {
   ::close(peer);
 }
 
+TEST(StreamAdopt, ARegularFileIsNoSocketToWatchOrAskAbout) {
+  loop_options plain;
+  plain.backend = io_backend::epoll;
+  auto loop = event_loop::create(plain);
+  ASSERT_TRUE(loop);
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  result<stream> adopted = stream::adopt(::dup(::fileno(file)), transport_kind::tcp);
+  std::fclose(file);
+  ASSERT_TRUE(adopted.has_value());
+  // A regular file has no readiness: epoll refuses it (EPERM).
+  const std::error_code ec = adopted->watch(**loop, [](readiness) {});
+  EXPECT_EQ(ec, std::errc::operation_not_permitted) << ec.message();
+  EXPECT_FALSE(adopted->watched());
+  // Adopted under a kind it is not: every socket query says so rather than making something up.
+  EXPECT_EQ(adopted->connect_error(), std::errc::not_a_socket);
+  const result<address> peer = adopted->peer_address();
+  ASSERT_FALSE(peer.has_value());
+  EXPECT_EQ(peer.error(), std::errc::not_a_socket);
+  const result<address> local = adopted->local_address();
+  ASSERT_FALSE(local.has_value());
+  EXPECT_EQ(local.error(), std::errc::not_a_socket);
+  EXPECT_EQ(adopted->set_no_delay(true), std::errc::not_a_socket);
+  const result<bool> no_delay = adopted->no_delay();
+  ASSERT_FALSE(no_delay.has_value());
+  EXPECT_EQ(no_delay.error(), std::errc::not_a_socket);
+  EXPECT_FALSE(adopted->close());
+}
+
+// A stream (or listener) an io_uring loop watched cannot be watched by an epoll loop (the ring
+// still owns its operations): EBUSY, and it can go back to a ring loop.
+TEST(IoBackend, AStreamOrListenerFromAnIoUringLoopCannotMoveToAnEpollLoop) {
+  loop_options ring_options;
+  ring_options.backend = io_backend::io_uring;
+  auto ring_loop = event_loop::create(ring_options);
+  if (!ring_loop) GTEST_SKIP() << "no io_uring here: " << ring_loop.error().message();
+  loop_options plain;
+  plain.backend = io_backend::epoll;
+  auto epoll_loop = event_loop::create(plain);
+  ASSERT_TRUE(epoll_loop);
+  auto server_side = listener::listen("127.0.0.1:0");
+  ASSERT_TRUE(server_side);
+  auto client = connect(server_side->local_address());
+  ASSERT_TRUE(client);
+  auto accepted = accept_one(**ring_loop, *server_side);
+  ASSERT_TRUE(accepted);
+  ASSERT_FALSE(accepted->watch(**ring_loop, [](readiness) {}));
+  const std::error_code ec = accepted->watch(**epoll_loop, [](readiness) {});
+  EXPECT_EQ(ec, std::errc::device_or_resource_busy) << ec.message();
+  // The same for the listener the ring loop accepted from.
+  ASSERT_FALSE(server_side->watch(**ring_loop, [](readiness) {}));
+  const std::error_code listener_ec = server_side->watch(**epoll_loop, [](readiness) {});
+  EXPECT_EQ(listener_ec, std::errc::device_or_resource_busy) << listener_ec.message();
+  EXPECT_FALSE(accepted->watched());
+  bool readable = false;
+  ASSERT_FALSE(accepted->watch(**ring_loop, [&](readiness r) {
+    if (has(r, readiness::readable)) readable = true;
+  }));
+  ASSERT_EQ(::send(client->native_handle(), "back", 4, MSG_NOSIGNAL), 4);
+  std::string received;
+  ASSERT_TRUE(run_until(**ring_loop, [&] {
+    if (!readable) return false;
+    std::array<char, 16> chunk{};
+    const io_result got = accepted->read(chunk);
+    if (got.done()) received.append(chunk.data(), got.bytes);
+    return received.size() >= 4 || got.eof() || got.failed();
+  }));
+  EXPECT_EQ(received, "back");
+}
+
 TEST(Acceptor, AListenerThatCannotAcceptAnyMoreIsReportedAndPaused) {
   auto loop = make_loop();
   auto server = listener::listen("127.0.0.1:0");
@@ -112,6 +183,9 @@ TEST(Acceptor, AListenerThatCannotAcceptAnyMoreIsReportedAndPaused) {
   for (int i = 0; i < 10; ++i) loop->run_once(5ms);
   EXPECT_EQ(errors.size(), reported) << "a paused acceptor tries no more";
   EXPECT_EQ(accepted, 0u);
+  EXPECT_GE(a.accept_calls(), 1u);
+  EXPECT_EQ(a.resource_errors(), 0u) << "EINVAL is not a shortage of descriptors";
+  EXPECT_FALSE(a.backing_off());
 }
 
 TEST(Address, AnEmptyAddressIsNoText) {
