@@ -458,6 +458,47 @@ __attribute__((flatten)) void fast_request_line(fast_request_line_args& args) no
   }
 }
 
+/// The status-line nearly every server sends, "HTTP/1." DIGIT SP status-code SP reason CRLF at
+/// offset 0, then the field lines from the block already computed: one call and one pass over the
+/// head, as fast_request_line makes for a request. Flattened for the same reason.
+template <class V>
+__attribute__((flatten)) void fast_status_line(fast_status_line_args& args) noexcept {
+  const char* const data = args.data;
+  const std::size_t size = args.size;
+  args.taken = false;
+  // "HTTP/1.x DDD " before the reason-phrase: the version, then a status code of 100 to 599 (RFC
+  // 9110 section 15), in compares of bytes that are there (the CRLF after them too).
+  constexpr std::size_t reason_begin = 13;
+  if (size < reason_begin + 2 || std::memcmp(data, "HTTP/1.", 7) != 0 || !is(data[7], digit) ||
+      data[8] != ' ' || data[9] < '1' || data[9] > '5' || !is(data[10], digit) ||
+      !is(data[11], digit) || data[12] != ' ') {
+    return;
+  }
+  const block_classifier<V, false> classify;
+  block_cursor cursor{0, load_block<V, false>(classify, data, 0, size)};
+  // The reason-phrase is field bytes; the line ends at the first control or DEL after its start,
+  // which must be the CR of a CRLF. (An HTAB, which a reason may hold, stops it too: such a line
+  // is the generic parser's.)
+  const std::size_t line_end =
+      next_marked<V, false>(classify, data, size, cursor, reason_begin, &block_masks::non_field);
+  const std::size_t next = line_end + 2;
+  if (next > size || next > args.max_line || !is_crlf(data + line_end)) {
+    args.examined += (line_end < size ? line_end + 1 : size);
+    return;
+  }
+  args.taken = true;
+  args.line_end = line_end;
+  args.examined += next;
+  fast_fields_args* const fields = args.fields;
+  fields->pos = next;
+  fields->limit = saturating_add(next, args.max_header_bytes);
+  if (next - cursor.base < 64) {
+    field_loop<V>(*fields, cursor.base, cursor.masks);
+  } else {
+    field_loop<V>(*fields, next, load_block<V, false>(classify, data, next, size));
+  }
+}
+
 /// The scan_ops of an instruction set: `Block` computes the head loop's 64-byte blocks, and the
 /// skips use the widest of `Skip...` (widest first) that a range fills.
 template <class Block, class... Skip>
@@ -467,7 +508,8 @@ constexpr scan_ops make_scan_ops() noexcept {
           skip<target_tables, path_char, Skip...>,
           skip_in_buffer<host_tables, host_char, Skip...>,
           fast_fields<Block>,
-          fast_request_line<Block>};
+          fast_request_line<Block>,
+          fast_status_line<Block>};
 }
 
 }  // namespace
