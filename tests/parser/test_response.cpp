@@ -420,6 +420,28 @@ TEST(FastHead, FieldLinesAfterATakenStatusLineThatTheByteParserTakes) {
       (field_list{{"X", "a\tb"}, {"Content-Length", "0"}, {"Y", "c"}}));
 }
 
+TEST(FastHead, FieldLinesEndingAroundEachBlocksEnd) {
+  // The pass clears each taken line's CR and LF bits in its block's mask: a CR at a block's
+  // last byte leaves the LF to the next block, whatever the line after it is.
+  for (std::size_t pad = 0; pad < 70; ++pad) {
+    const std::string a = "A: " + std::string(pad, 'a');
+    const std::string head = "HTTP/1.1 200 OK\r\n" + a + "\r\nB: b\r\nC:\r\nD: \r\nE: e  \r\n";
+    const response_outcome o = expect_response_ok(head + "Content-Length: 1\r\n\r\n");
+    EXPECT_EQ(o.headers, (field_list{{"A", std::string(pad, 'a')},
+                                     {"B", "b"},
+                                     {"C", ""},
+                                     {"D", ""},
+                                     {"E", "e"},
+                                     {"Content-Length", "1"}}))
+        << pad;
+    // A line the pass does not take, after lines it took, each way: no colon, a space before
+    // it, a CR with no LF.
+    expect_response_error(head + "F\r\n\r\n", errc::missing_colon, head.size() + 1);
+    expect_response_error(head + "F : f\r\n\r\n", errc::space_before_colon, head.size() + 1);
+    expect_response_error(head + "F: f\rx\r\n\r\n", errc::bare_cr, head.size() + 4);
+  }
+}
+
 // ---- The inline Content-Length and Connection (response_parser::on_field) and their fallbacks -
 
 // "HTTP/1.1 200 OK\r\nContent-Length: " is 33 bytes: the value starts at 33.

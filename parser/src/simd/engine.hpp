@@ -283,24 +283,24 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
   const std::size_t first_pos = args.pos;
   std::size_t pos = first_pos;
   std::size_t looked_past = 0;  // bytes examined of the line the loop stopped at
-  // pos stays inside the block at the top of the loop.
+  // The control bytes of the block from pos on: when the line at pos ends in this block, the
+  // lowest is its CR. Taking a line clears the bits of its CR and LF, two dependent bit operations,
+  // instead of masking the block again from the next line's start.
+  std::uint64_t end_bits = block.non_field & (all_bits << (pos - base));
   while (out < out_end) {
-    while (pos - base >= 64) {
-      base += 64;
-      block = load_block<V, false>(classify, data, base, size);
-    }
-    // The name ends at the first byte outside tchar, the line at the first control (its CR):
-    // two searches from the line start, independent of each other. Every control is outside
-    // tchar too, so a line that ends in this block has its name end here as well.
-    const std::uint64_t from_pos = all_bits << (pos - base);
-    std::uint64_t name_bits = block.non_token & from_pos;
-    std::uint64_t end_bits = block.non_field & from_pos;
     std::size_t name_end = 0;
     std::size_t end = 0;
     if (end_bits != 0) [[likely]] {
-      name_end = base + first_bit(name_bits);
+      // The line ends in this block (so pos is in it): its name ends here too, every control
+      // being outside tchar. The two searches are independent of each other.
       end = base + first_bit(end_bits);
-    } else {  // the line runs into the next blocks
+      name_end = base + first_bit(block.non_token & (all_bits << (pos - base)));
+    } else {  // pos past the block, or the line runs into the next blocks
+      while (pos - base >= 64) {
+        base += 64;
+        block = load_block<V, false>(classify, data, base, size);
+      }
+      std::uint64_t name_bits = block.non_token & (all_bits << (pos - base));
       while (name_bits == 0) {
         base += 64;
         block = load_block<V, false>(classify, data, base, size);
@@ -315,26 +315,27 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
       }
       end = base + first_bit(end_bits);
     }
-    if (name_end == pos) {
-      // The empty line ends the section; an obs-fold or a line with no name is for the generic
-      // loop to judge.
-      if (pos + 2 <= line_stop && is_crlf(data + pos)) {
-        args.section_end = pos + 2;
-        looked_past = 2;
+    // One test for a line taken; which check failed is sorted out after it. With the CRLF within
+    // the input, so is the name's end (name_end <= end): no bounds check before its colon.
+    if (name_end == pos || end + 2 > line_stop || !is_crlf(data + end) || data[name_end] != ':')
+        [[unlikely]] {
+      if (name_end == pos) {
+        // The empty line ends the section; an obs-fold or a line with no name is for the
+        // generic loop to judge.
+        if (pos + 2 <= line_stop && is_crlf(data + pos)) {
+          args.section_end = pos + 2;
+          looked_past = 2;
+        }
+      } else if (name_end >= size || data[name_end] != ':') {
+        looked_past = (name_end < size ? name_end + 1 : size) - pos;
+      } else {
+        looked_past = (end < size ? end + 1 : size) - pos;
       }
       break;
     }
-    if (name_end >= size || data[name_end] != ':') {
-      looked_past = (name_end < size ? name_end + 1 : size) - pos;
-      break;
-    }
-    if (end + 2 > line_stop || !is_crlf(data + end)) {
-      looked_past = (end < size ? end + 1 : size) - pos;
-      break;
-    }
     // OWS trimmed: only SP can be here (an HTAB ends the line's run of field bytes, and such a
-    // line is the generic loop's), and the loops need no bounds checks: the CR at `end` stops
-    // the first, and a value byte that is not SP (when there is one) the second.
+    // line is the generic loop's), and the first loop needs no bounds check: the CR at `end`
+    // stops it.
     std::size_t value_begin = name_end + 1;
     value_begin += data[value_begin] == ' ' ? 1 : 0;  // the usual single SP, without a loop
     if (data[value_begin] == ' ') [[unlikely]] {
@@ -342,14 +343,18 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
     }
     std::size_t value_end = end;
     // Trailing SP is rare: the usual value costs one compare, outside the loop. (An empty value,
-    // value_begin == end, is never trimmed: its end is the colon or SP skipped above.)
-    if (value_begin != end && data[end - 1] == ' ') [[unlikely]] {
-      while (data[value_end - 1] == ' ') --value_end;
+    // value_begin == end, is never trimmed: the byte before its end is the colon or an SP
+    // skipped above.)
+    if (data[end - 1] == ' ') [[unlikely]] {
+      while (value_end > value_begin && data[value_end - 1] == ' ') --value_end;
     }
     const std::size_t name_size = name_end - pos;
     *out++ = {std::string_view(data + pos, name_size),
               std::string_view(data + value_begin, value_end - value_begin)};
     pos = end + 2;
+    // The CR's bit, then the LF's (none left when the CR was the block's last byte).
+    end_bits &= end_bits - 1;
+    end_bits &= end_bits - 1;
   }
   args.pos = pos;
   args.count = static_cast<std::size_t>(out - args.storage);
