@@ -7,10 +7,11 @@
 // one byte per call as taut-bench's `typical-bytewise` does, and prints the heads parsed.
 //
 // The second runs N iterations of taut-bench's input NAME (tiny, typical, large, rotating or
-// pipelined, read from bench/data/ or $TAUT_BENCH_DATA) with SUBJECT (taut: strict, on the path
-// the parser chose; pico-native or pico-debian when this build has them), doing in each what
-// taut-bench times (rotating: every head once; pipelined: the whole stream), and prints the
-// requests parsed.
+// pipelined; or the responses resp-small, resp-typical, resp-large or resp-pipelined; read from
+// bench/data/ or $TAUT_BENCH_DATA) with SUBJECT (taut: strict, on the path the parser chose;
+// pico-native or pico-debian when this build has them), doing in each what taut-bench times
+// (rotating: every head once; pipelined and resp-pipelined: the whole stream), and prints the
+// messages parsed.
 //
 // Run either under `valgrind --tool=callgrind` for two values of N and difference the totals:
 // start-up cancels and what is left, divided by the difference of the requests parsed, is the
@@ -47,8 +48,34 @@ std::unique_ptr<taut_bench::subject> make_subject(std::string_view name) {
   return nullptr;
 }
 
-// N iterations of taut-bench's input `name` with subject `s`: the requests parsed, or -1.
+// N iterations of the response input `name` with subject `s`: the responses parsed, or -1 (also
+// when `name` is no response input).
+long run_response_input(const taut_bench::corpus& c, std::string_view name, taut_bench::subject& s,
+                        long n) {
+  if (!s.parses_responses()) return -1;
+  long parsed = 0;
+  if (name == "resp-pipelined") {
+    for (long k = 0; k < n; ++k) {
+      parsed += static_cast<long>(s.parse_response_pipelined(c.resp_pipelined));
+    }
+    return parsed == n * static_cast<long>(c.resp_pipelined_count) ? parsed : -1;
+  }
+  const std::string* head = name == "resp-small"     ? &c.resp_small
+                            : name == "resp-typical" ? &c.resp_typical
+                            : name == "resp-large"   ? &c.resp_large
+                                                     : nullptr;
+  if (head == nullptr) return -1;
+  // A status-line counts as expected_summary's request-line does.
+  const taut_bench::head_summary want = taut_bench::expected_summary(*head);
+  for (long k = 0; k < n; ++k) {
+    if (s.parse_response(*head) == want) ++parsed;
+  }
+  return parsed == n ? parsed : -1;
+}
+
+// N iterations of taut-bench's input `name` with subject `s`: the messages parsed, or -1.
 long run_input(const taut_bench::corpus& c, std::string_view name, taut_bench::subject& s, long n) {
+  if (name.starts_with("resp-")) return run_response_input(c, name, s, n);
   long parsed = 0;
   if (name == "rotating") {
     for (long k = 0; k < n; ++k) {
@@ -100,7 +127,8 @@ int count_input(int argc, char** argv) {
                  argv[3]);
     return 1;
   }
-  std::printf("%ld requests of %s parsed by %s\n", parsed, argv[2], argv[3]);
+  std::printf("%ld %s of %s parsed by %s\n", parsed,
+              name.starts_with("resp-") ? "responses" : "requests", argv[2], argv[3]);
   return 0;
 }
 

@@ -59,7 +59,9 @@ parse_result response_parser::fail(errc code, std::size_t offset) noexcept {
   return result_;
 }
 
-void response_parser::rebase(const char* data) noexcept {
+// Inlined: on a new message (base cleared by reset()) or the same buffer it is a compare and a
+// store, which a call cost more than.
+[[gnu::always_inline]] inline void response_parser::rebase(const char* data) noexcept {
   if (section_.base == data) return;
   if (section_.base != nullptr) {
     detail::rebase_views(storage_, section_.count, section_.base, data);
@@ -68,8 +70,9 @@ void response_parser::rebase(const char* data) noexcept {
   section_.base = data;
 }
 
-void response_parser::status_line_taken(const char* data, std::size_t line_end,
-                                        std::size_t next) noexcept {
+[[gnu::always_inline]] inline void response_parser::status_line_taken(const char* data,
+                                                                      std::size_t line_end,
+                                                                      std::size_t next) noexcept {
   // Every byte of [line_.begin, line_end) has been validated: the fields are where the grammar
   // puts them.
   const char* line = data + line_.begin;
@@ -84,32 +87,126 @@ void response_parser::status_line_taken(const char* data, std::size_t line_end,
   section_.section_start = next;
 }
 
-bool response_parser::take_fast_status_line(const char* data, std::size_t size) noexcept {
-  // The status-line nearly every server sends, "HTTP/1.x DDD reason" CRLF at the very start, in a
-  // few compares and one scan of the reason; anything else is advance_status_line's, which alone
-  // decides errors. The scalar path, the reference the others are tested against, keeps only that.
+// Inlined into each field loop that hands it fields, as finish() into parse(): their calls were a
+// fixed cost of every head.
+[[gnu::always_inline]] inline step response_parser::on_field(const char* data,
+                                                             const header& field) noexcept {
+  // interpret_field ignores all but the framing fields: the prefilter spares it the call.
+  if (!detail::may_be_framing_field(field.name)) return {};
+  // The two framing fields nearly every response has, in the form nearly every server writes
+  // them, without the call: the first Content-Length with a plain number, a Connection of
+  // keep-alive or close. interpret_field takes every other form, and decides every error.
+  const std::string_view name = field.name;
+  const std::string_view value = field.value;
+  if (name.size() == 14) {
+    // Up to 19 digits, each checked: they always fit in 64 bits, so no digit can be a fault.
+    constexpr std::size_t max_plain_digits = 19;
+    if (!fields_.has_content_length && value.size() - 1 < max_plain_digits &&
+        detail::iequals(name, "content-length")) {
+      std::uint64_t length = 0;
+      std::size_t i = 0;
+      for (; i < value.size(); ++i) {
+        const auto digit = static_cast<unsigned>(static_cast<unsigned char>(value[i])) - '0';
+        if (digit > 9) break;
+        length = length * 10 + digit;
+      }
+      if (i == value.size()) {
+        fields_.has_content_length = true;
+        fields_.content_length = length;
+        fields_.content_length_offset = static_cast<std::size_t>(name.data() - data);
+        return {};
+      }
+    }
+  } else if (name.size() == 10 && detail::iequals(name, "connection")) {
+    if (detail::iequals(value, "keep-alive")) {
+      fields_.connection_keep_alive = true;
+      return {};
+    }
+    if (detail::iequals(value, "close")) {
+      fields_.connection_close = true;
+      return {};
+    }
+  }
+  // A client takes any transfer coding: it cannot answer 501, and reads the body still coded.
+  return detail::interpret_field(data, field, false, response_.version_minor, true, fields_);
+}
+
+[[gnu::always_inline]] inline parse_result response_parser::finish(const char* data,
+                                                                   std::size_t head_size,
+                                                                   method request_method) noexcept {
+  const int status = response_.status;
+  bool keep_alive = response_.version_minor != 0
+                        ? !fields_.connection_close
+                        : fields_.connection_keep_alive && !fields_.connection_close;
+  // Any 2xx to CONNECT, 204 included, turns the connection into a tunnel (RFC 9110 section 9.3.6).
+  const bool tunnel = request_method == method::connect && status / 100 == 2;
+  // RFC 9112 section 6.3, in its order.
+  if (status / 100 == 1 || status == 204 || status == 304 || request_method == method::head ||
+      tunnel) {
+    response_.body = {body_kind::none, 0};
+  } else if (fields_.has_transfer_encoding) {
+    if (fields_.last_coding_chunked) {
+      response_.body = {body_kind::chunked, 0};
+    } else {
+      response_.body = {body_kind::until_close, 0};
+    }
+    if (fields_.codings_end > fields_.codings_begin) {
+      response_.transfer_codings = std::string_view(data + fields_.codings_begin,
+                                                    fields_.codings_end - fields_.codings_begin);
+    }
+    // Transfer-Encoding overrides Content-Length, but the pair hints at smuggling: do not reuse.
+    if (fields_.has_content_length) keep_alive = false;
+  } else if (fields_.has_content_length) {
+    response_.body = {body_kind::content_length, fields_.content_length};
+  } else {
+    response_.body = {body_kind::until_close, 0};
+  }
+  response_.body.response = true;
+  if (response_.body.kind == body_kind::until_close) keep_alive = false;
+  response_.upgrade = status == 101 || tunnel;
+  response_.headers = std::span<const header>(storage_.data(), section_.count);
+  response_.keep_alive = keep_alive;
+  response_.head_size = head_size;
+  phase_ = head_phase::complete;
+  return {parse_status::complete, head_size, {}};  // result_ keeps errors only
+}
+
+// Inlined into parse(), its one caller, as on_field and finish are: a frame of its own was a fixed
+// cost of every head.
+[[gnu::always_inline]] inline response_parser::fast_head response_parser::take_fast_head(
+    const char* data, std::size_t size, method request_method) noexcept {
+  // The status-line nearly every server sends and the simple field lines after it, in one pass
+  // over the head's 64-byte blocks (fast_status_line); anything else is advance_status_line's and
+  // the generic line loop's, which alone decide errors. The scalar path, the reference the
+  // others are tested against, keeps only those.
   const detail::scan_ops& ops = detail::scan();
-  if (ops.fast_fields == nullptr) return false;
-  const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
-  if (limit < reason_offset + 2) return false;
-  using detail::digit;
-  using detail::is;
-  // RFC 9110 section 15: status codes are 100 to 599.
-  if (std::memcmp(data, "HTTP/1.", 7) != 0 || !is(data[7], digit) || data[8] != ' ' ||
-      data[9] < '1' || data[9] > '5' || !is(data[10], digit) || !is(data[11], digit) ||
-      data[12] != ' ') {
-    return false;
-  }
-  // Reasons are short ("OK", "Not Modified"): a scalar scan inline beats a call to the vector one.
-  const std::size_t line_end = detail::skip_class(data, reason_offset, limit, detail::field_char);
-  if (line_end + 2 > limit || data[line_end] != '\r' || data[line_end + 1] != '\n') {
-    section_.examined += line_end < limit ? line_end + 1 : limit;
-    return false;
-  }
-  section_.examined += line_end + 2;
+  if (ops.fast_status_line == nullptr) return fast_head::not_taken;
+  detail::fast_fields_args fields{
+      data, size, 0, 0, storage_.data(), 0, detail::field_capacity(options_, storage_), 0};
+  detail::fast_status_line_args args{data, size, options_.max_request_line};
+  args.examined = section_.examined;
+  args.fields = &fields;
+  args.max_header_bytes = options_.max_header_bytes;
+  ops.fast_status_line(args);
+  section_.examined = args.examined;
+  if (!args.taken) return fast_head::not_taken;
   line_.begin = 0;
-  status_line_taken(data, line_end, line_end + 2);
-  return true;
+  status_line_taken(data, args.line_end, args.line_end + 2);
+  fields.examined += section_.examined;
+  detail::step error;
+  const std::size_t end = detail::apply_fast_fields(
+      data, fields, storage_, section_,
+      [this](const char* d, const header& field)
+          __attribute__((always_inline)) { return on_field(d, field); },
+      error, detail::framing_values::response);
+  if (error.failed()) {
+    fail(error.code, error.offset);
+    return fast_head::failed;
+  }
+  // Taken as far as a line the fast loop leaves to the generic one: parse() goes on from there.
+  if (end == 0) return fast_head::not_taken;
+  finish(data, end, request_method);
+  return fast_head::complete;
 }
 
 response_parser::line_progress response_parser::advance_status_line(const char* data,
@@ -223,59 +320,23 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
   return line_progress::complete;
 }
 
-step response_parser::on_field(const char* data, const header& field) noexcept {
-  // interpret_field ignores all but the framing fields: the prefilter spares it the call.
-  if (!detail::may_be_framing_field(field.name)) return {};
-  // A client takes any transfer coding: it cannot answer 501, and reads the body still coded.
-  return detail::interpret_field(data, field, false, response_.version_minor, true, fields_);
-}
-
-parse_result response_parser::finish(const char* data, std::size_t head_size,
-                                     method request_method) noexcept {
-  const int status = response_.status;
-  bool keep_alive = response_.version_minor != 0
-                        ? !fields_.connection_close
-                        : fields_.connection_keep_alive && !fields_.connection_close;
-  // Any 2xx to CONNECT, 204 included, turns the connection into a tunnel (RFC 9110 section 9.3.6).
-  const bool tunnel = request_method == method::connect && status / 100 == 2;
-  // RFC 9112 section 6.3, in its order.
-  if (status / 100 == 1 || status == 204 || status == 304 || request_method == method::head ||
-      tunnel) {
-    response_.body = {body_kind::none, 0};
-  } else if (fields_.has_transfer_encoding) {
-    if (fields_.last_coding_chunked) {
-      response_.body = {body_kind::chunked, 0};
-    } else {
-      response_.body = {body_kind::until_close, 0};
-    }
-    if (fields_.codings_end > fields_.codings_begin) {
-      response_.transfer_codings = std::string_view(data + fields_.codings_begin,
-                                                    fields_.codings_end - fields_.codings_begin);
-    }
-    // Transfer-Encoding overrides Content-Length, but the pair hints at smuggling: do not reuse.
-    if (fields_.has_content_length) keep_alive = false;
-  } else if (fields_.has_content_length) {
-    response_.body = {body_kind::content_length, fields_.content_length};
-  } else {
-    response_.body = {body_kind::until_close, 0};
-  }
-  response_.body.response = true;
-  if (response_.body.kind == body_kind::until_close) keep_alive = false;
-  response_.upgrade = status == 101 || tunnel;
-  response_.headers = std::span<const header>(storage_.data(), section_.count);
-  response_.keep_alive = keep_alive;
-  response_.head_size = head_size;
-  phase_ = head_phase::complete;
-  return {parse_status::complete, head_size, {}};  // result_ keeps errors only
-}
-
 parse_result response_parser::parse(std::string_view buffer, method request_method) noexcept {
   if (phase_ == head_phase::complete) return {parse_status::complete, response_.head_size, {}};
   if (phase_ == head_phase::failed) return result_;
   const char* data = buffer.data();
   rebase(data);
-  if (phase_ == head_phase::start_line &&
-      (line_.checked != 0 || !take_fast_status_line(data, buffer.size()))) {
+  if (phase_ == head_phase::start_line && line_.checked == 0) {
+    switch (take_fast_head(data, buffer.size(), request_method)) {
+      case fast_head::complete:
+        return {parse_status::complete, response_.head_size, {}};
+      case fast_head::failed:
+        return result_;
+      case fast_head::not_taken:
+        break;
+    }
+  }
+  // The fast path may have taken the status-line (and some field lines) and stopped short.
+  if (phase_ == head_phase::start_line) {
     detail::step error;
     switch (advance_status_line(data, buffer.size(), error)) {
       case line_progress::more:

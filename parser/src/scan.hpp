@@ -56,9 +56,26 @@ struct fast_request_line_args {
   std::size_t max_header_bytes = 0;
 };
 
+/// The fast status-line path's input and output: a status-line at offset 0 of the common shape,
+/// "HTTP/1." DIGIT SP status-code (100 to 599) SP reason-phrase CRLF, whose reason holds no HTAB
+/// and which ends at or before `max_line`, is `taken`, and the fast field loop then runs on
+/// `fields` from the byte after its CRLF (pos), with `max_header_bytes` after it (limit): one call
+/// a head, as fast_request_line. Anything else is left to the generic parser, which alone decides
+/// errors.
+struct fast_status_line_args {
+  const char* data = nullptr;
+  std::size_t size = 0;
+  std::size_t max_line = 0;
+  bool taken = false;
+  std::size_t line_end = 0;            // the CR that ends the status-line
+  std::size_t examined = 0;            // in/out: bytes looked at
+  fast_fields_args* fields = nullptr;  // required
+  std::size_t max_header_bytes = 0;
+};
+
 /// Each skip_* returns the index of the first byte in [i, end) outside its class, or `end`.
-/// fast_fields and fast_request_line are null on the scalar path, which keeps only the generic line
-/// loop: the reference every vectorized path is compared against.
+/// fast_fields, fast_request_line and fast_status_line are null on the scalar path, which keeps
+/// only the generic line loops: the reference every vectorized path is compared against.
 struct scan_ops {
   std::size_t (*skip_field)(const char* data, std::size_t i,
                             std::size_t end) noexcept;  // field_char
@@ -70,6 +87,7 @@ struct scan_ops {
   std::size_t (*skip_host)(const char* data, std::size_t i, std::size_t end) noexcept;
   void (*fast_fields)(fast_fields_args& args) noexcept;
   void (*fast_request_line)(fast_request_line_args& args) noexcept;
+  void (*fast_status_line)(fast_status_line_args& args) noexcept;
 };
 
 extern std::atomic<const scan_ops*> active_scan;

@@ -335,5 +335,168 @@ TEST(ResponseFraming, LimitsApplyToResponsesToo) {
                         method::get, options);
 }
 
+// ---- The vector paths' one pass over a head (fast_status_line) and its fallbacks ---------------
+// Each response is parsed whole (the vector pass on the vector paths), split at every point and a
+// byte at a time (the byte-by-byte parser), and must come out the same: every check of the pass
+// is crossed both ways here, and ctest runs it all again on each path (label simd).
+
+// "HTTP/1.1 200 OK\r\n" is 17 bytes: the first field line starts at 17.
+constexpr std::size_t first_field_at = 17;
+
+TEST(FastHead, StatusLinesTheVectorPassLeavesToTheByteParser) {
+  // A bare LF ends the reason: strictly an error there, leniently the line's end.
+  expect_response_error("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", errc::bare_lf, 15);
+  parse_options bare_lf;
+  bare_lf.lenient.bare_lf = true;
+  const response_outcome lf =
+      expect_response_ok("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", method::get, bare_lf);
+  EXPECT_EQ(lf.reason, "OK");
+  EXPECT_EQ(lf.headers, (field_list{{"Content-Length", "0"}}));
+  // An HTAB in the reason stops the pass, which the byte parser then accepts.
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 \tOK\r\nContent-Length: 0\r\n\r\n").reason, "\tOK");
+  // obs-text does not stop it.
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 caf\xc3\xa9\r\nContent-Length: 0\r\n\r\n").reason,
+            "caf\xc3\xa9");
+  // The shortest status-line, its CRLF the buffer's 14th and 15th bytes.
+  const response_outcome shortest = expect_response_ok("HTTP/1.1 200 \r\n\r\n");
+  EXPECT_EQ(shortest.reason, "");
+  EXPECT_EQ(shortest.head_size, 17U);
+  // Each byte before the reason the pass compares, wrong: the byte parser's error.
+  expect_response_error("HTTP/1.1 200OK\r\n\r\n", errc::bad_status_line, 12);
+  expect_response_error("HTTP/1.1 20 OK\r\n\r\n", errc::bad_status_code, 11);
+  expect_response_error("HTTP/1.1 2a0 OK\r\n\r\n", errc::bad_status_code, 10);
+  expect_response_error("HTTP/1.1 600 OK\r\n\r\n", errc::bad_status_code, 9);
+  expect_response_error("HTTP/1.1 099 OK\r\n\r\n", errc::bad_status_code, 9);
+  expect_response_error("HTTP/1.1_200 OK\r\n\r\n", errc::bad_status_line, 8);
+  expect_response_error("HTTP/1._ 200 OK\r\n\r\n", errc::bad_version, 7);
+  expect_response_error("HTTP/3.1 200 OK\r\n\r\n", errc::unsupported_version, 0);
+  expect_response_error("HTTP-1.1 200 OK\r\n\r\n", errc::bad_version, 4);
+  // A CR the pass finds that no LF follows.
+  expect_response_error("HTTP/1.1 200 OK\rContent-Length: 0\r\n\r\n", errc::bare_cr, 15);
+  // A control byte ends the pass's search for the line end, the byte parser's error.
+  expect_response_error("HTTP/1.1 200 O\x1bK\r\n\r\n", errc::bad_reason_phrase, 14);
+}
+
+TEST(FastHead, StatusLinesEndingAroundTheFirstBlocksEnd) {
+  // The pass reads 64-byte blocks: the reason's CR at bytes 62, 63 (its LF in the next block) and
+  // 64 (the line in two blocks), with a field line after.
+  for (const std::size_t cr : {62U, 63U, 64U, 130U}) {
+    const std::string reason(cr - 13, 'r');
+    const response_outcome o =
+        expect_response_ok("HTTP/1.1 200 " + reason + "\r\nContent-Length: 3\r\n\r\n");
+    EXPECT_EQ(o.reason, reason) << cr;
+    EXPECT_EQ(o.headers, (field_list{{"Content-Length", "3"}})) << cr;
+    EXPECT_EQ(o.content_length, 3U) << cr;
+  }
+}
+
+TEST(FastHead, HeadsCutShortOrFollowedByTheBody) {
+  // The head ends exactly where the buffer does (every whole parse in these tests), or the body
+  // follows: only the head is consumed.
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\n";
+  const response_outcome with_body = expect_response_ok(head + "hello");
+  EXPECT_EQ(with_body.consumed, head.size());
+  EXPECT_EQ(with_body.content_length, 5U);
+  // Cut before the final empty line, after a whole status-line, or before its LF: more is needed.
+  for (const std::size_t cut :
+       {head.size() - 2, head.size() - 1, first_field_at, std::size_t{16}}) {
+    const response_outcome o = parse_response(std::string_view(head).substr(0, cut));
+    EXPECT_EQ(o.status, parse_status::incomplete) << cut << ": " << o;
+  }
+}
+
+TEST(FastHead, FieldLinesAfterATakenStatusLineThatTheByteParserTakes) {
+  // An obs-fold in the first field line: an error at its first byte strictly, a continued value
+  // with the leniency.
+  const std::string folded = "HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n";
+  expect_response_error(folded, errc::obs_fold, first_field_at + 6);
+  parse_options fold;
+  fold.lenient.obs_fold = true;
+  const response_outcome o = expect_response_ok(folded, method::get, fold);
+  EXPECT_EQ(o.headers, (field_list{{"X", "a\r\n b"}, {"Content-Length", "0"}}));
+  // An HTAB in a value: the byte parser takes that line, the pass the lines after it again.
+  EXPECT_EQ(
+      expect_response_ok("HTTP/1.1 200 OK\r\nX: a\tb\r\nContent-Length: 0\r\nY: c\r\n\r\n").headers,
+      (field_list{{"X", "a\tb"}, {"Content-Length", "0"}, {"Y", "c"}}));
+}
+
+TEST(FastHead, FieldLinesEndingAroundEachBlocksEnd) {
+  // The pass clears each taken line's CR and LF bits in its block's mask: a CR at a block's
+  // last byte leaves the LF to the next block, whatever the line after it is.
+  for (std::size_t pad = 0; pad < 70; ++pad) {
+    const std::string a = "A: " + std::string(pad, 'a');
+    const std::string head = "HTTP/1.1 200 OK\r\n" + a + "\r\nB: b\r\nC:\r\nD: \r\nE: e  \r\n";
+    const response_outcome o = expect_response_ok(head + "Content-Length: 1\r\n\r\n");
+    EXPECT_EQ(o.headers, (field_list{{"A", std::string(pad, 'a')},
+                                     {"B", "b"},
+                                     {"C", ""},
+                                     {"D", ""},
+                                     {"E", "e"},
+                                     {"Content-Length", "1"}}))
+        << pad;
+    // A line the pass does not take, after lines it took, each way: no colon, a space before
+    // it, a CR with no LF.
+    expect_response_error(head + "F\r\n\r\n", errc::missing_colon, head.size() + 1);
+    expect_response_error(head + "F : f\r\n\r\n", errc::space_before_colon, head.size() + 1);
+    expect_response_error(head + "F: f\rx\r\n\r\n", errc::bare_cr, head.size() + 4);
+  }
+}
+
+// ---- The inline Content-Length and Connection (response_parser::on_field) and their fallbacks -
+
+// "HTTP/1.1 200 OK\r\nContent-Length: " is 33 bytes: the value starts at 33.
+constexpr std::size_t length_value_at = 33;
+
+std::string with_length(std::string_view value, std::string_view more = {}) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::string(value) + "\r\n" + std::string(more) +
+         "\r\n";
+}
+
+TEST(InlineFraming, ContentLengthsOfEveryDigitCountAndTheirFaults) {
+  // 1 to 19 digits are taken inline, 20 by interpret_field: 2^64 - 1 is the largest.
+  EXPECT_EQ(expect_response_ok(with_length("7")).content_length, 7U);
+  EXPECT_EQ(expect_response_ok(with_length("00012")).content_length, 12U);
+  EXPECT_EQ(expect_response_ok(with_length("9999999999999999999")).content_length,
+            9999999999999999999U);
+  EXPECT_EQ(expect_response_ok(with_length("18446744073709551615")).content_length,
+            18446744073709551615U);
+  EXPECT_EQ(expect_response_ok(with_length("00000000000000000000018")).content_length, 18U);
+  expect_response_error(with_length("18446744073709551616"), errc::bad_content_length,
+                        length_value_at + 19);
+  expect_response_error(with_length("184467440737095516150"), errc::bad_content_length,
+                        length_value_at + 20);
+  expect_response_error(with_length("12a"), errc::bad_content_length, length_value_at + 2);
+  expect_response_error(with_length("+1"), errc::bad_content_length, length_value_at);
+  expect_response_error(with_length(""), errc::bad_content_length, length_value_at);
+  // A second Content-Length: the same value is one length, another is a conflict at its name.
+  EXPECT_EQ(expect_response_ok(with_length("5", "content-length: 5\r\n")).content_length, 5U);
+  expect_response_error(with_length("5", "Content-Length: 6\r\n"), errc::conflicting_content_length,
+                        length_value_at + 3);
+  // The name in any case; a name of its size that is another field is no length.
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\ncONTENT-lENGTH: 4\r\n\r\n").content_length, 4U);
+  EXPECT_EQ(expect_response_ok("HTTP/1.1 200 OK\r\nContent-Lengtx: 4\r\n\r\n").body,
+            body_kind::until_close);
+}
+
+TEST(InlineFraming, ConnectionValuesInlineAndAsLists) {
+  const auto keep_alive = [](std::string_view version, std::string_view connection) {
+    return expect_response_ok("HTTP/1." + std::string(version) + " 200 OK\r\nConnection: " +
+                              std::string(connection) + "\r\nContent-Length: 0\r\n\r\n")
+        .keep_alive;
+  };
+  EXPECT_TRUE(keep_alive("0", "keep-alive"));
+  EXPECT_TRUE(keep_alive("0", "Keep-Alive"));
+  EXPECT_FALSE(keep_alive("0", "keep-alives"));
+  EXPECT_FALSE(keep_alive("0", "close"));
+  EXPECT_FALSE(keep_alive("1", "close"));
+  EXPECT_FALSE(keep_alive("1", "CLOSE"));
+  EXPECT_FALSE(keep_alive("1", "keep-alive, close"));
+  EXPECT_TRUE(keep_alive("1", "closed"));
+  EXPECT_TRUE(keep_alive("0", "upgrade, keep-alive"));
+  // "Connection: " is 12 bytes: the value starts at 29, and a parameter is no connection option.
+  expect_response_error("HTTP/1.1 200 OK\r\nConnection: close;x\r\n\r\n", errc::bad_header_value,
+                        first_field_at + 12 + 7);
+}
+
 }  // namespace
 }  // namespace taut::test

@@ -38,9 +38,11 @@ class response_parser {
 
  private:
   enum class line_progress : unsigned char { more, complete, error };
+  enum class fast_head : unsigned char { not_taken, complete, failed };
 
   parse_result fail(errc code, std::size_t offset) noexcept;
-  bool take_fast_status_line(const char* data, std::size_t size) noexcept;
+  // The vectorized whole-head path: a failure is in result_.
+  fast_head take_fast_head(const char* data, std::size_t size, method request_method) noexcept;
   line_progress advance_status_line(const char* data, std::size_t size,
                                     detail::step& error) noexcept;
   void status_line_taken(const char* data, std::size_t line_end, std::size_t next) noexcept;

@@ -283,24 +283,24 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
   const std::size_t first_pos = args.pos;
   std::size_t pos = first_pos;
   std::size_t looked_past = 0;  // bytes examined of the line the loop stopped at
-  // pos stays inside the block at the top of the loop.
+  // The control bytes of the block from pos on: when the line at pos ends in this block, the
+  // lowest is its CR. Taking a line clears the bits of its CR and LF, two dependent bit operations,
+  // instead of masking the block again from the next line's start.
+  std::uint64_t end_bits = block.non_field & (all_bits << (pos - base));
   while (out < out_end) {
-    while (pos - base >= 64) {
-      base += 64;
-      block = load_block<V, false>(classify, data, base, size);
-    }
-    // The name ends at the first byte outside tchar, the line at the first control (its CR):
-    // two searches from the line start, independent of each other. Every control is outside
-    // tchar too, so a line that ends in this block has its name end here as well.
-    const std::uint64_t from_pos = all_bits << (pos - base);
-    std::uint64_t name_bits = block.non_token & from_pos;
-    std::uint64_t end_bits = block.non_field & from_pos;
     std::size_t name_end = 0;
     std::size_t end = 0;
     if (end_bits != 0) [[likely]] {
-      name_end = base + first_bit(name_bits);
+      // The line ends in this block (so pos is in it): its name ends here too, every control
+      // being outside tchar. The two searches are independent of each other.
       end = base + first_bit(end_bits);
-    } else {  // the line runs into the next blocks
+      name_end = base + first_bit(block.non_token & (all_bits << (pos - base)));
+    } else {  // pos past the block, or the line runs into the next blocks
+      while (pos - base >= 64) {
+        base += 64;
+        block = load_block<V, false>(classify, data, base, size);
+      }
+      std::uint64_t name_bits = block.non_token & (all_bits << (pos - base));
       while (name_bits == 0) {
         base += 64;
         block = load_block<V, false>(classify, data, base, size);
@@ -315,26 +315,27 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
       }
       end = base + first_bit(end_bits);
     }
-    if (name_end == pos) {
-      // The empty line ends the section; an obs-fold or a line with no name is for the generic
-      // loop to judge.
-      if (pos + 2 <= line_stop && is_crlf(data + pos)) {
-        args.section_end = pos + 2;
-        looked_past = 2;
+    // One test for a line taken; which check failed is sorted out after it. With the CRLF within
+    // the input, so is the name's end (name_end <= end): no bounds check before its colon.
+    if (name_end == pos || end + 2 > line_stop || !is_crlf(data + end) || data[name_end] != ':')
+        [[unlikely]] {
+      if (name_end == pos) {
+        // The empty line ends the section; an obs-fold or a line with no name is for the
+        // generic loop to judge.
+        if (pos + 2 <= line_stop && is_crlf(data + pos)) {
+          args.section_end = pos + 2;
+          looked_past = 2;
+        }
+      } else if (name_end >= size || data[name_end] != ':') {
+        looked_past = (name_end < size ? name_end + 1 : size) - pos;
+      } else {
+        looked_past = (end < size ? end + 1 : size) - pos;
       }
       break;
     }
-    if (name_end >= size || data[name_end] != ':') {
-      looked_past = (name_end < size ? name_end + 1 : size) - pos;
-      break;
-    }
-    if (end + 2 > line_stop || !is_crlf(data + end)) {
-      looked_past = (end < size ? end + 1 : size) - pos;
-      break;
-    }
     // OWS trimmed: only SP can be here (an HTAB ends the line's run of field bytes, and such a
-    // line is the generic loop's), and the loops need no bounds checks: the CR at `end` stops
-    // the first, and a value byte that is not SP (when there is one) the second.
+    // line is the generic loop's), and the first loop needs no bounds check: the CR at `end`
+    // stops it.
     std::size_t value_begin = name_end + 1;
     value_begin += data[value_begin] == ' ' ? 1 : 0;  // the usual single SP, without a loop
     if (data[value_begin] == ' ') [[unlikely]] {
@@ -342,14 +343,18 @@ inline void field_loop(fast_fields_args& args, std::size_t base, block_masks blo
     }
     std::size_t value_end = end;
     // Trailing SP is rare: the usual value costs one compare, outside the loop. (An empty value,
-    // value_begin == end, is never trimmed: its end is the colon or SP skipped above.)
-    if (value_begin != end && data[end - 1] == ' ') [[unlikely]] {
-      while (data[value_end - 1] == ' ') --value_end;
+    // value_begin == end, is never trimmed: the byte before its end is the colon or an SP
+    // skipped above.)
+    if (data[end - 1] == ' ') [[unlikely]] {
+      while (value_end > value_begin && data[value_end - 1] == ' ') --value_end;
     }
     const std::size_t name_size = name_end - pos;
     *out++ = {std::string_view(data + pos, name_size),
               std::string_view(data + value_begin, value_end - value_begin)};
     pos = end + 2;
+    // The CR's bit, then the LF's (none left when the CR was the block's last byte).
+    end_bits &= end_bits - 1;
+    end_bits &= end_bits - 1;
   }
   args.pos = pos;
   args.count = static_cast<std::size_t>(out - args.storage);
@@ -462,6 +467,47 @@ __attribute__((flatten)) void fast_request_line(fast_request_line_args& args) no
   }
 }
 
+/// The status-line nearly every server sends, "HTTP/1." DIGIT SP status-code SP reason CRLF at
+/// offset 0, then the field lines from the block already computed: one call and one pass over the
+/// head, as fast_request_line makes for a request. Flattened for the same reason.
+template <class V>
+__attribute__((flatten)) void fast_status_line(fast_status_line_args& args) noexcept {
+  const char* const data = args.data;
+  const std::size_t size = args.size;
+  args.taken = false;
+  // "HTTP/1.x DDD " before the reason-phrase: the version, then a status code of 100 to 599 (RFC
+  // 9110 section 15), in compares of bytes that are there (the CRLF after them too).
+  constexpr std::size_t reason_begin = 13;
+  if (size < reason_begin + 2 || std::memcmp(data, "HTTP/1.", 7) != 0 || !is(data[7], digit) ||
+      data[8] != ' ' || data[9] < '1' || data[9] > '5' || !is(data[10], digit) ||
+      !is(data[11], digit) || data[12] != ' ') {
+    return;
+  }
+  const block_classifier<V, false> classify;
+  block_cursor cursor{0, load_block<V, false>(classify, data, 0, size)};
+  // The reason-phrase is field bytes; the line ends at the first control or DEL after its start,
+  // which must be the CR of a CRLF. (An HTAB, which a reason may hold, stops it too: such a line
+  // is the generic parser's.)
+  const std::size_t line_end =
+      next_marked<V, false>(classify, data, size, cursor, reason_begin, &block_masks::non_field);
+  const std::size_t next = line_end + 2;
+  if (next > size || next > args.max_line || !is_crlf(data + line_end)) {
+    args.examined += (line_end < size ? line_end + 1 : size);
+    return;
+  }
+  args.taken = true;
+  args.line_end = line_end;
+  args.examined += next;
+  fast_fields_args* const fields = args.fields;
+  fields->pos = next;
+  fields->limit = saturating_add(next, args.max_header_bytes);
+  if (next - cursor.base < 64) {
+    field_loop<V>(*fields, cursor.base, cursor.masks, classify);
+  } else {
+    field_loop<V>(*fields, next, load_block<V, false>(classify, data, next, size), classify);
+  }
+}
+
 /// The scan_ops of an instruction set: `Block` computes the head loop's 64-byte blocks, and the
 /// skips use the widest of `Skip...` (widest first) that a range fills.
 template <class Block, class... Skip>
@@ -471,7 +517,8 @@ constexpr scan_ops make_scan_ops() noexcept {
           skip<target_tables, path_char, Skip...>,
           skip_in_buffer<host_tables, host_char, Skip...>,
           fast_fields<Block>,
-          fast_request_line<Block>};
+          fast_request_line<Block>,
+          fast_status_line<Block>};
 }
 
 }  // namespace

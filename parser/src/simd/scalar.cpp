@@ -19,6 +19,7 @@ constinit const scan_ops scalar_ops{skip_scalar<field_char>,
                                     skip_scalar<path_char>,
                                     skip_scalar<host_char>,
                                     nullptr,
+                                    nullptr,
                                     nullptr};
 
 }  // namespace taut::detail::simd
