@@ -74,7 +74,7 @@ stop_with_sigterm() {
 # process that starts at all prints its line within milliseconds; the bound is for a machine
 # loaded by other builds and tests, and a process that hangs before its line still fails.)
 wait_for_line() {
-  local found= deadline=$((SECONDS + 30))
+  local found='' deadline=$((SECONDS + 30))
   while :; do
     found=$(sed -n "$2" "$1")
     [[ -n $found ]] && break
