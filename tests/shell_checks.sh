@@ -70,13 +70,16 @@ stop_with_sigterm() {
 }
 
 # wait_for_line FILE SED_SCRIPT PID: prints what `sed -n SED_SCRIPT FILE` prints (a port from a
-# "listening on" line), once it prints anything; gives up after 10 s, or once PID has exited.
+# "listening on" line), once it prints anything; gives up after 30 s, or once PID has exited. (A
+# process that starts at all prints its line within milliseconds; the bound is for a machine
+# loaded by other builds and tests, and a process that hangs before its line still fails.)
 wait_for_line() {
-  local found=
-  for _ in $(seq 1 100); do
+  local found='' deadline=$((SECONDS + 30))
+  while :; do
     found=$(sed -n "$2" "$1")
     [[ -n $found ]] && break
     kill -0 "$3" 2>/dev/null || break
+    ((SECONDS < deadline)) || break
     sleep 0.1
   done
   echo "$found"

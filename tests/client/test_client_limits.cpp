@@ -109,12 +109,14 @@ TEST(ClientResolve, ANameIsResolvedAgainAfterNoAddressAnswered) {
 
 // A resolver that does not answer (a DNS server that drops queries) is bounded by
 // connect_timeout, reported in the resolving phase.
+// The resolver holds on for 30 s (until released), far beyond the bound: a loaded machine may
+// delay the 200 ms timeout by seconds, but only a missing one lets the call wait for the resolver.
 TEST(ClientResolve, AResolverThatDoesNotAnswerIsCutByTheConnectTimeout) {
   auto release = std::make_shared<std::atomic<bool>>(false);
   client_options options;
   options.connect_timeout = 200ms;
   options.resolver = [release](const std::string&, std::uint16_t) {
-    for (int i = 0; i < 500 && !*release; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 3000 && !*release; ++i) std::this_thread::sleep_for(10ms);
     return transport::result<std::vector<transport::address>>(
         std::make_error_code(std::errc::host_unreachable));
   };
@@ -125,7 +127,7 @@ TEST(ClientResolve, AResolverThatDoesNotAnswerIsCutByTheConnectTimeout) {
   *release = true;
   EXPECT_EQ(r.error.code, client_errc::connect_timeout) << r.error.message();
   EXPECT_EQ(r.error.phase, client_phase::resolving);
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 15s);
 }
 
 // A resolver call still to be made when its client is destroyed is not made: a resolver that
@@ -393,12 +395,15 @@ TEST(BlockingClient, AServerThatNeverAnswersMeetsTheDefaultDeadline) {
   const fetch_result r = http.get("http://127.0.0.1:" + std::to_string(silent.port()) + "/");
   EXPECT_EQ(r.error.code, client_errc::deadline_exceeded) << r.error.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  // A request's own timeout still wins over the default.
+  // A request's own timeout still wins over the default: a client whose default (20 s) is far
+  // beyond the bound, which only a request that waited for the default could exceed, however
+  // late a loaded machine runs the 50 ms timeout.
+  blocking_client patient({}, {.timeout = 20s});
   auto where = origin::parse("http://127.0.0.1:" + std::to_string(silent.port())).value();
   const auto own_start = std::chrono::steady_clock::now();
-  const fetch_result own = http.send(where, {.method = "GET", .target = "/", .timeout = 50ms});
+  const fetch_result own = patient.send(where, {.method = "GET", .target = "/", .timeout = 50ms});
   EXPECT_EQ(own.error.code, client_errc::deadline_exceeded);
-  EXPECT_LT(std::chrono::steady_clock::now() - own_start, 300ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - own_start, 10s);
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ if grep -qs ' lo$' /proc/net/if_inet6; then ipv6=(--listen '[::1]:0'); fi
   >"$scratch/access.log" 2>"$scratch/server.err" &
 server_pid=$!
 
-# Wait (at most 10 s) for the "listening on http://127.0.0.1:PORT/" line, then for an answer.
+# Wait (at most 30 s) for the "listening on http://127.0.0.1:PORT/" line, then for an answer.
 port=$(wait_for_line "$scratch/server.err" \
   's|^taut-serve: listening on http://127\.0\.0\.1:\([0-9]*\)/$|\1|p' "$server_pid")
 if [[ -z $port ]]; then
