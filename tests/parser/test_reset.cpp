@@ -152,8 +152,8 @@ const char* const next_requests[] = {
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n",
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
     "GET / HTTP/1.0\r\n\r\n",
-    "GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nExpect: "
-    "100-continue\r\n\r\n",
+    ("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\nExpect: "
+     "100-continue\r\n\r\n"),
     "POST /p HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: ,\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n",  // no Connection: upgrade
     "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
