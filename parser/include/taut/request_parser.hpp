@@ -38,8 +38,9 @@ class request_parser {
   void reset() noexcept;
 
   [[nodiscard]] const parse_options& options() const noexcept { return options_; }
-  /// Bytes the parser has examined for this message; at most about twice the head's size however
-  /// the input was split.
+  /// Bytes the parser has examined for this message: at most three times the bytes it was given
+  /// for it, however the input was split (a line the vector pass leaves to the byte-by-byte parser
+  /// is read again by it; tests/parser/test_work_per_byte.cpp checks the bound).
   [[nodiscard]] std::size_t bytes_examined() const noexcept { return section_.examined; }
 
  private:

@@ -34,6 +34,8 @@ class response_parser {
   void reset() noexcept;
 
   [[nodiscard]] const parse_options& options() const noexcept { return options_; }
+  /// Bytes the parser has examined for this message, within the bound request_parser's
+  /// bytes_examined() states.
   [[nodiscard]] std::size_t bytes_examined() const noexcept { return section_.examined; }
 
  private:
