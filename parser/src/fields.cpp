@@ -223,15 +223,8 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       fields.upgrade_value_size = value.size();
       return {};
     case known_field::connection: {
-      // The two values nearly every request sends, without the list walk.
-      if (iequals(value, "keep-alive")) {
-        fields.connection_keep_alive = true;
-        return {};
-      }
-      if (iequals(value, "close")) {
-        fields.connection_close = true;
-        return {};
-      }
+      // The two values nearly every message sends, without the list walk.
+      if (take_plain_connection(value, fields)) return {};
       const std::size_t bad = for_each_element(value, [&](const list_element& e) {
         if (e.has_parameters) return e.offset;
         if (iequals(e.token, "close"))
@@ -246,6 +239,7 @@ step interpret_field(const char* data, const header& field, bool is_request, int
       return {};
     }
     case known_field::content_length: {
+      if (take_plain_content_length(data, field, fields)) return {};
       if (value.empty()) return {errc::bad_content_length, value_offset};
       // The value is trimmed and holds no control byte (no fold continues a Content-Length):
       // its first byte that is no digit, or makes the number too large, is the first byte

@@ -58,6 +58,41 @@ inline step interpret_host(const char* data, const header& field, framing_fields
   return check_host_rest(data, value_offset, i, value_end);
 }
 
+/// interpret_field's part for a Connection of exactly keep-alive or close, the values nearly every
+/// message sends, inline so that a field callback can take them without interpret_field's call.
+/// Returns whether it took the value; any other value (a list, upgrade) is interpret_field's.
+inline bool take_plain_connection(std::string_view value, framing_fields& fields) noexcept {
+  if (iequals(value, "keep-alive")) {
+    fields.connection_keep_alive = true;
+    return true;
+  }
+  if (iequals(value, "close")) {
+    fields.connection_close = true;
+    return true;
+  }
+  return false;
+}
+
+/// interpret_field's part for a message's first Content-Length when it is 1 to 19 digits, which
+/// always fit in 64 bits (so no digit needs length_digits' check), inline as take_plain_connection.
+/// Returns whether it took the value; every other form, and every error, is interpret_field's.
+inline bool take_plain_content_length(const char* data, const header& field,
+                                      framing_fields& fields) noexcept {
+  constexpr std::size_t max_plain_digits = 19;
+  const std::string_view value = field.value;
+  if (fields.has_content_length || value.size() - 1 >= max_plain_digits) return false;
+  std::uint64_t length = 0;
+  for (const char c : value) {
+    const auto digit = static_cast<unsigned>(static_cast<unsigned char>(c)) - '0';
+    if (digit > 9) return false;
+    length = length * 10 + digit;
+  }
+  fields.has_content_length = true;
+  fields.content_length = length;
+  fields.content_length_offset = static_cast<std::size_t>(field.name.data() - data);
+  return true;
+}
+
 }  // namespace taut::detail
 
 namespace taut::detail {

@@ -94,38 +94,18 @@ parse_result response_parser::fail(errc code, std::size_t offset) noexcept {
   // interpret_field ignores all but the framing fields: the prefilter spares it the call.
   if (!detail::may_be_framing_field(field.name)) return {};
   // The two framing fields nearly every response has, in the form nearly every server writes
-  // them, without the call: the first Content-Length with a plain number, a Connection of
-  // keep-alive or close. interpret_field takes every other form, and decides every error.
+  // them, without interpret_field's call: the first Content-Length with a plain number, a
+  // Connection of keep-alive or close. interpret_field takes every other form, and decides every
+  // error.
   const std::string_view name = field.name;
-  const std::string_view value = field.value;
   if (name.size() == 14) {
-    // Up to 19 digits, each checked: they always fit in 64 bits, so no digit can be a fault.
-    constexpr std::size_t max_plain_digits = 19;
-    if (!fields_.has_content_length && value.size() - 1 < max_plain_digits &&
-        detail::iequals(name, "content-length")) {
-      std::uint64_t length = 0;
-      std::size_t i = 0;
-      for (; i < value.size(); ++i) {
-        const auto digit = static_cast<unsigned>(static_cast<unsigned char>(value[i])) - '0';
-        if (digit > 9) break;
-        length = length * 10 + digit;
-      }
-      if (i == value.size()) {
-        fields_.has_content_length = true;
-        fields_.content_length = length;
-        fields_.content_length_offset = static_cast<std::size_t>(name.data() - data);
-        return {};
-      }
-    }
-  } else if (name.size() == 10 && detail::iequals(name, "connection")) {
-    if (detail::iequals(value, "keep-alive")) {
-      fields_.connection_keep_alive = true;
+    if (detail::iequals(name, "content-length") &&
+        detail::take_plain_content_length(data, field, fields_)) {
       return {};
     }
-    if (detail::iequals(value, "close")) {
-      fields_.connection_close = true;
-      return {};
-    }
+  } else if (name.size() == 10 && detail::iequals(name, "connection") &&
+             detail::take_plain_connection(field.value, fields_)) {
+    return {};
   }
   // A client takes any transfer coding: it cannot answer 501, and reads the body still coded.
   return detail::interpret_field(data, field, false, response_.version_minor, true, fields_);
