@@ -110,16 +110,21 @@ body_result chunked_decoder::decode_trailers(std::string_view input, std::size_t
 }
 
 bool chunked_decoder::take_plain_size_line(std::string_view input, std::size_t& i,
-                                           std::size_t counted) noexcept {
+                                           std::size_t counted, bool after_data) noexcept {
+  // After a chunk's data, its CRLF first.
+  const std::size_t crlf = after_data ? 2 : 0;
+  if (after_data && (input.size() - i < 3 || input[i] != '\r' || input[i + 1] != '\n')) {
+    return false;
+  }
   std::uint64_t size = 0;
-  const std::size_t line = plain_size_line(input.data() + i, input.size() - i, size);
+  const std::size_t line = plain_size_line(input.data() + i + crlf, input.size() - i - crlf, size);
   // All its bytes must fit the overhead allowance; else the byte loop finds the one that does not.
-  if (line == 0 || options_.max_chunk_overhead - overhead_ < line - counted) return false;
-  overhead_ += line - counted;
+  if (line == 0 || options_.max_chunk_overhead - overhead_ < crlf + line - counted) return false;
+  overhead_ += crlf + line - counted;
   chunk_remaining_ = size;
   extension_length_ = 0;
   end_size_line();
-  i += line - 1;
+  i += crlf + line - 1;
   return true;
 }
 
@@ -141,7 +146,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
     switch (state_) {
       case state::size_first: {
         // The usual size line whole in the input: one step instead of a state per byte.
-        if (take_plain_size_line(input, i, 1)) break;
+        if (take_plain_size_line(input, i, 1, false)) break;
         const int v = detail::hex_value(c);
         if (v < 0) return fail(errc::bad_chunk_size, i);
         chunk_remaining_ = static_cast<std::uint64_t>(v);
@@ -271,16 +276,8 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
         return {parse_status::incomplete, i + take, input.substr(i, take), {}};
       }
       case state::data_cr:
-        if (c == '\r' && i + 1 < n && input[i + 1] == '\n' &&
-            overhead_ < options_.max_chunk_overhead) {
-          // The data's CRLF whole, its LF within the allowance too, and the next size line
-          // right after it when that is whole: straight on to the next chunk's data.
-          ++overhead_;
-          ++i;
-          state_ = state::size_first;
-          if (std::size_t at = i + 1; at < n && take_plain_size_line(input, at, 0)) i = at;
-          break;
-        }
+        // The data's CRLF and the usual size line after it, whole: on to the next chunk's data.
+        if (take_plain_size_line(input, i, 1, true)) break;
         if (c == '\r') {
           state_ = state::data_lf;
         } else if (c == '\n' && bare_lf) {
@@ -307,17 +304,44 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
 }
 
 in_place_result chunked_decoder::decode_in_place(std::span<char> buffer) noexcept {
+  char* const data = buffer.data();
+  const std::size_t n = buffer.size();
   std::size_t read = 0;
   std::size_t written = 0;
   body_result r;
   while (true) {
-    r = decode(std::string_view(buffer.data() + read, buffer.size() - read));
+    // The usual run of chunks, each whole in the buffer with the usual size line after its data:
+    // the data moved and the framing taken here, as decode() would one call per chunk.
+    while (true) {
+      if (state_ == state::data && chunk_remaining_ < n - read) {
+        const auto take = static_cast<std::size_t>(chunk_remaining_);
+        std::memmove(data + written, data + read, take);
+        written += take;
+        read += take;
+        body_size_ += take;
+        offset_ += take;
+        chunk_remaining_ = 0;
+        state_ = state::data_cr;
+      }
+      std::size_t last = read;
+      if (state_ != state::data_cr ||
+          !take_plain_size_line(std::string_view(data, n), last, 0, true)) {
+        break;
+      }
+      examined_ += last + 1 - read;
+      offset_ += last + 1 - read;
+      read = last + 1;
+    }
+    if (read == n && state_ != state::done && state_ != state::failed) {
+      return {parse_status::incomplete, read, written, {}};
+    }
+    r = decode(std::string_view(data + read, n - read));
     if (!r.data.empty()) {
-      std::memmove(buffer.data() + written, r.data.data(), r.data.size());
+      std::memmove(data + written, r.data.data(), r.data.size());
       written += r.data.size();
     }
     read += r.consumed;
-    if (r.status != parse_status::incomplete || r.consumed == 0 || read == buffer.size()) break;
+    if (r.status != parse_status::incomplete || r.consumed == 0 || read == n) break;
   }
   return {r.status, read, written, r.error};
 }
