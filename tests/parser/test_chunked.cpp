@@ -359,6 +359,32 @@ TEST(InPlace, ReportsErrorsLikeDecode) {
   EXPECT_EQ(r.error.offset, 10U);
 }
 
+TEST(InPlace, CountsWhatDecodeCounts) {
+  // In place, runs of whole chunks skip decode()'s byte loop; what the decoder reports after
+  // them must not change: bytes examined (the framing), consumed, and the body's size.
+  for (const std::string body : {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                                 "1\r\na\r\n2;e=1\r\nbc\r\n3\r\ndef\r\n0\r\nT: v\r\n\r\n",
+                                 "3\r\nabc\r\n000000000000000004\r\ndefg\r\n0\r\n\r\n"}) {
+    std::vector<header> streaming_storage(2);
+    chunked_decoder streaming({}, streaming_storage);
+    std::string_view rest(body);
+    while (!streaming.done()) {
+      const body_result r = streaming.decode(rest);
+      ASSERT_NE(r.status, parse_status::error) << body;
+      rest.remove_prefix(r.consumed);
+    }
+    std::string buffer = body;
+    std::vector<header> in_place_storage(2);
+    chunked_decoder in_place({}, in_place_storage);
+    const in_place_result r =
+        in_place.decode_in_place(std::span<char>(buffer.data(), buffer.size()));
+    ASSERT_EQ(r.status, parse_status::complete) << body;
+    EXPECT_EQ(in_place.bytes_examined(), streaming.bytes_examined()) << body;
+    EXPECT_EQ(in_place.bytes_consumed(), streaming.bytes_consumed()) << body;
+    EXPECT_EQ(in_place.body_size(), streaming.body_size()) << body;
+  }
+}
+
 TEST(ChunkedDecoder, ResetStartsANewBody) {
   chunked_decoder decoder;
   body_result r = decoder.decode("zz");
