@@ -110,7 +110,8 @@ body_result chunked_decoder::decode_trailers(std::string_view input, std::size_t
 }
 
 bool chunked_decoder::take_plain_size_line(std::string_view input, std::size_t& i,
-                                           std::size_t counted, bool after_data) noexcept {
+                                           std::size_t counted, bool after_data,
+                                           bool last_chunk_too) noexcept {
   // After a chunk's data, its CRLF first.
   const std::size_t crlf = after_data ? 2 : 0;
   if (after_data && (input.size() - i < 3 || input[i] != '\r' || input[i + 1] != '\n')) {
@@ -119,7 +120,10 @@ bool chunked_decoder::take_plain_size_line(std::string_view input, std::size_t& 
   std::uint64_t size = 0;
   const std::size_t line = plain_size_line(input.data() + i + crlf, input.size() - i - crlf, size);
   // All its bytes must fit the overhead allowance; else the byte loop finds the one that does not.
-  if (line == 0 || options_.max_chunk_overhead - overhead_ < crlf + line - counted) return false;
+  if (line == 0 || (size == 0 && !last_chunk_too) ||
+      options_.max_chunk_overhead - overhead_ < crlf + line - counted) {
+    return false;
+  }
   overhead_ += crlf + line - counted;
   chunk_remaining_ = size;
   extension_length_ = 0;
@@ -146,7 +150,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
     switch (state_) {
       case state::size_first: {
         // The usual size line whole in the input: one step instead of a state per byte.
-        if (take_plain_size_line(input, i, 1, false)) break;
+        if (take_plain_size_line(input, i, 1, false, true)) break;
         const int v = detail::hex_value(c);
         if (v < 0) return fail(errc::bad_chunk_size, i);
         chunk_remaining_ = static_cast<std::uint64_t>(v);
@@ -277,7 +281,7 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
       }
       case state::data_cr:
         // The data's CRLF and the usual size line after it, whole: on to the next chunk's data.
-        if (take_plain_size_line(input, i, 1, true)) break;
+        if (take_plain_size_line(input, i, 1, true, true)) break;
         if (c == '\r') {
           state_ = state::data_lf;
         } else if (c == '\n' && bare_lf) {
@@ -311,7 +315,9 @@ in_place_result chunked_decoder::decode_in_place(std::span<char> buffer) noexcep
   body_result r;
   while (true) {
     // The usual run of chunks, each whole in the buffer with the usual size line after its data:
-    // the data moved and the framing taken here, as decode() would one call per chunk.
+    // the data moved and the framing taken here, as decode() would one call per chunk. Not the
+    // last chunk's line: decode() takes it with the trailer section, in the same call, so that a
+    // bad trailer section leaves `consumed` where it did.
     while (true) {
       if (state_ == state::data && chunk_remaining_ < n - read) {
         const auto take = static_cast<std::size_t>(chunk_remaining_);
@@ -325,7 +331,7 @@ in_place_result chunked_decoder::decode_in_place(std::span<char> buffer) noexcep
       }
       std::size_t last = read;
       if (state_ != state::data_cr ||
-          !take_plain_size_line(std::string_view(data, n), last, 0, true)) {
+          !take_plain_size_line(std::string_view(data, n), last, 0, true, false)) {
         break;
       }
       examined_ += last + 1 - read;

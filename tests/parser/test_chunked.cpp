@@ -385,6 +385,33 @@ TEST(InPlace, CountsWhatDecodeCounts) {
   }
 }
 
+TEST(InPlace, ABadTrailerSectionLeavesConsumedWhereDecodeLeavesIt) {
+  // decode() takes the last chunk's line with the trailer section, in one call that fails as a
+  // whole: the bytes it reports consumed stop before that line, in place as streaming.
+  for (const std::string& body :
+       {std::string("1\r\na\r\n0\r\nbad\r\n\r\n"), std::string("1\r\na\r\n0\r\n\n"),
+        std::string("1\r\na\r\n0\r\nX:\x01\r\n\r\n")}) {
+    chunked_decoder streaming;
+    std::string_view rest(body);
+    std::size_t consumed = 0;
+    while (true) {
+      const body_result r = streaming.decode(rest);
+      consumed += r.consumed;
+      rest.remove_prefix(r.consumed);
+      if (r.status == parse_status::error) break;
+      ASSERT_NE(r.consumed, 0U) << body;
+    }
+    std::string buffer = body;
+    chunked_decoder in_place;
+    const in_place_result r =
+        in_place.decode_in_place(std::span<char>(buffer.data(), buffer.size()));
+    ASSERT_EQ(r.status, parse_status::error) << body;
+    EXPECT_EQ(r.consumed, consumed) << body;
+    EXPECT_EQ(in_place.bytes_consumed(), streaming.bytes_consumed()) << body;
+    EXPECT_EQ(r.decoded, 1U) << body;
+  }
+}
+
 TEST(ChunkedDecoder, ResetStartsANewBody) {
   chunked_decoder decoder;
   body_result r = decoder.decode("zz");
