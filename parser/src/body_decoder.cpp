@@ -1,6 +1,7 @@
 #include "taut/body_decoder.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -8,6 +9,37 @@
 #include "taut/http_chars.hpp"
 
 namespace taut {
+namespace {
+
+/// Each byte's hex digit value, or -1: one load per digit of a size line.
+constexpr std::array<std::int8_t, 256> hex_digit_values = [] {
+  std::array<std::int8_t, 256> values{};
+  for (int c = 0; c < 256; ++c) {
+    values[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(detail::hex_value(static_cast<char>(c)));
+  }
+  return values;
+}();
+
+/// The usual chunk-size line at p: 1 to 16 hex digits, then CRLF, all within [p, p + available).
+/// Its length, the value in `size`; 0 for anything else (an extension, a bare LF, a longer size,
+/// a line cut short), which the byte loop takes.
+std::size_t plain_size_line(const char* p, std::size_t available, std::uint64_t& size) noexcept {
+  constexpr std::size_t most_digits = 16;  // a 64-bit size; leading zeros past it: the byte loop
+  const std::size_t scan = available < most_digits + 1 ? available : most_digits + 1;
+  std::uint64_t value = 0;
+  std::size_t k = 0;
+  for (; k < scan; ++k) {
+    const int v = hex_digit_values[static_cast<unsigned char>(p[k])];
+    if (v < 0) break;
+    value = (value << 4) | static_cast<std::uint64_t>(v);
+  }
+  if (k == 0 || k > most_digits || k + 2 > available || p[k] != '\r' || p[k + 1] != '\n') return 0;
+  size = value;
+  return k + 2;
+}
+
+}  // namespace
 
 chunked_decoder::chunked_decoder(parse_options options, std::span<header> trailer_storage) noexcept
     : storage_(trailer_storage), options_(options) {}
@@ -30,7 +62,7 @@ body_result chunked_decoder::fail(errc code, std::size_t index, std::size_t back
   return {parse_status::error, 0, {}, error_};
 }
 
-void chunked_decoder::end_size_line() noexcept {
+[[gnu::always_inline]] inline void chunked_decoder::end_size_line() noexcept {
   // Each chunk earns 20 bytes (a 16-byte size line and its two CRLFs: streaming one byte per chunk
   // stays legitimate) and twice its size, the allowance Go settled on for CVE-2023-39326. The
   // credit does not accumulate, so a large chunk early on cannot pay for a flood of tiny chunks
@@ -77,6 +109,29 @@ body_result chunked_decoder::decode_trailers(std::string_view input, std::size_t
   return {parse_status::complete, start + r.end, {}, {}};
 }
 
+bool chunked_decoder::take_plain_size_line(std::string_view input, std::size_t& i,
+                                           std::size_t counted, bool after_data,
+                                           bool last_chunk_too) noexcept {
+  // After a chunk's data, its CRLF first.
+  const std::size_t crlf = after_data ? 2 : 0;
+  if (after_data && (input.size() - i < 3 || input[i] != '\r' || input[i + 1] != '\n')) {
+    return false;
+  }
+  std::uint64_t size = 0;
+  const std::size_t line = plain_size_line(input.data() + i + crlf, input.size() - i - crlf, size);
+  // All its bytes must fit the overhead allowance; else the byte loop finds the one that does not.
+  if (line == 0 || (size == 0 && !last_chunk_too) ||
+      options_.max_chunk_overhead - overhead_ < crlf + line - counted) {
+    return false;
+  }
+  overhead_ += crlf + line - counted;
+  chunk_remaining_ = size;
+  extension_length_ = 0;
+  end_size_line();
+  i += crlf + line - 1;
+  return true;
+}
+
 body_result chunked_decoder::decode(std::string_view input) noexcept {
   if (state_ == state::done) return {parse_status::complete, 0, {}, {}};
   if (state_ == state::failed) return {parse_status::error, 0, {}, error_};
@@ -94,6 +149,8 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
     }
     switch (state_) {
       case state::size_first: {
+        // The usual size line whole in the input: one step instead of a state per byte.
+        if (take_plain_size_line(input, i, 1, false, true)) break;
         const int v = detail::hex_value(c);
         if (v < 0) return fail(errc::bad_chunk_size, i);
         chunk_remaining_ = static_cast<std::uint64_t>(v);
@@ -223,6 +280,8 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
         return {parse_status::incomplete, i + take, input.substr(i, take), {}};
       }
       case state::data_cr:
+        // The data's CRLF and the usual size line after it, whole: on to the next chunk's data.
+        if (take_plain_size_line(input, i, 1, true, true)) break;
         if (c == '\r') {
           state_ = state::data_lf;
         } else if (c == '\n' && bare_lf) {
@@ -249,17 +308,46 @@ body_result chunked_decoder::decode(std::string_view input) noexcept {
 }
 
 in_place_result chunked_decoder::decode_in_place(std::span<char> buffer) noexcept {
+  char* const data = buffer.data();
+  const std::size_t n = buffer.size();
   std::size_t read = 0;
   std::size_t written = 0;
   body_result r;
   while (true) {
-    r = decode(std::string_view(buffer.data() + read, buffer.size() - read));
+    // The usual run of chunks, each whole in the buffer with the usual size line after its data:
+    // the data moved and the framing taken here, as decode() would one call per chunk. Not the
+    // last chunk's line: decode() takes it with the trailer section, in the same call, so that a
+    // bad trailer section leaves `consumed` where it did.
+    while (true) {
+      if (state_ == state::data && chunk_remaining_ < n - read) {
+        const auto take = static_cast<std::size_t>(chunk_remaining_);
+        std::memmove(data + written, data + read, take);
+        written += take;
+        read += take;
+        body_size_ += take;
+        offset_ += take;
+        chunk_remaining_ = 0;
+        state_ = state::data_cr;
+      }
+      std::size_t last = read;
+      if (state_ != state::data_cr ||
+          !take_plain_size_line(std::string_view(data, n), last, 0, true, false)) {
+        break;
+      }
+      examined_ += last + 1 - read;
+      offset_ += last + 1 - read;
+      read = last + 1;
+    }
+    if (read == n && state_ != state::done && state_ != state::failed) {
+      return {parse_status::incomplete, read, written, {}};
+    }
+    r = decode(std::string_view(data + read, n - read));
     if (!r.data.empty()) {
-      std::memmove(buffer.data() + written, r.data.data(), r.data.size());
+      std::memmove(data + written, r.data.data(), r.data.size());
       written += r.data.size();
     }
     read += r.consumed;
-    if (r.status != parse_status::incomplete || r.consumed == 0 || read == buffer.size()) break;
+    if (r.status != parse_status::incomplete || r.consumed == 0 || read == n) break;
   }
   return {r.status, read, written, r.error};
 }

@@ -102,6 +102,38 @@ TEST(ChunkSize, OverflowIsRejectedAtTheDigitThatOverflows) {
   EXPECT_EQ(default_status(errc::chunk_size_overflow), 400);
 }
 
+TEST(ChunkSize, UsualSizeLinesTakenWholeAgreeWithTheByteLoop) {
+  // A size line of hex digits and CRLF whole in the input is taken in one step (after a chunk's
+  // CRLF too); every case here is also decoded split at every byte, through the byte loop.
+  expect_chunked_ok("000000000000000A\r\n0123456789\r\n0\r\n\r\n", "0123456789");  // 16 digits
+  expect_chunked_ok("00000000000000005\r\nhello\r\n0\r\n\r\n", "hello");  // 17: the byte loop's
+  expect_chunked_ok("2\r\nab\r\nC\r\n0123456789ab\r\n0\r\n\r\n", "ab0123456789ab");
+  expect_chunked_ok("1\r\na\r\n1;x=y\r\nb\r\n0\r\n\r\n", "ab");  // an extension: not one step
+  // A size line cut short by the input's end waits for the rest, whichever way it was cut.
+  EXPECT_EQ(decode_chunked("3\r\nabc\r\n1").status, parse_status::incomplete);
+  EXPECT_EQ(decode_chunked("3\r\nabc\r\n10\r").status, parse_status::incomplete);
+  // After a chunk's data: its CRLF and a bad size line are still errors at the right byte.
+  expect_chunked_error("3\r\nabc\r\n3\r\r\ndef\r\n0\r\n\r\n", errc::bare_cr, 9);
+  expect_chunked_error("3\r\nabc\r\n3\nabc\r\n0\r\n\r\n", errc::bare_lf, 9);
+  expect_chunked_error("3\r\nabc\r\n10000000000000000\r\n", errc::chunk_size_overflow, 24);
+}
+
+TEST(ChunkOverhead, AUsualSizeLineIsCountedByteByByte) {
+  // Taking a size line in one step must not move where the overhead bound stops it: at the byte
+  // that passes it, inside the line, as the byte loop finds it (each case also split at every
+  // byte). "00001" CRLF is 7 framing bytes; with an allowance of 4, the fifth fails.
+  parse_options options;
+  options.max_chunk_overhead = 4;
+  expect_chunked_error("00001\r\nx\r\n0\r\n\r\n", errc::chunk_overhead_too_large, 4, options);
+  // Within the allowance exactly: 7 bytes, paid back by the chunk before the next line.
+  options.max_chunk_overhead = 7;
+  expect_chunked_ok("00001\r\nx\r\n0\r\n\r\n", "x", options);
+  // After a chunk: its CRLF and the next line count on from what that chunk left over.
+  options.max_chunk_overhead = 6;
+  expect_chunked_error("1\r\nx\r\n000000001\r\ny\r\n0\r\n\r\n", errc::chunk_overhead_too_large, 10,
+                       options);
+}
+
 TEST(ChunkSize, ErrorOffsetsCountFromTheFirstBodyByte) {
   // The offset of an error in the second chunk counts all earlier bytes, whichever call saw it.
   expect_chunked_error("3\r\nabc\r\n3\r\ndef\r\nz\r\n", errc::bad_chunk_size, 16);
@@ -325,6 +357,59 @@ TEST(InPlace, ReportsErrorsLikeDecode) {
   EXPECT_EQ(r.status, parse_status::error);
   EXPECT_EQ(r.error.code, errc::bad_chunk_size);
   EXPECT_EQ(r.error.offset, 10U);
+}
+
+TEST(InPlace, CountsWhatDecodeCounts) {
+  // In place, runs of whole chunks skip decode()'s byte loop; what the decoder reports after
+  // them must not change: bytes examined (the framing), consumed, and the body's size.
+  for (const std::string body : {"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                                 "1\r\na\r\n2;e=1\r\nbc\r\n3\r\ndef\r\n0\r\nT: v\r\n\r\n",
+                                 "3\r\nabc\r\n000000000000000004\r\ndefg\r\n0\r\n\r\n"}) {
+    std::vector<header> streaming_storage(2);
+    chunked_decoder streaming({}, streaming_storage);
+    std::string_view rest(body);
+    while (!streaming.done()) {
+      const body_result r = streaming.decode(rest);
+      ASSERT_NE(r.status, parse_status::error) << body;
+      rest.remove_prefix(r.consumed);
+    }
+    std::string buffer = body;
+    std::vector<header> in_place_storage(2);
+    chunked_decoder in_place({}, in_place_storage);
+    const in_place_result r =
+        in_place.decode_in_place(std::span<char>(buffer.data(), buffer.size()));
+    ASSERT_EQ(r.status, parse_status::complete) << body;
+    EXPECT_EQ(in_place.bytes_examined(), streaming.bytes_examined()) << body;
+    EXPECT_EQ(in_place.bytes_consumed(), streaming.bytes_consumed()) << body;
+    EXPECT_EQ(in_place.body_size(), streaming.body_size()) << body;
+  }
+}
+
+TEST(InPlace, ABadTrailerSectionLeavesConsumedWhereDecodeLeavesIt) {
+  // decode() takes the last chunk's line with the trailer section, in one call that fails as a
+  // whole: the bytes it reports consumed stop before that line, in place as streaming.
+  for (const std::string& body :
+       {std::string("1\r\na\r\n0\r\nbad\r\n\r\n"), std::string("1\r\na\r\n0\r\n\n"),
+        std::string("1\r\na\r\n0\r\nX:\x01\r\n\r\n")}) {
+    chunked_decoder streaming;
+    std::string_view rest(body);
+    std::size_t consumed = 0;
+    while (true) {
+      const body_result r = streaming.decode(rest);
+      consumed += r.consumed;
+      rest.remove_prefix(r.consumed);
+      if (r.status == parse_status::error) break;
+      ASSERT_NE(r.consumed, 0U) << body;
+    }
+    std::string buffer = body;
+    chunked_decoder in_place;
+    const in_place_result r =
+        in_place.decode_in_place(std::span<char>(buffer.data(), buffer.size()));
+    ASSERT_EQ(r.status, parse_status::error) << body;
+    EXPECT_EQ(r.consumed, consumed) << body;
+    EXPECT_EQ(in_place.bytes_consumed(), streaming.bytes_consumed()) << body;
+    EXPECT_EQ(r.decoded, 1U) << body;
+  }
 }
 
 TEST(ChunkedDecoder, ResetStartsANewBody) {

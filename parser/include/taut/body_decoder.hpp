@@ -92,6 +92,12 @@ class chunked_decoder {
   bool framing_byte() noexcept { return ++overhead_ > options_.max_chunk_overhead; }
   /// Where a chunk-size line ends: the chunk pays back for framing, then data or trailers follow.
   void end_size_line() noexcept;
+  /// Takes the usual size line (hex digits, then CRLF; `after_data`: the data's CRLF before it)
+  /// at input[i] in one step when it is whole and its bytes, less the `counted` ones, fit the
+  /// overhead allowance (and it is not the last chunk's, unless `last_chunk_too`): true, i at its
+  /// LF.
+  bool take_plain_size_line(std::string_view input, std::size_t& i, std::size_t counted,
+                            bool after_data, bool last_chunk_too) noexcept;
 
   std::span<header> storage_;
   header discard_slot_{};  // where trailers go when the caller keeps none
