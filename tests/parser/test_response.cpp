@@ -466,6 +466,9 @@ TEST(InlineFraming, ContentLengthsOfEveryDigitCountAndTheirFaults) {
   expect_response_error(with_length("184467440737095516150"), errc::bad_content_length,
                         length_value_at + 20);
   expect_response_error(with_length("12a"), errc::bad_content_length, length_value_at + 2);
+  // ':' and '/' are the bytes either side of the digits: the inline loop leaves them too.
+  expect_response_error(with_length("1:"), errc::bad_content_length, length_value_at + 1);
+  expect_response_error(with_length("1/"), errc::bad_content_length, length_value_at + 1);
   expect_response_error(with_length("+1"), errc::bad_content_length, length_value_at);
   expect_response_error(with_length(""), errc::bad_content_length, length_value_at);
   // A second Content-Length: the same value is one length, another is a conflict at its name.
