@@ -220,7 +220,9 @@ TEST(ResponseFraming, TransferEncodingInHttp10IsRejected) {
 
 TEST(ResponseFraming, InformationalResponsesHaveNoBody) {
   for (const char* head : {"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 102 Processing\r\n\r\n",
-                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"}) {
+                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                           // The last 1xx, with a length it must not read as a body.
+                           "HTTP/1.1 199 X\r\nContent-Length: 5\r\n\r\n"}) {
     const response_outcome o = expect_response_ok(head);
     EXPECT_EQ(o.body, body_kind::none) << head;
     EXPECT_EQ(o.consumed, std::string_view(head).size());
