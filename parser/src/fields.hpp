@@ -64,11 +64,11 @@ inline step interpret_host(const char* data, const header& field, framing_fields
 inline bool take_plain_connection(std::string_view value, framing_fields& fields) noexcept {
   if (iequals(value, "keep-alive")) {
     fields.connection_keep_alive = true;
-    return true;
+    return true;  // keep-alive taken
   }
   if (iequals(value, "close")) {
     fields.connection_close = true;
-    return true;
+    return true;  // close taken
   }
   return false;
 }
@@ -90,7 +90,7 @@ inline bool take_plain_content_length(const char* data, const header& field,
   fields.has_content_length = true;
   fields.content_length = length;
   fields.content_length_offset = static_cast<std::size_t>(field.name.data() - data);
-  return true;
+  return true;  // the length taken
 }
 
 }  // namespace taut::detail

@@ -83,6 +83,11 @@ TEST(ContentLength, OnlyDigitsAreAllowed) {
                        length_value + 1);
   expect_request_error(post_with("Content-Length: 5.0\r\n"), errc::bad_content_length,
                        length_value + 1);
+  // ':' and '/' are the bytes either side of the digits.
+  expect_request_error(post_with("Content-Length: 1:\r\n"), errc::bad_content_length,
+                       length_value + 1);
+  expect_request_error(post_with("Content-Length: 1/\r\n"), errc::bad_content_length,
+                       length_value + 1);
   expect_request_error(post_with("Content-Length: abc\r\n"), errc::bad_content_length,
                        length_value);
   expect_request_error(post_with("Content-Length: \xd9\xa1\r\n"), errc::bad_content_length,

@@ -220,7 +220,9 @@ TEST(ResponseFraming, TransferEncodingInHttp10IsRejected) {
 
 TEST(ResponseFraming, InformationalResponsesHaveNoBody) {
   for (const char* head : {"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 102 Processing\r\n\r\n",
-                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"}) {
+                           "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                           // The last 1xx, with a length it must not read as a body.
+                           "HTTP/1.1 199 X\r\nContent-Length: 5\r\n\r\n"}) {
     const response_outcome o = expect_response_ok(head);
     EXPECT_EQ(o.body, body_kind::none) << head;
     EXPECT_EQ(o.consumed, std::string_view(head).size());
@@ -466,6 +468,9 @@ TEST(InlineFraming, ContentLengthsOfEveryDigitCountAndTheirFaults) {
   expect_response_error(with_length("184467440737095516150"), errc::bad_content_length,
                         length_value_at + 20);
   expect_response_error(with_length("12a"), errc::bad_content_length, length_value_at + 2);
+  // ':' and '/' are the bytes either side of the digits: the inline loop leaves them too.
+  expect_response_error(with_length("1:"), errc::bad_content_length, length_value_at + 1);
+  expect_response_error(with_length("1/"), errc::bad_content_length, length_value_at + 1);
   expect_response_error(with_length("+1"), errc::bad_content_length, length_value_at);
   expect_response_error(with_length(""), errc::bad_content_length, length_value_at);
   // A second Content-Length: the same value is one length, another is a conflict at its name.
