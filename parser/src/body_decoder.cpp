@@ -338,9 +338,6 @@ in_place_result chunked_decoder::decode_in_place(std::span<char> buffer) noexcep
       offset_ += last + 1 - read;
       read = last + 1;
     }
-    if (read == n && state_ != state::done && state_ != state::failed) {
-      return {parse_status::incomplete, read, written, {}};
-    }
     r = decode(std::string_view(data + read, n - read));
     if (!r.data.empty()) {
       std::memmove(data + written, r.data.data(), r.data.size());
