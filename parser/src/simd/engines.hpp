@@ -8,6 +8,8 @@ namespace taut::detail::simd {
 
 /// The scalar path: the generic line loop alone, the reference every other path is tested against.
 extern const scan_ops scalar_ops;
+/// swar.cpp: the vector paths' fast head loop in plain C++, for CPUs without one of those.
+extern const scan_ops swar_ops;
 
 #ifdef TAUT_SIMD_X86
 extern const scan_ops sse42_ops;   // sse42.cpp: SSSE3 and SSE4.2
