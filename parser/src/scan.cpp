@@ -19,8 +19,10 @@ const scan_ops* ops_for(simd_path path) noexcept {
   switch (path) {
     case simd_path::scalar:
       return &simd::scalar_ops;
+#ifdef TAUT_SIMD_SWAR
     case simd_path::swar:
       return &simd::swar_ops;
+#endif
 #ifdef TAUT_SIMD_X86
     case simd_path::sse42:
       return &simd::sse42_ops;
@@ -28,10 +30,9 @@ const scan_ops* ops_for(simd_path path) noexcept {
       return &simd::avx2_ops;
     case simd_path::avx512:
       return &simd::avx512_ops;
-#else
-    default:
-      break;
 #endif
+    default:  // a path not compiled for this target
+      break;
   }
   return nullptr;
 }

@@ -16,7 +16,8 @@ namespace taut {
 /// and does not lower the clock on CPUs where 512-bit code does. scalar is the reference: the
 /// generic line loop alone, which every other path is tested against. swar runs the vector paths'
 /// one-pass head loop in plain 64-bit code (field values 8 bytes a step), on any CPU: the
-/// automatic choice where no vector path is compiled in (anything but x86-64 today).
+/// automatic choice where no vector path is compiled in (anything but x86-64 today; built with GCC
+/// or Clang for a little-endian CPU).
 enum class simd_path : std::uint8_t { scalar, sse42, avx2, avx512, swar };
 
 /// "scalar", "sse42", "avx2", "avx512" or "swar".
