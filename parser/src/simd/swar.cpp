@@ -31,11 +31,6 @@ constexpr std::uint64_t high_bits = 0x8080808080808080;
   return (~(at_least_space | word) | (del & ~word)) & high_bits;
 }
 
-[[nodiscard]] inline bool is_value_stop(char c) noexcept {
-  const auto b = static_cast<unsigned char>(c);
-  return b < 0x20 || b == 0x7f;
-}
-
 [[nodiscard]] inline std::uint64_t load_word(const char* p) noexcept {
   std::uint64_t word = 0;
   std::memcpy(&word, p, sizeof word);
@@ -44,7 +39,10 @@ constexpr std::uint64_t high_bits = 0x8080808080808080;
 }
 
 /// The first byte in [i, size) that ends a field value, or size: a word a step, then one word
-/// that ends at `size` (the bytes before i shifted out) when the input holds 8 bytes.
+/// that ends at `size` (the bytes before i shifted out). For size >= 8 from `data`, the start of
+/// the readable bytes, which every caller has: field lines and a reason-phrase follow a
+/// request-line or status-line of 14 bytes or more, and run_section (fields.hpp) calls the fast
+/// field loop only with 8 bytes or more.
 [[nodiscard]] inline std::size_t value_end(const char* data, std::size_t i,
                                            std::size_t size) noexcept {
   for (; size - i >= 8; i += 8) {
@@ -53,12 +51,8 @@ constexpr std::uint64_t high_bits = 0x8080808080808080;
     }
   }
   if (i == size) return size;
-  if (size >= 8) {
-    const std::uint64_t stops = value_stops(load_word(data + size - 8)) >> (8 * (8 - (size - i)));
-    return stops != 0 ? i + first_bit(stops) / 8 : size;
-  }
-  while (i < size && !is_value_stop(data[i])) ++i;
-  return i;
+  const std::uint64_t stops = value_stops(load_word(data + size - 8)) >> (8 * (8 - (size - i)));
+  return stops != 0 ? i + first_bit(stops) / 8 : size;
 }
 
 /// engine.hpp's field_loop, with the name's and the line's ends found by the loops above.
