@@ -27,7 +27,7 @@
 # preprocessor lines and static_assert are left alone.
 #
 # A mutant is killed when any of these fails or times out: taut_parser_tests (then, if it still
-# passes, again with TAUT_SIMD=scalar and TAUT_SIMD=sse42, as ctest runs it),
+# passes, again with TAUT_SIMD=scalar, swar and sse42, as ctest runs it),
 # taut_parser_properties, taut_parser_allocation_tests, taut_parser_c_api_test. The sanitizers
 # count: an overrun that the assertions miss still kills. So do libstdc++'s own checks
 # (_GLIBCXX_ASSERTIONS): a loop that reads a string_view one past its end stays inside the
@@ -297,7 +297,7 @@ def test_runs():
     yield "taut_parser_allocation_tests", \
         [os.path.join(tests, "taut_parser_allocation_tests")] + gtest, None
     yield "taut_parser_properties", [os.path.join(tests, "taut_parser_properties")] + gtest, None
-    for path in ("scalar", "sse42"):
+    for path in ("scalar", "swar", "sse42"):
         yield "taut_parser_tests TAUT_SIMD=" + path, \
             [os.path.join(tests, "taut_parser_tests")] + gtest, {"TAUT_SIMD": path}
 

@@ -19,6 +19,10 @@ const scan_ops* ops_for(simd_path path) noexcept {
   switch (path) {
     case simd_path::scalar:
       return &simd::scalar_ops;
+#ifdef TAUT_SIMD_SWAR
+    case simd_path::swar:
+      return &simd::swar_ops;
+#endif
 #ifdef TAUT_SIMD_X86
     case simd_path::sse42:
       return &simd::sse42_ops;
@@ -26,10 +30,9 @@ const scan_ops* ops_for(simd_path path) noexcept {
       return &simd::avx2_ops;
     case simd_path::avx512:
       return &simd::avx512_ops;
-#else
-    default:
-      break;
 #endif
+    default:  // a path not compiled for this target
+      break;
   }
   return nullptr;
 }
@@ -39,6 +42,7 @@ const scan_ops* ops_for(simd_path path) noexcept {
 bool cpu_has(simd_path path) noexcept {
   switch (path) {
     case simd_path::scalar:
+    case simd_path::swar:
       return true;
 #ifdef TAUT_SIMD_X86
     case simd_path::sse42:
@@ -61,14 +65,15 @@ bool cpu_has(simd_path path) noexcept {
 
 std::atomic<const scan_ops*> active_scan{nullptr};
 
-constexpr std::array all_paths{simd_path::scalar, simd_path::sse42, simd_path::avx2,
-                               simd_path::avx512};
+constexpr std::array all_paths{simd_path::scalar, simd_path::swar, simd_path::sse42,
+                               simd_path::avx2, simd_path::avx512};
 
 const scan_ops* choose_scan() noexcept {
   simd_path path = simd_path::scalar;
-  // The automatic choice stops at AVX2: most lines are shorter than 64 bytes (the AVX-512 path
-  // hands those to the AVX2 code anyway), and 512-bit code lowers the clock on some CPUs.
-  for (const simd_path candidate : {simd_path::sse42, simd_path::avx2}) {
+  // The best path compiled in, swar where none is: the automatic choice stops at AVX2, as most
+  // lines are shorter than 64 bytes (the AVX-512 path hands those to the AVX2 code anyway), and
+  // 512-bit code lowers the clock on some CPUs.
+  for (const simd_path candidate : {simd_path::swar, simd_path::sse42, simd_path::avx2}) {
     if (simd_supported(candidate)) path = candidate;
   }
   if (const char* forced = std::getenv("TAUT_SIMD"); forced != nullptr) {
@@ -103,6 +108,8 @@ std::string_view to_string(simd_path path) noexcept {
       return "avx2";
     case simd_path::avx512:
       return "avx512";
+    case simd_path::swar:
+      return "swar";
   }
   return "unknown";
 }

@@ -1,5 +1,5 @@
 // Which vectorized code path the parser scans with. Chosen once from CPUID (the best one the CPU
-// has), overridable by the environment variable TAUT_SIMD=scalar|sse42|avx2|avx512, or by
+// has), overridable by the environment variable TAUT_SIMD=scalar|swar|sse42|avx2|avx512, or by
 // set_simd_path() for tests and benchmarks. Every path gives byte-for-byte identical results.
 #pragma once
 
@@ -13,10 +13,14 @@ namespace taut {
 
 /// avx512 needs AVX-512F and AVX-512BW and is used only when asked for (TAUT_SIMD or
 /// set_simd_path): the automatic choice stops at avx2, which is as fast on the benchmark's heads
-/// and does not lower the clock on CPUs where 512-bit code does.
-enum class simd_path : std::uint8_t { scalar, sse42, avx2, avx512 };
+/// and does not lower the clock on CPUs where 512-bit code does. scalar is the reference: the
+/// generic line loop alone, which every other path is tested against. swar runs the vector paths'
+/// one-pass head loop in plain 64-bit code (field values 8 bytes a step), on any CPU: the
+/// automatic choice where no vector path is compiled in (anything but x86-64 today; built with GCC
+/// or Clang for a little-endian CPU).
+enum class simd_path : std::uint8_t { scalar, sse42, avx2, avx512, swar };
 
-/// "scalar", "sse42", "avx2" or "avx512".
+/// "scalar", "sse42", "avx2", "avx512" or "swar".
 [[nodiscard]] std::string_view to_string(simd_path path) noexcept;
 /// True when the path is compiled in (see TAUT_SCALAR_ONLY) and this CPU can run it.
 [[nodiscard]] bool simd_supported(simd_path path) noexcept;
