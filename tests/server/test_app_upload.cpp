@@ -60,7 +60,8 @@ TEST(AppUpload, DroppedWriterAnswersTheBodysOwnStatus) {
   EXPECT_EQ(big.body, "Content Too Large\n");
 
   c.reconnect();
-  c.write_raw("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n");
+  c.write_raw(
+      "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n");
   EXPECT_EQ(c.read().status, 400);
 
   c.reconnect();
