@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "taut/handler.hpp"
 #include "taut/mux.hpp"
@@ -78,6 +79,20 @@ TEST(AppUpload, ASinkThatAnswersItsErrorKeepsItsAnswer) {
   const auto big = c.send(request("POST", "/up").chunked({"0123456789", "x"}));
   EXPECT_EQ(big.status, 422);
   EXPECT_EQ(big.body, "my own answer\n");
+}
+
+TEST(AppUpload, TheRefusalIsReportedWithItsReason) {
+  taut::mux app;
+  app.handle("POST /up", upload(0));
+  std::vector<std::string> refused;
+  taut::testing::server_options options;
+  options.loop.on_error = [&](const taut::connection_info&, const taut::response_record& record) {
+    refused.push_back(std::to_string(record.status) + " " +
+                      std::to_string(record.error == std::errc::message_size));
+  };
+  client c(app, {}, options);
+  EXPECT_EQ(c.send(request("POST", "/up").chunked({"0123456789", "x"})).status, 413);
+  EXPECT_EQ(refused, std::vector<std::string>{"413 1"});
 }
 
 }  // namespace
