@@ -139,3 +139,23 @@ foreach(consumer IN LISTS consumers)
   pkg_config_consumer(taut-${component} ${source}.cpp "${printed}")
 endforeach()
 message(STATUS "install test: find_package(taut) and pkg-config work for every taut library")
+
+# 3. Straight from a build tree, without installing: find_package(taut) with the build directory
+# in CMAKE_PREFIX_PATH, where the package is exported too (README: "Using an installed taut").
+set(build "${WORK_DIR}/build_tree")
+get_filename_component(build_parent "${TAUT_BINARY_DIR}" DIRECTORY)
+run("configure the consumer with CMAKE_PREFIX_PATH=${TAUT_BINARY_DIR}"
+    COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${build} -G ${GENERATOR}
+            -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM} -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
+            "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" -DCMAKE_C_COMPILER=${C_COMPILER}
+            "-DCMAKE_C_FLAGS=${C_FLAGS}" -DCMAKE_PREFIX_PATH=${TAUT_BINARY_DIR}
+            -DEXPECTED_TAUT_DIR_PREFIX=${build_parent} -DTAUT_VERSION=${EXPECTED_VERSION})
+run("build the build-tree consumers" COMMAND ${CMAKE_COMMAND} --build ${build}
+    --target taut_consumer taut_consumer_c taut_consumer_app)
+run("run the build-tree consumer" COMMAND ${build}/taut_consumer OUTPUT output)
+expect_output("the build-tree consumer" "${output}" "${expected}")
+run("run the build-tree C consumer" COMMAND ${build}/taut_consumer_c OUTPUT output)
+expect_output("the build-tree C consumer" "${output}" "${expected_c}")
+run("run the build-tree taut_consumer_app" COMMAND ${build}/taut_consumer_app OUTPUT output)
+expect_output("the build-tree taut_consumer_app" "${output}" "app+testing: 200 Hello, Ada!")
+message(STATUS "install test: find_package(taut) works from the build tree")

@@ -665,7 +665,16 @@ void connection::fail_body(std::error_code error, int status, std::uint64_t body
   detail::connection_state& st = *st_;
   const body_phase phase = take_body();
   if (phase == body_phase::stream) {
-    if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) fail_sink(*sink, error);
+    if (body_sink* sink = std::exchange(st.request.sink_, nullptr)) {
+      // A sink that gives up by dropping its writer (deleting itself in on_body_error) leaves
+      // the answer to the connection: the body's own status (see abandon()).
+      if (response_slot* s = slot_at(st.body_slot, st.body_generation); s != nullptr) {
+        s->body_failure_status = static_cast<std::uint16_t>(status);
+        st.rejection = error;
+        st.rejection_offset = st.head_size + body_offset;
+      }
+      fail_sink(*sink, error);
+    }
   }
   if (response_slot* s = slot_at(st.body_slot, st.body_generation)) {
     if (s->phase == slot_phase::waiting && phase != body_phase::discard) {

@@ -63,6 +63,9 @@ struct response_slot {
   std::uint32_t sequence = 0;  // the request's number; 0 for a rejected message
   std::uint32_t generation = 0;
   std::uint16_t status = 200;
+  // The streamed request body failed (413, 400, 408...): a writer then dropped unfinished before
+  // its head was written answers this status, as for a buffered body, rather than 500.
+  std::uint16_t body_failure_status = 0;
   slot_phase phase = slot_phase::free;  // changed only by connection::set_phase()
   // What the request said, set once when its head is dispatched.
   bool head_request = false;

@@ -317,9 +317,16 @@ void connection::abandon(response_slot& slot, bool unwinding, bool writer_droppe
   }
   // Dropped while an exception unwinds the handler: whatever state it left, close after this.
   if (unwinding) close_after(slot);
+  // Dropped after its streamed request body failed (the sink gave up): the answer the connection
+  // gives a buffered body that fails so (413, 400, 408), with the same reason for the observer.
+  int status = 500;
+  if (slot.body_failure_status != 0 && !unwinding && head_open(slot)) {
+    status = slot.body_failure_status;
+    slot.rejected = true;
+  }
   switch (slot.phase) {
     case slot_phase::waiting:
-      write_error(slot, 500, unwinding);
+      write_error(slot, status, unwinding);
       break;
     case slot_phase::head:
       if (becomes_tunnel(slot)) {
@@ -332,7 +339,7 @@ void connection::abandon(response_slot& slot, bool unwinding, bool writer_droppe
         // Nothing of the head is out: its status and fields described a response the handler
         // never made (a failure after header(), a return without sending). A plain 500.
         discard_head(slot);
-        write_error(slot, 500, unwinding);
+        write_error(slot, status, unwinding);
       }
       break;
     case slot_phase::body_length:

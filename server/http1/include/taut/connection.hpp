@@ -125,6 +125,10 @@ class body_sink {
   /// the call that finished the response is over: when the on_body_data() or handler call that
   /// answered returns (before any next request starts), or, for a response finished from
   /// outside every call of the connection (a timer), before that writer call returns.
+  /// A sink that holds the response_writer may answer here; one that drops it unanswered (deletes
+  /// itself) leaves the answer to the connection, which gives the status a buffered body would
+  /// get: 413 over the limit, 400 for bad framing, 408 for a timeout (500 only while an exception
+  /// unwinds).
   virtual void on_body_error(std::error_code error) = 0;
 
  protected:
