@@ -1274,6 +1274,58 @@ TEST(ProxyUpgrade, BytesBehindThe101BeyondTheTunnelBufferAllArrive) {
   EXPECT_EQ(w.proxy().stats().tunnels, 1u);
   s.unwatch();
 }
+// Two pipelined GETs: the first answer trickles in while the second's large body is already
+// arriving. The second waits its turn in the front's queue; the output it holds there must not
+// make the first one wait for a drain that only the first one's end can bring (a deadlock: the
+// first paused its upstream, the second could never be sent).
+TEST(ProxyPipelining, ALaterAnswersQueuedBodyDoesNotStallTheOneBeingSent) {
+  const std::string big(300000, 'b');
+  std::size_t big_sent = 0;
+  upstream_connection* big_connection = nullptr;
+  proxy_world w({}, true, [&](upstream_connection& c, std::size_t head) {
+    if (head == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab");
+    } else {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n");
+      big_connection = &c;
+    }
+  });
+  const auto push_big = [&] {
+    while (big_connection != nullptr && big_sent < big.size()) {
+      const auto r = big_connection->stream.write(std::string_view(big).substr(big_sent));
+      if (!r.done() || r.bytes == 0) return;
+      big_sent += r.bytes;
+      w.run();
+    }
+  };
+  auto s = w.open_raw();
+  (void)s.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+  w.run();
+  ASSERT_EQ(w.scripted().heads(), 2u);
+  ASSERT_NE(big_connection, nullptr);
+  push_big();
+  std::string got = w.read_all(s);
+  // The second answer waits in request order while the first is open.
+  EXPECT_EQ(got.find("bbbb"), std::string::npos);
+  EXPECT_NE(got.find("\r\n\r\nab"), std::string::npos);
+  auto& slow = *w.scripted().connections()[0];
+  (void)slow.stream.write("cd");
+  w.run();
+  (void)slow.stream.write("ef");
+  w.run();
+  for (int round = 0; round < 1000 && got.size() < 300000; ++round) {
+    push_big();
+    got += w.read_all(s);
+  }
+  s.unwatch();
+  const std::size_t first_end = got.find("abcdef");
+  ASSERT_NE(first_end, std::string::npos) << got.substr(0, 200);
+  const std::size_t second = got.find("HTTP/1.1 200 OK", first_end);
+  ASSERT_NE(second, std::string::npos);
+  const std::size_t body = got.find("\r\n\r\n", second);
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(got.substr(body + 4), big);
+}
 
 // After a peak the proxy gives its per-request states back: one trim_interval keeps what the
 // peak used, the next (idle) frees them; a steady load keeps what it uses and allocates nothing.
