@@ -500,6 +500,9 @@ TEST(Proxy, TunnelsUpgradesWhenEnabled) {
   const std::string head = w.read_all(s);
   EXPECT_TRUE(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << head;
   EXPECT_NE(head.find("Upgrade: websocket\r\n"), std::string::npos) << head;
+  // Upgrade is hop-by-hop: its sender names it in Connection (RFC 9110 section 7.8), and a
+  // WebSocket client fails a handshake whose 101 lacks it (RFC 6455 section 4.1).
+  EXPECT_NE(head.find("Connection: upgrade\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos);
   EXPECT_TRUE(head.ends_with("\r\n\r\nHELLO")) << head;  // the bytes after the request, echoed
   ASSERT_EQ(w.seen.size(), 1u);
@@ -1065,6 +1068,23 @@ TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {
   char byte[16];
   const auto r = w.scripted().connections()[0]->stream.read(byte);
   EXPECT_TRUE(r.eof() || r.failed());  // the proxy closed its side
+}
+
+// An upstream that switches to another protocol than the client offered (RFC 9110 section 7.8;
+// Go's ReverseProxy answers it with 502 too): the client would get bytes it cannot speak.
+TEST(ProxyUpgrade, A101ToAnotherProtocolIs502) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\nbytes");
+  });
+  const std::string got =
+      w.raw("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << got;
+  EXPECT_EQ(got.find("bytes"), std::string::npos) << got;
+  EXPECT_EQ(w.proxy().stats().tunnels, 0u);
+  EXPECT_EQ(w.proxy().client()->open_connections(w.proxy().options().upstream), 0u);
 }
 
 // 103 Early Hints reach an HTTP/1.1 client with their Link fields (as Go's ReverseProxy passes

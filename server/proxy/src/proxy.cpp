@@ -960,7 +960,9 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
   tunnel.prepare(std::move(stream), leftover, served_by_);
   connection_tokens tokens;
   tokens.add_fields(head.headers);
-  bool ok = writer_.set_status(101);
+  // Upgrade is hop-by-hop: the proxy names it in its own Connection (RFC 9110 section 7.8), as a
+  // WebSocket client requires of the 101 (RFC 6455 section 4.1).
+  bool ok = writer_.set_status(101) && writer_.add_header("Connection", "upgrade");
   for (const header& h : head.headers) {
     if (chars::iequals(h.name, "upgrade")) {
       ok = ok && writer_.add_header(h.name, h.value);
