@@ -390,6 +390,19 @@ TEST(Proxy, AnAbsoluteFormTargetsAuthorityIsTheHost) {
   EXPECT_EQ(w.seen[0].value("x-forwarded-host"), "named.example:8081");
 }
 
+// An empty Host is valid HTTP/1.1 (RFC 9112 section 3.2: a target without authority). It says
+// nothing of the upstream's virtual host: the request goes up with the upstream's authority, as
+// an HTTP/1.0 request without Host does, rather than failing as a bad gateway.
+TEST(Proxy, AnEmptyHostGoesUpAsTheUpstreamsAuthority) {
+  proxy_world w;
+  const std::string got = w.raw("GET /empty HTTP/1.1\r\nHost:\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].count("host"), 1u);
+  EXPECT_EQ(w.seen[0].value("host"), "upstream");
+  EXPECT_EQ(w.seen[0].count("x-forwarded-host"), 0u);
+}
+
 TEST(Proxy, ReusesItsPerRequestState) {
   proxy_world w;
   for (int i = 0; i < 20; ++i) {

@@ -598,7 +598,11 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     }
     // The body is framed anew from what the front read; an Expect was answered by the front.
     if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
-    if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute)) continue;
+    // An empty Host (RFC 9112 section 3.2: a target without authority) names no virtual host:
+    // the client then sends the upstream's authority, as for an HTTP/1.0 request without Host.
+    if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute || h.value.empty())) {
+      continue;
+    }
     if (o.x_forwarded && (chars::iequals(h.name, "x-forwarded-host") ||
                           chars::iequals(h.name, "x-forwarded-proto"))) {
       continue;
