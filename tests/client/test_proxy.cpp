@@ -1360,6 +1360,34 @@ TEST(ProxyPipelining, ALaterAnswersQueuedBodyDoesNotStallTheOneBeingSent) {
   EXPECT_EQ(got.substr(body + 4), big);
 }
 
+// The same without any trickle: pipelined GETs of large bodies, each answer waiting its turn
+// with what the front lets it hold; every one arrives whole, in order.
+TEST(ProxyPipelining, PipelinedLargeAnswersAllArrive) {
+  proxy_world w;
+  auto s = w.open_raw();
+  std::string requests;
+  for (int i = 0; i < 4; ++i) requests += "GET /big/200000 HTTP/1.1\r\nHost: a\r\n\r\n";
+  (void)s.write(requests);
+  std::string got;
+  for (int round = 0; round < 1000 && got.size() < 4 * 200000; ++round) {
+    const std::string more = w.read_all(s);
+    if (more.empty() && round > 10) break;
+    got += more;
+  }
+  s.unwatch();
+  std::size_t at = 0;
+  for (int i = 0; i < 4; ++i) {
+    at = got.find("HTTP/1.1 200 OK\r\n", at);
+    ASSERT_NE(at, std::string::npos) << "answer " << i << " of " << got.size() << " bytes";
+    const std::size_t body = got.find("\r\n\r\n", at);
+    ASSERT_NE(body, std::string::npos);
+    ASSERT_GE(got.size(), body + 4 + 200000) << "answer " << i << " cut short";
+    EXPECT_EQ(got.substr(body + 4, 200000), std::string(200000, 'b')) << i;
+    at = body + 4 + 200000;
+  }
+  EXPECT_EQ(at, got.size());
+}
+
 // After a peak the proxy gives its per-request states back: one trim_interval keeps what the
 // peak used, the next (idle) frees them; a steady load keeps what it uses and allocates nothing.
 TEST(ProxyMemory, StatesBeyondTheLastIntervalsPeakAreFreed) {
