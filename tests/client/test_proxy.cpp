@@ -863,6 +863,28 @@ TEST(ProxyMaxForwards, ZeroIsAnsweredByTheProxyAndOtherValuesAreCountedDown) {
   EXPECT_EQ(w.seen[3].count("Max-Forwards"), 0u);
 }
 
+// A count past 64 bits still counts down (from the largest the proxy supports, RFC 9110 section
+// 7.6.2), rather than going on unchanged; of several Max-Forwards lines the smallest counts (a 0
+// among them makes the proxy the last recipient), and one line goes on.
+TEST(ProxyMaxForwards, AHugeCountIsCountedDownAndTheSmallestOfSeveralCounts) {
+  proxy_world w;
+  (void)w.raw(
+      "TRACE /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 99999999999999999999999\r\n"
+      "Connection: close\r\n\r\n");
+  (void)w.raw(
+      "OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 7\r\nMax-Forwards: 3\r\n"
+      "Connection: close\r\n\r\n");
+  const std::string zero = w.raw(
+      "OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\nMax-Forwards: 0\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_TRUE(zero.starts_with("HTTP/1.1 200 OK\r\n")) << zero;
+  ASSERT_EQ(w.seen.size(), 2u);
+  EXPECT_EQ(w.seen[0].count("Max-Forwards"), 1u);
+  EXPECT_EQ(w.seen[0].value("Max-Forwards"), "18446744073709551614");
+  EXPECT_EQ(w.seen[1].count("Max-Forwards"), 1u);
+  EXPECT_EQ(w.seen[1].value("Max-Forwards"), "2");
+}
+
 // A request head the upstream connection's buffer cannot hold is the client's fault (431), and
 // a full wait queue is an overload (503 with Retry-After): neither is a bad gateway.
 TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
