@@ -1,8 +1,8 @@
 // taut::client at its limits: every resolved address tried in turn, a name resolved again after
 // none answered, a resolver cut by connect_timeout, a retry that never lands on a reused
-// connection, a request head too large for the buffer, a 101 without Upgrade or to a request
-// that offered none, a storm of interim responses; and blocking_client's body limit and default
-// deadline.
+// connection, a request head too large for the buffer, a 101 without Upgrade, to a request
+// that offered none or to a protocol not offered, a storm of interim responses; and
+// blocking_client's body limit and default deadline.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -260,6 +260,37 @@ TEST(ClientLimits, A101ToARequestWithoutUpgradeIsABadResponse) {
   EXPECT_EQ(r.error.phase, client_phase::reading_head);
   EXPECT_FALSE(r.upgraded.is_open());
   EXPECT_EQ(w.client->open_connections(w.where), 0u);
+}
+
+// RFC 9110 section 7.8 again: a 101 naming another protocol than the ones offered (h2c for a
+// WebSocket request) is no switch the client asked for either; the protocol offered, in another
+// case, is.
+TEST(ClientLimits, A101ToAProtocolNotOfferedIsABadResponse) {
+  const auto answer = [](std::string protocol) {
+    return [protocol](upstream_connection& c, std::size_t) {
+      (void)c.stream.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + protocol +
+                           "\r\nConnection: upgrade\r\n\r\n");
+    };
+  };
+  const header fields[] = {{"Connection", "upgrade"}, {"Upgrade", "websocket, foo/2"}};
+  const client_request request{.method = "GET", .target = "/", .headers = fields};
+  for (const char* protocol : {"h2c", "websocket, h2c", "foo/3"}) {
+    scripted_client w(answer(protocol));
+    recorder r;
+    ASSERT_FALSE(w.client->send(w.where, request, r));
+    w.loop->run_until_idle();
+    EXPECT_EQ(r.error.code, client_errc::bad_response) << protocol << ": " << r.error.message();
+    EXPECT_EQ(r.error.phase, client_phase::reading_head) << protocol;
+    EXPECT_FALSE(r.upgraded.is_open()) << protocol;
+    EXPECT_EQ(w.client->open_connections(w.where), 0u) << protocol;
+  }
+  for (const char* protocol : {"WebSocket", "foo/2", "foo"}) {
+    scripted_client w(answer(protocol));
+    recorder r;
+    ASSERT_FALSE(w.client->send(w.where, request, r));
+    w.loop->run_until_idle();
+    EXPECT_TRUE(r.upgraded.is_open()) << protocol << ": " << r.error.message();
+  }
 }
 
 // Interim responses are bounded together like one head: a storm of 103s ends as

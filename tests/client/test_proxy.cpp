@@ -390,6 +390,19 @@ TEST(Proxy, AnAbsoluteFormTargetsAuthorityIsTheHost) {
   EXPECT_EQ(w.seen[0].value("x-forwarded-host"), "named.example:8081");
 }
 
+// An empty Host is valid HTTP/1.1 (RFC 9112 section 3.2: a target without authority). It says
+// nothing of the upstream's virtual host: the request goes up with the upstream's authority, as
+// an HTTP/1.0 request without Host does, rather than failing as a bad gateway.
+TEST(Proxy, AnEmptyHostGoesUpAsTheUpstreamsAuthority) {
+  proxy_world w;
+  const std::string got = w.raw("GET /empty HTTP/1.1\r\nHost:\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].count("host"), 1u);
+  EXPECT_EQ(w.seen[0].value("host"), "upstream");
+  EXPECT_EQ(w.seen[0].count("x-forwarded-host"), 0u);
+}
+
 TEST(Proxy, ReusesItsPerRequestState) {
   proxy_world w;
   for (int i = 0; i < 20; ++i) {
@@ -500,6 +513,9 @@ TEST(Proxy, TunnelsUpgradesWhenEnabled) {
   const std::string head = w.read_all(s);
   EXPECT_TRUE(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n")) << head;
   EXPECT_NE(head.find("Upgrade: websocket\r\n"), std::string::npos) << head;
+  // Upgrade is hop-by-hop: its sender names it in Connection (RFC 9110 section 7.8), and a
+  // WebSocket client fails a handshake whose 101 lacks it (RFC 6455 section 4.1).
+  EXPECT_NE(head.find("Connection: upgrade\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), std::string::npos);
   EXPECT_TRUE(head.ends_with("\r\n\r\nHELLO")) << head;  // the bytes after the request, echoed
   ASSERT_EQ(w.seen.size(), 1u);
@@ -847,6 +863,28 @@ TEST(ProxyMaxForwards, ZeroIsAnsweredByTheProxyAndOtherValuesAreCountedDown) {
   EXPECT_EQ(w.seen[3].count("Max-Forwards"), 0u);
 }
 
+// A count past 64 bits still counts down (from the largest the proxy supports, RFC 9110 section
+// 7.6.2), rather than going on unchanged; of several Max-Forwards lines the smallest counts (a 0
+// among them makes the proxy the last recipient), and one line goes on.
+TEST(ProxyMaxForwards, AHugeCountIsCountedDownAndTheSmallestOfSeveralCounts) {
+  proxy_world w;
+  (void)w.raw(
+      "TRACE /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 99999999999999999999999\r\n"
+      "Connection: close\r\n\r\n");
+  (void)w.raw(
+      "OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 7\r\nMax-Forwards: 3\r\n"
+      "Connection: close\r\n\r\n");
+  const std::string zero = w.raw(
+      "OPTIONS /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 5\r\nMax-Forwards: 0\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_TRUE(zero.starts_with("HTTP/1.1 200 OK\r\n")) << zero;
+  ASSERT_EQ(w.seen.size(), 2u);
+  EXPECT_EQ(w.seen[0].count("Max-Forwards"), 1u);
+  EXPECT_EQ(w.seen[0].value("Max-Forwards"), "18446744073709551614");
+  EXPECT_EQ(w.seen[1].count("Max-Forwards"), 1u);
+  EXPECT_EQ(w.seen[1].value("Max-Forwards"), "2");
+}
+
 // A request head the upstream connection's buffer cannot hold is the client's fault (431), and
 // a full wait queue is an overload (503 with Retry-After): neither is a bad gateway.
 TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
@@ -1067,6 +1105,23 @@ TEST(ProxyUpgrade, A101WithoutUpgradeIs502) {
   EXPECT_TRUE(r.eof() || r.failed());  // the proxy closed its side
 }
 
+// An upstream that switches to another protocol than the client offered (RFC 9110 section 7.8;
+// Go's ReverseProxy answers it with 502 too): the client would get bytes it cannot speak.
+TEST(ProxyUpgrade, A101ToAnotherProtocolIs502) {
+  proxy_options options;
+  options.upgrades = true;
+  proxy_world w(options, true, [](upstream_connection& c, std::size_t) {
+    (void)c.stream.write(
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\nbytes");
+  });
+  const std::string got =
+      w.raw("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << got;
+  EXPECT_EQ(got.find("bytes"), std::string::npos) << got;
+  EXPECT_EQ(w.proxy().stats().tunnels, 0u);
+  EXPECT_EQ(w.proxy().client()->open_connections(w.proxy().options().upstream), 0u);
+}
+
 // 103 Early Hints reach an HTTP/1.1 client with their Link fields (as Go's ReverseProxy passes
 // them); hop-by-hop fields stay behind; an HTTP/1.0 client gets no 1xx at all.
 TEST(ProxyInterim, EarlyHintsArePassedOnWithTheirLinks) {
@@ -1273,6 +1328,86 @@ TEST(ProxyUpgrade, BytesBehindThe101BeyondTheTunnelBufferAllArrive) {
   EXPECT_TRUE(got.substr(body + 4) == after);
   EXPECT_EQ(w.proxy().stats().tunnels, 1u);
   s.unwatch();
+}
+// Two pipelined GETs: the first answer trickles in while the second's large body is already
+// arriving. The second waits its turn in the front's queue; the output it holds there must not
+// make the first one wait for a drain that only the first one's end can bring (a deadlock: the
+// first paused its upstream, the second could never be sent).
+TEST(ProxyPipelining, ALaterAnswersQueuedBodyDoesNotStallTheOneBeingSent) {
+  const std::string big(300000, 'b');
+  std::size_t big_sent = 0;
+  upstream_connection* big_connection = nullptr;
+  proxy_world w({}, true, [&](upstream_connection& c, std::size_t head) {
+    if (head == 0) {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nab");
+    } else {
+      (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n");
+      big_connection = &c;
+    }
+  });
+  const auto push_big = [&] {
+    while (big_connection != nullptr && big_sent < big.size()) {
+      const auto r = big_connection->stream.write(std::string_view(big).substr(big_sent));
+      if (!r.done() || r.bytes == 0) return;
+      big_sent += r.bytes;
+      w.run();
+    }
+  };
+  auto s = w.open_raw();
+  (void)s.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+  w.run();
+  ASSERT_EQ(w.scripted().heads(), 2u);
+  ASSERT_NE(big_connection, nullptr);
+  push_big();
+  std::string got = w.read_all(s);
+  // The second answer waits in request order while the first is open.
+  EXPECT_EQ(got.find("bbbb"), std::string::npos);
+  EXPECT_NE(got.find("\r\n\r\nab"), std::string::npos);
+  auto& slow = *w.scripted().connections()[0];
+  (void)slow.stream.write("cd");
+  w.run();
+  (void)slow.stream.write("ef");
+  w.run();
+  for (int round = 0; round < 1000 && got.size() < 300000; ++round) {
+    push_big();
+    got += w.read_all(s);
+  }
+  s.unwatch();
+  const std::size_t first_end = got.find("abcdef");
+  ASSERT_NE(first_end, std::string::npos) << got.substr(0, 200);
+  const std::size_t second = got.find("HTTP/1.1 200 OK", first_end);
+  ASSERT_NE(second, std::string::npos);
+  const std::size_t body = got.find("\r\n\r\n", second);
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_EQ(got.substr(body + 4), big);
+}
+
+// The same without any trickle: pipelined GETs of large bodies, each answer waiting its turn
+// with what the front lets it hold; every one arrives whole, in order.
+TEST(ProxyPipelining, PipelinedLargeAnswersAllArrive) {
+  proxy_world w;
+  auto s = w.open_raw();
+  std::string requests;
+  for (int i = 0; i < 4; ++i) requests += "GET /big/200000 HTTP/1.1\r\nHost: a\r\n\r\n";
+  (void)s.write(requests);
+  std::string got;
+  for (int round = 0; round < 1000 && got.size() < 4 * 200000; ++round) {
+    const std::string more = w.read_all(s);
+    if (more.empty() && round > 10) break;
+    got += more;
+  }
+  s.unwatch();
+  std::size_t at = 0;
+  for (int i = 0; i < 4; ++i) {
+    at = got.find("HTTP/1.1 200 OK\r\n", at);
+    ASSERT_NE(at, std::string::npos) << "answer " << i << " of " << got.size() << " bytes";
+    const std::size_t body = got.find("\r\n\r\n", at);
+    ASSERT_NE(body, std::string::npos);
+    ASSERT_GE(got.size(), body + 4 + 200000) << "answer " << i << " cut short";
+    EXPECT_EQ(got.substr(body + 4, 200000), std::string(200000, 'b')) << i;
+    at = body + 4 + 200000;
+  }
+  EXPECT_EQ(at, got.size());
 }
 
 // After a peak the proxy gives its per-request states back: one trim_interval keeps what the

@@ -117,6 +117,39 @@ TEST(ResponseWriterBackpressure, OnDrainedRunsOnceHalfTheMarkIsSent) {
   EXPECT_FALSE(w.on_drained([&drained] { ++drained; }));  // nothing to wait for now
 }
 
+// Pipelined GETs run at once, and the second's body waits in the connection until the first
+// has ended. What it holds there must not count against the first: the first would wait for a
+// drain only its own end can bring (the reverse proxy stalled so, each waiting on the other).
+TEST(ResponseWriterBackpressure, AResponseIsNotHeldBackByTheOnesQueuedBehindIt) {
+  woken_harness h({.max_output_bytes = 4096});
+  const std::string head = h.exchange(get("/first") + get("/second"));
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;  // the first's; the second waits
+  ASSERT_EQ(h.writers.size(), 2u);
+  response_writer& first = h.writers[0];
+  response_writer& second = h.writers[1];
+  const std::string piece(1000, 'x');
+  while (second.ready()) ASSERT_TRUE(second.write(piece));
+  EXPECT_GE(second.buffered(), 4096u);  // its own bytes and the first's
+  int drained = 0;
+  ASSERT_TRUE(second.on_drained([&drained] { ++drained; }));
+  // The first is what leaves now: only what is ahead of its end counts.
+  EXPECT_TRUE(first.ready());
+  EXPECT_LT(first.buffered(), 1000u);
+  ASSERT_TRUE(first.write(piece));
+  EXPECT_TRUE(first.ready());
+  EXPECT_FALSE(first.on_drained([] {}));  // nothing to wait for: write on
+  ASSERT_TRUE(first.finish());
+  std::string out = h.drain();
+  EXPECT_EQ(drained, 1);  // the second's bytes went out behind the first's end
+  EXPECT_TRUE(second.ready());
+  ASSERT_TRUE(second.finish());
+  out += h.drain();
+  const std::size_t first_end = out.find("3e8\r\n" + piece + "\r\n0\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/1.1 200 OK", first_end), std::string::npos);
+  EXPECT_TRUE(out.ends_with(piece + "\r\n0\r\n\r\n"));
+}
+
 TEST(ResponseWriterBackpressure, OnDrainedRunsWhenTheConnectionIsReset) {
   woken_harness h({.max_output_bytes = 4096});
   h.exchange(get("/stream"));

@@ -42,6 +42,47 @@ bool has_field(std::span<const header> fields, std::string_view name) noexcept {
                      [name](const header& h) { return chars::iequals(h.name, name); });
 }
 
+// Calls `each` with every element of the comma-separated lists in the `name` fields, trimmed;
+// stops (returning false) when `each` returns false.
+template <class Each>
+bool each_list_element(std::span<const header> fields, std::string_view name, Each&& each) {
+  for (const header& h : fields) {
+    if (!chars::iequals(h.name, name)) continue;
+    std::string_view list = h.value;
+    while (!list.empty()) {
+      const std::size_t comma = std::min(list.find(','), list.size());
+      const std::string_view element = chars::trim_ows(list.substr(0, comma));
+      list.remove_prefix(std::min(comma + 1, list.size()));
+      if (!element.empty() && !each(element)) return false;
+    }
+  }
+  return true;
+}
+
+// Whether the request's Upgrade offered `chosen`: names compared without case, and a version
+// given on both sides must agree too.
+bool offered(std::span<const header> request, std::string_view chosen) {
+  const auto name_of = [](std::string_view p) { return p.substr(0, p.find('/')); };
+  const bool versioned = chosen.find('/') != std::string_view::npos;
+  const bool none = each_list_element(request, "upgrade", [&](std::string_view offer) {
+    const bool same =
+        chars::iequals(name_of(chosen), name_of(offer)) &&
+        (!versioned || offer.find('/') == std::string_view::npos || chars::iequals(chosen, offer));
+    return !same;  // found: stop
+  });
+  return !none;
+}
+
+// Whether a 101's Upgrade names protocols, each one the request offered (RFC 9110 section 7.8).
+bool switches_to_offered(std::span<const header> response, std::span<const header> request) {
+  bool any = false;
+  const bool all = each_list_element(response, "upgrade", [&](std::string_view chosen) {
+    any = true;
+    return offered(request, chosen);
+  });
+  return any && all;
+}
+
 // The chunk framing around a piece: "<hex>\r\n" before and "\r\n" after (16 hex digits at most).
 constexpr std::size_t chunk_overhead = 16 + 2 + 2;
 
@@ -745,9 +786,10 @@ bool client_connection::take_head() {
          std::make_error_code(std::errc::protocol_error), r.consumed);
     return false;
   }
-  if (head.status == 101 && !has_field(exchange_->request_->headers, "upgrade")) {
+  if (head.status == 101 && !switches_to_offered(head.headers, exchange_->request_->headers)) {
     // RFC 9110 section 7.8: a server switches only to a protocol the request's Upgrade offered.
-    // A 101 to a request that offered none is no switch this client asked for.
+    // A 101 to a request that offered none, or to another protocol (h2c for a WebSocket
+    // request), is no switch this client asked for: whatever follows is not what it can speak.
     fail(client_errc::bad_response, client_phase::reading_head,
          std::make_error_code(std::errc::protocol_error), r.consumed);
     return false;

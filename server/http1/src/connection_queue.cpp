@@ -402,6 +402,29 @@ std::size_t connection::output_in_memory() const noexcept {
   return queued_ - in_files;
 }
 
+/// The bytes in memory ahead of the end of `slot`'s response: what is being sent and every
+/// response up to this one. Responses queued behind it are not counted: they wait for this one to
+/// end, so counting them would have it wait for a drain only its own end can bring (a streaming
+/// producer paused by a pipelined response that holds its body behind it).
+std::size_t connection::output_through(const response_slot& slot) const noexcept {
+  const std::size_t size = st_->slots.size();
+  const std::size_t position = (index_of(slot) + size - st_->front) % size;
+  if (position + 1 >= st_->count) return output_in_memory();  // nothing queued behind it
+  std::size_t bytes = 0;
+  const auto count = [&bytes](const out_chain& chain) {
+    for (const out_block* block = chain.head; block != nullptr; block = block->next) {
+      bytes += block->end - block->begin;  // a file segment's bytes stay in its file
+    }
+  };
+  count(out_);
+  for (std::size_t i = 0; i <= position; ++i) {
+    const response_slot& ahead = st_->slots[(st_->front + i) % size];
+    count(ahead.out);
+    count(ahead.fields);
+  }
+  return bytes;
+}
+
 /// Runs the on_drained() callbacks that are due: those of responses that can no longer be
 /// written (their slots were freed: the connection closed, or they queued behind a close), and,
 /// unless `dead_only`, every one once the output has fallen to half of max_output_bytes. Like a
@@ -409,12 +432,17 @@ std::size_t connection::output_in_memory() const noexcept {
 /// any ran.
 bool connection::notify_drained(bool dead_only) noexcept {
   if (st_ == nullptr || st_->drain_waiters == 0) return false;
-  const bool drained = !dead_only && output_in_memory() <= ctx_->options_.max_output_bytes / 2;
+  const std::size_t half = ctx_->options_.max_output_bytes / 2;
+  const bool drained = !dead_only && output_in_memory() <= half;
   const bool was_processing = std::exchange(processing_, true);
   bool called = false;
   for (std::size_t i = 0; st_ != nullptr && i < st_->slots.size(); ++i) {
     response_slot& slot = st_->slots[i];
-    if (slot.drain == nullptr || (!drained && slot.phase != slot_phase::free)) continue;
+    if (slot.drain == nullptr) continue;
+    // A live slot's own mark: what is ahead of its end (output_through), not what waits behind.
+    if (!drained && slot.phase != slot_phase::free && (dead_only || output_through(slot) > half)) {
+      continue;
+    }
     const response_writer::drained_function callback = std::exchange(slot.drain, nullptr);
     --st_->drain_waiters;
     callback(slot.drain_data);

@@ -201,7 +201,7 @@ bool connection::write_body(response_slot& slot, std::string_view piece) noexcep
   if (!body_open(slot)) return false;
   if (piece.empty()) return true;
   const std::size_t limit = ctx_->options_.max_buffered_output;
-  if (!slot.suppress && !slot.answering && queued_ >= limit && output_in_memory() >= limit) {
+  if (!slot.suppress && !slot.answering && queued_ >= limit && output_through(slot) >= limit) {
     // A producer that ignored ready(): cut the response short rather than buffer without bound.
     // (Inside on_request() nothing could be sent yet: those writes are its whole body at once.)
     abandon(slot, false);
@@ -307,7 +307,7 @@ bool connection::accept_upgrade(response_slot& slot, upgrade_handler& handler) n
 bool connection::await_drain(response_slot& slot, response_writer::drained_function callback,
                              void* data) noexcept {
   if (callback == nullptr) return false;
-  if (output_in_memory() <= ctx_->options_.max_output_bytes / 2) return false;
+  if (output_through(slot) <= ctx_->options_.max_output_bytes / 2) return false;
   if (slot.drain == nullptr) ++st_->drain_waiters;
   slot.drain = callback;
   slot.drain_data = data;

@@ -168,13 +168,15 @@ bool response_writer::write(std::string_view piece) noexcept {
 }
 
 std::size_t response_writer::buffered() const noexcept {
-  return slot() != nullptr ? conn_->output_in_memory() : 0;
+  const response_slot* s = slot();
+  return s != nullptr ? conn_->output_through(*s) : 0;
 }
 
 bool response_writer::ready() const noexcept {
-  if (slot() == nullptr) return false;
+  const response_slot* s = slot();
+  if (s == nullptr) return false;
   const std::size_t high_water = conn_->ctx_->options().max_output_bytes;
-  return conn_->queued_ < high_water || conn_->output_in_memory() < high_water;
+  return conn_->queued_ < high_water || conn_->output_through(*s) < high_water;
 }
 
 bool response_writer::on_drained(drained_function callback, void* data) noexcept {

@@ -9,6 +9,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 #include "forbidden_trailer.hpp"
@@ -171,13 +172,16 @@ bool has_hidden_dot_segment_or_nul(std::string_view path) noexcept {
   return false;
 }
 
-// A Max-Forwards value (RFC 9110 section 7.6.2: 1*DIGIT), or nothing when it is not one.
+// A Max-Forwards value (RFC 9110 section 7.6.2: 1*DIGIT), or nothing when it is not one. More
+// digits than 64 bits hold are the largest count this proxy supports: the forwarded value is
+// "the lesser of the received value decremented by one and the recipient's maximum supported
+// value", so it still counts down rather than going on unchanged.
 std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept {
   std::uint64_t value = 0;
   const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || parsed.ec != std::errc{} || parsed.ptr != text.data() + text.size()) {
-    return std::nullopt;
-  }
+  if (text.empty() || parsed.ptr != text.data() + text.size()) return std::nullopt;
+  if (parsed.ec == std::errc::result_out_of_range) return std::numeric_limits<std::uint64_t>::max();
+  if (parsed.ec != std::errc{}) return std::nullopt;
   return value;
 }
 
@@ -526,11 +530,12 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   const bool counted = req.method() == taut::method::options || req.method() == taut::method::trace;
   std::optional<std::uint64_t> max_forwards;
   if (counted) {
+    // Of several lines, the smallest count: the next hop may read any of them (they all go,
+    // replaced by one counted down), and a 0 among them means this proxy is the last.
     for (const header& h : in) {
-      if (chars::iequals(h.name, "max-forwards")) {
-        max_forwards = max_forwards_value(chars::trim_ows(h.value));
-        break;
-      }
+      if (!chars::iequals(h.name, "max-forwards")) continue;
+      const auto value = max_forwards_value(chars::trim_ows(h.value));
+      if (value && (!max_forwards || *value < *max_forwards)) max_forwards = value;
     }
   }
   if (max_forwards == std::uint64_t{0}) {
@@ -598,7 +603,11 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
     }
     // The body is framed anew from what the front read; an Expect was answered by the front.
     if (chars::iequals(h.name, "content-length") || chars::iequals(h.name, "expect")) continue;
-    if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute)) continue;
+    // An empty Host (RFC 9112 section 3.2: a target without authority) names no virtual host:
+    // the client then sends the upstream's authority, as for an HTTP/1.0 request without Host.
+    if (chars::iequals(h.name, "host") && (!o.preserve_host || absolute || h.value.empty())) {
+      continue;
+    }
     if (o.x_forwarded && (chars::iequals(h.name, "x-forwarded-host") ||
                           chars::iequals(h.name, "x-forwarded-proto"))) {
       continue;
@@ -960,7 +969,9 @@ void proxy_exchange::on_upgrade(const taut::response& head, transport::stream&& 
   tunnel.prepare(std::move(stream), leftover, served_by_);
   connection_tokens tokens;
   tokens.add_fields(head.headers);
-  bool ok = writer_.set_status(101);
+  // Upgrade is hop-by-hop: the proxy names it in its own Connection (RFC 9110 section 7.8), as a
+  // WebSocket client requires of the 101 (RFC 6455 section 4.1).
+  bool ok = writer_.set_status(101) && writer_.add_header("Connection", "upgrade");
   for (const header& h : head.headers) {
     if (chars::iequals(h.name, "upgrade")) {
       ok = ok && writer_.add_header(h.name, h.value);

@@ -715,6 +715,9 @@ class connection {
   void report(detail::response_slot& slot, bool complete) noexcept;
   void reject(int status, std::error_code error, std::uint64_t offset) noexcept;
   [[nodiscard]] std::size_t output_in_memory() const noexcept;
+  // output_in_memory() less what responses after `slot` hold while they wait their turn: the
+  // bytes that must leave before the last of this response's can.
+  [[nodiscard]] std::size_t output_through(const detail::response_slot& slot) const noexcept;
   bool notify_drained(bool dead_only) noexcept;
 
   connection_context* ctx_;
