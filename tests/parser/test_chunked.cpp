@@ -249,6 +249,21 @@ TEST(ChunkOverhead, CreditDoesNotAccumulate) {
                        errc::chunk_overhead_too_large, 430, options);
 }
 
+TEST(ChunkOverhead, AUsualSizeLineAfterAnExcessCountsEachOfItsBytesOnce) {
+  // A plain size line between two long extensions, taken in one step whichever way it comes: at
+  // a call's start (a split before it), after the data's CRLF in the same call, or in place. The
+  // excess it leaves must be the byte loop's: 44 bytes of line, credit 22, data CRLF 2 leave 24;
+  // "1" CRLF makes 27, credit 22 and the CRLF leave 7, and the third size line peaks at 7 + 44.
+  parse_options options;
+  options.max_chunk_overhead = 51;
+  const std::string ext(";" + std::string(40, 'a'));
+  const std::string body = chunk_of(1, ext) + chunk_of(1) + chunk_of(1, ext) + "0\r\n\r\n";
+  expect_chunked_ok(body, "xxx", options);
+  // One byte less: the third size line passes it at its LF, 47 + 6 + 43 bytes in.
+  options.max_chunk_overhead = 50;
+  expect_chunked_error(body, errc::chunk_overhead_too_large, 96, options);
+}
+
 TEST(ChunkOverhead, EndlessLeadingZerosAreRefused) {
   // Leading zeros never overflow the size, so only the overhead bound stops them.
   expect_chunked_error(std::string(20000, '0') + "1\r\nx\r\n0\r\n\r\n",
