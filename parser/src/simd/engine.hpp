@@ -100,6 +100,10 @@ __attribute__((flatten)) std::size_t skip_in_buffer(const char* data, std::size_
 }
 
 // ---- The fast head loop ----------------------------------------------------------------------
+//
+// simd/swar.cpp repeats the rules of fast_request_line, field_loop and fast_status_line (which
+// lines are taken, where each stops, what bytes_examined counts) over byte and word loops, for
+// CPUs without a vector path: a change to them here is a change there too.
 
 /// Which bytes of a 64-byte block end a field name (outside tchar), a field value (a control,
 /// HTAB included, or DEL) or the request target (outside path_char, when asked for); bit k stands
