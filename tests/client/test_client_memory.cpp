@@ -868,6 +868,40 @@ TEST(ClientFaults, RetryHappensOnlyOnce) {
   EXPECT_EQ(w.upstream->accepted(), 2u);
 }
 
+// The server answers and closes its side at once (a framed response, then the end of the stream,
+// as a server closing after its last keep-alive request does without saying so). A request
+// waiting for the connection (the origin's limit is one) must get a new one: handed this one,
+// it would be written to a server that reads no more and fail before any byte, a POST for good
+// (found by ClientModel).
+TEST(ClientFaults, AWaitingRequestIsNotHandedAConnectionTheServerClosed) {
+  for (const bool full_close : {false, true}) {
+    SCOPED_TRACE(full_close ? "close" : "shutdown of the server's side");
+    scripted_world w(
+        [full_close](upstream_connection& c, std::size_t) {
+          (void)c.stream.write(ok_response);
+          if (full_close) {
+            (void)c.stream.close();
+          } else {
+            (void)c.stream.shutdown_write();
+          }
+        },
+        {.max_connections_per_origin = 1});
+    recorder first;
+    recorder post;
+    const client_request get{.method = "GET", .target = "/"};
+    const client_request upload{.method = "POST", .target = "/", .body = "x=1"};
+    ASSERT_FALSE(w.client->send(w.where, get, first));
+    ASSERT_FALSE(w.client->send(w.where, upload, post));
+    w.loop->run_until_idle();
+    ASSERT_TRUE(first.completed) << first.error.message();
+    ASSERT_TRUE(post.completed) << post.error.message();
+    EXPECT_EQ(post.body, "ok");
+    EXPECT_FALSE(post.reused);
+    EXPECT_EQ(w.upstream->accepted(), 2u);
+    EXPECT_EQ(w.client->stats().retries, 0u);
+  }
+}
+
 TEST(ClientFaults, CloseDelimitedBodyCompletesAndTheConnectionIsNotReused) {
   scripted_world w([](upstream_connection& c, std::size_t) {
     (void)c.stream.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");

@@ -859,6 +859,10 @@ void client_connection::upgrade(std::size_t head_size) noexcept {
 void client_connection::finish_exchange() noexcept {
   if (in_begin_ != in_end_) reusable_ = false;  // bytes after the response: never trusted
   if (!request_done_) reusable_ = false;
+  // The server has closed its side (the end of the stream came with the response, or since): no
+  // answer to another request can come, and a request handed over now (the next one waiting)
+  // would fail before any byte, a POST for good.
+  if (hangup_) reusable_ = false;
   client_exchange* exchange = exchange_;
   exchange_ = nullptr;
   exchange->connection_ = nullptr;
