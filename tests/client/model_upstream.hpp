@@ -33,13 +33,15 @@ enum class answer : int {
   smuggled,         // keep_alive's response followed by a second, unasked-for one
   http10,           // an HTTP/1.0 response with a Content-Length and no keep-alive
   trailers,         // 200, chunked, with a trailer field
+  large,            // 200 with a 100 KB body, more than a slow reader's buffers hold
 };
-constexpr int answer_count = 15;
+constexpr int answer_count = 16;
 
 inline constexpr const char* answer_names[answer_count] = {
-    "keep_alive",    "chunked",      "close_header", "close_delimited", "no_content",
-    "hints_then_ok", "close_before", "reset_before", "ambiguous",       "garbage",
-    "cut_body",      "silence",      "smuggled",     "http10",          "trailers"};
+    "keep_alive", "chunked",       "close_header", "close_delimited",
+    "no_content", "hints_then_ok", "close_before", "reset_before",
+    "ambiguous",  "garbage",       "cut_body",     "silence",
+    "smuggled",   "http10",        "trailers",     "large"};
 
 // How RapidCheck prints an answer in a counterexample.
 inline void showValue(answer a, std::ostream& os) {
@@ -65,6 +67,7 @@ inline bool succeeds(answer a, std::string_view method) {
     case answer::smuggled:
     case answer::http10:
     case answer::trailers:
+    case answer::large:
       return true;
     case answer::cut_body:
       return is_head(method);  // a HEAD response has no body to cut
@@ -81,6 +84,7 @@ inline bool reusable(answer a, std::string_view method) {
     case answer::no_content:
     case answer::hints_then_ok:
     case answer::trailers:
+    case answer::large:
       return true;
     case answer::close_delimited:
       return false;  // the upstream shut its side (to a HEAD it looks framed: still closed)
@@ -98,6 +102,13 @@ inline std::string hex_size(std::size_t n) {
 
 inline std::string body_for(std::size_t id) {
   return "body of request " + std::to_string(id);
+}
+
+/// The body a good answer `a` carries for request `id` (empty for 204; a HEAD gets none).
+inline std::string body_of(answer a, std::size_t id) {
+  if (a == answer::no_content) return {};
+  if (a == answer::large) return body_for(id) + std::string(100 * 1024, 'L');
+  return body_for(id);
 }
 
 /// One request's arrival at the upstream.
@@ -161,10 +172,11 @@ struct upstream_script {
   static void write_answer(upstream_connection& c, answer a, std::size_t id,
                            const std::string& method) {
     const bool head = is_head(method);
-    const std::string body = body_for(id);
+    const std::string body = body_of(a, id);
     const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     switch (a) {
       case answer::keep_alive:
+      case answer::large:
         (void)c.stream.write("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body));
         break;
       case answer::hints_then_ok:
@@ -237,7 +249,7 @@ struct upstream_script {
 /// Answers weighted towards the usual keep-alive response, each as often as its weight, for
 /// rc::gen::elementOf.
 inline std::vector<answer> weighted_answers() {
-  const int weights[answer_count] = {8, 3, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, 1, 1};
+  const int weights[answer_count] = {8, 3, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1};
   std::vector<answer> pool;
   for (int a = 0; a < answer_count; ++a)
     pool.insert(pool.end(), weights[a], static_cast<answer>(a));

@@ -124,8 +124,8 @@ std::string check_exchange(const sent_request& r, const upstream_script& script)
     }
   }
   who += "; completions " + std::to_string(x.completions) + ", errors " + std::to_string(x.errors) +
-         ": " + x.error.message() + ", status " + std::to_string(x.status) + ", body \"" + x.body +
-         "\"): ";
+         ": " + x.error.message() + ", status " + std::to_string(x.status) + ", body \"" +
+         x.body.substr(0, 40) + "\"): ";
   if (x.completions + x.errors != 1) return who + "not ended exactly once";
   if (found == script.arrivals.end()) return who + "never reached the upstream";
   const std::vector<arrival>& seen = found->second;
@@ -150,7 +150,7 @@ std::string check_exchange(const sent_request& r, const upstream_script& script)
   if (succeeds(last.given, r.method)) {
     if (x.completions != 1 || x.heads != 1) return who + "not completed";
     const bool empty = is_head(r.method) || last.given == answer::no_content;
-    if (x.body != (empty ? std::string() : body_for(r.id))) return who + "wrong body";
+    if (x.body != (empty ? std::string() : body_of(last.given, r.id))) return who + "wrong body";
     if (x.status != (last.given == answer::no_content ? 204 : 200)) return who + "wrong status";
     if (x.reused != !last.first_on_connection) return who + "reused_connection wrong";
     const bool with_trailer = last.given == answer::trailers && !is_head(r.method);
