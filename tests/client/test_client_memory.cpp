@@ -1000,6 +1000,34 @@ TEST(ClientFaults, PauseHoldsTheBodyUntilResume) {
   EXPECT_EQ(r.body, "abcdef");
 }
 
+// Paused in on_head, a response whose body needs no byte (to HEAD, a 204, Content-Length: 0)
+// ends when resumed: nothing more arrives to wake it (found by ClientModel; it waited for a
+// deadline, or forever).
+TEST(ClientFaults, PausedOnItsHeadAResponseWithoutBodyEndsOnResume) {
+  struct shape {
+    std::string_view method;
+    std::string_view response;
+  };
+  for (const shape& s : {shape{"HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"},
+                         shape{"GET", "HTTP/1.1 204 No Content\r\n\r\n"},
+                         shape{"GET", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}}) {
+    SCOPED_TRACE(s.response);
+    const std::string response(s.response);
+    scripted_world w(
+        [response](upstream_connection& c, std::size_t) { (void)c.stream.write(response); });
+    recorder r;
+    r.pause_on_head = true;
+    w.exchange({.method = s.method, .target = "/"}, r);
+    EXPECT_NE(r.status, 0);
+    EXPECT_FALSE(r.done);
+    r.resume();
+    w.loop->run_until_idle();
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, "");
+    EXPECT_EQ(w.client->idle_connections(w.where), 1u);
+  }
+}
+
 TEST(ClientFaults, CancelEndsAnExchangeWithCanceled) {
   scripted_world w([](upstream_connection&, std::size_t) {});
   recorder r;

@@ -350,8 +350,11 @@ void client_connection::pump() noexcept {
           if (!flush()) return;
         }
         if (exchange_ == nullptr || state_ != state::busy) return;
-        if (head_done_ && in_begin_ != in_end_ && !exchange_->paused_) {
-          process_input();  // body bytes held back by pause(), before reading more
+        if (head_done_ && !exchange_->paused_ && (in_begin_ != in_end_ || resumed_)) {
+          // Body bytes held back by pause(), before reading more; after a resume() even with
+          // none: a body that needs no byte (HEAD, 204, Content-Length: 0) ends there.
+          resumed_ = false;
+          process_input();
           if (exchange_ == nullptr || state_ != state::busy) return;
         }
         if (exchange_->paused_ && head_done_) return;
