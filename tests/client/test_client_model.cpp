@@ -1,15 +1,18 @@
 // A property test of the client's pool (RapidCheck). Rounds of concurrent requests go to a scripted
-// upstream that answers each request head with an answer drawn at random: a keep-alive response,
-// a chunked one, one with Connection: close, a close-delimited one, 204, 103 then 200, a close or a
-// reset before any byte, Content-Length with Transfer-Encoding, garbage, a body cut short, or
-// silence; with random pool limits, idle connections expiring, and the upstream closing the
-// connections it holds idle. Whatever the interleaving, the client must
+// upstream that answers each request head with an answer drawn at random (model_upstream.hpp: good
+// responses of every framing, 103 first, a second response smuggled after the first, closes and
+// resets before any byte, Content-Length with Transfer-Encoding, garbage, a body cut short,
+// silence); with random pool limits, retries on or off, idle connections expiring, and the
+// upstream closing the connections it holds idle. The requests: bodies whole or streamed, with
+// Expect: 100-continue, Connection: close or a deadline; exchanges paused on their heads, and
+// canceled before or after the loop ran. Whatever the interleaving, the client must
 // - end every exchange exactly once, and hand each one the response to its own request (every
 //   body names its request);
-// - complete exactly the exchanges whose last answer was a good response, with its status and
-//   body, and fail the others with the error that answer calls for;
-// - retry only an idempotent request whose reused connection failed before any byte, once, on a
-//   new connection (RFC 9110 section 9.2.2), and never a POST;
+// - complete exactly the exchanges whose last answer was a good response, with its status,
+//   body and trailers, and fail the others with the error that answer (or the deadline) calls
+//   for;
+// - retry only an idempotent request with a whole body whose reused connection failed before
+//   any byte, once, on a new connection (RFC 9110 section 9.2.2), and never a POST;
 // - never write another request on a connection after an answer that forbids reusing it;
 // - stay within max_connections_per_origin and max_idle_per_origin, and hold no connection once
 //   the idle ones expired.
@@ -121,7 +124,8 @@ struct sent_request {
 };
 
 /// What is wrong with one exchange, given what the upstream saw of its request (empty: nothing).
-std::string check_exchange(const sent_request& r, const upstream_script& script) {
+std::string check_exchange(const sent_request& r, const upstream_script& script,
+                           const client_options& options) {
   const exchange_record& x = *r.record;
   if (r.canceled || r.pending_at_cancel) {
     // Canceled while pending: ended once, as canceled, whatever reached the upstream.
@@ -160,11 +164,13 @@ std::string check_exchange(const sent_request& r, const upstream_script& script)
     if (failed.first_on_connection) return who + "retried after a new connection failed";
     if (!idempotent(r.method)) return who + "retried, not idempotent";
     if (r.request.stream_body) return who + "retried, its body streamed";
+    if (!options.retry_idempotent) return who + "retried, retries off";
     if (!seen[1].first_on_connection || seen[1].on == failed.on) {
       return who + "retried on a reused connection";
     }
   } else if ((seen[0].given == answer::close_before || seen[0].given == answer::reset_before) &&
-             !seen[0].first_on_connection && idempotent(r.method) && !r.request.stream_body) {
+             !seen[0].first_on_connection && idempotent(r.method) && !r.request.stream_body &&
+             options.retry_idempotent) {
     // Its retry waits for a new connection: a deadline may pass first, behind silent ones.
     if (deadline && x.error.code == client_errc::deadline_exceeded) return {};
     return who + "not retried after its reused connection failed before any byte";
@@ -203,7 +209,7 @@ RC_GTEST_PROP(ClientModel, EveryExchangeGetsItsOwnResponseAndThePoolKeepsItsRule
   options.max_idle_per_origin = *rc::gen::inRange<std::size_t>(0, 3);
   options.response_header_timeout = header_timeout;
   options.idle_timeout = idle_timeout;
-  options.retry_idempotent = true;
+  options.retry_idempotent = *rc::gen::inRange(0, 5) != 0;
   script.max_connections = options.max_connections_per_origin;
 
   transport::manual_clock clock;
@@ -252,6 +258,7 @@ RC_GTEST_PROP(ClientModel, EveryExchangeGetsItsOwnResponseAndThePoolKeepsItsRule
           r.record->stream_left = "x=1";
         } else {
           r.request.body = "x=1";
+          r.request.expect_continue = *rc::gen::inRange(0, 4) == 0;
         }
       }
       if (*rc::gen::inRange(0, 6) == 0) r.request.headers = connection_close;
@@ -304,7 +311,7 @@ RC_GTEST_PROP(ClientModel, EveryExchangeGetsItsOwnResponseAndThePoolKeepsItsRule
     if (!script.violations.empty()) RC_FAIL(script.violations.front());
     RC_ASSERT(client->idle_connections(where) <= options.max_idle_per_origin);
     for (std::size_t i = first; i < sent.size(); ++i) {
-      const std::string wrong = check_exchange(sent[i], script);
+      const std::string wrong = check_exchange(sent[i], script, options);
       if (!wrong.empty()) RC_FAIL(wrong);
       if (script.arrivals[sent[i].id].size() == 2) ++retries_expected;
     }
