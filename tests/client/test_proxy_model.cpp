@@ -2,13 +2,18 @@
 // connections to a taut server whose handler is the proxy; its upstream answers each request with
 // an answer drawn at random (model_upstream.hpp: good responses of every framing, closes and
 // resets before any byte, Content-Length with Transfer-Encoding, garbage, bodies cut short,
-// silence, a second response smuggled after the first), under random pool limits. Whatever the
+// silence, a second response smuggled after the first), under random pool limits. The clients'
+// requests: whole or chunked bodies, Expect: 100-continue, Connection: close, HTTP/1.0, and
+// framing the front refuses (400); their bytes arrive in small pieces, they read slowly through
+// small buffers, and some go away mid-exchange. Whatever the
 // interleaving, each client connection must get, in the order of its requests, the response to
 // each one of them (every body names its request): the upstream's own response when it gave a good
 // one, 502 when it failed, 504 when it stayed silent; a response whose body the upstream cut
-// ends the connection there. No smuggled byte reaches a client; a request reaches the upstream
-// at most twice, the second time only as the retry RFC 9110 section 9.2.2 allows; and no request
-// is written on an upstream connection after an answer that forbade reusing it.
+// ends the connection there, as does the response to a request that ends it (no request after
+// it reaches the upstream: RFC 9112 section 9.6). No smuggled byte reaches a client; a request
+// reaches the upstream at most twice, the second time only as the retry RFC 9110 section 9.2.2
+// allows; and no request is written on an upstream connection after an answer that forbade reusing
+// it.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
@@ -107,10 +112,19 @@ std::vector<read_response> read_responses(std::string_view bytes,
   return out;
 }
 
+enum class request_kind { plain, chunked_body, expect, close, http10, refused };
+
+/// Whether the front closes the connection after answering a request of this kind.
+bool ends_connection(request_kind kind) {
+  return kind == request_kind::close || kind == request_kind::http10 ||
+         kind == request_kind::refused;
+}
+
 struct front_connection {
   transport::stream stream;
   std::vector<std::size_t> ids;
   std::vector<std::string> methods;
+  std::vector<request_kind> kinds;
   std::string received;
   bool aborts = false;
 };
@@ -156,8 +170,28 @@ RC_GTEST_PROP(ProxyModel, EveryClientGetsItsOwnResponsesInOrder, ()) {
       const std::size_t id = next_id++;
       c.ids.push_back(id);
       c.methods.push_back(method);
-      bytes += method + " /r/" + std::to_string(id) + " HTTP/1.1\r\nHost: front\r\n";
-      bytes += method == "POST" ? "Content-Length: 3\r\n\r\nx=1" : "\r\n";
+      // Mostly plain requests; some end the connection after their response (Connection: close,
+      // HTTP/1.0, or a head the front refuses: 400), some carry a chunked body or
+      // Expect: 100-continue.
+      const request_kind kind =
+          *rc::gen::element(request_kind::plain, request_kind::plain, request_kind::plain,
+                            request_kind::plain, request_kind::chunked_body, request_kind::expect,
+                            request_kind::close, request_kind::http10, request_kind::refused);
+      c.kinds.push_back(kind);
+      bytes += method + " /r/" + std::to_string(id) +
+               (kind == request_kind::http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n") +
+               "Host: front\r\n";
+      if (kind == request_kind::close) bytes += "Connection: close\r\n";
+      if (kind == request_kind::refused) {
+        bytes += "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+      } else if (method != "POST") {
+        bytes += "\r\n";
+      } else if (kind == request_kind::chunked_body) {
+        bytes += "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n2\r\n=1\r\n0\r\n\r\n";
+      } else {
+        bytes += std::string(kind == request_kind::expect ? "Expect: 100-continue\r\n" : "") +
+                 "Content-Length: 3\r\n\r\nx=1";
+      }
     }
     RC_ASSERT(c.stream.write(bytes).bytes == bytes.size());
   }
@@ -210,6 +244,13 @@ RC_GTEST_PROP(ProxyModel, EveryClientGetsItsOwnResponsesInOrder, ()) {
       }
       who += "; answered " + std::to_string(got[k].status) + (got[k].complete ? "" : " cut") +
              ", body \"" + got[k].body.substr(0, 40) + "\"): ";
+      if (c.kinds[k] == request_kind::refused) {
+        // Framing the front cannot trust: 400 from the front, never forwarded.
+        if (found != script.arrivals.end()) RC_FAIL(who + "a refused request was forwarded");
+        if (got[k].status != 400) RC_FAIL(who + "not 400");
+        if (k + 1 != got.size()) RC_FAIL(who + "a response after the connection's end");
+        break;
+      }
       if (found == script.arrivals.end()) {
         // Waiting for a connection (the pool's limit reached, the ones open silent) counts
         // towards the proxy's deadline: 504 without reaching the upstream.
@@ -257,9 +298,24 @@ RC_GTEST_PROP(ProxyModel, EveryClientGetsItsOwnResponsesInOrder, ()) {
         if (got[k].status != 502) RC_FAIL(who + "not 502");
       }
     }
-    if (!cut && got.size() != c.ids.size()) {
+    // Every request is answered, up to the one whose response ends the connection.
+    std::size_t due = c.ids.size();
+    for (std::size_t k = 0; k < c.kinds.size(); ++k) {
+      if (ends_connection(c.kinds[k])) {
+        due = k + 1;
+        break;
+      }
+    }
+    // RFC 9112 section 9.6: no request after the one that ends the connection is processed.
+    for (std::size_t k = due; k < c.ids.size(); ++k) {
+      if (script.arrivals.count(c.ids[k]) != 0) {
+        RC_FAIL("request " + std::to_string(c.ids[k]) + ", after one that ended its connection, " +
+                "reached the upstream");
+      }
+    }
+    if (!cut && got.size() != due) {
       RC_FAIL("a connection got " + std::to_string(got.size()) + " responses to its " +
-              std::to_string(c.ids.size()) + " requests");
+              std::to_string(c.ids.size()) + " requests, " + std::to_string(due) + " due");
     }
   }
   for (front_connection& c : clients) {
