@@ -262,17 +262,8 @@ TEST(ClientSockets, ServerClosingIdleConnectionsIsRetriedTransparently) {
 class stray_response_upstream {
  public:
   stray_response_upstream() {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in where{};
-    where.sin_family = AF_INET;
-    where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t size = sizeof where;
-    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&where), size) != 0 ||
-        ::listen(listener_, 16) != 0 ||
-        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&where), &size) != 0) {
-      return;
-    }
-    port_ = ntohs(where.sin_port);
+    listener_ = listen_loopback(16, port_);
+    if (listener_ < 0) return;
     acceptor_ = std::thread([this] { accept_all(); });
   }
   ~stray_response_upstream() {
@@ -406,15 +397,9 @@ TEST(ClientSockets, StrayBytesRetireAConnectionOfAClientWhoseLoopRanOnlyDuringCa
 // meets the race every pool has (the server closing just as a request goes out), which is
 // retried for an idempotent request only.
 TEST(ClientEpoll, AWaitingPostIsNotHandedAConnectionTheServerClosed) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  std::uint16_t port = 0;
+  const int listener = listen_loopback(8, port);
   ASSERT_GE(listener, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), size), 0);
-  ASSERT_EQ(::listen(listener, 8), 0);
-  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size), 0);
   std::atomic<int> answered{0};
   std::thread upstream([listener, &answered] {
     for (int i = 0; i < 2; ++i) {
@@ -448,7 +433,7 @@ TEST(ClientEpoll, AWaitingPostIsNotHandedAConnectionTheServerClosed) {
   {
     auto loop = transport::event_loop::create({.backend = transport::io_backend::epoll}).value();
     taut::client client(*loop, {.max_connections_per_origin = 1});
-    const origin where = origin::tcp("127.0.0.1", ntohs(address.sin_port));
+    const origin where = origin::tcp("127.0.0.1", port);
     recorder get;
     recorder post;
     const client_request first{.method = "GET", .target = "/"};
