@@ -597,10 +597,11 @@ TEST(ClientMemory, AbsoluteFormAuthorityMatchesHostUpToTheDefaultPort) {
 // ---- scripted upstreams ----------------------------------------------------------------------
 
 struct scripted_world {
-  explicit scripted_world(scripted_upstream::script answer, client_options options = {})
+  explicit scripted_world(scripted_upstream::script answer, client_options options = {},
+                          const transport::memory_options& faults = {})
       : loop(transport::event_loop::create({.clock = &clock}).value()),
         client(std::make_unique<taut::client>(*loop, options)),
-        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer))),
+        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer), faults)),
         where(origin::memory(upstream->dialer(), "up")) {}
   ~scripted_world() {
     client.reset();
@@ -900,6 +901,36 @@ TEST(ClientFaults, AWaitingRequestIsNotHandedAConnectionTheServerClosed) {
     EXPECT_EQ(w.upstream->accepted(), 2u);
     EXPECT_EQ(w.client->stats().retries, 0u);
   }
+}
+
+// A second response nobody asked for right behind the first, read apart from it (the first
+// read ends where the first response does). A request waiting for the connection must not be
+// handed it: it would take that response for its own (found by ClientModel).
+TEST(ClientFaults, AResponseNobodyAskedForIsNotTakenByTheNextWaitingRequest) {
+  const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  transport::memory_options faults;
+  faults.server_to_client.max_read = first.size();
+  scripted_world w(
+      [&first](upstream_connection& c, std::size_t) {
+        if (c.heads == 1) {
+          (void)c.stream.write(first + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+        } else {
+          (void)c.stream.write(ok_response);
+        }
+      },
+      {.max_connections_per_origin = 1}, faults);
+  recorder one;
+  recorder two;
+  const client_request get{.method = "GET", .target = "/"};
+  ASSERT_FALSE(w.client->send(w.where, get, one));
+  ASSERT_FALSE(w.client->send(w.where, get, two));
+  w.loop->run_until_idle();
+  ASSERT_TRUE(one.completed) << one.error.message();
+  ASSERT_TRUE(two.completed) << two.error.message();
+  EXPECT_EQ(one.body, "ok");
+  EXPECT_EQ(two.body, "ok");
+  EXPECT_FALSE(two.reused);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
 }
 
 TEST(ClientFaults, CloseDelimitedBodyCompletesAndTheConnectionIsNotReused) {

@@ -961,6 +961,10 @@ void client_connection::shut() noexcept {
 
 bool client_connection::still_idle() noexcept {
   if (state_ != state::idle) return false;
+  return quiet();
+}
+
+bool client_connection::quiet() noexcept {
   // Inside the loop's iteration (a proxy lending its upstream connection for a request it just
   // read) the loop has taken in every report up to its last wait: a stream it has told nothing
   // since a read found it empty has nothing to read, and the read below would only cost a

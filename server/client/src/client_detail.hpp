@@ -88,6 +88,9 @@ class client_connection {
   /// True when this idle connection can be lent: nothing arrived since its last response (read
   /// now, not trusted to the readiness events). Closes it otherwise (the pool frees it).
   bool still_idle() noexcept;
+  /// The same check for a connection whose exchange just ended, handed over at once: true when
+  /// nothing came after the response; closes it otherwise.
+  bool quiet() noexcept;
   /// Keeps the connection in the pool: idle, its timer armed, what arrived since read.
   void go_idle() noexcept;
 
