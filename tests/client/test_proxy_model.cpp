@@ -139,9 +139,12 @@ RC_GTEST_PROP(ProxyModel, EveryClientGetsItsOwnResponsesInOrder, ()) {
 
   transport::manual_clock clock;
   auto loop = transport::event_loop::create({.clock = &clock}).value();
+  // Responses read in pieces as small as a few bytes: every head and body split anywhere.
+  transport::memory_options upstream_faults;
+  upstream_faults.server_to_client.max_read = *rc::gen::element<std::size_t>(0, 0, 7, 100);
   auto upstream = std::make_unique<scripted_upstream>(
-      *loop,
-      [&script](upstream_connection& c, std::size_t index) { script.answer_head(c, index); });
+      *loop, [&script](upstream_connection& c, std::size_t index) { script.answer_head(c, index); },
+      upstream_faults);
   options.upstream = origin::memory(upstream->dialer(), "upstream");
   auto proxy = std::make_unique<reverse_proxy>(options);
   mux front_app;
