@@ -140,8 +140,10 @@ class scripted_upstream {
  public:
   using script = std::function<void(upstream_connection&, std::size_t)>;
 
-  scripted_upstream(transport::event_loop& loop, script answer)
-      : loop_(&loop), answer_(std::move(answer)), listener_(transport::listener::memory({})) {
+  /// `faults`: of every connection it accepts (server_to_client: what the client reads).
+  scripted_upstream(transport::event_loop& loop, script answer,
+                    const transport::memory_options& faults = {})
+      : loop_(&loop), answer_(std::move(answer)), listener_(transport::listener::memory(faults)) {
     dialer_ = listener_.dialer();
     EXPECT_FALSE(listener_.watch(loop, [this](transport::readiness) { accept(); }));
   }

@@ -597,10 +597,11 @@ TEST(ClientMemory, AbsoluteFormAuthorityMatchesHostUpToTheDefaultPort) {
 // ---- scripted upstreams ----------------------------------------------------------------------
 
 struct scripted_world {
-  explicit scripted_world(scripted_upstream::script answer, client_options options = {})
+  explicit scripted_world(scripted_upstream::script answer, client_options options = {},
+                          const transport::memory_options& faults = {})
       : loop(transport::event_loop::create({.clock = &clock}).value()),
         client(std::make_unique<taut::client>(*loop, options)),
-        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer))),
+        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer), faults)),
         where(origin::memory(upstream->dialer(), "up")) {}
   ~scripted_world() {
     client.reset();
@@ -868,6 +869,70 @@ TEST(ClientFaults, RetryHappensOnlyOnce) {
   EXPECT_EQ(w.upstream->accepted(), 2u);
 }
 
+// The server answers and closes its side at once (a framed response, then the end of the stream,
+// as a server closing after its last keep-alive request does without saying so). A request
+// waiting for the connection (the origin's limit is one) must get a new one: handed this one,
+// it would be written to a server that reads no more and fail before any byte, a POST for good
+// (found by ClientModel).
+TEST(ClientFaults, AWaitingRequestIsNotHandedAConnectionTheServerClosed) {
+  for (const bool full_close : {false, true}) {
+    SCOPED_TRACE(full_close ? "close" : "shutdown of the server's side");
+    scripted_world w(
+        [full_close](upstream_connection& c, std::size_t) {
+          (void)c.stream.write(ok_response);
+          if (full_close) {
+            (void)c.stream.close();
+          } else {
+            (void)c.stream.shutdown_write();
+          }
+        },
+        {.max_connections_per_origin = 1});
+    recorder first;
+    recorder post;
+    const client_request get{.method = "GET", .target = "/"};
+    const client_request upload{.method = "POST", .target = "/", .body = "x=1"};
+    ASSERT_FALSE(w.client->send(w.where, get, first));
+    ASSERT_FALSE(w.client->send(w.where, upload, post));
+    w.loop->run_until_idle();
+    ASSERT_TRUE(first.completed) << first.error.message();
+    ASSERT_TRUE(post.completed) << post.error.message();
+    EXPECT_EQ(post.body, "ok");
+    EXPECT_FALSE(post.reused);
+    EXPECT_EQ(w.upstream->accepted(), 2u);
+    EXPECT_EQ(w.client->stats().retries, 0u);
+  }
+}
+
+// A second response nobody asked for right behind the first, read apart from it (the first
+// read ends where the first response does). A request waiting for the connection must not be
+// handed it: it would take that response for its own (found by ClientModel).
+TEST(ClientFaults, AResponseNobodyAskedForIsNotTakenByTheNextWaitingRequest) {
+  const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  transport::memory_options faults;
+  faults.server_to_client.max_read = first.size();
+  scripted_world w(
+      [&first](upstream_connection& c, std::size_t) {
+        if (c.heads == 1) {
+          (void)c.stream.write(first + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+        } else {
+          (void)c.stream.write(ok_response);
+        }
+      },
+      {.max_connections_per_origin = 1}, faults);
+  recorder one;
+  recorder two;
+  const client_request get{.method = "GET", .target = "/"};
+  ASSERT_FALSE(w.client->send(w.where, get, one));
+  ASSERT_FALSE(w.client->send(w.where, get, two));
+  w.loop->run_until_idle();
+  ASSERT_TRUE(one.completed) << one.error.message();
+  ASSERT_TRUE(two.completed) << two.error.message();
+  EXPECT_EQ(one.body, "ok");
+  EXPECT_EQ(two.body, "ok");
+  EXPECT_FALSE(two.reused);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+}
+
 TEST(ClientFaults, CloseDelimitedBodyCompletesAndTheConnectionIsNotReused) {
   scripted_world w([](upstream_connection& c, std::size_t) {
     (void)c.stream.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
@@ -964,6 +1029,34 @@ TEST(ClientFaults, PauseHoldsTheBodyUntilResume) {
   w.loop->run_until_idle();
   ASSERT_TRUE(r.completed);
   EXPECT_EQ(r.body, "abcdef");
+}
+
+// Paused in on_head, a response whose body needs no byte (to HEAD, a 204, Content-Length: 0)
+// ends when resumed: nothing more arrives to wake it (found by ClientModel; it waited for a
+// deadline, or forever).
+TEST(ClientFaults, PausedOnItsHeadAResponseWithoutBodyEndsOnResume) {
+  struct shape {
+    std::string_view method;
+    std::string_view response;
+  };
+  for (const shape& s : {shape{"HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"},
+                         shape{"GET", "HTTP/1.1 204 No Content\r\n\r\n"},
+                         shape{"GET", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}}) {
+    SCOPED_TRACE(s.response);
+    const std::string response(s.response);
+    scripted_world w(
+        [response](upstream_connection& c, std::size_t) { (void)c.stream.write(response); });
+    recorder r;
+    r.pause_on_head = true;
+    w.exchange({.method = s.method, .target = "/"}, r);
+    EXPECT_NE(r.status, 0);
+    EXPECT_FALSE(r.done);
+    r.resume();
+    w.loop->run_until_idle();
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, "");
+    EXPECT_EQ(w.client->idle_connections(w.where), 1u);
+  }
 }
 
 TEST(ClientFaults, CancelEndsAnExchangeWithCanceled) {

@@ -38,6 +38,23 @@ int connect_loopback(std::uint16_t port, std::chrono::milliseconds limit) {
   return fd;
 }
 
+int listen_loopback(int backlog, std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in where{};
+  where.sin_family = AF_INET;
+  where.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof where;
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&where), size) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&where), &size) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(where.sin_port);
+  return fd;
+}
+
 int newest_loop_descriptor() {
   int newest = -1;
   for (int fd = 0; fd < 1024; ++fd) {

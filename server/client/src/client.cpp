@@ -451,6 +451,13 @@ void origin_pool::release(client_connection& connection, bool reusable) noexcept
     return;
   }
   if (wait_head != nullptr) {
+    // Handed over at once, it is checked as an idle one is when lent: bytes that came after the
+    // response (one nobody asked for) or the server's close would be taken for the next
+    // exchange's answer. It makes room for a new connection instead.
+    if (!connection.quiet()) {
+      connection.abandon();
+      return;
+    }
     client_exchange* next = wait_head;
     wait_head = next->next_;
     if (wait_head == nullptr) wait_tail = nullptr;

@@ -350,8 +350,11 @@ void client_connection::pump() noexcept {
           if (!flush()) return;
         }
         if (exchange_ == nullptr || state_ != state::busy) return;
-        if (head_done_ && in_begin_ != in_end_ && !exchange_->paused_) {
-          process_input();  // body bytes held back by pause(), before reading more
+        if (head_done_ && !exchange_->paused_ && (in_begin_ != in_end_ || resumed_)) {
+          // Body bytes held back by pause(), before reading more; after a resume() even with
+          // none: a body that needs no byte (HEAD, 204, Content-Length: 0) ends there.
+          resumed_ = false;
+          process_input();
           if (exchange_ == nullptr || state_ != state::busy) return;
         }
         if (exchange_->paused_ && head_done_) return;
@@ -859,6 +862,10 @@ void client_connection::upgrade(std::size_t head_size) noexcept {
 void client_connection::finish_exchange() noexcept {
   if (in_begin_ != in_end_) reusable_ = false;  // bytes after the response: never trusted
   if (!request_done_) reusable_ = false;
+  // The server has closed its side (the end of the stream came with the response, or since): no
+  // answer to another request can come, and a request handed over now (the next one waiting)
+  // would fail before any byte, a POST for good.
+  if (hangup_) reusable_ = false;
   client_exchange* exchange = exchange_;
   exchange_ = nullptr;
   exchange->connection_ = nullptr;
@@ -954,6 +961,10 @@ void client_connection::shut() noexcept {
 
 bool client_connection::still_idle() noexcept {
   if (state_ != state::idle) return false;
+  return quiet();
+}
+
+bool client_connection::quiet() noexcept {
   // Inside the loop's iteration (a proxy lending its upstream connection for a request it just
   // read) the loop has taken in every report up to its last wait: a stream it has told nothing
   // since a read found it empty has nothing to read, and the read below would only cost a

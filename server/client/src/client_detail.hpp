@@ -75,7 +75,12 @@ class client_connection {
   void fail_from_outside(client_errc code) noexcept;
   /// Forgets the exchange without callbacks (it is being destroyed) and closes.
   void abandon() noexcept;
-  void resume() noexcept { drive(); }
+  /// The exchange's pause() ended: what was held back goes on (a body with nothing left to read,
+  /// a 204's or a HEAD's, ends now).
+  void resume() noexcept {
+    resumed_ = true;
+    drive();
+  }
   std::size_t write_body(std::string_view piece) noexcept;
   bool finish_body() noexcept;
   /// Closes (the client is going away); an exchange in flight is ended and told `canceled`.
@@ -83,6 +88,9 @@ class client_connection {
   /// True when this idle connection can be lent: nothing arrived since its last response (read
   /// now, not trusted to the readiness events). Closes it otherwise (the pool frees it).
   bool still_idle() noexcept;
+  /// The same check for a connection whose exchange just ended, handed over at once: true when
+  /// nothing came after the response; closes it otherwise.
+  bool quiet() noexcept;
   /// Keeps the connection in the pool: idle, its timer armed, what arrived since read.
   void go_idle() noexcept;
 
@@ -177,6 +185,7 @@ class client_connection {
   bool drained_ = false;        // the last read left the socket empty (no readiness since)
   bool in_write_body_ = false;  // inside write_body(): on_body_writable() waits for the loop
   bool in_start_ = false;       // inside start(): failures wait for the loop (no callback in send)
+  bool resumed_ = false;        // resume() came: the input is looked at even when none is new
   // Connecting, TCP is up and the TLS handshake is not done yet.
   bool handshaking_ = false;
 };
