@@ -1508,5 +1508,23 @@ TEST(ProxyShared, EachServerLoopEndsOnlyItsOwnExchanges) {
   held.clear();
 }
 
+// RFC 9110 section 10.1.1: an expectation other than 100-continue is the front's to refuse (417,
+// as any taut server answers it); it never reaches the upstream, while 100-continue is answered
+// by the front and the request goes up without it.
+TEST(ProxyExpect, AnExpectationOtherThan100ContinueIs417AndNotForwarded) {
+  proxy_world w;
+  const std::string refused = w.raw("POST /x HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n"
+                                    "Content-Length: 3\r\n\r\nabc");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 417 Expectation Failed\r\n")) << refused;
+  EXPECT_TRUE(w.seen.empty());
+  const std::string served =
+      w.raw("POST /y HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+            "Connection: close\r\n\r\nabc");
+  EXPECT_TRUE(served.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")) << served;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].count("Expect"), 0u);
+  EXPECT_EQ(w.seen[0].body, "abc");
+}
+
 }  // namespace
 }  // namespace taut::test

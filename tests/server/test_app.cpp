@@ -546,7 +546,8 @@ TEST(App, ReplyHelpers) {
 
 }  // namespace
 
-// Every answer the connection gives by itself (a request it cannot take, a timeout, a body over
+// Every answer the connection gives by itself (a request it cannot take or an expectation it
+// cannot meet, a timeout, a body over
 // the limit, a handler that never answered, the drain deadline) reads like reply::error(): the
 // body "<status> <reason>\n", text/plain in UTF-8 and nosniff, as a handler's own error(413).
 TEST(App, TheConnectionsOwnErrorAnswersReadLikeReplyError) {
@@ -580,6 +581,7 @@ TEST(App, TheConnectionsOwnErrorAnswersReadLikeReplyError) {
   raw(431, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(600, 'b') + "\r\n\r\n");
   raw(501, "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
   raw(505, "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
+  raw(417, "GET / HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n");
   raw(500, "GET /silent HTTP/1.1\r\nHost: a\r\n\r\n");
   {
     client c(app, {}, options);
@@ -596,7 +598,7 @@ TEST(App, TheConnectionsOwnErrorAnswersReadLikeReplyError) {
     answers.push_back({503, c.read()});
     held = {};
   }
-  ASSERT_EQ(answers.size(), 9u);
+  ASSERT_EQ(answers.size(), 10u);
   for (const answer& a : answers) {
     SCOPED_TRACE(a.status);
     EXPECT_EQ(a.response.status, a.status) << a.response.error;
@@ -614,4 +616,37 @@ TEST(App, TheConnectionsOwnErrorAnswersReadLikeReplyError) {
     EXPECT_EQ(handler.header("X-Content-Type-Options"),
               a.response.header("X-Content-Type-Options"));
   }
+}
+
+// RFC 9110 section 10.1.1: an Expect other than 100-continue is an expectation the server cannot
+// meet: 417 and a close (as Go's server answers), the handler never called. 100-continue (any
+// case) and an empty Expect ask for nothing else, and the request is served.
+TEST(App, AnExpectationOtherThan100ContinueIs417) {
+  int calls = 0;
+  taut::mux app;
+  app.handle("/", [&calls](request_context&, reply& res) {
+    ++calls;
+    res.text(200, "served");
+  });
+  for (const char* expect : {"foo", "100-continue, foo", "200-ok"}) {
+    SCOPED_TRACE(expect);
+    client c(app);
+    const auto r = c.send(request("POST", "/x").header("Expect", expect).body("abc"));
+    EXPECT_EQ(r.status, 417);
+    EXPECT_EQ(r.body, "417 Expectation Failed\n");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(c.closed());
+  }
+  {
+    client c(app);  // a second Expect line says more than the first
+    const auto r = c.send(
+        request("GET", "/x").header("Expect", "100-continue").header("Expect", "something"));
+    EXPECT_EQ(r.status, 417);
+  }
+  EXPECT_EQ(calls, 0);
+  client c(app);
+  EXPECT_EQ(c.send(request("POST", "/x").header("Expect", "100-Continue").body("abc")).status, 200);
+  EXPECT_EQ(c.send(request("GET", "/x").header("Expect", "")).status, 200);
+  EXPECT_EQ(c.get("/x").status, 200);
+  EXPECT_EQ(calls, 3);
 }
