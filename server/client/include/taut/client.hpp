@@ -110,7 +110,8 @@ struct client_request {
   std::string_view target = "/";
   /// Fields to send as given. Content-Length, Transfer-Encoding, TE and Connection are the
   /// client's own (an error here), except `Connection: close`, which asks to close after the
-  /// response; Host replaces the origin's authority.
+  /// response, `Connection: upgrade`, and `Connection: keep-alive` (HTTP/1.1's default, sent as
+  /// given); Host replaces the origin's authority.
   std::span<const header> headers{};
   /// How many of `headers`, from the first, came from taut's own parser (a proxy forwarding a
   /// request's fields): the caller vouches that their names are tokens and their values field
