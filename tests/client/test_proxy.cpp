@@ -1526,5 +1526,26 @@ TEST(ProxyExpect, AnExpectationOtherThan100ContinueIs417AndNotForwarded) {
   EXPECT_EQ(w.seen[0].body, "abc");
 }
 
+// A Content-Length the client sent goes up whatever the method: PROPFIND (no body semantics the
+// client knows of) keeps its `Content-Length: 0` as POST does; a GET without one gains none.
+TEST(Proxy, AnEmptyBodysContentLengthGoesUpForEveryMethod) {
+  proxy_world w;
+  for (const char* method : {"PROPFIND", "POST", "DELETE", "GET"}) {
+    const std::string got = w.raw(std::string(method) +
+                                  " /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << method << ": " << got;
+  }
+  (void)w.raw("GET /none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  (void)w.raw("PROPFIND /none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(w.seen.size(), 6u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(w.seen[i].count("Content-Length"), 1u) << w.seen[i].method;
+    EXPECT_EQ(w.seen[i].value("Content-Length"), "0") << w.seen[i].method;
+  }
+  EXPECT_EQ(w.seen[4].count("Content-Length"), 0u);
+  EXPECT_EQ(w.seen[5].count("Content-Length"), 0u);
+}
+
 }  // namespace
 }  // namespace taut::test

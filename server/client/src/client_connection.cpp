@@ -501,7 +501,8 @@ void client_connection::serialize_head() noexcept {
                             method_ == taut::method::patch;
   if (body_chunked_) {
     append(out, at, "Transfer-Encoding: chunked\r\n");
-  } else if (request.stream_body || !request.body.empty() || wants_length) {
+  } else if (request.stream_body || !request.body.empty() || wants_length ||
+             request.send_empty_length) {
     const std::uint64_t length = request.stream_body
                                      ? static_cast<std::uint64_t>(request.stream_length)
                                      : request.body.size();

@@ -670,6 +670,9 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   const bool parsed = strict_fields(req.connection()->owner().options().connection.parse);
   request_.parsed_headers = !parsed ? 0 : built_fields_checked_ ? fields_.size() : copied;
   request_.body = body_;
+  // A Content-Length the client sent for an empty body goes up too, whatever the method (the
+  // client sends one by itself only for POST, PUT and PATCH).
+  request_.send_empty_length = req.raw().head().body.kind == body_kind::content_length;
   request_.timeout = o.timeout;
   request_.timeout_ends_at_head = true;  // a body takes as long as it flows (body_idle_timeout)
   return true;

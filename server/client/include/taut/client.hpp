@@ -122,6 +122,9 @@ struct client_request {
   /// The whole body, sent with a Content-Length (which is also sent, as 0, for an empty body of
   /// POST, PUT and PATCH), unless `stream_body`.
   std::string_view body{};
+  /// Send `Content-Length: 0` for an empty `body` whatever the method (a proxy forwarding a
+  /// request that declared its empty body so). Without it, only POST, PUT and PATCH get one.
+  bool send_empty_length = false;
   /// The body comes later through client_exchange::write_body(): chunked when
   /// `stream_length` is negative, with that Content-Length otherwise.
   bool stream_body = false;
