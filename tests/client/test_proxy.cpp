@@ -1547,5 +1547,46 @@ TEST(Proxy, AnEmptyBodysContentLengthGoesUpForEveryMethod) {
   EXPECT_EQ(w.seen[5].count("Content-Length"), 0u);
 }
 
+// "identity" changes no byte (RFC 2616; gone from RFC 9112, refused by taut's client and Go's):
+// it is dropped from the codings the client is told, so a body under identity alone goes on as an
+// uncoded one (chunked to HTTP/1.1, close-delimited to HTTP/1.0), never as `identity, chunked`,
+// and with other codings only they are named.
+TEST(ProxyCodings, IdentityIsDroppedFromTheCodingsTheClientIsTold) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    switch (index) {
+      case 0:
+      case 3:
+        (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nplain");
+        (void)c.stream.close();
+        return;
+      case 1:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nplain\r\n0\r\n\r\n");
+        return;
+      default:
+        (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Identity, chunked\r\n\r\n9\r\n" +
+                             coded_bytes + "\r\n0\r\n\r\n");
+        return;
+    }
+  });
+  for (const char* target : {"/close", "/chunked"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    EXPECT_NE(got.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << got;
+    EXPECT_EQ(got.find("identity"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\n5\r\nplain\r\n0\r\n\r\n")) << got;
+  }
+  const std::string mixed =
+      w.raw("GET /mixed HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(mixed.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << mixed;
+  EXPECT_EQ(mixed.find("dentity"), std::string::npos) << mixed;
+  const std::string old = w.raw("GET /old HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+  EXPECT_EQ(old.find("Transfer-Encoding"), std::string::npos) << old;
+  EXPECT_TRUE(old.ends_with("\r\n\r\nplain")) << old;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+}
+
 }  // namespace
 }  // namespace taut::test
