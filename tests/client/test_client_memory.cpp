@@ -490,7 +490,8 @@ TEST(ClientMemory, ACallersConnectionKeepAliveIsSentAndTheConnectionReused) {
   memory_world w(app);
   const header keep_alive[] = {{"Connection", "keep-alive"}};
   const header capitalised[] = {{"Connection", "Keep-Alive"}};
-  for (const auto& fields : {std::span<const header>(keep_alive), std::span<const header>(capitalised)}) {
+  for (const auto& fields :
+       {std::span<const header>(keep_alive), std::span<const header>(capitalised)}) {
     recorder r;
     w.exchange({.method = "GET", .target = "/connection", .headers = fields}, r);
     ASSERT_TRUE(r.completed) << r.error.message();

@@ -1513,13 +1513,14 @@ TEST(ProxyShared, EachServerLoopEndsOnlyItsOwnExchanges) {
 // by the front and the request goes up without it.
 TEST(ProxyExpect, AnExpectationOtherThan100ContinueIs417AndNotForwarded) {
   proxy_world w;
-  const std::string refused = w.raw("POST /x HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n"
-                                    "Content-Length: 3\r\n\r\nabc");
+  const std::string refused = w.raw(
+      "POST /x HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n"
+      "Content-Length: 3\r\n\r\nabc");
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 417 Expectation Failed\r\n")) << refused;
   EXPECT_TRUE(w.seen.empty());
-  const std::string served =
-      w.raw("POST /y HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
-            "Connection: close\r\n\r\nabc");
+  const std::string served = w.raw(
+      "POST /y HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+      "Connection: close\r\n\r\nabc");
   EXPECT_TRUE(served.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")) << served;
   ASSERT_EQ(w.seen.size(), 1u);
   EXPECT_EQ(w.seen[0].count("Expect"), 0u);
@@ -1561,11 +1562,13 @@ TEST(ProxyCodings, IdentityIsDroppedFromTheCodingsTheClientIsTold) {
         return;
       case 1:
         (void)c.stream.write(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nplain\r\n0\r\n\r\n");
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, "
+            "chunked\r\n\r\n5\r\nplain\r\n0\r\n\r\n");
         return;
       default:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Identity, chunked\r\n\r\n9\r\n" +
-                             coded_bytes + "\r\n0\r\n\r\n");
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Identity, chunked\r\n\r\n9\r\n" +
+            coded_bytes + "\r\n0\r\n\r\n");
         return;
     }
   });
@@ -1577,8 +1580,7 @@ TEST(ProxyCodings, IdentityIsDroppedFromTheCodingsTheClientIsTold) {
     EXPECT_EQ(got.find("identity"), std::string::npos) << got;
     EXPECT_TRUE(got.ends_with("\r\n\r\n5\r\nplain\r\n0\r\n\r\n")) << got;
   }
-  const std::string mixed =
-      w.raw("GET /mixed HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  const std::string mixed = w.raw("GET /mixed HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_NE(mixed.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << mixed;
   EXPECT_EQ(mixed.find("dentity"), std::string::npos) << mixed;
   const std::string old = w.raw("GET /old HTTP/1.0\r\nHost: h\r\n\r\n");

@@ -639,8 +639,8 @@ TEST(App, AnExpectationOtherThan100ContinueIs417) {
   }
   {
     client c(app);  // a second Expect line says more than the first
-    const auto r = c.send(
-        request("GET", "/x").header("Expect", "100-continue").header("Expect", "something"));
+    const auto r =
+        c.send(request("GET", "/x").header("Expect", "100-continue").header("Expect", "something"));
     EXPECT_EQ(r.status, 417);
   }
   EXPECT_EQ(calls, 0);
