@@ -1,6 +1,7 @@
 #include "taut/request_parser.hpp"
 
 #include <array>
+#include <cassert>
 #include <cstring>
 
 #include "fields.hpp"
@@ -663,6 +664,10 @@ parse_result request_parser::parse_more(std::string_view buffer) noexcept {
     section_.base = data;
   } else {
     disarm_shortcut();
+    // request()'s views are into the buffer the head completed in: another buffer is a misuse
+    // (the next message given without reset(), or the head moved), which debug builds catch.
+    assert((phase_ != head_phase::complete || section_.base == data) &&
+           "request_parser::parse() after complete with another buffer: reset() first");
     if (phase_ == head_phase::complete) return {parse_status::complete, request_.head_size, {}};
     if (phase_ == head_phase::failed) return result_;
     // In the fields of the same buffer, parse() has just found that the new bytes do not only

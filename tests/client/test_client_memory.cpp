@@ -2,6 +2,7 @@
 // reuse counted, bodies, 100-continue, streamed uploads) and against scripted upstreams that
 // misbehave (closes mid-head and mid-body, resets, garbage, CL+TE, a second response smuggled
 // after the first, stalls).
+#include <span>
 #include <string>
 
 #include "client_test_support.hpp"
@@ -478,6 +479,27 @@ TEST(ClientMemory, ParsedHeadersStillHaveTheirMeaningChecked) {
   EXPECT_EQ(refused.cause, make_error_code(errc::bad_header_name));
   const header fine[] = {{"X-A", "1"}, {"Host", "a.example"}};
   EXPECT_FALSE(validate({.target = "/", .headers = fine, .parsed_headers = 7}));
+}
+
+// A caller's own `Connection: keep-alive` asks for what HTTP/1.1 does anyway: it is sent as given,
+// and the connection is reused as without it (a list naming anything else is still refused).
+TEST(ClientMemory, ACallersConnectionKeepAliveIsSentAndTheConnectionReused) {
+  mux app = make_app();
+  app.handle("GET /connection",
+             [](request_context& req, reply& res) { res.text(200, req.header("Connection")); });
+  memory_world w(app);
+  const header keep_alive[] = {{"Connection", "keep-alive"}};
+  const header capitalised[] = {{"Connection", "Keep-Alive"}};
+  for (const auto& fields :
+       {std::span<const header>(keep_alive), std::span<const header>(capitalised)}) {
+    recorder r;
+    w.exchange({.method = "GET", .target = "/connection", .headers = fields}, r);
+    ASSERT_TRUE(r.completed) << r.error.message();
+    EXPECT_EQ(r.body, fields[0].value);
+  }
+  EXPECT_EQ(w.client.stats().connections_opened, 1u);
+  EXPECT_EQ(w.client.stats().reused, 1u);
+  EXPECT_EQ(w.client.idle_connections(w.where), 1u);
 }
 
 TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {

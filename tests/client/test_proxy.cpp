@@ -1508,5 +1508,87 @@ TEST(ProxyShared, EachServerLoopEndsOnlyItsOwnExchanges) {
   held.clear();
 }
 
+// RFC 9110 section 10.1.1: an expectation other than 100-continue is the front's to refuse (417,
+// as any taut server answers it); it never reaches the upstream, while 100-continue is answered
+// by the front and the request goes up without it.
+TEST(ProxyExpect, AnExpectationOtherThan100ContinueIs417AndNotForwarded) {
+  proxy_world w;
+  const std::string refused = w.raw(
+      "POST /x HTTP/1.1\r\nHost: h\r\nExpect: foo\r\n"
+      "Content-Length: 3\r\n\r\nabc");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 417 Expectation Failed\r\n")) << refused;
+  EXPECT_TRUE(w.seen.empty());
+  const std::string served = w.raw(
+      "POST /y HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+      "Connection: close\r\n\r\nabc");
+  EXPECT_TRUE(served.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")) << served;
+  ASSERT_EQ(w.seen.size(), 1u);
+  EXPECT_EQ(w.seen[0].count("Expect"), 0u);
+  EXPECT_EQ(w.seen[0].body, "abc");
+}
+
+// A Content-Length the client sent goes up whatever the method: PROPFIND (no body semantics the
+// client knows of) keeps its `Content-Length: 0` as POST does; a GET without one gains none.
+TEST(Proxy, AnEmptyBodysContentLengthGoesUpForEveryMethod) {
+  proxy_world w;
+  for (const char* method : {"PROPFIND", "POST", "DELETE", "GET"}) {
+    const std::string got = w.raw(std::string(method) +
+                                  " /x HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << method << ": " << got;
+  }
+  (void)w.raw("GET /none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  (void)w.raw("PROPFIND /none HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(w.seen.size(), 6u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(w.seen[i].count("Content-Length"), 1u) << w.seen[i].method;
+    EXPECT_EQ(w.seen[i].value("Content-Length"), "0") << w.seen[i].method;
+  }
+  EXPECT_EQ(w.seen[4].count("Content-Length"), 0u);
+  EXPECT_EQ(w.seen[5].count("Content-Length"), 0u);
+}
+
+// "identity" changes no byte (RFC 2616; gone from RFC 9112, refused by taut's client and Go's):
+// it is dropped from the codings the client is told, so a body under identity alone goes on as an
+// uncoded one (chunked to HTTP/1.1, close-delimited to HTTP/1.0), never as `identity, chunked`,
+// and with other codings only they are named.
+TEST(ProxyCodings, IdentityIsDroppedFromTheCodingsTheClientIsTold) {
+  proxy_world w({}, true, [](upstream_connection& c, std::size_t index) {
+    switch (index) {
+      case 0:
+      case 3:
+        (void)c.stream.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nplain");
+        (void)c.stream.close();
+        return;
+      case 1:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, "
+            "chunked\r\n\r\n5\r\nplain\r\n0\r\n\r\n");
+        return;
+      default:
+        (void)c.stream.write(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Identity, chunked\r\n\r\n9\r\n" +
+            coded_bytes + "\r\n0\r\n\r\n");
+        return;
+    }
+  });
+  for (const char* target : {"/close", "/chunked"}) {
+    const std::string got =
+        w.raw("GET " + std::string(target) + " HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK\r\n")) << got;
+    EXPECT_NE(got.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << got;
+    EXPECT_EQ(got.find("identity"), std::string::npos) << got;
+    EXPECT_TRUE(got.ends_with("\r\n\r\n5\r\nplain\r\n0\r\n\r\n")) << got;
+  }
+  const std::string mixed = w.raw("GET /mixed HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(mixed.find("Transfer-Encoding: gzip, chunked\r\n"), std::string::npos) << mixed;
+  EXPECT_EQ(mixed.find("dentity"), std::string::npos) << mixed;
+  const std::string old = w.raw("GET /old HTTP/1.0\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(old.starts_with("HTTP/1.1 200 OK\r\n")) << old;
+  EXPECT_EQ(old.find("Transfer-Encoding"), std::string::npos) << old;
+  EXPECT_TRUE(old.ends_with("\r\n\r\nplain")) << old;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+}
+
 }  // namespace
 }  // namespace taut::test

@@ -421,6 +421,20 @@ TEST(RequestLine, ResetParsesTheNextRequest) {
   EXPECT_TRUE(parser.parse(first).complete());
 }
 
+// After `complete`, parse() answers the same until reset(), whatever it is given: request() views
+// the buffer the head completed in. The next message in another buffer without reset() is a
+// misuse that debug builds catch; a release build returns the first head, as documented.
+TEST(RequestLineDeathTest, AnotherBufferAfterCompleteWithoutResetAssertsInDebugBuilds) {
+  const std::string first = with_host("GET /1 HTTP/1.1");
+  const std::string second = with_host("DELETE /2 HTTP/1.1");
+  std::vector<header> storage(8);
+  request_parser parser(storage);
+  ASSERT_TRUE(parser.parse(first).complete());
+  EXPECT_DEBUG_DEATH((void)parser.parse(second), "reset\\(\\) first");
+  EXPECT_EQ(parser.request().target, "/1");
+  EXPECT_TRUE(parser.parse(first).complete());  // the same buffer: the same answer, no assert
+}
+
 TEST(RequestLine, PipelinedRequestsAreParsedOneAtATime) {
   const std::string first = with_host("GET /1 HTTP/1.1");
   const std::string both = first + with_host("GET /2 HTTP/1.1");

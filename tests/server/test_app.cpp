@@ -3,6 +3,7 @@
 // limits, registration errors, deferred answers.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "taut/handler.hpp"
 #include "taut/mux.hpp"
+#include "taut/status.hpp"
 #include "taut/testing.hpp"
 
 namespace {
@@ -467,7 +469,7 @@ TEST(App, UnfinishedReplyIsCompletedByTheConnection) {
   const auto r = c.get("/head-only");
   EXPECT_EQ(r.status, 500);
   EXPECT_FALSE(r.has_header("X-Secret"));
-  EXPECT_EQ(r.body, "Internal Server Error\n");
+  EXPECT_EQ(r.body, "500 Internal Server Error\n");
   EXPECT_TRUE(r.keep_alive);
   // Once the head is out, the body is cut short: the client sees an incomplete response.
   EXPECT_EQ(c.get("/begun").status, 0);
@@ -543,3 +545,108 @@ TEST(App, ReplyHelpers) {
 }
 
 }  // namespace
+
+// Every answer the connection gives by itself (a request it cannot take or an expectation it
+// cannot meet, a timeout, a body over
+// the limit, a handler that never answered, the drain deadline) reads like reply::error(): the
+// body "<status> <reason>\n", text/plain in UTF-8 and nosniff, as a handler's own error(413).
+TEST(App, TheConnectionsOwnErrorAnswersReadLikeReplyError) {
+  taut::mux app;
+  app.handle("GET /error/{code}", [](request_context& req, reply& res) {
+    res.error(std::stoi(std::string(req.param("code"))));
+  });
+  app.handle("POST /upload", [](request_context& req, reply& res) { res.text(200, req.body()); });
+  app.handle("GET /silent", [](request_context&, reply&) {});
+  taut::response_writer held;
+  app.handle("GET /hold", [&held](request_context&, reply& res) { held = res.detach(); });
+  taut::testing::server_options options;
+  options.loop.connection.max_body_bytes = 16;
+  options.loop.connection.parse.max_request_line = 256;
+  options.loop.connection.parse.max_header_bytes = 512;
+  options.loop.drain_timeout = std::chrono::seconds(1);
+
+  struct answer {
+    int status;
+    taut::testing::response response;
+  };
+  std::vector<answer> answers;
+  auto raw = [&](int status, const std::string& bytes) {
+    client c(app, {}, options);
+    c.write_raw(bytes);
+    answers.push_back({status, c.read()});
+  };
+  raw(400, "GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n");
+  raw(413, "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n\r\n");
+  raw(414, "GET /" + std::string(300, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n");
+  raw(431, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(600, 'b') + "\r\n\r\n");
+  raw(501, "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
+  raw(505, "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
+  raw(417, "GET / HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n");
+  raw(500, "GET /silent HTTP/1.1\r\nHost: a\r\n\r\n");
+  {
+    client c(app, {}, options);
+    c.write_raw("GET / HTTP/1.1\r\nHost: a\r\n");  // the head never ends
+    c.advance(std::chrono::seconds(11));
+    answers.push_back({408, c.read()});
+  }
+  {
+    client c(app, {}, options);
+    c.write_raw("GET /hold HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_TRUE(held.valid());
+    c.server().shutdown();
+    c.advance(std::chrono::seconds(2));  // past the drain deadline: the unanswered get 503
+    answers.push_back({503, c.read()});
+    held = {};
+  }
+  ASSERT_EQ(answers.size(), 10u);
+  for (const answer& a : answers) {
+    SCOPED_TRACE(a.status);
+    EXPECT_EQ(a.response.status, a.status) << a.response.error;
+    const std::string body =
+        std::to_string(a.status) + " " + std::string(taut::reason_phrase(a.status)) + "\n";
+    EXPECT_EQ(a.response.body, body);
+    EXPECT_EQ(a.response.header("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_EQ(a.response.header("X-Content-Type-Options"), "nosniff");
+    // A handler's reply::error() of the same status: the same body and fields.
+    client c(app);
+    const auto handler = c.get("/error/" + std::to_string(a.status));
+    EXPECT_EQ(handler.status, a.status);
+    EXPECT_EQ(handler.body, a.response.body);
+    EXPECT_EQ(handler.header("Content-Type"), a.response.header("Content-Type"));
+    EXPECT_EQ(handler.header("X-Content-Type-Options"),
+              a.response.header("X-Content-Type-Options"));
+  }
+}
+
+// RFC 9110 section 10.1.1: an Expect other than 100-continue is an expectation the server cannot
+// meet: 417 and a close (as Go's server answers), the handler never called. 100-continue (any
+// case) and an empty Expect ask for nothing else, and the request is served.
+TEST(App, AnExpectationOtherThan100ContinueIs417) {
+  int calls = 0;
+  taut::mux app;
+  app.handle("/", [&calls](request_context&, reply& res) {
+    ++calls;
+    res.text(200, "served");
+  });
+  for (const char* expect : {"foo", "100-continue, foo", "200-ok"}) {
+    SCOPED_TRACE(expect);
+    client c(app);
+    const auto r = c.send(request("POST", "/x").header("Expect", expect).body("abc"));
+    EXPECT_EQ(r.status, 417);
+    EXPECT_EQ(r.body, "417 Expectation Failed\n");
+    EXPECT_EQ(r.header("Connection"), "close");
+    EXPECT_TRUE(c.closed());
+  }
+  {
+    client c(app);  // a second Expect line says more than the first
+    const auto r =
+        c.send(request("GET", "/x").header("Expect", "100-continue").header("Expect", "something"));
+    EXPECT_EQ(r.status, 417);
+  }
+  EXPECT_EQ(calls, 0);
+  client c(app);
+  EXPECT_EQ(c.send(request("POST", "/x").header("Expect", "100-Continue").body("abc")).status, 200);
+  EXPECT_EQ(c.send(request("GET", "/x").header("Expect", "")).status, 200);
+  EXPECT_EQ(c.get("/x").status, 200);
+  EXPECT_EQ(calls, 3);
+}

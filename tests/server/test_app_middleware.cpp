@@ -315,7 +315,7 @@ TEST(Middleware, WithoutRecoverAFailureAfterFieldsAnswersAPlain500AndCloses) {
   EXPECT_EQ(r.status, 500);
   EXPECT_FALSE(r.has_header("Set-Cookie"));
   EXPECT_FALSE(r.has_header("X-Secret"));
-  EXPECT_EQ(r.body, "Internal Server Error\n");
+  EXPECT_EQ(r.body, "500 Internal Server Error\n");
   EXPECT_FALSE(r.keep_alive);
   EXPECT_TRUE(c.closed());
 }

@@ -58,7 +58,7 @@ TEST(AppUpload, DroppedWriterAnswersTheBodysOwnStatus) {
   // Chunked, so the limit is found only while reading: 413, as for a buffered body.
   const auto big = c.send(request("POST", "/up").chunked({"0123456789", "x"}));
   EXPECT_EQ(big.status, 413);
-  EXPECT_EQ(big.body, "Content Too Large\n");
+  EXPECT_EQ(big.body, "413 Content Too Large\n");
 
   c.reconnect();
   c.write_raw(

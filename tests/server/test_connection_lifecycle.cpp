@@ -270,8 +270,11 @@ TEST_P(ParseErrors, AnsweredWithTheParsersStatusThenClosed) {
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].status, GetParam().status);
   EXPECT_EQ(responses[0].field("Connection"), "close");
-  EXPECT_EQ(responses[0].field("Content-Type"), "text/plain");
-  EXPECT_EQ(responses[0].body, std::string(reason_phrase(GetParam().status)) + "\n");
+  EXPECT_EQ(responses[0].field("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(responses[0].field("X-Content-Type-Options"), "nosniff");
+  // reply::error()'s body: "<status> <reason>\n".
+  EXPECT_EQ(responses[0].body, std::to_string(GetParam().status) + " " +
+                                   std::string(reason_phrase(GetParam().status)) + "\n");
   EXPECT_EQ(h.handler.requests, 0);
   expect_closes_after_linger(h);
 }

@@ -771,7 +771,7 @@ TEST(ServerLoop, AccessLogErrorFieldSaysWhyARequestWasRefused) {
   ASSERT_EQ(lines.size(), 2u) << log.contents();
   EXPECT_TRUE(lines[0].ends_with("\"GET /a HTTP/1.1\" 200 6 -")) << lines[0];
   // "GET / HTTP/1.1\r\n" is 16 bytes; the empty line that ends the head without a Host is at 16.
-  EXPECT_TRUE(lines[1].ends_with("\"-\" 400 12 missing_host@16")) << lines[1];
+  EXPECT_TRUE(lines[1].ends_with("\"-\" 400 16 missing_host@16")) << lines[1];
 }
 
 TEST(ServerLoop, ErrorHookReceivesTheParseErrorCodeOffsetAndStatus) {
@@ -800,7 +800,7 @@ TEST(ServerLoop, AccessLogIsPlainCommonLogFormatByDefault) {
   server.unit->begin_shutdown();
   const std::vector<std::string> lines = lines_of(log.contents());
   ASSERT_EQ(lines.size(), 1u) << log.contents();
-  EXPECT_TRUE(lines[0].ends_with("\"-\" 400 12")) << lines[0];
+  EXPECT_TRUE(lines[0].ends_with("\"-\" 400 16")) << lines[0];
 }
 
 }  // namespace

@@ -2,11 +2,16 @@
 // the fake clock (timeouts), raw bytes and error answers, shared servers and reconnects.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "taut/connection_info.hpp"
 #include "taut/mux.hpp"
+#include "taut/server_loop.hpp"
 #include "taut/testing.hpp"
+#include "taut/transport/event_loop.hpp"
 
 namespace {
 
@@ -202,3 +207,98 @@ TEST(Testing, ResponseHeaderLookup) {
 }
 
 }  // namespace
+
+// --- teardown with a response still streaming ----------------------------------------------------
+
+/// A producer outside every handler call, as the demo's /clock: a timer of the loop writes a piece
+/// a second through the detached writer (waiting in on_drained() while the client does not read),
+/// and it deletes itself once the response can no longer be written. `alive` counts the
+/// producers not yet destroyed.
+class ticking_producer {
+ public:
+  static inline int alive = 0;
+
+  static void start(taut::transport::event_loop& loop, taut::response_writer writer) {
+    (new ticking_producer(loop, std::move(writer)))->tick();
+  }
+  ticking_producer(const ticking_producer&) = delete;
+  ticking_producer& operator=(const ticking_producer&) = delete;
+  ~ticking_producer() { --alive; }
+
+ private:
+  ticking_producer(taut::transport::event_loop& loop, taut::response_writer writer) noexcept
+      : timer_(loop), writer_(std::move(writer)) {
+    ++alive;
+    timer_.set_callback([this] { tick(); });
+  }
+
+  void tick() noexcept {
+    if (!writer_.ready()) {
+      if (!writer_.on_drained([this] { tick(); })) delete this;
+      return;
+    }
+    if (!writer_.write(std::string(1000, 't'))) {
+      delete this;  // the client is gone
+      return;
+    }
+    timer_.arm_in(std::chrono::seconds(1));
+  }
+
+  taut::transport::timer timer_;
+  taut::response_writer writer_;
+};
+
+/// A mux whose GET /stream starts a ticking_producer that never ends by itself.
+void add_stream_route(taut::mux& app) {
+  app.handle("GET /stream", [](request_context& req, reply& res) {
+    if (!res.begin()) return;
+    ticking_producer::start(req.connection()->owner().loop(), res.detach());
+  });
+}
+
+// Destroying the server (here with the client that owns it) while a producer still streams a
+// response ends that producer: the timer it waits on fires, its write fails, it deletes itself and
+// frees the writer and the connection the writer kept (LeakSanitizer checks the rest under asan).
+TEST(Testing, DestroyingTheServerMidStreamEndsTheProducer) {
+  ticking_producer::alive = 0;
+  taut::mux app;
+  add_stream_route(app);
+  {
+    client c(app);
+    c.write(request("GET", "/stream"));
+    c.advance(1s);
+    c.advance(1s);
+    EXPECT_EQ(c.read().error, "no response yet");
+    EXPECT_GE(c.unread().size(), 3000u);
+    EXPECT_EQ(ticking_producer::alive, 1);
+  }
+  EXPECT_EQ(ticking_producer::alive, 0);
+}
+
+// The same with a shared server, the client gone first, and with a producer that waits in
+// on_drained() for a client that stopped reading.
+TEST(Testing, DestroyingASharedServerMidStreamEndsEveryProducer) {
+  ticking_producer::alive = 0;
+  taut::mux app;
+  add_stream_route(app);
+  {
+    taut::testing::server_options options;
+    options.loop.connection.max_output_bytes = 4096;
+    taut::testing::server shared(app, options);
+    client ticking(shared);
+    ticking.write(request("GET", "/stream"));
+    client stalled(shared, {.capacity = 1024});  // reads nothing more once 1 KiB is in flight
+    stalled.write(request("GET", "/stream"));
+    for (int second = 0; second < 10; ++second) shared.advance(1s);
+    // 11 KiB made for each: the stalled one's producer waits in on_drained().
+    ticking.run();
+    EXPECT_GE(ticking.unread().size(), 11000u);
+    EXPECT_EQ(ticking_producer::alive, 2);
+    {
+      client gone(shared);
+      gone.write(request("GET", "/stream"));
+      EXPECT_EQ(ticking_producer::alive, 3);
+    }  // this client leaves; its producer still waits for its next tick
+  }
+  EXPECT_EQ(ticking_producer::alive, 0);
+}

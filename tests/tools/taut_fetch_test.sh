@@ -78,6 +78,13 @@ fetch --unix "$socket" "https://localhost/hello/unix" >/dev/null 2>"$scratch/err
 check "--unix https exit status" 2 $?
 check_contains "--unix https says why" "does not speak TLS over a Unix socket" "$(cat "$scratch/err")"
 check_contains "--help" "-n N" "$("$fetch_bin" --help)"
+check_contains "--help mentions --version" "--version" "$("$fetch_bin" --help)"
+# --version: "taut-fetch <project version>" on standard output, exit status 0, as taut-serve's.
+version=$("$fetch_bin" --version 2>"$scratch/err")
+check "--version status" 0 $?
+check "--version format" "ok" \
+  "$([[ $version =~ ^taut-fetch\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && echo ok || echo "$version")"
+check "--version quiet" "" "$(cat "$scratch/err")"
 
 # A body still carrying a transfer coding other than chunked is not its content: taut-fetch fails
 # (as Go's Transport does) instead of printing the coded bytes, and -v names the codings. The

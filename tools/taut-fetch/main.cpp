@@ -51,6 +51,7 @@ client's event loop. An https server's certificate is checked against the system
   -n N                    send N requests (the body is read and dropped) and print a report
   -c C                    ... over at most C connections, C requests in flight at once [1]
   -h, --help              print this help and exit
+      --version           print "taut-fetch <version>" and exit
 
 Exit status: 0 when every response came (whatever its status), 1 when a request failed (the
 error is printed: what failed, in which phase, why), 2 for a bad flag. A response whose body
@@ -118,6 +119,9 @@ options parse_args(int argc, char** argv) {
     };
     if (arg == "-h" || arg == "--help") {
       std::fputs(help_text.data(), stdout);
+      std::exit(exit_ok);
+    } else if (arg == "--version") {
+      std::printf("taut-fetch %s\n", TAUT_VERSION);
       std::exit(exit_ok);
     } else if (arg == "-X" || arg == "--method") {
       o.method = value();

@@ -27,8 +27,10 @@ class request_parser {
   explicit request_parser(std::span<header> header_storage, parse_options options = {}) noexcept;
 
   /// Parses as much of the head as `buffer` holds. Calling again after `complete` or `error`
-  /// returns the same result until reset(). Inline: the usual resumed call, a few more bytes of a
-  /// name, value, method or target, is decided here, without a call.
+  /// returns the same result until reset(), whatever `buffer` holds: request() still views the
+  /// buffer the head completed in, so a next message needs reset() first (after `complete`, a
+  /// call with another buffer asserts in debug builds). Inline: the usual resumed call, a few
+  /// more bytes of a name, value, method or target, is decided here, without a call.
   parse_result parse(std::string_view buffer) noexcept;
 
   /// The parsed head; meaningful after parse() returned `complete`.

@@ -214,7 +214,7 @@ client_error check_request(std::string_view origin_host, const client_request& r
       return refuse(request_errc::framing_field);
     }
     if (chars::iequals(field.name, "connection") && !chars::iequals(field.value, "close") &&
-        !chars::iequals(field.value, "upgrade")) {
+        !chars::iequals(field.value, "upgrade") && !chars::iequals(field.value, "keep-alive")) {
       return refuse(request_errc::connection_option);
     }
     if (chars::iequals(field.name, "host")) {

@@ -495,13 +495,17 @@ void client_connection::serialize_head() noexcept {
     append(out, at, ": ");
     append(out, at, field.value);
     append(out, at, "\r\n");
-    if (chars::iequals(field.name, "connection")) reusable_ = false;  // only "close" passes
+    // "close" and "upgrade" end the connection's reuse; "keep-alive" (HTTP/1.1's default) not.
+    if (chars::iequals(field.name, "connection") && !chars::iequals(field.value, "keep-alive")) {
+      reusable_ = false;
+    }
   }
   const bool wants_length = method_ == taut::method::post || method_ == taut::method::put ||
                             method_ == taut::method::patch;
   if (body_chunked_) {
     append(out, at, "Transfer-Encoding: chunked\r\n");
-  } else if (request.stream_body || !request.body.empty() || wants_length) {
+  } else if (request.stream_body || !request.body.empty() || wants_length ||
+             request.send_empty_length) {
     const std::uint64_t length = request.stream_body
                                      ? static_cast<std::uint64_t>(request.stream_length)
                                      : request.body.size();

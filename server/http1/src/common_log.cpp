@@ -96,6 +96,8 @@ std::string_view error_name(std::error_code error) noexcept {
   if (error == std::errc::message_size) return "message_size";
   if (error == std::errc::not_enough_memory) return "not_enough_memory";
   if (error == std::errc::connection_aborted) return "connection_aborted";
+  // The answer 417 to an Expect other than 100-continue.
+  if (error == std::errc::not_supported) return "not_supported";
   return "error";
 }
 

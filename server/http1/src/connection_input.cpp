@@ -9,6 +9,23 @@
 #include <utility>
 
 namespace taut {
+namespace {
+
+/// The Expect field of `req` that asks for something other than 100-continue, or null. RFC 9110
+/// section 10.1.1: a server MAY answer 417 to an expectation it cannot meet, which Go's server (and
+/// Apache's) do, closing after it; taut does the same rather than serve the request as if the
+/// client had not asked. An empty value asks for nothing.
+const header* unmet_expectation(const taut::request& req) noexcept {
+  for (const header& field : req.headers) {
+    if (field.name.size() == 6 && chars::iequals(field.name, "expect") && !field.value.empty() &&
+        !chars::iequals(field.value, "100-continue")) {
+      return &field;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 // --- connection: input --------------------------------------------------------------------------
 
@@ -406,6 +423,11 @@ bool connection::parse_head() noexcept {
   if (r.incomplete()) return false;
   if (r.failed()) {
     reject(r.error.status, make_error_code(r.error.code), r.error.offset);
+    return false;
+  }
+  if (const header* expect = unmet_expectation(st_->parser.request()); expect != nullptr) {
+    reject(417, std::make_error_code(std::errc::not_supported),
+           static_cast<std::uint64_t>(expect->name.data() - (in_ + msg_begin_)));
     return false;
   }
   // Nothing before it is unanswered (every synchronous handler's case): it starts at once.

@@ -205,14 +205,22 @@ bool connection::write_error(response_slot& slot, int status, bool close) noexce
   }
   slot.status = static_cast<std::uint16_t>(status);
   if (close) close_after(slot);
+  // The body reply::error() writes ("413 Content Too Large\n"), with its fields: the same answer
+  // whether the connection or a handler gives it.
   const std::string_view reason = reason_phrase(status);
-  add_field(slot, "Content-Type", "text/plain");
-  write_head_end(slot, framing_length, reason.size() + 1);
+  char code[4];
+  std::to_chars(code, code + 3, status);
+  code[3] = ' ';
+  const std::string_view number(code, reason.empty() ? 3 : 4);
+  add_field(slot, "Content-Type", "text/plain; charset=utf-8");
+  add_field(slot, "X-Content-Type-Options", "nosniff");
+  write_head_end(slot, framing_length, number.size() + reason.size() + 1);
   out_chain& out = target(slot);
   if (!slot.head_request) {
+    append(out, number);
     append(out, reason);
     append(out, "\n");
-    slot.body_bytes = reason.size() + 1;
+    slot.body_bytes = number.size() + reason.size() + 1;
   }
   finish_slot(slot);
   return true;

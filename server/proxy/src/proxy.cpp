@@ -198,6 +198,34 @@ bool names_chunked(std::string_view codings) noexcept {
   return false;
 }
 
+// `codings` without "identity" (RFC 2616's coding that changes no byte, which RFC 9112 no longer
+// has, and which taut's own client and Go's refuse): the bytes carry only the others, so only
+// they go on, and a body under "identity" alone goes on as if it had none. The list as it came
+// when it holds no identity (nothing copied); otherwise the rest, joined in `storage`.
+std::string_view without_identity(std::string_view codings, std::string& storage) {
+  const auto is_identity = [](std::string_view coding) {
+    coding = chars::trim_ows(coding.substr(0, std::min(coding.find(';'), coding.size())));
+    return chars::iequals(coding, "identity");
+  };
+  bool found = false;
+  for (std::string_view rest = codings; !rest.empty();) {
+    const std::size_t comma = std::min(rest.find(','), rest.size());
+    found = found || is_identity(rest.substr(0, comma));
+    rest.remove_prefix(std::min(comma + 1, rest.size()));
+  }
+  if (!found) return codings;
+  storage.clear();
+  for (std::string_view rest = codings; !rest.empty();) {
+    const std::size_t comma = std::min(rest.find(','), rest.size());
+    const std::string_view coding = chars::trim_ows(rest.substr(0, comma));
+    rest.remove_prefix(std::min(comma + 1, rest.size()));
+    if (coding.empty() || is_identity(coding)) continue;
+    if (!storage.empty()) storage.append(", ");
+    storage.append(coding);
+  }
+  return storage;
+}
+
 // The codings a Transfer-Encoding value applies before a final chunked ("gzip" of "gzip, chunked",
 // all of "gzip"): what the parser reports as transfer_codings, for a HEAD response, whose
 // Transfer-Encoding it does not read (there is no body to decode).
@@ -448,6 +476,7 @@ class proxy_exchange final : public client_exchange, public body_sink {
   std::vector<header> trailers_;        // the upstream's trailer fields the client gets
   std::string trailer_names_;           // the upstream's Trailer list, as the client gets it
   std::string named_;                   // the response's Connection options, kept for its trailers
+  std::string codings_;                 // the response's codings less identity, when it had one
   std::string clean_;                   // a path cleaned of dot segments and empty segments
   std::string body_;
   taut::method method_ = taut::method::get;
@@ -670,6 +699,9 @@ bool proxy_exchange::prepare(request_context& req, reply& res) {
   const bool parsed = strict_fields(req.connection()->owner().options().connection.parse);
   request_.parsed_headers = !parsed ? 0 : built_fields_checked_ ? fields_.size() : copied;
   request_.body = body_;
+  // A Content-Length the client sent for an empty body goes up too, whatever the method (the
+  // client sends one by itself only for POST, PUT and PATCH).
+  request_.send_empty_length = req.raw().head().body.kind == body_kind::content_length;
   request_.timeout = o.timeout;
   request_.timeout_ends_at_head = true;  // a body takes as long as it flows (body_idle_timeout)
   return true;
@@ -831,6 +863,7 @@ void proxy_exchange::on_head(const client_response& response) {
       }
     }
   }
+  codings = without_identity(codings, codings_);
   // An HTTP/1.0 client's HEAD carries no body to label, and that client is told of no codings.
   const bool coded =
       !codings.empty() && (head.body.kind != body_kind::none || (head_request && !client_http10_));

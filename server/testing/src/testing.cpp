@@ -2,6 +2,7 @@
 #include "taut/http_chars.hpp"
 
 #include <array>
+#include <chrono>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -147,8 +148,19 @@ server::server(taut::handler handler, const server_options& options)
 }
 
 server::~server() {
-  // Connections first (their writers point into the handler), then the loop.
+  // Connections first (their writers point into the handler): closed, so every writer still held
+  // fails from now on, and a producer waiting in on_drained() is told at once.
   server_.reset();
+  // A producer outside every handler call that waits on a timer of the loop (a response streamed
+  // over time) learns it at its next tick: the clock moves on to let every armed timer fire, so
+  // such producers end, and free their writers and the connections those kept, before the loop
+  // goes. Steps that double from 1 s cover any deadline; a timer that re-arms itself whatever
+  // happens is waited for no more than these rounds.
+  auto step = std::chrono::seconds(1);
+  for (int round = 0; round < 32 && loop_->armed_timers() > 0; ++round, step *= 2) {
+    clock_.advance(step);
+    loop_->run_until_idle();
+  }
   loop_.reset();
 }
 

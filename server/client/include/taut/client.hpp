@@ -110,7 +110,8 @@ struct client_request {
   std::string_view target = "/";
   /// Fields to send as given. Content-Length, Transfer-Encoding, TE and Connection are the
   /// client's own (an error here), except `Connection: close`, which asks to close after the
-  /// response; Host replaces the origin's authority.
+  /// response, `Connection: upgrade`, and `Connection: keep-alive` (HTTP/1.1's default, sent as
+  /// given); Host replaces the origin's authority.
   std::span<const header> headers{};
   /// How many of `headers`, from the first, came from taut's own parser (a proxy forwarding a
   /// request's fields): the caller vouches that their names are tokens and their values field
@@ -121,6 +122,9 @@ struct client_request {
   /// The whole body, sent with a Content-Length (which is also sent, as 0, for an empty body of
   /// POST, PUT and PATCH), unless `stream_body`.
   std::string_view body{};
+  /// Send `Content-Length: 0` for an empty `body` whatever the method (a proxy forwarding a
+  /// request that declared its empty body so). Without it, only POST, PUT and PATCH get one.
+  bool send_empty_length = false;
   /// The body comes later through client_exchange::write_body(): chunked when
   /// `stream_length` is negative, with that Content-Length otherwise.
   bool stream_body = false;

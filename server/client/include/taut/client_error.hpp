@@ -70,8 +70,8 @@ enum class request_errc : std::uint8_t {
   // Content-Length, Transfer-Encoding, TE or Expect set by the caller: the client writes them
   // from client_request::body, stream_body and expect_continue.
   framing_field = 1,
-  // A Connection field other than "close" or "upgrade" (keep-alive is the default; options the
-  // client does not implement cannot be promised).
+  // A Connection field other than "close", "upgrade" or "keep-alive" (the default, accepted as
+  // harmless; options the client does not implement cannot be promised).
   connection_option,
   duplicate_host,  // more than one Host field (RFC 9110 section 7.2)
   bad_host,        // a Host value that is not an authority ("a b", "a/b", empty)

@@ -136,6 +136,9 @@ class server {
   explicit server(request_handler& handler, const server_options& options = {});
   /// Serves a single handler for every path and method (wrapped in a mux).
   explicit server(taut::handler handler, const server_options& options = {});
+  /// Closes every connection, then moves the clock on until no timer of the loop is left armed
+  /// (doubling steps from 1 s, 32 at most) so that a producer streaming a response from a timer
+  /// meets its failed write and ends: what was in flight is freed, nothing leaks.
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
