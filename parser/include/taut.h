@@ -179,7 +179,9 @@ typedef struct taut_response {
   size_t header_count;
   taut_framing body;
   bool keep_alive;
-  bool upgrade; /* 101 Switching Protocols: the connection now speaks another protocol */
+  /* 101 Switching Protocols, or a 2xx answer to CONNECT (a tunnel): the connection now carries
+   * another protocol, and no HTTP/1.1 message follows on it */
+  bool upgrade;
   const char* transfer_codings; /* codings before the final chunked, as sent; left on the body */
   size_t transfer_codings_len;
   size_t head_size;
