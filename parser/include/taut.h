@@ -340,7 +340,10 @@ void taut_body_decoder_init(taut_body_decoder* decoder, const taut_framing* fram
 /** Decodes from `data`, which starts at the first body byte not yet consumed. Produces at most
  * one contiguous piece of body per call: while the status is TAUT_PARSE_INCOMPLETE, call again
  * with the rest if bytes were consumed, else after more arrive. Returns the status; fills
- * `result` unless NULL. A trailer section is consumed only once it is whole. */
+ * `result` unless NULL. A trailer section is consumed only once it is whole. Between calls the
+ * caller may drop the consumed bytes and move the rest (memmove to the front of its buffer,
+ * realloc), in a trailer section too: the decoder keeps offsets, not pointers. `result->data`
+ * points into this call's input: copy it out before moving or overwriting that. */
 taut_parse_status taut_body_decoder_decode(taut_body_decoder* decoder, const char* data, size_t len,
                                            taut_body_result* result);
 

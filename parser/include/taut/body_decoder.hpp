@@ -42,7 +42,9 @@ class chunked_decoder {
 
   /// Decodes from `input`, which starts at the first byte not yet consumed. Produces at most one
   /// contiguous piece of body per call: call again with the rest while the status is `incomplete`
-  /// and bytes were consumed. A trailer section is consumed only once it is whole.
+  /// and bytes were consumed. A trailer section is consumed only once it is whole. Between calls
+  /// the caller may drop the consumed bytes and move the rest, in a trailer section too (offsets
+  /// are kept, not pointers); `data` points into this call's input: use it before moving that.
   body_result decode(std::string_view input) noexcept;
 
   /// Decodes `buffer` in place: the body bytes are moved to its front, overwriting chunk framing.
