@@ -317,6 +317,9 @@ bool taut_response_parser_response(const taut_response_parser* parser, taut_resp
 /** Forgets the current response (a 1xx response is followed by another). */
 void taut_response_parser_reset(taut_response_parser* parser);
 
+/** The options the parser was initialised with (to give its body decoder the same limits). */
+void taut_response_parser_options(const taut_response_parser* parser, taut_parse_options* options);
+
 /* ---- Body decoder ------------------------------------------------------------------------- */
 
 /** The outcome of one decode call. `data`/`data_len` are the decoded bytes this call produced, a

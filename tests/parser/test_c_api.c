@@ -425,6 +425,27 @@ static void responses(void) {
     CHECK(taut_response_parser_response(&parser, &response) && response.status == 201);
   }
 
+  /* A 2xx answering CONNECT opens a tunnel: no body, and the connection carries another
+   * protocol. */
+  CHECK(parse_response(&parser, headers, "HTTP/1.1 200 Connection established\r\n\r\n",
+                       TAUT_METHOD_CONNECT, &response) == TAUT_PARSE_COMPLETE);
+  CHECK(response.body.kind == TAUT_BODY_NONE && response.upgrade);
+
+  /* The parser's options, for its body decoder. */
+  {
+    taut_parse_options options;
+    taut_parse_options got;
+    taut_parse_options_default(&options);
+    options.max_chunk_extension = 7;
+    options.lenient.bare_lf = true;
+    taut_response_parser_init(&parser, headers, 8, &options);
+    memset(&got, 0, sizeof got);
+    taut_response_parser_options(&parser, &got);
+    CHECK(got.max_chunk_extension == 7 && got.lenient.bare_lf && !got.lenient.obs_fold);
+    CHECK(got.max_request_line == options.max_request_line);
+    CHECK(got.max_chunk_overhead == options.max_chunk_overhead);
+  }
+
   /* Errors answer 502: a bad upstream. */
   taut_response_parser_init(&parser, headers, 8, NULL);
   CHECK(taut_response_parser_parse(&parser, "HTTP/1.1 2x0 OK\r\n\r\n", 19, TAUT_METHOD_GET,
