@@ -35,6 +35,8 @@ struct in_place_result {
 /// length-limited chunk extensions, and trailer fields parsed like header fields. The framing as a
 /// whole is bounded relative to the data (parse_options::max_chunk_overhead), so a body of N bytes
 /// costs at most about 16 KiB plus 23 bytes per body byte of input (one-byte chunks, the worst).
+/// It refers to `trailer_storage` without owning it, in its copies and moves too (as
+/// request_parser does to its header storage), and so does body_decoder.
 class chunked_decoder {
  public:
   explicit chunked_decoder(parse_options options = {},
