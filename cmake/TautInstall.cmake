@@ -110,6 +110,7 @@ foreach(implicit IN LISTS CMAKE_CXX_IMPLICIT_LINK_LIBRARIES)
     break()
   endif()
 endforeach()
+set(TAUT_CXX_RUNTIME "${taut_cxx_runtime}")  # for tautConfig.cmake, to C-only projects
 taut_install_library(taut_parser
   DESCRIPTION "Strict, zero-copy, allocation-free HTTP/1.1 request and response parser, with a C API (taut.h)"
   PKGCONFIG_LIBS ${taut_cxx_runtime})

@@ -179,7 +179,9 @@ typedef struct taut_response {
   size_t header_count;
   taut_framing body;
   bool keep_alive;
-  bool upgrade; /* 101 Switching Protocols: the connection now speaks another protocol */
+  /* 101 Switching Protocols, or a 2xx answer to CONNECT (a tunnel): the connection now carries
+   * another protocol, and no HTTP/1.1 message follows on it */
+  bool upgrade;
   const char* transfer_codings; /* codings before the final chunked, as sent; left on the body */
   size_t transfer_codings_len;
   size_t head_size;
@@ -315,6 +317,9 @@ bool taut_response_parser_response(const taut_response_parser* parser, taut_resp
 /** Forgets the current response (a 1xx response is followed by another). */
 void taut_response_parser_reset(taut_response_parser* parser);
 
+/** The options the parser was initialised with (to give its body decoder the same limits). */
+void taut_response_parser_options(const taut_response_parser* parser, taut_parse_options* options);
+
 /* ---- Body decoder ------------------------------------------------------------------------- */
 
 /** The outcome of one decode call. `data`/`data_len` are the decoded bytes this call produced, a
@@ -338,7 +343,10 @@ void taut_body_decoder_init(taut_body_decoder* decoder, const taut_framing* fram
 /** Decodes from `data`, which starts at the first body byte not yet consumed. Produces at most
  * one contiguous piece of body per call: while the status is TAUT_PARSE_INCOMPLETE, call again
  * with the rest if bytes were consumed, else after more arrive. Returns the status; fills
- * `result` unless NULL. A trailer section is consumed only once it is whole. */
+ * `result` unless NULL. A trailer section is consumed only once it is whole. Between calls the
+ * caller may drop the consumed bytes and move the rest (memmove to the front of its buffer,
+ * realloc), in a trailer section too: the decoder keeps offsets, not pointers. `result->data`
+ * points into this call's input: copy it out before moving or overwriting that. */
 taut_parse_status taut_body_decoder_decode(taut_body_decoder* decoder, const char* data, size_t len,
                                            taut_body_result* result);
 

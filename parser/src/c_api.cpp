@@ -404,6 +404,10 @@ void taut_response_parser_reset(taut_response_parser* parser) {
   self.parser.reset();
 }
 
+void taut_response_parser_options(const taut_response_parser* parser, taut_parse_options* options) {
+  *options = to_c(object<response_parser_object>(parser).parser.options());
+}
+
 // ---- Body decoder ------------------------------------------------------------------------------
 
 void taut_body_decoder_init(taut_body_decoder* decoder, const taut_framing* framing,

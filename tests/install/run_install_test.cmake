@@ -51,6 +51,18 @@ expect_output("the find_package consumer" "${output}" "${expected}")
 run("run the find_package C consumer" COMMAND ${build}/taut_consumer_c OUTPUT output)
 expect_output("the find_package C consumer" "${output}" "${expected_c}")
 
+# A C project (project(... LANGUAGES C)): the C compiler links, so the package must bring the C++
+# runtime of taut::parser itself.
+set(build_c_only "${WORK_DIR}/find_package_c_only")
+run("configure a C-only project with find_package(taut)"
+    COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR}/../consumer_c_only -B ${build_c_only}
+            -G ${GENERATOR} -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM} -DCMAKE_C_COMPILER=${C_COMPILER}
+            "-DCMAKE_C_FLAGS=${C_FLAGS}" -DCMAKE_PREFIX_PATH=${prefix}
+            -DTAUT_VERSION=${EXPECTED_VERSION})
+run("build the C-only project" COMMAND ${CMAKE_COMMAND} --build ${build_c_only})
+run("run the C-only project's consumer" COMMAND ${build_c_only}/taut_consumer_c OUTPUT output)
+expect_output("the C-only project's consumer" "${output}" "${expected_c}")
+
 # One consumer per library: the component, the program, what it must print.
 set(consumers
   "transport|taut_consumer_transport|transport: [::1]:8080 @taut-consumer"

@@ -425,6 +425,27 @@ static void responses(void) {
     CHECK(taut_response_parser_response(&parser, &response) && response.status == 201);
   }
 
+  /* A 2xx answering CONNECT opens a tunnel: no body, and the connection carries another
+   * protocol. */
+  CHECK(parse_response(&parser, headers, "HTTP/1.1 200 Connection established\r\n\r\n",
+                       TAUT_METHOD_CONNECT, &response) == TAUT_PARSE_COMPLETE);
+  CHECK(response.body.kind == TAUT_BODY_NONE && response.upgrade);
+
+  /* The parser's options, for its body decoder. */
+  {
+    taut_parse_options options;
+    taut_parse_options got;
+    taut_parse_options_default(&options);
+    options.max_chunk_extension = 7;
+    options.lenient.bare_lf = true;
+    taut_response_parser_init(&parser, headers, 8, &options);
+    memset(&got, 0, sizeof got);
+    taut_response_parser_options(&parser, &got);
+    CHECK(got.max_chunk_extension == 7 && got.lenient.bare_lf && !got.lenient.obs_fold);
+    CHECK(got.max_request_line == options.max_request_line);
+    CHECK(got.max_chunk_overhead == options.max_chunk_overhead);
+  }
+
   /* Errors answer 502: a bad upstream. */
   taut_response_parser_init(&parser, headers, 8, NULL);
   CHECK(taut_response_parser_parse(&parser, "HTTP/1.1 2x0 OK\r\n\r\n", 19, TAUT_METHOD_GET,
@@ -485,6 +506,124 @@ static void chunked_body_with_trailers_byte_by_byte(void) {
   CHECK(taut_body_decoder_decode(&decoder, "0\r\nA: 1\r\n\r\n", 11, &result) ==
         TAUT_PARSE_COMPLETE);
   CHECK(taut_body_decoder_trailers(&decoder, &count) == NULL && count == 0);
+}
+
+/* A C server's loop: pipelined requests arrive in pieces (1 to 7 bytes) into a fixed buffer, which
+ * the server compacts with memmove (the head once parsed, the body bytes the decoder consumed)
+ * and at times moves whole to another array, scribbling over the old one, between any two calls:
+ * in a head, in chunk data, in a chunk-size line, in the trailer section. The parser and the
+ * decoder keep offsets, so every request, body and trailer comes out whole. The arrays are used in
+ * turn and a message never comes back to one it left: a view not moved with it points at '#'. */
+enum { c_server_arrays = 64 };
+struct c_server {
+  char arrays[c_server_arrays][96];
+  int current;
+  size_t filled;
+  size_t sent;
+  unsigned moves;
+};
+
+/* Drops the first `n` bytes of the buffer (memmove) and, every third call, moves what is left to
+ * the next array. */
+static void c_server_drop(struct c_server* server, size_t n) {
+  char* buffer = server->arrays[server->current];
+  memmove(buffer, buffer + n, server->filled - n);
+  server->filled -= n;
+  if (++server->moves % 3 == 0) {
+    const int next = (server->current + 1) % c_server_arrays;
+    memcpy(server->arrays[next], buffer, server->filled);
+    memset(buffer, '#', sizeof server->arrays[0]);
+    server->current = next;
+  }
+}
+
+/* Appends the next piece of `wire` (1 to 7 bytes); false once all of it was sent. */
+static bool c_server_receive(struct c_server* server, const char* wire) {
+  const size_t left = strlen(wire) - server->sent;
+  size_t n = 1 + (server->sent * 7 + server->moves) % 7;
+  if (left == 0) return false;
+  if (n > left) n = left;
+  if (n > sizeof server->arrays[0] - server->filled) n = sizeof server->arrays[0] - server->filled;
+  memcpy(server->arrays[server->current] + server->filled, wire + server->sent, n);
+  server->filled += n;
+  server->sent += n;
+  return true;
+}
+
+static void pipelined_requests_in_a_compacted_moving_buffer(void) {
+  static const char wire[] =
+      "POST /1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n7;lang=en\r\n, world\r\n0\r\nDigest: sha-256=:x:\r\nX-Trailer-Two: 2\r\n\r\n"
+      "GET /2 HTTP/1.1\r\nHost: b\r\nX-Long-Field-Name: a value long enough to span pieces\r\n\r\n"
+      "PUT /3 HTTP/1.1\r\nHost: c\r\nContent-Length: 11\r\n\r\nhello again"
+      "POST /4 HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+  static const char* const targets[] = {"/1", "/2", "/3", "/4"};
+  static const char* const hosts[] = {"a", "b", "c", "d"};
+  static const char* const bodies[] = {"hello, world", "", "hello again", "abc"};
+  static const size_t trailer_counts[] = {2, 0, 0, 0};
+  static struct c_server server;
+  taut_request_parser parser;
+  taut_header headers[4];
+  taut_header trailers[4];
+  size_t done = 0;
+  memset(&server, 0, sizeof server);
+  taut_request_parser_init(&parser, headers, 4, NULL);
+  while (done < 4) {
+    taut_parse_result head;
+    taut_request request;
+    taut_body_decoder decoder;
+    taut_body_result piece;
+    char body[32];
+    size_t body_len = 0;
+    size_t position = 0;
+    size_t trailer_count = 0;
+    /* The head: the message starts at the front of the buffer, which moves between calls. */
+    while (taut_request_parser_parse(&parser, server.arrays[server.current], server.filled,
+                                     &head) == TAUT_PARSE_INCOMPLETE) {
+      c_server_drop(&server, 0);
+      if (!c_server_receive(&server, wire)) break;
+    }
+    CHECK(head.status == TAUT_PARSE_COMPLETE);
+    if (head.status != TAUT_PARSE_COMPLETE) return;
+    CHECK(taut_request_parser_request(&parser, &request));
+    CHECK(same(request.target, request.target_len, targets[done]));
+    CHECK(same(request.host, request.host_len, hosts[done]));
+    CHECK(request.header_count >= 1 && same(headers[0].name, headers[0].name_len, "Host"));
+    /* The body: the head is dropped, then what the decoder consumed, between any two calls. */
+    taut_body_decoder_init(&decoder, &request.body, NULL, trailers, 4);
+    c_server_drop(&server, head.consumed);
+    for (;;) {
+      taut_body_decoder_decode(&decoder, server.arrays[server.current] + position,
+                               server.filled - position, &piece);
+      CHECK(piece.status != TAUT_PARSE_ERROR);
+      if (piece.status == TAUT_PARSE_ERROR) return;
+      if (piece.data_len > 0 && body_len + piece.data_len <= sizeof body) {
+        memcpy(body + body_len, piece.data, piece.data_len); /* before the buffer moves */
+      }
+      body_len += piece.data_len;
+      position += piece.consumed;
+      if (piece.status == TAUT_PARSE_COMPLETE) break;
+      if (piece.consumed == 0) {
+        c_server_drop(&server, position);
+        position = 0;
+        if (!c_server_receive(&server, wire)) break;
+      }
+    }
+    CHECK(piece.status == TAUT_PARSE_COMPLETE);
+    CHECK(same(body, body_len, bodies[done]));
+    CHECK(taut_body_decoder_trailers(&decoder, &trailer_count) != NULL || trailer_count == 0);
+    CHECK(trailer_count == trailer_counts[done]);
+    if (trailer_count == 2) {
+      CHECK(same(trailers[0].name, trailers[0].name_len, "Digest"));
+      CHECK(same(trailers[0].value, trailers[0].value_len, "sha-256=:x:"));
+      CHECK(same(trailers[1].name, trailers[1].name_len, "X-Trailer-Two"));
+      CHECK(same(trailers[1].value, trailers[1].value_len, "2"));
+    }
+    c_server_drop(&server, position);
+    taut_request_parser_reset(&parser);
+    ++done;
+  }
+  CHECK(done == 4 && server.sent == strlen(wire) && server.filled == 0);
 }
 
 static void body_errors_and_other_framings(void) {
@@ -636,6 +775,8 @@ int main(void) {
       {"leniency_flags", leniency_flags},
       {"responses", responses},
       {"chunked_body_with_trailers_byte_by_byte", chunked_body_with_trailers_byte_by_byte},
+      {"pipelined_requests_in_a_compacted_moving_buffer",
+       pipelined_requests_in_a_compacted_moving_buffer},
       {"body_errors_and_other_framings", body_errors_and_other_framings},
       {"methods", methods},
       {"parsing_allocates_nothing", parsing_allocates_nothing},

@@ -1289,10 +1289,15 @@ struct ring_opening {
   std::error_code result;
 };
 
-extern "C" void* open_ring(void* argument) {
+// C linkage for pthread_create, and static: a function of C linkage keeps its plain name whatever
+// namespace holds it (GCC exports it even from this unnamed one), where it would collide with an
+// embedder's own open_ring (tests/check_exported_symbols.cmake).
+extern "C" {
+static void* open_ring(void* argument) {
   auto& opening = *static_cast<ring_opening*>(argument);
   opening.result = opening.backend->open(opening.wake_fd);
   return nullptr;
+}
 }
 
 }  // namespace

@@ -35,6 +35,8 @@ struct in_place_result {
 /// length-limited chunk extensions, and trailer fields parsed like header fields. The framing as a
 /// whole is bounded relative to the data (parse_options::max_chunk_overhead), so a body of N bytes
 /// costs at most about 16 KiB plus 23 bytes per body byte of input (one-byte chunks, the worst).
+/// It refers to `trailer_storage` without owning it, in its copies and moves too (as
+/// request_parser does to its header storage), and so does body_decoder.
 class chunked_decoder {
  public:
   explicit chunked_decoder(parse_options options = {},
@@ -42,7 +44,9 @@ class chunked_decoder {
 
   /// Decodes from `input`, which starts at the first byte not yet consumed. Produces at most one
   /// contiguous piece of body per call: call again with the rest while the status is `incomplete`
-  /// and bytes were consumed. A trailer section is consumed only once it is whole.
+  /// and bytes were consumed. A trailer section is consumed only once it is whole. Between calls
+  /// the caller may drop the consumed bytes and move the rest, in a trailer section too (offsets
+  /// are kept, not pointers); `data` points into this call's input: use it before moving that.
   body_result decode(std::string_view input) noexcept;
 
   /// Decodes `buffer` in place: the body bytes are moved to its front, overwriting chunk framing.

@@ -42,8 +42,8 @@ constexpr std::array<std::uint8_t, 256> make_char_table() {
   add("-._~!$&'()*+,;=:@/?", path_char);
   add("-._~!$&'()*+,;=", host_char);
   add("+-.", scheme_char);
-  for (int c = 0x21; c <= 0x7e; ++c) t[c] |= field_char;
-  for (int c = 0x80; c <= 0xff; ++c) t[c] |= field_char;
+  for (std::size_t c = 0x21; c <= 0x7e; ++c) t[c] |= field_char;
+  for (std::size_t c = 0x80; c <= 0xff; ++c) t[c] |= field_char;
   t[' '] |= field_char;
   t['\t'] |= field_char;
   return t;

@@ -143,7 +143,9 @@ struct response {
   std::span<const header> headers;
   taut::framing body;  // body.response is set: decode errors carry 502
   bool keep_alive = false;
-  bool upgrade = false;  // 101 Switching Protocols: the connection now speaks another protocol
+  // 101 Switching Protocols, or a 2xx answer to CONNECT (a tunnel): the connection now carries
+  // another protocol, and no HTTP/1.1 message follows on it
+  bool upgrade = false;
   /// The transfer codings left on the body, as sent: every coding but a final chunked (which the
   /// body decoder removes), e.g. "gzip" for "gzip, chunked". Any coding is accepted in a response:
   /// a client cannot answer 501, and one that does not decode a coding gets the coded body.

@@ -22,6 +22,11 @@ namespace taut {
 /// where it stopped and never rescans. The header views land in the caller's `header_storage`.
 /// After `complete`, request() describes the head and the body starts at `consumed`; call reset()
 /// before the next message.
+///
+/// The parser refers to `header_storage` without owning it, and a copy or a move of the parser
+/// refers to the same array: a struct holding both an array and a parser over it must stay where
+/// it is (a std::vector of such connections moves them when it grows, leaving each parser writing
+/// to the array it left; keep them behind a pointer, or build a new parser over the new array).
 class request_parser {
  public:
   explicit request_parser(std::span<header> header_storage, parse_options options = {}) noexcept;

@@ -18,6 +18,7 @@ namespace taut {
 ///
 /// Used like request_parser: call parse() with the whole message so far, again after appending
 /// when `incomplete`; reset() before the next response (a 1xx response is followed by another).
+/// Like it, it refers to `header_storage` without owning it, in its copies and moves too.
 /// The status-line is judged as its bytes arrive: an error is reported with the first byte no valid
 /// response could hold there, with the code and offset the whole input would get.
 class response_parser {

@@ -353,10 +353,15 @@ bool handlers_installed = false;
 struct sigaction previous_sigint {};
 struct sigaction previous_sigterm {};
 
-extern "C" void on_stop_signal(int) {
+// C linkage for sigaction, and static: a function of C linkage keeps its plain name whatever
+// namespace holds it (GCC exports it even from this unnamed one), where it would collide with an
+// embedder's own on_stop_signal (tests/check_exported_symbols.cmake).
+extern "C" {
+static void on_stop_signal(int) {
   const int saved_errno = errno;
   if (server* target = signal_target.load(std::memory_order_acquire)) target->stop();
   errno = saved_errno;
+}
 }
 
 }  // namespace
