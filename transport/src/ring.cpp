@@ -379,6 +379,11 @@ class uring_backend final : public ring_backend {
 
   std::error_code open(int wake_fd) noexcept {
     if (auto ec = probe_kernel_version()) return ec;
+    // Made now rather than at the first half-closed peer (see wait_for_room), so that a loop's
+    // descriptors do not change with what its clients do; before the ring, which stays the
+    // newest descriptor the loop made.
+    room_epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (room_epoll_ < 0) return errno_code(errno);
     io_uring_params params{};
     // SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1): completions are run only when the loop's thread
     // waits for them, never as task work that interrupts a thread. The ring starts disabled
@@ -430,10 +435,6 @@ class uring_backend final : public ring_backend {
     }
     ::io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
     wake_fd_ = wake_fd;
-    // Made now rather than at the first half-closed peer, so that a loop's descriptors do not
-    // change with what its clients do.
-    room_epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (room_epoll_ < 0) return errno_code(errno);
     // Enter once now, so a ring that the system refuses to run fails here, not later (a disabled
     // ring cannot be entered: the registration above went through it). Nothing is submitted
     // here: the wake poll goes with the first wait(), from the thread that runs the loop.
