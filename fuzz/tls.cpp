@@ -23,7 +23,9 @@
 // always a prefix of what the other end's writes took (plus the bytes of a write still to be
 // retried, which are already encrypted); an end that reads EOF has read everything the other
 // took, and only after the other sent close_notify; failures are named (taut's errc, or EPIPE /
-// ECONNRESET from the pipe), sticky, and nothing is read after EOF.
+// ECONNRESET from the pipe), sticky, and nothing is read after EOF. One failure is sticky for
+// reads only: the server's tls_truncated (its client's EOF without close_notify), after which the
+// server can still write its answer.
 //
 // The certificate is made once at start-up (tests/support/tls_certs.cpp): no key is committed.
 #include <unistd.h>
@@ -139,6 +141,8 @@ struct tls_end {
   bool notified = false;   // sent (or queued) close_notify: shutdown_write or close
   bool cut_early = false;  // the harness cut its ciphertext with a FIN before it notified
   bool gone = false;       // closed or aborted
+  bool server = false;
+  bool truncated = false;  // the server read tls_truncated: reads fail from then on, writes go
 };
 
 bool named_failure(std::error_code error) {
@@ -213,22 +217,28 @@ void read_once(tls_end& reader, const tls_end& writer, std::size_t size) {
   if (reader.gone) return;
   std::array<char, 20000> buffer;
   const io_result got = reader.tls.read({buffer.data(), std::min(size, buffer.size())});
+  const bool failed_before = reader.failed || reader.truncated;
   if (got.done() && got.bytes > 0) {
-    TAUT_FUZZ_CHECK(!reader.failed, "a read succeeded after a failure");
+    TAUT_FUZZ_CHECK(!failed_before, "a read succeeded after a failure");
     TAUT_FUZZ_CHECK(!reader.ended, "a read returned bytes after EOF");
     reader.received.append(buffer.data(), got.bytes);
     check_received(reader, writer);
   } else if (got.eof()) {
-    TAUT_FUZZ_CHECK(!reader.failed, "EOF after a failure");
+    TAUT_FUZZ_CHECK(!failed_before, "EOF after a failure");
     TAUT_FUZZ_CHECK(writer.notified && !writer.cut_early,
                     "EOF without the other end's close_notify");
     TAUT_FUZZ_CHECK(reader.received.size() >= writer.sent.size(),
                     "EOF before everything the other end wrote");
     reader.ended = true;
+  } else if (got.failed() && reader.server && got.error() == errc::tls_truncated &&
+             !reader.failed) {
+    reader.truncated = true;  // the session stays writable (see tls_read)
   } else if (got.failed()) {
+    TAUT_FUZZ_CHECK(!reader.truncated || got.error() == errc::tls_truncated,
+                    "a read after tls_truncated failed otherwise: " + got.error().message());
     note_failure(reader, got);
   } else {
-    TAUT_FUZZ_CHECK(!reader.failed, "would_block after a failure");
+    TAUT_FUZZ_CHECK(!failed_before, "would_block after a failure");
   }
 }
 
@@ -281,7 +291,7 @@ void run_established(const contexts& contexts, const std::uint8_t* data, std::si
   auto server = tls_accept(std::move(server_raw), contexts.server);
   TAUT_FUZZ_CHECK(client.has_value() && server.has_value());
   std::array<tls_end, 2> ends{tls_end{.tls = std::move(*client)},
-                              tls_end{.tls = std::move(*server)}};
+                              tls_end{.tls = std::move(*server), .server = true}};
   std::array<wire, 2> wires{wire{.from = &client_wire, .to = &server_wire},
                             wire{.from = &server_wire, .to = &client_wire}};
   // The handshake, with nothing in the way.
@@ -409,6 +419,7 @@ void run_established(const contexts& contexts, const std::uint8_t* data, std::si
     for (int side = 0; side < 2; ++side) {
       // Also after EOF: a read (EOF again) is what pushes a pending close_notify of an end that
       // nobody watches.
+      // A truncated end too: its reads fail, but they push its close_notify all the same.
       for (int reads = 0; reads < 8 && !ends[side].gone && !ends[side].failed; ++reads) {
         const std::size_t before = ends[side].received.size();
         read_once(ends[side], ends[1 - side], 20000);
@@ -421,14 +432,14 @@ void run_established(const contexts& contexts, const std::uint8_t* data, std::si
     const tls_end& reader = ends[side];
     const tls_end& writer = ends[1 - side];
     const bool clean = !wires[1 - side].tampered && !reader.gone && !writer.gone &&
-                       !reader.failed && !writer.failed;
+                       !reader.failed && !reader.truncated && !writer.failed;
     if (clean) {
       TAUT_FUZZ_CHECK(reader.ended, "an end never read the other's close_notify");
       // (check_received saw to the order; a write the other end never retried may have gone too)
       TAUT_FUZZ_CHECK(reader.received.size() >= writer.sent.size(),
                       "an end missed bytes the other wrote");
     }
-    if (reader.failed && !reader.gone) {
+    if ((reader.failed || reader.truncated) && !reader.gone) {
       std::array<char, 16> buffer;
       TAUT_FUZZ_CHECK(ends[side].tls.read(buffer).failed(), "a failure must be sticky");
     }

@@ -610,6 +610,36 @@ void expect_fin_without_close_notify_is_truncation(event_loop& loop, listener& s
   EXPECT_EQ(pair.server->error(), errc::tls_truncated) << pair.server->error().message();
 }
 
+// The same FIN without close_notify after a request (a client's shutdown(SHUT_WR), as plain HTTP
+// clients half-close): the server reads tls_truncated but can still answer what it received.
+// OpenSSL's default takes that EOF for a fatal error: it sent a decode_error alert and refused
+// every later write, so the client got the alert instead of its answer.
+void expect_answer_after_fin_without_close_notify(event_loop& loop, listener& server) {
+  auto [c, s] = tcp_pair(loop, server);
+  tls_pair pair =
+      wrap_pair(std::move(c), std::move(s), client_context(), server_context(), "localhost", false);
+  ASSERT_NO_FATAL_FAILURE(start_and_greet(loop, pair, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_EQ(::shutdown(pair.client->s().native_handle(), SHUT_WR), 0);
+  EXPECT_TRUE(run_until(loop, [&] { return pair.server->eof() || pair.server->failed(); }));
+  EXPECT_EQ(pair.server->error(), errc::tls_truncated) << pair.server->error().message();
+  const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  std::size_t sent = 0;
+  std::error_code write_failure;
+  EXPECT_TRUE(run_until(loop, [&] {
+    stream& out = pair.server->s();
+    if (sent < answer.size() && !write_failure && out.writable()) {
+      const io_result wrote = out.write(std::string_view(answer).substr(sent));
+      if (wrote.done()) sent += wrote.bytes;
+      if (wrote.failed()) write_failure = wrote.error();
+    }
+    return pair.client->received() == answer || pair.client->failed() ||
+           static_cast<bool>(write_failure);
+  }));
+  EXPECT_FALSE(write_failure) << write_failure.message();
+  EXPECT_FALSE(pair.client->failed()) << pair.client->error().message();
+  EXPECT_EQ(pair.client->received(), answer);
+}
+
 listener tcp_listener() {
   auto made = listener::listen("127.0.0.1:0");
   EXPECT_TRUE(made) << made.error().message();
@@ -707,6 +737,7 @@ TEST_F(Tls, CloseNotifyIsEofAndEofWithoutItIsTruncation) {
     EXPECT_TRUE(pair.server->eof()) << pair.server->error().message();
   }
   expect_fin_without_close_notify_is_truncation(*loop, server);
+  expect_answer_after_fin_without_close_notify(*loop, server);
 }
 
 TEST_F(Tls, ShutdownWriteSendsCloseNotifyAndKeepsReading) {

@@ -19,6 +19,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -26,6 +27,7 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <array>
 #include <new>
 #include <thread>
 #include <vector>
@@ -166,7 +168,14 @@ constexpr int kTriesShortOfMemory = 4;
 constexpr std::size_t kMaxQueuedAccepts = 64;
 
 // What a completion is for: the low bits of its user_data (the objects are 8-byte aligned).
-enum op : std::uint64_t { op_recv = 0, op_send = 1, op_poll = 2, op_accept = 3, op_wake = 4 };
+enum op : std::uint64_t {
+  op_recv = 0,
+  op_send = 1,
+  op_poll = 2,
+  op_accept = 3,
+  op_wake = 4,
+  op_room = 5,  // the loop's room_epoll_ has streams with room to send (see wait_for_room)
+};
 constexpr std::uint64_t kOpMask = 7;
 constexpr std::uint64_t kIgnored = 0;  // cancellations: their own completion carries nothing
 
@@ -217,14 +226,20 @@ struct alignas(8) ring_stream {
   bool poll_armed = false;
   bool flush_queued = false;
   bool shutdown_pending = false;
-  bool write_shut = false;       // shutdown_write() was called: no more writes
-  bool want_writable = false;    // a write was refused: tell the stream when room returns
-  bool want_drained = false;     // ... and sendfile waits for the queue to empty
-  bool closed = false;           // the stream let go; the state lives until its operations end
-  bool connecting = false;       // a connect() in progress: no receive until it completes
-  bool established = false;      // was writable once: a later lack of room is not a connect
-  bool spill_check = false;      // in spill_checks_
-  bool heard = false;            // a receive completed since the last watch (see ring_heard_all)
+  bool write_shut = false;     // shutdown_write() was called: no more writes
+  bool want_writable = false;  // a write was refused: tell the stream when room returns
+  bool want_drained = false;   // ... and sendfile waits for the queue to empty
+  bool closed = false;         // the stream let go; the state lives until its operations end
+  bool connecting = false;     // a connect() in progress: no receive until it completes
+  bool established = false;    // was writable once: a later lack of room is not a connect
+  bool spill_check = false;    // in spill_checks_
+  bool heard = false;          // a receive completed since the last watch (see ring_heard_all)
+  // The peer shut its side down (its FIN): the ring's polls for room to send now complete at once
+  // (see wait_for_room), so sends go out directly and waits for room go through room_epoll_.
+  bool peer_shut = false;
+  bool room_wait = false;        // waiting in room_epoll_ for room to send (counts in in_flight)
+  bool room_registered = false;  // the descriptor is in room_epoll_ (disabled after each wake)
+  bool room_for_poll = false;    // ... instead of a POLL_ADD: its end raises writable
   std::uint64_t recv_entry = 0;  // the receive's submission entry (0: queued in the backlog)
   int connect_error = 0;         // why it failed (read from SO_ERROR, which reading clears)
   ring_stream* next_free = nullptr;
@@ -311,6 +326,7 @@ class uring_backend final : public ring_backend {
       for (std::size_t i = state->head; i < state->queued.size(); ++i) ::close(state->queued[i]);
       delete state;
     }
+    if (room_epoll_ >= 0) ::close(room_epoll_);
     if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_size());
     if (buffers_ != nullptr) ::munmap(buffers_, std::size_t{kBufferCount} * kBufferSize);
     for (void* slab : slabs_) std::free(slab);
@@ -333,6 +349,7 @@ class uring_backend final : public ring_backend {
   // (moved out of the shared buffers) and sending what was queued while the socket takes it, and
   // the stream then uses its socket directly (ring_read and the others see no backend).
   void detach(ring_stream& state) noexcept {
+    forget_room(state);
     if (state.rx_head != kNoBuffer) spill(state);
     if (state.send_in_flight && submitted(state)) {
       state.tx_error = EPIPE;  // how much of it the kernel sent is unknown
@@ -362,6 +379,11 @@ class uring_backend final : public ring_backend {
 
   std::error_code open(int wake_fd) noexcept {
     if (auto ec = probe_kernel_version()) return ec;
+    // Made now rather than at the first half-closed peer (see wait_for_room), so that a loop's
+    // descriptors do not change with what its clients do; before the ring, which stays the
+    // newest descriptor the loop made.
+    room_epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (room_epoll_ < 0) return errno_code(errno);
     io_uring_params params{};
     // SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1): completions are run only when the loop's thread
     // waits for them, never as task work that interrupts a thread. The ring starts disabled
@@ -444,7 +466,11 @@ class uring_backend final : public ring_backend {
     if (!backlog_.empty()) take_backlog();
     if (submit_error_ != 0) return submit_error_;
     spill_unread();
+    raised_ = false;
     flush_sends();
+    // A direct send (see send_direct) may have told a stream it can write again: the loop
+    // delivers that after this wait, which must not block then.
+    if (raised_) timeout_ms = 0;
     int rc = 0;
     if (timeout_ms == 0) {
       // With nothing to submit, still enter: completions are posted when the ring is entered
@@ -544,12 +570,67 @@ class uring_backend final : public ring_backend {
   }
 
   void arm_poll_out(ring_stream& state) noexcept {
+    if (state.peer_shut) {
+      wait_for_room(state, true);
+      return;
+    }
     if (state.poll_armed) return;
     io_uring_sqe* sqe = next_sqe();
     ::io_uring_prep_poll_add(sqe, state.fd, POLLOUT);
     ::io_uring_sqe_set_data64(sqe, tag(&state, op_poll));
     state.poll_armed = true;
     ++state.in_flight;
+  }
+
+  // Waits until the stream's socket has room to send again. A poll on the ring cannot say that
+  // once the peer has shut its side down (a client's shutdown(SHUT_WR) after its request): the
+  // ring adds POLLRDHUP to every poll's mask, its own and the one a send waits on, and a socket
+  // whose peer sent its FIN keeps POLLRDHUP raised, so such a poll completes at once, every time.
+  // A POLL_ADD would then spin the loop while the client reads slowly, and a send gives up after
+  // its retries with EAGAIN. An epoll instance reports only the EPOLLOUT asked for, and the ring
+  // polls that instance. `for_poll`: the wait stands for a POLL_ADD (a sendfile or a connect
+  // waiting), whose end raises writable.
+  void wait_for_room(ring_stream& state, bool for_poll) noexcept {
+    if (for_poll) state.room_for_poll = true;
+    if (state.room_wait || state.fd < 0) return;
+    epoll_event event{};
+    event.events = EPOLLOUT | EPOLLONESHOT;
+    event.data.ptr = &state;
+    if (room_epoll_ < 0 ||
+        ::epoll_ctl(room_epoll_, state.room_registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, state.fd,
+                    &event) != 0) {
+      // No way to wait without spinning (short of memory, or the user's epoll watch limit): the
+      // stream fails as a failed send would.
+      send_failed(state, errno != 0 ? errno : ENOMEM);
+      return;
+    }
+    state.room_registered = true;
+    state.room_wait = true;
+    ++state.in_flight;
+    ++room_waits_;
+    arm_room();
+  }
+
+  // Ends the stream's use of room_epoll_: before its descriptor is closed or leaves the loop.
+  void forget_room(ring_stream& state) noexcept {
+    if (state.room_registered && state.fd >= 0) {
+      ::epoll_ctl(room_epoll_, EPOLL_CTL_DEL, state.fd, nullptr);
+    }
+    state.room_registered = false;
+    state.room_for_poll = false;
+    if (state.room_wait) {
+      state.room_wait = false;
+      --state.in_flight;
+      --room_waits_;
+    }
+  }
+
+  void arm_room() noexcept {
+    if (room_armed_ || tearing_down_ || room_epoll_ < 0) return;
+    io_uring_sqe* sqe = next_sqe();
+    ::io_uring_prep_poll_multishot(sqe, room_epoll_, POLLIN);
+    ::io_uring_sqe_set_data64(sqe, tag(this, op_room));
+    room_armed_ = true;
   }
 
   void cancel(std::uint64_t user_data) noexcept {
@@ -572,6 +653,7 @@ class uring_backend final : public ring_backend {
 
   void raise(ring_stream& state, readiness bits) noexcept {
     if (state.handle == nullptr || tearing_down_) return;
+    raised_ = true;
     state.handle->ready |= bits;  // writable and hangup; readable() asks the chain
     loop_access::raise(*loop_, state.event, bits);
   }
@@ -695,6 +777,7 @@ class uring_backend final : public ring_backend {
 
   void close_descriptor(ring_stream& state, bool abortive) noexcept {
     if (state.fd < 0) return;
+    forget_room(state);
     // Queued operations name the descriptor by number, and the kernel resolves the number when
     // they are submitted: submit them while it is still this socket. Once closed, the number goes
     // to the next accept (one completing as close() returns, or another thread's); a receive a
@@ -1009,9 +1092,12 @@ class uring_backend final : public ring_backend {
   }
 
   void flush_sends() noexcept {
-    for (ring_stream* state : flush_list_) {
-      state->flush_queued = false;
-      prepare_send(*state);
+    // By index: a direct send (see send_direct) may close a stream, and its release looks here.
+    for (std::size_t i = 0; i < flush_list_.size(); ++i) {
+      ring_stream& state = *flush_list_[i];
+      state.flush_queued = false;
+      prepare_send(state);
+      maybe_release(state);
     }
     flush_list_.clear();
   }
@@ -1020,6 +1106,10 @@ class uring_backend final : public ring_backend {
   // The sendmsg of the stream's queued chunks, if none is in flight.
   void prepare_send(ring_stream& state) noexcept {
     if (state.send_in_flight || state.tx_head == nullptr || state.fd < 0) return;
+    if (state.peer_shut) {
+      send_direct(state);
+      return;
+    }
     send_chunk* first = state.tx_head;
     std::size_t count = 0;
     for (send_chunk* chunk = first; chunk != nullptr && count < kMaxSendParts;
@@ -1041,6 +1131,43 @@ class uring_backend final : public ring_backend {
     ++state.in_flight;
   }
 
+  // The send of a stream whose peer shut its side, made here rather than on the ring (whose send
+  // would wait for room with a poll that completes at once, see wait_for_room): as much as the
+  // socket takes now, then a wait for room in room_epoll_. The caller releases a state it closes.
+  void send_direct(ring_stream& state) noexcept {
+    if (state.room_wait) return;  // the wait's end flushes again
+    int error = 0;
+    while (state.tx_head != nullptr) {
+      iovec parts[kMaxSendParts];
+      std::size_t count = 0;
+      for (send_chunk* chunk = state.tx_head; chunk != nullptr && count < kMaxSendParts;
+           chunk = chunk->next) {
+        parts[count].iov_base = chunk->data + chunk->begin;
+        parts[count].iov_len = chunk->end - chunk->begin;
+        ++count;
+      }
+      msghdr message{};
+      message.msg_iov = parts;
+      message.msg_iovlen = count;
+      const ssize_t sent = ::sendmsg(state.fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < 0 && errno == EINTR) continue;
+      if (sent < 0) {
+        error = errno;
+        break;
+      }
+      take_sent(state, static_cast<std::size_t>(sent));
+    }
+    if (error != 0 && error != EAGAIN) {
+      send_failed(state, error);
+      return;
+    }
+    if (state.tx_bytes != 0) {
+      wait_for_room(state, false);
+      if (state.tx_error != 0) return;  // no way to wait: failed
+    }
+    after_sent(state, false);
+  }
+
  private:
   void complete(std::uint64_t user_data, int res, unsigned flags) noexcept {
     if (user_data == kIgnored) return;
@@ -1059,6 +1186,9 @@ class uring_backend final : public ring_backend {
         return;
       case op_accept:
         on_accept(*static_cast<ring_listener*>(object), res, more);
+        return;
+      case op_room:
+        on_room_ready(more);
         return;
       case op_wake: {
         std::uint64_t count = 0;
@@ -1106,6 +1236,7 @@ class uring_backend final : public ring_backend {
       }
     } else if (res == 0) {
       state.eof = true;
+      state.peer_shut = true;  // see wait_for_room
       raise(state, readiness::readable | readiness::hangup);
     } else if (res == -ENOBUFS) {
       if (!state.closed && !state.starved) {
@@ -1123,26 +1254,47 @@ class uring_backend final : public ring_backend {
   void on_send(ring_stream& state, int res) noexcept {
     --state.in_flight;
     state.send_in_flight = false;
-    if (res < 0) {
-      if (state.tx_error == 0 && res != -ECANCELED) state.tx_error = -res;
-      if (state.tx_error == 0) state.tx_error = EPIPE;
-      drop_sends(state);
-      while (state.tx_head != nullptr) {
-        free_chunk(std::exchange(state.tx_head, state.tx_head->next));
-      }
-      state.tx_tail = nullptr;
-      state.tx_bytes = 0;
-      if (state.closed) {
-        close_descriptor(state, false);
-      } else {
-        raise(state, readiness::readable | readiness::writable | readiness::hangup);
-      }
+    if (res == -EAGAIN && state.fd >= 0) {
+      // The send's wait for room ended without room: its peer shut its side down (see
+      // wait_for_room). Nothing was sent; the bytes stay queued.
+      state.sending_chunks = 0;
+      state.peer_shut = true;
+      wait_for_room(state, false);
       maybe_release(state);
       return;
     }
-    state.tx_bytes -= static_cast<std::uint32_t>(res);
+    if (res < 0) {
+      send_failed(state, res == -ECANCELED ? 0 : -res);
+      maybe_release(state);
+      return;
+    }
+    take_sent(state, static_cast<std::size_t>(res));
+    after_sent(state, true);
+    maybe_release(state);
+  }
+
+  // A send that failed with `error` (0: cancelled): what is queued is dropped and the stream
+  // learns of it (a closed one is closed for good).
+  void send_failed(ring_stream& state, int error) noexcept {
+    if (state.tx_error == 0) state.tx_error = error != 0 ? error : EPIPE;
+    drop_sends(state);
+    while (state.tx_head != nullptr) {
+      free_chunk(std::exchange(state.tx_head, state.tx_head->next));
+    }
+    state.tx_tail = nullptr;
+    state.tx_bytes = 0;
+    if (state.closed) {
+      close_descriptor(state, false);
+    } else {
+      raise(state, readiness::readable | readiness::writable | readiness::hangup);
+    }
+  }
+
+  // The first `sent` queued bytes went out: their chunks go back to the pool.
+  void take_sent(ring_stream& state, std::size_t sent) noexcept {
+    state.tx_bytes -= static_cast<std::uint32_t>(sent);
     state.sending_chunks = 0;
-    for (std::size_t left = static_cast<std::size_t>(res); left != 0;) {
+    for (std::size_t left = sent; left != 0;) {
       send_chunk* chunk = state.tx_head;
       const std::size_t n = std::min<std::size_t>(left, chunk->end - chunk->begin);
       chunk->begin += static_cast<std::uint32_t>(n);
@@ -1154,8 +1306,13 @@ class uring_backend final : public ring_backend {
         free_chunk(chunk);
       }
     }
+  }
+
+  // After a send: the rest goes next (`flush_rest`), or the queue is empty and what waited for
+  // that happens; a writer waiting for room hears of it.
+  void after_sent(ring_stream& state, bool flush_rest) noexcept {
     if (state.tx_bytes != 0) {
-      queue_flush(state);
+      if (flush_rest) queue_flush(state);
     } else if (state.closed) {
       close_descriptor(state, false);
     } else if (state.shutdown_pending) {
@@ -1167,31 +1324,72 @@ class uring_backend final : public ring_backend {
       state.want_writable = state.want_drained = false;
       raise(state, readiness::writable);
     }
-    maybe_release(state);
   }
 
   void on_poll(ring_stream& state, int res) noexcept {
     --state.in_flight;
     state.poll_armed = false;
     if (!state.closed && res != -ECANCELED) {
-      readiness bits = readiness::writable;
-      if (res > 0 && (res & (POLLERR | POLLHUP)) != 0) {
-        bits |= readiness::readable | readiness::hangup;
+      if (res > 0 && (res & (POLLOUT | POLLERR | POLLHUP)) == 0) {
+        // Completed for POLLRDHUP alone, not for room (see wait_for_room).
+        state.peer_shut = true;
+        wait_for_room(state, true);
+      } else {
+        poll_ready(state, res);
       }
-      if (state.connecting) {
-        state.connecting = false;
-        state.established = true;
-        int error = 0;
-        socklen_t size = sizeof error;
-        if ((bits & readiness::hangup) != readiness::none &&
-            ::getsockopt(state.fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error != 0) {
-          state.connect_error = state.rx_error = state.tx_error = error;
-        }
-        maybe_arm_recv(state);
-      }
-      raise(state, bits);
     }
     maybe_release(state);
+  }
+
+  // The streams in room_epoll_ that have room now.
+  void on_room_ready(bool more) noexcept {
+    if (!more) room_armed_ = false;
+    std::array<epoll_event, 64> ready{};
+    for (;;) {
+      const int n = ::epoll_wait(room_epoll_, ready.data(), static_cast<int>(ready.size()), 0);
+      for (int i = 0; i < n; ++i) {
+        on_room(*static_cast<ring_stream*>(ready[static_cast<std::size_t>(i)].data.ptr),
+                ready[static_cast<std::size_t>(i)].events);
+      }
+      if (n < static_cast<int>(ready.size())) break;
+    }
+    if (room_waits_ != 0) arm_room();
+  }
+
+  void on_room(ring_stream& state, std::uint32_t events) noexcept {
+    if (!state.room_wait) return;
+    state.room_wait = false;
+    --room_waits_;
+    --state.in_flight;
+    if (state.tx_bytes != 0 && !state.send_in_flight) queue_flush(state);
+    if (std::exchange(state.room_for_poll, false) && !state.closed) {
+      int res = (events & EPOLLOUT) != 0 ? POLLOUT : 0;
+      if ((events & EPOLLERR) != 0) res |= POLLERR;
+      if ((events & EPOLLHUP) != 0) res |= POLLHUP;
+      poll_ready(state, res);
+    }
+    maybe_release(state);
+  }
+
+  // A POLL_ADD's end (or the wait that stood for one): the stream may write (or its connect
+  // ended).
+  void poll_ready(ring_stream& state, int res) noexcept {
+    readiness bits = readiness::writable;
+    if (res > 0 && (res & (POLLERR | POLLHUP)) != 0) {
+      bits |= readiness::readable | readiness::hangup;
+    }
+    if (state.connecting) {
+      state.connecting = false;
+      state.established = true;
+      int error = 0;
+      socklen_t size = sizeof error;
+      if ((bits & readiness::hangup) != readiness::none &&
+          ::getsockopt(state.fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error != 0) {
+        state.connect_error = state.rx_error = state.tx_error = error;
+      }
+      maybe_arm_recv(state);
+    }
+    raise(state, bits);
   }
 
   void on_accept(ring_listener& state, int res, bool more) noexcept {
@@ -1259,6 +1457,12 @@ class uring_backend final : public ring_backend {
   // -errno of a submission the kernel refused since the last wait(); 0 when none was.
   int submit_error_ = 0;
   int wake_fd_ = -1;
+  // Streams waiting for room to send whose peer shut its side (see wait_for_room): an epoll
+  // instance that the ring polls while any wait.
+  int room_epoll_ = -1;
+  bool room_armed_ = false;  // the ring's poll of room_epoll_ is in the kernel
+  bool raised_ = false;      // a stream was notified since the flag was last cleared
+  std::size_t room_waits_ = 0;
   io_uring_buf_ring* buffer_ring_ = nullptr;
   char* buffers_ = nullptr;
   std::uint16_t next_[kBufferCount] = {};
@@ -1341,6 +1545,7 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
         state->tx_head != nullptr) {
       return errno_code(EBUSY);
     }
+    state->backend->forget_room(*state);
     state->closed = true;
     state->fd = -1;
     state->backend->maybe_release(*state);
@@ -1567,6 +1772,7 @@ void ring_close(ring_stream*& pointer, io_handle& handle, bool abortive) noexcep
   state.fd = handle.fd;
   if (state.recv_armed) backend.cancel_recv(state);
   if (state.poll_armed) backend.cancel(tag(&state, op_poll));
+  state.room_for_poll = false;  // a wait for room now only sends what is queued
   if (abortive || state.tx_error != 0 || state.tx_bytes == 0) {
     if (state.send_in_flight) backend.cancel(tag(&state, op_send));
     backend.drop_sends(state);

@@ -962,6 +962,12 @@ result<stream> wrap(stream&& raw, const tls_context& context, bool server,
     return errno_code(ENOMEM);
   }
   session->context = tls_access::state(context);
+  if (server) {
+    // A client's EOF without close_notify (its shutdown(SHUT_WR) after a request) must leave the
+    // session able to answer: by default OpenSSL takes it for a fatal error, sends a decode_error
+    // alert and refuses every later write. tls_read still reports it as tls_truncated (raw_eof).
+    SSL_set_options(session->ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  }
   // A client's first read must be able to start the handshake (its ClientHello): until then it
   // reads when it could write, as after a read that needed to write.
   session->read_wants_write = !server;
@@ -1121,6 +1127,22 @@ io_result tls_read(tls_session& session, std::span<char> into) noexcept {
         break;
       case SSL_ERROR_ZERO_RETURN:  // close_notify: the next read says EOF again
         ERR_clear_error();
+        if (session.raw_eof) {
+          // No close_notify: the stream ended, and OpenSSL, told to ignore that on a server's
+          // session (see wrap), took it for one. Before the handshake's end it is as before: an
+          // EOF if nothing came, else a failed handshake (sticky). After it, tls_truncated,
+          // again at each read, without failing the session: what was received can be answered.
+          if (!session.established && session.received_any) {
+            session.failure = errc::tls_handshake_failed;
+            if (total == 0) return failed(session);
+          } else if (session.established && total == 0) {
+            return io_result::failure(errc::tls_truncated);
+          } else if (total == 0) {
+            return io_result::end_of_stream();
+          }
+          wake_reader(session);
+          break;
+        }
         if (total == 0) return io_result::end_of_stream();
         wake_reader(session);
         break;

@@ -141,8 +141,10 @@ struct tls_state {
 
 // How a TLS stream behaves (the rest is stream.hpp):
 // - read() returns decrypted bytes; the peer's close_notify is EOF, and an EOF without it is the
-//   error tls_truncated. A failed handshake is reported by the first read or write that hits it
-//   (tls_handshake_failed, tls_unknown_ca, ...), a bad record later as tls_protocol_error.
+//   error tls_truncated (on a server's stream, for reads only: the stream can still write, so a
+//   client that half-closes after its request gets its answer). A failed handshake is reported by
+//   the first read or write that hits it (tls_handshake_failed, tls_unknown_ca, ...), a bad record
+//   later as tls_protocol_error.
 // - write()/writev() encrypt a prefix of the bytes and report how many were taken. After
 //   would_block the next write or writev must present output that starts with the same bytes (the
 //   unsent part of a record is already encrypted inside OpenSSL): the layers above commit only
