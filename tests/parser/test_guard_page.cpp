@@ -165,6 +165,17 @@ TEST_P(GuardPage, LargeRequestsNeverReadPastTheirEnd) {
   }
 }
 
+TEST_P(GuardPage, PercentEscapesNeverReadPastTheirEnd) {
+  // Among the prefixes, targets cut right after an escape's '%' or its first hex digit: the
+  // digit after it would be the first byte of the guard page.
+  guarded_region region(4096);
+  ASSERT_TRUE(region.ok());
+  for (const std::string input : {"GET /a%41%42b HTTP/1.1\r\nHost: a\r\n\r\n",
+                                  "GET http://a/%7e%7E HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+    EXPECT_GT(requests_at_the_edge(region, input, strict), 0U) << input;
+  }
+}
+
 TEST_P(GuardPage, ResponsesNeverReadPastTheirEnd) {
   guarded_region region(64 * 1024);
   ASSERT_TRUE(region.ok());

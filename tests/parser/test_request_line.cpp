@@ -171,6 +171,8 @@ TEST(RequestTarget, PercentEscapesMustHaveTwoHexDigits) {
   expect_request_error(with_host("GET /%zz HTTP/1.1"), errc::bad_target, 5);
   expect_request_error(with_host("GET /%4 HTTP/1.1"), errc::bad_target, 5);
   expect_request_error(with_host("GET /a%g1 HTTP/1.1"), errc::bad_target, 6);
+  // The second digit wrong, a hex digit after it: not an escape either.
+  expect_request_error(with_host("GET /a%4g1 HTTP/1.1"), errc::bad_target, 6);
 }
 
 TEST(RequestTarget, AbsoluteFormNeedsAnAuthority) {

@@ -371,6 +371,7 @@ TEST(FastHead, StatusLinesTheVectorPassLeavesToTheByteParser) {
   expect_response_error("HTTP/1.1 099 OK\r\n\r\n", errc::bad_status_code, 9);
   expect_response_error("HTTP/1.1_200 OK\r\n\r\n", errc::bad_status_line, 8);
   expect_response_error("HTTP/1._ 200 OK\r\n\r\n", errc::bad_version, 7);
+  expect_response_error("HTTP/1,1 200 OK\r\n\r\n", errc::bad_version, 6);
   expect_response_error("HTTP/3.1 200 OK\r\n\r\n", errc::unsupported_version, 0);
   expect_response_error("HTTP-1.1 200 OK\r\n\r\n", errc::bad_version, 4);
   // A CR the pass finds that no LF follows.
