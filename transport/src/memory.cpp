@@ -66,9 +66,9 @@ io_result memory_pipe::read(int side, std::span<char> into) noexcept {
   std::memcpy(into.data(), in.bytes.data() + in.head, count);
   in.consume(count);
   if (count < into.size() && (in.buffered() > 0 || in.shut)) {
-    // Cut by max_read with more to come: the rest arrives as a next segment would, with a
-    // readiness edge of its own. A reader may take a short read for an emptied socket, as it
-    // may on TCP, and wait for that edge.
+    // A short read with more to come (cut by max_read), or with the end of the stream behind
+    // it: that arrives as a next segment would, with a readiness edge of its own. A reader may
+    // take a short read for an emptied socket, as it may on TCP, and wait for that edge.
     notify(side, readiness::readable);
   }
   if (in.writer_blocked && in.room() > 0) {

@@ -1557,6 +1557,7 @@ std::error_code ring_watch(event_loop& loop, ring_stream*& state, io_handle& han
     state->spill_begin = detached->spill_begin;
     state->spill_end = detached->spill_end;
     state->eof = detached->eof;
+    state->peer_shut = detached->peer_shut;  // no receive will learn it again once eof is set
     state->rx_error = detached->rx_error;
     state->tx_error = detached->tx_error;
     state->connect_error = detached->connect_error;

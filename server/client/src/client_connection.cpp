@@ -443,6 +443,7 @@ void client_connection::start(client_exchange& exchange) noexcept {
   body_.reset();
   exchange_received_ = 0;
   head_written_ = head_done_ = request_done_ = false;
+  resumed_ = false;  // a resume() before the last exchange's head is not this one's
   body_finished_ = false;
   body_wanted_ = true;
   reusable_ = true;

@@ -138,7 +138,8 @@ class server {
   explicit server(taut::handler handler, const server_options& options = {});
   /// Closes every connection, then moves the clock on until no timer of the loop is left armed
   /// (doubling steps from 1 s, 32 at most) so that a producer streaming a response from a timer
-  /// meets its failed write and ends: what was in flight is freed, nothing leaks.
+  /// meets its failed write and ends: what was in flight is freed, nothing leaks. Every timer of
+  /// the loop fires, the caller's too: their callbacks must not reach objects already destroyed.
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
