@@ -77,7 +77,7 @@ inline bool succeeds(answer a, std::string_view method) {
 }
 
 /// Whether the connection may carry another request after answer `a`.
-inline bool reusable(answer a, std::string_view method) {
+inline bool reusable(answer a) {
   switch (a) {
     case answer::keep_alive:
     case answer::chunked:
@@ -86,12 +86,10 @@ inline bool reusable(answer a, std::string_view method) {
     case answer::trailers:
     case answer::large:
       return true;
-    case answer::close_delimited:
-      return false;  // the upstream shut its side (to a HEAD it looks framed: still closed)
     default:
+      // close_delimited too: the upstream shut its side (to a HEAD it looks framed: still closed)
       return false;
   }
-  static_cast<void>(method);
 }
 
 inline std::string hex_size(std::size_t n) {
@@ -163,7 +161,7 @@ struct upstream_script {
     ++record.heads;
     const std::string_view head_text =
         std::string_view(c.received).substr(target, c.scanned - target);
-    if (!reusable(a, method) || head_text.find("\r\nConnection: close\r\n") != std::string::npos) {
+    if (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos) {
       record.closed_for_reuse = true;
     }
     write_answer(c, a, id, method);

@@ -81,10 +81,11 @@ std::vector<read_response> read_responses(std::string_view bytes,
             std::strtoul(std::string(bytes.substr(at, line_end - at)).c_str(), nullptr, 16);
         at = line_end + 2;
         if (size == 0) {
-          const std::size_t trailers_end =
-              bytes.find("\r\n", at) == at ? at : bytes.find("\r\n\r\n", at);
-          if (trailers_end == std::string_view::npos) break;
-          at = trailers_end + (trailers_end == at ? 2 : 4);
+          // The trailer section: empty (its CRLF alone), or field lines ending in an empty line.
+          const std::size_t end =
+              bytes.substr(at, 2) == "\r\n" ? at - 2 : bytes.find("\r\n\r\n", at);
+          if (end == std::string_view::npos) break;
+          at = end + 4;
           r.complete = true;
           break;
         }

@@ -29,6 +29,15 @@ constexpr std::uint8_t max_interim_responses = 8;
 // The tokens of every Connection field: the fields they name are hop-by-hop too. Three of
 // these are made for every proxied request: only the first `count` tokens are ever written or
 // read, so the array is left uninitialized rather than zeroed each time.
+// The next element of a comma-separated list, without its surrounding whitespace (empty for an
+// empty element), and `list` past it and its comma.
+std::string_view next_list_element(std::string_view& list) noexcept {
+  const std::size_t comma = std::min(list.find(','), list.size());
+  const std::string_view element = chars::trim_ows(list.substr(0, comma));
+  list.remove_prefix(std::min(comma + 1, list.size()));
+  return element;
+}
+
 struct connection_tokens {
   struct token {
     const char* data;
@@ -40,9 +49,7 @@ struct connection_tokens {
 
   void add_list(std::string_view list) noexcept {
     while (!list.empty()) {
-      const std::size_t comma = std::min(list.find(','), list.size());
-      const std::string_view token = chars::trim_ows(list.substr(0, comma));
-      list.remove_prefix(std::min(comma + 1, list.size()));
+      const std::string_view token = next_list_element(list);
       if (token.empty()) continue;
       if (count == names.size()) {
         overflow = true;
@@ -72,9 +79,7 @@ struct connection_tokens {
 // list that was checked when it was made.
 bool list_names(std::string_view list, std::string_view field) noexcept {
   while (!list.empty()) {
-    const std::size_t comma = std::min(list.find(','), list.size());
-    if (chars::iequals(chars::trim_ows(list.substr(0, comma)), field)) return true;
-    list.remove_prefix(std::min(comma + 1, list.size()));
+    if (chars::iequals(next_list_element(list), field)) return true;
   }
   return false;
 }
@@ -185,15 +190,15 @@ std::optional<std::uint64_t> max_forwards_value(std::string_view text) noexcept 
   return value;
 }
 
-// Whether a list of transfer codings names chunked: applied again, chunked could not be undone
-// by the next hop (RFC 9112 section 6.1: never twice), so such codings are not passed on.
-bool names_chunked(std::string_view codings) noexcept {
+// A transfer coding's name, without its parameters ("gzip" of "gzip;q=1").
+std::string_view coding_name(std::string_view coding) noexcept {
+  return chars::trim_ows(coding.substr(0, std::min(coding.find(';'), coding.size())));
+}
+
+// Whether a list of transfer codings names `name` (any case, whatever its parameters).
+bool names_coding(std::string_view codings, std::string_view name) noexcept {
   while (!codings.empty()) {
-    const std::size_t comma = std::min(codings.find(','), codings.size());
-    std::string_view coding = chars::trim_ows(codings.substr(0, comma));
-    coding = coding.substr(0, std::min(coding.find(';'), coding.size()));
-    if (chars::iequals(chars::trim_ows(coding), "chunked")) return true;
-    codings.remove_prefix(std::min(comma + 1, codings.size()));
+    if (chars::iequals(coding_name(next_list_element(codings)), name)) return true;
   }
   return false;
 }
@@ -203,23 +208,11 @@ bool names_chunked(std::string_view codings) noexcept {
 // they go on, and a body under "identity" alone goes on as if it had none. The list as it came
 // when it holds no identity (nothing copied); otherwise the rest, joined in `storage`.
 std::string_view without_identity(std::string_view codings, std::string& storage) {
-  const auto is_identity = [](std::string_view coding) {
-    coding = chars::trim_ows(coding.substr(0, std::min(coding.find(';'), coding.size())));
-    return chars::iequals(coding, "identity");
-  };
-  bool found = false;
-  for (std::string_view rest = codings; !rest.empty();) {
-    const std::size_t comma = std::min(rest.find(','), rest.size());
-    found = found || is_identity(rest.substr(0, comma));
-    rest.remove_prefix(std::min(comma + 1, rest.size()));
-  }
-  if (!found) return codings;
+  if (!names_coding(codings, "identity")) return codings;
   storage.clear();
   for (std::string_view rest = codings; !rest.empty();) {
-    const std::size_t comma = std::min(rest.find(','), rest.size());
-    const std::string_view coding = chars::trim_ows(rest.substr(0, comma));
-    rest.remove_prefix(std::min(comma + 1, rest.size()));
-    if (coding.empty() || is_identity(coding)) continue;
+    const std::string_view coding = next_list_element(rest);
+    if (coding.empty() || chars::iequals(coding_name(coding), "identity")) continue;
     if (!storage.empty()) storage.append(", ");
     storage.append(coding);
   }
@@ -867,7 +860,9 @@ void proxy_exchange::on_head(const client_response& response) {
   // An HTTP/1.0 client's HEAD carries no body to label, and that client is told of no codings.
   const bool coded =
       !codings.empty() && (head.body.kind != body_kind::none || (head_request && !client_http10_));
-  if (coded && (client_http10_ || names_chunked(codings))) {
+  // Applied again, chunked could not be undone by the next hop (RFC 9112 section 6.1: never
+  // twice), so codings naming it are not passed on.
+  if (coded && (client_http10_ || names_coding(codings, "chunked"))) {
     cancel();
     return;
   }
@@ -958,9 +953,7 @@ void proxy_exchange::on_head(const client_response& response) {
 
 void proxy_exchange::add_trailer_names(std::string_view list, const connection_tokens& tokens) {
   while (!list.empty()) {
-    const std::size_t comma = std::min(list.find(','), list.size());
-    const std::string_view name = chars::trim_ows(list.substr(0, comma));
-    list.remove_prefix(std::min(comma + 1, list.size()));
+    const std::string_view name = next_list_element(list);
     // Only the names the client may be sent as trailers: the front's writer drops the others from
     // the trailer section (RFC 9110 section 6.5.1), so announcing them would be a lie.
     if (name.empty() || detail::forbidden_trailer(name) || tokens.named(name)) continue;
