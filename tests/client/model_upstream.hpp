@@ -114,11 +114,19 @@ struct arrival {
   answer given;
   const upstream_connection* on;
   bool first_on_connection;
+  bool pipelined = false;      // in the same read as an earlier head of its connection
+  bool behind_closed = false;  // an earlier answer on its connection forbade reusing it
+  std::size_t read = 0;        // the upstream's read (of its connection) that brought it
 };
 
 struct connection_record {
   std::size_t heads = 0;
   bool closed_for_reuse = false;  // an answer forbade another request here
+  std::size_t last_read = 0;      // the read that brought the last head
+  std::size_t run = 0;            // heads that came in that read
+  bool run_idempotent = true;
+  bool silent = false;         // a request got no answer: the ones behind it get none either
+  std::size_t reset_read = 0;  // the read whose head was answered with a reset (0: none)
 };
 
 /// The upstream's side of the world: answers every head as `answers` says (keep_alive past its
@@ -131,6 +139,19 @@ struct upstream_script {
   /// The connections the client side holds open now, and its limit (0: none).
   std::function<std::size_t()> open_connections;
   std::size_t max_connections = 0;
+  /// The client's pipeline_depth: heads that come in one read are pipelined requests, at most
+  /// this many, all idempotent (with 1, two in one read are a violation).
+  std::size_t pipeline_depth = 1;
+
+  /// The answer `a` amounts to for the client: a reset answering a head that came in the same
+  /// read (a pipelined one behind it) discards what was written before it, unread.
+  [[nodiscard]] answer seen_as(const arrival& a) const {
+    const auto found = connections.find(a.on);
+    if (found != connections.end() && found->second.reset_read == a.read) {
+      return answer::reset_before;
+    }
+    return a.given;
+  }
 
   void answer_head(upstream_connection& c, std::size_t index) {
     // The head just received ends at c.scanned; its request-line is the last "/r/" before it.
@@ -147,7 +168,31 @@ struct upstream_script {
     const std::string method = c.received.substr(method_begin, target - method_begin);
     const std::size_t id = std::stoul(c.received.substr(target + 4));
     connection_record& record = connections[&c];
-    if (record.closed_for_reuse) {
+    // Heads that came in one read were written before any answer to them was read: pipelined; so
+    // was one that came while the client had not read all of the answers before it, or while one
+    // before it was still unanswered.
+    const bool unread = c.stream.memory().valid() && c.stream.memory().in_flight() > 0;
+    const bool pipelined =
+        record.heads > 0 && (record.last_read == c.reads || unread || record.silent);
+    if (pipelined) {
+      ++record.run;
+      record.run_idempotent = record.run_idempotent && idempotent(method);
+      if (record.run > pipeline_depth) {
+        violations.push_back("request " + std::to_string(id) + " pipelined " +
+                             std::to_string(record.run) + " deep, depth " +
+                             std::to_string(pipeline_depth));
+      }
+      if (!record.run_idempotent) {
+        violations.push_back("request " + std::to_string(id) + " pipelined with a POST");
+      }
+    } else {
+      record.run = 1;
+      record.run_idempotent = idempotent(method);
+    }
+    record.last_read = c.reads;
+    // A pipelined request may follow an answer that closed its connection for reuse: it was
+    // written before the client could read that answer. A later one may not.
+    if (record.closed_for_reuse && !pipelined) {
       violations.push_back("request " + std::to_string(id) +
                            " written on a connection that an earlier answer closed for reuse");
     }
@@ -156,12 +201,18 @@ struct upstream_script {
       violations.push_back(std::to_string(open) + " connections open, limit " +
                            std::to_string(max_connections));
     }
-    const answer a = index < answers.size() ? answers[index] : answer::keep_alive;
-    arrivals[id].push_back({a, &c, record.heads == 0});
+    // A server answers in order: once it stalls on one request it answers none behind it (one
+    // that answered the next instead would pass that answer off as the stalled one's).
+    const answer drawn = index < answers.size() ? answers[index] : answer::keep_alive;
+    const answer a = record.silent ? answer::silence : drawn;
+    if (a == answer::silence) record.silent = true;
+    arrivals[id].push_back({a, &c, record.heads == 0, pipelined, record.closed_for_reuse, c.reads});
+    if (a == answer::reset_before) record.reset_read = c.reads;
     ++record.heads;
     const std::string_view head_text =
         std::string_view(c.received).substr(target, c.scanned - target);
-    if (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos) {
+    if (!record.closed_for_reuse &&
+        (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos)) {
       record.closed_for_reuse = true;
     }
     write_answer(c, a, id, method);

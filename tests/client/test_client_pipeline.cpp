@@ -293,8 +293,8 @@ TEST(ClientPipeline, NothingIsPipelinedBehindARetry) {
   EXPECT_EQ(w.upstream->accepted(), 2u);
 }
 
-// A queued request canceled (or destroyed) gives up its response; the others get theirs, the one
-// behind it on a new connection since this one closes when the given-up response would be next.
+// A queued request canceled (or destroyed) gives up its response, which is read for nobody; the
+// others get theirs on the same connection.
 TEST(ClientPipeline, CancelingOrDestroyingAQueuedRequestLeavesTheOthersTheirResponses) {
   for (const bool destroy : {false, true}) {
     SCOPED_TRACE(destroy ? "destroyed" : "canceled");
@@ -319,7 +319,8 @@ TEST(ClientPipeline, CancelingOrDestroyingAQueuedRequestLeavesTheOthersTheirResp
     EXPECT_EQ(r[1]->body, "/1");
     ASSERT_TRUE(r[3]->completed) << r[3]->error.message();
     EXPECT_EQ(r[3]->body, "/3");
-    EXPECT_EQ(w.upstream->accepted(), 2u);
+    EXPECT_EQ(w.upstream->accepted(), 1u);
+    EXPECT_EQ(w.client->idle_connections(w.where), 1u);
     if (!destroy) {
       EXPECT_FALSE(r[2]->completed);
     }
@@ -352,6 +353,45 @@ TEST(ClientPipeline, ADeadlineOnAQueuedRequestEndsOnlyIt) {
   EXPECT_EQ(r[1]->error.code, client_errc::header_timeout);
   ASSERT_TRUE(r[3]->completed) << r[3]->error.message();
   EXPECT_EQ(r[3]->body, "/3");
+}
+
+// The request in flight runs out of time with requests pipelined behind it: its response is read
+// for nobody when it comes, the ones behind get theirs on the same connection, and nothing more is
+// written behind the one given up.
+TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirResponses) {
+  upstream_connection* held = nullptr;
+  scripted_world w(
+      [&](upstream_connection& c, std::size_t index) {
+        if (index == 0 || index == 4) {
+          (void)c.stream.write(naming(last_target(c)));
+        } else {
+          held = &c;  // answered later, all at once
+        }
+      },
+      pipelining());
+  std::vector<std::unique_ptr<recorder>> r;
+  send_all(w, r, gets(0, 1));
+  std::vector<client_request> three = gets(1, 3);
+  three[0].timeout = 2s;
+  send_all(w, r, three);
+  ASSERT_NE(held, nullptr);
+  w.advance(2s);
+  ASSERT_TRUE(r[1]->done);
+  EXPECT_EQ(r[1]->error.code, client_errc::deadline_exceeded);
+  EXPECT_FALSE(r[2]->done);
+  // A request sent now is not written behind the one given up: a new connection.
+  send_all(w, r, gets(4, 1));
+  EXPECT_EQ(w.client->stats().pipelined, 2u);
+  EXPECT_EQ(w.upstream->accepted(), 2u);
+  (void)held->stream.write(naming("/1") + naming("/2") + naming("/3"));
+  w.loop->run_until_idle();
+  for (std::size_t i = 2; i < r.size(); ++i) {
+    ASSERT_TRUE(r[i]->completed) << i << ": " << r[i]->error.message();
+  }
+  EXPECT_EQ(r[2]->body, "/2");
+  EXPECT_EQ(r[3]->body, "/3");
+  // The connection went back to the pool with the other.
+  EXPECT_EQ(w.client->idle_connections(w.where), 2u);
 }
 
 TEST(ClientPipeline, DestroyingTheClientCancelsTheQueuedRequests) {

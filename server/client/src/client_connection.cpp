@@ -940,8 +940,9 @@ bool client_connection::finish_exchange() noexcept {
   if (!request_done_) reusable_ = false;
   // The server has closed its side (the end of the stream came with the response, or since): no
   // answer to another request can come, and a request handed over now (the next one waiting)
-  // would fail before any byte, a POST for good.
-  if (hangup_) reusable_ = false;
+  // would fail before any byte, a POST for good. Pipelined requests still take the answers that
+  // came before the end; the first without one fails there (and is retried as usual).
+  if (hangup_ && !pipelined) reusable_ = false;
   client_exchange* exchange = exchange_;
   exchange_ = nullptr;
   exchange->connection_ = nullptr;
@@ -959,7 +960,8 @@ bool client_connection::finish_exchange() noexcept {
   }
   // The next pipelined request takes the connection; its head is parsed once on_complete has
   // returned (the trailers' views stay valid until then).
-  if (reusable_ && promote()) {
+  if (reusable_) {
+    promote();
     exchange->on_complete(trailers);
     return exchange_ != nullptr && state_ == state::busy;
   }
@@ -973,12 +975,13 @@ bool client_connection::finish_exchange() noexcept {
   return false;
 }
 
-bool client_connection::promote() noexcept {
+void client_connection::promote() noexcept {
   const queued_request next = queue_[queue_first_];
-  if (next.exchange == nullptr) return false;  // given up: its response would be read for nobody
   queue_first_ = (queue_first_ + 1) % queue_capacity_;
   --queued_;
   exchange_ = next.exchange;
+  if (exchange_ == nullptr) exchange_ = &discard_;
+  exchange_->connection_ = this;
   method_ = next.method;
   parser_.reset();
   head_done_ = false;
@@ -997,7 +1000,6 @@ bool client_connection::promote() noexcept {
   timer_.cancel();
   timing_ = timing::none;
   if (request_done_) arm(timing::head, owner_->options().response_header_timeout);
-  return true;
 }
 
 void client_connection::release_queue(bool server_closed) noexcept {
@@ -1041,7 +1043,7 @@ client_phase client_connection::phase() const noexcept {
 
 void client_connection::fail(client_errc code, client_phase where, std::error_code cause,
                              std::size_t offset) noexcept {
-  client_exchange* exchange = exchange_;
+  client_exchange* exchange = exchange_ == &discard_ ? nullptr : exchange_;
   exchange_ = nullptr;
   const bool was_reused = served_ > 0;
   close_stream();
@@ -1086,16 +1088,39 @@ void client_connection::fail_from_outside(client_exchange& exchange, client_errc
     return;
   }
   const client_phase where = phase();
-  exchange_ = nullptr;
   exchange.connection_ = nullptr;
+  if (queued_ > 0) {
+    // Requests are pipelined behind it: its response is read for nobody, and they keep theirs.
+    give_up_front();
+    client_access::end(exchange);
+    exchange.on_error(client_error{code, where, cause});
+    drive();  // what arrived while it was paused
+    return;
+  }
+  exchange_ = nullptr;
   close_stream();
   client_access::end(exchange);
   exchange.on_error(client_error{code, where, cause});
-  release_queue(false);
   settle();
 }
 
+void client_connection::give_up_front() noexcept {
+  exchange_ = &discard_;
+  discard_.connection_ = this;
+  // Its response may be slow to come (a deadline gave up waiting): nothing more is written
+  // behind it until it has come.
+  leader_pipelinable_ = false;
+  resumed_ = true;  // a paused body goes on
+  if (timing_ == timing::body_idle) arm(timing::body_idle, owner_->options().body_idle_timeout);
+}
+
 void client_connection::abandon(client_exchange& exchange) noexcept {
+  if (&exchange == exchange_ && queued_ > 0) {
+    exchange.connection_ = nullptr;
+    give_up_front();
+    if (!busy_ && !kick_.armed()) kick_.arm_in({});  // from a destructor: the loop goes on
+    return;
+  }
   if (&exchange == exchange_) {
     abandon();
     return;
@@ -1117,6 +1142,7 @@ void client_connection::abandon() noexcept {
 
 void client_connection::shut() noexcept {
   client_exchange* exchange = std::exchange(exchange_, nullptr);
+  if (exchange == &discard_) exchange = nullptr;
   timer_.cancel();
   kick_.cancel();
   stream_.unwatch();

@@ -87,8 +87,8 @@ class client_connection {
   /// Requests written behind the one in flight.
   [[nodiscard]] std::size_t followers() const noexcept { return queued_; }
   /// Ends `exchange` (this connection's, in flight or queued) with an error (deadline, cancel).
-  /// The one in flight closes the connection; a queued one only gives up its response, and the
-  /// connection closes when that response would be next.
+  /// The one in flight closes the connection; a queued one only gives up its response, which is
+  /// read for nobody when it comes.
   void fail_from_outside(client_exchange& exchange, client_errc code) noexcept;
   /// Forgets `exchange` without callbacks (it is being destroyed); closes if it was in flight.
   void abandon(client_exchange& exchange) noexcept;
@@ -152,9 +152,11 @@ class client_connection {
   bool take_head();
   /// Ends the exchange in flight; true when a queued one took its place.
   bool finish_exchange() noexcept;
-  /// The next queued request becomes the one in flight; false when it was given up (the
-  /// connection must close).
-  bool promote() noexcept;
+  /// The next queued request becomes the one in flight (one given up is read by discard_).
+  void promote() noexcept;
+  /// The exchange in flight was given up with requests pipelined behind it: discard_ reads its
+  /// response instead.
+  void give_up_front() noexcept;
   /// The connection ended before queued requests were answered: each is retried on a new
   /// connection (RFC 9112 section 9.3.2) when allowed, or fails. `server_closed`: the server said
   /// it closes after the last response (so it processed none of them).
@@ -192,9 +194,22 @@ class client_connection {
   client_exchange* exchange_ = nullptr;
   // Pipelined requests written behind exchange_, oldest first (a ring of pipeline_depth - 1).
   struct queued_request {
-    client_exchange* exchange;  // nullptr: given up (canceled); its response is not waited for
+    client_exchange* exchange;  // nullptr: given up (canceled); its response is read by discard_
     taut::method method;
   };
+  // Takes the response of a pipelined request given up, so that the ones behind keep theirs.
+  class discarder final : public client_exchange {
+   public:
+    discarder() noexcept { request_ = &nobodys; }
+    void on_head(const client_response&) override {}
+    void on_body(std::string_view) override {}
+    void on_complete(std::span<const header>) override {}
+    void on_error(const client_error&) override {}
+
+   private:
+    static constexpr client_request nobodys{};  // a bodiless GET, for the checks of a response
+  };
+  discarder discard_;
   std::unique_ptr<queued_request[]> queue_;
   std::size_t queue_capacity_ = 0;
   std::size_t queue_first_ = 0;
