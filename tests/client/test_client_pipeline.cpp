@@ -359,6 +359,8 @@ TEST(ClientPipeline, ADeadlineOnAQueuedRequestEndsOnlyIt) {
 // for nobody when it comes, the ones behind get theirs on the same connection, and nothing more is
 // written behind the one given up.
 TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirResponses) {
+  client_options one_connection = pipelining();
+  one_connection.max_connections_per_origin = 1;
   upstream_connection* held = nullptr;
   scripted_world w(
       [&](upstream_connection& c, std::size_t index) {
@@ -368,7 +370,7 @@ TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirRespon
           held = &c;  // answered later, all at once
         }
       },
-      pipelining());
+      one_connection);
   std::vector<std::unique_ptr<recorder>> r;
   send_all(w, r, gets(0, 1));
   std::vector<client_request> three = gets(1, 3);
@@ -379,10 +381,10 @@ TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirRespon
   ASSERT_TRUE(r[1]->done);
   EXPECT_EQ(r[1]->error.code, client_errc::deadline_exceeded);
   EXPECT_FALSE(r[2]->done);
-  // A request sent now is not written behind the one given up: a new connection.
+  // A request sent now is not written behind the one given up: it waits for the connection.
   send_all(w, r, gets(4, 1));
   EXPECT_EQ(w.client->stats().pipelined, 2u);
-  EXPECT_EQ(w.upstream->accepted(), 2u);
+  EXPECT_EQ(held->heads, 4u);
   (void)held->stream.write(naming("/1") + naming("/2") + naming("/3"));
   w.loop->run_until_idle();
   for (std::size_t i = 2; i < r.size(); ++i) {
@@ -390,8 +392,9 @@ TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirRespon
   }
   EXPECT_EQ(r[2]->body, "/2");
   EXPECT_EQ(r[3]->body, "/3");
-  // The connection went back to the pool with the other.
-  EXPECT_EQ(w.client->idle_connections(w.where), 2u);
+  EXPECT_EQ(r[4]->body, "/4");
+  EXPECT_EQ(w.upstream->accepted(), 1u);
+  EXPECT_EQ(w.client->idle_connections(w.where), 1u);
 }
 
 TEST(ClientPipeline, DestroyingTheClientCancelsTheQueuedRequests) {
