@@ -578,7 +578,7 @@ bool client_connection::take_follower(client_exchange& exchange) noexcept {
   compact_output();
   const taut::method method = method_from_token(request.method);
   write_request_head(request, method, false, false);
-  append(out_.get(), out_end_, request.body);
+  if (!request.body.empty()) append(out_.get(), out_end_, request.body);  // memcpy: no null
   queue_[(queue_first_ + queued_) % queue_capacity_] = {&exchange, method};
   ++queued_;
   exchange.connection_ = this;
