@@ -37,24 +37,37 @@ class counting final : public client_exchange {
   bool failed = false;
 };
 
-long allocations_over(transport::event_loop& loop, client& c, const origin& where,
-                      const client_request& request, int count) {
-  counting exchange;
-  const bool trace = std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr;
+// Allocations over `count` rounds of `batch` copies of `request` sent at once, each round run
+// until every exchange ended (-1: refused, -2: an exchange failed).
+long allocations_over_batches(transport::event_loop& loop, client& c, const origin& where,
+                              const client_request& request, int batch, int count) {
+  std::vector<counting> exchanges(static_cast<std::size_t>(batch));
   const long before = taut::test::operator_new_calls();
-  taut::test::trace_operator_new(trace);
+  taut::test::trace_operator_new(std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr);
   for (int i = 0; i < count; ++i) {
-    exchange.done = false;
-    exchange.bytes = 0;
-    if (c.send(where, request, exchange)) return -1;
+    for (counting& e : exchanges) {
+      e.done = false;
+      e.bytes = 0;
+      if (c.send(where, request, e)) {
+        taut::test::trace_operator_new(false);
+        return -1;
+      }
+    }
     loop.run_until_idle();
-    if (!exchange.done || exchange.failed || exchange.status != 200 || exchange.bytes == 0) {
-      taut::test::trace_operator_new(false);
-      return -2;
+    for (const counting& e : exchanges) {
+      if (!e.done || e.failed || e.status != 200 || e.bytes == 0) {
+        taut::test::trace_operator_new(false);
+        return -2;
+      }
     }
   }
   taut::test::trace_operator_new(false);
   return taut::test::operator_new_calls() - before;
+}
+
+long allocations_over(transport::event_loop& loop, client& c, const origin& where,
+                      const client_request& request, int count) {
+  return allocations_over_batches(loop, c, where, request, 1, count);
 }
 
 TEST(ClientAllocation, NoAllocationPerRequestOnAPooledConnection) {
@@ -106,30 +119,6 @@ TEST(ClientAllocation, NoAllocationPerProxiedRequest) {
   front.close_all();
   loop->run_until_idle();
   proxy.reset();
-}
-
-// Batches of requests sent at once: `count` rounds of `batch` concurrent GETs.
-long allocations_over_batches(transport::event_loop& loop, client& c, const origin& where,
-                              const client_request& request, int batch, int count) {
-  std::vector<counting> exchanges(static_cast<std::size_t>(batch));
-  const long before = taut::test::operator_new_calls();
-  taut::test::trace_operator_new(std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr);
-  for (int i = 0; i < count; ++i) {
-    for (counting& e : exchanges) {
-      e.done = false;
-      e.bytes = 0;
-      if (c.send(where, request, e)) return -1;
-    }
-    loop.run_until_idle();
-    for (const counting& e : exchanges) {
-      if (!e.done || e.failed || e.status != 200 || e.bytes == 0) {
-        taut::test::trace_operator_new(false);
-        return -2;
-      }
-    }
-  }
-  taut::test::trace_operator_new(false);
-  return taut::test::operator_new_calls() - before;
 }
 
 // Pipelined (client_options::pipeline_depth): the queue behind a connection's request is
