@@ -397,6 +397,45 @@ TEST(ClientPipeline, ADeadlineOnTheRequestInFlightLeavesTheOnesBehindTheirRespon
   EXPECT_EQ(w.client->idle_connections(w.where), 1u);
 }
 
+// A response paused by its reader (a proxy's slow client) with requests pipelined behind it:
+// they go again on new connections rather than wait for that reader, their first answers read
+// for nobody once it resumes; with retries off they wait.
+TEST(ClientPipeline, APausedResponseHoldsNobodyBehindIt) {
+  for (const bool retries : {true, false}) {
+    SCOPED_TRACE(retries);
+    client_options options = pipelining();
+    options.retry_idempotent = retries;
+    scripted_world w(
+        [](upstream_connection& c, std::size_t) { (void)c.stream.write(naming(last_target(c))); },
+        options);
+    std::vector<std::unique_ptr<recorder>> r;
+    send_all(w, r, gets(0, 1));
+    const std::vector<client_request> three = gets(1, 3);
+    for (const client_request& request : three) {
+      r.push_back(std::make_unique<recorder>());
+      ASSERT_FALSE(w.client->send(w.where, w.kept.emplace_back(request), *r.back()));
+    }
+    r[1]->pause_on_head = true;
+    w.loop->run_until_idle();
+    EXPECT_FALSE(r[1]->done);
+    for (std::size_t i = 2; i < r.size(); ++i) {
+      EXPECT_EQ(r[i]->completed, retries) << i;
+      if (retries) {
+        EXPECT_EQ(r[i]->body, "/" + std::to_string(i));
+      }
+    }
+    EXPECT_EQ(w.upstream->accepted(), retries ? 3u : 1u);
+    r[1]->resume();
+    w.loop->run_until_idle();
+    for (std::size_t i = 1; i < r.size(); ++i) {
+      ASSERT_TRUE(r[i]->completed) << i << ": " << r[i]->error.message();
+      EXPECT_EQ(r[i]->body, "/" + std::to_string(i));
+    }
+    EXPECT_EQ(w.client->stats().retries, retries ? 2u : 0u);
+    EXPECT_EQ(w.client->idle_connections(w.where), retries ? 3u : 1u);
+  }
+}
+
 TEST(ClientPipeline, DestroyingTheClientCancelsTheQueuedRequests) {
   scripted_world w(
       [](upstream_connection& c, std::size_t index) {

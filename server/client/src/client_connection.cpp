@@ -362,7 +362,10 @@ void client_connection::pump() noexcept {
           process_input();
           if (exchange_ == nullptr || state_ != state::busy) return;
         }
-        if (exchange_->paused_ && head_done_) return;
+        if (exchange_->paused_ && head_done_) {
+          if (queued_ > 0) send_queue_elsewhere();  // a slow reader holds no one else
+          return;
+        }
         if ((stream_.readable() && !drained_) || hangup_) {
           progress = receive();
           if (state_ != state::busy || exchange_ == nullptr) return;
@@ -1000,6 +1003,24 @@ void client_connection::promote() noexcept {
   timer_.cancel();
   timing_ = timing::none;
   if (request_done_) arm(timing::head, owner_->options().response_header_timeout);
+}
+
+void client_connection::send_queue_elsewhere() noexcept {
+  leader_pipelinable_ = false;  // nothing more behind a paused response
+  if (!owner_->options().retry_idempotent) return;
+  for (std::size_t i = 0; i < queued_; ++i) {
+    queued_request& slot = queue_[(queue_first_ + i) % queue_capacity_];
+    client_exchange* exchange = std::exchange(slot.exchange, nullptr);
+    if (exchange == nullptr) continue;
+    // Idempotent, so it may go twice: its answer here is read for nobody when it comes.
+    exchange->connection_ = nullptr;
+    exchange->retried_ = true;
+    ++owner_->stats_.retries;
+    if (const client_error queued = pool_->dispatch(*exchange, true)) {
+      client_access::end(*exchange);
+      exchange->on_error(queued);
+    }
+  }
 }
 
 void client_connection::release_queue(bool server_closed) noexcept {

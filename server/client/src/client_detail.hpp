@@ -161,6 +161,10 @@ class client_connection {
   /// connection (RFC 9112 section 9.3.2) when allowed, or fails. `server_closed`: the server said
   /// it closes after the last response (so it processed none of them).
   void release_queue(bool server_closed) noexcept;
+  /// The exchange in flight was paused by its reader with requests pipelined behind it: they are
+  /// sent again on new connections (retries permitting), their answers here read for nobody, so
+  /// that one slow reader (a proxy's slow client) holds nobody else's response.
+  void send_queue_elsewhere() noexcept;
   [[nodiscard]] std::size_t request_size(const client_request& request) const noexcept;
   /// Appends the head of `request` to the output (the framing field, Expect when `expect`).
   void write_request_head(const client_request& request, taut::method method, bool chunked,
