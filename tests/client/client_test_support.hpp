@@ -131,7 +131,6 @@ struct upstream_connection {
   std::string received;
   std::size_t heads = 0;  // request heads seen ("\r\n\r\n" found), bodies not counted
   std::size_t scanned = 0;
-  std::size_t reads = 0;  // reads that took bytes: heads found in one read came together
 };
 
 /// A memory listener whose connections run a script: `answer(connection, head_index)` is called
@@ -176,7 +175,6 @@ class scripted_upstream {
       const auto r = c.stream.read(buffer);
       if (!r.done()) return;
       c.received.append(buffer, r.bytes);
-      ++c.reads;
       for (;;) {
         const std::size_t end = c.received.find("\r\n\r\n", c.scanned);
         if (end == std::string::npos) break;

@@ -114,19 +114,25 @@ struct arrival {
   answer given;
   const upstream_connection* on;
   bool first_on_connection;
-  bool pipelined = false;      // in the same read as an earlier head of its connection
-  bool behind_closed = false;  // an earlier answer on its connection forbade reusing it
-  std::size_t read = 0;        // the upstream's read (of its connection) that brought it
+  bool pipelined = false;        // written while answers before it on its connection were unread
+  bool behind_closed = false;    // an earlier answer on its connection forbade reusing it
+  std::size_t answer_begin = 0;  // where its answer lies in what the connection wrote
+  std::size_t answer_end = 0;
 };
 
 struct connection_record {
   std::size_t heads = 0;
   bool closed_for_reuse = false;  // an answer forbade another request here
-  std::size_t last_read = 0;      // the read that brought the last head
-  std::size_t run = 0;            // heads that came in that read
-  bool run_idempotent = true;
-  bool silent = false;         // a request got no answer: the ones behind it get none either
-  std::size_t reset_read = 0;  // the read whose head was answered with a reset (0: none)
+  struct sent_answer {
+    std::size_t end;  // where it ends in what the connection wrote
+    bool unanswered;  // silence: never written
+    bool idempotent;
+  };
+  std::vector<sent_answer> answered;  // one per head, in order
+  bool silent = false;                // a request got no answer: the ones behind it get none either
+  std::size_t written = 0;            // bytes written to the client
+  bool reset = false;                 // a request was answered with a reset
+  std::size_t read_at_reset = 0;      // of `written`, what the client had read by then
 };
 
 /// The upstream's side of the world: answers every head as `answers` says (keep_alive past its
@@ -143,14 +149,23 @@ struct upstream_script {
   /// this many, all idempotent (with 1, two in one read are a violation).
   std::size_t pipeline_depth = 1;
 
-  /// The answer `a` amounts to for the client: a reset answering a head that came in the same
-  /// read (a pipelined one behind it) discards what was written before it, unread.
+  /// The answer `a` amounts to for the client: a reset (answering a request pipelined behind
+  /// it) discards what the client had not read of it yet, as TCP's does.
   [[nodiscard]] answer seen_as(const arrival& a) const {
     const auto found = connections.find(a.on);
-    if (found != connections.end() && found->second.reset_read == a.read) {
+    if (found != connections.end() && found->second.reset &&
+        a.answer_end > found->second.read_at_reset) {
       return answer::reset_before;
     }
     return a.given;
+  }
+  /// Whether the client had read part of answer `a` when a reset discarded the rest (no retry
+  /// then: a response had begun).
+  [[nodiscard]] bool partly_read(const arrival& a) const {
+    const auto found = connections.find(a.on);
+    return found != connections.end() && found->second.reset &&
+           a.answer_begin < found->second.read_at_reset &&
+           a.answer_end > found->second.read_at_reset;
   }
 
   void answer_head(upstream_connection& c, std::size_t index) {
@@ -168,28 +183,26 @@ struct upstream_script {
     const std::string method = c.received.substr(method_begin, target - method_begin);
     const std::size_t id = std::stoul(c.received.substr(target + 4));
     connection_record& record = connections[&c];
-    // Heads that came in one read were written before any answer to them was read: pipelined; so
-    // was one that came while the client had not read all of the answers before it, or while one
-    // before it was still unanswered.
-    const bool unread = c.stream.memory().valid() && c.stream.memory().in_flight() > 0;
-    const bool pipelined =
-        record.heads > 0 && (record.last_read == c.reads || unread || record.silent);
-    if (pipelined) {
-      ++record.run;
-      record.run_idempotent = record.run_idempotent && idempotent(method);
-      if (record.run > pipeline_depth) {
-        violations.push_back("request " + std::to_string(id) + " pipelined " +
-                             std::to_string(record.run) + " deep, depth " +
-                             std::to_string(pipeline_depth));
-      }
-      if (!record.run_idempotent) {
-        violations.push_back("request " + std::to_string(id) + " pipelined with a POST");
-      }
-    } else {
-      record.run = 1;
-      record.run_idempotent = idempotent(method);
+    // The requests before this one whose answers the client has not read whole (or that got
+    // none): those it was written behind, pipelined.
+    const std::size_t read_by_client =
+        record.written - (c.stream.memory().valid() ? c.stream.memory().in_flight() : 0);
+    std::size_t ahead = 0;
+    bool all_idempotent = idempotent(method);
+    for (const connection_record::sent_answer& before : record.answered) {
+      if (!before.unanswered && before.end <= read_by_client) continue;
+      ++ahead;
+      all_idempotent = all_idempotent && before.idempotent;
     }
-    record.last_read = c.reads;
+    const bool pipelined = ahead > 0;
+    if (ahead + 1 > pipeline_depth) {
+      violations.push_back("request " + std::to_string(id) + " pipelined " +
+                           std::to_string(ahead + 1) + " deep, depth " +
+                           std::to_string(pipeline_depth));
+    }
+    if (pipelined && !all_idempotent) {
+      violations.push_back("request " + std::to_string(id) + " pipelined with a POST");
+    }
     // A pipelined request may follow an answer that closed its connection for reuse: it was
     // written before the client could read that answer. A later one may not.
     if (record.closed_for_reuse && !pipelined) {
@@ -206,8 +219,9 @@ struct upstream_script {
     const answer drawn = index < answers.size() ? answers[index] : answer::keep_alive;
     const answer a = record.silent ? answer::silence : drawn;
     if (a == answer::silence) record.silent = true;
-    arrivals[id].push_back({a, &c, record.heads == 0, pipelined, record.closed_for_reuse, c.reads});
-    if (a == answer::reset_before) record.reset_read = c.reads;
+    arrival& arrived =
+        arrivals[id].emplace_back(arrival{a, &c, record.heads == 0, pipelined,
+                                          record.closed_for_reuse, record.written, record.written});
     ++record.heads;
     const std::string_view head_text =
         std::string_view(c.received).substr(target, c.scanned - target);
@@ -215,83 +229,107 @@ struct upstream_script {
         (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos)) {
       record.closed_for_reuse = true;
     }
-    write_answer(c, a, id, method);
+    if (a == answer::reset_before && !record.reset) {
+      record.reset = true;
+      record.read_at_reset = record.written - c.stream.memory().in_flight();
+    }
+    record.written += write_answer(c, a, id, method);
+    arrived.answer_end = record.written;
+    record.answered.push_back({record.written, a == answer::silence, idempotent(method)});
   }
 
-  static void write_answer(upstream_connection& c, answer a, std::size_t id,
-                           const std::string& method) {
+  /// Writes answer `a` (and closes, shuts or resets as it says); returns the bytes written.
+  static std::size_t write_answer(upstream_connection& c, answer a, std::size_t id,
+                                  const std::string& method) {
     const bool head = is_head(method);
+    std::string out;
+    enum class then { nothing, close, shutdown, reset } after = then::nothing;
     const std::string body = body_of(a, id);
     const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     switch (a) {
       case answer::keep_alive:
       case answer::large:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body));
+        out += ("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body));
         break;
       case answer::hints_then_ok:
-        (void)c.stream.write(
-            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n" + length +
-            (head ? "" : body));
+        out += ("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n" + length +
+                (head ? "" : body));
         break;
       case answer::chunked: {
-        std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         if (!head) {
           const std::string first = body.substr(0, 4);
           const std::string rest = body.substr(4);
-          out += hex_size(first.size()) + "\r\n" + first + "\r\n" + hex_size(rest.size()) + "\r\n" +
-                 rest + "\r\n0\r\n\r\n";
+          chunked += hex_size(first.size()) + "\r\n" + first + "\r\n" + hex_size(rest.size()) +
+                     "\r\n" + rest + "\r\n0\r\n\r\n";
         }
-        (void)c.stream.write(out);
+        out += chunked;
         break;
       }
       case answer::close_header:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\nConnection: close\r\n" + length +
-                             (head ? "" : body));
-        (void)c.stream.close();
+        out += ("HTTP/1.1 200 OK\r\nConnection: close\r\n" + length + (head ? "" : body));
+        after = then::close;
         break;
       case answer::close_delimited:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n\r\n" + (head ? std::string() : body));
-        (void)c.stream.shutdown_write();
+        out += ("HTTP/1.1 200 OK\r\n\r\n" + (head ? std::string() : body));
+        after = then::shutdown;
         break;
       case answer::no_content:
-        (void)c.stream.write("HTTP/1.1 204 No Content\r\n\r\n");
+        out += ("HTTP/1.1 204 No Content\r\n\r\n");
         break;
       case answer::close_before:
-        (void)c.stream.close();
+        after = then::close;
         break;
       case answer::reset_before:
-        c.stream.abort();
+        after = then::reset;
         break;
       case answer::ambiguous:
-        (void)c.stream.write(
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-            "0\r\n\r\n");
+        out +=
+            ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "0\r\n\r\n");
         break;
       case answer::garbage:
-        (void)c.stream.write("HTTP/1.1 2x0 OK\r\n\r\n");
+        out += ("HTTP/1.1 2x0 OK\r\n\r\n");
         break;
       case answer::cut_body:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" +
-                             std::string(head ? "" : "abc"));
-        (void)c.stream.close();
+        out += ("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + std::string(head ? "" : "abc"));
+        after = then::close;
         break;
       case answer::silence:
         break;
       case answer::smuggled:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body) +
-                             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+        out += ("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body) +
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
         break;
       case answer::http10:
-        (void)c.stream.write("HTTP/1.0 200 OK\r\n" + length + (head ? "" : body));
+        out += ("HTTP/1.0 200 OK\r\n" + length + (head ? "" : body));
         break;
       case answer::trailers:
-        (void)c.stream.write(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
-            (head ? std::string()
-                  : hex_size(body.size()) + "\r\n" + body +
-                        "\r\n0\r\nX-Sum: " + std::to_string(id) + "\r\n\r\n"));
+        out += ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+                (head ? std::string()
+                      : hex_size(body.size()) + "\r\n" + body +
+                            "\r\n0\r\nX-Sum: " + std::to_string(id) + "\r\n\r\n"));
         break;
     }
+    std::size_t written = 0;
+    if (!out.empty()) {
+      const auto r = c.stream.write(out);
+      if (r.done()) written = r.bytes;
+    }
+    switch (after) {
+      case then::nothing:
+        break;
+      case then::close:
+        (void)c.stream.close();
+        break;
+      case then::shutdown:
+        (void)c.stream.shutdown_write();
+        break;
+      case then::reset:
+        c.stream.abort();
+        break;
+    }
+    return written;
   }
 };
 
