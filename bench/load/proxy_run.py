@@ -21,7 +21,8 @@ Every process is pinned, bounded in time and stopped by PID; every socket is on 
 Environment (defaults in brackets): TAUT_PROXY_ROUNDS [3], TAUT_PROXY_SECONDS [5],
 TAUT_PROXY_CONNECTIONS [50], TAUT_PROXY_PIPELINE [16], TAUT_PROXY_CPUS [0],
 TAUT_PROXY_UPSTREAM_CPUS [1], TAUT_PROXY_CLIENT_CPUS [1], TAUT_PROXY_CLIENT_REQUESTS [200000],
-TAUT_PROXY_PHASES [proxy,alloc,client].
+TAUT_PROXY_PHASES [proxy,alloc,client], TAUT_PROXY_UPSTREAM_PIPELINE [8]: taut-serve --proxy is
+also measured with --proxy-pipeline N (requests pipelined on its upstream connections; 1: not).
 """
 
 import argparse
@@ -52,6 +53,7 @@ UPSTREAM_CPUS = os.environ.get("TAUT_PROXY_UPSTREAM_CPUS", "1")
 CLIENT_CPUS = os.environ.get("TAUT_PROXY_CLIENT_CPUS", "1")
 CLIENT_REQUESTS = env_int("TAUT_PROXY_CLIENT_REQUESTS", 200000)
 PHASES = os.environ.get("TAUT_PROXY_PHASES", "proxy,alloc,client").split(",")
+UPSTREAM_PIPELINE = env_int("TAUT_PROXY_UPSTREAM_PIPELINE", 8)
 
 
 def log(message):
@@ -238,6 +240,13 @@ def main():
             proxies["taut"] = ([args.taut_serve, "--listen", f"127.0.0.1:{taut_port}",
                                 "--threads", str(workers), "--max-requests-per-connection", "0",
                                 "--proxy", f"http://127.0.0.1:{upstream_port}"], taut_port)
+            if UPSTREAM_PIPELINE > 1:
+                piped_port = free_port()
+                proxies[f"taut --proxy-pipeline {UPSTREAM_PIPELINE}"] = (
+                    [args.taut_serve, "--listen", f"127.0.0.1:{piped_port}", "--threads",
+                     str(workers), "--max-requests-per-connection", "0", "--proxy",
+                     f"http://127.0.0.1:{upstream_port}", "--proxy-pipeline",
+                     str(UPSTREAM_PIPELINE)], piped_port)
             if args.nginx:
                 nginx_port = free_port()
                 prefix = os.path.join(work, "nginx")
@@ -275,12 +284,13 @@ def main():
                            f"{sum(f['errors'] for f in runs)} |")
                 report()
                 if "nginx" in proxies:
-                    report("| mode | taut/nginx requests/s (goal >= 1.5) | "
+                    report("| taut | mode | taut/nginx requests/s (goal >= 1.5) | "
                            "taut/nginx CPU per request (goal <= 0.7) |")
-                    report("|---|---:|---:|")
-                    for mode in sorted({m for _, m in results}):
-                        t, n = medians[("taut", mode)], medians[("nginx", mode)]
-                        report(f"| {mode} | {t[0] / n[0]:.2f} | {t[1] / n[1]:.2f} |")
+                    report("|---|---|---:|---:|")
+                    for name in (n for n in names if n.startswith("taut")):
+                        for mode in sorted({m for _, m in results}):
+                            t, n = medians[(name, mode)], medians[("nginx", mode)]
+                            report(f"| {name} | {mode} | {t[0] / n[0]:.2f} | {t[1] / n[1]:.2f} |")
                     report()
             finally:
                 for process in running.values():

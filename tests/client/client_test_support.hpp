@@ -201,4 +201,36 @@ class scripted_upstream {
   std::size_t heads_ = 0;
 };
 
+/// A client and a scripted_upstream on one loop (manual clock).
+struct scripted_world {
+  explicit scripted_world(scripted_upstream::script answer, client_options options = {},
+                          const transport::memory_options& faults = {})
+      : loop(transport::event_loop::create({.clock = &clock}).value()),
+        client(std::make_unique<taut::client>(*loop, options)),
+        upstream(std::make_unique<scripted_upstream>(*loop, std::move(answer), faults)),
+        where(origin::memory(upstream->dialer(), "up")) {}
+  ~scripted_world() {
+    client.reset();
+    upstream.reset();
+  }
+  void exchange(const client_request& request, recorder& into) {
+    const client_error refused = client->send(where, kept.emplace_back(request), into);
+    ASSERT_FALSE(refused) << refused.message();
+    loop->run_until_idle();
+  }
+  void advance(std::chrono::milliseconds by) {
+    clock.advance(by);
+    loop->run_until_idle();
+  }
+
+  transport::manual_clock clock;
+  std::deque<client_request> kept;  // requests outlive their exchanges
+  std::unique_ptr<transport::event_loop> loop;
+  std::unique_ptr<taut::client> client;
+  std::unique_ptr<scripted_upstream> upstream;
+  origin where;
+};
+
+inline constexpr std::string_view ok_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
 }  // namespace taut::test

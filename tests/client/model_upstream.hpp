@@ -114,11 +114,25 @@ struct arrival {
   answer given;
   const upstream_connection* on;
   bool first_on_connection;
+  bool pipelined = false;        // written while answers before it on its connection were unread
+  bool behind_closed = false;    // an earlier answer on its connection forbade reusing it
+  std::size_t answer_begin = 0;  // where its answer lies in what the connection wrote
+  std::size_t answer_end = 0;
 };
 
 struct connection_record {
   std::size_t heads = 0;
   bool closed_for_reuse = false;  // an answer forbade another request here
+  struct sent_answer {
+    std::size_t end;  // where it ends in what the connection wrote
+    bool unanswered;  // silence: never written
+    bool idempotent;
+  };
+  std::vector<sent_answer> answered;  // one per head, in order
+  bool silent = false;                // a request got no answer: the ones behind it get none either
+  std::size_t written = 0;            // bytes written to the client
+  bool reset = false;                 // a request was answered with a reset
+  std::size_t read_at_reset = 0;      // of `written`, what the client had read by then
 };
 
 /// The upstream's side of the world: answers every head as `answers` says (keep_alive past its
@@ -131,6 +145,28 @@ struct upstream_script {
   /// The connections the client side holds open now, and its limit (0: none).
   std::function<std::size_t()> open_connections;
   std::size_t max_connections = 0;
+  /// The client's pipeline_depth: heads that come in one read are pipelined requests, at most
+  /// this many, all idempotent (with 1, two in one read are a violation).
+  std::size_t pipeline_depth = 1;
+
+  /// The answer `a` amounts to for the client: a reset (answering a request pipelined behind
+  /// it) discards what the client had not read of it yet, as TCP's does.
+  [[nodiscard]] answer seen_as(const arrival& a) const {
+    const auto found = connections.find(a.on);
+    if (found != connections.end() && found->second.reset &&
+        a.answer_end > found->second.read_at_reset) {
+      return answer::reset_before;
+    }
+    return a.given;
+  }
+  /// Whether the client had read part of answer `a` when a reset discarded the rest (no retry
+  /// then: a response had begun).
+  [[nodiscard]] bool partly_read(const arrival& a) const {
+    const auto found = connections.find(a.on);
+    return found != connections.end() && found->second.reset &&
+           a.answer_begin < found->second.read_at_reset &&
+           a.answer_end > found->second.read_at_reset;
+  }
 
   void answer_head(upstream_connection& c, std::size_t index) {
     // The head just received ends at c.scanned; its request-line is the last "/r/" before it.
@@ -147,7 +183,29 @@ struct upstream_script {
     const std::string method = c.received.substr(method_begin, target - method_begin);
     const std::size_t id = std::stoul(c.received.substr(target + 4));
     connection_record& record = connections[&c];
-    if (record.closed_for_reuse) {
+    // The requests before this one whose answers the client has not read whole (or that got
+    // none): those it was written behind, pipelined.
+    const std::size_t read_by_client =
+        record.written - (c.stream.memory().valid() ? c.stream.memory().in_flight() : 0);
+    std::size_t ahead = 0;
+    bool all_idempotent = idempotent(method);
+    for (const connection_record::sent_answer& before : record.answered) {
+      if (!before.unanswered && before.end <= read_by_client) continue;
+      ++ahead;
+      all_idempotent = all_idempotent && before.idempotent;
+    }
+    const bool pipelined = ahead > 0;
+    if (ahead + 1 > pipeline_depth) {
+      violations.push_back("request " + std::to_string(id) + " pipelined " +
+                           std::to_string(ahead + 1) + " deep, depth " +
+                           std::to_string(pipeline_depth));
+    }
+    if (pipelined && !all_idempotent) {
+      violations.push_back("request " + std::to_string(id) + " pipelined with a POST");
+    }
+    // A pipelined request may follow an answer that closed its connection for reuse: it was
+    // written before the client could read that answer. A later one may not.
+    if (record.closed_for_reuse && !pipelined) {
       violations.push_back("request " + std::to_string(id) +
                            " written on a connection that an earlier answer closed for reuse");
     }
@@ -156,91 +214,122 @@ struct upstream_script {
       violations.push_back(std::to_string(open) + " connections open, limit " +
                            std::to_string(max_connections));
     }
-    const answer a = index < answers.size() ? answers[index] : answer::keep_alive;
-    arrivals[id].push_back({a, &c, record.heads == 0});
+    // A server answers in order: once it stalls on one request it answers none behind it (one
+    // that answered the next instead would pass that answer off as the stalled one's).
+    const answer drawn = index < answers.size() ? answers[index] : answer::keep_alive;
+    const answer a = record.silent ? answer::silence : drawn;
+    if (a == answer::silence) record.silent = true;
+    arrival& arrived =
+        arrivals[id].emplace_back(arrival{a, &c, record.heads == 0, pipelined,
+                                          record.closed_for_reuse, record.written, record.written});
     ++record.heads;
     const std::string_view head_text =
         std::string_view(c.received).substr(target, c.scanned - target);
-    if (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos) {
+    if (!record.closed_for_reuse &&
+        (!reusable(a) || head_text.find("\r\nConnection: close\r\n") != std::string::npos)) {
       record.closed_for_reuse = true;
     }
-    write_answer(c, a, id, method);
+    if (a == answer::reset_before && !record.reset) {
+      record.reset = true;
+      record.read_at_reset = record.written - c.stream.memory().in_flight();
+    }
+    record.written += write_answer(c, a, id, method);
+    arrived.answer_end = record.written;
+    record.answered.push_back({record.written, a == answer::silence, idempotent(method)});
   }
 
-  static void write_answer(upstream_connection& c, answer a, std::size_t id,
-                           const std::string& method) {
+  /// Writes answer `a` (and closes, shuts or resets as it says); returns the bytes written.
+  static std::size_t write_answer(upstream_connection& c, answer a, std::size_t id,
+                                  const std::string& method) {
     const bool head = is_head(method);
+    std::string out;
+    enum class then { nothing, close, shutdown, reset } after = then::nothing;
     const std::string body = body_of(a, id);
     const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     switch (a) {
       case answer::keep_alive:
       case answer::large:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body));
+        out += ("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body));
         break;
       case answer::hints_then_ok:
-        (void)c.stream.write(
-            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n" + length +
-            (head ? "" : body));
+        out += ("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n" + length +
+                (head ? "" : body));
         break;
       case answer::chunked: {
-        std::string out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         if (!head) {
           const std::string first = body.substr(0, 4);
           const std::string rest = body.substr(4);
-          out += hex_size(first.size()) + "\r\n" + first + "\r\n" + hex_size(rest.size()) + "\r\n" +
-                 rest + "\r\n0\r\n\r\n";
+          chunked += hex_size(first.size()) + "\r\n" + first + "\r\n" + hex_size(rest.size()) +
+                     "\r\n" + rest + "\r\n0\r\n\r\n";
         }
-        (void)c.stream.write(out);
+        out += chunked;
         break;
       }
       case answer::close_header:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\nConnection: close\r\n" + length +
-                             (head ? "" : body));
-        (void)c.stream.close();
+        out += ("HTTP/1.1 200 OK\r\nConnection: close\r\n" + length + (head ? "" : body));
+        after = then::close;
         break;
       case answer::close_delimited:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n\r\n" + (head ? std::string() : body));
-        (void)c.stream.shutdown_write();
+        out += ("HTTP/1.1 200 OK\r\n\r\n" + (head ? std::string() : body));
+        after = then::shutdown;
         break;
       case answer::no_content:
-        (void)c.stream.write("HTTP/1.1 204 No Content\r\n\r\n");
+        out += ("HTTP/1.1 204 No Content\r\n\r\n");
         break;
       case answer::close_before:
-        (void)c.stream.close();
+        after = then::close;
         break;
       case answer::reset_before:
-        c.stream.abort();
+        after = then::reset;
         break;
       case answer::ambiguous:
-        (void)c.stream.write(
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-            "0\r\n\r\n");
+        out +=
+            ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "0\r\n\r\n");
         break;
       case answer::garbage:
-        (void)c.stream.write("HTTP/1.1 2x0 OK\r\n\r\n");
+        out += ("HTTP/1.1 2x0 OK\r\n\r\n");
         break;
       case answer::cut_body:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" +
-                             std::string(head ? "" : "abc"));
-        (void)c.stream.close();
+        out += ("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + std::string(head ? "" : "abc"));
+        after = then::close;
         break;
       case answer::silence:
         break;
       case answer::smuggled:
-        (void)c.stream.write("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body) +
-                             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
+        out += ("HTTP/1.1 200 OK\r\n" + length + (head ? "" : body) +
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!");
         break;
       case answer::http10:
-        (void)c.stream.write("HTTP/1.0 200 OK\r\n" + length + (head ? "" : body));
+        out += ("HTTP/1.0 200 OK\r\n" + length + (head ? "" : body));
         break;
       case answer::trailers:
-        (void)c.stream.write(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
-            (head ? std::string()
-                  : hex_size(body.size()) + "\r\n" + body +
-                        "\r\n0\r\nX-Sum: " + std::to_string(id) + "\r\n\r\n"));
+        out += ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
+                (head ? std::string()
+                      : hex_size(body.size()) + "\r\n" + body +
+                            "\r\n0\r\nX-Sum: " + std::to_string(id) + "\r\n\r\n"));
         break;
     }
+    std::size_t written = 0;
+    if (!out.empty()) {
+      const auto r = c.stream.write(out);
+      if (r.done()) written = r.bytes;
+    }
+    switch (after) {
+      case then::nothing:
+        break;
+      case then::close:
+        (void)c.stream.close();
+        break;
+      case then::shutdown:
+        (void)c.stream.shutdown_write();
+        break;
+      case then::reset:
+        c.stream.abort();
+        break;
+    }
+    return written;
   }
 };
 

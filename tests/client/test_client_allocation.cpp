@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "counting_new.hpp"
 #include "taut/client.hpp"
@@ -36,24 +37,37 @@ class counting final : public client_exchange {
   bool failed = false;
 };
 
-long allocations_over(transport::event_loop& loop, client& c, const origin& where,
-                      const client_request& request, int count) {
-  counting exchange;
-  const bool trace = std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr;
+// Allocations over `count` rounds of `batch` copies of `request` sent at once, each round run
+// until every exchange ended (-1: refused, -2: an exchange failed).
+long allocations_over_batches(transport::event_loop& loop, client& c, const origin& where,
+                              const client_request& request, int batch, int count) {
+  std::vector<counting> exchanges(static_cast<std::size_t>(batch));
   const long before = taut::test::operator_new_calls();
-  taut::test::trace_operator_new(trace);
+  taut::test::trace_operator_new(std::getenv("TAUT_TRACE_ALLOCATIONS") != nullptr);
   for (int i = 0; i < count; ++i) {
-    exchange.done = false;
-    exchange.bytes = 0;
-    if (c.send(where, request, exchange)) return -1;
+    for (counting& e : exchanges) {
+      e.done = false;
+      e.bytes = 0;
+      if (c.send(where, request, e)) {
+        taut::test::trace_operator_new(false);
+        return -1;
+      }
+    }
     loop.run_until_idle();
-    if (!exchange.done || exchange.failed || exchange.status != 200 || exchange.bytes == 0) {
-      taut::test::trace_operator_new(false);
-      return -2;
+    for (const counting& e : exchanges) {
+      if (!e.done || e.failed || e.status != 200 || e.bytes == 0) {
+        taut::test::trace_operator_new(false);
+        return -2;
+      }
     }
   }
   taut::test::trace_operator_new(false);
   return taut::test::operator_new_calls() - before;
+}
+
+long allocations_over(transport::event_loop& loop, client& c, const origin& where,
+                      const client_request& request, int count) {
+  return allocations_over_batches(loop, c, where, request, 1, count);
 }
 
 TEST(ClientAllocation, NoAllocationPerRequestOnAPooledConnection) {
@@ -102,6 +116,55 @@ TEST(ClientAllocation, NoAllocationPerProxiedRequest) {
   EXPECT_EQ(allocations_over(*loop, c, where, get, 200), 0);
   EXPECT_EQ(allocations_over(*loop, c, where, post, 200), 0);
   EXPECT_EQ(proxy->stats().forwarded, 500u);
+  front.close_all();
+  loop->run_until_idle();
+  proxy.reset();
+}
+
+// Pipelined (client_options::pipeline_depth): the queue behind a connection's request is
+// allocated with the connection, so a batch written on one connection allocates nothing either,
+// directly and through a proxy whose upstream requests are pipelined.
+TEST(ClientAllocation, NoAllocationPerPipelinedRequest) {
+  auto loop = transport::event_loop::create().value();
+  mux app;
+  app.handle("GET /hello", [](request_context&, reply& res) { res.text(200, "hello"); });
+  server_loop server(*loop, app);
+  auto listener = transport::listener::memory({});
+  const origin where = origin::memory(listener.dialer(), "alloc");
+  ASSERT_FALSE(server.add_listener(std::move(listener)));
+  client c(*loop, {.pipeline_depth = 4});
+  const client_request get{.method = "GET", .target = "/hello"};
+  ASSERT_GE(allocations_over_batches(*loop, c, where, get, 4, 20), 0);
+  const std::uint64_t pipelined = c.stats().pipelined;
+  EXPECT_EQ(allocations_over_batches(*loop, c, where, get, 4, 100), 0);
+  EXPECT_EQ(c.stats().pipelined - pipelined, 300u);  // three behind the first of each batch
+  // The first batch found no connection to pipeline on and opened one each.
+  EXPECT_EQ(c.stats().connections_opened, 4u);
+}
+
+TEST(ClientAllocation, NoAllocationPerRequestProxiedOnAPipelinedUpstream) {
+  auto loop = transport::event_loop::create().value();
+  mux upstream_app;
+  upstream_app.handle("GET /hello", [](request_context&, reply& res) { res.text(200, "hello"); });
+  server_loop upstream(*loop, upstream_app);
+  auto up = transport::listener::memory({});
+  proxy_options options{.upstream = origin::memory(up.dialer(), "upstream")};
+  options.client.pipeline_depth = 4;
+  auto proxy = std::make_unique<reverse_proxy>(options);
+  ASSERT_FALSE(upstream.add_listener(std::move(up)));
+  mux front_app;
+  front_app.handle("/", proxy->handler());
+  server_loop front(*loop, front_app);
+  auto listener = transport::listener::memory({});
+  const origin where = origin::memory(listener.dialer(), "front");
+  ASSERT_FALSE(front.add_listener(std::move(listener)));
+  client c(*loop);  // four connections to the front, one request each at a time
+  const client_request get{.method = "GET", .target = "/hello"};
+  ASSERT_GE(allocations_over_batches(*loop, c, where, get, 4, 20), 0);
+  EXPECT_EQ(allocations_over_batches(*loop, c, where, get, 4, 100), 0);
+  ASSERT_NE(proxy->client(), nullptr);
+  EXPECT_GT(proxy->client()->stats().pipelined, 0u);
+  EXPECT_EQ(proxy->stats().forwarded, 480u);
   front.close_all();
   loop->run_until_idle();
   proxy.reset();

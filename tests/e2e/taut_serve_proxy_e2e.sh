@@ -14,7 +14,7 @@ fetch_bin=$2
 source "$(dirname "${BASH_SOURCE[0]}")/../shell_checks.sh"
 # shellcheck disable=SC2034 # set and read through their names (start, stop_with_sigterm, the cleanup)
 upstream_pid='' front_pid='' prefix_pid=''
-scratch_with_cleanup taut-proxy-e2e upstream_pid front_pid prefix_pid
+scratch_with_cleanup taut-proxy-e2e upstream_pid front_pid prefix_pid piped_pid
 
 # fetch ARGS...: taut-fetch with a deadline, standard error kept for the failure messages.
 fetch() { timeout 10 "$fetch_bin" --timeout 5s "$@" 2>>"$scratch/fetch.err"; }
@@ -53,8 +53,12 @@ front_port=$port
 start prefix_pid prefix --listen 127.0.0.1:0 --proxy "/api=unix:$socket"
 prefix_port=$port
 [[ -n $prefix_port ]] || give_up "the --proxy PREFIX=URL taut-serve"
+start piped_pid piped --listen 127.0.0.1:0 --proxy "http://127.0.0.1:$up_port" --proxy-pipeline 4
+piped_port=$port
+[[ -n $piped_port ]] || give_up "the --proxy-pipeline taut-serve"
 front="http://127.0.0.1:$front_port"
 prefixed="http://127.0.0.1:$prefix_port"
+piped="http://127.0.0.1:$piped_port"
 for _ in $(seq 1 50); do
   [[ $(fetch "$front/healthz") == ok ]] && break
   sleep 0.1
@@ -81,6 +85,17 @@ check "prefix Via" "1.1 taut" "$(field_of Via "$prefixed/api/plaintext")"
 check "outside the prefix: served by the front" "" "$(field_of Via "$prefixed/plaintext")"
 check "outside the prefix body" "Hello, World!" "$(fetch "$prefixed/plaintext")"
 
+# --proxy-pipeline: many clients at once through a front that pipelines its upstream requests,
+# and a client that pipelines its own (taut-fetch --pipeline): every response comes, and some of
+# them were pipelined.
+check "pipelined front body" "Hello, World!" "$(fetch "$piped/plaintext")"
+check_contains "pipelined front: 3000 requests, 32 at once" "failed: 0" \
+  "$(fetch -n 3000 -c 32 "$piped/plaintext")"
+report=$(fetch -n 3000 -c 16 --pipeline 8 "$piped/hello/pipe")
+check_contains "taut-fetch --pipeline through it" "failed: 0" "$report"
+pipelined=$(sed -n 's/^pipelined: //p' <<<"$report")
+check "taut-fetch --pipeline pipelined some" 1 "$((${pipelined:-0} > 0))"
+
 # The upstream gone: 502 from both fronts, which keep serving what is theirs.
 stop_with_sigterm upstream_pid upstream
 check "502 without the upstream (TCP)" "502" "$(status_of "$front/plaintext")"
@@ -89,6 +104,7 @@ check "front still serves its own routes" "Hello, World!" "$(fetch "$prefixed/pl
 
 stop_with_sigterm front_pid front
 stop_with_sigterm prefix_pid prefix
+stop_with_sigterm piped_pid piped
 if [[ $failed -ne 0 && -s $scratch/fetch.err ]]; then
   echo "taut-fetch said:" >&2
   cat "$scratch/fetch.err" >&2

@@ -114,11 +114,15 @@ std::string run_case(std::uint16_t port, recording_upstream& upstream, const smu
   return {};
 }
 
-TEST(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
+// Once as taut-serve --proxy runs by default, once with its upstream requests pipelined.
+class ProxySmuggling : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
   recording_upstream upstream;
   ASSERT_TRUE(upstream.ok());
-  server_process front({.args = {"--threads", "2", "--proxy",
-                                 "http://127.0.0.1:" + std::to_string(upstream.port())}});
+  server_process front(
+      {.args = {"--threads", "2", "--proxy", "http://127.0.0.1:" + std::to_string(upstream.port()),
+                "--proxy-pipeline", GetParam()}});
   ASSERT_TRUE(front.ready()) << front.stderr_text();
 
   const std::vector<smuggling_case> all = cases();
@@ -140,6 +144,9 @@ TEST(ProxySmuggling, TheUpstreamSeesOnlyWhatTheFrontFramed) {
   EXPECT_TRUE(front.running());
   EXPECT_EQ(front.terminate(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(PipelineDepth, ProxySmuggling, ::testing::Values("1", "8"),
+                         [](const auto& info) { return std::string("depth") + info.param; });
 
 // A user's `taut-serve --proxy /api=URL`: no dot segment (plain, escaped or with path parameters
 // as in "..;"), empty segment, escaped slash or NUL takes a request to an upstream path outside the

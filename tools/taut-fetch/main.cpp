@@ -50,6 +50,9 @@ client's event loop. An https server's certificate is checked against the system
                           response head received on standard error ("> " and "< " lines)
   -n N                    send N requests (the body is read and dropped) and print a report
   -c C                    ... over at most C connections, C requests in flight at once [1]
+      --pipeline N        ... up to N of them in flight on one connection (HTTP/1.1
+                          pipelining of idempotent requests without a body: C requests over
+                          C/N connections, rounded up); the report then counts them [1]
   -h, --help              print this help and exit
       --version           print "taut-fetch <version>" and exit
 
@@ -107,6 +110,7 @@ struct options {
   bool verbose = false;
   std::uint64_t count = 0;
   std::uint64_t concurrency = 1;
+  std::uint64_t pipeline = 1;
 };
 
 options parse_args(int argc, char** argv) {
@@ -157,12 +161,12 @@ options parse_args(int argc, char** argv) {
       o.include = true;
     } else if (arg == "-v" || arg == "--verbose") {
       o.verbose = true;
-    } else if (arg == "-n" || arg == "-c") {
+    } else if (arg == "-n" || arg == "-c" || arg == "--pipeline") {
       const std::string_view text = value();
       const auto n = parse_count(text);
       if (!n || *n == 0)
         throw usage_error{std::string(arg) + ": not a positive count: " + std::string(text)};
-      (arg == "-n" ? o.count : o.concurrency) = *n;
+      (arg == "-n" ? o.count : arg == "-c" ? o.concurrency : o.pipeline) = *n;
     } else if (!arg.empty() && arg.front() == '-') {
       throw usage_error{"unknown flag " + std::string(arg)};
     } else if (o.url.empty()) {
@@ -371,8 +375,11 @@ int main(int argc, char** argv) {
   }
 
   const std::uint64_t concurrency = std::min(o.concurrency, o.count);
-  settings.max_idle_per_origin = concurrency;
-  settings.max_connections_per_origin = concurrency;
+  // Pipelined, the requests in flight share fewer connections: each one carries up to N.
+  const std::uint64_t connections = (concurrency + o.pipeline - 1) / o.pipeline;
+  settings.max_idle_per_origin = connections;
+  settings.max_connections_per_origin = connections;
+  settings.pipeline_depth = o.pipeline;
   taut::client client(**loop, settings);
   std::uint64_t started = 0;
   std::uint64_t completed = 0;
@@ -409,6 +416,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(completed + failed), static_cast<unsigned long long>(failed),
       static_cast<unsigned long long>(client.stats().connections_opened), seconds,
       seconds > 0 ? static_cast<double>(completed) / seconds : 0.0);
+  if (o.pipeline > 1) {
+    std::printf("pipelined: %llu\n", static_cast<unsigned long long>(client.stats().pipelined));
+  }
   if (where.tls()) {
     std::printf("tls handshakes: %llu\n",
                 static_cast<unsigned long long>(client.stats().tls_handshakes));

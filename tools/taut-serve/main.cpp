@@ -72,6 +72,10 @@ Reverse proxy (repeatable):
                           proxy_pass with a URI); the demo routes serve the rest
   --proxy-timeout T       deadline of one upstream exchange [60s]
   --proxy-connections N   connections per upstream and loop thread [256]
+  --proxy-pipeline N      up to N requests in flight on one upstream connection (HTTP/1.1
+                          pipelining of GET, HEAD and other idempotent requests without a
+                          streamed body; those of one loop iteration leave in one write);
+                          only for upstreams that pipeline correctly [1: none]
   --proxy-upgrades        tunnel Upgrade requests (WebSocket) to the upstream after its 101
   --proxy-cacert FILE     trust the CA certificates of the PEM file FILE for https upstreams
                           (instead of the system's store); the upstream's certificate must
@@ -170,6 +174,7 @@ struct config {
   std::vector<proxy_route> proxies;
   std::chrono::milliseconds proxy_timeout = std::chrono::seconds(60);
   std::uint64_t proxy_connections = 256;
+  std::uint64_t proxy_pipeline = 1;
   bool proxy_upgrades = false;
   std::string proxy_cacert;
   std::vector<std::string> tls_certs;
@@ -313,6 +318,11 @@ config parse_args(int argc, char** argv) {
       out.proxy_upgrades = true;
     } else if (flag == "--proxy-connections") {
       out.proxy_connections = count();
+    } else if (flag == "--proxy-pipeline") {
+      out.proxy_pipeline = count();
+      if (out.proxy_pipeline == 0 || out.proxy_pipeline > 64) {
+        throw bad(std::to_string(out.proxy_pipeline), "say 1 to 64");
+      }
     } else if (flag == "--proxy-cacert") {
       const std::string_view v = value();
       // Loaded once here so that a bad file stops the start, not every proxied request.
@@ -361,6 +371,7 @@ class proxy_app final : public taut::request_handler {
                                   .timeout = cfg.proxy_timeout};
       options.client.max_connections_per_origin = cfg.proxy_connections;
       options.client.max_idle_per_origin = cfg.proxy_connections;
+      options.client.pipeline_depth = cfg.proxy_pipeline;
       options.upgrades = cfg.proxy_upgrades;
       options.client.tls.ca_file = cfg.proxy_cacert;
       std::string_view path = route.upstream.target;

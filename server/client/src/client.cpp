@@ -277,7 +277,7 @@ client_exchange::client_exchange() noexcept = default;
 client_exchange::~client_exchange() {
   if (owner_ == nullptr) return;
   if (connection_ != nullptr) {
-    connection_->abandon();
+    connection_->abandon(*this);
   } else if (pool_ != nullptr) {
     pool_->remove_waiting(*this);
   }
@@ -304,7 +304,7 @@ void client_exchange::resume() noexcept {
 void client_exchange::cancel() noexcept {
   if (owner_ == nullptr) return;
   if (connection_ != nullptr) {
-    connection_->fail_from_outside(client_errc::canceled);
+    connection_->fail_from_outside(*this, client_errc::canceled);
     return;
   }
   if (pool_ != nullptr) pool_->remove_waiting(*this);
@@ -326,7 +326,7 @@ namespace detail {
 void client_access::on_deadline(client_exchange& exchange) noexcept {
   if (exchange.owner_ == nullptr) return;
   if (exchange.connection_ != nullptr) {
-    exchange.connection_->fail_from_outside(client_errc::deadline_exceeded);
+    exchange.connection_->fail_from_outside(exchange, client_errc::deadline_exceeded);
     return;
   }
   if (exchange.pool_ != nullptr) exchange.pool_->remove_waiting(exchange);
@@ -385,6 +385,11 @@ origin_pool::~origin_pool() {
 
 client_error origin_pool::dispatch(client_exchange& exchange, bool fresh) {
   exchange.pool_ = this;
+  // A retry (`fresh`) is never pipelined: RFC 9112 section 9.3.2 forbids pipelining right after
+  // a failed connection, since the request that failed may fail the ones behind it again.
+  const bool pipelining = !fresh && owner->options().pipeline_depth > 1 &&
+                          client_connection::pipelinable(*exchange.request_);
+  if (pipelining && batch != nullptr && batch->take_follower(exchange)) return {};
   if (!fresh) {
     while (!idle.empty()) {
       client_connection* c = idle.back();
@@ -404,6 +409,17 @@ client_error origin_pool::dispatch(client_exchange& exchange, bool fresh) {
   if (limit == 0 || connections.size() < limit) {
     open_for(exchange);
     return {};
+  }
+  if (pipelining) {
+    // At the limit: behind the requests of the connection with the fewest, rather than waiting.
+    client_connection* shortest = nullptr;
+    for (const auto& c : connections) {
+      if (c->accepts_follower(*exchange.request_) &&
+          (shortest == nullptr || c->followers() < shortest->followers())) {
+        shortest = c.get();
+      }
+    }
+    if (shortest != nullptr && shortest->take_follower(exchange)) return {};
   }
   if (waiting >= owner->options().max_waiting_per_origin) {
     exchange.pool_ = nullptr;
@@ -480,6 +496,7 @@ void origin_pool::release(client_connection& connection, bool reusable) noexcept
 
 void origin_pool::destroy(client_connection& connection) noexcept {
   std::erase(idle, &connection);
+  if (batch == &connection) batch = nullptr;
   const auto found = std::find_if(connections.begin(), connections.end(),
                                   [&](const auto& c) { return c.get() == &connection; });
   if (found == connections.end()) return;

@@ -100,6 +100,10 @@ client_connection::client_connection(origin_pool& pool, client_exchange* first)
   in_ = std::make_unique<char[]>(capacity_);
   out_ = std::make_unique<char[]>(capacity_);
   headers_ = std::make_unique<header[]>(header_slots_);
+  if (pool.owner->options().pipeline_depth > 1) {
+    queue_capacity_ = pool.owner->options().pipeline_depth - 1;
+    queue_ = std::make_unique<queued_request[]>(queue_capacity_);
+  }
   parser_ = response_parser({headers_.get(), header_slots_}, owner_->options().parse);
   timer_.set_callback([this] { on_timer(); });
   kick_.set_callback([this] { drive(); });
@@ -346,7 +350,8 @@ void client_connection::pump() noexcept {
       }
       case state::busy: {
         if (exchange_ == nullptr) return;
-        if (!request_done_ && stream_.writable()) {
+        // Pipelined requests may wait in the output after the one in flight was written.
+        if ((!request_done_ || out_begin_ != out_end_) && stream_.writable()) {
           if (!flush()) return;
         }
         if (exchange_ == nullptr || state_ != state::busy) return;
@@ -357,7 +362,10 @@ void client_connection::pump() noexcept {
           process_input();
           if (exchange_ == nullptr || state_ != state::busy) return;
         }
-        if (exchange_->paused_ && head_done_) return;
+        if (exchange_->paused_ && head_done_) {
+          if (queued_ > 0) send_queue_elsewhere();  // a slow reader holds no one else
+          return;
+        }
         if ((stream_.readable() && !drained_) || hangup_) {
           progress = receive();
           if (state_ != state::busy || exchange_ == nullptr) return;
@@ -459,7 +467,16 @@ void client_connection::start(client_exchange& exchange) noexcept {
   state_ = state::busy;
   ++owner_->stats_.requests;
   if (served_ > 0) ++owner_->stats_.reused;
+  leader_pipelinable_ =
+      queue_capacity_ > 0 && !exchange.retried_ && pipelinable(request) && body_left_.empty();
   serialize_head();
+  if (leader_pipelinable_) {
+    // Written at the end of this loop iteration (the kick's timer fires after the events), with
+    // the requests that join it until then: one write, and on the server's side one read.
+    pool_->batch = this;
+    if (!kick_.armed()) kick_.arm_in({});
+    return;
+  }
   // Written now, read when the answer's readiness comes; a failure waits for the loop, so no
   // callback runs inside client::send.
   if (!busy_) {
@@ -479,9 +496,14 @@ void client_connection::start(client_exchange& exchange) noexcept {
 }
 
 void client_connection::serialize_head() noexcept {
-  const client_request& request = *exchange_->request_;
+  out_end_ = 0;
+  write_request_head(*exchange_->request_, method_, body_chunked_, awaiting_continue_);
+}
+
+void client_connection::write_request_head(const client_request& request, taut::method method,
+                                           bool chunked, bool expect) noexcept {
   char* out = out_.get();
-  std::size_t at = 0;
+  std::size_t at = out_end_;
   append(out, at, request.method);
   append(out, at, " ");
   append(out, at, request.target);
@@ -501,9 +523,9 @@ void client_connection::serialize_head() noexcept {
       reusable_ = false;
     }
   }
-  const bool wants_length = method_ == taut::method::post || method_ == taut::method::put ||
-                            method_ == taut::method::patch;
-  if (body_chunked_) {
+  const bool wants_length =
+      method == taut::method::post || method == taut::method::put || method == taut::method::patch;
+  if (chunked) {
     append(out, at, "Transfer-Encoding: chunked\r\n");
   } else if (request.stream_body || !request.body.empty() || wants_length ||
              request.send_empty_length) {
@@ -517,9 +539,58 @@ void client_connection::serialize_head() noexcept {
            std::string_view(digits.data(), static_cast<std::size_t>(made.ptr - digits.data())));
     append(out, at, "\r\n");
   }
-  if (awaiting_continue_) append(out, at, "Expect: 100-continue\r\n");
+  if (expect) append(out, at, "Expect: 100-continue\r\n");
   append(out, at, "\r\n");
   out_end_ = at;
+}
+
+std::size_t client_connection::request_size(const client_request& request) const noexcept {
+  std::size_t size = request.method.size() + 1 + request.target.size() + 11;
+  if (!has_field(request.headers, "host")) size += 6 + pool_->where.authority_.size() + 2;
+  for (const header& field : request.headers) {
+    size += field.name.size() + 2 + field.value.size() + 2;
+  }
+  return size + 16 + 20 + 2 + 2 + request.body.size();  // Content-Length, the final CRLF, body
+}
+
+bool client_connection::pipelinable(const client_request& request) noexcept {
+  // RFC 9112 section 9.3.2: only requests that may be sent again (idempotent ones) are
+  // pipelined, since a connection that fails fails every request behind it; a streamed body or
+  // an Expect would hold the ones behind until it is written, and Connection or Upgrade ends
+  // what comes after.
+  if (request.stream_body || request.expect_continue) return false;
+  if (!idempotent(method_from_token(request.method))) return false;
+  return std::none_of(request.headers.begin(), request.headers.end(), [](const header& h) {
+    return chars::iequals(h.name, "connection") || chars::iequals(h.name, "upgrade");
+  });
+}
+
+bool client_connection::accepts_follower(const client_request& request) const noexcept {
+  // The one in flight must be pipelinable itself and not a retry (RFC 9112 section 9.3.2: no
+  // pipelining right after a failed connection), its body already in the output (a body still
+  // to be written from the caller's view goes after everything in the buffer), and the server
+  // must not have said or shown that it closes.
+  return queued_ < queue_capacity_ && state_ == state::busy && exchange_ != nullptr &&
+         leader_pipelinable_ && reusable_ && !hangup_ && !exchange_->retried_ &&
+         body_left_.empty() && request_size(request) <= capacity_ - (out_end_ - out_begin_);
+}
+
+bool client_connection::take_follower(client_exchange& exchange) noexcept {
+  const client_request& request = *exchange.request_;
+  if (!accepts_follower(request)) return false;
+  compact_output();
+  const taut::method method = method_from_token(request.method);
+  write_request_head(request, method, false, false);
+  if (!request.body.empty()) append(out_.get(), out_end_, request.body);  // memcpy: no null
+  queue_[(queue_first_ + queued_) % queue_capacity_] = {&exchange, method};
+  ++queued_;
+  exchange.connection_ = this;
+  ++owner_->stats_.requests;
+  ++owner_->stats_.pipelined;
+  if (served_ > 0) ++owner_->stats_.reused;
+  pool_->batch = this;
+  if (!kick_.armed()) kick_.arm_in({});
+  return true;
 }
 
 std::size_t client_connection::out_room() const noexcept {
@@ -542,6 +613,7 @@ bool client_connection::flush() noexcept {
     // The body goes out behind the head in one writev, unless 100 Continue is awaited.
     if (!awaiting_continue_ && !body_left_.empty()) parts[count++] = body_left_;
     if (count == 0) {
+      if (pool_->batch == this) pool_->batch = nullptr;  // later requests start a new write
       if (!head_written_) head_written_ = true;
       const bool body_done =
           body_left_.empty() && (!body_streaming_ || (body_finished_ && stream_left_ == 0));
@@ -746,7 +818,7 @@ void client_connection::process_input() noexcept {
       if (exchange_ == nullptr || state_ != state::busy) return;
     }
     if (r.status == parse_status::complete) {
-      finish_exchange();
+      if (finish_exchange()) continue;  // the next pipelined response may be here already
       return;
     }
     if (r.consumed == 0 && r.data.empty()) return;
@@ -864,25 +936,116 @@ void client_connection::upgrade(std::size_t head_size) noexcept {
   exchange->on_upgrade(parser_.response(), std::move(taken), leftover);
 }
 
-void client_connection::finish_exchange() noexcept {
-  if (in_begin_ != in_end_) reusable_ = false;  // bytes after the response: never trusted
+bool client_connection::finish_exchange() noexcept {
+  const bool pipelined = queued_ > 0;
+  // Bytes after the response are never trusted, unless they are the next pipelined response.
+  if (in_begin_ != in_end_ && !pipelined) reusable_ = false;
   if (!request_done_) reusable_ = false;
   // The server has closed its side (the end of the stream came with the response, or since): no
   // answer to another request can come, and a request handed over now (the next one waiting)
-  // would fail before any byte, a POST for good.
-  if (hangup_) reusable_ = false;
+  // would fail before any byte, a POST for good. Pipelined requests still take the answers that
+  // came before the end; the first without one fails there (and is retried as usual).
+  if (hangup_ && !pipelined) reusable_ = false;
   client_exchange* exchange = exchange_;
   exchange_ = nullptr;
   exchange->connection_ = nullptr;
   ++served_;
   client_access::end(*exchange);
   const std::span<const header> trailers = body_->trailers();
-  // Back to the pool first, so that a request sent from on_complete (the next of a sequence)
-  // finds this connection idle. The trailers' views point into in_ and headers_, which nothing
-  // overwrites before the callback returns: a new exchange started here only writes, and reads
-  // come from the loop.
-  pool_->release(*this, reusable_);
+  if (!pipelined) {
+    // Back to the pool first, so that a request sent from on_complete (the next of a sequence)
+    // finds this connection idle. The trailers' views point into in_ and headers_, which nothing
+    // overwrites before the callback returns: a new exchange started here only writes, and
+    // reads come from the loop.
+    pool_->release(*this, reusable_);
+    exchange->on_complete(trailers);
+    return false;
+  }
+  // The next pipelined request takes the connection; its head is parsed once on_complete has
+  // returned (the trailers' views stay valid until then).
+  if (reusable_) {
+    promote();
+    exchange->on_complete(trailers);
+    return exchange_ != nullptr && state_ == state::busy;
+  }
+  // No answer to the requests behind comes on this connection: they go elsewhere, after the
+  // answered one is told. A server that said it closes processed none of them (RFC 9112
+  // section 9.6).
+  const bool server_closed = !parser_.response().keep_alive;
+  close_stream();
   exchange->on_complete(trailers);
+  release_queue(server_closed);
+  return false;
+}
+
+void client_connection::promote() noexcept {
+  const queued_request next = queue_[queue_first_];
+  queue_first_ = (queue_first_ + 1) % queue_capacity_;
+  --queued_;
+  exchange_ = next.exchange;
+  if (exchange_ == nullptr) exchange_ = &discard_;
+  exchange_->connection_ = this;
+  method_ = next.method;
+  parser_.reset();
+  head_done_ = false;
+  head_written_ = true;
+  awaiting_continue_ = false;
+  body_streaming_ = body_chunked_ = body_finished_ = body_wanted_ = false;
+  body_left_ = {};
+  stream_left_ = 0;
+  resumed_ = false;
+  interim_bytes_ = 0;
+  leader_pipelinable_ = true;
+  // What was read past the last response is this one's (a retry is then no longer safe).
+  exchange_received_ = in_end_ - in_begin_;
+  // Still in the output (a write cut short): done once the output is empty, as for the first.
+  request_done_ = out_begin_ == out_end_;
+  timer_.cancel();
+  timing_ = timing::none;
+  if (request_done_) arm(timing::head, owner_->options().response_header_timeout);
+}
+
+void client_connection::send_queue_elsewhere() noexcept {
+  leader_pipelinable_ = false;  // nothing more behind a paused response
+  if (!owner_->options().retry_idempotent) return;
+  for (std::size_t i = 0; i < queued_; ++i) {
+    queued_request& slot = queue_[(queue_first_ + i) % queue_capacity_];
+    client_exchange* exchange = std::exchange(slot.exchange, nullptr);
+    if (exchange == nullptr) continue;
+    // Idempotent, so it may go twice: its answer here is read for nobody when it comes.
+    exchange->connection_ = nullptr;
+    exchange->retried_ = true;
+    ++owner_->stats_.retries;
+    if (const client_error queued = pool_->dispatch(*exchange, true)) {
+      client_access::end(*exchange);
+      exchange->on_error(queued);
+    }
+  }
+}
+
+void client_connection::release_queue(bool server_closed) noexcept {
+  while (queued_ > 0) {
+    client_exchange* exchange = queue_[queue_first_].exchange;
+    queue_first_ = (queue_first_ + 1) % queue_capacity_;
+    --queued_;
+    if (exchange == nullptr) continue;
+    exchange->connection_ = nullptr;
+    // Written but unanswered: RFC 9112 section 9.3.2 has a client retry such requests, and only
+    // idempotent ones were pipelined. Never a retry before (a retry is never pipelined), so each
+    // is sent at most twice.
+    if (server_closed || owner_->options().retry_idempotent) {
+      exchange->retried_ = true;
+      ++owner_->stats_.retries;
+      const client_error queued = pool_->dispatch(*exchange, true);
+      if (!queued) continue;
+      client_access::end(*exchange);
+      exchange->on_error(queued);
+      continue;
+    }
+    client_access::end(*exchange);
+    exchange->on_error({client_errc::connection_closed, client_phase::reading_head,
+                        std::make_error_code(std::errc::connection_aborted)});
+  }
 }
 
 client_phase client_connection::phase() const noexcept {
@@ -901,67 +1064,127 @@ client_phase client_connection::phase() const noexcept {
 
 void client_connection::fail(client_errc code, client_phase where, std::error_code cause,
                              std::size_t offset) noexcept {
-  client_exchange* exchange = exchange_;
+  client_exchange* exchange = exchange_ == &discard_ ? nullptr : exchange_;
   exchange_ = nullptr;
   const bool was_reused = served_ > 0;
   close_stream();
-  if (exchange == nullptr) return;
-  exchange->connection_ = nullptr;
-  const client_request& request = *exchange->request_;
-  const bool retryable =
-      owner_->options().retry_idempotent && was_reused && exchange_received_ == 0 &&
-      !exchange->retried_ && !request.stream_body &&
-      idempotent(method_from_token(request.method)) &&
-      (code == client_errc::connection_closed || code == client_errc::connection_reset ||
-       code == client_errc::write_failed);
-  if (retryable) {
-    exchange->retried_ = true;
-    ++owner_->stats_.retries;
-    const client_error queued = pool_->dispatch(*exchange, true);
-    if (!queued) return;
-    client_access::end(*exchange);
-    exchange->on_error(queued);
-    return;
+  if (exchange != nullptr) {
+    exchange->connection_ = nullptr;
+    const client_request& request = *exchange->request_;
+    const bool retryable =
+        owner_->options().retry_idempotent && was_reused && exchange_received_ == 0 &&
+        !exchange->retried_ && !request.stream_body &&
+        idempotent(method_from_token(request.method)) &&
+        (code == client_errc::connection_closed || code == client_errc::connection_reset ||
+         code == client_errc::write_failed);
+    client_error error{code, where, cause, offset};
+    if (retryable) {
+      exchange->retried_ = true;
+      ++owner_->stats_.retries;
+      error = pool_->dispatch(*exchange, true);
+    }
+    if (error) {
+      client_access::end(*exchange);
+      exchange->on_error(error);
+    }
   }
-  client_access::end(*exchange);
-  exchange->on_error(client_error{code, where, cause, offset});
+  release_queue(false);
 }
 
-void client_connection::fail_from_outside(client_errc code) noexcept {
-  if (exchange_ == nullptr) return;
+void client_connection::fail_from_outside(client_exchange& exchange, client_errc code) noexcept {
+  const std::error_code cause = code == client_errc::deadline_exceeded
+                                    ? std::make_error_code(std::errc::timed_out)
+                                    : std::make_error_code(std::errc::operation_canceled);
+  if (&exchange != exchange_) {
+    // A pipelined request behind the one in flight: already written, so its response will come;
+    // nobody waits for it any more, and the connection closes when it would be next.
+    for (std::size_t i = 0; i < queued_; ++i) {
+      queued_request& slot = queue_[(queue_first_ + i) % queue_capacity_];
+      if (slot.exchange != &exchange) continue;
+      slot.exchange = nullptr;
+      client_access::end(exchange);
+      exchange.on_error(client_error{code, client_phase::reading_head, cause});
+      return;
+    }
+    return;
+  }
   const client_phase where = phase();
-  client_exchange* exchange = exchange_;
+  exchange.connection_ = nullptr;
+  if (queued_ > 0) {
+    // Requests are pipelined behind it: its response is read for nobody, and they keep theirs.
+    give_up_front();
+    client_access::end(exchange);
+    exchange.on_error(client_error{code, where, cause});
+    drive();  // what arrived while it was paused
+    return;
+  }
   exchange_ = nullptr;
-  exchange->connection_ = nullptr;
   close_stream();
-  client_access::end(*exchange);
-  exchange->on_error(client_error{code, where,
-                                  code == client_errc::deadline_exceeded
-                                      ? std::make_error_code(std::errc::timed_out)
-                                      : std::make_error_code(std::errc::operation_canceled)});
+  client_access::end(exchange);
+  exchange.on_error(client_error{code, where, cause});
   settle();
+}
+
+void client_connection::give_up_front() noexcept {
+  exchange_ = &discard_;
+  discard_.connection_ = this;
+  // Its response may be slow to come (a deadline gave up waiting): nothing more is written
+  // behind it until it has come.
+  leader_pipelinable_ = false;
+  resumed_ = true;  // a paused body goes on
+  if (timing_ == timing::body_idle) arm(timing::body_idle, owner_->options().body_idle_timeout);
+}
+
+void client_connection::abandon(client_exchange& exchange) noexcept {
+  if (&exchange == exchange_ && queued_ > 0) {
+    exchange.connection_ = nullptr;
+    give_up_front();
+    if (!busy_ && !kick_.armed()) kick_.arm_in({});  // from a destructor: the loop goes on
+    return;
+  }
+  if (&exchange == exchange_) {
+    abandon();
+    return;
+  }
+  for (std::size_t i = 0; i < queued_; ++i) {
+    queued_request& slot = queue_[(queue_first_ + i) % queue_capacity_];
+    if (slot.exchange == &exchange) slot.exchange = nullptr;
+  }
+  exchange.connection_ = nullptr;
 }
 
 void client_connection::abandon() noexcept {
   if (exchange_ != nullptr) exchange_->connection_ = nullptr;
   exchange_ = nullptr;
   close_stream();
+  release_queue(false);
   settle();
 }
 
 void client_connection::shut() noexcept {
   client_exchange* exchange = std::exchange(exchange_, nullptr);
+  if (exchange == &discard_) exchange = nullptr;
   timer_.cancel();
   kick_.cancel();
   stream_.unwatch();
   stream_.abort();
   state_ = state::closed;
-  if (exchange == nullptr) return;
-  // The exchange forgets the client (its deadline, its pool) before it hears why it ended.
-  const client_phase where = phase();
-  client_access::end(*exchange);
-  exchange->on_error(
-      {client_errc::canceled, where, std::make_error_code(std::errc::operation_canceled)});
+  const client_error canceled{client_errc::canceled, client_phase::reading_head,
+                              std::make_error_code(std::errc::operation_canceled)};
+  if (exchange != nullptr) {
+    // The exchange forgets the client (its deadline, its pool) before it hears why it ended.
+    const client_phase where = phase();
+    client_access::end(*exchange);
+    exchange->on_error({client_errc::canceled, where, canceled.cause});
+  }
+  while (queued_ > 0) {
+    client_exchange* behind = queue_[queue_first_].exchange;
+    queue_first_ = (queue_first_ + 1) % queue_capacity_;
+    --queued_;
+    if (behind == nullptr) continue;
+    client_access::end(*behind);
+    behind->on_error(canceled);
+  }
 }
 
 bool client_connection::still_idle() noexcept {

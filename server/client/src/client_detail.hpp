@@ -1,7 +1,8 @@
 // The inside of taut::client: a pool per origin and the connections in it. One connection carries
-// one exchange at a time (no pipelining: a response that fails would take the ones behind it
-// down, and RFC 9112 section 9.3.2 forbids retrying what cannot be retried), and goes back to its
-// pool only after a response that ended cleanly, allowed keep-alive and left no byte behind.
+// one exchange at a time unless client_options::pipeline_depth lets idempotent requests queue
+// behind it (RFC 9112 section 9.3.2: only requests that may be retried, since a failure takes the
+// ones behind down), and goes back to its pool only after a response that ended cleanly, allowed
+// keep-alive and left no byte behind.
 #pragma once
 
 #include <cstddef>
@@ -53,6 +54,9 @@ struct origin_pool {
   client_exchange* wait_head = nullptr;
   client_exchange* wait_tail = nullptr;
   std::size_t waiting = 0;
+  // With pipelining: the connection whose requests of this loop iteration are not written yet;
+  // the next pipelinable request joins them, so that they leave in one write.
+  client_connection* batch = nullptr;
 };
 
 /// One connection to an origin and the exchange it carries.
@@ -71,9 +75,25 @@ class client_connection {
   void on_resolved(std::error_code error) noexcept;
   /// Starts an exchange on this idle (or just connected) connection.
   void start(client_exchange& exchange) noexcept;
-  /// Ends the exchange with an error (deadline, cancel), closing the connection.
-  void fail_from_outside(client_errc code) noexcept;
-  /// Forgets the exchange without callbacks (it is being destroyed) and closes.
+  /// Whether `request` may be pipelined: idempotent, its body whole, no Expect, no Connection or
+  /// Upgrade field.
+  static bool pipelinable(const client_request& request) noexcept;
+  /// Whether this connection can take `request` behind the ones in flight: busy with pipelinable
+  /// requests only (none a retry), not full, room for it in the output buffer.
+  [[nodiscard]] bool accepts_follower(const client_request& request) const noexcept;
+  /// Writes `exchange`'s request behind the ones in flight (pipelining) when this connection can
+  /// take it: busy with pipelinable requests only, not full, room in the output buffer.
+  bool take_follower(client_exchange& exchange) noexcept;
+  /// Requests written behind the one in flight.
+  [[nodiscard]] std::size_t followers() const noexcept { return queued_; }
+  /// Ends `exchange` (this connection's, in flight or queued) with an error (deadline, cancel).
+  /// The one in flight closes the connection; a queued one only gives up its response, which is
+  /// read for nobody when it comes.
+  void fail_from_outside(client_exchange& exchange, client_errc code) noexcept;
+  /// Forgets `exchange` without callbacks (it is being destroyed); closes if it was in flight.
+  void abandon(client_exchange& exchange) noexcept;
+  /// Closes the connection without callbacks to the exchange in flight (there is none, or it
+  /// was handed elsewhere); queued requests go elsewhere as when it fails.
   void abandon() noexcept;
   /// The exchange's pause() ended: what was held back goes on (a body with nothing left to read,
   /// a 204's or a HEAD's, ends now).
@@ -130,7 +150,25 @@ class client_connection {
   bool receive() noexcept;
   void process_input() noexcept;
   bool take_head();
-  void finish_exchange() noexcept;
+  /// Ends the exchange in flight; true when a queued one took its place.
+  bool finish_exchange() noexcept;
+  /// The next queued request becomes the one in flight (one given up is read by discard_).
+  void promote() noexcept;
+  /// The exchange in flight was given up with requests pipelined behind it: discard_ reads its
+  /// response instead.
+  void give_up_front() noexcept;
+  /// The connection ended before queued requests were answered: each is retried on a new
+  /// connection (RFC 9112 section 9.3.2) when allowed, or fails. `server_closed`: the server said
+  /// it closes after the last response (so it processed none of them).
+  void release_queue(bool server_closed) noexcept;
+  /// The exchange in flight was paused by its reader with requests pipelined behind it: they are
+  /// sent again on new connections (retries permitting), their answers here read for nobody, so
+  /// that one slow reader (a proxy's slow client) holds nobody else's response.
+  void send_queue_elsewhere() noexcept;
+  [[nodiscard]] std::size_t request_size(const client_request& request) const noexcept;
+  /// Appends the head of `request` to the output (the framing field, Expect when `expect`).
+  void write_request_head(const client_request& request, taut::method method, bool chunked,
+                          bool expect) noexcept;
   void upgrade(std::size_t head_size) noexcept;
   void fail(client_errc code, client_phase phase, std::error_code cause = {},
             std::size_t offset = 0) noexcept;
@@ -158,6 +196,28 @@ class client_connection {
   response_parser parser_;
   std::optional<body_decoder> body_;
   client_exchange* exchange_ = nullptr;
+  // Pipelined requests written behind exchange_, oldest first (a ring of pipeline_depth - 1).
+  struct queued_request {
+    client_exchange* exchange;  // nullptr: given up (canceled); its response is read by discard_
+    taut::method method;
+  };
+  // Takes the response of a pipelined request given up, so that the ones behind keep theirs.
+  class discarder final : public client_exchange {
+   public:
+    discarder() noexcept { request_ = &nobodys; }
+    void on_head(const client_response&) override {}
+    void on_body(std::string_view) override {}
+    void on_complete(std::span<const header>) override {}
+    void on_error(const client_error&) override {}
+
+   private:
+    static constexpr client_request nobodys{};  // a bodiless GET, for the checks of a response
+  };
+  discarder discard_;
+  std::unique_ptr<queued_request[]> queue_;
+  std::size_t queue_capacity_ = 0;
+  std::size_t queue_first_ = 0;
+  std::size_t queued_ = 0;
   std::string_view body_left_;           // the whole body's bytes not yet written
   std::uint64_t stream_left_ = 0;        // a streamed Content-Length body's bytes still expected
   std::uint64_t exchange_received_ = 0;  // response bytes of this exchange
@@ -186,6 +246,7 @@ class client_connection {
   bool in_write_body_ = false;  // inside write_body(): on_body_writable() waits for the loop
   bool in_start_ = false;       // inside start(): failures wait for the loop (no callback in send)
   bool resumed_ = false;        // resume() came: the input is looked at even when none is new
+  bool leader_pipelinable_ = false;  // the exchange in flight may have requests behind it
   // Connecting, TCP is up and the TLS handshake is not done yet.
   bool handshaking_ = false;
 };
