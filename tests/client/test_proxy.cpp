@@ -1610,6 +1610,13 @@ TEST(ProxyServe, ARouteThatBufferedTheBodyForwardsIt) {
     res.header("X-Hook", "front");
     proxy.serve(req, res);
   });
+  // The same with the proxy's own body options: the body streams up.
+  front_app.handle("/s/", handler(
+                              [&proxy](request_context& req, reply& res) {
+                                res.header("X-Hook", "streamed");
+                                proxy.serve(req, res);
+                              },
+                              proxy.handler().options()));
   testing::client c(front);
   auto r = c.post("/a", "hello");
   EXPECT_EQ(r.status, 200) << r.body;
@@ -1620,6 +1627,9 @@ TEST(ProxyServe, ARouteThatBufferedTheBodyForwardsIt) {
   EXPECT_EQ(r.body, "PUT /b abcd");
   r = c.get("/c");
   EXPECT_EQ(r.body, "GET /c ");
+  r = c.post("/s/d", std::string(100000, 'x'));
+  EXPECT_EQ(r.body, "POST /s/d " + std::string(100000, 'x'));
+  EXPECT_EQ(r.header("X-Hook"), "streamed");
   EXPECT_EQ(proxy.stats().bad_gateway, 0u);
 }
 
