@@ -111,7 +111,8 @@ struct client_error {
   std::size_t offset = 0;
 
   [[nodiscard]] explicit operator bool() const noexcept { return code != client_errc::ok; }
-  /// "connect_failed while connecting: Connection refused", for logs and taut-fetch.
+  /// "connect_failed while connecting: Connection refused", for logs and taut-fetch; "ok" when
+  /// nothing failed.
   [[nodiscard]] std::string message() const;
 };
 
