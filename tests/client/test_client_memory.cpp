@@ -542,6 +542,8 @@ TEST(ClientMemory, RefusesBadHostsAndTargetFormsWithAccurateCauses) {
     EXPECT_FALSE(r.pending());
   }
   EXPECT_EQ(make_error_code(request_errc::duplicate_host).message(), "more than one Host field");
+  // A result that did not fail prints as such (fetch_result::error printed unconditionally).
+  EXPECT_EQ(client_error{}.message(), "ok");
   w.run();
   EXPECT_EQ(w.client.stats().connections_opened, 0u);
   EXPECT_EQ(w.server.stats().accepted, 0u);

@@ -207,6 +207,10 @@ TEST(ClientSockets, UnknownHostIsResolveFailed) {
   const fetch_result r = http.get("http://no-such-host.invalid:80/");
   EXPECT_EQ(r.error.code, client_errc::resolve_failed) << r.error.message();
   EXPECT_EQ(r.error.phase, client_phase::resolving);
+  // The cause is getaddrinfo's own (gai_strerror's "Name or service not known", or a resolver
+  // that cannot be reached), never a made-up "No route to host".
+  EXPECT_NE(r.error.cause, std::errc::host_unreachable) << r.error.message();
+  EXPECT_TRUE(r.error.cause) << r.error.message();
 }
 
 TEST(ClientSockets, RefusedConnectionIsConnectFailed) {

@@ -10,6 +10,7 @@
 #include "client_test_support.hpp"
 #include "taut/http_chars.hpp"
 #include "taut/proxy.hpp"
+#include "taut/testing.hpp"
 
 namespace taut::test {
 namespace {
@@ -1588,6 +1589,48 @@ TEST(ProxyCodings, IdentityIsDroppedFromTheCodingsTheClientIsTold) {
   EXPECT_EQ(old.find("Transfer-Encoding"), std::string::npos) << old;
   EXPECT_TRUE(old.ends_with("\r\n\r\nplain")) << old;
   EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+}
+
+// serve() called from a handler of the application's own (to set a field first, as a hook
+// would) whose route buffers the body, the default: the body the front buffered goes up whole,
+// as the proxy's own streaming route sends it, instead of a 502.
+TEST(ProxyServe, ARouteThatBufferedTheBodyForwardsIt) {
+  mux upstream_app;
+  upstream_app.handle("/", [](request_context& req, reply& res) {
+    res.send(200, std::string(req.method_name()) + " " + std::string(req.target()) + " " +
+                      std::string(req.body()));
+  });
+  mux front_app;
+  testing::server front(front_app);
+  server_loop upstream(front.loop(), upstream_app);
+  auto up = transport::listener::memory({});
+  reverse_proxy proxy({.upstream = origin::memory(up.dialer(), "upstream")});
+  ASSERT_FALSE(upstream.add_listener(std::move(up)));
+  front_app.handle("/", [&proxy](request_context& req, reply& res) {
+    res.header("X-Hook", "front");
+    proxy.serve(req, res);
+  });
+  // The same with the proxy's own body options: the body streams up.
+  front_app.handle("/s/", handler(
+                              [&proxy](request_context& req, reply& res) {
+                                res.header("X-Hook", "streamed");
+                                proxy.serve(req, res);
+                              },
+                              proxy.handler().options()));
+  testing::client c(front);
+  auto r = c.post("/a", "hello");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "POST /a hello");
+  EXPECT_EQ(r.header("X-Hook"), "front");
+  r = c.send(testing::request("PUT", "/b").chunked({"ab", "cd"}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "PUT /b abcd");
+  r = c.get("/c");
+  EXPECT_EQ(r.body, "GET /c ");
+  r = c.post("/s/d", std::string(100000, 'x'));
+  EXPECT_EQ(r.body, "POST /s/d " + std::string(100000, 'x'));
+  EXPECT_EQ(r.header("X-Hook"), "streamed");
+  EXPECT_EQ(proxy.stats().bad_gateway, 0u);
 }
 
 }  // namespace

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -514,6 +516,19 @@ void origin_pool::destroy(client_connection& connection) noexcept {
   }
 }
 
+namespace {
+// getaddrinfo's EAI_* codes, worded by gai_strerror ("Name or service not known").
+class resolver_category_t final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "taut.resolver"; }
+  [[nodiscard]] std::string message(int code) const override { return ::gai_strerror(code); }
+};
+const std::error_category& resolver_category() noexcept {
+  static const resolver_category_t category;
+  return category;
+}
+}  // namespace
+
 void origin_pool::start_resolving() {
   if (resolving) return;
   resolving = true;
@@ -567,6 +582,8 @@ void origin_pool::start_resolving() {
         }
       }
       if (found != nullptr) ::freeaddrinfo(found);
+      if (rc == EAI_SYSTEM) error = std::error_code(errno, std::system_category());
+      if (rc != 0 && rc != EAI_SYSTEM) error = std::error_code(rc, resolver_category());
     }
     if (!answer.empty()) error = {};
     if (answer.empty() && !error) error = std::make_error_code(std::errc::host_unreachable);

@@ -129,6 +129,7 @@ const std::error_category& client_category() noexcept {
 }
 
 std::string client_error::message() const {
+  if (code == client_errc::ok) return "ok";  // no phase: nothing failed
   std::string text(to_string(code));
   text += " while ";
   text += to_string(phase);

@@ -715,6 +715,12 @@ void proxy_exchange::start(request_context& req, response_writer writer) noexcep
     send_upstream();
     return;
   }
+  if (!req.body().empty()) {  // serve() from a route that buffered the body: forward it whole
+    body_.assign(req.body());
+    request_.body = body_;
+    send_upstream();
+    return;
+  }
   if (framing.kind == body_kind::content_length) {
     streaming_ = true;
     request_.stream_body = true;

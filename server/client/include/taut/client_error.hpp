@@ -100,9 +100,10 @@ enum class request_errc : std::uint8_t {
 }
 
 /// What failed and where. `cause` is the system error (ECONNREFUSED, ...), the parse error
-/// (taut::errc) or the TLS error (taut::transport::errc: tls_unknown_ca, ...; tls_truncated behind
-/// a connection_closed) behind the code, when there is one; `offset` is the byte offset of a parse
-/// error in the response (from the first byte of its head, or of its body in reading_body).
+/// (taut::errc), the TLS error (taut::transport::errc: tls_unknown_ca, ...; tls_truncated behind
+/// a connection_closed) or getaddrinfo's (category "taut.resolver", worded by gai_strerror:
+/// "Name or service not known") behind the code, when there is one; `offset` is the byte offset of
+/// a parse error in the response (from the first byte of its head, or of its body in reading_body).
 struct client_error {
   client_errc code = client_errc::ok;
   client_phase phase = client_phase::validating;
@@ -110,7 +111,8 @@ struct client_error {
   std::size_t offset = 0;
 
   [[nodiscard]] explicit operator bool() const noexcept { return code != client_errc::ok; }
-  /// "connect_failed while connecting: Connection refused", for logs and taut-fetch.
+  /// "connect_failed while connecting: Connection refused", for logs and taut-fetch; "ok" when
+  /// nothing failed.
   [[nodiscard]] std::string message() const;
 };
 

@@ -108,7 +108,9 @@ class reverse_proxy {
 
   /// The handler to mount (it refers to this proxy, which must outlive it).
   [[nodiscard]] taut::handler handler();
-  /// Handles one request (what handler() calls).
+  /// Handles one request (what handler() calls). Called from a handler of another route (one
+  /// that sets a field first), a body that route buffered (body_mode::buffer, the default) goes
+  /// up whole; handler()'s own route streams it instead (handler().options()).
   void serve(request_context& request, reply& response);
 
   [[nodiscard]] const proxy_options& options() const noexcept { return options_; }
