@@ -920,6 +920,42 @@ TEST(ProxyStatuses, AHeadTooLargeIs431AndAFullQueueIs503) {
   EXPECT_EQ(second.status, 504);
 }
 
+// A client that leaves (its connection reset) while its request waits for an upstream
+// connection is never forwarded: the upstream does not see a request nobody will read the answer
+// of, and the live request queued behind it takes the connection in its place.
+TEST(ProxyStatuses, ARequestWhoseClientLeftWhileQueuedIsNotForwarded) {
+  proxy_options options;
+  options.client.max_connections_per_origin = 1;
+  options.timeout = 5s;
+  proxy_world w(options, true, [](upstream_connection&, std::size_t) {});  // answered by hand
+  auto first = w.open_raw();
+  (void)first.write("GET /first HTTP/1.1\r\nHost: h\r\n\r\n");
+  w.run();
+  ASSERT_EQ(w.scripted().heads(), 1u);
+  auto gone = w.open_raw();
+  (void)gone.write("GET /gone HTTP/1.1\r\nHost: h\r\n\r\n");
+  w.run();
+  gone.abort();  // waiting for the one upstream connection when it leaves
+  w.run();
+  auto stay = w.open_raw();
+  (void)stay.write("GET /stay HTTP/1.1\r\nHost: h\r\n\r\n");
+  w.run();
+  ASSERT_EQ(w.scripted().connections().size(), 1u);
+  upstream_connection& up = *w.scripted().connections()[0];
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
+  w.run();
+  EXPECT_TRUE(w.read_all(first).starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(up.heads, 2u);
+  EXPECT_EQ(up.received.find("/gone"), std::string::npos) << up.received;
+  EXPECT_NE(up.received.find("GET /stay "), std::string::npos) << up.received;
+  (void)up.stream.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
+  const std::string stayed = w.read_all(stay);
+  EXPECT_TRUE(stayed.starts_with("HTTP/1.1 200 OK\r\n")) << stayed;
+  EXPECT_EQ(w.proxy().stats().bad_gateway, 0u);
+  first.unwatch();
+  stay.unwatch();
+}
+
 // RFC 9110 section 8.6: a HEAD response's Content-Length, when sent, is the GET's; an upstream
 // that sent none must not gain "Content-Length: 0" on the way.
 TEST(ProxyHead, AHeadWithoutLengthGainsNoneAndALengthIsKept) {

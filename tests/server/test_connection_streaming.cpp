@@ -170,6 +170,31 @@ TEST(ResponseWriterBackpressure, OnDrainedRunsWhenTheConnectionIsReset) {
   EXPECT_FALSE(w.valid());
 }
 
+// A handler waiting on something else (a proxy waiting for its upstream) with nothing written
+// learns from on_abandoned() that its client left, and only that: output falling to half the
+// mark is no reason to call it, and a response finished drops it.
+TEST(ResponseWriterBackpressure, OnAbandonedRunsOnlyWhenTheResponseCanNoLongerBeWritten) {
+  woken_harness h({.max_output_bytes = 4096});
+  h.handler.request = [&h](server_request&, response_writer w) {
+    h.writers.push_back(std::move(w));
+  };
+  h.exchange(get("/first") + get("/second"));
+  ASSERT_EQ(h.writers.size(), 2u);
+  int first_called = 0;
+  int second_called = 0;
+  ASSERT_TRUE(h.writers[0].on_abandoned([&first_called] { ++first_called; }));
+  ASSERT_TRUE(h.writers[1].on_abandoned([&second_called] { ++second_called; }));
+  ASSERT_TRUE(h.writers[0].send("one"));  // finished: its callback is dropped
+  EXPECT_TRUE(h.drain().starts_with("HTTP/1.1 200 OK\r\n"));
+  EXPECT_EQ(second_called, 0);  // the output drained, and the second can still be written
+  EXPECT_TRUE(h.writers[1].valid());
+  h.conn->abort();
+  EXPECT_EQ(first_called, 0);
+  EXPECT_EQ(second_called, 1);
+  EXPECT_FALSE(h.writers[1].valid());
+  EXPECT_FALSE(h.writers[1].on_abandoned([&second_called] { ++second_called; }));
+}
+
 TEST(ResponseWriterBackpressure, AWriteBeyondTheHardLimitCutsTheResponseShort) {
   woken_harness h({.max_output_bytes = 4096, .max_buffered_output = 8192});
   h.exchange(get("/stream"));

@@ -94,6 +94,8 @@ struct response_slot {
   // A streaming producer waiting for the output to drain (response_writer::on_drained).
   response_writer::drained_function drain = nullptr;
   void* drain_data = nullptr;
+  // The callback waits only for the response to become unwritable (response_writer::on_abandoned).
+  bool drain_dead_only = false;
 };
 
 /// A slot whose head is not yet written: its status and fields may still change.

@@ -448,7 +448,8 @@ bool connection::notify_drained(bool dead_only) noexcept {
     response_slot& slot = st_->slots[i];
     if (slot.drain == nullptr) continue;
     // A live slot's own mark: what is ahead of its end (output_through), not what waits behind.
-    if (!drained && slot.phase != slot_phase::free && (dead_only || output_through(slot) > half)) {
+    if (slot.phase != slot_phase::free &&
+        (slot.drain_dead_only || (!drained && (dead_only || output_through(slot) > half)))) {
       continue;
     }
     const response_writer::drained_function callback = std::exchange(slot.drain, nullptr);

@@ -305,12 +305,13 @@ bool connection::accept_upgrade(response_slot& slot, upgrade_handler& handler) n
 }
 
 bool connection::await_drain(response_slot& slot, response_writer::drained_function callback,
-                             void* data) noexcept {
+                             void* data, bool dead_only) noexcept {
   if (callback == nullptr) return false;
-  if (output_through(slot) <= ctx_->options_.max_output_bytes / 2) return false;
+  if (!dead_only && output_through(slot) <= ctx_->options_.max_output_bytes / 2) return false;
   if (slot.drain == nullptr) ++st_->drain_waiters;
   slot.drain = callback;
   slot.drain_data = data;
+  slot.drain_dead_only = dead_only;
   return true;
 }
 

@@ -181,7 +181,12 @@ bool response_writer::ready() const noexcept {
 
 bool response_writer::on_drained(drained_function callback, void* data) noexcept {
   response_slot* s = slot();
-  return s != nullptr && conn_->await_drain(*s, callback, data);
+  return s != nullptr && conn_->await_drain(*s, callback, data, /*dead_only=*/false);
+}
+
+bool response_writer::on_abandoned(drained_function callback, void* data) noexcept {
+  response_slot* s = slot();
+  return s != nullptr && conn_->await_drain(*s, callback, data, /*dead_only=*/true);
 }
 
 bool response_writer::finish(std::span<const header> trailers) noexcept {

@@ -744,7 +744,13 @@ void proxy_exchange::start(request_context& req, response_writer writer) noexcep
 void proxy_exchange::send_upstream() noexcept {
   ++owner_->stats_.forwarded;
   const client_error refused = owner_->client_->send(owner_->options().upstream, request_, *this);
-  if (refused) on_error(refused);
+  if (refused) {
+    on_error(refused);
+    return;
+  }
+  // A client that leaves while its request waits (for a connection, for the head) ends the
+  // exchange: the request goes to no upstream once nobody can read its answer.
+  if (pending()) (void)writer_.on_abandoned([this] { drained(); });
 }
 
 void proxy_exchange::on_body_data(std::string_view piece) {
@@ -1044,6 +1050,10 @@ void proxy_exchange::on_error(const client_error& error) {
     // Dropping a writer whose body is incomplete closes the client's connection: it sees the
     // body cut short, as the front saw the upstream's.
     writer_ = response_writer();
+    done();
+    return;
+  }
+  if (!writer_.valid()) {  // the client left (on_abandoned, drained): nobody to answer
     done();
     return;
   }

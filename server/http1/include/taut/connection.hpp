@@ -320,6 +320,28 @@ class response_writer {
         },
         data);
   }
+  /// Calls `callback(data)` once, on the connection's thread, only when the response can no
+  /// longer be written (the connection closed or was reset, or the drain ended, before it was
+  /// finished), for a handler that waits on something else with nothing written (a proxy waiting
+  /// for its upstream) and should stop waiting. Shares its callback with on_drained(): each
+  /// replaces the other's; dropped when the response finishes. False, keeping nothing, when the
+  /// writer is invalid.
+  bool on_abandoned(drained_function callback, void* data) noexcept;
+  /// on_abandoned() with a callable of at most one pointer, as on_drained(F) takes.
+  template <class F>
+  bool on_abandoned(F callback) noexcept {
+    static_assert(sizeof(F) <= sizeof(void*) && std::is_trivially_copyable_v<F>,
+                  "on_abandoned(F): capture one pointer at most (a lambda capturing `this`)");
+    void* data = nullptr;
+    std::memcpy(static_cast<void*>(&data), static_cast<const void*>(&callback), sizeof(F));
+    return on_abandoned(
+        [](void* stored) noexcept {
+          alignas(F) unsigned char bytes[sizeof(F)];
+          std::memcpy(bytes, static_cast<const void*>(&stored), sizeof(F));
+          (*std::launder(reinterpret_cast<F*>(bytes)))();
+        },
+        data);
+  }
   /// Ends the response: the last chunk and `trailers` when chunked. Without begin(), sends the
   /// head with an empty body. A Content-Length body not fully written closes the connection,
   /// unless the body is suppressed (HEAD, 204, 304): then nothing is missing. Trailer fields that
@@ -708,7 +730,7 @@ class connection {
   bool accept_upgrade(detail::response_slot& slot, upgrade_handler& handler) noexcept;
   bool hold_body(detail::response_slot& slot, bool hold) noexcept;
   bool await_drain(detail::response_slot& slot, response_writer::drained_function callback,
-                   void* data) noexcept;
+                   void* data, bool dead_only) noexcept;
   void after_writer_call() noexcept;
   // after_writer_call() without processing: for a call that changed nothing the connection acts on.
   void wake_owner() noexcept;
