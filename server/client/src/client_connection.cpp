@@ -1096,8 +1096,8 @@ void client_connection::fail_from_outside(client_exchange& exchange, client_errc
                                     ? std::make_error_code(std::errc::timed_out)
                                     : std::make_error_code(std::errc::operation_canceled);
   if (&exchange != exchange_) {
-    // A pipelined request behind the one in flight: already written, so its response will come;
-    // nobody waits for it any more, and the connection closes when it would be next.
+    // A pipelined request behind the one in flight: already written, so its response will come
+    // and is read for nobody (discard_), the ones behind keeping theirs.
     for (std::size_t i = 0; i < queued_; ++i) {
       queued_request& slot = queue_[(queue_first_ + i) % queue_capacity_];
       if (slot.exchange != &exchange) continue;
