@@ -6,6 +6,7 @@
 #
 #   scripts/mutation-test.sh [-n N] [-s SEED] [-f REGEX] [-o REPORT] [--only ID,...]
 #                            [--rerun REPORT] [--at COMMIT] [--list] [-t SECONDS]
+#                            [--timeout-factor F]
 #
 #   -n N            sample size (default 120; 0 = every mutant: hours)
 #   -s SEED         seed of the sample (default 17); the same seed and sources give the same sample
@@ -18,8 +19,17 @@
 #   --at COMMIT     test that commit's tree instead of the working tree (e.g. the kill rate
 #                   before some tests were added)
 #   --list          print every mutant of the selected files, the sample marked, and exit
-#   -t SECONDS      time limit of one test executable's run; a run over it is a hang: killed
-#                   (default 60; the parser tests take about 10 s under ASan)
+#   -t SECONDS      a fixed time limit of one test executable's run; a run over it is a hang:
+#                   killed. Without it (the default) each run's limit is F times what the same
+#                   run took on the unmutated sources, and at least 60 s, so a loaded machine
+#                   (whose unmutated runs are slow too) does not pass for a hang; the unmutated
+#                   runs themselves get 30 min. The parser tests take about 10 s under ASan.
+#   --timeout-factor F   that multiple (default 5)
+#
+# A run over its limit is run once more with three times the limit before it counts as a hang
+# (a burst of load is not a kill). SIGINT or SIGTERM stops the script cleanly: the build or test
+# run in progress is killed with every process it started (each runs in a process group of its
+# own), the mutated file in the copy is restored, and the script exits with 130 or 143.
 #
 # Operators: relational boundary (< <=, > >=), equality (== !=), logical (&& ||), arithmetic
 # (+ -), integer constants +1 and -1, return true/false, ++/-- swapped, and an assignment
@@ -61,8 +71,11 @@ ap.add_argument("--only", default="")
 ap.add_argument("--rerun", default="")
 ap.add_argument("--list", action="store_true")
 ap.add_argument("--at", default="")
-ap.add_argument("-t", "--timeout", type=int, default=60)
+ap.add_argument("-t", "--timeout", type=float, default=0)
+ap.add_argument("--timeout-factor", type=float, default=5)
 args = ap.parse_args(sys.argv[2:])
+if args.timeout < 0 or args.timeout_factor <= 0:
+    ap.error("-t must be positive (or 0: measured) and --timeout-factor positive")
 
 work = os.path.join(repo, "build/mutation")
 copy = os.path.join(work, "src")
@@ -265,15 +278,35 @@ env["CCACHE_NOHASHDIR"] = "1"
 env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
 
+# The build or test run in progress (one at a time), each the leader of a process group of its
+# own: a timeout or a signal kills the group, so no compiler or test outlives it.
+running = []
+
+def kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+
 def run(cmd, timeout=None, extra_env=None):
     e = dict(env, **(extra_env or {}))
+    p = subprocess.Popen(cmd, cwd=build, env=e, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    running.append(p)
     try:
-        p = subprocess.run(cmd, cwd=build, env=e, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                           start_new_session=True)
-        return p.returncode, p.stdout.decode(errors="replace")
-    except subprocess.TimeoutExpired as t:
-        return "timeout", (t.stdout or b"").decode(errors="replace")
+        try:
+            out, _ = p.communicate(timeout=timeout)
+            return p.returncode, out.decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            kill_group(p)
+            out, _ = p.communicate()
+            return "timeout", out.decode(errors="replace")
+    finally:
+        # Whatever ended the run (a signal's exit included): nothing it started stays behind.
+        if p.returncode is None:
+            kill_group(p)
+            p.wait()
+        running.remove(p)
 
 def configure():
     os.makedirs(build, exist_ok=True)
@@ -301,13 +334,32 @@ def test_runs():
         yield "taut_parser_tests TAUT_SIMD=" + path, \
             [os.path.join(tests, "taut_parser_tests")] + gtest, {"TAUT_SIMD": path}
 
+# Seconds each test run took on the unmutated sources (measured by the first first_failure()).
+baseline = {}
+unmutated_limit = 30 * 60
+
+def limit_of(name):
+    if args.timeout:
+        return args.timeout
+    if name not in baseline:
+        return unmutated_limit
+    return max(60.0, args.timeout_factor * baseline[name])
+
 def first_failure():
     """The first test run that fails (name, why, output tail), or None when all pass."""
+    measuring = not baseline
     for name, cmd, extra in test_runs():
         # Most mutants are killed by the first executable: the others are linked only when needed.
         if name != "taut_parser_tests" and rebuild()[0] != 0:
             return name, "does not link", ""
-        code, out = run(cmd, timeout=args.timeout, extra_env=extra)
+        limit = limit_of(name)
+        t0 = time.time()
+        code, out = run(cmd, timeout=limit, extra_env=extra)
+        if code == "timeout" and not measuring:
+            # Load, or a hang? Once more with three times the time before calling it a hang.
+            code, out = run(cmd, timeout=3 * limit, extra_env=extra)
+        if measuring and code == 0:
+            baseline[name] = time.time() - t0
         # The C test's runner prints its tally and exits 0 either way.
         if name == "taut_parser_c_api_test" and code == 0 and " passed, 0 failed" not in out:
             code = 1
@@ -323,14 +375,24 @@ def write_file(path, text):
 results = []
 current = {}
 
-def restore(*_):
+def restore():
     if current:
         write_file(current["path"], current["text"])
-    if _:
-        sys.exit(130)
+        current.clear()
 
-signal.signal(signal.SIGINT, restore)
-signal.signal(signal.SIGTERM, restore)
+def stop(signum, _frame):
+    # Once: a second signal while stopping is ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for p in list(running):
+        kill_group(p)
+    restore()
+    print("\nmutation: stopped by signal %d; the copy holds the unmutated sources" % signum,
+          file=sys.stderr, flush=True)
+    sys.exit(128 + signum)  # run()'s and the loop's finally blocks reap and restore again
+
+signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGTERM, stop)
 
 os.makedirs(work, exist_ok=True)
 sync_copy()
@@ -343,6 +405,10 @@ if code != 0:
 failure = first_failure()
 if failure:
     sys.exit("mutation: the unchanged sources fail %s (%s):\n%s" % failure)
+print("mutation: time limit per test run: %s" % (
+    "%g s (-t)" % args.timeout if args.timeout else
+    ", ".join("%s %.0f s" % (name, limit_of(name)) for name in baseline)
+    + " (%g times the unmutated run, at least 60 s)" % args.timeout_factor), flush=True)
 
 start = time.time()
 for k, m in enumerate(sample, 1):
@@ -363,8 +429,7 @@ for k, m in enumerate(sample, 1):
             status = "killed" if failure else "survived"
             detail = "%s: %s" % failure[:2] if failure else ""
     finally:
-        write_file(path, text)
-        current.clear()
+        restore()
     if status == "survived" and known_survivor(m):
         status, detail = known_survivor(m)
     results.append((m, status, detail))

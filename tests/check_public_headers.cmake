@@ -7,7 +7,8 @@
 cmake_minimum_required(VERSION 3.22)
 set(strict -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wundef -Wcast-qual
            -Werror)
-set(cxx_flags -std=c++20 ${strict} -Wold-style-cast -Wzero-as-null-pointer-constant -Wextra-semi)
+set(cxx_flags -std=c++20 ${strict} -Wold-style-cast -Wzero-as-null-pointer-constant -Wextra-semi
+              -Wnon-virtual-dtor)
 set(c_flags -std=c99 ${strict} -Wstrict-prototypes -Wmissing-prototypes -Wc++-compat)
 set(include_flags "")
 foreach(dir IN LISTS INCLUDE_DIRS)

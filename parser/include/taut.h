@@ -203,6 +203,9 @@ typedef struct taut_leniency {
   bool space_before_colon; /* accept "Host : x" */
   /* accept a request with both Transfer-Encoding and Content-Length (TE wins, no keep-alive) */
   bool transfer_encoding_with_content_length;
+  /* responses: accept "HTTP/1.1 200" CRLF, no SP after the status code (an empty reason); new in
+   * this version, so set it (or start from taut_parse_options_default()) */
+  bool no_space_after_status_code;
 } taut_leniency;
 
 /** Limits and leniencies of a parser or decoder: the fields of C++ taut::parse_options. Fill it

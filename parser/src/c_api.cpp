@@ -115,7 +115,7 @@ template <class T, std::size_t N>
 constexpr bool has_fields = brace_initialisable<T>(std::make_index_sequence<N>()) &&
                             !brace_initialisable<T>(std::make_index_sequence<N + 1>());
 
-static_assert(has_fields<taut::leniency, 4>,
+static_assert(has_fields<taut::leniency, 5>,
               "taut::leniency changed: mirror it in taut.h's taut_leniency and in to_cpp() below");
 static_assert(has_fields<taut::parse_options, 7>,
               "taut::parse_options changed: mirror it in taut.h's taut_parse_options and below");
@@ -132,11 +132,13 @@ taut::parse_options to_cpp(const taut_parse_options* options) noexcept {
                       .obs_fold = options->lenient.obs_fold,
                       .space_before_colon = options->lenient.space_before_colon,
                       .transfer_encoding_with_content_length =
-                          options->lenient.transfer_encoding_with_content_length}};
+                          options->lenient.transfer_encoding_with_content_length,
+                      .no_space_after_status_code = options->lenient.no_space_after_status_code}};
 }
 
 taut_leniency to_c(const taut::leniency& l) noexcept {
-  return {l.bare_lf, l.obs_fold, l.space_before_colon, l.transfer_encoding_with_content_length};
+  return {l.bare_lf, l.obs_fold, l.space_before_colon, l.transfer_encoding_with_content_length,
+          l.no_space_after_status_code};
 }
 
 taut_parse_options to_c(const taut::parse_options& o) noexcept {

@@ -17,8 +17,11 @@ namespace {
 /// A gateway that cannot parse its upstream's response answers 502 (RFC 9110 section 15.6.3).
 constexpr int bad_gateway = 502;
 
-/// Where the reason-phrase starts in a status-line: after "HTTP/1.x", SP, three digits and SP.
+/// Where the reason-phrase starts in a status-line: after "HTTP/1.x", SP, three digits and SP
+/// (the default of response_parser::status_line_taken's reason_at).
 constexpr std::size_t reason_offset = 13;
+/// Where the status code ends: a line that ends there has no SP and no reason-phrase.
+constexpr std::size_t status_code_end = 12;
 
 /// Where a status-line being validated byte by byte stands (status_line_state::state).
 enum sl : std::uint8_t {
@@ -70,16 +73,16 @@ parse_result response_parser::fail(errc code, std::size_t offset) noexcept {
   section_.base = data;
 }
 
-[[gnu::always_inline]] inline void response_parser::status_line_taken(const char* data,
-                                                                      std::size_t line_end,
-                                                                      std::size_t next) noexcept {
+[[gnu::always_inline]] inline void response_parser::status_line_taken(
+    const char* data, std::size_t line_end, std::size_t next, std::size_t reason_at) noexcept {
   // Every byte of [line_.begin, line_end) has been validated: the fields are where the grammar
-  // puts them.
+  // puts them. The reason-phrase starts at reason_offset, or at the line's end (reason_at 12) when
+  // leniency::no_space_after_status_code took a line with no SP after the code.
   const char* line = data + line_.begin;
   // A higher 1.x minor is read as 1.1 (RFC 9110 section 2.5); the minor stays as sent.
   response_.version_minor = line[7] - '0';
   response_.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-  response_.reason = std::string_view(line + reason_offset, line_end - line_.begin - reason_offset);
+  response_.reason = std::string_view(line + reason_at, line_end - line_.begin - reason_at);
   line_.checked = next;
   phase_ = head_phase::fields;
   section_.pos = next;
@@ -201,6 +204,8 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
   detail::status_line_state& st = line_;
   const std::size_t limit = size < options_.max_request_line ? size : options_.max_request_line;
   const bool allow_bare_lf = options_.lenient.bare_lf;
+  // The line may end right after the status code (no SP, no reason-phrase) when lenient.
+  const bool allow_no_space = options_.lenient.no_space_after_status_code;
   const std::size_t start = st.checked;
   std::size_t i = start;
   auto fail = [&](errc code, std::size_t offset) {
@@ -216,7 +221,7 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
         if (c == '\r') st.state = lead_cr;
         continue;
       }
-      if (st.state != reason) {
+      if (st.state != reason && !(st.state == status_end && allow_no_space)) {
         // The line ends before the status-line does.
         const errc code = st.state == version       ? errc::bad_version
                           : st.state == status_code ? errc::bad_status_code
@@ -296,7 +301,8 @@ response_parser::line_progress response_parser::advance_status_line(const char* 
   }
   // The line is whole: [begin, line_end), the field section starts after its LF at i.
   section_.examined += i + 1 - start;
-  status_line_taken(data, st.line_end, i + 1);
+  status_line_taken(data, st.line_end, i + 1,
+                    st.line_end - st.begin == status_code_end ? status_code_end : reason_offset);
   return line_progress::complete;
 }
 

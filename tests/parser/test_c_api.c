@@ -115,10 +115,11 @@ static void defaults_match_the_cpp_parse_options(void) {
   CHECK(!options.lenient.bare_lf && !options.lenient.obs_fold);
   CHECK(!options.lenient.space_before_colon);
   CHECK(!options.lenient.transfer_encoding_with_content_length);
+  CHECK(!options.lenient.no_space_after_status_code);
   CHECK(syntax.bare_lf && syntax.obs_fold && syntax.space_before_colon);
-  CHECK(!syntax.transfer_encoding_with_content_length);
+  CHECK(!syntax.transfer_encoding_with_content_length && syntax.no_space_after_status_code);
   CHECK(all.bare_lf && all.obs_fold && all.space_before_colon);
-  CHECK(all.transfer_encoding_with_content_length);
+  CHECK(all.transfer_encoding_with_content_length && all.no_space_after_status_code);
 }
 
 static void complete_request(void) {
@@ -352,6 +353,31 @@ static void leniency_flags(void) {
   CHECK(parse_request(&parser, headers, 8, &options, smuggle, NULL) == TAUT_PARSE_COMPLETE);
   CHECK(taut_request_parser_request(&parser, &request));
   CHECK(request.body.kind == TAUT_BODY_CHUNKED && !request.keep_alive);
+}
+
+static void status_line_without_space_after_the_code(void) {
+  static const char no_space[] = "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi";
+  taut_header headers[8];
+  taut_response_parser parser;
+  taut_parse_result result;
+  taut_parse_options options;
+  taut_response response;
+
+  /* RFC 9112 section 4 wants the SP: refused by default, at the CR where it should be. */
+  taut_response_parser_init(&parser, headers, 8, NULL);
+  CHECK(taut_response_parser_parse(&parser, no_space, strlen(no_space), TAUT_METHOD_GET, &result) ==
+        TAUT_PARSE_ERROR);
+  CHECK(result.error.code == TAUT_ERRC_BAD_STATUS_LINE && result.error.offset == 12);
+  /* Accepted with the flag, as an empty reason. */
+  taut_parse_options_default(&options);
+  options.lenient.no_space_after_status_code = true;
+  taut_response_parser_init(&parser, headers, 8, &options);
+  CHECK(taut_response_parser_parse(&parser, no_space, strlen(no_space), TAUT_METHOD_GET, &result) ==
+        TAUT_PARSE_COMPLETE);
+  CHECK(result.consumed == strlen(no_space) - 2);
+  CHECK(taut_response_parser_response(&parser, &response));
+  CHECK(response.status == 200 && response.reason_len == 0 && response.header_count == 1);
+  CHECK(response.body.kind == TAUT_BODY_CONTENT_LENGTH && response.body.content_length == 2);
 }
 
 static taut_parse_status parse_response(taut_response_parser* parser, taut_header* headers,
@@ -773,6 +799,7 @@ int main(void) {
       {"keep_alive_requests_one_after_another", keep_alive_requests_one_after_another},
       {"errors_carry_code_offset_status_and_name", errors_carry_code_offset_status_and_name},
       {"leniency_flags", leniency_flags},
+      {"status_line_without_space_after_the_code", status_line_without_space_after_the_code},
       {"responses", responses},
       {"chunked_body_with_trailers_byte_by_byte", chunked_body_with_trailers_byte_by_byte},
       {"pipelined_requests_in_a_compacted_moving_buffer",

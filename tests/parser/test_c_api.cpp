@@ -91,7 +91,8 @@ taut_parse_options c_options_of(const parse_options& o) {
   c.max_chunk_extension = o.max_chunk_extension;
   c.max_chunk_overhead = o.max_chunk_overhead;
   c.lenient = {o.lenient.bare_lf, o.lenient.obs_fold, o.lenient.space_before_colon,
-               o.lenient.transfer_encoding_with_content_length};
+               o.lenient.transfer_encoding_with_content_length,
+               o.lenient.no_space_after_status_code};
   return c;
 }
 
@@ -227,7 +228,8 @@ TEST(CApi, DefaultsAreTheCppDefaults) {
   EXPECT_EQ(c.max_chunk_extension, cpp.max_chunk_extension);
   EXPECT_EQ(c.max_chunk_overhead, cpp.max_chunk_overhead);
   EXPECT_FALSE(c.lenient.bare_lf || c.lenient.obs_fold || c.lenient.space_before_colon ||
-               c.lenient.transfer_encoding_with_content_length);
+               c.lenient.transfer_encoding_with_content_length ||
+               c.lenient.no_space_after_status_code);
   std::array<taut_header, 1> storage;
   taut_request_parser parser;
   taut_request_parser_init(&parser, storage.data(), storage.size(), nullptr);

@@ -48,6 +48,42 @@ TEST(StatusLine, SeparatorsAndVersion) {
   expect_response_error("ICY 200 OK\r\n\r\n", errc::bad_version, 0);
 }
 
+TEST(StatusLine, NoSpaceAfterTheStatusCodeOnlyWithItsLeniency) {
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4): the
+  // second SP is required, so "HTTP/1.1 200" CRLF is refused at the CR where the SP should be.
+  const std::string no_space = "HTTP/1.1 200\r\nContent-Length: 2\r\nServer: x\r\n\r\n";
+  expect_response_error(no_space, errc::bad_status_line, 12);
+  expect_response_error("HTTP/1.1 404\n\n", errc::bare_lf, 12);
+  parse_options lenient;
+  lenient.lenient.no_space_after_status_code = true;
+  // Accepted with the flag (whole, and cut at every byte), as an empty reason.
+  const response_outcome o = expect_response_ok(no_space, method::get, lenient);
+  EXPECT_EQ(o.status_code, 200);
+  EXPECT_EQ(o.version_minor, 1);
+  EXPECT_EQ(o.reason, "");
+  EXPECT_EQ(o.headers, (field_list{{"Content-Length", "2"}, {"Server", "x"}}));
+  EXPECT_EQ(o.body, body_kind::content_length);
+  EXPECT_EQ(o.head_size, no_space.size());
+  EXPECT_EQ(expect_response_ok("\r\nHTTP/1.0 204\r\n\r\n", method::get, lenient).status_code, 204);
+  // A bare LF after the code needs bare_lf too.
+  expect_response_error("HTTP/1.1 404\nContent-Length: 0\n\n", errc::bare_lf, 12, method::get,
+                        lenient);
+  lenient.lenient.bare_lf = true;
+  EXPECT_EQ(
+      expect_response_ok("HTTP/1.1 404\nContent-Length: 0\n\n", method::get, lenient).status_code,
+      404);
+  // Nothing else changes: a fourth digit, an HTAB for the SP or a CR alone are still errors.
+  expect_response_error("HTTP/1.1 2000\r\n\r\n", errc::bad_status_line, 12, method::get, lenient);
+  expect_response_error("HTTP/1.1 200\tOK\r\n\r\n", errc::bad_status_line, 12, method::get,
+                        lenient);
+  expect_response_error("HTTP/1.1 200\rX\r\n\r\n", errc::bare_cr, 12, method::get, lenient);
+  expect_response_error("HTTP/1.1 20\r\n\r\n", errc::bad_status_code, 11, method::get, lenient);
+  // leniency::syntax() and all() include it; the default does not.
+  EXPECT_TRUE(leniency::syntax().no_space_after_status_code);
+  EXPECT_TRUE(leniency::all().no_space_after_status_code);
+  EXPECT_FALSE(leniency{}.no_space_after_status_code);
+}
+
 TEST(StatusLine, Http12IsReadAsHttp11) {
   // RFC 9110 section 2.5: a response of a higher 1.x minor is handled as 1.1.
   const response_outcome o = expect_response_ok("HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");

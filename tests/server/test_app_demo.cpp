@@ -56,6 +56,12 @@ TEST_F(Demo, Greetings) {
   client c(app);
   EXPECT_EQ(c.get("/hello/world").body, "Hello, world!\n");
   EXPECT_EQ(c.get("/hello/caf%C3%A9").body, "Hello, café!\n");
+  // The body is text/plain; charset=utf-8: a byte that is not part of valid UTF-8 is U+FFFD.
+  EXPECT_EQ(c.get("/hello/%ff%fe").body, "Hello, \xEF\xBF\xBD\xEF\xBF\xBD!\n");
+  EXPECT_EQ(c.get("/hello/a%C3").body, "Hello, a\xEF\xBF\xBD!\n");
+  EXPECT_EQ(c.get("/hello/%C0%AFx%F0%9F%98%80").body,
+            "Hello, \xEF\xBF\xBD\xEF\xBF\xBDx\xF0\x9F\x98\x80!\n");
+  EXPECT_EQ(c.get("/hello?name=%ED%A0%80").body, "Hello, \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD!\n");
   EXPECT_EQ(c.get("/hello?name=Ada+Lovelace").body, "Hello, Ada Lovelace!\n");
   EXPECT_EQ(c.get("/hello").body, "Hello, world!\n");
   EXPECT_EQ(c.get("/hello?name=").body, "Hello, world!\n");

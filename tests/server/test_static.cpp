@@ -339,15 +339,47 @@ TEST_F(StaticFiles, UnsatisfiableRangeIs416) {
     EXPECT_EQ(r.status, 416) << spec;
     EXPECT_EQ(r.header("Content-Range"), "bytes */10") << spec;
   }
-  const auto empty = c.send(request("GET", "/static/empty.txt").header("Range", "bytes=0-"));
-  EXPECT_EQ(empty.status, 416);
-  EXPECT_EQ(empty.header("Content-Range"), "bytes */0");
+  for (const std::string spec :
+       {"bytes=99999999999999999999-", "bytes=18446744073709551616-18446744073709551617"}) {
+    const auto r = c.send(request("GET", "/static/digits.bin").header("Range", spec));
+    EXPECT_EQ(r.status, 416) << spec;
+    EXPECT_EQ(r.header("Content-Range"), "bytes */10") << spec;
+  }
+  for (const std::string spec : {"bytes=0-", "bytes=0-0", "bytes=-0"}) {
+    const auto empty = c.send(request("GET", "/static/empty.txt").header("Range", spec));
+    EXPECT_EQ(empty.status, 416) << spec;
+    EXPECT_EQ(empty.header("Content-Range"), "bytes */0") << spec;
+  }
+}
+
+TEST_F(StaticFiles, AnEmptyFileWithASuffixRangeIsSentWhole) {
+  client c(app);
+  for (const std::string spec : {"bytes=-5", "bytes=-1", "bytes=-99999999999999999999"}) {
+    const auto r = c.send(request("GET", "/static/empty.txt").header("Range", spec));
+    EXPECT_EQ(r.status, 200) << spec;
+    EXPECT_EQ(r.body, "") << spec;
+    EXPECT_EQ(r.header("Content-Length"), "0") << spec;
+    EXPECT_FALSE(r.has_header("Content-Range")) << spec;
+  }
+}
+
+TEST_F(StaticFiles, RangeNumbersPast64BitsAreClamped) {
+  client c(app);
+  auto r =
+      c.send(request("GET", "/static/digits.bin").header("Range", "bytes=7-99999999999999999999"));
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "789");
+  EXPECT_EQ(r.header("Content-Range"), "bytes 7-9/10");
+  r = c.send(request("GET", "/static/digits.bin").header("Range", "bytes=-99999999999999999999"));
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "0123456789");
+  EXPECT_EQ(r.header("Content-Range"), "bytes 0-9/10");
 }
 
 TEST_F(StaticFiles, UnusableRangesServeTheWholeFile) {
   client c(app);
-  for (const std::string spec : {"bytes=5-2", "bytes=0-1,4-5", "items=0-1", "bytes=a-b",
-                                 "bytes=", "bytes=--1", "bytes=99999999999999999999-"}) {
+  for (const std::string spec :
+       {"bytes=5-2", "bytes=0-1,4-5", "items=0-1", "bytes=a-b", "bytes=", "bytes=--1"}) {
     const auto r = c.send(request("GET", "/static/digits.bin").header("Range", spec));
     EXPECT_EQ(r.status, 200) << spec;
     EXPECT_EQ(r.body, "0123456789") << spec;
@@ -507,10 +539,53 @@ TEST(ByteRange, Parsing) {
   EXPECT_EQ(r.result, kind::ignore);  // whitespace around '=' is not the syntax
   r = taut::parse_byte_range("Bytes=2-3", 10);
   EXPECT_EQ(r.result, kind::satisfiable);
-  r = taut::parse_byte_range("bytes=-5", 0);
-  EXPECT_EQ(r.result, kind::unsatisfiable);
   r = taut::parse_byte_range("bytes=9999999999999999999-", 10);
   EXPECT_EQ(r.result, kind::unsatisfiable);
+}
+
+TEST(ByteRange, AnEmptyRepresentationIsSentWholeForASuffixAndIs416ForAFirstPosition) {
+  using kind = taut::byte_range::kind;
+  // RFC 9110 14.1.1: a non-zero suffix-length is satisfiable even when the length is 0, but no
+  // Content-Range can name a range of nothing: the field is ignored (200, empty body).
+  EXPECT_EQ(taut::parse_byte_range("bytes=-5", 0).result, kind::ignore);
+  EXPECT_EQ(taut::parse_byte_range("bytes=-1", 0).result, kind::ignore);
+  // A first-pos is satisfiable only when less than the length, and a zero suffix never is.
+  EXPECT_EQ(taut::parse_byte_range("bytes=0-", 0).result, kind::unsatisfiable);
+  EXPECT_EQ(taut::parse_byte_range("bytes=0-0", 0).result, kind::unsatisfiable);
+  EXPECT_EQ(taut::parse_byte_range("bytes=-0", 0).result, kind::unsatisfiable);
+}
+
+TEST(ByteRange, NumbersPast64BitsAreVeryLargeNotInvalid) {
+  using kind = taut::byte_range::kind;
+  const std::string huge = "99999999999999999999";  // 20 digits, past 2^64 - 1
+  // A first-pos past any length: 416.
+  for (const std::string& spec :
+       {"bytes=" + huge + "-", "bytes=" + huge + "-" + huge + "9",
+        std::string("bytes=18446744073709551615-"), std::string("bytes=18446744073709551616-")}) {
+    EXPECT_EQ(taut::parse_byte_range(spec, 10).result, kind::unsatisfiable) << spec;
+  }
+  // A last-pos clamped to the end.
+  auto r = taut::parse_byte_range("bytes=2-" + huge, 10);
+  EXPECT_EQ(r.result, kind::satisfiable);
+  EXPECT_EQ(r.first, 2u);
+  EXPECT_EQ(r.last, 9u);
+  // A suffix-length longer than the file: all of it.
+  r = taut::parse_byte_range("bytes=-" + huge, 10);
+  EXPECT_EQ(r.result, kind::satisfiable);
+  EXPECT_EQ(r.first, 0u);
+  EXPECT_EQ(r.last, 9u);
+  // Leading zeros do not make a number large.
+  r = taut::parse_byte_range("bytes=0000000000000000000000002-00000000000000000000003", 10);
+  EXPECT_EQ(r.result, kind::satisfiable);
+  EXPECT_EQ(r.first, 2u);
+  EXPECT_EQ(r.last, 3u);
+  // A last-pos before the first-pos is still invalid when both are past 64 bits.
+  EXPECT_EQ(taut::parse_byte_range("bytes=" + huge + "-" + huge.substr(1), 10).result,
+            kind::ignore);
+  EXPECT_EQ(taut::parse_byte_range("bytes=99999999999999999999-99999999999999999998", 10).result,
+            kind::ignore);
+  EXPECT_EQ(taut::parse_byte_range("bytes=99999999999999999998-099999999999999999999", 10).result,
+            kind::unsatisfiable);
 }
 
 // --- list fields over several lines --------------------------------------------------------------

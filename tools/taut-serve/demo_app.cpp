@@ -67,10 +67,23 @@ void send_unsniffed(reply& response, std::string_view body,
   response.send(body);
 }
 
+/// "Hello, <name>!": the body says charset=utf-8, so each byte of `name` that is not part of valid
+/// UTF-8 (`/hello/%ff`) becomes U+FFFD, as in /echo's JSON.
 void greet(reply& response, std::string_view name) {
   std::string text;
   text.reserve(name.size() + 9);
-  text.append("Hello, ").append(name).append("!\n");
+  text.append("Hello, ");
+  for (std::size_t i = 0; i < name.size();) {
+    const std::size_t n = utf8_sequence(name, i);
+    if (n == 0) {
+      text.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    } else {
+      text.append(name.substr(i, n));
+      i += n;
+    }
+  }
+  text.append("!\n");
   send_unsniffed(response, text);
 }
 

@@ -18,7 +18,7 @@ struct demo_options {
 
 /// Registers every route of taut-serve on `app`:
 ///   GET  /                 a short HTML page listing the routes
-///   GET  /hello/{name}     "Hello, <name>!" as text/plain
+///   GET  /hello/{name}     "Hello, <name>!" as text/plain (invalid UTF-8 in it as U+FFFD)
 ///   GET  /hello?name=      the same from the query ("world" without one)
 ///   POST /echo             the request as JSON: method, target, headers, body
 ///   GET  /static/{path...} files under options.root (static_files)

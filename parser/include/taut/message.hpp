@@ -71,11 +71,19 @@ struct leniency {
   /// the connection is marked not keep-alive (RFC 9112 section 6.3). Risk: the classic CL.TE/TE.CL
   /// smuggling shape when another hop picks the other field.
   bool transfer_encoding_with_content_length = false;
+  /// Responses only: accept a status-line that ends right after its status code, with no SP and
+  /// no reason-phrase ("HTTP/1.1 200" CRLF; RFC 9112 section 4 requires the SP), read as an empty
+  /// reason. Some upstreams send it; llhttp and current picohttpparser accept it. Risk: small, the
+  /// line's end is still a CRLF and nothing about framing changes; a peer that wants the SP refuses
+  /// it.
+  bool no_space_after_status_code = false;
 
   /// The syntax relaxations that do not change message framing (what `taut-parse --lenient` uses).
-  [[nodiscard]] static constexpr leniency syntax() noexcept { return {true, true, true, false}; }
+  [[nodiscard]] static constexpr leniency syntax() noexcept {
+    return {true, true, true, false, true};
+  }
   /// Every relaxation, framing included.
-  [[nodiscard]] static constexpr leniency all() noexcept { return {true, true, true, true}; }
+  [[nodiscard]] static constexpr leniency all() noexcept { return {true, true, true, true, true}; }
 };
 
 /// Limits and leniencies of a parser. The defaults are safe for a public server.

@@ -48,7 +48,8 @@ class response_parser {
   fast_head take_fast_head(const char* data, std::size_t size, method request_method) noexcept;
   line_progress advance_status_line(const char* data, std::size_t size,
                                     detail::step& error) noexcept;
-  void status_line_taken(const char* data, std::size_t line_end, std::size_t next) noexcept;
+  void status_line_taken(const char* data, std::size_t line_end, std::size_t next,
+                         std::size_t reason_at = 13) noexcept;
   detail::step on_field(const char* data, const header& field) noexcept;
   parse_result finish(const char* data, std::size_t head_size, method request_method) noexcept;
   void rebase(const char* data) noexcept;

@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <system_error>
 #include <utility>
@@ -565,14 +566,25 @@ byte_range parse_byte_range(std::string_view value, std::uint64_t size) noexcept
   if (spec.find(',') != std::string_view::npos) return {};  // several ranges: serve it whole
   const std::size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return {};
+  // Positions are 1*DIGIT of any length (RFC 9110 section 14.1.1). One past 64 bits is read as
+  // the largest value, "very large", which is what it means for any file: a first-pos past the
+  // end (416), a last-pos clamped to the end, a suffix-length taking the whole file.
+  constexpr std::uint64_t very_large = std::numeric_limits<std::uint64_t>::max();
   const auto number = [](std::string_view digits) -> std::optional<std::uint64_t> {
-    if (digits.empty() || digits.size() > 19) return std::nullopt;
+    if (digits.empty()) return std::nullopt;
     std::uint64_t n = 0;
     for (const char c : digits) {
       if (c < '0' || c > '9') return std::nullopt;
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+      const auto digit = static_cast<std::uint64_t>(c - '0');
+      n = n > (very_large - digit) / 10 ? very_large : n * 10 + digit;
     }
     return n;
+  };
+  // Whether the decimal `a` is less than the decimal `b`, for two that both read as very_large.
+  const auto decimal_less = [](std::string_view a, std::string_view b) {
+    while (a.size() > 1 && a.front() == '0') a.remove_prefix(1);
+    while (b.size() > 1 && b.front() == '0') b.remove_prefix(1);
+    return a.size() != b.size() ? a.size() < b.size() : a < b;
   };
   const std::string_view first_text = trim(spec.substr(0, dash));
   const std::string_view last_text = trim(spec.substr(dash + 1));
@@ -581,7 +593,11 @@ byte_range parse_byte_range(std::string_view value, std::uint64_t size) noexcept
     // "-n": the last n bytes.
     const auto suffix = number(last_text);
     if (!suffix) return {};
-    if (*suffix == 0 || size == 0) return {byte_range::kind::unsatisfiable, 0, 0};
+    if (*suffix == 0) return {byte_range::kind::unsatisfiable, 0, 0};
+    // A non-zero suffix is satisfiable even for an empty representation (RFC 9110 section
+    // 14.1.1), but no 206 can describe a range of nothing (a Content-Range names a first and a
+    // last byte): the field is ignored and the empty file sent whole, as section 14.2 allows.
+    if (size == 0) return {};
     out.first = *suffix >= size ? 0 : size - *suffix;
     out.last = size - 1;
     out.result = byte_range::kind::satisfiable;
@@ -592,7 +608,11 @@ byte_range parse_byte_range(std::string_view value, std::uint64_t size) noexcept
   std::uint64_t last = size == 0 ? 0 : size - 1;
   if (!last_text.empty()) {
     const auto given = number(last_text);
-    if (!given || *given < *first) return {};  // invalid: ignore the field
+    if (!given) return {};
+    const bool before_first = *given == very_large && *first == very_large
+                                  ? decimal_less(last_text, first_text)
+                                  : *given < *first;
+    if (before_first) return {};  // invalid: ignore the field
     last = std::min(last, *given);
   }
   if (*first >= size) return {byte_range::kind::unsatisfiable, 0, 0};

@@ -60,7 +60,9 @@ struct byte_range {
 };
 
 /// Interprets a Range field value: "bytes=a-b", "bytes=a-" and "bytes=-n" (one range only; a
-/// list of several, another unit or a malformed value is ignored, as RFC 9110 allows).
+/// list of several, another unit or a malformed value is ignored, as RFC 9110 allows). Numbers
+/// past 64 bits read as very large (a first position past the end, 416; a last one clamped). An
+/// empty representation ignores "-n" (n > 0 is satisfiable, but no 206 can describe nothing).
 [[nodiscard]] byte_range parse_byte_range(std::string_view value, std::uint64_t size) noexcept;
 
 namespace detail {
