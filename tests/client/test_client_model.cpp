@@ -161,8 +161,8 @@ std::string check_exchange(const sent_request& r, const upstream_script& script,
     if (deadline && x.error.code == client_errc::deadline_exceeded) return {};
     // Pipelined behind an answer after which the upstream read no more (it closed), with retries
     // off: never read there, not sent again.
-    if (options.pipeline_depth > 1 && !options.retry_idempotent &&
-        x.error.code == client_errc::connection_closed) {
+    if (options.pipeline_depth > 1 && !options.retry_idempotent && idempotent(r.method) &&
+        !r.request.stream_body && x.error.code == client_errc::connection_closed) {
       return {};
     }
     return who + "never reached the upstream";
@@ -201,7 +201,8 @@ std::string check_exchange(const sent_request& r, const upstream_script& script,
   const answer given = script.seen_as(last);
   // Written behind an answer that ended its connection's use, or on one reset: its own answer,
   // if the upstream wrote one, is never read there (with retries off it is not sent again).
-  if (last.pipelined && (last.behind_closed || given == answer::reset_before) && x.errors == 1 &&
+  if (last.pipelined && (last.behind_closed || given == answer::reset_before) &&
+      !options.retry_idempotent && x.errors == 1 &&
       x.error.code == client_errc::connection_closed) {
     return {};
   }
@@ -210,7 +211,7 @@ std::string check_exchange(const sent_request& r, const upstream_script& script,
     return {};
   }
   // Behind a silent one: held past its own deadline.
-  if (last.pipelined && deadline && x.errors == 1 &&
+  if (last.pipelined && last.behind_closed && deadline && x.errors == 1 &&
       x.error.code == client_errc::deadline_exceeded) {
     return {};
   }

@@ -82,6 +82,28 @@ TEST(ClientPipeline, RequestsOfOneIterationLeaveInOneWriteAndGetTheirOwnResponse
   EXPECT_EQ(w.client->idle_connections(w.where), 1u);
 }
 
+// The server's window (30 bytes) holds less than one request: the requests go out over several
+// writes while the first answers come. Each one counts as written once its own bytes are (not once
+// everything behind it is too): the server answering it is no early answer, and the connection
+// carries them all.
+TEST(ClientPipeline, ARequestIsWrittenWhenItsOwnBytesAreEvenWithMoreBehindIt) {
+  transport::memory_options faults;
+  faults.client_to_server.capacity = 30;
+  scripted_world w(
+      [](upstream_connection& c, std::size_t) { (void)c.stream.write(naming(last_target(c))); },
+      pipelining(), faults);
+  std::vector<std::unique_ptr<recorder>> r;
+  send_all(w, r, gets(0, 1));
+  send_all(w, r, gets(1, 4));
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    ASSERT_TRUE(r[i]->completed) << i << ": " << r[i]->error.message();
+    EXPECT_EQ(r[i]->body, "/" + std::to_string(i));
+  }
+  EXPECT_EQ(w.client->stats().pipelined, 3u);
+  EXPECT_EQ(w.client->stats().retries, 0u);
+  EXPECT_EQ(w.upstream->accepted(), 1u);
+}
+
 TEST(ClientPipeline, OneIsOneAtATime) {
   scripted_world w(
       [](upstream_connection& c, std::size_t) { (void)c.stream.write(naming(last_target(c))); });

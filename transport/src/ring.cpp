@@ -446,13 +446,7 @@ class uring_backend final : public ring_backend {
     return {};
   }
 
-  int wait(int timeout_ms) noexcept override { return wait(timeout_ms, true); }
-
-  // `spill`: unread buffers move to their streams' spills first, as before every wait of the
-  // loop's own. Not for take_ready(), inside an iteration: the streams that received in it and
-  // are not read yet are mostly those whose events the loop has yet to deliver, and spilling
-  // them would copy (and allocate for) every pipelined burst a proxy's lend catches.
-  int wait(int timeout_ms, bool spill) noexcept {
+  int wait(int timeout_ms) noexcept override {
     if (!enabled_) {
       // The system call itself: liburing 2.3 (Debian 12) declares io_uring_enable_rings() but
       // does not export it.
@@ -471,7 +465,7 @@ class uring_backend final : public ring_backend {
     submit_error_ = 0;  // try the kernel again: the backlog goes first, in order
     if (!backlog_.empty()) take_backlog();
     if (submit_error_ != 0) return submit_error_;
-    if (spill) spill_unread();
+    spill_unread();
     raised_ = false;
     flush_sends();
     // A direct send (see send_direct) may have told a stream it can write again: the loop
@@ -512,7 +506,7 @@ class uring_backend final : public ring_backend {
   // a thread that may not enter a single-issuer ring; one not enabled yet has nothing in flight.
   void take_ready() noexcept {
     if (!enabled_ || tearing_down_) return;
-    (void)wait(0, false);  // a ring that failed fails the loop's own next wait() the same way
+    (void)wait(0);  // a ring that failed fails the loop's own next wait() the same way
   }
 
   int take_completions() noexcept {
@@ -1090,19 +1084,11 @@ class uring_backend final : public ring_backend {
   // The streams that received since the last wait and did not read it all give their buffers
   // back (see kBufferCount).
   void spill_unread() noexcept {
-    std::size_t kept = 0;
     for (ring_stream* state : spill_checks_) {
-      if (state->event.queued) {
-        // Its readiness is not delivered yet (completions a take_ready() took in after the loop
-        // delivered its own): its reader has had no chance, and a spill would only copy (and
-        // allocate for) bytes about to be read. Looked at again at the next wait.
-        spill_checks_[kept++] = state;
-        continue;
-      }
       state->spill_check = false;
       if (state->rx_head != kNoBuffer && !state->closed) spill(*state);
     }
-    spill_checks_.resize(kept);
+    spill_checks_.clear();
   }
 
   void flush_sends() noexcept {

@@ -470,6 +470,8 @@ void client_connection::start(client_exchange& exchange) noexcept {
   leader_pipelinable_ =
       queue_capacity_ > 0 && !exchange.retried_ && pipelinable(request) && body_left_.empty();
   serialize_head();
+  written_ = 0;
+  appended_ = front_end_ = out_end_;
   if (leader_pipelinable_) {
     // Written at the end of this loop iteration (the kick's timer fires after the events), with
     // the requests that join it until then: one write, and on the server's side one read.
@@ -580,9 +582,11 @@ bool client_connection::take_follower(client_exchange& exchange) noexcept {
   if (!accepts_follower(request)) return false;
   compact_output();
   const taut::method method = method_from_token(request.method);
+  const std::size_t before = out_end_;
   write_request_head(request, method, false, false);
   if (!request.body.empty()) append(out_.get(), out_end_, request.body);  // memcpy: no null
-  queue_[(queue_first_ + queued_) % queue_capacity_] = {&exchange, method};
+  appended_ += out_end_ - before;
+  queue_[(queue_first_ + queued_) % queue_capacity_] = {&exchange, method, appended_};
   ++queued_;
   exchange.connection_ = this;
   ++owner_->stats_.requests;
@@ -605,6 +609,9 @@ void client_connection::compact_output() noexcept {
 }
 
 bool client_connection::flush() noexcept {
+  // The batch of this iteration goes out now: later requests start another (a write cut short
+  // keeps nobody joining a connection whose server reads slowly).
+  if (pool_->batch == this) pool_->batch = nullptr;
   for (;;) {
     std::array<transport::const_buffer, 2> parts;
     std::size_t count = 0;
@@ -613,7 +620,6 @@ bool client_connection::flush() noexcept {
     // The body goes out behind the head in one writev, unless 100 Continue is awaited.
     if (!awaiting_continue_ && !body_left_.empty()) parts[count++] = body_left_;
     if (count == 0) {
-      if (pool_->batch == this) pool_->batch = nullptr;  // later requests start a new write
       if (!head_written_) head_written_ = true;
       const bool body_done =
           body_left_.empty() && (!body_streaming_ || (body_finished_ && stream_left_ == 0));
@@ -656,7 +662,10 @@ bool client_connection::flush() noexcept {
     std::size_t n = r.bytes;
     const std::size_t from_out = std::min(n, queued);
     out_begin_ += from_out;
+    written_ += from_out;
     n -= from_out;
+    // Pipelined requests wait behind the one in flight: it is written once its own bytes are.
+    if (!request_done_ && queued_ > 0 && written_ >= front_end_) request_written();
     if (out_begin_ == out_end_) {
       out_begin_ = out_end_ = 0;
       if (!head_written_) {
@@ -995,11 +1004,13 @@ void client_connection::promote() noexcept {
   stream_left_ = 0;
   resumed_ = false;
   interim_bytes_ = 0;
-  leader_pipelinable_ = true;
+  // Nothing more behind one given up (its response may be slow to come).
+  leader_pipelinable_ = next.exchange != nullptr;
   // What was read past the last response is this one's (a retry is then no longer safe).
   exchange_received_ = in_end_ - in_begin_;
-  // Still in the output (a write cut short): done once the output is empty, as for the first.
-  request_done_ = out_begin_ == out_end_;
+  // Written once the output went past its last byte (a write cut short may hold it still).
+  front_end_ = next.end;
+  request_done_ = written_ >= front_end_;
   timer_.cancel();
   timing_ = timing::none;
   if (request_done_) arm(timing::head, owner_->options().response_header_timeout);

@@ -200,6 +200,7 @@ class client_connection {
   struct queued_request {
     client_exchange* exchange;  // nullptr: given up (canceled); its response is read by discard_
     taut::method method;
+    std::uint64_t end;  // appended_ once its last byte was in the output
   };
   // Takes the response of a pipelined request given up, so that the ones behind keep theirs.
   class discarder final : public client_exchange {
@@ -216,6 +217,11 @@ class client_connection {
   discarder discard_;
   std::unique_ptr<queued_request[]> queue_;
   std::size_t queue_capacity_ = 0;
+  // Output bytes counted since the exchange in flight started on this connection: appended
+  // (written to out_) and written (sent); the one in flight ends at front_end_.
+  std::uint64_t appended_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t front_end_ = 0;
   std::size_t queue_first_ = 0;
   std::size_t queued_ = 0;
   std::string_view body_left_;           // the whole body's bytes not yet written
