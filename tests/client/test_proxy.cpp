@@ -1663,6 +1663,10 @@ TEST(ProxyServe, ARouteThatBufferedTheBodyForwardsIt) {
   EXPECT_EQ(r.body, "PUT /b abcd");
   r = c.get("/c");
   EXPECT_EQ(r.body, "GET /c ");
+  // A chunked body with no data, buffered: the only buffered body that is empty.
+  r = c.send(testing::request("PUT", "/e").chunked({}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "PUT /e ");
   r = c.post("/s/d", std::string(100000, 'x'));
   EXPECT_EQ(r.body, "POST /s/d " + std::string(100000, 'x'));
   EXPECT_EQ(r.header("X-Hook"), "streamed");

@@ -571,6 +571,7 @@ void origin_pool::start_resolving() {
       addrinfo* found = nullptr;
       const int rc =
           ::getaddrinfo(work.host.c_str(), std::to_string(work.port).c_str(), &hints, &found);
+      const int system_error = errno;  // EAI_SYSTEM's cause, before anything else can change it
       // Every address, in the order getaddrinfo sorted them (RFC 6724: IPv6 and IPv4 as the
       // host's policy prefers): a connection tries the next when one does not answer.
       for (const addrinfo* at = found; rc == 0 && at != nullptr; at = at->ai_next) {
@@ -582,7 +583,9 @@ void origin_pool::start_resolving() {
         }
       }
       if (found != nullptr) ::freeaddrinfo(found);
-      if (rc == EAI_SYSTEM) error = std::error_code(errno, std::system_category());
+      if (rc == EAI_SYSTEM && system_error != 0) {
+        error = std::error_code(system_error, std::system_category());
+      }
       if (rc != 0 && rc != EAI_SYSTEM) error = std::error_code(rc, resolver_category());
     }
     if (!answer.empty()) error = {};

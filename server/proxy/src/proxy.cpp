@@ -731,7 +731,16 @@ void proxy_exchange::start(request_context& req, response_writer writer) noexcep
     collecting_ = true;
   }
   if (!req.stream_body(*this)) {
-    collecting_ = streaming_ = false;
+    if (collecting_) {
+      // A route that buffered the body: a chunked one with no data (the only buffered body that
+      // is empty, so the branch above missed it) goes up empty.
+      collecting_ = false;
+      body_.assign(req.body());
+      request_.body = body_;
+      send_upstream();
+      return;
+    }
+    streaming_ = false;
     if (pending()) {
       cancel();
     } else {
@@ -749,7 +758,8 @@ void proxy_exchange::send_upstream() noexcept {
     return;
   }
   // A client that leaves while its request waits (for a connection, for the head) ends the
-  // exchange: the request goes to no upstream once nobody can read its answer.
+  // exchange: a request still waiting for a connection goes to no upstream once nobody can read
+  // its answer (one already written, or pipelined, has its answer read for nobody).
   if (pending()) (void)writer_.on_abandoned([this] { drained(); });
 }
 
